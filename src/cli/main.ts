@@ -1,0 +1,180 @@
+import { Command, CommanderError } from 'commander'
+import { ConfigError, loadConfig } from '../config/load.ts'
+import type { Config } from '../config/schema.ts'
+import { DatabaseOpenError, openDatabase } from '../db/create.ts'
+import { createMigrator, MigrationError, migrateToLatestOrThrow } from '../db/migrator.ts'
+import { StartupError, startServices, type ServiceName } from '../main.ts'
+import { processIo, printJson, printTable, type Io } from './output.ts'
+
+/** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
+export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
+
+/** A failure the CLI reports as one line on stderr, without a stack trace. */
+export class CliError extends Error {
+  readonly exitCode: number
+  constructor(message: string, exitCode: number = exitCodes.failure) {
+    super(message)
+    this.name = 'CliError'
+    this.exitCode = exitCode
+  }
+}
+
+export interface CliContext {
+  io: Io
+  /** Configuration overrides applied after the environment (tests use them). */
+  overrides?: Record<string, unknown>
+  env?: Readonly<Record<string, string | undefined>>
+  /** Resolves when the process is asked to stop (SIGTERM/SIGINT); tests resolve it themselves. */
+  stopSignal?: Promise<string>
+  /** Called once the servers listen (tests learn the URLs). */
+  onListening?: (urls: Record<string, string>) => void
+}
+
+function config(ctx: CliContext, extra: Record<string, unknown> = {}): Config {
+  return loadConfig({
+    ...(ctx.env ? { env: ctx.env } : {}),
+    overrides: { ...ctx.overrides, ...extra },
+  })
+}
+
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: string) => {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      // A second Ctrl-C while stopping means "now": exit without waiting.
+      process.once('SIGINT', () => process.exit(exitCodes.failure))
+      resolve(sig)
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+}
+
+async function runServers(ctx: CliContext, services: ServiceName[], cfg: Config, portOverride?: number): Promise<number> {
+  const running = await startServices(cfg, services, portOverride === undefined ? {} : { portOverride })
+  const urls = Object.fromEntries(running.services.map((s) => [s.name, s.url]))
+  running.logger.info({ urls, database: running.database?.kind }, 'listening')
+  ctx.io.err(banner(running.services.map((s) => [s.name, s.url] as const), running.database?.location))
+  ctx.onListening?.(urls)
+  const signal = await (ctx.stopSignal ?? waitForSignal())
+  running.logger.info({ signal }, 'stopping')
+  await running.stop()
+  running.logger.info('stopped')
+  return exitCodes.ok
+}
+
+const serviceLabels: Record<string, string> = {
+  idp: 'identity provider',
+  gateway: 'gateway (portal)',
+  'demo-agency': 'demo agency',
+}
+
+/** What a person starting the quick start wants to see among the JSON log lines. */
+function banner(services: readonly (readonly [string, string])[], database: string | undefined): string {
+  const lines = ['', 'Satu Pintu is running:']
+  for (const [name, url] of services) lines.push(`  ${(serviceLabels[name] ?? name).padEnd(20)} ${url}`)
+  if (database !== undefined) lines.push(`  ${'database'.padEnd(20)} ${database}`)
+  lines.push('Stop with Ctrl-C.', '')
+  return lines.join('\n')
+}
+
+export function buildProgram(ctx: CliContext): { program: Command; result: { code: number } } {
+  const result: { code: number } = { code: exitCodes.ok }
+  const program = new Command('satupintu')
+    .description('Satu Pintu: one citizen account, one sign-in and one upload for every public service of the regency.')
+    .showHelpAfterError('(run `satupintu --help` for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()) })
+
+  program
+    .command('start')
+    .description('Run the idp, the gateway and the demo agency in one process (one machine, quick start).')
+    .option('--demo', 'create demo data (a demo relying party and citizen) at start-up')
+    .action(async (opts: { demo?: boolean }) => {
+      const cfg = config(ctx, opts.demo ? { demo: true } : {})
+      const quick = ['idp', 'gateway', 'demo-agency'] as const
+      result.code = await runServers(ctx, [...quick], cfg)
+    })
+
+  program
+    .command('idp')
+    .description('Run the identity provider (port: PORT, else IDP_PORT).')
+    .action(async () => {
+      const cfg = config(ctx)
+      result.code = await runServers(ctx, ['idp'], cfg, cfg.http.port)
+    })
+
+  program
+    .command('gateway')
+    .description('Run the gateway (port: PORT, else GATEWAY_PORT).')
+    .action(async () => {
+      const cfg = config(ctx)
+      result.code = await runServers(ctx, ['gateway'], cfg, cfg.http.port)
+    })
+
+  program
+    .command('migrate')
+    .description('Apply pending database migrations (exits 1 if one fails).')
+    .option('--status', 'only list migrations and whether each is applied')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { status?: boolean; json?: boolean }) => {
+      const cfg = config(ctx)
+      const database = await openDatabase(cfg.database)
+      try {
+        if (opts.status) {
+          const all = await createMigrator(database.db).getMigrations()
+          const rows = all.map((m) => ({ name: m.name, applied_at: m.executedAt?.toISOString() ?? null }))
+          if (opts.json) printJson(ctx.io, { database: database.kind, migrations: rows })
+          else printTable(ctx.io, [['MIGRATION', 'APPLIED AT'], ...rows.map((r) => [r.name, r.applied_at ?? 'pending'])])
+          return
+        }
+        const results = await migrateToLatestOrThrow(database.db)
+        const applied = results.map((r) => r.migrationName)
+        if (opts.json) printJson(ctx.io, { database: database.kind, applied })
+        else ctx.io.out(applied.length === 0 ? 'database is up to date' : `applied: ${applied.join(', ')}`)
+      } finally {
+        await database.close()
+      }
+    })
+
+  return { program, result }
+}
+
+/** Runs the CLI and returns the exit code. Never throws: every failure becomes one line. */
+export async function main(argv: readonly string[], ctx: CliContext = { io: processIo }): Promise<number> {
+  const { program, result } = buildProgram(ctx)
+  if (argv.length === 0) {
+    program.outputHelp({ error: true })
+    return exitCodes.usage
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return result.code
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        return exitCodes.ok
+      }
+      return exitCodes.usage
+    }
+    if (
+      err instanceof ConfigError ||
+      err instanceof DatabaseOpenError ||
+      err instanceof StartupError ||
+      err instanceof MigrationError ||
+      err instanceof CliError
+    ) {
+      ctx.io.err(`satupintu: ${err.message}`)
+      return err instanceof CliError ? err.exitCode : exitCodes.failure
+    }
+    const e = err as NodeJS.ErrnoException
+    if (e.code === 'EADDRINUSE') {
+      ctx.io.err(`satupintu: ${e.message.replace(/^listen /, 'cannot listen: ')} (is another instance running?)`)
+      return exitCodes.failure
+    }
+    // Not an expected condition: a bug. The stack helps whoever reports it.
+    ctx.io.err(`satupintu: unexpected failure: ${e.stack ?? String(err)}`)
+    return exitCodes.failure
+  }
+}

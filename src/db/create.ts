@@ -1,0 +1,137 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import type { Config } from '../config/schema.ts'
+import type { Database } from './database.ts'
+import { acquireDirLock, type DirLock } from './dir-lock.ts'
+
+export type DatabaseKind = 'postgres' | 'pglite'
+
+/** An open database: the Kysely instance plus what the process needs to manage it. */
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>
+  readonly kind: DatabaseKind
+  /** Where it lives, for messages: host:port/name, or the PGlite folder. Never a password. */
+  readonly location: string
+  /** Resolves when the database answers a trivial query within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<void>
+  close(): Promise<void>
+}
+
+/** The database could not be opened. The message is one line, fit for an operator. */
+export class DatabaseOpenError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause })
+    this.name = 'DatabaseOpenError'
+  }
+}
+
+/**
+ * Opens the configured database: a `pg` pool when `database.url` is set, otherwise the
+ * embedded PGlite database in `database.pgliteDir`. Verifies that it answers before
+ * returning, so a server never starts against a database it cannot reach.
+ */
+export async function openDatabase(config: Config['database']): Promise<DatabaseHandle> {
+  return config.url === undefined ? openPglite(config.pgliteDir) : openPostgres(config)
+}
+
+export function describePostgresUrl(url: string): string {
+  const u = new URL(url)
+  return `${u.hostname}:${u.port || '5432'}${u.pathname}`
+}
+
+async function openPostgres(config: Config['database']): Promise<DatabaseHandle> {
+  const url = config.url as string
+  const location = describePostgresUrl(url)
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: config.poolMax,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    // Server-side limit so that a runaway query cannot hold a connection forever.
+    options: `-c statement_timeout=${config.statementTimeoutMs}`,
+    idleTimeoutMillis: 30_000,
+  })
+  // An idle client losing its connection (server restart) must not crash the process;
+  // the pool replaces it and readiness reports the outage.
+  pool.on('error', () => {})
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const handle: DatabaseHandle = {
+    db,
+    kind: 'postgres',
+    location,
+    ping: (timeoutMs = 2000) => ping(db, timeoutMs),
+    close: () => db.destroy(),
+  }
+  try {
+    await handle.ping(config.connectTimeoutMs)
+  } catch (err) {
+    await db.destroy().catch(() => {})
+    throw new DatabaseOpenError(`database: cannot connect to PostgreSQL at ${location}: ${reason(err)}`, err)
+  }
+  return handle
+}
+
+async function openPglite(dir: string): Promise<DatabaseHandle> {
+  const abs = path.resolve(dir)
+  fs.mkdirSync(path.dirname(abs), { recursive: true })
+  // PGlite is single-process: two processes on one data directory would corrupt it.
+  let lock: DirLock
+  try {
+    lock = acquireDirLock(`${abs}.lock`)
+  } catch (err) {
+    throw new DatabaseOpenError(`database: ${reason(err)}`, err)
+  }
+  let client: PGlite
+  try {
+    client = await PGlite.create(abs)
+  } catch (err) {
+    lock.release()
+    throw new DatabaseOpenError(`database: cannot open the embedded database in ${dir}: ${reason(err)}`, err)
+  }
+  return wrapPglite(client, dir, () => lock.release())
+}
+
+/** Wraps an already-open PGlite instance (tests restore one from a snapshot). */
+export function wrapPglite(client: PGlite, location: string, onClose?: () => void): DatabaseHandle {
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: client }) })
+  let closed = false
+  return {
+    db,
+    kind: 'pglite',
+    location,
+    ping: (timeoutMs = 2000) => ping(db, timeoutMs),
+    close: async () => {
+      if (closed) return
+      closed = true
+      try {
+        await db.destroy()
+        if (!client.closed) await client.close()
+      } finally {
+        onClose?.()
+      }
+    },
+  }
+}
+
+async function ping(db: Kysely<Database>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+  })
+  try {
+    await Promise.race([sql`select 1`.execute(db), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function reason(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return reason(err.errors[0])
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code
+    return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message || String(code)
+  }
+  return String(err)
+}

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify'
+
+export interface HealthOptions {
+  /** Resolves when the database answers; rejects (or times out) when it does not. */
+  ping: (timeoutMs: number) => Promise<void>
+  /** Further readiness checks a service adds (e.g. the idp's signing keys are loaded). */
+  checks?: Record<string, () => boolean>
+}
+
+const statusSchema = {
+  type: 'object',
+  properties: {
+    status: { type: 'string' },
+    checks: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+  required: ['status'],
+} as const
+
+/**
+ * `GET /healthz` (liveness: the process answers; no dependency is checked, so a database
+ * outage never makes an orchestrator restart healthy processes) and `GET /readyz`
+ * (readiness: the database answers now; 503 otherwise, and while shutting down).
+ */
+export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): Promise<void> {
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+
+  app.get('/healthz', { schema: { response: { 200: statusSchema } }, logLevel: 'warn' }, async () => ({ status: 'ok' }))
+
+  app.get(
+    '/readyz',
+    { schema: { response: { 200: statusSchema, 503: statusSchema } }, logLevel: 'warn' },
+    async (_req, reply) => {
+      const checks: Record<string, string> = {}
+      let ok = !closing
+      if (closing) checks.shutdown = 'in progress'
+      try {
+        await opts.ping(1000)
+        checks.database = 'up'
+      } catch {
+        checks.database = 'down'
+        ok = false
+      }
+      for (const [name, check] of Object.entries(opts.checks ?? {})) {
+        const pass = check()
+        checks[name] = pass ? 'up' : 'down'
+        ok &&= pass
+      }
+      reply.header('cache-control', 'no-store')
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks })
+    },
+  )
+}

@@ -1,0 +1,132 @@
+import type { FastifyRequest } from 'fastify'
+
+/** The languages every page is written in. Bahasa Indonesia comes first: it is the default. */
+export type Locale = 'id' | 'en'
+
+export const locales: readonly Locale[] = ['id', 'en']
+
+export const defaultLocale: Locale = 'id'
+
+/** Name of the cookie that remembers the language a citizen chose with the switch link. */
+export const localeCookieName = 'lang'
+
+/**
+ * Maps one BCP 47 language tag (RFC 5646) to a supported locale by its primary subtag,
+ * so `id-ID`, `en-GB` and `EN` all match. `in` is the withdrawn ISO 639 code for
+ * Indonesian that older Java/Android devices still send (`in-ID`).
+ */
+export function matchLocale(tag: string): Locale | undefined {
+  const primary = tag.trim().split(/[-_]/, 1)[0]?.toLowerCase()
+  if (primary === 'id' || primary === 'in') return 'id'
+  if (primary === 'en') return 'en'
+  return undefined
+}
+
+/**
+ * Picks the language for a page, in this order:
+ * 1. `ui_locales`: space-separated tags in order of preference; the first supported one
+ *    wins (OpenID Connect Core 1.0 §3.1.2.1).
+ * 2. `lang`: the query parameter of the language switch links in the layout.
+ * 3. the `lang` cookie, which remembers the choice made with the switch.
+ * 4. `Accept-Language` (RFC 9110 §12.5.4), highest quality value first.
+ * 5. Bahasa Indonesia.
+ */
+export function pickLocale(req: FastifyRequest): Locale {
+  return (
+    fromUiLocales(queryValue(req, 'ui_locales')) ??
+    fromSingle(queryValue(req, 'lang')) ??
+    fromSingle(cookieValue(req, localeCookieName)) ??
+    fromAcceptLanguage(req.headers['accept-language']) ??
+    defaultLocale
+  )
+}
+
+/** The locale the `lang` query parameter asks for, if any: the switch link was followed. */
+export function requestedSwitchLocale(req: FastifyRequest): Locale | undefined {
+  return fromSingle(queryValue(req, 'lang'))
+}
+
+/**
+ * The `href` of the switch link to `locale`: a query-only relative reference, so the
+ * browser keeps the current path (RFC 3986 §5.2.2) and a path such as `//host` can never
+ * turn the link into one that leaves the site. Other query parameters are kept;
+ * `ui_locales` is dropped because it outranks `lang` and would undo the switch.
+ */
+export function switchLocaleHref(req: FastifyRequest, locale: Locale): string {
+  const q = req.url.indexOf('?')
+  const params = new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1))
+  params.delete('ui_locales')
+  params.delete('lang')
+  params.append('lang', locale)
+  return `?${params.toString()}`
+}
+
+function fromUiLocales(value: string | undefined): Locale | undefined {
+  if (value === undefined) return undefined
+  for (const tag of value.split(' ')) {
+    if (tag === '') continue
+    const locale = matchLocale(tag)
+    if (locale) return locale
+  }
+  return undefined
+}
+
+function fromSingle(value: string | undefined): Locale | undefined {
+  return value === undefined ? undefined : matchLocale(value)
+}
+
+/** RFC 9110 §12.5.4: `tag;q=0.8, …`; q defaults to 1, q=0 means "not acceptable". */
+export function fromAcceptLanguage(header: string | undefined): Locale | undefined {
+  if (!header) return undefined
+  let best: Locale | undefined
+  let bestQ = 0
+  for (const part of header.split(',')) {
+    const [tag = '', ...paramList] = part.split(';')
+    let q = 1
+    for (const param of paramList) {
+      const [name, value] = param.split('=')
+      if (name?.trim().toLowerCase() === 'q' && value !== undefined) {
+        const parsed = Number(value.trim())
+        q = Number.isFinite(parsed) ? parsed : 0
+      }
+    }
+    const locale = matchLocale(tag)
+    // Strictly greater: among equal q values the earlier tag wins.
+    if (locale && q > bestQ) {
+      best = locale
+      bestQ = q
+    }
+  }
+  return best
+}
+
+function queryValue(req: FastifyRequest, name: string): string | undefined {
+  const query = req.query
+  if (typeof query !== 'object' || query === null) return undefined
+  const value: unknown = (query as Record<string, unknown>)[name]
+  if (typeof value === 'string') return value
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0]
+  return undefined
+}
+
+/**
+ * Reads a cookie from `req.cookies` when @fastify/cookie is registered, else from the
+ * raw Cookie header (RFC 6265 §5.4: `name=value` pairs separated by `; `). Only used for
+ * the language preference, whose value is checked against the supported locales.
+ */
+function cookieValue(req: FastifyRequest, name: string): string | undefined {
+  const parsed: unknown = (req as { cookies?: unknown }).cookies
+  if (typeof parsed === 'object' && parsed !== null) {
+    const value: unknown = (parsed as Record<string, unknown>)[name]
+    return typeof value === 'string' ? value : undefined
+  }
+  const header = req.headers.cookie
+  if (!header) return undefined
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=')
+    if (eq === -1) continue
+    if (pair.slice(0, eq).trim() !== name) continue
+    return pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')
+  }
+  return undefined
+}

@@ -1,0 +1,97 @@
+import type { Logger } from 'pino'
+import { buildDemoAgency } from '../examples/demo-agency/app.ts'
+import type { Config } from './config/schema.ts'
+import { openDatabase, type DatabaseHandle } from './db/create.ts'
+import { migrateToLatestOrThrow, pendingMigrations } from './db/migrator.ts'
+import { buildGateway } from './gateway/app.ts'
+import { buildIdp } from './idp/app.ts'
+import { createLogger } from './http/logging.ts'
+import { listen, type Listening } from './server.ts'
+
+export type ServiceName = 'idp' | 'gateway' | 'demo-agency'
+
+export interface Running {
+  readonly services: readonly Listening[]
+  readonly database: DatabaseHandle | undefined
+  readonly logger: Logger
+  /** Graceful stop: servers first (in-flight requests finish), then the database. */
+  stop(): Promise<void>
+}
+
+/** A start-up refusal that the CLI prints as one line (pending migrations, for instance). */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StartupError'
+  }
+}
+
+/**
+ * The composition root: config → logger → database → migration check → apps → listeners.
+ * `services` chooses what this process runs: everything for the quick start, or one
+ * service per process in production.
+ */
+export async function startServices(
+  config: Config,
+  services: readonly ServiceName[],
+  options: { logger?: Logger; portOverride?: number } = {},
+): Promise<Running> {
+  const logger = options.logger ?? createLogger({ level: config.log.level, name: 'satupintu' })
+  const needsDb = services.some((s) => s !== 'demo-agency')
+  const database = needsDb ? await openDatabase(config.database) : undefined
+  const started: Listening[] = []
+  try {
+    if (database) await ensureMigrated(config, database, logger)
+    for (const name of services) {
+      const port = options.portOverride ?? portOf(config, name)
+      if (name === 'idp') {
+        const app = await buildIdp({ config, database: database as DatabaseHandle, logger })
+        started.push(await listen('idp', app, config.http.host, port))
+      } else if (name === 'gateway') {
+        const app = await buildGateway({ config, database: database as DatabaseHandle, logger })
+        started.push(await listen('gateway', app, config.http.host, port))
+      } else {
+        const app = await buildDemoAgency({ logger })
+        started.push(await listen('demo-agency', app, config.http.host, port))
+      }
+    }
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.close(1000)))
+    await database?.close().catch(() => {})
+    throw err
+  }
+  return {
+    services: started,
+    database,
+    logger,
+    async stop() {
+      await Promise.allSettled(started.map((s) => s.close(config.http.shutdownTimeoutMs)))
+      await database?.close()
+    },
+  }
+}
+
+function portOf(config: Config, name: ServiceName): number {
+  switch (name) {
+    case 'idp':
+      return config.idp.port
+    case 'gateway':
+      return config.gateway.port
+    case 'demo-agency':
+      return config.demoAgency.port
+  }
+}
+
+async function ensureMigrated(config: Config, database: DatabaseHandle, logger: Logger): Promise<void> {
+  if (config.database.autoMigrate) {
+    const results = await migrateToLatestOrThrow(database.db)
+    for (const r of results) logger.info({ migration: r.migrationName }, 'migration applied')
+    return
+  }
+  const pending = await pendingMigrations(database.db)
+  if (pending.length > 0) {
+    throw new StartupError(
+      `database: ${pending.length} migration(s) pending (${pending.join(', ')}); run \`satupintu migrate\` first`,
+    )
+  }
+}
