@@ -3,7 +3,6 @@ import { sql, type Kysely } from 'kysely'
 
 // Kysely<any> is the documented type for migrations: they describe the schema as it
 // was at this point, not the application's current types.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('audit_events')
@@ -30,7 +29,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     for each row execute function audit_events_append_only()`.execute(db)
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('audit_events').execute()
   await sql`drop function if exists audit_events_append_only()`.execute(db)

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts'
 import { DatabaseOpenError, openDatabase } from '../db/create.ts'
 import { createMigrator, MigrationError, migrateToLatestOrThrow } from '../db/migrator.ts'
 import { StartupError, startServices, type ServiceName } from '../main.ts'
+import { AdminError, registerClientCommands, registerKeyCommands } from './admin.ts'
 import { processIo, printJson, printTable, type Io } from './output.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
@@ -138,6 +139,10 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
       }
     })
 
+  const admin = { io: ctx.io, config: () => config(ctx) }
+  registerKeyCommands(program, admin)
+  registerClientCommands(program, admin)
+
   return { program, result }
 }
 
@@ -163,10 +168,11 @@ export async function main(argv: readonly string[], ctx: CliContext = { io: proc
       err instanceof DatabaseOpenError ||
       err instanceof StartupError ||
       err instanceof MigrationError ||
-      err instanceof CliError
+      err instanceof CliError ||
+      err instanceof AdminError
     ) {
       ctx.io.err(`satupintu: ${err.message}`)
-      return err instanceof CliError ? err.exitCode : exitCodes.failure
+      return err instanceof CliError || err instanceof AdminError ? err.exitCode : exitCodes.failure
     }
     const e = err as NodeJS.ErrnoException
     if (e.code === 'EADDRINUSE') {

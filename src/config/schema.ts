@@ -62,6 +62,34 @@ export const configSchema = z
       .strictObject({
         issuer: httpUrl.describe('Issuer identifier of the identity provider: its public base URL (https in production).'),
         port: port.describe('Port of the identity provider.'),
+        ttl: z
+          .strictObject({
+            authorizationCodeSeconds: z.number().int().min(5).max(60).describe('Lifetime of an authorization code (at most 60 s; RFC 9700 §4.5 wants it short).'),
+            accessTokenSeconds: z.number().int().min(30).max(600).describe('Lifetime of an access token (at most 10 minutes).'),
+            clientCredentialsSeconds: z.number().int().min(30).max(600).describe('Lifetime of a client-credentials access token (at most 10 minutes).'),
+            idTokenSeconds: z.number().int().min(60).max(3600).describe('Lifetime of an ID token.'),
+            refreshTokenIdleSeconds: z.number().int().min(300).describe('A refresh token expires after this long unused (each rotation starts it again).'),
+            refreshTokenAbsoluteSeconds: z.number().int().min(300).describe('No refresh token outlives this, counted from the sign-in that started the chain.'),
+            refreshGraceSeconds: z.number().int().min(0).max(60).describe('A rotated refresh token may be presented once more within this window (a lost response; RFC 9700 §4.14.2). 0 turns it off.'),
+            sessionIdleSeconds: z.number().int().min(60).describe('A sign-in session ends after this long without use.'),
+            sessionAbsoluteSeconds: z.number().int().min(300).describe('A sign-in session ends this long after sign-in, used or not.'),
+            interactionSeconds: z.number().int().min(60).max(3600).describe('Time a citizen has to finish signing in or consenting.'),
+            grantSeconds: z.number().int().min(3600).describe('How long a consent (grant) is remembered.'),
+          })
+          .describe('Token and session lifetimes.'),
+        keys: z
+          .strictObject({
+            refreshSeconds: z.number().int().min(5).max(60).describe('How often each instance reloads the key set (a rotation is picked up within this).'),
+            publishDelaySeconds: z.number().int().min(0).describe('A rotated-in key is published this long before it signs, so caches learn it first.'),
+          })
+          .describe('Signing-key rotation.'),
+        backchannelLogoutHosts: z
+          .array(z.string().min(1))
+          .describe('Host names (or IP addresses) of relying parties whose back-channel logout URI may be on a private or loopback network. Everything else stays behind oidc-provider\'s outbound guard.'),
+        gatewayResource: httpUrl
+          .optional()
+          .describe('Resource indicator (RFC 8707) of the gateway; access tokens for it are JWTs. Default: gateway.publicUrl.'),
+        clientsFile: z.string().min(1).optional().describe('YAML file of relying parties, applied at start-up (infrastructure as code).'),
       })
       .describe('Identity provider.'),
     gateway: z
@@ -87,6 +115,12 @@ export const configSchema = z
     demo: z.boolean().describe('Create demo data (a demo relying party and a demo citizen) at start-up. On for the quick start only.'),
   })
   .superRefine((c, ctx) => {
+    if (c.idp.ttl.refreshTokenAbsoluteSeconds < c.idp.ttl.refreshTokenIdleSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['idp', 'ttl', 'refreshTokenAbsoluteSeconds'], message: 'must not be shorter than idp.ttl.refreshTokenIdleSeconds' })
+    }
+    if (c.idp.ttl.sessionAbsoluteSeconds < c.idp.ttl.sessionIdleSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['idp', 'ttl', 'sessionAbsoluteSeconds'], message: 'must not be shorter than idp.ttl.sessionIdleSeconds' })
+    }
     // Production refuses combinations that cannot be safe, naming the keys involved.
     if (c.env !== 'production') return
     if (!c.idp.issuer.startsWith('https://')) {

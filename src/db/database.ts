@@ -1,13 +1,41 @@
 import type { AuditEventsTable } from './tables/audit-events.ts'
 import { auditEventsColumns } from './tables/audit-events.ts'
+import type { CitizensTable } from './tables/citizens.ts'
+import { citizensColumns } from './tables/citizens.ts'
 import type { ColumnsOf } from './tables/columns.ts'
+import type { LoginAttemptsTable } from './tables/login-attempts.ts'
+import { loginAttemptsColumns } from './tables/login-attempts.ts'
+import type { OfficersTable } from './tables/officers.ts'
+import type { OidcClientsTable, OidcPayloadsTable, SigningKeysTable } from './tables/oidc.ts'
+import { oidcClientsColumns, oidcPayloadsColumns, signingKeysColumns } from './tables/oidc.ts'
+import { officersColumns } from './tables/officers.ts'
+import type { OneTimeCodesTable } from './tables/one-time-codes.ts'
+import { oneTimeCodesColumns } from './tables/one-time-codes.ts'
+import type { OutboxTable } from './tables/outbox.ts'
+import { outboxColumns } from './tables/outbox.ts'
 
 /** Every table of the application, as the migrations in migrations/ create them. */
 export interface Database {
   audit_events: AuditEventsTable
+  citizens: CitizensTable
+  officers: OfficersTable
+  login_attempts: LoginAttemptsTable
+  one_time_codes: OneTimeCodesTable
+  outbox: OutboxTable
+  oidc_payloads: OidcPayloadsTable
+  oidc_clients: OidcClientsTable
+  signing_keys: SigningKeysTable
 }
 
 /** Runtime column specs of every table; test/db/schema.test.ts compares them with the database. */
 export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Database[T]> } = {
   audit_events: auditEventsColumns,
+  citizens: citizensColumns,
+  officers: officersColumns,
+  login_attempts: loginAttemptsColumns,
+  one_time_codes: oneTimeCodesColumns,
+  outbox: outboxColumns,
+  oidc_payloads: oidcPayloadsColumns,
+  oidc_clients: oidcClientsColumns,
+  signing_keys: signingKeysColumns,
 }

@@ -1,27 +1,184 @@
-import type { FastifyInstance } from 'fastify'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
+import proxyAddr from 'proxy-addr'
 import type { Config } from '../config/schema.ts'
 import type { DatabaseHandle } from '../db/create.ts'
+import { recordAudit } from '../audit/audit.ts'
 import { createBaseApp } from '../http/app.ts'
 import { healthRoutes } from '../http/health.ts'
+import { translator } from '../http/i18n.ts'
+import { mergeMessages, commonMessages } from '../http/i18n.ts'
+import { pickLocale } from '../http/locale.ts'
 import { registerPages } from '../http/pages.ts'
+import { interactionRoutes } from './interactions.ts'
+import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from './key-encryption.ts'
+import { ensureKeys, loadKeys } from './keys.ts'
+import { idpMessages } from './messages.ts'
+import { purgeExpiredPayloads } from './oidc-store.ts'
+import { createProviderPages } from './provider-pages.ts'
+import { buildProvider, providerRoutes } from './provider.ts'
+import { providerRequest } from './request-context.ts'
 
 export interface IdpDeps {
   config: Config
   database: DatabaseHandle
   logger: Logger
+  /** Tests pass a fixed one; by default it comes from configuration (or the dev file). */
+  keyEncryption?: KeyEncryption
+}
+
+const templatesDir = fileURLToPath(new URL('./templates/', import.meta.url))
+
+/** Paths oidc-provider answers; everything else is a Fastify route. */
+const providerPaths = [
+  ...Object.values(providerRoutes),
+  '/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server',
+]
+
+function isProviderPath(url: string): boolean {
+  const path = url.split('?', 1)[0] ?? ''
+  return providerPaths.some((p) => path === p || path.startsWith(`${p}/`))
+}
+
+const forwardedHeaders = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded']
+
+/** The provider currently serving, swapped whole when the key set changes. */
+interface Current {
+  provider: Provider
+  handler: ReturnType<Provider['callback']>
+  fingerprint: string
 }
 
 /**
- * The identity provider as a Fastify app. Tests drive it with inject() or a real port;
+ * The identity provider as a Fastify app: oidc-provider for the protocol endpoints, our
+ * own routes for the pages a citizen sees. Tests drive it with inject() or a real port;
  * src/server.ts only adds the listener.
  */
 export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
-  const app = createBaseApp({ config: deps.config, logger: deps.logger.child({ service: 'idp' }) })
-  await registerPages(app, { config: deps.config, templateDirs: [] })
-  await app.register(healthRoutes, { ping: (ms) => deps.database.ping(ms) })
-  app.get('/', async (_req, reply) =>
-    reply.type('text/plain; charset=utf-8').send('Satu Pintu identity provider'),
-  )
+  const { config, database } = deps
+  const db = database.db
+  const logger = deps.logger.child({ service: 'idp' })
+  const app = createBaseApp({ config, logger })
+  const kek =
+    deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (msg) => logger.warn(msg)))
+  const pages = createProviderPages()
+
+  for (const purpose of ['oidc', 'cookie'] as const) {
+    const created = await ensureKeys(db, kek, purpose)
+    if (created.length > 0) logger.info({ purpose, kids: created }, 'signing keys created')
+  }
+
+  async function build(): Promise<Current> {
+    const [signing, cookies] = await Promise.all([loadKeys(db, kek, 'oidc'), loadKeys(db, kek, 'cookie')])
+    const provider = buildProvider({ config, db, logger, jwks: signing.jwks, cookieKeys: cookies.cookieKeys, pages })
+    wireEvents(provider)
+    return { provider, handler: provider.callback(), fingerprint: `${signing.fingerprint}/${cookies.fingerprint}` }
+  }
+
+  function wireEvents(provider: Provider): void {
+    provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'))
+    provider.on('backchannel.error', (_ctx, err, client) =>
+      logger.warn({ err: { message: (err as Error).message }, clientId: client.clientId }, 'back-channel logout failed'),
+    )
+    provider.on('grant.revoked', (_ctx, grantId) => logger.info({ grantId }, 'grant revoked'))
+    provider.on('grant.success', (ctx) => {
+      const client = ctx.oidc.client
+      const token = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials
+      const accountId = ctx.oidc.entities.Account?.accountId
+      void recordAudit(db, {
+        event: 'token.issued',
+        actor: client ? `client:${client.clientId}` : 'system',
+        subjectId: accountId,
+        clientId: client?.clientId,
+        ip: ctx.ip,
+        requestId: providerRequest.getStore()?.request.id,
+        data: { grantType: String(ctx.oidc.params?.grant_type ?? ''), scope: token?.scope ?? '' },
+      }).catch((err: unknown) => logger.error({ err }, 'audit write failed'))
+    })
+    provider.on('end_session.success', (ctx) => {
+      const accountId = ctx.oidc.session?.accountId
+      if (!accountId) return
+      void recordAudit(db, {
+        event: 'auth.logout',
+        actor: `citizen:${accountId}`,
+        subjectId: accountId,
+        clientId: ctx.oidc.client?.clientId,
+        ip: ctx.ip,
+        requestId: providerRequest.getStore()?.request.id,
+      }).catch((err: unknown) => logger.error({ err }, 'audit write failed'))
+    })
+  }
+
+  let current = await build()
+
+  // Every instance picks up a changed key set within idp.keys.refreshSeconds: reload, and
+  // when what it would sign or publish changed, build a new provider and swap it in.
+  let reloading = false
+  const reload = async () => {
+    if (reloading) return
+    reloading = true
+    try {
+      const [signing, cookies] = await Promise.all([loadKeys(db, kek, 'oidc'), loadKeys(db, kek, 'cookie')])
+      const fingerprint = `${signing.fingerprint}/${cookies.fingerprint}`
+      if (fingerprint !== current.fingerprint) {
+        current = await build()
+        logger.info('key set changed: provider rebuilt')
+      }
+    } catch (err) {
+      // Keep serving with the keys we have; readiness still reflects the database.
+      logger.warn({ err }, 'key reload failed')
+    } finally {
+      reloading = false
+    }
+  }
+  const keyTimer = setInterval(() => void reload(), config.idp.keys.refreshSeconds * 1000)
+  keyTimer.unref()
+  // Expired codes, tokens and sessions are deleted in the background.
+  const purgeTimer = setInterval(() => {
+    purgeExpiredPayloads(db).catch((err: unknown) => logger.warn({ err }, 'purge of expired OIDC rows failed'))
+  }, 10 * 60 * 1000)
+  purgeTimer.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(keyTimer)
+    clearInterval(purgeTimer)
+  })
+
+  const trusted = proxyAddr.compile([...config.http.trustProxy])
+  app.decorate('reloadKeys', reload)
+
+  // oidc-provider's routes. A hook rather than @fastify/middie's mount: it sees the Fastify
+  // request and reply, which the provider's pages render through (request-context.ts),
+  // and it runs before any body parsing, so the provider reads the raw stream itself.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!isProviderPath(request.url)) return
+    const raw = request.raw
+    // X-Forwarded-* is believed only from a configured proxy (SECURITY.md line 17).
+    if (!trusted(raw.socket.remoteAddress ?? '', 0)) for (const h of forwardedHeaders) delete raw.headers[h]
+    reply.hijack()
+    reply.raw.setHeader('x-request-id', request.id)
+    const { handler } = current
+    await providerRequest.run({ request, reply, graceReplays: new Set() }, () => handler(raw, reply.raw))
+  })
+
+  await registerPages(app, { config, templateDirs: [templatesDir], messages: idpMessages })
+  const catalogue = mergeMessages(commonMessages, idpMessages)
+  app.decorate('idpText', (req: FastifyRequest, key: string, params?: Record<string, string | number>) => {
+    const t = translator(catalogue, pickLocale(req)) as unknown as (k: string, p?: Record<string, string | number>) => string
+    return t(key, params)
+  })
+  await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
+  await app.register(interactionRoutes, { config, db, provider: () => current.provider })
+
+  app.get('/', async (_req, reply) => reply.page('home', {}))
   return app
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Reloads the key set now (tests, and `satupintu keys rotate` in a one-process setup). */
+    reloadKeys(): Promise<void>
+  }
 }

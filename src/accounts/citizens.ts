@@ -1,0 +1,609 @@
+// Citizens' accounts: registration, look-up, sign-in and the changes a citizen (or an
+// officer) makes to an account. Every function takes the database (or a transaction)
+// first; whatever writes more than one row does it in one transaction, with its audit
+// entry, so that nothing is ever half written.
+
+import { sql, type Kysely } from 'kysely'
+import { recordAudit, type AuditActor } from '../audit/audit.ts'
+import type { Database } from '../db/database.ts'
+import type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/citizens.ts'
+import { AccountError } from './errors.ts'
+import { classifyIdentifier, normalizeEmail, normalizePhone, type ClassifiedIdentifier } from './identifiers.ts'
+import { nikMatchesPerson, parseNik } from './nik.ts'
+import { checkPassword, type PasswordError } from './password-policy.ts'
+import { argon2Hasher, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts'
+import {
+  accountKey,
+  recordSuccess,
+  reserveAttempt,
+  sourceKey,
+  unknownAccountKey,
+  type ThrottlePolicy,
+} from './throttle.ts'
+
+export type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/citizens.ts'
+
+/** A citizen's account as the application sees it (never the password hash). */
+export interface Citizen {
+  /** The OIDC `sub`. */
+  readonly id: string
+  readonly nik: string
+  readonly name: string
+  /** YYYY-MM-DD. */
+  readonly birthDate: string
+  readonly gender: CitizenGender
+  readonly email: string | null
+  readonly emailVerified: boolean
+  readonly phone: string | null
+  readonly phoneVerified: boolean
+  readonly assuranceLevel: AssuranceLevel
+  readonly status: CitizenStatus
+  readonly hasPassword: boolean
+  readonly createdAt: Date
+  readonly updatedAt: Date
+  readonly passwordChangedAt: Date | null
+}
+
+/** Who is acting and from where, for the audit trail. */
+export interface RequestContext {
+  readonly actor?: AuditActor
+  readonly ip?: string | undefined
+  readonly requestId?: string | undefined
+}
+
+export interface NewCitizenInput {
+  readonly nik: string
+  readonly name: string
+  /** YYYY-MM-DD. */
+  readonly birthDate: string
+  readonly gender: string
+  readonly email?: string | null | undefined
+  readonly phone?: string | null | undefined
+  /** Left out only when an officer registers a citizen at a counter (set later with a reset code). */
+  readonly password?: string | undefined
+  /** The regency's name, refused inside passwords. */
+  readonly regencyName: string
+  readonly assuranceLevel?: AssuranceLevel
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+interface CitizenRecord {
+  id: string
+  nik: string
+  name: string
+  birth_date: string
+  gender: CitizenGender
+  email: string | null
+  email_verified: boolean
+  phone: string | null
+  phone_verified: boolean
+  password_hash: string | null
+  assurance_level: number
+  status: CitizenStatus
+  created_at: Date
+  updated_at: Date
+  password_changed_at: Date | null
+}
+
+function selectCitizens(db: Kysely<Database>) {
+  return db
+    .selectFrom('citizens')
+    .select([
+      'id',
+      'nik',
+      'name',
+      // As text: the drivers turn a date into a Date at different midnights (see the table type).
+      sql<string>`to_char(birth_date, 'YYYY-MM-DD')`.as('birth_date'),
+      'gender',
+      'email',
+      'email_verified',
+      'phone',
+      'phone_verified',
+      'password_hash',
+      'assurance_level',
+      'status',
+      'created_at',
+      'updated_at',
+      'password_changed_at',
+    ])
+}
+
+function toCitizen(r: CitizenRecord): Citizen {
+  return {
+    id: r.id,
+    nik: r.nik,
+    name: r.name,
+    birthDate: r.birth_date,
+    gender: r.gender,
+    email: r.email,
+    emailVerified: r.email_verified,
+    phone: r.phone,
+    phoneVerified: r.phone_verified,
+    assuranceLevel: r.assurance_level as AssuranceLevel,
+    status: r.status,
+    hasPassword: r.password_hash !== null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    passwordChangedAt: r.password_changed_at,
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+async function findRecordById(db: Kysely<Database>, id: string): Promise<CitizenRecord | undefined> {
+  // A malformed id would be a type error in PostgreSQL (22P02), not "no such citizen".
+  if (!UUID.test(id)) return undefined
+  return selectCitizens(db).where('id', '=', id).executeTakeFirst()
+}
+
+async function findRecordByIdentifier(db: Kysely<Database>, identifier: ClassifiedIdentifier): Promise<CitizenRecord | undefined> {
+  switch (identifier.kind) {
+    case 'nik':
+      return selectCitizens(db).where('nik', '=', identifier.value).executeTakeFirst()
+    case 'email':
+      return selectCitizens(db).where('email', '=', identifier.value).executeTakeFirst()
+    case 'phone':
+      return selectCitizens(db).where('phone', '=', identifier.value).executeTakeFirst()
+    case 'invalid':
+      return undefined
+  }
+}
+
+export async function findCitizenById(db: Kysely<Database>, id: string): Promise<Citizen | undefined> {
+  const r = await findRecordById(db, id)
+  return r === undefined ? undefined : toCitizen(r)
+}
+
+/** Looks a citizen up by a classified identifier (classifyIdentifier()). */
+export async function findCitizenByIdentifier(db: Kysely<Database>, identifier: ClassifiedIdentifier): Promise<Citizen | undefined> {
+  const r = await findRecordByIdentifier(db, identifier)
+  return r === undefined ? undefined : toCitizen(r)
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation
+
+const MAX_NAME_LENGTH = 100
+const NAME_CHARACTERS = /^[\p{L}\p{M} .'-]+$/u
+
+/**
+ * NFKC, typographic apostrophes to ', trimmed, runs of white space to one space; then
+ * 1–100 characters of letters (any script, with their combining marks), spaces, full
+ * stops, hyphens and apostrophes, with at least one letter. Undefined when not a name.
+ */
+export function normalizeName(input: string): string | undefined {
+  if (typeof input !== 'string' || input.length > MAX_NAME_LENGTH * 4) return undefined
+  const name = input
+    .normalize('NFKC')
+    .replace(/[\u2018\u2019\u02bc]/g, "'")
+    .replace(/\s+/g, ' ')
+    .trim()
+  const length = [...name].length
+  if (length < 1 || length > MAX_NAME_LENGTH) return undefined
+  if (!NAME_CHARACTERS.test(name) || !/\p{L}/u.test(name)) return undefined
+  return name
+}
+
+const ISO_DATE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/
+
+function validBirthDate(input: string, now: Date): boolean {
+  const m = ISO_DATE.exec(input)
+  if (m === null) return false
+  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])))
+  // Rejects 2023-02-30 (which Date would roll over), the future, and before 1900.
+  return date.toISOString().slice(0, 10) === input && date.getTime() <= now.getTime() && Number(m[1]) >= 1900
+}
+
+function optionalContact(value: string | null | undefined): string | undefined {
+  return value === null || value === undefined || value.trim() === '' ? undefined : value
+}
+
+function validEmail(value: string | undefined): string | null {
+  if (value === undefined) return null
+  const email = normalizeEmail(value)
+  if (email === undefined) throw new AccountError('email_invalid')
+  return email
+}
+
+function validPhone(value: string | undefined): string | null {
+  if (value === undefined) return null
+  const phone = normalizePhone(value)
+  if (phone === undefined) throw new AccountError('phone_invalid')
+  return phone
+}
+
+function assertPasswordSize(password: string): void {
+  if (typeof password !== 'string' || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+    throw new AccountError('password_too_long')
+  }
+}
+
+/** A unique violation's constraint name (SQLSTATE 23505), from either driver. */
+function uniqueViolation(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const e = err as { code?: unknown; constraint?: unknown }
+  return e.code === '23505' && typeof e.constraint === 'string' ? e.constraint : undefined
+}
+
+function takenError(err: unknown): AccountError | undefined {
+  switch (uniqueViolation(err)) {
+    case 'citizens_nik_unique':
+      return new AccountError('nik_taken', { cause: err })
+    case 'citizens_email_unique':
+      return new AccountError('email_taken', { cause: err })
+    case 'citizens_phone_unique':
+      return new AccountError('phone_taken', { cause: err })
+    default:
+      return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Registration
+
+/**
+ * Registers a citizen. Checks, in the order a form shows them: the NIK's structure, the
+ * birth date and gender against the NIK, the name, email and/or phone (at least one), and
+ * the password (policy with the citizen's own data as context). A NIK, email or phone
+ * that is already registered gives `nik_taken`, `email_taken` or `phone_taken`; the
+ * citizen row and its audit entry are written together or not at all.
+ */
+export async function createCitizen(
+  db: Kysely<Database>,
+  input: NewCitizenInput,
+  context: RequestContext & { readonly passwords?: PasswordHasher; readonly now?: Date } = {},
+): Promise<Citizen> {
+  const now = context.now ?? new Date()
+  const parsed = parseNik(input.nik)
+  if (!parsed.ok) throw new AccountError('nik_invalid', { reason: parsed.reason })
+  const nik = parsed.nik
+  if (typeof input.birthDate !== 'string' || !validBirthDate(input.birthDate, now)) throw new AccountError('birth_date_invalid')
+  if (input.gender !== 'female' && input.gender !== 'male') throw new AccountError('gender_invalid')
+  const gender: CitizenGender = input.gender
+  const match = nikMatchesPerson(nik, { birthDate: input.birthDate, gender })
+  if (!match.ok) {
+    throw new AccountError(
+      match.reason === 'gender' ? 'nik_gender_mismatch' : match.reason === 'birth_date' ? 'nik_birth_date_mismatch' : 'birth_date_invalid',
+    )
+  }
+  const name = normalizeName(input.name)
+  if (name === undefined) throw new AccountError('name_invalid')
+  const emailInput = optionalContact(input.email)
+  const phoneInput = optionalContact(input.phone)
+  if (emailInput === undefined && phoneInput === undefined) throw new AccountError('contact_required')
+  const email = validEmail(emailInput)
+  const phone = validPhone(phoneInput)
+
+  let passwordHash: string | null = null
+  if (input.password !== undefined) {
+    assertPasswordSize(input.password)
+    const verdict = checkPassword(input.password, {
+      nik,
+      name,
+      birthDate: input.birthDate,
+      email: email ?? undefined,
+      phone: phone ?? undefined,
+      regencyName: input.regencyName,
+    })
+    if (!verdict.ok) throw new AccountError('password_weak', { reason: verdict.reason })
+    passwordHash = await (context.passwords ?? argon2Hasher).hashPassword(input.password)
+  }
+
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('citizens')
+        .values({
+          nik,
+          name,
+          birth_date: input.birthDate,
+          gender,
+          email,
+          phone,
+          password_hash: passwordHash,
+          assurance_level: input.assuranceLevel ?? 1,
+          password_changed_at: passwordHash === null ? null : now,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+      await recordAudit(trx, {
+        event: 'account.registered',
+        actor: context.actor ?? `citizen:${row.id}`,
+        subjectId: row.id,
+        ip: context.ip,
+        requestId: context.requestId,
+        data: { assuranceLevel: input.assuranceLevel ?? 1, signInMethod: passwordHash === null ? 'none_yet' : 'password' },
+      })
+      const created = await findRecordById(trx, row.id)
+      if (created === undefined) throw new Error('citizen vanished inside its own transaction')
+      return toCitizen(created)
+    })
+  } catch (err) {
+    throw takenError(err) ?? err
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign-in
+
+export interface AuthenticateOptions {
+  /** The client's address (from the trusted-proxy-aware request.ip). */
+  readonly ip?: string | undefined
+  /** The regency's name, to tell a citizen when their password no longer meets the policy. */
+  readonly regencyName?: string | undefined
+  readonly requestId?: string | undefined
+  readonly policy?: ThrottlePolicy
+  readonly now?: Date
+  /** The hashing functions; tests count calls through it. */
+  readonly passwords?: PasswordHasher
+}
+
+export type CitizenAuthResult =
+  | {
+      readonly ok: true
+      readonly citizen: Citizen
+      /** The password would not be accepted today (the blocklist grew, say): ask for a new one. */
+      readonly weakPassword: PasswordError | null
+    }
+  | { readonly ok: false; readonly reason: 'invalid_credentials' }
+  | { readonly ok: false; readonly reason: 'throttled'; readonly retryAfterSeconds: number; readonly permanent: boolean }
+
+const INVALID_CREDENTIALS = Object.freeze({ ok: false, reason: 'invalid_credentials' } as const)
+
+/**
+ * Signs a citizen in with a NIK, email or phone number and a password.
+ *
+ * An unknown identifier, a disabled account, an account without a password and a wrong
+ * password all give the same `invalid_credentials` after the same work: one throttle
+ * reservation, one argon2id verification (against a dummy hash when there is no real one),
+ * one audit entry (SECURITY.md item 10). An unknown identifier is throttled under its own
+ * key exactly like an account, so being throttled does not reveal an account either.
+ * A password over 1024 bytes throws AccountError `password_too_long` (a 413/400 for the
+ * HTTP layer) before anything else.
+ */
+export async function authenticateCitizen(
+  db: Kysely<Database>,
+  identifier: string,
+  password: string,
+  options: AuthenticateOptions = {},
+): Promise<CitizenAuthResult> {
+  assertPasswordSize(password)
+  const hasher = options.passwords ?? argon2Hasher
+  const now = options.now ?? new Date()
+  const classified = classifyIdentifier(identifier)
+  const record = await findRecordByIdentifier(db, classified)
+  const keys = {
+    account:
+      record !== undefined
+        ? accountKey(record.id)
+        : classified.kind === 'invalid'
+          ? unknownAccountKey('invalid', String(identifier).slice(0, 320))
+          : unknownAccountKey(classified.kind, classified.value),
+    source: sourceKey(options.ip),
+  }
+  const audit = { ip: options.ip, requestId: options.requestId, subjectId: record?.id }
+  const actor: AuditActor = record === undefined ? 'anonymous' : `citizen:${record.id}`
+
+  const decision = await reserveAttempt(db, keys, { ...(options.policy ? { policy: options.policy } : {}), now })
+  if (!decision.allowed) {
+    await recordAudit(db, { ...audit, event: 'auth.login.throttled', actor, data: { scope: decision.scope, identifierKind: classified.kind } })
+    return { ok: false, reason: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, permanent: decision.permanent }
+  }
+
+  if (record !== undefined && record.status === 'active' && record.password_hash !== null) {
+    const check = await hasher.verifyPassword(record.password_hash, password)
+    if (check.ok) {
+      // The parameters changed since this hash was made: upgrade it now (OWASP Password
+      // Storage cheat sheet, "Upgrading legacy hashes").
+      const rehashed = check.needsRehash ? await hasher.hashPassword(password) : undefined
+      await db.transaction().execute(async (trx) => {
+        if (rehashed !== undefined) {
+          await trx.updateTable('citizens').set({ password_hash: rehashed }).where('id', '=', record.id).execute()
+        }
+        await recordSuccess(trx, keys)
+        await recordAudit(trx, { ...audit, event: 'auth.login.succeeded', actor, data: { method: 'password', identifierKind: classified.kind } })
+      })
+      const verdict = checkPassword(password, {
+        nik: record.nik,
+        name: record.name,
+        birthDate: record.birth_date,
+        email: record.email ?? undefined,
+        phone: record.phone ?? undefined,
+        regencyName: options.regencyName,
+      })
+      return { ok: true, citizen: toCitizen(record), weakPassword: verdict.ok ? null : verdict.reason }
+    }
+  } else {
+    await hasher.verifyAgainstDummy(password)
+  }
+  await recordAudit(db, { ...audit, event: 'auth.login.failed', actor, data: { identifierKind: classified.kind } })
+  return INVALID_CREDENTIALS
+}
+
+// ---------------------------------------------------------------------------------------
+// Changes
+
+/**
+ * Sets a new password (after a reset code, or from the account page after re-entering the
+ * old one: the caller checks that). Checks it against the policy with the citizen's own
+ * data, and lifts a throttling lock on the account: this is how a citizen locked out
+ * after too many failures gets back in.
+ */
+export async function setCitizenPassword(
+  db: Kysely<Database>,
+  citizenId: string,
+  password: string,
+  context: RequestContext & { readonly regencyName: string; readonly passwords?: PasswordHasher; readonly now?: Date },
+): Promise<void> {
+  assertPasswordSize(password)
+  const record = await findRecordById(db, citizenId)
+  if (record === undefined) throw new AccountError('account_not_found')
+  const verdict = checkPassword(password, {
+    nik: record.nik,
+    name: record.name,
+    birthDate: record.birth_date,
+    email: record.email ?? undefined,
+    phone: record.phone ?? undefined,
+    regencyName: context.regencyName,
+  })
+  if (!verdict.ok) throw new AccountError('password_weak', { reason: verdict.reason })
+  const hash = await (context.passwords ?? argon2Hasher).hashPassword(password)
+  const now = context.now ?? new Date()
+  await db.transaction().execute(async (trx) => {
+    const updated = await trx
+      .updateTable('citizens')
+      .set({ password_hash: hash, password_changed_at: now, updated_at: now })
+      .where('id', '=', citizenId)
+      .executeTakeFirst()
+    if (updated.numUpdatedRows === 0n) throw new AccountError('account_not_found')
+    await recordSuccess(trx, { account: accountKey(citizenId) })
+    await recordAudit(trx, {
+      event: 'account.password_changed',
+      actor: context.actor ?? `citizen:${citizenId}`,
+      subjectId: citizenId,
+      ip: context.ip,
+      requestId: context.requestId,
+    })
+  })
+}
+
+async function markVerified(
+  db: Kysely<Database>,
+  citizenId: string,
+  kind: 'email' | 'phone',
+  value: string,
+  context: RequestContext,
+): Promise<boolean> {
+  if (!UUID.test(citizenId)) return false
+  const normalized = kind === 'email' ? normalizeEmail(value) : normalizePhone(value)
+  if (normalized === undefined) return false
+  return db.transaction().execute(async (trx) => {
+    // Only if the address is still the one the code was sent to.
+    const query =
+      kind === 'email'
+        ? trx.updateTable('citizens').set({ email_verified: true, updated_at: new Date() }).where('email', '=', normalized)
+        : trx.updateTable('citizens').set({ phone_verified: true, updated_at: new Date() }).where('phone', '=', normalized)
+    const result = await query.where('id', '=', citizenId).executeTakeFirst()
+    if (result.numUpdatedRows === 0n) return false
+    await recordAudit(trx, {
+      event: kind === 'email' ? 'account.email_verified' : 'account.phone_verified',
+      actor: context.actor ?? `citizen:${citizenId}`,
+      subjectId: citizenId,
+      ip: context.ip,
+      requestId: context.requestId,
+    })
+    return true
+  })
+}
+
+/** Marks the email verified if it is still `email` (the destination of the verified code). */
+export async function markEmailVerified(db: Kysely<Database>, citizenId: string, email: string, context: RequestContext = {}): Promise<boolean> {
+  return markVerified(db, citizenId, 'email', email, context)
+}
+
+/** Marks the phone verified if it is still `phone` (the destination of the verified code). */
+export async function markPhoneVerified(db: Kysely<Database>, citizenId: string, phone: string, context: RequestContext = {}): Promise<boolean> {
+  return markVerified(db, citizenId, 'phone', phone, context)
+}
+
+/** Disables or re-enables an account; true when the status changed. */
+export async function setCitizenStatus(
+  db: Kysely<Database>,
+  citizenId: string,
+  status: CitizenStatus,
+  context: RequestContext = {},
+): Promise<boolean> {
+  if (status !== 'active' && status !== 'disabled') throw new Error(`unknown citizen status ${String(status)}`)
+  if (!UUID.test(citizenId)) throw new AccountError('account_not_found')
+  return db.transaction().execute(async (trx) => {
+    const exists = await trx.selectFrom('citizens').select('status').where('id', '=', citizenId).forUpdate().executeTakeFirst()
+    if (exists === undefined) throw new AccountError('account_not_found')
+    if (exists.status === status) return false
+    await trx.updateTable('citizens').set({ status, updated_at: new Date() }).where('id', '=', citizenId).execute()
+    await recordAudit(trx, {
+      event: status === 'disabled' ? 'account.disabled' : 'account.enabled',
+      actor: context.actor ?? 'system',
+      subjectId: citizenId,
+      ip: context.ip,
+      requestId: context.requestId,
+    })
+    return true
+  })
+}
+
+export interface ProfileChanges {
+  readonly name?: string
+  /** null removes it (a phone number must then remain). */
+  readonly email?: string | null
+  readonly phone?: string | null
+}
+
+/**
+ * Changes the name, email or phone. A changed email or phone is unverified until a code
+ * sent to it is entered. NIK, birth date and gender are not changed here: those follow
+ * Dukcapil's records, through an officer.
+ */
+export async function updateProfile(
+  db: Kysely<Database>,
+  citizenId: string,
+  changes: ProfileChanges,
+  context: RequestContext = {},
+): Promise<Citizen> {
+  if (!UUID.test(citizenId)) throw new AccountError('account_not_found')
+  const name = changes.name === undefined ? undefined : normalizeName(changes.name)
+  if (changes.name !== undefined && name === undefined) throw new AccountError('name_invalid')
+  const email = changes.email === undefined ? undefined : validEmail(optionalContact(changes.email))
+  const phone = changes.phone === undefined ? undefined : validPhone(optionalContact(changes.phone))
+
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('citizens').select(['name', 'email', 'phone']).where('id', '=', citizenId).forUpdate().executeTakeFirst()
+      if (current === undefined) throw new AccountError('account_not_found')
+      const nextEmail = email === undefined ? current.email : email
+      const nextPhone = phone === undefined ? current.phone : phone
+      if (nextEmail === null && nextPhone === null) throw new AccountError('contact_required')
+
+      const fields: string[] = []
+      const set: {
+        name?: string
+        email?: string | null
+        email_verified?: boolean
+        phone?: string | null
+        phone_verified?: boolean
+        updated_at: Date
+      } = { updated_at: new Date() }
+      if (name !== undefined && name !== current.name) {
+        set.name = name
+        fields.push('name')
+      }
+      if (email !== undefined && email !== current.email) {
+        set.email = email
+        set.email_verified = false
+        fields.push('email')
+      }
+      if (phone !== undefined && phone !== current.phone) {
+        set.phone = phone
+        set.phone_verified = false
+        fields.push('phone')
+      }
+      if (fields.length > 0) {
+        await trx.updateTable('citizens').set(set).where('id', '=', citizenId).execute()
+        await recordAudit(trx, {
+          event: 'account.profile_changed',
+          actor: context.actor ?? `citizen:${citizenId}`,
+          subjectId: citizenId,
+          ip: context.ip,
+          requestId: context.requestId,
+          data: { fields },
+        })
+      }
+      const updated = await findRecordById(trx, citizenId)
+      if (updated === undefined) throw new AccountError('account_not_found')
+      return toCitizen(updated)
+    })
+  } catch (err) {
+    throw takenError(err) ?? err
+  }
+}

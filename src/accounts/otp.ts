@@ -1,0 +1,290 @@
+// One-time codes to verify an email address or a phone number and to reset a password.
+//
+// The rules, after NIST SP 800-63B-4 sec. 3.1.3 (out-of-band authenticators) and OWASP's
+// Forgot Password cheat sheet:
+//   * 6 digits from crypto.randomInt (a CSPRNG, uniform: no modulo bias);
+//   * stored only as HMAC-SHA256 over the code's own id, its purpose and the code, so a
+//     row can neither be read back as a code nor reused for another row or purpose (with
+//     a server secret as the HMAC key, a copy of the database alone does not even allow
+//     the 10^6 guesses offline);
+//   * valid at most 10 minutes, at most 5 guesses, then dead; used once;
+//   * a new code retires every earlier live code for the same citizen and purpose (the
+//     unique index one_time_codes_live makes "at most one live code" a database fact);
+//   * issuing is limited (a short wait between codes, at most 5 an hour per citizen and
+//     purpose), which also bounds the SMS bill an attacker can run up;
+//   * compared in constant time (crypto.timingSafeEqual).
+
+import { createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import { recordAudit, type AuditActor } from '../audit/audit.ts'
+import type { Database } from '../db/database.ts'
+import type { OneTimeCodePurpose } from '../db/tables/one-time-codes.ts'
+import type { OutboxChannel } from '../db/tables/outbox.ts'
+import { AccountError } from './errors.ts'
+import { normalizeEmail, normalizePhone } from './identifiers.ts'
+import { databaseOutbox, type Outbox, type OutboxLogger } from './outbox.ts'
+
+export type { OneTimeCodePurpose } from '../db/tables/one-time-codes.ts'
+
+export const OTP_DIGITS = 6
+
+export interface OtpPolicy {
+  /** How long a code is valid (≤ 10 minutes). */
+  readonly lifetimeSeconds: number
+  /** Wrong guesses after which a code is dead (≤ 5). */
+  readonly maxAttempts: number
+  /** Codes per citizen and purpose in any hour. */
+  readonly maxPerHour: number
+  /** Shortest time between two codes for the same citizen and purpose. */
+  readonly resendAfterSeconds: number
+}
+
+export const defaultOtpPolicy: OtpPolicy = Object.freeze({
+  lifetimeSeconds: 10 * 60,
+  maxAttempts: 5,
+  maxPerHour: 5,
+  resendAfterSeconds: 60,
+})
+
+export interface OtpOptions {
+  readonly policy?: OtpPolicy
+  readonly now?: Date
+  /** HMAC key for stored codes (a server secret, kept outside the database). */
+  readonly secret?: string | Buffer
+  /**
+   * Makes the Outbox for the transaction that stores the code; by default a row in the
+   * `outbox` table in that same transaction.
+   */
+  readonly outbox?: (trx: Kysely<Database>) => Outbox
+  readonly logger?: OutboxLogger
+  /** Who asked, for the audit trail (default: the citizen for verification, `anonymous` for a reset). */
+  readonly actor?: AuditActor
+  readonly ip?: string
+  readonly requestId?: string
+}
+
+export interface IssueOtpInput {
+  readonly citizenId: string
+  readonly purpose: OneTimeCodePurpose
+  readonly channel: OutboxChannel
+  /** Email address (channel email) or mobile number (channel sms); normalised here. */
+  readonly destination: string
+}
+
+export type IssueOtpResult =
+  | { readonly ok: true; readonly codeId: string; readonly expiresAt: Date; readonly destination: string }
+  | { readonly ok: false; readonly reason: 'rate_limited'; readonly retryAfterSeconds: number }
+
+export type VerifyOtpResult =
+  | { readonly ok: true; readonly codeId: string; readonly destination: string }
+  | { readonly ok: false; readonly reason: 'invalid_code'; readonly attemptsLeft: number }
+  | { readonly ok: false; readonly reason: 'expired' | 'too_many_attempts' | 'no_active_code' }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export function validateOtpPolicy(policy: OtpPolicy): OtpPolicy {
+  const checks: Array<[string, number, number]> = [
+    ['lifetimeSeconds', policy.lifetimeSeconds, 600],
+    ['maxAttempts', policy.maxAttempts, 5],
+    ['maxPerHour', policy.maxPerHour, 100],
+    ['resendAfterSeconds', policy.resendAfterSeconds, 3600],
+  ]
+  for (const [key, value, max] of checks) {
+    if (!Number.isInteger(value) || value < (key === 'resendAfterSeconds' ? 0 : 1) || value > max) {
+      throw new Error(`otp policy: ${key} must be an integer of at most ${max}`)
+    }
+  }
+  return policy
+}
+
+/** The stored form of a code: hex HMAC-SHA256 over id, purpose and code. */
+export function hashOtp(codeId: string, purpose: OneTimeCodePurpose, code: string, secret: string | Buffer = ''): string {
+  return createHmac('sha256', secret).update(`${codeId}:${purpose}:${code}`).digest('hex')
+}
+
+/** The message for a code, in Bahasa Indonesia. */
+export function otpMessage(purpose: OneTimeCodePurpose, code: string, lifetimeSeconds: number): { subject: string; body: string } {
+  const minutes = Math.max(1, Math.floor(lifetimeSeconds / 60))
+  const warning = 'Jangan berikan kode ini kepada siapa pun, termasuk petugas.'
+  if (purpose === 'reset_password') {
+    return {
+      subject: 'Kode atur ulang kata sandi Satu Pintu',
+      body: `Kode untuk mengatur ulang kata sandi Satu Pintu Anda: ${code}. Berlaku ${minutes} menit. ${warning} Bila Anda tidak memintanya, abaikan pesan ini.`,
+    }
+  }
+  return {
+    subject: 'Kode verifikasi Satu Pintu',
+    body: `Kode verifikasi Satu Pintu Anda: ${code}. Berlaku ${minutes} menit. ${warning}`,
+  }
+}
+
+function normalizeDestination(purpose: OneTimeCodePurpose, channel: OutboxChannel, destination: string): string {
+  if ((purpose === 'verify_email' && channel !== 'email') || (purpose === 'verify_phone' && channel !== 'sms')) {
+    throw new Error(`otp: purpose ${purpose} cannot be sent by ${channel}`)
+  }
+  if (channel === 'email') {
+    const email = normalizeEmail(destination)
+    if (email === undefined) throw new AccountError('email_invalid')
+    return email
+  }
+  const phone = normalizePhone(destination)
+  if (phone === undefined) throw new AccountError('phone_invalid')
+  return phone
+}
+
+/**
+ * Makes a code, stores its hash, retires earlier codes and queues the message, all in one
+ * transaction. The code itself leaves this function only inside the message.
+ */
+export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, options: OtpOptions = {}): Promise<IssueOtpResult> {
+  const policy = options.policy ?? defaultOtpPolicy
+  const now = options.now ?? new Date()
+  if (!UUID.test(input.citizenId)) throw new AccountError('account_not_found')
+  const destination = normalizeDestination(input.purpose, input.channel, input.destination)
+
+  return db.transaction().execute(async (trx) => {
+    // Serialises issuing per citizen, so that two requests at once cannot both pass the
+    // rate limit or both leave a live code.
+    const citizen = await trx.selectFrom('citizens').select('id').where('id', '=', input.citizenId).forUpdate().executeTakeFirst()
+    if (citizen === undefined) throw new AccountError('account_not_found')
+
+    const hourAgo = new Date(now.getTime() - 3600 * 1000)
+    const recent = await trx
+      .selectFrom('one_time_codes')
+      .select('created_at')
+      .where('citizen_id', '=', input.citizenId)
+      .where('purpose', '=', input.purpose)
+      .where('created_at', '>', hourAgo)
+      .orderBy('created_at', 'asc')
+      .execute()
+    const newest = recent[recent.length - 1]
+    if (newest !== undefined && newest.created_at.getTime() + policy.resendAfterSeconds * 1000 > now.getTime()) {
+      return { ok: false, reason: 'rate_limited', retryAfterSeconds: secondsUntil(newest.created_at.getTime() + policy.resendAfterSeconds * 1000, now) }
+    }
+    const oldest = recent[0]
+    if (recent.length >= policy.maxPerHour && oldest !== undefined) {
+      return { ok: false, reason: 'rate_limited', retryAfterSeconds: secondsUntil(oldest.created_at.getTime() + 3600 * 1000, now) }
+    }
+
+    await trx
+      .updateTable('one_time_codes')
+      .set({ consumed_at: now })
+      .where('citizen_id', '=', input.citizenId)
+      .where('purpose', '=', input.purpose)
+      .where('consumed_at', 'is', null)
+      .execute()
+
+    const id = randomUUID()
+    const code = randomInt(0, 10 ** OTP_DIGITS).toString().padStart(OTP_DIGITS, '0')
+    const expiresAt = new Date(now.getTime() + policy.lifetimeSeconds * 1000)
+    await trx
+      .insertInto('one_time_codes')
+      .values({
+        id,
+        purpose: input.purpose,
+        citizen_id: input.citizenId,
+        destination,
+        code_hash: hashOtp(id, input.purpose, code, options.secret),
+        expires_at: expiresAt,
+        created_at: now,
+      })
+      .execute()
+
+    const message = otpMessage(input.purpose, code, policy.lifetimeSeconds)
+    const outbox = options.outbox?.(trx) ?? databaseOutbox(trx, options.logger)
+    await outbox.send({
+      channel: input.channel,
+      recipient: destination,
+      body: message.body,
+      ...(input.channel === 'email' ? { subject: message.subject } : {}),
+    })
+
+    await recordAudit(trx, {
+      event: 'otp.sent',
+      actor: options.actor ?? (input.purpose === 'reset_password' ? 'anonymous' : `citizen:${input.citizenId}`),
+      subjectId: input.citizenId,
+      ip: options.ip,
+      requestId: options.requestId,
+      data: { purpose: input.purpose, channel: input.channel },
+    })
+    return { ok: true, codeId: id, expiresAt, destination }
+  })
+}
+
+/**
+ * Checks a code against the citizen's live code for `purpose`. Every check, right or
+ * wrong, uses one of the code's attempts; a right code is used up. The caller acts on
+ * `destination` (mark that address verified, or allow the password to be set).
+ */
+export async function verifyOtp(
+  db: Kysely<Database>,
+  input: { readonly citizenId: string; readonly purpose: OneTimeCodePurpose; readonly code: string },
+  options: OtpOptions = {},
+): Promise<VerifyOtpResult> {
+  const policy = options.policy ?? defaultOtpPolicy
+  const now = options.now ?? new Date()
+  if (!UUID.test(input.citizenId)) return { ok: false, reason: 'no_active_code' }
+
+  return db.transaction().execute(async (trx): Promise<VerifyOtpResult> => {
+    // The row lock makes concurrent checks of one code take turns, so that the attempt
+    // limit holds and a right code is used once.
+    const row = await trx
+      .selectFrom('one_time_codes')
+      .select(['id', 'destination', 'code_hash', 'attempts', 'expires_at'])
+      .where('citizen_id', '=', input.citizenId)
+      .where('purpose', '=', input.purpose)
+      .where('consumed_at', 'is', null)
+      .forUpdate()
+      .executeTakeFirst()
+    if (row === undefined) return { ok: false, reason: 'no_active_code' }
+    if (row.expires_at.getTime() <= now.getTime()) return { ok: false, reason: 'expired' }
+    if (row.attempts >= policy.maxAttempts) return { ok: false, reason: 'too_many_attempts' }
+
+    const attempts = row.attempts + 1
+    await trx.updateTable('one_time_codes').set({ attempts }).where('id', '=', row.id).execute()
+
+    const candidate = normalizeCode(input.code)
+    const matches =
+      candidate !== undefined &&
+      safeEqualHex(row.code_hash, hashOtp(row.id, input.purpose, candidate, options.secret))
+    const actor: AuditActor = options.actor ?? (input.purpose === 'reset_password' ? 'anonymous' : `citizen:${input.citizenId}`)
+    if (!matches) {
+      await recordAudit(trx, {
+        event: 'otp.failed',
+        actor,
+        subjectId: input.citizenId,
+        ip: options.ip,
+        requestId: options.requestId,
+        data: { purpose: input.purpose, attempt: attempts },
+      })
+      return { ok: false, reason: 'invalid_code', attemptsLeft: Math.max(0, policy.maxAttempts - attempts) }
+    }
+    await trx.updateTable('one_time_codes').set({ consumed_at: now }).where('id', '=', row.id).execute()
+    await recordAudit(trx, {
+      event: 'otp.verified',
+      actor,
+      subjectId: input.citizenId,
+      ip: options.ip,
+      requestId: options.requestId,
+      data: { purpose: input.purpose },
+    })
+    return { ok: true, codeId: row.id, destination: row.destination }
+  })
+}
+
+/** Digits only, after NFKC and without the spaces people type ("123 456"). */
+function normalizeCode(input: string): string | undefined {
+  if (typeof input !== 'string' || input.length > 32) return undefined
+  const code = input.normalize('NFKC').replace(/[\s-]/g, '')
+  return new RegExp(`^[0-9]{${OTP_DIGITS}}$`).test(code) ? code : undefined
+}
+
+function safeEqualHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex')
+  const y = Buffer.from(b, 'hex')
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y)
+}
+
+function secondsUntil(whenMs: number, now: Date): number {
+  return Math.max(1, Math.ceil((whenMs - now.getTime()) / 1000))
+}

@@ -1,0 +1,364 @@
+// Brute-force throttling of sign-in (SECURITY.md item 9), per account and per source
+// address, kept in the database so that every instance sees the same counters.
+//
+// How a sign-in uses it:
+//   1. reserveAttempt() counts the attempt as a failure *before* the password is checked,
+//      in one atomic statement per key (INSERT … ON CONFLICT … DO UPDATE … WHERE …
+//      RETURNING) that also refuses it while the key is locked. Two instances, or fifty
+//      parallel requests, can therefore never slip more guesses past a lock than the
+//      policy allows, and the consecutive-failure cap really is a cap.
+//   2. The password is verified.
+//   3. On success, recordSuccess() clears the account's counter and gives back the one
+//      failure it had counted for the source address. On failure there is nothing more to
+//      do: the failure is already counted.
+//
+// Accounts: the first few failures are free; from `lockAfterFailures` on, each failure
+// locks the account for baseLockSeconds · 2^(failures − lockAfterFailures), at most
+// maxLockSeconds (30 s, 1 min, 2 min … 15 min). After maxConsecutiveFailures failures in a
+// row (at most 100: NIST SP 800-63B-4 sec. 3.2.2, "limit consecutive failed
+// authentication attempts on a single account to no more than 100") the account stays
+// locked until a success path clears it: a password reset with a one-time code, or an
+// officer. Counters do not decay with time, since a decay would let an attacker make 99
+// guesses, wait, and make 99 more.
+//
+// An identifier that belongs to no account is throttled exactly like an account, under a
+// key derived from the identifier (`unknownAccountKey`), so that being throttled says
+// nothing about whether an account exists.
+//
+// Sources: at most `maxFailures` failures per fixed window of `windowSeconds` per address;
+// IPv6 addresses count per /64, the smallest prefix a single subscriber usually gets
+// (RFC 6177), so rotating through one's own /64 does not help.
+
+import { createHash } from 'node:crypto'
+import net from 'node:net'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
+import type { Database } from '../db/database.ts'
+
+export interface AccountThrottlePolicy {
+  /** The failure that first locks the account (with 5: four failures are free, the fifth locks). */
+  readonly lockAfterFailures: number
+  /** Lock after the `lockAfterFailures`-th failure; doubles with each further failure. */
+  readonly baseLockSeconds: number
+  readonly maxLockSeconds: number
+  /** After this many failures in a row the account stays locked until cleared (≤ 100). */
+  readonly maxConsecutiveFailures: number
+}
+
+export interface SourceThrottlePolicy {
+  /** Failures allowed per address (IPv6: per /64) in one window. */
+  readonly maxFailures: number
+  readonly windowSeconds: number
+}
+
+export interface ThrottlePolicy {
+  readonly account: AccountThrottlePolicy
+  readonly source: SourceThrottlePolicy
+}
+
+export const defaultThrottlePolicy: ThrottlePolicy = Object.freeze({
+  account: Object.freeze({ lockAfterFailures: 5, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutiveFailures: 100 }),
+  // A whole MPP hall (kiosks, the public Wi-Fi) can share one address: keep this well
+  // above what one person mistyping produces, and rely on the per-account rule for the rest.
+  source: Object.freeze({ maxFailures: 50, windowSeconds: 15 * 60 }),
+})
+
+/** Refuses a policy that cannot work or that breaks the SECURITY.md bar, naming the key. */
+export function validateThrottlePolicy(policy: ThrottlePolicy): ThrottlePolicy {
+  const positive: Array<[string, number]> = [
+    ['account.lockAfterFailures', policy.account.lockAfterFailures],
+    ['account.baseLockSeconds', policy.account.baseLockSeconds],
+    ['account.maxLockSeconds', policy.account.maxLockSeconds],
+    ['account.maxConsecutiveFailures', policy.account.maxConsecutiveFailures],
+    ['source.maxFailures', policy.source.maxFailures],
+    ['source.windowSeconds', policy.source.windowSeconds],
+  ]
+  for (const [key, value] of positive) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`throttle policy: ${key} must be a positive integer`)
+  }
+  if (policy.account.maxConsecutiveFailures > 100) {
+    throw new Error('throttle policy: account.maxConsecutiveFailures must be at most 100 (SECURITY.md item 9)')
+  }
+  if (policy.account.maxLockSeconds < policy.account.baseLockSeconds) {
+    throw new Error('throttle policy: account.maxLockSeconds must not be less than account.baseLockSeconds')
+  }
+  return policy
+}
+
+export interface ThrottleKeys {
+  /** accountKey(id) for a known account, unknownAccountKey(…) otherwise. */
+  readonly account: string
+  /** sourceKey(ip); undefined when the address is not known. */
+  readonly source?: string | undefined
+}
+
+export type ThrottleDecision =
+  | { readonly allowed: true }
+  | {
+      readonly allowed: false
+      readonly scope: 'account' | 'source'
+      /** For a `Retry-After` header. For a permanent lock: the longest lock, as a hint. */
+      readonly retryAfterSeconds: number
+      /** Locked until a password reset or an officer clears it. */
+      readonly permanent: boolean
+    }
+
+export interface ThrottleOptions {
+  readonly policy?: ThrottlePolicy
+  /** The current time; tests move it. */
+  readonly now?: Date
+}
+
+export function accountKey(accountId: string): string {
+  return `account:${accountId}`
+}
+
+/**
+ * The key of an identifier that matches no account. Hashed, so that the table holds no
+ * NIK or email address of people who may not even be citizens of the regency.
+ */
+export function unknownAccountKey(kind: string, normalizedIdentifier: string): string {
+  const digest = createHash('sha256').update(`${kind}:${normalizedIdentifier}`).digest('base64url')
+  return `account:unknown:${digest}`
+}
+
+/** `ip:<IPv4>` or `ip:<first four IPv6 groups>::/64`; undefined when `ip` is not an address. */
+export function sourceKey(ip: string | undefined): string | undefined {
+  if (typeof ip !== 'string') return undefined
+  let address = ip.trim()
+  if (address.startsWith('[') && address.endsWith(']')) address = address.slice(1, -1)
+  const zone = address.indexOf('%')
+  if (zone >= 0) address = address.slice(0, zone)
+  if (net.isIPv4(address)) return `ip:${address}`
+  if (!net.isIPv6(address)) return undefined
+  const groups = expandIPv6(address)
+  if (groups === undefined) return undefined
+  // An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) is that IPv4 client.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi = 0, lo = 0] = groups.slice(6)
+    return `ip:${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
+  }
+  return `ip:${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`
+}
+
+function expandIPv6(address: string): number[] | undefined {
+  let text = address.toLowerCase()
+  // A trailing dotted IPv4 part stands for the last two groups.
+  const lastColon = text.lastIndexOf(':')
+  const tail = text.slice(lastColon + 1)
+  if (tail.includes('.')) {
+    const octets = tail.split('.').map(Number)
+    if (octets.length !== 4) return undefined
+    const [a = 0, b = 0, c = 0, d = 0] = octets
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const halves = text.split('::')
+  if (halves.length > 2) return undefined
+  const parse = (s: string) => (s === '' ? [] : s.split(':').map((g) => Number.parseInt(g, 16)))
+  const head = parse(halves[0] ?? '')
+  const rest = halves.length === 2 ? parse(halves[1] ?? '') : []
+  const missing = 8 - head.length - rest.length
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined
+  const groups = [...head, ...Array<number>(halves.length === 2 ? missing : 0).fill(0), ...rest]
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined
+}
+
+/** What the current counters say, without counting anything (for a form that waits). */
+export async function checkThrottle(db: Kysely<Database>, keys: ThrottleKeys, options: ThrottleOptions = {}): Promise<ThrottleDecision> {
+  const policy = options.policy ?? defaultThrottlePolicy
+  const now = options.now ?? new Date()
+  const wanted = keys.source === undefined ? [keys.account] : [keys.account, keys.source]
+  const rows = await db.selectFrom('login_attempts').selectAll().where('key', 'in', wanted).execute()
+  const source = rows.find((r) => r.key === keys.source)
+  if (source !== undefined) {
+    const decision = sourceDecision(source, policy.source, now)
+    if (!decision.allowed) return decision
+  }
+  const account = rows.find((r) => r.key === keys.account)
+  return account === undefined ? { allowed: true } : accountDecision(account, policy.account, now)
+}
+
+/**
+ * Counts one attempt as a failure for the source and the account, unless one of them is
+ * locked, in which case nothing is counted and the attempt must not go ahead. Follow an
+ * allowed attempt that succeeds with recordSuccess().
+ */
+export async function reserveAttempt(db: Kysely<Database>, keys: ThrottleKeys, options: ThrottleOptions = {}): Promise<ThrottleDecision> {
+  const policy = options.policy ?? defaultThrottlePolicy
+  const now = options.now ?? new Date()
+  if (keys.source !== undefined) {
+    const source = await countSourceFailure(db, keys.source, policy.source, now, true)
+    if (!source.allowed) return source
+  }
+  const account = await countAccountFailure(db, keys.account, policy.account, now, true)
+  if (!account.allowed && keys.source !== undefined) {
+    // The attempt does not happen, so it must not use up the address's allowance.
+    await giveBackSourceFailure(db, keys.source)
+  }
+  return account
+}
+
+/**
+ * Counts a failure that was not reserved (a check made outside reserveAttempt), whatever
+ * the current lock. Never counts an account past maxConsecutiveFailures. Returns what the
+ * counters now say about the next attempt.
+ */
+export async function recordFailure(db: Kysely<Database>, keys: ThrottleKeys, options: ThrottleOptions = {}): Promise<ThrottleDecision> {
+  const policy = options.policy ?? defaultThrottlePolicy
+  const now = options.now ?? new Date()
+  if (keys.source !== undefined) await countSourceFailure(db, keys.source, policy.source, now, false)
+  await countAccountFailure(db, keys.account, policy.account, now, false)
+  return checkThrottle(db, keys, { policy, now })
+}
+
+/**
+ * After a successful sign-in (reserved with reserveAttempt): clears the account's counter
+ * and gives back the failure counted in advance for the source. The source's other
+ * failures stay: one account's success says nothing about the other guesses from there.
+ * Also the way a password reset or an officer lifts a lock (with only `account`).
+ */
+export async function recordSuccess(db: Kysely<Database>, keys: ThrottleKeys): Promise<void> {
+  await db.deleteFrom('login_attempts').where('key', '=', keys.account).execute()
+  if (keys.source !== undefined) await giveBackSourceFailure(db, keys.source)
+}
+
+/** Deletes source counters whose window has ended (housekeeping; account counters stay). */
+export async function pruneSourceCounters(db: Kysely<Database>, options: ThrottleOptions = {}): Promise<number> {
+  const policy = options.policy ?? defaultThrottlePolicy
+  const now = options.now ?? new Date()
+  const windowStart = new Date(now.getTime() - policy.source.windowSeconds * 1000)
+  const result = await db
+    .deleteFrom('login_attempts')
+    .where('key', 'like', 'ip:%')
+    .where('first_failure_at', '<=', windowStart)
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** The lock after `failures` failures, as a SQL expression over the row being updated. */
+function lockUntilExpression(failures: RawBuilder<number>, policy: AccountThrottlePolicy, now: Date): RawBuilder<Date | null> {
+  return sql<Date | null>`case when ${failures} >= ${policy.lockAfterFailures}
+    then cast(${now.toISOString()} as timestamptz) + make_interval(secs => least(
+      ${policy.baseLockSeconds}::float8 * power(2::float8, ${failures} - ${policy.lockAfterFailures}),
+      ${policy.maxLockSeconds}::float8))
+    else null end`
+}
+
+async function countAccountFailure(
+  db: Kysely<Database>,
+  key: string,
+  policy: AccountThrottlePolicy,
+  now: Date,
+  guarded: boolean,
+): Promise<ThrottleDecision> {
+  const next = sql<number>`least(login_attempts.failures + 1, ${policy.maxConsecutiveFailures}::int)`
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const row = await db
+      .insertInto('login_attempts')
+      .values({
+        key,
+        failures: 1,
+        first_failure_at: now,
+        last_failure_at: now,
+        locked_until: lockUntilExpression(sql<number>`1`, policy, now),
+      })
+      .onConflict((oc) => {
+        const update = oc.column('key').doUpdateSet({
+          failures: next,
+          last_failure_at: now,
+          locked_until: lockUntilExpression(next, policy, now),
+        })
+        return guarded
+          ? update.where((eb) =>
+              eb.and([
+                eb.or([eb('login_attempts.locked_until', 'is', null), eb('login_attempts.locked_until', '<=', now)]),
+                eb('login_attempts.failures', '<', policy.maxConsecutiveFailures),
+              ]),
+            )
+          : update
+      })
+      .returning('key')
+      .executeTakeFirst()
+    if (row !== undefined) return { allowed: true }
+    const current = await db.selectFrom('login_attempts').selectAll().where('key', '=', key).executeTakeFirst()
+    // Gone or unlocked between the two statements: try once more.
+    if (current === undefined) continue
+    const decision = accountDecision(current, policy, now)
+    if (!decision.allowed) return decision
+  }
+  return { allowed: false, scope: 'account', retryAfterSeconds: 1, permanent: false }
+}
+
+async function countSourceFailure(
+  db: Kysely<Database>,
+  key: string,
+  policy: SourceThrottlePolicy,
+  now: Date,
+  guarded: boolean,
+): Promise<ThrottleDecision> {
+  const windowStart = new Date(now.getTime() - policy.windowSeconds * 1000)
+  const windowOver = sql<boolean>`(login_attempts.first_failure_at <= cast(${windowStart.toISOString()} as timestamptz))`
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const row = await db
+      .insertInto('login_attempts')
+      .values({ key, failures: 1, first_failure_at: now, last_failure_at: now, locked_until: null })
+      .onConflict((oc) => {
+        const update = oc.column('key').doUpdateSet({
+          failures: sql<number>`case when ${windowOver} then 1 else login_attempts.failures + 1 end`,
+          first_failure_at: sql<Date>`case when ${windowOver} then cast(${now.toISOString()} as timestamptz) else login_attempts.first_failure_at end`,
+          last_failure_at: now,
+        })
+        return guarded
+          ? update.where((eb) => eb.or([windowOver, eb('login_attempts.failures', '<', policy.maxFailures)]))
+          : update
+      })
+      .returning('key')
+      .executeTakeFirst()
+    if (row !== undefined) return { allowed: true }
+    const current = await db.selectFrom('login_attempts').selectAll().where('key', '=', key).executeTakeFirst()
+    if (current === undefined) continue
+    const decision = sourceDecision(current, policy, now)
+    if (!decision.allowed) return decision
+  }
+  return { allowed: false, scope: 'source', retryAfterSeconds: 1, permanent: false }
+}
+
+async function giveBackSourceFailure(db: Kysely<Database>, key: string): Promise<void> {
+  await db
+    .updateTable('login_attempts')
+    .set({ failures: sql<number>`greatest(failures - 1, 0)` })
+    .where('key', '=', key)
+    .execute()
+}
+
+interface CounterRow {
+  readonly failures: number
+  readonly first_failure_at: Date
+  readonly locked_until: Date | null
+}
+
+function accountDecision(row: CounterRow, policy: AccountThrottlePolicy, now: Date): ThrottleDecision {
+  if (row.failures >= policy.maxConsecutiveFailures) {
+    return { allowed: false, scope: 'account', retryAfterSeconds: policy.maxLockSeconds, permanent: true }
+  }
+  if (row.locked_until !== null && row.locked_until.getTime() > now.getTime()) {
+    return { allowed: false, scope: 'account', retryAfterSeconds: secondsUntil(row.locked_until, now), permanent: false }
+  }
+  return { allowed: true }
+}
+
+function sourceDecision(row: CounterRow, policy: SourceThrottlePolicy, now: Date): ThrottleDecision {
+  const windowEnd = new Date(row.first_failure_at.getTime() + policy.windowSeconds * 1000)
+  if (row.failures >= policy.maxFailures && windowEnd.getTime() > now.getTime()) {
+    return { allowed: false, scope: 'source', retryAfterSeconds: secondsUntil(windowEnd, now), permanent: false }
+  }
+  return { allowed: true }
+}
+
+function secondsUntil(when: Date, now: Date): number {
+  return Math.max(1, Math.ceil((when.getTime() - now.getTime()) / 1000))
+}

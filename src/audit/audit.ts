@@ -1,0 +1,194 @@
+// The append-only audit trail (table audit_events; the database refuses updates).
+//
+// UU PDP: a citizen can see every access to their data, so every sign-in, consent, token,
+// officer look-up and change of their account is written here with the citizen as the
+// subject. The trail itself must not become a leak: `data` may never hold a password,
+// token, one-time code or other secret (recordAudit refuses such keys, so the mistake is
+// caught by the first test that makes it), and a NIK in it is masked.
+
+import type { Kysely } from 'kysely'
+import { maskNik } from '../accounts/nik.ts'
+import type { Database } from '../db/database.ts'
+import type { AuditEvent } from '../db/tables/audit-events.ts'
+
+export const auditEventNames = [
+  'auth.login.succeeded',
+  'auth.login.failed',
+  'auth.login.throttled',
+  'auth.logout',
+  'account.registered',
+  'account.password_changed',
+  'account.profile_changed',
+  'account.email_verified',
+  'account.phone_verified',
+  'account.disabled',
+  'account.enabled',
+  'account.assurance_raised',
+  'officer.created',
+  'citizen.looked_up',
+  'consent.granted',
+  'consent.revoked',
+  'token.issued',
+  'token.revoked',
+  'otp.sent',
+  'otp.verified',
+  'otp.failed',
+  'document.uploaded',
+  'document.fetched',
+  'document.deleted',
+  'data.exported',
+  'keys.rotated',
+  'client.registered',
+  'client.removed',
+  'client.secret_rotated',
+] as const
+
+export type AuditEventName = (typeof auditEventNames)[number]
+
+/** Who acted (audit_events.actor). */
+export type AuditActor = `citizen:${string}` | `officer:${string}` | `client:${string}` | 'system' | 'cli' | 'anonymous'
+
+export interface AuditEntry {
+  readonly event: AuditEventName
+  readonly actor: AuditActor
+  /** The citizen whose data it concerns. */
+  readonly subjectId?: string | undefined
+  /** Relying party or agency involved. */
+  readonly clientId?: string | undefined
+  readonly ip?: string | undefined
+  readonly requestId?: string | undefined
+  readonly data?: Readonly<Record<string, unknown>> | undefined
+}
+
+/** `data` was refused: it holds a secret, or it is too large or too deep. */
+export class AuditDataError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'AuditDataError'
+  }
+}
+
+// Words that must not name a key in `data`, matched against the key's words (camelCase,
+// snake_case and kebab-case are split), so that `newPassword`, `access_token`, `otpCode`
+// and `clientSecret` are all caught. A harmless key that names a credential
+// (`passwordPolicy`) is refused too: a false refusal costs a renamed key, a miss costs a
+// secret in a permanent record.
+const SECRET_WORDS = new Set([
+  'password',
+  'passwords',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'pin',
+  'token',
+  'tokens',
+  'otp',
+  'code',
+  'codes',
+  'secret',
+  'secrets',
+  'credential',
+  'credentials',
+  'cookie',
+  'cookies',
+  'authorization',
+  'hash',
+  'jwt',
+  'assertion',
+  'apikey',
+  'privatekey',
+])
+
+const MAX_DATA_CHARS = 16 * 1024
+const MAX_DEPTH = 8
+
+function keyWords(key: string): string[] {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '')
+}
+
+function isSecretKey(key: string): boolean {
+  const words = keyWords(key)
+  if (words.some((w) => SECRET_WORDS.has(w))) return true
+  // Also "apiKey", "private_key" written as one or two words.
+  const joined = words.join('')
+  return joined === 'apikey' || joined === 'privatekey' || joined === 'accesskey'
+}
+
+// A NIK as people write it: 16 digits in a row (also inside a word: "nik3201…"), or
+// grouped 4-4-4-4 or 6-6-4 with one kind of separator ("3201 0112 0190 0001",
+// "320101-120190-0001"), and never part of a longer run of digits. Looser patterns would
+// also mask ids such as UUIDs made of digits.
+const NIK_LIKE =
+  /(?<![0-9])(?:[0-9]{16}|[0-9]{4}([ .-])[0-9]{4}\1[0-9]{4}\1[0-9]{4}|[0-9]{6}([ .-])[0-9]{6}\2[0-9]{4})(?![0-9])/g
+
+function maskString(s: string): string {
+  return s.replace(NIK_LIKE, (m) => maskNik(m))
+}
+
+function sanitize(value: unknown, path: string, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw new AuditDataError(`audit: data is nested too deeply at ${path}`)
+  if (typeof value === 'string') return maskString(value)
+  // A 16-digit NIK fits in a double exactly (< 2^53), so it can arrive as a number.
+  if (typeof value === 'number') return Number.isInteger(value) && /^[0-9]{16}$/.test(String(Math.abs(value))) ? maskNik(String(Math.abs(value))) : value
+  if (typeof value === 'bigint') return maskString(value.toString())
+  if (value === null || typeof value === 'boolean' || value === undefined) return value
+  if (value instanceof Date) return value.toISOString()
+  if (Array.isArray(value)) return value.map((v, i) => sanitize(v, `${path}[${i}]`, depth + 1))
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) {
+      const where = path === '' ? k : `${path}.${k}`
+      if (isSecretKey(k)) throw new AuditDataError(`audit: data key "${where}" looks like a secret and is refused`)
+      out[maskString(k)] = sanitize(v, where, depth + 1)
+    }
+    return out
+  }
+  throw new AuditDataError(`audit: data at ${path || 'top level'} is not JSON (${typeof value})`)
+}
+
+/** Checks and masks `data` as recordAudit would, without writing (exported for tests and callers). */
+export function sanitizeAuditData(data: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const clean = sanitize(data, '', 0) as Record<string, unknown>
+  if (JSON.stringify(clean).length > MAX_DATA_CHARS) throw new AuditDataError('audit: data is larger than 16 KiB')
+  return clean
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Appends one entry. Pass a transaction to write it together with the change it records. */
+export async function recordAudit(db: Kysely<Database>, entry: AuditEntry): Promise<string> {
+  if (!(auditEventNames as readonly string[]).includes(entry.event)) throw new AuditDataError(`audit: unknown event ${String(entry.event)}`)
+  if (entry.subjectId !== undefined && !UUID.test(entry.subjectId)) throw new AuditDataError('audit: subjectId is not a citizen id')
+  const data = sanitizeAuditData(entry.data ?? {})
+  const row = await db
+    .insertInto('audit_events')
+    .values({
+      event: entry.event,
+      actor: maskString(entry.actor),
+      subject_id: entry.subjectId ?? null,
+      client_id: entry.clientId ?? null,
+      ip: entry.ip ?? null,
+      request_id: entry.requestId ?? null,
+      data: JSON.stringify(data),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  return row.id
+}
+
+/** A citizen's trail, newest first (for the account page and the data export). */
+export async function listAuditForSubject(
+  db: Kysely<Database>,
+  subjectId: string,
+  options: { readonly limit?: number; readonly before?: Date } = {},
+): Promise<AuditEvent[]> {
+  if (!UUID.test(subjectId)) return []
+  const limit = Math.min(Math.max(Math.trunc(options.limit ?? 50), 1), 1000)
+  let query = db.selectFrom('audit_events').selectAll().where('subject_id', '=', subjectId)
+  if (options.before !== undefined) query = query.where('at', '<', options.before)
+  return query.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute()
+}

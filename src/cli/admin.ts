@@ -1,0 +1,331 @@
+import fs from 'node:fs'
+import type { Command } from 'commander'
+import { parse as parseYaml } from 'yaml'
+import type { Config } from '../config/schema.ts'
+import { openDatabase, type DatabaseHandle } from '../db/create.ts'
+import { pendingMigrations } from '../db/migrator.ts'
+import {
+  ClientError,
+  authMethods,
+  findClient,
+  insertClient,
+  listClients,
+  prepareClient,
+  removeClient,
+  rotateClientSecret,
+  upsertClient,
+  type AuthMethod,
+  type ClientInput,
+} from '../idp/clients.ts'
+import { createKeyEncryption, resolveKeyEncryptionSecret } from '../idp/key-encryption.ts'
+import { listKeys, rotateKeys } from '../idp/keys.ts'
+import { recordAudit } from '../audit/audit.ts'
+import { printJson, printTable, type Io } from './output.ts'
+
+/** A failure of an admin verb: one line on stderr, exit 1 (or 2 for usage). */
+export class AdminError extends Error {
+  readonly exitCode: number
+  constructor(message: string, exitCode = 1) {
+    super(message)
+    this.name = 'AdminError'
+    this.exitCode = exitCode
+  }
+}
+
+export interface AdminContext {
+  io: Io
+  config: () => Config
+}
+
+/** Opens the database for an admin verb; refuses to work on an unmigrated schema. */
+export async function withDatabase<T>(ctx: AdminContext, fn: (h: DatabaseHandle, config: Config) => Promise<T>): Promise<T> {
+  const config = ctx.config()
+  const handle = await openDatabase(config.database)
+  try {
+    const pending = await pendingMigrations(handle.db)
+    if (pending.length > 0) throw new AdminError(`database: ${pending.length} migration(s) pending; run \`satupintu migrate\` first`)
+    return await fn(handle, config)
+  } finally {
+    await handle.close()
+  }
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}
+
+function longestTokenLifetime(config: Config): number {
+  const t = config.idp.ttl
+  // Everything signed with a key: ID tokens, JWT access tokens, logout tokens (120 s).
+  return Math.max(t.idTokenSeconds, t.accessTokenSeconds, t.clientCredentialsSeconds, 120) + 60
+}
+
+export function registerKeyCommands(program: Command, ctx: AdminContext): void {
+  const keys = program.command('keys').description('Signing keys of the idp (and cookie keys): list and rotate.')
+  keys
+    .command('list')
+    .description('List keys with their state (pending, active, retiring, expired).')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }) => {
+        const rows = await listKeys(db)
+        if (opts.json) return printJson(ctx.io, rows)
+        printTable(ctx.io, [
+          ['KID', 'PURPOSE', 'ALG', 'STATE', 'ACTIVATES', 'EXPIRES'],
+          ...rows.map((k) => [k.kid, k.purpose, k.alg, k.state, k.activatesAt.toISOString(), k.expiresAt?.toISOString() ?? '-']),
+        ])
+      })
+    })
+  keys
+    .command('rotate')
+    .description('Add new keys: published now, signing after the publish delay; old keys retire once their tokens expired.')
+    .option('--purpose <purpose>', 'oidc (token signing) or cookie', 'oidc')
+    .option('--now', 'sign with the new key at once (emergency: a key was exposed)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { purpose: string; now?: boolean; json?: boolean }) => {
+      if (opts.purpose !== 'oidc' && opts.purpose !== 'cookie') throw new AdminError('--purpose must be oidc or cookie', 2)
+      await withDatabase(ctx, async ({ db }, config) => {
+        const kek = createKeyEncryption(resolveKeyEncryptionSecret(config, (m) => ctx.io.err(`warning: ${m}`)))
+        const retireAfter =
+          opts.purpose === 'cookie' ? config.idp.ttl.sessionAbsoluteSeconds : longestTokenLifetime(config)
+        const created = await rotateKeys(db, kek, opts.purpose as 'oidc' | 'cookie', {
+          publishDelaySeconds: opts.now ? 0 : config.idp.keys.publishDelaySeconds,
+          retireAfterSeconds: retireAfter,
+        })
+        await recordAudit(db, { event: 'keys.rotated', actor: 'cli', data: { purpose: opts.purpose, kids: created.map((k) => k.kid) } })
+        if (opts.json) return printJson(ctx.io, created)
+        for (const k of created) ctx.io.out(`added ${k.kid} (${k.alg}), signing from ${k.activatesAt.toISOString()}`)
+      })
+    })
+}
+
+interface ClientFlags {
+  name: string
+  agency: string
+  redirectUri?: string[]
+  postLogoutRedirectUri?: string[]
+  backchannelLogoutUri?: string
+  authMethod: string
+  scope?: string[]
+  subject: string
+  grant?: string[]
+  clientId?: string
+  resource?: string[]
+  jwksFile?: string
+  json?: boolean
+}
+
+export function registerClientCommands(program: Command, ctx: AdminContext): void {
+  const clients = program.command('clients').description('Relying parties (agency applications): add, list, show, remove, rotate-secret, apply.')
+  const policy = (config: Config) => ({ allowLoopbackHttp: config.env !== 'production' })
+
+  clients
+    .command('add')
+    .description('Register a relying party. A client secret is printed once and stored only as a digest.')
+    .requiredOption('--name <name>', 'display name citizens see on the consent page')
+    .requiredOption('--agency <id>', 'agency id, e.g. disdukcapil')
+    .option('--client-id <id>', 'client id (default: generated from the agency)')
+    .option('--redirect-uri <uri>', 'redirect URI (repeatable)', collect)
+    .option('--post-logout-redirect-uri <uri>', 'post-logout redirect URI (repeatable)', collect)
+    .option('--backchannel-logout-uri <uri>', 'back-channel logout URI')
+    .option('--auth-method <method>', `token endpoint authentication: ${authMethods.join(', ')}`, 'client_secret_basic')
+    .option('--scope <scope>', 'allowed scope (repeatable; default openid profile)', collect)
+    .option('--subject <type>', 'public or pairwise', 'public')
+    .option('--grant <type>', 'grant type (repeatable): authorization_code, refresh_token, client_credentials', collect)
+    .option('--resource <uri>', 'resource server the client may get tokens for (repeatable)', collect)
+    .option('--jwks-file <file>', 'public JWKS for private_key_jwt')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: ClientFlags) => {
+      await withDatabase(ctx, async ({ db }, config) => {
+        const input = clientInputFrom(flags)
+        const prepared = prepare(input, policy(config))
+        if (await findClient(db, prepared.clientId)) throw new AdminError(`client ${prepared.clientId} already exists`)
+        await insertClient(db, prepared)
+        await recordAudit(db, { event: 'client.registered', actor: 'cli', clientId: prepared.clientId, data: { agency: prepared.agencyId } })
+        if (flags.json) return printJson(ctx.io, { client_id: prepared.clientId, client_secret: prepared.secret ?? null, metadata: redact(prepared.metadata) })
+        ctx.io.out(`client_id:     ${prepared.clientId}`)
+        if (prepared.secret) {
+          ctx.io.out(`client_secret: ${prepared.secret}`)
+          ctx.io.out('Store the secret now: it is not shown again and cannot be recovered.')
+        }
+      })
+    })
+
+  clients
+    .command('list')
+    .description('List relying parties.')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }) => {
+        const rows = await listClients(db)
+        if (opts.json) return printJson(ctx.io, rows.map((r) => ({ client_id: r.client_id, agency: r.agency_id, name: r.name, source: r.source })))
+        printTable(ctx.io, [['CLIENT ID', 'AGENCY', 'NAME', 'AUTH', 'SOURCE'], ...rows.map((r) => [r.client_id, r.agency_id, r.name, String(r.metadata.token_endpoint_auth_method), r.source])])
+      })
+    })
+
+  clients
+    .command('show <clientId>')
+    .description('Show one relying party (never its secret).')
+    .option('--json', 'machine-readable output')
+    .action(async (clientId: string, opts: { json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }) => {
+        const row = await findClient(db, clientId)
+        if (!row) throw new AdminError(`no client ${clientId}`)
+        const out = { client_id: row.client_id, agency: row.agency_id, name: row.name, source: row.source, metadata: redact(row.metadata) }
+        if (opts.json) return printJson(ctx.io, out)
+        for (const [k, v] of Object.entries(out.metadata)) ctx.io.out(`${k.padEnd(38)} ${Array.isArray(v) ? v.join(' ') : JSON.stringify(v)}`)
+      })
+    })
+
+  clients
+    .command('remove <clientId>')
+    .description('Remove a relying party with its tokens and grants.')
+    .action(async (clientId: string) => {
+      await withDatabase(ctx, async ({ db }) => {
+        if (!(await removeClient(db, clientId))) throw new AdminError(`no client ${clientId}`)
+        await recordAudit(db, { event: 'client.removed', actor: 'cli', clientId })
+        ctx.io.out(`removed ${clientId}`)
+      })
+    })
+
+  clients
+    .command('rotate-secret <clientId>')
+    .description('Issue a new client secret (printed once); the old one stops working at once.')
+    .option('--json', 'machine-readable output')
+    .action(async (clientId: string, opts: { json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }) => {
+        let secret: string | undefined
+        try {
+          secret = await rotateClientSecret(db, clientId)
+        } catch (err) {
+          if (err instanceof ClientError) throw new AdminError(err.message)
+          throw err
+        }
+        if (secret === undefined) throw new AdminError(`no client ${clientId}`)
+        await recordAudit(db, { event: 'client.secret_rotated', actor: 'cli', clientId })
+        if (opts.json) return printJson(ctx.io, { client_id: clientId, client_secret: secret })
+        ctx.io.out(`client_secret: ${secret}`)
+        ctx.io.out('Store the secret now: it is not shown again and cannot be recovered.')
+      })
+    })
+
+  clients
+    .command('apply <file>')
+    .description('Register or update the relying parties listed in a YAML file (infrastructure as code).')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }, config) => {
+        const results = await applyClientsFile(db, file, policy(config))
+        if (opts.json) return printJson(ctx.io, results)
+        for (const r of results) {
+          ctx.io.out(`${r.client_id}: ${r.created ? 'created' : 'updated'}${r.client_secret ? `, client_secret: ${r.client_secret}` : ''}`)
+        }
+      })
+    })
+}
+
+function redact(metadata: Record<string, unknown>): Record<string, unknown> {
+  const { client_secret: secret, ...rest } = metadata
+  return secret === undefined ? rest : { ...rest, client_secret: '(stored as a digest)' }
+}
+
+function prepare(input: ClientInput, policy: { allowLoopbackHttp: boolean }) {
+  try {
+    return prepareClient(input, policy)
+  } catch (err) {
+    if (err instanceof ClientError) throw new AdminError(`client ${err.message}`)
+    throw err
+  }
+}
+
+function clientInputFrom(flags: ClientFlags): ClientInput {
+  if (flags.subject !== 'public' && flags.subject !== 'pairwise') throw new AdminError('--subject must be public or pairwise', 2)
+  const grants = flags.grant ?? ['authorization_code', 'refresh_token']
+  for (const g of grants) {
+    if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(g)) throw new AdminError(`unknown grant type ${g}`, 2)
+  }
+  const input: ClientInput = {
+    name: flags.name,
+    agencyId: flags.agency,
+    redirectUris: flags.redirectUri ?? [],
+    postLogoutRedirectUris: flags.postLogoutRedirectUri ?? [],
+    authMethod: flags.authMethod as AuthMethod,
+    scopes: flags.scope ?? ['openid', 'profile'],
+    subjectType: flags.subject,
+    grantTypes: grants as ClientInput['grantTypes'] & object,
+    resources: flags.resource ?? [],
+  }
+  if (flags.clientId !== undefined) input.clientId = flags.clientId
+  if (flags.backchannelLogoutUri !== undefined) input.backchannelLogoutUri = flags.backchannelLogoutUri
+  if (flags.jwksFile !== undefined) {
+    try {
+      input.jwks = JSON.parse(fs.readFileSync(flags.jwksFile, 'utf8')) as { keys: Record<string, unknown>[] }
+    } catch (err) {
+      throw new AdminError(`--jwks-file: cannot read a JWKS from ${flags.jwksFile}: ${(err as Error).message}`)
+    }
+  }
+  return input
+}
+
+interface FileClient {
+  client_id: string
+  name: string
+  agency: string
+  redirect_uris?: string[]
+  post_logout_redirect_uris?: string[]
+  backchannel_logout_uri?: string
+  auth_method?: string
+  scopes?: string[]
+  subject_type?: 'public' | 'pairwise'
+  grant_types?: string[]
+  resources?: string[]
+}
+
+/** Applies a clients file; each entry is validated before anything is written (all or nothing). */
+export async function applyClientsFile(
+  db: DatabaseHandle['db'],
+  file: string,
+  policy: { allowLoopbackHttp: boolean },
+): Promise<{ client_id: string; created: boolean; client_secret?: string }[]> {
+  let doc: unknown
+  try {
+    doc = parseYaml(fs.readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new AdminError(`${file}: ${(err as Error).message.split('\n')[0]}`)
+  }
+  const list = (doc as { clients?: unknown } | null)?.clients
+  if (!Array.isArray(list)) throw new AdminError(`${file}: expected a top-level "clients:" list`)
+  const prepared = list.map((raw, i) => {
+    const c = raw as FileClient
+    if (typeof c?.client_id !== 'string') throw new AdminError(`${file}: clients[${i}].client_id is required`)
+    try {
+      const input: ClientInput = {
+        clientId: c.client_id,
+        name: String(c.name ?? ''),
+        agencyId: String(c.agency ?? ''),
+        redirectUris: c.redirect_uris ?? [],
+        postLogoutRedirectUris: c.post_logout_redirect_uris ?? [],
+        authMethod: (c.auth_method ?? 'client_secret_basic') as AuthMethod,
+        scopes: c.scopes ?? ['openid', 'profile'],
+        subjectType: c.subject_type ?? 'public',
+        grantTypes: (c.grant_types ?? ['authorization_code', 'refresh_token']) as ClientInput['grantTypes'] & object,
+        resources: c.resources ?? [],
+      }
+      if (c.backchannel_logout_uri !== undefined) input.backchannelLogoutUri = c.backchannel_logout_uri
+      return prepareClient(input, policy)
+    } catch (err) {
+      if (err instanceof ClientError) throw new AdminError(`${file}: clients[${i}].${err.message}`)
+      throw err
+    }
+  })
+  return db.transaction().execute(async (trx) => {
+    const out: { client_id: string; created: boolean; client_secret?: string }[] = []
+    for (const p of prepared) {
+      const existing = await findClient(trx, p.clientId)
+      // An existing client keeps its secret; only a new one gets (and shows) a secret.
+      await upsertClient(trx, existing ? { ...p, secret: undefined } : p, 'file')
+      out.push(existing || p.secret === undefined ? { client_id: p.clientId, created: !existing } : { client_id: p.clientId, created: true, client_secret: p.secret })
+    }
+    return out
+  })
+}

@@ -1,0 +1,113 @@
+import type { Kysely } from 'kysely'
+import type { Adapter, AdapterPayload } from 'oidc-provider'
+import { errors } from 'oidc-provider'
+import type { Database } from '../db/database.ts'
+import { findClientMetadata } from './clients.ts'
+import { providerRequest } from './request-context.ts'
+import {
+  consumePayload,
+  destroyPayload,
+  findPayload,
+  revokePayloadsByGrantId,
+  takeGraceReuse,
+  upsertPayload,
+} from './oidc-store.ts'
+
+export interface AdapterOptions {
+  /**
+   * RFC 9700 §4.14.2: a rotated refresh token may be presented again within this many
+   * seconds (a mobile app that lost the response), once. Zero turns the window off.
+   */
+  refreshGraceSeconds: number
+}
+
+/**
+ * oidc-provider's storage contract on Kysely, one instance per model. It only forwards to
+ * the query functions of oidc-store.ts; clients come from the oidc_clients table.
+ *
+ * Refresh-token reuse: oidc-provider revokes the whole grant when a consumed refresh token
+ * comes back (its reuse detection). consume() here is atomic, so of two concurrent
+ * refreshes with one token exactly one wins and the other is refused. Inside the grace
+ * window, find() hides the consumption from a later replay and consume() lets exactly
+ * one such replay through; after the window the replay meets oidc-provider's detection.
+ */
+export function createAdapterFactory(db: Kysely<Database>, options: AdapterOptions): (model: string) => Adapter {
+  return (model: string) => new KyselyAdapter(db, model, options)
+}
+
+function epoch(d: Date): number {
+  return Math.floor(d.getTime() / 1000)
+}
+
+class KyselyAdapter implements Adapter {
+  readonly #db: Kysely<Database>
+  readonly #model: string
+  readonly #options: AdapterOptions
+
+  constructor(db: Kysely<Database>, model: string, options: AdapterOptions) {
+    this.#db = db
+    this.#model = model
+    this.#options = options
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+    if (this.#model === 'Client') throw new Error('clients are managed with `satupintu clients`')
+    await upsertPayload(this.#db, { model: this.#model, id, payload: payload as Record<string, unknown>, expiresInSeconds: expiresIn })
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.#model === 'Client') return (await findClientMetadata(this.#db, id)) as AdapterPayload | undefined
+    const found = await findPayload(this.#db, this.#model, { id })
+    if (!found) return undefined
+    const payload = { ...found.payload } as AdapterPayload
+    delete (payload as Record<string, unknown>).graceReused
+    if (found.consumedAt === null) return payload
+    const state = providerRequest.getStore()
+    const grace = this.#options.refreshGraceSeconds
+    if (
+      this.#model === 'RefreshToken' &&
+      grace > 0 &&
+      state !== undefined &&
+      found.payload.graceReused !== true &&
+      Date.now() - found.consumedAt.getTime() <= grace * 1000
+    ) {
+      state.graceReplays.add(id)
+      return payload
+    }
+    return { ...payload, consumed: epoch(found.consumedAt) }
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const found = await findPayload(this.#db, this.#model, { uid })
+    return found?.payload as AdapterPayload | undefined
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const found = await findPayload(this.#db, this.#model, { userCode })
+    if (!found) return undefined
+    const payload = found.payload as AdapterPayload
+    return found.consumedAt === null ? payload : { ...payload, consumed: epoch(found.consumedAt) }
+  }
+
+  async consume(id: string): Promise<void> {
+    if (await consumePayload(this.#db, this.#model, id)) return
+    const state = providerRequest.getStore()
+    if (
+      this.#model === 'RefreshToken' &&
+      state?.graceReplays.has(id) === true &&
+      (await takeGraceReuse(this.#db, this.#model, id, this.#options.refreshGraceSeconds))
+    ) {
+      return
+    }
+    // Someone else redeemed it between our find() and now: this request loses.
+    throw new errors.InvalidGrant(`${this.#model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`)
+  }
+
+  async destroy(id: string): Promise<void> {
+    await destroyPayload(this.#db, this.#model, id)
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await revokePayloadsByGrantId(this.#db, this.#model, grantId)
+  }
+}

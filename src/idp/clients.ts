@@ -1,0 +1,231 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.ts'
+import type { ClientSource, OidcClientRow } from '../db/tables/oidc.ts'
+
+/**
+ * Relying parties: agency applications that sign citizens in with the idp. Registered by
+ * operators (`satupintu clients …`) or from a file (infrastructure as code), validated
+ * here, and read by oidc-provider through the adapter's Client model.
+ */
+
+export const authMethods = ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const
+export type AuthMethod = (typeof authMethods)[number]
+
+/** Scopes a client may be allowed (DESIGN.md, "Scopes and claims"). */
+export const knownScopes = ['openid', 'profile', 'email', 'phone', 'address', 'nik', 'offline_access'] as const
+
+export interface ClientInput {
+  clientId?: string
+  name: string
+  agencyId: string
+  redirectUris: string[]
+  postLogoutRedirectUris?: string[]
+  backchannelLogoutUri?: string
+  authMethod: AuthMethod
+  scopes?: string[]
+  subjectType?: 'public' | 'pairwise'
+  grantTypes?: ('authorization_code' | 'refresh_token' | 'client_credentials')[]
+  /** For private_key_jwt: the client's public keys. */
+  jwks?: { keys: Record<string, unknown>[] }
+  /** Resource servers (e.g. the gateway) the client may obtain tokens for. */
+  resources?: string[]
+}
+
+export class ClientError extends Error {
+  readonly field: string
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`)
+    this.name = 'ClientError'
+    this.field = field
+  }
+}
+
+export interface ClientPolicy {
+  /** Development allows http://localhost and loopback redirect URIs (RFC 8252 §7.3). */
+  allowLoopbackHttp: boolean
+}
+
+const secretPrefix = 'sha256:'
+
+/** A client secret as stored: only its SHA-256 digest (the secret itself has 256 bits of entropy). */
+export function hashClientSecret(secret: string): string {
+  return secretPrefix + createHash('sha256').update(secret, 'utf8').digest('base64url')
+}
+
+/** Constant-time comparison of a presented secret with the stored digest. */
+export function clientSecretMatches(stored: string | undefined, presented: string): boolean {
+  if (stored === undefined || !stored.startsWith(secretPrefix)) return false
+  const a = Buffer.from(stored)
+  const b = Buffer.from(hashClientSecret(presented))
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+export function generateClientSecret(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]'
+}
+
+/**
+ * Redirect URIs are compared by exact string match at the provider (RFC 9700 §4.1.3); here
+ * we refuse what can never be safe: wildcards, fragments, non-https outside loopback
+ * development, user-info in the authority.
+ */
+export function validateRedirectUri(field: string, value: string, policy: ClientPolicy): string {
+  if (/[*\s]/.test(value)) throw new ClientError(field, `must not contain wildcards or spaces: ${value}`)
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ClientError(field, `is not a URL: ${value}`)
+  }
+  if (value.includes('#')) throw new ClientError(field, `must not contain a fragment: ${value}`)
+  if (url.username !== '' || url.password !== '') throw new ClientError(field, `must not contain user information: ${value}`)
+  if (url.protocol === 'https:') return value
+  if (url.protocol === 'http:' && policy.allowLoopbackHttp && isLoopbackHost(url.hostname)) return value
+  throw new ClientError(
+    field,
+    policy.allowLoopbackHttp
+      ? `must use https (http only for localhost): ${value}`
+      : `must use https: ${value}`,
+  )
+}
+
+const clientIdPattern = /^[a-z0-9][a-z0-9._-]{2,63}$/
+const agencyIdPattern = /^[a-z0-9][a-z0-9-]{1,39}$/
+
+export interface PreparedClient {
+  clientId: string
+  agencyId: string
+  name: string
+  metadata: Record<string, unknown>
+  /** Shown once to the operator; only its digest is stored. */
+  secret: string | undefined
+}
+
+/** Validates the input and builds the OIDC client metadata oidc-provider will read. */
+export function prepareClient(input: ClientInput, policy: ClientPolicy): PreparedClient {
+  const name = input.name.trim()
+  if (name.length < 2 || name.length > 100) throw new ClientError('name', 'must be 2 to 100 characters')
+  if (!agencyIdPattern.test(input.agencyId)) throw new ClientError('agency', 'must be lowercase letters, digits and dashes (2-40)')
+  const clientId = input.clientId ?? `${input.agencyId}-${randomBytes(6).toString('hex')}`
+  if (!clientIdPattern.test(clientId)) throw new ClientError('client_id', 'must be lowercase letters, digits, dots, dashes (3-64)')
+  if (!(authMethods as readonly string[]).includes(input.authMethod)) {
+    throw new ClientError('auth_method', `must be one of ${authMethods.join(', ')}`)
+  }
+  const grantTypes = input.grantTypes ?? ['authorization_code', 'refresh_token']
+  if (input.authMethod === 'none' && grantTypes.includes('client_credentials')) {
+    throw new ClientError('grant_types', 'a public client cannot use client_credentials')
+  }
+  const needsRedirect = grantTypes.includes('authorization_code')
+  if (needsRedirect && input.redirectUris.length === 0) throw new ClientError('redirect_uris', 'at least one is required')
+  const redirectUris = input.redirectUris.map((u, i) => validateRedirectUri(`redirect_uris[${i}]`, u, policy))
+  const postLogout = (input.postLogoutRedirectUris ?? []).map((u, i) =>
+    validateRedirectUri(`post_logout_redirect_uris[${i}]`, u, policy),
+  )
+  const scopes = input.scopes ?? ['openid', 'profile']
+  for (const s of scopes) {
+    if (!(knownScopes as readonly string[]).includes(s)) throw new ClientError('scopes', `unknown scope ${s}`)
+  }
+  if (!scopes.includes('openid') && needsRedirect) throw new ClientError('scopes', 'must include openid')
+  if (input.authMethod === 'private_key_jwt' && (input.jwks?.keys.length ?? 0) === 0) {
+    throw new ClientError('jwks', 'private_key_jwt needs the client public keys')
+  }
+  const metadata: Record<string, unknown> = {
+    client_id: clientId,
+    client_name: name,
+    redirect_uris: redirectUris,
+    post_logout_redirect_uris: postLogout,
+    grant_types: grantTypes,
+    response_types: needsRedirect ? ['code'] : [],
+    token_endpoint_auth_method: input.authMethod,
+    scope: scopes.join(' '),
+    subject_type: input.subjectType ?? 'public',
+    application_type: 'web',
+    'urn:satupintu:agency': input.agencyId,
+    'urn:satupintu:resources': input.resources ?? [],
+  }
+  if (input.backchannelLogoutUri !== undefined) {
+    metadata.backchannel_logout_uri = validateRedirectUri('backchannel_logout_uri', input.backchannelLogoutUri, policy)
+    metadata.backchannel_logout_session_required = true
+  }
+  if (input.jwks) metadata.jwks = input.jwks
+  let secret: string | undefined
+  if (input.authMethod === 'client_secret_basic' || input.authMethod === 'client_secret_post') {
+    secret = generateClientSecret()
+    metadata.client_secret = hashClientSecret(secret)
+  }
+  return { clientId, agencyId: input.agencyId, name, metadata, secret }
+}
+
+export async function insertClient(db: Kysely<Database>, c: PreparedClient, source: ClientSource = 'cli'): Promise<void> {
+  await db
+    .insertInto('oidc_clients')
+    .values({ client_id: c.clientId, agency_id: c.agencyId, name: c.name, metadata: JSON.stringify(c.metadata), source })
+    .execute()
+}
+
+/** Inserts or replaces a client (file-driven registration); keeps an existing secret digest when none is new. */
+export async function upsertClient(db: Kysely<Database>, c: PreparedClient, source: ClientSource): Promise<void> {
+  const existing = await findClient(db, c.clientId)
+  const metadata = { ...c.metadata }
+  if (existing && c.secret === undefined && typeof existing.metadata.client_secret === 'string') {
+    metadata.client_secret = existing.metadata.client_secret
+  }
+  await db
+    .insertInto('oidc_clients')
+    .values({ client_id: c.clientId, agency_id: c.agencyId, name: c.name, metadata: JSON.stringify(metadata), source })
+    .onConflict((oc) =>
+      oc.column('client_id').doUpdateSet({ agency_id: c.agencyId, name: c.name, metadata: JSON.stringify(metadata), updated_at: new Date() }),
+    )
+    .execute()
+}
+
+export async function findClient(db: Kysely<Database>, clientId: string): Promise<OidcClientRow | undefined> {
+  return db.selectFrom('oidc_clients').selectAll().where('client_id', '=', clientId).executeTakeFirst()
+}
+
+/** What oidc-provider's Client model reads. */
+export async function findClientMetadata(db: Kysely<Database>, clientId: string): Promise<Record<string, unknown> | undefined> {
+  const row = await findClient(db, clientId)
+  if (!row) return undefined
+  const m = { ...row.metadata }
+  return m
+}
+
+export async function listClients(db: Kysely<Database>): Promise<OidcClientRow[]> {
+  return db.selectFrom('oidc_clients').selectAll().orderBy('agency_id').orderBy('client_id').execute()
+}
+
+export async function removeClient(db: Kysely<Database>, clientId: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const res = await trx.deleteFrom('oidc_clients').where('client_id', '=', clientId).executeTakeFirst()
+    if (Number(res.numDeletedRows) === 0) return false
+    // Its tokens, codes and grants go with it.
+    await trx
+      .deleteFrom('oidc_payloads')
+      .where((eb) => eb(eb.ref('payload', '->>').key('clientId' as never), '=', clientId))
+      .execute()
+    return true
+  })
+}
+
+/** Issues a new secret; the old one stops working at once. Returns the new secret (shown once). */
+export async function rotateClientSecret(db: Kysely<Database>, clientId: string): Promise<string | undefined> {
+  const row = await findClient(db, clientId)
+  if (!row) return undefined
+  const method = row.metadata.token_endpoint_auth_method
+  if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+    throw new ClientError('auth_method', `client ${clientId} uses ${String(method)}, which has no secret`)
+  }
+  const secret = generateClientSecret()
+  await db
+    .updateTable('oidc_clients')
+    .set({ metadata: JSON.stringify({ ...row.metadata, client_secret: hashClientSecret(secret) }), updated_at: new Date() })
+    .where('client_id', '=', clientId)
+    .execute()
+  return secret
+}

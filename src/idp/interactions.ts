@@ -1,0 +1,270 @@
+import csrf from '@fastify/csrf-protection'
+import formbody from '@fastify/formbody'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type Provider from 'oidc-provider'
+import { errors as oidcErrors } from 'oidc-provider'
+import type { Config } from '../config/schema.ts'
+import type { Database } from '../db/database.ts'
+import { authenticateCitizen } from '../accounts/citizens.ts'
+import { isAccountError } from '../accounts/errors.ts'
+import { classifyIdentifier } from '../accounts/identifiers.ts'
+import { authenticateOfficer } from '../accounts/officers.ts'
+import { recordAudit } from '../audit/audit.ts'
+import { AppError } from '../errors/app-error.ts'
+import { acr } from './provider.ts'
+
+export interface InteractionDeps {
+  config: Config
+  db: Kysely<Database>
+  /** The provider in use now; it is swapped when keys rotate. */
+  provider: () => Provider
+}
+
+/** Form bodies are small; anything bigger is refused before it is parsed (SECURITY.md line 11). */
+export const formBodyLimit = 16 * 1024
+const maxFormFields = 20
+
+/** No control characters (NUL included) in what a person types into a one-line field. */
+const oneLine = '^[^\\u0000-\\u001f\\u007f]*$'
+
+const loginBody = {
+  type: 'object',
+  properties: {
+    _csrf: { type: 'string', maxLength: 200 },
+    username: { type: 'string', maxLength: 254, pattern: oneLine },
+    password: { type: 'string', maxLength: 1024, pattern: '^[^\\u0000]*$' },
+  },
+  required: ['_csrf'],
+} as const
+
+const consentBody = {
+  type: 'object',
+  properties: {
+    _csrf: { type: 'string', maxLength: 200 },
+    decision: { type: 'string', enum: ['allow', 'deny'] },
+  },
+  required: ['_csrf', 'decision'],
+} as const
+
+const uidParams = {
+  type: 'object',
+  properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{10,64}$' } },
+  required: ['uid'],
+} as const
+
+/** Claims the citizen is asked to release, by scope, in the order the consent page lists them. */
+const scopeItems: Record<string, string> = {
+  openid: 'claim.openid',
+  profile: 'claim.profile',
+  email: 'claim.email',
+  phone: 'claim.phone',
+  address: 'claim.address',
+  nik: 'claim.nik',
+  offline_access: 'consent.offline',
+  gateway: 'claim.gateway',
+}
+
+interface InteractionView {
+  uid: string
+  prompt: { name: string; details: Record<string, unknown> }
+  params: Record<string, unknown>
+  session?: { accountId?: string }
+  grantId?: string
+}
+
+/**
+ * The pages oidc-provider sends a browser to when it needs the citizen: sign-in and
+ * consent. Registered in their own plugin scope, with form parsing and CSRF protection,
+ * outside the provider's paths (its interaction cookie is scoped to /interaction/<uid>).
+ */
+export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps): Promise<void> {
+  const { config, db } = deps
+  const secure = config.idp.issuer.startsWith('https://')
+  await app.register(formbody, { bodyLimit: formBodyLimit })
+  await app.register(csrf, {
+    cookieKey: 'sp_csrf',
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure },
+    getToken: (req) => (req.body as { _csrf?: string } | undefined)?._csrf,
+  })
+
+  // Refuse a form with hundreds of fields before any work is done on it.
+  app.addHook('preValidation', async (req) => {
+    if (req.body && typeof req.body === 'object' && Object.keys(req.body).length > maxFormFields) {
+      throw new AppError('bad_request', 'Too many form fields.')
+    }
+  })
+
+  async function details(req: FastifyRequest, reply: FastifyReply): Promise<InteractionView> {
+    try {
+      const d = (await deps.provider().interactionDetails(req.raw, reply.raw)) as unknown as InteractionView
+      if (d.uid !== (req.params as { uid: string }).uid) throw new oidcErrors.SessionNotFound('interaction mismatch')
+      return d
+    } catch (err) {
+      if (err instanceof oidcErrors.SessionNotFound) {
+        throw new AppError('bad_request', 'The sign-in has expired or was finished.', { cause: err })
+      }
+      throw err
+    }
+  }
+
+  async function clientInfo(clientId: unknown): Promise<{ name: string; agency: string }> {
+    if (typeof clientId !== 'string') return { name: '', agency: '' }
+    const client = await deps.provider().Client.find(clientId)
+    const meta = client?.metadata() as Record<string, unknown> | undefined
+    return { name: String(meta?.client_name ?? clientId), agency: String(meta?.['urn:satupintu:agency'] ?? '') }
+  }
+
+  async function finish(req: FastifyRequest, reply: FastifyReply, result: Record<string, unknown>, merge: boolean) {
+    const url = await deps.provider().interactionResult(req.raw, reply.raw, result, { mergeWithLastSubmission: merge })
+    return reply.redirect(url, 303)
+  }
+
+  function loginPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    view: InteractionView,
+    client: { name: string },
+    extra: { errorText?: string; username?: string; status?: number } = {},
+  ) {
+    const uid = view.uid
+    return reply.page(
+      'login',
+      {
+        action: `/interaction/${uid}/login`,
+        abortAction: `/interaction/${uid}/abort`,
+        csrf: reply.generateCsrf(),
+        clientName: client.name,
+        username: extra.username ?? (typeof view.params.login_hint === 'string' ? view.params.login_hint : ''),
+        errorText: extra.errorText ?? '',
+        forgotHref: `/lupa-sandi?kembali=${encodeURIComponent(`/interaction/${uid}`)}`,
+        registerHref: `/daftar?kembali=${encodeURIComponent(`/interaction/${uid}`)}`,
+      },
+      { status: extra.status ?? 200 },
+    )
+  }
+
+  app.get('/interaction/:uid', { schema: { params: uidParams } }, async (req, reply) => {
+    const view = await details(req, reply)
+    const client = await clientInfo(view.params.client_id)
+    if (view.prompt.name === 'login') return loginPage(req, reply, view, client)
+    if (view.prompt.name === 'consent') {
+      const d = view.prompt.details
+      const scopes = [
+        ...((d.missingOIDCScope as string[] | undefined) ?? []),
+        ...Object.values((d.missingResourceScopes as Record<string, string[]> | undefined) ?? {}).flat(),
+      ]
+      const items = [...new Set(scopes)].map((s) => scopeItems[s]).filter((x): x is string => x !== undefined)
+      return reply.page('consent', {
+        action: `/interaction/${view.uid}/consent`,
+        csrf: reply.generateCsrf(),
+        clientName: client.name,
+        agencyName: client.agency,
+        items,
+      })
+    }
+    throw new AppError('bad_request', `Unknown prompt ${view.prompt.name}`)
+  })
+
+  app.post(
+    '/interaction/:uid/login',
+    { schema: { params: uidParams, body: loginBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      const view = await details(req, reply)
+      if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
+      const client = await clientInfo(view.params.client_id)
+      const body = req.body as { username?: string; password?: string }
+      const username = (body.username ?? '').trim()
+      const password = body.password ?? ''
+      if (username === '' || password === '') {
+        return loginPage(req, reply, view, client, { errorText: messageFor(req, 'missing'), username, status: 400 })
+      }
+      const context = { ip: req.ip, regencyName: config.regency.name, requestId: req.id }
+      let result: Awaited<ReturnType<typeof authenticateCitizen>>
+      try {
+        result = await authenticateCitizen(db, username, password, context)
+      } catch (err) {
+        if (isAccountError(err)) throw new AppError('payload_too_large', 'The password is too long.', { cause: err })
+        throw err
+      }
+      if (result.ok) {
+        // A password alone is level 1 whatever the account's verification (DESIGN.md,
+        // Identity): the second factor that lifts a sign-in to 2 and 3 comes with MFA.
+        return finish(req, reply, { login: { accountId: result.citizen.id, acr: acr.password, amr: ['pwd'], remember: true } }, false)
+      }
+      if (result.reason === 'throttled') {
+        const minutes = Math.max(1, Math.ceil(result.retryAfterSeconds / 60))
+        reply.header('retry-after', String(result.retryAfterSeconds))
+        return loginPage(req, reply, view, client, { errorText: messageFor(req, 'throttled', { minutes }), username, status: 429 })
+      }
+      // Not a NIK, email or phone: perhaps an officer's username on the citizens' sign-in.
+      // Say so, but only to whoever knows the officer's password.
+      if (classifyIdentifier(username).kind === 'invalid') {
+        const officer = await authenticateOfficer(db, username, password, context).catch(() => undefined)
+        if (officer?.ok) {
+          return loginPage(req, reply, view, client, { errorText: messageFor(req, 'officer'), username, status: 403 })
+        }
+      }
+      // The same status, page and wording for an unknown account and a wrong password.
+      return loginPage(req, reply, view, client, { errorText: messageFor(req, 'failed'), username, status: 401 })
+    },
+  )
+
+  app.post(
+    '/interaction/:uid/consent',
+    { schema: { params: uidParams, body: consentBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      const view = await details(req, reply)
+      if (view.prompt.name !== 'consent') throw new AppError('bad_request', 'This consent step is already done.')
+      const accountId = view.session?.accountId
+      const clientId = view.params.client_id
+      if (typeof accountId !== 'string' || typeof clientId !== 'string') throw new AppError('bad_request')
+      const decision = (req.body as { decision: 'allow' | 'deny' }).decision
+      if (decision === 'deny') {
+        return finish(req, reply, { error: 'access_denied', error_description: 'The citizen did not allow access.' }, false)
+      }
+      const provider = deps.provider()
+      const grant = view.grantId ? await provider.Grant.find(view.grantId) : new provider.Grant({ accountId, clientId })
+      if (!grant) throw new AppError('bad_request', 'The consent has expired.')
+      const d = view.prompt.details
+      const missingScope = d.missingOIDCScope as string[] | undefined
+      if (missingScope) grant.addOIDCScope(missingScope.join(' '))
+      const missingClaims = d.missingOIDCClaims as string[] | undefined
+      if (missingClaims) grant.addOIDCClaims(missingClaims)
+      const missingResource = d.missingResourceScopes as Record<string, string[]> | undefined
+      for (const [indicator, scopes] of Object.entries(missingResource ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
+      const grantId = await grant.save()
+      await recordAudit(db, {
+        event: 'consent.granted',
+        actor: `citizen:${accountId}`,
+        subjectId: accountId,
+        clientId,
+        ip: req.ip,
+        requestId: req.id,
+        data: { scopes: [...(missingScope ?? []), ...Object.values(missingResource ?? {}).flat()] },
+      })
+      return finish(req, reply, { consent: { grantId } }, true)
+    },
+  )
+
+  app.post(
+    '/interaction/:uid/abort',
+    { schema: { params: uidParams }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      await details(req, reply)
+      return finish(req, reply, { error: 'access_denied', error_description: 'The citizen cancelled the sign-in.' }, false)
+    },
+  )
+}
+
+/** Login page messages; the page layer's translator is keyed by the request's locale. */
+function messageFor(req: FastifyRequest, key: 'missing' | 'failed' | 'throttled' | 'officer', params?: { minutes: number }): string {
+  return req.server.idpText(req, `login.${key}`, params)
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Translates one idp message in the request's language (src/idp/app.ts decorates it). */
+    idpText(req: FastifyRequest, key: string, params?: Record<string, string | number>): string
+  }
+}

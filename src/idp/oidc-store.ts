@@ -1,0 +1,153 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/database.ts'
+
+/**
+ * Queries behind the oidc-provider adapter (src/idp/adapter.ts). Plain functions that take
+ * `db` first; the adapter only forwards to them (logto's adapter is built the same way).
+ */
+
+export interface StoredPayload {
+  payload: Record<string, unknown>
+  consumedAt: Date | null
+}
+
+export interface UpsertInput {
+  model: string
+  id: string
+  payload: Record<string, unknown>
+  expiresInSeconds: number | undefined
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null
+}
+
+export async function upsertPayload(db: Kysely<Database>, input: UpsertInput): Promise<void> {
+  const { payload } = input
+  const expiresAt =
+    input.expiresInSeconds === undefined ? null : new Date(Date.now() + input.expiresInSeconds * 1000)
+  const row = {
+    model: input.model,
+    id: input.id,
+    payload: JSON.stringify(payload),
+    grant_id: str(payload.grantId),
+    user_code: str(payload.userCode),
+    uid: str(payload.uid),
+    // Sessions and grants name the account; tokens too. Kept for the account pages.
+    account_id: str(payload.accountId),
+    expires_at: expiresAt,
+    consumed_at: null,
+  }
+  await db
+    .insertInto('oidc_payloads')
+    .values(row)
+    .onConflict((oc) =>
+      oc.columns(['model', 'id']).doUpdateSet({
+        payload: row.payload,
+        grant_id: row.grant_id,
+        user_code: row.user_code,
+        uid: row.uid,
+        account_id: row.account_id,
+        expires_at: row.expires_at,
+      }),
+    )
+    .execute()
+}
+
+/** The stored payload, unless it has expired (the adapter contract: find never returns expired rows). */
+export async function findPayload(
+  db: Kysely<Database>,
+  model: string,
+  by: { id: string } | { uid: string } | { userCode: string },
+): Promise<StoredPayload | undefined> {
+  let q = db
+    .selectFrom('oidc_payloads')
+    .select(['payload', 'consumed_at'])
+    .where('model', '=', model)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+  if ('id' in by) q = q.where('id', '=', by.id)
+  else if ('uid' in by) q = q.where('uid', '=', by.uid)
+  else q = q.where('user_code', '=', by.userCode)
+  const row = await q.executeTakeFirst()
+  if (!row) return undefined
+  return { payload: row.payload, consumedAt: row.consumed_at }
+}
+
+/**
+ * Marks a code or token consumed, atomically: true only for the one caller that changed it
+ * from unconsumed to consumed, so two concurrent redemptions cannot both win.
+ */
+export async function consumePayload(db: Kysely<Database>, model: string, id: string): Promise<boolean> {
+  const res = await db
+    .updateTable('oidc_payloads')
+    .set({ consumed_at: sql<Date>`now()` })
+    .where('model', '=', model)
+    .where('id', '=', id)
+    .where('consumed_at', 'is', null)
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+/**
+ * Takes the single reuse a rotated refresh token is allowed inside its grace window.
+ * True only once per token, whatever the number of concurrent callers.
+ */
+export async function takeGraceReuse(db: Kysely<Database>, model: string, id: string, graceSeconds: number): Promise<boolean> {
+  const res = await db
+    .updateTable('oidc_payloads')
+    .set({ payload: sql`jsonb_set(payload, '{graceReused}', 'true'::jsonb)` })
+    .where('model', '=', model)
+    .where('id', '=', id)
+    .where('consumed_at', 'is not', null)
+    .where('consumed_at', '>', sql<Date>`now() - make_interval(secs => ${graceSeconds})`)
+    .where(sql<boolean>`coalesce((payload->>'graceReused')::boolean, false) = false`)
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+export async function destroyPayload(db: Kysely<Database>, model: string, id: string): Promise<void> {
+  await db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', '=', id).execute()
+}
+
+export async function revokePayloadsByGrantId(db: Kysely<Database>, model: string, grantId: string): Promise<void> {
+  await db.deleteFrom('oidc_payloads').where('model', '=', model).where('grant_id', '=', grantId).execute()
+}
+
+/** Deletes rows that expired more than `graceSeconds` ago. Returns how many. */
+export async function purgeExpiredPayloads(db: Kysely<Database>, graceSeconds = 60): Promise<number> {
+  const res = await db
+    .deleteFrom('oidc_payloads')
+    .where('expires_at', '<', sql<Date>`now() - make_interval(secs => ${graceSeconds})`)
+    .executeTakeFirst()
+  return Number(res.numDeletedRows)
+}
+
+/** Live payloads of one model that belong to an account (sessions, grants) for the account pages. */
+export async function listPayloadsForAccount(
+  db: Kysely<Database>,
+  model: string,
+  accountId: string,
+): Promise<{ id: string; payload: Record<string, unknown>; expiresAt: Date | null }[]> {
+  const rows = await db
+    .selectFrom('oidc_payloads')
+    .select(['id', 'payload', 'expires_at'])
+    .where('model', '=', model)
+    .where('account_id', '=', accountId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+    .execute()
+  return rows.map((r) => ({ id: r.id, payload: r.payload, expiresAt: r.expires_at }))
+}
+
+/** Removes every stored artifact of an account (disable, "sign out everywhere"). Returns grant ids. */
+export async function destroyAccountArtifacts(
+  db: Kysely<Database>,
+  accountId: string,
+  models: readonly string[],
+): Promise<number> {
+  const res = await db
+    .deleteFrom('oidc_payloads')
+    .where('account_id', '=', accountId)
+    .where('model', 'in', [...models])
+    .executeTakeFirst()
+  return Number(res.numDeletedRows)
+}

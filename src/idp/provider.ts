@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import type { JWK } from 'jose'
+import type { Logger } from 'pino'
+import type { Config } from '../config/schema.ts'
+import type { Database } from '../db/database.ts'
+import { findCitizenById } from '../accounts/citizens.ts'
+import { createAdapterFactory } from './adapter.ts'
+import { clientSecretMatches } from './clients.ts'
+import type { ProviderPages } from './provider-pages.ts'
+
+/** Levels of assurance (DESIGN.md, Identity), as `acr` values. */
+export const acr = {
+  password: 'urn:satupintu:loa:1',
+  secondFactor: 'urn:satupintu:loa:2',
+  verifiedInPerson: 'urn:satupintu:loa:3',
+} as const
+export const acrValues = [acr.password, acr.secondFactor, acr.verifiedInPerson]
+
+/** Routes of the provider; the app sends exactly these paths to it (src/idp/app.ts). */
+export const providerRoutes = {
+  authorization: '/auth',
+  token: '/token',
+  userinfo: '/me',
+  jwks: '/jwks',
+  end_session: '/session/end',
+  introspection: '/token/introspection',
+  revocation: '/token/revocation',
+  pushed_authorization_request: '/request',
+  code_verification: '/device',
+  device_authorization: '/device/auth',
+  backchannel_authentication: '/backchannel',
+  registration: '/reg',
+} as const
+
+export interface ProviderDeps {
+  config: Config
+  db: Kysely<Database>
+  logger: Logger
+  jwks: JWK[]
+  cookieKeys: string[]
+  pages: ProviderPages
+}
+
+/** The resource indicator whose access tokens are JWTs the gateway verifies locally. */
+export function gatewayResource(config: Config): string {
+  return config.idp.gatewayResource ?? config.gateway.publicUrl
+}
+
+function pairwiseSub(accountId: string, sectorHost: string, salt: string): string {
+  // OIDC Core §8.1: a per-sector identifier no two sectors can correlate.
+  return createHash('sha256').update(`${sectorHost}\u0000${accountId}\u0000${salt}`).digest('base64url')
+}
+
+/**
+ * Builds the oidc-provider instance. Every feature is set explicitly, each with the reason
+ * (STYLE.md habit 3). Rebuilt, not mutated, when the key set changes.
+ */
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config, db } = deps
+  const ttl = config.idp.ttl
+  const secure = config.idp.issuer.startsWith('https://')
+  const gw = gatewayResource(config)
+  const allowedBackchannelHosts = new Set(config.idp.backchannelLogoutHosts.map((h) => h.toLowerCase()))
+
+  const policy = interactionPolicy.base()
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(db, { refreshGraceSeconds: ttl.refreshGraceSeconds }),
+    jwks: { keys: deps.jwks as Configuration['jwks'] extends { keys: infer K } | undefined ? K : never },
+    cookies: {
+      // Keygrip signs with the first key and verifies with all (rotation).
+      keys: deps.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax', secure },
+      short: { httpOnly: true, sameSite: 'lax', secure },
+      names: { session: 'sp_session', interaction: 'sp_interaction', resume: 'sp_interaction_resume' },
+    },
+    routes: { ...providerRoutes },
+    // Only the authorization code flow (RFC 9700 §2.1.2): no implicit, no hybrid.
+    responseTypes: ['code'],
+    // The password grant is never registered (RFC 9700 §2.4).
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    subjectTypes: ['public', 'pairwise'],
+    pairwiseIdentifier: (_ctx, accountId, client) =>
+      pairwiseSub(accountId, String(client.sectorIdentifier ?? new URL(client.redirectUris?.[0] ?? 'https://unknown').host), config.idp.issuer),
+    // PKCE with S256 for every client, confidential ones too (RFC 9700 §2.1.1).
+    pkce: { required: () => true },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'nik'],
+    claims: {
+      // DESIGN.md, "Scopes and claims". acr/amr/auth_time ride with openid so every ID
+      // token says how the citizen signed in.
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      profile: ['name', 'birthdate', 'gender', 'locale'],
+      email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+      address: ['address'],
+      nik: ['nik'],
+    },
+    acrValues,
+    // ID tokens carry only openid claims; the rest come from userinfo (OIDC Core §5.4).
+    conformIdTokenClaims: true,
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      id_token_signed_response_alg: 'ES256',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    extraClientMetadata: {
+      properties: ['urn:satupintu:agency', 'urn:satupintu:resources'],
+    },
+    enabledJWA: {
+      // No HS* anywhere (client secrets are stored hashed) and no "none".
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+      authorizationSigningAlgValues: ['ES256', 'RS256'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA'],
+    },
+    features: {
+      // Our own pages (src/idp/interactions.ts) replace the development ones.
+      devInteractions: { enabled: false },
+      // Sender-constrained tokens for apps and kiosks that want them (RFC 9449).
+      dPoP: { enabled: true },
+      // PAR (RFC 9126): request parameters off the front channel; optional for clients.
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      // Agencies end the citizen's idp session from their site, with our own confirmation page.
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => deps.pages.logout(ctx, form),
+        postLogoutSuccessSource: (ctx) => deps.pages.logoutSuccess(ctx),
+      },
+      // Agencies' sessions end when the citizen signs out (OIDC Back-Channel Logout 1.0).
+      backchannelLogout: { enabled: true },
+      // Agency back-ends call each other and the gateway with their own tokens.
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      // The gateway's resource gets JWT access tokens it verifies with our JWKS.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf.includes(gw) ? gw : oneOf[0]
+          return ctx.oidc.params?.grant_type === 'client_credentials' ? gw : undefined
+        },
+        useGrantedResource: () => false,
+        getResourceServerInfo: (ctx, resource, client) => {
+          if (resource !== gw) throw new errors.InvalidTarget()
+          const allowed = client.clientId !== undefined
+          if (!allowed) throw new errors.InvalidTarget()
+          const isClientCredentials = ctx.oidc.params?.grant_type === 'client_credentials'
+          return {
+            scope: isClientCredentials ? 'gateway' : 'openid profile email phone address nik gateway',
+            audience: gw,
+            accessTokenTTL: isClientCredentials ? ttl.clientCredentialsSeconds : ttl.accessTokenSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          }
+        },
+      },
+      claimsParameter: { enabled: false },
+      // No encrypted tokens: TLS protects them in transit, and agencies' libraries vary.
+      encryption: { enabled: false },
+      // Device flow belongs to the kiosk issue; off until its pages exist.
+      deviceFlow: { enabled: false },
+      // Clients are registered by operators, never by anyone on the internet.
+      registration: { enabled: false },
+      requestObjects: { enabled: false },
+      jwtUserinfo: { enabled: false },
+      jwtIntrospection: { enabled: false },
+    },
+    // The provider's own error page for what cannot be redirected to the client.
+    renderError: (ctx, out, error) => deps.pages.error(ctx, out, error),
+    interactions: {
+      policy,
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    findAccount: async (_ctx, sub) => {
+      const citizen = await findCitizenById(db, sub)
+      if (!citizen || citizen.status !== 'active') return undefined
+      return {
+        accountId: citizen.id,
+        claims: () => ({
+          sub: citizen.id,
+          name: citizen.name,
+          birthdate: citizen.birthDate,
+          gender: citizen.gender,
+          email: citizen.email ?? undefined,
+          email_verified: citizen.email === null ? undefined : citizen.emailVerified,
+          phone_number: citizen.phone ?? undefined,
+          phone_number_verified: citizen.phone === null ? undefined : citizen.phoneVerified,
+          nik: citizen.nik,
+        }),
+      }
+    },
+    // acr and amr of the sign-in travel in the access token too: the gateway enforces levels.
+    extraTokenClaims: (ctx) => {
+      const src = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken
+      if (!src) return undefined
+      return { acr: src.acr, amr: src.amr, auth_time: src.authTime }
+    },
+    // Refresh tokens only when the client may use them and offline_access was granted.
+    issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // Every use rotates (RFC 9700 §4.14.2); reuse detection revokes the grant.
+    rotateRefreshToken: true,
+    expiresWithSession: (_ctx, code) => !code.scopes.has('offline_access'),
+    ttl: {
+      AuthorizationCode: ttl.authorizationCodeSeconds,
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.accessTokenSeconds,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.clientCredentialsSeconds,
+      IdToken: ttl.idTokenSeconds,
+      Interaction: ttl.interactionSeconds,
+      Grant: ttl.grantSeconds,
+      DeviceCode: 600,
+      BackchannelAuthenticationRequest: 600,
+      // Sliding idle limit, capped by the absolute limit counted from the chain's first issue.
+      RefreshToken: (_ctx, token) => {
+        const started = token.iiat ?? token.iat ?? Math.floor(Date.now() / 1000)
+        const left = started + ttl.refreshTokenAbsoluteSeconds - Math.floor(Date.now() / 1000)
+        return Math.max(1, Math.min(ttl.refreshTokenIdleSeconds, left))
+      },
+      // oidc-provider re-saves the session on use with this TTL: idle, capped by absolute.
+      Session: (_ctx, session) => {
+        const started = session.iat ?? Math.floor(Date.now() / 1000)
+        const left = started + ttl.sessionAbsoluteSeconds - Math.floor(Date.now() / 1000)
+        return Math.max(1, Math.min(ttl.sessionIdleSeconds, left))
+      },
+    },
+    // Back-channel logout goes to agencies on internal networks: allow exactly the hosts
+    // operators listed; everything else keeps oidc-provider's guard against private addresses.
+    fetch: (url, options) => {
+      const host = new URL(url).hostname.toLowerCase()
+      if (allowedBackchannelHosts.has(host)) {
+        const { dispatcher: _guard, ...rest } = options as RequestInit & { dispatcher?: unknown }
+        return globalThis.fetch(url, rest)
+      }
+      return globalThis.fetch(url, options)
+    },
+    clockTolerance: 5,
+    allowOmittingSingleRegisteredRedirectUri: false,
+  }
+
+  const provider = new Provider(config.idp.issuer, configuration)
+  // Behind a TLS terminator, X-Forwarded-Proto decides the URLs in discovery and the
+  // cookies' Secure flag; Fastify only trusts the configured proxies (src/http/app.ts),
+  // and the app passes requests on only after that check.
+  provider.proxy = config.http.trustProxy.length > 0
+  // Client secrets are stored as digests (src/idp/clients.ts): compare digests.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    return clientSecretMatches(this.clientSecret, actual)
+  }
+  return provider
+}
+
+export type { KoaContextWithOIDC }

@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely'
+import { createCitizen } from '../../src/accounts/citizens.ts'
+import type { Database } from '../../src/db/database.ts'
+
+/** A valid male NIK for 12 Jan 1990 in Kabupaten Bogor (32.01), serial 0001. */
+export const budi = {
+  nik: '3201011201900001',
+  name: 'Budi Santoso',
+  birthDate: '1990-01-12',
+  gender: 'male' as const,
+  email: 'budi@contoh.id',
+  phone: '081234567890',
+  password: 'kopi tubruk di teras rumah',
+}
+
+/** A valid female NIK (day + 40) for 3 Mar 1985, serial 0002. */
+export const siti = {
+  nik: '3201014303850002',
+  name: 'Siti Aminah',
+  birthDate: '1985-03-03',
+  gender: 'female' as const,
+  email: 'siti@contoh.id',
+  phone: '081298765432',
+  password: 'sepeda biru ke pasar pagi',
+}
+
+export async function addCitizen(db: Kysely<Database>, who: typeof budi = budi) {
+  return createCitizen(db, { ...who, regencyName: 'Sukamaju' })
+}

@@ -1,0 +1,151 @@
+/**
+ * The idp on a real port for end-to-end tests, and a tiny cookie-keeping "browser" that
+ * walks the sign-in and consent pages the way a citizen's browser would (no JavaScript).
+ */
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import type { Config } from '../../src/config/schema.ts'
+import { createKeyEncryption } from '../../src/idp/key-encryption.ts'
+import { buildIdp } from '../../src/idp/app.ts'
+import { insertClient, prepareClient, type ClientInput } from '../../src/idp/clients.ts'
+import { silentLogger, testConfig } from './config.ts'
+import type { TestDatabase } from './db.ts'
+import { freePort } from './process.ts'
+
+export const testKek = createKeyEncryption('test-key-encryption-secret-0123456789abcdef')
+
+export interface RunningIdp {
+  app: FastifyInstance
+  issuer: string
+  config: Config
+}
+
+export async function startIdp(t: Test, db: TestDatabase, overrides: Record<string, unknown> = {}): Promise<RunningIdp> {
+  const port = await freePort()
+  const issuer = `http://127.0.0.1:${port}`
+  const config = testConfig({
+    ...overrides,
+    idp: { ...(overrides.idp as Record<string, unknown> | undefined), issuer, port },
+    gateway: { publicUrl: 'http://127.0.0.1:1', port: 1 },
+  })
+  const app = await buildIdp({ config, database: db, logger: silentLogger(), keyEncryption: testKek })
+  await app.listen({ host: '127.0.0.1', port })
+  t.teardown(() => app.close())
+  return { app, issuer, config }
+}
+
+export async function registerClient(db: TestDatabase, input: Partial<ClientInput> & { redirectUris: string[] }) {
+  const prepared = prepareClient(
+    {
+      name: 'Aplikasi Uji',
+      agencyId: 'dinas-uji',
+      authMethod: 'client_secret_basic',
+      scopes: ['openid', 'profile', 'email', 'phone', 'nik', 'offline_access'],
+      ...input,
+    },
+    { allowLoopbackHttp: true },
+  )
+  await insertClient(db.db, prepared)
+  return prepared
+}
+
+/** A cookie jar with just enough of RFC 6265 for one host and paths. */
+export class Browser {
+  readonly cookies = new Map<string, { value: string; path: string }>()
+
+  cookieHeader(url: URL): string {
+    return [...this.cookies.entries()]
+      .filter(([, c]) => url.pathname.startsWith(c.path))
+      .map(([k, c]) => `${k}=${c.value}`)
+      .join('; ')
+  }
+
+  store(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';')
+      const eq = (pair ?? '').indexOf('=')
+      const name = (pair ?? '').slice(0, eq).trim()
+      const value = (pair ?? '').slice(eq + 1).trim()
+      const pathAttr = attrs.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))
+      const path = pathAttr ? pathAttr.slice(5) : '/'
+      const expired = attrs.some((a) => /max-age=0|expires=thu, 01 jan 1970/i.test(a.trim()))
+      if (expired || value === '') this.cookies.delete(name)
+      else this.cookies.set(name, { value, path })
+    }
+  }
+
+  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+    const u = new URL(url)
+    const headers: Record<string, string> = { accept: 'text/html', ...init.headers }
+    const cookie = this.cookieHeader(u)
+    if (cookie) headers.cookie = cookie
+    let body: string | undefined
+    if (init.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded'
+      body = new URLSearchParams(init.form).toString()
+    }
+    const res = await fetch(u, { method: init.method ?? (body ? 'POST' : 'GET'), headers, redirect: 'manual', ...(body === undefined ? {} : { body }) })
+    this.store(res)
+    return res
+  }
+
+  /** Follows redirects on the idp's own origin; stops at the first one that leaves it (the RP callback). */
+  async follow(url: string, origin: string, limit = 10): Promise<{ res: Response; url: string }> {
+    let current = url
+    for (let i = 0; i < limit; i++) {
+      const res = await this.request(current)
+      const location = res.headers.get('location')
+      if (res.status < 300 || res.status >= 400 || !location) return { res, url: current }
+      const next = new URL(location, current).toString()
+      if (!next.startsWith(origin)) return { res, url: next }
+      current = next
+    }
+    throw new Error('too many redirects')
+  }
+}
+
+export function csrfFrom(html: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(html)
+  if (!m?.[1]) throw new Error('no CSRF token on the page')
+  return m[1]
+}
+
+export function formAction(html: string, pathPart: string): string {
+  const m = new RegExp(`action="([^"]*${pathPart}[^"]*)"`).exec(html)
+  if (!m?.[1]) throw new Error(`no form posting to ${pathPart}`)
+  return m[1].replace(/&amp;/g, '&')
+}
+
+/**
+ * Walks authorize → sign-in → consent and returns the URL the idp finally redirects to
+ * (the RP's redirect_uri with code and state, or an error).
+ */
+export async function signIn(
+  browser: Browser,
+  authorizationUrl: string,
+  issuer: string,
+  credentials: { username: string; password: string },
+  consent: 'allow' | 'deny' = 'allow',
+): Promise<string> {
+  let step = await browser.follow(authorizationUrl, issuer)
+  for (let i = 0; i < 4; i++) {
+    if (!step.url.startsWith(issuer)) return step.url
+    const html = await step.res.text()
+    if (html.includes('/login"')) {
+      const res = await browser.request(new URL(formAction(html, '/login'), issuer).toString(), {
+        form: { _csrf: csrfFrom(html), username: credentials.username, password: credentials.password },
+      })
+      if (res.status !== 303) throw new Error(`sign-in answered ${res.status}`)
+      step = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
+    } else if (html.includes('/consent"')) {
+      const res = await browser.request(new URL(formAction(html, '/consent'), issuer).toString(), {
+        form: { _csrf: csrfFrom(html), decision: consent },
+      })
+      if (res.status !== 303) throw new Error(`consent answered ${res.status}`)
+      step = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
+    } else {
+      throw new Error(`unexpected page at ${step.url}: ${step.res.status}`)
+    }
+  }
+  return step.url
+}
