@@ -34,7 +34,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('agency_id', 'text', (c) => c.notNull())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('metadata', 'jsonb', (c) => c.notNull())
-    .addColumn('source', 'text', (c) => c.notNull().defaultTo('cli').check(sql`source in ('cli', 'file', 'demo')`))
+    .addColumn('source', 'text', (c) => c.notNull().defaultTo('cli').check(sql`source in ('cli', 'file', 'demo', 'system')`))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute()

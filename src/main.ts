@@ -5,6 +5,7 @@ import { openDatabase, type DatabaseHandle } from './db/create.ts'
 import { migrateToLatestOrThrow, pendingMigrations } from './db/migrator.ts'
 import { buildGateway } from './gateway/app.ts'
 import { buildIdp } from './idp/app.ts'
+import { ensureDemoData, type DemoData } from './demo.ts'
 import { createLogger } from './http/logging.ts'
 import { listen, type Listening } from './server.ts'
 
@@ -14,6 +15,8 @@ export interface Running {
   readonly services: readonly Listening[]
   readonly database: DatabaseHandle | undefined
   readonly logger: Logger
+  /** Demo credentials when config `demo` is on (quick start). */
+  readonly demo: DemoData | undefined
   /** Graceful stop: servers first (in-flight requests finish), then the database. */
   stop(): Promise<void>
 }
@@ -40,8 +43,13 @@ export async function startServices(
   const needsDb = services.some((s) => s !== 'demo-agency')
   const database = needsDb ? await openDatabase(config.database) : undefined
   const started: Listening[] = []
+  let demo: DemoData | undefined
   try {
     if (database) await ensureMigrated(config, database, logger)
+    const demoAgencyUrl = `http://localhost:${options.portOverride ?? config.demoAgency.port}`
+    if (config.demo && database && services.includes('idp') && services.includes('demo-agency')) {
+      demo = await ensureDemoData(database.db, config, demoAgencyUrl)
+    }
     for (const name of services) {
       const port = options.portOverride ?? portOf(config, name)
       if (name === 'idp') {
@@ -51,7 +59,10 @@ export async function startServices(
         const app = await buildGateway({ config, database: database as DatabaseHandle, logger })
         started.push(await listen('gateway', app, config.http.host, port))
       } else {
-        const app = await buildDemoAgency({ logger })
+        const app = await buildDemoAgency({
+          logger,
+          ...(demo ? { oidc: { issuer: config.idp.issuer, clientId: demo.clientId, clientSecret: demo.clientSecret, baseUrl: demoAgencyUrl } } : {}),
+        })
         started.push(await listen('demo-agency', app, config.http.host, port))
       }
     }
@@ -64,6 +75,7 @@ export async function startServices(
     services: started,
     database,
     logger,
+    demo,
     async stop() {
       await Promise.allSettled(started.map((s) => s.close(config.http.shutdownTimeoutMs)))
       await database?.close()

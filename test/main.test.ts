@@ -21,7 +21,7 @@ t.test('quick start: three servers ready, a second start refused, SIGTERM exits 
   }
 
   const started = Date.now()
-  const first = spawnCli(['start'], env)
+  const first = spawnCli(['start', '--demo'], env)
   t.teardown(() => {
     first.child.kill('SIGKILL')
   })
@@ -30,6 +30,7 @@ t.test('quick start: three servers ready, a second start refused, SIGTERM exits 
   }
   t.ok(Date.now() - started < 20_000, 'ready within 20 s')
   t.match(first.output(), /Satu Pintu is running/)
+  t.match(first.output(), /demo citizen: NIK 3201011201900001/, 'the quick start prints how to try a sign-in')
 
   // A second start on the same embedded database: a clear message, not corruption.
   const otherPorts = { IDP_PORT: String(await freePort()), GATEWAY_PORT: String(await freePort()), DEMO_AGENCY_PORT: String(await freePort()) }
@@ -45,7 +46,7 @@ t.test('quick start: three servers ready, a second start refused, SIGTERM exits 
   t.ok(Date.now() - stopAt < 5_000, 'within 5 s')
   t.notOk(fs.existsSync(path.join(dir, 'pglite.lock')), 'no stale lock')
 
-  const again = spawnCli(['start'], env)
+  const again = spawnCli(['start', '--demo'], env)
   t.teardown(() => {
     again.child.kill('SIGKILL')
   })

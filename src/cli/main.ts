@@ -6,6 +6,7 @@ import { createMigrator, MigrationError, migrateToLatestOrThrow } from '../db/mi
 import { StartupError, startServices, type ServiceName } from '../main.ts'
 import { AdminError, registerClientCommands, registerKeyCommands } from './admin.ts'
 import { processIo, printJson, printTable, type Io } from './output.ts'
+import { registerPeopleCommands } from './people.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
@@ -29,6 +30,8 @@ export interface CliContext {
   stopSignal?: Promise<string>
   /** Called once the servers listen (tests learn the URLs). */
   onListening?: (urls: Record<string, string>) => void
+  /** Where passwords are read from (tests give their own). */
+  stdin?: NodeJS.ReadableStream
 }
 
 function config(ctx: CliContext, extra: Record<string, unknown> = {}): Config {
@@ -56,7 +59,7 @@ async function runServers(ctx: CliContext, services: ServiceName[], cfg: Config,
   const running = await startServices(cfg, services, portOverride === undefined ? {} : { portOverride })
   const urls = Object.fromEntries(running.services.map((s) => [s.name, s.url]))
   running.logger.info({ urls, database: running.database?.kind }, 'listening')
-  ctx.io.err(banner(running.services.map((s) => [s.name, s.url] as const), running.database?.location))
+  ctx.io.err(banner(running.services.map((s) => [s.name, s.url] as const), running.database?.location, running.demo))
   ctx.onListening?.(urls)
   const signal = await (ctx.stopSignal ?? waitForSignal())
   running.logger.info({ signal }, 'stopping')
@@ -72,10 +75,23 @@ const serviceLabels: Record<string, string> = {
 }
 
 /** What a person starting the quick start wants to see among the JSON log lines. */
-function banner(services: readonly (readonly [string, string])[], database: string | undefined): string {
+function banner(
+  services: readonly (readonly [string, string])[],
+  database: string | undefined,
+  demo: { clientId: string; citizen: { nik: string; email: string; password: string } } | undefined,
+): string {
   const lines = ['', 'Satu Pintu is running:']
   for (const [name, url] of services) lines.push(`  ${(serviceLabels[name] ?? name).padEnd(20)} ${url}`)
   if (database !== undefined) lines.push(`  ${'database'.padEnd(20)} ${database}`)
+  const agency = services.find(([n]) => n === 'demo-agency')?.[1]
+  if (demo && agency) {
+    lines.push(
+      '',
+      `Try a sign-in: open ${agency} and choose "Masuk dengan Satu Pintu".`,
+      `  demo citizen: NIK ${demo.citizen.nik} (or ${demo.citizen.email}), password: ${demo.citizen.password}`,
+      `  demo relying party: ${demo.clientId}`,
+    )
+  }
   lines.push('Stop with Ctrl-C.', '')
   return lines.join('\n')
 }
@@ -142,6 +158,7 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   const admin = { io: ctx.io, config: () => config(ctx) }
   registerKeyCommands(program, admin)
   registerClientCommands(program, admin)
+  registerPeopleCommands(program, ctx.stdin ? { ...admin, stdin: ctx.stdin } : admin)
 
   return { program, result }
 }

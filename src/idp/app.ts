@@ -12,6 +12,7 @@ import { translator } from '../http/i18n.ts'
 import { mergeMessages, commonMessages } from '../http/i18n.ts'
 import { pickLocale } from '../http/locale.ts'
 import { registerPages } from '../http/pages.ts'
+import { ensureAccountClient } from './account-session.ts'
 import { interactionRoutes } from './interactions.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from './key-encryption.ts'
 import { ensureKeys, loadKeys } from './keys.ts'
@@ -66,6 +67,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (msg) => logger.warn(msg)))
   const pages = createProviderPages()
 
+  await ensureAccountClient(db, config)
   for (const purpose of ['oidc', 'cookie'] as const) {
     const created = await ensureKeys(db, kek, purpose)
     if (created.length > 0) logger.info({ purpose, kids: created }, 'signing keys created')

@@ -120,6 +120,23 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     return reply.redirect(url, 303)
   }
 
+  /**
+   * Browsers apply CSP form-action to the redirects that follow a form post (CSP 3
+   * §6.4.1): the sign-in and consent forms end in a redirect to the client's
+   * redirect_uri, so its origin must be allowed on those pages. oidc-provider has
+   * already checked the redirect_uri against the client's registration.
+   */
+  function redirectOrigins(view: InteractionView): string[] {
+    const uri = view.params.redirect_uri
+    if (typeof uri !== 'string') return []
+    try {
+      const origin = new URL(uri).origin
+      return origin === 'null' ? [] : [origin]
+    } catch {
+      return []
+    }
+  }
+
   function loginPage(
     req: FastifyRequest,
     reply: FastifyReply,
@@ -140,7 +157,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         forgotHref: `/lupa-sandi?kembali=${encodeURIComponent(`/interaction/${uid}`)}`,
         registerHref: `/daftar?kembali=${encodeURIComponent(`/interaction/${uid}`)}`,
       },
-      { status: extra.status ?? 200 },
+      { status: extra.status ?? 200, formActionOrigins: redirectOrigins(view) },
     )
   }
 
@@ -155,13 +172,11 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         ...Object.values((d.missingResourceScopes as Record<string, string[]> | undefined) ?? {}).flat(),
       ]
       const items = [...new Set(scopes)].map((s) => scopeItems[s]).filter((x): x is string => x !== undefined)
-      return reply.page('consent', {
-        action: `/interaction/${view.uid}/consent`,
-        csrf: reply.generateCsrf(),
-        clientName: client.name,
-        agencyName: client.agency,
-        items,
-      })
+      return reply.page(
+        'consent',
+        { action: `/interaction/${view.uid}/consent`, csrf: reply.generateCsrf(), clientName: client.name, items },
+        { formActionOrigins: redirectOrigins(view) },
+      )
     }
     throw new AppError('bad_request', `Unknown prompt ${view.prompt.name}`)
   })

@@ -13,10 +13,16 @@ export interface ProviderPages {
 }
 
 /** Renders through the Fastify reply of the current request (src/idp/request-context.ts). */
-function render(ctx: KoaContextWithOIDC, template: string, data: Record<string, unknown>, status = 200): void {
+function render(
+  ctx: KoaContextWithOIDC,
+  template: string,
+  data: Record<string, unknown>,
+  status = 200,
+  formActionOrigins: string[] = [],
+): void {
   const state = providerRequest.getStore()
   if (!state) throw new Error('provider page rendered outside a request')
-  const html = state.reply.pageHtml(template, data)
+  const html = state.reply.pageHtml(template, data, { formActionOrigins })
   // The Fastify reply is hijacked: copy the headers the page layer set onto Koa's response.
   for (const [name, value] of Object.entries(state.reply.getHeaders())) {
     if (value !== undefined && name !== 'content-length') ctx.set(name, Array.isArray(value) ? value : String(value))
@@ -36,11 +42,24 @@ function xsrfOf(form: string): string {
 export function createProviderPages(): ProviderPages {
   return {
     async logout(ctx, form) {
-      render(ctx, 'logout', {
-        action: ctx.oidc.urlFor('end_session_confirm'),
-        xsrf: xsrfOf(form),
-        clientName: ctx.oidc.client?.clientName ?? '',
-      })
+      // The confirmation redirects to the client's registered post-logout URI: CSP
+      // form-action must allow its origin (oidc-provider has already checked it).
+      const target = ctx.oidc.session?.state?.postLogoutRedirectUri
+      let origins: string[] = []
+      if (typeof target === 'string') {
+        try {
+          origins = [new URL(target).origin]
+        } catch {
+          origins = []
+        }
+      }
+      render(
+        ctx,
+        'logout',
+        { action: ctx.oidc.urlFor('end_session_confirm'), xsrf: xsrfOf(form), clientName: ctx.oidc.client?.clientName ?? '' },
+        200,
+        origins,
+      )
     },
     async logoutSuccess(ctx) {
       render(ctx, 'logout-done', {})

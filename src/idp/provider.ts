@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.ts'
 import type { Database } from '../db/database.ts'
 import { findCitizenById } from '../accounts/citizens.ts'
 import { createAdapterFactory } from './adapter.ts'
+import { accountClientId } from './account-session.ts'
 import { clientSecretMatches } from './clients.ts'
 import type { ProviderPages } from './provider-pages.ts'
 
@@ -177,6 +178,21 @@ export function buildProvider(deps: ProviderDeps): Provider {
     interactions: {
       policy,
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    // The citizen's own account pages are first-party: no consent screen for them
+    // (oidc-provider's documented way to skip consent for a trusted client).
+    loadExistingGrant: async (ctx) => {
+      const client = ctx.oidc.client
+      const session = ctx.oidc.session
+      const grantId = ctx.oidc.result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined)
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId)
+      if (client?.clientId === accountClientId && session?.accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId })
+        grant.addOIDCScope('openid')
+        await grant.save()
+        return grant
+      }
+      return undefined
     },
     findAccount: async (_ctx, sub) => {
       const citizen = await findCitizenById(db, sub)

@@ -28,7 +28,7 @@ export const oidcPayloadsColumns = columns<OidcPayloadsTable>({
   consumed_at: 'timestamptz?',
 })
 
-export type ClientSource = 'cli' | 'file' | 'demo'
+export type ClientSource = 'cli' | 'file' | 'demo' | 'system'
 
 /** Registered relying parties. */
 export interface OidcClientsTable {

@@ -1,0 +1,171 @@
+import type { Command } from 'commander'
+import type { Kysely } from 'kysely'
+import { createCitizen, findCitizenByIdentifier, setCitizenStatus, type Citizen } from '../accounts/citizens.ts'
+import { accountErrorMessages, isAccountError } from '../accounts/errors.ts'
+import { classifyIdentifier } from '../accounts/identifiers.ts'
+import { createOfficer } from '../accounts/officers.ts'
+import { listOutbox } from '../accounts/outbox.ts'
+import { recordAudit } from '../audit/audit.ts'
+import type { Database } from '../db/database.ts'
+import { destroyAccountArtifacts } from '../idp/oidc-store.ts'
+import { AdminError, withDatabase, type AdminContext } from './admin.ts'
+import { printJson, printTable } from './output.ts'
+
+/** Everything oidc-provider keeps for an account: ending them ends every session and token. */
+export const accountArtifactModels = ['Session', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'Grant', 'Interaction'] as const
+
+/** Reads a password from standard input (never an argument: it would sit in shell history and `ps`). */
+export async function readPasswordFromStdin(stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  if ((stdin as NodeJS.ReadStream).isTTY) {
+    throw new AdminError('give the password on standard input, e.g. `printf %s "$PASSWORD" | satupintu citizens add …`', 2)
+  }
+  let text = ''
+  for await (const chunk of stdin) {
+    text += chunk.toString()
+    if (text.length > 4096) throw new AdminError('the password on standard input is too long')
+  }
+  const line = text.split(/\r?\n/, 1)[0] ?? ''
+  if (line === '') throw new AdminError('no password on standard input')
+  return line
+}
+
+function explain(err: unknown): never {
+  if (isAccountError(err)) {
+    const msg = accountErrorMessages[err.code]
+    throw new AdminError(`${err.code}: ${msg.en}`)
+  }
+  throw err
+}
+
+function view(c: Citizen) {
+  return {
+    id: c.id,
+    nik: c.nik,
+    name: c.name,
+    birth_date: c.birthDate,
+    gender: c.gender,
+    email: c.email,
+    email_verified: c.emailVerified,
+    phone: c.phone,
+    phone_verified: c.phoneVerified,
+    assurance_level: c.assuranceLevel,
+    status: c.status,
+    has_password: c.hasPassword,
+    created_at: c.createdAt.toISOString(),
+  }
+}
+
+async function lookUp(db: Kysely<Database>, identifier: string): Promise<Citizen> {
+  const classified = classifyIdentifier(identifier)
+  if (classified.kind === 'invalid') throw new AdminError('give a NIK, an email address or a mobile number', 2)
+  const citizen = await findCitizenByIdentifier(db, classified)
+  if (!citizen) throw new AdminError('no citizen with that identifier')
+  return citizen
+}
+
+export function registerPeopleCommands(program: Command, ctx: AdminContext & { stdin?: NodeJS.ReadableStream }): void {
+  const citizens = program.command('citizens').description('Citizen accounts: add, show, disable, enable.')
+
+  citizens
+    .command('add')
+    .description('Register a citizen (the password is read from standard input).')
+    .requiredOption('--nik <nik>', '16-digit NIK')
+    .requiredOption('--name <name>', 'full name as on the KTP')
+    .requiredOption('--birth-date <date>', 'YYYY-MM-DD')
+    .requiredOption('--gender <gender>', 'female or male')
+    .option('--email <email>', 'email address')
+    .option('--phone <phone>', 'mobile number')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { nik: string; name: string; birthDate: string; gender: string; email?: string; phone?: string; json?: boolean }) => {
+      const password = await readPasswordFromStdin(ctx.stdin)
+      await withDatabase(ctx, async ({ db }, config) => {
+        const citizen = await createCitizen(
+          db,
+          { nik: o.nik, name: o.name, birthDate: o.birthDate, gender: o.gender, email: o.email ?? null, phone: o.phone ?? null, password, regencyName: config.regency.name },
+          { actor: 'cli' },
+        ).catch(explain)
+        if (o.json) return printJson(ctx.io, view(citizen))
+        ctx.io.out(`registered ${citizen.id} (${citizen.name})`)
+      })
+    })
+
+  citizens
+    .command('show <identifier>')
+    .description('Show a citizen by NIK, email or phone. The look-up is recorded in the audit trail.')
+    .requiredOption('--reason <text>', 'why you look this citizen up (kept in the audit trail)')
+    .option('--json', 'machine-readable output')
+    .action(async (identifier: string, o: { reason: string; json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }) => {
+        const citizen = await lookUp(db, identifier)
+        await recordAudit(db, { event: 'citizen.looked_up', actor: 'cli', subjectId: citizen.id, data: { reason: o.reason.slice(0, 200) } })
+        const v = view(citizen)
+        if (o.json) return printJson(ctx.io, v)
+        for (const [k, val] of Object.entries(v)) ctx.io.out(`${k.padEnd(16)} ${val === null ? '-' : String(val)}`)
+      })
+    })
+
+  for (const [verb, status] of [
+    ['disable', 'disabled'],
+    ['enable', 'active'],
+  ] as const) {
+    citizens
+      .command(`${verb} <identifier>`)
+      .description(
+        verb === 'disable'
+          ? 'Disable a citizen: every session ends and every token and grant is revoked at once.'
+          : 'Enable a disabled citizen again.',
+      )
+      .action(async (identifier: string) => {
+        await withDatabase(ctx, async ({ db }) => {
+          const citizen = await lookUp(db, identifier)
+          const changed = await setCitizenStatus(db, citizen.id, status, { actor: 'cli' }).catch(explain)
+          if (status === 'disabled') {
+            const removed = await destroyAccountArtifacts(db, citizen.id, accountArtifactModels)
+            ctx.io.out(`${citizen.id} disabled${changed ? '' : ' (already)'}; ${removed} session(s), token(s) and grant(s) ended`)
+          } else {
+            ctx.io.out(`${citizen.id} enabled${changed ? '' : ' (already)'}`)
+          }
+        })
+      })
+  }
+
+  const officers = program.command('officers').description('Officer accounts (counter officers, agency and system admins).')
+  officers
+    .command('add')
+    .description('Create an officer account (the password is read from standard input).')
+    .requiredOption('--username <username>', 'sign-in name')
+    .requiredOption('--name <name>', 'full name')
+    .requiredOption('--role <role>', 'counter_officer, agency_admin or system_admin (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--agency <id>', 'the agency an agency admin administers')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { username: string; name: string; role: string[]; agency?: string; json?: boolean }) => {
+      const password = await readPasswordFromStdin(ctx.stdin)
+      await withDatabase(ctx, async ({ db }, config) => {
+        const officer = await createOfficer(
+          db,
+          { username: o.username, name: o.name, roles: o.role, agencyId: o.agency ?? null, password, regencyName: config.regency.name },
+          { actor: 'cli' },
+        ).catch(explain)
+        if (o.json) return printJson(ctx.io, { id: officer.id, username: officer.username, roles: officer.roles })
+        ctx.io.out(`created officer ${officer.username} (${officer.roles.join(', ')})`)
+      })
+    })
+
+  program
+    .command('outbox')
+    .description('Show recent messages in the outbox (verification codes waiting for or sent by the sender).')
+    .option('--limit <n>', 'how many', '20')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { limit: string; json?: boolean }) => {
+      const limit = Number.parseInt(o.limit, 10)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AdminError('--limit must be a whole number from 1 to 1000', 2)
+      await withDatabase(ctx, async ({ db }) => {
+        const rows = await listOutbox(db, { limit })
+        if (o.json) return printJson(ctx.io, rows)
+        printTable(ctx.io, [
+          ['CREATED', 'CHANNEL', 'RECIPIENT', 'MESSAGE'],
+          ...rows.map((r) => [r.created_at.toISOString(), r.channel, r.recipient, r.body.replace(/\s+/g, ' ').slice(0, 120)]),
+        ])
+      })
+    })
+}

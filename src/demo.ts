@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely'
+import { createCitizen, findCitizenByIdentifier } from './accounts/citizens.ts'
+import { markEmailVerified } from './accounts/citizens.ts'
+import type { Config } from './config/schema.ts'
+import type { Database } from './db/database.ts'
+import { findClient, prepareClient, rotateClientSecret, upsertClient } from './idp/clients.ts'
+
+/**
+ * Demo data for the quick start only (config `demo`, refused in production): a relying
+ * party for the demo agency's direct OIDC sign-in, and one demo citizen whose
+ * credentials are printed at start-up.
+ */
+export const demoCitizen = {
+  nik: '3201011201900001',
+  name: 'Budi Santoso',
+  birthDate: '1990-01-12',
+  gender: 'male',
+  email: 'budi@contoh.id',
+  password: 'kopi tubruk di teras rumah',
+} as const
+
+export const demoClientId = 'dinas-contoh-demo'
+
+export interface DemoData {
+  clientId: string
+  clientSecret: string
+  citizen: { nik: string; email: string; password: string }
+}
+
+export async function ensureDemoData(db: Kysely<Database>, config: Config, demoAgencyUrl: string): Promise<DemoData> {
+  const prepared = prepareClient(
+    {
+      clientId: demoClientId,
+      name: 'Dinas Contoh (demo)',
+      agencyId: 'dinas-contoh',
+      redirectUris: [`${demoAgencyUrl}/oidc/callback`],
+      postLogoutRedirectUris: [`${demoAgencyUrl}/`],
+      authMethod: 'client_secret_basic',
+      scopes: ['openid', 'profile', 'email'],
+    },
+    { allowLoopbackHttp: true },
+  )
+  const existing = await findClient(db, demoClientId)
+  await upsertClient(db, existing ? { ...prepared, secret: undefined } : prepared, 'demo')
+  // The secret is only ever held as a digest: issue a fresh one for this run.
+  const clientSecret = (await rotateClientSecret(db, demoClientId)) as string
+
+  const found = await findCitizenByIdentifier(db, { kind: 'nik', value: demoCitizen.nik })
+  if (!found) {
+    const c = await createCitizen(db, { ...demoCitizen, regencyName: config.regency.name }, { actor: 'system' })
+    await markEmailVerified(db, c.id, demoCitizen.email)
+  }
+  return { clientId: demoClientId, clientSecret, citizen: { nik: demoCitizen.nik, email: demoCitizen.email, password: demoCitizen.password } }
+}
