@@ -17,8 +17,8 @@ import {
   type AuthMethod,
   type ClientInput,
 } from '../idp/clients.ts'
-import { createKeyEncryption, resolveKeyEncryptionSecret } from '../idp/key-encryption.ts'
-import { listKeys, rotateKeys } from '../idp/keys.ts'
+import { createKeyEncryption, resolveKeyEncryptionSecret } from '../keys/encryption.ts'
+import { listKeys, rotateKeys } from '../keys/keys.ts'
 import { recordAudit } from '../audit/audit.ts'
 import { printJson, printTable, type Io } from './output.ts'
 

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import type { Config } from '../../src/config/schema.ts'
-import { createKeyEncryption } from '../../src/idp/key-encryption.ts'
+import { createKeyEncryption } from '../../src/keys/encryption.ts'
 import { buildIdp } from '../../src/idp/app.ts'
 import { insertClient, prepareClient, type ClientInput } from '../../src/idp/clients.ts'
 import { silentLogger, testConfig } from './config.ts'
