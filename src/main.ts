@@ -6,6 +6,7 @@ import { migrateToLatestOrThrow, pendingMigrations } from './db/migrator.ts'
 import { buildGateway } from './gateway/app.ts'
 import { buildIdp } from './idp/app.ts'
 import { ensureDemoData, type DemoData } from './demo.ts'
+import { ensureGatewayClient } from './idp/gateway-client.ts'
 import { createLogger } from './http/logging.ts'
 import { listen, type Listening } from './server.ts'
 
@@ -50,13 +51,28 @@ export async function startServices(
     if (config.demo && database && services.includes('idp') && services.includes('demo-agency')) {
       demo = await ensureDemoData(database.db, config, demoAgencyUrl)
     }
+    // One process running both: register the gateway at the idp and give it its secret.
+    let gatewaySecret = config.gateway.clientSecret
+    if (gatewaySecret === undefined && database && services.includes('gateway')) {
+      if (!services.includes('idp')) {
+        throw new StartupError(
+          'config: gateway.clientSecret (env GATEWAY_CLIENT_SECRET) is required when the gateway runs without the idp; register it with `satupintu clients add` (docs/agency-integration.md)',
+        )
+      }
+      gatewaySecret = await ensureGatewayClient(database.db, config)
+    }
     for (const name of services) {
       const port = options.portOverride ?? portOf(config, name)
       if (name === 'idp') {
         const app = await buildIdp({ config, database: database as DatabaseHandle, logger })
         started.push(await listen('idp', app, config.http.host, port))
       } else if (name === 'gateway') {
-        const app = await buildGateway({ config, database: database as DatabaseHandle, logger })
+        const app = await buildGateway({
+          config,
+          database: database as DatabaseHandle,
+          logger,
+          ...(gatewaySecret === undefined ? {} : { clientSecret: gatewaySecret }),
+        })
         started.push(await listen('gateway', app, config.http.host, port))
       } else {
         const app = await buildDemoAgency({

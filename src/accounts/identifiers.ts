@@ -87,7 +87,9 @@ export function classifyIdentifier(input: string): ClassifiedIdentifier {
   const phone = normalizePhone(input)
   if (phone !== undefined) return { kind: 'phone', value: phone }
   // parseNik does its own NFKC and separator handling, and refuses invisible characters.
-  const nik = parseNik(input.trim())
+  // Only ordinary spaces and tabs are trimmed: String#trim() would also drop U+FEFF and
+  // other invisible characters, which a NIK must refuse (SECURITY.md line 12).
+  const nik = parseNik(input.replace(/^[ \t]+|[ \t]+$/g, ''))
   if (nik.ok) return { kind: 'nik', value: nik.nik }
   return { kind: 'invalid' }
 }

@@ -7,6 +7,7 @@ import { StartupError, startServices, type ServiceName } from '../main.ts'
 import { AdminError, registerClientCommands, registerKeyCommands } from './admin.ts'
 import { processIo, printJson, printTable, type Io } from './output.ts'
 import { registerPeopleCommands } from './people.ts'
+import { registerAgencyCommands } from './agencies.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
@@ -159,6 +160,7 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   registerKeyCommands(program, admin)
   registerClientCommands(program, admin)
   registerPeopleCommands(program, ctx.stdin ? { ...admin, stdin: ctx.stdin } : admin)
+  registerAgencyCommands(program, admin)
 
   return { program, result }
 }

@@ -20,7 +20,7 @@ export class ConfigError extends Error {
 }
 
 /** Keys whose values are never printed in an error message. */
-const sensitiveKeys = new Set(['database.url', 'secrets.keyEncryptionKey'])
+const sensitiveKeys = new Set(['database.url', 'secrets.keyEncryptionKey', 'gateway.clientSecret'])
 
 type Env = Readonly<Record<string, string | undefined>>
 type Plain = Record<string, unknown>

@@ -96,6 +96,22 @@ export const configSchema = z
       .strictObject({
         publicUrl: httpUrl.describe('Public base URL of the gateway (the portal).'),
         port: port.describe('Port of the gateway.'),
+        agenciesFile: z.string().min(1).describe('YAML file with the agencies, their upstreams and services (see docs/agency-integration.md). Relative paths are resolved from the working directory.'),
+        clientId: z.string().min(1).describe('The gateway\'s client id at the idp (it signs browsers in as a confidential OIDC client).'),
+        clientSecret: z
+          .string()
+          .min(16)
+          .optional()
+          .describe('The gateway\'s client secret at the idp. `satupintu start` registers the gateway and sets it itself; a separate gateway needs it.'),
+        session: z
+          .strictObject({
+            idleSeconds: z.number().int().min(60).describe('A gateway session ends after this long without a request.'),
+            absoluteSeconds: z.number().int().min(300).describe('A gateway session ends this long after sign-in.'),
+          })
+          .describe('Browser sessions at the gateway.'),
+        assertionSeconds: z.number().int().min(5).max(60).describe('Lifetime of the signed identity assertion sent to agencies (at most 60 s).'),
+        upstreamTimeoutMs: z.number().int().min(100).max(300000).describe('Default time an agency backend has to answer; a service may set its own.'),
+        maxBodyBytes: z.number().int().min(0).describe('Default largest request body forwarded to an agency; a service may set its own.'),
       })
       .describe('Gateway.'),
     demoAgency: z
@@ -163,6 +179,9 @@ export const envVars = [
   { name: 'IDP_PORT', key: 'idp.port', kind: 'int' },
   { name: 'GATEWAY_URL', key: 'gateway.publicUrl', kind: 'string' },
   { name: 'GATEWAY_PORT', key: 'gateway.port', kind: 'int' },
+  { name: 'GATEWAY_AGENCIES_FILE', key: 'gateway.agenciesFile', kind: 'string' },
+  { name: 'GATEWAY_CLIENT_ID', key: 'gateway.clientId', kind: 'string' },
+  { name: 'GATEWAY_CLIENT_SECRET', key: 'gateway.clientSecret', kind: 'string' },
   { name: 'DEMO_AGENCY_PORT', key: 'demoAgency.port', kind: 'int' },
   { name: 'SATUPINTU_KEY_ENCRYPTION_SECRET', key: 'secrets.keyEncryptionKey', kind: 'string' },
   { name: 'SATUPINTU_DEMO', key: 'demo', kind: 'bool' },

@@ -3,6 +3,8 @@ import { auditEventsColumns } from './tables/audit-events.ts'
 import type { CitizensTable } from './tables/citizens.ts'
 import { citizensColumns } from './tables/citizens.ts'
 import type { ColumnsOf } from './tables/columns.ts'
+import type { GatewayJtisTable, GatewaySessionsTable } from './tables/gateway.ts'
+import { gatewayJtisColumns, gatewaySessionsColumns } from './tables/gateway.ts'
 import type { LoginAttemptsTable } from './tables/login-attempts.ts'
 import { loginAttemptsColumns } from './tables/login-attempts.ts'
 import type { OfficersTable } from './tables/officers.ts'
@@ -25,6 +27,8 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable
   oidc_clients: OidcClientsTable
   signing_keys: SigningKeysTable
+  gateway_sessions: GatewaySessionsTable
+  gateway_jtis: GatewayJtisTable
 }
 
 /** Runtime column specs of every table; test/db/schema.test.ts compares them with the database. */
@@ -38,4 +42,6 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   oidc_payloads: oidcPayloadsColumns,
   oidc_clients: oidcClientsColumns,
   signing_keys: signingKeysColumns,
+  gateway_sessions: gatewaySessionsColumns,
+  gateway_jtis: gatewayJtisColumns,
 }

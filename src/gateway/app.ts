@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.ts'
@@ -5,18 +6,61 @@ import type { DatabaseHandle } from '../db/create.ts'
 import { createBaseApp } from '../http/app.ts'
 import { healthRoutes } from '../http/health.ts'
 import { registerPages } from '../http/pages.ts'
+import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
+import { loadAgencies, type AgencyTable } from './agencies.ts'
+import { createAssertionSigner } from './assertion.ts'
+import { createGatewayAuth } from './auth.ts'
+import { gatewayMessages } from './messages.ts'
+import { portalRoutes } from './portal.ts'
+import { registerProxy } from './proxy.ts'
 
 export interface GatewayDeps {
   config: Config
   database: DatabaseHandle
   logger: Logger
+  /** Tests pass their own; by default read from gateway.agenciesFile. */
+  agencies?: AgencyTable
+  keyEncryption?: KeyEncryption
+  /** The gateway's client secret at the idp, when not in configuration (quick start). */
+  clientSecret?: string
 }
 
-/** The gateway as a Fastify app. It never imports src/idp: it talks to the idp over OIDC. */
+const templatesDir = fileURLToPath(new URL('./templates/', import.meta.url))
+
+/**
+ * The gateway as a Fastify app. It never imports src/idp: it talks to the idp over OIDC
+ * only (discovery, JWKS, tokens, logout), so it can run on another machine.
+ */
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
-  const app = createBaseApp({ config: deps.config, logger: deps.logger.child({ service: 'gateway' }) })
-  await registerPages(app, { config: deps.config, templateDirs: [] })
-  await app.register(healthRoutes, { ping: (ms) => deps.database.ping(ms) })
-  app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('Satu Pintu gateway'))
+  const { config, database } = deps
+  const logger = deps.logger.child({ service: 'gateway' })
+  const table =
+    deps.agencies ??
+    loadAgencies(config.gateway.agenciesFile, { timeoutMs: config.gateway.upstreamTimeoutMs, maxBodyBytes: config.gateway.maxBodyBytes })
+  const kek = deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (m) => logger.warn(m)))
+  // The gateway proxies bodies as streams: its own routes keep the small default limit,
+  // proxied routes set theirs per service (proxy.ts).
+  const app = createBaseApp({ config, logger })
+
+  const signer = await createAssertionSigner({ db: database.db, kek, config, logger })
+  const keyTimer = setInterval(() => {
+    signer.reload().catch((err: unknown) => logger.warn({ err }, 'gateway key reload failed'))
+  }, config.idp.keys.refreshSeconds * 1000)
+  keyTimer.unref()
+  app.addHook('onClose', async () => clearInterval(keyTimer))
+
+  await registerPages(app, { config, templateDirs: [templatesDir], messages: gatewayMessages })
+  await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
+
+  const clientSecret = deps.clientSecret ?? config.gateway.clientSecret
+  const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret })
+
+  // Agencies verify the assertion with these keys (docs/agency-integration.md).
+  app.get('/.well-known/jwks.json', async (_req, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(signer.jwks()),
+  )
+
+  await app.register(portalRoutes, { config, table, auth })
+  await registerProxy(app, { config, table, auth, signer, logger })
   return app
 }

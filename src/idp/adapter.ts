@@ -22,14 +22,23 @@ export interface AdapterOptions {
 }
 
 /**
+ * A replay sooner than this after the first use is a race between two requests, not a
+ * retry after a lost response: it is refused (exactly one of concurrent refreshes wins).
+ */
+export const graceMinAgeSeconds = 1
+
+/**
  * oidc-provider's storage contract on Kysely, one instance per model. It only forwards to
  * the query functions of oidc-store.ts; clients come from the oidc_clients table.
  *
  * Refresh-token reuse: oidc-provider revokes the whole grant when a consumed refresh token
  * comes back (its reuse detection). consume() here is atomic, so of two concurrent
- * refreshes with one token exactly one wins and the other is refused. Inside the grace
- * window, find() hides the consumption from a later replay and consume() lets exactly
- * one such replay through; after the window the replay meets oidc-provider's detection.
+ * refreshes with one token exactly one wins and the other is refused (SECURITY.md
+ * line 5). Inside the grace window, find() hides the consumption from a replay, and
+ * consume() serves exactly one replay that comes at least graceMinAgeSeconds after the
+ * first use (a client retrying after a lost response), revoking what the first rotation
+ * issued so that one refresh chain stays alive. After the window a replay meets
+ * oidc-provider's detection and the grant is revoked.
  */
 export function createAdapterFactory(db: Kysely<Database>, options: AdapterOptions): (model: string) => Adapter {
   return (model: string) => new KyselyAdapter(db, model, options)
@@ -95,7 +104,10 @@ class KyselyAdapter implements Adapter {
     if (
       this.#model === 'RefreshToken' &&
       state?.graceReplays.has(id) === true &&
-      (await takeGraceReuse(this.#db, this.#model, id, this.#options.refreshGraceSeconds))
+      (await takeGraceReuse(this.#db, this.#model, id, {
+        graceSeconds: this.#options.refreshGraceSeconds,
+        minAgeSeconds: graceMinAgeSeconds,
+      }))
     ) {
       return
     }

@@ -12,7 +12,9 @@ import { translator } from '../http/i18n.ts'
 import { mergeMessages, commonMessages } from '../http/i18n.ts'
 import { pickLocale } from '../http/locale.ts'
 import { registerPages } from '../http/pages.ts'
+import { accountMessages } from './account-messages.ts'
 import { ensureAccountClient } from './account-session.ts'
+import { accountRoutes } from './account.ts'
 import { interactionRoutes } from './interactions.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
@@ -161,11 +163,15 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     if (!trusted(raw.socket.remoteAddress ?? '', 0)) for (const h of forwardedHeaders) delete raw.headers[h]
     reply.hijack()
     reply.raw.setHeader('x-request-id', request.id)
+    // oidc-provider's own pages (its self-posting forms) carry no CSP: none of its
+    // responses may be framed. Our pages (provider-pages.ts) replace this with the full policy.
+    reply.raw.setHeader('content-security-policy', "frame-ancestors 'none'")
+    reply.raw.setHeader('x-frame-options', 'DENY')
     const { handler } = current
     await providerRequest.run({ request, reply, graceReplays: new Set() }, () => handler(raw, reply.raw))
   })
 
-  await registerPages(app, { config, templateDirs: [templatesDir], messages: idpMessages })
+  await registerPages(app, { config, templateDirs: [templatesDir], messages: mergeMessages(idpMessages, accountMessages) })
   const catalogue = mergeMessages(commonMessages, idpMessages)
   app.decorate('idpText', (req: FastifyRequest, key: string, params?: Record<string, string | number>) => {
     const t = translator(catalogue, pickLocale(req)) as unknown as (k: string, p?: Record<string, string | number>) => string
@@ -173,6 +179,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   })
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
   await app.register(interactionRoutes, { config, db, provider: () => current.provider })
+  await app.register(accountRoutes, { config, db, provider: () => current.provider })
 
   app.get('/', async (_req, reply) => reply.page('home', {}))
   return app

@@ -9,7 +9,7 @@ import type { Database } from '../db/database.ts'
 import { authenticateCitizen } from '../accounts/citizens.ts'
 import { isAccountError } from '../accounts/errors.ts'
 import { classifyIdentifier } from '../accounts/identifiers.ts'
-import { authenticateOfficer } from '../accounts/officers.ts'
+import { authenticateOfficer, normalizeUsername } from '../accounts/officers.ts'
 import { recordAudit } from '../audit/audit.ts'
 import { AppError } from '../errors/app-error.ts'
 import { acr } from './provider.ts'
@@ -35,7 +35,7 @@ const loginBody = {
     username: { type: 'string', maxLength: 254, pattern: oneLine },
     password: { type: 'string', maxLength: 1024, pattern: '^[^\\u0000]*$' },
   },
-  required: ['_csrf'],
+  // _csrf is not `required` here: a missing token must be the CSRF check's 403, not a 400.
 } as const
 
 const consentBody = {
@@ -44,7 +44,7 @@ const consentBody = {
     _csrf: { type: 'string', maxLength: 200 },
     decision: { type: 'string', enum: ['allow', 'deny'] },
   },
-  required: ['_csrf', 'decision'],
+  required: ['decision'],
 } as const
 
 const uidParams = {
@@ -82,6 +82,8 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   const { config, db } = deps
   const secure = config.idp.issuer.startsWith('https://')
   await app.register(formbody, { bodyLimit: formBodyLimit })
+  // These are HTML forms: a JSON body is 415, not a second way in.
+  app.removeContentTypeParser('application/json')
   await app.register(csrf, {
     cookieKey: 'sp_csrf',
     cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure },
@@ -161,6 +163,35 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     )
   }
 
+  async function officerSignIn(
+    username: string,
+    password: string,
+    context: { ip: string; requestId: string },
+  ): Promise<{ outcome: 'ok' | 'failed' } | { outcome: 'throttled'; retryAfterSeconds: number }> {
+    try {
+      const r = await authenticateOfficer(db, username, password, context)
+      if (r.ok) return { outcome: 'ok' }
+      if (r.reason === 'throttled') return { outcome: 'throttled', retryAfterSeconds: r.retryAfterSeconds }
+      return { outcome: 'failed' }
+    } catch (err) {
+      if (isAccountError(err)) throw new AppError('payload_too_large', 'The password is too long.', { cause: err })
+      throw err
+    }
+  }
+
+  function throttledPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    view: InteractionView,
+    client: { name: string },
+    username: string,
+    retryAfterSeconds: number,
+  ) {
+    const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60))
+    reply.header('retry-after', String(retryAfterSeconds))
+    return loginPage(req, reply, view, client, { errorText: messageFor(req, 'throttled', { minutes }), username, status: 429 })
+  }
+
   app.get('/interaction/:uid', { schema: { params: uidParams } }, async (req, reply) => {
     const view = await details(req, reply)
     const client = await clientInfo(view.params.client_id)
@@ -189,36 +220,42 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
       const client = await clientInfo(view.params.client_id)
       const body = req.body as { username?: string; password?: string }
-      const username = (body.username ?? '').trim()
+      // Ordinary spaces only: String#trim() would silently drop invisible characters.
+      const username = (body.username ?? '').replace(/^[ \t]+|[ \t]+$/g, '')
       const password = body.password ?? ''
       if (username === '' || password === '') {
         return loginPage(req, reply, view, client, { errorText: messageFor(req, 'missing'), username, status: 400 })
       }
       const context = { ip: req.ip, regencyName: config.regency.name, requestId: req.id }
-      let result: Awaited<ReturnType<typeof authenticateCitizen>>
-      try {
-        result = await authenticateCitizen(db, username, password, context)
-      } catch (err) {
-        if (isAccountError(err)) throw new AppError('payload_too_large', 'The password is too long.', { cause: err })
-        throw err
-      }
-      if (result.ok) {
-        // A password alone is level 1 whatever the account's verification (DESIGN.md,
-        // Identity): the second factor that lifts a sign-in to 2 and 3 comes with MFA.
-        return finish(req, reply, { login: { accountId: result.citizen.id, acr: acr.password, amr: ['pwd'], remember: true } }, false)
-      }
-      if (result.reason === 'throttled') {
-        const minutes = Math.max(1, Math.ceil(result.retryAfterSeconds / 60))
-        reply.header('retry-after', String(result.retryAfterSeconds))
-        return loginPage(req, reply, view, client, { errorText: messageFor(req, 'throttled', { minutes }), username, status: 429 })
-      }
-      // Not a NIK, email or phone: perhaps an officer's username on the citizens' sign-in.
-      // Say so, but only to whoever knows the officer's password.
-      if (classifyIdentifier(username).kind === 'invalid') {
-        const officer = await authenticateOfficer(db, username, password, context).catch(() => undefined)
-        if (officer?.ok) {
+      const kind = classifyIdentifier(username).kind
+      if (kind === 'invalid') {
+        // Not a NIK, an email or a phone number, and not even an officer's username
+        // shape: an ordinary 400 before any throttling or hashing (SECURITY.md line 11).
+        // Whether it is refused depends on the input alone, so it reveals no account.
+        if (normalizeUsername(username) === undefined) {
+          return loginPage(req, reply, view, client, { errorText: messageFor(req, 'failed'), username, status: 400 })
+        }
+        // An officer's username on the citizens' sign-in: say so, but only to whoever
+        // knows the officer's password.
+        const officer = await officerSignIn(username, password, context)
+        if (officer.outcome === 'throttled') return throttledPage(req, reply, view, client, username, officer.retryAfterSeconds)
+        if (officer.outcome === 'ok') {
           return loginPage(req, reply, view, client, { errorText: messageFor(req, 'officer'), username, status: 403 })
         }
+      } else {
+        let result: Awaited<ReturnType<typeof authenticateCitizen>>
+        try {
+          result = await authenticateCitizen(db, username, password, context)
+        } catch (err) {
+          if (isAccountError(err)) throw new AppError('payload_too_large', 'The password is too long.', { cause: err })
+          throw err
+        }
+        if (result.ok) {
+          // A password alone is level 1 whatever the account's verification (DESIGN.md,
+          // Identity): the second factor that lifts a sign-in to 2 and 3 comes with MFA.
+          return finish(req, reply, { login: { accountId: result.citizen.id, acr: acr.password, amr: ['pwd'], remember: true } }, false)
+        }
+        if (result.reason === 'throttled') return throttledPage(req, reply, view, client, username, result.retryAfterSeconds)
       }
       // The same status, page and wording for an unknown account and a wrong password.
       return loginPage(req, reply, view, client, { errorText: messageFor(req, 'failed'), username, status: 401 })

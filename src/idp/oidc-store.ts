@@ -89,20 +89,46 @@ export async function consumePayload(db: Kysely<Database>, model: string, id: st
 }
 
 /**
- * Takes the single reuse a rotated refresh token is allowed inside its grace window.
+ * Takes the single reuse a rotated refresh token is allowed inside its grace window, and
+ * revokes what the first rotation issued (its successor refresh tokens and the grant's
+ * stored access tokens), so that at most one refresh chain of the grant stays alive.
+ * Only a replay at least `minAgeSeconds` after the first use qualifies: that is a client
+ * retrying after a lost response, not two requests racing (of which exactly one wins).
  * True only once per token, whatever the number of concurrent callers.
  */
-export async function takeGraceReuse(db: Kysely<Database>, model: string, id: string, graceSeconds: number): Promise<boolean> {
-  const res = await db
-    .updateTable('oidc_payloads')
-    .set({ payload: sql`jsonb_set(payload, '{graceReused}', 'true'::jsonb)` })
-    .where('model', '=', model)
-    .where('id', '=', id)
-    .where('consumed_at', 'is not', null)
-    .where('consumed_at', '>', sql<Date>`now() - make_interval(secs => ${graceSeconds})`)
-    .where(sql<boolean>`coalesce((payload->>'graceReused')::boolean, false) = false`)
-    .executeTakeFirst()
-  return Number(res.numUpdatedRows) === 1
+export async function takeGraceReuse(
+  db: Kysely<Database>,
+  model: string,
+  id: string,
+  window: { graceSeconds: number; minAgeSeconds: number },
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const taken = await trx
+      .updateTable('oidc_payloads')
+      .set({ payload: sql`jsonb_set(payload, '{graceReused}', 'true'::jsonb)` })
+      .where('model', '=', model)
+      .where('id', '=', id)
+      .where('consumed_at', 'is not', null)
+      .where('consumed_at', '>', sql<Date>`now() - make_interval(secs => ${window.graceSeconds})`)
+      .where('consumed_at', '<=', sql<Date>`now() - make_interval(secs => ${window.minAgeSeconds})`)
+      .where(sql<boolean>`coalesce((payload->>'graceReused')::boolean, false) = false`)
+      .returning(['grant_id', sql<number>`coalesce((payload->>'rotations')::int, 0)`.as('rotations')])
+      .executeTakeFirst()
+    if (!taken) return false
+    if (taken.grant_id !== null) {
+      await trx
+        .deleteFrom('oidc_payloads')
+        .where('grant_id', '=', taken.grant_id)
+        .where((eb) =>
+          eb.or([
+            eb('model', '=', 'AccessToken'),
+            eb.and([eb('model', '=', model), sql<boolean>`coalesce((payload->>'rotations')::int, 0) > ${taken.rotations}`]),
+          ]),
+        )
+        .execute()
+    }
+    return true
+  })
 }
 
 export async function destroyPayload(db: Kysely<Database>, model: string, id: string): Promise<void> {

@@ -258,7 +258,7 @@ t.test('assets', async (t) => {
     t.equal(res.headers['cache-control'], 'public, max-age=86400')
     t.match(res.headers.etag, /^"[A-Za-z0-9_-]{27}"$/)
     t.match(res.body, '.button')
-    t.ok(res.rawPayload.length < 8 * 1024, 'stays under 8 KB')
+    t.ok(res.rawPayload.length < 12 * 1024, 'stays under 12 KB (one request on a slow phone)')
   })
 
   t.test('answers 304 without a body when If-None-Match holds the ETag', async (t) => {

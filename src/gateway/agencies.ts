@@ -1,0 +1,192 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { ConfigError } from '../config/load.ts'
+
+/**
+ * The agencies behind the gateway and their services (config/agencies.yaml), validated
+ * once at start-up into an immutable route table. An error names the entry and the key:
+ * `config: gateway.agencies[2].upstream is not a URL`.
+ */
+
+const localized = z.strictObject({ id: z.string().min(1).max(200), en: z.string().min(1).max(200) })
+const idPattern = /^[a-z0-9][a-z0-9-]{1,39}$/
+const acrPattern = /^urn:satupintu:loa:[123]$/
+
+const serviceSchema = z.strictObject({
+  id: z.string().regex(idPattern, 'must be lowercase letters, digits and dashes (2-40)'),
+  name: localized,
+  /** Path prefix inside the agency's routes, e.g. "/" or "/izin". */
+  path: z
+    .string()
+    .regex(/^\/([A-Za-z0-9._~-]+\/?)*$/, 'must be a path like /izin (letters, digits, . _ ~ -)')
+    .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain . or .. segments'),
+  access: z.enum(['public', 'signed_in']),
+  scopes: z.array(z.string().min(1).max(64)).default([]),
+  minAcr: z.string().regex(acrPattern, 'must be urn:satupintu:loa:1, 2 or 3').optional(),
+  /** Document types attached as signed links (the documents issue). */
+  documents: z.array(z.string().regex(idPattern)).default([]),
+  purpose: localized.optional(),
+  timeoutMs: z.number().int().min(100).max(300000).optional(),
+  maxBodyBytes: z.number().int().min(0).optional(),
+})
+
+const agencySchema = z.strictObject({
+  id: z.string().regex(idPattern, 'must be lowercase letters, digits and dashes (2-40)'),
+  name: localized,
+  upstream: z.url({ protocol: /^https?$/, error: 'is not an http(s) URL' }).refine((u) => {
+    try {
+      const url = new URL(u)
+      return url.search === '' && url.hash === '' && url.username === '' && url.password === ''
+    } catch {
+      return true // the url check above has already reported it
+    }
+  }, 'must be a base URL without query, fragment or credentials'),
+  prefix: z
+    .string()
+    .regex(/^\/[a-z0-9/-]+[a-z0-9]$/, 'must be a path like /layanan/dinas-contoh')
+    .optional(),
+  /** Optional host name served only for this agency (e.g. izin.sukamaju.go.id). */
+  host: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be a host name').optional(),
+  /** Whether the plain X-Citizen-Nik header is sent (the assertion carries nik only with consent). */
+  releaseNik: z.boolean().default(false),
+  timeoutMs: z.number().int().min(100).max(300000).optional(),
+  maxBodyBytes: z.number().int().min(0).optional(),
+  services: z.array(serviceSchema).min(1, 'must list at least one service'),
+})
+
+const fileSchema = z.strictObject({ agencies: z.array(agencySchema) })
+
+export interface Service {
+  readonly id: string
+  readonly name: { readonly id: string; readonly en: string }
+  readonly path: string
+  readonly access: 'public' | 'signed_in'
+  readonly scopes: readonly string[]
+  readonly minAcr: string | undefined
+  readonly documents: readonly string[]
+  readonly purpose: { readonly id: string; readonly en: string } | undefined
+  readonly timeoutMs: number
+  readonly maxBodyBytes: number
+}
+
+export interface Agency {
+  readonly id: string
+  readonly name: { readonly id: string; readonly en: string }
+  readonly upstream: URL
+  readonly prefix: string
+  readonly host: string | undefined
+  readonly releaseNik: boolean
+  /** Longest path first, so the most specific service matches. */
+  readonly services: readonly Service[]
+}
+
+export interface RouteMatch {
+  readonly agency: Agency
+  readonly service: Service
+  /** The path below the agency's prefix, beginning with "/" (what the upstream sees). */
+  readonly upstreamPath: string
+}
+
+export interface AgencyTable {
+  readonly agencies: readonly Agency[]
+  /** Finds the agency and service for a normalised path (see paths.ts) and host. */
+  match(pathname: string, host?: string): RouteMatch | undefined
+}
+
+export function buildAgencyTable(
+  raw: unknown,
+  defaults: { timeoutMs: number; maxBodyBytes: number },
+  where = 'gateway.agencies',
+): AgencyTable {
+  const parsed = fileSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const p = (issue?.path ?? []).slice(1)
+    const key = p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : `${acc}.${String(k)}`), where)
+    throw new ConfigError(`${key} ${describe(issue)}`)
+  }
+  const seenIds = new Set<string>()
+  const seenPrefixes = new Set<string>()
+  const agencies: Agency[] = parsed.data.agencies.map((a, i) => {
+    if (seenIds.has(a.id)) throw new ConfigError(`${where}[${i}].id ${a.id} is used twice`)
+    seenIds.add(a.id)
+    const prefix = a.prefix ?? `/layanan/${a.id}`
+    if (seenPrefixes.has(prefix)) throw new ConfigError(`${where}[${i}].prefix ${prefix} is used twice`)
+    seenPrefixes.add(prefix)
+    const servicePaths = new Set<string>()
+    const services = a.services.map((s, j): Service => {
+      const normal = s.path === '/' ? '/' : s.path.replace(/\/+$/, '')
+      if (servicePaths.has(normal)) throw new ConfigError(`${where}[${i}].services[${j}].path ${s.path} is used twice`)
+      servicePaths.add(normal)
+      return {
+        id: s.id,
+        name: s.name,
+        path: normal,
+        access: s.access,
+        scopes: s.scopes,
+        minAcr: s.minAcr,
+        documents: s.documents,
+        purpose: s.purpose,
+        timeoutMs: s.timeoutMs ?? a.timeoutMs ?? defaults.timeoutMs,
+        maxBodyBytes: s.maxBodyBytes ?? a.maxBodyBytes ?? defaults.maxBodyBytes,
+      }
+    })
+    services.sort((x, y) => y.path.length - x.path.length)
+    const upstream = new URL(a.upstream)
+    if (!upstream.pathname.endsWith('/')) upstream.pathname += '/'
+    return { id: a.id, name: a.name, upstream, prefix, host: a.host, releaseNik: a.releaseNik, services }
+  })
+  const byHost = new Map(agencies.filter((a) => a.host !== undefined).map((a) => [a.host as string, a]))
+
+  function serviceFor(agency: Agency, upstreamPath: string): Service | undefined {
+    return agency.services.find(
+      (s) => s.path === '/' || upstreamPath === s.path || upstreamPath.startsWith(`${s.path}/`),
+    )
+  }
+
+  return Object.freeze({
+    agencies: Object.freeze(agencies),
+    match(pathname: string, host?: string): RouteMatch | undefined {
+      const hostAgency = host === undefined ? undefined : byHost.get(host.toLowerCase())
+      if (hostAgency) {
+        const service = serviceFor(hostAgency, pathname)
+        return service ? { agency: hostAgency, service, upstreamPath: pathname } : undefined
+      }
+      for (const agency of agencies) {
+        if (pathname !== agency.prefix && !pathname.startsWith(`${agency.prefix}/`)) continue
+        const upstreamPath = pathname.slice(agency.prefix.length) || '/'
+        const service = serviceFor(agency, upstreamPath)
+        return service ? { agency, service, upstreamPath } : undefined
+      }
+      return undefined
+    },
+  })
+}
+
+function describe(issue: { code: string; message: string; keys?: unknown } | undefined): string {
+  if (!issue) return 'is not valid'
+  if (issue.code === 'unrecognized_keys' && Array.isArray(issue.keys)) return `has unknown key(s): ${issue.keys.join(', ')}`
+  if (/received undefined/.test(issue.message)) return 'is required'
+  const m = issue.message.replace(/^Invalid (input|option): /, '')
+  return /^(must|is|has)\b/.test(m) ? m : `is not valid: ${m}`
+}
+
+/** Reads and validates the agencies file named by gateway.agenciesFile. */
+export function loadAgencies(file: string, defaults: { timeoutMs: number; maxBodyBytes: number }): AgencyTable {
+  const abs = path.resolve(file)
+  let text: string
+  try {
+    text = fs.readFileSync(abs, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`gateway.agenciesFile cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${file}`)
+  }
+  let raw: unknown
+  try {
+    raw = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(`gateway.agenciesFile is not valid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
+  return buildAgencyTable(raw, defaults)
+}

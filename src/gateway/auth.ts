@@ -1,0 +1,762 @@
+import { hkdfSync } from 'node:crypto'
+import fastifyCookie, { type CookieSerializeOptions } from '@fastify/cookie'
+import formbody from '@fastify/formbody'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose'
+import type { Kysely } from 'kysely'
+import * as oidc from 'openid-client'
+import type { Logger } from 'pino'
+import type { Config } from '../config/schema.ts'
+import type { Database } from '../db/database.ts'
+import { AppError } from '../errors/app-error.ts'
+import { wantsHtml } from '../http/errors.ts'
+import { pickLocale } from '../http/locale.ts'
+import type { KeyEncryption } from '../keys/encryption.ts'
+import { ensureKeys, loadKeys } from '../keys/keys.ts'
+import {
+  accessTokenAlgorithms,
+  authChallenge,
+  clockToleranceSeconds,
+  createAccessTokenVerifier,
+  InvalidTokenError,
+  KeysUnavailableError,
+  presentedToken,
+  tokenHash,
+  type AuthScheme,
+  type IdpKeys,
+  type PresentedToken,
+} from './bearer.ts'
+import type { GatewayAuth, Requirement } from './contracts.ts'
+import { dpopAlgorithms, DpopError, verifyDpopProof } from './dpop.ts'
+import { acrLevel, type Identity } from './identity.ts'
+import {
+  createSession,
+  deleteSession,
+  deleteSessionsForLogout,
+  findSession,
+  hashSessionId,
+  newSessionId,
+  purgeExpiredJtis,
+  purgeExpiredSessions,
+  rememberJti,
+  sessionIsLive,
+  touchSession,
+  type GatewaySessionRow,
+  type SessionLimits,
+} from './sessions.ts'
+
+/**
+ * Who is calling (issue 4): browsers with a gateway session (the gateway is a
+ * confidential OIDC client of the idp, code flow with PKCE), apps and kiosks with JWT
+ * access tokens for the gateway's resource (DPoP when bound), and step-up (RFC 9470).
+ * Everything shared lives in PostgreSQL: any instance serves any session, and a session
+ * ended on one instance is ended on all within `sessionCacheMs`.
+ */
+
+/** The gateway's session cookie. The proxy removes it before a request reaches an agency (SECURITY.md line 22). */
+export const sessionCookieName = 'sp_gw'
+/** Per sign-in transaction cookies: `sp_gw_tx_<start of state>`, only sent to the callback. */
+export const transactionCookiePrefix = 'sp_gw_tx_'
+export const callbackPath = '/oidc/callback'
+export const backchannelLogoutPath = '/oidc/backchannel-logout'
+export const logoutPath = '/keluar'
+
+/**
+ * How long an instance may answer from its memory of a session row. A session deleted by
+ * another instance (logout, back-channel logout) is refused here at most this long later:
+ * the requirement is one second (issue 4), and the idp's end-session request, its
+ * back-channel call and a database round trip must fit in the rest. Long enough to spare
+ * the database the bursts of one page (its images, styles, API calls).
+ */
+export const sessionCacheMs = 250
+/** Most session rows kept in memory per instance. */
+const sessionCacheMax = 10_000
+/** Scopes every browser sign-in asks for (DESIGN.md, "Scopes and claims"). */
+const baseScopes = ['openid', 'profile'] as const
+/** A sign-in has this long from the redirect to the callback (the idp gives 15 minutes to sign in). */
+const transactionSeconds = 20 * 60
+/** `state` as openid-client makes it (32 random bytes, base64url); we refuse anything else. */
+const statePattern = /^[A-Za-z0-9_-]{43}$/
+const sessionIdPattern = /^[A-Za-z0-9_-]{43}$/
+const backchannelLogoutEvent = 'http://schemas.openid.net/event/backchannel-logout'
+/** Claims that describe the token rather than the citizen: never copied into a session's released claims. */
+const nonReleasedClaims = new Set(['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'nonce', 'auth_time', 'acr', 'amr', 'azp', 'sid', 'at_hash', 'c_hash'])
+
+export interface GatewayAuthDeps {
+  config: Config
+  db: Kysely<Database>
+  logger: Logger
+  kek: KeyEncryption
+  /** The gateway's client secret at the idp; without it browsers cannot sign in (bearer tokens still work). */
+  clientSecret: string | undefined
+}
+
+/** Whether `identity` meets `need`: at least the level, and every scope. */
+export function meets(identity: Identity | undefined, need: Requirement): identity is Identity {
+  if (identity === undefined) return false
+  if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) return false
+  return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
+}
+
+/**
+ * A path on the gateway's own origin to return to after signing in, or '/' for anything
+ * else: only `/…`, never `//host` or `/\host` (which browsers read as another host), no
+ * control characters. The redirect is then built as publicUrl + path, never from Host.
+ */
+export function safeReturnPath(url: string | undefined): string {
+  if (url === undefined || url.length > 2048) return '/'
+  if (!url.startsWith('/') || url.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(url)) return '/'
+  return url
+}
+
+interface SignInTransaction {
+  /** state */
+  s: string
+  /** PKCE code_verifier */
+  v: string
+  /** nonce */
+  n: string
+  /** return path */
+  r: string
+  /** acr_values asked for, if any */
+  a: string | null
+  /** scopes asked for */
+  sc: string[]
+}
+
+function isTransaction(v: unknown): v is SignInTransaction {
+  if (typeof v !== 'object' || v === null) return false
+  const t = v as Record<string, unknown>
+  return (
+    typeof t.s === 'string' &&
+    typeof t.v === 'string' &&
+    typeof t.n === 'string' &&
+    typeof t.r === 'string' &&
+    (t.a === null || typeof t.a === 'string') &&
+    Array.isArray(t.sc) &&
+    t.sc.every((x) => typeof x === 'string')
+  )
+}
+
+interface Discovered {
+  client: oidc.Configuration
+  keys: IdpKeys
+  scopesSupported: readonly string[]
+}
+
+/** Thrown when the idp's discovery document cannot be had (yet): the gateway answers 503, and tries again. */
+class IdpUnavailableError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('the identity provider is not reachable', options)
+    this.name = 'IdpUnavailableError'
+  }
+}
+
+interface Signers {
+  session: ReturnType<typeof fastifyCookie.signerFactory>
+  transaction: ReturnType<typeof fastifyCookie.signerFactory>
+  fingerprint: string
+}
+
+/**
+ * The cookie-signing keys (purpose 'cookie', rotated like every key) are shared with the
+ * idp's own cookies. Each of our cookies signs with a key derived for it (HKDF, RFC 5869),
+ * so a value signed for one cookie is never accepted as another's.
+ */
+function signersFrom(keys: readonly string[], fingerprint: string): Signers {
+  const derive = (label: string) =>
+    fastifyCookie.signerFactory(keys.map((k) => Buffer.from(hkdfSync('sha256', Buffer.from(k, 'utf8'), Buffer.alloc(0), `satupintu gateway cookie ${label}`, 32))))
+  return { session: derive(sessionCookieName), transaction: derive(transactionCookiePrefix), fingerprint }
+}
+
+/**
+ * Builds the gateway's authentication and registers its routes on `app`: the OIDC
+ * callback, the logout (`/keluar`) and the back-channel logout endpoint. Needs the pages
+ * plugins (cookies, error handler) registered on `app` first.
+ */
+export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthDeps): Promise<GatewayAuth> {
+  const { config, db, kek, clientSecret } = deps
+  const logger = deps.logger.child({ component: 'gateway-auth' })
+  const base = config.gateway.publicUrl.replace(/\/+$/, '')
+  const redirectUri = `${base}${callbackPath}`
+  const secureCookies = base.startsWith('https://')
+  const limits: SessionLimits = { idleSeconds: config.gateway.session.idleSeconds, absoluteSeconds: config.gateway.session.absoluteSeconds }
+  // The idle clock needs no write per request: once a minute (or a tenth of the idle time) is enough.
+  const touchEveryMs = Math.min(60_000, (limits.idleSeconds * 1000) / 10)
+  const audience = config.idp.gatewayResource ?? config.gateway.publicUrl
+  const issuerUrl = new URL(config.idp.issuer)
+  const sessionCookie: CookieSerializeOptions = { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies }
+  const transactionCookie: CookieSerializeOptions = { path: callbackPath, httpOnly: true, sameSite: 'lax', secure: secureCookies }
+
+  if (clientSecret === undefined) {
+    logger.warn('gateway.clientSecret is not set: browsers cannot sign in at the gateway (bearer tokens still work)')
+  }
+
+  // ---- Cookie keys: from the database, reloaded like every instance reloads keys. ----
+  await ensureKeys(db, kek, 'cookie')
+  const firstKeys = await loadKeys(db, kek, 'cookie')
+  let signers = signersFrom(firstKeys.cookieKeys, firstKeys.fingerprint)
+  let lastKeyLoad = Date.now()
+  async function reloadCookieKeys(): Promise<void> {
+    lastKeyLoad = Date.now()
+    const loaded = await loadKeys(db, kek, 'cookie')
+    if (loaded.fingerprint !== signers.fingerprint && loaded.cookieKeys.length > 0) signers = signersFrom(loaded.cookieKeys, loaded.fingerprint)
+  }
+  /**
+   * Checks a cookie's signature. When it fails, another instance may already sign with a
+   * key activated since this one last loaded: load the keys again (at most once a
+   * second, whatever clients send) and check once more.
+   */
+  async function unsign(kind: 'session' | 'transaction', raw: string): Promise<{ value: string; renew: boolean } | undefined> {
+    let r = signers[kind].unsign(raw)
+    if (!r.valid && Date.now() - lastKeyLoad >= 1000) {
+      try {
+        await reloadCookieKeys()
+      } catch (err) {
+        logger.warn({ err }, 'cookie key reload failed')
+      }
+      r = signers[kind].unsign(raw)
+    }
+    return r.valid && r.value !== null ? { value: r.value, renew: r.renew } : undefined
+  }
+
+  // ---- The idp: discovered lazily and again after a failure, so the gateway starts while the idp is down. ----
+  let discovery: Promise<Discovered> | undefined
+  let retryAt = 0
+  function discovered(): Promise<Discovered> {
+    if (discovery !== undefined) return discovery
+    if (Date.now() < retryAt) return Promise.reject(new IdpUnavailableError())
+    const attempt = (async (): Promise<Discovered> => {
+      const client = await oidc.discovery(
+        issuerUrl,
+        config.gateway.clientId,
+        undefined,
+        clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(clientSecret),
+        {
+          // Plain http only where the issuer itself is http (development, tests).
+          ...(issuerUrl.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
+          timeout: 10,
+        },
+      )
+      const meta = client.serverMetadata()
+      if (meta.jwks_uri === undefined) throw new Error('the idp discovery document has no jwks_uri')
+      // jose refetches the JWKS on an unknown kid (after a cooldown), so a rotated key is
+      // picked up at its first use; cached otherwise.
+      const jwks = createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+      return { client, keys: { issuer: meta.issuer, jwks }, scopesSupported: meta.scopes_supported ?? [] }
+    })()
+    discovery = attempt
+    attempt.catch((err: unknown) => {
+      discovery = undefined
+      retryAt = Date.now() + 2000
+      logger.warn({ err: { message: (err as Error).message } }, 'idp discovery failed; will retry')
+    })
+    return attempt
+  }
+  // Start early so the first request does not wait; a failure here is retried on demand.
+  discovered().catch(() => undefined)
+  async function idp(): Promise<Discovered> {
+    try {
+      return await discovered()
+    } catch (err) {
+      throw new AppError('not_ready', undefined, { cause: err })
+    }
+  }
+
+  const tokens = createAccessTokenVerifier({
+    audience,
+    keys: async () => {
+      try {
+        return (await discovered()).keys
+      } catch (err) {
+        throw new KeysUnavailableError({ cause: err })
+      }
+    },
+  })
+
+  // ---- Session rows, with a short memory per instance. ----
+  const cache = new Map<string, { row: GatewaySessionRow | undefined; at: number }>()
+  function remember(idHash: string, row: GatewaySessionRow | undefined, at: number): void {
+    if (!cache.has(idHash) && cache.size >= sessionCacheMax) {
+      const oldest = cache.keys().next()
+      if (!oldest.done) cache.delete(oldest.value)
+    }
+    cache.set(idHash, { row, at })
+  }
+  async function sessionRow(idHash: string): Promise<GatewaySessionRow | undefined> {
+    const started = Date.now()
+    const hit = cache.get(idHash)
+    if (hit !== undefined && started - hit.at < sessionCacheMs) return hit.row
+    const row = await findSession(db, idHash)
+    // Aged from when the query started: the row is at least that fresh, no fresher.
+    remember(idHash, row, started)
+    return row
+  }
+  function forget(idHashes: Iterable<string>): void {
+    for (const h of idHashes) cache.delete(h)
+  }
+
+  function cookiesOf(req: FastifyRequest): Record<string, string | undefined> {
+    return req.cookies ?? app.parseCookie(req.headers.cookie ?? '')
+  }
+  /** Requests whose session cookie was signed with an older key: re-signed on the way out. */
+  const renewals = new WeakMap<FastifyRequest, string>()
+
+  /** The session id in the request's cookie, if its signature holds; `renew` when signed with an older key. */
+  async function sessionCookieOf(req: FastifyRequest): Promise<{ id: string; renew: boolean } | undefined> {
+    const raw = cookiesOf(req)[sessionCookieName]
+    if (raw === undefined || raw.length > 200) return undefined
+    const r = await unsign('session', raw)
+    if (r === undefined || !sessionIdPattern.test(r.value)) return undefined
+    return { id: r.value, renew: r.renew }
+  }
+  async function sessionIdFrom(req: FastifyRequest): Promise<string | undefined> {
+    return (await sessionCookieOf(req))?.id
+  }
+
+  function sessionIdentity(row: GatewaySessionRow): Identity {
+    return Object.freeze({
+      via: 'session',
+      sub: row.sub,
+      acr: row.acr,
+      amr: Object.freeze([...row.amr]),
+      scopes: Object.freeze([...row.scopes]),
+      claims: Object.freeze({ ...row.claims }),
+      clientId: undefined,
+      sessionId: row.id_hash,
+    })
+  }
+
+  async function identifySession(req: FastifyRequest): Promise<Identity | undefined> {
+    const cookie = await sessionCookieOf(req)
+    if (cookie === undefined) return undefined
+    const idHash = hashSessionId(cookie.id)
+    let row = await sessionRow(idHash)
+    if (row === undefined) return undefined
+    const now = new Date()
+    if (!sessionIsLive(row, limits, now)) {
+      // What this instance remembers may predate a use on another instance: ask the
+      // database before ending the session.
+      forget([idHash])
+      row = await sessionRow(idHash)
+      if (row === undefined) return undefined
+      if (!sessionIsLive(row, limits, now)) {
+        forget([idHash])
+        await deleteSession(db, idHash).catch((err: unknown) => req.log.warn({ err }, 'could not delete an expired gateway session'))
+        return undefined
+      }
+    }
+    if (now.getTime() - row.last_seen_at.getTime() >= touchEveryMs) {
+      try {
+        await touchSession(db, idHash, now)
+        const fresh = { ...row, last_seen_at: now }
+        const cached = cache.get(idHash)
+        if (cached !== undefined) cached.row = fresh
+      } catch (err) {
+        // The session is still valid; the idle clock catches up on the next request.
+        req.log.warn({ err }, 'could not record gateway session use')
+      }
+    }
+    // Signed with a key that is retiring: re-signed with the current one on the way out.
+    if (cookie.renew) renewals.set(req, cookie.id)
+    return sessionIdentity(row)
+  }
+
+  // ---- Bearer tokens. ----
+  function unauthorized(scheme: AuthScheme, description: string, error = 'invalid_token', cause?: unknown): AppError {
+    const params: Record<string, string | undefined> = { error, error_description: description }
+    if (scheme === 'DPoP') params.algs = dpopAlgorithms.join(' ')
+    return new AppError('unauthorized', description, { headers: { 'www-authenticate': authChallenge(scheme, params) }, cause })
+  }
+
+  function publicUrlOf(req: FastifyRequest): string {
+    // The URL the client used, as it must appear in a DPoP proof's htu: our public origin
+    // and the request's path, never the Host or X-Forwarded-Host a caller sends.
+    const path = req.url.split('?', 1)[0] ?? '/'
+    return `${base}${path}`
+  }
+
+  async function identifyBearer(req: FastifyRequest, presented: PresentedToken): Promise<Identity> {
+    const hash = tokenHash(presented.token)
+    let verified
+    try {
+      verified = await tokens.verify(presented.token, hash)
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw unauthorized(presented.scheme, err.description, 'invalid_token', err)
+      if (err instanceof KeysUnavailableError) throw new AppError('not_ready', undefined, { cause: err })
+      throw err
+    }
+    const proofHeader = req.headers.dpop
+    if (verified.jkt === undefined) {
+      // RFC 9449 §7.1: the DPoP scheme is for bound tokens only.
+      if (presented.scheme === 'DPoP') throw unauthorized('DPoP', 'The access token is not DPoP-bound')
+      return verified.identity
+    }
+    // A bound token used as a plain bearer token is refused (RFC 9449 §7.2: no downgrade).
+    if (presented.scheme !== 'DPoP') throw unauthorized('DPoP', 'The access token is DPoP-bound: send it with the DPoP scheme and a proof')
+    if (typeof proofHeader !== 'string' || proofHeader === '' || proofHeader.includes(',')) {
+      throw unauthorized('DPoP', 'A single DPoP proof is required', 'invalid_dpop_proof')
+    }
+    try {
+      await verifyDpopProof(
+        proofHeader,
+        { method: req.method, url: publicUrlOf(req), accessTokenHash: hash, jkt: verified.jkt },
+        (jti, expiresAt) => rememberJti(db, 'dpop', jti, expiresAt),
+      )
+    } catch (err) {
+      if (err instanceof DpopError) throw unauthorized('DPoP', err.description, 'invalid_dpop_proof', err)
+      throw err
+    }
+    return verified.identity
+  }
+
+  function presentedOf(req: FastifyRequest): PresentedToken | undefined {
+    try {
+      return presentedToken(req.headers.authorization)
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw unauthorized('Bearer', err.description, 'invalid_token', err)
+      throw err
+    }
+  }
+
+  async function identify(req: FastifyRequest): Promise<Identity | undefined> {
+    const presented = presentedOf(req)
+    // An API caller's token decides, even when a session cookie rides along.
+    if (presented !== undefined) return identifyBearer(req, presented)
+    return identifySession(req)
+  }
+
+  // ---- Challenges. ----
+  function isBrowserNavigation(req: FastifyRequest): boolean {
+    return (req.method === 'GET' || req.method === 'HEAD') && wantsHtml(req)
+  }
+
+  /** The scheme of the caller's Authorization header when it is ours (Bearer, DPoP); malformed counts as Bearer. */
+  function schemeOf(req: FastifyRequest): AuthScheme | undefined {
+    try {
+      return presentedToken(req.headers.authorization)?.scheme
+    } catch {
+      return 'Bearer'
+    }
+  }
+
+  /** What an API caller (or a browser that cannot be redirected) gets: RFC 6750 §3, RFC 9470 §3. */
+  function apiRefusal(req: FastifyRequest, need: Requirement, identity: Identity | undefined): AppError {
+    const scheme = schemeOf(req) ?? 'Bearer'
+    const scope = need.scopes !== undefined && need.scopes.length > 0 ? need.scopes.join(' ') : undefined
+    if (identity === undefined) {
+      // No credentials: no error code (RFC 6750 §3.1).
+      return new AppError('unauthorized', undefined, { headers: { 'www-authenticate': authChallenge('Bearer', { realm: 'satupintu', scope }) } })
+    }
+    if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) {
+      const description = 'A higher level of sign-in assurance is required'
+      return new AppError('unauthorized', description, {
+        headers: {
+          'www-authenticate': authChallenge(scheme, { error: 'insufficient_user_authentication', error_description: description, acr_values: need.acr }),
+        },
+      })
+    }
+    const missing = (need.scopes ?? []).filter((s) => !identity.scopes.includes(s))
+    const description = missing.length > 0 ? 'The access token does not have the scope this service needs' : 'Not allowed'
+    return new AppError('forbidden', description, {
+      headers: { 'www-authenticate': authChallenge(scheme, { error: 'insufficient_scope', error_description: description, scope }) },
+    })
+  }
+
+  async function startSignIn(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    ask: { acr: string | undefined; scopes: readonly string[]; prompt: 'login' | undefined },
+  ): Promise<FastifyReply> {
+    if (clientSecret === undefined) {
+      return reply.send(new AppError('not_ready', undefined, { cause: new Error('gateway.clientSecret is not set') }))
+    }
+    const { client, scopesSupported } = await idp()
+    // Only scopes the idp knows can be asked for; offline_access is never asked: the
+    // gateway calls no idp API after sign-in, so it keeps no refresh token.
+    const scopes = [...new Set([...baseScopes, ...ask.scopes.filter((s) => s !== 'offline_access' && scopesSupported.includes(s))])]
+    const verifier = oidc.randomPKCECodeVerifier()
+    const state = oidc.randomState()
+    const nonce = oidc.randomNonce()
+    const params: Record<string, string> = {
+      redirect_uri: redirectUri,
+      scope: scopes.join(' '),
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      ui_locales: pickLocale(req),
+    }
+    // RFC 9470 §4 / OIDC Core §3.1.2.1: ask for the level; prompt=login makes the idp
+    // authenticate again rather than reuse the sign-in that was not enough.
+    if (ask.acr !== undefined) params.acr_values = ask.acr
+    if (ask.prompt !== undefined) params.prompt = ask.prompt
+    const url = oidc.buildAuthorizationUrl(client, params)
+    const tx: SignInTransaction = { s: state, v: verifier, n: nonce, r: safeReturnPath(req.url), a: ask.acr ?? null, sc: scopes }
+    const value = signers.transaction.sign(Buffer.from(JSON.stringify(tx), 'utf8').toString('base64url'))
+    reply.setCookie(`${transactionCookiePrefix}${state.slice(0, 16)}`, value, { ...transactionCookie, maxAge: transactionSeconds })
+    return reply.header('cache-control', 'no-store').redirect(url.href, 303)
+  }
+
+  async function challenge(req: FastifyRequest, reply: FastifyReply, need: Requirement, identity: Identity | undefined): Promise<FastifyReply> {
+    const hasToken = schemeOf(req) !== undefined
+    if (identity?.via === 'bearer' || hasToken || !isBrowserNavigation(req)) return reply.send(apiRefusal(req, need, identity))
+    if (identity === undefined) return startSignIn(req, reply, { acr: need.acr, scopes: need.scopes ?? [], prompt: undefined })
+
+    // A browser with a session that is not enough: sign in again, asking for more — once.
+    const row = identity.sessionId === undefined ? undefined : await sessionRow(identity.sessionId)
+    const wantScopes = [...new Set([...identity.scopes, ...(need.scopes ?? [])])]
+    if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) {
+      if (row !== undefined && acrLevel(row.requested_acr ?? undefined) >= acrLevel(need.acr)) {
+        // The sign-in that made this session already asked for this level and the idp
+        // could not give it: another redirect would only loop.
+        return reply.send(new AppError('forbidden', 'This service needs a higher level of sign-in assurance than your account has.'))
+      }
+      return startSignIn(req, reply, { acr: need.acr, scopes: wantScopes, prompt: 'login' })
+    }
+    const missing = (need.scopes ?? []).filter((s) => !identity.scopes.includes(s))
+    if (missing.length > 0) {
+      const { scopesSupported } = await idp()
+      const askable = missing.every((s) => s !== 'offline_access' && scopesSupported.includes(s))
+      const askedBefore = row !== undefined && missing.every((s) => row.requested_scopes.includes(s))
+      if (askable && !askedBefore) return startSignIn(req, reply, { acr: need.acr ?? (identity.acr || undefined), scopes: wantScopes, prompt: undefined })
+      return reply.send(new AppError('forbidden', 'You have not allowed this service to use the data it needs.'))
+    }
+    return reply.send(new AppError('forbidden'))
+  }
+
+  // ---- Routes. ----
+  app.addHook('onSend', async (req, reply) => {
+    const id = renewals.get(req)
+    if (id !== undefined) reply.setCookie(sessionCookieName, signers.session.sign(id), sessionCookie)
+  })
+
+  await app.register(async (scope) => {
+    // Only the back-channel logout reads a form, and only here: the proxied routes keep
+    // their bodies as streams (@fastify/formbody stays inside this plugin scope).
+    await scope.register(formbody, { bodyLimit: 16_384 })
+
+    scope.get(
+      callbackPath,
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            properties: {
+              state: { type: 'string', maxLength: 512 },
+              code: { type: 'string', maxLength: 2048 },
+              iss: { type: 'string', maxLength: 2048 },
+              error: { type: 'string', maxLength: 256 },
+              error_description: { type: 'string', maxLength: 2048 },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        reply.header('cache-control', 'no-store')
+        const query = req.query as Record<string, string | undefined>
+        const state = query.state
+        if (state === undefined || !statePattern.test(state)) throw new AppError('bad_request', 'The sign-in response is not valid.')
+        const cookieName = `${transactionCookiePrefix}${state.slice(0, 16)}`
+        const tx = await readTransaction(cookiesOf(req)[cookieName])
+        reply.clearCookie(cookieName, transactionCookie)
+        if (tx === undefined || tx.s !== state) {
+          throw new AppError('bad_request', 'This sign-in has expired or was started in another browser. Please start again.')
+        }
+        if (query.error !== undefined) {
+          req.log.info({ error: query.error }, 'sign-in at the idp ended without success')
+          throw new AppError(query.error === 'access_denied' ? 'forbidden' : 'bad_request', 'The sign-in was not completed.')
+        }
+        const { client } = await idp()
+        const current = new URL(redirectUri)
+        current.search = new URL(req.url, base).search
+        let granted: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>
+        try {
+          granted = await oidc.authorizationCodeGrant(client, current, {
+            pkceCodeVerifier: tx.v,
+            expectedState: tx.s,
+            expectedNonce: tx.n,
+            idTokenExpected: true,
+          })
+        } catch (err) {
+          req.log.warn({ err: { message: (err as Error).message, code: (err as { code?: unknown }).code, error: (err as { error?: unknown }).error } }, 'code exchange failed')
+          throw new AppError('bad_request', 'The sign-in could not be completed. Please start again.', { cause: err })
+        }
+        const idClaims = granted.claims()
+        if (idClaims === undefined) throw new AppError('bad_request', 'The sign-in could not be completed. Please start again.')
+        let userinfo: Record<string, unknown>
+        try {
+          userinfo = await oidc.fetchUserInfo(client, granted.access_token, idClaims.sub)
+        } catch (err) {
+          throw new AppError('internal', undefined, { cause: err })
+        }
+        const claims: Record<string, unknown> = {}
+        for (const [k, v] of Object.entries(userinfo)) if (!nonReleasedClaims.has(k)) claims[k] = v
+        const previous = await sessionIdFrom(req)
+        const previousHash = previous === undefined ? undefined : hashSessionId(previous)
+        const id = newSessionId()
+        const idHash = hashSessionId(id)
+        const row = await createSession(
+          db,
+          idHash,
+          {
+            sub: idClaims.sub,
+            idpSid: typeof idClaims.sid === 'string' ? idClaims.sid : undefined,
+            acr: typeof idClaims.acr === 'string' ? idClaims.acr : '',
+            amr: Array.isArray(idClaims.amr) ? idClaims.amr.filter((x): x is string => typeof x === 'string') : [],
+            scopes: (granted.scope ?? tx.sc.join(' ')).split(' ').filter((s) => s !== ''),
+            claims,
+            idTokenEnc: granted.id_token === undefined ? undefined : kek.encrypt(granted.id_token, `gateway-session:${idHash}`),
+            requestedAcr: tx.a ?? undefined,
+            requestedScopes: tx.sc,
+          },
+          limits,
+          { replaces: previousHash },
+        )
+        if (previousHash !== undefined) forget([previousHash])
+        remember(idHash, row, Date.now())
+        renewals.delete(req)
+        reply.setCookie(sessionCookieName, signers.session.sign(id), sessionCookie)
+        return reply.redirect(`${base}${safeReturnPath(tx.r)}`, 303)
+      },
+    )
+
+    // RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2): the session ends here at once,
+    // then the idp ends its own and shows its confirmation page.
+    scope.get(logoutPath, async (req, reply) => {
+      reply.header('cache-control', 'no-store')
+      const id = await sessionIdFrom(req)
+      let idToken: string | undefined
+      if (id !== undefined) {
+        const idHash = hashSessionId(id)
+        forget([idHash])
+        const row = await deleteSession(db, idHash)
+        if (row?.id_token_enc) {
+          try {
+            idToken = kek.decrypt(row.id_token_enc, `gateway-session:${idHash}`)
+          } catch (err) {
+            req.log.warn({ err }, 'could not decrypt the ID token of a gateway session')
+          }
+        }
+      }
+      renewals.delete(req)
+      reply.clearCookie(sessionCookieName, sessionCookie)
+      let client: oidc.Configuration
+      try {
+        client = (await discovered()).client
+      } catch {
+        return reply.redirect(`${base}/`, 303)
+      }
+      if (client.serverMetadata().end_session_endpoint === undefined) return reply.redirect(`${base}/`, 303)
+      const params: Record<string, string> = { post_logout_redirect_uri: `${base}/`, client_id: config.gateway.clientId, ui_locales: pickLocale(req) }
+      if (idToken !== undefined) params.id_token_hint = idToken
+      return reply.redirect(oidc.buildEndSessionUrl(client, params).href, 303)
+    })
+
+    // OIDC Back-Channel Logout 1.0: the idp tells us a citizen signed out.
+    scope.post(
+      backchannelLogoutPath,
+      {
+        bodyLimit: 16_384,
+        schema: {
+          body: {
+            type: 'object',
+            required: ['logout_token'],
+            properties: { logout_token: { type: 'string', minLength: 1, maxLength: 8192 } },
+          },
+        },
+      },
+      async (req, reply) => {
+        reply.header('cache-control', 'no-store')
+        const { logout_token: token } = req.body as { logout_token: string }
+        let payload: JWTPayload
+        try {
+          payload = await verifyLogoutToken(token)
+        } catch (err) {
+          if (err instanceof AppError) throw err
+          req.log.info({ reason: (err as Error).message }, 'logout token refused')
+          // §2.8: 400 when the logout token is not valid.
+          throw new AppError('bad_request', 'The logout token is not valid.', { cause: err })
+        }
+        const target = {
+          sub: typeof payload.sub === 'string' ? payload.sub : undefined,
+          sid: typeof payload.sid === 'string' ? payload.sid : undefined,
+        }
+        const deleted = await deleteSessionsForLogout(db, target)
+        forget(deleted)
+        // The rows are gone for every instance; this one also forgets what it cached of them.
+        for (const [h, entry] of cache) {
+          if (entry.row !== undefined && (target.sid === undefined || entry.row.idp_sid === target.sid) && (target.sub === undefined || entry.row.sub === target.sub)) {
+            cache.delete(h)
+          }
+        }
+        req.log.info({ sessions: deleted.length }, 'back-channel logout')
+        return reply.code(200).send()
+      },
+    )
+  })
+
+  /** OIDC Back-Channel Logout 1.0 §2.6, step by step. */
+  async function verifyLogoutToken(token: string): Promise<JWTPayload> {
+    let keys: IdpKeys
+    try {
+      keys = (await discovered()).keys
+    } catch (err) {
+      throw new AppError('not_ready', undefined, { cause: err })
+    }
+    // Steps 1–4: a signed JWT (not encrypted: we register none), from our issuer, for us,
+    // with iat, explicitly typed (§2.4) so an ID token can never pass for one.
+    const { payload } = await jwtVerify(token, keys.jwks, {
+      issuer: keys.issuer,
+      audience: config.gateway.clientId,
+      typ: 'logout+jwt',
+      algorithms: [...accessTokenAlgorithms],
+      clockTolerance: clockToleranceSeconds,
+      maxTokenAge: '10 minutes',
+      requiredClaims: ['iat', 'jti', 'events'],
+    })
+    // Step 5: sub, sid or both.
+    if (typeof payload.sub !== 'string' && typeof payload.sid !== 'string') throw new Error('neither sub nor sid')
+    // Step 6: the back-channel logout event, as a JSON object.
+    const events = payload.events
+    const event = typeof events === 'object' && events !== null ? (events as Record<string, unknown>)[backchannelLogoutEvent] : undefined
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new Error('no back-channel logout event')
+    // Step 7: no nonce (so that an ID token cannot be replayed as a logout token).
+    if ('nonce' in payload) throw new Error('a logout token has no nonce')
+    // Step 8: not seen before, on any instance. Remembered until the token could no longer verify.
+    const jti = payload.jti as string
+    const until = new Date(((payload.exp ?? (payload.iat as number) + 600) + clockToleranceSeconds) * 1000)
+    if (!(await rememberJti(db, 'logout', `${keys.issuer} ${jti}`.slice(0, 512), until))) throw new Error('logout token replayed')
+    return payload
+  }
+
+  async function readTransaction(raw: string | undefined): Promise<SignInTransaction | undefined> {
+    if (raw === undefined || raw.length > 4096) return undefined
+    const r = await unsign('transaction', raw)
+    if (r === undefined) return undefined
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(r.value, 'base64url').toString('utf8'))
+      return isTransaction(parsed) ? parsed : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  // ---- Background: purge, key reload. ----
+  const purgeTimer = setInterval(() => {
+    Promise.all([purgeExpiredSessions(db, limits), purgeExpiredJtis(db)]).catch((err: unknown) =>
+      logger.warn({ err }, 'purge of expired gateway sessions failed'),
+    )
+  }, 60_000)
+  purgeTimer.unref()
+  const keyTimer = setInterval(() => {
+    reloadCookieKeys().catch((err: unknown) => logger.warn({ err }, 'cookie key reload failed'))
+  }, config.idp.keys.refreshSeconds * 1000)
+  keyTimer.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(purgeTimer)
+    clearInterval(keyTimer)
+  })
+
+  return { identify, challenge, logoutPath }
+}

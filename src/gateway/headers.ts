@@ -1,0 +1,390 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Agency } from './agencies.ts'
+import { sessionCookieName } from './auth.ts'
+import type { Identity } from './identity.ts'
+
+/**
+ * What an agency receives in request headers, and what the citizen receives back
+ * (SECURITY.md lines 14, 15, 17, 22; docs/agency-integration.md "Headers").
+ *
+ * Requests: first everything a client could use to speak for the gateway is removed —
+ * identity headers in any case or spelling, forwarding headers, the citizen's credentials
+ * and the gateway's cookies, hop-by-hop headers and whatever the client's `Connection`
+ * header names — and only then are the gateway's own headers written. They are always
+ * written, empty when there is no value (the pomerium habit, STYLE.md): a backend that
+ * reads `X-Citizen-Sub` can never see a value the client chose.
+ *
+ * Responses: hop-by-hop headers go, `Location` and `Set-Cookie` are rewritten so that the
+ * citizen stays on the gateway's origin and each agency's cookies stay below its prefix.
+ */
+
+/** The headers the gateway writes on every proxied request. */
+export const identityHeaderNames = {
+  assertion: 'x-satupintu-assertion',
+  sub: 'x-citizen-sub',
+  name: 'x-citizen-name',
+  acr: 'x-citizen-acr',
+  nik: 'x-citizen-nik',
+} as const
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1, RFC 9112 §9.6) plus ones undici refuses to send. */
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  // Node answers `Expect: 100-continue` itself; undici refuses to send it.
+  'expect',
+])
+
+/**
+ * Request headers the gateway owns or that assert who the caller is, matched after
+ * lower-casing and mapping "_" to "-" (nginx, Apache and CGI map `X_Citizen_Sub` and
+ * `X-Citizen-Sub` to the same HTTP_X_CITIZEN_SUB). A client never gets to send these.
+ */
+const ownedExact = new Set([
+  'authorization',
+  'proxy-authorization',
+  'dpop',
+  'forwarded',
+  'link', // document links ride in `Link` (the documents issue)
+  'x-request-id',
+  'x-real-ip',
+  'x-client-ip',
+  'client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-original-forwarded-for',
+  'x-remote-user',
+  'x-remote-email',
+  'x-remote-group',
+  'x-remote-groups',
+  'x-remote-addr',
+  'remote-user',
+  'remote-email',
+  'remote-groups',
+  'auth-user',
+  'x-auth-user',
+  'x-user',
+  'x-user-id',
+  'x-email',
+  'x-username',
+  'x-preferred-username',
+  'x-userinfo',
+  'x-id-token',
+  'x-access-token',
+  'x-jwt-assertion',
+  'x-goog-iap-jwt-assertion',
+  'x-client-verify',
+  // Path overrides honoured by IIS, Symfony, Laravel and others: the policy decided on
+  // the request path, so a client must not be able to name another one.
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-original-host',
+  'x-host',
+])
+
+const ownedPrefixes = [
+  'x-citizen-',
+  'x-satupintu-',
+  'x-forwarded-', // -for, -host, -proto, -prefix, -user, -email, -preferred-username, -groups, -access-token…
+  'x-auth-request-',
+  'x-authenticated-',
+  'x-amzn-oidc-',
+  'x-ms-client-principal',
+  'x-goog-authenticated-user-',
+  'cf-access-',
+  'x-pomerium-',
+  'x-webauth-',
+  'x-ssl-client-',
+  'ssl-client-',
+  'x-client-cert',
+]
+
+function canonicalName(name: string): string {
+  return name.toLowerCase().replace(/_/g, '-')
+}
+
+/** Whether a client-sent request header is removed before forwarding (SECURITY.md line 14). */
+export function isOwnedRequestHeader(name: string): boolean {
+  const n = canonicalName(name)
+  if (n === 'x-citizen' || n === 'x-satupintu') return true
+  return ownedExact.has(n) || ownedPrefixes.some((p) => n.startsWith(p))
+}
+
+/** The cookies the gateway owns: its session cookie and every `sp_gw_…` transaction cookie. */
+export function isGatewayCookie(name: string): boolean {
+  const base = name.replace(/^__(Host|Secure)-/, '')
+  return base === sessionCookieName || base.startsWith(`${sessionCookieName}_`)
+}
+
+/** Names listed in a `Connection` header (RFC 9110 §7.6.1), lower-cased. */
+export function connectionTokens(value: string | string[] | undefined): Set<string> {
+  const out = new Set<string>()
+  for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+    for (const t of v.split(',')) {
+      const n = t.trim().toLowerCase()
+      if (n !== '') out.add(n)
+    }
+  }
+  return out
+}
+
+/**
+ * A `Cookie` header without the cookies `drop` names; the others pass byte for byte.
+ * Undefined when nothing is left.
+ */
+export function filterCookieHeader(value: string, drop: (name: string) => boolean): string | undefined {
+  const kept = value
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => {
+      if (p === '') return false
+      const eq = p.indexOf('=')
+      const name = (eq === -1 ? p : p.slice(0, eq)).trim()
+      return !drop(name)
+    })
+  return kept.length > 0 ? kept.join('; ') : undefined
+}
+
+/**
+ * A header value any HTTP stack accepts and any agency can decode: UTF-8, percent-encoded
+ * (RFC 3986 §2.1) for everything outside printable ASCII, and for "%" and "+" themselves
+ * ("+" so that form decoders such as Java's URLDecoder do not turn it into a space).
+ * "Budi Santoso" stays "Budi Santoso"; "Zoë" becomes "Zo%C3%AB". Decode with
+ * decodeURIComponent (JavaScript), rawurldecode (PHP) or URLDecoder.decode (Java).
+ */
+export function encodeHeaderText(value: string): string {
+  // toWellFormed: a lone surrogate (possible in JSON) becomes U+FFFD instead of a URIError.
+  return value.toWellFormed().replace(/[^\x20-\x24\x26-\x2A\x2C-\x7E]+/gu, (s) => encodeURIComponent(s))
+}
+
+export interface IdentityHeaderValues {
+  readonly assertion: string
+  readonly sub: string
+  readonly name: string
+  readonly acr: string
+  readonly nik: string
+}
+
+/** Every identity header, empty: what an anonymous (or public-route) request carries. */
+export const noIdentity: IdentityHeaderValues = Object.freeze({ assertion: '', sub: '', name: '', acr: '', nik: '' })
+
+/**
+ * The plain `X-Citizen-*` values for one agency. `nik` only where the agency's
+ * configuration releases it and the citizen's claims carry it; otherwise empty.
+ */
+export function identityHeaderValues(identity: Identity | undefined, agency: Agency, assertion: string): IdentityHeaderValues {
+  if (identity === undefined) return noIdentity
+  const name = identity.claims.name
+  const nik = identity.claims.nik
+  return {
+    assertion,
+    sub: identity.sub,
+    name: typeof name === 'string' ? name : '',
+    acr: identity.acr,
+    nik: agency.releaseNik && typeof nik === 'string' ? nik : '',
+  }
+}
+
+export interface Forwarding {
+  /** The request id, end to end. */
+  readonly requestId: string
+  /**
+   * Client address first, then each proxy the gateway trusts, ending with the gateway's
+   * own peer (Fastify's `req.ips` reversed; only hops within http.trustProxy are there).
+   */
+  readonly chain: readonly string[]
+  /** The gateway's public origin (gateway.publicUrl): never taken from Host or X-Forwarded-Host. */
+  readonly publicUrl: URL
+  /** The agency's prefix on the gateway, e.g. /layanan/dinas-contoh. */
+  readonly prefix: string
+}
+
+export interface UpstreamHeaderInput {
+  /** The Host the upstream expects (its own host:port, from the agency's fixed upstream URL). */
+  readonly upstreamHost: string
+  /** Whether a request body is forwarded; without one, framing headers are dropped. */
+  readonly hasBody: boolean
+  readonly identity: IdentityHeaderValues
+  readonly forwarding: Forwarding
+  /** `Link` header values (document links, the documents issue); none today. */
+  readonly links?: readonly string[]
+}
+
+/** RFC 7239 §6: IPv6 addresses are quoted and bracketed; other values quoted when not a token. */
+function forwardedNode(addr: string): string {
+  return addr.includes(':') ? `"[${addr}]"` : addr
+}
+
+/**
+ * The headers sent upstream. Order matters and is the point: (1) drop hop-by-hop headers
+ * and every header the client's `Connection` names, (2) drop owned headers and the
+ * gateway's cookies, (3) write the gateway's headers. A client's `Connection: X-Citizen-Sub`
+ * is applied to the client's own headers in step 1 and can never reach step 3 (SECURITY.md
+ * line 15); the gateway sends no `Connection` header of its own.
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, input: UpstreamHeaderInput): Record<string, string | string[]> {
+  const listed = connectionTokens(incoming.connection)
+  const out: Record<string, string | string[]> = {}
+  for (const [rawName, value] of Object.entries(incoming)) {
+    if (value === undefined) continue
+    const name = rawName.toLowerCase()
+    if (hopByHop.has(name) || listed.has(name) || name === 'host') continue
+    if (isOwnedRequestHeader(name)) continue
+    if (!input.hasBody && (name === 'content-length' || name === 'content-type')) continue
+    if (name === 'cookie') {
+      const kept = filterCookieHeader(Array.isArray(value) ? value.join('; ') : value, isGatewayCookie)
+      if (kept !== undefined) out.cookie = kept
+      continue
+    }
+    out[name] = value
+  }
+  const { identity, forwarding } = input
+  const client = forwarding.chain[0] ?? ''
+  const publicHost = forwarding.publicUrl.host
+  const proto = forwarding.publicUrl.protocol.replace(/:$/, '')
+  out.host = input.upstreamHost
+  out[identityHeaderNames.assertion] = identity.assertion
+  out[identityHeaderNames.sub] = encodeHeaderText(identity.sub)
+  out[identityHeaderNames.name] = encodeHeaderText(identity.name)
+  out[identityHeaderNames.acr] = encodeHeaderText(identity.acr)
+  out[identityHeaderNames.nik] = encodeHeaderText(identity.nik)
+  out['x-request-id'] = forwarding.requestId
+  out['x-forwarded-for'] = forwarding.chain.join(', ')
+  out['x-forwarded-proto'] = proto
+  out['x-forwarded-host'] = publicHost
+  out['x-forwarded-prefix'] = forwarding.prefix
+  out['x-real-ip'] = client
+  out.forwarded = `for=${forwardedNode(client)};host="${publicHost}";proto=${proto}`
+  if (input.links !== undefined && input.links.length > 0) out.link = input.links.join(', ')
+  return out
+}
+
+// ---------------------------------------------------------------------------------------
+// Responses
+
+export interface ResponseRewrite {
+  /** The agency's fixed upstream (origin and base path ending in "/"). */
+  readonly upstream: URL
+  /** The gateway's public origin, e.g. https://layanan.sukamaju.go.id */
+  readonly publicUrl: URL
+  /** The agency's prefix, e.g. /layanan/dinas-contoh */
+  readonly prefix: string
+  /** The path the upstream was asked for (to compute a cookie's default path). */
+  readonly upstreamPath: string
+}
+
+/**
+ * Response headers never passed to the citizen: hop-by-hop ones, our request id (the
+ * gateway's wins), and ones whose effect would reach the whole gateway origin rather than
+ * the agency's prefix (`Alt-Svc` would send the gateway's traffic elsewhere,
+ * `Clear-Site-Data` would sign the citizen out of every agency).
+ */
+const droppedResponse = new Set([...hopByHop, 'proxy-authenticate', 'x-request-id', 'alt-svc', 'clear-site-data'])
+
+/** The upstream path below the agency's base path, or undefined when outside it. */
+function belowBase(pathname: string, upstream: URL): string | undefined {
+  const base = upstream.pathname // ends in "/"
+  if (pathname === base.slice(0, -1)) return ''
+  return pathname.startsWith(base) ? pathname.slice(base.length) : undefined
+}
+
+/**
+ * A `Location` (or `Content-Location`) pointing at the upstream — absolute, network-path
+ * or path-absolute — rewritten onto the gateway: `${publicUrl}${prefix}/…` for absolute
+ * ones, `${prefix}/…` for path-absolute ones. Relative references already resolve under
+ * the prefix; anything pointing elsewhere (the idp, another site) is left as it is.
+ */
+export function rewriteLocation(value: string, ctx: ResponseRewrite): string {
+  const v = value.trim()
+  const pathAbsolute = v.startsWith('/') && !v.startsWith('//') && !v.startsWith('/\\')
+  let url: URL
+  try {
+    url = new URL(v, ctx.upstream)
+  } catch {
+    return value
+  }
+  if (url.origin !== ctx.upstream.origin) return value
+  // A relative reference ("next", "../x") resolves the same way on the gateway.
+  if (!pathAbsolute && !/^[A-Za-z][A-Za-z0-9+.-]*:|^\/\//.test(v)) return value
+  const rest = belowBase(url.pathname, ctx.upstream)
+  if (rest === undefined) return value
+  const path = `${ctx.prefix}/${rest}${url.search}${url.hash}`
+  return pathAbsolute ? path : `${ctx.publicUrl.origin}${path}`
+}
+
+/** RFC 6265 §5.1.4 default-path of a request path. */
+function defaultCookiePath(requestPath: string): string {
+  const last = requestPath.lastIndexOf('/')
+  return last <= 0 ? '/' : requestPath.slice(0, last)
+}
+
+/**
+ * A `Set-Cookie` rewritten for the gateway's origin: `Domain` removed (the cookie belongs
+ * to the gateway host only), `Path` moved below the agency's prefix (an explicit one is
+ * always written: the browser's default path for "/layanan/a" would be "/layanan", shared
+ * by every agency). A cookie that would take the name of one of the gateway's own is
+ * dropped (undefined): an agency cannot set, replace or fix the citizen's gateway session.
+ */
+export function rewriteSetCookie(value: string, ctx: ResponseRewrite): string | undefined {
+  const parts = value.split(';')
+  const pair = (parts[0] ?? '').trim()
+  const eq = pair.indexOf('=')
+  const name = (eq === -1 ? '' : pair.slice(0, eq)).trim()
+  if (isGatewayCookie(name)) return undefined
+  let upstreamCookiePath: string | undefined
+  const attrs: string[] = []
+  for (const raw of parts.slice(1)) {
+    const a = raw.trim()
+    if (a === '') continue
+    const key = a.split('=', 1)[0]?.trim().toLowerCase()
+    if (key === 'domain') continue
+    if (key === 'path') {
+      const p = a.slice(a.indexOf('=') + 1).trim()
+      // RFC 6265 §5.2.4: a path not starting with "/" means the default path.
+      if (p.startsWith('/')) upstreamCookiePath = p
+      continue
+    }
+    attrs.push(a)
+  }
+  const upstreamPath = upstreamCookiePath ?? defaultCookiePath(ctx.upstreamPath)
+  const rest = belowBase(upstreamPath, ctx.upstream)
+  // Outside the agency's base path there is nothing to map to: keep it at the prefix.
+  const path = rest === undefined || rest === '' ? ctx.prefix : `${ctx.prefix}/${rest}`
+  return [pair, `Path=${path}`, ...attrs].join('; ')
+}
+
+/** The upstream's response headers as the citizen receives them. */
+export function rewriteResponseHeaders(
+  headers: Readonly<Record<string, string | string[] | number | undefined>>,
+  ctx: ResponseRewrite,
+): Record<string, string | string[]> {
+  const listed = connectionTokens(typeof headers.connection === 'string' ? headers.connection : undefined)
+  const out: Record<string, string | string[]> = {}
+  for (const [rawName, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    const name = rawName.toLowerCase()
+    if (droppedResponse.has(name) || listed.has(name)) continue
+    if (name === 'set-cookie') {
+      const cookies = (Array.isArray(value) ? value : [String(value)])
+        .map((c) => rewriteSetCookie(c, ctx))
+        .filter((c): c is string => c !== undefined)
+      if (cookies.length > 0) out[name] = cookies
+      continue
+    }
+    if (name === 'location' || name === 'content-location') {
+      out[name] = rewriteLocation(Array.isArray(value) ? (value[0] ?? '') : String(value), ctx)
+      continue
+    }
+    out[name] = Array.isArray(value) ? value : String(value)
+  }
+  return out
+}

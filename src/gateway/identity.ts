@@ -1,0 +1,28 @@
+/**
+ * Who is calling, as the gateway established it. Produced by the authentication layer
+ * (browser session or bearer token), consumed by policy and by the header injection.
+ * Nothing in here comes from a request header the caller wrote.
+ */
+export interface Identity {
+  /** How it was established. */
+  readonly via: 'session' | 'bearer'
+  /** The citizen's subject at the idp (the idp's `sub` for the gateway client). */
+  readonly sub: string
+  /** Level of assurance of the sign-in (urn:satupintu:loa:N). */
+  readonly acr: string
+  readonly amr: readonly string[]
+  /** Scopes granted to the token or session. */
+  readonly scopes: readonly string[]
+  /** Released claims (name, nik, …) as the idp gave them; only what the citizen consented to. */
+  readonly claims: Readonly<Record<string, unknown>>
+  /** The client the bearer token was issued to (apps, kiosks); undefined for sessions. */
+  readonly clientId: string | undefined
+  /** The gateway session id (for sessions): an opaque handle, never sent upstream. */
+  readonly sessionId: string | undefined
+}
+
+/** Levels in order: a route that needs N accepts N and above. */
+export function acrLevel(acr: string | undefined): number {
+  const m = /^urn:satupintu:loa:([123])$/.exec(acr ?? '')
+  return m ? Number(m[1]) : 0
+}

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config/schema.ts'
+import { pickLocale } from '../http/locale.ts'
+import type { AgencyTable } from './agencies.ts'
+import type { GatewayAuth } from './contracts.ts'
+import { acrLevel } from './identity.ts'
+
+export interface PortalDeps {
+  config: Config
+  table: AgencyTable
+  auth: GatewayAuth
+}
+
+/**
+ * The portal home page: the catalogue of agencies and their services, who is signed in,
+ * and the way to the idp's account page. A page, not an app: no JavaScript, cacheable
+ * for no one (it shows who is signed in).
+ */
+export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Promise<void> {
+  const { config, table, auth } = deps
+  const accountUrl = new URL('/akun', config.idp.issuer).toString()
+
+  app.get('/', async (req, reply) => {
+    // The portal is a public page: a bad or expired token just means "not signed in" here.
+    const identity = await auth.identify(req).catch(() => undefined)
+    const locale = pickLocale(req)
+    const agencies = table.agencies.map((a) => ({
+      name: a.name[locale],
+      services: [...a.services]
+        .sort((x, y) => x.path.localeCompare(y.path))
+        .map((s) => ({
+          name: s.name[locale],
+          href: `${a.prefix}${s.path === '/' ? '/' : s.path}`,
+          purpose: s.purpose?.[locale] ?? '',
+          badge: s.access === 'public' ? 'portal.public' : acrLevel(s.minAcr) >= 3 ? 'portal.needsVerified' : 'portal.needsAccount',
+        })),
+    }))
+    const name = identity?.claims.name
+    return reply.page('portal', {
+      agencies,
+      citizenName: typeof name === 'string' ? name : '',
+      accountUrl,
+      logoutPath: auth.logoutPath,
+    })
+  })
+}

@@ -1,0 +1,387 @@
+import type { ServerResponse } from 'node:http'
+import { Transform, type Readable, type TransformCallback } from 'node:stream'
+import replyFrom, { type FastifyReplyFromOptions } from '@fastify/reply-from'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
+import type { Logger } from 'pino'
+import { Pool, type Dispatcher } from 'undici'
+import type { Config } from '../config/schema.ts'
+import { AppError } from '../errors/app-error.ts'
+import type { Agency, AgencyTable, Service } from './agencies.ts'
+import type { AssertionSigner, GatewayAuth, Requirement } from './contracts.ts'
+import { identityHeaderValues, noIdentity, rewriteResponseHeaders, upstreamRequestHeaders, type ResponseRewrite } from './headers.ts'
+import { acrLevel, type Identity } from './identity.ts'
+import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './paths.ts'
+
+/**
+ * The agency routes: `${prefix}` and `${prefix}/*` of every agency, forwarded to the
+ * agency's fixed upstream with @fastify/reply-from on undici (issue 4, "What the agency
+ * receives"; SECURITY.md lines 14–22).
+ *
+ * Per request, in order (each a small named step):
+ *  1. checkPath (onRequest): the request-target is checked (paths.ts) — refused paths are
+ *     400 before anything else happens — and matched to the agency's service; a body
+ *     announced larger than the service allows is 413 here, before it is read.
+ *  2. streamBody (content-type parser): the body is passed on as a stream, counted, and
+ *     cut at the service's limit (413); nothing is buffered whole.
+ *  3. policy (handler): `public` forwards with empty identity headers; `signed_in` asks
+ *     auth.identify and, when that is not enough, answers with auth.challenge.
+ *  4. forward: the assertion is signed (cached), headers are rebuilt (headers.ts), and the
+ *     request goes to the agency's own connection pool with the service's timeout.
+ *  5. answer: status, headers (rewritten) and body are streamed back; a failure becomes
+ *     502 / 504 as a page or JSON with the request id and no internal host names.
+ *
+ * Decisions:
+ *  - Public services receive no identity (headers written empty) even from a signed-in
+ *    citizen: a citizen's data goes to an agency only where its service needs sign-in
+ *    (UU PDP purpose limitation), and a public page costs no session look-up.
+ *  - Host routing (`agency.host`) is not served: sessions, the OIDC callback and cookie
+ *    rewriting are all tied to gateway.publicUrl's origin. Requests are routed by path
+ *    only; the Host header never chooses anything. A configured host is logged at start.
+ *  - One undici Pool per agency, so one agency's outage (all its connections stuck) never
+ *    queues another agency's requests. A service's timeout covers waiting for a connection,
+ *    sending the body (reset by progress) and waiting for the response headers; while the
+ *    response body streams, it is the longest silence allowed between chunks.
+ *  - Retries: never for a request with a body or a non-idempotent method; a GET, HEAD or
+ *    OPTIONS is tried once more only when a kept-alive connection turned out to be closed
+ *    (the upstream saw nothing). An upstream 503 is passed on, never retried.
+ *  - Methods: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS. Not TRACE (it would echo the
+ *    injected assertion back to the client), not CONNECT, not WebSocket upgrades.
+ */
+
+export interface ProxyDeps {
+  config: Config
+  table: AgencyTable
+  auth: GatewayAuth
+  signer: AssertionSigner
+  logger: Logger
+  /** Extension point for the documents issue: extra assertion claims and `Link` values. */
+  extras?: UpstreamExtras
+}
+
+/**
+ * What the documents issue adds to a proxied request: extra assertion claims (e.g.
+ * `documents`) and `Link` header values (short-lived document links). Called only for
+ * signed-in requests, after the policy allowed them.
+ */
+export interface UpstreamExtras {
+  forRequest(input: { req: FastifyRequest; identity: Identity; agency: Agency; service: Service }): Promise<{
+    claims?: Record<string, unknown>
+    links?: readonly string[]
+  }>
+}
+
+export const proxiedMethods: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+const retryableMethods = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** Most concurrent connections the gateway opens to one agency. */
+const connectionsPerAgency = 128
+
+/** What checkPath learned about a request, for the later steps. */
+interface RouteState {
+  readonly agency: Agency
+  readonly service: Service
+  readonly need: Requirement
+  readonly target: ProxyTarget
+  readonly upstreamPath: string
+  readonly rewrite: ResponseRewrite
+}
+
+/** A request body above the service's limit (413), raised while it streams. */
+export class BodyTooLargeError extends Error {
+  constructor() {
+    super('request body above the service limit')
+    this.name = 'BodyTooLargeError'
+  }
+}
+
+/** The service's timeout passed without progress (504). */
+export class UpstreamDeadlineError extends Error {
+  constructor() {
+    super('the upstream did not answer within the service timeout')
+    this.name = 'UpstreamDeadlineError'
+  }
+}
+
+/** The client went away before the upstream answered. */
+class ClientGoneError extends Error {
+  constructor() {
+    super('the client closed the connection')
+    this.name = 'ClientGoneError'
+  }
+}
+
+/**
+ * Counts a request body as it streams to the upstream: fails with BodyTooLargeError past
+ * `limit`, and reports progress (which keeps the upload's deadline from expiring).
+ */
+export class BodyMeter extends Transform {
+  bytes = 0
+  onProgress: (() => void) | undefined
+  readonly limit: number
+
+  constructor(limit: number) {
+    super()
+    this.limit = limit
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length
+    if (this.bytes > this.limit) {
+      cb(new BodyTooLargeError())
+      return
+    }
+    this.onProgress?.()
+    cb(null, chunk)
+  }
+}
+
+/**
+ * Per-request settings for the dispatcher. @fastify/reply-from builds undici's request
+ * options itself, copying the headers object with Object.assign — which also copies
+ * symbol-keyed properties — so the settings travel in the headers under a symbol and
+ * are taken out before undici sees them.
+ */
+const dispatchContext = Symbol('satupintu.dispatchContext')
+
+interface DispatchContext {
+  readonly timeoutMs: number
+  readonly meter: BodyMeter | undefined
+  readonly response: ServerResponse
+}
+
+type RequestCallback = (err: Error | null, data: Dispatcher.ResponseData<null>) => void
+
+/**
+ * The agency's Pool with a deadline: aborts a request that has not received response
+ * headers `timeoutMs` after it was dispatched (or after its body last made progress),
+ * including time spent waiting for a free connection, which undici's own headersTimeout
+ * does not count. Also aborts the upstream request when the client goes away first.
+ */
+function deadlineDispatcher(pool: Pool): { request: Dispatcher['request'] } {
+  function request(options: Dispatcher.RequestOptions<null>, callback: RequestCallback): void {
+    const headers = (options.headers ?? {}) as Record<string | symbol, unknown>
+    const ctx = headers[dispatchContext] as DispatchContext | undefined
+    delete headers[dispatchContext]
+    if (ctx === undefined) {
+      pool.request(options, callback)
+      return
+    }
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(new UpstreamDeadlineError()), ctx.timeoutMs)
+    if (ctx.meter !== undefined) ctx.meter.onProgress = () => timer.refresh()
+    const onClose = () => {
+      if (!ctx.response.writableFinished) abort.abort(new ClientGoneError())
+    }
+    ctx.response.once('close', onClose)
+    pool.request({ ...options, signal: abort.signal }, (err, data) => {
+      clearTimeout(timer)
+      if (ctx.meter !== undefined) ctx.meter.onProgress = undefined
+      // Once the response streams, Fastify's pipeline destroys it when the client goes away.
+      ctx.response.off('close', onClose)
+      callback(err, data)
+    })
+  }
+  // Only the callback form is used by @fastify/reply-from; the cast states that much.
+  return { request: request as unknown as Dispatcher['request'] }
+}
+
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = []
+  let e: unknown = err
+  for (let i = 0; i < 6 && e !== undefined && e !== null; i++) {
+    out.push(e)
+    e = (e as { cause?: unknown }).cause
+  }
+  return out
+}
+
+/** An upstream failure as the citizen sees it: 413, 504 or 502, never an internal host name. */
+export function classifyUpstreamError(err: unknown): AppError {
+  const chain = causes(err)
+  if (chain.some((e) => e instanceof BodyTooLargeError)) return new AppError('payload_too_large', undefined, { cause: err })
+  const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'FST_REPLY_FROM_GATEWAY_TIMEOUT'])
+  const timedOut = chain.some(
+    (e) => e instanceof UpstreamDeadlineError || timeoutCodes.has(String((e as { code?: unknown }).code)) || (e as { name?: unknown }).name === 'TimeoutError',
+  )
+  return new AppError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', undefined, { cause: err })
+}
+
+/** Requirements of a request: the service's, made stricter by the case-folded path's (paths.ts caseFolded). */
+function mergeNeeds(a: Service, b: Service | undefined): { need: Requirement; signedIn: boolean } {
+  const services = b === undefined || b === a ? [a] : [a, b]
+  const signedIn = services.some((s) => s.access === 'signed_in')
+  let acr: string | undefined
+  const scopes = new Set<string>()
+  for (const s of services) {
+    if (s.access !== 'signed_in') continue
+    if (s.minAcr !== undefined && acrLevel(s.minAcr) > acrLevel(acr)) acr = s.minAcr
+    for (const sc of s.scopes) scopes.add(sc)
+  }
+  return { need: { acr, scopes: [...scopes] }, signedIn }
+}
+
+/** Whether `identity` has at least the level and every scope `need` asks for. */
+function meetsNeed(identity: Identity | undefined, need: Requirement): identity is Identity {
+  if (identity === undefined) return false
+  if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) return false
+  return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
+}
+
+/** Fastify's trusted client chain, client first (only hops within http.trustProxy). */
+function clientChain(req: FastifyRequest): string[] {
+  const ips = (req as { ips?: string[] }).ips
+  if (Array.isArray(ips) && ips.length > 0) return [...ips].reverse()
+  return [req.ip]
+}
+
+/** When the body was not (fully) read, the connection cannot carry another request. */
+function closeIfBodyUnread(req: FastifyRequest, reply: FastifyReply): void {
+  if (!req.raw.complete) reply.header('connection', 'close')
+}
+
+export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
+  const { config, table, auth, signer, extras } = deps
+  const logger = deps.logger.child({ component: 'gateway-proxy' })
+  const publicUrl = new URL(config.gateway.publicUrl)
+  const routes = new WeakMap<FastifyRequest, RouteState>()
+
+  for (const agency of table.agencies) {
+    if (agency.host !== undefined) {
+      logger.warn({ agency: agency.id, host: agency.host }, 'host routing is not supported: the agency is served at its prefix only')
+    }
+  }
+
+  await app.register(async (scope) => {
+    // Bodies pass through as streams: no JSON, form or text parsing on proxied routes.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', function streamBody(req, payload: Readable, done) {
+      const route = routes.get(req)
+      const meter = new BodyMeter(route?.service.maxBodyBytes ?? 0)
+      // Not pipeline(): on a 413 the client's socket must stay open for the answer.
+      payload.on('error', (err) => meter.destroy(err))
+      payload.pipe(meter)
+      done(null, meter)
+    })
+
+    for (const agency of table.agencies) {
+      await scope.register(async (agencyScope) => registerAgency(agencyScope, agency))
+    }
+  })
+
+  async function registerAgency(scope: FastifyInstance, agency: Agency): Promise<void> {
+    const longest = Math.max(...agency.services.map((s) => s.timeoutMs))
+    const pool = new Pool(agency.upstream.origin, {
+      connections: connectionsPerAgency,
+      pipelining: 1,
+      connect: { timeout: Math.min(longest, 10_000) },
+      headersTimeout: longest,
+      bodyTimeout: longest,
+      // Certificates are verified (undici's default); reply-from's own default would not.
+    })
+    scope.addHook('onClose', async () => {
+      await pool.destroy()
+    })
+    await scope.register(replyFrom, {
+      base: `${agency.upstream.origin}/`,
+      // reply-from's types name its own (older) undici; the object only needs request().
+      undici: deadlineDispatcher(pool) as unknown as NonNullable<FastifyReplyFromOptions['undici']>,
+      disableRequestLogging: true,
+      // Only consulted by reply-from's default retry rule, which retryDelay below replaces.
+      retryMethods: ['GET', 'HEAD', 'OPTIONS'],
+    })
+    const prefixSegments = agency.prefix.split('/').length - 1
+
+    scope.addHook('onRequest', async function checkPath(req, reply) {
+      const checked = checkTarget(req.url)
+      if (!checked.ok) {
+        closeIfBodyUnread(req, reply)
+        throw new AppError('bad_request', 'The request path is not allowed.', { details: { reason: checked.reason } })
+      }
+      const { target } = checked
+      const match = table.match(target.decodedPath)
+      if (match === undefined || match.agency !== agency) {
+        closeIfBodyUnread(req, reply)
+        throw new AppError('not_found')
+      }
+      const folded = table.match(caseFolded(target.decodedPath))
+      const { need, signedIn } = mergeNeeds(match.service, folded?.agency === agency ? folded.service : undefined)
+      const service: Service = signedIn && match.service.access !== 'signed_in' ? { ...match.service, access: 'signed_in' } : match.service
+      const announced = Number(req.headers['content-length'] ?? 0)
+      if (Number.isFinite(announced) && announced > service.maxBodyBytes) {
+        closeIfBodyUnread(req, reply)
+        throw new AppError('payload_too_large')
+      }
+      const upstreamPath = upstreamPathFor(agency.upstream.pathname, target, prefixSegments)
+      routes.set(req, {
+        agency,
+        service,
+        need,
+        target,
+        upstreamPath,
+        rewrite: { upstream: agency.upstream, publicUrl, prefix: agency.prefix, upstreamPath },
+      })
+    })
+
+    async function handler(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+      const route = routes.get(req)
+      if (route === undefined) throw new AppError('not_found')
+      const { service, need, target } = route
+
+      // The bare prefix is the agency's home: with a slash, relative links resolve below it.
+      if (target.rawSegments.length === prefixSegments && (req.method === 'GET' || req.method === 'HEAD')) {
+        return reply.redirect(`${agency.prefix}/${target.query}`, 308)
+      }
+
+      let identity: Identity | undefined
+      if (service.access === 'signed_in') {
+        const id = await auth.identify(req)
+        if (!meetsNeed(id, need)) {
+          closeIfBodyUnread(req, reply)
+          return auth.challenge(req, reply, need, id)
+        }
+        identity = id
+      }
+
+      let extraClaims: Record<string, unknown> | undefined
+      let links: readonly string[] | undefined
+      if (identity !== undefined && extras !== undefined) {
+        const more = await extras.forRequest({ req, identity, agency, service })
+        extraClaims = more.claims
+        links = more.links
+      }
+      const assertion = identity === undefined ? '' : await signer.sign(identity, agency, extraClaims)
+      const values = identity === undefined ? noIdentity : identityHeaderValues(identity, agency, assertion)
+      const body = req.body
+      const meter = body instanceof BodyMeter ? body : undefined
+      const context: DispatchContext = { timeoutMs: service.timeoutMs, meter, response: reply.raw }
+
+      return reply.from(route.upstreamPath, {
+        timeout: service.timeoutMs,
+        rewriteRequestHeaders: () => {
+          const headers = upstreamRequestHeaders(req.headers, {
+            upstreamHost: agency.upstream.host,
+            hasBody: meter !== undefined,
+            identity: values,
+            forwarding: { requestId: req.id, chain: clientChain(req), publicUrl, prefix: agency.prefix },
+            ...(links !== undefined ? { links } : {}),
+          })
+          return Object.assign(headers, { [dispatchContext]: context })
+        },
+        rewriteHeaders: (headers) => rewriteResponseHeaders(headers, route.rewrite),
+        retryDelay: ({ err, attempt }) => {
+          const code = String((err as { code?: unknown } | undefined)?.code ?? '')
+          const reused = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET'
+          return attempt === 0 && reused && meter === undefined && retryableMethods.has(req.method) ? 1 : null
+        },
+        onError: (_reply, { error }) => {
+          closeIfBodyUnread(req, reply)
+          reply.send(classifyUpstreamError(error))
+        },
+      })
+    }
+
+    for (const url of [agency.prefix, `${agency.prefix}/*`]) {
+      scope.route({ method: proxiedMethods, url, handler, exposeHeadRoute: false })
+    }
+  }
+}

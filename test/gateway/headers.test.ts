@@ -1,0 +1,224 @@
+import t from 'tap'
+import {
+  encodeHeaderText,
+  filterCookieHeader,
+  identityHeaderValues,
+  isGatewayCookie,
+  isOwnedRequestHeader,
+  noIdentity,
+  rewriteLocation,
+  rewriteResponseHeaders,
+  rewriteSetCookie,
+  upstreamRequestHeaders,
+  type ResponseRewrite,
+} from '../../src/gateway/headers.ts'
+import { agencyTable, identity } from './harness.ts'
+
+const forwarding = {
+  requestId: 'req-12345678',
+  chain: ['203.0.113.7'],
+  publicUrl: new URL('https://layanan.sukamaju.go.id'),
+  prefix: '/layanan/dinas-a',
+}
+const ours = ['x-satupintu-assertion', 'x-citizen-sub', 'x-citizen-name', 'x-citizen-acr', 'x-citizen-nik']
+
+t.test('SECURITY 14 (unit): identity headers in any case or spelling are removed, and ours are always written', async (t) => {
+  const spoofed = {
+    'x-citizen-sub': 'evil',
+    'x-citizen-name': 'Evil',
+    'x-citizen-acr': 'urn:satupintu:loa:3',
+    'x-citizen-nik': '3201010101900009',
+    'x-citizen-roles': 'admin',
+    x_citizen_sub: 'evil-underscore',
+    'x-citizen_sub': 'evil-mixed',
+    'X-CITIZEN-SUB': 'evil-upper',
+    'x-satupintu-assertion': 'eyJ.fake.jwt',
+    x_satupintu_assertion: 'eyJ.fake.jwt',
+    'x-forwarded-user': 'evil',
+    'x-forwarded-email': 'evil@example.org',
+    'x-forwarded-preferred-username': 'evil',
+    'x-forwarded-groups': 'admin',
+    'x-auth-request-user': 'evil',
+    'x-auth-request-email': 'evil@example.org',
+    'x-remote-user': 'evil',
+    'remote-user': 'evil',
+    remote_user: 'evil',
+    'x-authenticated-user': 'evil',
+    'x-authenticated-userid': 'evil',
+    'x-userinfo': 'e30',
+    'x-user': 'evil',
+    'x-amzn-oidc-identity': 'evil',
+    'x-ms-client-principal-name': 'evil',
+    'x-goog-authenticated-user-email': 'evil',
+    'cf-access-authenticated-user-email': 'evil',
+    'x-original-url': '/admin',
+    'x-rewrite-url': '/admin',
+    authorization: 'Bearer citizen-token',
+    'proxy-authorization': 'Basic eDp5',
+    dpop: 'eyJ.proof',
+    link: '<https://evil.example/dokumen>; rel="dokumen"',
+    'x-request-id': 'spoofed-request-id',
+    'x-real-ip': '10.0.0.1',
+    forwarded: 'for=10.0.0.1;host=intranet',
+    'x-forwarded-for': '10.0.0.1',
+    'x-forwarded-host': 'evil.example',
+    'x-forwarded-proto': 'http',
+    'x-forwarded-prefix': '/admin',
+    accept: 'text/html',
+    'user-agent': 'test',
+  }
+  const out = upstreamRequestHeaders(spoofed, { upstreamHost: '10.1.2.3:8080', hasBody: false, identity: noIdentity, forwarding })
+  for (const name of Object.keys(out)) {
+    t.notOk(/_/.test(name), `no underscore spelling survives: ${name}`)
+  }
+  for (const name of ours) t.equal(out[name], '', `${name} is written, empty`)
+  for (const name of ['x-citizen-roles', 'x-forwarded-user', 'x-forwarded-email', 'x-forwarded-preferred-username', 'x-forwarded-groups', 'x-auth-request-user', 'x-remote-user', 'remote-user', 'x-authenticated-user', 'x-userinfo', 'x-user', 'x-amzn-oidc-identity', 'x-ms-client-principal-name', 'x-goog-authenticated-user-email', 'cf-access-authenticated-user-email', 'x-original-url', 'x-rewrite-url', 'authorization', 'proxy-authorization', 'dpop', 'link']) {
+    t.equal(out[name], undefined, `${name} is removed`)
+  }
+  t.equal(out['x-request-id'], 'req-12345678')
+  t.equal(out['x-real-ip'], '203.0.113.7')
+  t.equal(out['x-forwarded-for'], '203.0.113.7')
+  t.equal(out['x-forwarded-host'], 'layanan.sukamaju.go.id')
+  t.equal(out['x-forwarded-proto'], 'https')
+  t.equal(out['x-forwarded-prefix'], '/layanan/dinas-a')
+  t.equal(out.forwarded, 'for=203.0.113.7;host="layanan.sukamaju.go.id";proto=https')
+  t.equal(out.host, '10.1.2.3:8080')
+  t.equal(out.accept, 'text/html', 'ordinary headers pass')
+  t.equal(out['user-agent'], 'test')
+})
+
+t.test('identity values: X-Citizen-Nik only where the agency releases it', async (t) => {
+  const [withNik, withoutNik] = agencyTable([
+    { id: 'dinas-a', upstream: 'http://127.0.0.1:1', releaseNik: true, services: [{ path: '/', access: 'signed_in' }] },
+    { id: 'dinas-b', upstream: 'http://127.0.0.1:2', services: [{ path: '/', access: 'signed_in' }] },
+  ]).agencies
+  if (!withNik || !withoutNik) throw new Error('table')
+  const id = identity()
+  t.same(identityHeaderValues(id, withNik, 'jwt'), { assertion: 'jwt', sub: 'sub-budi-0001', name: 'Budi Santoso', acr: 'urn:satupintu:loa:1', nik: '3201010101900001' })
+  t.equal(identityHeaderValues(id, withoutNik, 'jwt').nik, '')
+  t.equal(identityHeaderValues(identity({ claims: {} }), withNik, 'jwt').nik, '', 'no claim, empty')
+  t.equal(identityHeaderValues(identity({ claims: {} }), withNik, 'jwt').name, '')
+  t.same(identityHeaderValues(undefined, withNik, ''), noIdentity)
+})
+
+t.test('SECURITY 15 (unit): a Connection header naming our headers removes the client\'s, never ours', async (t) => {
+  const out = upstreamRequestHeaders(
+    {
+      connection: 'X-Citizen-Sub, X-Satupintu-Assertion, x-request-id, X-Forwarded-For, x-citizen-nik, keep-alive, Accept-Language',
+      'x-citizen-sub': 'evil',
+      'accept-language': 'id',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      'transfer-encoding': 'chunked',
+      upgrade: 'websocket',
+      'proxy-connection': 'keep-alive',
+      expect: '100-continue',
+    },
+    { upstreamHost: 'u:1', hasBody: true, identity: { assertion: 'jwt', sub: 's', name: 'n', acr: 'a', nik: '' }, forwarding },
+  )
+  t.equal(out['x-satupintu-assertion'], 'jwt')
+  t.equal(out['x-citizen-sub'], 's')
+  t.equal(out['x-citizen-nik'], '')
+  t.equal(out['x-request-id'], 'req-12345678')
+  t.equal(out['x-forwarded-for'], '203.0.113.7')
+  t.equal(out.connection, undefined, 'the gateway sends no Connection header of its own')
+  for (const h of ['accept-language', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'proxy-connection', 'expect']) t.equal(out[h], undefined, `${h} is not forwarded`)
+})
+
+t.test('the gateway cookies are removed; every other cookie passes byte for byte', async (t) => {
+  const out = upstreamRequestHeaders(
+    { cookie: 'lang=id; sp_gw=s%3Aabc.def; sp_gw_tx_abcdef=xyz; PHPSESSID=q1w2e3;  JSESSIONID="a=b"' },
+    { upstreamHost: 'u:1', hasBody: false, identity: noIdentity, forwarding },
+  )
+  t.equal(out.cookie, 'lang=id; PHPSESSID=q1w2e3; JSESSIONID="a=b"')
+  const only = upstreamRequestHeaders({ cookie: 'sp_gw=abc' }, { upstreamHost: 'u:1', hasBody: false, identity: noIdentity, forwarding })
+  t.equal(only.cookie, undefined, 'no empty Cookie header is sent')
+  t.ok(isGatewayCookie('__Host-sp_gw'))
+  t.notOk(isGatewayCookie('sp_gwx'))
+  t.notOk(isGatewayCookie('SP_GW_OTHER'), 'cookie names are case-sensitive: only our exact names are ours')
+  t.equal(filterCookieHeader('a=1;b=2', (n) => n === 'a'), 'b=2')
+})
+
+t.test('framing headers are dropped when no body is forwarded', async (t) => {
+  const out = upstreamRequestHeaders({ 'content-length': '10', 'content-type': 'text/plain' }, { upstreamHost: 'u:1', hasBody: false, identity: noIdentity, forwarding })
+  t.equal(out['content-length'], undefined)
+  const withBody = upstreamRequestHeaders({ 'content-length': '10', 'content-type': 'text/plain' }, { upstreamHost: 'u:1', hasBody: true, identity: noIdentity, forwarding })
+  t.equal(withBody['content-length'], '10')
+  t.equal(withBody['content-type'], 'text/plain')
+})
+
+t.test('the forwarding chain lists only trusted hops; an IPv6 client is bracketed in Forwarded', async (t) => {
+  const out = upstreamRequestHeaders({}, { upstreamHost: 'u:1', hasBody: false, identity: noIdentity, forwarding: { ...forwarding, chain: ['2001:db8::7', '10.0.0.2'] } })
+  t.equal(out['x-forwarded-for'], '2001:db8::7, 10.0.0.2')
+  t.equal(out['x-real-ip'], '2001:db8::7')
+  t.equal(out.forwarded, 'for="[2001:db8::7]";host="layanan.sukamaju.go.id";proto=https')
+})
+
+t.test('non-ASCII and control characters in a name are percent-encoded, ASCII stays readable', async (t) => {
+  t.equal(encodeHeaderText('Budi Santoso'), 'Budi Santoso')
+  t.equal(encodeHeaderText("Ni Luh Putu Ayu 'Dewi'"), "Ni Luh Putu Ayu 'Dewi'")
+  t.equal(encodeHeaderText('Zoë'), 'Zo%C3%AB')
+  t.equal(encodeHeaderText('عبد الله'), '%D8%B9%D8%A8%D8%AF %D8%A7%D9%84%D9%84%D9%87')
+  t.equal(encodeHeaderText('a\r\nX-Citizen-Sub: evil'), 'a%0D%0AX-Citizen-Sub: evil')
+  t.equal(encodeHeaderText('100% + 1'), '100%25 %2B 1')
+  t.equal(encodeHeaderText('x\ud800y'), 'x%EF%BF%BDy', 'a lone surrogate does not throw')
+  t.equal(decodeURIComponent(encodeHeaderText('Zoë 100% + Ñ')), 'Zoë 100% + Ñ', 'decodeURIComponent gets the name back')
+  const out = upstreamRequestHeaders({}, { upstreamHost: 'u:1', hasBody: false, identity: { ...noIdentity, name: 'Siti\r\nX-Evil: 1' }, forwarding })
+  t.equal(out['x-citizen-name'], 'Siti%0D%0AX-Evil: 1')
+})
+
+const ctx: ResponseRewrite = {
+  upstream: new URL('http://10.1.2.3:8080/aplikasi/'),
+  publicUrl: new URL('https://layanan.sukamaju.go.id'),
+  prefix: '/layanan/dinas-a',
+  upstreamPath: '/aplikasi/izin/form',
+}
+
+t.test('Location pointing at the upstream is moved onto the gateway; others are left alone', async (t) => {
+  t.equal(rewriteLocation('http://10.1.2.3:8080/aplikasi/izin?x=1#f', ctx), 'https://layanan.sukamaju.go.id/layanan/dinas-a/izin?x=1#f')
+  t.equal(rewriteLocation('http://10.1.2.3:8080/aplikasi', ctx), 'https://layanan.sukamaju.go.id/layanan/dinas-a/')
+  t.equal(rewriteLocation('//10.1.2.3:8080/aplikasi/x', ctx), 'https://layanan.sukamaju.go.id/layanan/dinas-a/x')
+  t.equal(rewriteLocation('/aplikasi/selesai', ctx), '/layanan/dinas-a/selesai')
+  t.equal(rewriteLocation('/aplikasi/', ctx), '/layanan/dinas-a/')
+  t.equal(rewriteLocation('selesai?id=1', ctx), 'selesai?id=1', 'relative references resolve under the prefix already')
+  t.equal(rewriteLocation('../x', ctx), '../x')
+  t.equal(rewriteLocation('/lain', ctx), '/lain', 'outside the base path: nothing to map to')
+  t.equal(rewriteLocation('http://localhost:3000/authorize?x=1', ctx), 'http://localhost:3000/authorize?x=1', 'another origin (the idp) stays')
+  t.equal(rewriteLocation('http://10.1.2.3:9090/aplikasi/x', ctx), 'http://10.1.2.3:9090/aplikasi/x', 'another port is another origin')
+})
+
+t.test('Set-Cookie loses Domain and gets a Path below the agency prefix', async (t) => {
+  t.equal(rewriteSetCookie('sid=abc; Domain=10.1.2.3; Path=/aplikasi/; HttpOnly; SameSite=Lax', ctx), 'sid=abc; Path=/layanan/dinas-a; HttpOnly; SameSite=Lax')
+  t.equal(rewriteSetCookie('sid=abc; Path=/aplikasi/izin', ctx), 'sid=abc; Path=/layanan/dinas-a/izin')
+  t.equal(rewriteSetCookie('sid=abc; path=/', ctx), 'sid=abc; Path=/layanan/dinas-a', 'a path outside the base stays at the prefix')
+  t.equal(rewriteSetCookie('sid=abc; Secure', ctx), 'sid=abc; Path=/layanan/dinas-a/izin; Secure', 'no Path: the default path of the upstream request, below the prefix')
+  t.equal(rewriteSetCookie('sid=abc; Path=relative', ctx), 'sid=abc; Path=/layanan/dinas-a/izin', 'an invalid Path means the default path')
+  t.equal(rewriteSetCookie('sp_gw=stolen; Path=/', ctx), undefined, 'an agency cannot set the gateway session cookie')
+  t.equal(rewriteSetCookie('sp_gw_tx_abc=x', ctx), undefined)
+  t.equal(rewriteSetCookie('__Host-sp_gw=x; Path=/; Secure', ctx), undefined)
+})
+
+t.test('response hop-by-hop headers and origin-wide ones are dropped; the rest pass', async (t) => {
+  const out = rewriteResponseHeaders(
+    {
+      connection: 'keep-alive, x-internal',
+      'keep-alive': 'timeout=5',
+      'x-internal': 'secret',
+      'transfer-encoding': 'chunked',
+      'x-request-id': 'upstream-id',
+      'alt-svc': 'h3=":443"',
+      'clear-site-data': '"cookies"',
+      'content-type': 'text/html',
+      'cache-control': 'no-store',
+      location: 'http://10.1.2.3:8080/aplikasi/x',
+      'set-cookie': ['a=1; Path=/aplikasi/', 'sp_gw=x'],
+    },
+    ctx,
+  )
+  t.same(out, {
+    'content-type': 'text/html',
+    'cache-control': 'no-store',
+    location: 'https://layanan.sukamaju.go.id/layanan/dinas-a/x',
+    'set-cookie': ['a=1; Path=/layanan/dinas-a'],
+  })
+})

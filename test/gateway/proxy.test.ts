@@ -1,0 +1,450 @@
+import http from 'node:http'
+import { createLocalJWKSet, jwtVerify } from 'jose'
+import t, { type Test } from 'tap'
+import {
+  agencyTable,
+  closedPort,
+  echo,
+  FakeAuth,
+  identity,
+  json,
+  rawExchange,
+  rawStatus,
+  request,
+  startGateway,
+  startUpstream,
+  type Upstream,
+} from './harness.ts'
+
+interface Echoed {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body: string
+}
+
+const budi = identity()
+const siti = identity({ sub: 'sub-siti-0002', acr: 'urn:satupintu:loa:2', amr: ['pwd', 'otp'], claims: { name: 'Siti Nurhaliza' }, scopes: ['openid', 'profile', 'nik'] })
+const tokens = { 'tok-budi': budi, 'tok-siti': siti }
+
+function services(extra: Parameters<typeof agencyTable>[0][number]['services'] = []) {
+  return [
+    ...extra,
+    { path: '/info', access: 'public' as const },
+    { path: '/terverifikasi', access: 'signed_in' as const, minAcr: 'urn:satupintu:loa:2' },
+    { path: '/nik', access: 'signed_in' as const, scopes: ['nik'] },
+    { path: '/', access: 'signed_in' as const, minAcr: 'urn:satupintu:loa:1' },
+  ]
+}
+
+async function setup(t: Test, opts: { releaseNik?: boolean } = {}) {
+  const up = await startUpstream(t, echo)
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, releaseNik: opts.releaseNik ?? false, services: services() }])
+  const gw = await startGateway(t, table, { auth: new FakeAuth(tokens) })
+  return { up, gw, table }
+}
+
+const spoofed = {
+  'x-citizen-sub': 'evil',
+  'X-Citizen-Name': 'Evil',
+  'x-citizen-acr': 'urn:satupintu:loa:3',
+  'x-citizen-nik': '3201010101900009',
+  X_Citizen_Sub: 'evil-underscore',
+  'x-satupintu-assertion': 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJldmlsIn0.',
+  'x-forwarded-user': 'evil',
+  'x-forwarded-email': 'evil@example.org',
+  'x-forwarded-preferred-username': 'evil',
+  'x-auth-request-user': 'evil',
+  'x-remote-user': 'evil',
+  'remote-user': 'evil',
+  'x-authenticated-userid': 'evil',
+  'x-userinfo': 'e30',
+  'x-forwarded-for': '10.9.9.9',
+  'x-forwarded-host': 'evil.example',
+  'x-forwarded-proto': 'http',
+  forwarded: 'for=10.9.9.9',
+  'x-real-ip': '10.9.9.9',
+}
+
+t.test('SECURITY 14: client-sent identity headers never reach the agency; the gateway always writes its own', async (t) => {
+  const { up, gw, table } = await setup(t)
+
+  // Public route, no identity: every identity header arrives, empty.
+  const pub = await request(`${gw.url}/layanan/dinas-a/info`, { headers: spoofed })
+  t.equal(pub.status, 200)
+  const seenPublic = json<Echoed>(pub.body).headers
+  for (const h of ['x-satupintu-assertion', 'x-citizen-sub', 'x-citizen-name', 'x-citizen-acr', 'x-citizen-nik']) t.equal(seenPublic[h], '', `${h} written empty`)
+  for (const h of ['x_citizen_sub', 'x-forwarded-user', 'x-forwarded-email', 'x-forwarded-preferred-username', 'x-auth-request-user', 'x-remote-user', 'remote-user', 'x-authenticated-userid', 'x-userinfo']) {
+    t.equal(seenPublic[h], undefined, `${h} removed`)
+  }
+  t.equal(seenPublic['x-forwarded-for'], '127.0.0.1', 'X-Forwarded-For is the gateway\'s, not the client\'s')
+  t.equal(seenPublic['x-forwarded-host'], 'layanan.sukamaju.go.id')
+  t.equal(seenPublic['x-forwarded-proto'], 'https')
+  t.equal(seenPublic.forwarded, 'for=127.0.0.1;host="layanan.sukamaju.go.id";proto=https')
+
+  // Signed in: the verified values, whatever the client sent.
+  const signed = await request(`${gw.url}/layanan/dinas-a/permohonan`, { headers: { ...spoofed, authorization: 'Bearer tok-budi' } })
+  t.equal(signed.status, 200)
+  const seen = json<Echoed>(signed.body).headers
+  t.equal(seen['x-citizen-sub'], 'sub-budi-0001')
+  t.equal(seen['x-citizen-name'], 'Budi Santoso')
+  t.equal(seen['x-citizen-acr'], 'urn:satupintu:loa:1')
+  t.equal(seen['x-citizen-nik'], '', 'this agency is not configured to receive the NIK: written empty')
+  t.equal(seen['x_citizen_sub'], undefined)
+  t.equal(seen.authorization, undefined, 'the citizen\'s token does not reach the agency')
+  const { payload, protectedHeader } = await jwtVerify(seen['x-satupintu-assertion'] ?? '', createLocalJWKSet(gw.signer.jwks()), {
+    issuer: 'https://layanan.sukamaju.go.id',
+    audience: 'dinas-a',
+    typ: 'satupintu-assertion+jwt',
+    algorithms: ['ES256'],
+  })
+  t.equal(payload.sub, 'sub-budi-0001')
+  t.equal(protectedHeader.kid, 'gateway-test-1')
+  t.equal(table.agencies[0]?.id, 'dinas-a')
+  t.equal(up.seen.length, 2)
+})
+
+t.test('X-Citizen-Nik carries the NIK only where the agency releases it', async (t) => {
+  const { gw } = await setup(t, { releaseNik: true })
+  const res = await request(`${gw.url}/layanan/dinas-a/permohonan`, { headers: { authorization: 'Bearer tok-budi', 'x-citizen-nik': '9999999999999999' } })
+  t.equal(json<Echoed>(res.body).headers['x-citizen-nik'], '3201010101900001')
+})
+
+t.test('SECURITY 15: a client Connection header naming the gateway\'s headers does not remove them', async (t) => {
+  const { up, gw } = await setup(t)
+  const response = await rawExchange(
+    gw.port,
+    'GET /layanan/dinas-a/permohonan HTTP/1.1\r\n' +
+      'Host: layanan.sukamaju.go.id\r\n' +
+      'Authorization: Bearer tok-budi\r\n' +
+      'Connection: X-Citizen-Sub, X-Satupintu-Assertion, X-Citizen-Name, X-Citizen-Acr, X-Citizen-Nik, X-Request-Id, X-Forwarded-For, Forwarded, close\r\n' +
+      'X-Citizen-Sub: evil\r\n' +
+      '\r\n',
+  )
+  t.equal(rawStatus(response), 200)
+  const seen = up.seen[0]?.headers ?? {}
+  t.equal(seen['x-citizen-sub'], 'sub-budi-0001')
+  t.equal(seen['x-citizen-name'], 'Budi Santoso')
+  t.equal(seen['x-citizen-acr'], 'urn:satupintu:loa:1')
+  t.equal(seen['x-citizen-nik'], '')
+  t.match(seen['x-satupintu-assertion'], /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/)
+  t.match(seen['x-request-id'], /^[0-9a-f-]{36}$/)
+  t.equal(seen['x-forwarded-for'], '127.0.0.1')
+  t.ok(seen.forwarded)
+  t.notMatch(String(seen.connection ?? ''), /citizen|satupintu/i, 'the client\'s Connection list is not passed on')
+})
+
+t.test('SECURITY 16: traversal and encoding tricks are refused with 400 and never reach the agency', async (t) => {
+  const { up, gw } = await setup(t)
+  const targets = [
+    '/layanan/dinas-a/info/../permohonan',
+    '/layanan/dinas-a/info/%2e%2e/permohonan',
+    '/layanan/dinas-a/info/%2e%2e%2fpermohonan',
+    '/layanan/dinas-a/info/..%2fpermohonan',
+    '/layanan/dinas-a/info/%252e%252e/permohonan',
+    '/layanan/dinas-a/info/..\\permohonan',
+    '/layanan/dinas-a/info\\..\\..\\x',
+    '/layanan/dinas-a/info/..;/permohonan',
+    '/layanan/dinas-a/info;x=1',
+    '/layanan/dinas-a/info/%c0%ae%c0%ae/permohonan',
+    '/layanan/dinas-a/info/%ef%bc%8e%ef%bc%8e/x',
+    '/layanan/dinas-a/info/x%00',
+    '/layanan/dinas-a//info',
+    '/layanan/dinas-a/info.',
+  ]
+  for (const target of targets) {
+    const res = await rawExchange(gw.port, `GET ${target} HTTP/1.1\r\nHost: layanan.sukamaju.go.id\r\nAccept: application/json\r\nConnection: close\r\n\r\n`)
+    t.equal(rawStatus(res), 400, `${target} → 400`)
+  }
+  t.equal(up.seen.length, 0, 'nothing reached the agency')
+  // Outside the agency's routes entirely: not routed to any agency.
+  for (const target of ['/layanan/%2e%2e/layanan/dinas-a/info', '/layanan/dinas-a%2finfo']) {
+    const res = await rawExchange(gw.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+    t.ok([400, 404].includes(rawStatus(res)), `${target} → ${rawStatus(res)}`)
+  }
+  t.equal(up.seen.length, 0)
+})
+
+t.test('SECURITY 16: the upstream is fixed per agency; absolute-form targets, Host and X-Forwarded-Host choose nothing', async (t) => {
+  const { up, gw } = await setup(t)
+  const evil = await startUpstream(t, echo)
+  // An absolute-form request-target naming another server.
+  const abs = await rawExchange(gw.port, `GET http://127.0.0.1:${evil.port}/layanan/dinas-a/info HTTP/1.1\r\nHost: 127.0.0.1:${evil.port}\r\nConnection: close\r\n\r\n`)
+  t.equal(rawStatus(abs), 400)
+  // Host and X-Forwarded-Host naming another server.
+  const spoof = await request(`${gw.url}/layanan/dinas-a/info`, { headers: { host: `127.0.0.1:${evil.port}`, 'x-forwarded-host': `127.0.0.1:${evil.port}`, 'x-forwarded-proto': 'http' } })
+  t.equal(spoof.status, 200)
+  t.equal(evil.seen.length, 0, 'the other server was never contacted')
+  t.equal(up.seen.length, 1, 'the agency\'s own upstream answered')
+  t.equal(up.seen[0]?.headers.host, `127.0.0.1:${up.port}`, 'the upstream sees its own Host')
+  t.equal(up.seen[0]?.headers['x-forwarded-host'], 'layanan.sukamaju.go.id', 'X-Forwarded-Host is the gateway\'s public host')
+  t.equal(up.seen[0]?.headers['x-forwarded-proto'], 'https')
+})
+
+t.test('SECURITY 18: CL+TE, duplicate Content-Length and other smuggling shapes are 400 and never reach the agency', async (t) => {
+  const { up, gw } = await setup(t)
+  const smuggled = 'GET /layanan/dinas-a/permohonan HTTP/1.1\r\nHost: x\r\nX-Citizen-Sub: smuggled\r\n\r\n'
+  const shapes: Record<string, string> = {
+    'Content-Length with Transfer-Encoding': `POST /layanan/dinas-a/info HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    'Transfer-Encoding with Content-Length': `POST /layanan/dinas-a/info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 60\r\n\r\n0\r\n\r\n${smuggled}`,
+    'two different Content-Lengths': `POST /layanan/dinas-a/info HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+    'a Content-Length list': `POST /layanan/dinas-a/info HTTP/1.1\r\nHost: x\r\nContent-Length: 0, ${smuggled.length}\r\n\r\n${smuggled}`,
+    'an obfuscated Transfer-Encoding': `POST /layanan/dinas-a/info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    'chunked not last': `POST /layanan/dinas-a/info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`,
+    'a space before the colon': `POST /layanan/dinas-a/info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n${smuggled}`,
+    'a bare LF in a chunk size line': `POST /layanan/dinas-a/info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\n\r\n${smuggled}`,
+  }
+  for (const [what, bytes] of Object.entries(shapes)) {
+    const res = await rawExchange(gw.port, bytes)
+    t.equal(rawStatus(res), 400, `${what} → 400`)
+    t.equal((res.match(/HTTP\/1\.1 \d{3}/g) ?? []).length, 1, `${what}: one response, the connection is closed (no desync)`)
+  }
+  t.equal(up.seen.length, 0, 'neither the outer nor the smuggled request reached the agency')
+})
+
+t.test('SECURITY 19: upstream down is a 502 page or JSON with the request id and no internal host name', async (t) => {
+  const port = await closedPort()
+  const table = agencyTable([{ id: 'dinas-a', upstream: `http://127.0.0.1:${port}`, services: [{ path: '/', access: 'public' }] }])
+  const gw = await startGateway(t, table)
+  const api = await request(`${gw.url}/layanan/dinas-a/x`, { headers: { accept: 'application/json', 'x-request-id': 'req-down-0001' } })
+  t.equal(api.status, 502)
+  t.same(json(api.body), { error: 'upstream_unavailable', message: 'The agency service is not reachable.', request_id: 'req-down-0001' })
+  const page = await request(`${gw.url}/layanan/dinas-a/x`, { headers: { accept: 'text/html', 'x-request-id': 'req-down-0002' } })
+  t.equal(page.status, 502)
+  t.match(page.headers['content-type'], /^text\/html/)
+  t.match(page.body, /req-down-0002/)
+  for (const body of [api.body, page.body]) {
+    t.notMatch(body, /127\.0\.0\.1|ECONNREFUSED|localhost/, 'no internal host or error text')
+    t.notMatch(body, new RegExp(String(port)))
+  }
+})
+
+t.test('SECURITY 19: a slow upstream is a 504 at the route\'s timeout', async (t) => {
+  const up = await startUpstream(t, () => {
+    /* never answers */
+  })
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/lambat', access: 'public', timeoutMs: 400 }, { path: '/', access: 'public', timeoutMs: 5000 }] }])
+  const gw = await startGateway(t, table)
+  const started = Date.now()
+  const res = await request(`${gw.url}/layanan/dinas-a/lambat`, { headers: { accept: 'application/json', 'x-request-id': 'req-slow-0001' } })
+  const elapsed = Date.now() - started
+  t.equal(res.status, 504)
+  t.same(json(res.body), { error: 'upstream_timeout', message: 'The agency service did not answer in time.', request_id: 'req-slow-0001' })
+  t.ok(elapsed >= 380, `not before the timeout (${elapsed} ms)`)
+  t.ok(elapsed < 400 + 1500, `at the route's timeout, not the agency default (${elapsed} ms)`)
+  const page = await request(`${gw.url}/layanan/dinas-a/lambat`, { headers: { accept: 'text/html' } })
+  t.equal(page.status, 504)
+  t.match(page.headers['content-type'], /^text\/html/)
+  t.notMatch(page.body, /127\.0\.0\.1/)
+})
+
+t.test('SECURITY 19: an upstream resetting the connection is a 502; a POST is never retried', async (t) => {
+  const up = await startUpstream(t, echo, {
+    streaming: (req) => {
+      req.socket.destroy()
+    },
+  })
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public' }] }])
+  const gw = await startGateway(t, table)
+  const post = await request(`${gw.url}/layanan/dinas-a/kirim`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: 'a=1' })
+  t.equal(post.status, 502)
+  t.equal(json(post.body).error, 'upstream_unavailable')
+  t.equal(up.seen.filter((r) => r.method === 'POST').length, 1, 'the POST reached the agency once and was not retried')
+  for (const method of ['PATCH', 'PUT', 'DELETE']) {
+    const before = up.seen.length
+    const res = await request(`${gw.url}/layanan/dinas-a/kirim`, { method, headers: { 'content-type': 'text/plain', accept: 'application/json' }, body: 'x' })
+    t.equal(res.status, 502, `${method} → 502`)
+    t.equal(up.seen.length - before, 1, `${method} was not retried`)
+  }
+  const get = await request(`${gw.url}/layanan/dinas-a/baca`, { headers: { accept: 'application/json' } })
+  t.equal(get.status, 502)
+  t.ok(up.seen.filter((r) => r.method === 'GET').length <= 2, 'a GET is tried at most twice')
+})
+
+t.test('SECURITY 19: an upstream 503 is passed on, not retried', async (t) => {
+  const up = await startUpstream(t, (_req, res) => {
+    res.statusCode = 503
+    res.setHeader('retry-after', '1')
+    res.end('sibuk')
+  })
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public' }] }])
+  const gw = await startGateway(t, table)
+  const res = await request(`${gw.url}/layanan/dinas-a/x`)
+  t.equal(res.status, 503)
+  t.equal(res.body, 'sibuk')
+  t.equal(up.seen.length, 1)
+})
+
+t.test('SECURITY 19: one agency\'s outage never slows another agency\'s routes', async (t) => {
+  const stuck = await startUpstream(t, () => {
+    /* never answers */
+  })
+  const healthy = await startUpstream(t, echo)
+  const table = agencyTable([
+    { id: 'dinas-macet', upstream: stuck.url, services: [{ path: '/', access: 'public', timeoutMs: 4000 }] },
+    { id: 'dinas-sehat', upstream: healthy.url, services: [{ path: '/', access: 'public' }] },
+  ])
+  const gw = await startGateway(t, table)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 400 })
+  t.teardown(() => agent.destroy())
+  let stuckSettled = 0
+  const stuckRequests = Array.from({ length: 200 }, () =>
+    request(`${gw.url}/layanan/dinas-macet/x`, { headers: { accept: 'application/json' }, agent }).finally(() => {
+      stuckSettled++
+    }),
+  )
+  // Let the stuck agency fill all of its connections (and queue the rest).
+  while (stuck.seen.length < 128) await new Promise((r) => setTimeout(r, 10))
+  const healthyAnswers = await Promise.all(Array.from({ length: 20 }, () => request(`${gw.url}/layanan/dinas-sehat/y`, { agent })))
+  t.ok(healthyAnswers.every((r) => r.status === 200), 'the healthy agency answers')
+  t.equal(stuckSettled, 0, 'while every request to the stuck agency is still waiting for its timeout')
+  const stuckAnswers = await Promise.all(stuckRequests)
+  t.ok(stuckAnswers.every((r) => r.status === 504), 'the stuck agency\'s requests, queued ones included, end at its timeout')
+})
+
+t.test('methods, query, status, request and response headers pass through', async (t) => {
+  const up = await startUpstream(t, (req, res, body) => {
+    res.statusCode = req.method === 'DELETE' ? 204 : req.method === 'PUT' ? 201 : 200
+    res.setHeader('x-agency-header', 'nilai')
+    res.setHeader('cache-control', 'private, max-age=60')
+    res.setHeader('etag', '"v1"')
+    if (req.method === 'DELETE') return res.end()
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ method: req.method, url: req.url, body: body.toString(), ua: req.headers['user-agent'], lang: req.headers['accept-language'], ct: req.headers['content-type'] }))
+  })
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public' }] }])
+  const gw = await startGateway(t, table)
+  const query = '?q=%2e%2e%2f..&x=1+2&y=a%20b&z=%E2%9C%93&&w'
+  const get = await request(`${gw.url}/layanan/dinas-a/cari${query}`, { headers: { 'user-agent': 'uji/1', 'accept-language': 'id' } })
+  t.equal(get.status, 200)
+  t.same(json(get.body), { method: 'GET', url: `/cari${query}`, body: '', ua: 'uji/1', lang: 'id' })
+  t.equal(get.headers['x-agency-header'], 'nilai')
+  t.equal(get.headers['cache-control'], 'private, max-age=60')
+  t.equal(get.headers.etag, '"v1"')
+  t.match(get.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'the gateway\'s request id on the response')
+  for (const method of ['POST', 'PATCH']) {
+    const res = await request(`${gw.url}/layanan/dinas-a/data`, { method, headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+    t.same(json(res.body), { method, url: '/data', body: '{"a":1}', ct: 'application/json' }, `${method} body unchanged (not parsed, not re-encoded)`)
+  }
+  const put = await request(`${gw.url}/layanan/dinas-a/data`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'isi' })
+  t.equal(put.status, 201)
+  const del = await request(`${gw.url}/layanan/dinas-a/data/1`, { method: 'DELETE' })
+  t.equal(del.status, 204)
+  const head = await request(`${gw.url}/layanan/dinas-a/data`, { method: 'HEAD' })
+  t.equal(head.status, 200)
+  t.equal(head.body, '')
+  const options = await request(`${gw.url}/layanan/dinas-a/data`, { method: 'OPTIONS' })
+  t.equal(options.status, 200)
+  const trace = await request(`${gw.url}/layanan/dinas-a/data`, { method: 'TRACE' })
+  t.not(trace.status, 200, 'TRACE is not forwarded (it would echo the assertion)')
+  t.notOk(up.seen.some((r) => r.method === 'TRACE'))
+})
+
+t.test('the bare prefix redirects to the agency home with a slash, keeping the query', async (t) => {
+  const { gw } = await setup(t)
+  const res = await request(`${gw.url}/layanan/dinas-a?x=1`)
+  t.equal(res.status, 308)
+  t.equal(res.headers.location, '/layanan/dinas-a/?x=1')
+})
+
+t.test('policy: signed-in services challenge a caller without identity, too low a level or a missing scope', async (t) => {
+  const { up, gw } = await setup(t)
+  const auth = gw.auth
+  const anon = await request(`${gw.url}/layanan/dinas-a/permohonan`, { headers: { accept: 'application/json' } })
+  t.equal(anon.status, 401)
+  const browser = await request(`${gw.url}/layanan/dinas-a/permohonan?id=7`, { headers: { accept: 'text/html' } })
+  t.equal(browser.status, 303)
+  t.equal(browser.headers.location, `/masuk?kembali=${encodeURIComponent('/layanan/dinas-a/permohonan?id=7')}`)
+  const low = await request(`${gw.url}/layanan/dinas-a/terverifikasi`, { headers: { authorization: 'Bearer tok-budi', accept: 'application/json' } })
+  t.equal(low.status, 401)
+  t.match(low.headers['www-authenticate'], /acr_values="urn:satupintu:loa:2"/)
+  t.same(auth.challenges.at(-1)?.need, { acr: 'urn:satupintu:loa:2', scopes: [] })
+  t.equal(auth.challenges.at(-1)?.identity?.sub, 'sub-budi-0001', 'the challenge knows who is asking (step-up)')
+  const scope = await request(`${gw.url}/layanan/dinas-a/nik`, { headers: { authorization: 'Bearer tok-budi', accept: 'application/json' } })
+  t.equal(scope.status, 401)
+  t.same(auth.challenges.at(-1)?.need.scopes, ['nik'])
+  const ok = await request(`${gw.url}/layanan/dinas-a/terverifikasi`, { headers: { authorization: 'Bearer tok-siti' } })
+  t.equal(ok.status, 200)
+  const okScope = await request(`${gw.url}/layanan/dinas-a/nik`, { headers: { authorization: 'Bearer tok-siti' } })
+  t.equal(okScope.status, 200)
+  const bad = await request(`${gw.url}/layanan/dinas-a/permohonan`, { headers: { authorization: 'Bearer salah', accept: 'application/json' } })
+  t.equal(bad.status, 401)
+  t.match(bad.headers['www-authenticate'], /invalid_token/)
+  t.equal(up.seen.length, 2, 'only the allowed requests reached the agency')
+})
+
+t.test('policy: a protected service stays protected under another letter case', async (t) => {
+  const up = await startUpstream(t, echo)
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/izin', access: 'signed_in', minAcr: 'urn:satupintu:loa:2' }, { path: '/', access: 'public' }] }])
+  const gw = await startGateway(t, table, { auth: new FakeAuth(tokens) })
+  for (const path of ['/izin', '/IZIN', '/Izin/formulir', '/%49zin']) {
+    const res = await request(`${gw.url}/layanan/dinas-a${path}`, { headers: { accept: 'application/json' } })
+    t.equal(res.status, 401, `${path} needs sign-in`)
+  }
+  const low = await request(`${gw.url}/layanan/dinas-a/IZIN`, { headers: { authorization: 'Bearer tok-budi', accept: 'application/json' } })
+  t.equal(low.status, 401, 'and the level of the protected service')
+  t.equal(up.seen.length, 0)
+})
+
+t.test('policy: public services receive no identity and cost no identity look-up, even with a token', async (t) => {
+  const { gw } = await setup(t)
+  const before = gw.auth.identifyCalls
+  const res = await request(`${gw.url}/layanan/dinas-a/info`, { headers: { authorization: 'Bearer tok-budi' } })
+  t.equal(res.status, 200)
+  t.equal(json<Echoed>(res.body).headers['x-citizen-sub'], '')
+  t.equal(gw.auth.identifyCalls, before)
+})
+
+t.test('the assertion is reused for a session and agency, and differs per agency', async (t) => {
+  const upA = await startUpstream(t, echo)
+  const upB = await startUpstream(t, echo)
+  const table = agencyTable([
+    { id: 'dinas-a', upstream: upA.url, services: [{ path: '/', access: 'signed_in' }] },
+    { id: 'dinas-b', upstream: upB.url, services: [{ path: '/', access: 'signed_in' }] },
+  ])
+  const gw = await startGateway(t, table, { auth: new FakeAuth(tokens) })
+  const a1 = json<Echoed>((await request(`${gw.url}/layanan/dinas-a/1`, { headers: { authorization: 'Bearer tok-budi' } })).body).headers
+  const a2 = json<Echoed>((await request(`${gw.url}/layanan/dinas-a/2`, { headers: { authorization: 'Bearer tok-budi' } })).body).headers
+  const b1 = json<Echoed>((await request(`${gw.url}/layanan/dinas-b/1`, { headers: { authorization: 'Bearer tok-budi' } })).body).headers
+  t.equal(a1['x-satupintu-assertion'], a2['x-satupintu-assertion'], 'cached for the same caller and agency')
+  t.not(a1['x-satupintu-assertion'], b1['x-satupintu-assertion'])
+  t.not(a1['x-request-id'], a2['x-request-id'], 'the request id is per request')
+  const jwks = createLocalJWKSet(gw.signer.jwks())
+  const b = await jwtVerify(b1['x-satupintu-assertion'] ?? '', jwks, { audience: 'dinas-b' })
+  t.equal(b.payload.aud, 'dinas-b')
+  await t.rejects(jwtVerify(a1['x-satupintu-assertion'] ?? '', jwks, { audience: 'dinas-b' }), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'aud' })
+})
+
+t.test('Location and Set-Cookie from the upstream are rewritten onto the gateway origin and prefix', async (t) => {
+  let upstream: Upstream | undefined
+  upstream = await startUpstream(t, (req, res) => {
+    if (req.url === '/masuk') {
+      res.statusCode = 302
+      res.setHeader('location', `http://127.0.0.1:${upstream?.port}/beranda?ok=1`)
+      res.setHeader('set-cookie', [`SESSID=abc; Domain=127.0.0.1; Path=/; HttpOnly`, 'pref=1; Path=/pengaturan', 'sp_gw=hijack; Path=/'])
+      return res.end()
+    }
+    res.statusCode = 303
+    res.setHeader('location', '/selesai')
+    res.end()
+  })
+  const table = agencyTable([{ id: 'dinas-a', upstream: upstream.url, services: [{ path: '/', access: 'public' }] }])
+  const gw = await startGateway(t, table)
+  const res = await request(`${gw.url}/layanan/dinas-a/masuk`)
+  t.equal(res.status, 302)
+  t.equal(res.headers.location, 'https://layanan.sukamaju.go.id/layanan/dinas-a/beranda?ok=1')
+  t.same(res.headers['set-cookie'], ['SESSID=abc; Path=/layanan/dinas-a; HttpOnly', 'pref=1; Path=/layanan/dinas-a/pengaturan'])
+  const other = await request(`${gw.url}/layanan/dinas-a/kirim`, { method: 'POST' })
+  t.equal(other.headers.location, '/layanan/dinas-a/selesai')
+})
+
+t.test('the gateway session cookie and the citizen\'s token never reach the agency; other cookies do', async (t) => {
+  const { gw } = await setup(t)
+  const res = await request(`${gw.url}/layanan/dinas-a/permohonan`, {
+    headers: { authorization: 'Bearer tok-budi', cookie: 'sp_gw=s.abc; lang=id; sp_gw_tx_x=1; AGENCY=42', dpop: 'eyJ.proof' },
+  })
+  const seen = json<Echoed>(res.body).headers
+  t.equal(seen.cookie, 'lang=id; AGENCY=42')
+  t.equal(seen.authorization, undefined)
+  t.equal(seen.dpop, undefined)
+})

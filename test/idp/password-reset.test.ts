@@ -1,0 +1,185 @@
+/**
+ * "Lupa kata sandi" over HTTP: the same answer whether or not an account exists, a code
+ * that dies after five wrong guesses, and a new password that signs out every device.
+ */
+import t from 'tap'
+import { authenticateCitizen, createCitizen } from '../../src/accounts/citizens.ts'
+import { addCitizen, budi, siti } from '../helpers/citizens.ts'
+import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
+import { Browser, csrfFrom, formAction, startIdp } from '../helpers/idp.ts'
+
+const newPassword = 'lampu jalan menyala terang'
+
+async function latestCode(db: TestDatabase, recipient: string): Promise<string> {
+  const row = await db.db
+    .selectFrom('outbox')
+    .select('body')
+    .where('recipient', '=', recipient)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .executeTakeFirstOrThrow()
+  const m = /\b([0-9]{6})\b/.exec(row.body)
+  if (!m?.[1]) throw new Error('no code in the message')
+  return m[1]
+}
+
+/** Page HTML without the parts that differ per request (CSRF token, request id). */
+function stable(html: string): string {
+  return html.replace(/name="_csrf" value="[^"]*"/g, '').replace(/<code class="reference-code">[^<]*<\/code>/g, '')
+}
+
+/** Asks for a reset code for `identifier`; returns the code page that follows. */
+async function ask(browser: Browser, issuer: string, identifier: string): Promise<{ status: number; location: string | null; cookie: string | undefined; page: string }> {
+  const html = await (await browser.request(`${issuer}/lupa-sandi`)).text()
+  const res = await browser.request(new URL(formAction(html, '/lupa-sandi'), issuer).toString(), { form: { _csrf: csrfFrom(html), identifier } })
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('sp_reset='))
+  const page = await (await browser.request(`${issuer}${res.headers.get('location') ?? ''}`)).text()
+  return { status: res.status, location: res.headers.get('location'), cookie, page }
+}
+
+async function sendCode(browser: Browser, issuer: string, page: string, fields: Record<string, string>): Promise<Response> {
+  return browser.request(new URL(formAction(page, '/lupa-sandi/kode'), issuer).toString(), { form: { _csrf: csrfFrom(page), ...fields } })
+}
+
+async function signInToAccount(browser: Browser, issuer: string, username: string, password: string): Promise<Response> {
+  const step = await browser.follow(`${issuer}/akun`, issuer)
+  const login = await step.res.text()
+  const res = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), { form: { _csrf: csrfFrom(login), username, password } })
+  return (await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)).res
+}
+
+t.test('the answer is the same whether or not an account exists', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const citizen = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', citizen.id).execute()
+    // An account without any verified address gets no code either.
+    await createCitizen(db.db, { ...siti, email: 'siti.belum@contoh.id', phone: '081299990000', regencyName: 'Sukamaju' })
+
+    const known = await ask(new Browser(), issuer, budi.nik)
+    const unknown = await ask(new Browser(), issuer, '3201012505800003')
+    const unverified = await ask(new Browser(), issuer, siti.nik)
+    for (const r of [known, unknown, unverified]) {
+      t.equal(r.status, 303)
+      t.equal(r.location, '/lupa-sandi/kode')
+      t.match(r.cookie, /^sp_reset=[0-9a-f-]{36}; Max-Age=3600; Path=\/lupa-sandi; HttpOnly; SameSite=Lax$/)
+    }
+    t.equal(stable(known.page), stable(unknown.page), 'the code page is identical')
+    t.equal(stable(known.page), stable(unverified.page))
+    t.match(known.page, 'Bila ada akun dengan data tersebut')
+    const sent = await db.db.selectFrom('outbox').select(['recipient']).execute()
+    t.same(sent.map((s) => s.recipient), [budi.email], 'a code only to the verified address of the account that exists')
+
+    // A guess against the made-up flow reads exactly like a wrong guess against the real one.
+    const b1 = new Browser()
+    const k = await ask(b1, issuer, budi.email)
+    const b2 = new Browser()
+    const u = await ask(b2, issuer, 'tidak.ada@contoh.id')
+    const wrongKnown = await sendCode(b1, issuer, k.page, { code: '999999' === (await latestCode(db, budi.email)) ? '888888' : '999999', password: newPassword, password2: newPassword })
+    const wrongUnknown = await sendCode(b2, issuer, u.page, { code: '999999', password: newPassword, password2: newPassword })
+    t.equal(wrongKnown.status, 400)
+    t.equal(wrongUnknown.status, 400)
+    t.equal(stable(await wrongKnown.text()), stable(await wrongUnknown.text()))
+  })
+})
+
+t.test('five wrong codes kill the code; the right one after that does nothing', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const citizen = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', citizen.id).execute()
+    const browser = new Browser()
+    const { page } = await ask(browser, issuer, budi.email)
+    const code = await latestCode(db, budi.email)
+    const wrong = code === '123456' ? '654321' : '123456'
+    let first = ''
+    for (let i = 0; i < 5; i++) {
+      const res = await sendCode(browser, issuer, page, { code: wrong, password: newPassword, password2: newPassword })
+      t.equal(res.status, 400)
+      const html = stable(await res.text())
+      if (i === 0) first = html
+      else t.equal(html, first, 'the same words every time: nothing counts down for an onlooker')
+      t.match(html, 'Kode tidak cocok atau sudah tidak berlaku')
+    }
+    const late = await sendCode(browser, issuer, page, { code, password: newPassword, password2: newPassword })
+    t.equal(late.status, 400)
+    t.equal(stable(await late.text()), first)
+    t.equal((await authenticateCitizen(db.db, budi.nik, budi.password)).ok, true, 'the old password still works')
+    t.equal((await authenticateCitizen(db.db, budi.nik, newPassword)).ok, false)
+  })
+})
+
+t.test('a new password ends every session of the account', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const citizen = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ phone_verified: true }).where('id', '=', citizen.id).execute()
+
+    const elsewhere = new Browser()
+    t.equal((await signInToAccount(elsewhere, issuer, budi.nik, budi.password)).status, 200, 'signed in on another device')
+
+    const browser = new Browser()
+    const { page } = await ask(browser, issuer, budi.phone)
+    const smsTo = (await db.db.selectFrom('outbox').select(['recipient', 'channel']).executeTakeFirstOrThrow())
+    t.same(smsTo, { recipient: '+6281234567890', channel: 'sms' }, 'asked by phone number, sent by SMS')
+    const code = await latestCode(db, '+6281234567890')
+
+    await t.test('the checks that need no account come first and keep the code', async (t) => {
+      const mismatch = await sendCode(browser, issuer, page, { code, password: newPassword, password2: 'lain sama sekali ya' })
+      t.equal(mismatch.status, 400)
+      const html = await mismatch.text()
+      t.match(html, 'Kedua kata sandi tidak sama')
+      t.match(html, 'href="#password2"')
+      const common = await sendCode(browser, issuer, page, { code, password: 'password123', password2: 'password123' })
+      t.equal(common.status, 400)
+      t.match(await common.text(), 'terlalu umum')
+      const noCsrf = await browser.request(`${issuer}/lupa-sandi/kode`, { form: { code, password: newPassword, password2: newPassword } })
+      t.equal(noCsrf.status, 403)
+    })
+
+    await t.test('a password from the citizen\'s own data is refused after the code, which then is not needed again', async (t) => {
+      const own = await sendCode(browser, issuer, page, { code, password: 'Budi Santoso 1990', password2: 'Budi Santoso 1990' })
+      t.equal(own.status, 400)
+      const html = await own.text()
+      t.match(html, 'dibuat dari nama Anda')
+      t.match(html, 'Kode Anda sudah benar')
+      t.notMatch(html, 'id="code"', 'no code field any more')
+      const ok = await sendCode(browser, issuer, html, { password: newPassword, password2: newPassword })
+      t.equal(ok.status, 303)
+      t.equal(ok.headers.get('location'), '/lupa-sandi/selesai')
+      t.match(ok.headers.getSetCookie().join('\n'), /sp_reset=;/, 'the flow cookie is cleared')
+    })
+
+    t.equal((await authenticateCitizen(db.db, budi.nik, newPassword)).ok, true, 'the new password works')
+    t.equal((await authenticateCitizen(db.db, budi.nik, budi.password)).ok, false, 'the old one does not')
+    const sessions = await db.db.selectFrom('oidc_payloads').select('id').where('account_id', '=', citizen.id).where('model', '=', 'Session').execute()
+    t.equal(sessions.length, 0, 'no session of the account is left')
+    const again = await elsewhere.request(`${issuer}/akun`)
+    t.equal(again.status, 303, 'the other device must sign in again')
+    t.match(again.headers.get('location'), /\/auth\?client_id=satupintu-akun/)
+    const audit = await db.db.selectFrom('audit_events').select(['event', 'actor']).where('subject_id', '=', citizen.id).where('event', '=', 'account.password_changed').execute()
+    t.same(audit, [{ event: 'account.password_changed', actor: `citizen:${citizen.id}` }])
+  })
+})
+
+t.test('the reset pages refuse what they cannot use', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const browser = new Browser()
+    const direct = await browser.request(`${issuer}/lupa-sandi/kode`)
+    t.equal(direct.status, 303, 'no flow: back to the start')
+    t.equal(direct.headers.get('location'), '/lupa-sandi')
+    const html = await (await browser.request(`${issuer}/lupa-sandi`)).text()
+    t.match(html, 'autocomplete="username"')
+    const bad = await browser.request(`${issuer}/lupa-sandi`, { form: { _csrf: csrfFrom(html), identifier: 'bukan apa-apa' } })
+    t.equal(bad.status, 400)
+    t.match(await bad.text(), 'Tulis NIK (16 angka), alamat email, atau nomor HP Indonesia')
+    const nul = await browser.request(`${issuer}/lupa-sandi`, { form: { _csrf: csrfFrom(html), identifier: 'a\u0000b' } })
+    t.equal(nul.status, 400)
+    t.match(await nul.text(), 'karakter yang tidak dapat dipakai')
+    const forged = new Browser()
+    forged.cookies.set('sp_reset', { value: 'ok.00000000-0000-4000-8000-000000000000.9999999999.forged', path: '/lupa-sandi' })
+    const res = await forged.request(`${issuer}/lupa-sandi/kode`)
+    t.equal(res.status, 303, 'a forged "code already checked" state is ignored')
+  })
+})

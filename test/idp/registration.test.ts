@@ -1,0 +1,271 @@
+/**
+ * Registration over HTTP, the way a citizen's browser (no JavaScript) walks it:
+ * /daftar → code from the outbox → /daftar/verifikasi → sign in → Akun Saya.
+ */
+import t from 'tap'
+import { findCitizenByIdentifier } from '../../src/accounts/citizens.ts'
+import { addCitizen, budi, siti } from '../helpers/citizens.ts'
+import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
+import { Browser, csrfFrom, formAction, startIdp } from '../helpers/idp.ts'
+
+const form = {
+  nik: siti.nik,
+  name: siti.name,
+  day: '3',
+  month: '3',
+  year: '1985',
+  gender: 'female',
+  email: siti.email,
+  phone: '',
+  password: siti.password,
+  password2: siti.password,
+}
+
+async function latestCode(db: TestDatabase, recipient: string): Promise<string> {
+  const row = await db.db
+    .selectFrom('outbox')
+    .select('body')
+    .where('recipient', '=', recipient)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .executeTakeFirstOrThrow()
+  const m = /\b([0-9]{6})\b/.exec(row.body)
+  if (!m?.[1]) throw new Error('no code in the message')
+  return m[1]
+}
+
+async function citizenCount(db: TestDatabase): Promise<number> {
+  const r = await db.db.selectFrom('citizens').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+  return Number(r.n)
+}
+
+/** Opens /daftar in `browser` and submits `fields` with the page's CSRF token. */
+async function submit(browser: Browser, issuer: string, fields: Record<string, string>, query = ''): Promise<Response> {
+  const page = await browser.request(`${issuer}/daftar${query}`)
+  const html = await page.text()
+  return browser.request(new URL(formAction(html, '/daftar'), issuer).toString(), { form: { _csrf: csrfFrom(html), ...fields } })
+}
+
+/** The part of a page that says what went wrong (the alert and the field messages). */
+function errorsOf(html: string): string {
+  return [...html.matchAll(/<div class="alert alert-error"[\s\S]*?<\/div>|<p class="error-message"[\s\S]*?<\/p>/g)].map((m) => m[0]).join('\n')
+}
+
+t.test('a citizen registers, verifies the email with the code and signs in to Akun Saya', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const browser = new Browser()
+
+    const page = await browser.request(`${issuer}/daftar`)
+    t.equal(page.status, 200)
+    const html = await page.text()
+    t.match(html, /<input class="input" id="nik" name="nik" type="text"[^>]*inputmode="numeric"/, 'NIK asks for a numeric keyboard')
+    t.match(html, /name="email" type="email"\s+autocomplete="email"/)
+    t.match(html, /name="phone" type="tel"\s+autocomplete="tel"/)
+    t.match(html, /autocomplete="bday-day"/)
+    t.match(html, /autocomplete="bday-year"/)
+    t.equal(html.match(/autocomplete="new-password"/g)?.length, 2, 'both password fields are new-password')
+    t.match(html, /type="radio"[^>]*name="gender" value="female"/)
+
+    const res = await submit(browser, issuer, form)
+    t.equal(res.status, 303)
+    t.equal(res.headers.get('location'), '/daftar/verifikasi')
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('sp_daftar='))
+    t.match(cookie, /HttpOnly/i)
+    t.match(cookie, /Path=\/daftar/)
+    t.match(cookie, /^sp_daftar=[0-9a-f-]{36};/, 'the cookie holds an opaque id, no personal data')
+    const citizen = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
+    t.ok(citizen, 'the account exists')
+    t.equal(citizen?.emailVerified, false)
+
+    const verify = await browser.request(`${issuer}/daftar/verifikasi`)
+    t.equal(verify.status, 200)
+    const vhtml = await verify.text()
+    t.match(vhtml, 's***@contoh.id', 'shows where the code went, masked')
+    t.notMatch(vhtml, siti.email)
+    t.match(vhtml, /autocomplete="one-time-code"/)
+    t.match(vhtml, /id="code"[^>]*inputmode="numeric"/)
+
+    const wrong = await browser.request(`${issuer}/daftar/verifikasi`, { form: { _csrf: csrfFrom(vhtml), code: '000000' === (await latestCode(db, siti.email)) ? '111111' : '000000' } })
+    t.equal(wrong.status, 400)
+    t.match(await wrong.text(), 'Sisa percobaan: 4')
+
+    const code = await latestCode(db, siti.email)
+    const ok = await browser.request(`${issuer}/daftar/verifikasi`, { form: { _csrf: csrfFrom(vhtml), code } })
+    t.equal(ok.status, 303)
+    t.equal(ok.headers.get('location'), '/daftar/selesai')
+    const done = await browser.request(`${issuer}/daftar/selesai`)
+    t.match(await done.text(), 'Akun Anda sudah aktif')
+    t.equal((await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik }))?.emailVerified, true)
+    const events = (await db.db.selectFrom('audit_events').select('event').where('subject_id', '=', citizen?.id ?? '').execute()).map((e) => e.event)
+    for (const e of ['account.registered', 'otp.sent', 'otp.failed', 'otp.verified', 'account.email_verified']) t.ok(events.includes(e), e)
+
+    // Sign in through the account client's authorization request.
+    let step = await browser.follow(`${issuer}/akun`, issuer)
+    const login = await step.res.text()
+    t.match(step.url, /\/interaction\//)
+    const signedIn = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+      form: { _csrf: csrfFrom(login), username: siti.email, password: siti.password },
+    })
+    t.equal(signedIn.status, 303)
+    step = await browser.follow(new URL(signedIn.headers.get('location') ?? '', issuer).toString(), issuer)
+    t.equal(new URL(step.url).pathname, '/akun')
+    t.equal(step.res.status, 200)
+    const akun = await step.res.text()
+    t.match(akun, 'Halo, Siti Aminah.')
+    t.match(akun, '3201********0002', 'NIK masked')
+    t.notMatch(akun, siti.nik)
+  })
+})
+
+t.test('a new code can be asked for, but not at once again', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const browser = new Browser()
+    await submit(browser, issuer, form)
+    const vhtml = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
+    const again = await browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, { form: { _csrf: csrfFrom(vhtml) } })
+    t.equal(again.status, 429)
+    t.ok(Number(again.headers.get('retry-after')) > 0)
+    t.match(await again.text(), 'Kode baru belum dapat dikirim')
+    const sent = await db.db.selectFrom('outbox').select('id').where('recipient', '=', siti.email).execute()
+    t.equal(sent.length, 1, 'no second message')
+  })
+})
+
+t.test('the return path is kept through registration, and only a local one', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const browser = new Browser()
+    const res = await submit(browser, issuer, form, `?kembali=${encodeURIComponent('/interaction/abcdefghijklmnop')}`)
+    t.equal(res.headers.get('location'), '/daftar/verifikasi?kembali=%2Finteraction%2Fabcdefghijklmnop')
+    const vhtml = await (await browser.request(`${issuer}${res.headers.get('location')}`)).text()
+    const ok = await browser.request(new URL(formAction(vhtml, '/daftar/verifikasi'), issuer).toString(), {
+      form: { _csrf: csrfFrom(vhtml), code: await latestCode(db, siti.email) },
+    })
+    t.equal(ok.headers.get('location'), '/daftar/selesai?kembali=%2Finteraction%2Fabcdefghijklmnop')
+    const done = await (await browser.request(`${issuer}${ok.headers.get('location')}`)).text()
+    t.match(done, 'href="/interaction/abcdefghijklmnop"')
+
+    const evil = await (await browser.request(`${issuer}/daftar?kembali=${encodeURIComponent('//evil.example/x')}`)).text()
+    t.match(evil, 'action="/daftar"', 'a foreign return path is dropped')
+    t.notMatch(evil, /href="\/\/evil/, 'and never becomes a link')
+  })
+})
+
+t.test('refusals come back on the same page, next to the field, and write nothing', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const browser = new Browser()
+
+    await t.test('a NIK that is not a NIK', async (t) => {
+      const res = await submit(browser, issuer, { ...form, nik: '1234' })
+      t.equal(res.status, 400)
+      const html = await res.text()
+      t.match(html, /<div class="field field-error">\s*<label class="label" for="nik">/)
+      t.match(html, 'NIK harus terdiri dari 16 angka')
+      t.match(html, 'href="#nik"', 'the summary links to the field')
+      t.match(html, `value="${siti.name}"`, 'what was typed is kept')
+      t.notMatch(html, siti.password, 'a password is never sent back')
+    })
+
+    await t.test('a birth date that does not match the NIK', async (t) => {
+      const res = await submit(browser, issuer, { ...form, day: '4' })
+      t.equal(res.status, 400)
+      const html = await res.text()
+      t.match(html, 'Tanggal lahir tidak sesuai dengan NIK')
+      t.match(html, 'href="#birth-day"')
+      t.match(html, /<fieldset class="fieldset field field-error"/)
+    })
+
+    await t.test('a gender that does not match the NIK', async (t) => {
+      const res = await submit(browser, issuer, { ...form, gender: 'male' })
+      t.equal(res.status, 400)
+      t.match(await res.text(), 'Jenis kelamin tidak sesuai dengan NIK')
+    })
+
+    await t.test('a weak password', async (t) => {
+      const res = await submit(browser, issuer, { ...form, password: 'password123', password2: 'password123' })
+      t.equal(res.status, 400)
+      const html = await res.text()
+      t.match(html, 'terlalu umum')
+      t.match(html, 'href="#password"')
+    })
+
+    await t.test('a password built from the name', async (t) => {
+      const res = await submit(browser, issuer, { ...form, password: 'Siti Aminah 1985', password2: 'Siti Aminah 1985' })
+      t.equal(res.status, 400)
+      t.match(await res.text(), 'dibuat dari nama Anda')
+    })
+
+    await t.test('two different passwords, no contact, several at once', async (t) => {
+      const res = await submit(browser, issuer, { ...form, email: '', phone: '', password2: 'something else entirely', gender: '' })
+      t.equal(res.status, 400)
+      const html = await res.text()
+      t.match(html, 'Kedua kata sandi tidak sama')
+      t.match(html, 'Isi alamat email atau nomor HP')
+      t.match(html, 'Pilih jenis kelamin Anda')
+    })
+
+    await t.test('control characters or an over-long field: the form again, not a bare error page', async (t) => {
+      const res = await submit(browser, issuer, { ...form, name: 'Siti\u0000Aminah' })
+      t.equal(res.status, 400)
+      const html = await res.text()
+      t.match(html, 'terlalu panjang atau berisi karakter yang tidak dapat dipakai')
+      t.match(html, 'href="#name"')
+      const long = await submit(browser, issuer, { ...form, email: `${'a'.repeat(400)}@contoh.id` })
+      t.equal(long.status, 400)
+      t.match(await long.text(), 'href="#email"')
+    })
+
+    await t.test('a form without its CSRF token is refused', async (t) => {
+      const res = await browser.request(`${issuer}/daftar`, { form })
+      t.equal(res.status, 403)
+      t.notMatch(await res.text(), /at \w+ \(/, 'no stack trace')
+    })
+
+    await t.test('a JSON body is not a second way in', async (t) => {
+      const res = await fetch(`${issuer}/daftar`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/html' }, body: JSON.stringify(form) })
+      t.equal(res.status, 415)
+    })
+
+    t.equal(await citizenCount(db), 0, 'no account was written by any refusal')
+    t.equal((await db.db.selectFrom('outbox').select('id').execute()).length, 0, 'and no message')
+
+    await t.test('in English on request', async (t) => {
+      const res = await submit(browser, issuer, { ...form, nik: '1234' }, '?lang=en')
+      t.equal(res.status, 400)
+      const html = await res.text()
+      t.match(html, 'Create a Satu Pintu account')
+      t.match(html, 'A NIK has exactly 16 digits')
+    })
+  })
+})
+
+t.test('a registered NIK gets the same answer whatever else is typed, and no new account', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    await addCitizen(db.db, budi)
+    const browser = new Browser()
+    const same = { nik: budi.nik, name: budi.name, day: '12', month: '1', year: '1990', gender: 'male', email: budi.email, phone: '', password: 'teh manis hangat sore hari', password2: 'teh manis hangat sore hari' }
+    const other = { ...same, name: 'Orang Lain', email: 'lain@contoh.id', phone: '081311112222' }
+
+    const a = await submit(browser, issuer, same)
+    const b = await submit(browser, issuer, other)
+    t.equal(a.status, 409)
+    t.equal(b.status, 409)
+    const ha = await a.text()
+    const hb = await b.text()
+    t.equal(errorsOf(ha), errorsOf(hb), 'the same message whether or not the rest matches the account')
+    t.match(ha, 'NIK ini sudah terdaftar')
+    t.match(ha, 'href="/lupa-sandi"', 'points to password recovery')
+    t.notMatch(ha, 'b***@contoh.id', 'nothing about the existing account')
+
+    // Verified or not, the existing account is not described either.
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('nik', '=', budi.nik).execute()
+    const c = await submit(browser, issuer, other)
+    t.equal(c.status, 409)
+    t.equal(errorsOf(await c.text()), errorsOf(hb))
+    t.equal(await citizenCount(db), 1)
+  })
+})
