@@ -175,7 +175,7 @@ t.test('refusals come back on the same page, next to the field, and write nothin
       const html = await res.text()
       t.match(html, 'Tanggal lahir tidak sesuai dengan NIK')
       t.match(html, 'href="#birth-day"')
-      t.match(html, /<fieldset class="fieldset field field-error"/)
+      t.match(html, /<fieldset class="field field-error"/)
     })
 
     await t.test('a gender that does not match the NIK', async (t) => {
