@@ -402,7 +402,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     if (jenis === undefined) return reply.redirect('/akun?pesan=disimpan', 303)
     const { purpose, channel } = purposeOf(jenis)
     const destination = (jenis === 'email' ? updated.email : updated.phone) ?? ''
-    await issueOtp(db, { citizenId: updated.id, purpose, channel, destination }, { ip: req.ip, requestId: req.id })
+    await issueOtp(db, { citizenId: updated.id, purpose, channel, destination }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
     return reply.redirect(`/akun/verifikasi?jenis=${jenis}`, 303)
   })
 
@@ -458,7 +458,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       const { code } = formValues(req, ['code'], invalidFields(req))
       if (code.trim() === '') return accountVerifyPage(reply, jenis, destination, { error: t('forms.codeRequired'), status: 400 })
       const { purpose } = purposeOf(jenis)
-      const result = await verifyOtp(db, { citizenId: who.citizen.id, purpose, code }, { ip: req.ip, requestId: req.id })
+      const result = await verifyOtp(db, { citizenId: who.citizen.id, purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
       if (!result.ok) return accountVerifyPage(reply, jenis, destination, { error: codeFailureText(t, result), status: 400 })
       const mark = jenis === 'email' ? markEmailVerified : markPhoneVerified
       await mark(db, who.citizen.id, result.destination, context(req, who))
@@ -476,7 +476,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       const destination = unverified(who.citizen, jenis)
       if (destination === undefined) return reply.redirect('/akun', 303)
       const { purpose, channel } = purposeOf(jenis)
-      const sent = await issueOtp(db, { citizenId: who.citizen.id, purpose, channel, destination }, { ip: req.ip, requestId: req.id })
+      const sent = await issueOtp(db, { citizenId: who.citizen.id, purpose, channel, destination }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
       if (!sent.ok) {
         reply.header('retry-after', String(sent.retryAfterSeconds))
         const t = accountText(req)

@@ -179,7 +179,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   })
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
   await app.register(interactionRoutes, { config, db, provider: () => current.provider })
-  await app.register(accountRoutes, { config, db, provider: () => current.provider })
+  await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes') })
 
   app.get('/', async (_req, reply) => reply.page('home', {}))
   return app

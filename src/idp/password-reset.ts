@@ -188,7 +188,7 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         const sent = await issueOtp(
           db,
           { citizenId: citizen.id, purpose: 'reset_password', channel: target.channel, destination: target.destination },
-          { ip: req.ip, requestId: req.id },
+          { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
         )
         // Asked again too soon: the code sent a moment ago is still the one to enter.
         token = sent.ok ? sent.codeId : ((await liveResetCodeId(db, citizen.id)) ?? token)
@@ -252,7 +252,7 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         const result = await verifyOtp(
           db,
           { citizenId: row?.citizen_id ?? randomUUID(), purpose: 'reset_password', code: v.code },
-          { ip: req.ip, requestId: req.id },
+          { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
         )
         if (!row || !result.ok) return codePage(req, reply, kembali, false, '', { code: t('reset.code.wrong') }, 400)
         citizenId = row.citizen_id

@@ -26,6 +26,11 @@ export interface AccountPagesDeps {
   db: Kysely<Database>
   /** The provider in use now; it is swapped when keys rotate. */
   provider: () => Provider
+  /**
+   * Server key of the one-time codes' HMAC, so that a copy of the database alone
+   * cannot be used to find live codes (derived from the key-encryption secret).
+   */
+  otpSecret: Buffer
 }
 
 /** No control characters (NUL included) in what a person types into a one-line field. */
@@ -382,7 +387,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
         channel,
         destination: (channel === 'email' ? citizen.email : citizen.phone) ?? '',
       },
-      { ip: req.ip, requestId: req.id },
+      { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
     )
     if (sent.ok) reply.setCookie(pendingCookie, sent.codeId, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
     return reply.redirect(withReturn('/daftar/verifikasi', kembali), 303)
@@ -407,7 +412,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       if (!row) return missingPage(req, reply)
       const { code } = formValues(req, ['code'], invalidFields(req))
       if (code.trim() === '') return verifyPage(req, reply, row, kembali, { error: t('forms.codeRequired'), status: 400 })
-      const result = await verifyOtp(db, { citizenId: row.citizen_id, purpose: row.purpose, code }, { ip: req.ip, requestId: req.id })
+      const result = await verifyOtp(db, { citizenId: row.citizen_id, purpose: row.purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
       if (!result.ok) return verifyPage(req, reply, row, kembali, { error: codeFailureText(t, result), status: 400 })
       const context = { ip: req.ip, requestId: req.id }
       const marked =
@@ -437,7 +442,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       const sent = await issueOtp(
         db,
         { citizenId: citizen.id, purpose: row.purpose, channel: row.purpose === 'verify_email' ? 'email' : 'sms', destination: row.destination },
-        { ip: req.ip, requestId: req.id },
+        { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
       )
       if (!sent.ok) {
         reply.header('retry-after', String(sent.retryAfterSeconds))

@@ -12,6 +12,11 @@ import type { Config } from '../config/schema.ts'
 export interface KeyEncryption {
   encrypt(plaintext: string, aad: string): string
   decrypt(sealed: string, aad: string): string
+  /**
+   * A 32-byte key for another purpose (e.g. 'one-time codes'), derived from the same
+   * secret with HKDF under its own label: one secret to manage, independent keys.
+   */
+  derive(label: string): Buffer
 }
 
 export class KeyEncryptionError extends Error {
@@ -24,6 +29,9 @@ export class KeyEncryptionError extends Error {
 export function createKeyEncryption(secret: string): KeyEncryption {
   const key = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), 'satupintu key encryption v1', 32))
   return {
+    derive(label) {
+      return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), `satupintu ${label} v1`, 32))
+    },
     encrypt(plaintext, aad) {
       const iv = randomBytes(12)
       const cipher = createCipheriv('aes-256-gcm', key, iv)
