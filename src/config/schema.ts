@@ -119,6 +119,59 @@ export const configSchema = z
         port: port.describe('Port of the demo agency backend started by `satupintu start`.'),
       })
       .describe('Demo agency backend (quick start only).'),
+    documents: z
+      .strictObject({
+        storageDir: z
+          .string()
+          .min(1)
+          .describe('Directory of the local document storage. A relative path is resolved from `dataDir`.'),
+        maxUploadBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(2147483647)
+          .describe('Hard cap on one uploaded file, in bytes, whatever its type allows. Reading stops as soon as it is crossed.'),
+        retentionDays: z
+          .number()
+          .int()
+          .min(0)
+          .max(3650)
+          .describe('How long the bytes of a replaced version or a deleted document are kept before the purge job removes them, in days.'),
+        linkSeconds: z
+          .number()
+          .int()
+          .min(10)
+          .max(900)
+          .describe('Lifetime of a signed document link given to an agency (at most 15 minutes).'),
+        types: z
+          .array(
+            z.strictObject({
+              id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,39}$/, 'must be lowercase letters, digits and dashes (2-40)'),
+              name: z.strictObject({ id: z.string().min(1).max(200), en: z.string().min(1).max(200) }),
+              formats: z.array(z.enum(['pdf', 'jpeg', 'png'])).min(1, 'must list at least one format'),
+              maxBytes: z.number().int().min(1),
+              verificationExpected: z.boolean(),
+            }),
+          )
+          .min(1, 'must list at least one document type')
+          .describe(
+            'Document types citizens can upload: `id`, `name` (`id` Indonesian, `en` English), `formats` (any of `pdf`, `jpeg`, `png`; checked by magic bytes), `maxBytes`, and `verificationExpected` (an officer checks it against the original).',
+          ),
+      })
+      .superRefine((d, ctx) => {
+        const seen = new Set<string>()
+        d.types.forEach((t, i) => {
+          if (seen.has(t.id)) ctx.addIssue({ code: 'custom', path: ['types', i, 'id'], message: `repeats the type id ${t.id}` })
+          seen.add(t.id)
+          if (new Set(t.formats).size !== t.formats.length) {
+            ctx.addIssue({ code: 'custom', path: ['types', i, 'formats'], message: 'lists a format twice' })
+          }
+          if (t.maxBytes > d.maxUploadBytes) {
+            ctx.addIssue({ code: 'custom', path: ['types', i, 'maxBytes'], message: 'must not be larger than documents.maxUploadBytes' })
+          }
+        })
+      })
+      .describe('The citizen document vault: storage, retention, signed links and document types.'),
     secrets: z
       .strictObject({
         keyEncryptionKey: z

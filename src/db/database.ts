@@ -3,6 +3,8 @@ import { auditEventsColumns } from './tables/audit-events.ts'
 import type { CitizensTable } from './tables/citizens.ts'
 import { citizensColumns } from './tables/citizens.ts'
 import type { ColumnsOf } from './tables/columns.ts'
+import type { DocumentAccessesTable, DocumentGrantsTable, DocumentsTable, DocumentVersionsTable } from './tables/documents.ts'
+import { documentAccessesColumns, documentGrantsColumns, documentsColumns, documentVersionsColumns } from './tables/documents.ts'
 import type { GatewayJtisTable, GatewaySessionsTable } from './tables/gateway.ts'
 import { gatewayJtisColumns, gatewaySessionsColumns } from './tables/gateway.ts'
 import type { LoginAttemptsTable } from './tables/login-attempts.ts'
@@ -29,6 +31,10 @@ export interface Database {
   signing_keys: SigningKeysTable
   gateway_sessions: GatewaySessionsTable
   gateway_jtis: GatewayJtisTable
+  documents: DocumentsTable
+  document_versions: DocumentVersionsTable
+  document_grants: DocumentGrantsTable
+  document_accesses: DocumentAccessesTable
 }
 
 /** Runtime column specs of every table; test/db/schema.test.ts compares them with the database. */
@@ -44,4 +50,8 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   signing_keys: signingKeysColumns,
   gateway_sessions: gatewaySessionsColumns,
   gateway_jtis: gatewayJtisColumns,
+  documents: documentsColumns,
+  document_versions: documentVersionsColumns,
+  document_grants: documentGrantsColumns,
+  document_accesses: documentAccessesColumns,
 }

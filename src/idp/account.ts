@@ -24,6 +24,7 @@ import { pickLocale, type Locale } from '../http/locale.ts'
 import { accountClientId, accountSignInUrl, safeReturnPath } from './account-session.ts'
 import { formBodyLimit } from './interactions.ts'
 import { destroyAccountArtifacts, destroyPayload, listPayloadsForAccount, revokePayloadsByGrantId } from './oidc-store.ts'
+import { notifyBackchannelLogout } from './backchannel.ts'
 import { credentialArtifacts, passwordResetRoutes } from './password-reset.ts'
 import {
   accountErrorStatus,
@@ -540,7 +541,8 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       return passwordPage(reply, { password: accountErrorText(req, err) }, accountErrorStatus(err))
     }
     // Every other device is signed out, and every token issued under the old password is
-    // withdrawn; this browser keeps its session.
+    // withdrawn; this browser keeps its session. Agencies hear of it (back-channel logout).
+    await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { exceptSessionId: who.sessionId })
     await db.transaction().execute(async (trx) => {
       const sessions = await listPayloadsForAccount(trx, 'Session', who.citizen.id)
       for (const s of sessions) if (s.id !== who.sessionId) await destroyPayload(trx, 'Session', s.id)
@@ -584,6 +586,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const rows = await listPayloadsForAccount(db, 'Session', who.citizen.id)
     const target = rows.find((r) => sessionHandle(r.id) === handle && r.id !== who.sessionId)
     if (target) {
+      await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { onlySessionId: target.id })
       await db.transaction().execute(async (trx) => {
         await destroyPayload(trx, 'Session', target.id)
         await recordAudit(trx, { event: 'auth.logout', ...context(req, who), subjectId: who.citizen.id, data: { scope: 'other_device' } })
@@ -595,6 +598,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   app.post('/akun/perangkat/keluar-semua', { schema: { body: csrfOnlyBody }, preHandler: app.csrfProtection }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/perangkat')
     if (!who) return reply
+    await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log)
     await db.transaction().execute(async (trx) => {
       await destroyAccountArtifacts(trx, who.citizen.id, credentialArtifacts)
       await recordAudit(trx, { event: 'auth.logout', ...context(req, who), subjectId: who.citizen.id, data: { scope: 'all_devices' } })

@@ -11,6 +11,7 @@ import type { Database } from '../db/database.ts'
 import type { OutboxChannel } from '../db/tables/outbox.ts'
 import { pickLocale } from '../http/locale.ts'
 import { safeReturnPath } from './account-session.ts'
+import { notifyBackchannelLogout } from './backchannel.ts'
 import { destroyAccountArtifacts } from './oidc-store.ts'
 import {
   accountErrorText,
@@ -274,7 +275,8 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         reply.setCookie(resetCookie, signer().sign(`ok.${codeId}.${expires}`), flowCookieOptions(config, resetPath, verifiedStepSeconds))
         return codePage(req, reply, kembali, true, '', { password: accountErrorText(req, err) }, 400)
       }
-      // Whoever knew the old password is signed out everywhere.
+      // Whoever knew the old password is signed out everywhere, agencies included.
+      await notifyBackchannelLogout(deps.provider(), db, citizenId, req.log)
       await destroyAccountArtifacts(db, citizenId, credentialArtifacts)
       reply.clearCookie(resetCookie, { path: resetPath })
       return reply.redirect(withReturn(`${resetPath}/selesai`, kembali), 303)
