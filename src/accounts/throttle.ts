@@ -201,6 +201,24 @@ export async function reserveAttempt(db: Kysely<Database>, keys: ThrottleKeys, o
 }
 
 /**
+ * A fixed-window allowance per source address for an action that costs us or a citizen
+ * something even when it succeeds (registrations, codes sent by e-mail or SMS): each call
+ * takes one from `action`'s allowance of the address. Kept in the database like the
+ * sign-in counters, so it holds across instances.
+ */
+export async function takeSourceAllowance(
+  db: Kysely<Database>,
+  action: string,
+  ip: string | undefined,
+  policy: SourceThrottlePolicy,
+  options: { readonly now?: Date } = {},
+): Promise<ThrottleDecision> {
+  const key = sourceKey(ip)
+  if (key === undefined) return { allowed: true }
+  return countSourceFailure(db, `${action}:${key}`, policy, options.now ?? new Date(), true)
+}
+
+/**
  * Counts a failure that was not reserved (a check made outside reserveAttempt), whatever
  * the current lock. Never counts an account past maxConsecutiveFailures. Returns what the
  * counters now say about the next attempt.

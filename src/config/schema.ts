@@ -83,6 +83,12 @@ export const configSchema = z
             publishDelaySeconds: z.number().int().min(0).describe('A rotated-in key is published this long before it signs, so caches learn it first.'),
           })
           .describe('Signing-key rotation.'),
+        rateLimits: z
+          .strictObject({
+            registrationsPerAddressPerHour: z.number().int().min(1).describe('Registrations one address may start in an hour (an MPP hall may share one address: keep it generous).'),
+            codeRequestsPerAddressPerHour: z.number().int().min(1).describe('Password-reset code requests one address may make in an hour (each may send an e-mail or SMS).'),
+          })
+          .describe('Limits per source address on actions that cost something even when they succeed.'),
         backchannelLogoutHosts: z
           .array(z.string().min(1))
           .describe('Host names (or IP addresses) of relying parties whose back-channel logout URI may be on a private or loopback network. Everything else stays behind oidc-provider\'s outbound guard.'),

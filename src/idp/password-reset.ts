@@ -6,6 +6,8 @@ import { findCitizenById, findCitizenByIdentifier, setCitizenPassword, type Citi
 import { isAccountError } from '../accounts/errors.ts'
 import { classifyIdentifier } from '../accounts/identifiers.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp } from '../accounts/otp.ts'
+import { takeSourceAllowance } from '../accounts/throttle.ts'
+import { AppError } from '../errors/app-error.ts'
 import { checkPassword, passwordErrorMessages } from '../accounts/password-policy.ts'
 import type { Database } from '../db/database.ts'
 import type { OutboxChannel } from '../db/tables/outbox.ts'
@@ -178,6 +180,12 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
       const { identifier } = formValues(req, ['identifier'], invalid)
       if (invalid.has('identifier')) return requestPage(req, reply, kembali, '', t('forms.invalidInput'), 400)
       if (identifier.trim() === '') return requestPage(req, reply, kembali, '', t('reset.identifierRequired'), 400)
+      // Each request may send an e-mail or SMS: a per-address allowance, the same for
+      // every identifier (it says nothing about accounts).
+      const allowance = await takeSourceAllowance(db, 'reset', req.ip, { maxFailures: config.idp.rateLimits.codeRequestsPerAddressPerHour, windowSeconds: 3600 })
+      if (!allowance.allowed) {
+        throw new AppError('too_many_requests', undefined, { headers: { 'retry-after': String(allowance.retryAfterSeconds) } })
+      }
       // Only the shape of what was typed is judged here, never whether it has an account.
       const classified = classifyIdentifier(identifier)
       if (classified.kind === 'invalid') return requestPage(req, reply, kembali, identifier, t('reset.identifierInvalid'), 400)

@@ -2,12 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
 import type { Config } from '../config/schema.ts'
+import { AppError } from '../errors/app-error.ts'
 import type { Database } from '../db/database.ts'
 import { createCitizen, findCitizenById, markEmailVerified, markPhoneVerified, normalizeName } from '../accounts/citizens.ts'
 import { accountErrorMessages, isAccountError, type AccountError } from '../accounts/errors.ts'
 import { normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
 import { nikErrorMessages, nikMatchesPerson, parseNik } from '../accounts/nik.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../accounts/otp.ts'
+import { takeSourceAllowance } from '../accounts/throttle.ts'
 import { maskRecipient } from '../accounts/outbox.ts'
 import { errorCodes } from '../errors/codes.ts'
 import { translator, type Translate } from '../http/i18n.ts'
@@ -320,6 +322,11 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       if (field !== '_csrf' && field !== 'kembali') errors[field] = t('forms.invalidInput')
     }
     const keep: Partial<RegisterValues> = { ...v }
+    // Registrations cost codes and rows: a per-address allowance (SECURITY.md line 9's spirit).
+    const allowance = await takeSourceAllowance(db, 'register', req.ip, { maxFailures: config.idp.rateLimits.registrationsPerAddressPerHour, windowSeconds: 3600 })
+    if (!allowance.allowed) {
+      throw new AppError('too_many_requests', undefined, { headers: { 'retry-after': String(allowance.retryAfterSeconds) } })
+    }
 
     // Everything that can be checked without the database, so that one submission shows
     // every field that needs fixing (createCitizen stops at the first).

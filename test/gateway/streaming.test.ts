@@ -83,6 +83,7 @@ function upload(url: string, total: number, headers: Record<string, string> = {}
 async function gatewayProcess(t: Test, specs: AgencySpec[]) {
   const child = fork(fileURLToPath(new URL('./fixtures/gateway-process.ts', import.meta.url)), [JSON.stringify(specs)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: process.env.GW_FLAGS ? process.env.GW_FLAGS.split(' ') : [],
   })
   t.teardown(() => {
     child.kill()

@@ -1,0 +1,19 @@
+import { randomBytes } from 'node:crypto'
+
+/**
+ * Identifiers of documents, versions, grants and links: 16 random bytes (128 bits) in
+ * base64url, 22 characters. SECURITY.md line 23: they reach URLs and agencies, so they
+ * must not be guessable or enumerable (a UUID v4 has only 122 random bits).
+ */
+export const RANDOM_ID_BYTES = 16
+
+export function randomId(): string {
+  return randomBytes(RANDOM_ID_BYTES).toString('base64url')
+}
+
+const RANDOM_ID = /^[A-Za-z0-9_-]{22}$/
+
+/** Whether `s` has the shape of a randomId() (checked before a look-up, so junk never reaches SQL). */
+export function isRandomId(s: unknown): s is string {
+  return typeof s === 'string' && RANDOM_ID.test(s)
+}
