@@ -77,6 +77,9 @@ export async function startServices(
       } else {
         const app = await buildDemoAgency({
           logger,
+          // Behind the gateway (agency id as in config/agencies.yaml) ...
+          gateway: { url: config.gateway.publicUrl, agencyId: 'dinas-contoh' },
+          // ... and, with demo data, also as a direct OIDC relying party.
           ...(demo ? { oidc: { issuer: config.idp.issuer, clientId: demo.clientId, clientSecret: demo.clientSecret, baseUrl: demoAgencyUrl } } : {}),
         })
         started.push(await listen('demo-agency', app, config.http.host, port))

@@ -85,10 +85,12 @@ function banner(
   for (const [name, url] of services) lines.push(`  ${(serviceLabels[name] ?? name).padEnd(20)} ${url}`)
   if (database !== undefined) lines.push(`  ${'database'.padEnd(20)} ${database}`)
   const agency = services.find(([n]) => n === 'demo-agency')?.[1]
+  const gateway = services.find(([n]) => n === 'gateway')?.[1]
   if (demo && agency) {
     lines.push(
       '',
-      `Try a sign-in: open ${agency} and choose "Masuk dengan Satu Pintu".`,
+      ...(gateway ? [`Try the portal: open ${gateway} and choose a service of Dinas Contoh (behind the gateway).`] : []),
+      `Try a direct OIDC sign-in: open ${agency}/oidc-langsung/ and choose "Masuk dengan Satu Pintu".`,
       `  demo citizen: NIK ${demo.citizen.nik} (or ${demo.citizen.email}), password: ${demo.citizen.password}`,
       `  demo relying party: ${demo.clientId}`,
     )
