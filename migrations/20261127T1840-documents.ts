@@ -37,7 +37,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('media_type', 'text', (c) => c.notNull().check(sql`media_type in ('application/pdf', 'image/jpeg', 'image/png')`))
     // The client's file name, percent-encoded: shown (normalised) and put in
     // Content-Disposition, never used as a path (SECURITY.md line 26).
-    .addColumn('original_name_encoded', 'text', (c) => c.notNull().check(sql`original_name_encoded ~ '^[A-Za-z0-9%._~-]{0,4096}$'`))
+    .addColumn('original_name_encoded', 'text', (c) => c.notNull().check(sql`original_name_encoded ~ '^[A-Za-z0-9%._~-]*$' and length(original_name_encoded) <= 4096`))
     .addColumn('uploaded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     // Officers are disabled, never deleted, so who verified stays known.
     .addColumn('verified_by', 'uuid', (c) => c.references('officers.id'))

@@ -17,3 +17,10 @@ const RANDOM_ID = /^[A-Za-z0-9_-]{22}$/
 export function isRandomId(s: unknown): s is string {
   return typeof s === 'string' && RANDOM_ID.test(s)
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Whether `s` is a UUID (citizen and officer ids), checked before it reaches a uuid column. */
+export function isUuid(s: unknown): s is string {
+  return typeof s === 'string' && UUID.test(s)
+}

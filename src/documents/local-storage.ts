@@ -54,8 +54,11 @@ export function createLocalStorage(root: string): DocumentStorage {
         const final = pathOf(key)
         await fsp.mkdir(path.dirname(final), { recursive: true, mode: 0o700 })
         if (await fileExists(final)) {
-          // Same bytes already stored (content addressing): keep those.
+          // Same bytes already stored (content addressing): keep those, and mark them
+          // fresh so an orphan sweep spares them while this upload commits its row.
           await fsp.rm(temp, { force: true })
+          const now = new Date()
+          await fsp.utimes(final, now, now).catch(() => {})
         } else {
           await fsp.rename(temp, final)
           await fsyncDir(path.dirname(final))
