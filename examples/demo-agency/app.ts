@@ -1,16 +1,32 @@
 import { randomBytes } from 'node:crypto'
 import cookie from '@fastify/cookie'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
+import formbody from '@fastify/formbody'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import * as oidc from 'openid-client'
 import type { Logger } from 'pino'
 
 /**
  * A stand-in for an agency's own system. It depends on nothing of Satu Pintu's code: it
  * is written as an agency would write it, with public libraries only, so it doubles as
- * the sample for docs/agency-integration.md.
+ * the sample for docs/agency-integration.md. It shows both ways to integrate:
  *
- * Direct integration (OpenID Connect relying party): /masuk starts the authorization code
- * flow with PKCE, /oidc/callback finishes it, /keluar signs out at the idp too.
+ * Behind the gateway (the agency's system stays as it is): the gateway forwards
+ * /layanan/dinas-contoh/… to this app's /…, with the citizen's identity in the signed
+ * `X-Satupintu-Assertion` header. Every page except /info verifies it (signature with the
+ * gateway's published keys, `iss`, `aud` = this agency's id, `exp`) and refuses the
+ * request with 401 without a valid one.
+ *   /            greets the citizen ("Halo, …") and shows the level of assurance
+ *   /permohonan  a form (GET) and its submission (POST), through the gateway
+ *   /info        public information, no sign-in
+ *
+ * Directly, as an OpenID Connect relying party of the idp (code flow with PKCE):
+ *   /oidc-langsung/  the page of the direct integration
+ *   /masuk           starts the sign-in, /oidc/callback finishes it, /keluar signs out
+ *
+ * `/` serves both: a request that came through the gateway always carries the assertion
+ * header (empty when nobody is signed in); one without it came straight here and is sent
+ * to /oidc-langsung/ when OIDC is configured.
  */
 export interface DemoAgencyOptions {
   logger: Logger
@@ -22,8 +38,38 @@ export interface DemoAgencyOptions {
     /** This app's public base URL, e.g. http://localhost:8081 */
     baseUrl: string
   }
+  /** Present when the agency sits behind the Satu Pintu gateway. */
+  gateway?: {
+    /** The gateway's public URL: the assertion's `iss`, e.g. http://localhost:8080 */
+    url: string
+    /** This agency's id at the gateway: the assertion's `aud`, e.g. dinas-contoh */
+    agencyId: string
+    /** Where to fetch the gateway's keys; default `${url}/.well-known/jwks.json`. */
+    jwksUrl?: string
+  }
   /** Secret that signs this app's own cookies. */
   cookieSecret?: string
+}
+
+/** The header the gateway puts the signed assertion in. */
+const assertionHeader = 'x-satupintu-assertion'
+
+/** What the gateway vouches for, once verified. */
+interface Citizen {
+  sub: string
+  name: string
+  acr: string
+  amr: string[]
+  jti: string
+  exp: number
+}
+
+type Verified = { ok: true; citizen: Citizen } | { ok: false; why: string; code: string }
+
+const levels: Record<string, string> = {
+  'urn:satupintu:loa:1': 'kata sandi',
+  'urn:satupintu:loa:2': 'kata sandi dan faktor kedua',
+  'urn:satupintu:loa:3': 'identitas diverifikasi petugas',
 }
 
 interface Visitor {
@@ -48,11 +94,133 @@ function page(reply: FastifyReply, title: string, body: string, status = 200): F
     )
 }
 
+/**
+ * Verifies the assertion the way every agency should (docs/agency-integration.md):
+ * the signature with the gateway's published keys (ES256 only), the explicit type, the
+ * issuer, the audience (this agency: an assertion made for another agency is refused),
+ * the expiry with a few seconds of clock tolerance, and an age of at most 60 s.
+ */
+function assertionVerifier(gateway: NonNullable<DemoAgencyOptions['gateway']>): (req: FastifyRequest) => Promise<Verified> {
+  const issuer = gateway.url.replace(/\/+$/, '')
+  // jose caches the keys and fetches them again when a new key id appears (rotation).
+  const keys = createRemoteJWKSet(new URL(gateway.jwksUrl ?? `${issuer}/.well-known/jwks.json`))
+  return async (req) => {
+    const token = req.headers[assertionHeader]
+    if (typeof token !== 'string' || token === '') {
+      return { ok: false, why: 'Permintaan ini tidak membawa identitas dari Satu Pintu.', code: 'missing' }
+    }
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer,
+        audience: gateway.agencyId,
+        algorithms: ['ES256'],
+        typ: 'satupintu-assertion+jwt',
+        clockTolerance: 5,
+        maxTokenAge: 60,
+        requiredClaims: ['sub', 'iat', 'exp', 'jti'],
+      })
+      return { ok: true, citizen: citizenOf(payload) }
+    } catch (err) {
+      return refusal(err)
+    }
+  }
+}
+
+function citizenOf(p: JWTPayload): Citizen {
+  return {
+    sub: String(p.sub),
+    name: typeof p.name === 'string' ? p.name : '',
+    acr: typeof p.acr === 'string' ? p.acr : '',
+    amr: Array.isArray(p.amr) ? p.amr.map(String) : [],
+    jti: String(p.jti),
+    exp: Number(p.exp),
+  }
+}
+
+function refusal(err: unknown): Verified {
+  if (err instanceof joseErrors.JWTExpired) return { ok: false, why: 'Identitas ini sudah kedaluwarsa.', code: 'exp' }
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    const why = err.claim === 'aud' ? 'Identitas ini dibuat untuk instansi lain.' : 'Identitas ini tidak sah.'
+    return { ok: false, why, code: err.claim }
+  }
+  if (err instanceof joseErrors.JOSEError) return { ok: false, why: 'Tanda tangan identitas ini tidak sah.', code: err.code }
+  return { ok: false, why: 'Identitas ini tidak dapat diperiksa saat ini.', code: 'error' }
+}
+
 export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: opts.logger.child({ service: 'demo-agency' }) as FastifyBaseLogger })
   await app.register(cookie, { secret: opts.cookieSecret ?? randomBytes(32).toString('base64url') })
+  await app.register(formbody)
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async () => ({ status: 'ready' }))
+
+  // ---- Behind the gateway ----------------------------------------------------------
+
+  const verify = opts.gateway ? assertionVerifier(opts.gateway) : undefined
+  const gatewayHome = opts.gateway ? `${opts.gateway.url.replace(/\/+$/, '')}/layanan/${opts.gateway.agencyId}/` : undefined
+
+  /** The citizen the gateway vouches for, or a 401 page (and undefined). */
+  async function citizenOr401(req: FastifyRequest, reply: FastifyReply): Promise<Citizen | undefined> {
+    const result: Verified = verify ? await verify(req) : { ok: false, why: 'Instansi ini belum disambungkan ke Satu Pintu.', code: 'not_configured' }
+    if (result.ok) return result.citizen
+    req.log.info({ reason: result.code }, 'assertion refused')
+    const back = gatewayHome ? `<p><a class="button" href="${esc(gatewayHome)}">Buka melalui Satu Pintu</a></p>` : ''
+    page(reply, 'Akses ditolak', `<h1>Akses ditolak</h1><p>${esc(result.why)}</p>${back}<p><small>Kode: <code>${esc(result.code)}</code></small></p>`, 401)
+    return undefined
+  }
+
+  function describeLevel(acr: string): string {
+    return levels[acr] ?? 'tidak diketahui'
+  }
+
+  app.get('/', async (req, reply) => {
+    // Straight here, not through the gateway: the direct OIDC demo lives at /oidc-langsung/.
+    if (req.headers[assertionHeader] === undefined && opts.oidc) return reply.redirect('/oidc-langsung/', 303)
+    const c = await citizenOr401(req, reply)
+    if (!c) return reply
+    // Links are relative: behind the gateway this page is /layanan/dinas-contoh/.
+    return page(
+      reply,
+      'Beranda',
+      `<h1>Halo, ${esc(c.name || 'Warga')}</h1>` +
+        `<p>Anda masuk melalui Satu Pintu. Tingkat jaminan: <strong>${esc(describeLevel(c.acr))}</strong> (<code>${esc(c.acr)}</code>).</p>` +
+        `<p><a class="button" href="permohonan">Ajukan permohonan</a></p>` +
+        `<details><summary>Yang diterima sistem instansi</summary><dl>` +
+        `<dt>sub</dt><dd><code>${esc(c.sub)}</code></dd><dt>amr</dt><dd><code>${esc(c.amr.join(' '))}</code></dd>` +
+        `<dt>jti</dt><dd><code>${esc(c.jti)}</code></dd><dt>berlaku sampai</dt><dd>${esc(new Date(c.exp * 1000).toISOString())}</dd></dl></details>` +
+        `<p><a href="info">Informasi layanan</a> · <a href="/keluar">Keluar</a></p>`,
+    )
+  })
+
+  app.get('/permohonan', async (req, reply) => {
+    const c = await citizenOr401(req, reply)
+    if (!c) return reply
+    return page(
+      reply,
+      'Permohonan',
+      `<h1>Permohonan surat keterangan</h1><p>Pemohon: <strong>${esc(c.name)}</strong></p>` +
+        `<form method="post" action="permohonan"><p><label for="keperluan">Keperluan</label><br><input id="keperluan" name="keperluan" required maxlength="200"></p>` +
+        `<p><button class="button" type="submit">Kirim</button></p></form>`,
+    )
+  })
+
+  app.post('/permohonan', async (req, reply) => {
+    const c = await citizenOr401(req, reply)
+    if (!c) return reply
+    const body = (req.body ?? {}) as Record<string, unknown>
+    const purpose = typeof body.keperluan === 'string' ? body.keperluan.slice(0, 200) : ''
+    return page(reply, 'Permohonan diterima', `<h1>Permohonan diterima</h1><p>Terima kasih, ${esc(c.name)}. Keperluan: ${esc(purpose)}</p><p><a href="./">Kembali</a></p>`)
+  })
+
+  app.get('/info', async (_req, reply) =>
+    page(
+      reply,
+      'Informasi layanan',
+      '<h1>Informasi layanan</h1><p>Surat keterangan diproses dalam tiga hari kerja. Halaman ini terbuka untuk umum, tanpa masuk.</p>',
+    ),
+  )
+
+  // ---- Directly, as an OpenID Connect relying party ------------------------------------
 
   let config: oidc.Configuration | undefined
   async function oidcConfig(): Promise<oidc.Configuration> {
@@ -82,7 +250,7 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     }
   }
 
-  app.get('/', async (req, reply) => {
+  app.get('/oidc-langsung/', async (req, reply) => {
     const v = visitor(req.cookies.demo_session)
     if (v) {
       return page(
@@ -115,12 +283,12 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
   app.get('/oidc/callback', async (req, reply) => {
     const c = await oidcConfig()
     const raw = req.cookies.demo_login ? app.unsignCookie(req.cookies.demo_login) : undefined
-    if (!raw?.valid || raw.value === null) return page(reply, 'Gagal', '<h1>Sesi masuk tidak ditemukan</h1><p><a href="/">Mulai lagi</a></p>', 400)
+    if (!raw?.valid || raw.value === null) return page(reply, 'Gagal', '<h1>Sesi masuk tidak ditemukan</h1><p><a href="/oidc-langsung/">Mulai lagi</a></p>', 400)
     const { verifier, state, nonce } = JSON.parse(raw.value) as { verifier: string; state: string; nonce: string }
     reply.clearCookie('demo_login', { path: '/' })
     const current = new URL(req.url, opts.oidc?.baseUrl)
     if (current.searchParams.has('error')) {
-      return page(reply, 'Dibatalkan', '<h1>Masuk dibatalkan</h1><p><a href="/">Kembali</a></p>', 400)
+      return page(reply, 'Dibatalkan', '<h1>Masuk dibatalkan</h1><p><a href="/oidc-langsung/">Kembali</a></p>', 400)
     }
     const tokens = await oidc.authorizationCodeGrant(c, current, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce })
     const claims = tokens.claims()
@@ -128,13 +296,13 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     const info = await oidc.fetchUserInfo(c, tokens.access_token, claims.sub)
     const v: Visitor = { sub: claims.sub, name: String(info.name ?? ''), acr: String(claims.acr ?? ''), idToken: tokens.id_token ?? '' }
     reply.setCookie('demo_session', JSON.stringify(v), { ...cookieOpts, maxAge: 3600 })
-    return reply.redirect('/', 303)
+    return reply.redirect('/oidc-langsung/', 303)
   })
 
   app.get('/keluar', async (req, reply) => {
     const v = visitor(req.cookies.demo_session)
     reply.clearCookie('demo_session', { path: '/' })
-    if (!v || !opts.oidc) return reply.redirect('/', 303)
+    if (!v || !opts.oidc) return reply.redirect('/oidc-langsung/', 303)
     const c = await oidcConfig()
     const url = oidc.buildEndSessionUrl(c, { id_token_hint: v.idToken, post_logout_redirect_uri: `${opts.oidc.baseUrl}/` })
     return reply.redirect(url.href, 303)

@@ -1,6 +1,10 @@
 import http from 'node:http'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import t, { type Test } from 'tap'
+import { buildGateway } from '../../src/gateway/app.ts'
+import { silentLogger, testConfig } from '../helpers/config.ts'
+import { eachDatabase } from '../helpers/db.ts'
+import { testKek } from '../helpers/idp.ts'
 import {
   agencyTable,
   closedPort,
@@ -447,4 +451,52 @@ t.test('the gateway session cookie and the citizen\'s token never reach the agen
   t.equal(seen.cookie, 'lang=id; AGENCY=42')
   t.equal(seen.authorization, undefined)
   t.equal(seen.dpop, undefined)
+})
+
+t.test('through the real buildGateway: spoofed headers and the session cookie are removed, the JWKS is served', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const up = await startUpstream(t, echo)
+    const downPort = await closedPort()
+    const table = agencyTable([
+      { id: 'dinas-a', upstream: up.url, services: [{ path: '/info', access: 'public' }, { path: '/', access: 'signed_in' }] },
+      { id: 'dinas-mati', upstream: `http://127.0.0.1:${downPort}`, services: [{ path: '/', access: 'public' }] },
+    ])
+    const config = testConfig({ gateway: { publicUrl: 'https://layanan.sukamaju.go.id' }, idp: { issuer: `http://127.0.0.1:${await closedPort()}` } })
+    const app = await buildGateway({ config, database: db, logger: silentLogger(), agencies: table, keyEncryption: testKek })
+    t.teardown(() => app.close())
+    const res = await app.inject({ url: '/layanan/dinas-a/info?x=1', headers: { ...spoofed, cookie: 'sp_gw=s.abc; lang=id', authorization: 'Bearer abc' } })
+    t.equal(res.statusCode, 200)
+    const seen = json<Echoed>(res.body)
+    t.equal(seen.url, '/info?x=1')
+    for (const h of ['x-satupintu-assertion', 'x-citizen-sub', 'x-citizen-name', 'x-citizen-acr', 'x-citizen-nik']) t.equal(seen.headers[h], '', `${h} written empty`)
+    t.equal(seen.headers['x-forwarded-user'], undefined)
+    t.equal(seen.headers.cookie, 'lang=id', 'the gateway session cookie does not reach the agency')
+    t.equal(seen.headers.authorization, undefined)
+    const jwks = await app.inject('/.well-known/jwks.json')
+    t.equal(jwks.statusCode, 200)
+    const keys = (jwks.json() as { keys: Record<string, unknown>[] }).keys
+    t.ok(keys.length >= 1 && keys.every((k) => k.alg === 'ES256' && k.d === undefined), 'public ES256 keys')
+    const anon = await app.inject({ url: '/layanan/dinas-a/permohonan', headers: { accept: 'application/json' } })
+    t.ok([401, 503].includes(anon.statusCode), `a signed-in service is refused without sign-in (${anon.statusCode})`)
+    t.equal(up.seen.length, 1, 'only the public request reached the agency')
+    const down = await app.inject({ url: '/layanan/dinas-mati/', headers: { accept: 'text/html', 'x-request-id': 'req-page-0001' } })
+    t.equal(down.statusCode, 502)
+    t.match(down.body, /Layanan instansi sedang bermasalah/, 'the gateway\'s own error page, in Indonesian')
+    t.match(down.body, /req-page-0001/)
+    t.notMatch(down.body, new RegExp(`127\\.0\\.0\\.1|${downPort}`))
+  })
+})
+
+t.test('X-Forwarded-For keeps only the hops the gateway trusts (http.trustProxy)', async (t) => {
+  const up = await startUpstream(t, echo)
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public' }] }])
+  const trusted = await startGateway(t, table, { overrides: { http: { trustProxy: ['127.0.0.1'] } } })
+  // The peer (127.0.0.1) is a trusted proxy: the address it saw (10.0.0.5) is the client;
+  // what the client wrote before that (203.0.113.9) is not believed.
+  const res = await request(`${trusted.url}/layanan/dinas-a/x`, { headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.5', 'x-forwarded-host': 'evil.example' } })
+  const seen = json<Echoed>(res.body).headers
+  t.equal(seen['x-forwarded-for'], '10.0.0.5, 127.0.0.1')
+  t.equal(seen['x-real-ip'], '10.0.0.5')
+  t.equal(seen.forwarded, 'for=10.0.0.5;host="layanan.sukamaju.go.id";proto=https')
+  t.equal(seen['x-forwarded-host'], 'layanan.sukamaju.go.id', 'the public host comes from configuration, even behind a trusted proxy')
 })
