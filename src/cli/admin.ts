@@ -79,16 +79,23 @@ export function registerKeyCommands(program: Command, ctx: AdminContext): void {
   keys
     .command('rotate')
     .description('Add new keys: published now, signing after the publish delay; old keys retire once their tokens expired.')
-    .option('--purpose <purpose>', 'oidc (token signing) or cookie', 'oidc')
+    .option('--purpose <purpose>', 'oidc (token signing), cookie, or gateway (the assertion sent to agencies)', 'oidc')
     .option('--now', 'sign with the new key at once (emergency: a key was exposed)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { purpose: string; now?: boolean; json?: boolean }) => {
-      if (opts.purpose !== 'oidc' && opts.purpose !== 'cookie') throw new AdminError('--purpose must be oidc or cookie', 2)
+      if (opts.purpose !== 'oidc' && opts.purpose !== 'cookie' && opts.purpose !== 'gateway') {
+        throw new AdminError('--purpose must be oidc, cookie or gateway', 2)
+      }
       await withDatabase(ctx, async ({ db }, config) => {
         const kek = createKeyEncryption(resolveKeyEncryptionSecret(config, (m) => ctx.io.err(`warning: ${m}`)))
+        // A replaced key stays published until everything it signed has expired.
         const retireAfter =
-          opts.purpose === 'cookie' ? config.idp.ttl.sessionAbsoluteSeconds : longestTokenLifetime(config)
-        const created = await rotateKeys(db, kek, opts.purpose as 'oidc' | 'cookie', {
+          opts.purpose === 'cookie'
+            ? Math.max(config.idp.ttl.sessionAbsoluteSeconds, config.gateway.session.absoluteSeconds)
+            : opts.purpose === 'gateway'
+              ? config.gateway.assertionSeconds + 300
+              : longestTokenLifetime(config)
+        const created = await rotateKeys(db, kek, opts.purpose as 'oidc' | 'cookie' | 'gateway', {
           publishDelaySeconds: opts.now ? 0 : config.idp.keys.publishDelaySeconds,
           retireAfterSeconds: retireAfter,
         })

@@ -138,6 +138,11 @@ export function buildAgencyTable(
     if (!upstream.pathname.endsWith('/')) upstream.pathname += '/'
     return { id: a.id, name: a.name, upstream, prefix, host: a.host, releaseNik: a.releaseNik, services }
   })
+  // A prefix inside another agency's prefix would make the route table ambiguous.
+  for (const [i, a] of agencies.entries()) {
+    const outer = agencies.find((b) => b !== a && a.prefix.startsWith(`${b.prefix}/`))
+    if (outer) throw new ConfigError(`${where}[${i}].prefix ${a.prefix} lies inside ${outer.id}'s prefix ${outer.prefix}`)
+  }
   const byHost = new Map(agencies.filter((a) => a.host !== undefined).map((a) => [a.host as string, a]))
 
   function serviceFor(agency: Agency, upstreamPath: string): Service | undefined {

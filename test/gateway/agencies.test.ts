@@ -35,6 +35,10 @@ t.test('an error names the entry and the key', async (t) => {
   t.equal(refusal({ agencies: [agency({ services: [svc({ path: '/a/../b' })] })] }), 'config: gateway.agencies[0].services[0].path must not contain . or .. segments')
   t.equal(refusal({ agencies: [agency({ extra: 1 })] }), 'config: gateway.agencies[0] has unknown key(s): extra')
   t.equal(refusal({ agencies: [agency({ services: [svc({ minAcr: 'loa2' })] })] }), 'config: gateway.agencies[0].services[0].minAcr must be urn:satupintu:loa:1, 2 or 3')
+  t.equal(
+    refusal({ agencies: [agency(), agency({ id: 'dinas-b', prefix: '/layanan/dinas-a/b' })] }),
+    "config: gateway.agencies[1].prefix /layanan/dinas-a/b lies inside dinas-a's prefix /layanan/dinas-a",
+  )
 })
 
 t.test('routes match the most specific service inside the agency prefix, and nothing outside it', async (t) => {
