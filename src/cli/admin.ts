@@ -1,6 +1,5 @@
 import fs from 'node:fs'
 import type { Command } from 'commander'
-import { parse as parseYaml } from 'yaml'
 import type { Config } from '../config/schema.ts'
 import { openDatabase, type DatabaseHandle } from '../db/create.ts'
 import { pendingMigrations } from '../db/migrator.ts'
@@ -17,6 +16,7 @@ import {
   type AuthMethod,
   type ClientInput,
 } from '../idp/clients.ts'
+import { applyClientsFile, ClientsFileError } from '../idp/clients-file.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret } from '../keys/encryption.ts'
 import { listKeys, rotateKeys } from '../keys/keys.ts'
 import { recordAudit } from '../audit/audit.ts'
@@ -222,7 +222,13 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { json?: boolean }) => {
       await withDatabase(ctx, async ({ db }, config) => {
-        const results = await applyClientsFile(db, file, policy(config))
+        let results: Awaited<ReturnType<typeof applyClientsFile>>
+        try {
+          results = await applyClientsFile(db, file, policy(config))
+        } catch (err) {
+          if (err instanceof ClientsFileError) throw new AdminError(err.message)
+          throw err
+        }
         if (opts.json) return printJson(ctx.io, results)
         for (const r of results) {
           ctx.io.out(`${r.client_id}: ${r.created ? 'created' : 'updated'}${r.client_secret ? `, client_secret: ${r.client_secret}` : ''}`)
@@ -272,67 +278,4 @@ function clientInputFrom(flags: ClientFlags): ClientInput {
     }
   }
   return input
-}
-
-interface FileClient {
-  client_id: string
-  name: string
-  agency: string
-  redirect_uris?: string[]
-  post_logout_redirect_uris?: string[]
-  backchannel_logout_uri?: string
-  auth_method?: string
-  scopes?: string[]
-  subject_type?: 'public' | 'pairwise'
-  grant_types?: string[]
-  resources?: string[]
-}
-
-/** Applies a clients file; each entry is validated before anything is written (all or nothing). */
-export async function applyClientsFile(
-  db: DatabaseHandle['db'],
-  file: string,
-  policy: { allowLoopbackHttp: boolean },
-): Promise<{ client_id: string; created: boolean; client_secret?: string }[]> {
-  let doc: unknown
-  try {
-    doc = parseYaml(fs.readFileSync(file, 'utf8'))
-  } catch (err) {
-    throw new AdminError(`${file}: ${(err as Error).message.split('\n')[0]}`)
-  }
-  const list = (doc as { clients?: unknown } | null)?.clients
-  if (!Array.isArray(list)) throw new AdminError(`${file}: expected a top-level "clients:" list`)
-  const prepared = list.map((raw, i) => {
-    const c = raw as FileClient
-    if (typeof c?.client_id !== 'string') throw new AdminError(`${file}: clients[${i}].client_id is required`)
-    try {
-      const input: ClientInput = {
-        clientId: c.client_id,
-        name: String(c.name ?? ''),
-        agencyId: String(c.agency ?? ''),
-        redirectUris: c.redirect_uris ?? [],
-        postLogoutRedirectUris: c.post_logout_redirect_uris ?? [],
-        authMethod: (c.auth_method ?? 'client_secret_basic') as AuthMethod,
-        scopes: c.scopes ?? ['openid', 'profile'],
-        subjectType: c.subject_type ?? 'public',
-        grantTypes: (c.grant_types ?? ['authorization_code', 'refresh_token']) as ClientInput['grantTypes'] & object,
-        resources: c.resources ?? [],
-      }
-      if (c.backchannel_logout_uri !== undefined) input.backchannelLogoutUri = c.backchannel_logout_uri
-      return prepareClient(input, policy)
-    } catch (err) {
-      if (err instanceof ClientError) throw new AdminError(`${file}: clients[${i}].${err.message}`)
-      throw err
-    }
-  })
-  return db.transaction().execute(async (trx) => {
-    const out: { client_id: string; created: boolean; client_secret?: string }[] = []
-    for (const p of prepared) {
-      const existing = await findClient(trx, p.clientId)
-      // An existing client keeps its secret; only a new one gets (and shows) a secret.
-      await upsertClient(trx, existing ? { ...p, secret: undefined } : p, 'file')
-      out.push(existing || p.secret === undefined ? { client_id: p.clientId, created: !existing } : { client_id: p.clientId, created: true, client_secret: p.secret })
-    }
-    return out
-  })
 }

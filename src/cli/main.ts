@@ -4,10 +4,12 @@ import type { Config } from '../config/schema.ts'
 import { DatabaseOpenError, openDatabase } from '../db/create.ts'
 import { createMigrator, MigrationError, migrateToLatestOrThrow } from '../db/migrator.ts'
 import { StartupError, startServices, type ServiceName } from '../main.ts'
+import { ClientsFileError } from '../idp/clients-file.ts'
 import { AdminError, registerClientCommands, registerKeyCommands } from './admin.ts'
 import { processIo, printJson, printTable, type Io } from './output.ts'
 import { registerPeopleCommands } from './people.ts'
 import { registerAgencyCommands } from './agencies.ts'
+import { registerDocumentCommands } from './documents.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
@@ -163,6 +165,7 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   registerClientCommands(program, admin)
   registerPeopleCommands(program, ctx.stdin ? { ...admin, stdin: ctx.stdin } : admin)
   registerAgencyCommands(program, admin)
+  registerDocumentCommands(program, admin)
 
   return { program, result }
 }
@@ -190,7 +193,8 @@ export async function main(argv: readonly string[], ctx: CliContext = { io: proc
       err instanceof StartupError ||
       err instanceof MigrationError ||
       err instanceof CliError ||
-      err instanceof AdminError
+      err instanceof AdminError ||
+      err instanceof ClientsFileError
     ) {
       ctx.io.err(`satupintu: ${err.message}`)
       return err instanceof CliError || err instanceof AdminError ? err.exitCode : exitCodes.failure

@@ -14,7 +14,15 @@ import { pickLocale } from '../http/locale.ts'
 import { registerPages } from '../http/pages.ts'
 import { accountMessages } from './account-messages.ts'
 import { ensureAccountClient } from './account-session.ts'
+import { applyClientsFile } from './clients-file.ts'
 import { accountRoutes } from './account.ts'
+import { documentMessages } from './document-messages.ts'
+import { documentApiRoutes } from './documents-api.ts'
+import { documentPagesRoutes } from './documents-pages.ts'
+import { createLinkKeyring } from '../documents/links.ts'
+import { createLocalStorage } from '../documents/local-storage.ts'
+import { documentsStorageDir } from '../documents/types.ts'
+import { purgeDocuments } from '../documents/vault.ts'
 import { interactionRoutes } from './interactions.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
@@ -68,8 +76,24 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   const kek =
     deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (msg) => logger.warn(msg)))
   const pages = createProviderPages()
+  // The document vault's bytes (under dataDir unless configured elsewhere) and the key of
+  // its signed links, derived from the key-encryption secret every instance holds.
+  const documentStorage = createLocalStorage(documentsStorageDir(config))
+  const linkKeyring = createLinkKeyring([kek.derive('document links').toString('base64url')])
 
   await ensureAccountClient(db, config)
+  if (config.idp.clientsFile !== undefined) {
+    // Infrastructure as code: the file's relying parties are created or updated at every
+    // start. A secret made here is never shown (it would land in a log): a new
+    // confidential client needs `satupintu clients rotate-secret` once.
+    const applied = await applyClientsFile(db, config.idp.clientsFile, { allowLoopbackHttp: config.env !== 'production' })
+    for (const c of applied) {
+      if (c.client_secret !== undefined) {
+        logger.warn({ clientId: c.client_id }, 'client created from idp.clientsFile: issue its secret with `satupintu clients rotate-secret`')
+      }
+    }
+    logger.info({ clients: applied.length }, 'relying parties applied from idp.clientsFile')
+  }
   for (const purpose of ['oidc', 'cookie'] as const) {
     const created = await ensureKeys(db, kek, purpose)
     if (created.length > 0) logger.info({ purpose, kids: created }, 'signing keys created')
@@ -145,9 +169,21 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     purgeExpiredPayloads(db).catch((err: unknown) => logger.warn({ err }, 'purge of expired OIDC rows failed'))
   }, 10 * 60 * 1000)
   purgeTimer.unref()
+  // Document retention: replaced and deleted documents' bytes go after documents.retentionDays.
+  let purgingDocuments = false
+  const documentsTimer = setInterval(() => {
+    if (purgingDocuments) return
+    purgingDocuments = true
+    purgeDocuments(db, documentStorage, config.documents)
+      .then((report) => logger.info({ report }, 'document retention purge done'))
+      .catch((err: unknown) => logger.warn({ err }, 'document retention purge failed'))
+      .finally(() => (purgingDocuments = false))
+  }, 60 * 60 * 1000)
+  documentsTimer.unref()
   app.addHook('onClose', async () => {
     clearInterval(keyTimer)
     clearInterval(purgeTimer)
+    clearInterval(documentsTimer)
   })
 
   const trusted = proxyAddr.compile([...config.http.trustProxy])
@@ -171,7 +207,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     await providerRequest.run({ request, reply, graceReplays: new Set() }, () => handler(raw, reply.raw))
   })
 
-  await registerPages(app, { config, templateDirs: [templatesDir], messages: mergeMessages(idpMessages, accountMessages) })
+  await registerPages(app, { config, templateDirs: [templatesDir], messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages) })
   const catalogue = mergeMessages(commonMessages, idpMessages)
   app.decorate('idpText', (req: FastifyRequest, key: string, params?: Record<string, string | number>) => {
     const t = translator(catalogue, pickLocale(req)) as unknown as (k: string, p?: Record<string, string | number>) => string
@@ -180,6 +216,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
   await app.register(interactionRoutes, { config, db, provider: () => current.provider })
   await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes') })
+  await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
+  await app.register(documentApiRoutes, { config, db, provider: () => current.provider, storage: documentStorage, keyring: linkKeyring })
 
   app.get('/', async (_req, reply) => reply.page('home', {}))
   return app

@@ -24,6 +24,6 @@ export const siti = {
   password: 'sepeda biru ke pasar pagi',
 }
 
-export async function addCitizen(db: Kysely<Database>, who: typeof budi = budi) {
+export async function addCitizen(db: Kysely<Database>, who: typeof budi | typeof siti = budi) {
   return createCitizen(db, { ...who, regencyName: 'Sukamaju' })
 }
