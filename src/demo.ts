@@ -4,6 +4,7 @@ import { markEmailVerified } from './accounts/citizens.ts'
 import type { Config } from './config/schema.ts'
 import type { Database } from './db/database.ts'
 import { findClient, prepareClient, rotateClientSecret, upsertClient } from './idp/clients.ts'
+import { gatewayResource } from './idp/provider.ts'
 
 /**
  * Demo data for the quick start only (config `demo`, refused in production): a relying
@@ -21,9 +22,15 @@ export const demoCitizen = {
 
 export const demoClientId = 'dinas-contoh-demo'
 
+/** The demo agency's backend as a client-credentials client (fetches document links). */
+export const demoBackendClientId = 'dinas-contoh-backend'
+
 export interface DemoData {
   clientId: string
   clientSecret: string
+  /** The demo agency backend's client (config/agencies.yaml lists it under dinas-contoh). */
+  backendClientId: string
+  backendClientSecret: string
   citizen: { nik: string; email: string; password: string }
 }
 
@@ -45,10 +52,27 @@ export async function ensureDemoData(db: Kysely<Database>, config: Config, demoA
   // The secret is only ever held as a digest: issue a fresh one for this run.
   const clientSecret = (await rotateClientSecret(db, demoClientId)) as string
 
+  const backend = prepareClient(
+    {
+      clientId: demoBackendClientId,
+      name: 'Dinas Contoh (sistem internal, demo)',
+      agencyId: 'dinas-contoh',
+      redirectUris: [],
+      authMethod: 'client_secret_basic',
+      scopes: ['openid'],
+      grantTypes: ['client_credentials'],
+      resources: [gatewayResource(config)],
+    },
+    { allowLoopbackHttp: true },
+  )
+  const existingBackend = await findClient(db, demoBackendClientId)
+  await upsertClient(db, existingBackend ? { ...backend, secret: undefined } : backend, 'demo')
+  const backendClientSecret = (await rotateClientSecret(db, demoBackendClientId)) as string
+
   const found = await findCitizenByIdentifier(db, { kind: 'nik', value: demoCitizen.nik })
   if (!found) {
     const c = await createCitizen(db, { ...demoCitizen, regencyName: config.regency.name }, { actor: 'system' })
     await markEmailVerified(db, c.id, demoCitizen.email)
   }
-  return { clientId: demoClientId, clientSecret, citizen: { nik: demoCitizen.nik, email: demoCitizen.email, password: demoCitizen.password } }
+  return { clientId: demoClientId, clientSecret, backendClientId: demoBackendClientId, backendClientSecret, citizen: { nik: demoCitizen.nik, email: demoCitizen.email, password: demoCitizen.password } }
 }

@@ -80,7 +80,18 @@ export async function startServices(
           // Behind the gateway (agency id as in config/agencies.yaml) ...
           gateway: { url: config.gateway.publicUrl, agencyId: 'dinas-contoh' },
           // ... and, with demo data, also as a direct OIDC relying party.
-          ...(demo ? { oidc: { issuer: config.idp.issuer, clientId: demo.clientId, clientSecret: demo.clientSecret, baseUrl: demoAgencyUrl } } : {}),
+          ...(demo
+            ? {
+                oidc: { issuer: config.idp.issuer, clientId: demo.clientId, clientSecret: demo.clientSecret, baseUrl: demoAgencyUrl },
+                // Its backend fetches the document links the gateway attaches.
+                documentsClient: {
+                  tokenUrl: `${config.idp.issuer}/token`,
+                  clientId: demo.backendClientId,
+                  clientSecret: demo.backendClientSecret,
+                  resource: config.idp.gatewayResource ?? config.gateway.publicUrl,
+                },
+              }
+            : {}),
         })
         started.push(await listen('demo-agency', app, config.http.host, port))
       }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -19,6 +19,9 @@ import type { Logger } from 'pino'
  *   /            greets the citizen ("Halo, …") and shows the level of assurance
  *   /permohonan  a form (GET) and its submission (POST), through the gateway
  *   /info        public information, no sign-in
+ *   /izin        a service that needs the citizen's KTP: lists the `documents` claim of
+ *                the assertion, and "Unduh dan periksa" (POST /izin/periksa) downloads
+ *                one with this agency's client-credentials token and checks its SHA-256
  *
  * Directly, as an OpenID Connect relying party of the idp (code flow with PKCE):
  *   /oidc-langsung/  the page of the direct integration
@@ -47,8 +50,30 @@ export interface DemoAgencyOptions {
     /** Where to fetch the gateway's keys; default `${url}/.well-known/jwks.json`. */
     jwksUrl?: string
   }
+  /**
+   * The agency backend's OIDC client (client-credentials grant) at the idp: its access
+   * token for the gateway's resource fetches the document links the gateway attaches.
+   */
+  documentsClient?: {
+    /** The idp's token endpoint, e.g. http://localhost:3000/token */
+    tokenUrl: string
+    clientId: string
+    clientSecret: string
+    /** The gateway's resource indicator (RFC 8707), e.g. http://localhost:8080 */
+    resource: string
+  }
   /** Secret that signs this app's own cookies. */
   cookieSecret?: string
+}
+
+/** One entry of the assertion's `documents` claim (docs/agency-integration.md). */
+interface AttachedDocument {
+  type: string
+  url: string
+  sha256: string
+  media_type: string
+  verified: boolean
+  expires_at: number
 }
 
 /** The header the gateway puts the signed assertion in. */
@@ -62,6 +87,7 @@ interface Citizen {
   amr: string[]
   jti: string
   exp: number
+  documents: AttachedDocument[]
 }
 
 type Verified = { ok: true; citizen: Citizen } | { ok: false; why: string; code: string }
@@ -134,6 +160,40 @@ function citizenOf(p: JWTPayload): Citizen {
     amr: Array.isArray(p.amr) ? p.amr.map(String) : [],
     jti: String(p.jti),
     exp: Number(p.exp),
+    documents: documentsOf(p.documents),
+  }
+}
+
+function documentsOf(v: unknown): AttachedDocument[] {
+  if (!Array.isArray(v)) return []
+  return v.flatMap((d): AttachedDocument[] => {
+    if (typeof d !== 'object' || d === null) return []
+    const r = d as Record<string, unknown>
+    if (typeof r.type !== 'string' || typeof r.url !== 'string' || typeof r.sha256 !== 'string' || typeof r.expires_at !== 'number') return []
+    return [{ type: r.type, url: r.url, sha256: r.sha256, media_type: String(r.media_type ?? ''), verified: r.verified === true, expires_at: r.expires_at }]
+  })
+}
+
+/**
+ * The agency backend's access token for the gateway (client-credentials grant, RFC 6749
+ * §4.4, with the gateway as resource, RFC 8707), reused until shortly before it expires.
+ */
+function documentsTokenSource(client: NonNullable<DemoAgencyOptions['documentsClient']>): () => Promise<string> {
+  const tokenUrl = new URL(client.tokenUrl)
+  // Only the token endpoint is used: no discovery needed for a client-credentials grant.
+  const config = new oidc.Configuration(
+    { issuer: tokenUrl.origin, token_endpoint: tokenUrl.href },
+    client.clientId,
+    undefined,
+    oidc.ClientSecretBasic(client.clientSecret),
+  )
+  if (tokenUrl.protocol === 'http:') oidc.allowInsecureRequests(config)
+  let cached: { token: string; until: number } | undefined
+  return async () => {
+    if (cached !== undefined && cached.until > Date.now()) return cached.token
+    const res = await oidc.clientCredentialsGrant(config, { resource: client.resource })
+    cached = { token: res.access_token, until: Date.now() + Math.max(0, (res.expires_in ?? 60) - 30) * 1000 }
+    return res.access_token
   }
 }
 
@@ -210,6 +270,89 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     const body = (req.body ?? {}) as Record<string, unknown>
     const purpose = typeof body.keperluan === 'string' ? body.keperluan.slice(0, 200) : ''
     return page(reply, 'Permohonan diterima', `<h1>Permohonan diterima</h1><p>Terima kasih, ${esc(c.name)}. Keperluan: ${esc(purpose)}</p><p><a href="./">Kembali</a></p>`)
+  })
+
+  // ---- A service that needs documents (agencies.yaml: izin-usaha, documents: [ktp]) ----
+
+  const documentsToken = opts.documentsClient ? documentsTokenSource(opts.documentsClient) : undefined
+  const gatewayOrigin = opts.gateway ? new URL(opts.gateway.url).origin : undefined
+  const typeNames: Record<string, string> = { ktp: 'KTP', kk: 'Kartu Keluarga' }
+  const when = (s: number) => new Date(s * 1000).toLocaleString('id-ID', { timeZone: 'Asia/Jakarta' })
+
+  function documentsList(c: Citizen): string {
+    if (c.documents.length === 0) return '<p>Tidak ada dokumen yang dilampirkan.</p>'
+    return (
+      '<ul>' +
+      c.documents
+        .map(
+          (d) =>
+            `<li><strong>${esc(typeNames[d.type] ?? d.type)}</strong> — ${d.verified ? 'sudah diverifikasi petugas' : 'belum diverifikasi petugas'}, ` +
+            `tautan berlaku sampai ${esc(when(d.expires_at))}` +
+            `<form method="post" action="izin/periksa"><input type="hidden" name="jenis" value="${esc(d.type)}">` +
+            `<button class="button" type="submit">Unduh dan periksa</button></form></li>`,
+        )
+        .join('') +
+      '</ul>'
+    )
+  }
+
+  app.get('/izin', async (req, reply) => {
+    const c = await citizenOr401(req, reply)
+    if (!c) return reply
+    return page(
+      reply,
+      'Izin usaha mikro',
+      `<h1>Izin usaha mikro</h1><p>Pemohon: <strong>${esc(c.name)}</strong></p>` +
+        `<h2>Dokumen dari Satu Pintu</h2>${documentsList(c)}<p><a href="./">Beranda</a></p>`,
+    )
+  })
+
+  app.post('/izin/periksa', async (req, reply) => {
+    const c = await citizenOr401(req, reply)
+    if (!c) return reply
+    const body = (req.body ?? {}) as Record<string, unknown>
+    // The link comes from this request's own assertion: fresh, and signed by the gateway.
+    const doc = c.documents.find((d) => d.type === body.jenis)
+    if (!doc) return page(reply, 'Dokumen', '<h1>Dokumen tidak dilampirkan</h1><p><a href="../izin">Kembali</a></p>', 404)
+    if (!documentsToken || !gatewayOrigin) {
+      return page(reply, 'Dokumen', '<h1>Belum disambungkan</h1><p>Instansi ini belum punya klien untuk mengambil dokumen.</p>', 503)
+    }
+    // Our token goes to the gateway only, never to whatever URL a claim might name.
+    const url = new URL(doc.url)
+    if (url.origin !== gatewayOrigin || !url.pathname.startsWith('/dokumen/')) {
+      return page(reply, 'Dokumen', '<h1>Tautan dokumen tidak dikenal</h1>', 502)
+    }
+    let status: number
+    let digest = ''
+    let size = 0
+    try {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${await documentsToken()}` }, redirect: 'error' })
+      status = res.status
+      if (res.ok && res.body) {
+        const hash = createHash('sha256')
+        // Streamed through the hash: the file is never held whole.
+        for await (const chunk of res.body) {
+          hash.update(chunk)
+          size += chunk.length
+        }
+        digest = hash.digest('hex')
+      }
+    } catch (err) {
+      req.log.warn({ err: { message: (err as Error).message } }, 'document fetch failed')
+      return page(reply, 'Dokumen', '<h1>Dokumen tidak dapat diambil</h1><p><a href="../izin">Kembali</a></p>', 502)
+    }
+    if (status !== 200) {
+      return page(reply, 'Dokumen', `<h1>Dokumen ditolak</h1><p>Satu Pintu menjawab ${status}.</p><p><a href="../izin">Kembali</a></p>`, 502)
+    }
+    const match = digest === doc.sha256
+    return page(
+      reply,
+      'Hasil pemeriksaan',
+      `<h1>Hasil pemeriksaan ${esc(typeNames[doc.type] ?? doc.type)}</h1>` +
+        `<p id="hasil">${match ? 'Cocok: SHA-256 berkas yang diunduh sama dengan yang dinyatakan Satu Pintu.' : 'TIDAK cocok: berkas yang diunduh berbeda dari yang dinyatakan.'}</p>` +
+        `<dl><dt>Ukuran</dt><dd>${size} bita</dd><dt>SHA-256 diunduh</dt><dd><code>${esc(digest)}</code></dd>` +
+        `<dt>SHA-256 dinyatakan</dt><dd><code>${esc(doc.sha256)}</code></dd></dl><p><a href="../izin">Kembali</a></p>`,
+    )
   })
 
   app.get('/info', async (_req, reply) =>

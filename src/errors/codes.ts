@@ -9,6 +9,7 @@ export const errorCodes = {
   unauthorized: { status: 401, message: 'Sign-in is required.' },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
   not_found: { status: 404, message: 'Not found.' },
+  gone: { status: 410, message: 'This is no longer available.' },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
   conflict: { status: 409, message: 'The request conflicts with the current state.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },

@@ -13,6 +13,7 @@ import { ConfigError } from '../config/load.ts'
 const localized = z.strictObject({ id: z.string().min(1).max(200), en: z.string().min(1).max(200) })
 const idPattern = /^[a-z0-9][a-z0-9-]{1,39}$/
 const acrPattern = /^urn:satupintu:loa:[123]$/
+const clientIdPattern = /^[A-Za-z0-9._~-]{1,128}$/
 
 const serviceSchema = z.strictObject({
   id: z.string().regex(idPattern, 'must be lowercase letters, digits and dashes (2-40)'),
@@ -30,6 +31,10 @@ const serviceSchema = z.strictObject({
   purpose: localized.optional(),
   timeoutMs: z.number().int().min(100).max(300000).optional(),
   maxBodyBytes: z.number().int().min(0).optional(),
+}).refine((s) => s.documents.length === 0 || s.purpose !== undefined, {
+  // The consent page shows it and the grant records it (UU PDP: purpose limitation).
+  message: 'must state a purpose when it asks for documents',
+  path: ['purpose'],
 })
 
 const agencySchema = z.strictObject({
@@ -54,6 +59,11 @@ const agencySchema = z.strictObject({
   timeoutMs: z.number().int().min(100).max(300000).optional(),
   maxBodyBytes: z.number().int().min(0).optional(),
   services: z.array(serviceSchema).min(1, 'must list at least one service'),
+  /**
+   * OIDC clients (client-credentials) that act as this agency's backend: a
+   * client-credentials token of one of them fetches this agency's document links.
+   */
+  clients: z.array(z.string().regex(clientIdPattern, 'must be a client id (letters, digits, . _ ~ -, up to 128)')).default([]),
 })
 
 const fileSchema = z.strictObject({ agencies: z.array(agencySchema) })
@@ -78,6 +88,8 @@ export interface Agency {
   readonly prefix: string
   readonly host: string | undefined
   readonly releaseNik: boolean
+  /** OIDC client ids (client-credentials) of the agency's backend: they fetch its document links. */
+  readonly clients: readonly string[]
   /** Longest path first, so the most specific service matches. */
   readonly services: readonly Service[]
 }
@@ -109,12 +121,18 @@ export function buildAgencyTable(
   }
   const seenIds = new Set<string>()
   const seenPrefixes = new Set<string>()
+  const seenClients = new Map<string, string>()
   const agencies: Agency[] = parsed.data.agencies.map((a, i) => {
     if (seenIds.has(a.id)) throw new ConfigError(`${where}[${i}].id ${a.id} is used twice`)
     seenIds.add(a.id)
     const prefix = a.prefix ?? `/layanan/${a.id}`
     if (seenPrefixes.has(prefix)) throw new ConfigError(`${where}[${i}].prefix ${prefix} is used twice`)
     seenPrefixes.add(prefix)
+    a.clients.forEach((c, k) => {
+      const owner = seenClients.get(c)
+      if (owner !== undefined) throw new ConfigError(`${where}[${i}].clients[${k}] ${c} is already a client of ${owner}`)
+      seenClients.set(c, a.id)
+    })
     const servicePaths = new Set<string>()
     const services = a.services.map((s, j): Service => {
       const normal = s.path === '/' ? '/' : s.path.replace(/\/+$/, '')
@@ -136,7 +154,7 @@ export function buildAgencyTable(
     services.sort((x, y) => y.path.length - x.path.length)
     const upstream = new URL(a.upstream)
     if (!upstream.pathname.endsWith('/')) upstream.pathname += '/'
-    return { id: a.id, name: a.name, upstream, prefix, host: a.host, releaseNik: a.releaseNik, services }
+    return { id: a.id, name: a.name, upstream, prefix, host: a.host, releaseNik: a.releaseNik, clients: Object.freeze([...new Set(a.clients)]), services }
   })
   // A prefix inside another agency's prefix would make the route table ambiguous.
   for (const [i, a] of agencies.entries()) {

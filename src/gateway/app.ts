@@ -10,6 +10,7 @@ import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } f
 import { loadAgencies, type AgencyTable } from './agencies.ts'
 import { createAssertionSigner } from './assertion.ts'
 import { createGatewayAuth } from './auth.ts'
+import { registerGatewayDocuments } from './documents.ts'
 import { gatewayMessages } from './messages.ts'
 import { portalRoutes } from './portal.ts'
 import { registerProxy } from './proxy.ts'
@@ -61,6 +62,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   )
 
   await app.register(portalRoutes, { config, table, auth })
-  await registerProxy(app, { config, table, auth, signer, logger })
+  // Document links, consent and link fetches (issue 5): the same storage directory and
+  // link key as the idp (documents.ts gatewayLinkKeyring).
+  const extras = await registerGatewayDocuments(app, { config, db: database.db, table, auth, kek })
+  await registerProxy(app, { config, table, auth, signer, logger, extras })
   return app
 }

@@ -157,6 +157,10 @@ export async function createAssertionSignerFrom(source: AssertionKeySource, opts
   return {
     async sign(identity, agency, extra) {
       const nowS = Math.floor(now() / 1000)
+      // Extra claims are document links (documents issue): fresh per request, with their
+      // own expiry and a grant that can be withdrawn at any moment. Such an assertion is
+      // never cached, so one is never handed out again with an older link set.
+      if (extra !== undefined && Object.keys(extra).length > 0) return signNew(identity, agency, extra, nowS)
       const key = createHash('sha256')
         .update(
           JSON.stringify([

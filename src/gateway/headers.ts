@@ -119,10 +119,16 @@ export function isOwnedRequestHeader(name: string): boolean {
   return ownedExact.has(n) || ownedPrefixes.some((p) => n.startsWith(p))
 }
 
-/** The cookies the gateway owns: its session cookie and every `sp_gw_…` transaction cookie. */
+/**
+ * Satu Pintu's own cookies, never forwarded to an agency and never set by one: the
+ * gateway's session and transaction cookies (`sp_gw…`) and, since browsers share
+ * cookies across ports of one host (the quick start's localhost:3000 and :8080), the
+ * idp's (`sp_session`, `sp_interaction…`, `sp_csrf`, `sp_daftar`, `sp_reset`, and
+ * their `.sig` companions). Everything of ours is named `sp_…` for this reason.
+ */
 export function isGatewayCookie(name: string): boolean {
   const base = name.replace(/^__(Host|Secure)-/, '')
-  return base === sessionCookieName || base.startsWith(`${sessionCookieName}_`)
+  return base === sessionCookieName || base.startsWith(`${sessionCookieName}_`) || base.startsWith('sp_')
 }
 
 /** Names listed in a `Connection` header (RFC 9110 §7.6.1), lower-cased. */

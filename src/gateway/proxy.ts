@@ -61,14 +61,16 @@ export interface ProxyDeps {
 /**
  * What the documents issue adds to a proxied request: extra assertion claims (e.g.
  * `documents`) and `Link` header values (short-lived document links). Called only for
- * signed-in requests, after the policy allowed them.
+ * signed-in requests, after the policy allowed them. Instead it may answer the request
+ * itself (`answer`: a consent page, a refusal), and then nothing is forwarded.
  */
 export interface UpstreamExtras {
-  forRequest(input: { req: FastifyRequest; identity: Identity; agency: Agency; service: Service }): Promise<{
-    claims?: Record<string, unknown>
-    links?: readonly string[]
-  }>
+  forRequest(input: { req: FastifyRequest; identity: Identity; agency: Agency; service: Service }): Promise<UpstreamExtrasResult>
 }
+
+export type UpstreamExtrasResult =
+  | { claims?: Record<string, unknown>; links?: readonly string[]; answer?: undefined }
+  | { answer: (reply: FastifyReply) => FastifyReply | Promise<FastifyReply> }
 
 export const proxiedMethods: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 const retryableMethods = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -346,6 +348,10 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       let links: readonly string[] | undefined
       if (identity !== undefined && extras !== undefined) {
         const more = await extras.forRequest({ req, identity, agency, service })
+        if (more.answer !== undefined) {
+          closeIfBodyUnread(req, reply)
+          return more.answer(reply)
+        }
         extraClaims = more.claims
         links = more.links
       }

@@ -25,6 +25,8 @@ const sensitiveQuery = new Set([
 
 /** The URL with the values of sensitive query parameters replaced by `[redacted]`. */
 export function redactUrl(url: string): string {
+  // A signed document link is a capability (the gateway's /dokumen/<token>): never logged.
+  if (url.startsWith('/dokumen/')) return `/dokumen/[redacted]${url.includes('?') ? url.slice(url.indexOf('?')) : ''}`
   const q = url.indexOf('?')
   if (q === -1) return url
   const params = url.slice(q + 1).split('&')

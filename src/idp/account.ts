@@ -18,6 +18,7 @@ import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '
 import { maskRecipient } from '../accounts/outbox.ts'
 import { listAuditForSubject, recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
+import { exportDocumentsData } from '../documents/export.ts'
 import type { AuditEvent } from '../db/tables/audit-events.ts'
 import { AppError } from '../errors/app-error.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
@@ -757,6 +758,8 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         scopes: a.scopes,
         allowedSince: a.since?.toISOString() ?? null,
       })),
+      // Documents held (no bytes: each downloads from the account page), their grants and every access.
+      documents: await exportDocumentsData(db, c.id, exportedAt),
       sessions: sessions.map((s) => ({
         thisDevice: s.thisDevice,
         signedInAt: s.signedInAt?.toISOString() ?? null,

@@ -82,7 +82,7 @@ async function newKeyMaterial(purpose: KeyPurpose, alg: string): Promise<{ kid: 
     const secret = randomBytes(32).toString('base64url')
     return { kid: `cookie-${randomBytes(8).toString('hex')}`, publicJwk: null, secret }
   }
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 3072 } : {}) })
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) })
   const pub = await exportJWK(publicKey)
   const priv = await exportJWK(privateKey)
   // kid: a short date plus the key's thumbprint-like digest; unique and stable.

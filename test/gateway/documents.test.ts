@@ -1,0 +1,317 @@
+/**
+ * The gateway's side of the document vault (issue 5, "Grants and links"): links on
+ * proxied requests (assertion claim and `Link` header), consent at the gateway, and
+ * `GET /dokumen/<token>` for the agency's backend. Real proxy, real upstream, real
+ * database; authentication is the harness's FakeAuth (tokens name identities).
+ */
+import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { decodeJwt } from 'jose'
+import type { Kysely } from 'kysely'
+import t, { type Test } from 'tap'
+import type { Database } from '../../src/db/database.ts'
+import { createGrant, revokeGrant } from '../../src/documents/grants.ts'
+import { createLink, type DocumentLinkClaim } from '../../src/documents/links.ts'
+import { deleteDocument, uploadDocument } from '../../src/documents/vault.ts'
+import { buildAgencyTable } from '../../src/gateway/agencies.ts'
+import { consentPath, gatewayLinkKeyring, registerGatewayDocuments } from '../../src/gateway/documents.ts'
+import { gatewayMessages } from '../../src/gateway/messages.ts'
+import { registerProxy } from '../../src/gateway/proxy.ts'
+import { createBaseApp } from '../../src/http/app.ts'
+import { registerPages } from '../../src/http/pages.ts'
+import { createKeyEncryption } from '../../src/keys/encryption.ts'
+import { silentLogger, testConfig } from '../helpers/config.ts'
+import { eachDatabase } from '../helpers/db.ts'
+import { jpeg, png, vaultFixture } from '../documents/fixtures.ts'
+import { FakeAuth, identity, request, startUpstream, testSigner } from './harness.ts'
+
+const templatesDir = fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))
+const kek = createKeyEncryption('test-key-encryption-secret-0123456789abcdef')
+const keyring = gatewayLinkKeyring(kek)
+const publicUrl = 'https://layanan.sukamaju.go.id'
+const DAY = 86_400_000
+
+async function setup(t: Test, db: Kysely<Database>) {
+  const f = await vaultFixture(t, db)
+  const upstream = await startUpstream(t)
+  const table = buildAgencyTable(
+    {
+      agencies: [
+        {
+          id: 'dinas-a',
+          name: { id: 'Dinas Perizinan', en: 'Permit Agency' },
+          upstream: upstream.url,
+          clients: ['a-backend'],
+          services: [
+            {
+              id: 'izin-usaha',
+              name: { id: 'Izin usaha mikro', en: 'Micro business permit' },
+              path: '/izin',
+              access: 'signed_in',
+              documents: ['ktp'],
+              purpose: { id: 'Memeriksa identitas pemohon', en: 'To check the applicant' },
+            },
+            { id: 'info', name: { id: 'Informasi', en: 'Information' }, path: '/info', access: 'public' },
+            { id: 'beranda', name: { id: 'Beranda', en: 'Home' }, path: '/', access: 'signed_in' },
+          ],
+        },
+        {
+          id: 'dinas-b',
+          name: { id: 'Dinas Lain', en: 'Other Agency' },
+          upstream: upstream.url,
+          clients: ['b-backend'],
+          services: [{ id: 'beranda', name: { id: 'Beranda', en: 'Home' }, path: '/', access: 'signed_in' }],
+        },
+      ],
+    },
+    { timeoutMs: 5000, maxBodyBytes: 1024 * 1024 },
+  )
+  const config = testConfig({ gateway: { publicUrl } })
+  const citizen = identity({ via: 'session', sub: f.a.id, sessionId: 'sess-hash-1', clientId: undefined })
+  const auth = new FakeAuth({
+    citizen,
+    api: identity({ via: 'bearer', sub: f.a.id, clientId: 'aplikasi-uji' }),
+    'a-backend': identity({ via: 'bearer', sub: 'a-backend', clientId: 'a-backend', scopes: ['gateway'], claims: {} }),
+    'b-backend': identity({ via: 'bearer', sub: 'b-backend', clientId: 'b-backend', scopes: ['gateway'], claims: {} }),
+  })
+  const logger = silentLogger()
+  const app = createBaseApp({ config, logger })
+  await registerPages(app, { config, templateDirs: [templatesDir], messages: gatewayMessages })
+  const extras = await registerGatewayDocuments(app, { config, db, table, auth, kek, storage: f.storage, keyring })
+  const { signer } = await testSigner(config)
+  await registerProxy(app, { config, table, auth, signer, logger, extras })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => app.close())
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const browserGet = (path: string) => request(`${url}${path}`, { headers: { authorization: 'Bearer citizen', accept: 'text/html' } })
+  const fetchLink = (link: string, token?: string) =>
+    request(`${url}${new URL(link).pathname}`, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } })
+  const grants = () => db.selectFrom('document_grants').selectAll().execute()
+  const accesses = () => db.selectFrom('document_accesses').selectAll().execute()
+  return { ...f, upstream, url, config, browserGet, fetchLink, grants, accesses }
+}
+
+function csrfOf(html: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(html)
+  if (!m?.[1]) throw new Error('no CSRF token on the page')
+  return m[1]
+}
+
+function consentForm(s: Awaited<ReturnType<typeof setup>>, csrf: string, decision: 'izinkan' | 'tolak') {
+  return request(`${s.url}${consentPath}`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer citizen', accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _csrf: csrf, instansi: 'dinas-a', layanan: 'izin-usaha', kembali: '/layanan/dinas-a/izin?langkah=1', keputusan: decision }).toString(),
+  })
+}
+
+async function grant(db: Kysely<Database>, s: Awaited<ReturnType<typeof setup>>, types: string[], agencyId = 'dinas-a', serviceId: string | null = 'izin-usaha') {
+  return createGrant(db, s.config.documents, {
+    citizenId: s.a.id,
+    agencyId,
+    serviceId,
+    documentTypes: types,
+    purpose: 'Memeriksa identitas pemohon',
+    expiresAt: new Date(Date.now() + 30 * DAY),
+  })
+}
+
+async function upload(db: Kysely<Database>, s: Awaited<ReturnType<typeof setup>>, type: string, bytes: Buffer) {
+  return uploadDocument(db, s.storage, { citizenId: s.a.id, type, stream: Readable.from([bytes]), originalName: `${type}.jpg` }, s.config.documents)
+}
+
+/** The links the upstream received on its last request: from the assertion and from `Link`. */
+function lastLinks(s: Awaited<ReturnType<typeof setup>>): { claim: DocumentLinkClaim[] | undefined; header: string | undefined } {
+  const seen = s.upstream.seen.at(-1)
+  const assertion = seen?.headers['x-satupintu-assertion']
+  const claim = typeof assertion === 'string' && assertion !== '' ? (decodeJwt(assertion).documents as DocumentLinkClaim[] | undefined) : undefined
+  const link = seen?.headers.link
+  return { claim, header: Array.isArray(link) ? link.join(', ') : link }
+}
+
+t.test('no grant: a browser sees the consent page in plain Indonesian, and nothing reaches the agency', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const s = await setup(t, db)
+    const res = await s.browserGet('/layanan/dinas-a/izin')
+    t.equal(res.status, 200)
+    t.match(res.body, 'Dinas Perizinan meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro. Izinkan?')
+    t.match(res.body, 'Memeriksa identitas pemohon', 'the purpose from the agency configuration')
+    t.match(res.body, `action="${consentPath}"`)
+    t.match(res.body, '>Izinkan<')
+    t.match(res.body, '>Tolak<')
+    t.match(res.headers['cache-control'] ?? '', 'no-store')
+    t.equal(s.upstream.seen.length, 0)
+  })
+})
+
+t.test('an API caller without a grant gets 403 JSON: document grant required', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const s = await setup(t, db)
+    const res = await request(`${s.url}/layanan/dinas-a/izin`, { headers: { authorization: 'Bearer api', accept: 'application/json' } })
+    t.equal(res.status, 403)
+    const body = JSON.parse(res.body) as { error: string; message: string; details: { documents: string[] } }
+    t.equal(body.error, 'forbidden')
+    t.equal(body.message, 'document grant required')
+    t.same(body.details.documents, ['ktp'])
+    t.equal(s.upstream.seen.length, 0)
+  })
+})
+
+t.test('deny creates nothing and explains; a forged or foreign CSRF token is refused', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const s = await setup(t, db)
+    const page = await s.browserGet('/layanan/dinas-a/izin')
+    const csrf = csrfOf(page.body)
+    const denied = await consentForm(s, csrf, 'tolak')
+    t.equal(denied.status, 200)
+    t.match(denied.body, 'Layanan tidak dapat dilanjutkan')
+    t.match(denied.body, 'href="/"', 'a way back to the portal')
+    t.same(await s.grants(), [])
+    const forged = await consentForm(s, `${csrf.slice(0, -2)}AA`, 'izinkan')
+    t.equal(forged.status, 403)
+    const noCsrf = await request(`${s.url}${consentPath}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer citizen', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'instansi=dinas-a&layanan=izin-usaha&keputusan=izinkan',
+    })
+    t.equal(noCsrf.status, 400)
+    const api = await request(`${s.url}${consentPath}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer api', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, instansi: 'dinas-a', layanan: 'izin-usaha', keputusan: 'izinkan' }).toString(),
+    })
+    t.equal(api.status, 403, 'only a browser session answers the consent page')
+    t.same(await s.grants(), [])
+  })
+})
+
+t.test('allow creates the grant and returns to the service; missing upload sends the citizen to the idp and back', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const s = await setup(t, db)
+    const page = await s.browserGet('/layanan/dinas-a/izin')
+    const allowed = await consentForm(s, csrfOf(page.body), 'izinkan')
+    t.equal(allowed.status, 303)
+    t.equal(allowed.headers.location, `${publicUrl}/layanan/dinas-a/izin?langkah=1`)
+    const rows = await s.grants()
+    t.equal(rows.length, 1)
+    t.equal(rows[0]?.citizen_id, s.a.id)
+    t.equal(rows[0]?.agency_id, 'dinas-a')
+    t.equal(rows[0]?.service_id, 'izin-usaha')
+    t.same(rows[0]?.document_types, ['ktp'])
+    t.equal(rows[0]?.purpose, 'Memeriksa identitas pemohon')
+
+    // Granted, not uploaded: a page that links to the idp's upload page with the way back.
+    const missing = await s.browserGet('/layanan/dinas-a/izin')
+    t.equal(missing.status, 200)
+    const back = encodeURIComponent(`${publicUrl}/layanan/dinas-a/izin`)
+    t.match(missing.body, `${s.config.idp.issuer.replace(/\/+$/, '')}/akun/dokumen/unggah/ktp?kembali=${back}`.replace(/&/g, '&amp;'))
+    t.equal(s.upstream.seen.length, 0)
+    const api = await request(`${s.url}/layanan/dinas-a/izin`, { headers: { authorization: 'Bearer api', accept: 'application/json' } })
+    t.equal(api.status, 403)
+    t.equal((JSON.parse(api.body) as { message: string }).message, 'document required')
+  })
+})
+
+t.test('links ride in the assertion and the Link header, only for granted types, never on a public service', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const s = await setup(t, db)
+    const ktp = await upload(db, s, 'ktp', jpeg())
+    await upload(db, s, 'kk', png())
+    await grant(db, s, ['ktp'])
+    await grant(db, s, ['kk'], 'dinas-b', null)
+
+    const res = await s.browserGet('/layanan/dinas-a/izin')
+    t.equal(res.status, 200)
+    const { claim, header } = lastLinks(s)
+    t.equal(claim?.length, 1)
+    const link = claim?.[0] as DocumentLinkClaim
+    t.equal(link.type, 'ktp')
+    t.equal(link.sha256, ktp.version.sha256)
+    t.equal(link.media_type, 'image/jpeg')
+    t.equal(link.verified, false)
+    t.ok(link.url.startsWith(`${publicUrl}/dokumen/v1.`))
+    t.ok(link.expires_at * 1000 <= Date.now() + 15 * 60_000 + 1000, 'expires within 15 minutes')
+    t.equal(header, `<${link.url}>; rel="satupintu-document"; type="image/jpeg"; title="ktp"`)
+
+    // A second request gets a fresh link (and a fresh assertion): nothing cached.
+    await s.browserGet('/layanan/dinas-a/izin')
+    t.not(lastLinks(s).claim?.[0]?.url, link.url)
+
+    await request(`${s.url}/layanan/dinas-a/info`, { headers: { authorization: 'Bearer citizen', accept: 'text/html' } })
+    const pub = lastLinks(s)
+    t.equal(pub.claim, undefined, 'no assertion with documents on a public service')
+    t.equal(pub.header, undefined, 'no Link header on a public service')
+
+    await s.browserGet('/layanan/dinas-a/')
+    t.equal(lastLinks(s).claim, undefined, 'no documents for a service that asks for none')
+    t.equal(lastLinks(s).header, undefined)
+  })
+})
+
+t.test('GET /dokumen/<token>: the right agency streams the bytes; others, no token, revoked, deleted, tampered, expired are refused', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const s = await setup(t, db)
+    const bytes = jpeg({ comment: 'ktp budi' })
+    const up = await upload(db, s, 'ktp', bytes)
+    const g = await grant(db, s, ['ktp'])
+    await s.browserGet('/layanan/dinas-a/izin')
+    const link = lastLinks(s).claim?.[0] as DocumentLinkClaim
+
+    const ok = await s.fetchLink(link.url, 'a-backend')
+    t.equal(ok.status, 200)
+    t.equal(ok.headers['content-type'], 'image/jpeg')
+    t.equal(ok.headers['content-length'], String(bytes.length))
+    t.match(ok.headers['content-disposition'] ?? '', /^attachment; filename="ktp\.jpg"/)
+    t.equal(ok.headers['x-content-type-options'], 'nosniff')
+    t.match(ok.headers['content-security-policy'] ?? '', 'sandbox')
+    t.match(ok.headers['cache-control'] ?? '', 'no-store')
+    t.equal(ok.headers['repr-digest'], `sha-256=:${Buffer.from(up.version.sha256, 'hex').toString('base64')}:`)
+    const raw = await fetch(`${s.url}${new URL(link.url).pathname}`, { headers: { authorization: 'Bearer a-backend' } })
+    const got = Buffer.from(await raw.arrayBuffer())
+    t.ok(got.equals(bytes), 'the very bytes uploaded')
+    t.equal(createHash('sha256').update(got).digest('hex'), link.sha256, 'matching the claim')
+    const rows = await s.accesses()
+    t.equal(rows.length, 2)
+    t.equal(rows[0]?.agency_id, 'dinas-a')
+    t.equal(rows[0]?.service_id, 'izin-usaha')
+    t.equal(rows[0]?.citizen_id, s.a.id)
+
+    const other = await s.fetchLink(link.url, 'b-backend')
+    t.equal(other.status, 403, "another agency's client is refused")
+    t.equal((JSON.parse(other.body) as { details: { reason: string } }).details.reason, 'wrong_agency')
+    const none = await s.fetchLink(link.url)
+    t.equal(none.status, 401, 'no token')
+    t.match(none.headers['www-authenticate'] ?? '', /^Bearer/)
+    const citizen = await s.fetchLink(link.url, 'citizen')
+    t.equal(citizen.status, 403, "a citizen's session is not an agency")
+    const appToken = await s.fetchLink(link.url, 'api')
+    t.equal(appToken.status, 403, "a citizen's access token is not an agency's client-credentials token")
+
+    const token = new URL(link.url).pathname.slice('/dokumen/'.length)
+    const last = token.at(-1) === 'A' ? 'B' : 'A'
+    const tampered = await s.fetchLink(`${publicUrl}/dokumen/${token.slice(0, -1)}${last}`, 'a-backend')
+    t.equal(tampered.status, 404, 'one changed character')
+    const old = createLink(keyring, s.config.documents, { versionId: up.version.id, agencyId: 'dinas-a', serviceId: 'izin-usaha', now: new Date(Date.now() - 16 * 60_000) })
+    const expired = await s.fetchLink(`${publicUrl}${old.path}`, 'a-backend')
+    t.equal(expired.status, 410, 'expired')
+    t.equal(s.upstream.seen.length, 1, 'link fetches never reach the agency upstream')
+
+    t.ok(await revokeGrant(db, s.a.id, g.id))
+    const revoked = await s.fetchLink(link.url, 'a-backend')
+    t.equal(revoked.status, 403, 'after the grant is revoked')
+    t.equal((JSON.parse(revoked.body) as { details: { reason: string } }).details.reason, 'revoked')
+    const again = await s.browserGet('/layanan/dinas-a/izin')
+    t.match(again.body, 'meminta akses', 'after revocation the citizen is asked again')
+
+    await grant(db, s, ['ktp'])
+    await s.browserGet('/layanan/dinas-a/izin')
+    const fresh = lastLinks(s).claim?.[0] as DocumentLinkClaim
+    t.equal((await s.fetchLink(fresh.url, 'a-backend')).status, 200)
+    t.ok(await deleteDocument(db, s.a.id, up.document.id))
+    const deleted = await s.fetchLink(fresh.url, 'a-backend')
+    t.equal(deleted.status, 410, 'after the document is deleted')
+    t.equal((await s.accesses()).length, 3, 'an access row per successful fetch only')
+  })
+})
