@@ -1,0 +1,122 @@
+/**
+ * Upload once, in a real browser (Debian's Chromium, JavaScript off): a service of the
+ * demo agency needs the KTP; the citizen is sent to upload it on the account page, comes
+ * back, allows the agency to use it, and the agency shows the document and checks its
+ * SHA-256 after downloading it through its signed link. Screenshots go to
+ * test-artifacts/documents/.
+ */
+import { deflateSync } from 'node:zlib'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { chromium } from 'playwright-core'
+import t from 'tap'
+import { loadConfig } from '../../src/config/load.ts'
+import { startServices } from '../../src/main.ts'
+import { silentLogger } from '../helpers/config.ts'
+import { freePort, projectRoot } from '../helpers/process.ts'
+
+const chromiumPath = '/usr/bin/chromium'
+const artifacts = path.join(projectRoot, 'test-artifacts', 'documents')
+
+/** A real (tiny, grey) PNG, as a phone camera scan would be, only smaller. */
+function png(): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    return c >>> 0
+  })
+  const crc = (b: Buffer) => {
+    let c = 0xffffffff
+    for (const x of b) c = (crcTable[(c ^ x) & 0xff] as number) ^ (c >>> 8)
+    return (c ^ 0xffffffff) >>> 0
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
+    const sum = Buffer.alloc(4)
+    sum.writeUInt32BE(crc(body))
+    return Buffer.concat([len, body, sum])
+  }
+  const w = 64
+  const h = 40
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(w, 0)
+  ihdr.writeUInt32BE(h, 4)
+  ihdr[8] = 8 // bit depth
+  ihdr[9] = 0 // greyscale
+  const raw = Buffer.concat(Array.from({ length: h }, () => Buffer.concat([Buffer.from([0]), Buffer.alloc(w, 0x99)])))
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ])
+}
+
+t.test(
+  'upload a KTP on the account page, open a service that needs it, allow it, and see the agency verify it, in Chromium without JavaScript',
+  { skip: fs.existsSync(chromiumPath) ? false : 'Debian chromium is not installed (.ci/run installs it)' },
+  async (t) => {
+    fs.mkdirSync(artifacts, { recursive: true })
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-docs-browser-'))
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const ktp = path.join(dir, 'ktp-saya.png')
+    fs.writeFileSync(ktp, png())
+    const [idpPort, gwPort, agencyPort] = [await freePort(), await freePort(), await freePort()]
+    const agencies = path.join(dir, 'agencies.yaml')
+    const shipped = fs.readFileSync(path.join(projectRoot, 'config', 'agencies.yaml'), 'utf8')
+    fs.writeFileSync(agencies, shipped.replace('http://127.0.0.1:8081', `http://127.0.0.1:${agencyPort}`))
+    const config = loadConfig({
+      env: { NODE_ENV: 'development' },
+      overrides: {
+        dataDir: dir,
+        demo: true,
+        log: { level: 'silent' },
+        database: { pgliteDir: path.join(dir, 'pglite') },
+        idp: { issuer: `http://localhost:${idpPort}`, port: idpPort },
+        gateway: { publicUrl: `http://localhost:${gwPort}`, port: gwPort, agenciesFile: agencies },
+        demoAgency: { port: agencyPort },
+      },
+    })
+    const running = await startServices(config, ['idp', 'gateway', 'demo-agency'], { logger: silentLogger() })
+    t.teardown(() => running.stop())
+
+    const browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    })
+    t.teardown(() => browser.close())
+    const page = await (await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: 'id-ID' })).newPage()
+    const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true })
+
+    await page.goto(`http://localhost:${gwPort}/`)
+    await page.click('a.service-link:has-text("Izin usaha mikro")')
+    await page.fill('#username', '3201011201900001')
+    await page.fill('#password', 'kopi tubruk di teras rumah')
+    await page.click('button[type=submit]:has-text("Masuk")')
+    if (page.url().includes('/interaction/')) await page.click('button:has-text("Izinkan")')
+
+    // First the consent page, in plain words.
+    t.match(await page.textContent('main'), 'Dinas Contoh meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro', 'the agency asks, by name, for the KTP')
+    await shot('01-izin-dokumen')
+    await page.click('button:has-text("Izinkan")')
+
+    // No KTP yet: the gateway says so and sends the citizen to upload it.
+    t.match(await page.textContent('h1'), 'Dokumen belum diunggah')
+    await shot('02-dokumen-kurang')
+    await page.click('a.button:has-text("Unggah")')
+    t.match(page.url(), `http://localhost:${idpPort}/akun/dokumen/unggah/ktp`, 'the upload page of the account')
+    await page.setInputFiles('input[type=file]', ktp)
+    await shot('03-unggah')
+    await page.click('form.upload-form button[type=submit]')
+    await shot('04-terunggah')
+    await page.click('a:has-text("Lanjutkan")')
+    t.equal(page.url(), `http://localhost:${gwPort}/layanan/dinas-contoh/izin`, 'back at the service')
+    t.match(await page.textContent('main'), 'KTP', 'the agency lists the attached KTP')
+    await page.click('button:has-text("Unduh dan periksa")')
+    t.match(await page.textContent('#hasil'), /^Cocok/, "the agency downloaded it and its SHA-256 matches the assertion's")
+    await shot('05-diperiksa')
+  },
+)
