@@ -12,7 +12,7 @@ import t from 'tap'
 import { loadConfig } from '../../src/config/load.ts'
 import { startServices } from '../../src/main.ts'
 import { silentLogger } from '../helpers/config.ts'
-import { freePort, projectRoot } from '../helpers/process.ts'
+import { projectRoot, withFreshPorts } from '../helpers/process.ts'
 
 const chromiumPath = '/usr/bin/chromium'
 const artifacts = path.join(projectRoot, 'test-artifacts', 'gateway')
@@ -24,23 +24,24 @@ t.test(
     fs.mkdirSync(artifacts, { recursive: true })
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-gw-browser-'))
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-    const [idpPort, gwPort, agencyPort] = [await freePort(), await freePort(), await freePort()]
-    const agencies = path.join(dir, 'agencies.yaml')
-    const shipped = fs.readFileSync(path.join(projectRoot, 'config', 'agencies.yaml'), 'utf8')
-    fs.writeFileSync(agencies, shipped.replace('http://127.0.0.1:8081', `http://127.0.0.1:${agencyPort}`))
-    const config = loadConfig({
-      env: { NODE_ENV: 'development' },
-      overrides: {
-        dataDir: dir,
-        demo: true,
-        log: { level: 'silent' },
-        database: { pgliteDir: path.join(dir, 'pglite') },
-        idp: { issuer: `http://localhost:${idpPort}`, port: idpPort },
-        gateway: { publicUrl: `http://localhost:${gwPort}`, port: gwPort, agenciesFile: agencies },
-        demoAgency: { port: agencyPort },
-      },
+    const { running, idpPort, gwPort, agencyPort } = await withFreshPorts(3, async ([idpPort = 0, gwPort = 0, agencyPort = 0]) => {
+      const agencies = path.join(dir, 'agencies.yaml')
+      const shipped = fs.readFileSync(path.join(projectRoot, 'config', 'agencies.yaml'), 'utf8')
+      fs.writeFileSync(agencies, shipped.replace('http://127.0.0.1:8081', `http://127.0.0.1:${agencyPort}`))
+      const config = loadConfig({
+        env: { NODE_ENV: 'development' },
+        overrides: {
+          dataDir: dir,
+          demo: true,
+          log: { level: 'silent' },
+          database: { pgliteDir: path.join(dir, 'pglite') },
+          idp: { issuer: `http://localhost:${idpPort}`, port: idpPort },
+          gateway: { publicUrl: `http://localhost:${gwPort}`, port: gwPort, agenciesFile: agencies },
+          demoAgency: { port: agencyPort },
+        },
+      })
+      return { running: await startServices(config, ['idp', 'gateway', 'demo-agency'], { logger: silentLogger() }), idpPort, gwPort, agencyPort }
     })
-    const running = await startServices(config, ['idp', 'gateway', 'demo-agency'], { logger: silentLogger() })
     t.teardown(() => running.stop())
 
     const browser = await chromium.launch({

@@ -14,7 +14,7 @@ import { startServices } from '../../src/main.ts'
 import { budi } from '../helpers/citizens.ts'
 import { silentLogger } from '../helpers/config.ts'
 import { Browser, signIn } from '../helpers/idp.ts'
-import { freePort } from '../helpers/process.ts'
+import { freePort, withFreshPorts } from '../helpers/process.ts'
 
 t.test("SECURITY 22: the citizen's session cookie and the idp's cookies never reach an agency", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-sec22-'))
@@ -32,18 +32,19 @@ t.test("SECURITY 22: the citizen's session cookie and the idp's cookies never re
     agencies,
     `agencies:\n  - id: dinas-uji\n    name: { id: Dinas Uji, en: Test Agency }\n    upstream: http://127.0.0.1:${upstreamPort}\n    services:\n      - id: layanan\n        name: { id: Layanan, en: Service }\n        path: /\n        access: signed_in\n`,
   )
-  const [idpPort, gwPort] = [await freePort(), await freePort()]
-  const config = loadConfig({
-    env: { NODE_ENV: 'development' },
-    overrides: {
-      dataDir: dir,
-      log: { level: 'silent' },
-      database: { pgliteDir: path.join(dir, 'pglite') },
-      idp: { issuer: `http://localhost:${idpPort}`, port: idpPort },
-      gateway: { publicUrl: `http://localhost:${gwPort}`, port: gwPort, agenciesFile: agencies },
-    },
+  const { running, idpPort, gwPort } = await withFreshPorts(2, async ([idpPort = 0, gwPort = 0]) => {
+    const config = loadConfig({
+      env: { NODE_ENV: 'development' },
+      overrides: {
+        dataDir: dir,
+        log: { level: 'silent' },
+        database: { pgliteDir: path.join(dir, 'pglite') },
+        idp: { issuer: `http://localhost:${idpPort}`, port: idpPort },
+        gateway: { publicUrl: `http://localhost:${gwPort}`, port: gwPort, agenciesFile: agencies },
+      },
+    })
+    return { running: await startServices(config, ['idp', 'gateway'], { logger: silentLogger() }), idpPort, gwPort }
   })
-  const running = await startServices(config, ['idp', 'gateway'], { logger: silentLogger() })
   t.teardown(() => running.stop())
   await createCitizen(running.database!.db, { ...budi, regencyName: 'Sukamaju' })
 

@@ -10,7 +10,7 @@ import { buildIdp } from '../../src/idp/app.ts'
 import { insertClient, prepareClient, type ClientInput } from '../../src/idp/clients.ts'
 import { silentLogger, testConfig } from './config.ts'
 import type { TestDatabase } from './db.ts'
-import { freePort } from './process.ts'
+import { withFreshPorts } from './process.ts'
 
 export const testKek = createKeyEncryption('test-key-encryption-secret-0123456789abcdef')
 
@@ -21,17 +21,23 @@ export interface RunningIdp {
 }
 
 export async function startIdp(t: Test, db: TestDatabase, overrides: Record<string, unknown> = {}): Promise<RunningIdp> {
-  const port = await freePort()
-  const issuer = `http://127.0.0.1:${port}`
-  const config = testConfig({
-    ...overrides,
-    idp: { ...(overrides.idp as Record<string, unknown> | undefined), issuer, port },
-    gateway: { publicUrl: 'http://127.0.0.1:1', port: 1 },
+  return withFreshPorts(1, async ([port]) => {
+    const issuer = `http://127.0.0.1:${port}`
+    const config = testConfig({
+      ...overrides,
+      idp: { ...(overrides.idp as Record<string, unknown> | undefined), issuer, port },
+      gateway: { publicUrl: 'http://127.0.0.1:1', port: 1 },
+    })
+    const app = await buildIdp({ config, database: db, logger: silentLogger(), keyEncryption: testKek })
+    try {
+      await app.listen({ host: '127.0.0.1', port: port as number })
+    } catch (err) {
+      await app.close()
+      throw err
+    }
+    t.teardown(() => app.close())
+    return { app, issuer, config }
   })
-  const app = await buildIdp({ config, database: db, logger: silentLogger(), keyEncryption: testKek })
-  await app.listen({ host: '127.0.0.1', port })
-  t.teardown(() => app.close())
-  return { app, issuer, config }
 }
 
 export async function registerClient(db: TestDatabase, input: Partial<ClientInput> & { redirectUris: string[] }) {

@@ -87,3 +87,19 @@ export function exited(child: ChildProcess, timeoutMs: number): Promise<{ code: 
     })
   })
 }
+
+/**
+ * Runs `start` with fresh free ports until it does not meet EADDRINUSE: a port found free
+ * a moment ago can be taken by a parallel test file before our server listens on it.
+ */
+export async function withFreshPorts<T>(count: number, start: (ports: number[]) => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    const ports: number[] = []
+    for (let j = 0; j < count; j++) ports.push(await freePort())
+    try {
+      return await start(ports)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || i >= attempts) throw err
+    }
+  }
+}
