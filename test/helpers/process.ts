@@ -103,3 +103,13 @@ export async function withFreshPorts<T>(count: number, start: (ports: number[]) 
     }
   }
 }
+
+/** Listens on a port the kernel picks (no race with other test files) and returns it. */
+export async function listenOnAnyPort(server: import('node:net').Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  const addr = server.address()
+  return typeof addr === 'object' && addr !== null ? addr.port : 0
+}

@@ -4,7 +4,7 @@ import t from 'tap'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
 import { Browser, csrfFrom, registerClient, signIn, startIdp } from '../helpers/idp.ts'
-import { freePort } from '../helpers/process.ts'
+import { listenOnAnyPort } from '../helpers/process.ts'
 
 t.test('"sign out everywhere" on the account page tells every relying party (back-channel logout)', async (t) => {
   await eachDatabase(t, async (t, db) => {
@@ -17,8 +17,7 @@ t.test('"sign out everywhere" on the account page tells every relying party (bac
         res.writeHead(200).end()
       })
     })
-    const port = await freePort()
-    await new Promise<void>((r) => rp.listen(port, '127.0.0.1', r))
+    const port = await listenOnAnyPort(rp)
     t.teardown(() => new Promise<void>((r) => rp.close(() => r())))
     const { issuer } = await startIdp(t, db, { idp: { backchannelLogoutHosts: ['127.0.0.1'] } })
     await addCitizen(db.db)

@@ -11,7 +11,7 @@ import { rotateKeys } from '../../src/keys/keys.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
-import { freePort } from '../helpers/process.ts'
+import { listenOnAnyPort } from '../helpers/process.ts'
 
 const redirectUri = 'http://127.0.0.1:9/cb'
 
@@ -205,8 +205,7 @@ t.test('back-channel logout reaches a relying party on 127.0.0.1 when its host i
         res.writeHead(200).end()
       })
     })
-    const port = await freePort()
-    await new Promise<void>((r) => rp.listen(port, '127.0.0.1', r))
+    const port = await listenOnAnyPort(rp)
     t.teardown(() => new Promise<void>((r) => rp.close(() => r())))
     const { issuer } = await startIdp(t, db, { idp: { backchannelLogoutHosts: ['127.0.0.1'] } })
     const citizen = await addCitizen(db.db)
