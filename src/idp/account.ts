@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto'
-import csrf from '@fastify/csrf-protection'
-import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import {
@@ -23,7 +21,7 @@ import type { AuditEvent } from '../db/tables/audit-events.ts'
 import { AppError } from '../errors/app-error.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
 import { accountClientId, accountSignInUrl, safeReturnPath } from './account-session.ts'
-import { formBodyLimit } from './interactions.ts'
+import { registerForms } from './forms.ts'
 import { destroyAccountArtifacts, destroyPayload, listPayloadsForAccount, revokePayloadsByGrantId } from './oidc-store.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
 import { credentialArtifacts, passwordResetRoutes } from './password-reset.ts'
@@ -47,7 +45,6 @@ import {
 
 export type { AccountPagesDeps } from './registration.ts'
 
-const maxFormFields = 20
 
 /** The models that hold what a grant allowed; revoking access removes them with the grant. */
 const grantArtifacts = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'] as const
@@ -222,21 +219,7 @@ async function clientNames(db: Kysely<Database>, ids: Iterable<string>): Promise
  */
 export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
   const { config, db } = deps
-  const secure = config.idp.issuer.startsWith('https://')
-  await app.register(formbody, { bodyLimit: formBodyLimit })
-  // These are HTML forms: a JSON body is 415, not a second way in.
-  app.removeContentTypeParser('application/json')
-  await app.register(csrf, {
-    cookieKey: 'sp_csrf',
-    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure },
-    getToken: (req) => (req.body as { _csrf?: string } | undefined)?._csrf,
-  })
-  // Refuse a form with hundreds of fields before any work is done on it (SECURITY.md line 11).
-  app.addHook('preValidation', async (req) => {
-    if (req.body && typeof req.body === 'object' && Object.keys(req.body).length > maxFormFields) {
-      throw new AppError('bad_request', 'Too many form fields.')
-    }
-  })
+  await registerForms(app, config)
 
   await registrationRoutes(app, deps)
   await passwordResetRoutes(app, deps)

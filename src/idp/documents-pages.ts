@@ -1,5 +1,3 @@
-import csrf from '@fastify/csrf-protection'
-import formbody from '@fastify/formbody'
 import multipart, { type Multipart } from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
@@ -27,7 +25,7 @@ import { translator, type Translate } from '../http/i18n.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
 import { accountSignInUrl, safeReturnPath } from './account-session.ts'
 import { documentMessages, type DocumentMessages } from './document-messages.ts'
-import { formBodyLimit } from './interactions.ts'
+import { registerForms } from './forms.ts'
 import { csrfField, oneLine } from './registration.ts'
 
 /**
@@ -64,7 +62,6 @@ function docText(req: FastifyRequest): DocText {
   return translator(documentMessages, pickLocale(req))
 }
 
-const maxFormFields = 20
 /** Longest `kembali`: a gateway URL with its query (local paths stay within safeReturnPath's 512). */
 const maxReturnLength = 1024
 
@@ -237,24 +234,15 @@ interface PendingUpload {
 
 export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPagesDeps): Promise<void> {
   const { config, db, storage } = deps
-  const secure = config.idp.issuer.startsWith('https://')
   const pending = new WeakMap<FastifyRequest, PendingUpload>()
 
-  await app.register(formbody, { bodyLimit: formBodyLimit })
-  // These are HTML forms: a JSON body is 415, not a second way in.
-  app.removeContentTypeParser('application/json')
-  // Multipart only here, and only as a stream: no attachFieldsToBody, nothing buffered.
-  await app.register(multipart, { throwFileSizeLimit: true })
-  // The same cookie and options as the other account pages (account.ts), so one secret serves both.
-  await app.register(csrf, {
-    cookieKey: 'sp_csrf',
-    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure },
-    getToken: (req) => pending.get(req)?.csrf ?? (req.body as { _csrf?: string } | undefined)?._csrf,
-  })
-  app.addHook('preValidation', async (req) => {
-    if (req.body && typeof req.body === 'object' && Object.keys(req.body).length > maxFormFields) {
-      throw new AppError('bad_request', 'Too many form fields.')
-    }
+  await registerForms(app, config, {
+    // Multipart only here, and only as a stream: no attachFieldsToBody, nothing buffered.
+    beforeCsrf: async () => {
+      await app.register(multipart, { throwFileSizeLimit: true })
+    },
+    // An upload's token is its first part, read before the file (the preHandler below).
+    token: (req) => pending.get(req)?.csrf ?? (req.body as { _csrf?: string } | undefined)?._csrf,
   })
   // A refused or unauthenticated upload is answered before its body has arrived. Read
   // and discard the rest (nothing is kept; http.requestTimeoutMs bounds a slow sender)

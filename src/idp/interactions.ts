@@ -1,5 +1,3 @@
-import csrf from '@fastify/csrf-protection'
-import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
@@ -12,6 +10,7 @@ import { classifyIdentifier } from '../accounts/identifiers.ts'
 import { authenticateOfficer, normalizeUsername } from '../accounts/officers.ts'
 import { recordAudit } from '../audit/audit.ts'
 import { AppError } from '../errors/app-error.ts'
+import { formBodyLimit, registerForms } from './forms.ts'
 import { acr } from './provider.ts'
 
 export interface InteractionDeps {
@@ -21,9 +20,6 @@ export interface InteractionDeps {
   provider: () => Provider
 }
 
-/** Form bodies are small; anything bigger is refused before it is parsed (SECURITY.md line 11). */
-export const formBodyLimit = 16 * 1024
-const maxFormFields = 20
 
 /** No control characters (NUL included) in what a person types into a one-line field. */
 const oneLine = '^[^\\u0000-\\u001f\\u007f]*$'
@@ -80,22 +76,7 @@ interface InteractionView {
  */
 export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps): Promise<void> {
   const { config, db } = deps
-  const secure = config.idp.issuer.startsWith('https://')
-  await app.register(formbody, { bodyLimit: formBodyLimit })
-  // These are HTML forms: a JSON body is 415, not a second way in.
-  app.removeContentTypeParser('application/json')
-  await app.register(csrf, {
-    cookieKey: 'sp_csrf',
-    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure },
-    getToken: (req) => (req.body as { _csrf?: string } | undefined)?._csrf,
-  })
-
-  // Refuse a form with hundreds of fields before any work is done on it.
-  app.addHook('preValidation', async (req) => {
-    if (req.body && typeof req.body === 'object' && Object.keys(req.body).length > maxFormFields) {
-      throw new AppError('bad_request', 'Too many form fields.')
-    }
-  })
+  await registerForms(app, config)
 
   async function details(req: FastifyRequest, reply: FastifyReply): Promise<InteractionView> {
     try {
