@@ -8,6 +8,8 @@
  *       header stripping and injection, the signed assertion;
  *   (e) the same with a browser session cookie (signed in once through the idp's pages);
  *   (f) with two document links attached (when the documents feature exists);
+ *   (r) a hand-written Fastify + @fastify/reply-from proxy with no checks: the floor of
+ *       our stack, measured in the same run (the issue quotes ~86 µs for it);
  *   (d+log) (d) with log.level=info (two JSON lines per request, to /dev/null): what an
  *       operator running the default log level pays.
  * Two load shapes: throughput (--connections, default 50) and latency at one connection.
@@ -21,12 +23,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { commonOptions, cpuCount } from './lib/args.ts'
 import { Browser, signIn, tokenRequest, codeFlow } from './lib/browser.ts'
-import { runLoad, loadGenerator, type LoadResult } from './lib/load.ts'
+import { runLoad, runProbe, loadGenerator, type LoadResult, type ProbeResult } from './lib/load.ts'
 import { measured, type Sample } from './lib/measure.ts'
 import { peersInstalled, startApache, startNginx } from './lib/peers.ts'
-import { freePort, nodeBin, onCleanup, pinSelf, projectRoot, runMain, sleep, startProcess, treeOf, waitForHttp, type Measured, type Proc } from './lib/proc.ts'
+import { freePort, nodeBin, onCleanup, pinSelf, projectRoot, runMain, setAffinity, sleep, startProcess, treeOf, waitForHttp, type Measured, type Proc } from './lib/proc.ts'
 import { describeMachine, fmt, fmtSpread, log, machine, spread, table, writeResults, type Spread } from './lib/report.ts'
-import { postgresBackends, prepareStack, startGateway, startIdp, type Stack } from './lib/stack.ts'
+import { databaseCounters, postgresBackends, prepareStack, startGateway, startIdp, type Stack } from './lib/stack.ts'
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary.ts'
 
 const usage = 'node bench/gateway.ts — the gateway against the backend alone, nginx and Apache mod_auth_openidc.'
@@ -45,8 +47,13 @@ interface RoundRecord {
   system: string
   shape: 'throughput' | 'latency'
   round: number
+  /** wrk (throughput) or the probe (latency): requests and req/s. */
   load: LoadResult
+  /** The latency probe: one connection, per-request timing. */
+  probe: ProbeResult
   sample: Sample
+  /** Transactions committed in the bench database per request (pg_stat_database). */
+  dbTransactionsPerRequest: number
 }
 
 async function main(): Promise<void> {
@@ -76,6 +83,10 @@ async function main(): Promise<void> {
   const gwLogPort = await freePort()
   const gatewayLog = await startGateway(stack, { cpus: opts.serverCpus, port: gwLogPort, logLevel: 'info', logFile: '/dev/null', name: 'gateway-info' })
 
+  const refPort = await freePort()
+  const reference = startProcess('fastify-proxy', nodeBin, [path.join(projectRoot, 'bench', 'lib', 'fastify-proxy.ts'), String(refPort), String(backendPort)], { cpus: opts.serverCpus })
+  await waitForHttp(`http://127.0.0.1:${refPort}/`, reference)
+
   let nginx: Proc | undefined
   let apache: Proc | undefined
   const nginxPort = await freePort()
@@ -85,7 +96,7 @@ async function main(): Promise<void> {
     await waitForHttp(`http://127.0.0.1:${nginxPort}/`, nginx)
   }
   if (installed.apache) {
-    apache = startApache(dir, apachePort, backendPort, `${stack.issuer}/jwks`, opts.serverCpus)
+    apache = await startApache(dir, apachePort, backendPort, `${stack.issuer}/jwks`, opts.serverCpus)
     await waitForHttp(`http://127.0.0.1:${apachePort}/`, apache, 30_000, 401)
   }
 
@@ -125,6 +136,14 @@ async function main(): Promise<void> {
     })
   }
   all.push(
+    {
+      id: 'r',
+      label: '(r) Fastify + reply-from, no checks',
+      url: `http://127.0.0.1:${refPort}/`,
+      headers: () => ({}),
+      proxy: treeOf('fastify-proxy', reference.pid),
+      servers: [treeOf('fastify-proxy', reference.pid), treeOf('backend', backend.pid)],
+    },
     { id: 'd', label: '(d) gateway, ES256 bearer', url: `${stack.gatewayUrl}/layanan/bench/`, headers: () => ({ authorization: `Bearer ${accessToken}` }), proxy: gwServers[0], servers: gwServers },
     { id: 'e', label: '(e) gateway, session cookie', url: `${stack.gatewayUrl}/layanan/bench/`, headers: () => ({ cookie: sessionCookie }), proxy: gwServers[0], servers: gwServers },
     {
@@ -158,13 +177,34 @@ async function main(): Promise<void> {
       await refreshAccessToken()
       const order = [...systems.slice(r % systems.length), ...systems.slice(0, r % systems.length)]
       for (const s of order) {
-        const { result, sample } = await measured(s.servers, () => runLoad({ url: s.url, seconds, connections, headers: s.headers(), cpus: opts.loadCpus }), (x) => x.requests)
-        records.push({ system: s.id, shape, round: r, load: result, sample })
-        const bad = result.errors.status + result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout
+        const x0 = await databaseTransactions(stack)
+        // Throughput: wrk's connections plus the latency probe's one; latency: the probe alone.
+        // Latency percentiles always come from the probe (wrk's are not usable, README).
+        const { result, sample } = await measured(
+          s.servers,
+          async () => {
+            const headers = s.headers()
+            if (shape === 'latency') {
+              const p = await runProbe({ url: s.url, seconds, headers, cpus: opts.loadCpus })
+              return { load: probeAsLoad(p), probe: p }
+            }
+            const [load, probe] = await Promise.all([
+              runLoad({ url: s.url, seconds, connections, headers, cpus: opts.loadCpus }),
+              runProbe({ url: s.url, seconds: Math.max(1, seconds - 1), headers, cpus: opts.loadCpus }),
+            ])
+            return { load, probe }
+          },
+          (x) => x.load.requests + (shape === 'throughput' ? x.probe.requests : 0),
+        )
+        // PostgreSQL publishes its counters within a second: wait for them.
+        const x1 = s.id.startsWith('d') || s.id === 'e' ? (await sleep(1100), await databaseTransactions(stack)) : x0
+        const served = result.load.requests + (shape === 'throughput' ? result.probe.requests : 0)
+        records.push({ system: s.id, shape, round: r, load: result.load, probe: result.probe, sample, dbTransactionsPerRequest: (x1 - x0) / Math.max(1, served) })
+        const bad = result.load.errors.status + result.load.errors.connect + result.load.errors.read + result.load.errors.write + result.load.errors.timeout + result.probe.errors
         log(
-          `${shape} round ${r + 1}/${opts.rounds} ${s.id}: ${fmt(result.rps)} req/s, p50 ${result.latencyMs.p50.toFixed(3)} ms, p99 ${result.latencyMs.p99.toFixed(3)} ms` +
+          `${shape} round ${r + 1}/${opts.rounds} ${s.id}: ${fmt(result.load.rps)} req/s, probe p50 ${result.probe.latencyMs.p50.toFixed(3)} ms, p99 ${result.probe.latencyMs.p99.toFixed(3)} ms` +
             `, ${s.proxy ? `${s.proxy.name} ${fmt(sample.cpuPerOp[s.proxy.name] ?? Number.NaN, 1)} µs/req` : `backend ${fmt(sample.cpuPerOp.backend ?? Number.NaN, 1)} µs/req`}` +
-            (bad > 0 ? `, ${bad} errors (${JSON.stringify(result.errors)})` : ''),
+            (bad > 0 ? `, ${bad} errors (${JSON.stringify(result.load.errors)}, probe ${result.probe.errors})` : ''),
         )
       }
     }
@@ -175,6 +215,10 @@ async function main(): Promise<void> {
   if (opts.profile) {
     const profDir = path.join(projectRoot, 'bench', 'results', 'profiles')
     fs.mkdirSync(profDir, { recursive: true })
+    // While profiling, the backend runs on the load CPUs: on the gateway's core it would
+    // preempt the gateway at every write, and V8's sampler would book the backend's time to
+    // whatever gateway function was on the stack (writev, writeLatin1String, GC).
+    setAffinity(backend.pid, opts.loadCpus)
     for (const mode of ['bearer', 'session'] as const) {
       await refreshAccessToken()
       const port = await freePort()
@@ -196,6 +240,7 @@ async function main(): Promise<void> {
       profiles.push({ mode, file: path.relative(projectRoot, file), requests: r.requests, summary })
       log(`profile ${mode}: ${fmt(r.rps)} req/s under --cpu-prof\n${formatProfile(summary, { ops: r.requests, label: 'req' })}`)
     }
+    setAffinity(backend.pid, opts.serverCpus)
   }
 
   // ---- summaries ----
@@ -216,6 +261,14 @@ async function main(): Promise<void> {
     rounds: records,
   })
   log(`results: ${path.relative(projectRoot, file)}`)
+}
+
+function probeAsLoad(p: ProbeResult): LoadResult {
+  return { requests: p.requests, seconds: p.seconds, rps: p.rps, bytes: Number.NaN, latencyMs: p.latencyMs, errors: { connect: 0, read: 0, write: 0, status: p.errors, timeout: 0 } }
+}
+
+async function databaseTransactions(stack: Stack): Promise<number> {
+  return (await databaseCounters(stack)).transactions
 }
 
 /** The documents feature (f) needs the gateway to attach links (UpstreamExtras); say why when it cannot. */
@@ -256,6 +309,8 @@ async function check(s: System): Promise<string> {
   switch (s.id) {
     case 'a':
       return 'backend answers'
+    case 'r':
+      return 'proxied without checks'
     case 'b':
       if (!has('x-request-id') || !has('x-forwarded-for')) throw new Error(`nginx did not add its headers: ${text}`)
       return 'x-request-id and x-forwarded-for added'
@@ -279,6 +334,7 @@ interface SystemSummary {
   errors: number
   cpuPerReq: Record<string, Spread>
   rssMB: Record<string, Spread>
+  dbTransactionsPerRequest: Spread
 }
 
 type Summary = Record<'throughput' | 'latency', Record<string, SystemSummary>>
@@ -297,11 +353,12 @@ function summarise(systems: System[], records: RoundRecord[], _rounds: number): 
       }
       out[shape][s.id] = {
         rps: spread(rs.map((r) => r.load.rps)),
-        p50Ms: spread(rs.map((r) => r.load.latencyMs.p50)),
-        p99Ms: spread(rs.map((r) => r.load.latencyMs.p99)),
-        errors: rs.reduce((a, r) => a + r.load.errors.status + r.load.errors.connect + r.load.errors.read + r.load.errors.write + r.load.errors.timeout, 0),
+        p50Ms: spread(rs.map((r) => r.probe.latencyMs.p50)),
+        p99Ms: spread(rs.map((r) => r.probe.latencyMs.p99)),
+        errors: rs.reduce((a, r) => a + r.load.errors.status + r.load.errors.connect + r.load.errors.read + r.load.errors.write + r.load.errors.timeout + r.probe.errors, 0),
         cpuPerReq: cpu,
         rssMB: rss,
+        dbTransactionsPerRequest: spread(rs.map((r) => r.dbTransactionsPerRequest)),
       }
     }
   }
@@ -315,7 +372,7 @@ function render(systems: System[], s: Summary, docs: { available: boolean; reaso
     const b = t[ref]?.rps.median
     return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '–'
   }
-  const rows: string[][] = [['system', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'backend µs/req', 'proxy RSS MB', 'vs (a)', 'vs (c)', 'errors']]
+  const rows: string[][] = [['system', 'req/s', 'probe p50 ms', 'probe p99 ms', 'proxy CPU µs/req', 'backend µs/req', 'proxy RSS MB', 'vs (a)', 'vs (c)', 'errors']]
   for (const sys of systems) {
     const x = t[sys.id]
     if (x === undefined) continue
@@ -349,13 +406,13 @@ function render(systems: System[], s: Summary, docs: { available: boolean; reaso
       a === undefined ? '–' : fmt(x.p99Ms.median - a.p99Ms.median, 3),
     ])
   }
-  const extra: string[][] = [['other processes during (d)/(e), CPU µs/req', 'idp', 'postgres (bench db)']]
-  for (const id of ['d', 'e']) {
+  const extra: string[][] = [['our gateway: other processes, CPU µs/req', 'idp', 'postgres (bench db)', 'db transactions/req']]
+  for (const id of ['d', 'e', 'd+log']) {
     const x = t[id]
     if (x === undefined) continue
-    extra.push([id, fmtSpread(x.cpuPerReq.idp, 2), fmtSpread(x.cpuPerReq.postgres, 2)])
+    extra.push([id, fmtSpread(x.cpuPerReq.idp, 2), fmtSpread(x.cpuPerReq.postgres, 2), fmtSpread(x.dbTransactionsPerRequest, 4)])
   }
-  return [`Throughput (${''}median (min–max) over rounds)`, table(rows), '', 'Latency at one connection', table(lrows), '', table(extra)].join('\n')
+  return [`Throughput: ${loadGenerator} req/s; latency of a probe connection under that load; median (min–max) over rounds`, table(rows), '', 'Latency at one connection', table(lrows), '', table(extra)].join('\n')
 }
 
 await runMain(main, 60 * 60)

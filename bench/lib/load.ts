@@ -67,7 +67,23 @@ async function runWrk(spec: LoadSpec, wrk: string): Promise<LoadResult> {
   for (const [k, v] of Object.entries(spec.headers ?? {})) args.push('-H', `${k}: ${v}`)
   args.push(spec.url)
   const [cmd, argv] = pinned(spec.cpus, wrk, args)
+  const t0 = performance.now()
   const r = await run(cmd, argv, { WRK_LIMIT: String(spec.limit ?? 0) }, (spec.seconds + 30) * 1000)
+  const wall = (performance.now() - t0) / 1000
+  const limited = r.stdout.split('\n').find((l) => l.startsWith('WRKLIMIT '))
+  if (limited !== undefined) {
+    // Stopped at the request limit: counts and wall time only (wrk exits without its report).
+    const [, n, bad] = limited.split(' ').map(Number)
+    const none = Number.NaN
+    return {
+      requests: n ?? 0,
+      seconds: wall,
+      rps: (n ?? 0) / wall,
+      bytes: none,
+      latencyMs: { p50: none, p90: none, p99: none, p999: none, max: none, mean: none },
+      errors: { connect: 0, read: 0, write: 0, status: bad ?? 0, timeout: 0 },
+    }
+  }
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRKJSON '))
   if (line === undefined) throw new Error(`wrk gave no report (exit ${r.code}): ${r.stderr || r.stdout}`)
   const j = JSON.parse(line.slice(8)) as {
@@ -129,4 +145,22 @@ async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
     },
     errors: { connect: j.errors, read: 0, write: 0, status: j.non2xx, timeout: j.timeouts },
   }
+}
+
+export interface ProbeResult {
+  requests: number
+  errors: number
+  seconds: number
+  rps: number
+  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number }
+}
+
+/** One connection, one request at a time, timed per request (bench/lib/probe.ts), pinned to `cpus`. */
+export async function runProbe(spec: { url: string; seconds: number; headers?: Record<string, string>; cpus?: string }): Promise<ProbeResult> {
+  const job = JSON.stringify({ url: spec.url, headers: spec.headers ?? {}, seconds: spec.seconds })
+  const [cmd, argv] = pinned(spec.cpus, process.execPath, [path.join(benchDir, 'lib', 'probe.ts'), job])
+  const r = await run(cmd, argv, {}, (spec.seconds + 30) * 1000)
+  const line = r.stdout.split('\n').find((l) => l.startsWith('PROBE '))
+  if (line === undefined) throw new Error(`the latency probe gave no report (exit ${r.code}): ${r.stderr}`)
+  return JSON.parse(line.slice(6)) as ProbeResult
 }

@@ -8,10 +8,12 @@
  * Both are set up for keep-alive on both sides (what an operator tuning them would do),
  * with access logs off like our services' per-request logs (see bench/README.md).
  */
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import https from 'node:https'
 import path from 'node:path'
-import { startProcess, type Proc } from './proc.ts'
+import { onCleanup, startProcess, type Proc } from './proc.ts'
 
 export const nginxBin = '/usr/sbin/nginx'
 export const apacheBin = '/usr/sbin/apache2'
@@ -72,7 +74,42 @@ export function startNginx(dir: string, port: number, backendPort: number, cpus:
   })
 }
 
-export function apacheConfig(dir: string, port: number, backendPort: number, jwksUri: string): string {
+/**
+ * mod_auth_openidc 2.4 takes its JWKS URI over https only (and its static key files are
+ * RSA-only: an EC key there crashes it), while the bench's idp speaks plain http on
+ * loopback. So this relay serves the idp's JWKS over TLS with a self-signed certificate
+ * made for the run, which Apache trusts through OIDCCABundlePath: Apache fetches the
+ * same keys from the same idp, as it would in production.
+ */
+export async function startJwksTlsRelay(dir: string, jwksUri: string): Promise<{ url: string; caFile: string }> {
+  const key = path.join(dir, 'relay-key.pem')
+  const cert = path.join(dir, 'relay-cert.pem')
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    { encoding: 'utf8' },
+  )
+  if (r.status !== 0) throw new Error(`openssl could not make the relay certificate: ${r.stderr}`)
+  const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
+    fetch(jwksUri, { signal: AbortSignal.timeout(10_000) })
+      .then(async (up) => {
+        const body = Buffer.from(await up.arrayBuffer())
+        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json', 'content-length': body.length })
+        res.end(body)
+      })
+      .catch(() => {
+        res.writeHead(502)
+        res.end()
+      })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  return { url: `https://127.0.0.1:${port}/jwks`, caFile: cert }
+}
+
+export function apacheConfig(dir: string, port: number, backendPort: number, jwks: { url: string; caFile: string }): string {
   const run = path.join(dir, 'apache-run')
   fs.mkdirSync(run, { recursive: true })
   fs.chmodSync(run, 0o777)
@@ -110,8 +147,10 @@ KeepAlive On
 MaxKeepAliveRequests 0
 KeepAliveTimeout 75
 
-# OAuth 2.0 resource server: JWT access tokens verified locally with the idp's JWKS.
-OIDCOAuthVerifyJwksUri ${jwksUri}
+# OAuth 2.0 resource server: JWT access tokens verified locally with the idp's JWKS
+# (over the run's TLS relay: mod_auth_openidc takes an https JWKS URI only).
+OIDCOAuthVerifyJwksUri ${jwks.url}
+OIDCCABundlePath ${jwks.caFile}
 OIDCOAuthRemoteUserClaim sub
 OIDCOAuthAcceptTokenAs header
 OIDCPassClaimsAs headers
@@ -127,9 +166,9 @@ ProxyPassReverse "/" "http://127.0.0.1:${backendPort}/"
 `
 }
 
-export function startApache(dir: string, port: number, backendPort: number, jwksUri: string, cpus: string | undefined): Proc {
+export async function startApache(dir: string, port: number, backendPort: number, jwksUri: string, cpus: string | undefined): Promise<Proc> {
   const conf = path.join(dir, 'apache.conf')
-  fs.writeFileSync(conf, apacheConfig(dir, port, backendPort, jwksUri))
+  fs.writeFileSync(conf, apacheConfig(dir, port, backendPort, await startJwksTlsRelay(dir, jwksUri)))
   return startProcess('apache', apacheBin, ['-f', conf, '-d', dir, '-DFOREGROUND'], {
     cpus,
     logFile: path.join(dir, 'apache.out'),

@@ -32,6 +32,12 @@ export function pinSelf(cpus: string | undefined): void {
   spawnSync(tasksetPath, ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' })
 }
 
+/** Moves a running process (all its threads) to `cpus`. */
+export function setAffinity(pid: number, cpus: string): void {
+  if (tasksetPath === undefined) return
+  for (const p of processTree(pid)) spawnSync(tasksetPath, ['-a', '-p', '-c', cpus, String(p)], { stdio: 'ignore' })
+}
+
 export interface StartOptions {
   /** CPU list for taskset (e.g. "0"); unpinned when undefined or taskset is missing. */
   cpus?: string | undefined
@@ -150,16 +156,21 @@ export function onCleanup(fn: () => Promise<void> | void): void {
 }
 
 let exiting = false
-async function cleanupAll(): Promise<void> {
-  await stopAll()
-  for (const fn of cleanups.reverse()) {
-    try {
-      await fn()
-    } catch (err) {
-      process.stderr.write(`cleanup: ${String(err)}\n`)
+let cleaning: Promise<void> | undefined
+/** Stops everything and runs the cleanups, once: every caller awaits the same run. */
+function cleanupAll(): Promise<void> {
+  cleaning ??= (async () => {
+    await stopAll()
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn()
+      } catch (err) {
+        process.stderr.write(`cleanup: ${String(err)}\n`)
+      }
     }
-  }
-  cleanups.length = 0
+    cleanups.length = 0
+  })()
+  return cleaning
 }
 
 /**
@@ -199,10 +210,10 @@ export async function runMain(main: () => Promise<void>, maxSeconds: number): Pr
     code = 1
   } finally {
     clearTimeout(watchdog)
-    if (!exiting) {
-      exiting = true
-      await cleanupAll()
-    }
+    exiting = true
+    // Also when a signal started the cleanup first (main then fails as its children die):
+    // exit only once everything is stopped.
+    await cleanupAll()
   }
   process.exit(code)
 }

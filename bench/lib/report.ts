@@ -70,7 +70,8 @@ export function machine(pinning: string): Machine {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
   const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? 'unknown'
   return {
-    nproc: os.availableParallelism(),
+    // os.cpus(): this process may already be pinned to fewer CPUs than the machine has.
+    nproc: os.cpus().length,
     cpuModel: model,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { sql } from 'kysely'
 import pg from 'pg'
 import { stringify as toYaml } from 'yaml'
 import { createCitizen } from '../../src/accounts/citizens.ts'
@@ -28,7 +29,13 @@ export const citizenPassword = 'kopi tubruk di teras rumah'
 /** Drops and creates the bench database; returns its URL. */
 export async function recreateDatabase(keep: boolean): Promise<string> {
   const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
+  try {
+    await admin.connect()
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${adminUrl.replace(/\/\/[^@]*@/, '//…@')} (${(err as Error).message}): the benchmarks run on the machine's PostgreSQL (set BENCH_PG_ADMIN_URL to a role that may create databases)`,
+    )
+  }
   try {
     await admin.query(`drop database if exists ${benchDatabase} with (force)`)
     await admin.query(`create database ${benchDatabase}`)
@@ -54,6 +61,13 @@ export async function recreateDatabase(keep: boolean): Promise<string> {
 /** The PostgreSQL backends serving the bench database (their command line names it). */
 export function postgresBackends(): Measured {
   return { name: 'postgres', pids: () => pidsWithCmdline(` ${benchDatabase} `) }
+}
+
+/** The bench database's counters (pg_stat_database): transactions and rows written. */
+export async function databaseCounters(stack: Stack): Promise<{ transactions: number; rowsWritten: number }> {
+  const r = await sql<{ x: string; w: string }>`select (xact_commit + xact_rollback)::text as x, (tup_inserted + tup_updated + tup_deleted)::text as w
+    from pg_stat_database where datname = current_database()`.execute(stack.db.db)
+  return { transactions: Number(r.rows[0]?.x ?? 0), rowsWritten: Number(r.rows[0]?.w ?? 0) }
 }
 
 export interface AgencyServiceSpec {

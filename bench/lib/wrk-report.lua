@@ -1,13 +1,19 @@
--- wrk script: optional request count limit (WRK_LIMIT, per thread) and a JSON report.
--- Used by bench/lib/load.ts; the JSON line starts with "WRKJSON ".
+-- wrk script: a JSON report (the line starts with "WRKJSON "), and an optional request
+-- count limit (WRK_LIMIT, with one thread): wrk 4.1 keeps running until its duration
+-- ends even after thread:stop(), so at the limit this script prints
+-- "WRKLIMIT <responses> <non-2xx/3xx>" and exits the process; the caller times it.
 local limit = tonumber(os.getenv("WRK_LIMIT") or "0")
 local count = 0
+local bad = 0
 
 if limit > 0 then
   response = function(status, headers, body)
     count = count + 1
+    if status >= 400 then bad = bad + 1 end
     if count >= limit then
-      wrk.thread:stop()
+      io.write(string.format("WRKLIMIT %d %d\n", count, bad))
+      io.flush()
+      os.exit(0)
     end
   end
 end
