@@ -287,14 +287,24 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     }
     cache.set(idHash, { row, at })
   }
+  // When the cache entry of a busy session lapses, the requests arriving together share
+  // one query instead of each sending its own (the benchmark saw bursts of them).
+  const inFlight = new Map<string, Promise<GatewaySessionRow | undefined>>()
   async function sessionRow(idHash: string): Promise<GatewaySessionRow | undefined> {
     const started = Date.now()
     const hit = cache.get(idHash)
     if (hit !== undefined && started - hit.at < sessionCacheMs) return hit.row
-    const row = await findSession(db, idHash)
-    // Aged from when the query started: the row is at least that fresh, no fresher.
-    remember(idHash, row, started)
-    return row
+    const pending = inFlight.get(idHash)
+    if (pending !== undefined) return pending
+    const query = findSession(db, idHash)
+      .then((row) => {
+        // Aged from when the query started: the row is at least that fresh, no fresher.
+        remember(idHash, row, started)
+        return row
+      })
+      .finally(() => inFlight.delete(idHash))
+    inFlight.set(idHash, query)
+    return query
   }
   function forget(idHashes: Iterable<string>): void {
     for (const h of idHashes) cache.delete(h)
