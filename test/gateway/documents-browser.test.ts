@@ -7,16 +7,11 @@
  */
 import { deflateSync } from 'node:zlib'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { chromium } from 'playwright-core'
 import t from 'tap'
-import { loadConfig } from '../../src/config/load.ts'
-import { startServices } from '../../src/main.ts'
-import { silentLogger } from '../helpers/config.ts'
-import { projectRoot, withFreshPorts } from '../helpers/process.ts'
+import { projectRoot } from '../helpers/process.ts'
+import { chromiumMissing, phonePage, startQuickStack } from '../helpers/stack.ts'
 
-const chromiumPath = '/usr/bin/chromium'
 const artifacts = path.join(projectRoot, 'test-artifacts', 'documents')
 
 /** A real (tiny, grey) PNG, as a phone camera scan would be, only smaller. */
@@ -57,39 +52,14 @@ function png(): Buffer {
 
 t.test(
   'upload a KTP on the account page, open a service that needs it, allow it, and see the agency verify it, in Chromium without JavaScript',
-  { skip: fs.existsSync(chromiumPath) ? false : 'Debian chromium is not installed (.ci/run installs it)' },
+  { skip: chromiumMissing() },
   async (t) => {
     fs.mkdirSync(artifacts, { recursive: true })
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-docs-browser-'))
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const { dir, idpPort, gwPort } = await startQuickStack(t)
     const ktp = path.join(dir, 'ktp-saya.png')
     fs.writeFileSync(ktp, png())
-    const { running, idpPort, gwPort, agencyPort } = await withFreshPorts(3, async ([idpPort = 0, gwPort = 0, agencyPort = 0]) => {
-      const agencies = path.join(dir, 'agencies.yaml')
-      const shipped = fs.readFileSync(path.join(projectRoot, 'config', 'agencies.yaml'), 'utf8')
-      fs.writeFileSync(agencies, shipped.replace('http://127.0.0.1:8081', `http://127.0.0.1:${agencyPort}`))
-      const config = loadConfig({
-        env: { NODE_ENV: 'development' },
-        overrides: {
-          dataDir: dir,
-          demo: true,
-          log: { level: 'silent' },
-          database: { pgliteDir: path.join(dir, 'pglite') },
-          idp: { issuer: `http://localhost:${idpPort}`, port: idpPort },
-          gateway: { publicUrl: `http://localhost:${gwPort}`, port: gwPort, agenciesFile: agencies },
-          demoAgency: { port: agencyPort },
-        },
-      })
-      return { running: await startServices(config, ['idp', 'gateway', 'demo-agency'], { logger: silentLogger() }), idpPort, gwPort, agencyPort }
-    })
-    t.teardown(() => running.stop())
 
-    const browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    })
-    t.teardown(() => browser.close())
-    const page = await (await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: 'id-ID' })).newPage()
+    const page = await phonePage(t)
     const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true })
 
     await page.goto(`http://localhost:${gwPort}/`)

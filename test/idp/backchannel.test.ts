@@ -1,24 +1,13 @@
-import http from 'node:http'
 import * as oidc from 'openid-client'
 import t from 'tap'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
 import { Browser, csrfFrom, registerClient, signIn, startIdp } from '../helpers/idp.ts'
-import { listenOnAnyPort } from '../helpers/process.ts'
+import { backchannelReceiver } from '../helpers/stack.ts'
 
 t.test('"sign out everywhere" on the account page tells every relying party (back-channel logout)', async (t) => {
   await eachDatabase(t, async (t, db) => {
-    const received: string[] = []
-    const rp = http.createServer((req, res) => {
-      let body = ''
-      req.on('data', (c: Buffer) => (body += c.toString()))
-      req.on('end', () => {
-        received.push(new URLSearchParams(body).get('logout_token') ?? '')
-        res.writeHead(200).end()
-      })
-    })
-    const port = await listenOnAnyPort(rp)
-    t.teardown(() => new Promise<void>((r) => rp.close(() => r())))
+    const { port, received } = await backchannelReceiver(t)
     const { issuer } = await startIdp(t, db, { idp: { backchannelLogoutHosts: ['127.0.0.1'] } })
     await addCitizen(db.db)
     const client = await registerClient(db, { redirectUris: ['http://127.0.0.1:9/cb'], backchannelLogoutUri: `http://127.0.0.1:${port}/bcl` })

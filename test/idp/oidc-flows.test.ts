@@ -2,7 +2,6 @@
  * End to end over HTTP with openid-client as an independent relying party: what an agency
  * integrating with any certified OIDC library experiences.
  */
-import http from 'node:http'
 import * as oidc from 'openid-client'
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import { sql } from 'kysely'
@@ -11,7 +10,7 @@ import { rotateKeys } from '../../src/keys/keys.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
-import { listenOnAnyPort } from '../helpers/process.ts'
+import { backchannelReceiver } from '../helpers/stack.ts'
 
 const redirectUri = 'http://127.0.0.1:9/cb'
 
@@ -196,17 +195,7 @@ t.test('client credentials for agency back-ends: a short JWT for the gateway res
 
 t.test('back-channel logout reaches a relying party on 127.0.0.1 when its host is allowed', async (t) => {
   await eachDatabase(t, async (t, db) => {
-    const received: string[] = []
-    const rp = http.createServer((req, res) => {
-      let body = ''
-      req.on('data', (c: Buffer) => (body += c.toString()))
-      req.on('end', () => {
-        received.push(new URLSearchParams(body).get('logout_token') ?? '')
-        res.writeHead(200).end()
-      })
-    })
-    const port = await listenOnAnyPort(rp)
-    t.teardown(() => new Promise<void>((r) => rp.close(() => r())))
+    const { port, received } = await backchannelReceiver(t)
     const { issuer } = await startIdp(t, db, { idp: { backchannelLogoutHosts: ['127.0.0.1'] } })
     const citizen = await addCitizen(db.db)
     const client = await registerClient(db, { redirectUris: [redirectUri], backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel` })
