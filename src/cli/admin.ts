@@ -15,6 +15,7 @@ import {
   upsertClient,
   type AuthMethod,
   type ClientInput,
+  type ClientPolicy,
 } from '../idp/clients.ts'
 import { applyClientsFile, ClientsFileError } from '../idp/clients-file.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret } from '../keys/encryption.ts'
@@ -124,7 +125,7 @@ interface ClientFlags {
 
 export function registerClientCommands(program: Command, ctx: AdminContext): void {
   const clients = program.command('clients').description('Relying parties (agency applications): add, list, show, remove, rotate-secret, apply.')
-  const policy = (config: Config) => ({ allowLoopbackHttp: config.env !== 'production' })
+  const policy = (config: Config) => ({ allowLoopbackHttp: config.env !== 'production', documentTypes: config.documents.types.map((t) => t.id) })
 
   clients
     .command('add')
@@ -242,7 +243,7 @@ function redact(metadata: Record<string, unknown>): Record<string, unknown> {
   return secret === undefined ? rest : { ...rest, client_secret: '(stored as a digest)' }
 }
 
-function prepare(input: ClientInput, policy: { allowLoopbackHttp: boolean }) {
+function prepare(input: ClientInput, policy: ClientPolicy) {
   try {
     return prepareClient(input, policy)
   } catch (err) {

@@ -64,8 +64,13 @@ export function accountSignInUrl(config: Config, returnTo: string, options: { pr
   return url.toString()
 }
 
+/** The longest local return path kept (longer ones fall back to /akun). */
+export const maxLocalReturnPath = 4096
+
 /** Only a local absolute path may be a return target (no open redirect). */
 export function safeReturnPath(p: unknown): string {
   if (typeof p !== 'string' || !p.startsWith('/') || p.startsWith('//') || p.includes('\\') || /[\u0000-\u001f]/.test(p)) return '/akun'
-  return p.length > 512 ? '/akun' : p
+  // Long enough for a document question's own URL (src/idp/document-consent.ts) with a
+  // registered redirect URI and state, percent-encoded.
+  return p.length > maxLocalReturnPath ? '/akun' : p
 }

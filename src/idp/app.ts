@@ -18,6 +18,7 @@ import { applyClientsFile } from './clients-file.ts'
 import { accountRoutes } from './account.ts'
 import { documentMessages } from './document-messages.ts'
 import { documentApiRoutes } from './documents-api.ts'
+import { documentConsentRoutes } from './document-consent.ts'
 import { documentPagesRoutes } from './documents-pages.ts'
 import { createLinkKeyring } from '../documents/links.ts'
 import { createLocalStorage } from '../documents/local-storage.ts'
@@ -86,7 +87,10 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     // Infrastructure as code: the file's relying parties are created or updated at every
     // start. A secret made here is never shown (it would land in a log): a new
     // confidential client needs `satupintu clients rotate-secret` once.
-    const applied = await applyClientsFile(db, config.idp.clientsFile, { allowLoopbackHttp: config.env !== 'production' })
+    const applied = await applyClientsFile(db, config.idp.clientsFile, {
+      allowLoopbackHttp: config.env !== 'production',
+      documentTypes: config.documents.types.map((t) => t.id),
+    })
     for (const c of applied) {
       if (c.client_secret !== undefined) {
         logger.warn({ clientId: c.client_id }, 'client created from idp.clientsFile: issue its secret with `satupintu clients rotate-secret`')
@@ -217,6 +221,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   await app.register(interactionRoutes, { config, db, provider: () => current.provider })
   await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes') })
   await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
+  await app.register(documentConsentRoutes, { config, db, provider: () => current.provider })
   await app.register(documentApiRoutes, { config, db, provider: () => current.provider, storage: documentStorage, keyring: linkKeyring })
 
   app.get('/', async (_req, reply) => reply.page('home', {}))

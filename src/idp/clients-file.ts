@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import type { Kysely } from 'kysely'
 import { parse as parseYaml } from 'yaml'
 import type { Database } from '../db/database.ts'
-import { ClientError, findClient, prepareClient, upsertClient, type AuthMethod, type ClientInput } from './clients.ts'
+import { ClientError, findClient, prepareClient, upsertClient, type AuthMethod, type ClientInput, type ClientPolicy, type DocumentServiceInput } from './clients.ts'
 
 /** A clients file that cannot be applied; the message names the entry and the key. */
 export class ClientsFileError extends Error {
@@ -24,13 +24,14 @@ interface FileClient {
   subject_type?: 'public' | 'pairwise'
   grant_types?: string[]
   resources?: string[]
+  document_services?: DocumentServiceInput[]
 }
 
 /** Applies a clients file; each entry is validated before anything is written (all or nothing). */
 export async function applyClientsFile(
   db: Kysely<Database>,
   file: string,
-  policy: { allowLoopbackHttp: boolean },
+  policy: ClientPolicy,
 ): Promise<{ client_id: string; created: boolean; client_secret?: string }[]> {
   let doc: unknown
   try {
@@ -57,6 +58,10 @@ export async function applyClientsFile(
         resources: c.resources ?? [],
       }
       if (c.backchannel_logout_uri !== undefined) input.backchannelLogoutUri = c.backchannel_logout_uri
+      if (c.document_services !== undefined) {
+        if (!Array.isArray(c.document_services)) throw new ClientError('document_services', 'must be a list')
+        input.documentServices = c.document_services
+      }
       return prepareClient(input, policy)
     } catch (err) {
       if (err instanceof ClientError) throw new ClientsFileError(`${file}: clients[${i}].${err.message}`)

@@ -30,7 +30,31 @@ export interface ClientInput {
   jwks?: { keys: Record<string, unknown>[] }
   /** Resource servers (e.g. the gateway) the client may obtain tokens for. */
   resources?: string[]
+  /**
+   * The agency's services that ask citizens for documents through the idp (an agency that
+   * integrates as a relying party, not behind the gateway): what each asks for and why,
+   * shown on the idp's consent page (src/idp/document-consent.ts).
+   */
+  documentServices?: DocumentServiceInput[]
 }
+
+/** One service of an agency that asks for documents, as registered with its client. */
+export interface DocumentServiceInput {
+  id: string
+  name: { id: string; en?: string | undefined }
+  documents: string[]
+  purpose: { id: string; en?: string | undefined }
+}
+
+/** As stored in the client's metadata (`urn:satupintu:document_services`), both languages filled. */
+export interface DocumentService {
+  readonly id: string
+  readonly name: { readonly id: string; readonly en: string }
+  readonly documents: readonly string[]
+  readonly purpose: { readonly id: string; readonly en: string }
+}
+
+export const documentServicesKey = 'urn:satupintu:document_services'
 
 export class ClientError extends Error {
   readonly field: string
@@ -44,6 +68,8 @@ export class ClientError extends Error {
 export interface ClientPolicy {
   /** Development allows http://localhost and loopback redirect URIs (RFC 8252 §7.3). */
   allowLoopbackHttp: boolean
+  /** The document type ids configured (`documents.types`): a service may ask only for these. */
+  documentTypes?: readonly string[]
 }
 
 const secretPrefix = 'sha256:'
@@ -148,6 +174,10 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
     'urn:satupintu:agency': input.agencyId,
     'urn:satupintu:resources': input.resources ?? [],
   }
+  if (input.documentServices !== undefined && input.documentServices.length > 0) {
+    if (!needsRedirect) throw new ClientError('document_services', 'need the authorization_code grant: the citizen answers in the browser')
+    metadata[documentServicesKey] = validateDocumentServices(input.documentServices, policy)
+  }
   if (input.backchannelLogoutUri !== undefined) {
     metadata.backchannel_logout_uri = validateRedirectUri('backchannel_logout_uri', input.backchannelLogoutUri, policy)
     metadata.backchannel_logout_session_required = true
@@ -159,6 +189,48 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
     metadata.client_secret = hashClientSecret(secret)
   }
   return { clientId, agencyId: input.agencyId, name, metadata, secret }
+}
+
+const serviceIdPattern = /^[a-z0-9][a-z0-9-]{1,39}$/
+
+function text(field: string, value: unknown, min: number, max: number): string {
+  if (typeof value !== 'string') throw new ClientError(field, 'is required')
+  const v = value.trim()
+  if (v.length < min || v.length > max || /[\u0000-\u001f\u007f]/.test(v)) throw new ClientError(field, `must be ${min} to ${max} characters on one line`)
+  return v
+}
+
+function validateDocumentServices(list: readonly DocumentServiceInput[], policy: ClientPolicy): DocumentService[] {
+  if (list.length > 20) throw new ClientError('document_services', 'at most 20')
+  const seen = new Set<string>()
+  return list.map((s, i) => {
+    const f = `document_services[${i}]`
+    if (typeof s?.id !== 'string' || !serviceIdPattern.test(s.id)) throw new ClientError(`${f}.id`, 'must be lowercase letters, digits and dashes (2-40)')
+    if (seen.has(s.id)) throw new ClientError(`${f}.id`, `${s.id} is listed twice`)
+    seen.add(s.id)
+    const nameId = text(`${f}.name.id`, s.name?.id, 2, 100)
+    const purposeId = text(`${f}.purpose.id`, s.purpose?.id, 5, 1000)
+    const documents = s.documents
+    if (!Array.isArray(documents) || documents.length === 0) throw new ClientError(`${f}.documents`, 'at least one document type is required')
+    for (const d of documents) {
+      if (typeof d !== 'string' || !serviceIdPattern.test(d)) throw new ClientError(`${f}.documents`, `${String(d)} is not a document type id`)
+      if (policy.documentTypes !== undefined && !policy.documentTypes.includes(d)) {
+        throw new ClientError(`${f}.documents`, `unknown document type ${d} (documents.types has ${policy.documentTypes.join(', ')})`)
+      }
+    }
+    return {
+      id: s.id,
+      name: { id: nameId, en: s.name.en === undefined ? nameId : text(`${f}.name.en`, s.name.en, 2, 100) },
+      documents: [...new Set(documents)],
+      purpose: { id: purposeId, en: s.purpose.en === undefined ? purposeId : text(`${f}.purpose.en`, s.purpose.en, 5, 1000) },
+    }
+  })
+}
+
+/** The document services of a client's stored metadata (validated when it was registered). */
+export function documentServicesOf(metadata: Record<string, unknown>): readonly DocumentService[] {
+  const v = metadata[documentServicesKey]
+  return Array.isArray(v) ? (v as DocumentService[]) : []
 }
 
 export async function insertClient(db: Kysely<Database>, c: PreparedClient, source: ClientSource = 'cli'): Promise<void> {

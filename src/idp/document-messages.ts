@@ -105,6 +105,20 @@ export const documentMessages = defineMessages({
     'dok.grants.endedExpired': 'Berakhir',
     'dok.grants.note': 'Dokumen yang sudah diambil instansi sebelum izin dicabut dikelola oleh instansi tersebut.',
     'dok.back': 'Kembali ke Dokumen saya',
+
+    'dok.ask.title': 'Izin memakai dokumen Anda',
+    'dok.ask.lead': '{agency} meminta akses ke {documents} Anda untuk layanan {service}. Izinkan?',
+    'dok.ask.purpose': 'Tujuan',
+    'dok.ask.who': 'Anda masuk sebagai {name}.',
+    'dok.ask.note':
+      'Instansi hanya dapat mengambil dokumen ini selama izin berlaku, paling lama sampai {until}. Anda dapat mencabut izin kapan saja di Akun Saya → Dokumen.',
+    'dok.ask.allow': 'Izinkan',
+    'dok.ask.deny': 'Tolak',
+    'dok.ask.missingTitle': 'Dokumen belum diunggah',
+    'dok.ask.missingLead': 'Layanan {service} dari {agency} memerlukan {documents}, yang belum Anda unggah.',
+    'dok.ask.missingHow': 'Unggah sekali di sini; setelah itu Anda kembali ke {agency}.',
+    'dok.ask.upload': 'Unggah {document}',
+    'dok.ask.later': 'Nanti saja, kembali ke {agency}',
   },
   en: {
     'akun.nav.documents': 'My documents',
@@ -204,6 +218,20 @@ export const documentMessages = defineMessages({
     'dok.grants.endedExpired': 'Ended',
     'dok.grants.note': 'Documents an agency fetched before the permission was withdrawn are managed by that agency.',
     'dok.back': 'Back to My documents',
+
+    'dok.ask.title': 'Permission to use your documents',
+    'dok.ask.lead': '{agency} asks for access to your {documents} for the service {service}. Allow?',
+    'dok.ask.purpose': 'Purpose',
+    'dok.ask.who': 'You are signed in as {name}.',
+    'dok.ask.note':
+      'The agency can fetch these documents only while the permission lasts, at most until {until}. You can withdraw it at any time in My Account → Documents.',
+    'dok.ask.allow': 'Allow',
+    'dok.ask.deny': 'Deny',
+    'dok.ask.missingTitle': 'Document not uploaded yet',
+    'dok.ask.missingLead': 'The service {service} of {agency} needs your {documents}, which you have not uploaded yet.',
+    'dok.ask.missingHow': 'Upload it once here; afterwards you go back to {agency}.',
+    'dok.ask.upload': 'Upload {document}',
+    'dok.ask.later': 'Not now, go back to {agency}',
   },
 })
 

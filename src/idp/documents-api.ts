@@ -9,6 +9,7 @@ import { documentLinksFor, linkRefusalStatus, resolveLink, type LinkKeyring, typ
 import { StorageNotFoundError, type DocumentStorage } from '../documents/storage.ts'
 import { documentResponseHeaders } from '../documents/vault.ts'
 import { AppError } from '../errors/app-error.ts'
+import { documentsResource } from './provider.ts'
 import type { ErrorCode } from '../errors/codes.ts'
 
 /**
@@ -20,13 +21,17 @@ import type { ErrorCode } from '../errors/codes.ts'
  *       → 200 { documents: [{ type, url, sha256, media_type, verified, expires_at }],
  *               not_granted: [...], missing: [...] }
  *   GET /dokumen/<link token>
- *       Authorization: Bearer <any access token of a client of the link's agency>
+ *       Authorization: Bearer <a client-credentials token of a client of the link's agency,
+ *                              issued with resource=<issuer>/api/dokumen; or the citizen's
+ *                              access token that agency's client holds>
  *       → the bytes, with the stored media type, attachment, nosniff and a sandbox CSP.
  *
  * Who is calling is decided by an opaque access token the idp issued (oidc-provider's
  * AccessToken / ClientCredentials models): its client's `urn:satupintu:agency` is the
  * agency. A JWT access token is the gateway's (RFC 8707 resource `gateway`): it is never
  * stored, so it is not found here, and it must not be, since its audience is not us.
+ * The citizen gives the grant on the idp's consent page (src/idp/document-consent.ts),
+ * where the agency's relying party sends them.
  * What the agency may have is decided by the citizen's document grant for that agency
  * (src/documents/grants.ts), checked again on every fetch (links.ts).
  */
@@ -112,6 +117,7 @@ function unauthorized(withError: boolean): AppError {
 
 export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiDeps): Promise<void> {
   const { config, db, storage, keyring } = deps
+  const docsAudience = documentsResource(config)
 
   /** The agency's client behind the request's bearer token, or a 401. */
   async function authenticate(req: FastifyRequest, options: { citizen: boolean }): Promise<Caller> {
@@ -127,8 +133,10 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
     // holder must prove the key, which this endpoint does not ask for.
     if (token === undefined || token.clientId === undefined || token.isSenderConstrained()) throw unauthorized(true)
     // An opaque token names no resource server unless it was issued for one: a token for
-    // another audience is not ours to accept.
-    if (token.aud !== undefined) throw unauthorized(true)
+    // another audience is not ours to accept. A client-credentials token is accepted only
+    // when issued for this API (RFC 8707 `resource` = documentsResource), so that a token
+    // an agency's backend got for some other purpose fetches no document.
+    if (token.kind === 'ClientCredentials' ? token.aud !== docsAudience : token.aud !== undefined) throw unauthorized(true)
 
     let accountId: string | undefined
     if (token.kind === 'AccessToken') {

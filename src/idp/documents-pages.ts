@@ -23,7 +23,7 @@ import {
 import { AppError } from '../errors/app-error.ts'
 import { translator, type Translate } from '../http/i18n.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
-import { accountSignInUrl, safeReturnPath } from './account-session.ts'
+import { accountSignInUrl, maxLocalReturnPath, safeReturnPath } from './account-session.ts'
 import { documentMessages, type DocumentMessages } from './document-messages.ts'
 import { registerForms } from './forms.ts'
 import { csrfField, oneLine } from './registration.ts'
@@ -62,8 +62,8 @@ function docText(req: FastifyRequest): DocText {
   return translator(documentMessages, pickLocale(req))
 }
 
-/** Longest `kembali`: a gateway URL with its query (local paths stay within safeReturnPath's 512). */
-const maxReturnLength = 1024
+/** Longest `kembali`: a gateway URL with its query, or a local path (as long as safeReturnPath keeps). */
+const maxReturnLength = maxLocalReturnPath
 
 const randomIdPattern = '^[A-Za-z0-9_-]{22}$'
 const returnQuery = {

@@ -49,6 +49,15 @@ export function gatewayResource(config: Config): string {
   return config.idp.gatewayResource ?? config.gateway.publicUrl
 }
 
+/**
+ * The resource indicator of the idp's own documents API (src/idp/documents-api.ts): an
+ * agency's backend asks for a client-credentials token for it to fetch document links.
+ * Those tokens are opaque (looked up, so revocation is immediate) and good for nothing else.
+ */
+export function documentsResource(config: Config): string {
+  return `${config.idp.issuer.replace(/\/+$/, '')}/api/dokumen`
+}
+
 function pairwiseSub(accountId: string, sectorHost: string, salt: string): string {
   // OIDC Core §8.1: a per-sector identifier no two sectors can correlate.
   return createHash('sha256').update(`${sectorHost}\u0000${accountId}\u0000${salt}`).digest('base64url')
@@ -63,6 +72,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const ttl = config.idp.ttl
   const secure = config.idp.issuer.startsWith('https://')
   const gw = gatewayResource(config)
+  const docs = documentsResource(config)
   const allowedBackchannelHosts = new Set(config.idp.backchannelLogoutHosts.map((h) => h.toLowerCase()))
 
   const policy = interactionPolicy.base()
@@ -149,10 +159,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
         useGrantedResource: () => false,
         getResourceServerInfo: (ctx, resource, client) => {
+          const isClientCredentials = ctx.oidc.params?.grant_type === 'client_credentials'
+          if (resource === docs && isClientCredentials && client.clientId !== undefined) {
+            return { scope: 'dokumen', audience: docs, accessTokenTTL: ttl.clientCredentialsSeconds, accessTokenFormat: 'opaque' }
+          }
           if (resource !== gw) throw new errors.InvalidTarget()
           const allowed = client.clientId !== undefined
           if (!allowed) throw new errors.InvalidTarget()
-          const isClientCredentials = ctx.oidc.params?.grant_type === 'client_credentials'
           return {
             scope: isClientCredentials ? 'gateway' : 'openid profile email phone address nik gateway',
             audience: gw,

@@ -1,0 +1,259 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type Provider from 'oidc-provider'
+import { findCitizenById, type Citizen } from '../accounts/citizens.ts'
+import type { Config } from '../config/schema.ts'
+import type { Database } from '../db/database.ts'
+import { activeGrantFor, createGrant } from '../documents/grants.ts'
+import { findDocumentType } from '../documents/types.ts'
+import { AppError } from '../errors/app-error.ts'
+import { pickLocale, type Locale } from '../http/locale.ts'
+import { translator } from '../http/i18n.ts'
+import { accountSignInUrl, sessionAccountId } from './account-session.ts'
+import { documentServicesOf, findClient, type DocumentService } from './clients.ts'
+import { documentMessages } from './document-messages.ts'
+import { registerForms } from './forms.ts'
+
+/**
+ * Document consent for agencies that integrate as OIDC relying parties (issue 5: "the same
+ * links from a small documents API on the idp, authorised by … the citizen's grant").
+ * The gateway asks behind its own routes; an agency that is not behind it sends the
+ * citizen's browser here, as it sends it to /auth:
+ *
+ *   GET /izin-dokumen?client_id=<client>&layanan=<service>&redirect_uri=<registered>&state=<opaque>
+ *
+ * The service, the document types and the purpose come from the client's registration
+ * (`document_services` in the clients file), never from the request, so an agency cannot
+ * word its own question. The answer goes back to the redirect URI (exactly one of the
+ * client's registered ones, as OAuth 2.0 compares them) with `state`:
+ *
+ *   izin_dokumen=diberikan        the grant stands and every document is uploaded
+ *   izin_dokumen=belum_lengkap    the grant stands, some document is not uploaded yet
+ *   error=access_denied           the citizen said no
+ *   error=invalid_request         the client has no such document service
+ *
+ * An unknown client or an unregistered redirect URI gets an error page and no redirect
+ * (RFC 6749 §4.1.2.1). With an active grant already in place nothing is asked again.
+ * Then the agency lists links with `GET /api/dokumen` (src/idp/documents-api.ts).
+ */
+
+export const documentConsentPath = '/izin-dokumen'
+
+export interface DocumentConsentDeps {
+  config: Config
+  db: Kysely<Database>
+  provider: () => Provider
+}
+
+const idPattern = '^[a-z0-9][a-z0-9-]{1,39}$'
+const clientIdPattern = '^[a-z0-9][a-z0-9._-]{2,63}$'
+// Printable ASCII only: a state goes back into a URL and into a hidden field unchanged.
+const statePattern = '^[\\x21-\\x7e]{1,256}$'
+const maxRedirectUri = 1024
+
+const askProperties = {
+  client_id: { type: 'string', pattern: clientIdPattern },
+  layanan: { type: 'string', pattern: idPattern },
+  redirect_uri: { type: 'string', minLength: 1, maxLength: maxRedirectUri },
+  state: { type: 'string', pattern: statePattern },
+} as const
+
+const askQuery = {
+  type: 'object',
+  required: ['client_id', 'redirect_uri'],
+  properties: askProperties,
+} as const
+
+const answerBody = {
+  type: 'object',
+  required: ['_csrf', 'client_id', 'layanan', 'redirect_uri', 'keputusan'],
+  properties: {
+    ...askProperties,
+    _csrf: { type: 'string', maxLength: 128 },
+    keputusan: { type: 'string', enum: ['izinkan', 'tolak'] },
+  },
+} as const
+
+interface Ask {
+  client_id: string
+  layanan?: string
+  redirect_uri: string
+  state?: string
+}
+
+/** A question that passed every check: who asks, for which service, and where to answer. */
+interface Resolved {
+  clientId: string
+  clientName: string
+  agencyId: string
+  service: DocumentService
+  redirectUri: string
+  state: string | undefined
+}
+
+function joinNames(names: readonly string[], and: string): string {
+  if (names.length <= 1) return names[0] ?? ''
+  return `${names.slice(0, -1).join(', ')} ${and} ${names[names.length - 1] as string}`
+}
+
+/** The redirect URI with our answer added to its query (RFC 6749 §4.1.2: keep its own query). */
+export function answerUrl(redirectUri: string, params: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri)
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v)
+  return url.href
+}
+
+export async function documentConsentRoutes(app: FastifyInstance, deps: DocumentConsentDeps): Promise<void> {
+  const { config, db } = deps
+  const grantSeconds = config.idp.ttl.grantSeconds
+  await registerForms(app, config)
+
+  /**
+   * Checks the client and the redirect URI first: until both are known good, nothing may
+   * go back to the redirect URI. Then the service, whose failure does go back (as OAuth).
+   */
+  async function resolve(q: Ask): Promise<Resolved | { fail: string; redirectUri: string; state: string | undefined }> {
+    const row = await findClient(db, q.client_id)
+    const registered = row?.metadata.redirect_uris
+    if (row === undefined || !Array.isArray(registered) || !registered.includes(q.redirect_uri)) {
+      throw new AppError('bad_request', 'Unknown client, or a redirect_uri that is not registered for it.')
+    }
+    const services = documentServicesOf(row.metadata)
+    const service = q.layanan === undefined ? (services.length === 1 ? services[0] : undefined) : services.find((s) => s.id === q.layanan)
+    if (service === undefined) {
+      const fail = q.layanan === undefined ? 'layanan is required: the client registers several document services, or none' : `the client registers no document service ${q.layanan}`
+      return { fail, redirectUri: q.redirect_uri, state: q.state }
+    }
+    return { clientId: row.client_id, clientName: row.name, agencyId: row.agency_id, service, redirectUri: q.redirect_uri, state: q.state }
+  }
+
+  async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<Citizen | undefined> {
+    const accountId = await sessionAccountId(deps.provider(), req, reply)
+    if (accountId === undefined) return undefined
+    const citizen = await findCitizenById(db, accountId)
+    return citizen?.status === 'active' ? citizen : undefined
+  }
+
+  /** The question's own URL on the idp: where sign-in and uploads come back to. */
+  function askPath(r: Resolved): string {
+    const q = new URLSearchParams({ client_id: r.clientId, layanan: r.service.id, redirect_uri: r.redirectUri })
+    if (r.state !== undefined) q.set('state', r.state)
+    return `${documentConsentPath}?${q.toString()}`
+  }
+
+  /** Which of the service's types lack an active grant, and which granted ones are not uploaded. */
+  async function standing(citizenId: string, r: Resolved): Promise<{ notGranted: string[]; missing: string[] }> {
+    const notGranted: string[] = []
+    for (const type of r.service.documents) {
+      if ((await activeGrantFor(db, citizenId, r.agencyId, type, { serviceId: r.service.id })) === undefined) notGranted.push(type)
+    }
+    const uploaded = await db
+      .selectFrom('documents')
+      .select('type')
+      .where('citizen_id', '=', citizenId)
+      .where('deleted_at', 'is', null)
+      .where('type', 'in', [...r.service.documents])
+      .execute()
+    const have = new Set(uploaded.map((d) => d.type))
+    return { notGranted, missing: r.service.documents.filter((t) => !have.has(t)) }
+  }
+
+  function names(types: readonly string[], locale: Locale): string[] {
+    return types.map((t) => findDocumentType(config.documents, t)?.name[locale] ?? t)
+  }
+
+  function consentPage(req: FastifyRequest, reply: FastifyReply, r: Resolved, who: Citizen): FastifyReply {
+    const locale = pickLocale(req)
+    const t = translator(documentMessages, locale)
+    const list = names(r.service.documents, locale)
+    const until = new Date(Date.now() + grantSeconds * 1000).toLocaleDateString(locale === 'id' ? 'id-ID' : 'en-GB', {
+      day: 'numeric',
+      month: 'long',
+      year: 'numeric',
+      timeZone: 'Asia/Jakarta',
+    })
+    return reply.header('cache-control', 'no-store').page(
+      'izin-dokumen',
+      {
+        agency: r.clientName,
+        service: r.service.name[locale],
+        documents: joinNames(list, t('dok.and')),
+        names: list,
+        purpose: r.service.purpose[locale],
+        until,
+        citizen: who.name,
+        action: documentConsentPath,
+        csrf: reply.generateCsrf(),
+        clientId: r.clientId,
+        serviceId: r.service.id,
+        redirectUri: r.redirectUri,
+        state: r.state,
+      },
+      // The answer is a redirect to the agency: allowed as a form's destination (CSP form-action).
+      { formActionOrigins: [new URL(r.redirectUri).origin] },
+    )
+  }
+
+  function missingPage(req: FastifyRequest, reply: FastifyReply, r: Resolved, missing: readonly string[]): FastifyReply {
+    const locale = pickLocale(req)
+    const t = translator(documentMessages, locale)
+    const list = names(missing, locale)
+    const back = askPath(r)
+    return reply.header('cache-control', 'no-store').page('izin-dokumen-kurang', {
+      agency: r.clientName,
+      service: r.service.name[locale],
+      documents: joinNames(list, t('dok.and')),
+      uploads: missing.map((type, i) => ({
+        name: list[i],
+        href: `/akun/dokumen/unggah/${encodeURIComponent(type)}?${new URLSearchParams({ kembali: back }).toString()}`,
+      })),
+      later: answerUrl(r.redirectUri, { izin_dokumen: 'belum_lengkap', state: r.state }),
+    })
+  }
+
+  app.get(documentConsentPath, { schema: { querystring: askQuery } }, async (req, reply) => {
+    reply.header('cache-control', 'no-store')
+    const r = await resolve(req.query as Ask)
+    if ('fail' in r) return reply.redirect(answerUrl(r.redirectUri, { error: 'invalid_request', error_description: r.fail, state: r.state }), 303)
+    const who = await signedIn(req, reply)
+    if (who === undefined) return reply.redirect(accountSignInUrl(config, askPath(r)), 303)
+    const { notGranted, missing } = await standing(who.id, r)
+    if (notGranted.length > 0) return consentPage(req, reply, r, who)
+    if (missing.length > 0) return missingPage(req, reply, r, missing)
+    return reply.redirect(answerUrl(r.redirectUri, { izin_dokumen: 'diberikan', state: r.state }), 303)
+  })
+
+  app.post(documentConsentPath, { schema: { body: answerBody }, preHandler: app.csrfProtection }, async (req, reply) => {
+    reply.header('cache-control', 'no-store')
+    const body = req.body as Ask & { keputusan: 'izinkan' | 'tolak' }
+    const r = await resolve(body)
+    if ('fail' in r) throw new AppError('bad_request', r.fail)
+    const who = await signedIn(req, reply)
+    // Signed out meanwhile (another tab): sign in, then the question is asked again.
+    if (who === undefined) return reply.redirect(accountSignInUrl(config, askPath(r)), 303)
+    if (body.keputusan === 'tolak') {
+      req.log.info({ client: r.clientId, service: r.service.id }, 'document consent denied')
+      return reply.redirect(answerUrl(r.redirectUri, { error: 'access_denied', state: r.state }), 303)
+    }
+    const locale = pickLocale(req)
+    await createGrant(
+      db,
+      config.documents,
+      {
+        citizenId: who.id,
+        agencyId: r.agencyId,
+        serviceId: r.service.id,
+        documentTypes: r.service.documents,
+        // The purpose as the citizen read it, in the language they read it in.
+        purpose: r.service.purpose[locale],
+        expiresAt: new Date(Date.now() + grantSeconds * 1000),
+      },
+      { actor: `citizen:${who.id}`, ip: req.ip, requestId: req.id },
+    )
+    req.log.info({ client: r.clientId, service: r.service.id }, 'document consent given')
+    const { missing } = await standing(who.id, r)
+    // Something still to upload: the question's page now says what, and leads back here.
+    if (missing.length > 0) return reply.redirect(askPath(r), 303)
+    return reply.redirect(answerUrl(r.redirectUri, { izin_dokumen: 'diberikan', state: r.state }), 303)
+  })
+}

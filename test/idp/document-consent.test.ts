@@ -1,0 +1,314 @@
+/**
+ * Document consent for agencies that integrate as OIDC relying parties (not behind the
+ * gateway): the idp's question page, the grant it records, the answer back to the agency,
+ * and the links the agency then lists and fetches with its own tokens.
+ */
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import * as oidc from 'openid-client'
+import t, { type Test } from 'tap'
+import { listGrants } from '../../src/documents/grants.ts'
+import { createLocalStorage } from '../../src/documents/local-storage.ts'
+import { uploadDocument } from '../../src/documents/vault.ts'
+import { applyClientsFile } from '../../src/idp/clients-file.ts'
+import { ClientError, documentServicesOf, findClient, prepareClient, type ClientInput, type DocumentServiceInput } from '../../src/idp/clients.ts'
+import { answerUrl } from '../../src/idp/document-consent.ts'
+import { addCitizen, budi } from '../helpers/citizens.ts'
+import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
+import { Browser, csrfFrom, formAction, registerClient, signIn, startIdp } from '../helpers/idp.ts'
+import { jpeg, tempDir } from '../documents/fixtures.ts'
+
+const redirectUri = 'http://127.0.0.1:9/dokumen-kembali?dari=satupintu'
+const insecure = { execute: [oidc.allowInsecureRequests] }
+
+const izinUsaha = {
+  id: 'izin-usaha',
+  name: { id: 'Izin usaha mikro', en: 'Micro business permit' },
+  documents: ['ktp', 'kk'],
+  purpose: { id: 'Memeriksa identitas pemohon izin usaha', en: 'To check the applicant\'s identity' },
+}
+
+interface Listing {
+  documents: { type: string; url: string; sha256: string; media_type: string; verified: boolean; expires_at: number }[]
+  not_granted: string[]
+  missing: string[]
+}
+
+async function setup(t: Test, db: TestDatabase) {
+  const dir = tempDir(t)
+  const idp = await startIdp(t, db, { dataDir: dir })
+  const citizen = await addCitizen(db.db, budi)
+  const storage = createLocalStorage(path.join(dir, 'documents'))
+  const rp = await registerClient(db, {
+    clientId: 'dinas-uji-web',
+    name: 'Dinas Perizinan Uji',
+    agencyId: 'dinas-uji',
+    redirectUris: [redirectUri, 'http://127.0.0.1:9/oidc/callback'],
+    documentServices: [izinUsaha],
+  })
+  const backend = await registerClient(db, { clientId: 'dinas-uji-sistem', agencyId: 'dinas-uji', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+  const otherBackend = await registerClient(db, { clientId: 'dinas-lain-sistem', agencyId: 'dinas-lain', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+  const upload = async (type: string) => {
+    const data = jpeg()
+    const up = await uploadDocument(db.db, storage, { citizenId: citizen.id, type, stream: Readable.from([data]), originalName: `${type}.jpg` }, idp.config.documents)
+    return { data, up }
+  }
+  const ask = (params: Record<string, string> = {}) =>
+    `${idp.issuer}/izin-dokumen?${new URLSearchParams({ client_id: rp.clientId, layanan: 'izin-usaha', redirect_uri: redirectUri, state: 'st-42', ...params }).toString()}`
+  return { ...idp, citizen, storage, rp, backend, otherBackend, upload, ask }
+}
+
+/** Signs the browser in at the idp through whatever sign-in the page sent it to; returns the page it comes back to. */
+async function signInFrom(browser: Browser, url: string, issuer: string): Promise<{ res: Response; url: string; html: string }> {
+  const step = await browser.follow(url, issuer)
+  const login = await step.res.text()
+  const res = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+    form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
+  })
+  const back = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
+  return { ...back, html: back.res.status === 200 ? await back.res.text() : '' }
+}
+
+async function answer(browser: Browser, issuer: string, html: string, decision: 'izinkan' | 'tolak'): Promise<Response> {
+  const fields = Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1] as string, (m[2] as string).replace(/&amp;/g, '&')]))
+  return browser.request(new URL(formAction(html, '/izin-dokumen'), issuer).toString(), { form: { ...fields, keputusan: decision } })
+}
+
+async function clientCredentials(issuer: string, client: { clientId: string; secret?: string | undefined }, resource?: string): Promise<Response> {
+  const body = new URLSearchParams({ grant_type: 'client_credentials' })
+  if (resource !== undefined) body.set('resource', resource)
+  return fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${client.secret ?? ''}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  })
+}
+
+async function tokenOf(res: Response): Promise<string> {
+  if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${await res.text()}`)
+  return ((await res.json()) as { access_token: string }).access_token
+}
+
+/** The relying party's own access token for the signed-in citizen (the ordinary code flow). */
+async function rpAccessToken(issuer: string, client: { clientId: string; secret?: string | undefined }, browser: Browser): Promise<string> {
+  const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+  const verifier = oidc.randomPKCECodeVerifier()
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: 'http://127.0.0.1:9/oidc/callback',
+    scope: 'openid profile',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })
+  const callback = await signIn(browser, url.href, issuer, { username: budi.nik, password: budi.password })
+  return (await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, idTokenExpected: true })).access_token
+}
+
+t.test('an agency outside the gateway asks through the idp: sign-in, consent in plain words, the answer back, then links it fetches with its own token', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    const ktp = await s.upload('ktp')
+    await s.upload('kk')
+    const browser = new Browser()
+
+    const first = await browser.request(s.ask())
+    t.equal(first.status, 303, 'no session: sign in first')
+    t.match(first.headers.get('location') ?? '', `${s.issuer}/auth?`)
+    const page = await signInFrom(browser, s.ask(), s.issuer)
+    t.equal(page.res.status, 200, 'after sign-in the question itself')
+    t.match(page.url, '/izin-dokumen?')
+    t.match(page.html, 'Dinas Perizinan Uji meminta akses ke Kartu Tanda Penduduk (KTP) dan Kartu Keluarga (KK) Anda untuk layanan Izin usaha mikro. Izinkan?')
+    t.match(page.html, 'Memeriksa identitas pemohon izin usaha', 'the purpose from the client\'s registration')
+    t.match(page.html, budi.name, 'who is answering')
+    t.equal(page.res.headers.get('cache-control'), 'no-store')
+    t.match(page.res.headers.get('content-security-policy') ?? '', /form-action 'self' http:\/\/127\.0\.0\.1:9[; ]/, 'the answer may go to the agency\'s origin only')
+    t.notMatch(page.html, '<script', 'no JavaScript needed')
+
+    const allowed = await answer(browser, s.issuer, page.html, 'izinkan')
+    t.equal(allowed.status, 303)
+    t.equal(allowed.headers.get('location'), `${redirectUri}&izin_dokumen=diberikan&state=st-42`, 'back to the registered URI, its own query kept, with the state')
+    const grants = await listGrants(db.db, s.citizen.id)
+    t.same(
+      grants.map((g) => [g.agencyId, g.serviceId, [...g.documentTypes].sort(), g.purpose, g.status]),
+      [['dinas-uji', 'izin-usaha', ['kk', 'ktp'], 'Memeriksa identitas pemohon izin usaha', 'active']],
+    )
+    const again = await browser.request(s.ask({ state: 'st-43' }))
+    t.equal(again.status, 303, 'asked again while the grant stands: no second question')
+    t.equal(again.headers.get('location'), `${redirectUri}&izin_dokumen=diberikan&state=st-43`)
+
+    // The agency's relying party lists links with the citizen's access token…
+    const token = await rpAccessToken(s.issuer, s.rp, browser)
+    const listed = await fetch(`${s.issuer}/api/dokumen?layanan=izin-usaha`, { headers: { authorization: `Bearer ${token}` } })
+    t.equal(listed.status, 200)
+    const listing = (await listed.json()) as Listing
+    t.same(listing.documents.map((d) => d.type).sort(), ['kk', 'ktp'])
+    const link = listing.documents.find((d) => d.type === 'ktp')
+    t.ok(link)
+
+    // …and its backend fetches one with a client-credentials token for the documents API.
+    const resource = `${s.issuer}/api/dokumen`
+    const cc = await tokenOf(await clientCredentials(s.issuer, s.backend, resource))
+    t.notMatch(cc, /\./, 'an opaque token, looked up on every use')
+    const fetched = await fetch(link?.url ?? '', { headers: { authorization: `Bearer ${cc}` } })
+    t.equal(fetched.status, 200)
+    const bytes = Buffer.from(await fetched.arrayBuffer())
+    t.same(bytes, ktp.data)
+    t.equal(createHash('sha256').update(bytes).digest('hex'), link?.sha256)
+    t.equal(fetched.headers.get('content-type'), 'image/jpeg')
+    t.match(fetched.headers.get('content-disposition') ?? '', /^attachment;/)
+
+    // Another agency's token for the same API, and this agency's token for the gateway, fetch nothing.
+    const otherCc = await tokenOf(await clientCredentials(s.issuer, s.otherBackend, resource))
+    const replay = await fetch(link?.url ?? '', { headers: { authorization: `Bearer ${otherCc}` } })
+    t.equal(replay.status, 403)
+    t.equal(((await replay.json()) as { details?: { reason?: string } }).details?.reason, 'wrong_agency')
+    const forGateway = await tokenOf(await clientCredentials(s.issuer, s.backend))
+    t.equal((await fetch(link?.url ?? '', { headers: { authorization: `Bearer ${forGateway}` } })).status, 401, 'a token for another audience is refused')
+    const accesses = await db.db.selectFrom('document_accesses').select(['agency_id', 'version_id']).execute()
+    t.same(accesses, [{ agency_id: 'dinas-uji', version_id: ktp.up.version.id }], 'one recorded fetch')
+  })
+})
+
+t.test('a citizen who says no: back to the agency with access_denied, and no grant', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    const browser = new Browser()
+    const page = await signInFrom(browser, s.ask(), s.issuer)
+    const denied = await answer(browser, s.issuer, page.html, 'tolak')
+    t.equal(denied.status, 303)
+    t.equal(denied.headers.get('location'), `${redirectUri}&error=access_denied&state=st-42`)
+    t.same(await listGrants(db.db, s.citizen.id), [])
+  })
+})
+
+t.test('a document not uploaded yet: after consent the page leads to the upload with the way back, then the answer', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    await s.upload('ktp')
+    const browser = new Browser()
+    const page = await signInFrom(browser, s.ask(), s.issuer)
+    const allowed = await answer(browser, s.issuer, page.html, 'izinkan')
+    t.equal(allowed.status, 303)
+    const next = new URL(allowed.headers.get('location') ?? '', s.issuer)
+    t.equal(next.origin, new URL(s.issuer).origin, 'not back to the agency yet: a document is missing')
+    const missing = await browser.request(next.href)
+    t.equal(missing.status, 200)
+    const html = await missing.text()
+    t.match(html, 'memerlukan Kartu Keluarga (KK), yang belum Anda unggah')
+    const upload = /href="(\/akun\/dokumen\/unggah\/kk\?kembali=[^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&')
+    t.ok(upload, 'an upload link for the missing type')
+    t.equal(new URL(upload ?? '', s.issuer).searchParams.get('kembali'), `${next.pathname}${next.search}`, 'which comes back to the question')
+    t.match(html, `href="${answerUrl(redirectUri, { izin_dokumen: 'belum_lengkap', state: 'st-42' }).replace(/&/g, '&amp;')}"`, 'or back to the agency, saying so')
+    const uploadPage = await browser.request(new URL(upload ?? '', s.issuer).href)
+    t.equal(uploadPage.status, 200, 'the upload page takes the way back')
+    t.match(await uploadPage.text(), 'kembali=%2Fizin-dokumen')
+
+    await s.upload('kk')
+    const done = await browser.request(next.href)
+    t.equal(done.status, 303)
+    t.equal(done.headers.get('location'), `${redirectUri}&izin_dokumen=diberikan&state=st-42`)
+  })
+})
+
+t.test('bad questions: an unknown client or redirect URI gets a page and no redirect; an unknown service goes back as invalid_request', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    const browser = new Browser()
+    await signInFrom(browser, s.ask(), s.issuer)
+    const page = async (url: string) => {
+      const res = await browser.request(url)
+      return { status: res.status, location: res.headers.get('location'), html: await res.text() }
+    }
+    for (const [what, params] of [
+      ['an unknown client', { client_id: 'tidak-ada' }],
+      ['an unregistered redirect URI', { redirect_uri: 'https://penipu.example/cb' }],
+      ['a redirect URI that only starts like a registered one', { redirect_uri: `${redirectUri}&x=1` }],
+      ['the redirect URI of another client', { client_id: s.backend.clientId }],
+    ] as const) {
+      const res = await page(s.ask(params))
+      t.equal(res.status, 400, what)
+      t.equal(res.location, null, `${what}: never redirected`)
+      t.match(res.html, 'lang="id"')
+      t.notMatch(res.html, /at .*\.ts:\d+/, 'no stack trace')
+    }
+    const unknownService = await page(s.ask({ layanan: 'layanan-lain' }))
+    t.equal(unknownService.status, 303)
+    const back = new URL(unknownService.location ?? '')
+    t.equal(`${back.origin}${back.pathname}`, 'http://127.0.0.1:9/dokumen-kembali')
+    t.equal(back.searchParams.get('error'), 'invalid_request')
+    t.equal(back.searchParams.get('state'), 'st-42')
+    t.match(back.searchParams.get('error_description') ?? '', 'layanan-lain')
+
+    const noService = await page(s.ask({ layanan: '' }))
+    t.equal(noService.status, 400, 'an empty service id is malformed')
+    const withoutService = await browser.request(`${s.issuer}/izin-dokumen?${new URLSearchParams({ client_id: s.rp.clientId, redirect_uri: redirectUri }).toString()}`)
+    t.equal(withoutService.status, 200, 'without layanan the client\'s only service is asked about')
+    for (const state of ['dua kata', 'a\u0000b', 'x'.repeat(257)]) {
+      t.equal((await page(s.ask({ state }))).status, 400, `state ${JSON.stringify(state.slice(0, 10))} refused`)
+    }
+    t.equal((await page(s.ask({ redirect_uri: `http://127.0.0.1:9/${'a'.repeat(1100)}` }))).status, 400, 'an overlong redirect URI')
+
+    // The answer needs the page's CSRF token and a known decision.
+    const html = (await page(s.ask())).html
+    const fields = { client_id: s.rp.clientId, layanan: 'izin-usaha', redirect_uri: redirectUri, state: 'st-42' }
+    const noCsrf = await browser.request(`${s.issuer}/izin-dokumen`, { form: { ...fields, keputusan: 'izinkan' } })
+    t.equal(noCsrf.status, 400, 'no CSRF token field')
+    const wrongCsrf = await browser.request(`${s.issuer}/izin-dokumen`, { form: { ...fields, _csrf: 'x', keputusan: 'izinkan' } })
+    t.equal(wrongCsrf.status, 403, 'a wrong CSRF token')
+    const odd = await browser.request(`${s.issuer}/izin-dokumen`, { form: { ...fields, _csrf: csrfFrom(html), keputusan: 'mungkin' } })
+    t.equal(odd.status, 400, 'an unknown decision')
+    const forged = await browser.request(`${s.issuer}/izin-dokumen`, { form: { ...fields, _csrf: csrfFrom(html), redirect_uri: 'https://penipu.example/cb', keputusan: 'izinkan' } })
+    t.equal(forged.status, 400, 'a changed redirect URI in the answer')
+    t.equal(forged.headers.get('location'), null)
+    t.same(await listGrants(db.db, s.citizen.id), [], 'no grant from any of these')
+  })
+})
+
+t.test('document services are validated when a client is registered, and a clients file carries them', async (t) => {
+  const base: ClientInput = { name: 'Dinas Uji', agencyId: 'dinas-uji', redirectUris: ['https://dinas.example/cb'], authMethod: 'client_secret_basic' }
+  const policy = { allowLoopbackHttp: false, documentTypes: ['ktp', 'kk'] }
+  const refused = (documentServices: unknown, field: string | RegExp) => {
+    t.throws(() => prepareClient({ ...base, documentServices: documentServices as DocumentServiceInput[] }, policy), { name: 'ClientError', message: field })
+  }
+  refused([{ ...izinUsaha, documents: ['ktp', 'npwp-tidak-ada'] }], /document_services\[0\]\.documents: unknown document type npwp-tidak-ada/)
+  refused([{ ...izinUsaha, documents: [] }], /document_services\[0\]\.documents: at least one/)
+  refused([izinUsaha, izinUsaha], /document_services\[1\]\.id: izin-usaha is listed twice/)
+  refused([{ ...izinUsaha, id: 'Izin Usaha' }], /document_services\[0\]\.id/)
+  refused([{ ...izinUsaha, purpose: { id: '' } }], /document_services\[0\]\.purpose\.id: must be 5 to 1000/)
+  refused([{ ...izinUsaha, name: { id: 'baris\nbaru' } }], /document_services\[0\]\.name\.id/)
+  t.throws(
+    () => prepareClient({ ...base, redirectUris: [], grantTypes: ['client_credentials'], documentServices: [izinUsaha] }, policy),
+    new ClientError('document_services', 'need the authorization_code grant: the citizen answers in the browser'),
+  )
+  const ok = prepareClient({ ...base, documentServices: [{ ...izinUsaha, name: { id: 'Izin usaha' }, purpose: { id: 'Memeriksa identitas' } }] }, policy)
+  t.same(documentServicesOf(ok.metadata), [
+    { id: 'izin-usaha', name: { id: 'Izin usaha', en: 'Izin usaha' }, documents: ['ktp', 'kk'], purpose: { id: 'Memeriksa identitas', en: 'Memeriksa identitas' } },
+  ], 'English falls back to the Indonesian text')
+
+  await eachDatabase(t, async (t, db) => {
+    const dir = tempDir(t)
+    const file = path.join(dir, 'clients.yaml')
+    fs.writeFileSync(
+      file,
+      [
+        'clients:',
+        '  - client_id: dinas-berkas-web',
+        '    name: Dinas Berkas',
+        '    agency: dinas-berkas',
+        '    redirect_uris: [https://berkas.example/cb]',
+        '    document_services:',
+        '      - id: akta',
+        '        name: { id: Akta kelahiran anak, en: Child birth certificate }',
+        '        documents: [kk]',
+        '        purpose: { id: Menerbitkan akta kelahiran anak Anda }',
+        '',
+      ].join('\n'),
+    )
+    await applyClientsFile(db.db, file, policy)
+    const row = await findClient(db.db, 'dinas-berkas-web')
+    t.same(documentServicesOf(row?.metadata ?? {}).map((x) => [x.id, x.documents, x.purpose.id]), [['akta', ['kk'], 'Menerbitkan akta kelahiran anak Anda']])
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('documents: [kk]', 'documents: [paspor]'))
+    await t.rejects(applyClientsFile(db.db, file, policy), { message: /clients\[0\]\.document_services\[0\]\.documents: unknown document type paspor/ })
+  })
+})
