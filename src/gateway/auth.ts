@@ -21,7 +21,6 @@ import {
   InvalidTokenError,
   KeysUnavailableError,
   presentedToken,
-  tokenHash,
   type AuthScheme,
   type IdpKeys,
   type PresentedToken,
@@ -328,7 +327,19 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     return (await sessionCookieOf(req))?.id
   }
 
+  // One Identity per row object (rows are immutable once read; a re-read or a touch makes
+  // a new row): requests served from the same cached row share the Identity, so the
+  // assertion cache (assertion.ts) finds its entry without rebuilding a key.
+  const identities = new WeakMap<GatewaySessionRow, Identity>()
   function sessionIdentity(row: GatewaySessionRow): Identity {
+    let identity = identities.get(row)
+    if (identity === undefined) {
+      identity = identityOfRow(row)
+      identities.set(row, identity)
+    }
+    return identity
+  }
+  function identityOfRow(row: GatewaySessionRow): Identity {
     return Object.freeze({
       via: 'session',
       sub: row.sub,
@@ -391,10 +402,9 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   }
 
   async function identifyBearer(req: FastifyRequest, presented: PresentedToken): Promise<Identity> {
-    const hash = tokenHash(presented.token)
     let verified
     try {
-      verified = await tokens.verify(presented.token, hash)
+      verified = await tokens.verify(presented.token)
     } catch (err) {
       if (err instanceof InvalidTokenError) throw unauthorized(presented.scheme, err.description, 'invalid_token', err)
       if (err instanceof KeysUnavailableError) throw new AppError('not_ready', undefined, { cause: err })
@@ -414,7 +424,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     try {
       await verifyDpopProof(
         proofHeader,
-        { method: req.method, url: publicUrlOf(req), accessTokenHash: hash, jkt: verified.jkt },
+        { method: req.method, url: publicUrlOf(req), accessTokenHash: verified.hash, jkt: verified.jkt },
         (jti, expiresAt) => rememberJti(db, 'dpop', jti, expiresAt),
       )
     } catch (err) {
