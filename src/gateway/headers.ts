@@ -225,6 +225,39 @@ export interface UpstreamHeaderInput {
   readonly links?: readonly string[]
 }
 
+/** What happens to a client's request header of a given name, whatever the request. */
+interface HeaderFate {
+  /** The name as sent upstream (lower case). */
+  readonly name: string
+  /** drop: hop-by-hop, Host or owned; body: framing, kept only with a body; cookie: filtered. */
+  readonly fate: 'pass' | 'drop' | 'body' | 'cookie'
+}
+
+/**
+ * Fates by raw name, worked out once: clients send the same few dozen names over and over,
+ * and the checks (lower-casing, "_" mapping, the owned prefixes) were a few µs a request.
+ * Bounded: past `maxFates` names a fate is worked out each time and not kept.
+ */
+const fates = new Map<string, HeaderFate>()
+const maxFates = 1000
+
+function headerFate(rawName: string): HeaderFate {
+  const known = fates.get(rawName)
+  if (known !== undefined) return known
+  const name = rawName.toLowerCase()
+  const fate: HeaderFate['fate'] =
+    hopByHop.has(name) || name === 'host' || isOwnedRequestHeader(name)
+      ? 'drop'
+      : name === 'content-length' || name === 'content-type'
+        ? 'body'
+        : name === 'cookie'
+          ? 'cookie'
+          : 'pass'
+  const out: HeaderFate = Object.freeze({ name, fate })
+  if (fates.size < maxFates) fates.set(rawName, out)
+  return out
+}
+
 /** RFC 7239 §6: IPv6 addresses are quoted and bracketed; other values quoted when not a token. */
 function forwardedNode(addr: string): string {
   return addr.includes(':') ? `"[${addr}]"` : addr
@@ -238,15 +271,15 @@ function forwardedNode(addr: string): string {
  * line 15); the gateway sends no `Connection` header of its own.
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, input: UpstreamHeaderInput): Record<string, string | string[]> {
-  const listed = connectionTokens(incoming.connection)
+  const listed = incoming.connection === undefined ? undefined : connectionTokens(incoming.connection)
   const out: Record<string, string | string[]> = {}
-  for (const [rawName, value] of Object.entries(incoming)) {
+  for (const rawName in incoming) {
+    const value = incoming[rawName]
     if (value === undefined) continue
-    const name = rawName.toLowerCase()
-    if (hopByHop.has(name) || listed.has(name) || name === 'host') continue
-    if (isOwnedRequestHeader(name)) continue
-    if (!input.hasBody && (name === 'content-length' || name === 'content-type')) continue
-    if (name === 'cookie') {
+    const { name, fate } = headerFate(rawName)
+    if (fate === 'drop' || listed?.has(name) === true) continue
+    if (fate === 'body' && !input.hasBody) continue
+    if (fate === 'cookie') {
       const kept = filterCookieHeader(Array.isArray(value) ? value.join('; ') : value, isGatewayCookie)
       if (kept !== undefined) out.cookie = kept
       continue
