@@ -404,7 +404,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   async function identifyBearer(req: FastifyRequest, presented: PresentedToken): Promise<Identity> {
     let verified
     try {
-      verified = await tokens.verify(presented.token)
+      verified = await tokens.verify(presented.token, req.raw.socket)
     } catch (err) {
       if (err instanceof InvalidTokenError) throw unauthorized(presented.scheme, err.description, 'invalid_token', err)
       if (err instanceof KeysUnavailableError) throw new AppError('not_ready', undefined, { cause: err })

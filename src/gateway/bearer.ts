@@ -114,7 +114,12 @@ export interface AccessTokenVerifierOptions {
 }
 
 export interface AccessTokenVerifier {
-  verify(token: string): Promise<VerifiedAccessToken>
+  /**
+   * `connection` (the client's socket, optional): the token last verified on it is kept
+   * beside it, so a client that sends the same token on a kept-alive connection costs a
+   * string comparison — no hashing of the ~1 KiB token for the map look-up.
+   */
+  verify(token: string, connection?: object): Promise<VerifiedAccessToken>
   /** Number of cached tokens (tests, metrics). */
   readonly cacheSize: number
 }
@@ -197,6 +202,8 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
   const max = opts.cacheSize ?? 10_000
   // Keyed by the token itself: a cache hit means these very bytes verified before.
   const cache = new Map<string, VerifiedAccessToken>()
+  // Per connection, the last token and its verification; gone with the socket.
+  const lastOn = new WeakMap<object, { token: string; verified: VerifiedAccessToken }>()
 
   async function verifyUncached(token: string): Promise<VerifiedAccessToken> {
     const keys = await opts.keys()
@@ -220,27 +227,36 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
   }
 
   return {
-    async verify(token) {
+    async verify(token, connection) {
       const now = Date.now()
-      const hit = cache.get(token)
-      if (hit !== undefined) {
-        if (hit.expiresAt > now) return hit
-        cache.delete(token)
-      }
-      const verified = await verifyUncached(token)
-      // Cached only while unexpired without leeway; within the leeway it is verified again.
-      if (verified.expiresAt > now) {
-        if (cache.size >= max) {
-          // Oldest first (Map keeps insertion order): bounded memory whatever clients send.
-          const oldest = cache.keys().next()
-          if (!oldest.done) cache.delete(oldest.value)
-        }
-        cache.set(token, verified)
-      }
+      const last = connection === undefined ? undefined : lastOn.get(connection)
+      // Same bounds as the map below: unexpired, and the very same token.
+      if (last !== undefined && last.verified.expiresAt > now && last.token === token) return last.verified
+      const verified = await verifyCached(token, now)
+      if (connection !== undefined && verified.expiresAt > now) lastOn.set(connection, { token, verified })
       return verified
     },
     get cacheSize() {
       return cache.size
     },
+  }
+
+  async function verifyCached(token: string, now: number): Promise<VerifiedAccessToken> {
+    const hit = cache.get(token)
+    if (hit !== undefined) {
+      if (hit.expiresAt > now) return hit
+      cache.delete(token)
+    }
+    const verified = await verifyUncached(token)
+    // Cached only while unexpired without leeway; within the leeway it is verified again.
+    if (verified.expiresAt > now) {
+      if (cache.size >= max) {
+        // Oldest first (Map keeps insertion order): bounded memory whatever clients send.
+        const oldest = cache.keys().next()
+        if (!oldest.done) cache.delete(oldest.value)
+      }
+      cache.set(token, verified)
+    }
+    return verified
   }
 }

@@ -95,6 +95,19 @@ t.test('the access token verifier', async (t) => {
     t.equal(verifier.cacheSize, 2, 'never more than cacheSize tokens')
   })
 
+  await t.test('on one connection, the last token is served again, and another token is verified on its own', async (t) => {
+    const connection = {}
+    const first = await idp.sign({ name: 'Budi' })
+    const second = await idp.sign({ name: 'Siti' })
+    const before = idp.lookups()
+    const a = await verifier.verify(first, connection)
+    t.equal(await verifier.verify(first, connection), a, 'the same verification again')
+    t.equal(idp.lookups() - before, 1)
+    const b = await verifier.verify(second, connection)
+    t.equal(b.identity.claims.name, 'Siti', 'never the identity of the token sent before on that connection')
+    await t.rejects(verifier.verify(`${second.slice(0, -2)}AA`, connection), InvalidTokenError, 'a tampered token is verified, not matched')
+  })
+
   await t.test('exp and nbf have a leeway of 30 seconds, no more', async (t) => {
     await t.resolves(verifier.verify(await idp.sign({ exp: now() - 20 })), 'expired 20 s ago: within the leeway')
     await t.rejects(verifier.verify(await idp.sign({ exp: now() - 40 })), new InvalidTokenError('The access token expired'))
