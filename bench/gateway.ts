@@ -7,7 +7,9 @@
  *   (d) behind our gateway with an ES256 bearer access token from our idp: full policy,
  *       header stripping and injection, the signed assertion;
  *   (e) the same with a browser session cookie (signed in once through the idp's pages);
- *   (f) with two document links attached (when the documents feature exists);
+ *   (f) the same as (d) on a service that asks for two documents (KTP and KK): the citizen
+ *       uploaded both and granted them, so every request carries two fresh signed links
+ *       (the `documents` claim in an assertion signed for that request, and `Link`);
  *   (r) a hand-written Fastify + @fastify/reply-from proxy with no checks: the floor of
  *       our stack, measured in the same run (the issue quotes ~86 µs for it);
  *   (d+log) (d) with log.level=info (two JSON lines per request, to /dev/null): what an
@@ -16,7 +18,7 @@
  * Rounds alternate the systems (the start rotates each round); medians with min–max.
  *
  *   node bench/gateway.ts [--seconds 10] [--rounds 5] [--warmup 3] [--connections 50]
- *                         [--latency-seconds 5] [--only a,b,c,d,e] [--profile] [--keep]
+ *                         [--latency-seconds 5] [--only a,b,c,d,e,f] [--profile] [--keep]
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -29,6 +31,7 @@ import { peersInstalled, startApache, startNginx } from './lib/peers.ts'
 import { freePort, nodeBin, onCleanup, pinSelf, projectRoot, runMain, setAffinity, sleep, startProcess, treeOf, waitForHttp, type Measured, type Proc } from './lib/proc.ts'
 import { describeMachine, fmt, fmtSpread, log, machine, spread, table, writeResults, type Spread } from './lib/report.ts'
 import { databaseCounters, postgresBackends, prepareStack, startGateway, startIdp, type Stack } from './lib/stack.ts'
+import { documentService, giveDocuments } from './lib/documents.ts'
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary.ts'
 
 const usage = 'node bench/gateway.ts — the gateway against the backend alone, nginx and Apache mod_auth_openidc.'
@@ -75,8 +78,9 @@ async function main(): Promise<void> {
   const backend = startProcess('backend', nodeBin, [path.join(projectRoot, 'bench', 'lib', 'backend.ts'), String(backendPort)], { cpus: opts.serverCpus })
   await waitForHttp(`http://127.0.0.1:${backendPort}/`, backend)
 
-  const docs = documentsStatus()
-  const stack = await prepareStack({ dir, keep: opts.keep, backendPort, citizens: 2 })
+  const stack = await prepareStack({ dir, keep: opts.keep, backendPort, citizens: 2, services: [documentService] })
+  // (f): the first citizen uploads a KTP and a KK and grants both to the document service.
+  const docs = await giveDocuments(stack, 0)
   const threadpool = cpuCount(opts.serverCpus)
   const idp = await startIdp(stack, { cpus: opts.serverCpus, threadpool })
   const gateway = await startGateway(stack, { cpus: opts.serverCpus })
@@ -147,6 +151,14 @@ async function main(): Promise<void> {
     { id: 'd', label: '(d) gateway, ES256 bearer', url: `${stack.gatewayUrl}/layanan/bench/`, headers: () => ({ authorization: `Bearer ${accessToken}` }), proxy: gwServers[0], servers: gwServers },
     { id: 'e', label: '(e) gateway, session cookie', url: `${stack.gatewayUrl}/layanan/bench/`, headers: () => ({ cookie: sessionCookie }), proxy: gwServers[0], servers: gwServers },
     {
+      id: 'f',
+      label: '(f) gateway, bearer, two document links',
+      url: `${stack.gatewayUrl}/layanan/bench${documentService.path}/`,
+      headers: () => ({ authorization: `Bearer ${accessToken}` }),
+      proxy: gwServers[0],
+      servers: gwServers,
+    },
+    {
       id: 'd+log',
       label: '(d+log) gateway, bearer, log.level=info',
       url: `http://127.0.0.1:${gwLogPort}/layanan/bench/`,
@@ -197,7 +209,7 @@ async function main(): Promise<void> {
           (x) => x.load.requests + (shape === 'throughput' ? x.probe.requests : 0),
         )
         // PostgreSQL publishes its counters within a second: wait for them.
-        const x1 = s.id.startsWith('d') || s.id === 'e' ? (await sleep(1100), await databaseTransactions(stack)) : x0
+        const x1 = s.id.startsWith('d') || s.id === 'e' || s.id === 'f' ? (await sleep(1100), await databaseTransactions(stack)) : x0
         const served = result.load.requests + (shape === 'throughput' ? result.probe.requests : 0)
         records.push({ system: s.id, shape, round: r, load: result.load, probe: result.probe, sample, dbTransactionsPerRequest: (x1 - x0) / Math.max(1, served) })
         const bad = result.load.errors.status + result.load.errors.connect + result.load.errors.read + result.load.errors.write + result.load.errors.timeout + result.probe.errors
@@ -210,7 +222,7 @@ async function main(): Promise<void> {
     }
   }
 
-  // ---- profile: one round of (d) and (e) with a gateway under node --cpu-prof ----
+  // ---- profile: one round of (d), (e) and (f) with a gateway under node --cpu-prof ----
   const profiles: { mode: string; file: string; requests: number; summary: ProfileSummary }[] = []
   if (opts.profile) {
     const profDir = path.join(projectRoot, 'bench', 'results', 'profiles')
@@ -219,14 +231,15 @@ async function main(): Promise<void> {
     // preempt the gateway at every write, and V8's sampler would book the backend's time to
     // whatever gateway function was on the stack (writev, writeLatin1String, GC).
     setAffinity(backend.pid, opts.loadCpus)
-    for (const mode of ['bearer', 'session'] as const) {
+    for (const mode of ['bearer', 'session', 'documents'] as const) {
+      if (mode === 'documents' && !systems.some((s) => s.id === 'f')) continue
       await refreshAccessToken()
       const port = await freePort()
       const name = `gateway-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`
       const started = Date.now()
       const prof = await startGateway(stack, { cpus: opts.serverCpus, port, name: `gateway-prof-${mode}`, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', name] })
-      const url = `http://127.0.0.1:${port}/layanan/bench/`
-      const headers = mode === 'bearer' ? { authorization: `Bearer ${accessToken}` } : { cookie: sessionCookie }
+      const url = `http://127.0.0.1:${port}/layanan/bench${mode === 'documents' ? `${documentService.path}/` : '/'}`
+      const headers = mode === 'session' ? { cookie: sessionCookie } : { authorization: `Bearer ${accessToken}` }
       await runLoad({ url, seconds: Math.min(3, opts.seconds), connections: opts.connections, headers, cpus: opts.loadCpus })
       const skipMs = Date.now() - started
       const r = await runLoad({ url, seconds: opts.seconds, connections: opts.connections, headers, cpus: opts.loadCpus })
@@ -245,7 +258,7 @@ async function main(): Promise<void> {
 
   // ---- summaries ----
   const out = summarise(systems, records, opts.rounds)
-  const tables = render(systems, out, docs)
+  const tables = render(systems, out)
   process.stdout.write(`\n${describeMachine(m)}\n${tables}\n`)
   const file = writeResults('gateway', {
     scenario: 'gateway',
@@ -269,16 +282,6 @@ function probeAsLoad(p: ProbeResult): LoadResult {
 
 async function databaseTransactions(stack: Stack): Promise<number> {
   return (await databaseCounters(stack)).transactions
-}
-
-/** The documents feature (f) needs the gateway to attach links (UpstreamExtras); say why when it cannot. */
-function documentsStatus(): { available: boolean; reason: string } {
-  const docsDir = path.join(projectRoot, 'src', 'documents')
-  const files = fs.existsSync(docsDir) ? fs.readdirSync(docsDir).filter((f) => f.endsWith('.ts')) : []
-  const app = fs.readFileSync(path.join(projectRoot, 'src', 'gateway', 'app.ts'), 'utf8')
-  if (files.length === 0) return { available: false, reason: 'not yet available: src/documents/ is empty (the documents feature is being built)' }
-  if (!/extras\s*[:,]/.test(app)) return { available: false, reason: 'not yet available: buildGateway (src/gateway/app.ts) passes no UpstreamExtras to the proxy, so no document links are attached' }
-  return { available: false, reason: 'the documents feature exists but this benchmark does not drive it yet: extend bench/gateway.ts (never faked)' }
 }
 
 /** Signs in at the gateway once, as a browser would, and returns the `sp_gw=…` cookie. */
@@ -322,7 +325,12 @@ async function check(s: System): Promise<string> {
     default: {
       if (!has('x-satupintu-assertion') || !has('x-citizen-sub')) throw new Error(`${s.label}: no identity injected: ${text}`)
       if (has('authorization') || (h.cookie ?? '').includes('sp_gw=')) throw new Error(`${s.label}: credentials leaked upstream: ${text}`)
-      return `assertion (${h['x-satupintu-assertion']?.length} chars) and x-citizen-* injected; credentials stripped`
+      const base = `assertion (${h['x-satupintu-assertion']?.length} chars) and x-citizen-* injected; credentials stripped`
+      if (s.id !== 'f') return base
+      const links = (h.link ?? '').split(',').filter((l) => l.includes('rel="satupintu-document"'))
+      const claim = JSON.parse(Buffer.from((h['x-satupintu-assertion'] ?? '').split('.')[1] ?? '', 'base64url').toString('utf8') || '{}') as { documents?: unknown[] }
+      if (links.length !== 2 || claim.documents?.length !== 2) throw new Error(`${s.label}: expected two document links, got ${links.length} Link values and ${claim.documents?.length ?? 0} in the assertion: ${text}`)
+      return `${base}; two document links in Link and in the assertion's documents claim`
     }
   }
 }
@@ -365,7 +373,7 @@ function summarise(systems: System[], records: RoundRecord[], _rounds: number): 
   return out
 }
 
-function render(systems: System[], s: Summary, docs: { available: boolean; reason: string }): string {
+function render(systems: System[], s: Summary): string {
   const t = s.throughput
   const ratio = (id: string, ref: string) => {
     const a = t[id]?.rps.median
@@ -390,7 +398,6 @@ function render(systems: System[], s: Summary, docs: { available: boolean; reaso
       String(x.errors),
     ])
   }
-  rows.push(['(f) gateway, two document links', docs.reason, '', '', '', '', '', '', '', ''])
   const l = s.latency
   const lrows: string[][] = [['system (1 connection)', 'req/s', 'p50 ms', 'p99 ms', 'added p50 ms', 'added p99 ms']]
   for (const sys of systems) {
@@ -407,7 +414,7 @@ function render(systems: System[], s: Summary, docs: { available: boolean; reaso
     ])
   }
   const extra: string[][] = [['our gateway: other processes, CPU µs/req', 'idp', 'postgres (bench db)', 'db transactions/req']]
-  for (const id of ['d', 'e', 'd+log']) {
+  for (const id of ['d', 'e', 'f', 'd+log']) {
     const x = t[id]
     if (x === undefined) continue
     extra.push([id, fmtSpread(x.cpuPerReq.idp, 2), fmtSpread(x.cpuPerReq.postgres, 2), fmtSpread(x.dbTransactionsPerRequest, 4)])

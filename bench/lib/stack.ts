@@ -105,7 +105,7 @@ export interface Stack {
   app: { clientId: string; secret: string; redirectUri: string }
   /** A back-end client with client_credentials for the gateway resource. */
   service: { clientId: string; secret: string }
-  citizens: { nik: string; password: string }[]
+  citizens: { id: string; nik: string; password: string }[]
   db: DatabaseHandle
 }
 
@@ -206,15 +206,15 @@ export async function prepareStack(opts: StackOptions): Promise<Stack> {
   )
   await insertClient(db.db, service)
 
-  const citizens: { nik: string; password: string }[] = []
+  const citizens: { id: string; nik: string; password: string }[] = []
   for (let i = 0; i < opts.citizens; i++) {
     const nik = `320101120190${String(i + 1).padStart(4, '0')}`
-    await createCitizen(
+    const created = await createCitizen(
       db.db,
       { nik, name: 'Budi Santoso', birthDate: '1990-01-12', gender: 'male', email: `warga${i + 1}@contoh.id`, password: citizenPassword, regencyName: config.regency.name },
       { actor: 'system' },
     )
-    citizens.push({ nik, password: citizenPassword })
+    citizens.push({ id: created.id, nik, password: citizenPassword })
   }
   return {
     dir: opts.dir,
