@@ -75,6 +75,9 @@ export type UpstreamExtrasResult =
 export const proxiedMethods: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 const retryableMethods = new Set(['GET', 'HEAD', 'OPTIONS'])
 
+/** Request-targets whose resolution an agency's routes keep (then the memory starts afresh). */
+const resolvedTargetsKept = 1000
+
 /** Most concurrent connections the gateway opens to one agency. */
 const connectionsPerAgency = 128
 
@@ -140,8 +143,9 @@ export class BodyMeter extends Transform {
 /**
  * Per-request settings for the dispatcher. @fastify/reply-from builds undici's request
  * options itself, copying the headers object with Object.assign — which also copies
- * symbol-keyed properties — so the settings travel in the headers under a symbol and
- * are taken out before undici sees them.
+ * symbol-keyed properties — so the settings travel in the headers under a symbol. undici
+ * reads a headers object with Object.keys, which skips symbols, so the entry is left in
+ * place (a `delete` would turn every request's headers object into a slow dictionary).
  */
 const dispatchContext = Symbol('satupintu.dispatchContext')
 
@@ -163,7 +167,6 @@ function deadlineDispatcher(pool: Pool): { request: Dispatcher['request'] } {
   function request(options: Dispatcher.RequestOptions<null>, callback: RequestCallback): void {
     const headers = (options.headers ?? {}) as Record<string | symbol, unknown>
     const ctx = headers[dispatchContext] as DispatchContext | undefined
-    delete headers[dispatchContext]
     if (ctx === undefined) {
       pool.request(options, callback)
       return
@@ -175,7 +178,9 @@ function deadlineDispatcher(pool: Pool): { request: Dispatcher['request'] } {
       if (!ctx.response.writableFinished) abort.abort(new ClientGoneError())
     }
     ctx.response.once('close', onClose)
-    pool.request({ ...options, signal: abort.signal }, (err, data) => {
+    // reply-from builds `options` afresh for each attempt: set the signal on it, no copy.
+    options.signal = abort.signal
+    pool.request(options, (err, data) => {
       clearTimeout(timer)
       if (ctx.meter !== undefined) ctx.meter.onProgress = undefined
       // Once the response streams, Fastify's pipeline destroys it when the client goes away.
@@ -292,36 +297,48 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       retryMethods: ['GET', 'HEAD', 'OPTIONS'],
     })
     const prefixSegments = agency.prefix.split('/').length - 1
+    // What a request-target resolves to depends on the target alone (the route table is
+    // fixed), so accepted ones are remembered: the checks (decoding, NFKC, two route
+    // matches) were several µs per request. Bounded; refused targets are never kept.
+    const resolved = new Map<string, RouteState>()
 
-    scope.addHook('onRequest', async function checkPath(req, reply) {
-      const checked = checkTarget(req.url)
-      if (!checked.ok) {
-        closeIfBodyUnread(req, reply)
-        throw new AppError('bad_request', 'The request path is not allowed.', { details: { reason: checked.reason } })
-      }
+    function resolve(url: string): RouteState | AppError {
+      const known = resolved.get(url)
+      if (known !== undefined) return known
+      const checked = checkTarget(url)
+      if (!checked.ok) return new AppError('bad_request', 'The request path is not allowed.', { details: { reason: checked.reason } })
       const { target } = checked
       const match = table.match(target.decodedPath)
-      if (match === undefined || match.agency !== agency) {
-        closeIfBodyUnread(req, reply)
-        throw new AppError('not_found')
-      }
+      if (match === undefined || match.agency !== agency) return new AppError('not_found')
       const folded = table.match(caseFolded(target.decodedPath))
       const { need, signedIn } = mergeNeeds(match.service, folded?.agency === agency ? folded.service : undefined)
       const service: Service = signedIn && match.service.access !== 'signed_in' ? { ...match.service, access: 'signed_in' } : match.service
-      const announced = Number(req.headers['content-length'] ?? 0)
-      if (Number.isFinite(announced) && announced > service.maxBodyBytes) {
-        closeIfBodyUnread(req, reply)
-        throw new AppError('payload_too_large')
-      }
       const upstreamPath = upstreamPathFor(agency.upstream.pathname, target, prefixSegments)
-      routes.set(req, {
+      const state: RouteState = Object.freeze({
         agency,
         service,
         need,
         target,
         upstreamPath,
-        rewrite: { upstream: agency.upstream, publicUrl, prefix: agency.prefix, upstreamPath },
+        rewrite: Object.freeze({ upstream: agency.upstream, publicUrl, prefix: agency.prefix, upstreamPath }),
       })
+      if (resolved.size >= resolvedTargetsKept) resolved.clear()
+      resolved.set(url, state)
+      return state
+    }
+
+    scope.addHook('onRequest', async function checkPath(req, reply) {
+      const state = resolve(req.url)
+      if (state instanceof AppError) {
+        closeIfBodyUnread(req, reply)
+        throw state
+      }
+      const announced = Number(req.headers['content-length'] ?? 0)
+      if (Number.isFinite(announced) && announced > state.service.maxBodyBytes) {
+        closeIfBodyUnread(req, reply)
+        throw new AppError('payload_too_large')
+      }
+      routes.set(req, state)
     })
 
     async function handler(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
