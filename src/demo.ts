@@ -4,7 +4,7 @@ import { markEmailVerified } from './accounts/citizens.ts'
 import type { Config } from './config/schema.ts'
 import type { Database } from './db/database.ts'
 import { findClient, prepareClient, rotateClientSecret, upsertClient } from './idp/clients.ts'
-import { gatewayResource } from './idp/provider.ts'
+import { documentsResource, gatewayResource } from './idp/provider.ts'
 
 /**
  * Demo data for the quick start only (config `demo`, refused in production): a relying
@@ -21,6 +21,9 @@ export const demoCitizen = {
 } as const
 
 export const demoClientId = 'dinas-contoh-demo'
+
+/** The service of the demo client that asks for documents through the idp. */
+export const demoDocumentService = 'izin-usaha'
 
 /** The demo agency's backend as a client-credentials client (fetches document links). */
 export const demoBackendClientId = 'dinas-contoh-backend'
@@ -40,12 +43,21 @@ export async function ensureDemoData(db: Kysely<Database>, config: Config, demoA
       clientId: demoClientId,
       name: 'Dinas Contoh (demo)',
       agencyId: 'dinas-contoh',
-      redirectUris: [`${demoAgencyUrl}/oidc/callback`],
+      redirectUris: [`${demoAgencyUrl}/oidc/callback`, `${demoAgencyUrl}/oidc-langsung/dokumen`],
       postLogoutRedirectUris: [`${demoAgencyUrl}/`],
       authMethod: 'client_secret_basic',
       scopes: ['openid', 'profile', 'email'],
+      // The direct integration's document request (the idp's /izin-dokumen asks the citizen).
+      documentServices: [
+        {
+          id: demoDocumentService,
+          name: { id: 'Izin usaha mikro', en: 'Micro business permit' },
+          documents: ['ktp'],
+          purpose: { id: 'Memeriksa identitas pemohon izin usaha mikro', en: 'To check the identity of the micro business permit applicant' },
+        },
+      ],
     },
-    { allowLoopbackHttp: true },
+    { allowLoopbackHttp: true, documentTypes: config.documents.types.map((t) => t.id) },
   )
   const existing = await findClient(db, demoClientId)
   await upsertClient(db, existing ? { ...prepared, secret: undefined } : prepared, 'demo')
@@ -61,7 +73,8 @@ export async function ensureDemoData(db: Kysely<Database>, config: Config, demoA
       authMethod: 'client_secret_basic',
       scopes: ['openid'],
       grantTypes: ['client_credentials'],
-      resources: [gatewayResource(config)],
+      // Fetches links the gateway attaches, and links the idp lists for the direct integration.
+      resources: [gatewayResource(config), documentsResource(config)],
     },
     { allowLoopbackHttp: true },
   )

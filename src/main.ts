@@ -5,7 +5,8 @@ import { openDatabase, type DatabaseHandle } from './db/create.ts'
 import { migrateToLatestOrThrow, pendingMigrations } from './db/migrator.ts'
 import { buildGateway } from './gateway/app.ts'
 import { buildIdp } from './idp/app.ts'
-import { ensureDemoData, type DemoData } from './demo.ts'
+import { documentsResource } from './idp/provider.ts'
+import { demoDocumentService, ensureDemoData, type DemoData } from './demo.ts'
 import { ensureGatewayClient } from './idp/gateway-client.ts'
 import { createLogger } from './http/logging.ts'
 import { listen, type Listening } from './server.ts'
@@ -89,7 +90,10 @@ export async function startServices(
                   clientId: demo.backendClientId,
                   clientSecret: demo.backendClientSecret,
                   resource: config.idp.gatewayResource ?? config.gateway.publicUrl,
+                  // ... and the links the idp lists for its direct integration.
+                  idpResource: documentsResource(config),
                 },
+                documentService: demoDocumentService,
               }
             : {}),
         })

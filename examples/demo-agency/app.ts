@@ -61,7 +61,17 @@ export interface DemoAgencyOptions {
     clientSecret: string
     /** The gateway's resource indicator (RFC 8707), e.g. http://localhost:8080 */
     resource: string
+    /**
+     * The idp's documents API as a resource indicator, e.g. http://localhost:3000/api/dokumen:
+     * its token fetches the links the idp lists for the direct (OIDC) integration.
+     */
+    idpResource?: string
   }
+  /**
+   * The service this agency registered with its OIDC client (`document_services` at the
+   * idp) for the direct integration's document request, e.g. izin-usaha.
+   */
+  documentService?: string
   /** Secret that signs this app's own cookies. */
   cookieSecret?: string
 }
@@ -103,6 +113,8 @@ interface Visitor {
   name: string
   acr: string
   idToken: string
+  /** Key of the visitor's tokens, which stay in this process (never in the cookie). */
+  sid: string
 }
 
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -115,7 +127,7 @@ function page(reply: FastifyReply, title: string, body: string, status = 200): F
     .type('text/html; charset=utf-8')
     .send(
       `<!doctype html><html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)} — Dinas Contoh</title>` +
-        `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;line-height:1.5;color:#1b1b1b}a.button{display:inline-block;background:#1d4f91;color:#fff;padding:.75rem 1.25rem;border-radius:.375rem;text-decoration:none;font-weight:600}header{border-bottom:4px solid #1d4f91;margin-bottom:1rem}</style>` +
+        `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;line-height:1.5;color:#1b1b1b}a.button{display:inline-block;background:#1d4f91;color:#fff;padding:.75rem 1.25rem;border-radius:.375rem;text-decoration:none;font-weight:600}header{border-bottom:4px solid #1d4f91;margin-bottom:1rem}code{word-break:break-all}</style>` +
         `</head><body><header><p><strong>Dinas Contoh</strong> — contoh sistem instansi</p></header><main>${body}</main></body></html>`,
     )
 }
@@ -178,7 +190,7 @@ function documentsOf(v: unknown): AttachedDocument[] {
  * The agency backend's access token for the gateway (client-credentials grant, RFC 6749
  * §4.4, with the gateway as resource, RFC 8707), reused until shortly before it expires.
  */
-function documentsTokenSource(client: NonNullable<DemoAgencyOptions['documentsClient']>): () => Promise<string> {
+function documentsTokenSource(client: NonNullable<DemoAgencyOptions['documentsClient']>, resource: string = client.resource): () => Promise<string> {
   const tokenUrl = new URL(client.tokenUrl)
   // Only the token endpoint is used: no discovery needed for a client-credentials grant.
   const config = new oidc.Configuration(
@@ -191,7 +203,7 @@ function documentsTokenSource(client: NonNullable<DemoAgencyOptions['documentsCl
   let cached: { token: string; until: number } | undefined
   return async () => {
     if (cached !== undefined && cached.until > Date.now()) return cached.token
-    const res = await oidc.clientCredentialsGrant(config, { resource: client.resource })
+    const res = await oidc.clientCredentialsGrant(config, { resource })
     cached = { token: res.access_token, until: Date.now() + Math.max(0, (res.expires_in ?? 60) - 30) * 1000 }
     return res.access_token
   }
@@ -322,11 +334,16 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     if (url.origin !== gatewayOrigin || !url.pathname.startsWith('/dokumen/')) {
       return page(reply, 'Dokumen', '<h1>Tautan dokumen tidak dikenal</h1>', 502)
     }
+    return checkDocument(req, reply, url, doc, await documentsToken(), '../izin')
+  })
+
+  /** Downloads a link with our token, streaming it through SHA-256, and shows whether it matches. */
+  async function checkDocument(req: FastifyRequest, reply: FastifyReply, url: URL, doc: AttachedDocument, token: string, back: string): Promise<FastifyReply> {
     let status: number
     let digest = ''
     let size = 0
     try {
-      const res = await fetch(url, { headers: { authorization: `Bearer ${await documentsToken()}` }, redirect: 'error' })
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, redirect: 'error' })
       status = res.status
       if (res.ok && res.body) {
         const hash = createHash('sha256')
@@ -339,10 +356,10 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
       }
     } catch (err) {
       req.log.warn({ err: { message: (err as Error).message } }, 'document fetch failed')
-      return page(reply, 'Dokumen', '<h1>Dokumen tidak dapat diambil</h1><p><a href="../izin">Kembali</a></p>', 502)
+      return page(reply, 'Dokumen', `<h1>Dokumen tidak dapat diambil</h1><p><a href="${back}">Kembali</a></p>`, 502)
     }
     if (status !== 200) {
-      return page(reply, 'Dokumen', `<h1>Dokumen ditolak</h1><p>Satu Pintu menjawab ${status}.</p><p><a href="../izin">Kembali</a></p>`, 502)
+      return page(reply, 'Dokumen', `<h1>Dokumen ditolak</h1><p>Satu Pintu menjawab ${status}.</p><p><a href="${back}">Kembali</a></p>`, 502)
     }
     const match = digest === doc.sha256
     return page(
@@ -351,9 +368,9 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
       `<h1>Hasil pemeriksaan ${esc(typeNames[doc.type] ?? doc.type)}</h1>` +
         `<p id="hasil">${match ? 'Cocok: SHA-256 berkas yang diunduh sama dengan yang dinyatakan Satu Pintu.' : 'TIDAK cocok: berkas yang diunduh berbeda dari yang dinyatakan.'}</p>` +
         `<dl><dt>Ukuran</dt><dd>${size} bita</dd><dt>SHA-256 diunduh</dt><dd><code>${esc(digest)}</code></dd>` +
-        `<dt>SHA-256 dinyatakan</dt><dd><code>${esc(doc.sha256)}</code></dd></dl><p><a href="../izin">Kembali</a></p>`,
+        `<dt>SHA-256 dinyatakan</dt><dd><code>${esc(doc.sha256)}</code></dd></dl><p><a href="${back}">Kembali</a></p>`,
     )
-  })
+  }
 
   app.get('/info', async (_req, reply) =>
     page(
@@ -393,13 +410,20 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     }
   }
 
+  // The visitor's access token, by session key, for the idp's documents API. In memory:
+  // a demo keeps no database, and a restart only means signing in again.
+  const accessTokens = new Map<string, { token: string; until: number }>()
+  const service = opts.documentService
+  const idpDocuments = opts.documentsClient?.idpResource !== undefined ? documentsTokenSource(opts.documentsClient, opts.documentsClient.idpResource) : undefined
+
   app.get('/oidc-langsung/', async (req, reply) => {
     const v = visitor(req.cookies.demo_session)
     if (v) {
+      const docs = service !== undefined ? '<p><a class="button" href="/oidc-langsung/dokumen">Dokumen untuk izin usaha</a></p>' : ''
       return page(
         reply,
         'Beranda',
-        `<h1>Halo, ${esc(v.name)}</h1><p>Anda masuk melalui Satu Pintu (tingkat jaminan: <code>${esc(v.acr)}</code>).</p><p><a class="button" href="/keluar">Keluar</a></p>`,
+        `<h1>Halo, ${esc(v.name)}</h1><p>Anda masuk melalui Satu Pintu (tingkat jaminan: <code>${esc(v.acr)}</code>).</p>${docs}<p><a class="button button-secondary" href="/keluar">Keluar</a></p>`,
       )
     }
     const login = opts.oidc ? '<p><a class="button" href="/masuk">Masuk dengan Satu Pintu</a></p>' : ''
@@ -437,13 +461,113 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     const claims = tokens.claims()
     if (!claims) throw new Error('no ID token')
     const info = await oidc.fetchUserInfo(c, tokens.access_token, claims.sub)
-    const v: Visitor = { sub: claims.sub, name: String(info.name ?? ''), acr: String(claims.acr ?? ''), idToken: tokens.id_token ?? '' }
+    const sid = oidc.randomState()
+    accessTokens.set(sid, { token: tokens.access_token, until: Date.now() + (tokens.expires_in ?? 60) * 1000 })
+    const v: Visitor = { sub: claims.sub, name: String(info.name ?? ''), acr: String(claims.acr ?? ''), idToken: tokens.id_token ?? '', sid }
     reply.setCookie('demo_session', JSON.stringify(v), { ...cookieOpts, maxAge: 3600 })
     return reply.redirect('/oidc-langsung/', 303)
   })
 
+  // ---- Documents, for the direct integration: the idp asks the citizen, we list and fetch.
+
+  interface Listing {
+    documents: AttachedDocument[]
+    not_granted: string[]
+    missing: string[]
+  }
+
+  /** Our links for the signed-in visitor, from the idp's documents API; undefined when the token is gone. */
+  async function listFromIdp(v: Visitor): Promise<{ status: number; listing?: Listing }> {
+    const at = accessTokens.get(v.sid)
+    if (!opts.oidc || service === undefined || at === undefined || at.until <= Date.now()) return { status: 401 }
+    const url = new URL('/api/dokumen', opts.oidc.issuer)
+    url.searchParams.set('layanan', service)
+    const res = await fetch(url, { headers: { authorization: `Bearer ${at.token}` }, redirect: 'error' })
+    if (res.status !== 200) return { status: res.status }
+    return { status: 200, listing: (await res.json()) as Listing }
+  }
+
+  function documentsPage(reply: FastifyReply, v: Visitor, listing: Listing | undefined, note: string): FastifyReply {
+    const list =
+      listing === undefined || listing.documents.length === 0
+        ? '<p>Belum ada dokumen yang boleh kami ambil.</p>'
+        : '<ul>' +
+          listing.documents
+            .map(
+              (d) =>
+                `<li><strong>${esc(typeNames[d.type] ?? d.type)}</strong> — ${d.verified ? 'sudah diverifikasi petugas' : 'belum diverifikasi petugas'}` +
+                `<form method="post" action="/oidc-langsung/dokumen/periksa"><input type="hidden" name="jenis" value="${esc(d.type)}">` +
+                `<button class="button" type="submit">Unduh dan periksa</button></form></li>`,
+            )
+            .join('') +
+          '</ul>'
+    const missing = listing !== undefined && listing.missing.length > 0 ? `<p>Belum diunggah: ${esc(listing.missing.map((t) => typeNames[t] ?? t).join(', '))}.</p>` : ''
+    return page(
+      reply,
+      'Dokumen',
+      `<h1>Dokumen untuk izin usaha</h1><p>Pemohon: <strong>${esc(v.name)}</strong></p>${note}${list}${missing}` +
+        '<p><a class="button" href="/oidc-langsung/dokumen/minta">Minta dokumen dari Satu Pintu</a></p><p><a href="/oidc-langsung/">Beranda</a></p>',
+    )
+  }
+
+  // Sends the citizen to the idp's question, as for sign-in: state in a cookie, checked on return.
+  app.get('/oidc-langsung/dokumen/minta', async (req, reply) => {
+    const v = visitor(req.cookies.demo_session)
+    if (!v || !opts.oidc || service === undefined) return reply.redirect('/oidc-langsung/', 303)
+    const state = oidc.randomState()
+    reply.setCookie('demo_izin', state, { ...cookieOpts, maxAge: 600 })
+    const url = new URL('/izin-dokumen', opts.oidc.issuer)
+    url.searchParams.set('client_id', opts.oidc.clientId)
+    url.searchParams.set('layanan', service)
+    url.searchParams.set('redirect_uri', `${opts.oidc.baseUrl}/oidc-langsung/dokumen`)
+    url.searchParams.set('state', state)
+    return reply.redirect(url.href, 303)
+  })
+
+  app.get('/oidc-langsung/dokumen', async (req, reply) => {
+    const v = visitor(req.cookies.demo_session)
+    if (!v) return reply.redirect('/oidc-langsung/', 303)
+    const q = req.query as Record<string, string | undefined>
+    let note = ''
+    if (q.state !== undefined || q.izin_dokumen !== undefined || q.error !== undefined) {
+      const raw = req.cookies.demo_izin ? app.unsignCookie(req.cookies.demo_izin) : undefined
+      reply.clearCookie('demo_izin', { path: '/' })
+      if (!raw?.valid || raw.value !== q.state) return page(reply, 'Dokumen', '<h1>Jawaban tidak dikenal</h1><p><a href="/oidc-langsung/dokumen">Kembali</a></p>', 400)
+      note =
+        q.error === 'access_denied'
+          ? '<p id="jawaban">Anda tidak mengizinkan kami mengambil dokumen.</p>'
+          : q.izin_dokumen === 'diberikan'
+            ? '<p id="jawaban">Terima kasih, izin diberikan.</p>'
+            : q.izin_dokumen === 'belum_lengkap'
+              ? '<p id="jawaban">Izin diberikan, tetapi ada dokumen yang belum diunggah.</p>'
+              : `<p id="jawaban">Permintaan tidak dapat diproses (${esc(q.error ?? 'tidak dikenal')}).</p>`
+    }
+    const { status, listing } = await listFromIdp(v)
+    if (status === 401) return page(reply, 'Dokumen', '<h1>Sesi berakhir</h1><p>Silakan <a href="/masuk">masuk lagi</a>.</p>', 401)
+    return documentsPage(reply, v, listing, note)
+  })
+
+  app.post('/oidc-langsung/dokumen/periksa', async (req, reply) => {
+    const v = visitor(req.cookies.demo_session)
+    if (!v) return reply.redirect('/oidc-langsung/', 303)
+    const body = (req.body ?? {}) as Record<string, unknown>
+    // Fresh links for this check: a listed link lives at most 15 minutes.
+    const { status, listing } = await listFromIdp(v)
+    if (status === 401) return page(reply, 'Dokumen', '<h1>Sesi berakhir</h1><p>Silakan <a href="/masuk">masuk lagi</a>.</p>', 401)
+    const doc = listing?.documents.find((d) => d.type === body.jenis)
+    if (!doc) return page(reply, 'Dokumen', '<h1>Dokumen tidak tersedia</h1><p><a href="/oidc-langsung/dokumen">Kembali</a></p>', 404)
+    if (!idpDocuments || !opts.oidc) return page(reply, 'Dokumen', '<h1>Belum disambungkan</h1><p>Instansi ini belum punya klien untuk mengambil dokumen.</p>', 503)
+    // Our token goes to the idp only, never to whatever URL a listing might name.
+    const url = new URL(doc.url)
+    if (url.origin !== new URL(opts.oidc.issuer).origin || !url.pathname.startsWith('/dokumen/')) {
+      return page(reply, 'Dokumen', '<h1>Tautan dokumen tidak dikenal</h1>', 502)
+    }
+    return checkDocument(req, reply, url, doc, await idpDocuments(), '/oidc-langsung/dokumen')
+  })
+
   app.get('/keluar', async (req, reply) => {
     const v = visitor(req.cookies.demo_session)
+    if (v) accessTokens.delete(v.sid)
     reply.clearCookie('demo_session', { path: '/' })
     if (!v || !opts.oidc) return reply.redirect('/oidc-langsung/', 303)
     const c = await oidcConfig()
