@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import type { ServerResponse } from 'node:http'
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
 import replyFrom, { type FastifyReplyFromOptions } from '@fastify/reply-from'
@@ -158,6 +159,22 @@ interface DispatchContext {
 type RequestCallback = (err: Error | null, data: Dispatcher.ResponseData<null>) => void
 
 /**
+ * The abort signal of one upstream request. undici's request() takes an EventEmitter as
+ * well as an AbortSignal (its `signal` option): it listens once for 'abort' and reads
+ * `reason`. An AbortController per request, with the EventTarget listeners undici and
+ * Node attach to it, was ~10 µs per request in the profile; this is an emitter.
+ */
+class UpstreamSignal extends EventEmitter {
+  reason: Error | undefined = undefined
+
+  abort(reason: Error): void {
+    if (this.reason !== undefined) return
+    this.reason = reason
+    this.emit('abort')
+  }
+}
+
+/**
  * The agency's Pool with a deadline: aborts a request that has not received response
  * headers `timeoutMs` after it was dispatched (or after its body last made progress),
  * including time spent waiting for a free connection, which undici's own headersTimeout
@@ -171,7 +188,7 @@ function deadlineDispatcher(pool: Pool): { request: Dispatcher['request'] } {
       pool.request(options, callback)
       return
     }
-    const abort = new AbortController()
+    const abort = new UpstreamSignal()
     const timer = setTimeout(() => abort.abort(new UpstreamDeadlineError()), ctx.timeoutMs)
     if (ctx.meter !== undefined) ctx.meter.onProgress = () => timer.refresh()
     const onClose = () => {
@@ -179,7 +196,7 @@ function deadlineDispatcher(pool: Pool): { request: Dispatcher['request'] } {
     }
     ctx.response.once('close', onClose)
     // reply-from builds `options` afresh for each attempt: set the signal on it, no copy.
-    options.signal = abort.signal
+    options.signal = abort
     pool.request(options, (err, data) => {
       clearTimeout(timer)
       if (ctx.meter !== undefined) ctx.meter.onProgress = undefined

@@ -1,4 +1,5 @@
 import http from 'node:http'
+import net from 'node:net'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import t, { type Test } from 'tap'
 import { buildGateway } from '../../src/gateway/app.ts'
@@ -240,6 +241,29 @@ t.test('SECURITY 19: a slow upstream is a 504 at the route\'s timeout', async (t
   t.equal(page.status, 504)
   t.match(page.headers['content-type'], /^text\/html/)
   t.notMatch(page.body, /127\.0\.0\.1/)
+})
+
+t.test('a client that goes away before the agency answers ends the upstream request at once', async (t) => {
+  let upstreamClosed: (() => void) | undefined
+  const closed = new Promise<void>((resolve) => {
+    upstreamClosed = resolve
+  })
+  const up = await startUpstream(t, echo, {
+    streaming: (req) => {
+      // Never answers; tells when the gateway gives up on this request.
+      req.socket.on('close', () => upstreamClosed?.())
+    },
+  })
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public', timeoutMs: 20_000 }] }])
+  const gw = await startGateway(t, table)
+  const client = net.connect(Number(new URL(gw.url).port), '127.0.0.1')
+  client.on('error', () => {})
+  client.write('GET /layanan/dinas-a/lama HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n')
+  while (up.seen.length < 1) await new Promise((r) => setTimeout(r, 10))
+  const started = Date.now()
+  client.destroy()
+  await closed
+  t.ok(Date.now() - started < 2000, `the upstream request ended when the client left, not at the 20 s timeout (${Date.now() - started} ms)`)
 })
 
 t.test('SECURITY 19: an upstream resetting the connection is a 502; a POST is never retried', async (t) => {
