@@ -149,6 +149,12 @@ export const configSchema = z
           .min(10)
           .max(900)
           .describe('Lifetime of a signed document link given to an agency (at most 15 minutes).'),
+        grantDays: z
+          .number()
+          .int()
+          .min(1)
+          .max(3650)
+          .describe('How long a citizen\'s permission for an agency to fetch documents lasts, in days (shown on the consent page; revocable at any time).'),
         types: z
           .array(
             z.strictObject({

@@ -104,7 +104,7 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
   const base = config.gateway.publicUrl.replace(/\/+$/, '')
   const idpBase = config.idp.issuer.replace(/\/+$/, '')
   const csrfKey = kek.derive('gateway document consent')
-  const grantSeconds = config.idp.ttl.grantSeconds
+  const grantSeconds = config.documents.grantDays * 86_400
 
   // Every type a service asks for must exist: a typo would otherwise ask for consent to
   // something no citizen can upload.

@@ -112,7 +112,7 @@ export function translator<M extends Messages>(messages: Catalogue<M>, locale: L
  * The HTTP statuses that have their own error page text; error.eta shows the general
  * 400 or 500 text for any other status.
  */
-export const errorPageStatuses = [400, 401, 403, 404, 405, 413, 429, 500, 502, 503, 504] as const
+export const errorPageStatuses = [400, 401, 403, 404, 405, 410, 413, 415, 429, 500, 502, 503, 504] as const
 
 export type ErrorPageStatus = (typeof errorPageStatuses)[number]
 
@@ -148,9 +148,15 @@ export const commonMessages = defineMessages({
       'Alamat yang Anda buka tidak ada atau sudah dipindahkan. Periksa kembali alamatnya, atau mulai dari beranda.',
     'error.405.title': 'Halaman tidak dapat dibuka dengan cara ini',
     'error.405.text': 'Permintaan ini tidak didukung oleh halaman tersebut. Silakan mulai lagi dari beranda.',
+    'error.410.title': 'Sudah tidak tersedia',
+    'error.410.text':
+      'Yang Anda buka sudah berakhir atau dihapus, misalnya tautan yang kedaluwarsa atau dokumen yang sudah dihapus. Mulai lagi dari beranda.',
     'error.413.title': 'Berkas terlalu besar',
     'error.413.text':
       'Berkas atau isian yang Anda kirim melebihi ukuran yang diizinkan. Perkecil ukuran berkas, misalnya foto atau hasil pindai dengan resolusi lebih rendah, lalu coba lagi.',
+    'error.415.title': 'Jenis berkas atau isian tidak didukung',
+    'error.415.text':
+      'Halaman ini tidak menerima bentuk kiriman tersebut. Untuk dokumen, kirim berkas PDF, JPEG, atau PNG melalui formulir unggah.',
     'error.429.title': 'Terlalu banyak percobaan',
     'error.429.text':
       'Anda mencoba terlalu sering dalam waktu singkat. Demi keamanan akun Anda, tunggu beberapa menit, lalu coba lagi.',
@@ -197,9 +203,15 @@ export const commonMessages = defineMessages({
       'The address you opened does not exist or has moved. Check the address, or start again from the home page.',
     'error.405.title': 'This page cannot be opened this way',
     'error.405.text': 'This page does not support that kind of request. Please start again from the home page.',
+    'error.410.title': 'No longer available',
+    'error.410.text':
+      'What you opened has ended or been deleted, for example an expired link or a deleted document. Start again from the home page.',
     'error.413.title': 'The file is too large',
     'error.413.text':
       'The file or form you sent is larger than allowed. Make the file smaller, for example a photo or scan at a lower resolution, then try again.',
+    'error.415.title': 'This kind of file or form is not supported',
+    'error.415.text':
+      'This page does not accept what was sent. For documents, send a PDF, JPEG or PNG file through the upload form.',
     'error.429.title': 'Too many attempts',
     'error.429.text':
       'You have tried too often in a short time. To keep your account safe, wait a few minutes, then try again.',

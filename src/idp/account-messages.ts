@@ -198,7 +198,7 @@ export const accountMessages = defineMessages({
 
     'akun.data.title': 'Unduh data saya',
     'akun.data.lead':
-      'Sesuai UU Nomor 27 Tahun 2022 tentang Pelindungan Data Pribadi, Anda berhak mendapat salinan data pribadi Anda. Berkasnya berformat JSON dan berisi data diri, instansi yang Anda beri izin, perangkat yang sedang masuk, dan catatan aktivitas.',
+      'Sesuai UU Nomor 27 Tahun 2022 tentang Pelindungan Data Pribadi, Anda berhak mendapat salinan data pribadi Anda. Berkasnya berformat JSON dan berisi data diri, daftar dokumen Anda beserta versinya, izin pengambilan dokumen dan siapa saja yang mengambilnya, instansi yang Anda beri izin, perangkat yang sedang masuk, dan catatan aktivitas. Isi dokumennya sendiri dapat diunduh satu per satu dari halaman Dokumen saya.',
     'akun.data.note': 'Simpan berkas ini baik-baik, karena isinya data pribadi Anda. Kata sandi tidak pernah ikut diunduh.',
     'akun.data.submit': 'Unduh data saya (JSON)',
 
@@ -230,6 +230,11 @@ export const accountMessages = defineMessages({
     'event.document.uploaded': 'Dokumen diunggah',
     'event.document.fetched': 'Dokumen diambil',
     'event.document.deleted': 'Dokumen dihapus',
+    'event.document.verified': 'Dokumen diverifikasi petugas dengan aslinya',
+    'event.document.grant_created': 'Instansi diizinkan mengambil dokumen',
+    'event.document.grant_revoked': 'Izin pengambilan dokumen dicabut',
+    'event.document.fetch_refused': 'Pengambilan dokumen ditolak (izin dicabut, tautan kedaluwarsa, atau instansi lain)',
+    'event.document.purged': 'Berkas dokumen dihapus permanen setelah masa simpan',
     'event.data.exported': 'Data Anda diunduh',
     'event.other': 'Kegiatan lain ({event})',
     'event.withClient': '{label}: {client}',
@@ -419,7 +424,7 @@ export const accountMessages = defineMessages({
 
     'akun.data.title': 'Download my data',
     'akun.data.lead':
-      'Under Law No. 27 of 2022 on Personal Data Protection, you have the right to a copy of your personal data. The file is in JSON format and holds your personal details, the agencies you have allowed, the devices signed in and your activity record.',
+      'Under Law No. 27 of 2022 on Personal Data Protection, you have the right to a copy of your personal data. The file is in JSON format and holds your personal details, the list of your documents and their versions, the permissions to fetch them and who fetched them, the agencies you have allowed, the devices signed in and your activity record. The documents themselves can be downloaded one by one from My documents.',
     'akun.data.note': 'Keep this file safe: it holds your personal data. Your password is never included.',
     'akun.data.submit': 'Download my data (JSON)',
 
@@ -450,6 +455,11 @@ export const accountMessages = defineMessages({
     'event.document.uploaded': 'Document uploaded',
     'event.document.fetched': 'Document fetched',
     'event.document.deleted': 'Document deleted',
+    'event.document.verified': 'Document checked against the original by an officer',
+    'event.document.grant_created': 'An agency was allowed to fetch documents',
+    'event.document.grant_revoked': 'Permission to fetch documents withdrawn',
+    'event.document.fetch_refused': 'A document fetch was refused (permission withdrawn, link expired, or another agency)',
+    'event.document.purged': 'Document file removed for good after the retention period',
     'event.data.exported': 'Your data was downloaded',
     'event.other': 'Other activity ({event})',
     'event.withClient': '{label}: {client}',

@@ -105,7 +105,7 @@ export function answerUrl(redirectUri: string, params: Record<string, string | u
 
 export async function documentConsentRoutes(app: FastifyInstance, deps: DocumentConsentDeps): Promise<void> {
   const { config, db } = deps
-  const grantSeconds = config.idp.ttl.grantSeconds
+  const grantSeconds = config.documents.grantDays * 86_400
   await registerForms(app, config)
 
   /**

@@ -133,6 +133,8 @@ t.test('an agency outside the gateway asks through the idp: sign-in, consent in 
       grants.map((g) => [g.agencyId, g.serviceId, [...g.documentTypes].sort(), g.purpose, g.status]),
       [['dinas-uji', 'izin-usaha', ['kk', 'ktp'], 'Memeriksa identitas pemohon izin usaha', 'active']],
     )
+    const lifetime = ((grants[0]?.expiresAt.getTime() ?? 0) - Date.now()) / 86_400_000
+    t.ok(Math.abs(lifetime - s.config.documents.grantDays) < 0.01, `the grant lasts documents.grantDays (${lifetime.toFixed(3)} days)`)
     const again = await browser.request(s.ask({ state: 'st-43' }))
     t.equal(again.status, 303, 'asked again while the grant stands: no second question')
     t.equal(again.headers.get('location'), `${redirectUri}&izin_dokumen=diberikan&state=st-43`)
