@@ -3,6 +3,7 @@
  * walks the sign-in and consent pages the way a citizen's browser would (no JavaScript).
  */
 import type { FastifyInstance } from 'fastify'
+import * as oidc from 'openid-client'
 import type { Test } from 'tap'
 import type { Config } from '../../src/config/schema.ts'
 import { createKeyEncryption } from '../../src/keys/encryption.ts'
@@ -154,4 +155,26 @@ export async function signIn(
     }
   }
   return step.url
+}
+
+/**
+ * A relying party's tokens for the citizen `credentials` through the ordinary code flow
+ * with PKCE, walked by `browser` (which keeps the idp session for later steps).
+ */
+export async function codeFlowTokens(
+  issuer: string,
+  client: { clientId: string; secret?: string | undefined },
+  browser: Browser,
+  options: { redirectUri: string; credentials: { username: string; password: string }; scope?: string },
+): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
+  const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, { execute: [oidc.allowInsecureRequests] })
+  const verifier = oidc.randomPKCECodeVerifier()
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: options.redirectUri,
+    scope: options.scope ?? 'openid profile',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })
+  const callback = await signIn(browser, url.href, issuer, options.credentials)
+  return oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, idTokenExpected: true })
 }

@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import * as oidc from 'openid-client'
 import t, { type Test } from 'tap'
 import { listGrants } from '../../src/documents/grants.ts'
 import { createLocalStorage } from '../../src/documents/local-storage.ts'
@@ -17,11 +16,10 @@ import { ClientError, documentServicesOf, findClient, prepareClient, type Client
 import { answerUrl } from '../../src/idp/document-consent.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
-import { Browser, csrfFrom, formAction, registerClient, signIn, startIdp } from '../helpers/idp.ts'
+import { Browser, codeFlowTokens, csrfFrom, formAction, registerClient, startIdp } from '../helpers/idp.ts'
 import { jpeg, tempDir } from '../documents/fixtures.ts'
 
 const redirectUri = 'http://127.0.0.1:9/dokumen-kembali?dari=satupintu'
-const insecure = { execute: [oidc.allowInsecureRequests] }
 
 const izinUsaha = {
   id: 'izin-usaha',
@@ -91,20 +89,6 @@ async function tokenOf(res: Response): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token
 }
 
-/** The relying party's own access token for the signed-in citizen (the ordinary code flow). */
-async function rpAccessToken(issuer: string, client: { clientId: string; secret?: string | undefined }, browser: Browser): Promise<string> {
-  const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
-  const verifier = oidc.randomPKCECodeVerifier()
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: 'http://127.0.0.1:9/oidc/callback',
-    scope: 'openid profile',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  })
-  const callback = await signIn(browser, url.href, issuer, { username: budi.nik, password: budi.password })
-  return (await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, idTokenExpected: true })).access_token
-}
-
 t.test('an agency outside the gateway asks through the idp: sign-in, consent in plain words, the answer back, then links it fetches with its own token', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
@@ -140,7 +124,7 @@ t.test('an agency outside the gateway asks through the idp: sign-in, consent in 
     t.equal(again.headers.get('location'), `${redirectUri}&izin_dokumen=diberikan&state=st-43`)
 
     // The agency's relying party lists links with the citizen's access token…
-    const token = await rpAccessToken(s.issuer, s.rp, browser)
+    const token = (await codeFlowTokens(s.issuer, s.rp, browser, { redirectUri: 'http://127.0.0.1:9/oidc/callback', credentials: { username: budi.nik, password: budi.password } })).access_token
     const listed = await fetch(`${s.issuer}/api/dokumen?layanan=izin-usaha`, { headers: { authorization: `Bearer ${token}` } })
     t.equal(listed.status, 200)
     const listing = (await listed.json()) as Listing

@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import * as oidc from 'openid-client'
 import t, { type Test } from 'tap'
 import { createGrant, revokeGrant } from '../../src/documents/grants.ts'
 import { createLink, createLinkKeyring } from '../../src/documents/links.ts'
@@ -14,12 +13,11 @@ import { createLocalStorage } from '../../src/documents/local-storage.ts'
 import { deleteDocument, uploadDocument } from '../../src/documents/vault.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
-import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
+import { Browser, codeFlowTokens, registerClient, startIdp, testKek } from '../helpers/idp.ts'
 import { jpeg, tempDir } from '../documents/fixtures.ts'
 
 const DAY = 86_400_000
 const redirectUri = 'http://127.0.0.1:9/cb'
-const insecure = { execute: [oidc.allowInsecureRequests] }
 /** The idp's link keyring, derived as src/idp/app.ts derives it (the gateway must do the same). */
 const keyring = createLinkKeyring([testKek.derive('document links').toString('base64url')])
 
@@ -30,19 +28,9 @@ interface ApiError {
   details?: Record<string, unknown>
 }
 
-/** An access token the client `clientId` got for Budi through the ordinary code flow. */
+/** An access token the client got for Budi through the ordinary code flow. */
 async function accessTokenFor(issuer: string, client: { clientId: string; secret?: string | undefined }, browser: Browser): Promise<string> {
-  const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
-  const verifier = oidc.randomPKCECodeVerifier()
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri,
-    scope: 'openid profile',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  })
-  const callback = await signIn(browser, url.href, issuer, { username: budi.nik, password: budi.password })
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, idTokenExpected: true })
-  return tokens.access_token
+  return (await codeFlowTokens(issuer, client, browser, { redirectUri, credentials: { username: budi.nik, password: budi.password } })).access_token
 }
 
 async function setup(t: Test, db: TestDatabase) {
