@@ -33,7 +33,9 @@ export interface DocumentsExport {
   readonly grants: readonly {
     readonly id: string
     readonly agencyId: string
+    readonly agencyName: string | null
     readonly serviceId: string | null
+    readonly serviceName: string | null
     readonly documentTypes: readonly string[]
     readonly purpose: string
     readonly createdAt: string
@@ -101,7 +103,9 @@ export async function exportDocumentsData(db: Kysely<Database>, citizenId: strin
     grants: grants.map((g) => ({
       id: g.id,
       agencyId: g.agencyId,
+      agencyName: g.agencyName,
       serviceId: g.serviceId,
+      serviceName: g.serviceName,
       documentTypes: g.documentTypes,
       purpose: g.purpose,
       createdAt: g.createdAt.toISOString(),

@@ -24,6 +24,9 @@ export interface DocumentGrant {
   readonly serviceId: string | null
   readonly documentTypes: readonly string[]
   readonly purpose: string
+  /** Names as the citizen read them on the consent page (null for older grants). */
+  readonly agencyName: string | null
+  readonly serviceName: string | null
   readonly createdAt: Date
   readonly expiresAt: Date
   readonly revokedAt: Date | null
@@ -38,6 +41,8 @@ function toGrant(r: DocumentGrantRow, now: Date): DocumentGrant {
     serviceId: r.service_id,
     documentTypes: r.document_types,
     purpose: r.purpose,
+    agencyName: r.agency_name,
+    serviceName: r.service_name,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
@@ -54,7 +59,17 @@ export interface GrantInput {
   readonly documentTypes: readonly string[]
   /** The purpose as the citizen saw it on the consent page (from the agency's configuration). */
   readonly purpose: string
+  /** The agency's and the service's names as the consent page showed them. */
+  readonly agencyName?: string | undefined
+  readonly serviceName?: string | undefined
   readonly expiresAt: Date
+}
+
+function displayName(v: string | undefined, field: string): string | null {
+  if (v === undefined) return null
+  const name = v.trim()
+  if (name === '' || name.length > 200) throw new DocumentError('invalid_input', `${field} must be 1 to 200 characters`)
+  return name
 }
 
 /**
@@ -74,6 +89,8 @@ export async function createGrant(db: Kysely<Database>, config: DocumentsConfig,
   const purpose = input.purpose.trim()
   if (purpose === '' || purpose.length > 1000) throw new DocumentError('invalid_input', 'purpose must be 1 to 1000 characters')
   if (!(input.expiresAt > now)) throw new DocumentError('invalid_input', 'expiresAt must be in the future')
+  const agencyName = displayName(input.agencyName, 'agencyName')
+  const serviceName = displayName(input.serviceName, 'serviceName')
 
   return db.transaction().execute(async (trx) => {
     let replace = trx
@@ -94,6 +111,8 @@ export async function createGrant(db: Kysely<Database>, config: DocumentsConfig,
         service_id: serviceId,
         document_types: types,
         purpose,
+        agency_name: agencyName,
+        service_name: serviceName,
         created_at: now,
         expires_at: input.expiresAt,
       })

@@ -293,6 +293,8 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
             serviceId: service.id,
             documentTypes: service.documents,
             purpose: service.purpose?.[locale] ?? service.name[locale],
+            agencyName: agency.name[locale],
+            serviceName: service.name[locale],
             expiresAt: new Date(Date.now() + grantSeconds * 1000),
           },
           { actor: `citizen:${identity.sub}`, ip: req.ip, requestId: req.id },

@@ -246,6 +246,8 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
         documentTypes: r.service.documents,
         // The purpose as the citizen read it, in the language they read it in.
         purpose: r.service.purpose[locale],
+        agencyName: r.clientName,
+        serviceName: r.service.name[locale],
         expiresAt: new Date(Date.now() + grantSeconds * 1000),
       },
       { actor: `citizen:${who.id}`, ip: req.ip, requestId: req.id },

@@ -480,9 +480,9 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     )
     const view = grants.map((g) => ({
       id: g.id,
-      agency: names.get(g.agencyId) ?? g.agencyId,
+      agency: g.agencyName ?? names.get(g.agencyId) ?? g.agencyId,
       agencyId: g.agencyId,
-      service: g.serviceId ?? t('dok.grants.allServices'),
+      service: g.serviceName ?? g.serviceId ?? t('dok.grants.allServices'),
       types: joinWords(
         t,
         g.documentTypes.map((id) => typeName(findDocumentType(config.documents, id), id, locale)),

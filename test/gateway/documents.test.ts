@@ -201,6 +201,7 @@ t.test('allow creates the grant and returns to the service; missing upload sends
     t.equal(rows[0]?.service_id, 'izin-usaha')
     t.same(rows[0]?.document_types, ['ktp'])
     t.equal(rows[0]?.purpose, 'Memeriksa identitas pemohon')
+    t.same([rows[0]?.agency_name, rows[0]?.service_name], ['Dinas Perizinan', 'Izin usaha mikro'], 'the names the citizen read')
 
     // Granted, not uploaded: a page that links to the idp's upload page with the way back.
     const missing = await s.browserGet('/layanan/dinas-a/izin')

@@ -117,6 +117,10 @@ t.test('an agency outside the gateway asks through the idp: sign-in, consent in 
       grants.map((g) => [g.agencyId, g.serviceId, [...g.documentTypes].sort(), g.purpose, g.status]),
       [['dinas-uji', 'izin-usaha', ['kk', 'ktp'], 'Memeriksa identitas pemohon izin usaha', 'active']],
     )
+    t.same([grants[0]?.agencyName, grants[0]?.serviceName], ['Dinas Perizinan Uji', 'Izin usaha mikro'], 'the names the citizen read are kept with the grant')
+    const listed0 = await (await browser.request(`${s.issuer}/akun/dokumen/izin`)).text()
+    t.match(listed0, /<td>Izin usaha mikro<\/td>/, 'the grants page names the service, not its id')
+    t.match(listed0, '<h2>Dinas Perizinan Uji</h2>')
     const lifetime = ((grants[0]?.expiresAt.getTime() ?? 0) - Date.now()) / 86_400_000
     t.ok(Math.abs(lifetime - s.config.documents.grantDays) < 0.01, `the grant lasts documents.grantDays (${lifetime.toFixed(3)} days)`)
     const again = await browser.request(s.ask({ state: 'st-43' }))

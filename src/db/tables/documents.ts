@@ -89,6 +89,9 @@ export interface DocumentGrantsTable {
   document_types: ColumnType<string[], string[], string[]>
   /** Why the agency asks, in the words of the agency's configuration, as shown to the citizen. */
   purpose: string
+  /** The agency's and the service's names as shown on the consent page (null before 2026-11-27T21:00). */
+  agency_name: string | null
+  service_name: string | null
   created_at: CreatedAt
   expires_at: ColumnType<Date, Date | string, Date | string>
   revoked_at: NullableTimestamp
@@ -104,6 +107,8 @@ export const documentGrantsColumns = columns<DocumentGrantsTable>({
   service_id: 'text?',
   document_types: '_text',
   purpose: 'text',
+  agency_name: 'text?',
+  service_name: 'text?',
   created_at: 'timestamptz',
   expires_at: 'timestamptz',
   revoked_at: 'timestamptz?',
