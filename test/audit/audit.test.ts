@@ -102,3 +102,34 @@ t.test("lists a subject's trail newest first, within the limit, and no one else'
     t.strictSame(await listAuditForSubject(db, 'not-a-uuid'), [])
   })
 })
+
+t.test('entries recorded together outside a transaction are each committed, with their own ids', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const ids = await Promise.all(
+      Array.from({ length: 25 }, (_, n) => recordAudit(db, { event: 'token.issued', actor: 'client:app', subjectId: SUBJECT, data: { n } })),
+    )
+    t.equal(new Set(ids).size, 25, 'one id per entry')
+    const rows = await db.selectFrom('audit_events').select(['id', 'data']).where('id', 'in', ids).execute()
+    const byId = new Map(rows.map((r) => [r.id, r.data]))
+    t.strictSame(
+      ids.map((id) => byId.get(id)),
+      ids.map((_, n) => ({ n })),
+      'each id names the row of its own entry',
+    )
+    t.equal((await listAuditForSubject(db, SUBJECT, { limit: 100 })).length, 25, 'all in the trail')
+    const later = await recordAudit(db, { event: 'token.revoked', actor: 'client:app', subjectId: SUBJECT })
+    t.equal((await listAuditForSubject(db, SUBJECT, { limit: 1 }))[0]?.id, later, 'an entry recorded afterwards is listed first')
+  })
+})
+
+t.test('an entry recorded in a transaction that rolls back is not written', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    await t.rejects(
+      db.transaction().execute(async (trx) => {
+        await recordAudit(trx, { event: 'token.issued', actor: 'system', subjectId: SUBJECT, data: { n: 1 } })
+        throw new Error('the change fails')
+      }),
+    )
+    t.strictSame(await listAuditForSubject(db, SUBJECT), [])
+  })
+})
