@@ -4,6 +4,11 @@ import type { Database } from '../db/database.ts'
 /**
  * Queries behind the oidc-provider adapter (src/idp/adapter.ts). Plain functions that take
  * `db` first; the adapter only forwards to them (logto's adapter is built the same way).
+ *
+ * The three that every grant runs (find, consume, upsert) are written as parameterised
+ * `sql` templates rather than with the query builder: building and compiling a Kysely
+ * query was ~35 µs of the idp's CPU each, four to six times per token request, in the
+ * benchmark's profile. Values are always parameters, never concatenated.
  */
 
 export interface StoredPayload {
@@ -38,20 +43,11 @@ export async function upsertPayload(db: Kysely<Database>, input: UpsertInput): P
     expires_at: expiresAt,
     consumed_at: null,
   }
-  await db
-    .insertInto('oidc_payloads')
-    .values(row)
-    .onConflict((oc) =>
-      oc.columns(['model', 'id']).doUpdateSet({
-        payload: row.payload,
-        grant_id: row.grant_id,
-        user_code: row.user_code,
-        uid: row.uid,
-        account_id: row.account_id,
-        expires_at: row.expires_at,
-      }),
-    )
-    .execute()
+  // An update keeps consumed_at (a re-saved payload stays consumed).
+  await sql`insert into oidc_payloads (model, id, payload, grant_id, user_code, uid, account_id, expires_at, consumed_at)
+    values (${row.model}, ${row.id}, ${row.payload}, ${row.grant_id}, ${row.user_code}, ${row.uid}, ${row.account_id}, ${row.expires_at}, null)
+    on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
+      uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`.execute(db)
 }
 
 /** The stored payload, unless it has expired (the adapter contract: find never returns expired rows). */
@@ -60,15 +56,10 @@ export async function findPayload(
   model: string,
   by: { id: string } | { uid: string } | { userCode: string },
 ): Promise<StoredPayload | undefined> {
-  let q = db
-    .selectFrom('oidc_payloads')
-    .select(['payload', 'consumed_at'])
-    .where('model', '=', model)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
-  if ('id' in by) q = q.where('id', '=', by.id)
-  else if ('uid' in by) q = q.where('uid', '=', by.uid)
-  else q = q.where('user_code', '=', by.userCode)
-  const row = await q.executeTakeFirst()
+  const key = 'id' in by ? sql`id = ${by.id}` : 'uid' in by ? sql`uid = ${by.uid}` : sql`user_code = ${by.userCode}`
+  const result = await sql<{ payload: Record<string, unknown>; consumed_at: Date | null }>`select payload, consumed_at from oidc_payloads
+    where model = ${model} and ${key} and (expires_at is null or expires_at > now()) limit 1`.execute(db)
+  const row = result.rows[0]
   if (!row) return undefined
   return { payload: row.payload, consumedAt: row.consumed_at }
 }
@@ -78,14 +69,9 @@ export async function findPayload(
  * from unconsumed to consumed, so two concurrent redemptions cannot both win.
  */
 export async function consumePayload(db: Kysely<Database>, model: string, id: string): Promise<boolean> {
-  const res = await db
-    .updateTable('oidc_payloads')
-    .set({ consumed_at: sql<Date>`now()` })
-    .where('model', '=', model)
-    .where('id', '=', id)
-    .where('consumed_at', 'is', null)
-    .executeTakeFirst()
-  return Number(res.numUpdatedRows) === 1
+  const res = await sql<{ id: string }>`update oidc_payloads set consumed_at = now()
+    where model = ${model} and id = ${id} and consumed_at is null returning id`.execute(db)
+  return res.rows.length === 1
 }
 
 /**
