@@ -521,6 +521,8 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     url.searchParams.set('layanan', service)
     url.searchParams.set('redirect_uri', `${opts.oidc.baseUrl}/oidc-langsung/dokumen`)
     url.searchParams.set('state', state)
+    // Whom we ask for: the idp puts the question only to this citizen.
+    if (v.idToken !== '') url.searchParams.set('id_token_hint', v.idToken)
     return reply.redirect(url.href, 303)
   })
 
@@ -536,7 +538,9 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
       note =
         q.error === 'access_denied'
           ? '<p id="jawaban">Anda tidak mengizinkan kami mengambil dokumen.</p>'
-          : q.izin_dokumen === 'diberikan'
+          : q.error === 'login_required'
+            ? '<p id="jawaban">Di Satu Pintu sedang masuk akun lain. Keluar di sana, lalu coba lagi.</p>'
+            : q.izin_dokumen === 'diberikan'
             ? '<p id="jawaban">Terima kasih, izin diberikan.</p>'
             : q.izin_dokumen === 'belum_lengkap'
               ? '<p id="jawaban">Izin diberikan, tetapi ada dokumen yang belum diunggah.</p>'

@@ -20,7 +20,7 @@ import { exportDocumentsData } from '../documents/export.ts'
 import type { AuditEvent } from '../db/tables/audit-events.ts'
 import { AppError } from '../errors/app-error.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
-import { accountClientId, accountSignInUrl, safeReturnPath } from './account-session.ts'
+import { accountClientId, accountSignInUrl, maxLocalReturnPath, safeReturnPath } from './account-session.ts'
 import { registerForms } from './forms.ts'
 import { destroyAccountArtifacts, destroyPayload, listPayloadsForAccount, revokePayloadsByGrantId } from './oidc-store.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
@@ -72,7 +72,8 @@ const callbackQuery = {
   type: 'object',
   properties: {
     code: { type: 'string', maxLength: 512, pattern: oneLine },
-    state: { type: 'string', maxLength: 1024, pattern: oneLine },
+    // The return path (account-session.ts), as long as safeReturnPath keeps.
+    state: { type: 'string', maxLength: maxLocalReturnPath, pattern: oneLine },
     iss: { type: 'string', maxLength: 512, pattern: oneLine },
     error: { type: 'string', maxLength: 128, pattern: oneLine },
     error_description: { type: 'string', maxLength: 1024, pattern: oneLine },

@@ -221,7 +221,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   await app.register(interactionRoutes, { config, db, provider: () => current.provider })
   await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes') })
   await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
-  await app.register(documentConsentRoutes, { config, db, provider: () => current.provider })
+  await app.register(documentConsentRoutes, { config, db, provider: () => current.provider, questionKey: kek.derive('document questions') })
   await app.register(documentApiRoutes, { config, db, provider: () => current.provider, storage: documentStorage, keyring: linkKeyring })
 
   app.get('/', async (_req, reply) => reply.page('home', {}))

@@ -1,3 +1,4 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
@@ -11,6 +12,7 @@ import { pickLocale, type Locale } from '../http/locale.ts'
 import { translator } from '../http/i18n.ts'
 import { accountSignInUrl, sessionAccountId } from './account-session.ts'
 import { documentServicesOf, findClient, type DocumentService } from './clients.ts'
+import { subjectForClient } from './provider.ts'
 import { documentMessages } from './document-messages.ts'
 import { registerForms } from './forms.ts'
 
@@ -32,9 +34,16 @@ import { registerForms } from './forms.ts'
  *   error=access_denied           the citizen said no
  *   error=invalid_request         the client has no such document service
  *
+ *   error=login_required          `id_token_hint` names another citizen than the one
+ *                                 signed in here
+ *
  * An unknown client or an unregistered redirect URI gets an error page and no redirect
- * (RFC 6749 §4.1.2.1). With an active grant already in place nothing is asked again.
- * Then the agency lists links with `GET /api/dokumen` (src/idp/documents-api.ts).
+ * (RFC 6749 §4.1.2.1). With an active grant for the same types and purpose already in
+ * place nothing is asked again. The agency should send `id_token_hint` (the ID token of
+ * its signed-in user): the question is then only put to that citizen. The form carries a
+ * MAC over the citizen and the exact question shown, so the answer counts only for the
+ * citizen who read it and for what they read (a shared kiosk, a registration changed
+ * meanwhile). Then the agency lists links with `GET /api/dokumen` (src/idp/documents-api.ts).
  */
 
 export const documentConsentPath = '/izin-dokumen'
@@ -43,6 +52,8 @@ export interface DocumentConsentDeps {
   config: Config
   db: Kysely<Database>
   provider: () => Provider
+  /** Key of the MAC that binds an answer to the citizen and the question shown. */
+  questionKey: Buffer
 }
 
 const idPattern = '^[a-z0-9][a-z0-9-]{1,39}$'
@@ -50,12 +61,15 @@ const clientIdPattern = '^[a-z0-9][a-z0-9._-]{2,63}$'
 // Printable ASCII only: a state goes back into a URL and into a hidden field unchanged.
 const statePattern = '^[\\x21-\\x7e]{1,256}$'
 const maxRedirectUri = 1024
+/** How long a question page may be answered. */
+const questionSeconds = 3600
 
 const askProperties = {
   client_id: { type: 'string', pattern: clientIdPattern },
   layanan: { type: 'string', pattern: idPattern },
   redirect_uri: { type: 'string', minLength: 1, maxLength: maxRedirectUri },
   state: { type: 'string', pattern: statePattern },
+  id_token_hint: { type: 'string', pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$', maxLength: 2048 },
 } as const
 
 const askQuery = {
@@ -66,10 +80,11 @@ const askQuery = {
 
 const answerBody = {
   type: 'object',
-  required: ['_csrf', 'client_id', 'layanan', 'redirect_uri', 'keputusan'],
+  required: ['_csrf', 'client_id', 'layanan', 'redirect_uri', 'keputusan', 'pertanyaan'],
   properties: {
     ...askProperties,
     _csrf: { type: 'string', maxLength: 128 },
+    pertanyaan: { type: 'string', maxLength: 128 },
     keputusan: { type: 'string', enum: ['izinkan', 'tolak'] },
   },
 } as const
@@ -79,6 +94,7 @@ interface Ask {
   layanan?: string
   redirect_uri: string
   state?: string
+  id_token_hint?: string
 }
 
 /** A question that passed every check: who asks, for which service, and where to answer. */
@@ -89,6 +105,9 @@ interface Resolved {
   service: DocumentService
   redirectUri: string
   state: string | undefined
+  idTokenHint: string | undefined
+  /** The client's registered metadata (its subject type, for the hint). */
+  metadata: Record<string, unknown>
 }
 
 function joinNames(names: readonly string[], and: string): string {
@@ -124,7 +143,62 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
       const fail = q.layanan === undefined ? 'layanan is required: the client registers several document services, or none' : `the client registers no document service ${q.layanan}`
       return { fail, redirectUri: q.redirect_uri, state: q.state }
     }
-    return { clientId: row.client_id, clientName: row.name, agencyId: row.agency_id, service, redirectUri: q.redirect_uri, state: q.state }
+    // A type removed from documents.types since the client was registered: nothing to ask for.
+    const unknown = service.documents.find((t) => findDocumentType(config.documents, t) === undefined)
+    if (unknown !== undefined) return { fail: `the service asks for document type ${unknown}, which is not configured`, redirectUri: q.redirect_uri, state: q.state }
+    return {
+      clientId: row.client_id,
+      clientName: row.name,
+      agencyId: row.agency_id,
+      service,
+      redirectUri: q.redirect_uri,
+      state: q.state,
+      idTokenHint: q.id_token_hint,
+      metadata: row.metadata,
+    }
+  }
+
+  /**
+   * Whether `id_token_hint`, when given, is an ID token we issued to this client for the
+   * citizen signed in here. 'invalid' for a token that is not ours or not for this client.
+   */
+  async function hintMatches(r: Resolved, citizenId: string): Promise<'yes' | 'no' | 'invalid'> {
+    if (r.idTokenHint === undefined) return 'yes'
+    const provider = deps.provider()
+    const client = await provider.Client.find(r.clientId)
+    if (client === undefined) return 'invalid'
+    let sub: unknown
+    try {
+      // Signature, issuer and audience (this client); an expired ID token is still a fine
+      // hint of who the agency's user is (OIDC Core §3.1.2.1).
+      sub = (await provider.IdToken.validate(r.idTokenHint, client)).payload.sub
+    } catch {
+      return 'invalid'
+    }
+    return sub === subjectForClient(config, r.metadata, citizenId) ? 'yes' : 'no'
+  }
+
+  // ---- The question's MAC: this citizen, this exact question, recently shown. ----
+  function questionDigest(r: Resolved): string {
+    const s = r.service
+    return createHash('sha256')
+      .update(JSON.stringify([r.clientId, r.clientName, r.agencyId, s.id, s.name, [...s.documents], s.purpose, r.redirectUri, r.state ?? '', r.idTokenHint ?? '']))
+      .digest('base64url')
+  }
+  function questionMac(citizenId: string, r: Resolved, issued: number): string {
+    return createHmac('sha256', deps.questionKey).update(`${citizenId}\0${questionDigest(r)}\0${issued}`, 'utf8').digest('base64url')
+  }
+  function questionToken(citizenId: string, r: Resolved): string {
+    const issued = Math.floor(Date.now() / 1000)
+    return `${issued}.${questionMac(citizenId, r, issued)}`
+  }
+  function questionValid(token: string, citizenId: string, r: Resolved): boolean {
+    const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token)
+    if (m === null) return false
+    const issued = Number(m[1])
+    const age = Math.floor(Date.now() / 1000) - issued
+    if (age < -60 || age > questionSeconds) return false
+    return timingSafeEqual(Buffer.from(questionMac(citizenId, r, issued), 'latin1'), Buffer.from(m[2] as string, 'latin1'))
   }
 
   async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<Citizen | undefined> {
@@ -138,14 +212,19 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
   function askPath(r: Resolved): string {
     const q = new URLSearchParams({ client_id: r.clientId, layanan: r.service.id, redirect_uri: r.redirectUri })
     if (r.state !== undefined) q.set('state', r.state)
+    if (r.idTokenHint !== undefined) q.set('id_token_hint', r.idTokenHint)
     return `${documentConsentPath}?${q.toString()}`
   }
 
   /** Which of the service's types lack an active grant, and which granted ones are not uploaded. */
   async function standing(citizenId: string, r: Resolved): Promise<{ notGranted: string[]; missing: string[] }> {
+    // A grant counts only for the purpose the citizen read (in either language): a purpose
+    // the agency has changed since is asked about again.
+    const purposes = new Set([r.service.purpose.id, r.service.purpose.en])
     const notGranted: string[] = []
     for (const type of r.service.documents) {
-      if ((await activeGrantFor(db, citizenId, r.agencyId, type, { serviceId: r.service.id })) === undefined) notGranted.push(type)
+      const g = await activeGrantFor(db, citizenId, r.agencyId, type, { serviceId: r.service.id })
+      if (g === undefined || !purposes.has(g.purpose)) notGranted.push(type)
     }
     const uploaded = await db
       .selectFrom('documents')
@@ -162,7 +241,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     return types.map((t) => findDocumentType(config.documents, t)?.name[locale] ?? t)
   }
 
-  function consentPage(req: FastifyRequest, reply: FastifyReply, r: Resolved, who: Citizen): FastifyReply {
+  function consentPage(req: FastifyRequest, reply: FastifyReply, r: Resolved, who: Citizen, options: { notice?: boolean } = {}): FastifyReply {
     const locale = pickLocale(req)
     const t = translator(documentMessages, locale)
     const list = names(r.service.documents, locale)
@@ -188,9 +267,12 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
         serviceId: r.service.id,
         redirectUri: r.redirectUri,
         state: r.state,
+        idTokenHint: r.idTokenHint,
+        question: questionToken(who.id, r),
+        notice: options.notice === true ? t('dok.ask.changed') : '',
       },
       // The answer is a redirect to the agency: allowed as a form's destination (CSP form-action).
-      { formActionOrigins: [new URL(r.redirectUri).origin] },
+      { formActionOrigins: [new URL(r.redirectUri).origin], ...(options.notice === true ? { status: 409 } : {}) },
     )
   }
 
@@ -211,12 +293,20 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     })
   }
 
+  function hintRefusal(r: Resolved, hint: 'no' | 'invalid'): string {
+    return hint === 'invalid'
+      ? answerUrl(r.redirectUri, { error: 'invalid_request', error_description: 'id_token_hint is not an ID token issued to this client', state: r.state })
+      : answerUrl(r.redirectUri, { error: 'login_required', error_description: 'the citizen signed in at Satu Pintu is not the one id_token_hint names', state: r.state })
+  }
+
   app.get(documentConsentPath, { schema: { querystring: askQuery } }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
     const r = await resolve(req.query as Ask)
     if ('fail' in r) return reply.redirect(answerUrl(r.redirectUri, { error: 'invalid_request', error_description: r.fail, state: r.state }), 303)
     const who = await signedIn(req, reply)
     if (who === undefined) return reply.redirect(accountSignInUrl(config, askPath(r)), 303)
+    const hint = await hintMatches(r, who.id)
+    if (hint !== 'yes') return reply.redirect(hintRefusal(r, hint), 303)
     const { notGranted, missing } = await standing(who.id, r)
     if (notGranted.length > 0) return consentPage(req, reply, r, who)
     if (missing.length > 0) return missingPage(req, reply, r, missing)
@@ -225,12 +315,17 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
 
   app.post(documentConsentPath, { schema: { body: answerBody }, preHandler: app.csrfProtection }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
-    const body = req.body as Ask & { keputusan: 'izinkan' | 'tolak' }
+    const body = req.body as Ask & { keputusan: 'izinkan' | 'tolak'; pertanyaan: string }
     const r = await resolve(body)
     if ('fail' in r) throw new AppError('bad_request', r.fail)
     const who = await signedIn(req, reply)
     // Signed out meanwhile (another tab): sign in, then the question is asked again.
     if (who === undefined) return reply.redirect(accountSignInUrl(config, askPath(r)), 303)
+    const hint = await hintMatches(r, who.id)
+    if (hint !== 'yes') return reply.redirect(hintRefusal(r, hint), 303)
+    // Answered by someone else than the citizen who was asked (the browser's session
+    // changed), or about a question that is no longer the one shown: ask again.
+    if (!questionValid(body.pertanyaan, who.id, r)) return consentPage(req, reply, r, who, { notice: true })
     if (body.keputusan === 'tolak') {
       req.log.info({ client: r.clientId, service: r.service.id }, 'document consent denied')
       return reply.redirect(answerUrl(r.redirectUri, { error: 'access_denied', state: r.state }), 303)

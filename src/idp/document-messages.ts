@@ -119,6 +119,7 @@ export const documentMessages = defineMessages({
     'dok.ask.missingHow': 'Unggah sekali di sini; setelah itu Anda kembali ke {agency}.',
     'dok.ask.upload': 'Unggah {document}',
     'dok.ask.later': 'Nanti saja, kembali ke {agency}',
+    'dok.ask.changed': 'Pertanyaan ini sudah berubah, atau Anda sekarang masuk dengan akun lain. Silakan baca lagi, lalu jawab.',
   },
   en: {
     'akun.nav.documents': 'My documents',
@@ -232,6 +233,7 @@ export const documentMessages = defineMessages({
     'dok.ask.missingHow': 'Upload it once here; afterwards you go back to {agency}.',
     'dok.ask.upload': 'Upload {document}',
     'dok.ask.later': 'Not now, go back to {agency}',
+    'dok.ask.changed': 'This question has changed, or you are now signed in with another account. Please read it again, then answer.',
   },
 })
 

@@ -22,8 +22,7 @@ import type { ErrorCode } from '../errors/codes.ts'
  *               not_granted: [...], missing: [...] }
  *   GET /dokumen/<link token>
  *       Authorization: Bearer <a client-credentials token of a client of the link's agency,
- *                              issued with resource=<issuer>/api/dokumen; or the citizen's
- *                              access token that agency's client holds>
+ *                              issued with resource=<issuer>/api/dokumen>
  *       → the bytes, with the stored media type, attachment, nosniff and a sandbox CSP.
  *
  * Who is calling is decided by an opaque access token the idp issued (oidc-provider's
@@ -128,14 +127,16 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
     const value = m[1] as string
     const provider = deps.provider()
 
-    const token = (await provider.AccessToken.find(value)) ?? (options.citizen ? undefined : await provider.ClientCredentials.find(value))
+    // Listing is for the citizen's token the agency's application got at sign-in; fetching
+    // the bytes is for the agency's backend alone, with a client-credentials token for this
+    // API (RFC 8707 `resource` = documentsResource): a token a browser or a phone holds
+    // never fetches a document, and neither does a token for another purpose.
+    const token = options.citizen ? await provider.AccessToken.find(value) : await provider.ClientCredentials.find(value)
     // A sender-constrained token (DPoP, RFC 9449 §7.1; mTLS) is not a bearer token: its
     // holder must prove the key, which this endpoint does not ask for.
     if (token === undefined || token.clientId === undefined || token.isSenderConstrained()) throw unauthorized(true)
-    // An opaque token names no resource server unless it was issued for one: a token for
-    // another audience is not ours to accept. A client-credentials token is accepted only
-    // when issued for this API (RFC 8707 `resource` = documentsResource), so that a token
-    // an agency's backend got for some other purpose fetches no document.
+    // An opaque citizen token names no resource server unless it was issued for one: a
+    // token for another audience is not ours to accept.
     if (token.kind === 'ClientCredentials' ? token.aud !== docsAudience : token.aud !== undefined) throw unauthorized(true)
 
     let accountId: string | undefined
@@ -152,6 +153,13 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
     const client = await provider.Client.find(token.clientId)
     const agencyId = client?.metadata()['urn:satupintu:agency']
     if (client === undefined || typeof agencyId !== 'string' || agencyId === '') throw unauthorized(true)
+    // A public client (a browser or phone app, no secret) is not the agency's system: its
+    // token is refused here even for the listing.
+    if (client.tokenEndpointAuthMethod === 'none') {
+      throw new AppError('forbidden', 'Only a confidential client of the agency may use the documents API.', {
+        headers: { 'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope"` },
+      })
+    }
     return accountId === undefined ? { clientId: token.clientId, agencyId } : { clientId: token.clientId, agencyId, accountId }
   }
 

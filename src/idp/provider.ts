@@ -64,6 +64,17 @@ function pairwiseSub(accountId: string, sectorHost: string, salt: string): strin
 }
 
 /**
+ * The `sub` a client sees for an account: the account id, or for a pairwise client the
+ * same per-sector identifier pairwiseIdentifier below gives it (by its first redirect URI's host).
+ */
+export function subjectForClient(config: Config, metadata: Record<string, unknown>, accountId: string): string {
+  if (metadata.subject_type !== 'pairwise') return accountId
+  const uris = metadata.redirect_uris
+  const first = Array.isArray(uris) && typeof uris[0] === 'string' ? uris[0] : 'https://unknown'
+  return pairwiseSub(accountId, new URL(first).host, config.idp.issuer)
+}
+
+/**
  * Builds the oidc-provider instance. Every feature is set explicitly, each with the reason
  * (STYLE.md habit 3). Rebuilt, not mutated, when the key set changes.
  */

@@ -12,9 +12,9 @@ import { listGrants } from '../../src/documents/grants.ts'
 import { createLocalStorage } from '../../src/documents/local-storage.ts'
 import { uploadDocument } from '../../src/documents/vault.ts'
 import { applyClientsFile } from '../../src/idp/clients-file.ts'
-import { ClientError, documentServicesOf, findClient, prepareClient, type ClientInput, type DocumentServiceInput } from '../../src/idp/clients.ts'
+import { ClientError, documentServicesOf, findClient, prepareClient, upsertClient, type ClientInput, type DocumentServiceInput } from '../../src/idp/clients.ts'
 import { answerUrl } from '../../src/idp/document-consent.ts'
-import { addCitizen, budi } from '../helpers/citizens.ts'
+import { addCitizen, budi, siti } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, codeFlowTokens, csrfFrom, formAction, registerClient, startIdp } from '../helpers/idp.ts'
 import { jpeg, tempDir } from '../documents/fixtures.ts'
@@ -59,11 +59,11 @@ async function setup(t: Test, db: TestDatabase) {
 }
 
 /** Signs the browser in at the idp through whatever sign-in the page sent it to; returns the page it comes back to. */
-async function signInFrom(browser: Browser, url: string, issuer: string): Promise<{ res: Response; url: string; html: string }> {
+async function signInFrom(browser: Browser, url: string, issuer: string, who: { nik: string; password: string } = budi): Promise<{ res: Response; url: string; html: string }> {
   const step = await browser.follow(url, issuer)
   const login = await step.res.text()
   const res = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
-    form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
+    form: { _csrf: csrfFrom(login), username: who.nik, password: who.password },
   })
   const back = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
   return { ...back, html: back.res.status === 200 ? await back.res.text() : '' }
@@ -241,7 +241,7 @@ t.test('bad questions: an unknown client or redirect URI gets a page and no redi
 
     // The answer needs the page's CSRF token and a known decision.
     const html = (await page(s.ask())).html
-    const fields = { client_id: s.rp.clientId, layanan: 'izin-usaha', redirect_uri: redirectUri, state: 'st-42' }
+    const fields = { client_id: s.rp.clientId, layanan: 'izin-usaha', redirect_uri: redirectUri, state: 'st-42', pertanyaan: /name="pertanyaan" value="([^"]+)"/.exec(html)?.[1] ?? '' }
     const noCsrf = await browser.request(`${s.issuer}/izin-dokumen`, { form: { ...fields, keputusan: 'izinkan' } })
     t.equal(noCsrf.status, 400, 'no CSRF token field')
     const wrongCsrf = await browser.request(`${s.issuer}/izin-dokumen`, { form: { ...fields, _csrf: 'x', keputusan: 'izinkan' } })
@@ -300,5 +300,137 @@ t.test('document services are validated when a client is registered, and a clien
     t.same(documentServicesOf(row?.metadata ?? {}).map((x) => [x.id, x.documents, x.purpose.id]), [['akta', ['kk'], 'Menerbitkan akta kelahiran anak Anda']])
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('documents: [kk]', 'documents: [paspor]'))
     await t.rejects(applyClientsFile(db.db, file, policy), { message: /clients\[0\]\.document_services\[0\]\.documents: unknown document type paspor/ })
+  })
+})
+
+/** Re-registers the test's relying party with other document services (as `clients apply` would). */
+async function reRegister(db: TestDatabase, services: DocumentServiceInput[], extra: Partial<ClientInput> = {}) {
+  const prepared = prepareClient(
+    {
+      clientId: 'dinas-uji-web',
+      name: 'Dinas Perizinan Uji',
+      agencyId: 'dinas-uji',
+      redirectUris: [redirectUri, 'http://127.0.0.1:9/oidc/callback'],
+      authMethod: 'client_secret_basic',
+      scopes: ['openid', 'profile'],
+      documentServices: services,
+      ...extra,
+    },
+    { allowLoopbackHttp: true },
+  )
+  await upsertClient(db.db, { ...prepared, secret: undefined }, 'file')
+}
+
+function hidden(html: string, name: string): string {
+  return (new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '').replace(/&amp;/g, '&')
+}
+
+t.test('an answer counts only for the citizen who read the question, and only for the question they read', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    const sitiRow = await addCitizen(db.db, siti)
+    const budiBrowser = new Browser()
+    const budiPage = await signInFrom(budiBrowser, s.ask(), s.issuer)
+    t.equal(budiPage.res.status, 200)
+
+    // Siti, on the same kiosk after Budi: Budi's question form, answered in Siti's session.
+    const sitiBrowser = new Browser()
+    const sitiPage = await signInFrom(sitiBrowser, s.ask(), s.issuer, siti)
+    const replayed = await sitiBrowser.request(`${s.issuer}/izin-dokumen`, {
+      form: {
+        _csrf: csrfFrom(sitiPage.html),
+        client_id: s.rp.clientId,
+        layanan: 'izin-usaha',
+        redirect_uri: redirectUri,
+        state: 'st-42',
+        pertanyaan: hidden(budiPage.html, 'pertanyaan'),
+        keputusan: 'izinkan',
+      },
+    })
+    t.equal(replayed.status, 409, 'not counted: the question is shown again')
+    const again = await replayed.text()
+    t.match(again, 'Pertanyaan ini sudah berubah, atau Anda sekarang masuk dengan akun lain')
+    t.match(again, siti.name, 'to the citizen signed in now')
+    t.same(await listGrants(db.db, sitiRow.id), [], 'no grant for a question Siti never saw')
+    t.equal((await answer(sitiBrowser, s.issuer, again, 'izinkan')).status, 303, 'her own answer to the question shown again counts')
+    t.equal((await listGrants(db.db, sitiRow.id)).length, 1)
+
+    // The registration changes between the question and the answer: ask again.
+    await reRegister(db, [{ ...izinUsaha, documents: ['ktp', 'kk', 'npwp'] }])
+    const changed = await answer(budiBrowser, s.issuer, budiPage.html, 'izinkan')
+    t.equal(changed.status, 409)
+    t.match(await changed.text(), 'Kartu NPWP', 'now asking for what the registration asks for')
+    t.same(await listGrants(db.db, s.citizen.id), [])
+  })
+})
+
+t.test('a purpose changed since the grant is asked about again; a type no longer configured goes back as invalid_request', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    await s.upload('ktp')
+    await s.upload('kk')
+    const browser = new Browser()
+    const page = await signInFrom(browser, s.ask(), s.issuer)
+    t.equal((await answer(browser, s.issuer, page.html, 'izinkan')).status, 303)
+    t.equal((await browser.request(s.ask())).status, 303, 'granted: not asked again')
+
+    await reRegister(db, [{ ...izinUsaha, purpose: { id: 'Memeriksa identitas dan menagih retribusi', en: 'To check identity and bill fees' } }])
+    const asked = await browser.request(s.ask())
+    t.equal(asked.status, 200, 'a new purpose: asked again')
+    t.match(await asked.text(), 'Memeriksa identitas dan menagih retribusi')
+
+    // Registered while `paspor` was configured; since removed from documents.types.
+    await reRegister(db, [{ ...izinUsaha, documents: ['ktp', 'paspor'] }])
+    const gone = await browser.request(s.ask())
+    t.equal(gone.status, 303)
+    const back = new URL(gone.headers.get('location') ?? '')
+    t.equal(back.searchParams.get('error'), 'invalid_request')
+    t.match(back.searchParams.get('error_description') ?? '', 'paspor')
+  })
+})
+
+t.test('id_token_hint: the question is put only to the citizen the agency signed in', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    await addCitizen(db.db, siti)
+    const budiBrowser = new Browser()
+    const tokens = await codeFlowTokens(s.issuer, s.rp, budiBrowser, { redirectUri: 'http://127.0.0.1:9/oidc/callback', credentials: { username: budi.nik, password: budi.password } })
+    const hint = tokens.id_token ?? ''
+    const withHint = await budiBrowser.request(s.ask({ id_token_hint: hint }))
+    t.equal(withHint.status, 200, 'the hint names the citizen signed in: asked')
+    const html = await withHint.text()
+    t.equal(hidden(html, 'id_token_hint'), hint, 'and the hint rides along to the answer')
+    t.equal((await answer(budiBrowser, s.issuer, html, 'tolak')).status, 303)
+
+    const sitiBrowser = new Browser()
+    await signInFrom(sitiBrowser, s.ask(), s.issuer, siti)
+    const other = await sitiBrowser.request(s.ask({ id_token_hint: hint }))
+    t.equal(other.status, 303)
+    t.equal(new URL(other.headers.get('location') ?? '').searchParams.get('error'), 'login_required', 'another citizen signed in here: not asked')
+
+    const stranger = await registerClient(db, { clientId: 'dinas-asing-web', agencyId: 'dinas-asing', redirectUris: ['http://127.0.0.1:9/oidc/callback'] })
+    const foreign = (await codeFlowTokens(s.issuer, stranger, new Browser(), { redirectUri: 'http://127.0.0.1:9/oidc/callback', credentials: { username: budi.nik, password: budi.password } })).id_token ?? ''
+    for (const [what, bad] of [
+      ['an ID token of another client', foreign],
+      ['a token with its signature changed', `${hint.slice(0, -4)}AAAA`],
+    ] as const) {
+      const res = await budiBrowser.request(s.ask({ id_token_hint: bad }))
+      t.equal(res.status, 303, what)
+      t.equal(new URL(res.headers.get('location') ?? '').searchParams.get('error'), 'invalid_request', what)
+    }
+    t.equal((await budiBrowser.request(s.ask({ id_token_hint: 'not-a-jwt' }))).status, 400, 'not even JWT-shaped: a page')
+  })
+})
+
+t.test('a redirect URI of a thousand characters survives the sign-in on the way to the question', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    const long = `http://127.0.0.1:9/dokumen-kembali/${'panjang-'.repeat(120)}?dari=satupintu&x=%C3%A9`
+    t.ok(long.length > 990 && long.length <= 1024)
+    await reRegister(db, [izinUsaha], { redirectUris: [long, 'http://127.0.0.1:9/oidc/callback'] })
+    const browser = new Browser()
+    const page = await signInFrom(browser, s.ask({ redirect_uri: long, state: '%7B%22a%22%3A1%7D'.repeat(10) }), s.issuer)
+    t.equal(page.res.status, 200, 'back at the question after signing in')
+    t.match(page.url, '/izin-dokumen?')
   })
 })

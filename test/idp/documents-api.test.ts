@@ -33,6 +33,19 @@ async function accessTokenFor(issuer: string, client: { clientId: string; secret
   return (await codeFlowTokens(issuer, client, browser, { redirectUri, credentials: { username: budi.nik, password: budi.password } })).access_token
 }
 
+/** A client-credentials access token of `client` (for `resource` when given). */
+async function clientCredentialsToken(issuer: string, client: { clientId: string; secret?: string | undefined }, resource?: string): Promise<string> {
+  const body = new URLSearchParams({ grant_type: 'client_credentials' })
+  if (resource !== undefined) body.set('resource', resource)
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${client.secret ?? ''}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  })
+  if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}`)
+  return ((await res.json()) as { access_token: string }).access_token
+}
+
 async function setup(t: Test, db: TestDatabase) {
   const dir = tempDir(t)
   const idp = await startIdp(t, db, { dataDir: dir })
@@ -41,6 +54,10 @@ async function setup(t: Test, db: TestDatabase) {
   const agency = await registerClient(db, { name: 'Dinas Kependudukan Uji', agencyId: 'dinas-uji', redirectUris: [redirectUri] })
   const other = await registerClient(db, { name: 'Dinas Lain', agencyId: 'dinas-lain', redirectUris: [redirectUri] })
   const browser = new Browser()
+  const backend = await registerClient(db, { clientId: 'dinas-uji-sistem', agencyId: 'dinas-uji', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+  const otherBackend = await registerClient(db, { clientId: 'dinas-lain-sistem', agencyId: 'dinas-lain', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+  const fetchToken = await clientCredentialsToken(idp.issuer, backend, `${idp.issuer}/api/dokumen`)
+  const otherFetchToken = await clientCredentialsToken(idp.issuer, otherBackend, `${idp.issuer}/api/dokumen`)
   const token = await accessTokenFor(idp.issuer, agency, browser)
   const otherToken = await accessTokenFor(idp.issuer, other, browser)
   const data = jpeg()
@@ -54,7 +71,7 @@ async function setup(t: Test, db: TestDatabase) {
       purpose: 'Memproses permohonan Anda',
       expiresAt: new Date(Date.now() + DAY),
     })
-  return { ...idp, citizen, storage, agency, other, token, otherToken, data, up, grant }
+  return { ...idp, citizen, storage, agency, other, token, otherToken, fetchToken, otherFetchToken, data, up, grant }
 }
 
 async function call(url: string, token?: string): Promise<Response> {
@@ -96,6 +113,15 @@ t.test('the API answers 401 without a token, with a made-up one, and with a JWT 
     const listing = (await (await call(`${s.issuer}/api/dokumen`, s.token)).json()) as Listing
     const link = listing.documents[0]?.url ?? ''
     t.equal((await call(link, jwt)).status, 401, 'a link')
+    t.equal((await call(link, s.token)).status, 401, 'a link is not fetched with the citizen\'s token, only with the backend\'s')
+    t.equal((await call(`${s.issuer}/api/dokumen`, s.fetchToken)).status, 401, 'the listing is not for a client-credentials token')
+
+    // A public client of the agency (a browser or phone app: no secret) lists nothing.
+    const spa = await registerClient(db, { agencyId: 'dinas-uji', redirectUris: [redirectUri], authMethod: 'none' })
+    const spaToken = await accessTokenFor(s.issuer, spa, new Browser())
+    const refused = await call(`${s.issuer}/api/dokumen`, spaToken)
+    t.equal(refused.status, 403)
+    t.match(((await refused.json()) as ApiError).message, 'confidential client')
   })
 })
 
@@ -143,7 +169,7 @@ t.test('a grant for one service counts only when the agency names that service',
     t.equal(res.status, 200)
     const body = (await res.json()) as Listing
     t.same(body.documents.map((d) => d.type), ['ktp'])
-    const fetched = await call(body.documents[0]?.url ?? '', s.token)
+    const fetched = await call(body.documents[0]?.url ?? '', s.fetchToken)
     t.equal(fetched.status, 200)
     await fetched.arrayBuffer()
     const access = await db.db.selectFrom('document_accesses').selectAll().executeTakeFirstOrThrow()
@@ -160,7 +186,7 @@ t.test('SECURITY 24–25: the agency fetches a link with its token: the bytes, a
     const url = body.documents[0]?.url ?? ''
     const noToken = await call(url)
     t.equal(noToken.status, 401, 'a link is not usable without the agency\'s token')
-    const res = await call(url, s.token)
+    const res = await call(url, s.fetchToken)
     t.equal(res.status, 200)
     const bytes = Buffer.from(await res.arrayBuffer())
     t.same(bytes, s.data)
@@ -174,7 +200,7 @@ t.test('SECURITY 24–25: the agency fetches a link with its token: the bytes, a
       accesses.map((a) => [a.agency_id, a.citizen_id, a.version_id]),
       [['dinas-uji', s.citizen.id, s.up.version.id]],
     )
-    const head = await fetch(url, { method: 'HEAD', headers: { authorization: `Bearer ${s.token}` } })
+    const head = await fetch(url, { method: 'HEAD', headers: { authorization: `Bearer ${s.fetchToken}` } })
     t.equal(head.status, 404, 'no HEAD: it would record a fetch without one')
   })
 })
@@ -190,18 +216,18 @@ t.test('SECURITY 24: a link replayed by another agency, with one changed charact
       const json = (await res.json()) as ApiError
       return [res.status, json.error, json.details?.reason]
     }
-    t.same(await refusal(url, s.otherToken), [403, 'forbidden', 'wrong_agency'], 'another agency')
+    t.same(await refusal(url, s.otherFetchToken), [403, 'forbidden', 'wrong_agency'], 'another agency')
     const last = url.at(-1) === 'A' ? 'B' : 'A'
-    t.same(await refusal(`${url.slice(0, -1)}${last}`, s.token), [404, 'not_found', 'invalid'], 'one changed character')
+    t.same(await refusal(`${url.slice(0, -1)}${last}`, s.fetchToken), [404, 'not_found', 'invalid'], 'one changed character')
     const old = createLink(keyring, s.config.documents, { versionId: s.up.version.id, agencyId: 'dinas-uji', now: new Date(Date.now() - 16 * 60 * 1000) })
-    t.same(await refusal(`${s.issuer}${old.path}`, s.token), [410, 'gone', 'expired'], 'expired')
+    t.same(await refusal(`${s.issuer}${old.path}`, s.fetchToken), [410, 'gone', 'expired'], 'expired')
     await revokeGrant(db.db, s.citizen.id, grant.id)
-    t.same(await refusal(url, s.token), [403, 'forbidden', 'revoked'], 'after revocation')
+    t.same(await refusal(url, s.fetchToken), [403, 'forbidden', 'revoked'], 'after revocation')
     t.equal((await call(`${s.issuer}/api/dokumen`, s.token)).status, 403, 'and no new links')
     await s.grant()
-    t.equal((await call(url, s.token)).status, 200, 'a new grant lets the same link work again')
+    t.equal((await call(url, s.fetchToken)).status, 200, 'a new grant lets the same link work again')
     await deleteDocument(db.db, s.citizen.id, s.up.document.id)
-    t.same(await refusal(url, s.token), [410, 'gone', 'deleted'], 'after deletion')
+    t.same(await refusal(url, s.fetchToken), [410, 'gone', 'deleted'], 'after deletion')
     const after = (await (await call(`${s.issuer}/api/dokumen`, s.token)).json()) as Listing
     t.same(after.documents, [])
     t.same(after.missing, ['ktp', 'kk'])
