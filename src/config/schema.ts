@@ -149,6 +149,12 @@ export const configSchema = z
           .min(10)
           .max(900)
           .describe('Lifetime of a signed document link given to an agency (at most 15 minutes).'),
+        uploadTimeoutSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .max(7200)
+          .describe('Time a citizen\'s document upload may take in all, for phones on poor connections; it must keep moving (a pause longer than http.requestTimeoutMs ends it).'),
         grantDays: z
           .number()
           .int()

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.ts'
+import { errorCodes } from '../errors/codes.ts'
 
 /** A request id a client or an upstream proxy may hand us: short, printable, no spaces. */
 const acceptableRequestId = /^[A-Za-z0-9._:-]{8,128}$/
@@ -17,6 +18,20 @@ export interface BaseAppOptions {
   logger: Logger
   /** Largest body for this app's own routes; defaults to http.bodyLimitBytes. */
   bodyLimit?: number
+  /**
+   * Total time a route marked `config: { longBody: true }` (a document upload from a phone
+   * on a poor connection) may take to receive its body. Such a body must keep moving:
+   * a pause longer than http.requestTimeoutMs between chunks ends it. Every other route
+   * keeps http.requestTimeoutMs for its whole body.
+   */
+  longBodyMs?: number
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The body may take up to BaseAppOptions.longBodyMs, as long as it keeps moving. */
+    longBody?: boolean
+  }
 }
 
 /**
@@ -35,7 +50,9 @@ export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
     bodyLimit: opts.bodyLimit ?? config.http.bodyLimitBytes,
     // 64 KB headers get 431 from Node before any of our code runs (SECURITY.md line 20).
     http: { maxHeaderSize: config.http.maxHeaderBytes },
-    requestTimeout: config.http.requestTimeoutMs,
+    // Node's own bound, for every request: the longest any route allows (below, the hook
+    // holds every other route to http.requestTimeoutMs).
+    requestTimeout: Math.max(config.http.requestTimeoutMs, opts.longBodyMs ?? 0),
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     // During shutdown, new requests on kept-alive sockets get 503 while in-flight ones finish.
     return503OnClosing: true,
@@ -45,5 +62,56 @@ export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
   })
+  if (opts.longBodyMs !== undefined && opts.longBodyMs > config.http.requestTimeoutMs) {
+    app.addHook('onRequest', bodyDeadline(config.http.requestTimeoutMs, opts.longBodyMs))
+  }
   return app
+}
+
+/**
+ * What Node's requestTimeout does, per route: a body not received within `limitMs` gets
+ * 408 and the connection is closed. A `longBody` route has `longMs` in all, and `limitMs`
+ * for each pause. (Node's own check, raised to `longMs`, runs only every 30 s.)
+ */
+function bodyDeadline(limitMs: number, longMs: number) {
+  return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    const raw = req.raw
+    if (raw.complete) return done()
+    const perPause = req.routeOptions.config.longBody === true
+    const expire = () => {
+      if (raw.complete) return
+      req.log.info({ route: req.routeOptions.url, perPause }, 'request body too slow: 408')
+      // Nothing more is read from this client (Node does the same on its own timeout). The
+      // request stream ends in an error, so whatever reads it (a document upload) unwinds
+      // and removes what it had written.
+      const abort = () => {
+        if (!raw.destroyed) raw.destroy(Object.assign(new Error('request body too slow'), { code: 'ERR_REQUEST_TIMEOUT' }))
+      }
+      if (reply.raw.headersSent) return abort()
+      const body = JSON.stringify({ error: 'request_timeout', message: errorCodes.request_timeout.message, request_id: req.id })
+      reply.raw.writeHead(408, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'x-request-id': req.id,
+        connection: 'close',
+      })
+      reply.raw.end(body, abort)
+    }
+    let timer = setTimeout(expire, limitMs)
+    const total = perPause ? setTimeout(expire, longMs) : undefined
+    const clear = () => {
+      clearTimeout(timer)
+      clearTimeout(total)
+    }
+    if (perPause) {
+      raw.on('data', () => {
+        clearTimeout(timer)
+        timer = setTimeout(expire, limitMs)
+      })
+    }
+    raw.once('end', clear)
+    raw.once('close', clear)
+    reply.raw.once('close', clear)
+    done()
+  }
 }

@@ -73,7 +73,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   const { config, database } = deps
   const db = database.db
   const logger = deps.logger.child({ service: 'idp' })
-  const app = createBaseApp({ config, logger })
+  // Document uploads from phones on poor connections may take long, as long as they keep moving.
+  const app = createBaseApp({ config, logger, longBodyMs: config.documents.uploadTimeoutSeconds * 1000 })
   const kek =
     deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (msg) => logger.warn(msg)))
   const pages = createProviderPages()

@@ -245,7 +245,7 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     token: (req) => pending.get(req)?.csrf ?? (req.body as { _csrf?: string } | undefined)?._csrf,
   })
   // A refused or unauthenticated upload is answered before its body has arrived. Read
-  // and discard the rest (nothing is kept; http.requestTimeoutMs bounds a slow sender)
+  // and discard the rest (nothing is kept; documents.uploadTimeoutSeconds bounds a slow sender)
   // so that the browser, still sending, gets to show our page instead of a reset.
   app.addHook('onSend', async (req) => {
     if (!req.raw.complete) {
@@ -413,7 +413,8 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
 
   app.post(
     '/akun/dokumen/unggah/:jenis',
-    { schema: { params: typeParams, querystring: returnQuery }, preHandler: [readCsrfPart, app.csrfProtection] },
+    // A phone on a poor connection: the body may take documents.uploadTimeoutSeconds (src/http/app.ts).
+    { schema: { params: typeParams, querystring: returnQuery }, preHandler: [readCsrfPart, app.csrfProtection], config: { longBody: true } },
     async (req, reply) => {
       const jenis = (req.params as { jenis: string }).jenis
       const who = await requireCitizen(req, reply, `/akun/dokumen/unggah/${encodeURIComponent(jenis)}`)
