@@ -1,4 +1,4 @@
-import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
@@ -35,7 +35,8 @@ export const LINK_PATH_PREFIX = '/dokumen/'
 export interface LinkKeyring {
   /** Key id of the signing key (the first secret given). */
   readonly signingKid: string
-  readonly keys: ReadonlyMap<string, Buffer>
+  /** KeyObjects: an HMAC with a Buffer key makes a KeyObject on every call in Node 24 (~25 µs). */
+  readonly keys: ReadonlyMap<string, KeyObject>
 }
 
 /**
@@ -46,13 +47,13 @@ export interface LinkKeyring {
  */
 export function createLinkKeyring(secrets: readonly string[]): LinkKeyring {
   if (secrets.length === 0) throw new Error('createLinkKeyring needs at least one secret')
-  const keys = new Map<string, Buffer>()
+  const keys = new Map<string, KeyObject>()
   let signingKid: string | undefined
   for (const secret of secrets) {
     if (secret.length < 32) throw new Error('a link secret must be at least 32 characters')
     const key = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), HKDF_INFO, 32))
     const kid = createHash('sha256').update('satupintu link key id\0').update(key).digest('base64url').slice(0, 8)
-    keys.set(kid, key)
+    keys.set(kid, createSecretKey(key))
     signingKid ??= kid
   }
   return { signingKid: signingKid as string, keys }
@@ -71,7 +72,7 @@ interface LinkPayload {
   readonly e: number
 }
 
-function mac(key: Buffer, signed: string): string {
+function mac(key: KeyObject, signed: string): string {
   return createHmac('sha256', key).update(signed, 'utf8').digest('base64url')
 }
 
@@ -98,7 +99,7 @@ export function createLink(keyring: LinkKeyring, config: DocumentsConfig, input:
   const payload: LinkPayload = { l: randomId(), d: input.versionId, a: input.agencyId, s: input.serviceId ?? null, e: exp }
   const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')
   const signed = `${VERSION}.${keyring.signingKid}.${body}`
-  const key = keyring.keys.get(keyring.signingKid) as Buffer
+  const key = keyring.keys.get(keyring.signingKid) as KeyObject
   const token = `${signed}.${mac(key, signed)}`
   return { id: payload.l, token, path: `${LINK_PATH_PREFIX}${token}`, expiresAt: new Date(exp * 1000) }
 }
@@ -274,12 +275,20 @@ export async function documentLinksFor(
   const now = input.now ?? new Date()
   const types = [...new Set(input.types)]
   if (!isUuid(input.citizenId) || types.length === 0) return { links: [], notGranted: types, missing: [] }
-  const granted: string[] = []
-  const notGranted: string[] = []
-  for (const t of types) {
-    const g = await activeGrantFor(db, input.citizenId, input.agencyId, t, { serviceId: input.serviceId, now })
-    ;(g === undefined ? notGranted : granted).push(t)
-  }
+  // The citizen's active grants for this agency (and service, or agency-wide): one query
+  // for every type asked, as activeGrantFor would answer each.
+  let grants = db
+    .selectFrom('document_grants')
+    .select('document_types')
+    .where('citizen_id', '=', input.citizenId)
+    .where('agency_id', '=', input.agencyId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+  const serviceId = input.serviceId
+  grants = serviceId === null ? grants.where('service_id', 'is', null) : grants.where((eb) => eb.or([eb('service_id', 'is', null), eb('service_id', '=', serviceId)]))
+  const allowed = new Set((await grants.execute()).flatMap((g) => g.document_types))
+  const granted = types.filter((t) => allowed.has(t))
+  const notGranted = types.filter((t) => !allowed.has(t))
   if (granted.length === 0) return { links: [], notGranted, missing: [] }
   const rows = await db
     .selectFrom('document_versions as v')
