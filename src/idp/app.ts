@@ -108,6 +108,12 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     const [signing, cookies] = await Promise.all([loadKeys(db, kek, 'oidc'), loadKeys(db, kek, 'cookie')])
     const provider = buildProvider({ config, db, logger, jwks: signing.jwks, cookieKeys: cookies.cookieKeys, pages })
     wireEvents(provider)
+    // Before oidc-provider writes its response: wait for the audit rows its events began.
+    provider.use(async (_ctx, next) => {
+      await next()
+      const pending = providerRequest.getStore()?.audits
+      if (pending !== undefined && pending.length > 0) await Promise.all(pending)
+    })
     return { provider, handler: provider.callback(), fingerprint: `${signing.fingerprint}/${cookies.fingerprint}` }
   }
 
@@ -121,7 +127,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       const client = ctx.oidc.client
       const token = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials
       const accountId = ctx.oidc.entities.Account?.accountId
-      void recordAudit(db, {
+      awaitBeforeAnswer(recordAudit(db, {
         event: 'token.issued',
         actor: client ? `client:${client.clientId}` : 'system',
         subjectId: accountId,
@@ -129,20 +135,26 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
         ip: ctx.ip,
         requestId: providerRequest.getStore()?.request.id,
         data: { grantType: String(ctx.oidc.params?.grant_type ?? ''), scope: token?.scope ?? '' },
-      }).catch((err: unknown) => logger.error({ err }, 'audit write failed'))
+      }))
     })
     provider.on('end_session.success', (ctx) => {
       const accountId = ctx.oidc.session?.accountId
       if (!accountId) return
-      void recordAudit(db, {
+      awaitBeforeAnswer(recordAudit(db, {
         event: 'auth.logout',
         actor: `citizen:${accountId}`,
         subjectId: accountId,
         clientId: ctx.oidc.client?.clientId,
         ip: ctx.ip,
         requestId: providerRequest.getStore()?.request.id,
-      }).catch((err: unknown) => logger.error({ err }, 'audit write failed'))
+      }))
     })
+  }
+
+  /** An audit write begun by a provider event: the response waits for it; a failure is logged. */
+  function awaitBeforeAnswer(write: Promise<unknown>): void {
+    const settled = write.catch((err: unknown) => logger.error({ err }, 'audit write failed'))
+    providerRequest.getStore()?.audits.push(settled)
   }
 
   let current = await build()
@@ -209,7 +221,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     reply.raw.setHeader('content-security-policy', "frame-ancestors 'none'")
     reply.raw.setHeader('x-frame-options', 'DENY')
     const { handler } = current
-    await providerRequest.run({ request, reply, graceReplays: new Set() }, () => handler(raw, reply.raw))
+    await providerRequest.run({ request, reply, graceReplays: new Set(), audits: [] }, () => handler(raw, reply.raw))
   })
 
   await registerPages(app, { config, templateDirs: [templatesDir], messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages) })

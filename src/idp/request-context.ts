@@ -5,12 +5,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
  * State of one request handed to oidc-provider, reachable from its callbacks (page
  * renderers, the adapter) without threading it through the library: the Fastify request
  * and reply (for the page layer and the request id), and the refresh tokens that find()
- * let through inside their grace window.
+ * let through inside their grace window, and the audit writes its events started.
  */
 export interface ProviderRequestState {
   request: FastifyRequest
   reply: FastifyReply
   graceReplays: Set<string>
+  /**
+   * Audit rows the provider's events started (token.issued, auth.logout): the response
+   * waits for them (src/idp/app.ts), so no request is answered whose row may still be lost.
+   */
+  audits: Promise<unknown>[]
 }
 
 export const providerRequest = new AsyncLocalStorage<ProviderRequestState>()

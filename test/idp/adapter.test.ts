@@ -74,7 +74,7 @@ async function consumedSecondsAgo(db: TestDatabase, model: string, id: string, s
 
 /** Runs `fn` as if inside one HTTP request handed to oidc-provider (src/idp/app.ts). */
 function inRequest<T>(fn: () => Promise<T>): Promise<T> {
-  const state = { request: {} as unknown as FastifyRequest, reply: {} as unknown as FastifyReply, graceReplays: new Set<string>() }
+  const state = { request: {} as unknown as FastifyRequest, reply: {} as unknown as FastifyReply, graceReplays: new Set<string>(), audits: [] }
   return providerRequest.run(state, fn)
 }
 
