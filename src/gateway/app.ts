@@ -11,7 +11,6 @@ import { loadAgencies, type AgencyTable } from './agencies.ts'
 import { createAssertionSigner } from './assertion.ts'
 import { createGatewayAuth } from './auth.ts'
 import { registerGatewayDocuments } from './documents.ts'
-import { useLazyRequestLoggers } from './logging.ts'
 import { gatewayMessages } from './messages.ts'
 import { portalRoutes } from './portal.ts'
 import { registerProxy } from './proxy.ts'
@@ -43,8 +42,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // The gateway proxies bodies as streams: its own routes keep the small default limit,
   // proxied routes set theirs per service (proxy.ts).
   const app = createBaseApp({ config, logger })
-  // Before any route: each route takes the factory in force when it is registered.
-  useLazyRequestLoggers(app)
 
   const signer = await createAssertionSigner({ db: database.db, kek, config, logger })
   const keyTimer = setInterval(() => {

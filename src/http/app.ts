@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.ts'
 import { errorCodes } from '../errors/codes.ts'
+import { useLazyRequestLoggers } from './request-loggers.ts'
 
 /** A request id a client or an upstream proxy may hand us: short, printable, no spaces. */
 const acceptableRequestId = /^[A-Za-z0-9._:-]{8,128}$/
@@ -59,6 +60,8 @@ export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: false },
   })
+  // Before any route: each route takes the factory in force when it is registered.
+  useLazyRequestLoggers(app)
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
   })

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import t from 'tap'
-import { useLazyRequestLoggers } from '../../src/gateway/logging.ts'
+import { useLazyRequestLoggers } from '../../src/http/request-loggers.ts'
 import { createLogger } from '../../src/http/logging.ts'
 
 function capture(level: string) {
