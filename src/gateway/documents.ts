@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
@@ -103,7 +103,7 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
   const keyring = deps.keyring ?? gatewayLinkKeyring(kek)
   const base = config.gateway.publicUrl.replace(/\/+$/, '')
   const idpBase = config.idp.issuer.replace(/\/+$/, '')
-  const csrfKey = kek.derive('gateway document consent')
+  const csrfKey = createSecretKey(kek.derive('gateway document consent'))
   const grantSeconds = config.documents.grantDays * 86_400
 
   // Every type a service asks for must exist: a typo would otherwise ask for consent to

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
@@ -125,6 +125,8 @@ export function answerUrl(redirectUri: string, params: Record<string, string | u
 export async function documentConsentRoutes(app: FastifyInstance, deps: DocumentConsentDeps): Promise<void> {
   const { config, db } = deps
   const grantSeconds = config.documents.grantDays * 86_400
+  // A KeyObject once: createHmac with a Buffer key makes one on every call in Node 24.
+  const questionKey = createSecretKey(deps.questionKey)
   await registerForms(app, config)
 
   /**
@@ -186,7 +188,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
       .digest('base64url')
   }
   function questionMac(citizenId: string, r: Resolved, issued: number): string {
-    return createHmac('sha256', deps.questionKey).update(`${citizenId}\0${questionDigest(r)}\0${issued}`, 'utf8').digest('base64url')
+    return createHmac('sha256', questionKey).update(`${citizenId}\0${questionDigest(r)}\0${issued}`, 'utf8').digest('base64url')
   }
   function questionToken(citizenId: string, r: Resolved): string {
     const issued = Math.floor(Date.now() / 1000)
