@@ -4,34 +4,13 @@ import t from 'tap'
 import { getVersionForOwner, uploadDocument } from '../../src/documents/vault.ts'
 import { eachDatabase } from '../helpers/db.ts'
 import { generated, pdf, vaultFixture } from './fixtures.ts'
+import { inMeasuringChild, rssSampler } from '../helpers/memory.ts'
 
 const MiB = 1024 * 1024
 const TOTAL = 100 * MiB
 
-/** Samples this process's RSS until stopped; returns the peak. */
-function rssSampler(): { stop: () => number } {
-  let peak = process.memoryUsage().rss
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss)
-  }, 5)
-  return {
-    stop() {
-      clearInterval(timer)
-      return Math.max(peak, process.memoryUsage().rss)
-    },
-  }
-}
-
-// What is measured is buffering, not the garbage collector's young generation, which a
-// busy machine lets grow by tens of MB between collections on its own (a bare Node
-// server reading 200 MB shows the same): run the measurement in a child process with a
-// 1 MB semi-space, as a production gateway can run with NODE_OPTIONS.
-if (process.env.SATUPINTU_MEMORY_CHILD !== '1') {
-  const flags = process.execArgv.filter((a) => !a.startsWith('--max-semi-space-size'))
-  t.spawn(process.execPath, [...flags, '--max-semi-space-size=1', new URL(import.meta.url).pathname], {
-    env: { ...process.env, SATUPINTU_MEMORY_CHILD: '1' },
-  })
-} else
+// Measured in a child with a 1 MB semi-space (test/helpers/memory.ts).
+if (inMeasuringChild(import.meta.url))
 t.test('a 100 MB document goes into the vault and back out streamed, with the process growing by under 50 MB', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const f = await vaultFixture(t, db, {

@@ -12,23 +12,11 @@ import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
 import { Browser, csrfFrom, formAction, startIdp } from '../helpers/idp.ts'
 import { generated, tempDir } from '../documents/fixtures.ts'
+import { inMeasuringChild, rssSampler } from '../helpers/memory.ts'
 
 const MiB = 1024 * 1024
 const TOTAL = 100 * MiB
 const boundary = '----satupintuMemoryBoundary7c1e'
-
-function rssSampler(): { stop: () => number } {
-  let peak = process.memoryUsage().rss
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss)
-  }, 5)
-  return {
-    stop() {
-      clearInterval(timer)
-      return Math.max(peak, process.memoryUsage().rss)
-    },
-  }
-}
 
 /** One HTTP request whose body is streamed from `body`; the response body is streamed to `sink`. */
 function send(
@@ -48,14 +36,8 @@ function send(
   })
 }
 
-// As in test/documents/memory.test.ts: measure buffering, not the young generation a busy
-// machine lets grow on its own, by running in a child with a 1 MB semi-space.
-if (process.env.SATUPINTU_MEMORY_CHILD !== '1') {
-  const flags = process.execArgv.filter((a) => !a.startsWith('--max-semi-space-size'))
-  t.spawn(process.execPath, [...flags, '--max-semi-space-size=1', new URL(import.meta.url).pathname], {
-    env: { ...process.env, SATUPINTU_MEMORY_CHILD: '1' },
-  })
-} else
+// Measured in a child with a 1 MB semi-space (test/helpers/memory.ts).
+if (inMeasuringChild(import.meta.url))
 t.test('a 100 MB upload through the account page and its download run in constant memory', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const dir = tempDir(t)
