@@ -178,3 +178,22 @@ export async function codeFlowTokens(
   const callback = await signIn(browser, url.href, issuer, options.credentials)
   return oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, idTokenExpected: true })
 }
+
+/**
+ * Opens `url` on the idp without a session, signs in with `credentials` on the sign-in
+ * page it leads to, and follows the way back: the page the browser lands on afterwards.
+ */
+export async function signInAt(
+  browser: Browser,
+  url: string,
+  issuer: string,
+  credentials: { nik: string; password: string },
+): Promise<{ res: Response; url: string; html: string }> {
+  const step = await browser.follow(url, issuer)
+  const login = await step.res.text()
+  const res = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+    form: { _csrf: csrfFrom(login), username: credentials.nik, password: credentials.password },
+  })
+  const back = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
+  return { ...back, html: back.res.status === 200 ? await back.res.text() : '' }
+}

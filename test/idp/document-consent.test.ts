@@ -16,7 +16,7 @@ import { ClientError, documentServicesOf, findClient, prepareClient, upsertClien
 import { answerUrl } from '../../src/idp/document-consent.ts'
 import { addCitizen, budi, siti } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
-import { Browser, codeFlowTokens, csrfFrom, formAction, registerClient, startIdp } from '../helpers/idp.ts'
+import { Browser, codeFlowTokens, csrfFrom, formAction, registerClient, signInAt, startIdp } from '../helpers/idp.ts'
 import { jpeg, tempDir } from '../documents/fixtures.ts'
 
 const redirectUri = 'http://127.0.0.1:9/dokumen-kembali?dari=satupintu'
@@ -58,17 +58,6 @@ async function setup(t: Test, db: TestDatabase) {
   return { ...idp, citizen, storage, rp, backend, otherBackend, upload, ask }
 }
 
-/** Signs the browser in at the idp through whatever sign-in the page sent it to; returns the page it comes back to. */
-async function signInFrom(browser: Browser, url: string, issuer: string, who: { nik: string; password: string } = budi): Promise<{ res: Response; url: string; html: string }> {
-  const step = await browser.follow(url, issuer)
-  const login = await step.res.text()
-  const res = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
-    form: { _csrf: csrfFrom(login), username: who.nik, password: who.password },
-  })
-  const back = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
-  return { ...back, html: back.res.status === 200 ? await back.res.text() : '' }
-}
-
 async function answer(browser: Browser, issuer: string, html: string, decision: 'izinkan' | 'tolak'): Promise<Response> {
   const fields = Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1] as string, (m[2] as string).replace(/&amp;/g, '&')]))
   return browser.request(new URL(formAction(html, '/izin-dokumen'), issuer).toString(), { form: { ...fields, keputusan: decision } })
@@ -99,7 +88,7 @@ t.test('an agency outside the gateway asks through the idp: sign-in, consent in 
     const first = await browser.request(s.ask())
     t.equal(first.status, 303, 'no session: sign in first')
     t.match(first.headers.get('location') ?? '', `${s.issuer}/auth?`)
-    const page = await signInFrom(browser, s.ask(), s.issuer)
+    const page = await signInAt(browser, s.ask(), s.issuer, budi)
     t.equal(page.res.status, 200, 'after sign-in the question itself')
     t.match(page.url, '/izin-dokumen?')
     t.match(page.html, 'Dinas Perizinan Uji meminta akses ke Kartu Tanda Penduduk (KTP) dan Kartu Keluarga (KK) Anda untuk layanan Izin usaha mikro. Izinkan?')
@@ -164,7 +153,7 @@ t.test('a citizen who says no: back to the agency with access_denied, and no gra
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
     const browser = new Browser()
-    const page = await signInFrom(browser, s.ask(), s.issuer)
+    const page = await signInAt(browser, s.ask(), s.issuer, budi)
     const denied = await answer(browser, s.issuer, page.html, 'tolak')
     t.equal(denied.status, 303)
     t.equal(denied.headers.get('location'), `${redirectUri}&error=access_denied&state=st-42`)
@@ -177,7 +166,7 @@ t.test('a document not uploaded yet: after consent the page leads to the upload 
     const s = await setup(t, db)
     await s.upload('ktp')
     const browser = new Browser()
-    const page = await signInFrom(browser, s.ask(), s.issuer)
+    const page = await signInAt(browser, s.ask(), s.issuer, budi)
     const allowed = await answer(browser, s.issuer, page.html, 'izinkan')
     t.equal(allowed.status, 303)
     const next = new URL(allowed.headers.get('location') ?? '', s.issuer)
@@ -205,7 +194,7 @@ t.test('bad questions: an unknown client or redirect URI gets a page and no redi
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
     const browser = new Browser()
-    await signInFrom(browser, s.ask(), s.issuer)
+    await signInAt(browser, s.ask(), s.issuer, budi)
     const page = async (url: string) => {
       const res = await browser.request(url)
       return { status: res.status, location: res.headers.get('location'), html: await res.text() }
@@ -330,12 +319,12 @@ t.test('an answer counts only for the citizen who read the question, and only fo
     const s = await setup(t, db)
     const sitiRow = await addCitizen(db.db, siti)
     const budiBrowser = new Browser()
-    const budiPage = await signInFrom(budiBrowser, s.ask(), s.issuer)
+    const budiPage = await signInAt(budiBrowser, s.ask(), s.issuer, budi)
     t.equal(budiPage.res.status, 200)
 
     // Siti, on the same kiosk after Budi: Budi's question form, answered in Siti's session.
     const sitiBrowser = new Browser()
-    const sitiPage = await signInFrom(sitiBrowser, s.ask(), s.issuer, siti)
+    const sitiPage = await signInAt(sitiBrowser, s.ask(), s.issuer, siti)
     const replayed = await sitiBrowser.request(`${s.issuer}/izin-dokumen`, {
       form: {
         _csrf: csrfFrom(sitiPage.html),
@@ -370,7 +359,7 @@ t.test('a purpose changed since the grant is asked about again; a type no longer
     await s.upload('ktp')
     await s.upload('kk')
     const browser = new Browser()
-    const page = await signInFrom(browser, s.ask(), s.issuer)
+    const page = await signInAt(browser, s.ask(), s.issuer, budi)
     t.equal((await answer(browser, s.issuer, page.html, 'izinkan')).status, 303)
     t.equal((await browser.request(s.ask())).status, 303, 'granted: not asked again')
 
@@ -403,7 +392,7 @@ t.test('id_token_hint: the question is put only to the citizen the agency signed
     t.equal((await answer(budiBrowser, s.issuer, html, 'tolak')).status, 303)
 
     const sitiBrowser = new Browser()
-    await signInFrom(sitiBrowser, s.ask(), s.issuer, siti)
+    await signInAt(sitiBrowser, s.ask(), s.issuer, siti)
     const other = await sitiBrowser.request(s.ask({ id_token_hint: hint }))
     t.equal(other.status, 303)
     t.equal(new URL(other.headers.get('location') ?? '').searchParams.get('error'), 'login_required', 'another citizen signed in here: not asked')
@@ -429,7 +418,7 @@ t.test('a redirect URI of a thousand characters survives the sign-in on the way 
     t.ok(long.length > 990 && long.length <= 1024)
     await reRegister(db, [izinUsaha], { redirectUris: [long, 'http://127.0.0.1:9/oidc/callback'] })
     const browser = new Browser()
-    const page = await signInFrom(browser, s.ask({ redirect_uri: long, state: '%7B%22a%22%3A1%7D'.repeat(10) }), s.issuer)
+    const page = await signInAt(browser, s.ask({ redirect_uri: long, state: '%7B%22a%22%3A1%7D'.repeat(10) }), s.issuer, budi)
     t.equal(page.res.status, 200, 'back at the question after signing in')
     t.match(page.url, '/izin-dokumen?')
   })

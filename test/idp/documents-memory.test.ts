@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises'
 import t from 'tap'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
-import { Browser, csrfFrom, formAction, startIdp } from '../helpers/idp.ts'
+import { Browser, csrfFrom, formAction, signInAt, startIdp } from '../helpers/idp.ts'
 import { generated, tempDir } from '../documents/fixtures.ts'
 import { inMeasuringChild, rssSampler } from '../helpers/memory.ts'
 
@@ -50,13 +50,7 @@ t.test('a 100 MB upload through the account page and its download run in constan
     })
     await addCitizen(db.db, budi)
     const browser = new Browser()
-    const step = await browser.follow(`${idp.issuer}/akun/dokumen/unggah/arsip`, idp.issuer)
-    const login = await step.res.text()
-    const signed = await browser.request(new URL(formAction(login, '/login'), idp.issuer).href, {
-      form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
-    })
-    const form = await browser.follow(new URL(signed.headers.get('location') ?? '', idp.issuer).href, idp.issuer)
-    const html = await form.res.text()
+    const { html } = await signInAt(browser, `${idp.issuer}/akun/dokumen/unggah/arsip`, idp.issuer, budi)
     const action = new URL(formAction(html, '/akun/dokumen/unggah/arsip'), idp.issuer)
 
     const head = Buffer.from('%PDF-1.7\n')

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
-import { Browser, csrfFrom, formAction, startIdp } from '../helpers/idp.ts'
+import { Browser, csrfFrom, formAction, signInAt, startIdp } from '../helpers/idp.ts'
 import { countRows, filesUnder, png, tempDir } from '../documents/fixtures.ts'
 
 const LIMIT = 800
@@ -20,13 +20,7 @@ async function setup(t: Test, db: TestDatabase) {
   const idp = await startIdp(t, db, { dataDir: dir, http: { requestTimeoutMs: LIMIT } })
   await addCitizen(db.db, budi)
   const browser = new Browser()
-  const step = await browser.follow(`${idp.issuer}/akun/dokumen/unggah/ktp`, idp.issuer)
-  const login = await step.res.text()
-  const signed = await browser.request(new URL(formAction(login, '/login'), idp.issuer).href, {
-    form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
-  })
-  const form = await browser.follow(new URL(signed.headers.get('location') ?? '', idp.issuer).href, idp.issuer)
-  const html = await form.res.text()
+  const { html } = await signInAt(browser, `${idp.issuer}/akun/dokumen/unggah/ktp`, idp.issuer, budi)
   const action = new URL(formAction(html, '/akun/dokumen/unggah/ktp'), idp.issuer)
   return { ...idp, browser, html, action, root: path.join(dir, 'documents') }
 }
