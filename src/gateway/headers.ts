@@ -311,6 +311,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, input: Ups
 // Responses
 
 export interface ResponseRewrite {
+  /** The agency's own public origin, as the browser sees it (CORS credentials are allowed only for it). */
+  readonly ownOrigin: string
   /** The agency's fixed upstream (origin and base path ending in "/"). */
   readonly upstream: URL
   /** The gateway's public origin, e.g. https://layanan.sukamaju.go.id */
@@ -322,12 +324,56 @@ export interface ResponseRewrite {
 }
 
 /**
- * Response headers never passed to the citizen: hop-by-hop ones, our request id (the
- * gateway's wins), and ones whose effect would reach the whole gateway origin rather than
- * the agency's prefix (`Alt-Svc` would send the gateway's traffic elsewhere,
- * `Clear-Site-Data` would sign the citizen out of every agency).
+ * Response headers whose effect reaches past the agency's own pages — the whole origin,
+ * its parent domain, or the browser's handling of every site behind the gateway — and
+ * which an upstream therefore never sets (SECURITY.md line 32; issue 10 §2):
+ *
+ *  - `Service-Worker-Allowed`: widens a service worker's scope (W3C Service Workers §4.1):
+ *    a worker for "/" would control every page of the origin.
+ *  - `Strict-Transport-Security`: with includeSubDomains it binds the parent domain and
+ *    every sibling host (RFC 6797 §6.1.2); the gateway's operator decides HSTS.
+ *  - `NEL`, `Report-To`, `Reporting-Endpoints`: register endpoints that receive reports
+ *    about the whole origin's traffic (W3C Network Error Logging, Reporting API).
+ *  - `Clear-Site-Data`: wipes the origin's cookies and storage — the citizen's session.
+ *  - `Alt-Svc`: sends the origin's later traffic to another host or port (RFC 7838).
+ *  - `Origin-Agent-Cluster`: an origin-wide process-isolation switch (HTML §7.1.4); the
+ *    first answer decides it for every page of the origin.
+ *
+ * `Access-Control-Allow-Credentials` is not in this list: it is dropped by
+ * corsCredentialsAllowed below unless it is paired with the agency's own origin.
  */
-const droppedResponse = new Set([...hopByHop, 'proxy-authenticate', 'x-request-id', 'alt-svc', 'clear-site-data'])
+export const originWideResponseHeaders: readonly string[] = Object.freeze([
+  'service-worker-allowed',
+  'strict-transport-security',
+  'nel',
+  'report-to',
+  'reporting-endpoints',
+  'clear-site-data',
+  'alt-svc',
+  'origin-agent-cluster',
+])
+
+/**
+ * Response headers never passed to the citizen: hop-by-hop ones, our request id (the
+ * gateway's wins), and the origin-wide ones above.
+ */
+const droppedResponse = new Set([...hopByHop, 'proxy-authenticate', 'x-request-id', ...originWideResponseHeaders])
+
+/**
+ * Whether an upstream's `Access-Control-Allow-Credentials: true` may pass. Credentialed
+ * CORS lets the named origin read this agency's pages *with the citizen's session*
+ * (Fetch §3.2.5): the gateway's session is the citizen's, not the agency's to share, and
+ * every agency host is same-site with its siblings, so a SameSite=Lax cookie rides along.
+ * It passes only when `Access-Control-Allow-Origin` names exactly the agency's own public
+ * origin (which same-origin requests do not even need); with `*`, `null`, a list, or any
+ * other origin it is dropped, and the browser then refuses to hand a credentialed
+ * response to the other origin. A CORS answer without credentials passes as it is: a
+ * request without the citizen's cookie carries no identity.
+ */
+export function corsCredentialsAllowed(allowOrigin: string | string[] | number | undefined, ownOrigin: string): boolean {
+  if (typeof allowOrigin !== 'string') return false
+  return allowOrigin.trim().toLowerCase() === ownOrigin.toLowerCase()
+}
 
 /** The upstream path below the agency's base path, or undefined when outside it. */
 function belowBase(pathname: string, upstream: URL): string | undefined {
@@ -412,6 +458,7 @@ export function rewriteResponseHeaders(
     if (value === undefined) continue
     const name = rawName.toLowerCase()
     if (droppedResponse.has(name) || listed.has(name)) continue
+    if (name === 'access-control-allow-credentials' && !corsCredentialsAllowed(headers['access-control-allow-origin'], ctx.ownOrigin)) continue
     if (name === 'set-cookie') {
       const cookies = (Array.isArray(value) ? value : [String(value)])
         .map((c) => rewriteSetCookie(c, ctx))

@@ -1,10 +1,14 @@
 /**
  * Request-target checks for proxied routes (SECURITY.md line 16).
  *
- * The rule is "refuse, never repair": a path is either forwarded exactly as the client
- * wrote it (minus the agency prefix), or refused with 400. Nothing is collapsed, decoded
- * for the upstream or "cleaned up" silently, so what the policy matched is what the
- * agency receives.
+ * The rule is "refuse, never repair": a path is either forwarded in its one normal form
+ * (minus the agency prefix), or refused with 400. Nothing is collapsed or "cleaned up"
+ * silently. The policy decides on the decoded segments, and the upstream receives those
+ * very segments, each percent-encoded in one canonical way (normalSegment): what the
+ * policy matched is what the agency receives. Forwarding the client's raw bytes instead
+ * let `/%70ub` count as the public `/pub` for the policy while the agency's router,
+ * which may not decode unreserved escapes (RFC 3986 §6.2.2.2 says it should, many do
+ * not), served its own `/%70ub` route (issue 10 §5).
  *
  * A path is accepted only when every segment, percent-decoded once, is valid UTF-8 and
  * contains no `/`, `\`, `;`, `%`, control character or slash look-alike, and is not a
@@ -25,8 +29,10 @@ export interface ProxyTarget {
   readonly decodedPath: string
   /** The path's segments as the client sent them (validated), without the leading empty one. */
   readonly rawSegments: readonly string[]
-  /** The same segments decoded once. */
+  /** The same segments decoded once: what the policy decides on. */
   readonly decodedSegments: readonly string[]
+  /** The decoded segments re-encoded canonically (normalSegment): what the upstream receives. */
+  readonly normalSegments: readonly string[]
   /** The raw query including its "?", or "": forwarded byte for byte. */
   readonly query: string
 }
@@ -121,18 +127,42 @@ export function checkTarget(target: string): TargetCheck {
   }
   return {
     ok: true,
-    target: { decodedPath: `/${decodedSegments.join('/')}`, rawSegments, decodedSegments, query },
+    target: { decodedPath: `/${decodedSegments.join('/')}`, rawSegments, decodedSegments, normalSegments: decodedSegments.map(normalSegment), query },
   }
 }
 
 /**
+ * Characters a forwarded segment carries raw: RFC 3986 unreserved, the sub-delims
+ * (";" never reaches here) and ":" "@" — pchar (§3.3). Everything else is escaped.
+ */
+const keptRaw = /[A-Za-z0-9\-._~!$&'()*+,=:@]/
+
+/**
+ * One decoded segment in its canonical form: every character outside pchar as upper-case
+ * %XX escapes of its UTF-8 bytes (RFC 3986 §2.1, §6.2.2.1), every pchar raw (§6.2.2.2).
+ * Two spellings of one decoded segment ("%70ub", "pub", "%70%75%62") give one form.
+ */
+export function normalSegment(decoded: string): string {
+  let out = ''
+  for (const ch of decoded) {
+    if (keptRaw.test(ch)) {
+      out += ch
+      continue
+    }
+    for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return out
+}
+
+/**
  * The path the upstream receives: the agency's base path (ending in "/") followed by the
- * client's raw segments below the agency prefix, byte for byte. `prefixSegments` is the
- * number of segments in the prefix ("/layanan/dinas-contoh" has 2).
+ * decoded segments below the agency prefix in their canonical form — the same segments
+ * the policy decided on. `prefixSegments` is the number of segments in the prefix
+ * ("/layanan/dinas-contoh" has 2; 0 on the agency's own host).
  */
 export function upstreamPathFor(basePath: string, target: ProxyTarget, prefixSegments: number): string {
   const base = basePath.endsWith('/') ? basePath : `${basePath}/`
-  return base + target.rawSegments.slice(prefixSegments).join('/')
+  return base + target.normalSegments.slice(prefixSegments).join('/')
 }
 
 /**

@@ -337,7 +337,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         need,
         target,
         upstreamPath,
-        rewrite: Object.freeze({ upstream: agency.upstream, publicUrl, prefix: agency.prefix, upstreamPath }),
+        rewrite: Object.freeze({ ownOrigin: publicUrl.origin, upstream: agency.upstream, publicUrl, prefix: agency.prefix, upstreamPath }),
       })
       if (resolved.size >= resolvedTargetsKept) resolved.clear()
       resolved.set(url, state)

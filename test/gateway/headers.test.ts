@@ -1,11 +1,13 @@
 import t from 'tap'
 import {
+  corsCredentialsAllowed,
   encodeHeaderText,
   filterCookieHeader,
   identityHeaderValues,
   isGatewayCookie,
   isOwnedRequestHeader,
   noIdentity,
+  originWideResponseHeaders,
   rewriteLocation,
   rewriteResponseHeaders,
   rewriteSetCookie,
@@ -170,6 +172,7 @@ t.test('non-ASCII and control characters in a name are percent-encoded, ASCII st
 })
 
 const ctx: ResponseRewrite = {
+  ownOrigin: 'https://layanan.sukamaju.go.id',
   upstream: new URL('http://10.1.2.3:8080/aplikasi/'),
   publicUrl: new URL('https://layanan.sukamaju.go.id'),
   prefix: '/layanan/dinas-a',
@@ -223,4 +226,45 @@ t.test('response hop-by-hop headers and origin-wide ones are dropped; the rest p
     location: 'https://layanan.sukamaju.go.id/layanan/dinas-a/x',
     'set-cookie': ['a=1; Path=/layanan/dinas-a'],
   })
+})
+
+t.test('issue 10 §2: response headers that act on the whole origin or its parent domain never pass from an upstream', async (t) => {
+  // The list, spelled out: a header added to or removed from originWideResponseHeaders must change this test.
+  const originWide: Record<string, string> = {
+    'service-worker-allowed': '/',
+    'strict-transport-security': 'max-age=63072000; includeSubDomains; preload',
+    nel: '{"report_to":"x","max_age":86400}',
+    'report-to': '{"group":"x","max_age":86400,"endpoints":[{"url":"https://evil.example/r"}]}',
+    'reporting-endpoints': 'x="https://evil.example/r"',
+    'clear-site-data': '"cookies", "storage"',
+    'alt-svc': 'h3="evil.example:443"',
+    'origin-agent-cluster': '?0',
+  }
+  t.same([...originWideResponseHeaders].sort(), Object.keys(originWide).sort(), 'exactly these are origin-wide')
+  for (const [name, value] of Object.entries(originWide)) {
+    for (const spelling of [name, name.toUpperCase()]) {
+      const out = rewriteResponseHeaders({ [spelling]: value, 'content-type': 'text/html' }, ctx)
+      t.same(out, { 'content-type': 'text/html' }, `${spelling} is dropped`)
+    }
+  }
+})
+
+t.test('issue 10 §2: Access-Control-Allow-Credentials passes only with the agency\'s own origin', async (t) => {
+  const cases: Array<[string | undefined, boolean, string]> = [
+    ['https://layanan.sukamaju.go.id', true, 'its own origin'],
+    ['*', false, 'a wildcard'],
+    ['null', false, 'the null origin (sandboxed frames, file:)'],
+    ['https://dinas-b.layanan.sukamaju.go.id', false, 'a sibling agency\'s origin'],
+    ['https://evil.example', false, 'a foreign origin'],
+    ['https://layanan.sukamaju.go.id.evil.example', false, 'a look-alike'],
+    [undefined, false, 'no Allow-Origin at all'],
+  ]
+  for (const [origin, passes, what] of cases) {
+    const headers: Record<string, string> = { 'access-control-allow-credentials': 'true' }
+    if (origin !== undefined) headers['access-control-allow-origin'] = origin
+    const out = rewriteResponseHeaders(headers, ctx)
+    t.equal(out['access-control-allow-credentials'], passes ? 'true' : undefined, `${what}: credentials ${passes ? 'pass' : 'dropped'}`)
+    t.equal(out['access-control-allow-origin'], origin, `${what}: Allow-Origin itself passes (without credentials it reads nothing of the citizen)`)
+  }
+  t.equal(corsCredentialsAllowed(['https://layanan.sukamaju.go.id', 'https://evil.example'], ctx.ownOrigin), false, 'a list of origins is not one origin')
 })

@@ -414,6 +414,24 @@ t.test('policy: a protected service stays protected under another letter case', 
   t.equal(up.seen.length, 0)
 })
 
+t.test('issue 10 §5: an escaped spelling of a path reaches the agency as the path the policy decided on', async (t) => {
+  const up = await startUpstream(t, echo)
+  const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/pub', access: 'public' }, { path: '/', access: 'signed_in' }] }])
+  const gw = await startGateway(t, table, { auth: new FakeAuth(tokens) })
+  // Public under /pub: the upstream must see /pub, never a raw /%70ub that its router may
+  // take for another (protected) route.
+  for (const spelling of ['/pub/x', '/%70ub/x', '/p%75%62/x']) {
+    const res = await request(`${gw.url}/layanan/dinas-a${spelling}`, { headers: { accept: 'application/json' } })
+    t.equal(res.status, 200, `${spelling} is public`)
+    t.equal(json<Echoed>(res.body).url, '/pub/x', `${spelling} is forwarded as /pub/x`)
+  }
+  // Protected: the escape does not open it, and what is forwarded once allowed is normal too.
+  const anon = await request(`${gw.url}/layanan/dinas-a/%61kun`, { headers: { accept: 'application/json' } })
+  t.equal(anon.status, 401)
+  const ok = await request(`${gw.url}/layanan/dinas-a/%61kun/caf%c3%a9`, { headers: { authorization: 'Bearer tok-budi' } })
+  t.equal(json<Echoed>(ok.body).url, '/akun/caf%C3%A9')
+})
+
 t.test('policy: public services receive no identity and cost no identity look-up, even with a token', async (t) => {
   const { gw } = await setup(t)
   const before = gw.auth.identifyCalls
