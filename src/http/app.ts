@@ -2,16 +2,35 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import proxyAddr from 'proxy-addr'
 import type { Config } from '../config/schema.ts'
 import { errorCodes } from '../errors/codes.ts'
 import { useLazyRequestLoggers } from './request-loggers.ts'
 
-/** A request id a client or an upstream proxy may hand us: short, printable, no spaces. */
-const acceptableRequestId = /^[A-Za-z0-9._:-]{8,128}$/
+/**
+ * A request id a trusted proxy may hand us: short, printable, no spaces. Kept only as a
+ * separate log field (`callerRequestId`), never as our own id.
+ */
+const acceptableCallerRequestId = /^[A-Za-z0-9._:-]{8,128}$/
 
-export function requestIdFrom(req: IncomingMessage): string {
+/**
+ * Our own request id: always generated. A client-chosen X-Request-Id would otherwise name
+ * the request in our logs, in the citizen's audit trail and in what the gateway forwards
+ * to agencies, so a caller could make two requests share an id or forge one that points
+ * at another citizen's trail (OWASP Logging cheat sheet: never trust client data in logs).
+ */
+export function newRequestId(): string {
+  return randomUUID()
+}
+
+/**
+ * The X-Request-Id a trusted proxy (http.trustProxy) sent, for correlating our logs with
+ * its own; undefined from anyone else, or when it is not a short printable token.
+ */
+export function callerRequestIdFrom(req: IncomingMessage, trusted: ((addr: string, i: number) => boolean) | undefined): string | undefined {
+  if (trusted === undefined || !trusted(req.socket?.remoteAddress ?? '', 0)) return undefined
   const given = req.headers['x-request-id']
-  return typeof given === 'string' && acceptableRequestId.test(given) ? given : randomUUID()
+  return typeof given === 'string' && acceptableCallerRequestId.test(given) ? given : undefined
 }
 
 export interface BaseAppOptions {
@@ -37,15 +56,17 @@ declare module 'fastify' {
 
 /**
  * A Fastify instance with the project's common settings: one request id end to end
- * (taken from X-Request-Id when well-formed, echoed on every response), the shared
+ * (always generated here, echoed on every response; a trusted proxy's X-Request-Id is
+ * only logged beside it as `callerRequestId`), the shared
  * logger, body and header limits, trusted proxies from configuration only.
  */
 export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
   const { config } = opts
+  const trusted = config.http.trustProxy.length > 0 ? proxyAddr.compile([...config.http.trustProxy]) : undefined
   const app = Fastify({
     // pino's Logger is Fastify's logger; the cast only widens the generic parameter.
     loggerInstance: opts.logger as FastifyBaseLogger,
-    genReqId: requestIdFrom,
+    genReqId: newRequestId,
     // X-Forwarded-* is believed only from configured proxies (SECURITY.md line 17).
     trustProxy: config.http.trustProxy.length > 0 ? [...config.http.trustProxy] : false,
     bodyLimit: opts.bodyLimit ?? config.http.bodyLimitBytes,
@@ -61,7 +82,10 @@ export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: false },
   })
   // Before any route: each route takes the factory in force when it is registered.
-  useLazyRequestLoggers(app)
+  useLazyRequestLoggers(app, (raw) => {
+    const caller = callerRequestIdFrom(raw, trusted)
+    return caller === undefined ? undefined : { callerRequestId: caller }
+  })
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id)
   })

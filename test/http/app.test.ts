@@ -48,30 +48,28 @@ t.test('readiness answers 200 when the database answers and 503 when it does not
   t.equal(down.headers['cache-control'], 'no-store')
 })
 
-t.test('every response carries a request id; a well-formed incoming one is kept end to end', async (t) => {
+t.test('every response carries a request id of our own (test/http/request-id.test.ts covers callers\' ids)', async (t) => {
   const a = await app()
   const fresh = await a.inject('/healthz')
   t.match(fresh.headers['x-request-id'], /^[0-9a-f-]{36}$/)
-  const kept = await a.inject({ url: '/healthz', headers: { 'x-request-id': 'lb-abc123456' } })
-  t.equal(kept.headers['x-request-id'], 'lb-abc123456')
   const bad = await a.inject({ url: '/healthz', headers: { 'x-request-id': 'x\u0000y<script>' } })
   t.not(bad.headers['x-request-id'], 'x\u0000y<script>', 'a malformed one is replaced')
 })
 
 t.test('a 5xx answers JSON with a stable code and the request id, never the internal message', async (t) => {
   const a = await app()
-  const res = await a.inject({ url: '/boom', headers: { 'x-request-id': 'req-12345678' } })
+  const res = await a.inject({ url: '/boom' })
   t.equal(res.statusCode, 500)
-  t.same(res.json(), { error: 'internal', message: 'Internal server error.', request_id: 'req-12345678' })
+  t.same(res.json(), { error: 'internal', message: 'Internal server error.', request_id: res.headers['x-request-id'] })
   t.notMatch(res.body, /db-internal/)
 })
 
 t.test('a browser gets a page for the same error, with the reference code and no stack', async (t) => {
   const a = await app()
-  const res = await a.inject({ url: '/boom', headers: { accept: 'text/html', 'x-request-id': 'req-12345678' } })
+  const res = await a.inject({ url: '/boom', headers: { accept: 'text/html' } })
   t.equal(res.statusCode, 500)
   t.match(res.headers['content-type'], /^text\/html/)
-  t.match(res.body, /req-12345678/)
+  t.ok(res.body.includes(String(res.headers['x-request-id'])), 'the reference code is the request id')
   t.notMatch(res.body, /db-internal|at .*\.ts:\d+/)
 })
 
