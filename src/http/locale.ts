@@ -47,18 +47,59 @@ export function requestedSwitchLocale(req: FastifyRequest): Locale | undefined {
 }
 
 /**
- * The `href` of the switch link to `locale`: a query-only relative reference, so the
- * browser keeps the current path (RFC 3986 §5.2.2) and a path such as `//host` can never
- * turn the link into one that leaves the site. Other query parameters are kept;
- * `ui_locales` is dropped because it outranks `lang` and would undo the switch.
+ * The `href` of the switch link to `locale`. On a page reached by GET it is a query-only
+ * relative reference, so the browser keeps the current path (RFC 3986 §5.2.2) and a path
+ * such as `//host` can never turn the link into one that leaves the site. Other query
+ * parameters are kept; `ui_locales` is dropped because it outranks `lang` and would undo
+ * the switch.
+ *
+ * A page reached by POST (a form shown again with its errors) cannot be followed with a
+ * GET at its own URL: there the link goes to the page that shows the same form on GET
+ * (pageOnGet below), so the language switch never lands on a 404.
  */
 export function switchLocaleHref(req: FastifyRequest, locale: Locale): string {
-  const q = req.url.indexOf('?')
-  const params = new URLSearchParams(q === -1 ? '' : req.url.slice(q + 1))
+  const byGet = req.method === 'GET' || req.method === 'HEAD'
+  const target = byGet ? req.url : pageOnGet(req)
+  const q = target.indexOf('?')
+  const params = new URLSearchParams(q === -1 ? '' : target.slice(q + 1))
   params.delete('ui_locales')
   params.delete('lang')
   params.append('lang', locale)
-  return `?${params.toString()}`
+  return byGet ? `?${params.toString()}` : `${q === -1 ? target : target.slice(0, q)}?${params.toString()}`
+}
+
+/** Only a local absolute path (no `//host`, no backslash, no control characters). */
+function localPath(p: unknown): p is string {
+  return typeof p === 'string' && p.startsWith('/') && !p.startsWith('//') && !/[\\\u0000-\u001f]/.test(p)
+}
+
+/**
+ * The URL (path and query) that shows, on GET, the page a non-GET request is answering
+ * with: what the handler set on `req.pageOnGet`, else the route's `config.pageOnGet`,
+ * else the same URL when a GET route exists there, else the home page.
+ */
+export function pageOnGet(req: FastifyRequest): string {
+  const set = (req as { pageOnGet?: unknown }).pageOnGet
+  if (localPath(set)) return set
+  const fromRoute = req.routeOptions.config?.pageOnGet?.(req)
+  if (localPath(fromRoute)) return fromRoute
+  const url = req.routeOptions.url
+  if (url !== undefined && req.server.hasRoute({ method: 'GET', url })) return req.url
+  return '/'
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * For a non-GET route that answers with a page: where the same page is shown on GET
+     * (path and query), for the language switch (src/http/locale.ts, pageOnGet).
+     */
+    pageOnGet?: (req: FastifyRequest) => string
+  }
+  interface FastifyRequest {
+    /** Set by a handler that knows better than its route's config where its page is on GET. */
+    pageOnGet: string | null
+  }
 }
 
 function fromUiLocales(value: string | undefined): Locale | undefined {

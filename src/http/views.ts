@@ -219,6 +219,7 @@ async function views(fastify: FastifyInstance, options: ViewsPluginOptions): Pro
     return html
   }
 
+  if (!fastify.hasRequestDecorator('pageOnGet')) fastify.decorateRequest('pageOnGet', null)
   fastify.decorateReply('pageHtml', pageHtml)
   fastify.decorateReply(
     'page',

@@ -454,7 +454,11 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
 
   app.post(
     '/akun/verifikasi/kirim',
-    { schema: { querystring: kindQuery, body: csrfOnlyBody }, preHandler: app.csrfProtection },
+    {
+      schema: { querystring: kindQuery, body: csrfOnlyBody },
+      preHandler: app.csrfProtection,
+      config: { pageOnGet: (req) => `/akun/verifikasi?jenis=${(req.query as { jenis: string }).jenis}` },
+    },
     async (req, reply) => {
       const jenis = (req.query as { jenis: 'email' | 'hp' }).jenis
       const who = await requireCitizen(req, reply, `/akun/verifikasi?jenis=${jenis}`)
@@ -564,7 +568,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     })
   })
 
-  app.post('/akun/perangkat/keluar', { schema: { body: sessionBody }, preHandler: app.csrfProtection }, async (req, reply) => {
+  app.post('/akun/perangkat/keluar', { schema: { body: sessionBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/perangkat' } }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/perangkat')
     if (!who) return reply
     const handle = (req.body as { perangkat: string }).perangkat
@@ -580,7 +584,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     return reply.redirect('/akun/perangkat?pesan=keluar', 303)
   })
 
-  app.post('/akun/perangkat/keluar-semua', { schema: { body: csrfOnlyBody }, preHandler: app.csrfProtection }, async (req, reply) => {
+  app.post('/akun/perangkat/keluar-semua', { schema: { body: csrfOnlyBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/perangkat' } }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/perangkat')
     if (!who) return reply
     await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log)
@@ -624,7 +628,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     })
   })
 
-  app.post('/akun/instansi/cabut', { schema: { body: revokeBody }, preHandler: app.csrfProtection }, async (req, reply) => {
+  app.post('/akun/instansi/cabut', { schema: { body: revokeBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/instansi' } }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/instansi')
     if (!who) return reply
     const clientId = (req.body as { instansi: string }).instansi

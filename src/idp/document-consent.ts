@@ -320,6 +320,8 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     const body = req.body as Ask & { keputusan: 'izinkan' | 'tolak'; pertanyaan: string }
     const r = await resolve(body)
     if ('fail' in r) throw new AppError('bad_request', r.fail)
+    // The question's own page, for the language switch on the page shown again below.
+    req.pageOnGet = askPath(r)
     const who = await signedIn(req, reply)
     // Signed out meanwhile (another tab): sign in, then the question is asked again.
     if (who === undefined) return reply.redirect(accountSignInUrl(config, askPath(r)), 303)

@@ -506,7 +506,7 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     })
   })
 
-  app.post('/akun/dokumen/izin/cabut', { schema: { body: revokeBody }, preHandler: app.csrfProtection }, async (req, reply) => {
+  app.post('/akun/dokumen/izin/cabut', { schema: { body: revokeBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/dokumen/izin' } }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/dokumen/izin')
     if (!who) return reply
     const revoked = await revokeGrant(db, who.id, (req.body as { izin: string }).izin, context(req, who))

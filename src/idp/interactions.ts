@@ -43,6 +43,9 @@ const consentBody = {
   required: ['decision'],
 } as const
 
+/** A sign-in step's POST shows its page again on GET at the interaction's own URL. */
+const interactionPage = { pageOnGet: (req: FastifyRequest) => `/interaction/${(req.params as { uid: string }).uid}` }
+
 const uidParams = {
   type: 'object',
   properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{10,64}$' } },
@@ -195,7 +198,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 
   app.post(
     '/interaction/:uid/login',
-    { schema: { params: uidParams, body: loginBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection },
+    { schema: { params: uidParams, body: loginBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection, config: interactionPage },
     async (req, reply) => {
       const view = await details(req, reply)
       if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
@@ -245,7 +248,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 
   app.post(
     '/interaction/:uid/consent',
-    { schema: { params: uidParams, body: consentBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection },
+    { schema: { params: uidParams, body: consentBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection, config: interactionPage },
     async (req, reply) => {
       const view = await details(req, reply)
       if (view.prompt.name !== 'consent') throw new AppError('bad_request', 'This consent step is already done.')
@@ -282,7 +285,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 
   app.post(
     '/interaction/:uid/abort',
-    { schema: { params: uidParams }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection },
+    { schema: { params: uidParams }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection, config: interactionPage },
     async (req, reply) => {
       await details(req, reply)
       return finish(req, reply, { error: 'access_denied', error_description: 'The citizen cancelled the sign-in.' }, false)

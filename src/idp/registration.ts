@@ -435,7 +435,12 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
 
   app.post(
     '/daftar/verifikasi/kirim-ulang',
-    { schema: { body: resendBody, querystring: returnQuery }, attachValidation: true, preHandler: app.csrfProtection },
+    {
+      schema: { body: resendBody, querystring: returnQuery },
+      attachValidation: true,
+      preHandler: app.csrfProtection,
+      config: { pageOnGet: (req) => withReturn('/daftar/verifikasi', returnPathOf(req)) },
+    },
     async (req, reply) => {
       const t = accountText(req)
       const kembali = returnPathOf(req)
