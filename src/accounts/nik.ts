@@ -10,7 +10,7 @@
 // There is no check digit, so the structure check only catches typing mistakes and
 // nonsense; it proves nothing about the person. A NIK is not a secret either (it is printed
 // on the KTP and photocopied everywhere), but it is personal data under UU PDP, so it never
-// goes to logs: use maskNik() there (SECURITY.md, "Logs never hold ... NIKs").
+// goes to logs: use maskNik() from src/audit/redact.ts there (SECURITY.md, "Logs never hold ... NIKs").
 
 import { isProvinceCode } from './provinces.ts'
 import type { ProvinceCode } from './provinces.ts'
@@ -213,14 +213,3 @@ export function nikMatchesPerson (nik: string, person: NikPerson):
   return { ok: true }
 }
 
-// A masked NIK for logs, audit entries and screens that only need to tell records apart:
-// "3201********0001". It keeps the province and regency (shared by up to millions of people)
-// and the serial, and hides the district and the birth date, which together with the
-// serial would single the person out. Anything that is not a well-formed 16-digit NIK comes
-// back as sixteen asterisks: the input might be something else entirely (a password typed
-// into the wrong field), so none of it is echoed.
-export function maskNik (nik: string): string {
-  const normalized = normalizeNik(nik)
-  if (!normalized.ok) return '*'.repeat(16)
-  return `${normalized.nik.slice(0, 4)}${'*'.repeat(8)}${normalized.nik.slice(12)}`
-}

@@ -7,9 +7,9 @@
 // caught by the first test that makes it), and a NIK in it is masked.
 
 import { sql, type InsertObject, type Kysely } from 'kysely'
-import { maskNik } from '../accounts/nik.ts'
 import type { Database } from '../db/database.ts'
 import type { AuditEvent } from '../db/tables/audit-events.ts'
+import { maskNik, maskNiksIn } from './redact.ts'
 
 export const auditEventNames = [
   'auth.login.succeeded',
@@ -123,23 +123,12 @@ function isSecretKey(key: string): boolean {
   return joined === 'apikey' || joined === 'privatekey' || joined === 'accesskey'
 }
 
-// A NIK as people write it: 16 digits in a row (also inside a word: "nik3201…"), or
-// grouped 4-4-4-4 or 6-6-4 with one kind of separator ("3201 0112 0190 0001",
-// "320101-120190-0001"), and never part of a longer run of digits. Looser patterns would
-// also mask ids such as UUIDs made of digits.
-const NIK_LIKE =
-  /(?<![0-9])(?:[0-9]{16}|[0-9]{4}([ .-])[0-9]{4}\1[0-9]{4}\1[0-9]{4}|[0-9]{6}([ .-])[0-9]{6}\2[0-9]{4})(?![0-9])/g
-
-function maskString(s: string): string {
-  return s.replace(NIK_LIKE, (m) => maskNik(m))
-}
-
 function sanitize(value: unknown, path: string, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new AuditDataError(`audit: data is nested too deeply at ${path}`)
-  if (typeof value === 'string') return maskString(value)
+  if (typeof value === 'string') return maskNiksIn(value)
   // A 16-digit NIK fits in a double exactly (< 2^53), so it can arrive as a number.
   if (typeof value === 'number') return Number.isInteger(value) && /^[0-9]{16}$/.test(String(Math.abs(value))) ? maskNik(String(Math.abs(value))) : value
-  if (typeof value === 'bigint') return maskString(value.toString())
+  if (typeof value === 'bigint') return maskNiksIn(value.toString())
   if (value === null || typeof value === 'boolean' || value === undefined) return value
   if (value instanceof Date) return value.toISOString()
   if (Array.isArray(value)) return value.map((v, i) => sanitize(v, `${path}[${i}]`, depth + 1))
@@ -148,7 +137,7 @@ function sanitize(value: unknown, path: string, depth: number): unknown {
     for (const [k, v] of Object.entries(value)) {
       const where = path === '' ? k : `${path}.${k}`
       if (isSecretKey(k)) throw new AuditDataError(`audit: data key "${where}" looks like a secret and is refused`)
-      out[maskString(k)] = sanitize(v, where, depth + 1)
+      out[maskNiksIn(k)] = sanitize(v, where, depth + 1)
     }
     return out
   }
@@ -173,7 +162,7 @@ export async function recordAudit(db: Kysely<Database>, entry: AuditEntry): Prom
   const data = sanitizeAuditData(entry.data ?? {})
   const row = {
     event: entry.event,
-    actor: maskString(entry.actor),
+    actor: maskNiksIn(entry.actor),
     subject_id: entry.subjectId ?? null,
     client_id: entry.clientId ?? null,
     ip: entry.ip ?? null,

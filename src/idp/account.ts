@@ -11,7 +11,7 @@ import {
   type Citizen,
 } from '../accounts/citizens.ts'
 import { isAccountError } from '../accounts/errors.ts'
-import { maskNik } from '../accounts/nik.ts'
+import { maskNik } from '../audit/redact.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../accounts/otp.ts'
 import { maskRecipient } from '../accounts/outbox.ts'
 import { listAuditForSubject, recordAudit } from '../audit/audit.ts'

@@ -1,7 +1,6 @@
 import t from 'tap'
 import {
   isValidNik,
-  maskNik,
   nikErrorMessages,
   nikMatchesPerson,
   normalizeNik,
@@ -211,24 +210,6 @@ t.test('reports a birth date entered in another format or that does not exist', 
 
 t.test('reports an invalid NIK before comparing anything', async t => {
   t.strictSame(nikMatchesPerson(nik({ serial: '0000' }), { birthDate: '1990-01-12', gender: 'male' }), { ok: false, reason: 'nik' })
-})
-
-t.test('masks a NIK to its first four and last four digits', async t => {
-  t.equal(maskNik(MALE), '3201********0001')
-  t.equal(maskNik('３２０１ ０１１２ ０１９０ ０００１'), '3201********0001', 'normalised first')
-})
-
-t.test('never shows the district or birth date digits when masking', async t => {
-  const masked = maskNik('9512345678901234')
-  t.equal(masked.length, 16)
-  t.equal(masked.slice(4, 12), '********')
-  t.notMatch(masked, /345678/)
-})
-
-t.test('masks anything that is not a well-formed NIK completely', async t => {
-  for (const input of ['hunter2', '320101120190000', 'my password is 3201011201900001', '']) {
-    t.equal(maskNik(input), '****************', JSON.stringify(input))
-  }
 })
 
 t.test('has a message in Indonesian and English for every error code', async t => {
