@@ -16,6 +16,7 @@ ENV NODE_ENV=production \
     SATUPINTU_DATA_DIR=/var/lib/satupintu \
     UV_THREADPOOL_SIZE=4
 WORKDIR /app
+# .ci/production-install copies the same files and starts each service from them.
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
