@@ -1,0 +1,111 @@
+/**
+ * SECURITY 29: SIGTERM under load. The quick-start process (idp, gateway and demo agency
+ * in one process) is stopped while clients keep sending requests to all three. Every
+ * request sent before the signal finishes with a real answer, nothing answers 5xx, and
+ * the process exits 0. Requests sent after the signal may be refused at the socket (a
+ * load balancer has stopped sending by then; /readyz told it to), never answered 5xx.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { Agent, request } from 'undici'
+import { exited, freePort, spawnCli, waitForOk } from '../helpers/process.ts'
+
+interface Outcome {
+  readonly sentAt: number
+  readonly status: number | undefined
+  readonly error: string | undefined
+  readonly path: string
+}
+
+t.test('SECURITY 29: SIGTERM under load lets every request sent before it finish, answers no 5xx, and exits 0', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-sigterm-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const ports = { IDP_PORT: await freePort(), GATEWAY_PORT: await freePort(), DEMO_AGENCY_PORT: await freePort() }
+  const run = spawnCli(['start', '--demo'], {
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    SATUPINTU_DATA_DIR: dir,
+    PGLITE_DATA_DIR: path.join(dir, 'pglite'),
+    ISSUER: `http://localhost:${ports.IDP_PORT}`,
+    GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
+    IDP_PORT: String(ports.IDP_PORT),
+    GATEWAY_PORT: String(ports.GATEWAY_PORT),
+    DEMO_AGENCY_PORT: String(ports.DEMO_AGENCY_PORT),
+  })
+  t.teardown(() => {
+    run.child.kill('SIGKILL')
+  })
+  for (const p of Object.values(ports)) t.ok(await waitForOk(`http://127.0.0.1:${p}/readyz`, 120_000), `port ${p} ready`)
+
+  // What each kind of route costs: a discovery document, a page, a token request that
+  // authenticates a client (a database read and a refusal), the portal, the demo agency.
+  const targets: { origin: string; path: string; method: 'GET' | 'POST'; body?: string }[] = [
+    { origin: `http://127.0.0.1:${ports.IDP_PORT}`, path: '/.well-known/openid-configuration', method: 'GET' },
+    { origin: `http://127.0.0.1:${ports.IDP_PORT}`, path: '/daftar', method: 'GET' },
+    {
+      origin: `http://127.0.0.1:${ports.IDP_PORT}`,
+      path: '/token',
+      method: 'POST',
+      body: 'grant_type=client_credentials&client_id=no-such-client&client_secret=x',
+    },
+    { origin: `http://127.0.0.1:${ports.GATEWAY_PORT}`, path: '/', method: 'GET' },
+    { origin: `http://127.0.0.1:${ports.DEMO_AGENCY_PORT}`, path: '/', method: 'GET' },
+  ]
+  const agent = new Agent({ connections: 32, keepAliveTimeout: 10_000 })
+  t.teardown(() => agent.close())
+  const outcomes: Outcome[] = []
+  let signalledAt = Number.POSITIVE_INFINITY
+  let stopLoops = false
+
+  async function loop(i: number): Promise<void> {
+    for (let n = 0; !stopLoops; n++) {
+      const target = targets[(i + n) % targets.length]
+      if (target === undefined) return
+      const sentAt = Date.now()
+      try {
+        const res = await request(`${target.origin}${target.path}`, {
+          method: target.method,
+          dispatcher: agent,
+          headers: target.body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' },
+          ...(target.body === undefined ? {} : { body: target.body }),
+          headersTimeout: 15_000,
+          bodyTimeout: 15_000,
+        })
+        await res.body.text()
+        outcomes.push({ sentAt, status: res.statusCode, error: undefined, path: target.path })
+      } catch (err) {
+        outcomes.push({ sentAt, status: undefined, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message, path: target.path })
+        // Refused at the socket: the process is going away. Stop this client after the signal.
+        if (sentAt >= signalledAt) return
+      }
+    }
+  }
+
+  const loops = Array.from({ length: 16 }, (_, i) => loop(i))
+  // Load for a while, then the signal in the middle of it.
+  await new Promise((r) => setTimeout(r, 2000))
+  signalledAt = Date.now()
+  run.child.kill('SIGTERM')
+  const exit = await exited(run.child, 20_000)
+  stopLoops = true
+  await Promise.all(loops)
+
+  const before = outcomes.filter((o) => o.sentAt < signalledAt)
+  const after = outcomes.filter((o) => o.sentAt >= signalledAt)
+  t.ok(before.length > 50, `load before the signal (${before.length} requests)`)
+  t.same(
+    before.filter((o) => o.status === undefined).map((o) => `${o.path}: ${o.error}`),
+    [],
+    'every request sent before SIGTERM got an answer',
+  )
+  t.same(
+    outcomes.filter((o) => o.status !== undefined && o.status >= 500).map((o) => `${o.path}: ${o.status}`),
+    [],
+    'no request was answered 5xx, before or after the signal',
+  )
+  t.same(exit, { code: 0, signal: null }, 'the process exits 0')
+  if (!t.passing()) t.comment(run.output().slice(-3000))
+  t.comment(`requests: ${before.length} before the signal, ${after.length} after (${after.filter((o) => o.status !== undefined).length} answered)`)
+})
