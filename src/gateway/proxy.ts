@@ -258,6 +258,12 @@ function clientChain(req: FastifyRequest): string[] {
   return [req.ip]
 }
 
+/** Whether an upstream failure was the client's going away (a reset, a broken or cut-off body). */
+function clientWentAway(req: FastifyRequest, reply: FastifyReply, err: unknown): boolean {
+  if (reply.raw.destroyed || req.raw.errored !== null) return true
+  return causes(err).some((e) => e instanceof ClientGoneError)
+}
+
 /** When the body was not (fully) read, the connection cannot carry another request. */
 function closeIfBodyUnread(req: FastifyRequest, reply: FastifyReply): void {
   if (!req.raw.complete) reply.header('connection', 'close')
@@ -283,6 +289,15 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       const meter = new BodyMeter(route?.service.maxBodyBytes ?? 0)
       // Not pipeline(): on a 413 the client's socket must stay open for the answer.
       payload.on('error', (err) => meter.destroy(err))
+      // The meter's own error path (issue 10 §1). When the handler answers without
+      // forwarding (a challenge, a redirect, a consent page), nobody else reads the
+      // meter, and an error re-emitted with no listener ends the process. A body that
+      // dies mid-way (reset, bad chunked encoding, the phone went away) is the client's
+      // business: noted at debug, then forgotten. When it is being forwarded, the
+      // upstream request fails on it too and answers as usual (classifyUpstreamError).
+      meter.on('error', (err) => {
+        req.log.debug({ reason: err.message, code: (err as NodeJS.ErrnoException).code }, 'request body ended early')
+      })
       payload.pipe(meter)
       done(null, meter)
     })
@@ -414,6 +429,14 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
           return attempt === 0 && reused && meter === undefined && retryableMethods.has(req.method) ? 1 : null
         },
         onError: (_reply, { error }) => {
+          if (clientWentAway(req, reply, error)) {
+            // Nobody is left to answer: not an agency outage, and not worth more than a
+            // debug line (issue 10 §1). The upstream request was aborted with it.
+            req.log.debug({ reason: (error as Error | undefined)?.message }, 'client went away before the answer')
+            reply.hijack()
+            reply.raw.destroy()
+            return
+          }
           closeIfBodyUnread(req, reply)
           reply.send(classifyUpstreamError(error))
         },
