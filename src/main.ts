@@ -19,7 +19,10 @@ export interface Running {
   readonly logger: Logger
   /** Demo credentials when config `demo` is on (quick start). */
   readonly demo: DemoData | undefined
-  /** Graceful stop: servers first (in-flight requests finish), then the database. */
+  /**
+   * Graceful stop: readiness 503 for http.drainDelayMs (a load balancer stops sending),
+   * then the servers stop accepting and in-flight requests finish, then the database.
+   */
   stop(): Promise<void>
 }
 
@@ -43,7 +46,13 @@ export async function startServices(
 ): Promise<Running> {
   const logger = options.logger ?? createLogger({ level: config.log.level, name: 'satupintu' })
   const needsDb = services.some((s) => s !== 'demo-agency')
-  const database = needsDb ? await openDatabase(config.database) : undefined
+  const database = needsDb
+    ? await openDatabase(config.database, {
+        // The process keeps running: the pool replaces the connection, requests answer
+        // 503 meanwhile, readiness says so (docs/operations.md, "Database outage").
+        onConnectionError: (err, where) => logger.warn({ reason: err.message, where }, 'database connection lost'),
+      })
+    : undefined
   const started: Listening[] = []
   let demo: DemoData | undefined
   try {
@@ -111,6 +120,11 @@ export async function startServices(
     logger,
     demo,
     async stop() {
+      for (const s of started) s.drain()
+      if (config.http.drainDelayMs > 0) {
+        logger.info({ drainDelayMs: config.http.drainDelayMs }, 'draining: readiness is 503, still serving')
+        await new Promise((r) => setTimeout(r, config.http.drainDelayMs))
+      }
       await Promise.allSettled(started.map((s) => s.close(config.http.shutdownTimeoutMs)))
       await database?.close()
     },

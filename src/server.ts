@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify'
+import { beginDraining } from './http/health.ts'
 
 export interface Listening {
   readonly name: string
   readonly url: string
+  /** Shutdown, step one: /readyz answers 503 while everything else is still served. */
+  drain(): void
   /** Stops accepting, lets in-flight requests finish (at most `timeoutMs`), then closes. */
   close(timeoutMs: number): Promise<void>
 }
@@ -19,6 +22,9 @@ export async function listen(name: string, app: FastifyInstance, host: string, p
   return {
     name,
     url: `http://${shownHost}:${actualPort}`,
+    drain() {
+      beginDraining(app.server)
+    },
     async close(timeoutMs: number) {
       let timer: NodeJS.Timeout | undefined
       const deadline = new Promise<void>((resolve) => {

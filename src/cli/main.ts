@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts'
 import { DatabaseOpenError, openDatabase } from '../db/create.ts'
 import { createMigrator, MigrationError, migrateToLatestOrThrow } from '../db/migrator.ts'
 import { StartupError, startServices, type ServiceName } from '../main.ts'
+import { exitOnUncaught } from '../crash-guard.ts'
 import { ClientsFileError } from '../idp/clients-file.ts'
 import { AdminError, registerClientCommands, registerKeyCommands } from './admin.ts'
 import { processIo, printJson, printTable, type Io } from './output.ts'
@@ -60,6 +61,9 @@ function waitForSignal(): Promise<string> {
 
 async function runServers(ctx: CliContext, services: ServiceName[], cfg: Config, portOverride?: number): Promise<number> {
   const running = await startServices(cfg, services, portOverride === undefined ? {} : { portOverride })
+  // A long-running server: a crash is logged and ends the process (src/crash-guard.ts).
+  // Tests that run the CLI in-process pass their own stopSignal and keep tap's handlers.
+  const removeGuard = ctx.stopSignal === undefined ? exitOnUncaught(running.logger) : () => {}
   const urls = Object.fromEntries(running.services.map((s) => [s.name, s.url]))
   running.logger.info({ urls, database: running.database?.kind }, 'listening')
   ctx.io.err(banner(running.services.map((s) => [s.name, s.url] as const), running.database?.location, running.demo))
@@ -68,6 +72,7 @@ async function runServers(ctx: CliContext, services: ServiceName[], cfg: Config,
   running.logger.info({ signal }, 'stopping')
   await running.stop()
   running.logger.info('stopped')
+  removeGuard()
   return exitCodes.ok
 }
 

@@ -38,8 +38,17 @@ export const configSchema = z
         pgliteDir: z.string().min(1).describe('Data directory of the embedded PGlite database (used when `database.url` is unset).'),
         autoMigrate: z.boolean().describe('Apply pending migrations at start-up. When false, a server refuses to start while migrations are pending.'),
         poolMax: z.number().int().min(1).max(1000).describe('Maximum connections in the PostgreSQL pool of one process.'),
-        connectTimeoutMs: duration('How long to wait for a database connection before failing, in milliseconds.'),
-        statementTimeoutMs: duration('Server-side statement timeout for PostgreSQL sessions, in milliseconds.'),
+        connectTimeoutMs: duration(
+          'How long a request may wait for a PostgreSQL connection (a free one from the pool, or a new one) before it fails with 503, in milliseconds.',
+        ),
+        statementTimeoutMs: duration('Server-side statement timeout for PostgreSQL sessions (`statement_timeout`), in milliseconds.'),
+        queryTimeoutMs: duration(
+          'Client-side deadline of one PostgreSQL query, in milliseconds: past it the connection is dropped and the request answers 503. It bounds what statement_timeout cannot, a database that does not answer at all (a network partition). Must be longer than `database.statementTimeoutMs`.',
+        ),
+      })
+      .refine((d) => d.queryTimeoutMs > d.statementTimeoutMs, {
+        path: ['queryTimeoutMs'],
+        message: 'must be longer than database.statementTimeoutMs (the server should give up first)',
       })
       .describe('Database.'),
     http: z
@@ -54,6 +63,17 @@ export const configSchema = z
         bodyLimitBytes: z.number().int().min(1024).describe('Largest request body the services accept on their own routes, in bytes.'),
         maxHeaderBytes: z.number().int().min(4096).max(1048576).describe('Largest total size of request headers, in bytes (larger requests get 431).'),
         requestTimeoutMs: duration('Time a client has to send a whole request, in milliseconds.'),
+        headersTimeoutMs: duration(
+          'Time a client has to send the request line and headers, in milliseconds; a connection that has not by then is answered 408 and closed (slow-header attacks). Checked every second; a shorter `http.requestTimeoutMs` wins.',
+        ),
+        drainDelayMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(120000)
+          .describe(
+            'On SIGTERM, how long /readyz answers 503 while everything else is still served, before the listeners stop accepting, in milliseconds: the time a load balancer needs to notice and stop sending. 0 closes at once.',
+          ),
         keepAliveTimeoutMs: duration('How long an idle keep-alive connection stays open, in milliseconds.'),
         shutdownTimeoutMs: duration('On SIGTERM, how long in-flight requests may take to finish before the process exits, in milliseconds.'),
       })
@@ -242,10 +262,14 @@ export const envVars = [
   { name: 'PGLITE_DATA_DIR', key: 'database.pgliteDir', kind: 'string' },
   { name: 'DATABASE_AUTO_MIGRATE', key: 'database.autoMigrate', kind: 'bool' },
   { name: 'DATABASE_POOL_MAX', key: 'database.poolMax', kind: 'int' },
+  { name: 'DATABASE_CONNECT_TIMEOUT_MS', key: 'database.connectTimeoutMs', kind: 'int' },
+  { name: 'DATABASE_STATEMENT_TIMEOUT_MS', key: 'database.statementTimeoutMs', kind: 'int' },
+  { name: 'DATABASE_QUERY_TIMEOUT_MS', key: 'database.queryTimeoutMs', kind: 'int' },
   { name: 'HOST', key: 'http.host', kind: 'string' },
   { name: 'PORT', key: 'http.port', kind: 'int' },
   { name: 'TRUST_PROXY', key: 'http.trustProxy', kind: 'list' },
   { name: 'SHUTDOWN_TIMEOUT_MS', key: 'http.shutdownTimeoutMs', kind: 'int' },
+  { name: 'SHUTDOWN_DRAIN_DELAY_MS', key: 'http.drainDelayMs', kind: 'int' },
   { name: 'ISSUER', key: 'idp.issuer', kind: 'string' },
   { name: 'IDP_PORT', key: 'idp.port', kind: 'int' },
   { name: 'GATEWAY_URL', key: 'gateway.publicUrl', kind: 'string' },

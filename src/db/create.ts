@@ -6,6 +6,8 @@ import pg from 'pg'
 import type { Config } from '../config/schema.ts'
 import type { Database } from './database.ts'
 import { acquireDirLock, type DirLock } from './dir-lock.ts'
+import { isAppError } from '../errors/app-error.ts'
+import { GuardedPool, type ConnectionErrorListener } from './guarded-pool.ts'
 
 export type DatabaseKind = 'postgres' | 'pglite'
 
@@ -33,8 +35,16 @@ export class DatabaseOpenError extends Error {
  * embedded PGlite database in `database.pgliteDir`. Verifies that it answers before
  * returning, so a server never starts against a database it cannot reach.
  */
-export async function openDatabase(config: Config['database']): Promise<DatabaseHandle> {
-  return config.url === undefined ? openPglite(config.pgliteDir) : openPostgres(config)
+export async function openDatabase(config: Config['database'], options: OpenOptions = {}): Promise<DatabaseHandle> {
+  return config.url === undefined ? openPglite(config.pgliteDir) : openPostgres(config, options)
+}
+
+export interface OpenOptions {
+  /**
+   * Told of every lost or stuck database connection (the process keeps running: the pool
+   * replaces the connection, requests answer 503 meanwhile). Without one they are ignored.
+   */
+  onConnectionError?: ConnectionErrorListener
 }
 
 export function describePostgresUrl(url: string): string {
@@ -42,26 +52,32 @@ export function describePostgresUrl(url: string): string {
   return `${u.hostname}:${u.port || '5432'}${u.pathname}`
 }
 
-async function openPostgres(config: Config['database']): Promise<DatabaseHandle> {
+async function openPostgres(config: Config['database'], options: OpenOptions): Promise<DatabaseHandle> {
   const url = config.url as string
   const location = describePostgresUrl(url)
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: config.poolMax,
-    connectionTimeoutMillis: config.connectTimeoutMs,
-    // Server-side limit so that a runaway query cannot hold a connection forever.
-    options: `-c statement_timeout=${config.statementTimeoutMs}`,
-    idleTimeoutMillis: 30_000,
-  })
-  // An idle client losing its connection (server restart) must not crash the process;
-  // the pool replaces it and readiness reports the outage.
-  pool.on('error', () => {})
+  const pool = new GuardedPool(
+    new pg.Pool({
+      connectionString: url,
+      max: config.poolMax,
+      // Bounds acquisition: the wait for a free client and the connection attempt.
+      connectionTimeoutMillis: config.connectTimeoutMs,
+      // Server-side limit so that a runaway query cannot hold a connection forever; the
+      // client-side deadline (queryTimeoutMs, GuardedPool) covers a server that cannot answer.
+      options: `-c statement_timeout=${config.statementTimeoutMs}`,
+      idleTimeoutMillis: 30_000,
+      // An idle connection whose peer vanished without a FIN (a partition) is found by
+      // TCP keep-alive instead of on its next use.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    }),
+    { queryTimeoutMs: config.queryTimeoutMs, onConnectionError: options.onConnectionError ?? (() => {}) },
+  )
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   const handle: DatabaseHandle = {
     db,
     kind: 'postgres',
     location,
-    ping: (timeoutMs = 2000) => ping(db, timeoutMs),
+    ping: (timeoutMs = 2000) => pool.ping(timeoutMs),
     close: () => db.destroy(),
   }
   try {
@@ -128,6 +144,8 @@ async function ping(db: Kysely<Database>, timeoutMs: number): Promise<void> {
 }
 
 function reason(err: unknown): string {
+  // The pool wraps a failed connection as database_unavailable: the cause says why.
+  if (isAppError(err) && err.code === 'database_unavailable' && err.cause !== undefined) return reason(err.cause)
   if (err instanceof AggregateError && err.errors.length > 0) return reason(err.errors[0])
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code

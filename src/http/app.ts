@@ -71,7 +71,14 @@ export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
     trustProxy: config.http.trustProxy.length > 0 ? [...config.http.trustProxy] : false,
     bodyLimit: opts.bodyLimit ?? config.http.bodyLimitBytes,
     // 64 KB headers get 431 from Node before any of our code runs (SECURITY.md line 20).
-    http: { maxHeaderSize: config.http.maxHeaderBytes },
+    // Headers that trickle in (slowloris) are cut at headersTimeout: Node checks its
+    // timeouts every connectionsCheckingInterval (30 s by default, which let 20 such
+    // connections live for 38 s and more); once a second bounds them closely.
+    http: {
+      maxHeaderSize: config.http.maxHeaderBytes,
+      headersTimeout: Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs, config.http.requestTimeoutMs),
+    },
     // Node's own bound, for every request: the longest any route allows (below, the hook
     // holds every other route to http.requestTimeoutMs).
     requestTimeout: Math.max(config.http.requestTimeoutMs, opts.longBodyMs ?? 0),

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/errors.ts'
 import { AppError, isAppError } from '../errors/app-error.ts'
 import { errorCodes, type ErrorCode } from '../errors/codes.ts'
 
@@ -75,6 +76,10 @@ function codeForStatus(status: number): ErrorCode {
 
 /** Normalises any thrown value into an AppError without losing the original as `cause`. */
 export function toAppError(err: unknown): AppError {
+  // A database that cannot serve is 503 with Retry-After wherever it surfaced, also when
+  // some layer wrapped it as an internal error (SECURITY.md line 31).
+  if (isAppError(err) && (err.statusCode < 500 || err.code === 'database_unavailable')) return err
+  if (isDatabaseUnavailable(err)) return databaseUnavailable(err)
   if (isAppError(err)) return err
   const fe = err as Partial<FastifyError> | undefined
   const mapped = fe?.code !== undefined ? fastifyCodes[fe.code] : undefined
@@ -122,7 +127,10 @@ export const errorHandling = fp<ErrorHandlerOptions>(
   async (app: FastifyInstance, opts) => {
     app.setErrorHandler((error, req, reply) => {
       const err = toAppError(error)
-      if (err.statusCode >= 500) req.log.error({ err: error }, 'request failed')
+      // An outage is one log line per request, not a stack trace each: the pool's own
+      // connection errors say what happened.
+      if (err.code === 'database_unavailable') req.log.warn({ code: err.code, reason: (err.cause as Error | undefined)?.message }, 'database unavailable: 503')
+      else if (err.statusCode >= 500) req.log.error({ err: error }, 'request failed')
       else req.log.info({ code: err.code, reason: err.message }, 'request refused')
       return sendError(req, reply, err, opts)
     })

@@ -1,4 +1,18 @@
+import type { Server } from 'node:http'
 import type { FastifyInstance } from 'fastify'
+
+/** Servers whose process is shutting down: their /readyz answers 503 from now on. */
+const draining = new WeakSet<object>()
+
+/**
+ * Shutdown, step one: readiness turns 503 while everything else is still served, so a
+ * load balancer stops sending before anything is refused (src/server.ts waits
+ * http.drainDelayMs, then closes). Keyed by the HTTP server, which every plugin scope of
+ * one app shares.
+ */
+export function beginDraining(server: Server | object): void {
+  draining.add(server)
+}
 
 export interface HealthOptions {
   /** Resolves when the database answers; rejects (or times out) when it does not. */
@@ -34,8 +48,9 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): P
     { schema: { response: { 200: statusSchema, 503: statusSchema } }, logLevel: 'warn' },
     async (_req, reply) => {
       const checks: Record<string, string> = {}
-      let ok = !closing
-      if (closing) checks.shutdown = 'in progress'
+      const stopping = closing || draining.has(app.server)
+      let ok = !stopping
+      if (stopping) checks.shutdown = 'in progress'
       try {
         await opts.ping(1000)
         checks.database = 'up'

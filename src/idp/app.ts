@@ -6,6 +6,7 @@ import proxyAddr from 'proxy-addr'
 import type { Config } from '../config/schema.ts'
 import type { DatabaseHandle } from '../db/create.ts'
 import { recordAudit } from '../audit/audit.ts'
+import { databaseRetryAfterSeconds, isDatabaseUnavailable } from '../db/errors.ts'
 import { createBaseApp } from '../http/app.ts'
 import { healthRoutes } from '../http/health.ts'
 import { translator } from '../http/i18n.ts'
@@ -107,6 +108,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   async function build(): Promise<Current> {
     const [signing, cookies] = await Promise.all([loadKeys(db, kek, 'oidc'), loadKeys(db, kek, 'cookie')])
     const provider = buildProvider({ config, db, logger, jwks: signing.jwks, cookieKeys: cookies.cookieKeys, pages })
+    // Outermost: sees every answer, including those of oidc-provider's error handlers.
+    provider.use(databaseOutageAnswers)
     wireEvents(provider)
     // Before oidc-provider writes its response: wait for the audit rows its events began.
     provider.use(async (_ctx, next) => {
@@ -118,7 +121,14 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   }
 
   function wireEvents(provider: Provider): void {
-    provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server error'))
+    provider.on('server_error', (ctx, err) => {
+      if (isDatabaseUnavailable(err)) {
+        databaseFailed.add(ctx)
+        logger.warn({ reason: (err as Error).message, path: ctx.path }, 'database unavailable: 503')
+      } else {
+        logger.error({ err }, 'oidc-provider server error')
+      }
+    })
     provider.on('backchannel.error', (_ctx, err, client) =>
       logger.warn({ err: { message: (err as Error).message }, clientId: client.clientId }, 'back-channel logout failed'),
     )
@@ -149,6 +159,39 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
         requestId: providerRequest.getStore()?.request.id,
       }))
     })
+  }
+
+  /** Requests of oidc-provider that failed because the database could not serve them. */
+  const databaseFailed = new WeakSet<object>()
+
+  /**
+   * oidc-provider answers every unexpected failure as `server_error` with 500. When the
+   * database was the cause, the truth is "try again soon": 503 with Retry-After (RFC 9110
+   * §15.6.4, §10.2.3), the same error shape for JSON callers, and at the authorization
+   * endpoint, whose redirect cannot carry a status, the code RFC 6749 §4.1.2.1 defines for
+   * it: `temporarily_unavailable`. Pages are rendered as 503 by provider-pages.ts.
+   */
+  async function databaseOutageAnswers(ctx: Parameters<Parameters<Provider['use']>[0]>[0], next: () => Promise<unknown>): Promise<void> {
+    await next()
+    if (!databaseFailed.has(ctx)) return
+    ctx.set('retry-after', String(databaseRetryAfterSeconds))
+    ctx.set('cache-control', 'no-store')
+    if (ctx.status === 500) ctx.status = 503
+    const body = ctx.body as { error?: unknown } | undefined
+    if (ctx.status === 503 && typeof body === 'object' && body !== null && body.error === 'server_error') {
+      ctx.body = { ...body, error_description: 'the service is temporarily unavailable, try again later' }
+    }
+    const location = ctx.response.get('location')
+    if (ctx.status >= 300 && ctx.status < 400 && location !== '') {
+      const url = new URL(location)
+      for (const params of [url.searchParams, new URLSearchParams(url.hash.slice(1))]) {
+        if (params.get('error') !== 'server_error') continue
+        params.set('error', 'temporarily_unavailable')
+        params.set('error_description', 'the service is temporarily unavailable, try again later')
+        if (params !== url.searchParams) url.hash = params.toString()
+      }
+      ctx.set('location', url.href)
+    }
   }
 
   /** An audit write begun by a provider event: the response waits for it; a failure is logged. */

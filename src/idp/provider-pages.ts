@@ -1,4 +1,5 @@
 import type { KoaContextWithOIDC } from 'oidc-provider'
+import { isDatabaseUnavailable } from '../db/errors.ts'
 import { providerRequest } from './request-context.ts'
 
 /**
@@ -64,7 +65,13 @@ export function createProviderPages(): ProviderPages {
     async logoutSuccess(ctx) {
       render(ctx, 'logout-done', {})
     },
-    async error(ctx, out) {
+    async error(ctx, out, error) {
+      if (isDatabaseUnavailable(error)) {
+        // Not the citizen's mistake and not a bug: the general "not available right now"
+        // page, 503 (app.ts adds Retry-After).
+        render(ctx, 'error', { status: 503 }, 503)
+        return
+      }
       // The error code is safe to show (it is the OAuth error name); descriptions stay in the log.
       const status = typeof ctx.status === 'number' && ctx.status >= 400 ? ctx.status : 400
       render(ctx, 'oidc-error', { error: out.error }, status)

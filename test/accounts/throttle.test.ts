@@ -23,7 +23,7 @@ const ACCOUNT = accountKey('5b0c3f3e-3f7e-4f7e-9a43-0c9a3c1e2b11')
 
 /** A second "instance": its own pool on the same PostgreSQL database. */
 async function withSecondInstance(url: string, fn: (other: Kysely<Database>) => Promise<void>): Promise<void> {
-  const handle = await openDatabase({ url, pgliteDir: '', autoMigrate: false, poolMax: 5, connectTimeoutMs: 5000, statementTimeoutMs: 30000 })
+  const handle = await openDatabase({ url, pgliteDir: '', autoMigrate: false, poolMax: 5, connectTimeoutMs: 5000, statementTimeoutMs: 30000, queryTimeoutMs: 35000 })
   try {
     await fn(handle.db)
   } finally {

@@ -73,7 +73,7 @@ async function startGateway(
 /** A second connection pool to the same database (PostgreSQL), as another machine would have. */
 async function secondHandle(t: Test, db: TestDatabase): Promise<Kysely<Database>> {
   if (db.url === undefined) return db.db // PGlite serves one process: share it.
-  const other = await openDatabase({ url: db.url, pgliteDir: '', autoMigrate: false, poolMax: 2, connectTimeoutMs: 5000, statementTimeoutMs: 30000 })
+  const other = await openDatabase({ url: db.url, pgliteDir: '', autoMigrate: false, poolMax: 2, connectTimeoutMs: 5000, statementTimeoutMs: 30000, queryTimeoutMs: 35000 })
   t.teardown(() => other.close())
   return other.db
 }

@@ -101,6 +101,7 @@ async function freshPostgres(): Promise<TestDatabase> {
     poolMax: 5,
     connectTimeoutMs: 5000,
     statementTimeoutMs: 30000,
+    queryTimeoutMs: 35000,
   })
   await migrateToLatestOrThrow(handle.db)
   return {

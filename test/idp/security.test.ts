@@ -958,6 +958,7 @@ async function secondInstance(t: Test, db: TestDatabase): Promise<RunningIdp> {
     poolMax: 3,
     connectTimeoutMs: 5000,
     statementTimeoutMs: 30000,
+    queryTimeoutMs: 35000,
   })
   t.teardown(() => handle.close())
   return startIdp(t, { ...handle, url: db.url }, { http: { trustProxy: ['127.0.0.1'] } })
