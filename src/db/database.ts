@@ -15,6 +15,8 @@ import { oidcClientsColumns, oidcPayloadsColumns, signingKeysColumns } from './t
 import { officersColumns } from './tables/officers.ts'
 import type { OneTimeCodesTable } from './tables/one-time-codes.ts'
 import { oneTimeCodesColumns } from './tables/one-time-codes.ts'
+import type { KnownDevicesTable, NoticePreferencesTable } from './tables/notices.ts'
+import { knownDevicesColumns, noticePreferencesColumns } from './tables/notices.ts'
 import type { OutboxTable } from './tables/outbox.ts'
 import { outboxColumns } from './tables/outbox.ts'
 
@@ -26,6 +28,8 @@ export interface Database {
   login_attempts: LoginAttemptsTable
   one_time_codes: OneTimeCodesTable
   outbox: OutboxTable
+  notice_preferences: NoticePreferencesTable
+  known_devices: KnownDevicesTable
   oidc_payloads: OidcPayloadsTable
   oidc_clients: OidcClientsTable
   signing_keys: SigningKeysTable
@@ -45,6 +49,8 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   login_attempts: loginAttemptsColumns,
   one_time_codes: oneTimeCodesColumns,
   outbox: outboxColumns,
+  notice_preferences: noticePreferencesColumns,
+  known_devices: knownDevicesColumns,
   oidc_payloads: oidcPayloadsColumns,
   oidc_clients: oidcClientsColumns,
   signing_keys: signingKeysColumns,

@@ -24,7 +24,7 @@ t.test('lists the newest messages first, only unsent ones on request, within the
     for (let i = 0; i < 3; i++) {
       await db.insertInto('outbox').values({ channel: 'email', recipient: `r${i}@contoh.id`, body: `pesan ${i}`, created_at: new Date(Date.UTC(2026, 10, 27, 8, i)) }).execute()
     }
-    await db.updateTable('outbox').set({ sent_at: new Date() }).where('recipient', '=', 'r2@contoh.id').execute()
+    await db.updateTable('outbox').set({ sent_at: new Date(), status: 'sent' }).where('recipient', '=', 'r2@contoh.id').execute()
     t.strictSame((await listOutbox(db, { limit: 2 })).map((r) => r.recipient), ['r2@contoh.id', 'r1@contoh.id'])
     t.strictSame((await listOutbox(db, { unsentOnly: true })).map((r) => r.recipient), ['r1@contoh.id', 'r0@contoh.id'])
   })
