@@ -61,6 +61,8 @@ export interface OtpOptions {
   readonly actor?: AuditActor
   readonly ip?: string
   readonly requestId?: string
+  /** The language of the message (the page the citizen asked from). */
+  readonly locale?: OtpLocale
 }
 
 export interface IssueOtpInput {
@@ -102,20 +104,52 @@ export function hashOtp(codeId: string, purpose: OneTimeCodePurpose, code: strin
   return createHmac('sha256', secret).update(`${codeId}:${purpose}:${code}`).digest('hex')
 }
 
-/** The message for a code, in Bahasa Indonesia. */
-export function otpMessage(purpose: OneTimeCodePurpose, code: string, lifetimeSeconds: number): { subject: string; body: string } {
+export type OtpLocale = 'id' | 'en'
+
+export interface OtpMessage {
+  readonly subject: string
+  /** The e-mail's text part. */
+  readonly body: string
+  /** The e-mail's HTML part. */
+  readonly html: string
+  /** The SMS: short, the code first. */
+  readonly sms: string
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string)
+}
+
+/** The message for a code, in Bahasa Indonesia (or English when the citizen reads English). */
+export function otpMessage(purpose: OneTimeCodePurpose, code: string, lifetimeSeconds: number, locale: OtpLocale = 'id'): OtpMessage {
   const minutes = Math.max(1, Math.floor(lifetimeSeconds / 60))
-  const warning = 'Jangan berikan kode ini kepada siapa pun, termasuk petugas.'
-  if (purpose === 'reset_password') {
-    return {
-      subject: 'Kode atur ulang kata sandi Satu Pintu',
-      body: `Kode untuk mengatur ulang kata sandi Satu Pintu Anda: ${code}. Berlaku ${minutes} menit. ${warning} Bila Anda tidak memintanya, abaikan pesan ini.`,
-    }
-  }
-  return {
-    subject: 'Kode verifikasi Satu Pintu',
-    body: `Kode verifikasi Satu Pintu Anda: ${code}. Berlaku ${minutes} menit. ${warning}`,
-  }
+  const id = locale === 'id'
+  const warning = id ? 'Jangan berikan kode ini kepada siapa pun, termasuk petugas.' : 'Do not give this code to anyone, not even to staff.'
+  const reset = purpose === 'reset_password'
+  const subject = reset
+    ? id ? 'Kode atur ulang kata sandi Satu Pintu' : 'Satu Pintu password reset code'
+    : id ? 'Kode verifikasi Satu Pintu' : 'Satu Pintu verification code'
+  const lead = reset
+    ? id ? 'Kode untuk mengatur ulang kata sandi Satu Pintu Anda:' : 'The code to reset your Satu Pintu password:'
+    : id ? 'Kode verifikasi Satu Pintu Anda:' : 'Your Satu Pintu verification code:'
+  const valid = id ? `Berlaku ${minutes} menit.` : `Valid for ${minutes} minutes.`
+  const ignore = reset ? (id ? 'Bila Anda tidak memintanya, abaikan pesan ini.' : 'If you did not ask for it, ignore this message.') : ''
+  const body = `${lead} ${code}. ${valid} ${warning}${ignore ? ` ${ignore}` : ''}`
+  const sms = reset
+    ? id ? `${code} adalah kode atur ulang kata sandi Satu Pintu. Berlaku ${minutes} menit. Jangan berikan kepada siapa pun.` : `${code} is your Satu Pintu password reset code. Valid ${minutes} min. Do not share it.`
+    : id ? `${code} adalah kode verifikasi Satu Pintu. Berlaku ${minutes} menit. Jangan berikan kepada siapa pun.` : `${code} is your Satu Pintu verification code. Valid ${minutes} min. Do not share it.`
+  const html = [
+    `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(subject)}</title></head>`,
+    '<body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#1b1b1b;background:#ffffff"><div style="max-width:36em">',
+    `<h1 style="font-size:20px;margin:0 0 1em">${escapeHtml(subject)}</h1>`,
+    `<p style="margin:0 0 .5em">${escapeHtml(lead)}</p>`,
+    `<p style="margin:0 0 1em;font-size:32px;font-weight:bold;letter-spacing:.2em;font-family:monospace">${escapeHtml(code)}</p>`,
+    `<p style="margin:0 0 1em">${escapeHtml(valid)} <strong>${escapeHtml(warning)}</strong></p>`,
+    ignore ? `<p style="margin:0 0 1em">${escapeHtml(ignore)}</p>` : '',
+    `<p style="margin:2em 0 0;font-size:13px;color:#555">${escapeHtml(id ? 'Pesan ini dikirim otomatis oleh Satu Pintu. Jangan membalas.' : 'This message was sent automatically by Satu Pintu. Do not reply.')}</p>`,
+    '</div></body></html>',
+  ].join('')
+  return { subject, body, html, sms }
 }
 
 function normalizeDestination(purpose: OneTimeCodePurpose, channel: OutboxChannel, destination: string): string {
@@ -190,13 +224,19 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
       })
       .execute()
 
-    const message = otpMessage(input.purpose, code, policy.lifetimeSeconds)
+    const locale = options.locale ?? 'id'
+    const message = otpMessage(input.purpose, code, policy.lifetimeSeconds, locale)
     const outbox = options.outbox?.(trx) ?? databaseOutbox(trx, options.logger)
     await outbox.send({
       channel: input.channel,
       recipient: destination,
-      body: message.body,
-      ...(input.channel === 'email' ? { subject: message.subject } : {}),
+      kind: 'code',
+      locale,
+      citizenId: input.citizenId,
+      // Not delivered once the code is dead: a late code only confuses.
+      expiresAt,
+      params: { code, minutes: Math.max(1, Math.floor(policy.lifetimeSeconds / 60)) },
+      ...(input.channel === 'email' ? { subject: message.subject, body: message.body, html: message.html } : { body: message.sms }),
     })
 
     await recordAudit(trx, {

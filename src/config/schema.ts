@@ -22,6 +22,9 @@ export const configSchema = z
     regency: z
       .strictObject({
         name: z.string().min(2).describe('Name of the regency without the word "Kabupaten", e.g. "Sukamaju": shown on pages, and refused inside passwords.'),
+        timeZone: z
+          .enum(['Asia/Jakarta', 'Asia/Pontianak', 'Asia/Makassar', 'Asia/Jayapura'])
+          .describe('The regency\'s time zone (WIB: Asia/Jakarta or Asia/Pontianak; WITA: Asia/Makassar; WIT: Asia/Jayapura): times in notices are shown in it, and the daily digest follows its days.'),
       })
       .describe('The regional government this deployment serves.'),
     log: z

@@ -31,7 +31,7 @@ function capturingOutbox(): { sent: OutboxMessage[]; options: Pick<OtpOptions, '
 }
 
 function codeIn(message: OutboxMessage | undefined): string {
-  const m = /: ([0-9]{6})\./.exec(message?.body ?? '')
+  const m = /\b([0-9]{6})\b/.exec(message?.body ?? '')
   if (m === null || m[1] === undefined) throw new Error('no code in the message')
   return m[1]
 }
