@@ -10,6 +10,7 @@ import type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/
 import { AccountError } from './errors.ts'
 import { classifyIdentifier, normalizeEmail, normalizePhone, type ClassifiedIdentifier } from './identifiers.ts'
 import { nikMatchesPerson, parseNik } from './nik.ts'
+import { queueNotice, type RenderOptions } from './notices.ts'
 import { checkPassword, type PasswordError } from './password-policy.ts'
 import { argon2Hasher, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts'
 import {
@@ -435,7 +436,14 @@ export async function setCitizenPassword(
   db: Kysely<Database>,
   citizenId: string,
   password: string,
-  context: RequestContext & { readonly regencyName: string; readonly passwords?: PasswordHasher; readonly now?: Date },
+  context: RequestContext & {
+    readonly regencyName: string
+    readonly passwords?: PasswordHasher
+    readonly now?: Date
+    /** Which notice the citizen gets (in the same transaction): changed on Akun Saya (default) or reset with a code. */
+    readonly notice?: 'password_changed' | 'password_reset'
+    readonly noticeOptions?: RenderOptions
+  },
 ): Promise<void> {
   assertPasswordSize(password)
   const record = await findRecordById(db, citizenId)
@@ -466,6 +474,7 @@ export async function setCitizenPassword(
       ip: context.ip,
       requestId: context.requestId,
     })
+    await queueNotice(trx, { citizenId, kind: context.notice ?? 'password_changed', data: { at: now } }, context.noticeOptions)
   })
 }
 

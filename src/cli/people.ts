@@ -4,6 +4,7 @@ import { createCitizen, findCitizenByIdentifier, setCitizenStatus, type Citizen 
 import { accountErrorMessages, isAccountError } from '../accounts/errors.ts'
 import { classifyIdentifier } from '../accounts/identifiers.ts'
 import { createOfficer } from '../accounts/officers.ts'
+import { noticeOptionsOf, queueNotice } from '../accounts/notices.ts'
 import { listOutbox } from '../accounts/outbox.ts'
 import { recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
@@ -95,9 +96,15 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
     .requiredOption('--reason <text>', 'why you look this citizen up (kept in the audit trail)')
     .option('--json', 'machine-readable output')
     .action(async (identifier: string, o: { reason: string; json?: boolean }) => {
-      await withDatabase(ctx, async ({ db }) => {
+      const reason = o.reason.trim().slice(0, 200)
+      if (reason === '') throw new AdminError('--reason must say why you look this citizen up', 2)
+      await withDatabase(ctx, async ({ db }, config) => {
         const citizen = await lookUp(db, identifier)
-        await recordAudit(db, { event: 'citizen.looked_up', actor: 'cli', subjectId: citizen.id, data: { reason: o.reason.slice(0, 200) } })
+        // The look-up is recorded and the citizen told of it, together (UU PDP art. 7).
+        await db.transaction().execute(async (trx) => {
+          await recordAudit(trx, { event: 'citizen.looked_up', actor: 'cli', subjectId: citizen.id, data: { reason } })
+          await queueNotice(trx, { citizenId: citizen.id, kind: 'officer_lookup', data: { at: new Date(), officer: null, reason } }, noticeOptionsOf(config))
+        })
         const v = view(citizen)
         if (o.json) return printJson(ctx.io, v)
         for (const [k, val] of Object.entries(v)) ctx.io.out(`${k.padEnd(16)} ${val === null ? '-' : String(val)}`)

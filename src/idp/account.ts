@@ -25,6 +25,7 @@ import { registerForms } from './forms.ts'
 import { destroyAccountArtifacts, destroyPayload, listPayloadsForAccount, revokePayloadsByGrantId } from './oidc-store.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
 import { credentialArtifacts, passwordResetRoutes } from './password-reset.ts'
+import { noticeOptionsOf } from '../accounts/notices.ts'
 import {
   accountErrorStatus,
   accountErrorText,
@@ -524,7 +525,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     }
     if (!check.ok || check.citizen.id !== who.citizen.id) return passwordPage(reply, { current: t('akun.password.currentWrong') }, 400)
     try {
-      await setCitizenPassword(db, who.citizen.id, v.password, { ...context(req, who), regencyName: config.regency.name })
+      await setCitizenPassword(db, who.citizen.id, v.password, { ...context(req, who), regencyName: config.regency.name, noticeOptions: noticeOptionsOf(config) })
     } catch (err) {
       if (!isAccountError(err)) throw err
       return passwordPage(reply, { password: accountErrorText(req, err) }, accountErrorStatus(err))

@@ -12,6 +12,7 @@ import { recordAudit } from '../audit/audit.ts'
 import { AppError } from '../errors/app-error.ts'
 import { formBodyLimit, registerForms } from './forms.ts'
 import { acr } from './provider.ts'
+import { afterCitizenSignIn } from './sign-in-device.ts'
 
 export interface InteractionDeps {
   config: Config
@@ -237,6 +238,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         if (result.ok) {
           // A password alone is level 1 whatever the account's verification (DESIGN.md,
           // Identity): the second factor that lifts a sign-in to 2 and 3 comes with MFA.
+          await afterCitizenSignIn(req, reply, db, config, result.citizen.id)
           return finish(req, reply, { login: { accountId: result.citizen.id, acr: acr.password, amr: ['pwd'], remember: true } }, false)
         }
         if (result.reason === 'throttled') return throttledPage(req, reply, view, client, username, result.retryAfterSeconds)

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import { findCitizenById, findCitizenByIdentifier, setCitizenPassword, type Citizen } from '../accounts/citizens.ts'
 import { isAccountError } from '../accounts/errors.ts'
+import { noticeOptionsOf } from '../accounts/notices.ts'
 import { classifyIdentifier } from '../accounts/identifiers.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp } from '../accounts/otp.ts'
 import { takeSourceAllowance } from '../accounts/throttle.ts'
@@ -274,6 +275,8 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
           actor: `citizen:${citizenId}`,
           ip: req.ip,
           requestId: req.id,
+          notice: 'password_reset',
+          noticeOptions: noticeOptionsOf(config),
         })
       } catch (err) {
         if (!isAccountError(err)) throw err
