@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { loadAgencies } from '../gateway/agencies.ts'
+import { loadAgencies, tableDefaults } from '../gateway/agencies.ts'
 import type { AdminContext } from './admin.ts'
 import { printJson, printTable } from './output.ts'
 
@@ -12,13 +12,10 @@ export function registerAgencyCommands(program: Command, ctx: AdminContext): voi
     .option('--json', 'machine-readable output')
     .action((opts: { file?: string; json?: boolean }) => {
       const config = ctx.config()
-      const table = loadAgencies(opts.file ?? config.gateway.agenciesFile, {
-        timeoutMs: config.gateway.upstreamTimeoutMs,
-        maxBodyBytes: config.gateway.maxBodyBytes,
-      })
+      const table = loadAgencies(opts.file ?? config.gateway.agenciesFile, tableDefaults(config))
       const rows = table.agencies.flatMap((a) =>
         a.services.map((s) => ({
-          route: `${a.prefix}${s.path === '/' ? '/*' : `${s.path}/*`}`,
+          route: `${a.origin}${s.path === '/' ? '/*' : `${s.path}/*`}`,
           agency: a.id,
           service: s.id,
           upstream: new URL(s.path === '/' ? '' : s.path.slice(1), a.upstream).toString(),
@@ -28,7 +25,8 @@ export function registerAgencyCommands(program: Command, ctx: AdminContext): voi
           documents: s.documents,
           timeout_ms: s.timeoutMs,
           max_body_bytes: s.maxBodyBytes,
-          host: a.host ?? '',
+          host: a.host,
+          app_clients: a.appClients,
         })),
       )
       if (opts.json) return printJson(ctx.io, { agencies: table.agencies.length, routes: rows })

@@ -124,6 +124,12 @@ export const configSchema = z
     gateway: z
       .strictObject({
         publicUrl: httpUrl.describe('Public base URL of the gateway (the portal).'),
+        agencyHost: z
+          .string()
+          .regex(/^[a-z0-9.{}-]+(:\d{1,5})?$/, 'must be a host name template such as {agency}.layanan.example.go.id')
+          .refine((v) => v.includes('{agency}'), 'must contain {agency}')
+          .optional()
+          .describe('Host of each agency\'s own origin, `{agency}` replaced by the agency id (wildcard DNS and certificate, docs/operations.md); an agency may set its own `host`. Default: `{agency}.` followed by the host of gateway.publicUrl.'),
         port: port.describe('Port of the gateway.'),
         agenciesFile: z.string().min(1).describe('YAML file with the agencies, their upstreams and services (see docs/agency-integration.md). Relative paths are resolved from the working directory.'),
         clientId: z.string().min(1).describe('The gateway\'s client id at the idp (it signs browsers in as a confidential OIDC client).'),

@@ -14,6 +14,8 @@ const localized = z.strictObject({ id: z.string().min(1).max(200), en: z.string(
 const idPattern = /^[a-z0-9][a-z0-9-]{1,39}$/
 const acrPattern = /^urn:satupintu:loa:[123]$/
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,128}$/
+/** A DNS name (labels of letters, digits and dashes) with an optional port. */
+const hostPattern = /^(?=.{1,253}(:|$))([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/
 
 const serviceSchema = z.strictObject({
   id: z.string().regex(idPattern, 'must be lowercase letters, digits and dashes (2-40)'),
@@ -52,8 +54,11 @@ const agencySchema = z.strictObject({
     .string()
     .regex(/^\/[a-z0-9/-]+[a-z0-9]$/, 'must be a path like /layanan/dinas-contoh')
     .optional(),
-  /** Optional host name served only for this agency (e.g. izin.sukamaju.go.id). */
-  host: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be a host name').optional(),
+  /**
+   * The agency's own host (its browser origin, issue 10 §2), e.g. izin.sukamaju.go.id.
+   * Default: gateway.agencyHost with {agency} replaced by the id.
+   */
+  host: z.string().regex(hostPattern, 'must be a lower-case host name, optionally with :port').optional(),
   /** Whether the plain X-Citizen-Nik header is sent (the assertion carries nik only with consent). */
   releaseNik: z.boolean().default(false),
   timeoutMs: z.number().int().min(100).max(300000).optional(),
@@ -64,6 +69,11 @@ const agencySchema = z.strictObject({
    * client-credentials token of one of them fetches this agency's document links.
    */
   clients: z.array(z.string().regex(clientIdPattern, 'must be a client id (letters, digits, . _ ~ -, up to 128)')).default([]),
+  /**
+   * OIDC clients (the agency's own apps) whose citizens' access tokens this agency's
+   * routes accept, when the token's audience is the agency's origin (issue 10 §3).
+   */
+  appClients: z.array(z.string().regex(clientIdPattern, 'must be a client id (letters, digits, . _ ~ -, up to 128)')).default([]),
 })
 
 const fileSchema = z.strictObject({ agencies: z.array(agencySchema) })
@@ -86,10 +96,15 @@ export interface Agency {
   readonly name: { readonly id: string; readonly en: string }
   readonly upstream: URL
   readonly prefix: string
-  readonly host: string | undefined
+  /** The agency's own host, lower case, with a port only where it is not the scheme's default. */
+  readonly host: string
+  /** The agency's browser origin (scheme of gateway.publicUrl + host): the audience of its bearer tokens. */
+  readonly origin: string
   readonly releaseNik: boolean
   /** OIDC client ids (client-credentials) of the agency's backend: they fetch its document links. */
   readonly clients: readonly string[]
+  /** OIDC client ids of the agency's apps: their citizen tokens (audience = origin) are accepted here. */
+  readonly appClients: readonly string[]
   /** Longest path first, so the most specific service matches. */
   readonly services: readonly Service[]
 }
@@ -103,15 +118,47 @@ export interface RouteMatch {
 
 export interface AgencyTable {
   readonly agencies: readonly Agency[]
+  /** The portal's own host (gateway.publicUrl), as agencies' hosts are written. */
+  readonly portalHost: string
+  /** The agency served on `host` (a Host header value), if any. */
+  byHost(host: string): Agency | undefined
   /** Finds the agency and service for a normalised path (see paths.ts) and host. */
   match(pathname: string, host?: string): RouteMatch | undefined
 }
 
-export function buildAgencyTable(
-  raw: unknown,
-  defaults: { timeoutMs: number; maxBodyBytes: number },
-  where = 'gateway.agencies',
-): AgencyTable {
+/** What the agencies file does not say itself: gateway-wide defaults. */
+export interface TableDefaults {
+  timeoutMs: number
+  maxBodyBytes: number
+  /** gateway.publicUrl: the portal's origin; its scheme is every agency origin's scheme. */
+  publicUrl: string
+  /** gateway.agencyHost: `{agency}` is replaced by the agency id. Default `{agency}.<publicUrl host>`. */
+  hostTemplate?: string | undefined
+}
+
+/** The table defaults of a configuration. */
+export function tableDefaults(config: {
+  gateway: { upstreamTimeoutMs: number; maxBodyBytes: number; publicUrl: string; agencyHost?: string | undefined }
+}): TableDefaults {
+  return {
+    timeoutMs: config.gateway.upstreamTimeoutMs,
+    maxBodyBytes: config.gateway.maxBodyBytes,
+    publicUrl: config.gateway.publicUrl,
+    hostTemplate: config.gateway.agencyHost,
+  }
+}
+
+/** `host` without the scheme's default port (what browsers send in Host and put in an origin). */
+function canonicalHost(host: string, protocol: string): string {
+  const h = host.toLowerCase()
+  return (protocol === 'https:' && h.endsWith(':443')) || (protocol === 'http:' && h.endsWith(':80')) ? h.replace(/:\d+$/, '') : h
+}
+
+export function buildAgencyTable(raw: unknown, defaults: TableDefaults, where = 'gateway.agencies'): AgencyTable {
+  const publicUrl = new URL(defaults.publicUrl)
+  const portalHost = canonicalHost(publicUrl.host, publicUrl.protocol)
+  const template = defaults.hostTemplate ?? `{agency}.${portalHost}`
+  if (!template.includes('{agency}')) throw new ConfigError(`gateway.agencyHost must contain {agency}: ${template}`)
   const parsed = fileSchema.safeParse(raw)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
@@ -122,6 +169,7 @@ export function buildAgencyTable(
   const seenIds = new Set<string>()
   const seenPrefixes = new Set<string>()
   const seenClients = new Map<string, string>()
+  const seenHosts = new Map<string, string>([[portalHost, 'the portal (gateway.publicUrl)']])
   const agencies: Agency[] = parsed.data.agencies.map((a, i) => {
     if (seenIds.has(a.id)) throw new ConfigError(`${where}[${i}].id ${a.id} is used twice`)
     seenIds.add(a.id)
@@ -133,6 +181,11 @@ export function buildAgencyTable(
       if (owner !== undefined) throw new ConfigError(`${where}[${i}].clients[${k}] ${c} is already a client of ${owner}`)
       seenClients.set(c, a.id)
     })
+    const host = canonicalHost(a.host ?? template.replaceAll('{agency}', a.id), publicUrl.protocol)
+    if (!hostPattern.test(host)) throw new ConfigError(`${where}[${i}].host ${host} (from gateway.agencyHost) is not a host name`)
+    const hostOwner = seenHosts.get(host)
+    if (hostOwner !== undefined) throw new ConfigError(`${where}[${i}].host ${host} is already the host of ${hostOwner}`)
+    seenHosts.set(host, a.id)
     const servicePaths = new Set<string>()
     const services = a.services.map((s, j): Service => {
       const normal = s.path === '/' ? '/' : s.path.replace(/\/+$/, '')
@@ -154,14 +207,25 @@ export function buildAgencyTable(
     services.sort((x, y) => y.path.length - x.path.length)
     const upstream = new URL(a.upstream)
     if (!upstream.pathname.endsWith('/')) upstream.pathname += '/'
-    return { id: a.id, name: a.name, upstream, prefix, host: a.host, releaseNik: a.releaseNik, clients: Object.freeze([...new Set(a.clients)]), services }
+    return {
+      id: a.id,
+      name: a.name,
+      upstream,
+      prefix,
+      host,
+      origin: `${publicUrl.protocol}//${host}`,
+      releaseNik: a.releaseNik,
+      clients: Object.freeze([...new Set(a.clients)]),
+      appClients: Object.freeze([...new Set(a.appClients)]),
+      services,
+    }
   })
   // A prefix inside another agency's prefix would make the route table ambiguous.
   for (const [i, a] of agencies.entries()) {
     const outer = agencies.find((b) => b !== a && a.prefix.startsWith(`${b.prefix}/`))
     if (outer) throw new ConfigError(`${where}[${i}].prefix ${a.prefix} lies inside ${outer.id}'s prefix ${outer.prefix}`)
   }
-  const byHost = new Map(agencies.filter((a) => a.host !== undefined).map((a) => [a.host as string, a]))
+  const byHost = new Map(agencies.map((a) => [a.host, a]))
 
   function serviceFor(agency: Agency, upstreamPath: string): Service | undefined {
     return agency.services.find(
@@ -171,6 +235,10 @@ export function buildAgencyTable(
 
   return Object.freeze({
     agencies: Object.freeze(agencies),
+    portalHost,
+    byHost(host: string): Agency | undefined {
+      return byHost.get(canonicalHost(host, publicUrl.protocol))
+    },
     match(pathname: string, host?: string): RouteMatch | undefined {
       const hostAgency = host === undefined ? undefined : byHost.get(host.toLowerCase())
       if (hostAgency) {
@@ -197,7 +265,7 @@ function describe(issue: { code: string; message: string; keys?: unknown } | und
 }
 
 /** Reads and validates the agencies file named by gateway.agenciesFile. */
-export function loadAgencies(file: string, defaults: { timeoutMs: number; maxBodyBytes: number }): AgencyTable {
+export function loadAgencies(file: string, defaults: TableDefaults): AgencyTable {
   const abs = path.resolve(file)
   let text: string
   try {

@@ -7,7 +7,7 @@ import { createBaseApp } from '../http/app.ts'
 import { healthRoutes } from '../http/health.ts'
 import { registerPages } from '../http/pages.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
-import { loadAgencies, type AgencyTable } from './agencies.ts'
+import { loadAgencies, tableDefaults, type AgencyTable } from './agencies.ts'
 import { createAssertionSigner } from './assertion.ts'
 import { createGatewayAuth } from './auth.ts'
 import { registerGatewayDocuments } from './documents.ts'
@@ -37,7 +37,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const logger = deps.logger.child({ service: 'gateway' })
   const table =
     deps.agencies ??
-    loadAgencies(config.gateway.agenciesFile, { timeoutMs: config.gateway.upstreamTimeoutMs, maxBodyBytes: config.gateway.maxBodyBytes })
+    loadAgencies(config.gateway.agenciesFile, tableDefaults(config))
   const kek = deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (m) => logger.warn(m)))
   // The gateway proxies bodies as streams: its own routes keep the small default limit,
   // proxied routes set theirs per service (proxy.ts).
@@ -54,7 +54,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
 
   const clientSecret = deps.clientSecret ?? config.gateway.clientSecret
-  const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret })
+  const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret, table })
 
   // Agencies verify the assertion with these keys (docs/agency-integration.md).
   app.get('/.well-known/jwks.json', async (_req, reply) =>

@@ -25,6 +25,7 @@ import {
   type IdpKeys,
   type PresentedToken,
 } from './bearer.ts'
+import type { AgencyTable } from './agencies.ts'
 import type { GatewayAuth, Requirement } from './contracts.ts'
 import { dpopAlgorithms, DpopError, verifyDpopProof } from './dpop.ts'
 import { acrLevel, type Identity } from './identity.ts'
@@ -86,13 +87,16 @@ export interface GatewayAuthDeps {
   db: Kysely<Database>
   logger: Logger
   kek: KeyEncryption
+  /** The agencies: their origins are audiences of bearer tokens. */
+  table: AgencyTable
   /** The gateway's client secret at the idp; without it browsers cannot sign in (bearer tokens still work). */
   clientSecret: string | undefined
 }
 
 /** Whether `identity` meets `need`: at least the level, and every scope. */
 export function meets(identity: Identity | undefined, need: Requirement): identity is Identity {
-  if (identity === undefined) return false
+  // A client's own token has no citizen: it meets no citizen's requirement.
+  if (identity === undefined || identity.via === 'client') return false
   if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) return false
   return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
 }
@@ -186,7 +190,10 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   const limits: SessionLimits = { idleSeconds: config.gateway.session.idleSeconds, absoluteSeconds: config.gateway.session.absoluteSeconds }
   // The idle clock needs no write per request: once a minute (or a tenth of the idle time) is enough.
   const touchEveryMs = Math.min(60_000, (limits.idleSeconds * 1000) / 10)
-  const audience = config.idp.gatewayResource ?? config.gateway.publicUrl
+  // Tokens for the gateway's own resource (document links, the portal) and for each
+  // agency's origin are verified here; which audience a route needs, the route decides
+  // (proxy.ts tokenRefusal: the agency's origin only).
+  const audience = [config.idp.gatewayResource ?? config.gateway.publicUrl, ...deps.table.agencies.map((a) => a.origin)]
   const issuerUrl = new URL(config.idp.issuer)
   const sessionCookie: CookieSerializeOptions = { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies }
   const transactionCookie: CookieSerializeOptions = { path: callbackPath, httpOnly: true, sameSite: 'lax', secure: secureCookies }
@@ -348,6 +355,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       scopes: Object.freeze([...row.scopes]),
       claims: Object.freeze({ ...row.claims }),
       clientId: undefined,
+      audience: Object.freeze([]),
       sessionId: row.id_hash,
     })
   }

@@ -107,8 +107,11 @@ export interface IdpKeys {
 export interface AccessTokenVerifierOptions {
   /** The idp's issuer and JWKS (createRemoteJWKSet: refetches on an unknown kid); may wait for discovery. */
   keys: () => Promise<IdpKeys>
-  /** The gateway's resource indicator: the token's `aud`. */
-  audience: string
+  /**
+   * The audiences accepted at all (the gateway's resource and every agency origin); which
+   * one a route needs is the caller's decision (Identity.audience).
+   */
+  audience: string | readonly string[]
   /** Largest number of tokens kept verified in memory. */
   cacheSize?: number
 }
@@ -142,6 +145,22 @@ function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
 }
 
+/**
+ * Whether an access token is a client's own (client credentials), with no citizen behind
+ * it. Two markers, both from how the idp makes its JWT access tokens:
+ *  - oidc-provider's JWT format writes `sub: accountId || clientId`
+ *    (lib/models/formats/jwt.js, getValueAndPayload): a token from a grant without an
+ *    account — client credentials — has the client id as its subject;
+ *  - our idp adds `auth_time` and `acr` (extraTokenClaims, src/idp/provider.ts) only to
+ *    tokens that come from a citizen's sign-in (an authorization code or its refresh token).
+ * Either marker is enough: a token that names no sign-in is never a citizen's, whatever
+ * its subject looks like.
+ */
+export function isClientToken(payload: JWTPayload): boolean {
+  if (typeof payload.client_id === 'string' && payload.sub === payload.client_id) return true
+  return typeof payload.auth_time !== 'number' || typeof payload.acr !== 'string' || payload.acr === ''
+}
+
 function identityOf(payload: JWTPayload): { identity: Identity; jkt: string | undefined } {
   const sub = payload.sub
   if (typeof sub !== 'string' || sub === '') throw new InvalidTokenError('The access token has no subject')
@@ -155,14 +174,17 @@ function identityOf(payload: JWTPayload): { identity: Identity; jkt: string | un
     if (typeof value !== 'string' || value === '') throw new InvalidTokenError('The access token is bound in a way this gateway does not support')
     jkt = value
   }
+  const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined
+  const aud = payload.aud
   const identity: Identity = Object.freeze({
-    via: 'bearer',
+    via: isClientToken(payload) ? 'client' : 'bearer',
     sub,
     acr: typeof payload.acr === 'string' ? payload.acr : '',
     amr: Object.freeze(strings(payload.amr)),
     scopes: Object.freeze(typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => s !== '') : []),
     claims: Object.freeze(claims),
-    clientId: typeof payload.client_id === 'string' ? payload.client_id : undefined,
+    clientId,
+    audience: Object.freeze(typeof aud === 'string' ? [aud] : strings(aud)),
     sessionId: undefined,
   })
   return { identity, jkt }
@@ -211,7 +233,7 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
     try {
       ;({ payload } = await jwtVerify(token, keys.jwks, {
         issuer: keys.issuer,
-        audience: opts.audience,
+        audience: typeof opts.audience === 'string' ? opts.audience : [...opts.audience],
         // RFC 9068 §4: typ at+jwt, so an ID token or logout token of ours is never taken for one.
         typ: 'at+jwt',
         algorithms: [...accessTokenAlgorithms],

@@ -320,8 +320,8 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
         })
       }
       const identity = await auth.identify(req)
-      // Client credentials: the token's subject is the client itself.
-      const clientId = identity?.via === 'bearer' && identity.clientId !== undefined && identity.sub === identity.clientId ? identity.clientId : undefined
+      // Client credentials only (bearer.ts isClientToken): a citizen's token is never an agency.
+      const clientId = identity?.via === 'client' && identity.clientId !== undefined ? identity.clientId : undefined
       const agency = clientId === undefined ? undefined : agencyOfClient.get(clientId)
       if (agency === undefined) {
         throw new AppError('forbidden', 'This client does not act for an agency.', {

@@ -4,9 +4,13 @@
  * Nothing in here comes from a request header the caller wrote.
  */
 export interface Identity {
-  /** How it was established. */
-  readonly via: 'session' | 'bearer'
-  /** The citizen's subject at the idp (the idp's `sub` for the gateway client). */
+  /**
+   * How it was established: a browser session, a citizen's bearer token, or a client's
+   * own token (client credentials: `sub` is the client, no citizen at all). A `client`
+   * identity never counts as a signed-in citizen anywhere (issue 10 §3).
+   */
+  readonly via: 'session' | 'bearer' | 'client'
+  /** The citizen's subject at the idp (the idp's `sub` for the gateway client); for `client`, the client id. */
   readonly sub: string
   /** Level of assurance of the sign-in (urn:satupintu:loa:N). */
   readonly acr: string
@@ -17,6 +21,8 @@ export interface Identity {
   readonly claims: Readonly<Record<string, unknown>>
   /** The client the bearer token was issued to (apps, kiosks); undefined for sessions. */
   readonly clientId: string | undefined
+  /** A bearer token's audiences (`aud`): the resources it was issued for; empty for sessions. */
+  readonly audience: readonly string[]
   /** The gateway session id (for sessions): an opaque handle, never sent upstream. */
   readonly sessionId: string | undefined
 }

@@ -22,7 +22,9 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
 
   app.get('/', async (req, reply) => {
     // The portal is a public page: a bad or expired token just means "not signed in" here.
-    const identity = await auth.identify(req).catch(() => undefined)
+    const found = await auth.identify(req).catch(() => undefined)
+    // A client's own token names no citizen: nobody is signed in.
+    const identity = found?.via === 'client' ? undefined : found
     const locale = pickLocale(req)
     const agencies = table.agencies.map((a) => ({
       name: a.name[locale],

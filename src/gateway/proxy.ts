@@ -246,9 +246,31 @@ function mergeNeeds(a: Service, b: Service | undefined): { need: Requirement; si
 
 /** Whether `identity` has at least the level and every scope `need` asks for. */
 function meetsNeed(identity: Identity | undefined, need: Requirement): identity is Identity {
-  if (identity === undefined) return false
+  if (identity === undefined || identity.via === 'client') return false
   if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) return false
   return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
+}
+
+/**
+ * Why a bearer token may not act for a citizen at `agency`, or undefined when it may
+ * (issue 10 §3; SECURITY.md line 33). A token is accepted on an agency's routes only
+ *  - when it is a citizen's (a client's own client-credentials token never is),
+ *  - when its audience is this agency's origin (RFC 8707 §2: the resource it was issued
+ *    for; a token for the gateway's own resource or another agency's origin is refused),
+ *  - and when its client is one of this agency's `appClients`.
+ * Sessions are bound to their host elsewhere (auth.ts); they pass here.
+ */
+export function tokenRefusal(req: FastifyRequest, identity: Identity | undefined, agency: Agency): AppError | undefined {
+  if (identity === undefined || identity.via === 'session') return undefined
+  const scheme = /^dpop\s/i.test(req.headers.authorization ?? '') ? 'DPoP' : 'Bearer'
+  const refuse = (code: 'unauthorized' | 'forbidden', error: string, description: string) =>
+    new AppError(code, description, { headers: { 'www-authenticate': `${scheme} error="${error}", error_description="${description}"` } })
+  if (identity.via === 'client') return refuse('unauthorized', 'invalid_token', 'A client credentials token does not sign a citizen in')
+  if (!identity.audience.includes(agency.origin)) return refuse('unauthorized', 'invalid_token', 'The access token is not for this agency')
+  if (identity.clientId === undefined || !agency.appClients.includes(identity.clientId)) {
+    return refuse('forbidden', 'insufficient_scope', 'The client of this access token is not allowed at this agency')
+  }
+  return undefined
 }
 
 /** Fastify's trusted client chain, client first (only hops within http.trustProxy). */
@@ -386,6 +408,11 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       let identity: Identity | undefined
       if (service.access === 'signed_in') {
         const id = await auth.identify(req)
+        const refusal = tokenRefusal(req, id, agency)
+        if (refusal !== undefined) {
+          closeIfBodyUnread(req, reply)
+          throw refusal
+        }
         if (!meetsNeed(id, need)) {
           closeIfBodyUnread(req, reply)
           return auth.challenge(req, reply, need, id)

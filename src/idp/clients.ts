@@ -92,7 +92,9 @@ export function generateClientSecret(): string {
 }
 
 function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]'
+  // RFC 6761 §6.3: "localhost" and every name under it are loopback; browsers resolve
+  // them so without DNS (the quick start's agency origins, <agency>.localhost).
+  return host === 'localhost' || host.endsWith('.localhost') || host === '127.0.0.1' || host === '[::1]'
 }
 
 /**
@@ -172,7 +174,7 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
     subject_type: input.subjectType ?? 'public',
     application_type: 'web',
     'urn:satupintu:agency': input.agencyId,
-    'urn:satupintu:resources': input.resources ?? [],
+    'urn:satupintu:resources': validateResources(input.resources ?? [], policy),
   }
   if (input.documentServices !== undefined && input.documentServices.length > 0) {
     if (!needsRedirect) throw new ClientError('document_services', 'need the authorization_code grant: the citizen answers in the browser')
@@ -192,6 +194,15 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
 }
 
 const serviceIdPattern = /^[a-z0-9][a-z0-9-]{1,39}$/
+
+/**
+ * Resource indicators a client may get access tokens for (RFC 8707 §2: an absolute URI
+ * without a fragment). The idp issues tokens for these and no others (provider.ts).
+ */
+function validateResources(list: readonly string[], policy: ClientPolicy): string[] {
+  if (list.length > 20) throw new ClientError('resources', 'at most 20')
+  return [...new Set(list.map((r, i) => validateRedirectUri(`resources[${i}]`, r, policy)))]
+}
 
 function text(field: string, value: unknown, min: number, max: number): string {
   if (typeof value !== 'string') throw new ClientError(field, 'is required')

@@ -58,6 +58,15 @@ export function documentsResource(config: Config): string {
   return `${config.idp.issuer.replace(/\/+$/, '')}/api/dokumen`
 }
 
+/** Metadata key of the resources a client is registered for (src/idp/clients.ts). */
+export const resourcesKey = 'urn:satupintu:resources'
+
+/** The resource indicators registered on a client (`satupintu clients add --resource`). */
+export function registeredResources(client: unknown): readonly string[] {
+  const v = (client as Record<string, unknown> | undefined)?.[resourcesKey]
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+}
+
 function pairwiseSub(accountId: string, sectorHost: string, salt: string): string {
   // OIDC Core §8.1: a per-sector identifier no two sectors can correlate.
   return createHash('sha256').update(`${sectorHost}\u0000${accountId}\u0000${salt}`).digest('base64url')
@@ -162,24 +171,32 @@ export function buildProvider(deps: ProviderDeps): Provider {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       // The gateway's resource gets JWT access tokens it verifies with our JWKS.
+      // Access tokens only for the resources registered on the client (issue 10 §3;
+      // RFC 8707 §2: "invalid_target" for any other). The gateway's resource, an agency's
+      // origin behind the gateway (its app clients register just that), and the
+      // documents API are the resources there are.
       resourceIndicators: {
         enabled: true,
-        defaultResource: (ctx, _client, oneOf) => {
+        defaultResource: (ctx, client, oneOf) => {
           if (oneOf) return oneOf.includes(gw) ? gw : oneOf[0]
-          return ctx.oidc.params?.grant_type === 'client_credentials' ? gw : undefined
+          if (ctx.oidc.params?.grant_type !== 'client_credentials') return undefined
+          // A backend asking without `resource`: the gateway's, when it has it registered.
+          const registered = registeredResources(client)
+          return registered.includes(gw) ? gw : registered[0]
         },
         useGrantedResource: () => false,
         getResourceServerInfo: (ctx, resource, client) => {
+          if (!registeredResources(client).includes(resource)) throw new errors.InvalidTarget('the client is not registered for this resource')
           const isClientCredentials = ctx.oidc.params?.grant_type === 'client_credentials'
-          if (resource === docs && isClientCredentials && client.clientId !== undefined) {
+          if (resource === docs) {
+            if (!isClientCredentials) throw new errors.InvalidTarget('the documents API takes client credentials only')
             return { scope: 'dokumen', audience: docs, accessTokenTTL: ttl.clientCredentialsSeconds, accessTokenFormat: 'opaque' }
           }
-          if (resource !== gw) throw new errors.InvalidTarget()
-          const allowed = client.clientId !== undefined
-          if (!allowed) throw new errors.InvalidTarget()
+          // The gateway's resource or an agency's origin: JWTs the gateway verifies locally,
+          // with the resource as their only audience.
           return {
             scope: isClientCredentials ? 'gateway' : 'openid profile email phone address nik gateway',
-            audience: gw,
+            audience: resource,
             accessTokenTTL: isClientCredentials ? ttl.clientCredentialsSeconds : ttl.accessTokenSeconds,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'ES256' } },

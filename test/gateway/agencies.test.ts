@@ -2,7 +2,7 @@ import t from 'tap'
 import { ConfigError } from '../../src/config/load.ts'
 import { buildAgencyTable, loadAgencies } from '../../src/gateway/agencies.ts'
 
-const defaults = { timeoutMs: 15000, maxBodyBytes: 1000 }
+const defaults = { timeoutMs: 15000, maxBodyBytes: 1000, publicUrl: 'https://layanan.sukamaju.go.id' }
 const svc = (over: Record<string, unknown> = {}) => ({ id: 's1', name: { id: 'Layanan', en: 'Service' }, path: '/', access: 'public', ...over })
 const agency = (over: Record<string, unknown> = {}) => ({
   id: 'dinas-a',

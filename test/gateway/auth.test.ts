@@ -20,6 +20,7 @@ import { addCitizen, budi } from '../helpers/citizens.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
+import { agencyTable } from './harness.ts'
 import { freePort } from '../helpers/process.ts'
 
 const clientId = 'satupintu-gateway'
@@ -56,7 +57,7 @@ async function startGateway(
   })
   const app = createBaseApp({ config, logger: silentLogger() })
   await registerPages(app, { config, templateDirs: [] })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret })
+  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }) })
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(req.url)
     const identity = await auth.identify(req)
@@ -146,7 +147,7 @@ t.test('safeReturnPath keeps only paths on the gateway origin', async (t) => {
 })
 
 t.test('meets checks the level and every scope', async (t) => {
-  const id = { via: 'session', sub: 's', acr: 'urn:satupintu:loa:1', amr: [], scopes: ['openid', 'profile'], claims: {}, clientId: undefined, sessionId: 'x' } as const
+  const id = { via: 'session', sub: 's', acr: 'urn:satupintu:loa:1', amr: [], scopes: ['openid', 'profile'], claims: {}, clientId: undefined, audience: [], sessionId: 'x' } as const
   t.ok(meets(id, {}))
   t.ok(meets(id, { acr: 'urn:satupintu:loa:1', scopes: ['openid'] }))
   t.notOk(meets(id, { acr: loa2 }))

@@ -37,6 +37,7 @@ import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
+import { agencyTable } from './harness.ts'
 
 const loa2 = 'urn:satupintu:loa:2'
 const now = () => Math.floor(Date.now() / 1000)
@@ -67,7 +68,7 @@ t.test('the access token verifier', async (t) => {
   const verifier = createAccessTokenVerifier({ audience: 'https://gw.example', keys: async () => ({ issuer: 'https://idp.example', jwks: idp.jwks }), cacheSize: 2 })
 
   await t.test('a valid token gives the identity it carries', async (t) => {
-    const token = await idp.sign({ acr: 'urn:satupintu:loa:1', amr: ['pwd'], name: 'Budi', cnf: undefined, secret_internal: 'x' })
+    const token = await idp.sign({ acr: 'urn:satupintu:loa:1', amr: ['pwd'], auth_time: now() - 60, name: 'Budi', cnf: undefined, secret_internal: 'x' })
     const v = await verifier.verify(token)
     t.same(v.identity, {
       via: 'bearer',
@@ -77,10 +78,23 @@ t.test('the access token verifier', async (t) => {
       scopes: ['openid', 'profile'],
       claims: { name: 'Budi' },
       clientId: 'app',
+      audience: ['https://gw.example'],
       sessionId: undefined,
     })
     t.equal(v.jkt, undefined)
     t.equal(v.hash, tokenHash(token))
+  })
+
+  await t.test('issue 10 §3: a client credentials token is a client, never a citizen, by either marker', async (t) => {
+    const signIn = { acr: 'urn:satupintu:loa:1', auth_time: now() - 60 }
+    t.equal((await verifier.verify(await idp.sign({ ...signIn }))).identity.via, 'bearer', 'a citizen: sign-in claims and a subject of its own')
+    // oidc-provider writes sub = client_id for a token without an account (client credentials).
+    t.equal((await verifier.verify(await idp.sign({ sub: 'app', client_id: 'app' }))).identity.via, 'client', 'the client as its subject, no sign-in')
+    t.equal((await verifier.verify(await idp.sign({ ...signIn, sub: 'app', client_id: 'app' }))).identity.via, 'client', 'the client as its subject, even with sign-in claims')
+    t.equal((await verifier.verify(await idp.sign({ sub: 'citizen-9' }))).identity.via, 'client', 'no auth_time and acr: no sign-in behind it')
+    t.equal((await verifier.verify(await idp.sign({ sub: 'citizen-9', acr: 'urn:satupintu:loa:1' }))).identity.via, 'client', 'acr without auth_time')
+    t.equal((await verifier.verify(await idp.sign({ sub: 'citizen-9', auth_time: now() }))).identity.via, 'client', 'auth_time without acr')
+    t.notOk(meets((await verifier.verify(await idp.sign({ sub: 'app', client_id: 'app' }))).identity, {}), 'a client meets no citizen requirement, not even none')
   })
 
   await t.test('a token seen before is served from the cache, which stays bounded', async (t) => {
@@ -223,10 +237,13 @@ async function startGateway(t: Test, db: Kysely<Database>, o: { publicUrl: strin
   })
   const app = createBaseApp({ config, logger: silentLogger() })
   await registerPages(app, { config, templateDirs: [] })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: undefined })
+  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: undefined, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }) })
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(req.url)
     const identity = await auth.identify(req)
+    // /layanan/uji/mesin/…: a route for clients' own tokens (as GET /dokumen/<token> is).
+    const forClients = req.url.split('/')[3] === 'mesin'
+    if (forClients && identity?.via === 'client') return { via: identity.via, sub: identity.sub, scopes: identity.scopes, clientId: identity.clientId ?? null }
     if (!meets(identity, need)) return auth.challenge(req, reply, need, identity)
     return { via: identity.via, sub: identity.sub, acr: identity.acr, scopes: identity.scopes, clientId: identity.clientId ?? null }
   }
@@ -261,7 +278,7 @@ t.test('bearer and DPoP tokens from the idp at the gateway', async (t) => {
     const insecure = { execute: [oidc.allowInsecureRequests] }
 
     // An app signs the citizen in and gets a JWT access token for the gateway.
-    const app = await registerClient(db, { redirectUris: ['http://127.0.0.1:9/cb'], scopes: ['openid', 'profile'] })
+    const app = await registerClient(db, { redirectUris: ['http://127.0.0.1:9/cb'], scopes: ['openid', 'profile'], resources: [publicUrl] })
     const appConfig = await oidc.discovery(new URL(issuer), app.clientId, app.secret, undefined, insecure)
     const verifier = oidc.randomPKCECodeVerifier()
     const state = oidc.randomState()
@@ -310,7 +327,7 @@ t.test('bearer and DPoP tokens from the idp at the gateway', async (t) => {
     })
 
     await t.test('refuses forged, expired and foreign tokens with 401 invalid_token', async (t) => {
-      const good = { iss: issuer, aud: publicUrl, sub: citizen.id, client_id: app.clientId, scope: 'openid profile', iat: now(), exp: now() + 300, jti: randomUUID() }
+      const good = { iss: issuer, aud: publicUrl, sub: citizen.id, client_id: app.clientId, scope: 'openid profile', acr: 'urn:satupintu:loa:1', auth_time: now() - 60, iat: now(), exp: now() + 300, jti: randomUUID() }
       t.equal((await call(`${gw}/layanan/uji/biasa`, { authorization: `Bearer ${await idpSigned(db, good)}` })).status, 200, 'the forging helper signs like the idp')
       const { jwks } = await loadKeys(db.db, testKek, 'oidc')
       const es = jwks.find((k) => k.alg === 'ES256') as JWK
@@ -341,16 +358,16 @@ t.test('bearer and DPoP tokens from the idp at the gateway', async (t) => {
     })
 
     await t.test('DPoP-bound tokens need a fresh proof for this request, once', async (t) => {
-      const cc = await registerClient(db, { redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+      const cc = await registerClient(db, { redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'], resources: [publicUrl] })
       const ccConfig = await oidc.discovery(new URL(issuer), cc.clientId, cc.secret, undefined, insecure)
       const keyPair = await oidc.randomDPoPKeyPair('ES256', { extractable: true })
       const bound = await oidc.clientCredentialsGrant(ccConfig, { scope: 'gateway' }, { DPoP: oidc.getDPoPHandle(ccConfig, keyPair) })
       t.equal(bound.token_type, 'dpop')
       const jwk = await exportJWK(keyPair.publicKey)
       const key: ProofKey = { privateKey: keyPair.privateKey, jwk, jkt: '' }
-      const url = `${publicUrl}/layanan/uji/scope-gateway`
+      const url = `${publicUrl}/layanan/uji/mesin`
       const proofFor = (over: Record<string, unknown> = {}) => makeProof(key, { htm: 'GET', htu: url, ath: tokenHash(bound.access_token), ...over })
-      const target = `${gw}/layanan/uji/scope-gateway`
+      const target = `${gw}/layanan/uji/mesin`
 
       const ok = await call(target, { authorization: `DPoP ${bound.access_token}`, dpop: await proofFor() })
       t.equal(ok.status, 200, 'token and proof')
@@ -370,7 +387,7 @@ t.test('bearer and DPoP tokens from the idp at the gateway', async (t) => {
       t.match(res.headers.get('www-authenticate'), /error_description="The DPoP proof was already used"/)
       const crossProof = await proofFor()
       t.equal((await call(target, { authorization: `DPoP ${bound.access_token}`, dpop: crossProof })).status, 200)
-      t.equal((await call(`${gw2}/layanan/uji/scope-gateway`, { authorization: `DPoP ${bound.access_token}`, dpop: crossProof })).status, 401, 'replayed at another instance')
+      t.equal((await call(`${gw2}/layanan/uji/mesin`, { authorization: `DPoP ${bound.access_token}`, dpop: crossProof })).status, 401, 'replayed at another instance')
 
       res = await call(target, { authorization: `DPoP ${bound.access_token}`, dpop: await proofFor({ htu: `${publicUrl}/layanan/uji/biasa` }) })
       t.equal(res.status, 401, 'a proof for another URL')
@@ -380,7 +397,7 @@ t.test('bearer and DPoP tokens from the idp at the gateway', async (t) => {
 
       // SECURITY 17: the public URL is ours, not what an untrusted peer claims.
       const spoof = { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' }
-      res = await call(target, { authorization: `DPoP ${bound.access_token}`, dpop: await proofFor({ htu: 'https://evil.example/layanan/uji/scope-gateway' }), ...spoof })
+      res = await call(target, { authorization: `DPoP ${bound.access_token}`, dpop: await proofFor({ htu: 'https://evil.example/layanan/uji/mesin' }), ...spoof })
       t.equal(res.status, 401, 'a proof for the spoofed host')
       res = await call(target, { authorization: `DPoP ${bound.access_token}`, dpop: await proofFor(), ...spoof })
       t.equal(res.status, 200, 'a proof for the real public URL, whatever the spoofed headers say')

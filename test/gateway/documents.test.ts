@@ -44,6 +44,7 @@ async function setup(t: Test, db: Kysely<Database>) {
           name: { id: 'Dinas Perizinan', en: 'Permit Agency' },
           upstream: upstream.url,
           clients: ['a-backend'],
+          appClients: ['aplikasi-uji'],
           services: [
             {
               id: 'izin-usaha',
@@ -66,15 +67,15 @@ async function setup(t: Test, db: Kysely<Database>) {
         },
       ],
     },
-    { timeoutMs: 5000, maxBodyBytes: 1024 * 1024 },
+    { timeoutMs: 5000, maxBodyBytes: 1024 * 1024, publicUrl: 'https://layanan.sukamaju.go.id' },
   )
   const config = testConfig({ gateway: { publicUrl } })
   const citizen = identity({ via: 'session', sub: f.a.id, sessionId: 'sess-hash-1', clientId: undefined })
   const auth = new FakeAuth({
     citizen,
     api: identity({ via: 'bearer', sub: f.a.id, clientId: 'aplikasi-uji' }),
-    'a-backend': identity({ via: 'bearer', sub: 'a-backend', clientId: 'a-backend', scopes: ['gateway'], claims: {} }),
-    'b-backend': identity({ via: 'bearer', sub: 'b-backend', clientId: 'b-backend', scopes: ['gateway'], claims: {} }),
+    'a-backend': identity({ via: 'client', sub: 'a-backend', clientId: 'a-backend', scopes: ['gateway'], claims: {} }),
+    'b-backend': identity({ via: 'client', sub: 'b-backend', clientId: 'b-backend', scopes: ['gateway'], claims: {} }),
   })
   const logger = silentLogger()
   const app = createBaseApp({ config, logger })

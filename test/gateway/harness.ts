@@ -105,11 +105,24 @@ export interface AgencySpec {
   upstream: string
   releaseNik?: boolean
   prefix?: string
+  host?: string
+  /** Default: [testAppClient]. */
+  appClients?: string[]
   services: ServiceSpec[]
 }
 
+/** The gateway's public URL in these tests (startGateway's configuration). */
+export const testPublicUrl = 'https://layanan.sukamaju.go.id'
+/** The app client whose tokens the harness's agencies accept (identity()'s clientId). */
+export const testAppClient = 'aplikasi-uji'
+
+/** An agency's origin in these tests: `{agency}.` + the gateway's host (the default gateway.agencyHost). */
+export function agencyOrigin(id: string): string {
+  return `https://${id}.layanan.sukamaju.go.id`
+}
+
 /** A validated route table, exactly as config/agencies.yaml would give it. */
-export function agencyTable(specs: AgencySpec[], defaults = { timeoutMs: 5000, maxBodyBytes: 1024 * 1024 }): AgencyTable {
+export function agencyTable(specs: AgencySpec[], defaults = { timeoutMs: 5000, maxBodyBytes: 1024 * 1024, publicUrl: testPublicUrl }): AgencyTable {
   return buildAgencyTable(
     {
       agencies: specs.map((a) => ({
@@ -117,6 +130,8 @@ export function agencyTable(specs: AgencySpec[], defaults = { timeoutMs: 5000, m
         name: { id: `Dinas ${a.id}`, en: `Agency ${a.id}` },
         upstream: a.upstream,
         ...(a.prefix ? { prefix: a.prefix } : {}),
+        ...(a.host ? { host: a.host } : {}),
+        appClients: a.appClients ?? [testAppClient],
         releaseNik: a.releaseNik ?? false,
         services: a.services.map((s, i) => ({
           id: s.id ?? `svc-${i}`,
@@ -142,7 +157,9 @@ export function identity(overrides: Partial<Identity> = {}): Identity {
     amr: ['pwd'],
     scopes: ['openid', 'profile'],
     claims: { name: 'Budi Santoso', nik: '3201010101900001' },
-    clientId: 'aplikasi-uji',
+    clientId: testAppClient,
+    // A citizen's app token for the agencies these tests use (their origins).
+    audience: ['dinas-a', 'dinas-b', 'dinas-contoh', 'dinas-macet', 'dinas-mati', 'dinas-nik', 'dinas-sehat'].map(agencyOrigin),
     sessionId: undefined,
     ...overrides,
   }
@@ -220,7 +237,7 @@ export async function startGateway(
   table: AgencyTable,
   opts: { auth?: FakeAuth; signer?: AssertionSigner; overrides?: Record<string, unknown>; logger?: import('pino').Logger } = {},
 ): Promise<RunningGateway> {
-  const config = testConfig({ gateway: { publicUrl: 'https://layanan.sukamaju.go.id' }, ...opts.overrides })
+  const config = testConfig({ gateway: { publicUrl: testPublicUrl }, ...opts.overrides })
   const logger = opts.logger ?? silentLogger()
   const auth = opts.auth ?? new FakeAuth()
   const signer = opts.signer ?? (await testSigner(config)).signer

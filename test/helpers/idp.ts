@@ -41,6 +41,9 @@ export async function startIdp(t: Test, db: TestDatabase, overrides: Record<stri
   })
 }
 
+/** The gateway resource of an idp from startIdp (its gateway.publicUrl), unless a test overrides it. */
+export const testGatewayResource = 'http://127.0.0.1:1'
+
 export async function registerClient(db: TestDatabase, input: Partial<ClientInput> & { redirectUris: string[] }) {
   const prepared = prepareClient(
     {
@@ -48,6 +51,9 @@ export async function registerClient(db: TestDatabase, input: Partial<ClientInpu
       agencyId: 'dinas-uji',
       authMethod: 'client_secret_basic',
       scopes: ['openid', 'profile', 'email', 'phone', 'nik', 'offline_access'],
+      // startIdp's gateway resource (gateway.publicUrl there): the idp issues tokens only
+      // for resources registered on the client (issue 10 §3).
+      resources: [testGatewayResource],
       ...input,
     },
     { allowLoopbackHttp: true },

@@ -16,7 +16,7 @@ import { ClientError, documentServicesOf, findClient, prepareClient, upsertClien
 import { answerUrl } from '../../src/idp/document-consent.ts'
 import { addCitizen, budi, siti } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
-import { Browser, codeFlowTokens, csrfFrom, formAction, registerClient, signInAt, startIdp } from '../helpers/idp.ts'
+import { testGatewayResource, Browser, codeFlowTokens, csrfFrom, formAction, registerClient, signInAt, startIdp } from '../helpers/idp.ts'
 import { jpeg, tempDir } from '../documents/fixtures.ts'
 
 const redirectUri = 'http://127.0.0.1:9/dokumen-kembali?dari=satupintu'
@@ -46,8 +46,8 @@ async function setup(t: Test, db: TestDatabase) {
     redirectUris: [redirectUri, 'http://127.0.0.1:9/oidc/callback'],
     documentServices: [izinUsaha],
   })
-  const backend = await registerClient(db, { clientId: 'dinas-uji-sistem', agencyId: 'dinas-uji', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
-  const otherBackend = await registerClient(db, { clientId: 'dinas-lain-sistem', agencyId: 'dinas-lain', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+  const backend = await registerClient(db, { clientId: 'dinas-uji-sistem', agencyId: 'dinas-uji', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'], resources: [testGatewayResource, `${idp.issuer}/api/dokumen`] })
+  const otherBackend = await registerClient(db, { clientId: 'dinas-lain-sistem', agencyId: 'dinas-lain', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'], resources: [testGatewayResource, `${idp.issuer}/api/dokumen`] })
   const upload = async (type: string) => {
     const data = jpeg()
     const up = await uploadDocument(db.db, storage, { citizenId: citizen.id, type, stream: Readable.from([data]), originalName: `${type}.jpg` }, idp.config.documents)

@@ -13,7 +13,7 @@ import { createLocalStorage } from '../../src/documents/local-storage.ts'
 import { deleteDocument, uploadDocument } from '../../src/documents/vault.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
-import { Browser, codeFlowTokens, registerClient, startIdp, testKek } from '../helpers/idp.ts'
+import { testGatewayResource, Browser, codeFlowTokens, registerClient, startIdp, testKek } from '../helpers/idp.ts'
 import { jpeg, tempDir } from '../documents/fixtures.ts'
 
 const DAY = 86_400_000
@@ -54,8 +54,8 @@ async function setup(t: Test, db: TestDatabase) {
   const agency = await registerClient(db, { name: 'Dinas Kependudukan Uji', agencyId: 'dinas-uji', redirectUris: [redirectUri] })
   const other = await registerClient(db, { name: 'Dinas Lain', agencyId: 'dinas-lain', redirectUris: [redirectUri] })
   const browser = new Browser()
-  const backend = await registerClient(db, { clientId: 'dinas-uji-sistem', agencyId: 'dinas-uji', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
-  const otherBackend = await registerClient(db, { clientId: 'dinas-lain-sistem', agencyId: 'dinas-lain', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+  const backend = await registerClient(db, { clientId: 'dinas-uji-sistem', agencyId: 'dinas-uji', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'], resources: [testGatewayResource, `${idp.issuer}/api/dokumen`] })
+  const otherBackend = await registerClient(db, { clientId: 'dinas-lain-sistem', agencyId: 'dinas-lain', redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'], resources: [testGatewayResource, `${idp.issuer}/api/dokumen`] })
   const fetchToken = await clientCredentialsToken(idp.issuer, backend, `${idp.issuer}/api/dokumen`)
   const otherFetchToken = await clientCredentialsToken(idp.issuer, otherBackend, `${idp.issuer}/api/dokumen`)
   const token = await accessTokenFor(idp.issuer, agency, browser)
