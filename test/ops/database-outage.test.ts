@@ -9,6 +9,7 @@
  */
 import { PGlite } from '@electric-sql/pglite'
 import { sql } from 'kysely'
+import * as oidc from 'openid-client'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { buildGateway } from '../../src/gateway/app.ts'
@@ -17,7 +18,8 @@ import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
 import { freshDatabase, testDatabaseUrl, type TestDatabase } from '../helpers/db.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts'
-import { registerClient, startIdp, testKek } from '../helpers/idp.ts'
+import { addCitizen, budi } from '../helpers/citizens.ts'
+import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
 import { agencyTable, startUpstream } from '../gateway/harness.ts'
 
@@ -218,4 +220,72 @@ t.test('on PGlite: an embedded database that went away makes the idp answer 503,
   t.equal(((await res.json()) as { error?: string }).error, 'database_unavailable')
   const tk = await fetch(`${idp.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: tokenForm })
   t.equal(tk.status, 503, 'the token endpoint: 503')
+})
+
+t.test('gateway: bearer tokens keep being served while the database is down; a session request says 503', { skip: noPostgres }, async (t) => {
+  const { db, proxy, direct } = await proxiedDatabase(t)
+  const up = await startUpstream(t)
+  const port = await freePort()
+  const publicUrl = `http://127.0.0.1:${port}`
+  // The idp keeps its own (direct) connection: only the gateway loses the database.
+  const { issuer } = await startIdp(t, direct, { idp: { gatewayResource: publicUrl } })
+  await addCitizen(direct.db)
+  const gatewayClient = await registerClient(direct, {
+    clientId: 'satupintu-gateway',
+    redirectUris: [`${publicUrl}/oidc/callback`],
+    scopes: ['openid', 'profile'],
+  })
+  const config = testConfig({ gateway: { publicUrl, port }, idp: { issuer, gatewayResource: publicUrl } })
+  const agencies = agencyTable([{ id: 'dinas-contoh', upstream: up.url, services: [{ path: '/izin', access: 'signed_in' }] }])
+  const gw = await buildGateway({ config, database: db, logger: silentLogger(), agencies, keyEncryption: testKek, clientSecret: gatewayClient.secret as string })
+  await gw.listen({ host: '127.0.0.1', port })
+  t.teardown(() => gw.close())
+  const service = `${publicUrl}/layanan/dinas-contoh/izin`
+
+  // An app's access token for the gateway (code flow + PKCE, resource = the gateway).
+  const insecure = { execute: [oidc.allowInsecureRequests] }
+  const app = await registerClient(direct, { redirectUris: ['http://127.0.0.1:9/cb'], scopes: ['openid', 'profile'] })
+  const appConfig = await oidc.discovery(new URL(issuer), app.clientId, app.secret, undefined, insecure)
+  const verifier = oidc.randomPKCECodeVerifier()
+  const authUrl = oidc.buildAuthorizationUrl(appConfig, {
+    redirect_uri: 'http://127.0.0.1:9/cb',
+    scope: 'openid profile',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    resource: publicUrl,
+  })
+  const cb = await signIn(new Browser(), authUrl.href, issuer, { username: budi.nik, password: budi.password })
+  const tokens = await oidc.authorizationCodeGrant(appConfig, new URL(cb), { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: publicUrl })
+  const bearer = () => fetch(service, { headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' } })
+  t.equal((await bearer()).status, 200, 'the bearer token is accepted while the database is up')
+
+  // A browser session at the gateway.
+  const browser = new Browser()
+  const start = await browser.request(service, { headers: { accept: 'text/html' } })
+  t.equal(start.status, 303, 'the browser is sent to sign in')
+  const callback = await signIn(browser, start.headers.get('location') ?? '', issuer, { username: budi.nik, password: budi.password })
+  await browser.request(callback, { headers: { accept: 'text/html' } })
+  const withSession = () => browser.request(service, { headers: { accept: 'text/html' } })
+  t.equal((await withSession()).status, 200, 'the session is accepted while the database is up')
+
+  proxy.cut()
+  await proxy.refuse()
+  // Longer than the gateway's short per-instance memory of a session row (250 ms).
+  await new Promise((r) => setTimeout(r, 400))
+  const started = Date.now()
+  const answers = await Promise.all(Array.from({ length: 5 }, () => bearer()))
+  t.same(
+    answers.map((r) => r.status),
+    [200, 200, 200, 200, 200],
+    `bearer requests are served during the outage (${Date.now() - started} ms for 5)`,
+  )
+  const page = await withSession()
+  const html = await page.text()
+  t.equal(page.status, 503, 'a session request: 503')
+  t.equal(page.headers.get('retry-after'), '5', 'with Retry-After')
+  t.match(html, /Layanan sedang tidak tersedia/, 'a readable Indonesian page')
+  noStack(t, html, 'the session page')
+  await proxy.restore()
+  t.ok((await timeUntil(`${publicUrl}/readyz`, 200, 1000)) !== undefined, 'ready again')
+  t.equal((await withSession()).status, 200, 'the session works again, nothing was lost')
 })
