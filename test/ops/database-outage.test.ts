@@ -226,25 +226,32 @@ t.test('gateway: bearer tokens keep being served while the database is down; a s
   const { db, proxy, direct } = await proxiedDatabase(t)
   const up = await startUpstream(t)
   const port = await freePort()
-  const publicUrl = `http://127.0.0.1:${port}`
+  const publicUrl = `http://localhost:${port}`
+  const base = `http://127.0.0.1:${port}`
   // The idp keeps its own (direct) connection: only the gateway loses the database.
   const { issuer } = await startIdp(t, direct, { idp: { gatewayResource: publicUrl } })
   await addCitizen(direct.db)
+  const appClientId = 'aplikasi-darurat'
+  const agencies = agencyTable(
+    [{ id: 'dinas-contoh', upstream: up.url, appClients: [appClientId], services: [{ path: '/izin', access: 'signed_in' }] }],
+    { timeoutMs: 5000, maxBodyBytes: 1024 * 1024, publicUrl },
+  )
+  // Bearer tokens at an agency's routes are for that agency's origin (issue 10 §3).
+  const audience = agencies.agencies[0]?.origin ?? ''
   const gatewayClient = await registerClient(direct, {
     clientId: 'satupintu-gateway',
     redirectUris: [`${publicUrl}/oidc/callback`],
     scopes: ['openid', 'profile'],
   })
   const config = testConfig({ gateway: { publicUrl, port }, idp: { issuer, gatewayResource: publicUrl } })
-  const agencies = agencyTable([{ id: 'dinas-contoh', upstream: up.url, services: [{ path: '/izin', access: 'signed_in' }] }])
   const gw = await buildGateway({ config, database: db, logger: silentLogger(), agencies, keyEncryption: testKek, clientSecret: gatewayClient.secret as string })
   await gw.listen({ host: '127.0.0.1', port })
   t.teardown(() => gw.close())
-  const service = `${publicUrl}/layanan/dinas-contoh/izin`
+  const service = `${base}/layanan/dinas-contoh/izin`
 
   // An app's access token for the gateway (code flow + PKCE, resource = the gateway).
   const insecure = { execute: [oidc.allowInsecureRequests] }
-  const app = await registerClient(direct, { redirectUris: ['http://127.0.0.1:9/cb'], scopes: ['openid', 'profile'] })
+  const app = await registerClient(direct, { clientId: appClientId, redirectUris: ['http://127.0.0.1:9/cb'], scopes: ['openid', 'profile'], resources: [audience] })
   const appConfig = await oidc.discovery(new URL(issuer), app.clientId, app.secret, undefined, insecure)
   const verifier = oidc.randomPKCECodeVerifier()
   const authUrl = oidc.buildAuthorizationUrl(appConfig, {
@@ -252,10 +259,10 @@ t.test('gateway: bearer tokens keep being served while the database is down; a s
     scope: 'openid profile',
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
-    resource: publicUrl,
+    resource: audience,
   })
   const cb = await signIn(new Browser(), authUrl.href, issuer, { username: budi.nik, password: budi.password })
-  const tokens = await oidc.authorizationCodeGrant(appConfig, new URL(cb), { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: publicUrl })
+  const tokens = await oidc.authorizationCodeGrant(appConfig, new URL(cb), { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: audience })
   const bearer = () => fetch(service, { headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' } })
   t.equal((await bearer()).status, 200, 'the bearer token is accepted while the database is up')
 
@@ -286,6 +293,6 @@ t.test('gateway: bearer tokens keep being served while the database is down; a s
   t.match(html, /Layanan sedang tidak tersedia/, 'a readable Indonesian page')
   noStack(t, html, 'the session page')
   await proxy.restore()
-  t.ok((await timeUntil(`${publicUrl}/readyz`, 200, 1000)) !== undefined, 'ready again')
+  t.ok((await timeUntil(`${base}/readyz`, 200, 1000)) !== undefined, 'ready again')
   t.equal((await withSession()).status, 200, 'the session works again, nothing was lost')
 })
