@@ -19,7 +19,7 @@ import { freshDatabase, testDatabaseUrl, type TestDatabase } from '../helpers/db
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
-import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
+import { Browser, csrfFrom, formAction, registerClient, signIn, signInAt, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
 import { agencyTable, startUpstream } from '../gateway/harness.ts'
 
@@ -295,4 +295,94 @@ t.test('gateway: bearer tokens keep being served while the database is down; a s
   await proxy.restore()
   t.ok((await timeUntil(`${base}/readyz`, 200, 1000)) !== undefined, 'ready again')
   t.equal((await withSession()).status, 200, 'the session works again, nothing was lost')
+})
+
+/** Holds `table` from outside the proxy, so that a query on it waits in the middle. */
+async function holdTable(t: Test, url: string, table: string): Promise<{ release: () => Promise<void> }> {
+  const holder = new pg.Client({ connectionString: url })
+  await holder.connect()
+  t.teardown(() => holder.end())
+  await holder.query('begin')
+  await holder.query(`lock table ${table} in access exclusive mode`)
+  return { release: async () => void (await holder.query('rollback')) }
+}
+
+t.test('idp: a sign-out-everywhere cut in the middle of its transaction answers 503 and changes nothing', { skip: noPostgres }, async (t) => {
+  const { db, proxy, direct } = await proxiedDatabase(t)
+  const idp = await startIdp(t, db)
+  const citizen = await addCitizen(direct.db)
+  const browser = new Browser()
+  const page = await signInAt(browser, `${idp.issuer}/akun/perangkat`, idp.issuer, { nik: budi.nik, password: budi.password })
+  t.equal(page.res.status, 200, 'signed in, on the devices page')
+  const sessionsBefore = await direct.db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Session').where('account_id', '=', citizen.id).execute()
+  t.ok(sessionsBefore.length >= 1, 'the citizen has a session')
+  // The transaction deletes the sessions, then writes the audit entry: hold the audit table.
+  const held = await holdTable(t, direct.url as string, 'audit_events')
+  const pending = browser.request(new URL(formAction(page.html, '/akun/perangkat/keluar-semua'), idp.issuer).toString(), {
+    form: { _csrf: csrfFrom(page.html) },
+    headers: { accept: 'text/html' },
+  })
+  await new Promise((r) => setTimeout(r, 400))
+  const cutAt = Date.now()
+  proxy.cut()
+  const res = await pending
+  const html = await res.text()
+  t.equal(res.status, 503, 'cut in the middle of its transaction: 503')
+  t.equal(res.headers.get('retry-after'), '5')
+  t.match(html, /Layanan sedang tidak tersedia/, 'a readable page')
+  noStack(t, html, 'the page')
+  await held.release()
+  const sessionsAfter = await direct.db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Session').where('account_id', '=', citizen.id).execute()
+  t.same(sessionsAfter, sessionsBefore, 'the sessions deleted inside the transaction are all still there: nothing half-done')
+  t.comment(`figures: idp cut mid-transaction → 503 after ${Date.now() - cutAt} ms`)
+})
+
+t.test('gateway: a session request cut mid-query, and a sign-in cut mid-transaction, answer 503 and leave no session behind', { skip: noPostgres }, async (t) => {
+  const { db, proxy, direct } = await proxiedDatabase(t)
+  const up = await startUpstream(t)
+  const port = await freePort()
+  const publicUrl = `http://localhost:${port}`
+  const base = `http://127.0.0.1:${port}`
+  const { issuer } = await startIdp(t, direct, { idp: { gatewayResource: publicUrl } })
+  await addCitizen(direct.db)
+  const gatewayClient = await registerClient(direct, { clientId: 'satupintu-gateway', redirectUris: [`${publicUrl}/oidc/callback`], scopes: ['openid', 'profile'] })
+  const config = testConfig({ gateway: { publicUrl, port }, idp: { issuer, gatewayResource: publicUrl } })
+  const agencies = agencyTable([{ id: 'dinas-contoh', upstream: up.url, services: [{ path: '/izin', access: 'signed_in' }] }], { timeoutMs: 5000, maxBodyBytes: 1024 * 1024, publicUrl })
+  const gw = await buildGateway({ config, database: db, logger: silentLogger(), agencies, keyEncryption: testKek, clientSecret: gatewayClient.secret as string })
+  await gw.listen({ host: '127.0.0.1', port })
+  t.teardown(() => gw.close())
+  const service = `${base}/layanan/dinas-contoh/izin`
+
+  // Sign-in: the callback stores the new session in a transaction; hold the table.
+  const browser = new Browser()
+  const start = await browser.request(service, { headers: { accept: 'text/html' } })
+  const callback = await signIn(browser, start.headers.get('location') ?? '', issuer, { username: budi.nik, password: budi.password })
+  let held = await holdTable(t, direct.url as string, 'gateway_sessions')
+  const pendingCallback = browser.request(callback, { headers: { accept: 'text/html' } })
+  await new Promise((r) => setTimeout(r, 600))
+  proxy.cut()
+  const cb = await pendingCallback
+  t.equal(cb.status, 503, 'the callback cut in the middle of its transaction: 503')
+  t.equal(cb.headers.get('retry-after'), '5')
+  await held.release()
+  t.same(await direct.db.selectFrom('gateway_sessions').select('id_hash').execute(), [], 'no session was stored')
+
+  // Signed in properly, then a session request whose query is cut.
+  const again = await browser.request(service, { headers: { accept: 'text/html' } })
+  const cb2 = await signIn(browser, again.headers.get('location') ?? '', issuer, { username: budi.nik, password: budi.password })
+  await browser.request(cb2, { headers: { accept: 'text/html' } })
+  t.equal((await browser.request(service, { headers: { accept: 'text/html' } })).status, 200, 'signed in')
+  await new Promise((r) => setTimeout(r, 300)) // past the short session memory
+  held = await holdTable(t, direct.url as string, 'gateway_sessions')
+  const pending = browser.request(service, { headers: { accept: 'text/html' } })
+  await new Promise((r) => setTimeout(r, 300))
+  const cutAt = Date.now()
+  proxy.cut()
+  const res = await pending
+  t.equal(res.status, 503, 'the session request cut mid-query: 503')
+  t.equal(res.headers.get('retry-after'), '5')
+  const answeredAfter = Date.now() - cutAt
+  await held.release()
+  t.equal((await browser.request(service, { headers: { accept: 'text/html' } })).status, 200, 'and the session serves again right after')
+  t.comment(`figures: gateway cut mid-query → 503 after ${answeredAfter} ms`)
 })
