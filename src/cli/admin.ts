@@ -18,6 +18,7 @@ import {
   type ClientPolicy,
 } from '../idp/clients.ts'
 import { applyClientsFile, ClientsFileError } from '../idp/clients-file.ts'
+import { verifySectorIdentifier } from '../idp/sector-identifier.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret } from '../keys/encryption.ts'
 import { listKeys, rotateKeys } from '../keys/keys.ts'
 import { recordAudit } from '../audit/audit.ts'
@@ -115,7 +116,11 @@ interface ClientFlags {
   backchannelLogoutUri?: string
   authMethod: string
   scope?: string[]
-  subject: string
+  subject?: string
+  firstParty?: boolean
+  sectorIdentifierUri?: string
+  applicationType: string
+  dpop?: boolean
   grant?: string[]
   clientId?: string
   resource?: string[]
@@ -138,7 +143,11 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
     .option('--backchannel-logout-uri <uri>', 'back-channel logout URI')
     .option('--auth-method <method>', `token endpoint authentication: ${authMethods.join(', ')}`, 'client_secret_basic')
     .option('--scope <scope>', 'allowed scope (repeatable; default openid profile)', collect)
-    .option('--subject <type>', 'public or pairwise', 'public')
+    .option('--subject <type>', 'pairwise (default) or public; public only with --first-party')
+    .option('--first-party', "one of the regency's own services (portal, account pages, its own app), not an agency's")
+    .option('--sector-identifier-uri <uri>', 'https URL of a JSON array of every redirect URI: one pairwise sector for redirect URIs on several hosts')
+    .option('--application-type <type>', 'web, or native for an app on a phone or computer (RFC 8252)', 'web')
+    .option('--dpop', 'access tokens only with a DPoP proof (RFC 9449): recommended for native apps')
     .option('--grant <type>', 'grant type (repeatable): authorization_code, refresh_token, client_credentials', collect)
     .option('--resource <uri>', 'resource server the client may get tokens for (repeatable)', collect)
     .option('--jwks-file <file>', 'public JWKS for private_key_jwt')
@@ -148,6 +157,7 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
         const input = clientInputFrom(flags)
         const prepared = prepare(input, policy(config))
         if (await findClient(db, prepared.clientId)) throw new AdminError(`client ${prepared.clientId} already exists`)
+        await verifySector(prepared.metadata)
         await insertClient(db, prepared)
         await recordAudit(db, { event: 'client.registered', actor: 'cli', clientId: prepared.clientId, data: { agency: prepared.agencyId } })
         if (flags.json) return printJson(ctx.io, { client_id: prepared.clientId, client_secret: prepared.secret ?? null, metadata: redact(prepared.metadata) })
@@ -167,7 +177,10 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
       await withDatabase(ctx, async ({ db }) => {
         const rows = await listClients(db)
         if (opts.json) return printJson(ctx.io, rows.map((r) => ({ client_id: r.client_id, agency: r.agency_id, name: r.name, source: r.source })))
-        printTable(ctx.io, [['CLIENT ID', 'AGENCY', 'NAME', 'AUTH', 'SOURCE'], ...rows.map((r) => [r.client_id, r.agency_id, r.name, String(r.metadata.token_endpoint_auth_method), r.source])])
+        printTable(ctx.io, [
+          ['CLIENT ID', 'AGENCY', 'NAME', 'TYPE', 'AUTH', 'SUBJECT', 'SOURCE'],
+          ...rows.map((r) => [r.client_id, r.agency_id, r.name, String(r.metadata.application_type ?? 'web'), String(r.metadata.token_endpoint_auth_method), String(r.metadata.subject_type ?? 'public'), r.source]),
+        ])
       })
     })
 
@@ -252,8 +265,18 @@ function prepare(input: ClientInput, policy: ClientPolicy) {
   }
 }
 
+async function verifySector(metadata: Record<string, unknown>): Promise<void> {
+  try {
+    await verifySectorIdentifier(metadata)
+  } catch (err) {
+    if (err instanceof ClientError) throw new AdminError(`client ${err.message}`)
+    throw err
+  }
+}
+
 function clientInputFrom(flags: ClientFlags): ClientInput {
-  if (flags.subject !== 'public' && flags.subject !== 'pairwise') throw new AdminError('--subject must be public or pairwise', 2)
+  if (flags.subject !== undefined && flags.subject !== 'public' && flags.subject !== 'pairwise') throw new AdminError('--subject must be public or pairwise', 2)
+  if (flags.applicationType !== 'web' && flags.applicationType !== 'native') throw new AdminError('--application-type must be web or native', 2)
   const grants = flags.grant ?? ['authorization_code', 'refresh_token']
   for (const g of grants) {
     if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(g)) throw new AdminError(`unknown grant type ${g}`, 2)
@@ -265,11 +288,15 @@ function clientInputFrom(flags: ClientFlags): ClientInput {
     postLogoutRedirectUris: flags.postLogoutRedirectUri ?? [],
     authMethod: flags.authMethod as AuthMethod,
     scopes: flags.scope ?? ['openid', 'profile'],
-    subjectType: flags.subject,
+    applicationType: flags.applicationType,
     grantTypes: grants as ClientInput['grantTypes'] & object,
     resources: flags.resource ?? [],
   }
   if (flags.clientId !== undefined) input.clientId = flags.clientId
+  if (flags.subject !== undefined) input.subjectType = flags.subject
+  if (flags.firstParty === true) input.firstParty = true
+  if (flags.sectorIdentifierUri !== undefined) input.sectorIdentifierUri = flags.sectorIdentifierUri
+  if (flags.dpop === true) input.dpopBound = true
   if (flags.backchannelLogoutUri !== undefined) input.backchannelLogoutUri = flags.backchannelLogoutUri
   if (flags.jwksFile !== undefined) {
     try {

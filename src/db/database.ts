@@ -10,8 +10,8 @@ import { gatewayJtisColumns, gatewaySessionsColumns } from './tables/gateway.ts'
 import type { LoginAttemptsTable } from './tables/login-attempts.ts'
 import { loginAttemptsColumns } from './tables/login-attempts.ts'
 import type { OfficersTable } from './tables/officers.ts'
-import type { OidcClientsTable, OidcPayloadsTable, SigningKeysTable } from './tables/oidc.ts'
-import { oidcClientsColumns, oidcPayloadsColumns, signingKeysColumns } from './tables/oidc.ts'
+import type { DeploymentSecretsTable, OidcClientsTable, OidcPayloadsTable, SigningKeysTable } from './tables/oidc.ts'
+import { deploymentSecretsColumns, oidcClientsColumns, oidcPayloadsColumns, signingKeysColumns } from './tables/oidc.ts'
 import { officersColumns } from './tables/officers.ts'
 import type { OneTimeCodesTable } from './tables/one-time-codes.ts'
 import { oneTimeCodesColumns } from './tables/one-time-codes.ts'
@@ -33,6 +33,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable
   oidc_clients: OidcClientsTable
   signing_keys: SigningKeysTable
+  deployment_secrets: DeploymentSecretsTable
   gateway_sessions: GatewaySessionsTable
   gateway_jtis: GatewayJtisTable
   documents: DocumentsTable
@@ -54,6 +55,7 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   oidc_payloads: oidcPayloadsColumns,
   oidc_clients: oidcClientsColumns,
   signing_keys: signingKeysColumns,
+  deployment_secrets: deploymentSecretsColumns,
   gateway_sessions: gatewaySessionsColumns,
   gateway_jtis: gatewayJtisColumns,
   documents: documentsColumns,

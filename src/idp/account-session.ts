@@ -27,6 +27,9 @@ export async function ensureAccountClient(db: Kysely<Database>, config: Config):
       agencyId: 'satupintu',
       redirectUris: [new URL(accountCallbackPath(), config.idp.issuer).toString()],
       authMethod: 'none',
+      // The citizen's own pages: first-party, the account id is their subject.
+      firstParty: true,
+      subjectType: 'public',
       scopes: ['openid'],
       grantTypes: ['authorization_code'],
     },

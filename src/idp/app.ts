@@ -33,6 +33,7 @@ import { purgeExpiredPayloads } from './oidc-store.ts'
 import { createProviderPages } from './provider-pages.ts'
 import { buildProvider, providerRoutes } from './provider.ts'
 import { providerRequest } from './request-context.ts'
+import { loadSubjects } from './subjects.ts'
 
 export interface IdpDeps {
   config: Config
@@ -104,10 +105,12 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     const created = await ensureKeys(db, kek, purpose)
     if (created.length > 0) logger.info({ purpose, kids: created }, 'signing keys created')
   }
+  // The pairwise subject key: made by the first instance to start, then the same for all.
+  const subjects = await loadSubjects(db, kek)
 
   async function build(): Promise<Current> {
     const [signing, cookies] = await Promise.all([loadKeys(db, kek, 'oidc'), loadKeys(db, kek, 'cookie')])
-    const provider = buildProvider({ config, db, logger, jwks: signing.jwks, cookieKeys: cookies.cookieKeys, pages })
+    const provider = buildProvider({ config, db, logger, jwks: signing.jwks, cookieKeys: cookies.cookieKeys, pages, subjects })
     // Outermost: sees every answer, including those of oidc-provider's error handlers.
     provider.use(databaseOutageAnswers)
     wireEvents(provider)
@@ -277,7 +280,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   await app.register(interactionRoutes, { config, db, provider: () => current.provider })
   await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes') })
   await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
-  await app.register(documentConsentRoutes, { config, db, provider: () => current.provider, questionKey: kek.derive('document questions') })
+  await app.register(documentConsentRoutes, { config, db, provider: () => current.provider, questionKey: kek.derive('document questions'), subjects })
   await app.register(documentApiRoutes, { config, db, provider: () => current.provider, storage: documentStorage, keyring: linkKeyring })
 
   app.get('/', async (_req, reply) => reply.page('home', {}))

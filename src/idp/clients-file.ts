@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import type { Kysely } from 'kysely'
 import { parse as parseYaml } from 'yaml'
 import type { Database } from '../db/database.ts'
+import { verifySectorIdentifier } from './sector-identifier.ts'
 import { ClientError, findClient, prepareClient, upsertClient, type AuthMethod, type ClientInput, type ClientPolicy, type DocumentServiceInput } from './clients.ts'
 
 /** A clients file that cannot be applied; the message names the entry and the key. */
@@ -22,6 +23,10 @@ interface FileClient {
   auth_method?: string
   scopes?: string[]
   subject_type?: 'public' | 'pairwise'
+  first_party?: boolean
+  sector_identifier_uri?: string
+  application_type?: 'web' | 'native'
+  dpop_bound_access_tokens?: boolean
   grant_types?: string[]
   resources?: string[]
   document_services?: DocumentServiceInput[]
@@ -53,11 +58,15 @@ export async function applyClientsFile(
         postLogoutRedirectUris: c.post_logout_redirect_uris ?? [],
         authMethod: (c.auth_method ?? 'client_secret_basic') as AuthMethod,
         scopes: c.scopes ?? ['openid', 'profile'],
-        subjectType: c.subject_type ?? 'public',
         grantTypes: (c.grant_types ?? ['authorization_code', 'refresh_token']) as ClientInput['grantTypes'] & object,
         resources: c.resources ?? [],
       }
       if (c.backchannel_logout_uri !== undefined) input.backchannelLogoutUri = c.backchannel_logout_uri
+      if (c.subject_type !== undefined) input.subjectType = c.subject_type
+      if (c.first_party !== undefined) input.firstParty = flag('first_party', c.first_party)
+      if (c.sector_identifier_uri !== undefined) input.sectorIdentifierUri = String(c.sector_identifier_uri)
+      if (c.application_type !== undefined) input.applicationType = c.application_type
+      if (c.dpop_bound_access_tokens !== undefined) input.dpopBound = flag('dpop_bound_access_tokens', c.dpop_bound_access_tokens)
       if (c.document_services !== undefined) {
         if (!Array.isArray(c.document_services)) throw new ClientError('document_services', 'must be a list')
         input.documentServices = c.document_services
@@ -68,6 +77,19 @@ export async function applyClientsFile(
       throw err
     }
   })
+  // A sector_identifier_uri is fetched when a client is new or its sector or redirect URIs
+  // changed (OIDC Core §8.1: at registration), not at every start: an agency's web server
+  // being down must not stop the idp from starting.
+  for (const [i, p] of prepared.entries()) {
+    const existing = await findClient(db, p.clientId)
+    if (existing !== undefined && sameSectorInputs(existing.metadata, p.metadata)) continue
+    try {
+      await verifySectorIdentifier(p.metadata)
+    } catch (err) {
+      if (err instanceof ClientError) throw new ClientsFileError(`${file}: clients[${i}].${err.message}`)
+      throw err
+    }
+  }
   return db.transaction().execute(async (trx) => {
     const out: { client_id: string; created: boolean; client_secret?: string }[] = []
     for (const p of prepared) {
@@ -78,4 +100,13 @@ export async function applyClientsFile(
     }
     return out
   })
+}
+
+function flag(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ClientError(field, 'must be true or false')
+  return value
+}
+
+function sameSectorInputs(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return a.sector_identifier_uri === b.sector_identifier_uri && JSON.stringify(a.redirect_uris) === JSON.stringify(b.redirect_uris)
 }

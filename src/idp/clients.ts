@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { ClientSource, OidcClientRow } from '../db/tables/oidc.ts'
+import { SectorError, sectorOf } from './subjects.ts'
 
 /**
  * Relying parties: agency applications that sign citizens in with the idp. Registered by
@@ -24,7 +25,23 @@ export interface ClientInput {
   backchannelLogoutUri?: string
   authMethod: AuthMethod
   scopes?: string[]
+  /**
+   * `pairwise` by default; `public` (the account id itself) only for a first-party client
+   * (OIDC Core §8, docs/agency-integration.md "Subject identifiers").
+   */
   subjectType?: 'public' | 'pairwise'
+  /** One of the regency's own services (the portal, the account pages, its own app), not an agency's. */
+  firstParty?: boolean
+  /**
+   * Where the pairwise sector comes from when the redirect URIs span hosts (OIDC Core §8.1):
+   * an https URL of a JSON array listing every redirect URI (checked when registering,
+   * src/idp/sector-identifier.ts).
+   */
+  sectorIdentifierUri?: string
+  /** `web` (default) or `native`: an app on the citizen's phone or computer (RFC 8252). */
+  applicationType?: 'web' | 'native'
+  /** Access tokens only with a DPoP proof (RFC 9449 §5.2): the recommended setting for apps. */
+  dpopBound?: boolean
   grantTypes?: ('authorization_code' | 'refresh_token' | 'client_credentials')[]
   /** For private_key_jwt: the client's public keys. */
   jwks?: { keys: Record<string, unknown>[] }
@@ -114,12 +131,150 @@ export function validateRedirectUri(field: string, value: string, policy: Client
   if (url.username !== '' || url.password !== '') throw new ClientError(field, `must not contain user information: ${value}`)
   if (url.protocol === 'https:') return value
   if (url.protocol === 'http:' && policy.allowLoopbackHttp && isLoopbackHost(url.hostname)) return value
+  if (url.protocol !== 'http:' && field.includes('redirect_uris')) {
+    throw new ClientError(field, `must use https; a private-use scheme is only for a native app (application_type native, RFC 8252 §7.1): ${value}`)
+  }
   throw new ClientError(
     field,
     policy.allowLoopbackHttp
       ? `must use https (http only for localhost): ${value}`
       : `must use https: ${value}`,
   )
+}
+
+const firstPartyKey = 'urn:satupintu:first_party'
+
+/** Whether a stored client is one of the regency's own (src/idp/subjects.ts). */
+export function isFirstParty(metadata: Record<string, unknown>): boolean {
+  return metadata[firstPartyKey] === true
+}
+
+/**
+ * The subject type, the first-party mark and the sector of a client (OIDC Core §8).
+ * Agencies get pairwise subjects: with public ones, any two agencies could join their
+ * records on `sub`. Only the regency's own clients may see the account id. A client
+ * without the authorization code grant (a machine) receives no citizen's subject at all.
+ */
+function subjectMetadata(
+  input: ClientInput,
+  shape: { needsRedirect: boolean; redirectUris: string[]; applicationType: 'web' | 'native' },
+): Record<string, unknown> {
+  const firstParty = input.firstParty === true
+  const out: Record<string, unknown> = { [firstPartyKey]: firstParty }
+  if (!shape.needsRedirect) {
+    if (input.subjectType === 'pairwise') throw new ClientError('subject_type', 'a client without the authorization_code grant receives no citizen subject')
+    if (input.sectorIdentifierUri !== undefined) throw new ClientError('sector_identifier_uri', 'is only for clients that receive citizen subjects')
+    // Its tokens' `sub` is its own client id.
+    return { ...out, subject_type: 'public' }
+  }
+  const subjectType = input.subjectType ?? (firstParty ? 'public' : 'pairwise')
+  if (subjectType !== 'public' && subjectType !== 'pairwise') throw new ClientError('subject_type', 'must be public or pairwise')
+  if (subjectType === 'public') {
+    if (!firstParty) {
+      throw new ClientError(
+        'subject_type',
+        "public subjects are only for the regency's own first-party clients: an agency gets pairwise subjects, so that agencies cannot link their records (OpenID Connect Core §8.1)",
+      )
+    }
+    if (input.sectorIdentifierUri !== undefined) throw new ClientError('sector_identifier_uri', 'is only for pairwise subjects')
+    return { ...out, subject_type: 'public' }
+  }
+  const metadata: Record<string, unknown> = { ...out, subject_type: 'pairwise' }
+  if (input.sectorIdentifierUri !== undefined) {
+    metadata.sector_identifier_uri = validateSectorIdentifierUri(input.sectorIdentifierUri)
+  }
+  try {
+    sectorOf({ ...metadata, redirect_uris: shape.redirectUris, application_type: shape.applicationType })
+  } catch (err) {
+    if (err instanceof SectorError) throw new ClientError(err.field, err.message)
+    throw err
+  }
+  return metadata
+}
+
+/** OIDC Core §8.1: "a URL using the https scheme" (also in development, as oidc-provider requires). */
+function validateSectorIdentifierUri(value: string): string {
+  const field = 'sector_identifier_uri'
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ClientError(field, `is not a URL: ${value}`)
+  }
+  if (url.protocol !== 'https:') throw new ClientError(field, `must use https (OpenID Connect Core §8.1): ${value}`)
+  if (value.includes('#') || url.username !== '' || url.password !== '') throw new ClientError(field, `must not contain a fragment or user information: ${value}`)
+  return value
+}
+
+/** `web` or `native` (OpenID Connect Dynamic Client Registration §2); a native app is a public client. */
+function validateApplicationType(input: ClientInput): 'web' | 'native' {
+  const type = input.applicationType ?? 'web'
+  if (type !== 'web' && type !== 'native') throw new ClientError('application_type', 'must be web or native')
+  if (type === 'native' && input.authMethod !== 'none') {
+    // RFC 8252 §8.5: a secret shipped inside an app is known to everyone who has the app.
+    throw new ClientError('auth_method', 'a native app cannot keep a secret: native clients authenticate with none (and PKCE), RFC 8252 §8.5')
+  }
+  return type
+}
+
+/** Schemes a native app's redirect URI may never use: the web's own, and ones that run or read content. */
+const forbiddenNativeSchemes = new Set([
+  'about', 'blob', 'chrome', 'chrome-extension', 'content', 'data', 'file', 'ftp', 'intent', 'javascript', 'jar',
+  'mailto', 'sms', 'tel', 'urn', 'vbscript', 'view-source', 'ws', 'wss',
+])
+const dnsLabel = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+
+/**
+ * The redirect URIs a native app may register (RFC 8252 §7): a private-use scheme that is
+ * a domain the agency controls, in reverse order (`id.go.sukamajukab.app:/cb`, §7.1); a
+ * claimed https link (§7.2); or the loopback interface by IP address, with no port, since
+ * the app listens on whatever port it gets when it signs in (§7.3; oidc-provider accepts
+ * any port for native clients). Never `localhost`, which a device may resolve elsewhere
+ * (§8.3).
+ */
+export function validateNativeRedirectUri(field: string, value: string, policy: ClientPolicy): string {
+  if (/[*\s]/.test(value)) throw new ClientError(field, `must not contain wildcards or spaces: ${value}`)
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ClientError(field, `is not a URL: ${value}`)
+  }
+  if (value.includes('#')) throw new ClientError(field, `must not contain a fragment: ${value}`)
+  if (url.username !== '' || url.password !== '') throw new ClientError(field, `must not contain user information: ${value}`)
+  if (url.protocol === 'https:') {
+    if (isLoopbackHost(url.hostname)) throw new ClientError(field, `a claimed https redirect must be on the agency's own host, not ${url.hostname}: ${value}`)
+    return validateRedirectUri(field, value, policy)
+  }
+  if (url.protocol === 'http:') {
+    if (url.hostname === 'localhost') {
+      throw new ClientError(field, `must not use localhost: use http://127.0.0.1/… or http://[::1]/… (RFC 8252 §8.3): ${value}`)
+    }
+    if (url.hostname !== '127.0.0.1' && url.hostname !== '[::1]') {
+      throw new ClientError(field, `http is only for the loopback interface, http://127.0.0.1/… or http://[::1]/… (RFC 8252 §7.3): ${value}`)
+    }
+    if (url.port !== '' || /^http:\/\/(?:127\.0\.0\.1|\[::1\]):/.test(value)) {
+      throw new ClientError(field, `register a loopback redirect without a port: the app may use any port when it signs in (RFC 8252 §7.3): ${value}`)
+    }
+    return value
+  }
+  const scheme = url.protocol.slice(0, -1)
+  if (forbiddenNativeSchemes.has(scheme)) throw new ClientError(field, `must not use the ${scheme} scheme: ${value}`)
+  const labels = scheme.split('.')
+  if (labels.length < 2) {
+    throw new ClientError(
+      field,
+      `a private-use scheme must be a domain name the agency controls, in reverse order (e.g. id.go.sukamajukab.app:/callback, RFC 8252 §7.1); ${scheme} is a single word: ${value}`,
+    )
+  }
+  if (!value.startsWith(`${scheme}:`)) throw new ClientError(field, `the scheme must be written in lowercase: ${value}`)
+  if (!/^[a-z]{2,63}$/.test(labels[0] as string) || !labels.every((l) => dnsLabel.test(l))) {
+    throw new ClientError(field, `${scheme} is not a domain name in reverse order (RFC 8252 §7.1): ${value}`)
+  }
+  if (!value.startsWith(`${scheme}:/`) || value.startsWith(`${scheme}://`)) {
+    throw new ClientError(field, `write a private-use redirect with one slash after the scheme, e.g. ${scheme}:/callback (RFC 8252 §7.1): ${value}`)
+  }
+  return value
 }
 
 const clientIdPattern = /^[a-z0-9][a-z0-9._-]{2,63}$/
@@ -150,9 +305,11 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
   }
   const needsRedirect = grantTypes.includes('authorization_code')
   if (needsRedirect && input.redirectUris.length === 0) throw new ClientError('redirect_uris', 'at least one is required')
-  const redirectUris = input.redirectUris.map((u, i) => validateRedirectUri(`redirect_uris[${i}]`, u, policy))
+  const applicationType = validateApplicationType(input)
+  const redirectOf = applicationType === 'native' ? validateNativeRedirectUri : validateRedirectUri
+  const redirectUris = input.redirectUris.map((u, i) => redirectOf(`redirect_uris[${i}]`, u, policy))
   const postLogout = (input.postLogoutRedirectUris ?? []).map((u, i) =>
-    validateRedirectUri(`post_logout_redirect_uris[${i}]`, u, policy),
+    redirectOf(`post_logout_redirect_uris[${i}]`, u, policy),
   )
   const scopes = input.scopes ?? ['openid', 'profile']
   for (const s of scopes) {
@@ -171,8 +328,8 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
     response_types: needsRedirect ? ['code'] : [],
     token_endpoint_auth_method: input.authMethod,
     scope: scopes.join(' '),
-    subject_type: input.subjectType ?? 'public',
-    application_type: 'web',
+    ...subjectMetadata(input, { needsRedirect, redirectUris, applicationType }),
+    application_type: applicationType,
     'urn:satupintu:agency': input.agencyId,
     'urn:satupintu:resources': validateResources(input.resources ?? [], policy),
   }
@@ -185,6 +342,7 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
     metadata.backchannel_logout_session_required = true
   }
   if (input.jwks) metadata.jwks = input.jwks
+  if (input.dpopBound === true) metadata.dpop_bound_access_tokens = true
   let secret: string | undefined
   if (input.authMethod === 'client_secret_basic' || input.authMethod === 'client_secret_post') {
     secret = generateClientSecret()

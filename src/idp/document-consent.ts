@@ -12,7 +12,7 @@ import { pickLocale, type Locale } from '../http/locale.ts'
 import { translator } from '../http/i18n.ts'
 import { accountSignInUrl, sessionAccountId } from './account-session.ts'
 import { documentServicesOf, findClient, type DocumentService } from './clients.ts'
-import { subjectForClient } from './provider.ts'
+import type { Subjects } from './subjects.ts'
 import { documentMessages } from './document-messages.ts'
 import { registerForms } from './forms.ts'
 
@@ -54,6 +54,8 @@ export interface DocumentConsentDeps {
   provider: () => Provider
   /** Key of the MAC that binds an answer to the citizen and the question shown. */
   questionKey: Buffer
+  /** The `sub` each client sees, to compare an id_token_hint with the citizen signed in. */
+  subjects: Subjects
 }
 
 const idPattern = '^[a-z0-9][a-z0-9-]{1,39}$'
@@ -177,7 +179,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     } catch {
       return 'invalid'
     }
-    return sub === subjectForClient(config, r.metadata, citizenId) ? 'yes' : 'no'
+    return sub === deps.subjects.forClient(r.metadata, citizenId) ? 'yes' : 'no'
   }
 
   // ---- The question's MAC: this citizen, this exact question, recently shown. ----

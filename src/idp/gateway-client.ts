@@ -20,6 +20,10 @@ export function gatewayClientInput(config: Config): ClientInput {
     postLogoutRedirectUris: [`${base}/`],
     backchannelLogoutUri: `${base}/oidc/backchannel-logout`,
     authMethod: 'client_secret_basic',
+    // The regency's own portal: it sees the account id (public subject) and links the
+    // citizen's documents by it; agencies behind it get only what the gateway injects.
+    firstParty: true,
+    subjectType: 'public',
     scopes: ['openid', 'profile', 'email', 'phone', 'nik', 'offline_access'],
     grantTypes: ['authorization_code', 'refresh_token'],
     resources: [gatewayResource(config)],

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { JWK } from 'jose'
@@ -10,6 +9,7 @@ import { createAdapterFactory } from './adapter.ts'
 import { accountClientId } from './account-session.ts'
 import { clientSecretMatches } from './clients.ts'
 import type { ProviderPages } from './provider-pages.ts'
+import { sectorOf, type Subjects } from './subjects.ts'
 
 /** Levels of assurance (DESIGN.md, Identity), as `acr` values. */
 export const acr = {
@@ -42,6 +42,8 @@ export interface ProviderDeps {
   jwks: JWK[]
   cookieKeys: string[]
   pages: ProviderPages
+  /** Pairwise subject identifiers under this deployment's secret (src/idp/subjects.ts). */
+  subjects: Subjects
 }
 
 /** The resource indicator whose access tokens are JWTs the gateway verifies locally. */
@@ -67,20 +69,21 @@ export function registeredResources(client: unknown): readonly string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
 }
 
-function pairwiseSub(accountId: string, sectorHost: string, salt: string): string {
-  // OIDC Core §8.1: a per-sector identifier no two sectors can correlate.
-  return createHash('sha256').update(`${sectorHost}\u0000${accountId}\u0000${salt}`).digest('base64url')
-}
-
 /**
- * The `sub` a client sees for an account: the account id, or for a pairwise client the
- * same per-sector identifier pairwiseIdentifier below gives it (by its first redirect URI's host).
+ * oidc-provider's pairwiseIdentifier hook: the sector from the client's registered
+ * metadata (src/idp/subjects.ts), never from anything in the request.
  */
-export function subjectForClient(config: Config, metadata: Record<string, unknown>, accountId: string): string {
-  if (metadata.subject_type !== 'pairwise') return accountId
-  const uris = metadata.redirect_uris
-  const first = Array.isArray(uris) && typeof uris[0] === 'string' ? uris[0] : 'https://unknown'
-  return pairwiseSub(accountId, new URL(first).host, config.idp.issuer)
+function pairwiseIdentifierOf(subjects: Subjects): NonNullable<Configuration['pairwiseIdentifier']> {
+  return (_ctx, accountId, client) =>
+    subjects.pairwise(
+      sectorOf({
+        subject_type: client.subjectType,
+        sector_identifier_uri: client.sectorIdentifierUri,
+        redirect_uris: client.redirectUris,
+        application_type: client.applicationType,
+      }),
+      accountId,
+    )
 }
 
 /**
@@ -113,8 +116,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // The password grant is never registered (RFC 9700 §2.4).
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     subjectTypes: ['public', 'pairwise'],
-    pairwiseIdentifier: (_ctx, accountId, client) =>
-      pairwiseSub(accountId, String(client.sectorIdentifier ?? new URL(client.redirectUris?.[0] ?? 'https://unknown').host), config.idp.issuer),
+    // Agencies get pairwise subjects (OIDC Core §8.1): HMAC under a deployment secret.
+    pairwiseIdentifier: pairwiseIdentifierOf(deps.subjects),
+    // A client's sector_identifier_uri is fetched and checked once, when an operator
+    // registers it (src/idp/sector-identifier.ts), not at every load of the client: an
+    // agency's web server being down must not stop its citizens from signing in.
+    sectorIdentifierUriValidate: () => false,
     // PKCE with S256 for every client, confidential ones too (RFC 9700 §2.1.1).
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'nik'],

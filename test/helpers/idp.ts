@@ -54,6 +54,9 @@ export async function registerClient(db: TestDatabase, input: Partial<ClientInpu
       // startIdp's gateway resource (gateway.publicUrl there): the idp issues tokens only
       // for resources registered on the client (issue 10 §3).
       resources: [testGatewayResource],
+      // Most tests are about something else than subjects: a first-party client sees the
+      // account id. Agencies' pairwise subjects are tested in test/idp/pairwise-subjects.test.ts.
+      firstParty: true,
       ...input,
     },
     { allowLoopbackHttp: true },

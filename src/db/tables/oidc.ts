@@ -80,3 +80,17 @@ export const signingKeysColumns = columns<SigningKeysTable>({
   activates_at: 'timestamptz',
   expires_at: 'timestamptz?',
 })
+
+/** Secrets of the deployment made once and never rotated (src/idp/subjects.ts). */
+export interface DeploymentSecretsTable {
+  name: string
+  /** AES-256-GCM under the key-encryption secret, bound to the name (src/keys/encryption.ts). */
+  secret_enc: string
+  created_at: ColumnType<Date, Date | string | undefined, never>
+}
+
+export const deploymentSecretsColumns = columns<DeploymentSecretsTable>({
+  name: 'text',
+  secret_enc: 'text',
+  created_at: 'timestamptz',
+})
