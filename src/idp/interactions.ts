@@ -13,6 +13,7 @@ import { AppError } from '../errors/app-error.ts'
 import { formBodyLimit, registerForms } from './forms.ts'
 import { acr } from './provider.ts'
 import { afterCitizenSignIn } from './sign-in-device.ts'
+import { embeddedBrowserOf } from './embedded-browser.ts'
 
 export interface InteractionDeps {
   config: Config
@@ -143,6 +144,8 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         errorText: extra.errorText ?? '',
         forgotHref: `/lupa-sandi?kembali=${encodeURIComponent(`/interaction/${uid}`)}`,
         registerHref: `/daftar?kembali=${encodeURIComponent(`/interaction/${uid}`)}`,
+        // RFC 8252 §8.12: tell a citizen whose app opened us in a web view (a notice only).
+        embeddedBrowser: embeddedBrowserOf(req.headers['user-agent']) ?? '',
       },
       { status: extra.status ?? 200, formActionOrigins: redirectOrigins(view) },
     )
