@@ -252,7 +252,9 @@ t.test('a client with a sector identifier sees one subject at all its redirect h
 t.test('upgrading makes existing public agency clients pairwise and leaves first-party and machine clients alone', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const migrator = createMigrator(db.db)
-    const before = await migrator.migrateTo('20261127T2100-document-grant-names')
+    const names = (await migrator.getMigrations()).map((m) => m.name)
+    const previous = names[names.indexOf('20261201T2150-deployment-secrets') - 1] as string
+    const before = await migrator.migrateTo(previous)
     t.notOk(before.error, 'migrated down to the version before')
     const old = (id: string, metadata: Record<string, unknown>, source = 'cli') =>
       sql`insert into oidc_clients (client_id, agency_id, name, metadata, source) values (${id}, 'dinas-uji', 'Uji', ${JSON.stringify(metadata)}, ${source})`.execute(db.db)
