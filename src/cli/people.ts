@@ -1,11 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import type { Command } from 'commander'
 import type { Kysely } from 'kysely'
 import { createCitizen, findCitizenByIdentifier, setCitizenStatus, type Citizen } from '../accounts/citizens.ts'
 import { accountErrorMessages, isAccountError } from '../accounts/errors.ts'
-import { classifyIdentifier } from '../accounts/identifiers.ts'
+import { classifyIdentifier, normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
 import { createOfficer } from '../accounts/officers.ts'
 import { noticeOptionsOf, queueNotice } from '../accounts/notices.ts'
-import { listOutbox } from '../accounts/outbox.ts'
+import { countOutbox, databaseOutbox, listOutbox, maskRecipient } from '../accounts/outbox.ts'
+import { outboxStatuses, type OutboxStatus } from '../db/tables/outbox.ts'
+import { buildSenders } from '../delivery/runtime.ts'
+import { DeliveryError } from '../delivery/senders.ts'
 import { recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import { destroyAccountArtifacts } from '../idp/oidc-store.ts'
@@ -158,21 +162,74 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
       })
     })
 
-  program
-    .command('outbox')
-    .description('Show recent messages in the outbox (verification codes waiting for or sent by the sender).')
+  const outbox = program.command('outbox').description('The outbox: codes and notices, and whether they were delivered.')
+  outbox
+    .command('list', { isDefault: true })
+    .description('Show recent messages and their state (queued, sending, sent, failed = will retry, dead = given up).')
     .option('--limit <n>', 'how many', '20')
+    .option('--status <status>', `only one state: ${outboxStatuses.join(', ')}`)
     .option('--json', 'machine-readable output')
-    .action(async (o: { limit: string; json?: boolean }) => {
+    .action(async (o: { limit: string; status?: string; json?: boolean }) => {
       const limit = Number.parseInt(o.limit, 10)
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AdminError('--limit must be a whole number from 1 to 1000', 2)
+      if (o.status !== undefined && !(outboxStatuses as readonly string[]).includes(o.status)) {
+        throw new AdminError(`--status must be one of ${outboxStatuses.join(', ')}`, 2)
+      }
+      const status = o.status as OutboxStatus | undefined
       await withDatabase(ctx, async ({ db }) => {
-        const rows = await listOutbox(db, { limit })
-        if (o.json) return printJson(ctx.io, rows)
+        const rows = await listOutbox(db, { limit, ...(status ? { status } : {}) })
+        const counts = await countOutbox(db)
+        if (o.json) return printJson(ctx.io, { counts, messages: rows })
+        ctx.io.out(outboxStatuses.map((s) => `${s} ${counts[s]}`).join(' · '))
         printTable(ctx.io, [
-          ['CREATED', 'CHANNEL', 'RECIPIENT', 'MESSAGE'],
-          ...rows.map((r) => [r.created_at.toISOString(), r.channel, r.recipient, r.body.replace(/\s+/g, ' ').slice(0, 120)]),
+          ['CREATED', 'STATUS', 'CHANNEL', 'KIND', 'RECIPIENT', 'TRIES', 'MESSAGE / LAST ERROR'],
+          ...rows.map((r) => [
+            r.created_at.toISOString(),
+            r.status,
+            r.channel,
+            r.kind,
+            r.recipient,
+            String(r.attempts),
+            (r.status === 'failed' || r.status === 'dead' ? `${r.last_error ?? ''} | ` : '') + r.body.replace(/\s+/g, ' ').slice(0, 120),
+          ]),
         ])
       })
+    })
+
+  outbox
+    .command('send-test')
+    .description('Check the mail or SMS set-up: send a test message to an address or number now (or queue it, when this configuration delivers from the running process).')
+    .requiredOption('--to <address>', 'an e-mail address or a mobile number')
+    .action(async (o: { to: string }) => {
+      const email = normalizeEmail(o.to)
+      const phone = email === undefined ? normalizePhone(o.to) : undefined
+      if (email === undefined && phone === undefined) throw new AdminError('--to must be an e-mail address or a mobile number', 2)
+      const channel = email !== undefined ? 'email' : 'sms'
+      const recipient = (email ?? phone) as string
+      const config = ctx.config()
+      const test = {
+        subject: 'Pesan uji Satu Pintu',
+        body: `Pesan uji Satu Pintu (Kabupaten ${config.regency.name}): pengiriman ${channel === 'email' ? 'e-mail' : 'SMS'} berfungsi. / Satu Pintu test message: delivery works.`,
+      }
+      const direct = channel === 'email' ? config.delivery.email.transport === 'smtp' : config.delivery.sms.provider === 'http' || config.delivery.sms.provider === 'whatsapp'
+      if (!direct) {
+        await withDatabase(ctx, async ({ db }) => {
+          await databaseOutbox(db).send({ channel, recipient, kind: 'test', ...(channel === 'email' ? { subject: test.subject } : {}), body: test.body })
+        })
+        const how = channel === 'email' ? `delivery.email.transport is ${config.delivery.email.transport}` : `delivery.sms.provider is ${config.delivery.sms.provider}`
+        ctx.io.out(`queued a test ${channel} to ${maskRecipient(recipient)} (${how}: the running idp delivers it; see \`satupintu outbox\`)`)
+        return
+      }
+      const sender = buildSenders(config)[channel]
+      if (sender === undefined) throw new AdminError(`no ${channel} sender is configured`)
+      try {
+        const result = await sender.send({ id: randomUUID(), channel, recipient, subject: channel === 'email' ? test.subject : null, text: test.body, html: null, locale: 'id', kind: 'test', params: null })
+        ctx.io.out(`sent a test ${channel} to ${maskRecipient(recipient)} via ${sender.name}: provider message id ${result.messageId}`)
+      } catch (err) {
+        if (err instanceof DeliveryError) throw new AdminError(`not sent (${err.permanent ? 'refused' : 'failed; would be retried'}): ${err.message}`)
+        throw err
+      } finally {
+        await sender.close?.()
+      }
     })
 }

@@ -20,7 +20,15 @@ export class ConfigError extends Error {
 }
 
 /** Keys whose values are never printed in an error message. */
-const sensitiveKeys = new Set(['database.url', 'secrets.keyEncryptionKey', 'gateway.clientSecret'])
+const sensitiveKeys = new Set([
+  'database.url',
+  'secrets.keyEncryptionKey',
+  'gateway.clientSecret',
+  'delivery.email.smtp.password',
+  'delivery.email.smtp.dkim.privateKey',
+  'delivery.sms.http.secret',
+  'delivery.sms.whatsapp.accessToken',
+])
 
 type Env = Readonly<Record<string, string | undefined>>
 type Plain = Record<string, unknown>

@@ -219,6 +219,108 @@ export const configSchema = z
         })
       })
       .describe('The citizen document vault: storage, retention, signed links and document types.'),
+    delivery: z
+      .strictObject({
+        worker: z
+          .strictObject({
+            enabled: z.boolean().describe('Run the outbox worker in each idp process (and in `satupintu start`). Any number of instances share the work.'),
+            pollMs: z.number().int().min(100).max(60000).describe('How often the worker looks for messages that are due, in milliseconds.'),
+            batch: z.number().int().min(1).max(500).describe('Messages one worker claims at a time.'),
+            leaseSeconds: z.number().int().min(10).max(3600).describe('How long a claimed message belongs to its worker. A worker that dies mid-send loses it after this, and another instance tries again (with the same idempotency key).'),
+            maxAttempts: z.number().int().min(1).max(50).describe('Attempts after which a message is given up (dead) and shown as such by `satupintu outbox`.'),
+            backoffBaseSeconds: z.number().int().min(1).max(3600).describe('First retry delay; each further attempt doubles it, with full jitter (a random delay up to the doubled value).'),
+            backoffMaxSeconds: z.number().int().min(1).max(86400).describe('Longest delay between two attempts.'),
+          })
+          .describe('The outbox worker (src/delivery/worker.ts).'),
+        email: z
+          .strictObject({
+            transport: z
+              .enum(['none', 'smtp', 'dev-mailbox'])
+              .describe('How e-mail leaves: `smtp` (delivery.email.smtp), `dev-mailbox` (development only: an SMTP server inside the process and the page /dev/kotak-surat), or `none` (messages wait in the outbox).'),
+            from: z.string().min(3).describe('The From address, e.g. `"Satu Pintu Sukamaju" <noreply@sukamajukab.go.id>`.'),
+            smtp: z
+              .strictObject({
+                host: z.string().min(1).describe('SMTP server (your mail relay or provider).'),
+                port: port.describe('SMTP port: 587 (submission, STARTTLS) or 465 (implicit TLS).'),
+                secure: z.boolean().describe('Implicit TLS from the first byte (port 465). False: plain connection upgraded with STARTTLS.'),
+                requireTls: z.boolean().describe('Refuse to send unless the server offers STARTTLS (no fallback to plain text). Always on in production.'),
+                user: z.string().min(1).optional().describe('SMTP user name (AUTH). Leave unset for a relay that needs no authentication.'),
+                password: z.string().min(1).optional().describe('SMTP password. Give it through SMTP_PASSWORD.'),
+                pool: z.boolean().describe('Keep connections open and reuse them (nodemailer pool).'),
+                maxConnections: z.number().int().min(1).max(50).describe('Connections in the pool.'),
+                connectionTimeoutMs: duration('Time to establish the connection, in milliseconds.'),
+                socketTimeoutMs: duration('Longest silence from the server during a conversation, in milliseconds.'),
+                tlsServerName: z.string().min(1).optional().describe('Host name checked against the server certificate, when it differs from `host`.'),
+                dkim: z
+                  .strictObject({
+                    domainName: z.string().min(3).describe('The signing domain (d=).'),
+                    keySelector: z.string().min(1).describe('The selector (s=): the DNS record is <selector>._domainkey.<domain>.'),
+                    privateKey: z.string().min(100).describe('PEM private key. Give it through SMTP_DKIM_PRIVATE_KEY.'),
+                  })
+                  .optional()
+                  .describe('Sign outgoing mail with DKIM (RFC 6376). Optional: a relay may sign instead.'),
+              })
+              .optional()
+              .describe('SMTP settings, required when delivery.email.transport is smtp.'),
+          })
+          .describe('E-mail (nodemailer over SMTP).'),
+        sms: z
+          .strictObject({
+            provider: z
+              .enum(['none', 'http', 'whatsapp', 'dev-mailbox'])
+              .describe('How SMS leaves: `http` (a generic SMS gateway, delivery.sms.http), `whatsapp` (WhatsApp Business Cloud API, delivery.sms.whatsapp), `dev-mailbox` (development only) or `none`.'),
+            http: z
+              .strictObject({
+                url: httpUrl.optional().describe('The gateway\'s endpoint; the message is POSTed to it as JSON. Required when delivery.sms.provider is http.'),
+                secret: z.string().min(16, 'must be at least 16 characters').optional().describe('Shared secret: the request carries HMAC-SHA256 of its body under it (header X-Signature: sha256=<hex>). Give it through SMS_HTTP_SECRET.'),
+                signatureHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name').describe('Header that carries the signature.'),
+                fields: z
+                  .strictObject({
+                    to: z.string().min(1).describe('Field for the phone number (E.164).'),
+                    text: z.string().min(1).describe('Field for the text.'),
+                    reference: z.string().min(1).describe('Field for our message id (also sent as Idempotency-Key).'),
+                  })
+                  .describe('Names of the JSON fields the gateway expects.'),
+                extra: z.record(z.string(), z.string()).describe('Fixed fields added to every request (sender id, account…).'),
+                messageIdField: z.string().min(1).describe('Field of the JSON answer holding the gateway\'s message id (a dotted path, e.g. `data.id`).'),
+                timeoutMs: duration('Time the gateway has to answer, in milliseconds.'),
+              })
+              .optional()
+              .describe('The generic HTTP SMS gateway, required when delivery.sms.provider is http.'),
+            whatsapp: z
+              .strictObject({
+                baseUrl: httpUrl.describe('Graph API base URL with version, e.g. https://graph.facebook.com/v21.0.'),
+                phoneNumberId: z.string().regex(/^[0-9]{5,20}$/, 'must be the numeric phone number id').optional().describe('The sending phone number\'s id in WhatsApp Business.'),
+                accessToken: z.string().min(20).optional().describe('A system user access token. Give it through WHATSAPP_ACCESS_TOKEN.'),
+                codeTemplate: z.string().regex(/^[a-z0-9_]{1,512}$/, 'must be a template name').describe('Approved authentication template for codes (body {{1}} = the code, with a copy-code button).'),
+                noticeTemplate: z.string().regex(/^[a-z0-9_]{1,512}$/, 'must be a template name').describe('Approved utility template for notices (body {{1}} = the notice text).'),
+                timeoutMs: duration('Time the API has to answer, in milliseconds.'),
+              })
+              .optional()
+              .describe('WhatsApp Business Cloud API, required when delivery.sms.provider is whatsapp.'),
+          })
+          .describe('Messages to phones: SMS gateway or WhatsApp, one choice per deployment (per regency).'),
+      })
+      .superRefine((d, ctx) => {
+        if (d.email.transport === 'smtp' && d.email.smtp === undefined) ctx.addIssue({ code: 'custom', path: ['email', 'smtp'], message: 'is required when delivery.email.transport is smtp' })
+        if (d.sms.provider === 'http') {
+          if (d.sms.http === undefined) ctx.addIssue({ code: 'custom', path: ['sms', 'http'], message: 'is required when delivery.sms.provider is http' })
+          else {
+            if (d.sms.http.url === undefined) ctx.addIssue({ code: 'custom', path: ['sms', 'http', 'url'], message: 'is required when delivery.sms.provider is http' })
+            if (d.sms.http.secret === undefined) ctx.addIssue({ code: 'custom', path: ['sms', 'http', 'secret'], message: 'is required when delivery.sms.provider is http' })
+          }
+        }
+        if (d.sms.provider === 'whatsapp') {
+          if (d.sms.whatsapp === undefined) ctx.addIssue({ code: 'custom', path: ['sms', 'whatsapp'], message: 'is required when delivery.sms.provider is whatsapp' })
+          else {
+            if (d.sms.whatsapp.phoneNumberId === undefined) ctx.addIssue({ code: 'custom', path: ['sms', 'whatsapp', 'phoneNumberId'], message: 'is required when delivery.sms.provider is whatsapp' })
+            if (d.sms.whatsapp.accessToken === undefined) ctx.addIssue({ code: 'custom', path: ['sms', 'whatsapp', 'accessToken'], message: 'is required when delivery.sms.provider is whatsapp' })
+          }
+        }
+        if (d.email.smtp?.user !== undefined && d.email.smtp.password === undefined) ctx.addIssue({ code: 'custom', path: ['email', 'smtp', 'password'], message: 'is required when delivery.email.smtp.user is set' })
+        if (d.worker.backoffMaxSeconds < d.worker.backoffBaseSeconds) ctx.addIssue({ code: 'custom', path: ['worker', 'backoffMaxSeconds'], message: 'must not be shorter than delivery.worker.backoffBaseSeconds' })
+      })
+      .describe('Delivery of e-mail and SMS from the outbox (codes and notices).'),
     secrets: z
       .strictObject({
         keyEncryptionKey: z
@@ -250,6 +352,15 @@ export const configSchema = z
     }
     if (c.demo) {
       ctx.addIssue({ code: 'custom', path: ['demo'], message: 'must be false when env is production' })
+    }
+    if (c.delivery.email.transport === 'dev-mailbox') {
+      ctx.addIssue({ code: 'custom', path: ['delivery', 'email', 'transport'], message: 'must not be dev-mailbox when env is production' })
+    }
+    if (c.delivery.sms.provider === 'dev-mailbox') {
+      ctx.addIssue({ code: 'custom', path: ['delivery', 'sms', 'provider'], message: 'must not be dev-mailbox when env is production' })
+    }
+    if (c.delivery.email.smtp !== undefined && !c.delivery.email.smtp.secure && !c.delivery.email.smtp.requireTls) {
+      ctx.addIssue({ code: 'custom', path: ['delivery', 'email', 'smtp', 'requireTls'], message: 'must be true when env is production (codes must not cross the network in plain text)' })
     }
   })
 
@@ -289,4 +400,19 @@ export const envVars = [
   { name: 'DEMO_AGENCY_PORT', key: 'demoAgency.port', kind: 'int' },
   { name: 'SATUPINTU_KEY_ENCRYPTION_SECRET', key: 'secrets.keyEncryptionKey', kind: 'string' },
   { name: 'SATUPINTU_DEMO', key: 'demo', kind: 'bool' },
+  { name: 'OUTBOX_WORKER', key: 'delivery.worker.enabled', kind: 'bool' },
+  { name: 'MAIL_TRANSPORT', key: 'delivery.email.transport', kind: 'string' },
+  { name: 'MAIL_FROM', key: 'delivery.email.from', kind: 'string' },
+  { name: 'SMTP_HOST', key: 'delivery.email.smtp.host', kind: 'string' },
+  { name: 'SMTP_PORT', key: 'delivery.email.smtp.port', kind: 'int' },
+  { name: 'SMTP_SECURE', key: 'delivery.email.smtp.secure', kind: 'bool' },
+  { name: 'SMTP_USER', key: 'delivery.email.smtp.user', kind: 'string' },
+  { name: 'SMTP_PASSWORD', key: 'delivery.email.smtp.password', kind: 'string' },
+  { name: 'SMTP_DKIM_PRIVATE_KEY', key: 'delivery.email.smtp.dkim.privateKey', kind: 'string' },
+  { name: 'SMS_PROVIDER', key: 'delivery.sms.provider', kind: 'string' },
+  { name: 'SMS_HTTP_URL', key: 'delivery.sms.http.url', kind: 'string' },
+  { name: 'SMS_HTTP_SECRET', key: 'delivery.sms.http.secret', kind: 'string' },
+  { name: 'WHATSAPP_BASE_URL', key: 'delivery.sms.whatsapp.baseUrl', kind: 'string' },
+  { name: 'WHATSAPP_PHONE_NUMBER_ID', key: 'delivery.sms.whatsapp.phoneNumberId', kind: 'string' },
+  { name: 'WHATSAPP_ACCESS_TOKEN', key: 'delivery.sms.whatsapp.accessToken', kind: 'string' },
 ] as const satisfies readonly { name: string; key: string; kind: EnvKind }[]

@@ -25,6 +25,8 @@ import { createLinkKeyring } from '../documents/links.ts'
 import { createLocalStorage } from '../documents/local-storage.ts'
 import { documentsStorageDir } from '../documents/types.ts'
 import { purgeDocuments } from '../documents/vault.ts'
+import { startDelivery } from '../delivery/runtime.ts'
+import { devMailboxRoutes } from './dev-mailbox.ts'
 import { interactionRoutes } from './interactions.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
@@ -243,10 +245,13 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       .finally(() => (purgingDocuments = false))
   }, 60 * 60 * 1000)
   documentsTimer.unref()
+  // The outbox worker (and in development the local mailbox): stopped with the app.
+  const delivery = await startDelivery({ config, db, logger: logger.child({ component: 'outbox' }) })
   app.addHook('onClose', async () => {
     clearInterval(keyTimer)
     clearInterval(purgeTimer)
     clearInterval(documentsTimer)
+    await delivery.stop()
   })
 
   const trusted = proxyAddr.compile([...config.http.trustProxy])
@@ -282,6 +287,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
   await app.register(documentConsentRoutes, { config, db, provider: () => current.provider, questionKey: kek.derive('document questions'), subjects })
   await app.register(documentApiRoutes, { config, db, provider: () => current.provider, storage: documentStorage, keyring: linkKeyring })
+
+  await app.register(devMailboxRoutes, { config, mailbox: delivery.mailbox })
 
   app.get('/', async (_req, reply) => reply.page('home', {}))
   return app

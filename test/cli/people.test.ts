@@ -72,6 +72,28 @@ for (const kind of databaseKinds()) {
       })
     })
 
+    await t.test('outbox shows each message\'s state and the counts per state', async (t) => {
+      await withDb(db, async (h) => {
+        await h.db.updateTable('outbox').set({ status: 'dead', attempts: 8, last_error: 'smtp: 550: mailbox unavailable' }).execute()
+        await h.db.insertInto('outbox').values({ channel: 'sms', recipient: '+6281234567890', body: '123456 adalah kode verifikasi Satu Pintu.' }).execute()
+      })
+      const r = await run(db, ['outbox'])
+      t.equal(r.code, 0, r.err)
+      const lines = r.out.split('\n')
+      t.equal(lines[0], 'queued 1 · sending 0 · sent 0 · failed 0 · dead 1')
+      t.match(lines[1], /^CREATED\s+STATUS\s+CHANNEL\s+KIND\s+RECIPIENT\s+TRIES\s+MESSAGE \/ LAST ERROR$/)
+      t.match(r.out, /queued\s+sms\s+code\s+\+6281234567890\s+0\s+123456 adalah kode verifikasi/)
+      t.match(r.out, /dead\s+email\s+officer_lookup\s+budi@contoh\.id\s+8\s+smtp: 550: mailbox unavailable \| Administrator sistem/)
+      const dead = await run(db, ['outbox', '--status', 'dead', '--json'])
+      t.equal(dead.code, 0, dead.err)
+      const json = JSON.parse(dead.out) as { counts: Record<string, number>; messages: Array<{ status: string }> }
+      t.strictSame(json.counts, { queued: 1, sending: 0, sent: 0, failed: 0, dead: 1 })
+      t.strictSame(json.messages.map((m) => m.status), ['dead'])
+      const bad = await run(db, ['outbox', '--status', 'lost'])
+      t.equal(bad.code, 2)
+      t.match(bad.err, /--status must be one of queued, sending, sent, failed, dead/)
+    })
+
     await t.test('citizens show refuses an empty reason, and nothing is recorded or sent', async (t) => {
       const before = await withDb(db, async (h) => (await h.db.selectFrom('outbox').select('id').execute()).length)
       const r = await run(db, ['citizens', 'show', budi.nik, '--reason', '   '])
