@@ -3,6 +3,7 @@ import { buildDemoAgency } from '../examples/demo-agency/app.ts'
 import type { Config } from './config/schema.ts'
 import { openDatabase, type DatabaseHandle } from './db/create.ts'
 import { migrateToLatestOrThrow, pendingMigrations } from './db/migrator.ts'
+import { servePglite, type PgliteServer } from './db/pglite-server.ts'
 import { buildGateway } from './gateway/app.ts'
 import { buildIdp } from './idp/app.ts'
 import { documentsResource } from './idp/provider.ts'
@@ -55,8 +56,16 @@ export async function startServices(
     : undefined
   const started: Listening[] = []
   let demo: DemoData | undefined
+  let served: PgliteServer | undefined
   try {
     if (database) await ensureMigrated(config, database, logger)
+    // The embedded database, served to the CLI on this machine while this process runs.
+    if (database?.pglite) {
+      served = await servePglite(database.pglite.client, database.pglite.gate, {
+        dir: config.database.pgliteDir,
+        onError: (err) => logger.warn({ reason: err.message }, 'embedded database server: client error'),
+      })
+    }
     const demoAgencyUrl = `http://localhost:${options.portOverride ?? config.demoAgency.port}`
     if (config.demo && database && services.includes('idp') && services.includes('demo-agency')) {
       demo = await ensureDemoData(database.db, config, demoAgencyUrl)
@@ -111,6 +120,7 @@ export async function startServices(
     }
   } catch (err) {
     await Promise.allSettled(started.map((s) => s.close(1000)))
+    await served?.close().catch(() => {})
     await database?.close().catch(() => {})
     throw err
   }
@@ -126,6 +136,7 @@ export async function startServices(
         await new Promise((r) => setTimeout(r, config.http.drainDelayMs))
       }
       await Promise.allSettled(started.map((s) => s.close(config.http.shutdownTimeoutMs)))
+      await served?.close()
       await database?.close()
     },
   }

@@ -1,11 +1,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Config } from '../config/schema.ts'
 import type { Database } from './database.ts'
 import { acquireDirLock, type DirLock } from './dir-lock.ts'
+import { gatedPgliteDialect, SessionGate } from './pglite-gate.ts'
+import { servedPglite } from './pglite-served.ts'
 import { isAppError } from '../errors/app-error.ts'
 import { GuardedPool, type ConnectionErrorListener } from './guarded-pool.ts'
 
@@ -17,6 +19,8 @@ export interface DatabaseHandle {
   readonly kind: DatabaseKind
   /** Where it lives, for messages: host:port/name, or the PGlite folder. Never a password. */
   readonly location: string
+  /** The embedded database itself, in the process that owns it (to serve it to others). */
+  readonly pglite?: { readonly client: PGlite; readonly gate: SessionGate }
   /** Resolves when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<void>
   close(): Promise<void>
@@ -36,7 +40,14 @@ export class DatabaseOpenError extends Error {
  * returning, so a server never starts against a database it cannot reach.
  */
 export async function openDatabase(config: Config['database'], options: OpenOptions = {}): Promise<DatabaseHandle> {
-  return config.url === undefined ? openPglite(config.pgliteDir) : openPostgres(config, options)
+  if (config.url === undefined) {
+    // Held by a running process that serves it (src/db/pglite-server.ts): connect to it.
+    const served = servedPglite(config.pgliteDir)
+    if (served === undefined) return openPglite(config.pgliteDir)
+    const handle = await openPostgres({ ...config, url: served.url, poolMax: Math.min(config.poolMax, 2) }, options)
+    return { ...handle, kind: 'pglite', location: `${config.pgliteDir} (served by pid ${served.pid})` }
+  }
+  return openPostgres(config, options)
 }
 
 export interface OpenOptions {
@@ -111,12 +122,14 @@ async function openPglite(dir: string): Promise<DatabaseHandle> {
 
 /** Wraps an already-open PGlite instance (tests restore one from a snapshot). */
 export function wrapPglite(client: PGlite, location: string, onClose?: () => void): DatabaseHandle {
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: client }) })
+  const gate = new SessionGate()
+  const db = new Kysely<Database>({ dialect: gatedPgliteDialect(client, gate) })
   let closed = false
   return {
     db,
     kind: 'pglite',
     location,
+    pglite: { client, gate },
     ping: (timeoutMs = 2000) => ping(db, timeoutMs),
     close: async () => {
       if (closed) return
