@@ -9,7 +9,7 @@ import { buildIdp } from './idp/app.ts'
 import { documentsResource } from './idp/provider.ts'
 import { demoDocumentService, ensureDemoData, type DemoData } from './demo.ts'
 import { ensureGatewayClient } from './idp/gateway-client.ts'
-import { createLogger } from './http/logging.ts'
+import { createProcessLogger } from './http/logging.ts'
 import { listen, type Listening } from './server.ts'
 
 export type ServiceName = 'idp' | 'gateway' | 'demo-agency'
@@ -45,7 +45,7 @@ export async function startServices(
   services: readonly ServiceName[],
   options: { logger?: Logger; portOverride?: number } = {},
 ): Promise<Running> {
-  const logger = options.logger ?? createLogger({ level: config.log.level, name: 'satupintu' })
+  const logger = options.logger ?? (await createProcessLogger({ level: config.log.level, name: 'satupintu', env: config.env }))
   const needsDb = services.some((s) => s !== 'demo-agency')
   const database = needsDb
     ? await openDatabase(config.database, {

@@ -118,3 +118,24 @@ export function loggerOptions(opts: LogOptions): LoggerOptions {
 export function createLogger(opts: LogOptions, destination?: pino.DestinationStream): Logger {
   return destination ? pino(loggerOptions(opts), destination) : pino(loggerOptions(opts))
 }
+
+/**
+ * The process's logger: JSON lines, as production and log collectors want them; in
+ * development on a terminal, the same lines made readable by pino-pretty (a development
+ * dependency, so it is loaded only then and never needed by the production image).
+ * Redaction happens before either, in pino itself.
+ */
+export async function createProcessLogger(
+  opts: LogOptions & { env: string },
+  stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
+): Promise<Logger> {
+  if (opts.env === 'development' && stdout.isTTY === true) {
+    try {
+      const { default: pretty } = await import('pino-pretty')
+      return createLogger(opts, pretty({ colorize: false, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', sync: true, destination: stdout }))
+    } catch {
+      // Installed without development dependencies: JSON it is.
+    }
+  }
+  return stdout === process.stdout ? createLogger(opts) : createLogger(opts, stdout)
+}
