@@ -65,6 +65,7 @@ class KyselyAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (!lookupable(id)) return undefined
     if (this.#model === 'Client') return (await findClientMetadata(this.#db, id)) as AdapterPayload | undefined
     const found = await findPayload(this.#db, this.#model, { id })
     if (!found) return undefined
@@ -87,11 +88,13 @@ class KyselyAdapter implements Adapter {
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    if (!lookupable(uid)) return undefined
     const found = await findPayload(this.#db, this.#model, { uid })
     return found?.payload as AdapterPayload | undefined
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    if (!lookupable(userCode)) return undefined
     const found = await findPayload(this.#db, this.#model, { userCode })
     if (!found) return undefined
     const payload = found.payload as AdapterPayload
@@ -99,6 +102,7 @@ class KyselyAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
+    if (!lookupable(id)) throw new errors.InvalidGrant('grant not found')
     if (await consumePayload(this.#db, this.#model, id)) return
     const state = providerRequest.getStore()
     if (
@@ -116,10 +120,25 @@ class KyselyAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    if (!lookupable(id)) return
     await destroyPayload(this.#db, this.#model, id)
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
+    if (!lookupable(grantId)) return
     await revokePayloadsByGrantId(this.#db, this.#model, grantId)
   }
+}
+
+/**
+ * Whether `value` can name a stored row at all. Identifiers come straight from requests
+ * (client_id, code, refresh_token, token at introspection and revocation); PostgreSQL's
+ * text cannot hold a NUL byte and refuses the whole statement ("invalid byte sequence"),
+ * which would turn an attacker's `client_id=a%00` into a 500 (SECURITY 11, 31). Such a
+ * value names nothing, so the lookup finds nothing and oidc-provider answers with its
+ * ordinary error (invalid_client, invalid_grant, active: false). Ours are at most a few
+ * hundred characters; a longer one names nothing either.
+ */
+function lookupable(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 1024 && !value.includes('\u0000')
 }
