@@ -174,8 +174,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
       backchannelLogout: { enabled: true },
       // Agency back-ends call each other and the gateway with their own tokens.
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      // A client learns about, and revokes, its own tokens only (RFC 7662 §4: the
+      // server decides who may introspect; oidc-provider's default lets any
+      // confidential client read any token's subject and scope).
+      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
+      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       // The gateway's resource gets JWT access tokens it verifies with our JWKS.
       // Access tokens only for the resources registered on the client (issue 10 §3;
@@ -269,7 +272,19 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Refresh tokens only when the client may use them and offline_access was granted.
     issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every use rotates (RFC 9700 §4.14.2); reuse detection revokes the grant.
-    rotateRefreshToken: true,
+    // oidc-provider calls this before it consumes the presented refresh token, and
+    // resolves `resource` only after: a refresh asking for a resource the client is not
+    // registered for must be refused here, or the refused request would burn the token
+    // and the client's retry would look like a replay and revoke the grant.
+    rotateRefreshToken: (ctx) => {
+      const asked = ctx.oidc.params?.resource
+      const resources = asked === undefined ? [] : Array.isArray(asked) ? asked : [asked]
+      const registered = registeredResources(ctx.oidc.client)
+      if (resources.some((r) => typeof r !== 'string' || !registered.includes(r))) {
+        throw new errors.InvalidTarget('the client is not registered for this resource')
+      }
+      return true
+    },
     expiresWithSession: (_ctx, code) => !code.scopes.has('offline_access'),
     ttl: {
       AuthorizationCode: ttl.authorizationCodeSeconds,
