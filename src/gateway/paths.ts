@@ -85,6 +85,10 @@ function segmentProblem(seg: string): string | undefined {
   if (seg.includes(';')) return 'path parameter (;)'
   if (seg.includes('%')) return 'percent sign after decoding (double encoding)'
   if (slashLookalikes.test(seg)) return 'slash look-alike character'
+  // NTFS reads "IZIN~1" as the 8.3 short name of some longer name: a spelling a Windows
+  // server maps onto a path that the policy cannot know (attacker review of issue 10).
+  // (Colons are ordinary path characters, RFC 3986 §3.3; caseFolded handles streams.)
+  if (/~\d+$/.test(seg)) return '8.3 short name (~N)'
   for (const form of [seg, seg.normalize('NFKC')]) {
     if (form.includes('/') || form.includes('\\')) return 'slash after Unicode normalisation'
     // ".", "..", "...", ". ." and the like: dot segments on some server or other.
@@ -171,5 +175,19 @@ export function upstreamPathFor(basePath: string, target: ProxyTarget, prefixSeg
  * not care about case (IIS, many Windows and macOS deployments).
  */
 export function caseFolded(decodedPath: string): string {
-  return decodedPath.toLowerCase()
+  // Through upper case and back, after NFKC: case-insensitive comparisons fold "ı" and
+  // "ſ" (upper case I and S) and full-width letters onto ASCII, so "/ızın" and
+  // "/ｉｚｉｎ" must carry the requirement of "/izin" (Java's equalsIgnoreCase, IIS).
+  // NTFS reads "izin::$DATA" and "izin:x" as streams of the file "izin": for policy, a
+  // segment ends at its first colon.
+  return decodedPath
+    .normalize('NFKC')
+    .toUpperCase()
+    .toLowerCase()
+    .split('/')
+    .map((seg) => {
+      const colon = seg.indexOf(':')
+      return colon < 0 ? seg : seg.slice(0, colon)
+    })
+    .join('/')
 }

@@ -38,6 +38,7 @@ const refused: Array<[string, string]> = [
   ['/layanan/a/x%e2%88%95y', 'a division slash'],
   ['/layanan/a/..%20/b', 'dot-dot followed by a space'],
   ['/layanan/a/izin.', 'a trailing dot (Windows drops it)'],
+  ['/layanan/a/IZIN~1', 'an 8.3 short name'],
   ['/layanan/a/izin%20', 'a trailing space (Windows drops it)'],
   ['/layanan/a/...', 'three dots'],
   ['/layanan/a/..x', 'dot-dot at the start of a segment'],
@@ -161,4 +162,13 @@ t.test('issue 10 §5: the policy decides on the very path that is forwarded (/%7
 
 t.test('case folding for policy lower-cases the decoded path', async (t) => {
   t.equal(caseFolded('/layanan/a/IZIN/Form'), '/layanan/a/izin/form')
+})
+
+t.test('SECURITY 16: a protected service keeps its requirement under every spelling a case-insensitive server folds onto it', async (t) => {
+  for (const spelling of ['/IZIN', '/%C4%B1z%C4%B1n', '/%EF%BD%89%EF%BD%9A%EF%BD%89%EF%BD%8E', '/Izin', '/izin::$DATA', '/izin:x', '/IZIN%3Ax']) {
+    const target = checkTarget(spelling)
+    t.ok(target.ok, `${spelling} is a path`)
+    if (target.ok) t.equal(caseFolded(target.target.decodedPath), '/izin', `${spelling} folds onto /izin for policy`)
+  }
+  t.equal(caseFolded('/\u017Furat'), '/surat', 'long s folds onto s')
 })
