@@ -11,6 +11,7 @@ import { processIo, printJson, printTable, type Io } from './output.ts'
 import { registerPeopleCommands } from './people.ts'
 import { registerAgencyCommands } from './agencies.ts'
 import { registerDocumentCommands } from './documents.ts'
+import { registerAuditCommands } from './audit.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
@@ -34,6 +35,8 @@ export interface CliContext {
   stopSignal?: Promise<string>
   /** Called once the servers listen (tests learn the URLs). */
   onListening?: (urls: Record<string, string>) => void
+  /** Where streamed output (an audit export) is written; process.stdout by default. */
+  stdout?: NodeJS.WritableStream
   /** Where passwords are read from (tests give their own). */
   stdin?: NodeJS.ReadableStream
 }
@@ -171,6 +174,7 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   registerPeopleCommands(program, ctx.stdin ? { ...admin, stdin: ctx.stdin } : admin)
   registerAgencyCommands(program, admin)
   registerDocumentCommands(program, admin)
+  registerAuditCommands(program, { ...admin, output: ctx.stdout ?? process.stdout })
 
   return { program, result }
 }
