@@ -83,11 +83,13 @@ export function registerKeyCommands(program: Command, ctx: AdminContext): void {
     .description('Add new keys: published now, signing after the publish delay; old keys retire once their tokens expired.')
     .option('--purpose <purpose>', 'oidc (token signing), cookie, or gateway (the assertion sent to agencies)', 'oidc')
     .option('--now', 'sign with the new key at once (emergency: a key was exposed)')
+    .option('--revoke-old', 'with --now: stop accepting everything the replaced keys signed, at once (a key was stolen; signed-in users sign in again)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { purpose: string; now?: boolean; json?: boolean }) => {
+    .action(async (opts: { purpose: string; now?: boolean; revokeOld?: boolean; json?: boolean }) => {
       if (opts.purpose !== 'oidc' && opts.purpose !== 'cookie' && opts.purpose !== 'gateway') {
         throw new AdminError('--purpose must be oidc, cookie or gateway', 2)
       }
+      if (opts.revokeOld && !opts.now) throw new AdminError('--revoke-old needs --now: the new key must sign before the old ones stop counting', 2)
       await withDatabase(ctx, async ({ db }, config) => {
         const kek = createKeyEncryption(resolveKeyEncryptionSecret(config, (m) => ctx.io.err(`warning: ${m}`)))
         // A replaced key stays published until everything it signed has expired.
@@ -99,9 +101,11 @@ export function registerKeyCommands(program: Command, ctx: AdminContext): void {
               : longestTokenLifetime(config)
         const created = await rotateKeys(db, kek, opts.purpose as 'oidc' | 'cookie' | 'gateway', {
           publishDelaySeconds: opts.now ? 0 : config.idp.keys.publishDelaySeconds,
-          retireAfterSeconds: retireAfter,
+          // A stolen key: what it signed stops counting now, not after the longest lifetime.
+          retireAfterSeconds: opts.revokeOld ? 0 : retireAfter,
+          revokeOld: opts.revokeOld === true,
         })
-        await recordAudit(db, { event: 'keys.rotated', actor: 'cli', data: { purpose: opts.purpose, kids: created.map((k) => k.kid) } })
+        await recordAudit(db, { event: 'keys.rotated', actor: 'cli', data: { purpose: opts.purpose, kids: created.map((k) => k.kid), revokedOld: opts.revokeOld === true } })
         if (opts.json) return printJson(ctx.io, created)
         for (const k of created) ctx.io.out(`added ${k.kid} (${k.alg}), signing from ${k.activatesAt.toISOString()}`)
       })

@@ -101,6 +101,11 @@ export interface RotateOptions {
   publishDelaySeconds: number
   /** How long a replaced key stays published after the new one activates (≥ longest token lifetime). */
   retireAfterSeconds: number
+  /**
+   * A key was stolen: every older key of the purpose (also one already retiring) stops
+   * counting at `retireAfterSeconds`, instead of only those still unreplaced.
+   */
+  revokeOld?: boolean
 }
 
 /**
@@ -126,7 +131,7 @@ export async function rotateKeys(
         .set({ expires_at: retireAt })
         .where('purpose', '=', purpose)
         .where('alg', '=', alg)
-        .where('expires_at', 'is', null)
+        .where((eb) => (opts.revokeOld ? eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', retireAt)]) : eb('expires_at', 'is', null)))
         .execute()
       await trx
         .insertInto('signing_keys')
