@@ -42,7 +42,7 @@ export interface AdminContext {
 /** Opens the database for an admin verb; refuses to work on an unmigrated schema. */
 export async function withDatabase<T>(ctx: AdminContext, fn: (h: DatabaseHandle, config: Config) => Promise<T>): Promise<T> {
   const config = ctx.config()
-  const handle = await openDatabase(config.database)
+  const handle = await openDatabase(config.database, { viaRunningServer: true })
   try {
     const pending = await pendingMigrations(handle.db)
     if (pending.length > 0) throw new AdminError(`database: ${pending.length} migration(s) pending; run \`satupintu migrate\` first`)

@@ -150,7 +150,7 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
     .option('--json', 'machine-readable output')
     .action(async (opts: { status?: boolean; json?: boolean }) => {
       const cfg = config(ctx)
-      const database = await openDatabase(cfg.database)
+      const database = await openDatabase(cfg.database, { viaRunningServer: true })
       try {
         if (opts.status) {
           const all = await createMigrator(database.db).getMigrations()

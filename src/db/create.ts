@@ -41,8 +41,9 @@ export class DatabaseOpenError extends Error {
  */
 export async function openDatabase(config: Config['database'], options: OpenOptions = {}): Promise<DatabaseHandle> {
   if (config.url === undefined) {
-    // Held by a running process that serves it (src/db/pglite-server.ts): connect to it.
-    const served = servedPglite(config.pgliteDir)
+    // Held by a running process that serves it (src/db/pglite-server.ts): an admin verb
+    // connects to it; a server process is still refused (one quick start per directory).
+    const served = options.viaRunningServer === true ? servedPglite(config.pgliteDir) : undefined
     if (served === undefined) return openPglite(config.pgliteDir)
     const handle = await openPostgres({ ...config, url: served.url, poolMax: Math.min(config.poolMax, 2) }, options)
     return { ...handle, kind: 'pglite', location: `${config.pgliteDir} (served by pid ${served.pid})` }
@@ -51,6 +52,8 @@ export async function openDatabase(config: Config['database'], options: OpenOpti
 }
 
 export interface OpenOptions {
+  /** CLI verbs: reach an embedded database held by a running process through it. */
+  viaRunningServer?: boolean
   /**
    * Told of every lost or stuck database connection (the process keeps running: the pool
    * replaces the connection, requests answer 503 meanwhile). Without one they are ignored.
