@@ -8,7 +8,8 @@ import { buildGateway } from './gateway/app.ts'
 import { buildIdp } from './idp/app.ts'
 import { documentsResource } from './idp/provider.ts'
 import { demoDocumentService, ensureDemoData, type DemoData } from './demo.ts'
-import { ensureGatewayClient } from './idp/gateway-client.ts'
+import { ensureGatewayClient, gatewaySitesFrom } from './idp/gateway-client.ts'
+import { loadAgencies, tableDefaults } from './gateway/agencies.ts'
 import { createProcessLogger } from './http/logging.ts'
 import { listen, type Listening } from './server.ts'
 
@@ -20,6 +21,8 @@ export interface Running {
   readonly logger: Logger
   /** Demo credentials when config `demo` is on (quick start). */
   readonly demo: DemoData | undefined
+  /** When the gateway runs: each agency's own origin (issue 10 §2). */
+  readonly agencies: readonly { readonly id: string; readonly origin: string }[]
   /**
    * Graceful stop: readiness 503 for http.drainDelayMs (a load balancer stops sending),
    * then the servers stop accepting and in-flight requests finish, then the database.
@@ -57,6 +60,7 @@ export async function startServices(
   const started: Listening[] = []
   let demo: DemoData | undefined
   let served: PgliteServer | undefined
+  let agencies: { id: string; origin: string }[] = []
   try {
     if (database) await ensureMigrated(config, database, logger)
     // The embedded database, served to the CLI on this machine while this process runs.
@@ -78,7 +82,12 @@ export async function startServices(
           'config: gateway.clientSecret (env GATEWAY_CLIENT_SECRET) is required when the gateway runs without the idp; register it with `satupintu clients add` (docs/agency-integration.md)',
         )
       }
-      gatewaySecret = await ensureGatewayClient(database.db, config)
+      // One callback per agency host (issue 10 §2): the gateway's agencies file names them.
+      const table = loadAgencies(config.gateway.agenciesFile, tableDefaults(config))
+      gatewaySecret = await ensureGatewayClient(database.db, config, gatewaySitesFrom(table.agencies))
+    }
+    if (services.includes('gateway')) {
+      agencies = loadAgencies(config.gateway.agenciesFile, tableDefaults(config)).agencies.map((a) => ({ id: a.id, origin: a.origin }))
     }
     for (const name of services) {
       const port = options.portOverride ?? portOf(config, name)
@@ -129,6 +138,7 @@ export async function startServices(
     database,
     logger,
     demo,
+    agencies,
     async stop() {
       for (const s of started) s.drain()
       if (config.http.drainDelayMs > 0) {

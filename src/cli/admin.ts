@@ -19,6 +19,8 @@ import {
 } from '../idp/clients.ts'
 import { applyClientsFile, ClientsFileError } from '../idp/clients-file.ts'
 import { verifySectorIdentifier } from '../idp/sector-identifier.ts'
+import { ensureGatewayClient, gatewaySitesFrom } from '../idp/gateway-client.ts'
+import { loadAgencies, tableDefaults } from '../gateway/agencies.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret } from '../keys/encryption.ts'
 import { listKeys, rotateKeys } from '../keys/keys.ts'
 import { recordAudit } from '../audit/audit.ts'
@@ -231,6 +233,28 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
         if (opts.json) return printJson(ctx.io, { client_id: clientId, client_secret: secret })
         ctx.io.out(`client_secret: ${secret}`)
         ctx.io.out('Store the secret now: it is not shown again and cannot be recovered.')
+      })
+    })
+
+  clients
+    .command('gateway')
+    .description('Register (or update) the gateway\'s own client from the configuration and the agencies file: one sign-in callback per agency host, the portal\'s, and the document services; prints a new client secret (GATEWAY_CLIENT_SECRET).')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }, config) => {
+        const table = loadAgencies(config.gateway.agenciesFile, tableDefaults(config))
+        let secret: string
+        try {
+          secret = await ensureGatewayClient(db, config, gatewaySitesFrom(table.agencies))
+        } catch (err) {
+          if (err instanceof ClientError) throw new AdminError(`client ${err.message}`)
+          throw err
+        }
+        await recordAudit(db, { event: 'client.secret_rotated', actor: 'cli', clientId: config.gateway.clientId })
+        if (opts.json) return printJson(ctx.io, { client_id: config.gateway.clientId, client_secret: secret, origins: table.agencies.map((a) => a.origin) })
+        ctx.io.out(`${config.gateway.clientId}: registered for ${[config.gateway.publicUrl, ...table.agencies.map((a) => a.origin)].join(', ')}`)
+        ctx.io.out(`client_secret: ${secret}`)
+        ctx.io.out('Give it to the gateway as GATEWAY_CLIENT_SECRET; it is not shown again.')
       })
     })
 

@@ -69,7 +69,7 @@ async function runServers(ctx: CliContext, services: ServiceName[], cfg: Config,
   const removeGuard = ctx.stopSignal === undefined ? exitOnUncaught(running.logger) : () => {}
   const urls = Object.fromEntries(running.services.map((s) => [s.name, s.url]))
   running.logger.info({ urls, database: running.database?.kind }, 'listening')
-  ctx.io.err(banner(running.services.map((s) => [s.name, s.url] as const), running.database?.location, running.demo))
+  ctx.io.err(banner(running.services.map((s) => [s.name, s.url] as const), running.database?.location, running.demo, running.agencies))
   ctx.onListening?.(urls)
   const signal = await (ctx.stopSignal ?? waitForSignal())
   running.logger.info({ signal }, 'stopping')
@@ -90,16 +90,19 @@ function banner(
   services: readonly (readonly [string, string])[],
   database: string | undefined,
   demo: { clientId: string; citizen: { nik: string; email: string; password: string } } | undefined,
+  agencies: readonly { id: string; origin: string }[] = [],
 ): string {
   const lines = ['', 'Satu Pintu is running:']
   for (const [name, url] of services) lines.push(`  ${(serviceLabels[name] ?? name).padEnd(20)} ${url}`)
+  // Each agency behind the gateway at its own origin (issue 10 §2).
+  for (const a of agencies) lines.push(`  ${`agency ${a.id}`.padEnd(20)} ${a.origin}/`)
   if (database !== undefined) lines.push(`  ${'database'.padEnd(20)} ${database}`)
   const agency = services.find(([n]) => n === 'demo-agency')?.[1]
   const gateway = services.find(([n]) => n === 'gateway')?.[1]
   if (demo && agency) {
     lines.push(
       '',
-      ...(gateway ? [`Try the portal: open ${gateway} and choose a service of Dinas Contoh (behind the gateway).`] : []),
+      ...(gateway ? [`Try the portal: open ${gateway} and choose a service of Dinas Contoh (behind the gateway, at ${agencies[0]?.origin ?? 'its own origin'}/).`] : []),
       `Try a direct OIDC sign-in: open ${agency}/oidc-langsung/ and choose "Masuk dengan Satu Pintu".`,
       `  demo citizen: NIK ${demo.citizen.nik} (or ${demo.citizen.email}), password: ${demo.citizen.password}`,
       `  demo relying party: ${demo.clientId}`,

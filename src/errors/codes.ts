@@ -11,6 +11,7 @@ export const errorCodes = {
   not_found: { status: 404, message: 'Not found.' },
   gone: { status: 410, message: 'This is no longer available.' },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  misdirected_request: { status: 421, message: 'This server does not serve that host.' },
   request_timeout: { status: 408, message: 'The request was not received in time.' },
   conflict: { status: 409, message: 'The request conflicts with the current state.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },

@@ -9,11 +9,12 @@ import { registerPages } from '../http/pages.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
 import { loadAgencies, tableDefaults, type AgencyTable } from './agencies.ts'
 import { createAssertionSigner } from './assertion.ts'
-import { createGatewayAuth } from './auth.ts'
-import { registerGatewayDocuments } from './documents.ts'
+import { callbackPath, createGatewayAuth, logoutPath } from './auth.ts'
+import { consentReturnPath, registerGatewayDocuments } from './documents.ts'
 import { gatewayMessages } from './messages.ts'
 import { portalRoutes } from './portal.ts'
 import { registerProxy } from './proxy.ts'
+import { createSites, guardSites } from './sites.ts'
 
 export interface GatewayDeps {
   config: Config
@@ -41,7 +42,11 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const kek = deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (m) => logger.warn(m)))
   // The gateway proxies bodies as streams: its own routes keep the small default limit,
   // proxied routes set theirs per service (proxy.ts).
-  const app = createBaseApp({ config, logger })
+  // Each agency on its own host (sites.ts): Fastify routes an agency host's requests into
+  // that agency's routes before anything else sees them.
+  const sites = createSites(config, table, { own: [callbackPath, logoutPath, consentReturnPath] })
+  const app = createBaseApp({ config, logger, rewriteUrl: (raw) => sites.rewriteUrl(raw) })
+  guardSites(app, { sites, table })
 
   const signer = await createAssertionSigner({ db: database.db, kek, config, logger })
   const keyTimer = setInterval(() => {
@@ -54,7 +59,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
 
   const clientSecret = deps.clientSecret ?? config.gateway.clientSecret
-  const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret, table })
+  const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret, table, sites })
 
   // Agencies verify the assertion with these keys (docs/agency-integration.md).
   app.get('/.well-known/jwks.json', async (_req, reply) =>
@@ -64,7 +69,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(portalRoutes, { config, table, auth })
   // Document links, consent and link fetches (issue 5): the same storage directory and
   // link key as the idp (documents.ts gatewayLinkKeyring).
-  const extras = await registerGatewayDocuments(app, { config, db: database.db, table, auth, kek })
-  await registerProxy(app, { config, table, auth, signer, logger, extras })
+  const extras = await registerGatewayDocuments(app, { config, db: database.db, table, auth, kek, sites })
+  await registerProxy(app, { config, table, auth, signer, logger, extras, sites })
   return app
 }

@@ -1,4 +1,4 @@
-import { hkdfSync } from 'node:crypto'
+import { createHmac, createSecretKey, hkdfSync, timingSafeEqual } from 'node:crypto'
 import fastifyCookie, { type CookieSerializeOptions } from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -26,6 +26,7 @@ import {
   type PresentedToken,
 } from './bearer.ts'
 import type { AgencyTable } from './agencies.ts'
+import type { KnownSite, Sites } from './sites.ts'
 import type { GatewayAuth, Requirement } from './contracts.ts'
 import { dpopAlgorithms, DpopError, verifyDpopProof } from './dpop.ts'
 import { acrLevel, type Identity } from './identity.ts'
@@ -53,8 +54,17 @@ import {
  * ended on one instance is ended on all within `sessionCacheMs`.
  */
 
-/** The gateway's session cookie. The proxy removes it before a request reaches an agency (SECURITY.md line 22). */
+/**
+ * The gateway's session cookie, one per host (the portal's, each agency's): host-only (no
+ * Domain), so no sibling host ever receives it, and `__Host-` prefixed behind https so no
+ * sibling can plant one either (RFC 6265bis §4.1.3.2). The proxy removes it before a
+ * request reaches an agency (SECURITY.md line 22).
+ */
 export const sessionCookieName = 'sp_gw'
+/** The session cookie's name as sent: `__Host-sp_gw` behind https, `sp_gw` on plain http (quick start). */
+export function sessionCookieNameFor(secure: boolean): string {
+  return secure ? `__Host-${sessionCookieName}` : sessionCookieName
+}
 /** Per sign-in transaction cookies: `sp_gw_tx_<start of state>`, only sent to the callback. */
 export const transactionCookiePrefix = 'sp_gw_tx_'
 export const callbackPath = '/oidc/callback'
@@ -89,6 +99,8 @@ export interface GatewayAuthDeps {
   kek: KeyEncryption
   /** The agencies: their origins are audiences of bearer tokens. */
   table: AgencyTable
+  /** The sites (portal, agency hosts): each has its own session and sign-in callback. */
+  sites: Sites
   /** The gateway's client secret at the idp; without it browsers cannot sign in (bearer tokens still work). */
   clientSecret: string | undefined
 }
@@ -125,6 +137,8 @@ interface SignInTransaction {
   a: string | null
   /** scopes asked for */
   sc: string[]
+  /** the host the sign-in started on: the callback must be on the same one */
+  h: string
 }
 
 function isTransaction(v: unknown): v is SignInTransaction {
@@ -137,7 +151,8 @@ function isTransaction(v: unknown): v is SignInTransaction {
     typeof t.r === 'string' &&
     (t.a === null || typeof t.a === 'string') &&
     Array.isArray(t.sc) &&
-    t.sc.every((x) => typeof x === 'string')
+    t.sc.every((x) => typeof x === 'string') &&
+    typeof t.h === 'string'
   )
 }
 
@@ -184,9 +199,20 @@ function signersFrom(keys: readonly string[], fingerprint: string): Signers {
 export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthDeps): Promise<GatewayAuth> {
   const { config, db, kek, clientSecret } = deps
   const logger = deps.logger.child({ component: 'gateway-auth' })
+  const { sites } = deps
   const base = config.gateway.publicUrl.replace(/\/+$/, '')
-  const redirectUri = `${base}${callbackPath}`
   const secureCookies = base.startsWith('https://')
+  const cookieName = sessionCookieNameFor(secureCookies)
+  const csrfKey = createSecretKey(kek.derive('gateway sign-out'))
+  /** The site a request came to; the routes here are registered on known sites only. */
+  function siteOf(req: FastifyRequest): KnownSite {
+    const site = sites.siteOf(req.raw)
+    if (site.kind === 'unknown') throw new AppError('misdirected_request')
+    return site
+  }
+  const redirectUriOf = (site: KnownSite) => `${site.origin}${callbackPath}`
+  /** The URL the client asked for (an agency host's requests are rewritten internally, sites.ts). */
+  const clientUrl = (req: FastifyRequest) => req.originalUrl
   const limits: SessionLimits = { idleSeconds: config.gateway.session.idleSeconds, absoluteSeconds: config.gateway.session.absoluteSeconds }
   // The idle clock needs no write per request: once a minute (or a tenth of the idle time) is enough.
   const touchEveryMs = Math.min(60_000, (limits.idleSeconds * 1000) / 10)
@@ -324,7 +350,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
 
   /** The session id in the request's cookie, if its signature holds; `renew` when signed with an older key. */
   async function sessionCookieOf(req: FastifyRequest): Promise<{ id: string; renew: boolean } | undefined> {
-    const raw = cookiesOf(req)[sessionCookieName]
+    const raw = cookiesOf(req)[cookieName]
     if (raw === undefined || raw.length > 200) return undefined
     const r = await unsign('session', raw)
     if (r === undefined || !sessionIdPattern.test(r.value)) return undefined
@@ -368,7 +394,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
    */
   const lastSessionCookie = new WeakMap<object, { raw: string; signers: Signers; id: string; renew: boolean; idHash: string }>()
   async function checkedSessionCookie(req: FastifyRequest): Promise<{ id: string; renew: boolean; idHash: string } | undefined> {
-    const raw = cookiesOf(req)[sessionCookieName]
+    const raw = cookiesOf(req)[cookieName]
     if (raw === undefined) return undefined
     const socket = req.raw.socket
     const last = lastSessionCookie.get(socket)
@@ -386,6 +412,9 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     const idHash = cookie.idHash
     let row = await sessionRow(idHash)
     if (row === undefined) return undefined
+    // A session is accepted only on the host it was made on: agency A's session is never
+    // agency B's, nor the portal's (issue 10 §2), whatever cookie a browser is made to send.
+    if (row.site !== siteOf(req).host) return undefined
     const now = new Date()
     if (!sessionIsLive(row, limits, now)) {
       // What this instance remembers may predate a use on another instance: ask the
@@ -425,8 +454,8 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   function publicUrlOf(req: FastifyRequest): string {
     // The URL the client used, as it must appear in a DPoP proof's htu: our public origin
     // and the request's path, never the Host or X-Forwarded-Host a caller sends.
-    const path = req.url.split('?', 1)[0] ?? '/'
-    return `${base}${path}`
+    const path = clientUrl(req).split('?', 1)[0] ?? '/'
+    return `${siteOf(req).origin}${path}`
   }
 
   async function identifyBearer(req: FastifyRequest, presented: PresentedToken): Promise<Identity> {
@@ -523,6 +552,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     if (clientSecret === undefined) {
       return reply.send(new AppError('not_ready', undefined, { cause: new Error('gateway.clientSecret is not set') }))
     }
+    const site = siteOf(req)
     const { client, scopesSupported } = await idp()
     // Only scopes the idp knows can be asked for; offline_access is never asked: the
     // gateway calls no idp API after sign-in, so it keeps no refresh token.
@@ -531,7 +561,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     const state = oidc.randomState()
     const nonce = oidc.randomNonce()
     const params: Record<string, string> = {
-      redirect_uri: redirectUri,
+      redirect_uri: redirectUriOf(site),
       scope: scopes.join(' '),
       state,
       nonce,
@@ -544,7 +574,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     if (ask.acr !== undefined) params.acr_values = ask.acr
     if (ask.prompt !== undefined) params.prompt = ask.prompt
     const url = oidc.buildAuthorizationUrl(client, params)
-    const tx: SignInTransaction = { s: state, v: verifier, n: nonce, r: safeReturnPath(req.url), a: ask.acr ?? null, sc: scopes }
+    const tx: SignInTransaction = { s: state, v: verifier, n: nonce, r: safeReturnPath(clientUrl(req)), a: ask.acr ?? null, sc: scopes, h: site.host }
     const value = signers.transaction.sign(Buffer.from(JSON.stringify(tx), 'utf8').toString('base64url'))
     reply.setCookie(`${transactionCookiePrefix}${state.slice(0, 16)}`, value, { ...transactionCookie, maxAge: transactionSeconds })
     return reply.header('cache-control', 'no-store').redirect(url.href, 303)
@@ -580,7 +610,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   // ---- Routes. ----
   app.addHook('onSend', async (req, reply) => {
     const id = renewals.get(req)
-    if (id !== undefined) reply.setCookie(sessionCookieName, signers.session.sign(id), sessionCookie)
+    if (id !== undefined) reply.setCookie(cookieName, signers.session.sign(id), sessionCookie)
   })
 
   await app.register(async (scope) => {
@@ -612,7 +642,8 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
         const cookieName = `${transactionCookiePrefix}${state.slice(0, 16)}`
         const tx = await readTransaction(cookiesOf(req)[cookieName])
         reply.clearCookie(cookieName, transactionCookie)
-        if (tx === undefined || tx.s !== state) {
+        const site = siteOf(req)
+        if (tx === undefined || tx.s !== state || tx.h !== site.host) {
           throw new AppError('bad_request', 'This sign-in has expired or was started in another browser. Please start again.')
         }
         if (query.error !== undefined) {
@@ -620,8 +651,8 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
           throw new AppError(query.error === 'access_denied' ? 'forbidden' : 'bad_request', 'The sign-in was not completed.')
         }
         const { client } = await idp()
-        const current = new URL(redirectUri)
-        current.search = new URL(req.url, base).search
+        const current = new URL(redirectUriOf(site))
+        current.search = new URL(clientUrl(req), site.origin).search
         let granted: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>
         try {
           granted = await oidc.authorizationCodeGrant(client, current, {
@@ -657,6 +688,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
             acr: typeof idClaims.acr === 'string' ? idClaims.acr : '',
             amr: Array.isArray(idClaims.amr) ? idClaims.amr.filter((x): x is string => typeof x === 'string') : [],
             scopes: (granted.scope ?? tx.sc.join(' ')).split(' ').filter((s) => s !== ''),
+            site: site.host,
             claims,
             idTokenEnc: granted.id_token === undefined ? undefined : kek.encrypt(granted.id_token, `gateway-session:${idHash}`),
             requestedAcr: tx.a ?? undefined,
@@ -668,21 +700,61 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
         if (previousHash !== undefined) forget([previousHash])
         remember(idHash, row, Date.now())
         renewals.delete(req)
-        reply.setCookie(sessionCookieName, signers.session.sign(id), sessionCookie)
-        return reply.redirect(`${base}${safeReturnPath(tx.r)}`, 303)
+        reply.setCookie(cookieName, signers.session.sign(id), sessionCookie)
+        return reply.redirect(`${site.origin}${safeReturnPath(tx.r)}`, 303)
       },
     )
 
-    // RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2): the session ends here at once,
-    // then the idp ends its own and shows its confirmation page.
+    // Sign-out (issue 10 §4): a GET only shows the question, so no page of another site
+    // can sign the citizen out by linking or embedding it; the answer is a POST with a
+    // token bound to this host's session, from this origin (Sec-Fetch-Site, Origin).
     scope.get(logoutPath, async (req, reply) => {
       reply.header('cache-control', 'no-store')
-      const id = await sessionIdFrom(req)
-      let idToken: string | undefined
-      if (id !== undefined) {
-        const idHash = hashSessionId(id)
+      const site = siteOf(req)
+      const identity = await identifySession(req)
+      if (identity === undefined || identity.sessionId === undefined) {
+        // Nothing to end on this host: the idp asks itself whether to end the sign-in there.
+        return reply.redirect(await endSessionUrl(req, site, undefined), 303)
+      }
+      const name = identity.claims.name
+      return reply.page(
+        'keluar',
+        {
+          action: logoutPath,
+          csrf: signOutToken(identity.sessionId),
+          citizenName: typeof name === 'string' ? name : '',
+          site: site.kind === 'agency' ? site.agency.name[pickLocale(req)] : 'Satu Pintu',
+          home: '/',
+        },
+        // The answer redirects to the idp's end-session page: allowed as the form's destination.
+        { formActionOrigins: [issuerUrl.origin] },
+      )
+    })
+
+    scope.post(
+      logoutPath,
+      {
+        bodyLimit: 4096,
+        schema: { body: { type: 'object', required: ['_csrf'], properties: { _csrf: { type: 'string', maxLength: 128 } } } },
+      },
+      async (req, reply) => {
+        reply.header('cache-control', 'no-store')
+        const site = siteOf(req)
+        // Fetch Metadata and Origin (OWASP CSRF cheat sheet): a browser says where a form
+        // came from; only this very origin may end the session here.
+        const fetchSite = req.headers['sec-fetch-site']
+        const origin = req.headers.origin
+        if ((fetchSite !== undefined && fetchSite !== 'same-origin') || (origin !== undefined && origin !== site.origin)) {
+          throw new AppError('forbidden', 'Sign-out must be confirmed on this site.')
+        }
+        const identity = await identifySession(req)
+        const { _csrf: token } = req.body as { _csrf: string }
+        if (identity === undefined || identity.sessionId === undefined) return reply.redirect(`${site.origin}/`, 303)
+        if (!signOutTokenValid(token, identity.sessionId)) throw new AppError('forbidden', 'This form has expired. Please try again.')
+        const idHash = identity.sessionId
         forget([idHash])
         const row = await deleteSession(db, idHash)
+        let idToken: string | undefined
         if (row?.id_token_enc) {
           try {
             idToken = kek.decrypt(row.id_token_enc, `gateway-session:${idHash}`)
@@ -690,20 +762,13 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
             req.log.warn({ err }, 'could not decrypt the ID token of a gateway session')
           }
         }
-      }
-      renewals.delete(req)
-      reply.clearCookie(sessionCookieName, sessionCookie)
-      let client: oidc.Configuration
-      try {
-        client = (await discovered()).client
-      } catch {
-        return reply.redirect(`${base}/`, 303)
-      }
-      if (client.serverMetadata().end_session_endpoint === undefined) return reply.redirect(`${base}/`, 303)
-      const params: Record<string, string> = { post_logout_redirect_uri: `${base}/`, client_id: config.gateway.clientId, ui_locales: pickLocale(req) }
-      if (idToken !== undefined) params.id_token_hint = idToken
-      return reply.redirect(oidc.buildEndSessionUrl(client, params).href, 303)
-    })
+        renewals.delete(req)
+        reply.clearCookie(cookieName, sessionCookie)
+        // RP-Initiated Logout 1.0 §2: then the idp ends the sign-in itself (and with it,
+        // through back-channel logout, this citizen's sessions on every other host).
+        return reply.redirect(await endSessionUrl(req, site, idToken), 303)
+      },
+    )
 
     // OIDC Back-Channel Logout 1.0: the idp tells us a citizen signed out.
     scope.post(
@@ -747,6 +812,37 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       },
     )
   })
+
+  /** The idp's end-session URL for a sign-out on `site`, back to its home page afterwards. */
+  async function endSessionUrl(req: FastifyRequest, site: KnownSite, idToken: string | undefined): Promise<string> {
+    let client: oidc.Configuration
+    try {
+      client = (await discovered()).client
+    } catch {
+      return `${site.origin}/`
+    }
+    if (client.serverMetadata().end_session_endpoint === undefined) return `${site.origin}/`
+    const params: Record<string, string> = { post_logout_redirect_uri: `${site.origin}/`, client_id: config.gateway.clientId, ui_locales: pickLocale(req) }
+    if (idToken !== undefined) params.id_token_hint = idToken
+    return oidc.buildEndSessionUrl(client, params).href
+  }
+
+  /** The sign-out form's token: an HMAC of this host's session (so it is good for it alone) and the time. */
+  function signOutMac(sessionHash: string, issued: number): string {
+    return createHmac('sha256', csrfKey).update(`${sessionHash}\0${issued}`, 'utf8').digest('base64url')
+  }
+  function signOutToken(sessionHash: string): string {
+    const issued = Math.floor(Date.now() / 1000)
+    return `${issued}.${signOutMac(sessionHash, issued)}`
+  }
+  function signOutTokenValid(token: string, sessionHash: string): boolean {
+    const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token)
+    if (m === null) return false
+    const issued = Number(m[1])
+    const age = Math.floor(Date.now() / 1000) - issued
+    if (age < -60 || age > 3600) return false
+    return timingSafeEqual(Buffer.from(signOutMac(sessionHash, issued), 'latin1'), Buffer.from(m[2] as string, 'latin1'))
+  }
 
   /** OIDC Back-Channel Logout 1.0 §2.6, step by step. */
   async function verifyLogoutToken(token: string): Promise<JWTPayload> {
@@ -810,5 +906,16 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     clearInterval(keyTimer)
   })
 
-  return { identify, challenge, logoutPath }
+  async function idTokenHint(identity: Identity): Promise<string | undefined> {
+    if (identity.via !== 'session' || identity.sessionId === undefined) return undefined
+    const row = await sessionRow(identity.sessionId)
+    if (row?.id_token_enc == null) return undefined
+    try {
+      return kek.decrypt(row.id_token_enc, `gateway-session:${identity.sessionId}`)
+    } catch {
+      return undefined
+    }
+  }
+
+  return { identify, challenge, logoutPath, idTokenHint }
 }

@@ -33,6 +33,11 @@ export interface GatewayAuth {
   challenge(req: FastifyRequest, reply: FastifyReply, need: Requirement, identity: Identity | undefined): Promise<FastifyReply>
   /** The sign-out URL the portal links to. */
   readonly logoutPath: string
+  /**
+   * The ID token of a browser session (to name the citizen to the idp, OIDC Core
+   * §3.1.2.1 id_token_hint); undefined for bearer tokens or when none is kept.
+   */
+  idTokenHint(identity: Identity): Promise<string | undefined>
 }
 
 export interface AssertionSigner {

@@ -1,11 +1,8 @@
-import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
-import formbody from '@fastify/formbody'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Config } from '../config/schema.ts'
 import { ConfigError } from '../config/load.ts'
 import type { Database } from '../db/database.ts'
-import { createGrant } from '../documents/grants.ts'
 import { createLinkKeyring, documentLinksFor, linkRefusalStatus, resolveLink, type LinkKeyring, type LinkRefusal } from '../documents/links.ts'
 import { createLocalStorage } from '../documents/local-storage.ts'
 import { StorageNotFoundError, type DocumentStorage } from '../documents/storage.ts'
@@ -14,13 +11,13 @@ import { documentResponseHeaders } from '../documents/vault.ts'
 import { AppError } from '../errors/app-error.ts'
 import type { ErrorCode } from '../errors/codes.ts'
 import { wantsHtml } from '../http/errors.ts'
-import { pickLocale, type Locale } from '../http/locale.ts'
+import { pickLocale } from '../http/locale.ts'
 import type { KeyEncryption } from '../keys/encryption.ts'
 import type { Agency, AgencyTable, Service } from './agencies.ts'
 import { safeReturnPath } from './auth.ts'
 import type { GatewayAuth } from './contracts.ts'
-import type { Identity } from './identity.ts'
 import type { UpstreamExtras, UpstreamExtrasResult } from './proxy.ts'
+import type { Sites } from './sites.ts'
 
 /**
  * The gateway's side of the document vault (issue 5, "Grants and links"):
@@ -32,23 +29,24 @@ import type { UpstreamExtras, UpstreamExtrasResult } from './proxy.ts'
  *    assertion carrying them is never cached (assertion.ts), so no link outlives its own
  *    expiry (≤ 15 min), and a withdrawn grant or a deleted document stops new links at
  *    the next request and every fetch of an old one at once (resolveLink reads both).
- *  - No grant yet: a browser gets a consent page (`POST /izin-dokumen`, CSRF token bound
- *    to the gateway session); an API caller gets 403 `document grant required`.
- *  - Granted but not uploaded: a browser gets a page that sends it to the idp's upload
- *    page (`/akun/dokumen/unggah/<type>?kembali=<this service's gateway URL>`), which
- *    brings it back here afterwards; an API caller gets 403 `document required`.
+ *  - No grant yet, or granted but not uploaded: a browser is sent to the idp's consent
+ *    page (`/izin-dokumen`, src/idp/document-consent.ts), the one page and template both
+ *    integrations use. The question is asked there, on the idp's origin, with the idp's
+ *    CSRF protection — never on the agency's origin, where the agency's own script could
+ *    answer it in the citizen's name (issue 10 §2). The wording comes from the gateway
+ *    client's registration (its document services, from the agencies file), never from
+ *    the request. The idp answers to `<agency origin>/oidc/izin-dokumen`, which sends the
+ *    citizen back to the service. An API caller gets 403 `document grant required` or
+ *    `document required`.
  *  - `GET /dokumen/<token>`: the agency's backend fetches a link with a client-credentials
  *    access token for the gateway's resource, issued to one of the agency's `clients`.
  *    No cookie is involved (and none is needed).
  */
 
-/** The path of the consent form's answer. */
-export const consentPath = '/izin-dokumen'
+/** Where the idp's consent page answers, on each agency's host (src/idp/gateway-client.ts registers it). */
+export const consentReturnPath = '/oidc/izin-dokumen'
 /** The `rel` of document links in the `Link` header. */
 export const documentLinkRel = 'satupintu-document'
-/** How long a consent page's form may be answered. */
-const consentFormSeconds = 3600
-const idPattern = '^[a-z0-9][a-z0-9-]{1,39}$'
 
 /**
  * The key of signed links. The idp builds the very same (src/idp/app.ts): both derive it
@@ -69,6 +67,8 @@ export interface GatewayDocumentsDeps {
   storage?: DocumentStorage
   /** Default: gatewayLinkKeyring(kek). */
   keyring?: LinkKeyring
+  /** Which host a request is for (the consent answer comes back to the agency's). */
+  sites: Sites
 }
 
 const refusalCode: Readonly<Record<LinkRefusal, ErrorCode>> = {
@@ -87,24 +87,16 @@ const refusalMessage: Readonly<Record<LinkRefusal, string>> = {
   deleted: 'This document has been deleted.',
 }
 
-/** "KTP", "KTP dan KK", "KTP, KK dan NPWP". */
-function joinNames(names: readonly string[], and: string): string {
-  if (names.length <= 1) return names[0] ?? ''
-  return `${names.slice(0, -1).join(', ')} ${and} ${names[names.length - 1] as string}`
-}
-
 /**
- * Registers `GET /dokumen/:token` and `POST /izin-dokumen` on `app` (which has the pages
- * plugins) and returns the proxy's `extras` hook.
+ * Registers `GET /dokumen/:token` and the consent return (`GET /oidc/izin-dokumen` on
+ * agency hosts) on `app` (which has the pages plugins) and returns the proxy's `extras` hook.
  */
 export async function registerGatewayDocuments(app: FastifyInstance, deps: GatewayDocumentsDeps): Promise<UpstreamExtras> {
-  const { config, db, table, auth, kek } = deps
+  const { config, db, table, auth, kek, sites } = deps
   const storage = deps.storage ?? createLocalStorage(documentsStorageDir(config))
   const keyring = deps.keyring ?? gatewayLinkKeyring(kek)
   const base = config.gateway.publicUrl.replace(/\/+$/, '')
   const idpBase = config.idp.issuer.replace(/\/+$/, '')
-  const csrfKey = createSecretKey(kek.derive('gateway document consent'))
-  const grantSeconds = config.documents.grantDays * 86_400
 
   // Every type a service asks for must exist: a typo would otherwise ask for consent to
   // something no citizen can upload.
@@ -120,84 +112,23 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
     }
   }
 
-  function typeNames(types: readonly string[], locale: Locale): string[] {
-    return types.map((t) => findDocumentType(config.documents, t)?.name[locale] ?? t)
-  }
-
-  // ---- CSRF: an HMAC over the session, the question and the time, checked on the answer. ----
-  function csrfMac(sessionId: string, agencyId: string, serviceId: string, issued: number): string {
-    return createHmac('sha256', csrfKey).update(`${sessionId}\0${agencyId}\0${serviceId}\0${issued}`, 'utf8').digest('base64url')
-  }
-  function csrfToken(sessionId: string, agencyId: string, serviceId: string): string {
-    const issued = Math.floor(Date.now() / 1000)
-    return `${issued}.${csrfMac(sessionId, agencyId, serviceId, issued)}`
-  }
-  function csrfValid(token: string, sessionId: string, agencyId: string, serviceId: string): boolean {
-    const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token)
-    if (m === null) return false
-    const issued = Number(m[1])
-    const age = Math.floor(Date.now() / 1000) - issued
-    if (age < -60 || age > consentFormSeconds) return false
-    const expected = csrfMac(sessionId, agencyId, serviceId, issued)
-    return timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(m[2] as string, 'latin1'))
-  }
-
-  function findService(agencyId: string, serviceId: string): { agency: Agency; service: Service } | undefined {
-    const agency = table.agencies.find((a) => a.id === agencyId)
-    const service = agency?.services.find((s) => s.id === serviceId)
-    return agency !== undefined && service !== undefined && service.documents.length > 0 ? { agency, service } : undefined
-  }
-
-  /** A path on the gateway inside the agency's routes, or the agency's home. */
-  function returnPathFor(agency: Agency, raw: string | undefined): string {
-    const p = safeReturnPath(raw)
-    const pathOnly = p.split('?', 1)[0] as string
-    return pathOnly === agency.prefix || pathOnly.startsWith(`${agency.prefix}/`) ? p : `${agency.prefix}/`
-  }
-
-  // ---- The pages. ----
-  function consentPage(req: FastifyRequest, reply: FastifyReply, identity: Identity, agency: Agency, service: Service): FastifyReply {
-    const locale = pickLocale(req)
-    const names = typeNames(service.documents, locale)
-    const and = locale === 'id' ? 'dan' : 'and'
-    const until = new Date(Date.now() + grantSeconds * 1000).toLocaleDateString(locale === 'id' ? 'id-ID' : 'en-GB', {
-      day: 'numeric',
-      month: 'long',
-      year: 'numeric',
-      timeZone: 'Asia/Jakarta',
+  /**
+   * The idp's consent page for `service`, answered to this agency's origin. `state` is the
+   * path to come back to (on the agency's host); the ID token of the gateway session names
+   * the citizen the question is for (the idp asks only that citizen).
+   */
+  function consentUrl(req: FastifyRequest, agency: Agency, service: Service, idTokenHint: string | undefined): string {
+    const back = safeReturnPath(req.originalUrl)
+    const q = new URLSearchParams({
+      client_id: config.gateway.clientId,
+      instansi: agency.id,
+      layanan: service.id,
+      redirect_uri: `${agency.origin}${consentReturnPath}`,
+      state: back.length <= 256 ? back : '/',
+      ui_locales: pickLocale(req),
     })
-    return reply.header('cache-control', 'no-store').page('izin-dokumen', {
-      agency: agency.name[locale],
-      service: service.name[locale],
-      documents: joinNames(names, and),
-      names,
-      purpose: service.purpose?.[locale] ?? '',
-      until,
-      action: consentPath,
-      csrf: csrfToken(identity.sessionId as string, agency.id, service.id),
-      agencyId: agency.id,
-      serviceId: service.id,
-      kembali: returnPathFor(agency, req.url),
-    })
-  }
-
-  function missingPage(req: FastifyRequest, reply: FastifyReply, agency: Agency, service: Service, missing: readonly string[]): FastifyReply {
-    const locale = pickLocale(req)
-    const names = typeNames(missing, locale)
-    const back = `${base}${returnPathFor(agency, req.url)}`
-    return reply.header('cache-control', 'no-store').page(
-      'dokumen-kurang',
-      {
-        agency: agency.name[locale],
-        service: service.name[locale],
-        documents: joinNames(names, locale === 'id' ? 'dan' : 'and'),
-        uploads: missing.map((type, i) => ({
-          name: names[i],
-          href: `${idpBase}/akun/dokumen/unggah/${encodeURIComponent(type)}?kembali=${encodeURIComponent(back)}`,
-        })),
-      },
-      { status: 200 },
-    )
+    if (idTokenHint !== undefined) q.set('id_token_hint', idTokenHint)
+    return `${idpBase}/izin-dokumen?${q.toString()}`
   }
 
   // ---- The extras hook of the proxy. ----
@@ -217,15 +148,17 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
         baseUrl: `${base}/`,
       })
       const browser = identity.via === 'session' && identity.sessionId !== undefined && (req.method === 'GET' || req.method === 'HEAD') && wantsHtml(req)
+      if (browser && (result.notGranted.length > 0 || result.missing.length > 0)) {
+        const hint = await auth.idTokenHint(identity)
+        return { answer: (reply) => reply.header('cache-control', 'no-store').redirect(consentUrl(req, agency, service, hint), 303) }
+      }
       if (result.notGranted.length > 0) {
-        if (browser) return { answer: (reply) => consentPage(req, reply, identity, agency, service) }
         return {
           answer: (reply) =>
             reply.send(new AppError('forbidden', 'document grant required', { details: { agency: agency.id, service: service.id, documents: [...result.notGranted] } })),
         }
       }
       if (result.missing.length > 0) {
-        if (browser) return { answer: (reply) => missingPage(req, reply, agency, service, result.missing) }
         return {
           answer: (reply) =>
             reply.send(new AppError('forbidden', 'document required', { details: { agency: agency.id, service: service.id, missing: [...result.missing] } })),
@@ -238,72 +171,40 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
     },
   }
 
-  await app.register(async (scope) => {
-    await scope.register(formbody, { bodyLimit: 4096 })
-
-    // The consent form's answer.
-    scope.post(
-      consentPath,
-      {
-        bodyLimit: 4096,
-        schema: {
-          body: {
-            type: 'object',
-            required: ['_csrf', 'instansi', 'layanan', 'keputusan'],
-            properties: {
-              _csrf: { type: 'string', maxLength: 128 },
-              instansi: { type: 'string', pattern: idPattern },
-              layanan: { type: 'string', pattern: idPattern },
-              kembali: { type: 'string', maxLength: 2048 },
-              keputusan: { type: 'string', enum: ['izinkan', 'tolak'] },
-            },
+  // The idp's consent page answers here, on the agency's host (RFC 6749-style: the
+  // answer rides in the query; nothing is decided here, the grant is in the database).
+  app.get(
+    consentReturnPath,
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            izin_dokumen: { type: 'string', maxLength: 32 },
+            error: { type: 'string', maxLength: 64 },
+            error_description: { type: 'string', maxLength: 512 },
+            state: { type: 'string', maxLength: 256 },
           },
         },
       },
-      async (req, reply) => {
-        reply.header('cache-control', 'no-store')
-        const body = req.body as { _csrf: string; instansi: string; layanan: string; kembali?: string; keputusan: 'izinkan' | 'tolak' }
-        const identity = await auth.identify(req)
-        // Only a citizen's browser session answers a consent page.
-        if (identity === undefined || identity.via !== 'session' || identity.sessionId === undefined) {
-          throw new AppError('forbidden', 'Please sign in and open the service again.')
-        }
-        const found = findService(body.instansi, body.layanan)
-        if (found === undefined) throw new AppError('bad_request', 'This service does not ask for documents.')
-        const { agency, service } = found
-        if (!csrfValid(body._csrf, identity.sessionId, agency.id, service.id)) {
-          throw new AppError('forbidden', 'This form has expired. Please open the service again.')
-        }
-        const locale = pickLocale(req)
-        const names = typeNames(service.documents, locale)
-        if (body.keputusan === 'tolak') {
-          req.log.info({ agency: agency.id, service: service.id }, 'document consent denied')
-          return reply.page('izin-dokumen-ditolak', {
-            agency: agency.name[locale],
-            service: service.name[locale],
-            documents: joinNames(names, locale === 'id' ? 'dan' : 'and'),
-          })
-        }
-        await createGrant(
-          db,
-          config.documents,
-          {
-            citizenId: identity.sub,
-            agencyId: agency.id,
-            serviceId: service.id,
-            documentTypes: service.documents,
-            purpose: service.purpose?.[locale] ?? service.name[locale],
-            agencyName: agency.name[locale],
-            serviceName: service.name[locale],
-            expiresAt: new Date(Date.now() + grantSeconds * 1000),
-          },
-          { actor: `citizen:${identity.sub}`, ip: req.ip, requestId: req.id },
-        )
-        req.log.info({ agency: agency.id, service: service.id }, 'document consent given')
-        return reply.redirect(`${base}${returnPathFor(agency, body.kembali)}`, 303)
-      },
-    )
-  })
+    },
+    async (req, reply) => {
+      reply.header('cache-control', 'no-store')
+      const site = sites.siteOf(req.raw)
+      if (site.kind !== 'agency') throw new AppError('not_found')
+      const q = req.query as { izin_dokumen?: string; error?: string; state?: string }
+      if (q.error === 'access_denied') {
+        throw new AppError('forbidden', 'You did not allow this service to use your documents, so it cannot go on. You can open it again to change your mind.')
+      }
+      if (q.error !== undefined) throw new AppError('bad_request', 'The document permission could not be asked for.')
+      if (q.izin_dokumen === 'belum_lengkap') {
+        // Going back to the service would only ask again: say what is missing instead.
+        throw new AppError('forbidden', 'This service needs documents you have not uploaded yet. Upload them in your Satu Pintu account, then open the service again.')
+      }
+      // Back to the service, on this host only.
+      return reply.redirect(`${site.origin}${safeReturnPath(q.state)}`, 303)
+    },
+  )
 
   // An agency's backend fetches a link. JSON only: no page, no cookie.
   app.route({

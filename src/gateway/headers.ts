@@ -300,7 +300,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, input: Ups
   out['x-forwarded-for'] = forwarding.chain.join(', ')
   out['x-forwarded-proto'] = proto
   out['x-forwarded-host'] = publicHost
-  out['x-forwarded-prefix'] = forwarding.prefix
+  // An agency on its own host has no prefix: nothing to say (a client's is never passed).
+  if (forwarding.prefix !== '') out['x-forwarded-prefix'] = forwarding.prefix
   out['x-real-ip'] = client
   out.forwarded = `for=${forwardedNode(client)};host="${publicHost}";proto=${proto}`
   if (input.links !== undefined && input.links.length > 0) out.link = input.links.join(', ')
@@ -403,7 +404,7 @@ export function rewriteLocation(value: string, ctx: ResponseRewrite): string {
   const rest = belowBase(url.pathname, ctx.upstream)
   if (rest === undefined) return value
   const path = `${ctx.prefix}/${rest}${url.search}${url.hash}`
-  return pathAbsolute ? path : `${ctx.publicUrl.origin}${path}`
+  return pathAbsolute ? path : `${ctx.ownOrigin}${path}`
 }
 
 /** RFC 6265 §5.1.4 default-path of a request path. */
@@ -443,7 +444,7 @@ export function rewriteSetCookie(value: string, ctx: ResponseRewrite): string | 
   const upstreamPath = upstreamCookiePath ?? defaultCookiePath(ctx.upstreamPath)
   const rest = belowBase(upstreamPath, ctx.upstream)
   // Outside the agency's base path there is nothing to map to: keep it at the prefix.
-  const path = rest === undefined || rest === '' ? ctx.prefix : `${ctx.prefix}/${rest}`
+  const path = rest === undefined || rest === '' ? ctx.prefix || '/' : `${ctx.prefix}/${rest}`
   return [pair, `Path=${path}`, ...attrs].join('; ')
 }
 

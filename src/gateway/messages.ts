@@ -1,6 +1,6 @@
 import { defineMessages } from '../http/i18n.ts'
 
-/** Texts of the gateway's own pages (the portal, document consent), Bahasa Indonesia first. */
+/** Texts of the gateway's own pages (the portal, sign-out), Bahasa Indonesia first. */
 export const gatewayMessages = defineMessages({
   id: {
     'portal.title': 'Layanan publik Kabupaten {name}',
@@ -16,22 +16,12 @@ export const gatewayMessages = defineMessages({
     'portal.needsVerified': 'Perlu akun terverifikasi',
     'portal.empty': 'Belum ada layanan yang terdaftar.',
     'portal.documents': 'Dokumen yang diperlukan: {list}',
-    'docs.consent.title': 'Izin memakai dokumen Anda',
-    'docs.consent.lead': '{agency} meminta akses ke {documents} Anda untuk layanan {service}. Izinkan?',
-    'docs.consent.purpose': 'Tujuan',
-    'docs.consent.note':
-      'Instansi hanya dapat mengambil dokumen ini selama izin berlaku, paling lama sampai {until}. Anda dapat mencabut izin kapan saja di Akun Saya → Dokumen.',
-    'docs.consent.allow': 'Izinkan',
-    'docs.consent.deny': 'Tolak',
-    'docs.denied.title': 'Layanan tidak dapat dilanjutkan',
-    'docs.denied.lead': 'Anda tidak mengizinkan {agency} memakai {documents} Anda. Tanpa dokumen ini layanan {service} tidak dapat dilanjutkan.',
-    'docs.denied.again': 'Jika Anda berubah pikiran, buka layanan ini lagi dari portal.',
-    'docs.denied.portal': 'Kembali ke portal',
-    'docs.missing.title': 'Dokumen belum diunggah',
-    'docs.missing.lead': 'Layanan {service} dari {agency} memerlukan {documents}, yang belum Anda unggah.',
-    'docs.missing.how': 'Unggah sekali di Akun Saya; setelah itu Anda kembali ke layanan ini.',
-    'docs.missing.upload': 'Unggah {document}',
-    'docs.missing.back': 'Kembali ke portal',
+    'keluar.title': 'Keluar dari {site}?',
+    'keluar.lead': 'Anda masuk sebagai {name}. Sesi Anda di situs ini akan diakhiri.',
+    'keluar.leadAnonymous': 'Sesi Anda di situs ini akan diakhiri.',
+    'keluar.next': 'Setelah itu Satu Pintu menanyakan apakah Anda juga ingin keluar dari semua layanan lain.',
+    'keluar.confirm': 'Ya, keluar',
+    'keluar.cancel': 'Batal',
   },
   en: {
     'portal.title': 'Public services of {name} Regency',
@@ -47,21 +37,11 @@ export const gatewayMessages = defineMessages({
     'portal.needsVerified': 'Verified account needed',
     'portal.empty': 'No services are registered yet.',
     'portal.documents': 'Documents needed: {list}',
-    'docs.consent.title': 'Permission to use your documents',
-    'docs.consent.lead': '{agency} asks for access to your {documents} for the service {service}. Allow?',
-    'docs.consent.purpose': 'Purpose',
-    'docs.consent.note':
-      'The agency can fetch these documents only while the permission lasts, at most until {until}. You can withdraw it at any time in My Account → Documents.',
-    'docs.consent.allow': 'Allow',
-    'docs.consent.deny': 'Deny',
-    'docs.denied.title': 'The service cannot continue',
-    'docs.denied.lead': 'You did not allow {agency} to use your {documents}. Without them the service {service} cannot continue.',
-    'docs.denied.again': 'If you change your mind, open this service again from the portal.',
-    'docs.denied.portal': 'Back to the portal',
-    'docs.missing.title': 'Document not uploaded yet',
-    'docs.missing.lead': 'The service {service} of {agency} needs your {documents}, which you have not uploaded yet.',
-    'docs.missing.how': 'Upload it once in My Account; afterwards you come back to this service.',
-    'docs.missing.upload': 'Upload {document}',
-    'docs.missing.back': 'Back to the portal',
+    'keluar.title': 'Sign out of {site}?',
+    'keluar.lead': 'You are signed in as {name}. Your session on this site will end.',
+    'keluar.leadAnonymous': 'Your session on this site will end.',
+    'keluar.next': 'Satu Pintu then asks whether you also want to sign out of every other service.',
+    'keluar.confirm': 'Yes, sign out',
+    'keluar.cancel': 'Cancel',
   },
 })

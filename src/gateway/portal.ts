@@ -16,6 +16,9 @@ export interface PortalDeps {
  * and the way to the idp's account page. A page, not an app: no JavaScript, cacheable
  * for no one (it shows who is signed in).
  */
+/** The portal's own sign-in. */
+export const signInPath = '/masuk'
+
 export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Promise<void> {
   const { config, table, auth } = deps
   const accountUrl = new URL('/akun', config.idp.issuer).toString()
@@ -32,7 +35,8 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
         .sort((x, y) => x.path.localeCompare(y.path))
         .map((s) => ({
           name: s.name[locale],
-          href: `${a.prefix}${s.path === '/' ? '/' : s.path}`,
+          // Each agency at its own origin (issue 10 §2).
+          href: `${a.origin}${s.path === '/' ? '/' : s.path}`,
           purpose: s.purpose?.[locale] ?? '',
           badge: s.access === 'public' ? 'portal.public' : acrLevel(s.minAcr) >= 3 ? 'portal.needsVerified' : 'portal.needsAccount',
         })),
@@ -43,6 +47,15 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
       citizenName: typeof name === 'string' ? name : '',
       accountUrl,
       logoutPath: auth.logoutPath,
+      signInPath,
     })
+  })
+
+  // Signing in at the portal itself (its own session, like every host's): the idp's
+  // sign-in, then back to the portal's home.
+  app.get(signInPath, async (req, reply) => {
+    const found = await auth.identify(req).catch(() => undefined)
+    if (found !== undefined && found.via === 'session') return reply.redirect('/', 303)
+    return auth.challenge(req, reply, {}, undefined)
   })
 }

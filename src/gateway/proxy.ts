@@ -12,6 +12,7 @@ import type { AssertionSigner, GatewayAuth, Requirement } from './contracts.ts'
 import { identityHeaderValues, noIdentity, rewriteResponseHeaders, upstreamRequestHeaders, type ResponseRewrite } from './headers.ts'
 import { acrLevel, type Identity } from './identity.ts'
 import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './paths.ts'
+import type { Sites } from './sites.ts'
 
 /**
  * The agency routes: `${prefix}` and `${prefix}/*` of every agency, forwarded to the
@@ -35,9 +36,10 @@ import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './pa
  *  - Public services receive no identity (headers written empty) even from a signed-in
  *    citizen: a citizen's data goes to an agency only where its service needs sign-in
  *    (UU PDP purpose limitation), and a public page costs no session look-up.
- *  - Host routing (`agency.host`) is not served: sessions, the OIDC callback and cookie
- *    rewriting are all tied to gateway.publicUrl's origin. Requests are routed by path
- *    only; the Host header never chooses anything. A configured host is logged at start.
+ *  - Each agency is served on its own host (sites.ts), at the root of it: Fastify routes
+ *    `https://<agency host>/x` into the agency's internal `${prefix}/x` routes, and every
+ *    decision here is made on the URL the client sent (`originalUrl`). The host only
+ *    chooses among configured agencies; the upstream stays the agency's fixed one.
  *  - One undici Pool per agency, so one agency's outage (all its connections stuck) never
  *    queues another agency's requests. A service's timeout covers waiting for a connection,
  *    sending the body (reset by progress) and waiting for the response headers; while the
@@ -57,6 +59,8 @@ export interface ProxyDeps {
   logger: Logger
   /** Extension point for the documents issue: extra assertion claims and `Link` values. */
   extras?: UpstreamExtras
+  /** Which host a request is for: agencies are served on their own (sites.ts). */
+  sites: Sites
 }
 
 /**
@@ -292,16 +296,8 @@ function closeIfBodyUnread(req: FastifyRequest, reply: FastifyReply): void {
 }
 
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
-  const { config, table, auth, signer, extras } = deps
-  const logger = deps.logger.child({ component: 'gateway-proxy' })
-  const publicUrl = new URL(config.gateway.publicUrl)
+  const { table, auth, signer, extras, sites } = deps
   const routes = new WeakMap<FastifyRequest, RouteState>()
-
-  for (const agency of table.agencies) {
-    if (agency.host !== undefined) {
-      logger.warn({ agency: agency.id, host: agency.host }, 'host routing is not supported: the agency is served at its prefix only')
-    }
-  }
 
   await app.register(async (scope) => {
     // Bodies pass through as streams: no JSON, form or text parsing on proxied routes.
@@ -350,7 +346,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       // Only consulted by reply-from's default retry rule, which retryDelay below replaces.
       retryMethods: ['GET', 'HEAD', 'OPTIONS'],
     })
-    const prefixSegments = agency.prefix.split('/').length - 1
+    const agencyUrl = new URL(agency.origin)
     // What a request-target resolves to depends on the target alone (the route table is
     // fixed), so accepted ones are remembered: the checks (decoding, NFKC, two route
     // matches) were several µs per request. Bounded; refused targets are never kept.
@@ -362,19 +358,19 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       const checked = checkTarget(url)
       if (!checked.ok) return new AppError('bad_request', 'The request path is not allowed.', { details: { reason: checked.reason } })
       const { target } = checked
-      const match = table.match(target.decodedPath)
+      const match = table.match(target.decodedPath, agency.host)
       if (match === undefined || match.agency !== agency) return new AppError('not_found')
-      const folded = table.match(caseFolded(target.decodedPath))
+      const folded = table.match(caseFolded(target.decodedPath), agency.host)
       const { need, signedIn } = mergeNeeds(match.service, folded?.agency === agency ? folded.service : undefined)
       const service: Service = signedIn && match.service.access !== 'signed_in' ? { ...match.service, access: 'signed_in' } : match.service
-      const upstreamPath = upstreamPathFor(agency.upstream.pathname, target, prefixSegments)
+      const upstreamPath = upstreamPathFor(agency.upstream.pathname, target, 0)
       const state: RouteState = Object.freeze({
         agency,
         service,
         need,
         target,
         upstreamPath,
-        rewrite: Object.freeze({ ownOrigin: publicUrl.origin, upstream: agency.upstream, publicUrl, prefix: agency.prefix, upstreamPath }),
+        rewrite: Object.freeze({ ownOrigin: agency.origin, upstream: agency.upstream, publicUrl: agencyUrl, prefix: '', upstreamPath }),
       })
       if (resolved.size >= resolvedTargetsKept) resolved.clear()
       resolved.set(url, state)
@@ -382,7 +378,14 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     }
 
     scope.addHook('onRequest', async function checkPath(req, reply) {
-      const state = resolve(req.url)
+      // Only requests to the agency's own host reach its routes (the portal host's old
+      // /layanan/<agency>/… addresses were redirected before routing, sites.ts).
+      const site = sites.siteOf(req.raw)
+      if (site.kind !== 'agency' || site.agency !== agency) {
+        closeIfBodyUnread(req, reply)
+        throw new AppError('not_found')
+      }
+      const state = resolve(req.originalUrl)
       if (state instanceof AppError) {
         closeIfBodyUnread(req, reply)
         throw state
@@ -398,12 +401,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
     async function handler(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
       const route = routes.get(req)
       if (route === undefined) throw new AppError('not_found')
-      const { service, need, target } = route
-
-      // The bare prefix is the agency's home: with a slash, relative links resolve below it.
-      if (target.rawSegments.length === prefixSegments && (req.method === 'GET' || req.method === 'HEAD')) {
-        return reply.redirect(`${agency.prefix}/${target.query}`, 308)
-      }
+      const { service, need } = route
 
       let identity: Identity | undefined
       if (service.access === 'signed_in') {
@@ -444,7 +442,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
             upstreamHost: agency.upstream.host,
             hasBody: meter !== undefined,
             identity: values,
-            forwarding: { requestId: req.id, chain: clientChain(req), publicUrl, prefix: agency.prefix },
+            forwarding: { requestId: req.id, chain: clientChain(req), publicUrl: agencyUrl, prefix: '' },
             ...(links !== undefined ? { links } : {}),
           })
           return Object.assign(headers, { [dispatchContext]: context })

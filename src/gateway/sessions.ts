@@ -32,6 +32,8 @@ export interface SessionLimits {
 }
 
 export interface NewSession {
+  /** The host the session is made on and accepted on (sites.ts). */
+  site: string
   sub: string
   idpSid: string | undefined
   acr: string
@@ -62,6 +64,7 @@ export async function createSession(
       .insertInto('gateway_sessions')
       .values({
         id_hash: idHash,
+        site: s.site,
         sub: s.sub,
         idp_sid: s.idpSid ?? null,
         acr: s.acr,

@@ -45,6 +45,11 @@ export interface BaseAppOptions {
    * keeps http.requestTimeoutMs for its whole body.
    */
   longBodyMs?: number
+  /**
+   * Maps a request's URL before routing (Fastify's rewriteUrl): the gateway routes each
+   * agency's own host into that agency's routes (src/gateway/sites.ts).
+   */
+  rewriteUrl?: (req: IncomingMessage) => string
 }
 
 declare module 'fastify' {
@@ -87,6 +92,7 @@ export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: false },
+    ...(opts.rewriteUrl !== undefined ? { rewriteUrl: opts.rewriteUrl } : {}),
   })
   // Before any route: each route takes the factory in force when it is registered.
   useLazyRequestLoggers(app, (raw) => {

@@ -214,6 +214,11 @@ async function views(fastify: FastifyInstance, options: ViewsPluginOptions): Pro
       .header('cache-control', 'no-store')
       .header('content-security-policy', policy)
       .header('x-frame-options', 'DENY')
+      // Our pages share no window with another origin's (an agency page that opened
+      // them cannot script or read them), and no other origin may embed them as a
+      // resource (issue 10 §2; HTML §7.1.3, Fetch §3.7).
+      .header('cross-origin-opener-policy', 'same-origin')
+      .header('cross-origin-resource-policy', 'same-origin')
       .header('referrer-policy', 'no-referrer')
       .header('x-content-type-options', 'nosniff')
     return html

@@ -271,10 +271,20 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     // responses may be framed. Our pages (provider-pages.ts) replace this with the full policy.
     reply.raw.setHeader('content-security-policy', "frame-ancestors 'none'")
     reply.raw.setHeader('x-frame-options', 'DENY')
+    // Not a resource any other origin embeds (CORS fetches of discovery and JWKS are not
+    // affected: CORP governs no-cors loads), and no shared window (issue 10 §2).
+    reply.raw.setHeader('cross-origin-opener-policy', 'same-origin')
+    reply.raw.setHeader('cross-origin-resource-policy', 'same-origin')
     const { handler } = current
     await providerRequest.run({ request, reply, graceReplays: new Set(), audits: [] }, () => handler(raw, reply.raw))
   })
 
+  // Every answer of ours: no window shared with another origin, no embedding by another
+  // origin (issue 10 §2). Pages also carry the strict CSP (src/http/views.ts).
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('cross-origin-opener-policy', 'same-origin')
+    reply.header('cross-origin-resource-policy', 'same-origin')
+  })
   await registerPages(app, { config, templateDirs: [templatesDir], messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages) })
   const catalogue = mergeMessages(commonMessages, idpMessages)
   app.decorate('idpText', (req: FastifyRequest, key: string, params?: Record<string, string | number>) => {

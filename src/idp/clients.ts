@@ -58,14 +58,27 @@ export interface ClientInput {
 /** One service of an agency that asks for documents, as registered with its client. */
 export interface DocumentServiceInput {
   id: string
+  /**
+   * For the gateway's client only, which asks on behalf of the agencies behind it: the
+   * agency whose service this is, and its origin (the only place the answer may go).
+   */
+  agency?: DocumentServiceAgency
   name: { id: string; en?: string | undefined }
   documents: string[]
   purpose: { id: string; en?: string | undefined }
 }
 
 /** As stored in the client's metadata (`urn:satupintu:document_services`), both languages filled. */
+export interface DocumentServiceAgency {
+  readonly id: string
+  readonly name: { readonly id: string; readonly en: string }
+  readonly origin: string
+}
+
 export interface DocumentService {
   readonly id: string
+  /** Set for the gateway's client: the agency behind the gateway that asks. */
+  readonly agency?: DocumentServiceAgency
   readonly name: { readonly id: string; readonly en: string }
   readonly documents: readonly string[]
   readonly purpose: { readonly id: string; readonly en: string }
@@ -375,8 +388,16 @@ function validateDocumentServices(list: readonly DocumentServiceInput[], policy:
   return list.map((s, i) => {
     const f = `document_services[${i}]`
     if (typeof s?.id !== 'string' || !serviceIdPattern.test(s.id)) throw new ClientError(`${f}.id`, 'must be lowercase letters, digits and dashes (2-40)')
-    if (seen.has(s.id)) throw new ClientError(`${f}.id`, `${s.id} is listed twice`)
-    seen.add(s.id)
+    const key = `${s.agency?.id ?? ''}/${s.id}`
+    if (seen.has(key)) throw new ClientError(`${f}.id`, `${s.id} is listed twice`)
+    seen.add(key)
+    let agency: DocumentServiceAgency | undefined
+    if (s.agency !== undefined) {
+      if (!serviceIdPattern.test(s.agency.id)) throw new ClientError(`${f}.agency.id`, 'must be an agency id')
+      const origin = validateRedirectUri(`${f}.agency.origin`, s.agency.origin, policy)
+      if (new URL(origin).origin !== origin) throw new ClientError(`${f}.agency.origin`, `must be an origin: ${origin}`)
+      agency = { id: s.agency.id, name: { id: text(`${f}.agency.name.id`, s.agency.name.id, 2, 200), en: text(`${f}.agency.name.en`, s.agency.name.en, 2, 200) }, origin }
+    }
     const nameId = text(`${f}.name.id`, s.name?.id, 2, 100)
     const purposeId = text(`${f}.purpose.id`, s.purpose?.id, 5, 1000)
     const documents = s.documents
@@ -389,6 +410,7 @@ function validateDocumentServices(list: readonly DocumentServiceInput[], policy:
     }
     return {
       id: s.id,
+      ...(agency !== undefined ? { agency } : {}),
       name: { id: nameId, en: s.name.en === undefined ? nameId : text(`${f}.name.en`, s.name.en, 2, 100) },
       documents: [...new Set(documents)],
       purpose: { id: purposeId, en: s.purpose.en === undefined ? purposeId : text(`${f}.purpose.en`, s.purpose.en, 5, 1000) },

@@ -68,6 +68,8 @@ const questionSeconds = 3600
 
 const askProperties = {
   client_id: { type: 'string', pattern: clientIdPattern },
+  // The gateway's client asks for the agencies behind it: which agency's service.
+  instansi: { type: 'string', pattern: idPattern },
   layanan: { type: 'string', pattern: idPattern },
   redirect_uri: { type: 'string', minLength: 1, maxLength: maxRedirectUri },
   state: { type: 'string', pattern: statePattern },
@@ -93,6 +95,7 @@ const answerBody = {
 
 interface Ask {
   client_id: string
+  instansi?: string
   layanan?: string
   redirect_uri: string
   state?: string
@@ -103,6 +106,8 @@ interface Ask {
 interface Resolved {
   clientId: string
   clientName: string
+  /** The asking agency's name in both languages, when the client asks for agencies behind it. */
+  clientNames: { readonly id: string; readonly en: string } | undefined
   agencyId: string
   service: DocumentService
   redirectUri: string
@@ -141,8 +146,14 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     if (row === undefined || !Array.isArray(registered) || !registered.includes(q.redirect_uri)) {
       throw new AppError('bad_request', 'Unknown client, or a redirect_uri that is not registered for it.')
     }
-    const services = documentServicesOf(row.metadata)
+    // A client asking for agencies behind it (the gateway) names the agency; the answer may
+    // go only to that agency's own origin (issue 10 §2: the question is asked here, on the
+    // idp's origin, never on an agency's, and answered to the agency that asked).
+    const services = documentServicesOf(row.metadata).filter((s) => (s.agency?.id ?? undefined) === q.instansi)
     const service = q.layanan === undefined ? (services.length === 1 ? services[0] : undefined) : services.find((s) => s.id === q.layanan)
+    if (service?.agency !== undefined && new URL(q.redirect_uri).origin !== service.agency.origin) {
+      throw new AppError('bad_request', 'The redirect_uri is not on the origin of the agency that asks.')
+    }
     if (service === undefined) {
       const fail = q.layanan === undefined ? 'layanan is required: the client registers several document services, or none' : `the client registers no document service ${q.layanan}`
       return { fail, redirectUri: q.redirect_uri, state: q.state }
@@ -152,8 +163,9 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     if (unknown !== undefined) return { fail: `the service asks for document type ${unknown}, which is not configured`, redirectUri: q.redirect_uri, state: q.state }
     return {
       clientId: row.client_id,
-      clientName: row.name,
-      agencyId: row.agency_id,
+      clientName: service.agency?.name.id ?? row.name,
+      clientNames: service.agency?.name,
+      agencyId: service.agency?.id ?? row.agency_id,
       service,
       redirectUri: q.redirect_uri,
       state: q.state,
@@ -186,7 +198,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
   function questionDigest(r: Resolved): string {
     const s = r.service
     return createHash('sha256')
-      .update(JSON.stringify([r.clientId, r.clientName, r.agencyId, s.id, s.name, [...s.documents], s.purpose, r.redirectUri, r.state ?? '', r.idTokenHint ?? '']))
+      .update(JSON.stringify([r.clientId, r.clientName, r.agencyId, r.clientNames ?? null, s.id, s.name, [...s.documents], s.purpose, r.redirectUri, r.state ?? '', r.idTokenHint ?? '']))
       .digest('base64url')
   }
   function questionMac(citizenId: string, r: Resolved, issued: number): string {
@@ -215,6 +227,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
   /** The question's own URL on the idp: where sign-in and uploads come back to. */
   function askPath(r: Resolved): string {
     const q = new URLSearchParams({ client_id: r.clientId, layanan: r.service.id, redirect_uri: r.redirectUri })
+    if (r.service.agency !== undefined) q.set('instansi', r.service.agency.id)
     if (r.state !== undefined) q.set('state', r.state)
     if (r.idTokenHint !== undefined) q.set('id_token_hint', r.idTokenHint)
     return `${documentConsentPath}?${q.toString()}`
@@ -258,7 +271,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     return reply.header('cache-control', 'no-store').page(
       'izin-dokumen',
       {
-        agency: r.clientName,
+        agency: r.clientNames?.[locale] ?? r.clientName,
         service: r.service.name[locale],
         documents: joinNames(list, t('dok.and')),
         names: list,
@@ -268,6 +281,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
         action: documentConsentPath,
         csrf: reply.generateCsrf(),
         clientId: r.clientId,
+        agencyId: r.service.agency?.id,
         serviceId: r.service.id,
         redirectUri: r.redirectUri,
         state: r.state,
@@ -286,7 +300,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     const list = names(missing, locale)
     const back = askPath(r)
     return reply.header('cache-control', 'no-store').page('izin-dokumen-kurang', {
-      agency: r.clientName,
+      agency: r.clientNames?.[locale] ?? r.clientName,
       service: r.service.name[locale],
       documents: joinNames(list, t('dok.and')),
       uploads: missing.map((type, i) => ({
@@ -347,7 +361,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
         documentTypes: r.service.documents,
         // The purpose as the citizen read it, in the language they read it in.
         purpose: r.service.purpose[locale],
-        agencyName: r.clientName,
+        agencyName: r.clientNames?.[locale] ?? r.clientName,
         serviceName: r.service.name[locale],
         expiresAt: new Date(Date.now() + grantSeconds * 1000),
       },

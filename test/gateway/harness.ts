@@ -180,6 +180,10 @@ export class FakeAuth implements GatewayAuth {
     this.tokens = new Map(Object.entries(tokens))
   }
 
+  async idTokenHint(): Promise<string | undefined> {
+    return undefined
+  }
+
   async identify(req: FastifyRequest): Promise<Identity | undefined> {
     this.identifyCalls++
     const h = req.headers.authorization

@@ -19,6 +19,7 @@ const limits = { idleSeconds: 1800, absoluteSeconds: 43200 }
 
 function session(over: Partial<NewSession> = {}): NewSession {
   return {
+    site: 'dinas-a.layanan.sukamaju.go.id',
     sub: 'citizen-1',
     idpSid: 'sid-1',
     acr: 'urn:satupintu:loa:1',

@@ -5,6 +5,8 @@ import { columns } from './columns.ts'
 export interface GatewaySessionsTable {
   /** base64url SHA-256 of the session id; the id itself is only in the citizen's cookie. */
   id_hash: string
+  /** The host the session was made on (the portal's or one agency's): accepted there only. */
+  site: ColumnType<string, string, string>
   sub: string
   idp_sid: string | null
   acr: string
@@ -24,6 +26,7 @@ export type NewGatewaySessionRow = Insertable<GatewaySessionsTable>
 
 export const gatewaySessionsColumns = columns<GatewaySessionsTable>({
   id_hash: 'text',
+  site: 'text',
   sub: 'text',
   idp_sid: 'text?',
   acr: 'text',
