@@ -639,9 +639,9 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
         const query = req.query as Record<string, string | undefined>
         const state = query.state
         if (state === undefined || !statePattern.test(state)) throw new AppError('bad_request', 'The sign-in response is not valid.')
-        const cookieName = `${transactionCookiePrefix}${state.slice(0, 16)}`
-        const tx = await readTransaction(cookiesOf(req)[cookieName])
-        reply.clearCookie(cookieName, transactionCookie)
+        const txCookieName = `${transactionCookiePrefix}${state.slice(0, 16)}`
+        const tx = await readTransaction(cookiesOf(req)[txCookieName])
+        reply.clearCookie(txCookieName, transactionCookie)
         const site = siteOf(req)
         if (tx === undefined || tx.s !== state || tx.h !== site.host) {
           throw new AppError('bad_request', 'This sign-in has expired or was started in another browser. Please start again.')

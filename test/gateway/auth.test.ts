@@ -2,6 +2,7 @@
  * The gateway's browser sign-in end to end over real HTTP: a real idp, real gateway
  * instances on 127.0.0.1 sharing one database, and a cookie-keeping "browser".
  */
+import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { importJWK, SignJWT } from 'jose'
@@ -20,7 +21,8 @@ import { addCitizen, budi } from '../helpers/citizens.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
-import { agencyTable } from './harness.ts'
+import { gatewayMessages } from '../../src/gateway/messages.ts'
+import { agencyTable, portalOnly } from './harness.ts'
 import { freePort } from '../helpers/process.ts'
 
 const clientId = 'satupintu-gateway'
@@ -56,8 +58,9 @@ async function startGateway(
     http: { trustProxy: o.trustProxy ?? [] },
   })
   const app = createBaseApp({ config, logger: silentLogger() })
-  await registerPages(app, { config, templateDirs: [] })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }) })
+  // The gateway's own pages (the sign-out question).
+  await registerPages(app, { config, templateDirs: [fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))], messages: gatewayMessages })
+  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }), sites: portalOnly(o.publicUrl) })
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(req.url)
     const identity = await auth.identify(req)
@@ -313,10 +316,29 @@ t.test('browser sign-in at the gateway', async (t) => {
       t.equal(other.status, 400, 'on the other instance too')
     })
 
-    await t.test('/keluar ends the session here and sends the browser to the idp to end its own', async (t) => {
+    await t.test('issue 10 §4: GET /keluar only asks; the POST with its session-bound token, from this origin, ends the session and goes to the idp', async (t) => {
       const browser = new Browser()
       await browserSignIn(browser, s, '/layanan/uji/biasa')
-      const res = await browser.request(`${s.a.url}/keluar`)
+      const ask = await browser.request(`${s.a.url}/keluar`)
+      t.equal(ask.status, 200, 'a GET shows the question ...')
+      const html = await ask.text()
+      t.match(html, /<form method="post" action="\/keluar">/)
+      t.equal((await sessionRows(db.db)).length, 1, '... and ends nothing (a link or an <img> on another site cannot sign the citizen out)')
+      t.equal(ask.headers.get('cross-origin-opener-policy'), 'same-origin')
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
+      t.match(csrf, /^\d+\.[A-Za-z0-9_-]{43}$/)
+
+      // Refused: no token, a token for another session, another site's form.
+      t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: 'x' } })).status, 403, 'a wrong token')
+      const other = new Browser()
+      await browserSignIn(other, s, '/layanan/uji/biasa')
+      const otherCsrf = /name="_csrf" value="([^"]+)"/.exec(await (await other.request(`${s.a.url}/keluar`)).text())?.[1] ?? ''
+      t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: otherCsrf } })).status, 403, 'the token of another session')
+      t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: csrf }, headers: { 'sec-fetch-site': 'cross-site' } })).status, 403, 'a form from another site')
+      t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: csrf }, headers: { 'sec-fetch-site': 'same-site', origin: 'http://dinas-b.localhost:8080' } })).status, 403, 'a sibling host\'s form')
+      t.equal((await sessionRows(db.db)).length, 2, 'both sessions still stand')
+
+      const res = await browser.request(`${s.a.url}/keluar`, { form: { _csrf: csrf }, headers: { 'sec-fetch-site': 'same-origin', origin: s.a.url } })
       t.equal(res.status, 303)
       const loc = new URL(res.headers.get('location') ?? '')
       t.equal(`${loc.origin}${loc.pathname}`, `${s.issuer}/session/end`)
@@ -324,7 +346,7 @@ t.test('browser sign-in at the gateway', async (t) => {
       t.equal(loc.searchParams.get('post_logout_redirect_uri'), `${s.a.url}/`)
       t.equal(loc.searchParams.get('client_id'), clientId)
       t.match(setCookie(res, sessionCookieName) ?? '', /Expires=Thu, 01 Jan 1970/)
-      t.equal((await sessionRows(db.db)).length, 0, 'deleted at once')
+      t.equal((await sessionRows(db.db)).length, 1, 'this session deleted at once, the other browser\'s kept')
       // The idp asks for confirmation (its own page), then returns to the portal.
       const page = await browser.request(loc.href)
       t.equal(page.status, 200)
@@ -332,6 +354,7 @@ t.test('browser sign-in at the gateway', async (t) => {
       const done = await browser.request(`${s.issuer}/session/end/confirm`, { form: { xsrf, logout: 'yes' } })
       t.equal(done.status, 303)
       t.equal(done.headers.get('location'), `${s.a.url}/`)
+      await db.db.deleteFrom('gateway_sessions').execute()
     })
 
     await t.test('idle and absolute limits end a session', async (t) => {
@@ -458,7 +481,9 @@ t.test('SECURITY 17: Host, X-Forwarded-Host and X-Forwarded-Proto from an untrus
     t.equal(authorize.searchParams.get('redirect_uri'), `${s.a.url}/oidc/callback`)
     t.equal(done.headers.get('location'), `${s.a.url}/layanan/uji/biasa`)
     t.notMatch(setCookie(done, sessionCookieName) ?? '', /Secure/, 'a spoofed https does not change the cookie')
-    const out = await browser.request(`${s.a.url}/keluar`, { headers: spoof })
+    const ask = await browser.request(`${s.a.url}/keluar`, { headers: spoof })
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await ask.text())?.[1] ?? ''
+    const out = await browser.request(`${s.a.url}/keluar`, { headers: spoof, form: { _csrf: csrf } })
     t.equal(new URL(out.headers.get('location') ?? '').searchParams.get('post_logout_redirect_uri'), `${s.a.url}/`)
 
     // The Host header itself (node:http lets a client send any).

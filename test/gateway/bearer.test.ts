@@ -37,7 +37,7 @@ import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
-import { agencyTable } from './harness.ts'
+import { agencyTable, portalOnly } from './harness.ts'
 
 const loa2 = 'urn:satupintu:loa:2'
 const now = () => Math.floor(Date.now() / 1000)
@@ -237,7 +237,7 @@ async function startGateway(t: Test, db: Kysely<Database>, o: { publicUrl: strin
   })
   const app = createBaseApp({ config, logger: silentLogger() })
   await registerPages(app, { config, templateDirs: [] })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: undefined, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }) })
+  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: undefined, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }), sites: portalOnly(o.publicUrl) })
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(req.url)
     const identity = await auth.identify(req)

@@ -1,10 +1,12 @@
 /**
  * The gateway's side of the document vault (issue 5, "Grants and links"): links on
- * proxied requests (assertion claim and `Link` header), consent at the gateway, and
+ * proxied requests (assertion claim and `Link` header), consent asked at the idp (the
+ * gateway only sends the citizen there and takes the answer back), and
  * `GET /dokumen/<token>` for the agency's backend. Real proxy, real upstream, real
  * database; authentication is the harness's FakeAuth (tokens name identities).
  */
 import { createHash } from 'node:crypto'
+import http from 'node:http'
 import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +18,9 @@ import { createGrant, revokeGrant } from '../../src/documents/grants.ts'
 import { createLink, type DocumentLinkClaim } from '../../src/documents/links.ts'
 import { deleteDocument, uploadDocument } from '../../src/documents/vault.ts'
 import { buildAgencyTable } from '../../src/gateway/agencies.ts'
-import { consentPath, gatewayLinkKeyring, registerGatewayDocuments } from '../../src/gateway/documents.ts'
+import { callbackPath, logoutPath } from '../../src/gateway/auth.ts'
+import { consentReturnPath, gatewayLinkKeyring, registerGatewayDocuments } from '../../src/gateway/documents.ts'
+import { createSites, guardSites } from '../../src/gateway/sites.ts'
 import { gatewayMessages } from '../../src/gateway/messages.ts'
 import { registerProxy } from '../../src/gateway/proxy.ts'
 import { createBaseApp } from '../../src/http/app.ts'
@@ -78,34 +82,26 @@ async function setup(t: Test, db: Kysely<Database>) {
     'b-backend': identity({ via: 'client', sub: 'b-backend', clientId: 'b-backend', scopes: ['gateway'], claims: {} }),
   })
   const logger = silentLogger()
-  const app = createBaseApp({ config, logger })
+  const sites = createSites(config, table, { own: [callbackPath, logoutPath, consentReturnPath] })
+  const app = createBaseApp({ config, logger, rewriteUrl: (raw) => sites.rewriteUrl(raw) })
   await registerPages(app, { config, templateDirs: [templatesDir], messages: gatewayMessages })
-  const extras = await registerGatewayDocuments(app, { config, db, table, auth, kek, storage: f.storage, keyring })
+  guardSites(app, { sites, table })
+  const extras = await registerGatewayDocuments(app, { config, db, table, auth, kek, storage: f.storage, keyring, sites })
   const { signer } = await testSigner(config)
-  await registerProxy(app, { config, table, auth, signer, logger, extras })
+  await registerProxy(app, { config, table, auth, signer, logger, extras, sites })
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => app.close())
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const browserGet = (path: string) => request(`${url}${path}`, { headers: { authorization: 'Bearer citizen', accept: 'text/html' } })
+  const port = (app.server.address() as AddressInfo).port
+  /** The portal's host, reached on this port (harness request() sends the Host). */
+  const url = `http://layanan.sukamaju.go.id:${port}`
+  const at = (id: string) => `http://${id}.layanan.sukamaju.go.id:${port}`
+  /** A citizen's browser on agency A's own origin. */
+  const browserGet = (path: string) => request(`${at('dinas-a')}${path}`, { headers: { authorization: 'Bearer citizen', accept: 'text/html' } })
   const fetchLink = (link: string, token?: string) =>
     request(`${url}${new URL(link).pathname}`, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } })
   const grants = () => db.selectFrom('document_grants').selectAll().execute()
   const accesses = () => db.selectFrom('document_accesses').selectAll().execute()
-  return { ...f, upstream, url, config, browserGet, fetchLink, grants, accesses }
-}
-
-function csrfOf(html: string): string {
-  const m = /name="_csrf" value="([^"]+)"/.exec(html)
-  if (!m?.[1]) throw new Error('no CSRF token on the page')
-  return m[1]
-}
-
-function consentForm(s: Awaited<ReturnType<typeof setup>>, csrf: string, decision: 'izinkan' | 'tolak') {
-  return request(`${s.url}${consentPath}`, {
-    method: 'POST',
-    headers: { authorization: 'Bearer citizen', accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ _csrf: csrf, instansi: 'dinas-a', layanan: 'izin-usaha', kembali: '/layanan/dinas-a/izin?langkah=1', keputusan: decision }).toString(),
-  })
+  return { ...f, upstream, url, at, config, browserGet, fetchLink, grants, accesses }
 }
 
 async function grant(db: Kysely<Database>, s: Awaited<ReturnType<typeof setup>>, types: string[], agencyId = 'dinas-a', serviceId: string | null = 'izin-usaha') {
@@ -132,17 +128,52 @@ function lastLinks(s: Awaited<ReturnType<typeof setup>>): { claim: DocumentLinkC
   return { claim, header: Array.isArray(link) ? link.join(', ') : link }
 }
 
-t.test('no grant: a browser sees the consent page in plain Indonesian, and nothing reaches the agency', async (t) => {
+t.test('issue 10 §2: no grant — a browser is sent to the idp\'s consent page; the question is never asked on the agency\'s origin', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const s = await setup(t, db)
-    const res = await s.browserGet('/layanan/dinas-a/izin')
-    t.equal(res.status, 200)
-    t.match(res.body, 'Dinas Perizinan meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro. Izinkan?')
-    t.match(res.body, 'Memeriksa identitas pemohon', 'the purpose from the agency configuration')
-    t.match(res.body, `action="${consentPath}"`)
-    t.match(res.body, '>Izinkan<')
-    t.match(res.body, '>Tolak<')
+    const res = await s.browserGet('/izin?langkah=1')
+    t.equal(res.status, 303)
+    const to = new URL(res.headers.location ?? '')
+    t.equal(`${to.origin}${to.pathname}`, `${s.config.idp.issuer.replace(/\/+$/, '')}/izin-dokumen`, 'the idp\'s one consent page')
+    t.same(Object.fromEntries(to.searchParams), {
+      client_id: s.config.gateway.clientId,
+      instansi: 'dinas-a',
+      layanan: 'izin-usaha',
+      redirect_uri: 'https://dinas-a.layanan.sukamaju.go.id/oidc/izin-dokumen',
+      state: '/izin?langkah=1',
+      ui_locales: 'id',
+    }, 'the service is named, never worded: the idp words it from the registration')
+    t.notMatch(res.body, /<form/, 'no form on the agency\'s origin')
     t.match(res.headers['cache-control'] ?? '', 'no-store')
+    t.equal(s.upstream.seen.length, 0)
+    // The gateway has no consent form of its own to answer, on any host.
+    const portalPost = await request(`${s.url}/izin-dokumen`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer citizen', accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'instansi=dinas-a&layanan=izin-usaha&keputusan=izinkan',
+    })
+    t.equal(portalPost.status, 404)
+    t.same(await s.grants(), [], 'nothing granted')
+  })
+})
+
+t.test('issue 10 §2: the idp\'s answer comes back on the agency\'s host and leads back to the service, on that host only', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const s = await setup(t, db)
+    const back = await request(`${s.at('dinas-a')}${consentReturnPath}?izin_dokumen=diberikan&state=${encodeURIComponent('/izin?langkah=1')}`)
+    t.equal(back.status, 303)
+    t.equal(back.headers.location, 'https://dinas-a.layanan.sukamaju.go.id/izin?langkah=1')
+    for (const state of ['//evil.example/x', 'https://evil.example/', '/\\evil.example']) {
+      const r = await request(`${s.at('dinas-a')}${consentReturnPath}?izin_dokumen=diberikan&state=${encodeURIComponent(state)}`)
+      t.equal(r.headers.location, 'https://dinas-a.layanan.sukamaju.go.id/', `${state}: the agency's home, nowhere else`)
+    }
+    const denied = await request(`${s.at('dinas-a')}${consentReturnPath}?error=access_denied&state=%2Fizin`, { headers: { accept: 'text/html' } })
+    t.equal(denied.status, 403)
+    t.match(denied.body, /<html/)
+    const notYet = await request(`${s.at('dinas-a')}${consentReturnPath}?izin_dokumen=belum_lengkap&state=%2Fizin`, { headers: { accept: 'application/json' } })
+    t.equal(notYet.status, 403, 'documents still missing: said, not looped back to the service')
+    const onPortal = await request(`${s.url}${consentReturnPath}?izin_dokumen=diberikan&state=%2F`, { headers: { accept: 'application/json' } })
+    t.equal(onPortal.status, 404, 'only agency hosts take the answer')
     t.equal(s.upstream.seen.length, 0)
   })
 })
@@ -150,7 +181,7 @@ t.test('no grant: a browser sees the consent page in plain Indonesian, and nothi
 t.test('an API caller without a grant gets 403 JSON: document grant required', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const s = await setup(t, db)
-    const res = await request(`${s.url}/layanan/dinas-a/izin`, { headers: { authorization: 'Bearer api', accept: 'application/json' } })
+    const res = await request(`${s.at('dinas-a')}/izin`, { headers: { authorization: 'Bearer api', accept: 'application/json' } })
     t.equal(res.status, 403)
     const body = JSON.parse(res.body) as { error: string; message: string; details: { documents: string[] } }
     t.equal(body.error, 'forbidden')
@@ -160,57 +191,15 @@ t.test('an API caller without a grant gets 403 JSON: document grant required', a
   })
 })
 
-t.test('deny creates nothing and explains; a forged or foreign CSRF token is refused', async (t) => {
+t.test('granted but not uploaded: a browser goes to the idp\'s page (which leads to the upload); an API caller gets 403 document required', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const s = await setup(t, db)
-    const page = await s.browserGet('/layanan/dinas-a/izin')
-    const csrf = csrfOf(page.body)
-    const denied = await consentForm(s, csrf, 'tolak')
-    t.equal(denied.status, 200)
-    t.match(denied.body, 'Layanan tidak dapat dilanjutkan')
-    t.match(denied.body, 'href="/"', 'a way back to the portal')
-    t.same(await s.grants(), [])
-    const forged = await consentForm(s, `${csrf.slice(0, -2)}AA`, 'izinkan')
-    t.equal(forged.status, 403)
-    const noCsrf = await request(`${s.url}${consentPath}`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer citizen', 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'instansi=dinas-a&layanan=izin-usaha&keputusan=izinkan',
-    })
-    t.equal(noCsrf.status, 400)
-    const api = await request(`${s.url}${consentPath}`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer api', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: csrf, instansi: 'dinas-a', layanan: 'izin-usaha', keputusan: 'izinkan' }).toString(),
-    })
-    t.equal(api.status, 403, 'only a browser session answers the consent page')
-    t.same(await s.grants(), [])
-  })
-})
-
-t.test('allow creates the grant and returns to the service; missing upload sends the citizen to the idp and back', async (t) => {
-  await eachDatabase(t, async (t, { db }) => {
-    const s = await setup(t, db)
-    const page = await s.browserGet('/layanan/dinas-a/izin')
-    const allowed = await consentForm(s, csrfOf(page.body), 'izinkan')
-    t.equal(allowed.status, 303)
-    t.equal(allowed.headers.location, `${publicUrl}/layanan/dinas-a/izin?langkah=1`)
-    const rows = await s.grants()
-    t.equal(rows.length, 1)
-    t.equal(rows[0]?.citizen_id, s.a.id)
-    t.equal(rows[0]?.agency_id, 'dinas-a')
-    t.equal(rows[0]?.service_id, 'izin-usaha')
-    t.same(rows[0]?.document_types, ['ktp'])
-    t.equal(rows[0]?.purpose, 'Memeriksa identitas pemohon')
-    t.same([rows[0]?.agency_name, rows[0]?.service_name], ['Dinas Perizinan', 'Izin usaha mikro'], 'the names the citizen read')
-
-    // Granted, not uploaded: a page that links to the idp's upload page with the way back.
-    const missing = await s.browserGet('/layanan/dinas-a/izin')
-    t.equal(missing.status, 200)
-    const back = encodeURIComponent(`${publicUrl}/layanan/dinas-a/izin`)
-    t.match(missing.body, `${s.config.idp.issuer.replace(/\/+$/, '')}/akun/dokumen/unggah/ktp?kembali=${back}`.replace(/&/g, '&amp;'))
+    await grant(db, s, ['ktp'])
+    const missing = await s.browserGet('/izin')
+    t.equal(missing.status, 303)
+    t.match(missing.headers.location ?? '', /\/izin-dokumen\?client_id=/)
     t.equal(s.upstream.seen.length, 0)
-    const api = await request(`${s.url}/layanan/dinas-a/izin`, { headers: { authorization: 'Bearer api', accept: 'application/json' } })
+    const api = await request(`${s.at('dinas-a')}/izin`, { headers: { authorization: 'Bearer api', accept: 'application/json' } })
     t.equal(api.status, 403)
     t.equal((JSON.parse(api.body) as { message: string }).message, 'document required')
   })
@@ -224,7 +213,7 @@ t.test('links ride in the assertion and the Link header, only for granted types,
     await grant(db, s, ['ktp'])
     await grant(db, s, ['kk'], 'dinas-b', null)
 
-    const res = await s.browserGet('/layanan/dinas-a/izin')
+    const res = await s.browserGet('/izin')
     t.equal(res.status, 200)
     const { claim, header } = lastLinks(s)
     t.equal(claim?.length, 1)
@@ -238,15 +227,15 @@ t.test('links ride in the assertion and the Link header, only for granted types,
     t.equal(header, `<${link.url}>; rel="satupintu-document"; type="image/jpeg"; title="ktp"`)
 
     // A second request gets a fresh link (and a fresh assertion): nothing cached.
-    await s.browserGet('/layanan/dinas-a/izin')
+    await s.browserGet('/izin')
     t.not(lastLinks(s).claim?.[0]?.url, link.url)
 
-    await request(`${s.url}/layanan/dinas-a/info`, { headers: { authorization: 'Bearer citizen', accept: 'text/html' } })
+    await request(`${s.at('dinas-a')}/info`, { headers: { authorization: 'Bearer citizen', accept: 'text/html' } })
     const pub = lastLinks(s)
     t.equal(pub.claim, undefined, 'no assertion with documents on a public service')
     t.equal(pub.header, undefined, 'no Link header on a public service')
 
-    await s.browserGet('/layanan/dinas-a/')
+    await s.browserGet('/')
     t.equal(lastLinks(s).claim, undefined, 'no documents for a service that asks for none')
     t.equal(lastLinks(s).header, undefined)
   })
@@ -258,7 +247,7 @@ t.test('GET /dokumen/<token>: the right agency streams the bytes; others, no tok
     const bytes = jpeg({ comment: 'ktp budi' })
     const up = await upload(db, s, 'ktp', bytes)
     const g = await grant(db, s, ['ktp'])
-    await s.browserGet('/layanan/dinas-a/izin')
+    await s.browserGet('/izin')
     const link = lastLinks(s).claim?.[0] as DocumentLinkClaim
 
     const ok = await s.fetchLink(link.url, 'a-backend')
@@ -270,8 +259,16 @@ t.test('GET /dokumen/<token>: the right agency streams the bytes; others, no tok
     t.match(ok.headers['content-security-policy'] ?? '', 'sandbox')
     t.match(ok.headers['cache-control'] ?? '', 'no-store')
     t.equal(ok.headers['repr-digest'], `sha-256=:${Buffer.from(up.version.sha256, 'hex').toString('base64')}:`)
-    const raw = await fetch(`${s.url}${new URL(link.url).pathname}`, { headers: { authorization: 'Bearer a-backend' } })
-    const got = Buffer.from(await raw.arrayBuffer())
+    // The bytes as bytes (the portal's host, reached on the test's port).
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: new URL(s.url).port, path: new URL(link.url).pathname, headers: { host: 'layanan.sukamaju.go.id', authorization: 'Bearer a-backend' } }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve(Buffer.concat(chunks)))
+        })
+        .on('error', reject)
+    })
     t.ok(got.equals(bytes), 'the very bytes uploaded')
     t.equal(createHash('sha256').update(got).digest('hex'), link.sha256, 'matching the claim')
     const rows = await s.accesses()
@@ -304,11 +301,11 @@ t.test('GET /dokumen/<token>: the right agency streams the bytes; others, no tok
     const revoked = await s.fetchLink(link.url, 'a-backend')
     t.equal(revoked.status, 403, 'after the grant is revoked')
     t.equal((JSON.parse(revoked.body) as { details: { reason: string } }).details.reason, 'revoked')
-    const again = await s.browserGet('/layanan/dinas-a/izin')
-    t.match(again.body, 'meminta akses', 'after revocation the citizen is asked again')
+    const again = await s.browserGet('/izin')
+    t.match(again.headers.location ?? '', /\/izin-dokumen\?/, 'after revocation the citizen is asked again (at the idp)')
 
     await grant(db, s, ['ktp'])
-    await s.browserGet('/layanan/dinas-a/izin')
+    await s.browserGet('/izin')
     const fresh = lastLinks(s).claim?.[0] as DocumentLinkClaim
     t.equal((await s.fetchLink(fresh.url, 'a-backend')).status, 200)
     t.ok(await deleteDocument(db, s.a.id, up.document.id))

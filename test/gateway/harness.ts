@@ -17,7 +17,10 @@ import { buildAgencyTable, type AgencyTable } from '../../src/gateway/agencies.t
 import { createAssertionSignerFrom } from '../../src/gateway/assertion.ts'
 import type { AssertionSigner, GatewayAuth, Requirement } from '../../src/gateway/contracts.ts'
 import type { Identity } from '../../src/gateway/identity.ts'
+import { callbackPath, logoutPath } from '../../src/gateway/auth.ts'
+import { consentReturnPath } from '../../src/gateway/documents.ts'
 import { registerProxy } from '../../src/gateway/proxy.ts'
+import { createSites, guardSites, type Sites } from '../../src/gateway/sites.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 
 export interface SeenRequest {
@@ -196,7 +199,7 @@ export class FakeAuth implements GatewayAuth {
 
   async challenge(req: FastifyRequest, reply: FastifyReply, need: Requirement, id: Identity | undefined): Promise<FastifyReply> {
     this.challenges.push({ need, identity: id })
-    if (wantsHtml(req)) return reply.redirect(`/masuk?kembali=${encodeURIComponent(req.url)}`, 303)
+    if (wantsHtml(req)) return reply.redirect(`/masuk?kembali=${encodeURIComponent(req.originalUrl)}`, 303)
     const acr = need.acr === undefined ? '' : `, acr_values="${need.acr}"`
     return reply
       .code(401)
@@ -226,9 +229,41 @@ export async function testSigner(config: Config, keys?: TestKeys, now?: () => nu
   return { signer, keys: k }
 }
 
+/**
+ * A test double of the Sites seam (src/gateway/sites.ts) for tests of the authentication
+ * alone, whose instances all stand for the one portal host (several instances behind one
+ * load balancer, each reached on its own port): every request is for the portal.
+ */
+export function portalOnly(publicUrl: string): Sites {
+  const url = new URL(publicUrl)
+  const portal = Object.freeze({ kind: 'portal' as const, host: url.host, origin: url.origin })
+  return {
+    siteOf: () => portal,
+    portal,
+    all: [portal],
+    rewriteUrl: (req) => req.url ?? '/',
+    isOwnPath: () => false,
+    isProxied: () => false,
+  }
+}
+
+/** The proxy as buildGateway composes it (sites, guard, routes), without the rest of the gateway. */
+export async function proxyApp(deps: { config: Config; table: AgencyTable; auth: GatewayAuth; signer: AssertionSigner; logger: import('pino').Logger }): Promise<FastifyInstance> {
+  const { config, table, auth, signer, logger } = deps
+  const sites = createSites(config, table, { own: [callbackPath, logoutPath, consentReturnPath] })
+  const app = createBaseApp({ config, logger, rewriteUrl: (raw) => sites.rewriteUrl(raw) })
+  await app.register(errorHandling)
+  guardSites(app, { sites, table })
+  await registerProxy(app, { config, table, auth, signer, logger, sites })
+  return app
+}
+
 export interface RunningGateway {
   app: FastifyInstance
+  /** The portal's address (Host: layanan.sukamaju.go.id is sent by request()). */
   url: string
+  /** An agency's address: its own host, reached on this port (request() sends the Host). */
+  at(agencyId: string): string
   port: number
   config: Config
   auth: FakeAuth
@@ -245,13 +280,19 @@ export async function startGateway(
   const logger = opts.logger ?? silentLogger()
   const auth = opts.auth ?? new FakeAuth()
   const signer = opts.signer ?? (await testSigner(config)).signer
-  const app = createBaseApp({ config, logger })
-  await app.register(errorHandling)
-  await registerProxy(app, { config, table, auth, signer, logger })
+  const app = await proxyApp({ config, table, auth, signer, logger })
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => app.close())
   const port = (app.server.address() as AddressInfo).port
-  return { app, url: `http://127.0.0.1:${port}`, port, config, auth, signer }
+  return {
+    app,
+    url: `http://layanan.sukamaju.go.id:${port}`,
+    at: (id) => `http://${id}.layanan.sukamaju.go.id:${port}`,
+    port,
+    config,
+    auth,
+    signer,
+  }
 }
 
 /**
@@ -282,7 +323,10 @@ export function rawStatus(response: string): number {
 
 /**
  * A request with Node's http client, the path sent exactly as written: a URL string would
- * go through the WHATWG parser, which resolves "%2e%2e" and "\\" before sending.
+ * go through the WHATWG parser, which resolves "%2e%2e" and "\\" before sending. A URL
+ * whose host is a name (the portal's or an agency's, RunningGateway.at) is sent to
+ * 127.0.0.1 on its port with that name, without the port, as `Host` — what a browser sends
+ * through the TLS terminator in front of the gateway.
  */
 export function request(
   url: string,
@@ -290,13 +334,14 @@ export function request(
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const m = /^http:\/\/([^/:]+):(\d+)(\/.*)$/.exec(url)
   if (!m) throw new Error(`request(): not an http://host:port/path URL: ${url}`)
+  const named = !/^[0-9.]+$/.test(m[1] as string)
   return new Promise((resolve, reject) => {
-    const headers = { ...opts.headers }
+    const headers: Record<string, string | string[]> = { ...(named ? { host: m[1] as string } : {}), ...opts.headers }
     // Node's client frames a DELETE or OPTIONS body only with an explicit length.
     if (opts.body !== undefined && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) {
       headers['content-length'] = String(Buffer.byteLength(opts.body))
     }
-    const options = { host: m[1], port: Number(m[2]), path: m[3], method: opts.method ?? 'GET', headers, agent: opts.agent ?? false }
+    const options = { host: named ? '127.0.0.1' : m[1], port: Number(m[2]), path: m[3], method: opts.method ?? 'GET', headers, agent: opts.agent ?? false }
     const req = http.request(options, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))

@@ -52,10 +52,13 @@ async function hashingUpstream(t: Test) {
   })
 }
 
+const agencyHost = 'dinas-a.layanan.sukamaju.go.id'
+
 function upload(url: string, total: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const u = new URL(url)
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/octet-stream', ...headers }, agent: false }, (res) => {
+    // The agency's own host (sites.ts), as a browser would name it.
+    const req = http.request({ host: /^[0-9.]+$/.test(u.hostname) ? u.hostname : '127.0.0.1', port: u.port, path: u.pathname, method: 'POST', headers: { host: agencyHost, 'content-type': 'application/octet-stream', ...headers }, agent: false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
@@ -82,6 +85,8 @@ async function gatewayProcess(t: Test, specs: AgencySpec[]) {
   const { port } = await next<{ port: number }>()
   return {
     url: `http://127.0.0.1:${port}`,
+    /** Where to send a request for the agency (with Host: agencyHost). */
+    at: (_id: string) => `http://127.0.0.1:${port}`,
     async reset() {
       const ack = next<{ reset: boolean }>()
       child.send('reset')
@@ -99,10 +104,10 @@ t.test('a 200 MB upload streams through the gateway with the gateway process gro
   const up = await hashingUpstream(t)
   const gw = await gatewayProcess(t, [{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public', maxBodyBytes: 300 * MB, timeoutMs: 60_000 }] }])
   // Warm up (JIT, connection pool, buffers), then measure from a settled baseline.
-  await upload(`${gw.url}/layanan/dinas-a/unggah`, 32 * MB)
+  await upload(`${gw.at('dinas-a')}/unggah`, 32 * MB)
   await gw.reset()
   const total = 200 * MB
-  const res = await upload(`${gw.url}/layanan/dinas-a/unggah`, total, { 'transfer-encoding': 'chunked' })
+  const res = await upload(`${gw.at('dinas-a')}/unggah`, total, { 'transfer-encoding': 'chunked' })
   const { baseline, peak } = await gw.memory()
   t.equal(res.status, 200)
   t.same(json(res.body), { bytes: total, sha256: digestOf(total) }, 'every byte arrived, in order')
@@ -125,7 +130,7 @@ t.test('a 200 MB download streams back through the gateway with the gateway proc
   const download = (path: string) =>
     new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
       http
-        .get(`${gw.url}/layanan/dinas-a${path}`, { agent: false }, (res) => {
+        .get(`${gw.at('dinas-a')}${path}`, { agent: false, headers: { host: agencyHost } }, (res) => {
           const h = createHash('sha256')
           let n = 0
           res.on('data', (c: Buffer) => {
@@ -154,7 +159,7 @@ t.test('SECURITY 20: a body announced above the limit is 413 before it is read o
   // The client announces 10 GB and sends only the headers: the answer comes anyway.
   const res = await rawExchange(
     gw.port,
-    'POST /layanan/dinas-a/unggah HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nContent-Type: application/pdf\r\nContent-Length: 10737418240\r\n\r\n',
+    'POST /unggah HTTP/1.1\r\nHost: dinas-a.layanan.sukamaju.go.id\r\nAccept: application/json\r\nContent-Type: application/pdf\r\nContent-Length: 10737418240\r\n\r\n',
   )
   t.equal(rawStatus(res), 413)
   t.match(res, /"error":"payload_too_large"/)
@@ -178,7 +183,7 @@ t.test('SECURITY 20: a chunked body that grows past the limit is cut at the limi
   })
   const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public', maxBodyBytes: 1 * MB }] }])
   const gw = await startGateway(t, table)
-  const res = await upload(`${gw.url}/layanan/dinas-a/unggah`, 50 * MB, { 'transfer-encoding': 'chunked', accept: 'application/json' }).catch((err: Error) => ({ status: -1, body: err.message }))
+  const res = await upload(`${gw.at('dinas-a')}/unggah`, 50 * MB, { 'transfer-encoding': 'chunked', accept: 'application/json' }).catch((err: Error) => ({ status: -1, body: err.message }))
   t.equal(res.status, 413)
   t.equal(json(res.body).error, 'payload_too_large')
   await new Promise((r) => setTimeout(r, 100))
@@ -189,7 +194,7 @@ t.test('SECURITY 20: 64 KB of headers is 431 before any gateway code runs', asyn
   const up = await hashingUpstream(t)
   const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public' }] }])
   const gw = await startGateway(t, table)
-  const res = await rawExchange(gw.port, `GET /layanan/dinas-a/ HTTP/1.1\r\nHost: x\r\nX-Isi: ${'a'.repeat(64 * 1024)}\r\n\r\n`)
+  const res = await rawExchange(gw.port, `GET / HTTP/1.1\r\nHost: dinas-a.layanan.sukamaju.go.id\r\nX-Isi: ${'a'.repeat(64 * 1024)}\r\n\r\n`)
   t.equal(rawStatus(res), 431)
   t.equal(up.seen.length, 0)
 })
@@ -209,7 +214,7 @@ t.test('SECURITY 20: a client that stops sending its body is cut off at the serv
   const gw = await startGateway(t, table)
   const started = Date.now()
   // 1,000 bytes announced, 10 sent, then silence.
-  const res = await rawExchange(gw.port, 'POST /layanan/dinas-a/unggah HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789', 5000)
+  const res = await rawExchange(gw.port, 'POST /unggah HTTP/1.1\r\nHost: dinas-a.layanan.sukamaju.go.id\r\nAccept: application/json\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789', 5000)
   const elapsed = Date.now() - started
   t.equal(rawStatus(res), 504)
   t.ok(elapsed < 3000, `answered after ${elapsed} ms, not at the end of the client's patience`)
@@ -234,7 +239,7 @@ t.test('a slowly trickling upload that keeps making progress is not cut off', as
   }, 150)
   const u = new URL(gw.url)
   const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: '/layanan/dinas-a/pelan', method: 'POST', headers: { 'content-type': 'text/plain' }, agent: false }, (r) => {
+    const req = http.request({ host: '127.0.0.1', port: u.port, path: '/pelan', method: 'POST', headers: { host: 'dinas-a.layanan.sukamaju.go.id', 'content-type': 'text/plain' }, agent: false }, (r) => {
       const c: Buffer[] = []
       r.on('data', (d: Buffer) => c.push(d))
       r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(c).toString() }))
