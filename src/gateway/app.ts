@@ -14,7 +14,7 @@ import { consentReturnPath, registerGatewayDocuments } from './documents.ts'
 import { gatewayMessages } from './messages.ts'
 import { portalRoutes } from './portal.ts'
 import { registerProxy } from './proxy.ts'
-import { createSites, guardSites } from './sites.ts'
+import { createSites, gatewayAssetsPrefix, guardSites } from './sites.ts'
 
 export interface GatewayDeps {
   config: Config
@@ -55,7 +55,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   keyTimer.unref()
   app.addHook('onClose', async () => clearInterval(keyTimer))
 
-  await registerPages(app, { config, templateDirs: [templatesDir], messages: gatewayMessages })
+  // The gateway's pages are also shown on agency hosts (sign-out, errors): their stylesheet
+  // lives under a path no agency uses, which the gateway keeps on every host (sites.ts).
+  await registerPages(app, { config, templateDirs: [templatesDir], messages: gatewayMessages, assetsPrefix: gatewayAssetsPrefix })
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
 
   const clientSecret = deps.clientSecret ?? config.gateway.clientSecret

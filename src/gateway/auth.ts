@@ -744,7 +744,9 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
         // came from; only this very origin may end the session here.
         const fetchSite = req.headers['sec-fetch-site']
         const origin = req.headers.origin
-        if ((fetchSite !== undefined && fetchSite !== 'same-origin') || (origin !== undefined && origin !== site.origin)) {
+        // Our pages send Referrer-Policy: no-referrer, under which a browser's own form POST
+        // carries `Origin: null`; Sec-Fetch-Site and the session-bound token decide then.
+        if ((fetchSite !== undefined && fetchSite !== 'same-origin') || (origin !== undefined && origin !== 'null' && origin !== site.origin)) {
           throw new AppError('forbidden', 'Sign-out must be confirmed on this site.')
         }
         const identity = await identifySession(req)

@@ -41,6 +41,9 @@ export interface SitePaths {
 
 const siteOfRequest = Symbol('satupintu.site')
 
+/** The gateway's stylesheet, on every host (its pages show on agency hosts too). */
+export const gatewayAssetsPrefix = '/.satupintu/assets'
+
 export interface Sites {
   /** The site of a request (worked out once per request). */
   siteOf(req: IncomingMessage): Site
@@ -95,7 +98,7 @@ export function createSites(config: Config, table: AgencyTable, paths: SitePaths
   }
 
   function isOwnPath(path: string): boolean {
-    return own.has(path)
+    return own.has(path) || path.startsWith(`${gatewayAssetsPrefix}/`)
   }
 
   function isProxied(req: IncomingMessage): boolean {

@@ -12,6 +12,8 @@ export interface PagesOptions {
   templateDirs: readonly string[]
   messages?: Catalogue
   formActionOrigins?: readonly string[]
+  /** Where the stylesheet is served; default `/assets`. */
+  assetsPrefix?: string
 }
 
 /**
@@ -27,8 +29,9 @@ export async function registerPages(app: FastifyInstance, opts: PagesOptions): P
     cache: opts.config.env === 'production',
     ...(opts.messages ? { messages: opts.messages } : {}),
     ...(opts.formActionOrigins ? { formActionOrigins: opts.formActionOrigins } : {}),
+    ...(opts.assetsPrefix ? { assetsPrefix: opts.assetsPrefix } : {}),
   })
-  await app.register(assetsPlugin)
+  await app.register(assetsPlugin, opts.assetsPrefix ? { assetsPrefix: opts.assetsPrefix } : {})
   await app.register(errorHandling, {
     renderPage: (_req, reply, input) => reply.pageHtml('error', { status: input.status }),
   })

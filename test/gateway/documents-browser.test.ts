@@ -1,7 +1,7 @@
 /**
  * Upload once, in a real browser (Debian's Chromium, JavaScript off): a service of the
- * demo agency needs the KTP; the citizen is sent to upload it on the account page, comes
- * back, allows the agency to use it, and the agency shows the document and checks its
+ * demo agency (at its own origin) needs the KTP; the citizen allows it on the idp's consent
+ * page, is sent to upload it on the account page, comes back, and the agency shows the document and checks its
  * SHA-256 after downloading it through its signed link. Screenshots go to
  * test-artifacts/documents/.
  */
@@ -62,6 +62,7 @@ t.test(
     const page = await phonePage(t)
     const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true })
 
+    const contoh = `http://dinas-contoh.localhost:${gwPort}`
     await page.goto(`http://localhost:${gwPort}/`)
     await page.click('a.service-link:has-text("Izin usaha mikro")')
     await page.fill('#username', '3201011201900001')
@@ -69,13 +70,13 @@ t.test(
     await page.click('button[type=submit]:has-text("Masuk")')
     if (page.url().includes('/interaction/')) await page.click('button:has-text("Izinkan")')
 
-    // First the consent page, in plain words.
+    // First the consent page, in plain words — on the idp's origin, never the agency's (issue 10 §2).
+    t.match(page.url(), `http://localhost:${idpPort}/izin-dokumen?`, 'the question is asked at the idp')
     t.match(await page.textContent('main'), 'Dinas Contoh meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro', 'the agency asks, by name, for the KTP')
     await shot('01-izin-dokumen')
     await page.click('button:has-text("Izinkan")')
 
-    // No KTP yet: the gateway says so and sends the citizen to upload it.
-    t.match(await page.textContent('h1'), 'Dokumen belum diunggah')
+    // No KTP yet: the idp says so and leads to the upload.
     await shot('02-dokumen-kurang')
     await page.click('a.button:has-text("Unggah")')
     t.match(page.url(), `http://localhost:${idpPort}/akun/dokumen/unggah/ktp`, 'the upload page of the account')
@@ -84,7 +85,7 @@ t.test(
     await page.click('form.upload-form button[type=submit]')
     await shot('04-terunggah')
     await page.click('a:has-text("Lanjutkan")')
-    t.equal(page.url(), `http://localhost:${gwPort}/layanan/dinas-contoh/izin`, 'back at the service')
+    t.equal(page.url(), `${contoh}/izin`, 'back at the service, on the agency\'s origin')
     t.match(await page.textContent('main'), 'KTP', 'the agency lists the attached KTP')
     await page.click('button:has-text("Unduh dan periksa")')
     t.match(await page.textContent('#hasil'), /^Cocok/, "the agency downloaded it and its SHA-256 matches the assertion's")

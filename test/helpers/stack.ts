@@ -28,13 +28,17 @@ export interface QuickStack {
   agencyPort: number
 }
 
-export async function startQuickStack(t: Test): Promise<QuickStack> {
+/**
+ * `extraAgencies`: YAML list entries appended to the shipped agencies file (a second
+ * agency behind the gateway, for the isolation tests); `{agencyPort}` is replaced.
+ */
+export async function startQuickStack(t: Test, opts: { extraAgencies?: string } = {}): Promise<QuickStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-stack-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const stack = await withFreshPorts(3, async ([idpPort = 0, gwPort = 0, agencyPort = 0]) => {
     const agencies = path.join(dir, 'agencies.yaml')
     const shipped = fs.readFileSync(path.join(projectRoot, 'config', 'agencies.yaml'), 'utf8')
-    fs.writeFileSync(agencies, shipped.replace('http://127.0.0.1:8081', `http://127.0.0.1:${agencyPort}`))
+    fs.writeFileSync(agencies, shipped.replace('http://127.0.0.1:8081', `http://127.0.0.1:${agencyPort}`) + (opts.extraAgencies ?? ''))
     const config = loadConfig({
       env: { NODE_ENV: 'development' },
       overrides: {
