@@ -127,8 +127,12 @@ export function createSites(config: Config, table: AgencyTable, paths: SitePaths
   }
 }
 
-/** Paths answered on any host, for load balancers and orchestrators that probe by address. */
-const probePaths = new Set(['/healthz', '/readyz'])
+/**
+ * Paths answered on any host: the probes (load balancers and orchestrators probe by
+ * address) and the gateway's public keys (agencies' backends fetch them over the internal
+ * network, e.g. http://gateway:8080/.well-known/jwks.json). Nothing of a citizen's.
+ */
+const probePaths = new Set(['/healthz', '/readyz', '/.well-known/jwks.json'])
 
 /**
  * The first hook of the gateway: refuses hosts it does not serve (421), moves the old

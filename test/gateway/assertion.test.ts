@@ -209,22 +209,22 @@ t.test('through the gateway, the demo agency greets the citizen and takes a form
       },
     ])
     const gw = await startGateway(t, table, { auth: new FakeAuth({ tok: identity() }), signer, overrides: { gateway: { publicUrl } } })
-    const home = await request(`${gw.url}/layanan/dinas-contoh/`, { headers: { authorization: 'Bearer tok', accept: 'text/html' } })
+    const home = await request(`${gw.at('dinas-contoh')}/`, { headers: { authorization: 'Bearer tok', accept: 'text/html' } })
     t.equal(home.status, 200)
     t.match(home.body, /Halo, Budi Santoso/)
-    const sent = await request(`${gw.url}/layanan/dinas-contoh/permohonan`, {
+    const sent = await request(`${gw.at('dinas-contoh')}/permohonan`, {
       method: 'POST',
       headers: { authorization: 'Bearer tok', 'content-type': 'application/x-www-form-urlencoded' },
       body: 'keperluan=Surat+domisili',
     })
     t.equal(sent.status, 200)
     t.match(sent.body, /Keperluan: Surat domisili/)
-    const info = await request(`${gw.url}/layanan/dinas-contoh/info`)
+    const info = await request(`${gw.at('dinas-contoh')}/info`)
     t.equal(info.status, 200)
-    const anon = await request(`${gw.url}/layanan/dinas-contoh/`, { headers: { accept: 'application/json' } })
+    const anon = await request(`${gw.at('dinas-contoh')}/`, { headers: { accept: 'application/json' } })
     t.equal(anon.status, 401, 'the gateway challenges; the agency never sees the request')
     // A valid assertion captured earlier and replayed by a client through the gateway: removed.
-    const replayed = await request(`${gw.url}/layanan/dinas-contoh/`, { headers: { 'x-satupintu-assertion': await signer.sign(identity(), agencyB), accept: 'application/json' } })
+    const replayed = await request(`${gw.at('dinas-contoh')}/`, { headers: { 'x-satupintu-assertion': await signer.sign(identity(), agencyB), accept: 'application/json' } })
     t.equal(replayed.status, 401, 'a client-sent assertion does not get anyone in')
   })
 })

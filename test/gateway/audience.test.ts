@@ -63,8 +63,11 @@ t.test('issue 10 §3: a token is accepted only at the agency it was issued for, 
       const tokens = await oidc.authorizationCodeGrant(app, new URL(cb), { pkceCodeVerifier: verifier, expectedState: state }, { resource })
       return tokens.access_token
     }
-    const call = (path: string, token: string) =>
-      gw.inject({ url: path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } })
+    /** A call to an agency's own host: '/layanan/<agency>/x' names the agency and the path. */
+    const call = (path: string, token: string) => {
+      const m = /^\/layanan\/([a-z-]+)(\/.*)$/.exec(path) as RegExpExecArray
+      return gw.inject({ url: m[2] as string, headers: { host: `${m[1] as string}.layanan.sukamaju.go.id`, authorization: `Bearer ${token}`, accept: 'application/json' } })
+    }
 
     await t.test('an app client gets tokens for its registered resource, with that origin as the only audience', async (t) => {
       const token = await citizenToken(appA, originA)
@@ -128,7 +131,7 @@ t.test('issue 10 §3: a token is accepted only at the agency it was issued for, 
       t.equal(res.statusCode, 401)
       t.match(res.headers['www-authenticate'], /A client credentials token does not sign a citizen in/)
       t.equal(up.seen.length, before, 'nothing reached the agency')
-      const portal = await gw.inject({ url: '/', headers: { authorization: `Bearer ${cc.access_token}`, accept: 'text/html' } })
+      const portal = await gw.inject({ url: '/', headers: { host: 'layanan.sukamaju.go.id', authorization: `Bearer ${cc.access_token}`, accept: 'text/html' } })
       t.notMatch(portal.body, /Anda masuk sebagai/, 'nor at the portal')
     })
   })

@@ -70,8 +70,22 @@ t.test(
     await page.goto(`http://localhost:${gwPort}/layanan/dinas-contoh/`)
     t.equal(page.url(), `${contoh}/`, 'an old /layanan/dinas-contoh/ link lands on the agency\'s origin')
 
+    // A session of one agency's host is never accepted on another's: the first agency's
+    // cookie planted on the second host does not sign anyone in there (its row is bound
+    // to the first host); the second host sends the browser to the idp all the same.
+    const first = (await page.context().cookies(contoh)).find((c) => c.name === 'sp_gw')
+    t.ok(first, 'the first agency\'s session cookie')
+    await page.context().addCookies([{ name: 'sp_gw', value: first?.value ?? '', domain: 'dinas-kedua.localhost', path: '/', httpOnly: true, sameSite: 'Lax' }])
+    const toIdp: string[] = []
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().startsWith(`http://localhost:${idpPort}/auth`)) toIdp.push(r.url())
+    }
+    page.on('request', onRequest)
     // Single sign-on: the second agency signs the citizen in through the idp, no password.
     await page.goto(`${second}/`)
+    page.off('request', onRequest)
+    t.equal(toIdp.length, 1, 'the planted cookie was refused: the second host asked the idp')
+    t.match(toIdp[0] ?? '', `redirect_uri=${encodeURIComponent(`${second}/oidc/callback`)}`, 'with its own callback')
     if (page.url().includes('/interaction/')) {
       t.notOk(await page.$('#password'), 'no password asked: the idp session signs the citizen in')
       await page.click('button:has-text("Izinkan")')
@@ -84,6 +98,7 @@ t.test(
     const cookies = await page.context().cookies()
     const sessions = cookies.filter((c) => c.name === 'sp_gw')
     t.same(sessions.map((c) => c.domain).sort(), ['dinas-contoh.localhost', 'dinas-kedua.localhost'], 'one session cookie per agency host, none shared')
+    t.not(sessions[0]?.value, sessions[1]?.value, 'two different sessions')
 
     // Single sign-out from the second agency: the question (GET), the answer (POST), the idp's confirmation.
     await page.goto(`${second}/keluar`)

@@ -578,7 +578,7 @@ t.test('through the real buildGateway: spoofed headers and the session cookie ar
     t.equal(seen.headers.authorization, undefined)
     const probe = await app.inject({ url: '/healthz', headers: { host: '10.0.0.7:8080' } })
     t.equal(probe.statusCode, 200, 'a load balancer may probe /healthz by address')
-    const elsewhere = await app.inject({ url: '/.well-known/jwks.json', headers: { host: '10.0.0.7:8080', accept: 'application/json' } })
+    const elsewhere = await app.inject({ url: '/', headers: { host: '10.0.0.7:8080', accept: 'application/json' } })
     t.equal(elsewhere.statusCode, 421, 'nothing else is served on a host that is not ours')
     const jwks = await app.inject({ url: '/.well-known/jwks.json', headers: { host: 'layanan.sukamaju.go.id' } })
     t.equal(jwks.statusCode, 200)

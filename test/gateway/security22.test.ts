@@ -50,7 +50,7 @@ t.test("SECURITY 22: the citizen's session cookie and the idp's cookies never re
 
   // A browser: one cookie jar for both ports, as browsers keep cookies per host.
   const browser = new Browser()
-  const service = `http://localhost:${gwPort}/layanan/dinas-uji/`
+  const service = `http://dinas-uji.localhost:${gwPort}/`
   const start = await browser.request(service)
   t.equal(start.status, 303)
   const callback = await signIn(browser, start.headers.get('location') ?? '', `http://localhost:${idpPort}`, { username: budi.nik, password: budi.password })

@@ -1,3 +1,4 @@
+import { Agent, fetch as undiciFetch } from 'undici'
 /**
  * The idp on a real port for end-to-end tests, and a tiny cookie-keeping "browser" that
  * walks the sign-in and consent pages the way a citizen's browser would (no JavaScript).
@@ -65,6 +66,14 @@ export async function registerClient(db: TestDatabase, input: Partial<ClientInpu
   return prepared
 }
 
+/** Connects every name to 127.0.0.1 (for <agency>.localhost origins). */
+const loopbackAgent = new Agent({
+  connect: {
+    lookup: ((_host: string, opts: { all?: boolean }, cb: (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void) =>
+      opts.all === true ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as unknown as import('node:net').LookupFunction,
+  },
+})
+
 /** A cookie jar with just enough of RFC 6265 for one host and paths. */
 export class Browser {
   readonly cookies = new Map<string, { value: string; path: string }>()
@@ -100,7 +109,11 @@ export class Browser {
       headers['content-type'] = 'application/x-www-form-urlencoded'
       body = new URLSearchParams(init.form).toString()
     }
-    const res = await fetch(u, { method: init.method ?? (body ? 'POST' : 'GET'), headers, redirect: 'manual', ...(body === undefined ? {} : { body }) })
+    const options = { method: init.method ?? (body ? 'POST' : 'GET'), headers, redirect: 'manual' as const, ...(body === undefined ? {} : { body }) }
+    // *.localhost is loopback (RFC 6761 §6.3), as browsers resolve it; Node's resolver may not.
+    const res = u.hostname.endsWith('.localhost')
+      ? ((await undiciFetch(u, { ...options, dispatcher: loopbackAgent })) as unknown as Response)
+      : await fetch(u, options)
     this.store(res)
     return res
   }
