@@ -1,8 +1,7 @@
 import type { Command } from 'commander'
 import { findOfficerByUsername, normalizeUsername } from '../accounts/officers.ts'
 import { isRandomId } from '../documents/ids.ts'
-import { createLocalStorage } from '../documents/local-storage.ts'
-import { documentsStorageDir } from '../documents/types.ts'
+import { createDocumentStorage } from '../documents/create-storage.ts'
 import { purgeDocuments, verifyDocumentVersion, type VerifyResult } from '../documents/vault.ts'
 import { AdminError, withDatabase, type AdminContext } from './admin.ts'
 import { printJson } from './output.ts'
@@ -64,7 +63,7 @@ export function registerDocumentCommands(program: Command, ctx: AdminContext): v
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       await withDatabase(ctx, async ({ db }, config) => {
-        const report = await purgeDocuments(db, createLocalStorage(documentsStorageDir(config)), config.documents)
+        const report = await purgeDocuments(db, createDocumentStorage(config, db), config.documents)
         if (o.json) return printJson(ctx.io, report)
         ctx.io.out(
           `purged ${report.versionsPurged} version(s), deleted ${report.filesDeleted} file(s), removed ${report.documentsRemoved} document(s), ` +

@@ -28,6 +28,7 @@ const sensitiveKeys = new Set([
   'delivery.email.smtp.dkim.privateKey',
   'delivery.sms.http.secret',
   'delivery.sms.whatsapp.accessToken',
+  'documents.s3.secretAccessKey',
 ])
 
 type Env = Readonly<Record<string, string | undefined>>

@@ -156,10 +156,29 @@ export const configSchema = z
       .describe('Demo agency backend (quick start only).'),
     documents: z
       .strictObject({
+        storage: z
+          .enum(['local', 'postgres', 's3'])
+          .describe(
+            'Where document bytes live: `local` (a directory, one machine only), `postgres` (the database itself: every instance shares it, one system to back up; small and medium regencies), or `s3` (an S3-compatible object store, `documents.s3`; large ones). See docs/operations.md.',
+          ),
         storageDir: z
           .string()
           .min(1)
           .describe('Directory of the local document storage. A relative path is resolved from `dataDir`.'),
+        s3: z
+          .strictObject({
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, dashes)').optional().describe('Bucket of the S3 document storage (required when documents.storage is s3).'),
+            region: z.string().min(1).describe('Region of the bucket (any value for most S3-compatible servers).'),
+            endpoint: httpUrl.optional().describe('Endpoint of an S3-compatible server (MinIO, Ceph RGW, a cloud\'s S3 API); unset for AWS S3 itself.'),
+            prefix: z.string().regex(/^(?:[a-z0-9-]+\/)*$/, 'must be empty or end with "/" (lowercase letters, digits, dashes)').describe('Key prefix inside the bucket, e.g. `documents/`.'),
+            forcePathStyle: z.boolean().describe('Path-style URLs (`endpoint/bucket/key`), as most S3-compatible servers need.'),
+            serverSideEncryption: z.enum(['none', 'AES256', 'aws:kms']).describe('Server-side encryption asked for every object: `AES256` (keys the store manages), `aws:kms` (with documents.s3.kmsKeyId), or `none` for servers without it.'),
+            kmsKeyId: z.string().min(1).optional().describe('KMS key id or ARN for `aws:kms` server-side encryption.'),
+            partSizeBytes: z.number().int().min(5 * 1024 * 1024).max(512 * 1024 * 1024).describe('Size of each part of a streamed multipart upload (at least 5 MiB, as S3 requires); one part is held in memory per upload.'),
+            accessKeyId: z.string().min(1).optional().describe('Access key id; unset to use the SDK\'s default credentials (instance role, shared files).'),
+            secretAccessKey: z.string().min(1).optional().describe('Secret access key (set it through S3_SECRET_ACCESS_KEY).'),
+          })
+          .describe('The S3-compatible document storage (documents.storage = s3).'),
         maxUploadBytes: z
           .number()
           .int()
@@ -206,6 +225,13 @@ export const configSchema = z
           ),
       })
       .superRefine((d, ctx) => {
+        if (d.storage === 's3' && d.s3.bucket === undefined) ctx.addIssue({ code: 'custom', path: ['s3', 'bucket'], message: 'is required when documents.storage is s3' })
+        if (d.s3.serverSideEncryption === 'aws:kms' && d.s3.kmsKeyId === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['s3', 'kmsKeyId'], message: 'is required when documents.s3.serverSideEncryption is aws:kms' })
+        }
+        if ((d.s3.accessKeyId === undefined) !== (d.s3.secretAccessKey === undefined)) {
+          ctx.addIssue({ code: 'custom', path: ['s3', 'secretAccessKey'], message: 'documents.s3.accessKeyId and secretAccessKey go together' })
+        }
         const seen = new Set<string>()
         d.types.forEach((t, i) => {
           if (seen.has(t.id)) ctx.addIssue({ code: 'custom', path: ['types', i, 'id'], message: `repeats the type id ${t.id}` })
@@ -379,6 +405,12 @@ export const envVars = [
   { name: 'SATUPINTU_REGENCY_NAME', key: 'regency.name', kind: 'string' },
   { name: 'LOG_LEVEL', key: 'log.level', kind: 'string' },
   { name: 'DATABASE_URL', key: 'database.url', kind: 'string' },
+  { name: 'DOCUMENTS_STORAGE', key: 'documents.storage', kind: 'string' },
+  { name: 'S3_BUCKET', key: 'documents.s3.bucket', kind: 'string' },
+  { name: 'S3_REGION', key: 'documents.s3.region', kind: 'string' },
+  { name: 'S3_ENDPOINT', key: 'documents.s3.endpoint', kind: 'string' },
+  { name: 'S3_ACCESS_KEY_ID', key: 'documents.s3.accessKeyId', kind: 'string' },
+  { name: 'S3_SECRET_ACCESS_KEY', key: 'documents.s3.secretAccessKey', kind: 'string' },
   { name: 'PGLITE_DATA_DIR', key: 'database.pgliteDir', kind: 'string' },
   { name: 'DATABASE_AUTO_MIGRATE', key: 'database.autoMigrate', kind: 'bool' },
   { name: 'DATABASE_POOL_MAX', key: 'database.poolMax', kind: 'int' },

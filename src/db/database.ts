@@ -3,8 +3,24 @@ import { auditEventsColumns } from './tables/audit-events.ts'
 import type { CitizensTable } from './tables/citizens.ts'
 import { citizensColumns } from './tables/citizens.ts'
 import type { ColumnsOf } from './tables/columns.ts'
-import type { DocumentAccessesTable, DocumentGrantsTable, DocumentsTable, DocumentVersionsTable } from './tables/documents.ts'
-import { documentAccessesColumns, documentGrantsColumns, documentsColumns, documentVersionsColumns } from './tables/documents.ts'
+import type {
+  DocumentAccessesTable,
+  DocumentBlobChunksTable,
+  DocumentBlobsTable,
+  DocumentBlobUploadsTable,
+  DocumentGrantsTable,
+  DocumentsTable,
+  DocumentVersionsTable,
+} from './tables/documents.ts'
+import {
+  documentAccessesColumns,
+  documentBlobChunksColumns,
+  documentBlobsColumns,
+  documentBlobUploadsColumns,
+  documentGrantsColumns,
+  documentsColumns,
+  documentVersionsColumns,
+} from './tables/documents.ts'
 import type { GatewayJtisTable, GatewaySessionsTable } from './tables/gateway.ts'
 import { gatewayJtisColumns, gatewaySessionsColumns } from './tables/gateway.ts'
 import type { LoginAttemptsTable } from './tables/login-attempts.ts'
@@ -40,6 +56,9 @@ export interface Database {
   document_versions: DocumentVersionsTable
   document_grants: DocumentGrantsTable
   document_accesses: DocumentAccessesTable
+  document_blob_uploads: DocumentBlobUploadsTable
+  document_blob_chunks: DocumentBlobChunksTable
+  document_blobs: DocumentBlobsTable
 }
 
 /** Runtime column specs of every table; test/db/schema.test.ts compares them with the database. */
@@ -62,4 +81,7 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   document_versions: documentVersionsColumns,
   document_grants: documentGrantsColumns,
   document_accesses: documentAccessesColumns,
+  document_blob_uploads: documentBlobUploadsColumns,
+  document_blob_chunks: documentBlobChunksColumns,
+  document_blobs: documentBlobsColumns,
 }

@@ -4,9 +4,9 @@ import type { Config } from '../config/schema.ts'
 import { ConfigError } from '../config/load.ts'
 import type { Database } from '../db/database.ts'
 import { createLinkKeyring, documentLinksFor, linkRefusalStatus, resolveLink, type LinkKeyring, type LinkRefusal } from '../documents/links.ts'
-import { createLocalStorage } from '../documents/local-storage.ts'
+import { createDocumentStorage } from '../documents/create-storage.ts'
 import { StorageNotFoundError, type DocumentStorage } from '../documents/storage.ts'
-import { documentsStorageDir, findDocumentType } from '../documents/types.ts'
+import { findDocumentType } from '../documents/types.ts'
 import { documentResponseHeaders } from '../documents/vault.ts'
 import { AppError } from '../errors/app-error.ts'
 import type { ErrorCode } from '../errors/codes.ts'
@@ -93,7 +93,7 @@ const refusalMessage: Readonly<Record<LinkRefusal, string>> = {
  */
 export async function registerGatewayDocuments(app: FastifyInstance, deps: GatewayDocumentsDeps): Promise<UpstreamExtras> {
   const { config, db, table, auth, kek, sites } = deps
-  const storage = deps.storage ?? createLocalStorage(documentsStorageDir(config))
+  const storage = deps.storage ?? createDocumentStorage(config, db)
   const keyring = deps.keyring ?? gatewayLinkKeyring(kek)
   const base = config.gateway.publicUrl.replace(/\/+$/, '')
   const idpBase = config.idp.issuer.replace(/\/+$/, '')

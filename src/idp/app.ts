@@ -22,8 +22,7 @@ import { documentApiRoutes } from './documents-api.ts'
 import { documentConsentRoutes } from './document-consent.ts'
 import { documentPagesRoutes } from './documents-pages.ts'
 import { createLinkKeyring } from '../documents/links.ts'
-import { createLocalStorage } from '../documents/local-storage.ts'
-import { documentsStorageDir } from '../documents/types.ts'
+import { createDocumentStorage } from '../documents/create-storage.ts'
 import { purgeDocuments } from '../documents/vault.ts'
 import { startDelivery } from '../delivery/runtime.ts'
 import { devMailboxRoutes } from './dev-mailbox.ts'
@@ -84,7 +83,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   const pages = createProviderPages()
   // The document vault's bytes (under dataDir unless configured elsewhere) and the key of
   // its signed links, derived from the key-encryption secret every instance holds.
-  const documentStorage = createLocalStorage(documentsStorageDir(config))
+  const documentStorage = createDocumentStorage(config, db)
   const linkKeyring = createLinkKeyring([kek.derive('document links').toString('base64url')])
 
   await ensureAccountClient(db, config)

@@ -143,3 +143,42 @@ export const documentAccessesColumns = columns<DocumentAccessesTable>({
   at: 'timestamptz',
   request_id: 'text?',
 })
+
+/** An upload into the PostgreSQL document storage (src/documents/postgres-storage.ts). */
+export interface DocumentBlobUploadsTable {
+  id: string
+  created_at: CreatedAt
+}
+
+export const documentBlobUploadsColumns = columns<DocumentBlobUploadsTable>({
+  id: 'uuid',
+  created_at: 'timestamptz',
+})
+
+/** One chunk of an upload's bytes, in order of `seq`. */
+export interface DocumentBlobChunksTable {
+  upload_id: string
+  seq: number
+  data: Buffer
+}
+
+export const documentBlobChunksColumns = columns<DocumentBlobChunksTable>({
+  upload_id: 'uuid',
+  seq: 'int4',
+  data: 'bytea',
+})
+
+/** Complete bytes under their SHA-256: the upload whose chunks hold them. */
+export interface DocumentBlobsTable {
+  key: string
+  upload_id: string
+  size: ColumnType<string | number, number, number>
+  modified_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+export const documentBlobsColumns = columns<DocumentBlobsTable>({
+  key: 'text',
+  upload_id: 'uuid',
+  size: 'int8',
+  modified_at: 'timestamptz',
+})
