@@ -85,6 +85,19 @@ export const configSchema = z
       .strictObject({
         issuer: httpUrl.describe('Issuer identifier of the identity provider: its public base URL (https in production).'),
         port: port.describe('Port of the identity provider.'),
+        hostAliases: z
+          .array(
+            z
+              .string()
+              .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$|^\[[0-9a-f:.]+\](:[0-9]{1,5})?$/, 'must be a lowercase host name or [IPv6 address], optionally with :port'),
+          )
+          .describe('Other host names (host or host:port) the idp answers for, besides the issuer\'s. Requests for any other host get 421; every URL the idp builds still uses the issuer. /healthz and /readyz answer on any host (load balancers probe by address).'),
+        freshSignInSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(3600)
+          .describe('How recent a sign-in must be to change an e-mail address or phone number or to download the data export; an older one is asked for the password again.'),
         ttl: z
           .strictObject({
             authorizationCodeSeconds: z.number().int().min(5).max(60).describe('Lifetime of an authorization code (at most 60 s; RFC 9700 §4.5 wants it short).'),
@@ -424,6 +437,7 @@ export const envVars = [
   { name: 'SHUTDOWN_DRAIN_DELAY_MS', key: 'http.drainDelayMs', kind: 'int' },
   { name: 'ISSUER', key: 'idp.issuer', kind: 'string' },
   { name: 'IDP_PORT', key: 'idp.port', kind: 'int' },
+  { name: 'IDP_HOST_ALIASES', key: 'idp.hostAliases', kind: 'list' },
   { name: 'GATEWAY_URL', key: 'gateway.publicUrl', kind: 'string' },
   { name: 'GATEWAY_PORT', key: 'gateway.port', kind: 'int' },
   { name: 'GATEWAY_AGENCIES_FILE', key: 'gateway.agenciesFile', kind: 'string' },

@@ -2,7 +2,6 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
-import proxyAddr from 'proxy-addr'
 import type { Config } from '../config/schema.ts'
 import type { DatabaseHandle } from '../db/create.ts'
 import { recordAudit } from '../audit/audit.ts'
@@ -26,6 +25,7 @@ import { createDocumentStorage } from '../documents/create-storage.ts'
 import { purgeDocuments } from '../documents/vault.ts'
 import { startDelivery } from '../delivery/runtime.ts'
 import { devMailboxRoutes } from './dev-mailbox.ts'
+import { hostGuard, issuerForwarding } from './hosts.ts'
 import { interactionRoutes } from './interactions.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
@@ -253,8 +253,12 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     await delivery.stop()
   })
 
-  const trusted = proxyAddr.compile([...config.http.trustProxy])
   app.decorate('reloadKeys', reload)
+
+  // Before everything else: a request for a host that is not ours is refused (hosts.ts).
+  app.addHook('onRequest', hostGuard(config))
+  const forwarding = issuerForwarding(config)
+  const discoveryPaths = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'])
 
   // oidc-provider's routes. A hook rather than @fastify/middie's mount: it sees the Fastify
   // request and reply, which the provider's pages render through (request-context.ts),
@@ -262,9 +266,20 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     if (!isProviderPath(request.url)) return
     const raw = request.raw
-    // X-Forwarded-* is believed only from a configured proxy (SECURITY.md line 17).
-    if (!trusted(raw.socket.remoteAddress ?? '', 0)) for (const h of forwardedHeaders) delete raw.headers[h]
+    // oidc-provider builds every URL from the request (Koa's host and protocol): what it
+    // reads is set from the issuer, so discovery, redirects and form actions name the
+    // issuer whatever Host or X-Forwarded-* said (SECURITY.md line 34). The client's
+    // address is the one Fastify worked out from the trusted proxies only (SECURITY.md
+    // line 17); Koa would take the leftmost, client-written X-Forwarded-For entry.
+    for (const h of forwardedHeaders) delete raw.headers[h]
+    raw.headers.host = forwarding.host
+    raw.headers['x-forwarded-host'] = forwarding.host
+    raw.headers['x-forwarded-proto'] = forwarding.proto
+    raw.headers['x-forwarded-for'] = request.ip
     reply.hijack()
+    // The discovery document no longer depends on the request: caches may keep it a while
+    // (OpenID Connect Discovery 1.0 §4 leaves caching to HTTP; RFC 9111 §5.2.2.10).
+    if (discoveryPaths.has(request.url.split('?', 1)[0] ?? '')) reply.raw.setHeader('cache-control', 'public, max-age=300')
     reply.raw.setHeader('x-request-id', request.id)
     // oidc-provider's own pages (its self-posting forms) carry no CSP: none of its
     // responses may be framed. Our pages (provider-pages.ts) replace this with the full policy.
