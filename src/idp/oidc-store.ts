@@ -150,6 +150,24 @@ export async function listPayloadsForAccount(
   return rows.map((r) => ({ id: r.id, payload: r.payload, expiresAt: r.expires_at }))
 }
 
+/**
+ * The live grant (consent) an account gave a client, newest first: a consent lasts until
+ * it is withdrawn or expires, whatever happened to the session it was given in.
+ */
+export async function findGrantIdFor(db: Kysely<Database>, accountId: string, clientId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('oidc_payloads')
+    .select('id')
+    .where('model', '=', 'Grant')
+    .where('account_id', '=', accountId)
+    .where(sql<string>`payload->>'clientId'`, '=', clientId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+    .orderBy(sql`(payload->>'iat')::bigint`, 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  return row?.id
+}
+
 /** Removes every stored artifact of an account (disable, "sign out everywhere"). Returns grant ids. */
 export async function destroyAccountArtifacts(
   db: Kysely<Database>,

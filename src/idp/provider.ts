@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.ts'
 import type { Database } from '../db/database.ts'
 import { findCitizenById } from '../accounts/citizens.ts'
 import { createAdapterFactory } from './adapter.ts'
+import { findGrantIdFor } from './oidc-store.ts'
 import { accountClientId } from './account-session.ts'
 import { clientSecretMatches } from './clients.ts'
 import type { ProviderPages } from './provider-pages.ts'
@@ -228,7 +229,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     renderError: (ctx, out, error) => deps.pages.error(ctx, out, error),
     interactions: {
       policy,
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      // Absolute, from the issuer: never the host the request happened to name (SECURITY.md line 34).
+      url: (_ctx, interaction) => new URL(`/interaction/${interaction.uid}`, config.idp.issuer).toString(),
     },
     // The citizen's own account pages are first-party: no consent screen for them
     // (oidc-provider's documented way to skip consent for a trusted client).
@@ -237,6 +239,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const session = ctx.oidc.session
       const grantId = ctx.oidc.result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined)
       if (grantId) return ctx.oidc.provider.Grant.find(grantId)
+      // A consent outlives the session it was given in (SECURITY.md line 36): a new
+      // session finds it in the database, so signing in again does not ask again.
+      if (client && session?.accountId) {
+        const stored = await findGrantIdFor(db, session.accountId, client.clientId)
+        if (stored) return ctx.oidc.provider.Grant.find(stored)
+      }
       if (client?.clientId === accountClientId && session?.accountId) {
         const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId })
         grant.addOIDCScope('openid')
@@ -268,6 +276,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const src = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken
       if (!src) return undefined
       return { acr: src.acr, amr: src.amr, auth_time: src.authTime }
+    },
+    // Signing out ends the session and the tokens tied to it, never a consent (SECURITY.md
+    // line 36): at end_session oidc-provider revokes each client's tokens through this
+    // policy, and by default destroys the grant with them. Elsewhere (a replayed code or
+    // refresh token, RFC 9700 §4.5 and §4.14.2) the grant goes, as it should. Revoking an
+    // access token at the revocation endpoint leaves the grant (oidc-provider's default).
+    revokeGrantPolicy: (ctx) => {
+      if (ctx.oidc.route === 'end_session_confirm' || ctx.oidc.route === 'end_session') return false
+      return !(ctx.oidc.route === 'revocation' && ctx.oidc.entities.AccessToken)
     },
     // Refresh tokens only when the client may use them and offline_access was granted.
     issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
@@ -323,10 +340,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
 
   const provider = new Provider(config.idp.issuer, configuration)
-  // Behind a TLS terminator, X-Forwarded-Proto decides the URLs in discovery and the
-  // cookies' Secure flag; Fastify only trusts the configured proxies (src/http/app.ts),
-  // and the app passes requests on only after that check.
-  provider.proxy = config.http.trustProxy.length > 0
+  // Koa reads host, protocol and address from X-Forwarded-*, which src/idp/app.ts always
+  // sets from the issuer (host, protocol) and from Fastify's trusted-proxy-aware address:
+  // every URL the provider builds names the issuer (SECURITY.md line 34), and cookies are
+  // Secure exactly when the issuer is https.
+  provider.proxy = true
   // Client secrets are stored as digests (src/idp/clients.ts): compare digests.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return clientSecretMatches(this.clientSecret, actual)
