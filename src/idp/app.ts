@@ -305,6 +305,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     const t = translator(catalogue, pickLocale(req)) as unknown as (k: string, p?: Record<string, string | number>) => string
     return t(key, params)
   })
+  // CSRF tokens are HMACs keyed with this (forms.ts), the same on every instance.
+  app.decorate('csrfKey', kek.derive('csrf tokens'))
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
   await app.register(interactionRoutes, { config, db, provider: () => current.provider })
   await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes') })

@@ -81,7 +81,9 @@ interface InteractionView {
  */
 export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps): Promise<void> {
   const { config, db } = deps
-  await registerForms(app, config)
+  // A sign-in or consent step's token is bound to its interaction (forms.ts): only the
+  // browser that was sent to /interaction/<uid> knows the id.
+  await registerForms(app, config, { binding: (req) => `interaction:${(req.params as { uid?: string } | undefined)?.uid ?? ''}` })
 
   async function details(req: FastifyRequest, reply: FastifyReply): Promise<InteractionView> {
     try {

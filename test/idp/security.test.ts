@@ -901,7 +901,7 @@ t.test('SECURITY 8: cookies are HttpOnly and SameSite, Secure behind TLS, and ho
 
     const lines = browser.responses.flatMap((r) => r.setCookies)
     const names = new Set(lines.map((l) => cookieAttributes(l).name))
-    t.ok(names.has('sp_session') && names.has('sp_interaction') && names.has('sp_csrf'), `the cookies seen: ${[...names].join(', ')}`)
+    t.ok(names.has('sp_session') && names.has('sp_interaction') && names.has('__Host-sp_csrf'), `the cookies seen: ${[...names].join(', ')}`)
     const personal = [budi.nik, budi.name, budi.name.split(' ')[0] ?? '', budi.email, budi.phone, '+6281234567890', budi.birthDate, '12011990', budi.password]
     for (const line of lines) {
       const { name, value, attrs } = cookieAttributes(line)
