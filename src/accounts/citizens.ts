@@ -11,6 +11,7 @@ import { AccountError } from './errors.ts'
 import { classifyIdentifier, normalizeEmail, normalizePhone, type ClassifiedIdentifier } from './identifiers.ts'
 import { nikMatchesPerson, parseNik } from './nik.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
+import { maskRecipient } from './outbox.ts'
 import { checkPassword, type PasswordError } from './password-policy.ts'
 import { argon2Hasher, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts'
 import {
@@ -558,7 +559,7 @@ export async function updateProfile(
   db: Kysely<Database>,
   citizenId: string,
   changes: ProfileChanges,
-  context: RequestContext = {},
+  context: RequestContext & { readonly noticeOptions?: RenderOptions } = {},
 ): Promise<Citizen> {
   if (!UUID.test(citizenId)) throw new AccountError('account_not_found')
   const name = changes.name === undefined ? undefined : normalizeName(changes.name)
@@ -568,7 +569,12 @@ export async function updateProfile(
 
   try {
     return await db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('citizens').select(['name', 'email', 'phone']).where('id', '=', citizenId).forUpdate().executeTakeFirst()
+      const current = await trx
+        .selectFrom('citizens')
+        .select(['name', 'email', 'email_verified', 'phone', 'phone_verified'])
+        .where('id', '=', citizenId)
+        .forUpdate()
+        .executeTakeFirst()
       if (current === undefined) throw new AccountError('account_not_found')
       const nextEmail = email === undefined ? current.email : email
       const nextPhone = phone === undefined ? current.phone : phone
@@ -599,6 +605,17 @@ export async function updateProfile(
       }
       if (fields.length > 0) {
         await trx.updateTable('citizens').set(set).where('id', '=', citizenId).execute()
+        // The old verified address hears of the change, in this transaction (SECURITY.md line 35).
+        // The new value only masked: the old address may no longer be the citizen's.
+        const at = new Date()
+        if (set.email !== undefined && current.email !== null && current.email_verified) {
+          const data = { at, field: 'email' as const, newContact: set.email === null ? null : maskRecipient(set.email) }
+          await queueNotice(trx, { citizenId, kind: 'contact_changed', data, to: [{ channel: 'email', address: current.email }] }, context.noticeOptions)
+        }
+        if (set.phone !== undefined && current.phone !== null && current.phone_verified) {
+          const data = { at, field: 'phone' as const, newContact: set.phone === null ? null : maskRecipient(set.phone) }
+          await queueNotice(trx, { citizenId, kind: 'contact_changed', data, to: [{ channel: 'sms', address: current.phone }] }, context.noticeOptions)
+        }
         await recordAudit(trx, {
           event: 'account.profile_changed',
           actor: context.actor ?? `citizen:${citizenId}`,

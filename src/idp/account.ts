@@ -22,6 +22,7 @@ import { AppError } from '../errors/app-error.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
 import { accountClientId, accountSignInUrl, maxLocalReturnPath, safeReturnPath } from './account-session.ts'
 import { registerForms } from './forms.ts'
+import { freshSignIn } from './fresh-sign-in.ts'
 import { destroyAccountArtifacts, destroyPayload, listPayloadsForAccount, revokePayloadsByGrantId } from './oidc-store.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
 import { credentialArtifacts, passwordResetRoutes } from './password-reset.ts'
@@ -222,6 +223,8 @@ async function clientNames(db: Kysely<Database>, ids: Iterable<string>): Promise
 export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
   const { config, db } = deps
   await registerForms(app, config)
+  // Changing a contact and downloading the data export need a recent sign-in (fresh-sign-in.ts).
+  const fresh = freshSignIn(deps)
 
   await registrationRoutes(app, deps)
   await passwordResetRoutes(app, deps)
@@ -354,13 +357,13 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     )
   }
 
-  app.get('/akun/kontak', async (req, reply) => {
+  app.get('/akun/kontak', { preHandler: fresh }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/kontak')
     if (!who) return reply
     return contactPage(reply, { email: who.citizen.email ?? '', phone: formatPhone(who.citizen.phone) ?? '' })
   })
 
-  app.post('/akun/kontak', { schema: { body: contactBody }, attachValidation: true, preHandler: app.csrfProtection }, async (req, reply) => {
+  app.post('/akun/kontak', { schema: { body: contactBody }, attachValidation: true, preHandler: [app.csrfProtection, fresh] }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/kontak')
     if (!who) return reply
     const t = accountText(req)
@@ -375,7 +378,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         db,
         who.citizen.id,
         { email: v.email.trim() === '' ? null : v.email, phone: v.phone.trim() === '' ? null : v.phone },
-        context(req, who),
+        { ...context(req, who), noticeOptions: noticeOptionsOf(config) },
       )
     } catch (err) {
       if (!isAccountError(err)) throw err
@@ -696,13 +699,13 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   // -------------------------------------------------------------------------------------
   // Download my data (UU PDP No. 27/2022, the right of access)
 
-  app.get('/akun/data', async (req, reply) => {
+  app.get('/akun/data', { preHandler: fresh }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/data')
     if (!who) return reply
     return reply.page('akun-data', { csrf: reply.generateCsrf() })
   })
 
-  app.post('/akun/data', { schema: { body: csrfOnlyBody }, preHandler: app.csrfProtection }, async (req, reply) => {
+  app.post('/akun/data', { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh] }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/data')
     if (!who) return reply
     const c = who.citizen
