@@ -144,10 +144,12 @@ async function findRecordByIdentifier(db: Kysely<Database>, identifier: Classifi
   switch (identifier.kind) {
     case 'nik':
       return selectCitizens(db).where('nik', '=', identifier.value).executeTakeFirst()
+    // Only a verified contact identifies an account (SECURITY.md line 37): an unverified
+    // one may be claimed by anyone, on any number of accounts.
     case 'email':
-      return selectCitizens(db).where('email', '=', identifier.value).executeTakeFirst()
+      return selectCitizens(db).where('email', '=', identifier.value).where('email_verified', '=', true).executeTakeFirst()
     case 'phone':
-      return selectCitizens(db).where('phone', '=', identifier.value).executeTakeFirst()
+      return selectCitizens(db).where('phone', '=', identifier.value).where('phone_verified', '=', true).executeTakeFirst()
     case 'invalid':
       return undefined
   }
@@ -158,7 +160,7 @@ export async function findCitizenById(db: Kysely<Database>, id: string): Promise
   return r === undefined ? undefined : toCitizen(r)
 }
 
-/** Looks a citizen up by a classified identifier (classifyIdentifier()). */
+/** Looks a citizen up by a classified identifier (classifyIdentifier()): a NIK, or a verified e-mail or phone. */
 export async function findCitizenByIdentifier(db: Kysely<Database>, identifier: ClassifiedIdentifier): Promise<Citizen | undefined> {
   const r = await findRecordByIdentifier(db, identifier)
   return r === undefined ? undefined : toCitizen(r)
@@ -233,9 +235,10 @@ function takenError(err: unknown): AccountError | undefined {
   switch (uniqueViolation(err)) {
     case 'citizens_nik_unique':
       return new AccountError('nik_taken', { cause: err })
-    case 'citizens_email_unique':
+    // Among verified contacts only (migration 20261201T2130): met when verifying.
+    case 'citizens_email_verified_unique':
       return new AccountError('email_taken', { cause: err })
-    case 'citizens_phone_unique':
+    case 'citizens_phone_verified_unique':
       return new AccountError('phone_taken', { cause: err })
     default:
       return undefined
@@ -248,9 +251,11 @@ function takenError(err: unknown): AccountError | undefined {
 /**
  * Registers a citizen. Checks, in the order a form shows them: the NIK's structure, the
  * birth date and gender against the NIK, the name, email and/or phone (at least one), and
- * the password (policy with the citizen's own data as context). A NIK, email or phone
- * that is already registered gives `nik_taken`, `email_taken` or `phone_taken`; the
- * citizen row and its audit entry are written together or not at all.
+ * the password (policy with the citizen's own data as context). A NIK that is already
+ * registered gives `nik_taken`. An e-mail address or phone number is only claimed here,
+ * unverified, so it never collides: another account may claim it too, and whoever
+ * verifies it first holds it (markEmailVerified). The citizen row and its audit entry
+ * are written together or not at all.
  */
 export async function createCitizen(
   db: Kysely<Database>,
@@ -489,6 +494,22 @@ async function markVerified(
   if (!UUID.test(citizenId)) return false
   const normalized = kind === 'email' ? normalizeEmail(value) : normalizePhone(value)
   if (normalized === undefined) return false
+  try {
+    return await markVerifiedOnce(db, citizenId, kind, normalized, context)
+  } catch (err) {
+    // Another account verified this address first: only the address's holder (who had
+    // the code) learns it, and the other account keeps it.
+    throw takenError(err) ?? err
+  }
+}
+
+async function markVerifiedOnce(
+  db: Kysely<Database>,
+  citizenId: string,
+  kind: 'email' | 'phone',
+  normalized: string,
+  context: RequestContext,
+): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     // Only if the address is still the one the code was sent to.
     const query =

@@ -451,7 +451,13 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       const result = await verifyOtp(db, { citizenId: who.citizen.id, purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
       if (!result.ok) return accountVerifyPage(reply, jenis, destination, { error: codeFailureText(t, result), status: 400 })
       const mark = jenis === 'email' ? markEmailVerified : markPhoneVerified
-      await mark(db, who.citizen.id, result.destination, context(req, who))
+      try {
+        await mark(db, who.citizen.id, result.destination, context(req, who))
+      } catch (err) {
+        // Verified on another account first: said only to whoever holds the code.
+        if (!isAccountError(err)) throw err
+        return accountVerifyPage(reply, jenis, destination, { error: accountErrorText(req, err), status: accountErrorStatus(err) })
+      }
       return reply.redirect('/akun?pesan=terverifikasi', 303)
     },
   )

@@ -422,10 +422,17 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       const result = await verifyOtp(db, { citizenId: row.citizen_id, purpose: row.purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
       if (!result.ok) return verifyPage(req, reply, row, kembali, { error: codeFailureText(t, result), status: 400 })
       const context = { ip: req.ip, requestId: req.id }
-      const marked =
-        row.purpose === 'verify_email'
-          ? await markEmailVerified(db, row.citizen_id, result.destination, context)
-          : await markPhoneVerified(db, row.citizen_id, result.destination, context)
+      let marked: boolean
+      try {
+        marked =
+          row.purpose === 'verify_email'
+            ? await markEmailVerified(db, row.citizen_id, result.destination, context)
+            : await markPhoneVerified(db, row.citizen_id, result.destination, context)
+      } catch (err) {
+        // Verified on another account first: said only to whoever holds the code.
+        if (!isAccountError(err)) throw err
+        return verifyPage(req, reply, row, kembali, { error: accountErrorText(req, err), status: accountErrorStatus(err) })
+      }
       // The address changed after the code was sent (from Akun Saya): nothing to mark here.
       if (!marked) return missingPage(req, reply)
       reply.clearCookie(pendingCookie, { path: '/daftar' })

@@ -136,7 +136,7 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
         state,
       })
       t.ok(url.searchParams.get('request_uri')?.startsWith('urn:ietf:params:oauth:request_uri:'))
-      const cb = await signIn(new Browser(), url.href, issuer, { username: budi.email, password: budi.password })
+      const cb = await signIn(new Browser(), url.href, issuer, { username: budi.nik, password: budi.password })
       const tk = await oidc.authorizationCodeGrant(config, new URL(cb), { pkceCodeVerifier: verifier, expectedState: state })
       t.equal(tk.claims()?.sub, citizen.id)
     })
