@@ -10,17 +10,18 @@ import type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/
 import { AccountError } from './errors.ts'
 import { classifyIdentifier, normalizeEmail, normalizePhone, type ClassifiedIdentifier } from './identifiers.ts'
 import { nikMatchesPerson, parseNik } from './nik.ts'
+import { hashDeviceId } from './devices.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
 import { maskRecipient } from './outbox.ts'
 import { checkPassword, type PasswordError } from './password-policy.ts'
 import { argon2Hasher, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts'
 import {
   accountKey,
-  recordSuccess,
-  reserveAttempt,
+  recordSignInSuccess,
+  reserveSignInAttempt,
   sourceKey,
   unknownAccountKey,
-  type ThrottlePolicy,
+  type SignInThrottlePolicy,
 } from './throttle.ts'
 
 export type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/citizens.ts'
@@ -341,7 +342,14 @@ export interface AuthenticateOptions {
   /** The regency's name, to tell a citizen when their password no longer meets the policy. */
   readonly regencyName?: string | undefined
   readonly requestId?: string | undefined
-  readonly policy?: ThrottlePolicy
+  readonly policy?: SignInThrottlePolicy
+  /**
+   * The browser's device id (its device cookie, src/idp/sign-in-device.ts). When the
+   * account signed in from it before (known_devices), the account-wide refusal of unknown
+   * sources does not apply to it (throttle.ts, reserveSignInAttempt).
+   */
+  readonly deviceId?: string | undefined
+  readonly noticeOptions?: RenderOptions
   readonly now?: Date
   /** The hashing functions; tests count calls through it. */
   readonly passwords?: PasswordHasher
@@ -358,6 +366,18 @@ export type CitizenAuthResult =
   | { readonly ok: false; readonly reason: 'throttled'; readonly retryAfterSeconds: number; readonly permanent: boolean }
 
 const INVALID_CREDENTIALS = Object.freeze({ ok: false, reason: 'invalid_credentials' } as const)
+
+/**
+ * The throttle key part of a device the account signed in from before (known_devices
+ * holds the SHA-256 of each device id), or undefined for any other browser.
+ */
+async function knownDeviceKey(db: Kysely<Database>, citizenId: string, deviceId: string | undefined): Promise<string | undefined> {
+  if (deviceId === undefined || !/^[A-Za-z0-9_-]{43}$/.test(deviceId)) return undefined
+  const hash = hashDeviceId(deviceId)
+  const row = await db.selectFrom('known_devices').select('device_hash').where('citizen_id', '=', citizenId).where('device_hash', '=', hash).executeTakeFirst()
+  // Not the hash itself: the throttle table should not hold what identifies the device row.
+  return row === undefined ? undefined : hash.slice(0, 24)
+}
 
 /**
  * Signs a citizen in with a NIK, email or phone number and a password.
@@ -389,13 +409,21 @@ export async function authenticateCitizen(
           ? unknownAccountKey('invalid', String(identifier).slice(0, 320))
           : unknownAccountKey(classified.kind, classified.value),
     source: sourceKey(options.ip),
+    device: record !== undefined ? await knownDeviceKey(db, record.id, options.deviceId) : undefined,
   }
   const audit = { ip: options.ip, requestId: options.requestId, subjectId: record?.id }
   const actor: AuditActor = record === undefined ? 'anonymous' : `citizen:${record.id}`
 
-  const decision = await reserveAttempt(db, keys, { ...(options.policy ? { policy: options.policy } : {}), now })
+  // Locks per address (and per known device) first, so that a stranger with the NIK locks
+  // out only themselves (SECURITY.md line 38; throttle.ts, reserveSignInAttempt).
+  const decision = await reserveSignInAttempt(db, keys, { ...(options.policy ? { policy: options.policy } : {}), now })
   if (!decision.allowed) {
-    await recordAudit(db, { ...audit, event: 'auth.login.throttled', actor, data: { scope: decision.scope, identifierKind: classified.kind } })
+    await recordAudit(db, {
+      ...audit,
+      event: 'auth.login.throttled',
+      actor,
+      data: { scope: decision.scope, identifierKind: classified.kind, knownDevice: keys.device !== undefined },
+    })
     return { ok: false, reason: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, permanent: decision.permanent }
   }
 
@@ -409,7 +437,7 @@ export async function authenticateCitizen(
         if (rehashed !== undefined) {
           await trx.updateTable('citizens').set({ password_hash: rehashed }).where('id', '=', record.id).execute()
         }
-        await recordSuccess(trx, keys)
+        await recordSignInSuccess(trx, keys)
         await recordAudit(trx, { ...audit, event: 'auth.login.succeeded', actor, data: { method: 'password', identifierKind: classified.kind } })
       })
       const verdict = checkPassword(password, {
@@ -425,7 +453,24 @@ export async function authenticateCitizen(
   } else {
     await hasher.verifyAgainstDummy(password)
   }
-  await recordAudit(db, { ...audit, event: 'auth.login.failed', actor, data: { identifierKind: classified.kind } })
+  const policy = options.policy
+  const noticeAt = new Set([policy?.noticeAfterFailures ?? 10, policy?.maxConsecutiveFailures ?? 100])
+  await db.transaction().execute(async (trx) => {
+    await recordAudit(trx, { ...audit, event: 'auth.login.failed', actor, data: { identifierKind: classified.kind } })
+    // The owner hears of a run of failures, with this entry (SECURITY.md line 38).
+    if (record !== undefined && noticeAt.has(decision.accountFailures)) {
+      const cap = policy?.maxConsecutiveFailures ?? 100
+      await queueNotice(
+        trx,
+        {
+          citizenId: record.id,
+          kind: 'sign_in_attempts',
+          data: { since: decision.firstFailureAt, failures: decision.accountFailures, locked: decision.accountFailures >= cap },
+        },
+        options.noticeOptions,
+      )
+    }
+  })
   return INVALID_CREDENTIALS
 }
 
@@ -472,7 +517,7 @@ export async function setCitizenPassword(
       .where('id', '=', citizenId)
       .executeTakeFirst()
     if (updated.numUpdatedRows === 0n) throw new AccountError('account_not_found')
-    await recordSuccess(trx, { account: accountKey(citizenId) })
+    await recordSignInSuccess(trx, { account: accountKey(citizenId) })
     await recordAudit(trx, {
       event: 'account.password_changed',
       actor: context.actor ?? `citizen:${citizenId}`,

@@ -380,3 +380,133 @@ function sourceDecision(row: CounterRow, policy: SourceThrottlePolicy, now: Date
 function secondsUntil(when: Date, now: Date): number {
   return Math.max(1, Math.ceil((when.getTime() - now.getTime()) / 1000))
 }
+
+// ---------------------------------------------------------------------------------------
+// Citizens' sign-in: a lock that a stranger cannot turn against the owner (SECURITY.md
+// line 38), without giving up line 9.
+//
+// With the NIK alone (it is not a secret) anyone could keep an account locked under the
+// account-wide rule above: every lock they provoke also refuses the owner's right
+// password. So for a citizen's sign-in the time locks apply per *source*:
+//   - per account and address (`<account key>|ip:…`): the exponential lock above
+//     (30 s, 1 min … 15 min after the fifth failure). An attacker locks out their own
+//     address, not the owner's phone;
+//   - per address across accounts (the source window above), unchanged;
+//   - per account and known device (`<account key>|device:…`): a browser that signed in
+//     to this account before carries a signed device cookie (OWASP Blocking Brute Force
+//     Attacks, "device cookies"); it has its own exponential lock and at most
+//     `deviceMaxFailures` failures in a row.
+// The account-wide counter still counts every failure in a row, from anywhere; at
+// `maxConsecutiveFailures` (≤ 100, NIST SP 800-63B-4 §3.2.2) sources the account does not
+// know are refused until a success clears it: one of the owner's known devices signs in
+// as before, and a new device gets in with a password reset (a code to a verified
+// contact). The owner is told of the failures when the counter reaches
+// `noticeAfterFailures` and again at the cap (src/accounts/notices.ts).
+
+export interface SignInThrottlePolicy {
+  /** Per account and address, and per account and known device: the exponential lock. */
+  readonly lock: AccountThrottlePolicy
+  /** Failures in a row on one account from anywhere before unknown sources are refused (≤ 100). */
+  readonly maxConsecutiveFailures: number
+  /** Failures in a row a known device may make before it, too, is refused. */
+  readonly deviceMaxFailures: number
+  /** The owner is told when the account's failures in a row reach this (and at the cap). */
+  readonly noticeAfterFailures: number
+  readonly source: SourceThrottlePolicy
+}
+
+export const defaultSignInPolicy: SignInThrottlePolicy = Object.freeze({
+  lock: defaultThrottlePolicy.account,
+  maxConsecutiveFailures: 100,
+  deviceMaxFailures: 10,
+  noticeAfterFailures: 10,
+  source: defaultThrottlePolicy.source,
+})
+
+export interface SignInKeys {
+  /** accountKey(id), or unknownAccountKey(…) for an identifier of no account. */
+  readonly account: string
+  readonly source?: string | undefined
+  /** The device id of a valid device cookie for this account (src/idp/known-devices.ts). */
+  readonly device?: string | undefined
+}
+
+export type SignInDecision =
+  | {
+      readonly allowed: true
+      /** The account's failures in a row, this attempt counted. */
+      readonly accountFailures: number
+      /** When that run of failures began. */
+      readonly firstFailureAt: Date
+    }
+  | Exclude<ThrottleDecision, { allowed: true }>
+
+function pairKey(keys: SignInKeys): string | undefined {
+  if (keys.device !== undefined) return `${keys.account}|device:${keys.device}`
+  return keys.source === undefined ? undefined : `${keys.account}|${keys.source}`
+}
+
+/**
+ * Counts one sign-in attempt as a failure in advance (like reserveAttempt) for the
+ * source, the account-and-source (or account-and-device) pair, and the account, unless
+ * one of them refuses it. Follow a success with recordSignInSuccess().
+ */
+export async function reserveSignInAttempt(
+  db: Kysely<Database>,
+  keys: SignInKeys,
+  options: { readonly policy?: SignInThrottlePolicy; readonly now?: Date } = {},
+): Promise<SignInDecision> {
+  const policy = options.policy ?? defaultSignInPolicy
+  const now = options.now ?? new Date()
+  const given: Array<() => Promise<void>> = []
+  const giveBack = async () => {
+    for (const g of given.reverse()) await g()
+  }
+  if (keys.source !== undefined) {
+    const source = await countSourceFailure(db, keys.source, policy.source, now, true)
+    if (!source.allowed) return source
+    const key = keys.source
+    given.push(() => giveBackSourceFailure(db, key))
+  }
+  const pair = pairKey(keys)
+  if (pair !== undefined) {
+    const lock = keys.device !== undefined ? { ...policy.lock, maxConsecutiveFailures: policy.deviceMaxFailures } : { ...policy.lock, maxConsecutiveFailures: policy.maxConsecutiveFailures }
+    const decision = await countAccountFailure(db, pair, lock, now, true)
+    if (!decision.allowed) {
+      await giveBack()
+      return decision
+    }
+    given.push(() => giveBackSourceFailure(db, pair))
+  }
+  // The account-wide count: a known device is never refused by it (its own pair limit
+  // above holds); anyone else is, at the cap.
+  const cap = policy.maxConsecutiveFailures
+  const next = sql<number>`least(login_attempts.failures + 1, ${cap}::int)`
+  const row = await db
+    .insertInto('login_attempts')
+    .values({ key: keys.account, failures: 1, first_failure_at: now, last_failure_at: now, locked_until: null })
+    .onConflict((oc) => {
+      const update = oc.column('key').doUpdateSet({ failures: next, last_failure_at: now })
+      return keys.device !== undefined ? update : update.where('login_attempts.failures', '<', cap)
+    })
+    .returning(['failures', 'first_failure_at'])
+    .executeTakeFirst()
+  if (row === undefined) {
+    await giveBack()
+    return { allowed: false, scope: 'account', retryAfterSeconds: policy.lock.maxLockSeconds, permanent: true }
+  }
+  return { allowed: true, accountFailures: row.failures, firstFailureAt: row.first_failure_at }
+}
+
+/**
+ * After a successful sign-in: clears the account's counters (account-wide, and every
+ * address and device pair of it) and gives back the source's reserved failure. Also how
+ * a password reset lifts the account-wide refusal (with only `account`).
+ */
+export async function recordSignInSuccess(db: Kysely<Database>, keys: { readonly account: string; readonly source?: string | undefined }): Promise<void> {
+  await db
+    .deleteFrom('login_attempts')
+    .where((eb) => eb.or([eb('key', '=', keys.account), eb('key', 'like', `${keys.account.replace(/[\\%_]/g, '\\$&')}|%`)]))
+    .execute()
+  if (keys.source !== undefined) await giveBackSourceFailure(db, keys.source)
+}

@@ -12,7 +12,8 @@ import { recordAudit } from '../audit/audit.ts'
 import { AppError } from '../errors/app-error.ts'
 import { formBodyLimit, registerForms } from './forms.ts'
 import { acr } from './provider.ts'
-import { afterCitizenSignIn } from './sign-in-device.ts'
+import { afterCitizenSignIn, deviceCookieName } from './sign-in-device.ts'
+import { noticeOptionsOf } from '../accounts/notices.ts'
 import { embeddedBrowserOf } from './embedded-browser.ts'
 
 export interface InteractionDeps {
@@ -176,10 +177,12 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     client: { name: string },
     username: string,
     retryAfterSeconds: number,
+    permanent = false,
   ) {
     const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60))
     reply.header('retry-after', String(retryAfterSeconds))
-    return loginPage(req, reply, view, client, { errorText: messageFor(req, 'throttled', { minutes }), username, status: 429 })
+    const errorText = permanent ? messageFor(req, 'locked') : messageFor(req, 'throttled', { minutes })
+    return loginPage(req, reply, view, client, { errorText, username, status: 429 })
   }
 
   app.get('/interaction/:uid', { schema: { params: uidParams } }, async (req, reply) => {
@@ -216,7 +219,15 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       if (username === '' || password === '') {
         return loginPage(req, reply, view, client, { errorText: messageFor(req, 'missing'), username, status: 400 })
       }
-      const context = { ip: req.ip, regencyName: config.regency.name, requestId: req.id }
+      // A browser the account signed in from before is not refused by the account-wide
+      // limit a stranger can run up (SECURITY.md line 38; src/accounts/throttle.ts).
+      const context = {
+        ip: req.ip,
+        regencyName: config.regency.name,
+        requestId: req.id,
+        deviceId: req.cookies[deviceCookieName],
+        noticeOptions: noticeOptionsOf(config),
+      }
       const kind = classifyIdentifier(username).kind
       if (kind === 'invalid') {
         // Not a NIK, an email or a phone number, and not even an officer's username
@@ -246,7 +257,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
           await afterCitizenSignIn(req, reply, db, config, result.citizen.id)
           return finish(req, reply, { login: { accountId: result.citizen.id, acr: acr.password, amr: ['pwd'], remember: true } }, false)
         }
-        if (result.reason === 'throttled') return throttledPage(req, reply, view, client, username, result.retryAfterSeconds)
+        if (result.reason === 'throttled') return throttledPage(req, reply, view, client, username, result.retryAfterSeconds, result.permanent)
       }
       // The same status, page and wording for an unknown account and a wrong password.
       return loginPage(req, reply, view, client, { errorText: messageFor(req, 'failed'), username, status: 401 })
@@ -301,7 +312,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 }
 
 /** Login page messages; the page layer's translator is keyed by the request's locale. */
-function messageFor(req: FastifyRequest, key: 'missing' | 'failed' | 'throttled' | 'officer', params?: { minutes: number }): string {
+function messageFor(req: FastifyRequest, key: 'missing' | 'failed' | 'throttled' | 'locked' | 'officer', params?: { minutes: number }): string {
   return req.server.idpText(req, `login.${key}`, params)
 }
 
