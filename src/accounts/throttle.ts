@@ -441,9 +441,10 @@ export type SignInDecision =
     }
   | Exclude<ThrottleDecision, { allowed: true }>
 
-function pairKey(keys: SignInKeys): string | undefined {
+function pairKey(keys: SignInKeys): string {
   if (keys.device !== undefined) return `${keys.account}|device:${keys.device}`
-  return keys.source === undefined ? undefined : `${keys.account}|${keys.source}`
+  // An attempt whose address is not known shares one pair: it is still locked in time.
+  return `${keys.account}|${keys.source ?? 'ip:unknown'}`
 }
 
 /**
@@ -469,7 +470,7 @@ export async function reserveSignInAttempt(
     given.push(() => giveBackSourceFailure(db, key))
   }
   const pair = pairKey(keys)
-  if (pair !== undefined) {
+  {
     const lock = keys.device !== undefined ? { ...policy.lock, maxConsecutiveFailures: policy.deviceMaxFailures } : { ...policy.lock, maxConsecutiveFailures: policy.maxConsecutiveFailures }
     const decision = await countAccountFailure(db, pair, lock, now, true)
     if (!decision.allowed) {

@@ -50,21 +50,25 @@ const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS'])
 /**
  * Fetch Metadata and Origin on every state-changing request of a form scope (OWASP CSRF
  * Prevention cheat sheet, "Fetch Metadata headers" and "Verifying origin with standard
- * headers"): `Sec-Fetch-Site` other than same-origin (or none: typed by the person) is
- * refused, which also stops a same-site sibling host; an `Origin` that is not ours is
- * refused. Old browsers that send neither are let through to the token check.
+ * headers"): a browser that sends `Sec-Fetch-Site` is believed (a page cannot set it):
+ * anything but same-origin (or none: typed by the person) is refused, which also stops a
+ * same-site sibling host. Without it, an `Origin` that is not ours is refused. `Origin:
+ * null` is what browsers send for a form on a page with `Referrer-Policy: no-referrer`
+ * (ours; Fetch §3.2.5 "serializing a request origin"), so it is left to the token check,
+ * as are old browsers that send neither.
  */
 export function sameOriginGuard(config: Config) {
   const origins = ownOrigins(config)
   return async (req: FastifyRequest): Promise<void> => {
     if (safeMethods.has(req.method)) return
     const site = req.headers['sec-fetch-site']
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    if (site !== undefined) {
+      if (site === 'same-origin' || site === 'none') return
       req.log.info({ secFetchSite: String(site).slice(0, 20) }, 'cross-site form submission refused')
       throw new AppError('forbidden', 'A form from another site was refused.')
     }
     const origin = req.headers.origin
-    if (origin !== undefined && !origins.has(origin)) {
+    if (origin !== undefined && origin !== 'null' && !origins.has(origin)) {
       req.log.info({ origin: origin.slice(0, 100) }, 'form submission from another origin refused')
       throw new AppError('forbidden', 'A form from another site was refused.')
     }

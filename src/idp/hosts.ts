@@ -27,16 +27,18 @@ export function allowedHosts(config: Config): ReadonlySet<string> {
 
 /**
  * Paths answered on any host: load balancers and orchestrators probe an instance by its
- * address, before any DNS name points at it.
+ * address, before any DNS name points at it; and the stylesheet, which says nothing about
+ * the host, so that the 421 page itself is readable.
  */
 const anyHostPaths = new Set(['/healthz', '/readyz'])
+const anyHostPrefix = '/assets/'
 
 /** An onRequest hook refusing requests for a host the idp does not answer for. */
 export function hostGuard(config: Config) {
   const allowed = allowedHosts(config)
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const path = req.url.split('?', 1)[0] ?? ''
-    if (anyHostPaths.has(path)) return
+    if (anyHostPaths.has(path) || path.startsWith(anyHostPrefix)) return
     // request.host: the Host header (HTTP/2 :authority), or X-Forwarded-Host from a
     // trusted proxy only (http.trustProxy; src/http/app.ts).
     const host = typeof req.host === 'string' ? normalizeHost(req.host) : ''
