@@ -236,7 +236,7 @@ function takenError(err: unknown): AccountError | undefined {
   switch (uniqueViolation(err)) {
     case 'citizens_nik_unique':
       return new AccountError('nik_taken', { cause: err })
-    // Among verified contacts only (migration 20261201T2130): met when verifying.
+    // Among verified contacts only (migration 20261201T2230): met when verifying.
     case 'citizens_email_verified_unique':
       return new AccountError('email_taken', { cause: err })
     case 'citizens_phone_verified_unique':
