@@ -976,23 +976,29 @@ t.test('SECURITY 9: sign-in is throttled per account and per source address, in 
     const b = await secondInstance(t, db)
     const client = a.confidential
 
-    await t.test('failures on one account spread over two instances lock it on both, with 429 and Retry-After', async (t) => {
+    await t.test('failures on one account from one address, spread over two instances, lock that address on both, with 429 and Retry-After', async (t) => {
+      const from = '198.51.100.7'
       const answers: number[] = []
       for (let i = 0; i < 5; i++) {
-        const res = await failedSignIn(i % 2 === 0 ? a : b, client, budi.nik, `salah nomor ${i} sekali`, `198.51.100.${i + 1}`)
+        const res = await failedSignIn(i % 2 === 0 ? a : b, client, budi.nik, `salah nomor ${i} sekali`, from)
         answers.push(res.res.status)
       }
-      t.same(answers, [401, 401, 401, 401, 401], 'five wrong passwords from five addresses')
-      const row = await db.db.selectFrom('login_attempts').selectAll().where('key', '=', accountKey(a.citizen.id)).executeTakeFirst()
-      t.equal(row?.failures, 5, 'counted in the database')
+      t.same(answers, [401, 401, 401, 401, 401], 'five wrong passwords')
+      const account = await db.db.selectFrom('login_attempts').selectAll().where('key', '=', accountKey(a.citizen.id)).executeTakeFirst()
+      t.equal(account?.failures, 5, 'the account\'s failures in a row, in the database')
+      const pair = await db.db.selectFrom('login_attempts').selectAll().where('key', '=', `${accountKey(a.citizen.id)}|ip:${from}`).executeTakeFirst()
+      t.equal(pair?.failures, 5, 'and the account-and-address counter that locks')
       for (const idp of [a, b]) {
-        // The right password, from a fresh address: still refused while the lock lasts.
-        const res = await failedSignIn(idp, client, budi.nik, budi.password, '198.51.100.77')
+        // The right password, from that address: refused while the lock lasts.
+        const res = await failedSignIn(idp, client, budi.nik, budi.password, from)
         t.equal(res.res.status, 429, 'locked on this instance')
         const retryAfter = Number(res.res.headers.get('retry-after'))
         t.ok(Number.isInteger(retryAfter) && retryAfter > 0, `Retry-After: ${res.res.headers.get('retry-after')}`)
         t.match(res.html, /Terlalu banyak percobaan masuk/)
       }
+      // SECURITY.md line 38: the lock is the stranger's address's, not the owner's.
+      const owner = await failedSignIn(b, client, budi.nik, budi.password, '198.51.100.77')
+      t.equal(owner.res.status, 303, 'the owner, from another address, signs in')
     })
 
     await t.test('failures from one address over many accounts lock that address on both instances, not others', async (t) => {
