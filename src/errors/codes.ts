@@ -16,7 +16,6 @@ export const errorCodes = {
   conflict: { status: 409, message: 'The request conflicts with the current state.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'The content type is not supported.' },
-  misdirected_request: { status: 421, message: 'This server does not answer for that host name.' },
   too_many_requests: { status: 429, message: 'Too many requests. Try again later.' },
   headers_too_large: { status: 431, message: 'The request headers are too large.' },
   // Server-side conditions
