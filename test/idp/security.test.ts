@@ -1093,13 +1093,16 @@ t.test('SECURITY 10: an unknown account and a wrong password get the same status
         const rows = await db.db.selectFrom('login_attempts').select(['key', 'failures']).execute()
         return new Map(rows.map((r) => [r.key, r.failures]))
       }
-      /** Which kinds of counter moved, and by how much: `ip` and `account` (known or not, alike). */
+      /**
+       * Which kinds of counter moved, and by how much: `ip`, `account` and the
+       * account-and-address pair that locks (SECURITY.md line 38), known or not, alike.
+       */
       function throttleWrites(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
         const moved: Record<string, number> = {}
         for (const [key, failures] of after) {
           const delta = failures - (before.get(key) ?? 0)
           if (delta === 0) continue
-          const kind = key.startsWith('ip:') ? 'ip' : 'account'
+          const kind = key.startsWith('ip:') ? 'ip' : key.includes('|') ? 'accountAndAddress' : 'account'
           moved[kind] = (moved[kind] ?? 0) + delta
         }
         return moved
@@ -1130,7 +1133,7 @@ t.test('SECURITY 10: an unknown account and a wrong password get the same status
       t.equal(wrong.body, unknown.body, 'byte-identical pages apart from the CSRF token and request id')
       t.equal(unknown.argon2, 1, 'one argon2 verification for the unknown account (the dummy hash)')
       t.equal(wrong.argon2, unknown.argon2, 'the same argon2 work')
-      t.same(unknown.throttle, { ip: 1, account: 1 }, 'one failure counted for the address and one for the (unknown) account')
+      t.same(unknown.throttle, { ip: 1, account: 1, accountAndAddress: 1 }, 'one failure counted for the address, the (unknown) account, and the pair')
       t.same(wrong.throttle, unknown.throttle, 'the same throttle writes')
       t.same(wrong.audit, unknown.audit, 'the same audit entry')
     })
