@@ -78,7 +78,8 @@ t.test('outside development the mailbox page does not exist: 404, and production
     const app = await buildIdp({ config: production, database: db, logger: silentLogger(), keyEncryption: testKek })
     t.teardown(() => app.close())
     for (const url of ['/dev/kotak-surat', '/dev/kotak-surat/1', '/dev/kotak-surat/1/html']) {
-      const res = await app.inject({ method: 'GET', url, headers: { accept: 'text/html' }, remoteAddress: '127.0.0.1' })
+      // With the issuer's Host, as every request reaching it has (a foreign one is 421).
+      const res = await app.inject({ method: 'GET', url, headers: { accept: 'text/html', host: 'akun.sukamajukab.go.id' }, remoteAddress: '127.0.0.1' })
       t.equal(res.statusCode, 404, `${url} in production`)
     }
   })
