@@ -21,7 +21,8 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { Browser, csrfFrom, formAction, registerClient, signIn, signInAt, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
-import { agencyTable, startUpstream } from '../gateway/harness.ts'
+import { agencyTable, request, startUpstream } from '../gateway/harness.ts'
+import { resolveLocalhostSubdomains } from '../helpers/localhost-dns.ts'
 
 const noPostgres = testDatabaseUrl === undefined ? 'TEST_DATABASE_URL is not set' : false
 const bounds = { connectTimeoutMs: 800, statementTimeoutMs: 1000, queryTimeoutMs: 1500 }
@@ -189,9 +190,12 @@ t.test('gateway: while the database is down, readiness says so, public and beare
   const down = await timeUntil(`${base}/readyz`, 503, 1000)
   t.ok(down !== undefined, `/readyz 503 within a second (${down} ms)`)
   t.equal((await fetch(`${base}/healthz`)).status, 200, '/healthz stays 200')
-  const pub = await fetch(`${base}/layanan/dinas-contoh/info`)
+  // On the agency's own host (issue 10 §2): its name is sent as Host, on this port.
+  const agencyBase = `http://${agencies.agencies[0]?.host ?? ''}:${port}`
+  const pub = await request(`${agencyBase}/info`)
   t.equal(pub.status, 200, 'a public agency route is still served: it needs no database')
-  const signedIn = await fetch(`${base}/layanan/dinas-contoh/izin`, { headers: { accept: 'text/html' }, redirect: 'manual' })
+  const signedInRes = await request(`${agencyBase}/izin`, { headers: { accept: 'text/html' } })
+  const signedIn = { status: signedInRes.status, text: async () => signedInRes.body }
   // Its challenge needs the idp (not running here), never the database: a redirect to
   // sign in, or 503 while the idp cannot be discovered — never a 500.
   t.ok([303, 503].includes(signedIn.status), `a signed-in route without a session answers ${signedIn.status}, never 500`)
@@ -240,14 +244,16 @@ t.test('gateway: bearer tokens keep being served while the database is down; a s
   const audience = agencies.agencies[0]?.origin ?? ''
   const gatewayClient = await registerClient(direct, {
     clientId: 'satupintu-gateway',
-    redirectUris: [`${publicUrl}/oidc/callback`],
+    redirectUris: [`${publicUrl}/oidc/callback`, `http://dinas-contoh.localhost:${port}/oidc/callback`],
     scopes: ['openid', 'profile'],
   })
   const config = testConfig({ gateway: { publicUrl, port }, idp: { issuer, gatewayResource: publicUrl } })
   const gw = await buildGateway({ config, database: db, logger: silentLogger(), agencies, keyEncryption: testKek, clientSecret: gatewayClient.secret as string })
   await gw.listen({ host: '127.0.0.1', port })
   t.teardown(() => gw.close())
-  const service = `${base}/layanan/dinas-contoh/izin`
+  // The agency's own origin (issue 10 §2); *.localhost resolves to loopback as in browsers.
+  resolveLocalhostSubdomains(t)
+  const service = `${agencies.agencies[0]?.origin ?? ''}/izin`
 
   // An app's access token for the gateway (code flow + PKCE, resource = the gateway).
   const insecure = { execute: [oidc.allowInsecureRequests] }
@@ -345,13 +351,15 @@ t.test('gateway: a session request cut mid-query, and a sign-in cut mid-transact
   const base = `http://127.0.0.1:${port}`
   const { issuer } = await startIdp(t, direct, { idp: { gatewayResource: publicUrl } })
   await addCitizen(direct.db)
-  const gatewayClient = await registerClient(direct, { clientId: 'satupintu-gateway', redirectUris: [`${publicUrl}/oidc/callback`], scopes: ['openid', 'profile'] })
+  const gatewayClient = await registerClient(direct, { clientId: 'satupintu-gateway', redirectUris: [`${publicUrl}/oidc/callback`, `http://dinas-contoh.localhost:${port}/oidc/callback`], scopes: ['openid', 'profile'] })
   const config = testConfig({ gateway: { publicUrl, port }, idp: { issuer, gatewayResource: publicUrl } })
   const agencies = agencyTable([{ id: 'dinas-contoh', upstream: up.url, services: [{ path: '/izin', access: 'signed_in' }] }], { timeoutMs: 5000, maxBodyBytes: 1024 * 1024, publicUrl })
   const gw = await buildGateway({ config, database: db, logger: silentLogger(), agencies, keyEncryption: testKek, clientSecret: gatewayClient.secret as string })
   await gw.listen({ host: '127.0.0.1', port })
   t.teardown(() => gw.close())
-  const service = `${base}/layanan/dinas-contoh/izin`
+  // The agency's own origin (issue 10 §2); *.localhost resolves to loopback as in browsers.
+  resolveLocalhostSubdomains(t)
+  const service = `${agencies.agencies[0]?.origin ?? ''}/izin`
 
   // Sign-in: the callback stores the new session in a transaction; hold the table.
   const browser = new Browser()
