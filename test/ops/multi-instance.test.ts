@@ -9,7 +9,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { sql } from 'kysely'
 import t from 'tap'
 import type { Test } from 'tap'
-import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
+import { Agent, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
 import { buildIdp } from '../../src/idp/app.ts'
 import { rotateKeys } from '../../src/keys/keys.ts'
 import { startBalancer, type Balancer } from '../helpers/balancer.ts'
@@ -97,8 +97,9 @@ t.test('a key rotation is picked up by both instances without a restart', { skip
   while (Date.now() < deadline && seen.size < cluster.ports.length) {
     for (const port of cluster.ports) {
       // Straight to the instance, with the issuer's Host (as the balancer delivers it).
-      const res = await fetch(`http://127.0.0.1:${port}/jwks`, { headers: { host: `127.0.0.1:${cluster.balancer.port}` } })
-      const kids = ((await res.json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid)
+      // (undici's request, not fetch: fetch may not set Host, and the idp answers 421 to a foreign one.)
+      const res = await request(`http://127.0.0.1:${port}/jwks`, { headers: { host: `127.0.0.1:${cluster.balancer.port}` } })
+      const kids = ((await res.body.json()) as { keys?: { kid: string }[] }).keys?.map((k) => k.kid) ?? []
       if (newKids.every((k) => kids.includes(k))) seen.set(port, kids)
     }
     await new Promise((r) => setTimeout(r, 250))
