@@ -34,7 +34,7 @@ async function knownDevice(db: Kysely<Database>, citizenId: string): Promise<str
   return deviceId
 }
 
-t.test('a stranger hammering the NIK from one address locks that address only: the owner signs in from theirs at once', async (t) => {
+t.test('SECURITY 38: a stranger hammering the NIK from one address locks that address only: the owner signs in from theirs at once', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     await owner(db)
     for (let i = 0; i < 8; i++) await attempt(db, `tebakan ke ${i} salah`, '198.51.100.66', i)
@@ -45,7 +45,7 @@ t.test('a stranger hammering the NIK from one address locks that address only: t
   })
 })
 
-t.test('after 100 failures in a row from many addresses, unknown sources are refused; the owner\'s known device still signs in', async (t) => {
+t.test('SECURITY 38: after 100 failures in a row from many addresses, unknown sources are refused; the owner\'s known device still signs in', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await owner(db)
     // One guess from each of 100 addresses: no per-address lock is reached.
@@ -69,7 +69,7 @@ t.test('after 100 failures in a row from many addresses, unknown sources are ref
   })
 })
 
-t.test('a known device has its own limit: it cannot be used to guess past 10 failures in a row', async (t) => {
+t.test('SECURITY 9: a known device has its own limit: it cannot be used to guess past 10 failures in a row', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await owner(db)
     const device = await knownDevice(db, citizen.id)
@@ -84,7 +84,7 @@ t.test('a known device has its own limit: it cannot be used to guess past 10 fai
   })
 })
 
-t.test('a password reset lifts the refusal of unknown sources', async (t) => {
+t.test('SECURITY 38: a password reset lifts the refusal of unknown sources', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await owner(db)
     for (let i = 0; i < 100; i++) await attempt(db, `tebakan ${i} salah`, `10.4.0.${i}`, i)
@@ -94,7 +94,7 @@ t.test('a password reset lifts the refusal of unknown sources', async (t) => {
   })
 })
 
-t.test('the owner\'s verified contact is told of a run of failed sign-ins, at 10 and at 100', async (t) => {
+t.test('SECURITY 38: the owner\'s verified contact is told of a run of failed sign-ins, at 10 and at 100', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await owner(db)
     await markEmailVerified(db, citizen.id, budi.email)

@@ -56,7 +56,7 @@ t.test('an unknown identifier gets a key that does not contain it', async (t) =>
   t.not(key, unknownAccountKey('email', '3201011201900001'))
 })
 
-t.test('refuses a policy that would allow more than 100 failures in a row', async (t) => {
+t.test('SECURITY 9: refuses a policy that would allow more than 100 failures in a row', async (t) => {
   t.throws(
     () => validateThrottlePolicy({ ...defaultThrottlePolicy, account: { ...defaultThrottlePolicy.account, maxConsecutiveFailures: 101 } }),
     /maxConsecutiveFailures must be at most 100/,
@@ -86,7 +86,7 @@ t.test('four failures are free; the fifth locks the account for 30 s, then 1 min
   })
 })
 
-t.test('never more than 100 failures in a row on one account, then locked until cleared', async (t) => {
+t.test('SECURITY 9: never more than 100 failures in a row on one account, then locked until cleared', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const keys = { account: ACCOUNT }
     let allowed = 0
@@ -161,7 +161,7 @@ t.test('parallel attempts cannot slip past a lock: of 20 at once, exactly 5 go a
   })
 })
 
-t.test('two instances on one database count every failure, and together stop at 100', async (t) => {
+t.test('SECURITY 9: two instances on one database count every failure, and together stop at 100', async (t) => {
   await eachDatabase(t, async (t, { db, url }) => {
     // No exponential lock here, only the cap, so that all 150 race for the last places.
     const policy: ThrottlePolicy = { ...defaultThrottlePolicy, account: { ...defaultThrottlePolicy.account, lockAfterFailures: 100 } }

@@ -9,7 +9,7 @@ import { Browser, csrfFrom, formAction, startIdp } from '../helpers/idp.ts'
 
 const context = { ip: '192.0.2.10', regencyName: 'Sukamaju' }
 
-t.test('an unverified e-mail or phone cannot be used to sign in; once verified it can', async (t) => {
+t.test('SECURITY 37: an unverified e-mail or phone cannot be used to sign in; once verified it can', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await createCitizen(db, { ...budi, regencyName: 'Sukamaju' })
     for (const identifier of [budi.email, budi.phone]) {
@@ -26,7 +26,7 @@ t.test('an unverified e-mail or phone cannot be used to sign in; once verified i
   })
 })
 
-t.test('an unverified claim on someone\'s e-mail and phone never blocks the real owner', async (t) => {
+t.test('SECURITY 37: an unverified claim on someone\'s e-mail and phone never blocks the real owner', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     // A stranger registers with Siti's e-mail address and phone number.
     const stranger = await createCitizen(db, { ...budi, email: siti.email, phone: siti.phone, regencyName: 'Sukamaju' })
@@ -47,7 +47,7 @@ t.test('an unverified claim on someone\'s e-mail and phone never blocks the real
   })
 })
 
-t.test('registering with an e-mail address verified on another account answers exactly as with a new one', async (t) => {
+t.test('SECURITY 37: registering with an e-mail address verified on another account answers exactly as with a new one', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const owner = await createCitizen(db.db, { ...siti, regencyName: 'Sukamaju' })

@@ -44,7 +44,7 @@ t.test('an unknown option exits 2', async (t) => {
   t.match(r.stderr, /unknown option '--frobnicate'/)
 })
 
-t.test('PORT=abc stops with one line naming the key, exit 1, nothing written', async (t) => {
+t.test('SECURITY 30: PORT=abc stops with one line naming the key, exit 1, nothing written', async (t) => {
   const dir = tempDir(t)
   const r = await runCli(['idp'], { PORT: 'abc', SATUPINTU_DATA_DIR: dir, PGLITE_DATA_DIR: path.join(dir, 'pglite') })
   t.equal(r.code, 1)
@@ -64,10 +64,25 @@ t.test('a malformed DATABASE_URL stops with one line, exit 1', async (t) => {
   t.match(r.stderr, /^satupintu: config: database\.url \(env DATABASE_URL\) must be a postgres:\/\/ or postgresql:\/\/ URL\n$/)
 })
 
-t.test('a database that refuses connections at start stops with one line, exit 1', async (t) => {
+t.test('SECURITY 30: a database that refuses connections at start stops with one line, exit 1', async (t) => {
   const r = await runCli(['gateway'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })
   t.equal(r.code, 1)
   t.match(r.stderr, /^satupintu: database: cannot connect to PostgreSQL at 127\.0\.0\.1:1\/none: .*\n$/)
+  t.equal(r.stderr.split('\n').length, 2, 'one line')
+})
+
+t.test('SECURITY 30: a wildcard redirect URI in the clients file stops the idp at start with one line, exit 1', async (t) => {
+  const dir = tempDir(t)
+  const clients = path.join(dir, 'clients.yaml')
+  fs.writeFileSync(
+    clients,
+    'clients:\n  - client_id: izin-web\n    name: Izin\n    agency: dpmptsp\n    redirect_uris: [https://*.example.go.id/cb]\n    scopes: [openid]\n',
+  )
+  const config = path.join(dir, 'satupintu.yaml')
+  fs.writeFileSync(config, `idp:\n  clientsFile: ${JSON.stringify(clients)}\n`)
+  const r = await runCli(['idp'], { SATUPINTU_CONFIG: config, SATUPINTU_DATA_DIR: dir, PGLITE_DATA_DIR: path.join(dir, 'pglite'), PORT: String(await freePort()) })
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^satupintu: .*clients\[0\]\.redirect_uris\[0\]: .*\n$/)
   t.equal(r.stderr.split('\n').length, 2, 'one line')
 })
 

@@ -63,14 +63,14 @@ t.test('refuses a boolean that is not one', async (t) => {
   t.equal(refusal({ SATUPINTU_DEMO: 'maybe' }), 'config: demo (env SATUPINTU_DEMO) must be true or false, got "maybe"')
 })
 
-t.test('production refuses an http issuer', async (t) => {
+t.test('SECURITY 30: production refuses an http issuer', async (t) => {
   t.match(
     refusal({ NODE_ENV: 'production', SATUPINTU_KEY_ENCRYPTION_SECRET: 'x'.repeat(40), GATEWAY_URL: 'https://gw.example.id' }),
     /^config: idp\.issuer must be an https URL when env is production/,
   )
 })
 
-t.test('production refuses a missing key-encryption secret', async (t) => {
+t.test('SECURITY 30: production refuses a missing key-encryption secret', async (t) => {
   t.match(
     refusal({ NODE_ENV: 'production', ISSUER: 'https://id.example.id', GATEWAY_URL: 'https://gw.example.id' }),
     /^config: secrets\.keyEncryptionKey is required when env is production$/,

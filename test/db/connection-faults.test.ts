@@ -61,7 +61,7 @@ async function recovers(handle: DatabaseHandle, withinMs: number): Promise<numbe
   }
 }
 
-t.test('a connection cut in the middle of a query fails that query, and the pool serves again at once', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 31: a connection cut in the middle of a query fails that query, and the pool serves again at once', { skip: noPostgres }, async (t) => {
   const { handle, proxy, errors } = await proxied(t)
   await handle.ping()
   const running = failure(sql`select pg_sleep(0.8)`.execute(handle.db))
@@ -78,7 +78,7 @@ t.test('a connection cut in the middle of a query fails that query, and the pool
   t.comment(`figures: cut mid-query → failure in ${toFail} ms; next query ok after ${back} ms`)
 })
 
-t.test('a connection cut in the middle of a transaction leaves nothing of it behind', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 31: a connection cut in the middle of a transaction leaves nothing of it behind', { skip: noPostgres }, async (t) => {
   const { handle, proxy, direct } = await proxied(t)
   const event = `fault-test-${Date.now()}`
   const running = failure(
@@ -105,7 +105,7 @@ t.test('a connection cut in the middle of a transaction leaves nothing of it beh
   t.equal(after.rows[0].n, 1, 'a transaction after the cut commits')
 })
 
-t.test('idle connections cut: the process keeps running and the next query connects afresh', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 31: idle connections cut: the process keeps running and the next query connects afresh', { skip: noPostgres }, async (t) => {
   const { handle, proxy, errors } = await proxied(t)
   // Three idle clients in the pool.
   await Promise.all([1, 2, 3].map(() => sql`select pg_sleep(0.05)`.execute(handle.db)))
@@ -117,7 +117,7 @@ t.test('idle connections cut: the process keeps running and the next query conne
   t.same(rows.rows, [{ one: 1 }], 'the next query works')
 })
 
-t.test('refused connections fail fast with database_unavailable, and service returns within a second', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 28: refused connections fail fast with database_unavailable, and service returns within a second', { skip: noPostgres }, async (t) => {
   const { handle, proxy } = await proxied(t)
   await handle.ping()
   proxy.cut()
@@ -134,7 +134,7 @@ t.test('refused connections fail fast with database_unavailable, and service ret
   t.comment(`figures: refused → failure in ${ms} ms; ping failure in ${ready.ms} ms; recovery ${back} ms`)
 })
 
-t.test('black hole: queries in flight and new ones fail within their budget, never hang', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 28: black hole: queries in flight and new ones fail within their budget, never hang', { skip: noPostgres }, async (t) => {
   const { handle, proxy, errors } = await proxied(t)
   // Two connections in the pool (two queries at once), both idle again.
   await Promise.all([1, 2].map(() => sql`select pg_sleep(0.1)`.execute(handle.db)))
@@ -169,7 +169,7 @@ t.test('a query that fails on its own (a constraint) is passed on unchanged, not
   t.same((await sql<{ one: number }>`select 1 as one`.execute(handle.db)).rows, [{ one: 1 }], 'the connection is still good')
 })
 
-t.test('an embedded database that went away answers database_unavailable, not a crash', async (t) => {
+t.test('SECURITY 31: an embedded database that went away answers database_unavailable, not a crash', async (t) => {
   const client = await PGlite.create()
   const handle = wrapPglite(client, 'memory')
   t.teardown(() => handle.close())

@@ -22,7 +22,7 @@ function sendThenReset(port: number, bytes: string, afterMs = 50): Promise<void>
   })
 }
 
-t.test('a signed-in route answering a challenge survives bodies that break, reset or stop half-way', async (t) => {
+t.test('SECURITY 31: a signed-in route answering a challenge survives bodies that break, reset or stop half-way', async (t) => {
   const up = await startUpstream(t)
   const table = agencyTable([
     { id: 'dinas-a', upstream: up.url, services: [{ path: '/ajukan', access: 'signed_in' }, { path: '/info', access: 'public' }] },

@@ -18,7 +18,7 @@ const originB = agencyOrigin('dinas-b')
 const insecure = { execute: [oidc.allowInsecureRequests] }
 const redirectUri = 'http://127.0.0.1:9/cb'
 
-t.test('issue 10 §3: a token is accepted only at the agency it was issued for, from a client that agency allows; machine tokens never pass as a citizen', async (t) => {
+t.test('SECURITY 33: a token is accepted only at the agency it was issued for, from a client that agency allows; machine tokens never pass as a citizen', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db, { idp: { gatewayResource: gatewayUrl } })
     const citizen = await addCitizen(db.db)
@@ -137,7 +137,7 @@ t.test('issue 10 §3: a token is accepted only at the agency it was issued for, 
   })
 })
 
-t.test('issue 10 §3: a client\'s resources are validated when it is registered', async (t) => {
+t.test('SECURITY 33: a client\'s resources are validated when it is registered', async (t) => {
   const { prepareClient } = await import('../../src/idp/clients.ts')
   const base = { name: 'Aplikasi Uji', agencyId: 'dinas-uji', redirectUris: ['https://app.example/cb'], authMethod: 'client_secret_basic' as const }
   const policy = { allowLoopbackHttp: false }

@@ -316,7 +316,7 @@ t.test('browser sign-in at the gateway', async (t) => {
       t.equal(other.status, 400, 'on the other instance too')
     })
 
-    await t.test('issue 10 §4: GET /keluar only asks; the POST with its session-bound token, from this origin, ends the session and goes to the idp', async (t) => {
+    await t.test('SECURITY 35: GET /keluar only asks; the POST with its session-bound token, from this origin, ends the session and goes to the idp', async (t) => {
       const browser = new Browser()
       await browserSignIn(browser, s, '/layanan/uji/biasa')
       const ask = await browser.request(`${s.a.url}/keluar`)

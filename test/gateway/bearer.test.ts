@@ -85,7 +85,7 @@ t.test('the access token verifier', async (t) => {
     t.equal(v.hash, tokenHash(token))
   })
 
-  await t.test('issue 10 §3: a client credentials token is a client, never a citizen, by either marker', async (t) => {
+  await t.test('SECURITY 33: a client credentials token is a client, never a citizen, by either marker', async (t) => {
     const signIn = { acr: 'urn:satupintu:loa:1', auth_time: now() - 60 }
     t.equal((await verifier.verify(await idp.sign({ ...signIn }))).identity.via, 'bearer', 'a citizen: sign-in claims and a subject of its own')
     // oidc-provider writes sub = client_id for a token without an account (client credentials).

@@ -28,7 +28,7 @@ async function secondAgency(t: Test): Promise<number> {
 }
 
 t.test(
-  'issue 10 §2: agency-origin sign-in, single sign-on to a second agency without a password, separate sessions, and single sign-out, in Chromium without JavaScript',
+  'SECURITY 32: agency-origin sign-in, single sign-on to a second agency without a password, separate sessions, and single sign-out, in Chromium without JavaScript',
   { skip: chromiumMissing() },
   async (t) => {
     fs.mkdirSync(artifacts, { recursive: true })

@@ -128,7 +128,7 @@ function lastLinks(s: Awaited<ReturnType<typeof setup>>): { claim: DocumentLinkC
   return { claim, header: Array.isArray(link) ? link.join(', ') : link }
 }
 
-t.test('issue 10 §2: no grant — a browser is sent to the idp\'s consent page; the question is never asked on the agency\'s origin', async (t) => {
+t.test('SECURITY 32: no grant — a browser is sent to the idp\'s consent page; the question is never asked on the agency\'s origin', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const s = await setup(t, db)
     const res = await s.browserGet('/izin?langkah=1')
@@ -157,7 +157,7 @@ t.test('issue 10 §2: no grant — a browser is sent to the idp\'s consent page;
   })
 })
 
-t.test('issue 10 §2: the idp\'s answer comes back on the agency\'s host and leads back to the service, on that host only', async (t) => {
+t.test('SECURITY 32: the idp\'s answer comes back on the agency\'s host and leads back to the service, on that host only', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const s = await setup(t, db)
     const back = await request(`${s.at('dinas-a')}${consentReturnPath}?izin_dokumen=diberikan&state=${encodeURIComponent('/izin?langkah=1')}`)

@@ -24,7 +24,7 @@ const forwarding = {
 }
 const ours = ['x-satupintu-assertion', 'x-citizen-sub', 'x-citizen-name', 'x-citizen-acr', 'x-citizen-nik']
 
-t.test('SECURITY 14 (unit): identity headers in any case or spelling are removed, and ours are always written', async (t) => {
+t.test('SECURITY 14: identity headers in any case or spelling are removed, and ours are always written', async (t) => {
   const spoofed = {
     'x-citizen-sub': 'evil',
     'x-citizen-name': 'Evil',
@@ -103,7 +103,7 @@ t.test('identity values: X-Citizen-Nik only where the agency releases it', async
   t.same(identityHeaderValues(undefined, withNik, ''), noIdentity)
 })
 
-t.test('SECURITY 15 (unit): a Connection header naming our headers removes the client\'s, never ours', async (t) => {
+t.test('SECURITY 15: a Connection header naming our headers removes the client\'s, never ours', async (t) => {
   const out = upstreamRequestHeaders(
     {
       connection: 'X-Citizen-Sub, X-Satupintu-Assertion, x-request-id, X-Forwarded-For, x-citizen-nik, keep-alive, Accept-Language',
@@ -228,7 +228,7 @@ t.test('response hop-by-hop headers and origin-wide ones are dropped; the rest p
   })
 })
 
-t.test('issue 10 §2: response headers that act on the whole origin or its parent domain never pass from an upstream', async (t) => {
+t.test('SECURITY 32: response headers that act on the whole origin or its parent domain never pass from an upstream', async (t) => {
   // The list, spelled out: a header added to or removed from originWideResponseHeaders must change this test.
   const originWide: Record<string, string> = {
     'service-worker-allowed': '/',
@@ -249,7 +249,7 @@ t.test('issue 10 §2: response headers that act on the whole origin or its paren
   }
 })
 
-t.test('issue 10 §2: Access-Control-Allow-Credentials passes only with the agency\'s own origin', async (t) => {
+t.test('SECURITY 32: Access-Control-Allow-Credentials passes only with the agency\'s own origin', async (t) => {
   const cases: Array<[string | undefined, boolean, string]> = [
     ['https://layanan.sukamaju.go.id', true, 'its own origin'],
     ['*', false, 'a wildcard'],

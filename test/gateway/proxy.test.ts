@@ -372,7 +372,7 @@ t.test('methods, query, status, request and response headers pass through', asyn
   t.notOk(up.seen.some((r) => r.method === 'TRACE'))
 })
 
-t.test('issue 10 §2: old /layanan/<agency>/… addresses move to the agency\'s own origin (GET, HEAD); other methods are refused there', async (t) => {
+t.test('SECURITY 32: old /layanan/<agency>/… addresses move to the agency\'s own origin (GET, HEAD); other methods are refused there', async (t) => {
   const { up, gw } = await setup(t)
   for (const [path, to] of [
     ['/layanan/dinas-a', 'https://dinas-a.layanan.sukamaju.go.id/'],
@@ -393,7 +393,7 @@ t.test('issue 10 §2: old /layanan/<agency>/… addresses move to the agency\'s 
   t.equal(up.seen.length, 0, 'nothing of the old addresses reached the agency')
 })
 
-t.test('issue 10 §2: the host chooses the site — the portal\'s host never reaches an agency, unknown hosts are refused', async (t) => {
+t.test('SECURITY 32: the host chooses the site — the portal\'s host never reaches an agency, unknown hosts are refused', async (t) => {
   const up = await startUpstream(t, echo)
   const b = await startUpstream(t, echo)
   const table = agencyTable([
@@ -420,7 +420,7 @@ t.test('issue 10 §2: the host chooses the site — the portal\'s host never rea
   t.equal(b.seen.length, 2)
 })
 
-t.test('issue 10 §2: a service worker script is refused on the portal host, and an agency cannot widen a worker\'s scope', async (t) => {
+t.test('SECURITY 32: a service worker script is refused on the portal host, and an agency cannot widen a worker\'s scope', async (t) => {
   const up = await startUpstream(t, (_req, res) => {
     res.setHeader('content-type', 'text/javascript')
     res.setHeader('service-worker-allowed', '/')
@@ -476,7 +476,7 @@ t.test('policy: a protected service stays protected under another letter case', 
   t.equal(up.seen.length, 0)
 })
 
-t.test('issue 10 §5: an escaped spelling of a path reaches the agency as the path the policy decided on', async (t) => {
+t.test('SECURITY 16: an escaped spelling of a path reaches the agency as the path the policy decided on', async (t) => {
   const up = await startUpstream(t, echo)
   const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/pub', access: 'public' }, { path: '/', access: 'signed_in' }] }])
   const gw = await startGateway(t, table, { auth: new FakeAuth(tokens) })

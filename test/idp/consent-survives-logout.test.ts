@@ -43,7 +43,7 @@ async function signInAgain(browser: Browser, issuer: string, config: oidc.Config
   return { landed: step.url, pages }
 }
 
-t.test('signing out through an agency keeps the consent: the next sign-in does not ask again, and Akun Saya still lists it', async (t) => {
+t.test('SECURITY 36: signing out through an agency keeps the consent: the next sign-in does not ask again, and Akun Saya still lists it', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db)
@@ -71,7 +71,7 @@ t.test('signing out through an agency keeps the consent: the next sign-in does n
   })
 })
 
-t.test('signing out every device from Akun Saya keeps the consents', async (t) => {
+t.test('SECURITY 36: signing out every device from Akun Saya keeps the consents', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db)
@@ -85,7 +85,7 @@ t.test('signing out every device from Akun Saya keeps the consents', async (t) =
   })
 })
 
-t.test('withdrawing a consent in Akun Saya is what removes it: the next sign-in asks again', async (t) => {
+t.test('SECURITY 36: withdrawing a consent in Akun Saya is what removes it: the next sign-in asks again', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db)

@@ -20,7 +20,7 @@ function plant(victim: Browser, secret: string): void {
   victim.cookies.set('sp_csrf', { value: secret, path: '/' })
 }
 
-t.test('a CSRF secret and token pair made in another browser is refused on a signed-in citizen\'s form', async (t) => {
+t.test('SECURITY 35: a CSRF secret and token pair made in another browser is refused on a signed-in citizen\'s form', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const victimAccount = await addCitizen(db.db, budi)
@@ -51,7 +51,7 @@ t.test('a CSRF secret and token pair made in another browser is refused on a sig
   })
 })
 
-t.test('a sign-in form\'s token is bound to its interaction: another interaction\'s token is refused', async (t) => {
+t.test('SECURITY 35: a sign-in form\'s token is bound to its interaction: another interaction\'s token is refused', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     await addCitizen(db.db)
@@ -78,7 +78,7 @@ t.test('a sign-in form\'s token is bound to its interaction: another interaction
   })
 })
 
-t.test('a form posted from another site is refused by Sec-Fetch-Site or Origin, even with a valid token', async (t) => {
+t.test('SECURITY 35: a form posted from another site is refused by Sec-Fetch-Site or Origin, even with a valid token', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const account = await addCitizen(db.db)
@@ -104,7 +104,7 @@ t.test('a form posted from another site is refused by Sec-Fetch-Site or Origin, 
   })
 })
 
-t.test('a form from an old browser that sends neither Sec-Fetch-Site nor Origin still works with its token', async (t) => {
+t.test('SECURITY 35: a form from an old browser that sends neither Sec-Fetch-Site nor Origin still works with its token', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     await addCitizen(db.db)
@@ -123,7 +123,7 @@ async function httpsIdp(t: Test) {
   return app
 }
 
-t.test('over https the CSRF secret is a __Host- cookie: Secure, Path=/, no Domain', async (t) => {
+t.test('SECURITY 35: over https the CSRF secret is a __Host- cookie: Secure, Path=/, no Domain', async (t) => {
   const app = await httpsIdp(t)
   const res = await app.inject({ url: '/daftar', headers: { host: 'id.sukamaju.go.id' } })
   t.equal(res.statusCode, 200)

@@ -178,7 +178,7 @@ t.test('a grant for one service counts only when the agency names that service',
   })
 })
 
-t.test('SECURITY 24–25: the agency fetches a link with its token: the bytes, as an attachment, nosniff, sandboxed, recorded', async (t) => {
+t.test('SECURITY 25: the agency fetches a link with its token: the bytes, as an attachment, nosniff, sandboxed, recorded', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
     await s.grant()

@@ -187,7 +187,7 @@ t.test('a citizen uploads a KTP photo on the page: listed with date, size, type 
   })
 })
 
-t.test('SECURITY 25 over HTTP: each refused upload shows the upload page again with the reason, and leaves no row and no file', async (t) => {
+t.test('SECURITY 25: over HTTP, each refused upload shows the upload page again with the reason, and leaves no row and no file', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
     const cases: { what: string; type: string; file: FilePart; status: number; text: string }[] = [
@@ -309,7 +309,7 @@ t.test("SECURITY 23: citizen B asking for citizen A's document, version, delete 
   })
 })
 
-t.test('SECURITY 25–26: a download is an attachment with the RFC 6266 name, nosniff and a sandboxing CSP; hostile names come out harmless', async (t) => {
+t.test('SECURITY 25: a download is an attachment with the RFC 6266 name, nosniff and a sandboxing CSP; hostile names come out harmless', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
     const data = jpeg()

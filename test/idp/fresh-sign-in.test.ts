@@ -17,7 +17,7 @@ async function outboxTo(db: TestDatabase, recipient: string): Promise<{ channel:
   return db.db.selectFrom('outbox').select(['channel', 'subject', 'body']).where('recipient', '=', recipient).execute()
 }
 
-t.test('a contact change with a stale sign-in is sent through the sign-in page and changes nothing', async (t) => {
+t.test('SECURITY 35: a contact change with a stale sign-in is sent through the sign-in page and changes nothing', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db)
@@ -49,7 +49,7 @@ t.test('a contact change with a stale sign-in is sent through the sign-in page a
   })
 })
 
-t.test('the data export with a stale sign-in is sent through the sign-in page and nothing is exported', async (t) => {
+t.test('SECURITY 35: the data export with a stale sign-in is sent through the sign-in page and nothing is exported', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db)
@@ -74,7 +74,7 @@ t.test('the data export with a stale sign-in is sent through the sign-in page an
   })
 })
 
-t.test('the old verified e-mail address and phone are told of a change; an unverified old one is not', async (t) => {
+t.test('SECURITY 35: the old verified e-mail address and phone are told of a change; an unverified old one is not', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db)

@@ -27,7 +27,7 @@ function urlsIn(doc: Record<string, unknown>): string[] {
   return Object.values(doc).filter((v): v is string => typeof v === 'string' && /^https?:\/\//.test(v))
 }
 
-t.test('discovery names the issuer for every endpoint, and carries Cache-Control', async (t) => {
+t.test('SECURITY 34: discovery names the issuer for every endpoint, and carries Cache-Control', async (t) => {
   const app = await idp(t, { hostAliases: ['idp.internal:3000'] })
   for (const host of ['id.sukamaju.go.id', 'idp.internal:3000']) {
     const res = await app.inject({ url: '/.well-known/openid-configuration', headers: { host } })
@@ -41,7 +41,7 @@ t.test('discovery names the issuer for every endpoint, and carries Cache-Control
   }
 })
 
-t.test('a request naming a host that is neither the issuer\'s nor an alias is refused with 421', async (t) => {
+t.test('SECURITY 34: a request naming a host that is neither the issuer\'s nor an alias is refused with 421', async (t) => {
   const app = await idp(t, { hostAliases: ['idp.internal:3000'] })
   const paths = ['/.well-known/openid-configuration', '/jwks', '/auth?client_id=x', '/akun', '/daftar', '/lupa-sandi', '/']
   for (const host of ['evil.example', 'id.sukamaju.go.id.evil.example', 'idp.internal:3001', 'localhost']) {
@@ -66,7 +66,7 @@ t.test('health endpoints answer on any host, for load balancers probing by addre
   }
 })
 
-t.test('redirects and page links built by the idp name the issuer even on an alias host', async (t) => {
+t.test('SECURITY 34: redirects and page links built by the idp name the issuer even on an alias host', async (t) => {
   const app = await idp(t, { hostAliases: ['idp.internal:3000'] })
   const res = await app.inject({ url: '/akun', headers: { host: 'idp.internal:3000', accept: 'text/html' } })
   t.equal(res.statusCode, 303)
@@ -77,7 +77,7 @@ t.test('redirects and page links built by the idp name the issuer even on an ali
   for (const cookie of [auth.headers['set-cookie']].flat()) t.match(String(cookie), /; secure/i, 'cookies are Secure: the issuer is https')
 })
 
-t.test('behind a trusted proxy, its X-Forwarded-Host decides the host check and the issuer still names every URL', async (t) => {
+t.test('SECURITY 34: behind a trusted proxy, its X-Forwarded-Host decides the host check and the issuer still names every URL', async (t) => {
   const app = await idp(t, { trustProxy: ['127.0.0.1'] })
   const ok = await app.inject({
     url: '/.well-known/openid-configuration',
@@ -92,7 +92,7 @@ t.test('behind a trusted proxy, its X-Forwarded-Host decides the host check and 
   t.equal(spoofed.statusCode, 421, 'what the proxy says is the host is checked too')
 })
 
-t.test('from a peer that is not a trusted proxy, X-Forwarded-Host and -Proto change nothing', async (t) => {
+t.test('SECURITY 17: from a peer that is not a trusted proxy, X-Forwarded-Host and -Proto change nothing', async (t) => {
   const app = await idp(t)
   const res = await app.inject({
     url: '/.well-known/openid-configuration',

@@ -48,7 +48,7 @@ async function signInToAccount(browser: Browser, issuer: string, username: strin
   return (await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)).res
 }
 
-t.test('the answer is the same whether or not an account exists', async (t) => {
+t.test('SECURITY 37: the answer is the same whether or not an account exists', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db, budi)

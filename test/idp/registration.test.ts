@@ -242,7 +242,7 @@ t.test('refusals come back on the same page, next to the field, and write nothin
   })
 })
 
-t.test('a registered NIK gets the same answer whatever else is typed, and no new account', async (t) => {
+t.test('SECURITY 37: a registered NIK gets the same answer whatever else is typed, and no new account', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     await addCitizen(db.db, budi)

@@ -53,7 +53,7 @@ function noStack(t: Test, body: string, what: string): void {
 
 const tokenForm = 'grant_type=client_credentials&client_id=aplikasi-uji&client_secret=wrong-secret-0123456789'
 
-t.test('idp: a database outage answers 503 with Retry-After everywhere, readiness follows, and service returns by itself', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 28: idp: a database outage answers 503 with Retry-After everywhere, readiness follows, and service returns by itself', { skip: noPostgres }, async (t) => {
   const { db, proxy } = await proxiedDatabase(t)
   const idp = await startIdp(t, db)
   await registerClient(db, { clientId: 'aplikasi-uji', redirectUris: ['http://127.0.0.1:9/cb'] })
@@ -116,7 +116,7 @@ t.test('idp: a database outage answers 503 with Retry-After everywhere, readines
   t.comment(`figures: idp refused → /readyz 503 after ${readyzDown} ms; back ${readyzUp} ms after restore (outage ${restoredAt - cutAt} ms)`)
 })
 
-t.test('idp: a request whose query is cut mid-way answers 503 at once, and the process serves on', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 31: idp: a request whose query is cut mid-way answers 503 at once, and the process serves on', { skip: noPostgres }, async (t) => {
   const { db, proxy, direct } = await proxiedDatabase(t)
   const idp = await startIdp(t, db)
   // Hold the table a request reads, from outside the proxy: its query waits in the middle.
@@ -143,7 +143,7 @@ t.test('idp: a request whose query is cut mid-way answers 503 at once, and the p
   t.comment(`figures: idp cut mid-query → 503 after ${answeredAfterCut} ms (request began ${cutAt - started} ms before the cut); ready again after ${back} ms`)
 })
 
-t.test('idp: a black-holed database fails requests within their budget instead of holding them', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 28: idp: a black-holed database fails requests within their budget instead of holding them', { skip: noPostgres }, async (t) => {
   const { db, proxy } = await proxiedDatabase(t)
   const idp = await startIdp(t, db)
   t.equal((await fetch(`${idp.issuer}/readyz`)).status, 200)
@@ -173,7 +173,7 @@ t.test('idp: a black-holed database fails requests within their budget instead o
   t.comment(`figures: idp black hole → 6 requests 503 within ${slowest} ms (budget ${budget} ms); /readyz 503 in ${readyz} ms; back after ${back} ms`)
 })
 
-t.test('gateway: while the database is down, readiness says so, public and bearer-free routes keep serving, and it comes back', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 28: gateway: while the database is down, readiness says so, public and bearer-free routes keep serving, and it comes back', { skip: noPostgres }, async (t) => {
   const { db, proxy } = await proxiedDatabase(t)
   const up = await startUpstream(t)
   const port = await freePort()
@@ -206,7 +206,7 @@ t.test('gateway: while the database is down, readiness says so, public and beare
   t.comment(`figures: gateway refused → /readyz 503 after ${down} ms; back ${back} ms after restore`)
 })
 
-t.test('on PGlite: an embedded database that went away makes the idp answer 503, not 500, and readiness 503', async (t) => {
+t.test('SECURITY 28: on PGlite: an embedded database that went away makes the idp answer 503, not 500, and readiness 503', async (t) => {
   // Our own instance, to close under the running idp.
   const client = await PGlite.create()
   const handle: DatabaseHandle = wrapPglite(client, 'memory')
@@ -226,7 +226,7 @@ t.test('on PGlite: an embedded database that went away makes the idp answer 503,
   t.equal(tk.status, 503, 'the token endpoint: 503')
 })
 
-t.test('gateway: bearer tokens keep being served while the database is down; a session request says 503', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 28: gateway: bearer tokens keep being served while the database is down; a session request says 503', { skip: noPostgres }, async (t) => {
   const { db, proxy, direct } = await proxiedDatabase(t)
   const up = await startUpstream(t)
   const port = await freePort()
@@ -313,7 +313,7 @@ async function holdTable(t: Test, url: string, table: string): Promise<{ release
   return { release: async () => void (await holder.query('rollback')) }
 }
 
-t.test('idp: a sign-out-everywhere cut in the middle of its transaction answers 503 and changes nothing', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 31: idp: a sign-out-everywhere cut in the middle of its transaction answers 503 and changes nothing', { skip: noPostgres }, async (t) => {
   const { db, proxy, direct } = await proxiedDatabase(t)
   const idp = await startIdp(t, db)
   const citizen = await addCitizen(direct.db)
@@ -343,7 +343,7 @@ t.test('idp: a sign-out-everywhere cut in the middle of its transaction answers 
   t.comment(`figures: idp cut mid-transaction → 503 after ${Date.now() - cutAt} ms`)
 })
 
-t.test('gateway: a session request cut mid-query, and a sign-in cut mid-transaction, answer 503 and leave no session behind', { skip: noPostgres }, async (t) => {
+t.test('SECURITY 31: gateway: a session request cut mid-query, and a sign-in cut mid-transaction, answer 503 and leave no session behind', { skip: noPostgres }, async (t) => {
   const { db, proxy, direct } = await proxiedDatabase(t)
   const up = await startUpstream(t)
   const port = await freePort()

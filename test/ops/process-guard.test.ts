@@ -98,7 +98,7 @@ function shapes(target: Target): { name: string; bytes: string; then: 'reset' | 
   return shapes
 }
 
-t.test('the quick-start process survives aborted, malformed, reset and half-sent requests on every kind of route', async (t) => {
+t.test('SECURITY 31: the quick-start process survives aborted, malformed, reset and half-sent requests on every kind of route', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-guard-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const { env, ports } = await stackEnv(dir, { SHUTDOWN_DRAIN_DELAY_MS: '1500' })
