@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely'
 // Kysely<any> is the documented type for migrations: they describe the schema as it
 // was at this point, not the application's current types.
 export async function up(db: Kysely<any>): Promise<void> {
-  // Citizens. `id` is the OIDC `sub`: opaque, never the NIK (SECURITY.md item 12).
+  // Citizens. `id` is the OIDC `sub`: opaque, never the NIK (docs/security.md line 12).
   await db.schema
     .createTable('citizens')
     .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
@@ -61,7 +61,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addCheckConstraint('officers_status', sql`status in ('active', 'disabled')`)
     .execute()
 
-  // Brute-force throttling state, shared by every instance (SECURITY.md item 9). One row
+  // Brute-force throttling state, shared by every instance (docs/security.md line 9). One row
   // per key: `account:<id>`, `account:unknown:<hash>`, `ip:<address or IPv6 /64>`.
   await db.schema
     .createTable('login_attempts')

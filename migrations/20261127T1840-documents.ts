@@ -2,7 +2,7 @@
 import { sql, type Kysely } from 'kysely'
 
 // Identifiers that reach URLs or agencies are 16 random bytes in base64url (22 characters,
-// 128 bits; SECURITY.md line 23), made by the application: gen_random_uuid() has only
+// 128 bits; docs/security.md line 23), made by the application: gen_random_uuid() has only
 // 122 random bits.
 const randomId = sql`~ '^[A-Za-z0-9_-]{22,64}$'`
 
@@ -36,7 +36,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('size', 'bigint', (c) => c.notNull().check(sql`size > 0`))
     .addColumn('media_type', 'text', (c) => c.notNull().check(sql`media_type in ('application/pdf', 'image/jpeg', 'image/png')`))
     // The client's file name, percent-encoded: shown (normalised) and put in
-    // Content-Disposition, never used as a path (SECURITY.md line 26).
+    // Content-Disposition, never used as a path (docs/security.md line 26).
     .addColumn('original_name_encoded', 'text', (c) => c.notNull().check(sql`original_name_encoded ~ '^[A-Za-z0-9%._~-]*$' and length(original_name_encoded) <= 4096`))
     .addColumn('uploaded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     // Officers are disabled, never deleted, so who verified stays known.
@@ -54,7 +54,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create index document_versions_superseded on document_versions (superseded_at) where superseded_at is not null and purged_at is null`.execute(db)
 
   // A citizen's permission for an agency (and optionally one service) to fetch documents
-  // of some types, for a purpose; revocable at once (SECURITY.md, UU PDP).
+  // of some types, for a purpose; revocable at once (docs/security.md, UU PDP).
   await db.schema
     .createTable('document_grants')
     .addColumn('id', 'text', (c) => c.primaryKey().check(sql`id ${randomId}`))

@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely'
 
 // Kysely<any>: migrations describe the schema as it was at this point, not today's types.
 export async function up(db: Kysely<any>): Promise<void> {
-  // Only a verified e-mail address or phone number identifies an account (SECURITY.md
+  // Only a verified e-mail address or phone number identifies an account (docs/security.md
   // line 37). An unverified one is a claim that may be anybody's: it must never keep its
   // real owner from registering or from verifying it on their own account. So uniqueness
   // holds among verified contacts only; any number of accounts may *claim* one.

@@ -145,7 +145,7 @@ async function findRecordByIdentifier(db: Kysely<Database>, identifier: Classifi
   switch (identifier.kind) {
     case 'nik':
       return selectCitizens(db).where('nik', '=', identifier.value).executeTakeFirst()
-    // Only a verified contact identifies an account (SECURITY.md line 37): an unverified
+    // Only a verified contact identifies an account (docs/security.md line 37): an unverified
     // one may be claimed by anyone, on any number of accounts.
     case 'email':
       return selectCitizens(db).where('email', '=', identifier.value).where('email_verified', '=', true).executeTakeFirst()
@@ -385,7 +385,7 @@ async function knownDeviceKey(db: Kysely<Database>, citizenId: string, deviceId:
  * An unknown identifier, a disabled account, an account without a password and a wrong
  * password all give the same `invalid_credentials` after the same work: one throttle
  * reservation, one argon2id verification (against a dummy hash when there is no real one),
- * one audit entry (SECURITY.md item 10). An unknown identifier is throttled under its own
+ * one audit entry (docs/security.md line 10). An unknown identifier is throttled under its own
  * key exactly like an account, so being throttled does not reveal an account either.
  * A password over 1024 bytes throws AccountError `password_too_long` (a 413/400 for the
  * HTTP layer) before anything else.
@@ -415,7 +415,7 @@ export async function authenticateCitizen(
   const actor: AuditActor = record === undefined ? 'anonymous' : `citizen:${record.id}`
 
   // Locks per address (and per known device) first, so that a stranger with the NIK locks
-  // out only themselves (SECURITY.md line 38; throttle.ts, reserveSignInAttempt).
+  // out only themselves (docs/security.md line 38; throttle.ts, reserveSignInAttempt).
   const decision = await reserveSignInAttempt(db, keys, { ...(options.policy ? { policy: options.policy } : {}), now })
   if (!decision.allowed) {
     await recordAudit(db, {
@@ -457,7 +457,7 @@ export async function authenticateCitizen(
   const noticeAt = new Set([policy?.noticeAfterFailures ?? 10, policy?.maxConsecutiveFailures ?? 100])
   await db.transaction().execute(async (trx) => {
     await recordAudit(trx, { ...audit, event: 'auth.login.failed', actor, data: { identifierKind: classified.kind } })
-    // The owner hears of a run of failures, with this entry (SECURITY.md line 38).
+    // The owner hears of a run of failures, with this entry (docs/security.md line 38).
     if (record !== undefined && noticeAt.has(decision.accountFailures)) {
       const cap = policy?.maxConsecutiveFailures ?? 100
       await queueNotice(
@@ -671,7 +671,7 @@ export async function updateProfile(
       }
       if (fields.length > 0) {
         await trx.updateTable('citizens').set(set).where('id', '=', citizenId).execute()
-        // The old verified address hears of the change, in this transaction (SECURITY.md line 35).
+        // The old verified address hears of the change, in this transaction (docs/security.md line 35).
         // The new value only masked: the old address may no longer be the citizen's.
         const at = new Date()
         if (set.email !== undefined && current.email !== null && current.email_verified) {

@@ -88,7 +88,7 @@ export function classifyIdentifier(input: string): ClassifiedIdentifier {
   if (phone !== undefined) return { kind: 'phone', value: phone }
   // parseNik does its own NFKC and separator handling, and refuses invisible characters.
   // Only ordinary spaces and tabs are trimmed: String#trim() would also drop U+FEFF and
-  // other invisible characters, which a NIK must refuse (SECURITY.md line 12).
+  // other invisible characters, which a NIK must refuse (docs/security.md line 12).
   const nik = parseNik(input.replace(/^[ \t]+|[ \t]+$/g, ''))
   if (nik.ok) return { kind: 'nik', value: nik.nik }
   return { kind: 'invalid' }

@@ -10,7 +10,7 @@
 // There is no check digit, so the structure check only catches typing mistakes and
 // nonsense; it proves nothing about the person. A NIK is not a secret either (it is printed
 // on the KTP and photocopied everywhere), but it is personal data under UU PDP, so it never
-// goes to logs: use maskNik() from src/audit/redact.ts there (SECURITY.md, "Logs never hold ... NIKs").
+// goes to logs: use maskNik() from src/audit/redact.ts there (docs/security.md, "Personal data": no log holds a NIK).
 
 import { isProvinceCode } from './provinces.ts'
 import type { ProvinceCode } from './provinces.ts'
@@ -89,7 +89,7 @@ const MAX_INPUT_LENGTH = 64
 // the ideographic space and the full-width hyphen-minus and full stop count too, since NFKC
 // maps them to these. Nothing else is removed: zero-width characters (U+200B–U+200D,
 // U+2060, U+FEFF) and other invisible or look-alike characters are refused, never silently
-// dropped, because SECURITY.md item 12 says such input is refused or normalised, and
+// dropped, because docs/security.md line 12 says such input is refused or normalised, and
 // stripping invisibles would hide tampering or a bad copy. (Do not use String#trim here: it
 // removes U+FEFF.)
 const SEPARATORS = /[ .-]/g

@@ -8,7 +8,7 @@
 // transaction as `db`, so that a notice exists exactly when the change it reports does.
 // The worker (src/delivery/worker.ts) delivers it.
 //
-// Who gets it: only *verified* contacts (SECURITY.md item 37 — an unverified address may
+// Who gets it: only *verified* contacts (docs/security.md line 37 — an unverified address may
 // belong to someone else). An `urgent` notice (a credential changed) goes to every
 // verified contact; the others to the verified e-mail, or the verified phone when there
 // is no verified e-mail (an SMS costs the regency money). A contact change is sent to the

@@ -1,9 +1,9 @@
 // Password rules for citizens, after NIST SP 800-63B-4 sec. 3.1.1.2 ("Password verifiers")
-// and SECURITY.md item 13:
+// and docs/security.md line 13:
 //   * at least 8 characters, each Unicode code point counting as one, after NFKC;
 //   * at least 64 allowed (we allow 256; longer is refused with its own reason, so that the
 //     argon2id input stays bounded and a 10 MB field is refused before any work,
-//     SECURITY.md item 11);
+//     docs/security.md line 11);
 //   * no composition rules (no "must contain a digit"): 800-63B-4 says they SHALL NOT be
 //     imposed;
 //   * refused if the whole password, or a trivial derivative of it, is on a blocklist of
@@ -23,7 +23,7 @@
 import { createRequire } from 'node:module'
 import { normalizeNik } from './nik.ts'
 
-// SECURITY.md item 13 sets 8. The final SP 800-63B-4 (August 2025) asks for 15 when the
+// docs/security.md line 13 sets 8. The final SP 800-63B-4 (August 2025) asks for 15 when the
 // password is the only factor and allows 8 only when it is used with a second factor; the
 // "password only" level in DESIGN.md is such a single-factor use. Kept at 8 as specified,
 // until the project decides.
@@ -475,7 +475,7 @@ function escapeRegExp (s: string): string {
 
 // Words of a name, email local part or regency name worth looking for: the whole value
 // without separators, each part, each run of letters, and each run of 4+ digits, if at
-// least 3 characters long (SECURITY.md: name parts of 3 or more characters).
+// least 3 characters long (docs/security.md: name parts of 3 or more characters).
 function textTokens (value: string): string[] {
   const found = new Set<string>()
   found.add(value.replace(/[^\p{L}\p{N}]+/gu, ''))

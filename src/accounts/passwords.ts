@@ -1,4 +1,4 @@
-// Password hashing with argon2id (SECURITY.md item 13; STYLE.md habit 10 and 14: the
+// Password hashing with argon2id (docs/security.md line 13; STYLE.md habit 10 and 14: the
 // `argon2` library, never hand-written crypto).
 //
 // Parameters: OWASP Password Storage Cheat Sheet, "Argon2id": the minimum configuration is
@@ -29,7 +29,7 @@ export const argon2Options = Object.freeze({
 /**
  * Longest password accepted, in UTF-8 bytes. password-policy.ts allows 256 code points
  * (up to 1024 bytes); anything longer is refused before any hashing, so that a 10 MB
- * field costs nothing (SECURITY.md item 11).
+ * field costs nothing (docs/security.md line 11).
  */
 export const MAX_PASSWORD_BYTES = 1024
 
@@ -37,7 +37,7 @@ export const MAX_PASSWORD_BYTES = 1024
  * A hash of a random password that nobody knows, made once with `argon2Options`. Verifying
  * against it costs the same as verifying a real account's hash, so an unknown account, a
  * disabled one or one without a password answers in the same time as a wrong password
- * (SECURITY.md item 10). A test checks that its parameters are still `argon2Options`.
+ * (docs/security.md line 10). A test checks that its parameters are still `argon2Options`.
  */
 export const DUMMY_HASH = '$argon2id$v=19$m=19456,p=1,t=2$UX82LerDGJf1ZIFjsxZJLg$au+yaazi9QdKUCwqtIKImmANKPM1ePisrI6wGDHhDSU'
 

@@ -1,4 +1,4 @@
-// Brute-force throttling of sign-in (SECURITY.md item 9), per account and per source
+// Brute-force throttling of sign-in (docs/security.md line 9), per account and per source
 // address, kept in the database so that every instance sees the same counters.
 //
 // How a sign-in uses it:
@@ -62,7 +62,7 @@ export const defaultThrottlePolicy: ThrottlePolicy = Object.freeze({
   source: Object.freeze({ maxFailures: 50, windowSeconds: 15 * 60 }),
 })
 
-/** Refuses a policy that cannot work or that breaks the SECURITY.md bar, naming the key. */
+/** Refuses a policy that cannot work or that breaks the docs/security.md bar, naming the key. */
 export function validateThrottlePolicy(policy: ThrottlePolicy): ThrottlePolicy {
   const positive: Array<[string, number]> = [
     ['account.lockAfterFailures', policy.account.lockAfterFailures],
@@ -76,7 +76,7 @@ export function validateThrottlePolicy(policy: ThrottlePolicy): ThrottlePolicy {
     if (!Number.isInteger(value) || value < 1) throw new Error(`throttle policy: ${key} must be a positive integer`)
   }
   if (policy.account.maxConsecutiveFailures > 100) {
-    throw new Error('throttle policy: account.maxConsecutiveFailures must be at most 100 (SECURITY.md item 9)')
+    throw new Error('throttle policy: account.maxConsecutiveFailures must be at most 100 (docs/security.md line 9)')
   }
   if (policy.account.maxLockSeconds < policy.account.baseLockSeconds) {
     throw new Error('throttle policy: account.maxLockSeconds must not be less than account.baseLockSeconds')
@@ -382,7 +382,7 @@ function secondsUntil(when: Date, now: Date): number {
 }
 
 // ---------------------------------------------------------------------------------------
-// Citizens' sign-in: a lock that a stranger cannot turn against the owner (SECURITY.md
+// Citizens' sign-in: a lock that a stranger cannot turn against the owner (docs/security.md
 // line 38), without giving up line 9.
 //
 // With the NIK alone (it is not a secret) anyone could keep an account locked under the

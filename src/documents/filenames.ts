@@ -1,7 +1,7 @@
 import type { DocumentMediaType } from '../db/tables/documents.ts'
 
 /**
- * File names (SECURITY.md line 26; OWASP File Upload Cheat Sheet, "Filename
+ * File names (docs/security.md line 26; OWASP File Upload Cheat Sheet, "Filename
  * Sanitization"). Bytes are stored under a generated key, never under the client's name.
  * The name the client sent is kept only as metadata, percent-encoded, and turned into a
  * display name only when shown or sent in Content-Disposition.

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 
 /**
  * Identifiers of documents, versions, grants and links: 16 random bytes (128 bits) in
- * base64url, 22 characters. SECURITY.md line 23: they reach URLs and agencies, so they
+ * base64url, 22 characters. docs/security.md line 23: they reach URLs and agencies, so they
  * must not be guessable or enumerable (a UUID v4 has only 122 random bits).
  */
 export const RANDOM_ID_BYTES = 16

@@ -9,7 +9,7 @@ import { linkSecondsOf, type DocumentsConfig } from './types.ts'
 import { contentOf, type DocumentContent } from './vault.ts'
 
 /**
- * Signed document links (SECURITY.md lines 23–24): capability URLs under `/dokumen/…`
+ * Signed document links (docs/security.md lines 23–24): capability URLs under `/dokumen/…`
  * that an agency's backend fetches without the citizen's cookie.
  *
  * Token: `v1.<kid>.<payload>.<mac>`

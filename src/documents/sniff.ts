@@ -4,7 +4,7 @@ import type { DocumentFormat } from './types.ts'
 
 /**
  * What an uploaded file is, decided from its bytes and never from its name or the
- * client's Content-Type (SECURITY.md line 25; OWASP File Upload Cheat Sheet, "File
+ * client's Content-Type (docs/security.md line 25; OWASP File Upload Cheat Sheet, "File
  * Signature Validation"). The check streams: nothing is held but a few kilobytes.
  *
  *  - Format from the magic number at offset 0: PDF `%PDF-`, JPEG `FF D8 FF`, PNG

@@ -29,7 +29,7 @@ export function documentsStorageDir(config: Pick<Config, 'dataDir' | 'documents'
   return path.resolve(config.dataDir, config.documents.storageDir)
 }
 
-/** Seconds a signed link lives: the configured value, never above 15 minutes (SECURITY.md line 24). */
+/** Seconds a signed link lives: the configured value, never above 15 minutes (docs/security.md line 24). */
 export const MAX_LINK_SECONDS = 900
 
 export function linkSecondsOf(config: DocumentsConfig): number {

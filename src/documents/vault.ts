@@ -303,7 +303,7 @@ export async function listDocuments(db: Kysely<Database>, citizenId: string): Pr
 /**
  * One document of the citizen's, with its versions and every access to it. Another
  * citizen's document, a deleted one or a made-up id: undefined (the page answers 404,
- * never 403, so ids of others cannot be probed; SECURITY.md line 23).
+ * never 403, so ids of others cannot be probed; docs/security.md line 23).
  */
 export async function getDocumentForOwner(db: Kysely<Database>, citizenId: string, documentId: string): Promise<DocumentDetail | undefined> {
   if (!isUuid(citizenId) || !isRandomId(documentId)) return undefined
@@ -381,7 +381,7 @@ export function contentOf(row: DocumentVersionRow & { citizen_id: string; type: 
 }
 
 /**
- * Response headers for serving stored bytes (SECURITY.md line 25): the stored media type,
+ * Response headers for serving stored bytes (docs/security.md line 25): the stored media type,
  * `Content-Disposition: attachment` with the RFC 6266 name, `nosniff`, a CSP that
  * sandboxes anything a browser might still render, no caching (the URL is a capability),
  * and the digest (RFC 9530 `Repr-Digest`) so the receiver can verify the bytes.

@@ -58,7 +58,7 @@ import {
  * The gateway's session cookie, one per host (the portal's, each agency's): host-only (no
  * Domain), so no sibling host ever receives it, and `__Host-` prefixed behind https so no
  * sibling can plant one either (RFC 6265bis §4.1.3.2). The proxy removes it before a
- * request reaches an agency (SECURITY.md line 22).
+ * request reaches an agency (docs/security.md line 22).
  */
 export const sessionCookieName = 'sp_gw'
 /** The session cookie's name as sent: `__Host-sp_gw` behind https, `sp_gw` on plain http (quick start). */

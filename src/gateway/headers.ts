@@ -5,7 +5,7 @@ import type { Identity } from './identity.ts'
 
 /**
  * What an agency receives in request headers, and what the citizen receives back
- * (SECURITY.md lines 14, 15, 17, 22; docs/agency-integration.md "Headers").
+ * (docs/security.md lines 14, 15, 17, 22; docs/agency-integration.md "Headers").
  *
  * Requests: first everything a client could use to speak for the gateway is removed —
  * identity headers in any case or spelling, forwarding headers, the citizen's credentials
@@ -112,7 +112,7 @@ function canonicalName(name: string): string {
   return name.toLowerCase().replace(/_/g, '-')
 }
 
-/** Whether a client-sent request header is removed before forwarding (SECURITY.md line 14). */
+/** Whether a client-sent request header is removed before forwarding (docs/security.md line 14). */
 export function isOwnedRequestHeader(name: string): boolean {
   const n = canonicalName(name)
   if (n === 'x-citizen' || n === 'x-satupintu') return true
@@ -267,7 +267,7 @@ function forwardedNode(addr: string): string {
  * The headers sent upstream. Order matters and is the point: (1) drop hop-by-hop headers
  * and every header the client's `Connection` names, (2) drop owned headers and the
  * gateway's cookies, (3) write the gateway's headers. A client's `Connection: X-Citizen-Sub`
- * is applied to the client's own headers in step 1 and can never reach step 3 (SECURITY.md
+ * is applied to the client's own headers in step 1 and can never reach step 3 (docs/security.md
  * line 15); the gateway sends no `Connection` header of its own.
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, input: UpstreamHeaderInput): Record<string, string | string[]> {
@@ -327,7 +327,7 @@ export interface ResponseRewrite {
 /**
  * Response headers whose effect reaches past the agency's own pages — the whole origin,
  * its parent domain, or the browser's handling of every site behind the gateway — and
- * which an upstream therefore never sets (SECURITY.md line 32; issue 10 §2):
+ * which an upstream therefore never sets (docs/security.md line 32; issue 10 §2):
  *
  *  - `Service-Worker-Allowed`: widens a service worker's scope (W3C Service Workers §4.1):
  *    a worker for "/" would control every page of the origin.

@@ -1,5 +1,5 @@
 /**
- * Request-target checks for proxied routes (SECURITY.md line 16).
+ * Request-target checks for proxied routes (docs/security.md line 16).
  *
  * The rule is "refuse, never repair": a path is either forwarded in its one normal form
  * (minus the agency prefix), or refused with 400. Nothing is collapsed or "cleaned up"

@@ -17,7 +17,7 @@ import type { Sites } from './sites.ts'
 /**
  * The agency routes: `${prefix}` and `${prefix}/*` of every agency, forwarded to the
  * agency's fixed upstream with @fastify/reply-from on undici (issue 4, "What the agency
- * receives"; SECURITY.md lines 14–22).
+ * receives"; docs/security.md lines 14–22).
  *
  * Per request, in order (each a small named step):
  *  1. checkPath (onRequest): the request-target is checked (paths.ts) — refused paths are
@@ -257,7 +257,7 @@ function meetsNeed(identity: Identity | undefined, need: Requirement): identity 
 
 /**
  * Why a bearer token may not act for a citizen at `agency`, or undefined when it may
- * (issue 10 §3; SECURITY.md line 33). A token is accepted on an agency's routes only
+ * (issue 10 §3; docs/security.md line 33). A token is accepted on an agency's routes only
  *  - when it is a citizen's (a client's own client-credentials token never is),
  *  - when its audience is this agency's origin (RFC 8707 §2: the resource it was issued
  *    for; a token for the gateway's own resource or another agency's origin is refused),

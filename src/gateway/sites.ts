@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.ts'
 import type { Agency, AgencyTable } from './agencies.ts'
 
 /**
- * Which site a request is for, by its host (issue 10 §2; SECURITY.md lines 17, 32).
+ * Which site a request is for, by its host (issue 10 §2; docs/security.md lines 17, 32).
  *
  * Each agency is served on its own host (`<agency>.<gateway domain>`, agencies.ts), because
  * the origin is the browser's only isolation boundary: script on one agency's pages must

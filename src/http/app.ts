@@ -72,10 +72,10 @@ export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
     // pino's Logger is Fastify's logger; the cast only widens the generic parameter.
     loggerInstance: opts.logger as FastifyBaseLogger,
     genReqId: newRequestId,
-    // X-Forwarded-* is believed only from configured proxies (SECURITY.md line 17).
+    // X-Forwarded-* is believed only from configured proxies (docs/security.md line 17).
     trustProxy: config.http.trustProxy.length > 0 ? [...config.http.trustProxy] : false,
     bodyLimit: opts.bodyLimit ?? config.http.bodyLimitBytes,
-    // 64 KB headers get 431 from Node before any of our code runs (SECURITY.md line 20).
+    // 64 KB headers get 431 from Node before any of our code runs (docs/security.md line 20).
     // Headers that trickle in (slowloris) are cut at headersTimeout: Node checks its
     // timeouts every connectionsCheckingInterval (30 s by default, which let 20 such
     // connections live for 38 s and more); once a second bounds them closely.

@@ -77,7 +77,7 @@ function codeForStatus(status: number): ErrorCode {
 /** Normalises any thrown value into an AppError without losing the original as `cause`. */
 export function toAppError(err: unknown): AppError {
   // A database that cannot serve is 503 with Retry-After wherever it surfaced, also when
-  // some layer wrapped it as an internal error (SECURITY.md line 31).
+  // some layer wrapped it as an internal error (docs/security.md line 31).
   if (isAppError(err) && (err.statusCode < 500 || err.code === 'database_unavailable')) return err
   if (isDatabaseUnavailable(err)) return databaseUnavailable(err)
   if (isAppError(err)) return err

@@ -33,7 +33,7 @@ export const graceMinAgeSeconds = 1
  *
  * Refresh-token reuse: oidc-provider revokes the whole grant when a consumed refresh token
  * comes back (its reuse detection). consume() here is atomic, so of two concurrent
- * refreshes with one token exactly one wins and the other is refused (SECURITY.md
+ * refreshes with one token exactly one wins and the other is refused (docs/security.md
  * line 5). Inside the grace window, find() hides the consumption from a replay, and
  * consume() serves exactly one replay that comes at least graceMinAgeSeconds after the
  * first use (a client retrying after a lost response), revoking what the first rotation

@@ -268,8 +268,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     const raw = request.raw
     // oidc-provider builds every URL from the request (Koa's host and protocol): what it
     // reads is set from the issuer, so discovery, redirects and form actions name the
-    // issuer whatever Host or X-Forwarded-* said (SECURITY.md line 34). The client's
-    // address is the one Fastify worked out from the trusted proxies only (SECURITY.md
+    // issuer whatever Host or X-Forwarded-* said (docs/security.md line 34). The client's
+    // address is the one Fastify worked out from the trusted proxies only (docs/security.md
     // line 17); Koa would take the leftmost, client-written X-Forwarded-For entry.
     for (const h of forwardedHeaders) delete raw.headers[h]
     raw.headers.host = forwarding.host

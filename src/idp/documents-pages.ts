@@ -72,7 +72,7 @@ const returnQuery = {
 } as const
 const typeParams = { type: 'object', properties: { jenis: { type: 'string', maxLength: 64 } }, required: ['jenis'] } as const
 // Ids of any shape reach the handler: a made-up or another citizen's id is a 404 page,
-// never a 400 that tells the two apart (SECURITY.md line 23).
+// never a 400 that tells the two apart (docs/security.md line 23).
 const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } as const
 const downloadParams = {
   type: 'object',

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.ts'
 import { AppError } from '../errors/app-error.ts'
 
-/** Form bodies are small; anything bigger is refused before it is parsed (SECURITY.md line 11). */
+/** Form bodies are small; anything bigger is refused before it is parsed (docs/security.md line 11). */
 export const formBodyLimit = 16 * 1024
 /** Our forms have a handful of fields; hundreds are refused before any work is done. */
 export const maxFormFields = 20
@@ -23,7 +23,7 @@ export function csrfCookieName(config: Config): string {
 }
 
 /**
- * What a CSRF token is bound to (SECURITY.md line 35). A token is an HMAC over the secret
+ * What a CSRF token is bound to (docs/security.md line 35). A token is an HMAC over the secret
  * cookie *and* this value (@fastify/csrf's userInfo), so a secret planted by a same-site
  * page (cookie tossing; there is no `__Host-` over plain http) is worth nothing without the
  * victim's session, which that page cannot read:

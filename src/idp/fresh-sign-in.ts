@@ -5,7 +5,7 @@ import { pageOnGet } from '../http/locale.ts'
 import { accountSignInUrl } from './account-session.ts'
 
 /**
- * A guard for what only the person who just signed in may do (SECURITY.md line 35):
+ * A guard for what only the person who just signed in may do (docs/security.md line 35):
  * changing an e-mail address or phone number, downloading the data export, and (next)
  * adding or removing a second factor. NIST SP 800-63B-4 §5.2 calls this
  * reauthentication; OWASP ASVS 5.0 V7.5 wants it before sensitive account changes.

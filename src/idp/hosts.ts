@@ -5,7 +5,7 @@ import { AppError } from '../errors/app-error.ts'
 /**
  * The idp answers only for its own names. Every URL it builds (discovery's endpoints,
  * redirects, links in pages and messages) comes from the configured issuer, never from
- * the request (SECURITY.md line 34); a request naming any other host is refused with 421
+ * the request (docs/security.md line 34); a request naming any other host is refused with 421
  * Misdirected Request (RFC 9110 §15.5.20), so a hostile or mistaken Host header can
  * neither change what the idp says nor be used to poison a cache in front of it.
  */

@@ -220,7 +220,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         return loginPage(req, reply, view, client, { errorText: messageFor(req, 'missing'), username, status: 400 })
       }
       // A browser the account signed in from before is not refused by the account-wide
-      // limit a stranger can run up (SECURITY.md line 38; src/accounts/throttle.ts).
+      // limit a stranger can run up (docs/security.md line 38; src/accounts/throttle.ts).
       const context = {
         ip: req.ip,
         regencyName: config.regency.name,
@@ -231,7 +231,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       const kind = classifyIdentifier(username).kind
       if (kind === 'invalid') {
         // Not a NIK, an email or a phone number, and not even an officer's username
-        // shape: an ordinary 400 before any throttling or hashing (SECURITY.md line 11).
+        // shape: an ordinary 400 before any throttling or hashing (docs/security.md line 11).
         // Whether it is refused depends on the input alone, so it reveals no account.
         if (normalizeUsername(username) === undefined) {
           return loginPage(req, reply, view, client, { errorText: messageFor(req, 'failed'), username, status: 400 })

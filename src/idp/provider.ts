@@ -229,7 +229,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     renderError: (ctx, out, error) => deps.pages.error(ctx, out, error),
     interactions: {
       policy,
-      // Absolute, from the issuer: never the host the request happened to name (SECURITY.md line 34).
+      // Absolute, from the issuer: never the host the request happened to name (docs/security.md line 34).
       url: (_ctx, interaction) => new URL(`/interaction/${interaction.uid}`, config.idp.issuer).toString(),
     },
     // The citizen's own account pages are first-party: no consent screen for them
@@ -239,7 +239,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const session = ctx.oidc.session
       const grantId = ctx.oidc.result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined)
       if (grantId) return ctx.oidc.provider.Grant.find(grantId)
-      // A consent outlives the session it was given in (SECURITY.md line 36): a new
+      // A consent outlives the session it was given in (docs/security.md line 36): a new
       // session finds it in the database, so signing in again does not ask again.
       if (client && session?.accountId) {
         const stored = await findGrantIdFor(db, session.accountId, client.clientId)
@@ -277,7 +277,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       if (!src) return undefined
       return { acr: src.acr, amr: src.amr, auth_time: src.authTime }
     },
-    // Signing out ends the session and the tokens tied to it, never a consent (SECURITY.md
+    // Signing out ends the session and the tokens tied to it, never a consent (docs/security.md
     // line 36): at end_session oidc-provider revokes each client's tokens through this
     // policy, and by default destroys the grant with them. Elsewhere (a replayed code or
     // refresh token, RFC 9700 §4.5 and §4.14.2) the grant goes, as it should. Revoking an
@@ -342,7 +342,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.idp.issuer, configuration)
   // Koa reads host, protocol and address from X-Forwarded-*, which src/idp/app.ts always
   // sets from the issuer (host, protocol) and from Fastify's trusted-proxy-aware address:
-  // every URL the provider builds names the issuer (SECURITY.md line 34), and cookies are
+  // every URL the provider builds names the issuer (docs/security.md line 34), and cookies are
   // Secure exactly when the issuer is https.
   provider.proxy = true
   // Client secrets are stored as digests (src/idp/clients.ts): compare digests.

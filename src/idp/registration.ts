@@ -37,7 +37,7 @@ export interface AccountPagesDeps {
 
 /** No control characters (NUL included) in what a person types into a one-line field. */
 export const oneLine = '^[^\\u0000-\\u001f\\u007f]*$'
-/** A password may hold anything printable and spaces, never NUL (SECURITY.md line 11). */
+/** A password may hold anything printable and spaces, never NUL (docs/security.md line 11). */
 export const noNul = '^[^\\u0000]*$'
 /** Never `required` in a schema: a missing token must be the CSRF check's 403, not a 400. */
 export const csrfField = { type: 'string', maxLength: 200 } as const
@@ -322,7 +322,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       if (field !== '_csrf' && field !== 'kembali') errors[field] = t('forms.invalidInput')
     }
     const keep: Partial<RegisterValues> = { ...v }
-    // Registrations cost codes and rows: a per-address allowance (SECURITY.md line 9's spirit).
+    // Registrations cost codes and rows: a per-address allowance (docs/security.md line 9's spirit).
     const allowance = await takeSourceAllowance(db, 'register', req.ip, { maxFailures: config.idp.rateLimits.registrationsPerAddressPerHour, windowSeconds: 3600 })
     if (!allowance.allowed) {
       throw new AppError('too_many_requests', undefined, { headers: { 'retry-after': String(allowance.retryAfterSeconds) } })

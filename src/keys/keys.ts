@@ -6,7 +6,7 @@ import type { KeyPurpose, SigningKeyRow } from '../db/tables/oidc.ts'
 import type { KeyEncryption } from '../keys/encryption.ts'
 
 /**
- * Signing keys with a lifecycle that never breaks a live token (SECURITY.md line 27):
+ * Signing keys with a lifecycle that never breaks a live token (docs/security.md line 27):
  *  1. published: a new key appears in the JWKS `publishDelay` before it signs, so every
  *     instance and every relying party's JWKS cache can learn it first;
  *  2. active: the newest published key of its algorithm signs;

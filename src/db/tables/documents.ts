@@ -9,7 +9,7 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefine
  * deleted) document per citizen and type; its bytes are in `document_versions`.
  */
 export interface DocumentsTable {
-  /** 16 random bytes, base64url (SECURITY.md line 23: ≥ 128 bits, never guessable). */
+  /** 16 random bytes, base64url (docs/security.md line 23: ≥ 128 bits, never guessable). */
   id: string
   citizen_id: string
   /** A type id of `documents.types` in the configuration (ktp, kk, …). */
@@ -45,7 +45,7 @@ export interface DocumentVersionsTable {
   sha256: string
   /** Bytes. int8: `pg` returns it as a string, PGlite as a number; read it with Number(). */
   size: ColumnType<string | number, number, never>
-  /** From the magic bytes, never from the client (SECURITY.md line 25). */
+  /** From the magic bytes, never from the client (docs/security.md line 25). */
   media_type: DocumentMediaType
   /** The client's file name, percent-encoded (RFC 3986) and never used as a path. */
   original_name_encoded: string
