@@ -1346,7 +1346,8 @@ t.test('SECURITY 13: passwords: 8 to at least 64 characters, no composition rule
       for (const p of ['password123', 'bismillah', 'Bismillah2024!', 'sayangku123', 'indonesia1945', 'iloveyou!']) {
         t.equal(await refusedWith(p), 'common', p)
       }
-      for (const p of ['qwertyuiop', '12345678']) t.equal(await refusedWith(p), 'sequence', p)
+      // On zxcvbn's common list too, which explains them before the sequence does.
+      for (const p of ['qwertyuiop', '12345678']) t.equal(await refusedWith(p), 'common', p)
     })
 
     await t.test("passwords made of the citizen's NIK, birth date, name or the regency are refused", async (t) => {
