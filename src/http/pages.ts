@@ -14,6 +14,8 @@ export interface PagesOptions {
   formActionOrigins?: readonly string[]
   /** Where the stylesheet is served; default `/assets`. */
   assetsPrefix?: string
+  /** Where "home" links on every page, the error pages included; default `/`. */
+  homeHref?: string
 }
 
 /**
@@ -30,6 +32,7 @@ export async function registerPages(app: FastifyInstance, opts: PagesOptions): P
     ...(opts.messages ? { messages: opts.messages } : {}),
     ...(opts.formActionOrigins ? { formActionOrigins: opts.formActionOrigins } : {}),
     ...(opts.assetsPrefix ? { assetsPrefix: opts.assetsPrefix } : {}),
+    ...(opts.homeHref ? { homeHref: opts.homeHref } : {}),
   })
   await app.register(assetsPlugin, opts.assetsPrefix ? { assetsPrefix: opts.assetsPrefix } : {})
   await app.register(errorHandling, {

@@ -299,7 +299,9 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     reply.header('cross-origin-opener-policy', 'same-origin')
     reply.header('cross-origin-resource-policy', 'same-origin')
   })
-  await registerPages(app, { config, templateDirs: [templatesDir], messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages) })
+  // "Home" names the issuer: on the 421 page of a refused host a relative `/` would lead
+  // back to that same refused host.
+  await registerPages(app, { config, homeHref: `${config.idp.issuer.replace(/\/+$/, '')}/`, templateDirs: [templatesDir], messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages) })
   const catalogue = mergeMessages(commonMessages, idpMessages)
   app.decorate('idpText', (req: FastifyRequest, key: string, params?: Record<string, string | number>) => {
     const t = translator(catalogue, pickLocale(req)) as unknown as (k: string, p?: Record<string, string | number>) => string

@@ -101,3 +101,63 @@ t.test('SECURITY 17: from a peer that is not a trusted proxy, X-Forwarded-Host a
   t.equal(res.statusCode, 200)
   for (const u of urlsIn(res.json() as Record<string, unknown>)) t.ok(u === issuer || u.startsWith(`${issuer}/`), u)
 })
+
+/** One raw HTTP/1.1 exchange, for request lines and Host headers no client library would send. */
+async function rawExchange(port: number, request: string): Promise<{ status: number; text: string }> {
+  const { connect } = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let text = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (d: string) => (text += d))
+    socket.on('error', reject)
+    socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text }))
+    socket.write(request)
+  })
+}
+
+t.test('SECURITY 34: an absolute-form request line naming another host is 421, whatever the Host header says', async (t) => {
+  const app = await idp(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  for (const path of ['/', '/akun', '/.well-known/openid-configuration', '/healthz']) {
+    const res = await rawExchange(port, `GET http://other.host${path} HTTP/1.1\r\nHost: id.sukamaju.go.id\r\nAccept: application/json\r\nConnection: close\r\n\r\n`)
+    t.equal(res.status, 421, `GET http://other.host${path}`)
+    t.notMatch(res.text, /other\.host/, 'the answer does not repeat the host')
+  }
+  const ours = await rawExchange(port, `GET https://id.sukamaju.go.id/.well-known/openid-configuration HTTP/1.1\r\nHost: id.sukamaju.go.id\r\nConnection: close\r\n\r\n`)
+  t.not(ours.status, 421, 'absolute-form naming the issuer is not misdirected')
+})
+
+t.test('SECURITY 34: a Host with two ports or another malformed Host is refused, never folded onto ours', async (t) => {
+  const app = await idp(t, { hostAliases: ['idp.localhost:8080'] })
+  const hosts = [
+    'idp.localhost:8080:9999',
+    'idp.localhost:8080:443',
+    'idp.localhost:8080:80',
+    'id.sukamaju.go.id:443:443',
+    'user@id.sukamaju.go.id',
+    'id.sukamaju.go.id:',
+    'id.sukamaju.go.id:abc',
+    'id.sukamaju.go.id/x',
+    'id.sukamaju.go.id:123456',
+  ]
+  for (const host of hosts) {
+    const res = await app.inject({ url: '/akun', headers: { host, accept: 'application/json' } })
+    t.ok(res.statusCode === 400 || res.statusCode === 421, `${host}: ${res.statusCode}`)
+    t.notOk(res.headers.location, `${host}: never a redirect`)
+  }
+  for (const host of ['idp.localhost:8080', 'id.sukamaju.go.id', 'ID.Sukamaju.go.id.', 'id.sukamaju.go.id:443']) {
+    const res = await app.inject({ url: '/.well-known/openid-configuration', headers: { host } })
+    t.equal(res.statusCode, 200, `${host}: ours`)
+  }
+})
+
+t.test('the 421 page links home to the issuer, never back to the refused host', async (t) => {
+  const app = await idp(t)
+  const page = await app.inject({ url: '/akun', headers: { host: 'evil.example', accept: 'text/html' } })
+  t.equal(page.statusCode, 421)
+  const hrefs = [...page.body.matchAll(/<a [^>]*href="([^"]*)"/g)].map((m) => m[1] ?? '')
+  t.ok(hrefs.includes(`${issuer}/`), `a link to ${issuer}/ (${hrefs.join(' ')})`)
+  for (const href of hrefs) t.ok(/^https:\/\/id\.sukamaju\.go\.id\//.test(href) || href.startsWith('#') || href.startsWith('?'), `${href} does not stay on the refused host`)
+})
