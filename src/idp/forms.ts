@@ -3,6 +3,7 @@ import csrf from '@fastify/csrf-protection'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.ts'
+import { sessionCookieName } from './cookie-names.ts'
 import { AppError } from '../errors/app-error.ts'
 
 /** Form bodies are small; anything bigger is refused before it is parsed (docs/security.md line 11). */
@@ -10,8 +11,6 @@ export const formBodyLimit = 16 * 1024
 /** Our forms have a handful of fields; hundreds are refused before any work is done. */
 export const maxFormFields = 20
 
-/** The provider's session cookie (provider.ts, cookies.names.session). */
-const sessionCookie = 'sp_session'
 
 /**
  * The name of the CSRF secret's cookie. Over https it has the `__Host-` prefix (RFC 6265bis
@@ -34,8 +33,14 @@ export function csrfCookieName(config: Config): string {
  */
 export type CsrfBinding = (req: FastifyRequest) => string
 
-export const sessionBinding: CsrfBinding = (req) => {
-  const cookie = (req.cookies as Record<string, string | undefined> | undefined)?.[sessionCookie]
+/** Binds to the provider's session cookie (its name depends on http/https: cookie-names.ts). */
+export function sessionBindingFor(config: Config): CsrfBinding {
+  const name = sessionCookieName(config)
+  return (req) => bindToSession(req, name)
+}
+
+function bindToSession(req: FastifyRequest, name: string): string {
+  const cookie = (req.cookies as Record<string, string | undefined> | undefined)?.[name]
   return cookie ? `session:${createHash('sha256').update(cookie).digest('base64url')}` : 'anonymous'
 }
 
@@ -88,7 +93,7 @@ export async function registerForms(
   config: Config,
   options: { token?: (req: FastifyRequest) => string | undefined; beforeCsrf?: () => Promise<void>; binding?: CsrfBinding } = {},
 ): Promise<void> {
-  const binding = options.binding ?? sessionBinding
+  const binding = options.binding ?? sessionBindingFor(config)
   app.addHook('onRequest', sameOriginGuard(config))
   await app.register(formbody, { bodyLimit: formBodyLimit })
   app.removeContentTypeParser('application/json')

@@ -225,7 +225,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         ip: req.ip,
         regencyName: config.regency.name,
         requestId: req.id,
-        deviceId: req.cookies[deviceCookieName],
+        deviceId: req.cookies[deviceCookieName(config)],
         noticeOptions: noticeOptionsOf(config),
       }
       const kind = classifyIdentifier(username).kind

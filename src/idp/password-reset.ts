@@ -15,6 +15,7 @@ import type { OutboxChannel } from '../db/tables/outbox.ts'
 import { pickLocale } from '../http/locale.ts'
 import { safeReturnPath } from './account-session.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
+import { hostCookieName } from './cookie-names.ts'
 import { destroyAccountArtifacts } from './oidc-store.ts'
 import {
   accountErrorText,
@@ -23,6 +24,7 @@ import {
   csrfField,
   errorSummary,
   findCodeRow,
+  flowCookieClearOptions,
   flowCookieOptions,
   formValues,
   invalidFields,
@@ -50,7 +52,7 @@ export const credentialArtifacts = ['Session', 'AccessToken', 'RefreshToken', 'A
  * that sign its session cookie, rotated with them), so that the citizen can choose another
  * password without a new code.
  */
-const resetCookie = 'sp_reset'
+const resetCookieBase = 'sp_reset'
 const resetPath = '/lupa-sandi'
 const codeStepSeconds = 3600
 const verifiedStepSeconds = 10 * 60
@@ -95,6 +97,7 @@ async function liveResetCodeId(db: Kysely<Database>, citizenId: string): Promise
 
 export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
   const { config, db } = deps
+  const resetCookie = hostCookieName(config, resetCookieBase)
 
   function signer() {
     const keys = deps.provider().keys
@@ -289,7 +292,7 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
       // Whoever knew the old password is signed out everywhere, agencies included.
       await notifyBackchannelLogout(deps.provider(), db, citizenId, req.log)
       await destroyAccountArtifacts(db, citizenId, credentialArtifacts)
-      reply.clearCookie(resetCookie, { path: resetPath })
+      reply.clearCookie(resetCookie, flowCookieClearOptions(config, resetPath))
       return reply.redirect(withReturn(`${resetPath}/selesai`, kembali), 303)
     },
   )

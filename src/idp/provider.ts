@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { interactionCookieName, resumeCookieName, sessionCookieName } from './cookie-names.ts'
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { JWK } from 'jose'
 import type { Logger } from 'pino'
@@ -108,8 +109,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // Keygrip signs with the first key and verifies with all (rotation).
       keys: deps.cookieKeys,
       long: { httpOnly: true, sameSite: 'lax', secure },
-      short: { httpOnly: true, sameSite: 'lax', secure },
-      names: { session: 'sp_session', interaction: 'sp_interaction', resume: 'sp_interaction_resume' },
+      // Over https the interaction cookie is `__Host-` (cookie-names.ts), which needs
+      // Path=/; oidc-provider lets these options override its `/interaction/<uid>` path.
+      short: { httpOnly: true, sameSite: 'lax', secure, ...(secure ? { path: '/' } : {}) },
+      names: { session: sessionCookieName(config), interaction: interactionCookieName(config), resume: resumeCookieName(config) },
     },
     routes: { ...providerRoutes },
     // Only the authorization code flow (RFC 9700 §2.1.2): no implicit, no hybrid.

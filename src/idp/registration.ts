@@ -16,6 +16,7 @@ import { translator, type Translate } from '../http/i18n.ts'
 import { pickLocale } from '../http/locale.ts'
 import { accountMessages, type AccountMessages } from './account-messages.ts'
 import { safeReturnPath } from './account-session.ts'
+import { hostCookieName, idpIsSecure } from './cookie-names.ts'
 
 // ---------------------------------------------------------------------------------------
 // Form helpers shared by the registration, password-reset and account pages. They live
@@ -102,15 +103,24 @@ export function errorSummary(errors: Readonly<Record<string, string>>, anchors: 
   return items
 }
 
-/** A short-lived, HttpOnly cookie for one step of a flow (its value is an opaque random id). */
+/**
+ * A short-lived, HttpOnly cookie for one step of a flow (its value is an opaque random id).
+ * Over https it is a `__Host-` cookie (cookie-names.ts), which must have Path=/; over
+ * plain http it stays scoped to its flow's path.
+ */
 export function flowCookieOptions(config: Config, path: string, maxAgeSeconds: number) {
   return {
-    path,
+    path: idpIsSecure(config) ? '/' : path,
     httpOnly: true,
     sameSite: 'lax' as const,
     secure: config.idp.issuer.startsWith('https://'),
     maxAge: maxAgeSeconds,
   }
+}
+
+/** What clears a flow cookie set with flowCookieOptions. */
+export function flowCookieClearOptions(config: Config, path: string) {
+  return { path: idpIsSecure(config) ? '/' : path }
 }
 
 export function withReturn(path: string, kembali: string): string {
@@ -156,7 +166,7 @@ export function codeFailureText(t: AccountText, result: { reason: string; attemp
  * UUID in an HttpOnly cookie scoped to /daftar, never personal data and never in the URL.
  * It is only good for entering the code sent to that citizen's own address, for one day.
  */
-const pendingCookie = 'sp_daftar'
+const pendingCookieBase = 'sp_daftar'
 const pendingMaxAgeSeconds = 24 * 3600
 const verifyPurposes = ['verify_email', 'verify_phone'] as const
 
@@ -231,6 +241,7 @@ function birthDateOf(v: RegisterValues): { ok: true; value: string } | { ok: fal
 
 export async function registrationRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
   const { config, db } = deps
+  const pendingCookie = hostCookieName(config, pendingCookieBase)
 
   function registerPage(
     req: FastifyRequest,
@@ -435,7 +446,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       }
       // The address changed after the code was sent (from Akun Saya): nothing to mark here.
       if (!marked) return missingPage(req, reply)
-      reply.clearCookie(pendingCookie, { path: '/daftar' })
+      reply.clearCookie(pendingCookie, flowCookieClearOptions(config, '/daftar'))
       return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
     },
   )

@@ -5,9 +5,15 @@ import { noticeOptionsOf, setNoticeLocale } from '../accounts/notices.ts'
 import type { Config } from '../config/schema.ts'
 import type { Database } from '../db/database.ts'
 import { pickLocale } from '../http/locale.ts'
+import { hostCookieName } from './cookie-names.ts'
 
-/** The browser's device id (src/accounts/devices.ts): random, HttpOnly, for the whole idp. */
-export const deviceCookieName = 'sp_perangkat'
+/**
+ * The browser's device id (src/accounts/devices.ts): random, HttpOnly, for the whole idp;
+ * `__Host-` over https, so a sibling host cannot plant a known device's id.
+ */
+export function deviceCookieName(config: Config): string {
+  return hostCookieName(config, 'sp_perangkat')
+}
 /** 400 days: the longest a browser keeps a cookie (RFC 6265bis sec. 5.5, Chrome's cap). */
 const deviceCookieSeconds = 400 * 24 * 3600
 
@@ -20,10 +26,10 @@ export async function afterCitizenSignIn(req: FastifyRequest, reply: FastifyRepl
   await setNoticeLocale(db, citizenId, locale)
   const result = await recordSignInDevice(
     db,
-    { citizenId, deviceId: req.cookies[deviceCookieName], userAgent: req.headers['user-agent'] },
+    { citizenId, deviceId: req.cookies[deviceCookieName(config)], userAgent: req.headers['user-agent'] },
     { ...noticeOptionsOf(config), logger: req.log },
   )
-  reply.setCookie(deviceCookieName, result.deviceId, {
+  reply.setCookie(deviceCookieName(config), result.deviceId, {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',

@@ -901,7 +901,7 @@ t.test('SECURITY 8: cookies are HttpOnly and SameSite, Secure behind TLS, and ho
 
     const lines = browser.responses.flatMap((r) => r.setCookies)
     const names = new Set(lines.map((l) => cookieAttributes(l).name))
-    t.ok(names.has('sp_session') && names.has('sp_interaction') && names.has('__Host-sp_csrf'), `the cookies seen: ${[...names].join(', ')}`)
+    t.ok(names.has('__Host-sp_session') && names.has('__Host-sp_interaction') && names.has('__Host-sp_csrf'), `the cookies seen: ${[...names].join(', ')}`)
     const personal = [budi.nik, budi.name, budi.name.split(' ')[0] ?? '', budi.email, budi.phone, '+6281234567890', budi.birthDate, '12011990', budi.password]
     for (const line of lines) {
       const { name, value, attrs } = cookieAttributes(line)
@@ -912,6 +912,45 @@ t.test('SECURITY 8: cookies are HttpOnly and SameSite, Secure behind TLS, and ho
       const readings = cookieReadings(value).map((r) => r.toLowerCase())
       for (const p of personal) t.notOk(readings.some((r) => r.includes(p.toLowerCase())), `${name} holds no ${p === budi.password ? 'password' : 'personal data'}`)
     }
+  })
+})
+
+t.test('SECURITY 8: over https the session, sign-in, device, registration and reset cookies are __Host- (Secure, Path=/, no Domain); plain names over http', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const publicIssuer = 'https://idp.sukamaju.go.id'
+    const { local } = await startBehindProxy(t, db, publicIssuer)
+    await addCitizen(db.db)
+    const client = await registerClient(db, { redirectUris: [redirectUri], postLogoutRedirectUris: [byeUri] })
+    const browser = new ProxiedBrowser(publicIssuer, local)
+    const req = codeRequest(publicIssuer, client, { scope: 'openid profile' })
+    t.ok(new URL(await signInAs(browser, req.url, publicIssuer, budiLogin)).searchParams.get('code'), 'signed in')
+    // A registration and a password reset, each up to the point where its flow cookie is set.
+    const daftar = await (await browser.request(`${publicIssuer}/daftar`)).text()
+    await browser.request(`${publicIssuer}/daftar`, {
+      form: { _csrf: csrfFrom(daftar), nik: siti.nik, name: siti.name, day: '3', month: '3', year: '1985', gender: 'female', email: siti.email, phone: '', password: siti.password, password2: siti.password },
+    })
+    const lupa = await (await browser.request(`${publicIssuer}/lupa-sandi`)).text()
+    await browser.request(`${publicIssuer}/lupa-sandi`, { form: { _csrf: csrfFrom(lupa), identifier: budi.nik } })
+
+    const lines = browser.responses.flatMap((r) => r.setCookies).filter((l) => cookieAttributes(l).value !== '')
+    const names = new Set(lines.map((l) => cookieAttributes(l).name))
+    for (const base of ['sp_session', 'sp_interaction', 'sp_perangkat', 'sp_daftar', 'sp_reset', 'sp_csrf']) {
+      t.ok(names.has(`__Host-${base}`), `__Host-${base} was set (${[...names].join(', ')})`)
+      t.notOk(names.has(base), `no unprefixed ${base}`)
+    }
+    for (const line of lines) {
+      const { name, attrs } = cookieAttributes(line)
+      if (!name.startsWith('__Host-')) continue
+      t.ok(attrs.includes('secure') && attrs.includes('path=/') && !attrs.some((a) => a.startsWith('domain=')), `${name}: Secure, Path=/, no Domain`)
+    }
+
+    // The quick start over plain http keeps the plain names.
+    const plain = await setup(t, db)
+    const http = new RecordingBrowser()
+    await signIn(http, codeRequest(plain.issuer, plain.confidential, { scope: 'openid' }).url, plain.issuer, budiLogin)
+    const plainNames = new Set(http.responses.flatMap((r) => r.setCookies).map((l) => cookieAttributes(l).name))
+    t.ok(plainNames.has('sp_session') && plainNames.has('sp_interaction'), `plain names over http (${[...plainNames].join(', ')})`)
+    t.notOk([...plainNames].some((n) => n.startsWith('__Host-')), 'no __Host- cookie over http')
   })
 })
 
