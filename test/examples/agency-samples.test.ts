@@ -107,8 +107,8 @@ t.test('the PHP and Python samples verify the assertion and fetch the KTP behind
     SATUPINTU_CLIENT_SECRET: secrets[id] ?? '',
     SATUPINTU_CACHE_DIR: stack.dir,
   })
-  const phpLog = await startSample(t, 'php', ['-S', `127.0.0.1:${phpPort}`, 'index.php'], path.join(projectRoot, 'examples', 'php-agency'), sampleEnv('dinas-php'), phpPort)
-  const pyLog = await startSample(t, python, ['-B', 'app.py', '127.0.0.1', String(pyPort)], path.join(projectRoot, 'examples', 'python-agency'), sampleEnv('dinas-python'), pyPort)
+  const phpLog = await startSample(t, 'php', ['-S', `127.0.0.1:${phpPort}`, 'agency.php'], path.join(projectRoot, 'examples', 'php'), sampleEnv('dinas-php'), phpPort)
+  const pyLog = await startSample(t, python, ['-B', 'agency.py', '127.0.0.1', String(pyPort)], path.join(projectRoot, 'examples', 'python'), sampleEnv('dinas-python'), pyPort)
 
   const ktp = path.join(stack.dir, 'ktp.png')
   const bytes = png()

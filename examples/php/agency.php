@@ -7,7 +7,7 @@
 //   SATUPINTU_GATEWAY=https://layanan.sukamaju.go.id SATUPINTU_AGENCY=dinas-contoh \
 //   SATUPINTU_TOKEN_URL=https://akun.sukamaju.go.id/token \
 //   SATUPINTU_CLIENT_ID=dinas-contoh-backend SATUPINTU_CLIENT_SECRET=... \
-//   php -S 127.0.0.1:8081 index.php
+//   php -S 127.0.0.1:8081 agency.php
 //
 // In production put it behind PHP-FPM as usual; only the gateway may reach it.
 

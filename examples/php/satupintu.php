@@ -64,9 +64,9 @@ function satupintu_http(string $method, string $url, array $headers = [], ?strin
  * (on an unknown kid: keys are rotated, a new key is published before it signs), but at
  * most once every ten seconds, so a flood of forged kids cannot make us hammer the gateway.
  */
-function satupintu_jwks(array $config, bool $fresh = false): array
+function satupintu_jwks(string $url, string $cacheDir, bool $fresh = false): array
 {
-    $file = $config['cache_dir'] . '/satupintu-jwks-' . sha1($config['jwks_url']) . '.json';
+    $file = $cacheDir . '/satupintu-jwks-' . sha1($url) . '.json';
     $age = is_file($file) ? time() - (int) filemtime($file) : PHP_INT_MAX;
     if ($age < 300 && !($fresh && $age >= 10)) {
         $cached = json_decode((string) file_get_contents($file), true);
@@ -74,7 +74,7 @@ function satupintu_jwks(array $config, bool $fresh = false): array
             return $cached;
         }
     }
-    [$status, $body] = satupintu_http('GET', $config['jwks_url'], ['Accept: application/json']);
+    [$status, $body] = satupintu_http('GET', $url, ['Accept: application/json']);
     $jwks = json_decode($body, true);
     if ($status !== 200 || !is_array($jwks) || !is_array($jwks['keys'] ?? null)) {
         throw new SatupintuRefused('jwks_unavailable', "HTTP $status");
@@ -120,13 +120,12 @@ function satupintu_es256_der(string $raw): string
 }
 
 /**
- * Verifies X-Satupintu-Assertion as docs/agency-integration.md asks: ES256 only, typ, a key
- * of the gateway's JWKS, iss = the gateway, aud = this agency, exp (5 s leeway), age at most
- * 60 s, and sub, iat, exp, jti present. Returns the citizen; throws SatupintuRefused.
+ * Checks a compact JWS signed with ES256 by a key of the JWKS at `$jwksUrl` and returns its
+ * claims. The algorithm is ours to choose, never the token's: "none", HS256 and the rest are
+ * refused. `$typ`: the header's required typ, or null for none required.
  */
-function satupintu_verify_assertion(string $token, array $config, ?int $now = null): array
+function satupintu_verify_jws(string $token, string $jwksUrl, ?string $typ, string $cacheDir): array
 {
-    $now ??= time();
     if ($token === '') {
         throw new SatupintuRefused('missing');
     }
@@ -139,11 +138,10 @@ function satupintu_verify_assertion(string $token, array $config, ?int $now = nu
     if (!is_array($header) || !is_array($claims)) {
         throw new SatupintuRefused('malformed', 'header or claims are not JSON objects');
     }
-    // The algorithm is ours to choose, never the token's: "none", HS256 and the rest are refused.
     if (($header['alg'] ?? null) !== 'ES256') {
         throw new SatupintuRefused('alg');
     }
-    if (($header['typ'] ?? null) !== 'satupintu-assertion+jwt') {
+    if ($typ !== null && ($header['typ'] ?? null) !== $typ) {
         throw new SatupintuRefused('typ');
     }
     $kid = $header['kid'] ?? null;
@@ -158,14 +156,26 @@ function satupintu_verify_assertion(string $token, array $config, ?int $now = nu
         }
         return null;
     };
-    $jwk = $find(satupintu_jwks($config)) ?? $find(satupintu_jwks($config, true));
+    $jwk = $find(satupintu_jwks($jwksUrl, $cacheDir)) ?? $find(satupintu_jwks($jwksUrl, $cacheDir, true));
     if ($jwk === null) {
-        throw new SatupintuRefused('kid', 'no such key in the gateway JWKS');
+        throw new SatupintuRefused('kid', 'no such key in the JWKS');
     }
     $ok = openssl_verify($parts[0] . '.' . $parts[1], satupintu_es256_der(satupintu_b64url_decode($parts[2])), satupintu_p256_pem($jwk), OPENSSL_ALGO_SHA256);
     if ($ok !== 1) {
         throw new SatupintuRefused('signature');
     }
+    return $claims;
+}
+
+/**
+ * Verifies X-Satupintu-Assertion as docs/agency-integration.md asks: ES256 only, typ, a key
+ * of the gateway's JWKS, iss = the gateway, aud = this agency, exp (5 s leeway), age at most
+ * 60 s, and sub, iat, exp, jti present. Returns the citizen; throws SatupintuRefused.
+ */
+function satupintu_verify_assertion(string $token, array $config, ?int $now = null): array
+{
+    $now ??= time();
+    $claims = satupintu_verify_jws($token, $config['jwks_url'], 'satupintu-assertion+jwt', $config['cache_dir']);
     if (($claims['iss'] ?? null) !== $config['gateway']) {
         throw new SatupintuRefused('iss');
     }
@@ -243,4 +253,128 @@ function satupintu_fetch_document(array $doc, array $config): array
     }
     $sha256 = hash('sha256', $bytes);
     return ['match' => hash_equals($doc['sha256'], $sha256), 'sha256' => $sha256, 'size' => strlen($bytes)];
+}
+
+// ---- A relying party of the idp (docs/agency-integration.md part A), without the gateway ----
+
+/** The idp's discovery document, cached in a file for an hour. */
+function satupintu_discovery(string $issuer, string $cacheDir): array
+{
+    $file = $cacheDir . '/satupintu-discovery-' . sha1($issuer) . '.json';
+    if (is_file($file) && time() - (int) filemtime($file) < 3600) {
+        $cached = json_decode((string) file_get_contents($file), true);
+        if (is_array($cached)) {
+            return $cached;
+        }
+    }
+    [$status, $body] = satupintu_http('GET', rtrim($issuer, '/') . '/.well-known/openid-configuration', ['Accept: application/json']);
+    $doc = json_decode($body, true);
+    // The document must name the issuer we were configured with (OpenID Connect Discovery §4.3).
+    if ($status !== 200 || !is_array($doc) || ($doc['issuer'] ?? null) !== $issuer) {
+        throw new SatupintuRefused('discovery', "HTTP $status");
+    }
+    $tmp = $file . '.' . bin2hex(random_bytes(4));
+    file_put_contents($tmp, json_encode($doc));
+    rename($tmp, $file);
+    return $doc;
+}
+
+function satupintu_b64url(string $bytes): string
+{
+    return rtrim(strtr(base64_encode($bytes), '+/', '-_'), '=');
+}
+
+/** Exchanges an authorization code (with its PKCE verifier) for tokens, authenticating with client_secret_basic. */
+function satupintu_code_exchange(array $rp, array $discovery, string $code, string $verifier): array
+{
+    [$status, $body] = satupintu_http('POST', $discovery['token_endpoint'], [
+        'Content-Type: application/x-www-form-urlencoded',
+        'Accept: application/json',
+        'Authorization: Basic ' . base64_encode(rawurlencode($rp['client_id']) . ':' . rawurlencode($rp['client_secret'])),
+    ], http_build_query(['grant_type' => 'authorization_code', 'code' => $code, 'code_verifier' => $verifier, 'redirect_uri' => $rp['redirect_uri']]));
+    $tokens = json_decode($body, true);
+    if ($status !== 200 || !is_string($tokens['id_token'] ?? null)) {
+        throw new SatupintuRefused('token', "HTTP $status " . (is_array($tokens) ? (string) ($tokens['error'] ?? '') : ''));
+    }
+    return $tokens;
+}
+
+/** `aud` is our client id (a string, or an array that holds it; then `azp` must be us too). */
+function satupintu_audience_is(array $claims, string $clientId): bool
+{
+    $aud = $claims['aud'] ?? null;
+    if ($aud === $clientId) {
+        return true;
+    }
+    return is_array($aud) && in_array($clientId, $aud, true) && (count($aud) === 1 || ($claims['azp'] ?? null) === $clientId);
+}
+
+/** Verifies an ID token (OpenID Connect Core §3.1.3.7): signature, iss, aud/azp, exp, iat, and our nonce. */
+function satupintu_verify_id_token(string $idToken, array $rp, array $discovery, string $nonce, ?int $now = null): array
+{
+    $now ??= time();
+    $claims = satupintu_verify_jws($idToken, $discovery['jwks_uri'], null, $rp['cache_dir']);
+    if (($claims['iss'] ?? null) !== $rp['issuer']) {
+        throw new SatupintuRefused('iss');
+    }
+    if (!satupintu_audience_is($claims, $rp['client_id'])) {
+        throw new SatupintuRefused('aud');
+    }
+    if (!is_int($claims['exp'] ?? null) || $claims['exp'] + 5 < $now || !is_int($claims['iat'] ?? null) || $claims['iat'] > $now + 5) {
+        throw new SatupintuRefused('exp');
+    }
+    if (!is_string($claims['nonce'] ?? null) || !hash_equals($nonce, $claims['nonce'])) {
+        throw new SatupintuRefused('nonce');
+    }
+    if (!is_string($claims['sub'] ?? null) || $claims['sub'] === '') {
+        throw new SatupintuRefused('claims', 'sub missing');
+    }
+    return $claims;
+}
+
+/**
+ * Verifies a back-channel logout token (OpenID Connect Back-Channel Logout §2.6): typ
+ * logout+jwt, signature, iss, aud, iat within five minutes, the logout event, no nonce, and
+ * a sid or sub. Returns the claims.
+ */
+function satupintu_verify_logout_token(string $token, array $rp, array $discovery, ?int $now = null): array
+{
+    $now ??= time();
+    $claims = satupintu_verify_jws($token, $discovery['jwks_uri'], 'logout+jwt', $rp['cache_dir']);
+    if (($claims['iss'] ?? null) !== $rp['issuer']) {
+        throw new SatupintuRefused('iss');
+    }
+    if (!satupintu_audience_is($claims, $rp['client_id'])) {
+        throw new SatupintuRefused('aud');
+    }
+    if (!is_int($claims['iat'] ?? null) || abs($now - $claims['iat']) > 300 || (isset($claims['exp']) && (!is_int($claims['exp']) || $claims['exp'] + 5 < $now))) {
+        throw new SatupintuRefused('iat');
+    }
+    if (!is_array($claims['events'] ?? null) || !array_key_exists('http://schemas.openid.net/event/backchannel-logout', $claims['events'])) {
+        throw new SatupintuRefused('events');
+    }
+    if (array_key_exists('nonce', $claims)) {
+        throw new SatupintuRefused('nonce');
+    }
+    if (!is_string($claims['sid'] ?? null) && !is_string($claims['sub'] ?? null)) {
+        throw new SatupintuRefused('claims', 'neither sid nor sub');
+    }
+    return $claims;
+}
+
+/**
+ * The citizen's claims from the userinfo endpoint (the ID token carries only the subject and
+ * how the citizen signed in). Its `sub` must be the ID token's (OpenID Connect Core §5.3.2).
+ */
+function satupintu_userinfo(array $discovery, string $accessToken, string $sub): array
+{
+    [$status, $body] = satupintu_http('GET', $discovery['userinfo_endpoint'], ['Accept: application/json', 'Authorization: Bearer ' . $accessToken]);
+    $claims = json_decode($body, true);
+    if ($status !== 200 || !is_array($claims)) {
+        throw new SatupintuRefused('userinfo', "HTTP $status");
+    }
+    if (($claims['sub'] ?? null) !== $sub) {
+        throw new SatupintuRefused('userinfo', 'another subject');
+    }
+    return $claims;
 }

@@ -6,7 +6,7 @@ citizen allowed with its own client-credentials token.
     SATUPINTU_GATEWAY=https://layanan.sukamaju.go.id SATUPINTU_AGENCY=dinas-contoh \\
     SATUPINTU_TOKEN_URL=https://akun.sukamaju.go.id/token \\
     SATUPINTU_CLIENT_ID=dinas-contoh-backend SATUPINTU_CLIENT_SECRET=... \\
-    python3 app.py 127.0.0.1 8081
+    python3 agency.py 127.0.0.1 8081
 
 In production run the same handlers under your WSGI server; only the gateway may reach it.
 """
