@@ -127,7 +127,7 @@ function page(reply: FastifyReply, title: string, body: string, status = 200): F
     .type('text/html; charset=utf-8')
     .send(
       `<!doctype html><html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)} — Dinas Contoh</title>` +
-        `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;line-height:1.5;color:#1b1b1b}a.button{display:inline-block;background:#1d4f91;color:#fff;padding:.75rem 1.25rem;border-radius:.375rem;text-decoration:none;font-weight:600}header{border-bottom:4px solid #1d4f91;margin-bottom:1rem}code{word-break:break-all}</style>` +
+        `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;line-height:1.5;color:#1b1b1b}a.button,button{display:inline-block;background:#1d4f91;color:#fff;padding:.75rem 1.25rem;border:0;border-radius:.375rem;text-decoration:none;font:inherit;font-weight:600;cursor:pointer;min-height:44px}a.button-secondary{background:#fff;color:#1d4f91;border:2px solid #1d4f91}form{margin:.5rem 0}ul{padding-left:1.25rem}header{border-bottom:4px solid #1d4f91;margin-bottom:1rem}code{word-break:break-all}</style>` +
         `</head><body><header><p><strong>Dinas Contoh</strong> — contoh sistem instansi</p></header><main>${body}</main></body></html>`,
     )
 }
@@ -225,6 +225,20 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
   await app.register(formbody)
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async () => ({ status: 'ready' }))
+  // A citizen sees a page, never Fastify's JSON or a stack trace (an agency should do the same).
+  app.setNotFoundHandler((_req, reply) => page(reply, 'Tidak ditemukan', '<h1>Halaman tidak ditemukan</h1><p>Alamat ini tidak ada di Dinas Contoh.</p><p><a class="button" href="/">Ke beranda</a></p>', 404))
+  app.setErrorHandler((err: { statusCode?: number }, req, reply) => {
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+    if (status === 500) req.log.error({ err }, 'demo agency: request failed')
+    return page(
+      reply,
+      status === 500 ? 'Terjadi kesalahan' : 'Permintaan tidak dapat diproses',
+      status === 500
+        ? '<h1>Terjadi kesalahan</h1><p>Maaf, Dinas Contoh sedang bermasalah. Silakan coba lagi sebentar lagi.</p>'
+        : '<h1>Permintaan tidak dapat diproses</h1><p>Isi formulir tidak terbaca. Silakan kembali dan coba lagi.</p>',
+      status,
+    )
+  })
 
   // ---- Behind the gateway ----------------------------------------------------------
 
@@ -255,10 +269,10 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
       reply,
       'Beranda',
       `<h1>Halo, ${esc(c.name || 'Warga')}</h1>` +
-        `<p>Anda masuk melalui Satu Pintu. Tingkat jaminan: <strong>${esc(describeLevel(c.acr))}</strong> (<code>${esc(c.acr)}</code>).</p>` +
+        `<p>Anda masuk melalui Satu Pintu. Tingkat jaminan: <strong>${esc(describeLevel(c.acr))}</strong>.</p>` +
         `<p><a class="button" href="permohonan">Ajukan permohonan</a></p>` +
         `<details><summary>Yang diterima sistem instansi</summary><dl>` +
-        `<dt>sub</dt><dd><code>${esc(c.sub)}</code></dd><dt>amr</dt><dd><code>${esc(c.amr.join(' '))}</code></dd>` +
+        `<dt>sub</dt><dd><code>${esc(c.sub)}</code></dd><dt>acr</dt><dd><code>${esc(c.acr)}</code></dd><dt>amr</dt><dd><code>${esc(c.amr.join(' '))}</code></dd>` +
         `<dt>jti</dt><dd><code>${esc(c.jti)}</code></dd><dt>berlaku sampai</dt><dd>${esc(new Date(c.exp * 1000).toISOString())}</dd></dl></details>` +
         `<p><a href="info">Informasi layanan</a> · <a href="/keluar">Keluar</a></p>`,
     )
@@ -423,7 +437,7 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
       return page(
         reply,
         'Beranda',
-        `<h1>Halo, ${esc(v.name)}</h1><p>Anda masuk melalui Satu Pintu (tingkat jaminan: <code>${esc(v.acr)}</code>).</p>${docs}<p><a class="button button-secondary" href="/keluar">Keluar</a></p>`,
+        `<h1>Halo, ${esc(v.name)}</h1><p>Anda masuk melalui Satu Pintu. Tingkat jaminan: <strong>${esc(describeLevel(v.acr))}</strong>.</p>${docs}<p><a class="button button-secondary" href="/keluar">Keluar</a></p>`,
       )
     }
     const login = opts.oidc ? '<p><a class="button" href="/masuk">Masuk dengan Satu Pintu</a></p>' : ''
