@@ -126,7 +126,10 @@ class KyselyAdapter implements Adapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     if (!lookupable(grantId)) return
-    await revokePayloadsByGrantId(this.#db, this.#model, grantId)
+    // A sign-out ends that session's tokens only; the grant is the citizen's consent and
+    // serves their other devices too (request-context.ts, endingSessionUid).
+    const ending = providerRequest.getStore()?.endingSessionUid
+    await revokePayloadsByGrantId(this.#db, this.#model, grantId, ending)
   }
 }
 

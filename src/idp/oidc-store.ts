@@ -121,8 +121,11 @@ export async function destroyPayload(db: Kysely<Database>, model: string, id: st
   await db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', '=', id).execute()
 }
 
-export async function revokePayloadsByGrantId(db: Kysely<Database>, model: string, grantId: string): Promise<void> {
-  await db.deleteFrom('oidc_payloads').where('model', '=', model).where('grant_id', '=', grantId).execute()
+export async function revokePayloadsByGrantId(db: Kysely<Database>, model: string, grantId: string, sessionUid?: string): Promise<void> {
+  let q = db.deleteFrom('oidc_payloads').where('model', '=', model).where('grant_id', '=', grantId)
+  // Only what was issued in one session (a sign-out on one device).
+  if (sessionUid !== undefined) q = q.where(sql<string>`payload->>'sessionUid'`, '=', sessionUid)
+  await q.execute()
 }
 
 /** Deletes rows that expired more than `graceSeconds` ago. Returns how many. */

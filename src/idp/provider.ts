@@ -12,6 +12,7 @@ import { accountClientId } from './account-session.ts'
 import { clientSecretMatches } from './clients.ts'
 import type { ProviderPages } from './provider-pages.ts'
 import { sectorOf, type Subjects } from './subjects.ts'
+import { providerRequest } from './request-context.ts'
 
 /** Levels of assurance (DESIGN.md, Identity), as `acr` values. */
 export const acr = {
@@ -286,7 +287,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // refresh token, RFC 9700 §4.5 and §4.14.2) the grant goes, as it should. Revoking an
     // access token at the revocation endpoint leaves the grant (oidc-provider's default).
     revokeGrantPolicy: (ctx) => {
-      if (ctx.oidc.route === 'end_session_confirm' || ctx.oidc.route === 'end_session') return false
+      if (ctx.oidc.route === 'end_session_confirm' || ctx.oidc.route === 'end_session') {
+        // oidc-provider asks this just before it revokes the grant's tokens: only those
+        // of the session that ends go (adapter.ts), never another device's.
+        const store = providerRequest.getStore()
+        const uid = ctx.oidc.session?.uid
+        if (store && typeof uid === 'string') store.endingSessionUid = uid
+        return false
+      }
       return !(ctx.oidc.route === 'revocation' && ctx.oidc.entities.AccessToken)
     },
     // Refresh tokens only when the client may use them and offline_access was granted.

@@ -16,6 +16,13 @@ export interface ProviderRequestState {
    * waits for them (src/idp/app.ts), so no request is answered whose row may still be lost.
    */
   audits: Promise<unknown>[]
+  /**
+   * Set while a sign-out (end_session) revokes tokens: the uid of the session that ends.
+   * One consent (grant) serves every session of the citizen at a client, so revoking by
+   * grant alone would sign out every device; the adapter then revokes only the tokens
+   * issued in this session (provider.ts, revokeGrantPolicy; adapter.ts).
+   */
+  endingSessionUid?: string
 }
 
 export const providerRequest = new AsyncLocalStorage<ProviderRequestState>()

@@ -107,3 +107,24 @@ t.test('SECURITY 36: withdrawing a consent in Akun Saya is what removes it: the 
     t.match(await step.res.text(), /\/consent"/, 'the consent page')
   })
 })
+
+t.test('signing out on one device ends that session\'s tokens only: another device of the citizen keeps its tokens', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    await addCitizen(db.db)
+    const client = await registerClient(db, { redirectUris: [redirectUri] })
+    const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+    const phone = new Browser()
+    const laptop = new Browser()
+    const scope = 'openid profile'
+    const onPhone = await codeFlowTokens(issuer, { clientId: client.clientId, secret: client.secret }, phone, { redirectUri, credentials, scope })
+    const onLaptop = await codeFlowTokens(issuer, { clientId: client.clientId, secret: client.secret }, laptop, { redirectUri, credentials, scope })
+
+    await logoutAtAgency(phone, issuer, config, onPhone.id_token as string)
+    const me = (token: string) => fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${token}` } })
+    t.equal((await me(onPhone.access_token)).status, 401, 'the phone\'s access token ended with its session')
+    t.equal((await me(onLaptop.access_token)).status, 200, 'the laptop\'s access token still works')
+    await logoutAtAgency(laptop, issuer, config, onLaptop.id_token as string)
+    t.equal((await me(onLaptop.access_token)).status, 401, 'until the laptop signs out too')
+  })
+})
