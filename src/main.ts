@@ -11,12 +11,15 @@ import { demoDocumentService, ensureDemoData, type DemoData } from './demo.ts'
 import { ensureGatewayClient, gatewaySitesFrom } from './idp/gateway-client.ts'
 import { loadAgencies, tableDefaults } from './gateway/agencies.ts'
 import { createProcessLogger } from './http/logging.ts'
+import { serveMetrics, type MetricsListener } from './http/metrics.ts'
 import { listen, type Listening } from './server.ts'
 
 export type ServiceName = 'idp' | 'gateway' | 'demo-agency'
 
 export interface Running {
   readonly services: readonly Listening[]
+  /** `/metrics` listeners (metrics.idpPort, metrics.gatewayPort), apart from the services'. */
+  readonly metrics: readonly MetricsListener[]
   readonly database: DatabaseHandle | undefined
   readonly logger: Logger
   /** Demo credentials when config `demo` is on (quick start). */
@@ -58,6 +61,12 @@ export async function startServices(
       })
     : undefined
   const started: Listening[] = []
+  const metrics: MetricsListener[] = []
+  // Each service's /metrics on its own port, never on the public one (docs/operations.md, "Metrics").
+  const serveMetricsOf = async (app: { metrics: { registry: Parameters<typeof serveMetrics>[0] } }, port: number | undefined) => {
+    if (port === undefined) return
+    metrics.push(await serveMetrics(app.metrics.registry, { host: config.metrics.host, port, allow: config.metrics.allow }))
+  }
   let demo: DemoData | undefined
   let served: PgliteServer | undefined
   let agencies: { id: string; origin: string }[] = []
@@ -94,6 +103,7 @@ export async function startServices(
       if (name === 'idp') {
         const app = await buildIdp({ config, database: database as DatabaseHandle, logger })
         started.push(await listen('idp', app, config.http.host, port))
+        await serveMetricsOf(app, config.metrics.idpPort)
       } else if (name === 'gateway') {
         const app = await buildGateway({
           config,
@@ -102,6 +112,7 @@ export async function startServices(
           ...(gatewaySecret === undefined ? {} : { clientSecret: gatewaySecret }),
         })
         started.push(await listen('gateway', app, config.http.host, port))
+        await serveMetricsOf(app, config.metrics.gatewayPort)
       } else {
         const app = await buildDemoAgency({
           logger,
@@ -128,13 +139,14 @@ export async function startServices(
       }
     }
   } catch (err) {
-    await Promise.allSettled(started.map((s) => s.close(1000)))
+    await Promise.allSettled([...started.map((s) => s.close(1000)), ...metrics.map((m) => m.close())])
     await served?.close().catch(() => {})
     await database?.close().catch(() => {})
     throw err
   }
   return {
     services: started,
+    metrics,
     database,
     logger,
     demo,
@@ -146,6 +158,8 @@ export async function startServices(
         await new Promise((r) => setTimeout(r, config.http.drainDelayMs))
       }
       await Promise.allSettled(started.map((s) => s.close(config.http.shutdownTimeoutMs)))
+      // Last: a scrape during the drain still sees the instance.
+      await Promise.allSettled(metrics.map((m) => m.close()))
       await served?.close()
       await database?.close()
     },

@@ -6,6 +6,7 @@
 // token, one-time code or other secret (recordAudit refuses such keys, so the mistake is
 // caught by the first test that makes it), and a NIK in it is masked.
 
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { sql, type InsertObject, type Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { AuditEvent } from '../db/tables/audit-events.ts'
@@ -155,11 +156,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 type NewAuditRow = InsertObject<Database, 'audit_events'>
 
+/**
+ * Who is told of each entry recorded within the current request: the serving instance's
+ * metrics (src/http/metrics.ts counts sign-ins and throttle locks from these), set per
+ * request so that two instances in one process each count only their own.
+ */
+export const auditObservers = new AsyncLocalStorage<(entry: AuditEntry) => void>()
+
 /** Appends one entry. Pass a transaction to write it together with the change it records. */
 export async function recordAudit(db: Kysely<Database>, entry: AuditEntry): Promise<string> {
   if (!(auditEventNames as readonly string[]).includes(entry.event)) throw new AuditDataError(`audit: unknown event ${String(entry.event)}`)
   if (entry.subjectId !== undefined && !UUID.test(entry.subjectId)) throw new AuditDataError('audit: subjectId is not a citizen id')
   const data = sanitizeAuditData(entry.data ?? {})
+  auditObservers.getStore()?.(entry)
   const row = {
     event: entry.event,
     actor: maskNiksIn(entry.actor),

@@ -162,6 +162,17 @@ export const configSchema = z
         maxBodyBytes: z.number().int().min(0).describe('Default largest request body forwarded to an agency; a service may set its own.'),
       })
       .describe('Gateway.'),
+    metrics: z
+      .strictObject({
+        host: z.string().min(1).describe('Address the metrics listeners listen on. The default, 127.0.0.1, lets only this machine scrape; on 0.0.0.0 `metrics.allow` decides who may.'),
+        idpPort: port.optional().describe('Port of the idp\'s `/metrics` (Prometheus text format), a listener of its own: never the public port. Unset: no metrics listener.'),
+        gatewayPort: port.optional().describe('Port of the gateway\'s `/metrics`, a listener of its own: never the public port. Unset: no metrics listener.'),
+        allow: z
+          .array(z.string().min(1))
+          .min(1)
+          .describe('Addresses or CIDR ranges that may scrape (`loopback` for 127.0.0.0/8 and ::1); anyone else gets 403.'),
+      })
+      .describe('Prometheus metrics (docs/operations.md, "Metrics").'),
     demoAgency: z
       .strictObject({
         port: port.describe('Port of the demo agency backend started by `satupintu start`.'),
@@ -444,6 +455,10 @@ export const envVars = [
   { name: 'GATEWAY_CLIENT_ID', key: 'gateway.clientId', kind: 'string' },
   { name: 'GATEWAY_CLIENT_SECRET', key: 'gateway.clientSecret', kind: 'string' },
   { name: 'DEMO_AGENCY_PORT', key: 'demoAgency.port', kind: 'int' },
+  { name: 'METRICS_HOST', key: 'metrics.host', kind: 'string' },
+  { name: 'IDP_METRICS_PORT', key: 'metrics.idpPort', kind: 'int' },
+  { name: 'GATEWAY_METRICS_PORT', key: 'metrics.gatewayPort', kind: 'int' },
+  { name: 'METRICS_ALLOW', key: 'metrics.allow', kind: 'list' },
   { name: 'SATUPINTU_KEY_ENCRYPTION_SECRET', key: 'secrets.keyEncryptionKey', kind: 'string' },
   { name: 'SATUPINTU_DEMO', key: 'demo', kind: 'bool' },
   { name: 'OUTBOX_WORKER', key: 'delivery.worker.enabled', kind: 'bool' },

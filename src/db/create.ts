@@ -21,6 +21,8 @@ export interface DatabaseHandle {
   readonly location: string
   /** The embedded database itself, in the process that owns it (to serve it to others). */
   readonly pglite?: { readonly client: PGlite; readonly gate: SessionGate }
+  /** The pool's connections and the lost ones so far (PostgreSQL; metrics). */
+  poolStats?(): { total: number; idle: number; waiting: number; errors: number }
   /** Resolves when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<void>
   close(): Promise<void>
@@ -69,6 +71,8 @@ export function describePostgresUrl(url: string): string {
 async function openPostgres(config: Config['database'], options: OpenOptions): Promise<DatabaseHandle> {
   const url = config.url as string
   const location = describePostgresUrl(url)
+  let errors = 0
+  const told = options.onConnectionError ?? (() => {})
   const pool = new GuardedPool(
     new pg.Pool({
       connectionString: url,
@@ -84,13 +88,20 @@ async function openPostgres(config: Config['database'], options: OpenOptions): P
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
     }),
-    { queryTimeoutMs: config.queryTimeoutMs, onConnectionError: options.onConnectionError ?? (() => {}) },
+    {
+      queryTimeoutMs: config.queryTimeoutMs,
+      onConnectionError: (err, where) => {
+        errors++
+        told(err, where)
+      },
+    },
   )
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   const handle: DatabaseHandle = {
     db,
     kind: 'postgres',
     location,
+    poolStats: () => ({ total: pool.pool.totalCount, idle: pool.pool.idleCount, waiting: pool.pool.waitingCount, errors }),
     ping: (timeoutMs = 2000) => pool.ping(timeoutMs),
     close: () => db.destroy(),
   }

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.ts'
 import type { DatabaseHandle } from '../db/create.ts'
 import { createBaseApp } from '../http/app.ts'
 import { healthRoutes } from '../http/health.ts'
+import { createServiceMetrics, instrumentApp, type ServiceMetrics } from '../http/metrics.ts'
 import { registerPages } from '../http/pages.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
 import { loadAgencies, tableDefaults, type AgencyTable } from './agencies.ts'
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   keyEncryption?: KeyEncryption
   /** The gateway's client secret at the idp, when not in configuration (quick start). */
   clientSecret?: string
+  /** This instance's metrics; by default a registry of its own (src/http/metrics.ts). */
+  metrics?: ServiceMetrics
 }
 
 const templatesDir = fileURLToPath(new URL('./templates/', import.meta.url))
@@ -46,6 +49,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // that agency's routes before anything else sees them.
   const sites = createSites(config, table, { own: [callbackPath, logoutPath, consentReturnPath] })
   const app = createBaseApp({ config, logger, rewriteUrl: (raw) => sites.rewriteUrl(raw) })
+  // Metrics (src/http/metrics.ts): every answer by route; an agency's routes also by agency.
+  const agencyRoutes = new Map(table.agencies.flatMap((a) => [[a.prefix, a.id], [`${a.prefix}/*`, a.id]] as const))
+  instrumentApp(app, deps.metrics ?? createServiceMetrics({ service: 'gateway', database }), { agencyOf: (route) => agencyRoutes.get(route) })
   guardSites(app, { sites, table })
 
   const signer = await createAssertionSigner({ db: database.db, kek, config, logger })

@@ -8,6 +8,7 @@ import { recordAudit } from '../audit/audit.ts'
 import { databaseRetryAfterSeconds, isDatabaseUnavailable } from '../db/errors.ts'
 import { createBaseApp } from '../http/app.ts'
 import { healthRoutes } from '../http/health.ts'
+import { createServiceMetrics, instrumentApp, type ServiceMetrics } from '../http/metrics.ts'
 import { translator } from '../http/i18n.ts'
 import { mergeMessages, commonMessages } from '../http/i18n.ts'
 import { pickLocale } from '../http/locale.ts'
@@ -42,6 +43,8 @@ export interface IdpDeps {
   logger: Logger
   /** Tests pass a fixed one; by default it comes from configuration (or the dev file). */
   keyEncryption?: KeyEncryption
+  /** This instance's metrics; by default a registry of its own (src/http/metrics.ts). */
+  metrics?: ServiceMetrics
 }
 
 const templatesDir = fileURLToPath(new URL('./templates/', import.meta.url))
@@ -53,9 +56,13 @@ const providerPaths = [
   '/.well-known/oauth-authorization-server',
 ]
 
-function isProviderPath(url: string): boolean {
+function providerPathOf(url: string): string | undefined {
   const path = url.split('?', 1)[0] ?? ''
-  return providerPaths.some((p) => path === p || path.startsWith(`${p}/`))
+  return providerPaths.find((p) => path === p || path.startsWith(`${p}/`))
+}
+
+function isProviderPath(url: string): boolean {
+  return providerPathOf(url) !== undefined
 }
 
 const forwardedHeaders = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded']
@@ -78,6 +85,9 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   const logger = deps.logger.child({ service: 'idp' })
   // Document uploads from phones on poor connections may take long, as long as they keep moving.
   const app = createBaseApp({ config, logger, longBodyMs: config.documents.uploadTimeoutSeconds * 1000 })
+  const metrics = deps.metrics ?? createServiceMetrics({ service: 'idp', database })
+  // oidc-provider's paths have no Fastify route: the provider path names them.
+  instrumentApp(app, metrics, { routeOf: (req) => providerPathOf(req.url) })
   const kek =
     deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (msg) => logger.warn(msg)))
   const pages = createProviderPages()
@@ -138,6 +148,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     )
     provider.on('grant.revoked', (_ctx, grantId) => logger.info({ grantId }, 'grant revoked'))
     provider.on('grant.success', (ctx) => {
+      metrics.tokenGrants.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') })
       const client = ctx.oidc.client
       const token = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials
       const accountId = ctx.oidc.entities.Account?.accountId
