@@ -1,0 +1,73 @@
+/**
+ * docs/reference.md's tables marked "(checked)" are the truth: the scopes and claims against a
+ * running idp (discovery, a real sign-in's ID token and userinfo), the lifetimes against the
+ * configuration's defaults. A change to either side that the other does not follow fails here.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { decodeJwt } from 'jose'
+import t from 'tap'
+import { loadConfig } from '../../src/config/load.ts'
+import { addCitizen, budi } from '../helpers/citizens.ts'
+import { freshDatabase } from '../helpers/db.ts'
+import { Browser, codeFlowTokens, registerClient, startIdp } from '../helpers/idp.ts'
+import { projectRoot } from '../helpers/process.ts'
+
+const doc = fs.readFileSync(path.join(projectRoot, 'docs', 'reference.md'), 'utf8')
+
+/** The rows of the first table after `heading`, as cells with backticks removed. */
+function table(heading: string): string[][] {
+  const start = doc.indexOf(heading)
+  if (start < 0) throw new Error(`docs/reference.md has no "${heading}"`)
+  const lines = doc.slice(start).split('\n')
+  const first = lines.findIndex((l) => l.startsWith('|'))
+  const rows: string[][] = []
+  for (const line of lines.slice(first + 2)) {
+    if (!line.startsWith('|')) break
+    rows.push(line.split('|').slice(1, -1).map((c) => c.trim()))
+  }
+  return rows
+}
+const codes = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string)
+
+t.test('the scopes and claims in docs/reference.md are what the idp answers', async (t) => {
+  const scopes = new Map(table('## Scopes and claims').map((r) => [codes(r[0] ?? '')[0] ?? '', codes(r[1] ?? '')]))
+  const idTokenClaims = table('### The ID token').map((r) => codes(r[0] ?? '')).flat()
+
+  const db = await freshDatabase(t, 'pglite')
+  await addCitizen(db.db)
+  const idp = await startIdp(t, db)
+  const discovery = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as { scopes_supported: string[]; claims_supported: string[]; userinfo_endpoint: string }
+  t.same([...scopes.keys()].sort(), [...discovery.scopes_supported].sort(), 'every scope the idp supports is in the table, and no other')
+  const documented = new Set([...[...scopes.values()].flat(), ...idTokenClaims])
+  for (const c of discovery.claims_supported) t.ok(documented.has(c), `claim ${c} is documented`)
+
+  const redirectUri = 'http://127.0.0.1:9/cb'
+  const client = await registerClient(db, { redirectUris: [redirectUri], grantTypes: ['authorization_code', 'refresh_token'] })
+  const asked = ['openid', 'profile', 'email', 'phone', 'nik']
+  const tokens = await codeFlowTokens(idp.issuer, { clientId: client.clientId, secret: client.secret }, new Browser(), {
+    redirectUri,
+    credentials: { username: budi.nik, password: budi.password },
+    scope: asked.join(' '),
+  })
+  const userinfo = (await (await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json()) as Record<string, unknown>
+  // Budi has no locale and no address: those are left out, as the doc says.
+  const expected = asked.flatMap((s) => scopes.get(s) ?? []).filter((c) => c !== 'locale' && c !== 'address')
+  t.same(Object.keys(userinfo).sort(), [...new Set(expected)].sort(), 'userinfo answers exactly the documented claims of the scopes asked for')
+
+  const idToken = decodeJwt(tokens.id_token ?? '')
+  // Without a nonce sent and without a back-channel logout URI, nonce and sid are absent.
+  t.same(Object.keys(idToken).sort(), idTokenClaims.filter((c) => c !== 'nonce' && c !== 'sid').sort(), 'the ID token carries exactly the documented claims')
+  t.notOk('name' in idToken, 'the profile comes from userinfo, not the ID token')
+})
+
+t.test('the lifetimes in docs/reference.md are the configuration defaults', async (t) => {
+  const config = loadConfig({ env: { NODE_ENV: 'development' } }) as unknown as Record<string, unknown>
+  const rows = table('## Lifetimes')
+  t.ok(rows.length >= 10, 'the table has its rows')
+  for (const [what, setting, value] of rows) {
+    const key = codes(setting ?? '')[0] ?? ''
+    const actual = key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], config)
+    t.equal(`${String(actual)} s`, (value ?? '').replace(/ \(.*\)$/, ''), `${what}: ${key}`)
+  }
+})
