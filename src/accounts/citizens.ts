@@ -671,16 +671,20 @@ export async function updateProfile(
       }
       if (fields.length > 0) {
         await trx.updateTable('citizens').set(set).where('id', '=', citizenId).execute()
-        // The old verified address hears of the change, in this transaction (docs/security.md line 35).
-        // The new value only masked: the old address may no longer be the citizen's.
+        // Every contact verified before the change hears of it — the old address and the
+        // other verified contact (e-mail and phone) — in this transaction (docs/security.md
+        // line 35): whoever took over a session and changed one contact cannot silence the
+        // other. The new value only masked: the old address may no longer be the citizen's.
         const at = new Date()
-        if (set.email !== undefined && current.email !== null && current.email_verified) {
-          const data = { at, field: 'email' as const, newContact: set.email === null ? null : maskRecipient(set.email) }
-          await queueNotice(trx, { citizenId, kind: 'contact_changed', data, to: [{ channel: 'email', address: current.email }] }, context.noticeOptions)
-        }
-        if (set.phone !== undefined && current.phone !== null && current.phone_verified) {
-          const data = { at, field: 'phone' as const, newContact: set.phone === null ? null : maskRecipient(set.phone) }
-          await queueNotice(trx, { citizenId, kind: 'contact_changed', data, to: [{ channel: 'sms', address: current.phone }] }, context.noticeOptions)
+        const verifiedBefore: { channel: 'email' | 'sms'; address: string }[] = []
+        if (current.email !== null && current.email_verified) verifiedBefore.push({ channel: 'email', address: current.email })
+        if (current.phone !== null && current.phone_verified) verifiedBefore.push({ channel: 'sms', address: current.phone })
+        for (const field of ['email', 'phone'] as const) {
+          const value = set[field]
+          if (value === undefined || verifiedBefore.length === 0) continue
+          // Told even when the changed contact itself was never verified: the other one was.
+          const data = { at, field, newContact: value === null ? null : maskRecipient(value) }
+          await queueNotice(trx, { citizenId, kind: 'contact_changed', data, to: verifiedBefore }, context.noticeOptions)
         }
         await recordAudit(trx, {
           event: 'account.profile_changed',

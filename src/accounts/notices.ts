@@ -160,8 +160,8 @@ function parts<K extends NoticeKind>(kind: K, data: NoticeData[K], locale: Notic
       const what = id ? (field === 'email' ? 'Alamat e-mail' : 'Nomor ponsel') : field === 'email' ? 'The e-mail address' : 'The phone number'
       const to = newContact === null ? (id ? 'dihapus' : 'removed') : id ? `diganti menjadi ${newContact}` : `changed to ${newContact}`
       return id
-        ? { subject: `${what} akun Satu Pintu diganti`, lines: [`${what} akun Satu Pintu Anda ${to} pada ${when}. Pesan ini dikirim ke alamat lama Anda.`], sms: `Satu Pintu: ${what.toLowerCase()} akun Anda ${newContact === null ? 'dihapus' : 'diganti'} ${when}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
-        : { subject: `${what} of your Satu Pintu account was changed`, lines: [`${what} of your Satu Pintu account was ${to} on ${when}. This message goes to your old contact.`], sms: `Satu Pintu: ${field === 'email' ? 'e-mail' : 'phone'} of your account ${newContact === null ? 'removed' : 'changed'} ${when}. Not you? Contact the MPP staff.`, ifNotYou: true }
+        ? { subject: `${what} akun Satu Pintu diganti`, lines: [`${what} akun Satu Pintu Anda ${to} pada ${when}. Pesan ini dikirim ke alamat lama Anda dan ke kontak lain yang terverifikasi.`], sms: `Satu Pintu: ${what.toLowerCase()} akun Anda ${newContact === null ? 'dihapus' : 'diganti'} ${when}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
+        : { subject: `${what} of your Satu Pintu account was changed`, lines: [`${what} of your Satu Pintu account was ${to} on ${when}. This message goes to your old contact and to your other verified contact.`], sms: `Satu Pintu: ${field === 'email' ? 'e-mail' : 'phone'} of your account ${newContact === null ? 'removed' : 'changed'} ${when}. Not you? Contact the MPP staff.`, ifNotYou: true }
     }
     case 'officer_lookup': {
       const { reason } = d as NoticeData['officer_lookup']

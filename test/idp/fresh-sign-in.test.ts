@@ -84,12 +84,12 @@ t.test('SECURITY 35: the old verified e-mail address and phone are told of a cha
     const signed = await signInAt(browser, `${issuer}/akun/kontak`, issuer, budi)
     const res = await browser.request(`${issuer}/akun/kontak`, { form: { _csrf: csrfFrom(signed.html), email: 'baru@contoh.id', phone: '081311112222' } })
     t.equal(res.status, 303)
-    const toOldEmail = await outboxTo(db, budi.email)
+    const toOldEmail = (await outboxTo(db, budi.email)).filter((m) => /Alamat e-mail/.test(m.subject ?? ''))
     t.equal(toOldEmail.length, 1, 'one e-mail to the old address')
     t.match(toOldEmail[0]?.subject, /Alamat e-mail akun Satu Pintu diganti/, 'in Bahasa Indonesia')
     t.match(toOldEmail[0]?.body, /b\*\*\*@contoh\.id/, 'the new address only masked')
     t.notMatch(toOldEmail[0]?.body, /baru@contoh\.id/)
-    const toOldPhone = await outboxTo(db, '+6281234567890')
+    const toOldPhone = (await outboxTo(db, '+6281234567890')).filter((m) => /nomor ponsel/.test(m.body))
     t.equal(toOldPhone.length, 1, 'one SMS to the old number')
     t.equal(toOldPhone[0]?.channel, 'sms')
 
@@ -100,3 +100,28 @@ t.test('SECURITY 35: the old verified e-mail address and phone are told of a cha
   })
 })
 
+
+t.test('SECURITY 35: a change of one contact is told to the other verified contact too (e-mail and phone)', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const citizen = await addCitizen(db.db)
+    await markEmailVerified(db.db, citizen.id, budi.email)
+    await markPhoneVerified(db.db, citizen.id, budi.phone)
+    const browser = new Browser()
+    const signed = await signInAt(browser, `${issuer}/akun/kontak`, issuer, budi)
+    // Only the e-mail changes: the phone, untouched and verified, hears of it as well.
+    const res = await browser.request(`${issuer}/akun/kontak`, { form: { _csrf: csrfFrom(signed.html), email: 'baru@contoh.id', phone: budi.phone } })
+    t.equal(res.status, 303)
+    t.equal((await outboxTo(db, budi.email)).filter((m) => /diganti/.test(m.subject ?? '')).length, 1, 'the old e-mail address is told')
+    const sms = (await outboxTo(db, '+6281234567890')).filter((m) => /alamat e-mail/.test(m.body))
+    t.equal(sms.length, 1, 'the verified phone is told of the e-mail change')
+    t.equal(sms[0]?.channel, 'sms')
+    t.notMatch(sms[0]?.body ?? '', /baru@contoh\.id/, 'never the new address in full')
+
+    // Now the phone changes: the old phone is told; the new e-mail, not verified yet, is not.
+    const page = await (await browser.request(`${issuer}/akun/kontak`)).text()
+    await browser.request(`${issuer}/akun/kontak`, { form: { _csrf: csrfFrom(page), email: 'baru@contoh.id', phone: '081311112222' } })
+    t.equal((await outboxTo(db, '+6281234567890')).filter((m) => /nomor ponsel/.test(m.body)).length, 1, 'the old phone is told')
+    t.equal((await outboxTo(db, 'baru@contoh.id')).filter((m) => /diganti/.test(m.subject ?? '')).length, 0, 'an unverified contact is not told')
+  })
+})
