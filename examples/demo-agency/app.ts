@@ -127,7 +127,7 @@ function page(reply: FastifyReply, title: string, body: string, status = 200): F
     .type('text/html; charset=utf-8')
     .send(
       `<!doctype html><html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)} — Dinas Contoh</title>` +
-        `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;line-height:1.5;color:#1b1b1b}a.button,button{display:inline-block;background:#1d4f91;color:#fff;padding:.75rem 1.25rem;border:0;border-radius:.375rem;text-decoration:none;font:inherit;font-weight:600;cursor:pointer;min-height:44px}a.button-secondary{background:#fff;color:#1d4f91;border:2px solid #1d4f91}form{margin:.5rem 0}ul{padding-left:1.25rem}header{border-bottom:4px solid #1d4f91;margin-bottom:1rem}code{word-break:break-all}</style>` +
+        `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;line-height:1.5;color:#1b1b1b}a.button,button{display:inline-flex;align-items:center;box-sizing:border-box;background:#1d4f91;color:#fff;padding:.75rem 1.25rem;border:0;border-radius:.375rem;text-decoration:none;font:inherit;font-weight:600;cursor:pointer;min-height:44px}a.button-secondary{background:#fff;color:#1d4f91;border:2px solid #1d4f91}form{margin:.5rem 0}ul{padding-left:1.25rem}header{border-bottom:4px solid #1d4f91;margin-bottom:1rem}code{word-break:break-all}</style>` +
         `</head><body><header><p><strong>Dinas Contoh</strong> — contoh sistem instansi</p></header><main>${body}</main></body></html>`,
     )
 }
