@@ -19,6 +19,8 @@ import {
   accountKey,
   recordSignInSuccess,
   reserveSignInAttempt,
+  defaultSignInPolicy,
+  unknownSourceCap,
   sourceKey,
   unknownAccountKey,
   type SignInThrottlePolicy,
@@ -454,12 +456,14 @@ export async function authenticateCitizen(
     await hasher.verifyAgainstDummy(password)
   }
   const policy = options.policy
-  const noticeAt = new Set([policy?.noticeAfterFailures ?? 10, policy?.maxConsecutiveFailures ?? 100])
+  const signInPolicy = policy ?? defaultSignInPolicy
+  // Told at the first threshold, when unknown sources start being refused, and at the bar.
+  const noticeAt = new Set([signInPolicy.noticeAfterFailures, unknownSourceCap(signInPolicy), signInPolicy.maxConsecutiveFailures])
   await db.transaction().execute(async (trx) => {
     await recordAudit(trx, { ...audit, event: 'auth.login.failed', actor, data: { identifierKind: classified.kind } })
     // The owner hears of a run of failures, with this entry (docs/security.md line 38).
     if (record !== undefined && noticeAt.has(decision.accountFailures)) {
-      const cap = policy?.maxConsecutiveFailures ?? 100
+      const cap = unknownSourceCap(signInPolicy)
       await queueNotice(
         trx,
         {

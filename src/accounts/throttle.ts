@@ -242,8 +242,14 @@ export async function recordSuccess(db: Kysely<Database>, keys: ThrottleKeys): P
   if (keys.source !== undefined) await giveBackSourceFailure(db, keys.source)
 }
 
-/** Deletes source counters whose window has ended (housekeeping; account counters stay). */
-export async function pruneSourceCounters(db: Kysely<Database>, options: ThrottleOptions = {}): Promise<number> {
+/**
+ * Housekeeping (scheduled by the idp, src/idp/app.ts): deletes source counters whose
+ * window has ended, and the per-pair counters of a citizen's sign-in (account and address,
+ * account and device) that are unlocked and saw no failure for `pairIdleSeconds` (one
+ * day by default), so that a stranger trying many addresses does not grow the table for
+ * ever. Account-wide counters stay: they are the bar of docs/security.md line 9.
+ */
+export async function pruneSourceCounters(db: Kysely<Database>, options: ThrottleOptions & { readonly pairIdleSeconds?: number } = {}): Promise<number> {
   const policy = options.policy ?? defaultThrottlePolicy
   const now = options.now ?? new Date()
   const windowStart = new Date(now.getTime() - policy.source.windowSeconds * 1000)
@@ -252,7 +258,14 @@ export async function pruneSourceCounters(db: Kysely<Database>, options: Throttl
     .where('key', 'like', 'ip:%')
     .where('first_failure_at', '<=', windowStart)
     .executeTakeFirst()
-  return Number(result.numDeletedRows)
+  const idleSince = new Date(now.getTime() - (options.pairIdleSeconds ?? 24 * 3600) * 1000)
+  const pairs = await db
+    .deleteFrom('login_attempts')
+    .where('key', 'like', '%|%')
+    .where('last_failure_at', '<=', idleSince)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+    .executeTakeFirst()
+  return Number(result.numDeletedRows) + Number(pairs.numDeletedRows)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -396,11 +409,14 @@ function secondsUntil(when: Date, now: Date): number {
 //     to this account before carries a signed device cookie (OWASP Blocking Brute Force
 //     Attacks, "device cookies"); it has its own exponential lock and at most
 //     `deviceMaxFailures` failures in a row.
-// The account-wide counter still counts every failure in a row, from anywhere; at
-// `maxConsecutiveFailures` (≤ 100, NIST SP 800-63B-4 §3.2.2) sources the account does not
-// know are refused until a success clears it: one of the owner's known devices signs in
-// as before, and a new device gets in with a password reset (a code to a verified
-// contact). The owner is told of the failures when the counter reaches
+// The account-wide counter still counts every failure in a row, from anywhere, and never
+// goes past `maxConsecutiveFailures` (≤ 100, NIST SP 800-63B-4 §3.2.2), known devices
+// included. Sources the account does not know are refused `deviceMaxFailures` earlier
+// (at 90 by default), which keeps the last failures for the owner's known devices: a
+// stranger's run leaves them room to sign in, and all of them together still cannot go
+// past the bar. Refused sources stay refused until a success clears the counter: one of
+// the owner's known devices signs in as before, and a new device gets in with a password
+// reset (a code to a verified contact). The owner is told of the failures when the counter reaches
 // `noticeAfterFailures` and again at the cap (src/accounts/notices.ts).
 
 export interface SignInThrottlePolicy {
@@ -441,6 +457,15 @@ export type SignInDecision =
     }
   | Exclude<ThrottleDecision, { allowed: true }>
 
+/**
+ * The account's failures in a row at which sources it does not know are refused: the bar
+ * less what the owner's known devices may still use, so that all failures together never
+ * exceed `maxConsecutiveFailures` (docs/security.md line 9).
+ */
+export function unknownSourceCap(policy: SignInThrottlePolicy): number {
+  return Math.max(1, policy.maxConsecutiveFailures - policy.deviceMaxFailures)
+}
+
 function pairKey(keys: SignInKeys): string {
   if (keys.device !== undefined) return `${keys.account}|device:${keys.device}`
   // An attempt whose address is not known shares one pair: it is still locked in time.
@@ -479,17 +504,14 @@ export async function reserveSignInAttempt(
     }
     given.push(() => giveBackSourceFailure(db, pair))
   }
-  // The account-wide count: a known device is never refused by it (its own pair limit
-  // above holds); anyone else is, at the cap.
-  const cap = policy.maxConsecutiveFailures
-  const next = sql<number>`least(login_attempts.failures + 1, ${cap}::int)`
+  // The account-wide count: a known device is refused at the bar, anyone else at the bar
+  // less the known devices' share (unknownSourceCap).
+  const cap = keys.device !== undefined ? policy.maxConsecutiveFailures : unknownSourceCap(policy)
+  const next = sql<number>`least(login_attempts.failures + 1, ${policy.maxConsecutiveFailures}::int)`
   const row = await db
     .insertInto('login_attempts')
     .values({ key: keys.account, failures: 1, first_failure_at: now, last_failure_at: now, locked_until: null })
-    .onConflict((oc) => {
-      const update = oc.column('key').doUpdateSet({ failures: next, last_failure_at: now })
-      return keys.device !== undefined ? update : update.where('login_attempts.failures', '<', cap)
-    })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ failures: next, last_failure_at: now }).where('login_attempts.failures', '<', cap))
     .returning(['failures', 'first_failure_at'])
     .executeTakeFirst()
   if (row === undefined) {

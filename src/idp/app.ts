@@ -32,6 +32,7 @@ import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } f
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
 import { idpMessages } from './messages.ts'
 import { purgeExpiredPayloads } from './oidc-store.ts'
+import { pruneSourceCounters } from '../accounts/throttle.ts'
 import { createProviderPages } from './provider-pages.ts'
 import { buildProvider, providerRoutes } from './provider.ts'
 import { providerRequest } from './request-context.ts'
@@ -240,10 +241,16 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   const keyTimer = setInterval(() => void reload(), config.idp.keys.refreshSeconds * 1000)
   keyTimer.unref()
   // Expired codes, tokens and sessions are deleted in the background.
-  const purgeTimer = setInterval(() => {
+  // Housekeeping, once at start and then every 10 minutes: expired OIDC rows, and the
+  // sign-in throttle's source and per-pair counters that have run out (throttle.ts).
+  const housekeeping = () => {
     purgeExpiredPayloads(db).catch((err: unknown) => logger.warn({ err }, 'purge of expired OIDC rows failed'))
-  }, 10 * 60 * 1000)
+    pruneSourceCounters(db).catch((err: unknown) => logger.warn({ err }, 'pruning of sign-in counters failed'))
+  }
+  const purgeTimer = setInterval(housekeeping, 10 * 60 * 1000)
   purgeTimer.unref()
+  const firstHousekeeping = setTimeout(housekeeping, 1000)
+  firstHousekeeping.unref()
   // Document retention: replaced and deleted documents' bytes go after documents.retentionDays.
   let purgingDocuments = false
   const documentsTimer = setInterval(() => {
@@ -260,6 +267,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     clearInterval(keyTimer)
     clearInterval(purgeTimer)
+    clearTimeout(firstHousekeeping)
     clearInterval(documentsTimer)
     await delivery.stop()
   })

@@ -6,6 +6,7 @@ import { authenticateCitizen, createCitizen, markEmailVerified, setCitizenPasswo
 import { newDeviceId, recordSignInDevice } from '../../src/accounts/devices.ts'
 import type { PasswordHasher } from '../../src/accounts/passwords.ts'
 import type { Database } from '../../src/db/database.ts'
+import { defaultSignInPolicy, pruneSourceCounters, unknownSourceCap } from '../../src/accounts/throttle.ts'
 import { budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
 
@@ -18,6 +19,8 @@ const quickHasher: PasswordHasher = {
 
 const start = Date.parse('2026-12-01T08:00:00Z')
 const at = (seconds: number) => new Date(start + seconds * 1000)
+/** Failures in a row after which unknown sources are refused (90: the bar of 100 less the known devices' 10). */
+const unknownCap = unknownSourceCap(defaultSignInPolicy)
 
 async function owner(db: Kysely<Database>) {
   return createCitizen(db, { ...budi, regencyName: 'Sukamaju' }, { passwords: quickHasher })
@@ -45,20 +48,21 @@ t.test('SECURITY 38: a stranger hammering the NIK from one address locks that ad
   })
 })
 
-t.test('SECURITY 38: after 100 failures in a row from many addresses, unknown sources are refused; the owner\'s known device still signs in', async (t) => {
+t.test('SECURITY 38: after 90 failures in a row from many addresses, unknown sources are refused; the owner\'s known device still signs in', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await owner(db)
-    // One guess from each of 100 addresses: no per-address lock is reached.
-    for (let i = 0; i < 100; i++) {
+    t.equal(unknownCap, 90)
+    // One guess from each of 90 addresses: no per-address lock is reached.
+    for (let i = 0; i < unknownCap; i++) {
       const r = await attempt(db, `tebakan ${i} salah`, `10.1.${Math.floor(i / 250)}.${i % 250}`, i)
       t.match(r, { ok: false, reason: 'invalid_credentials' }, `guess ${i + 1} is checked`)
     }
     const stranger = await attempt(db, 'tebakan ke seratus satu', '10.2.0.1', 200)
-    t.match(stranger, { ok: false, reason: 'throttled', permanent: true }, 'the 101st guess is not even checked')
+    t.match(stranger, { ok: false, reason: 'throttled', permanent: true }, 'the 91st guess is not even checked')
     const newDevice = await attempt(db, budi.password, '10.2.0.2', 201)
     t.match(newDevice, { ok: false, reason: 'throttled', permanent: true }, 'an unknown device is refused too, even with the right password')
     const failed = await db.selectFrom('audit_events').select('id').where('event', '=', 'auth.login.failed').where('subject_id', '=', citizen.id).execute()
-    t.equal(failed.length, 100, 'never more than 100 failures in a row were checked')
+    t.equal(failed.length, unknownCap, 'no more failures were checked')
 
     const stolenLooking = await attempt(db, budi.password, '10.2.0.3', 202, newDeviceId())
     t.match(stolenLooking, { ok: false, reason: 'throttled' }, 'a device cookie the account never signed in from counts as unknown')
@@ -87,14 +91,14 @@ t.test('SECURITY 9: a known device has its own limit: it cannot be used to guess
 t.test('SECURITY 38: a password reset lifts the refusal of unknown sources', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await owner(db)
-    for (let i = 0; i < 100; i++) await attempt(db, `tebakan ${i} salah`, `10.4.0.${i}`, i)
+    for (let i = 0; i < unknownCap; i++) await attempt(db, `tebakan ${i} salah`, `10.4.0.${i}`, i)
     t.match(await attempt(db, budi.password, '10.4.1.1', 200), { ok: false, reason: 'throttled' })
     await setCitizenPassword(db, citizen.id, 'sandi baru yang panjang sekali', { regencyName: 'Sukamaju', passwords: quickHasher })
     t.match(await attempt(db, 'sandi baru yang panjang sekali', '10.4.1.2', 201), { ok: true })
   })
 })
 
-t.test('SECURITY 38: the owner\'s verified contact is told of a run of failed sign-ins, at 10 and at 100', async (t) => {
+t.test('SECURITY 38: the owner\'s verified contact is told of a run of failed sign-ins, at 10 and when unknown sources are refused', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await owner(db)
     await markEmailVerified(db, citizen.id, budi.email)
@@ -106,7 +110,36 @@ t.test('SECURITY 38: the owner\'s verified contact is told of a run of failed si
     t.equal(first.length, 1, 'told at the 10th failure in a row')
     t.equal(first[0]?.recipient, budi.email, 'on the verified e-mail only (the phone is unverified)')
     t.match(first[0]?.body, /\b10\b/, 'with the number of failures')
-    for (let i = 10; i < 100; i++) await attempt(db, `tebakan ${i} salah`, `10.5.1.${i}`, i)
-    t.equal((await notices()).length, 2, 'told again at the 100th')
+    for (let i = 10; i < unknownCap; i++) await attempt(db, `tebakan ${i} salah`, `10.5.1.${i}`, i)
+    t.equal((await notices()).length, 2, 'told again at the 90th, when unknown sources are refused')
+  })
+})
+
+t.test('SECURITY 9: with known devices too, failures in a row on one account never exceed 100', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const citizen = await owner(db)
+    for (let i = 0; i < unknownCap; i++) await attempt(db, `tebakan ${i} salah`, `10.6.0.${i}`, i)
+    // Three of the owner's devices (or someone holding them) each guess up to their own limit.
+    const devices = [await knownDevice(db, citizen.id), await knownDevice(db, citizen.id), await knownDevice(db, citizen.id)]
+    let n = 0
+    for (const device of devices) for (let i = 0; i < 12; i++) await attempt(db, `tebakan perangkat ${n++} salah`, `10.6.1.${n}`, 1000 + n * 3600, device)
+    const failed = await db.selectFrom('audit_events').select('id').where('event', '=', 'auth.login.failed').where('subject_id', '=', citizen.id).execute()
+    t.equal(failed.length, 100, `100 failures were checked, not ${unknownCap} + ${devices.length} × 10`)
+    const row = await db.selectFrom('login_attempts').select('failures').where('key', '=', `account:${citizen.id}`).executeTakeFirst()
+    t.ok(row === undefined || row.failures <= 100, 'the account counter stays at the bar')
+  })
+})
+
+t.test('the per-pair sign-in counters are pruned when idle and unlocked; the account-wide counter stays', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    await owner(db)
+    for (let i = 0; i < 3; i++) await attempt(db, `tebakan ${i} salah`, `10.7.0.${i}`, i)
+    const count = async (like: string) => (await db.selectFrom('login_attempts').select('key').where('key', 'like', like).execute()).length
+    t.equal(await count('%|%'), 3, 'one pair per address')
+    t.equal(await pruneSourceCounters(db, { now: at(3600) }) >= 0, true)
+    t.equal(await count('%|%'), 3, 'an hour later they are kept')
+    await pruneSourceCounters(db, { now: at(2 * 24 * 3600) })
+    t.equal(await count('%|%'), 0, 'two days later the pairs are gone')
+    t.equal(await count('account:%'), 1, 'the account-wide counter is kept')
   })
 })
