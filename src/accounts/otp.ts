@@ -251,6 +251,81 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
   })
 }
 
+/** Thrown inside issueDecoyOtp's transaction to undo it. */
+class DecoyRollback extends Error {}
+
+/**
+ * The work of issueOtp for nobody, undone at the end: when a password reset is asked for
+ * an identifier with no account (or no verified contact), the request does what a real
+ * one does — the same transaction, the same statements, a message rendered and queued,
+ * an audit row — and then rolls it all back, so that its time tells nothing about whether
+ * the account exists (docs/security.md lines 10 and 37). Nothing is stored or sent.
+ */
+export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purpose: OneTimeCodePurpose; readonly channel: OutboxChannel }, options: OtpOptions = {}): Promise<void> {
+  const policy = options.policy ?? defaultOtpPolicy
+  const now = options.now ?? new Date()
+  const nobody = randomUUID()
+  const destination = input.channel === 'email' ? 'tidak-ada@satupintu.invalid' : '+620000000000'
+  try {
+    await db.transaction().execute(async (trx) => {
+      await trx.selectFrom('citizens').select('id').where('id', '=', nobody).forUpdate().executeTakeFirst()
+      await trx
+        .selectFrom('one_time_codes')
+        .select('created_at')
+        .where('citizen_id', '=', nobody)
+        .where('purpose', '=', input.purpose)
+        .where('created_at', '>', new Date(now.getTime() - 3600 * 1000))
+        .orderBy('created_at', 'asc')
+        .execute()
+      await trx.updateTable('one_time_codes').set({ consumed_at: now }).where('citizen_id', '=', nobody).where('purpose', '=', input.purpose).where('consumed_at', 'is', null).execute()
+      const id = randomUUID()
+      const code = randomInt(0, 10 ** OTP_DIGITS).toString().padStart(OTP_DIGITS, '0')
+      const expiresAt = new Date(now.getTime() + policy.lifetimeSeconds * 1000)
+      // Where the real one inserts its code row: the same insert, of no row (there is no citizen).
+      await trx
+        .insertInto('one_time_codes')
+        .columns(['id', 'purpose', 'citizen_id', 'destination', 'code_hash', 'expires_at', 'created_at'])
+        .expression(
+          trx
+            .selectFrom('citizens')
+            .select((eb) => [
+              eb.val(id).as('id'),
+              eb.val(input.purpose).as('purpose'),
+              'citizens.id as citizen_id',
+              eb.val(destination).as('destination'),
+              eb.val(hashOtp(id, input.purpose, code, options.secret)).as('code_hash'),
+              eb.val(expiresAt).as('expires_at'),
+              eb.val(now).as('created_at'),
+            ])
+            .where('citizens.id', '=', nobody),
+        )
+        .execute()
+      const locale = options.locale ?? 'id'
+      const message = otpMessage(input.purpose, code, policy.lifetimeSeconds, locale)
+      const outbox = options.outbox?.(trx) ?? databaseOutbox(trx)
+      await outbox.send({
+        channel: input.channel,
+        recipient: destination,
+        kind: 'code',
+        locale,
+        expiresAt,
+        params: { code, minutes: Math.max(1, Math.floor(policy.lifetimeSeconds / 60)) },
+        ...(input.channel === 'email' ? { subject: message.subject, body: message.body, html: message.html } : { body: message.sms }),
+      })
+      await recordAudit(trx, {
+        event: 'otp.sent',
+        actor: options.actor ?? 'anonymous',
+        ip: options.ip,
+        requestId: options.requestId,
+        data: { purpose: input.purpose, channel: input.channel },
+      })
+      throw new DecoyRollback()
+    })
+  } catch (err) {
+    if (!(err instanceof DecoyRollback)) throw err
+  }
+}
+
 /**
  * Checks a code against the citizen's live code for `purpose`. Every check, right or
  * wrong, uses one of the code's attempts; a right code is used up. The caller acts on

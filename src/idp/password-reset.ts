@@ -5,8 +5,8 @@ import type { Kysely } from 'kysely'
 import { findCitizenById, findCitizenByIdentifier, setCitizenPassword, type Citizen } from '../accounts/citizens.ts'
 import { isAccountError } from '../accounts/errors.ts'
 import { noticeOptionsOf } from '../accounts/notices.ts'
-import { classifyIdentifier } from '../accounts/identifiers.ts'
-import { defaultOtpPolicy, issueOtp, verifyOtp } from '../accounts/otp.ts'
+import { classifyIdentifier, type ClassifiedIdentifier } from '../accounts/identifiers.ts'
+import { defaultOtpPolicy, issueDecoyOtp, issueOtp, verifyOtp, type OtpOptions } from '../accounts/otp.ts'
 import { takeSourceAllowance } from '../accounts/throttle.ts'
 import { AppError } from '../errors/app-error.ts'
 import { checkPassword, passwordErrorMessages } from '../accounts/password-policy.ts'
@@ -93,6 +93,37 @@ async function liveResetCodeId(db: Kysely<Database>, citizenId: string): Promise
     .where('consumed_at', 'is', null)
     .executeTakeFirst()
   return row?.id
+}
+
+/**
+ * Sends the reset code for what was typed, or does the same work for nobody
+ * (issueDecoyOtp): a known and an unknown identifier cost the same statements, the same
+ * rendered and queued message and the same audit row (docs/security.md lines 10 and 37),
+ * so neither the answer nor its time tells whether an account exists. Returns the flow's
+ * cookie value.
+ */
+export async function sendResetCode(
+  db: Kysely<Database>,
+  classified: Exclude<ClassifiedIdentifier, { kind: 'invalid' }>,
+  context: { ip?: string; requestId?: string; secret?: Buffer | string; outbox?: OtpOptions['outbox'] },
+): Promise<string> {
+  const options: OtpOptions = {
+    ...(context.ip !== undefined ? { ip: context.ip } : {}),
+    ...(context.requestId !== undefined ? { requestId: context.requestId } : {}),
+    ...(context.secret !== undefined ? { secret: context.secret } : {}),
+    ...(context.outbox !== undefined ? { outbox: context.outbox } : {}),
+  }
+  const citizen = await findCitizenByIdentifier(db, classified)
+  const target = citizen?.status === 'active' ? resetDestination(citizen, classified.kind) : undefined
+  if (citizen && target) {
+    const sent = await issueOtp(db, { citizenId: citizen.id, purpose: 'reset_password', channel: target.channel, destination: target.destination }, options)
+    if (sent.ok) return sent.codeId
+    // Asked again too soon: nothing new is sent, but the request costs what a sending one does.
+    await issueDecoyOtp(db, { purpose: 'reset_password', channel: target.channel }, options)
+    return (await liveResetCodeId(db, citizen.id)) ?? randomUUID()
+  }
+  await issueDecoyOtp(db, { purpose: 'reset_password', channel: classified.kind === 'phone' ? 'sms' : 'email' }, options)
+  return randomUUID()
 }
 
 export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
@@ -194,18 +225,7 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
       const classified = classifyIdentifier(identifier)
       if (classified.kind === 'invalid') return requestPage(req, reply, kembali, identifier, t('reset.identifierInvalid'), 400)
 
-      let token: string = randomUUID()
-      const citizen = await findCitizenByIdentifier(db, classified)
-      const target = citizen?.status === 'active' ? resetDestination(citizen, classified.kind) : undefined
-      if (citizen && target) {
-        const sent = await issueOtp(
-          db,
-          { citizenId: citizen.id, purpose: 'reset_password', channel: target.channel, destination: target.destination },
-          { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
-        )
-        // Asked again too soon: the code sent a moment ago is still the one to enter.
-        token = sent.ok ? sent.codeId : ((await liveResetCodeId(db, citizen.id)) ?? token)
-      }
+      const token = await sendResetCode(db, classified, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
       reply.setCookie(resetCookie, token, flowCookieOptions(config, resetPath, codeStepSeconds))
       return reply.redirect(withReturn(`${resetPath}/kode`, kembali), 303)
     },

@@ -183,3 +183,56 @@ t.test('the reset pages refuse what they cannot use', async (t) => {
     t.equal(res.status, 303, 'a forged "code already checked" state is ignored')
   })
 })
+
+t.test('SECURITY 10: a reset asked for a known and for an unknown identifier does the same work: the same statements, one message queued, one audit row', async (t) => {
+  const { sendResetCode } = await import('../../src/idp/password-reset.ts')
+  const { classifyIdentifier } = await import('../../src/accounts/identifiers.ts')
+  await eachDatabase(t, async (t, db) => {
+    const citizen = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', citizen.id).execute()
+    const other = await addCitizen(db.db, siti)
+    await db.db.updateTable('citizens').set({ phone_verified: true }).where('id', '=', other.id).execute()
+    /** Runs one reset request on a database that counts every statement by its kind. */
+    async function work(identifier: string): Promise<{ statements: string[]; sends: number }> {
+      const statements: string[] = []
+      // Only statements that ran (a sub-query is built, but not run, on its own).
+      const kinds = new Map<string, string>()
+      const counting = db.db.withPlugin({
+        transformQuery: (args) => {
+          kinds.set(args.queryId.queryId, args.node.kind)
+          return args.node
+        },
+        transformResult: async (args) => {
+          statements.push(kinds.get(args.queryId.queryId) ?? '?')
+          return args.result
+        },
+      })
+      let sends = 0
+      const classified = classifyIdentifier(identifier)
+      if (classified.kind === 'invalid') throw new Error('invalid identifier')
+      const { databaseOutbox } = await import('../../src/accounts/outbox.ts')
+      await sendResetCode(counting, classified, {
+        ip: '203.0.113.1',
+        outbox: (trx) => {
+          const real = databaseOutbox(trx)
+          return { send: async (m) => { sends++; await real.send(m) } }
+        },
+      })
+      return { statements, sends }
+    }
+    const known = await work(budi.nik)
+    const unknown = await work('3201012505800003')
+    const knownPhone = await work(siti.phone)
+    const unknownPhone = await work('081399998888')
+    t.equal(known.sends, 1, 'the known NIK queues one message')
+    t.equal(unknown.sends, 1, 'the unknown NIK renders and queues one too (then undone)')
+    t.same(unknown.statements, known.statements, `the same statements in the same order (${known.statements.length})`)
+    t.same(unknownPhone.statements, knownPhone.statements, 'and by phone number')
+    const toNobody = await db.db.selectFrom('outbox').select('id').where('recipient', 'not in', [budi.email, '+6281298765432']).execute()
+    t.equal(toNobody.length, 0, 'nothing queued for nobody is left behind')
+    // Asked again at once: nothing new is sent, and still the same work.
+    const again = await work(budi.nik)
+    t.equal(again.sends, 1)
+    t.ok(again.statements.length >= known.statements.length, 'a too-soon request is not cheaper than a sending one')
+  })
+})
