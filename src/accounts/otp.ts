@@ -8,14 +8,16 @@
 //     a server secret as the HMAC key, a copy of the database alone does not even allow
 //     the 10^6 guesses offline);
 //   * valid at most 10 minutes, at most 5 guesses, then dead; used once;
-//   * a new code retires every earlier live code for the same citizen and purpose (the
-//     unique index one_time_codes_live makes "at most one live code" a database fact);
+//   * a new verification code retires every earlier live code for the same citizen and
+//     purpose (the unique index one_time_codes_live makes "at most one live code" a
+//     database fact); a reset code is bound to the flow that asked for it instead, and a
+//     stranger's request never retires the owner's;
 //   * issuing is limited (a short wait between codes, at most 5 an hour per citizen and
 //     purpose), which also bounds the SMS bill an attacker can run up;
 //   * compared in constant time (crypto.timingSafeEqual).
 
 import { createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { recordAudit, type AuditActor } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import type { OneTimeCodePurpose } from '../db/tables/one-time-codes.ts'
@@ -200,13 +202,18 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
       return { ok: false, reason: 'rate_limited', retryAfterSeconds: secondsUntil(oldest.created_at.getTime() + 3600 * 1000, now) }
     }
 
-    await trx
+    // A verification code retires the earlier ones. A reset code does not: anyone may ask
+    // for a reset of any NIK, and a stranger's request must leave the owner's pending
+    // code alone; each reset code is entered only from the flow that asked for it
+    // (verifyOtp's codeId). The statement runs either way, so both cost the same.
+    let retire = trx
       .updateTable('one_time_codes')
       .set({ consumed_at: now })
       .where('citizen_id', '=', input.citizenId)
       .where('purpose', '=', input.purpose)
       .where('consumed_at', 'is', null)
-      .execute()
+    if (input.purpose === 'reset_password') retire = retire.where(sql<boolean>`false`)
+    await retire.execute()
 
     const id = randomUUID()
     const code = randomInt(0, 10 ** OTP_DIGITS).toString().padStart(OTP_DIGITS, '0')
@@ -333,12 +340,19 @@ export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purp
  */
 export async function verifyOtp(
   db: Kysely<Database>,
-  input: { readonly citizenId: string; readonly purpose: OneTimeCodePurpose; readonly code: string },
+  input: {
+    readonly citizenId: string
+    readonly purpose: OneTimeCodePurpose
+    readonly code: string
+    /** Only this code (the one the flow's cookie names): another flow's code is never touched. */
+    readonly codeId?: string | undefined
+  },
   options: OtpOptions = {},
 ): Promise<VerifyOtpResult> {
   const policy = options.policy ?? defaultOtpPolicy
   const now = options.now ?? new Date()
   if (!UUID.test(input.citizenId)) return { ok: false, reason: 'no_active_code' }
+  if (input.codeId !== undefined && !UUID.test(input.codeId)) return { ok: false, reason: 'no_active_code' }
 
   return db.transaction().execute(async (trx): Promise<VerifyOtpResult> => {
     // The row lock makes concurrent checks of one code take turns, so that the attempt
@@ -349,6 +363,7 @@ export async function verifyOtp(
       .where('citizen_id', '=', input.citizenId)
       .where('purpose', '=', input.purpose)
       .where('consumed_at', 'is', null)
+      .$if(input.codeId !== undefined, (q) => q.where('id', '=', input.codeId as string))
       .forUpdate()
       .executeTakeFirst()
     if (row === undefined) return { ok: false, reason: 'no_active_code' }

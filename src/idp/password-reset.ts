@@ -84,10 +84,13 @@ function resetDestination(citizen: Citizen, kind: string): { channel: OutboxChan
   return kind === 'phone' ? (phone ?? email) : (email ?? phone)
 }
 
-async function liveResetCodeId(db: Kysely<Database>, citizenId: string): Promise<string | undefined> {
+/** `token` when it names a live reset code of this citizen (the same flow asking again). */
+async function ownLiveResetCodeId(db: Kysely<Database>, citizenId: string, token: string | undefined): Promise<string | undefined> {
+  if (token === undefined || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(token)) return undefined
   const row = await db
     .selectFrom('one_time_codes')
     .select('id')
+    .where('id', '=', token)
     .where('citizen_id', '=', citizenId)
     .where('purpose', '=', 'reset_password')
     .where('consumed_at', 'is', null)
@@ -105,7 +108,7 @@ async function liveResetCodeId(db: Kysely<Database>, citizenId: string): Promise
 export async function sendResetCode(
   db: Kysely<Database>,
   classified: Exclude<ClassifiedIdentifier, { kind: 'invalid' }>,
-  context: { ip?: string; requestId?: string; secret?: Buffer | string; outbox?: OtpOptions['outbox'] },
+  context: { ip?: string; requestId?: string; secret?: Buffer | string; outbox?: OtpOptions['outbox']; currentToken?: string | undefined },
 ): Promise<string> {
   const options: OtpOptions = {
     ...(context.ip !== undefined ? { ip: context.ip } : {}),
@@ -120,7 +123,9 @@ export async function sendResetCode(
     if (sent.ok) return sent.codeId
     // Asked again too soon: nothing new is sent, but the request costs what a sending one does.
     await issueDecoyOtp(db, { purpose: 'reset_password', channel: target.channel }, options)
-    return (await liveResetCodeId(db, citizen.id)) ?? randomUUID()
+    // Only this browser's own live code, when it already has one: never another flow's
+    // (a stranger who asks right after the owner must not get the owner's code to guess at).
+    return (await ownLiveResetCodeId(db, citizen.id, context.currentToken)) ?? randomUUID()
   }
   await issueDecoyOtp(db, { purpose: 'reset_password', channel: classified.kind === 'phone' ? 'sms' : 'email' }, options)
   return randomUUID()
@@ -225,7 +230,7 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
       const classified = classifyIdentifier(identifier)
       if (classified.kind === 'invalid') return requestPage(req, reply, kembali, identifier, t('reset.identifierInvalid'), 400)
 
-      const token = await sendResetCode(db, classified, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
+      const token = await sendResetCode(db, classified, { ip: req.ip, requestId: req.id, secret: deps.otpSecret, currentToken: req.cookies[resetCookie] })
       reply.setCookie(resetCookie, token, flowCookieOptions(config, resetPath, codeStepSeconds))
       return reply.redirect(withReturn(`${resetPath}/kode`, kembali), 303)
     },
@@ -284,7 +289,9 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         // answer — and its cost — is that of a wrong code.
         const result = await verifyOtp(
           db,
-          { citizenId: row?.citizen_id ?? randomUUID(), purpose: 'reset_password', code: v.code },
+          // This flow's own code only: a stranger's flow for the same NIK names another
+          // row, and its wrong guesses never reach the owner's code.
+          { citizenId: row?.citizen_id ?? randomUUID(), purpose: 'reset_password', code: v.code, codeId: row?.id ?? randomUUID() },
           { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
         )
         if (!row || !result.ok) return codePage(req, reply, kembali, false, '', { code: t('reset.code.wrong') }, 400)
@@ -309,6 +316,8 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         reply.setCookie(resetCookie, signer().sign(`ok.${codeId}.${expires}`), flowCookieOptions(config, resetPath, verifiedStepSeconds))
         return codePage(req, reply, kembali, true, '', { password: accountErrorText(req, err) }, 400)
       }
+      // The other flows' reset codes of this account die with the old password.
+      await db.updateTable('one_time_codes').set({ consumed_at: new Date() }).where('citizen_id', '=', citizenId).where('purpose', '=', 'reset_password').where('consumed_at', 'is', null).execute()
       // Whoever knew the old password is signed out everywhere, agencies included.
       await notifyBackchannelLogout(deps.provider(), db, citizenId, req.log)
       await destroyAccountArtifacts(db, citizenId, credentialArtifacts)

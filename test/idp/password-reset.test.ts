@@ -2,6 +2,7 @@
  * "Lupa kata sandi" over HTTP: the same answer whether or not an account exists, a code
  * that dies after five wrong guesses, and a new password that signs out every device.
  */
+import { sql } from 'kysely'
 import t from 'tap'
 import { authenticateCitizen, createCitizen } from '../../src/accounts/citizens.ts'
 import { addCitizen, budi, siti } from '../helpers/citizens.ts'
@@ -234,5 +235,39 @@ t.test('SECURITY 10: a reset asked for a known and for an unknown identifier doe
     const again = await work(budi.nik)
     t.equal(again.sends, 1)
     t.ok(again.statements.length >= known.statements.length, 'a too-soon request is not cheaper than a sending one')
+  })
+})
+
+t.test('SECURITY 39: a reset code belongs to the flow that asked for it: a stranger who asks for the same NIK can neither learn, burn nor retire the owner\'s code', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const citizen = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', citizen.id).execute()
+    const owner = new Browser()
+    const asked = await ask(owner, issuer, budi.nik)
+    const code = await latestCode(db, budi.email)
+    const ownerToken = owner.cookies.get('sp_reset')?.value
+
+    // A stranger asks right after (no new code is sent yet): the cookie names nothing of the owner's.
+    const stranger = new Browser()
+    const strangerAsk = await ask(stranger, issuer, budi.nik)
+    t.not(stranger.cookies.get('sp_reset')?.value, ownerToken, 'the stranger does not get the owner\'s code id')
+    const wrong = code === '123456' ? '654321' : '123456'
+    for (let i = 0; i < 6; i++) await sendCode(stranger, issuer, strangerAsk.page, { code: wrong, password: newPassword, password2: newPassword })
+    // Even the right code, from the stranger's flow, is refused: it is not that flow's code.
+    const stolen = await sendCode(stranger, issuer, strangerAsk.page, { code, password: 'kata sandi si penyusup', password2: 'kata sandi si penyusup' })
+    t.equal(stolen.status, 400, 'the owner\'s code does not work in another flow')
+
+    // A minute later the stranger asks again and a code is sent to the owner: the owner's first code still works.
+    await sql`update one_time_codes set created_at = created_at - interval '2 minutes' where citizen_id = ${citizen.id}`.execute(db.db)
+    await ask(new Browser(), issuer, budi.nik)
+    const live = await db.db.selectFrom('one_time_codes').select('id').where('citizen_id', '=', citizen.id).where('consumed_at', 'is', null).execute()
+    t.equal(live.length, 2, 'the stranger\'s request did not retire the owner\'s code')
+
+    const res = await sendCode(owner, issuer, asked.page, { code, password: newPassword, password2: newPassword })
+    t.equal(res.status, 303, 'the owner\'s code, from the owner\'s flow, works after all that')
+    t.equal((await authenticateCitizen(db.db, budi.nik, newPassword)).ok, true)
+    const left = await db.db.selectFrom('one_time_codes').select('id').where('citizen_id', '=', citizen.id).where('consumed_at', 'is', null).execute()
+    t.equal(left.length, 0, 'and every other reset code of the account died with the old password')
   })
 })
