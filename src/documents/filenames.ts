@@ -1,3 +1,4 @@
+import { create as createContentDisposition } from 'content-disposition'
 import type { DocumentMediaType } from '../db/tables/documents.ts'
 
 /**
@@ -88,19 +89,6 @@ export function displayFileName(raw: string, mediaType?: DocumentMediaType): str
   return ext === '' ? base : `${base}.${ext}`
 }
 
-// RFC 8187 §3.2.1 attr-char: ALPHA / DIGIT / "!" / "#" / "$" / "&" / "+" / "-" / "." /
-// "^" / "_" / "`" / "|" / "~".
-const ATTR_CHAR = /[A-Za-z0-9!#$&+.^_`|~-]/
-
-function encodeRfc8187(value: string): string {
-  let out = ''
-  for (const byte of Buffer.from(value, 'utf8')) {
-    const ch = String.fromCharCode(byte)
-    out += byte < 0x80 && ATTR_CHAR.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
-  }
-  return out
-}
-
 /**
  * The plain `filename` for user agents without RFC 8187: accents removed, every other
  * non-ASCII character and `"`, `\` and `%` replaced by `_` (RFC 6266 appendix D: some
@@ -116,10 +104,11 @@ export function asciiFileName(name: string): string {
 }
 
 /**
- * `Content-Disposition: attachment` with both the ASCII fallback and the exact UTF-8 name
- * (RFC 6266 §4.3 and appendix D: `filename` first, then `filename*`). Pass a name already
- * made safe by displayFileName.
+ * `Content-Disposition: attachment` for a download, built by the `content-disposition`
+ * package (RFC 6266): `filename` with our ASCII fallback, and `filename*` (RFC 8187, UTF-8)
+ * whenever the fallback is not the exact name. Pass a name already made safe by
+ * displayFileName.
  */
 export function contentDisposition(fileName: string): string {
-  return `attachment; filename="${asciiFileName(fileName)}"; filename*=UTF-8''${encodeRfc8187(fileName)}`
+  return createContentDisposition(fileName, { fallback: asciiFileName(fileName) })
 }
