@@ -25,6 +25,10 @@ export const accountMessages = defineMessages({
     'register.nik': 'NIK',
     'register.nikHint': '16 angka, tertera di KTP-el atau Kartu Keluarga.',
     'register.nikRequired': 'Isi NIK Anda (16 angka).',
+    'register.knownNik.subject': 'Pendaftaran Satu Pintu tidak dapat dilanjutkan',
+    'register.knownNik.body':
+      'Seseorang mencoba mendaftar di Satu Pintu dengan alamat ini, tetapi NIK yang diketik sudah memiliki akun. Bila akun itu milik Anda, atur ulang kata sandi di {url}. Bila bukan Anda, abaikan pesan ini.',
+    'register.knownNik.sms': 'Satu Pintu: NIK yang Anda ketik sudah memiliki akun. Bila itu milik Anda, gunakan Lupa kata sandi. Bila bukan Anda, abaikan.',
     'register.nikTaken':
       'NIK ini sudah terdaftar. Bila ini akun Anda, masuk atau pakai "Lupa kata sandi". Bila Anda tidak pernah mendaftar, datanglah ke loket MPP dengan membawa KTP-el.',
     'register.forgot': 'Lupa kata sandi',
@@ -255,6 +259,10 @@ export const accountMessages = defineMessages({
     'register.nik': 'NIK',
     'register.nikHint': '16 digits, printed on your KTP-el or family card (Kartu Keluarga).',
     'register.nikRequired': 'Enter your NIK (16 digits).',
+    'register.knownNik.subject': 'Your Satu Pintu registration cannot go on',
+    'register.knownNik.body':
+      'Someone tried to register at Satu Pintu with this address, but the NIK typed already has an account. If that account is yours, reset its password at {url}. If this was not you, ignore this message.',
+    'register.knownNik.sms': 'Satu Pintu: the NIK you typed already has an account. If it is yours, use Forgot password. If not you, ignore this.',
     'register.nikTaken':
       'This NIK is already registered. If it is your account, sign in or use "Forgot your password". If you never registered, please visit a counter at the MPP with your KTP-el.',
     'register.forgot': 'Forgot your password',

@@ -1,3 +1,4 @@
+import { signerFactory } from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
@@ -10,7 +11,7 @@ import { normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
 import { nikErrorMessages, nikMatchesPerson, parseNik } from '../accounts/nik.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../accounts/otp.ts'
 import { takeSourceAllowance } from '../accounts/throttle.ts'
-import { maskRecipient } from '../accounts/outbox.ts'
+import { databaseOutbox, maskRecipient } from '../accounts/outbox.ts'
 import { errorCodes } from '../errors/codes.ts'
 import { translator, type Translate } from '../http/i18n.ts'
 import { pickLocale } from '../http/locale.ts'
@@ -243,6 +244,36 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
   const { config, db } = deps
   const pendingCookie = hostCookieName(config, pendingCookieBase)
 
+  function signer() {
+    const keys = deps.provider().keys
+    if (!Array.isArray(keys) || keys.length === 0) throw new Error('registration: the provider has no cookie keys')
+    return signerFactory(keys)
+  }
+
+  /**
+   * A registration that cannot go on (the NIK has an account already) answers exactly like
+   * one that does (docs/security.md line 37): the same redirect to the code page, naming
+   * the contact that was typed. That contact is told, by message, that the NIK has an
+   * account and how to recover it; the page says nothing. The flow cookie then holds the
+   * typed destination, signed with the provider's cookie keys, instead of a code row id.
+   */
+  function decoyDestination(req: FastifyRequest): string | undefined {
+    const raw = req.cookies[pendingCookie]
+    if (typeof raw !== 'string' || raw.length > 600 || !raw.includes('.')) return undefined
+    const unsigned = signer().unsign(raw)
+    if (!unsigned.valid || unsigned.value === null) return undefined
+    const m = /^d\.([0-9]{1,12})\.(.+)$/.exec(unsigned.value)
+    if (!m || Number(m[1]) * 1000 <= Date.now()) return undefined
+    return m[2]
+  }
+
+  async function pendingRow(req: FastifyRequest): Promise<{ decoy: boolean; row: NonNullable<Awaited<ReturnType<typeof findCodeRow>>> | { destination: string } } | undefined> {
+    const row = await findCodeRow(db, req.cookies[pendingCookie], verifyPurposes, pendingMaxAgeSeconds)
+    if (row) return { decoy: false, row }
+    const destination = decoyDestination(req)
+    return destination === undefined ? undefined : { decoy: true, row: { destination } }
+  }
+
   function registerPage(
     req: FastifyRequest,
     reply: FastifyReply,
@@ -389,7 +420,23 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       // The same answer for a registered NIK whatever else was typed: it says that the NIK
       // has an account (unavoidable on a sign-up form; a NIK is not a secret) and nothing
       // about that account.
-      if (err.code === 'nik_taken') return registerPage(req, reply, kembali, keep, { nik: t('register.nikTaken') }, accountErrorStatus(err), true)
+      if (err.code === 'nik_taken') {
+        const channel = normalizeEmail(email) !== undefined ? 'email' : 'sms'
+        const destination = (channel === 'email' ? normalizeEmail(email) : normalizePhone(phone)) as string
+        const t2 = accountText(req)
+        await databaseOutbox(db, req.log).send({
+          channel,
+          recipient: destination,
+          kind: 'registration_known_nik',
+          locale,
+          ...(channel === 'email'
+            ? { subject: t2('register.knownNik.subject'), body: t2('register.knownNik.body', { url: `${config.idp.issuer.replace(/\/+$/, '')}/lupa-sandi` }) }
+            : { body: t2('register.knownNik.sms') }),
+        })
+        const expires = Math.floor(Date.now() / 1000) + pendingMaxAgeSeconds
+        reply.setCookie(pendingCookie, signer().sign(`d.${expires}.${destination}`), flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
+        return reply.redirect(withReturn('/daftar/verifikasi', kembali), 303)
+      }
       const field = registerAnchors.some(([f]) => f === err.field) ? err.field : 'general'
       return registerPage(req, reply, kembali, keep, { [field]: accountErrorText(req, err) }, accountErrorStatus(err))
     }
@@ -413,8 +460,13 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
 
   app.get('/daftar/verifikasi', { schema: { querystring: verifyQuery } }, async (req, reply) => {
     const kembali = returnPathOf(req)
-    const row = await findCodeRow(db, req.cookies[pendingCookie], verifyPurposes, pendingMaxAgeSeconds)
-    if (!row) return missingPage(req, reply)
+    const pending = await pendingRow(req)
+    if (!pending) return missingPage(req, reply)
+    if (pending.decoy) {
+      const resent = (req.query as { terkirim?: string }).terkirim === '1'
+      return verifyPage(req, reply, pending.row, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
+    }
+    const row = pending.row as NonNullable<Awaited<ReturnType<typeof findCodeRow>>>
     if (row.consumed_at !== null && (await alreadyVerified(row))) return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
     const resent = (req.query as { terkirim?: string }).terkirim === '1'
     return verifyPage(req, reply, row, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
@@ -426,10 +478,13 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
     async (req, reply) => {
       const t = accountText(req)
       const kembali = returnPathOf(req)
-      const row = await findCodeRow(db, req.cookies[pendingCookie], verifyPurposes, pendingMaxAgeSeconds)
-      if (!row) return missingPage(req, reply)
+      const pending = await pendingRow(req)
+      if (!pending) return missingPage(req, reply)
       const { code } = formValues(req, ['code'], invalidFields(req))
-      if (code.trim() === '') return verifyPage(req, reply, row, kembali, { error: t('forms.codeRequired'), status: 400 })
+      if (code.trim() === '') return verifyPage(req, reply, pending.row, kembali, { error: t('forms.codeRequired'), status: 400 })
+      // No code was sent in this flow: every code is a wrong one.
+      if (pending.decoy) return verifyPage(req, reply, pending.row, kembali, { error: t('verify.expired'), status: 400 })
+      const row = pending.row as NonNullable<Awaited<ReturnType<typeof findCodeRow>>>
       const result = await verifyOtp(db, { citizenId: row.citizen_id, purpose: row.purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
       if (!result.ok) return verifyPage(req, reply, row, kembali, { error: codeFailureText(t, result), status: 400 })
       const context = { ip: req.ip, requestId: req.id }
@@ -462,8 +517,13 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
     async (req, reply) => {
       const t = accountText(req)
       const kembali = returnPathOf(req)
-      const row = await findCodeRow(db, req.cookies[pendingCookie], verifyPurposes, pendingMaxAgeSeconds)
-      if (!row) return missingPage(req, reply)
+      const pending = await pendingRow(req)
+      if (!pending) return missingPage(req, reply)
+      if (pending.decoy) {
+        const target = withReturn('/daftar/verifikasi', kembali)
+        return reply.redirect(`${target}${target.includes('?') ? '&' : '?'}terkirim=1`, 303)
+      }
+      const row = pending.row as NonNullable<Awaited<ReturnType<typeof findCodeRow>>>
       if (await alreadyVerified(row)) return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
       const citizen = await findCitizenById(db, row.citizen_id)
       const current = row.purpose === 'verify_email' ? citizen?.email : citizen?.phone
