@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import Negotiator from 'negotiator'
 
 /** The languages every page is written in. Bahasa Indonesia comes first: it is the default. */
 export type Locale = 'id' | 'en'
@@ -116,29 +117,14 @@ function fromSingle(value: string | undefined): Locale | undefined {
   return value === undefined ? undefined : matchLocale(value)
 }
 
-/** RFC 9110 §12.5.4: `tag;q=0.8, …`; q defaults to 1, q=0 means "not acceptable". */
+/**
+ * RFC 9110 §12.5.4 (`tag;q=0.8, …`; q=0 means "not acceptable"), parsed and ranked by the
+ * `negotiator` package. `in` (the withdrawn code for Indonesian) is offered too and maps to `id`.
+ */
 export function fromAcceptLanguage(header: string | undefined): Locale | undefined {
   if (!header) return undefined
-  let best: Locale | undefined
-  let bestQ = 0
-  for (const part of header.split(',')) {
-    const [tag = '', ...paramList] = part.split(';')
-    let q = 1
-    for (const param of paramList) {
-      const [name, value] = param.split('=')
-      if (name?.trim().toLowerCase() === 'q' && value !== undefined) {
-        const parsed = Number(value.trim())
-        q = Number.isFinite(parsed) ? parsed : 0
-      }
-    }
-    const locale = matchLocale(tag)
-    // Strictly greater: among equal q values the earlier tag wins.
-    if (locale && q > bestQ) {
-      best = locale
-      bestQ = q
-    }
-  }
-  return best
+  const best = new Negotiator({ headers: { 'accept-language': header } }).language([...locales, 'in'])
+  return best === undefined ? undefined : matchLocale(best)
 }
 
 function queryValue(req: FastifyRequest, name: string): string | undefined {

@@ -6,6 +6,7 @@ import cookie from '@fastify/cookie'
 import { assetsPlugin } from '../../src/http/assets.ts'
 import { commonMessages, defineMessages, errorPageStatuses, translator } from '../../src/http/i18n.ts'
 import { createViews, viewsPlugin } from '../../src/http/views.ts'
+import { fromAcceptLanguage } from '../../src/http/locale.ts'
 import type { ViewsPluginOptions } from '../../src/http/views.ts'
 
 const signinTemplate = `<% layout('layout', { title: it.t('signin.title') }) %>
@@ -316,4 +317,14 @@ t.test('createViews refuses template names that leave the template directories',
     t.throws(() => views.render(name, {}), /bad template name/, name)
   }
   t.throws(() => views.render('missing', {}), /no template "missing"/)
+})
+
+t.test('fromAcceptLanguage ranks with negotiator: q first, then the more exact match', async (t) => {
+  t.equal(fromAcceptLanguage('id-ID,id;q=0.9,en-US;q=0.8,en;q=0.7'), 'id', 'a browser set to Indonesian')
+  t.equal(fromAcceptLanguage('en-GB,en;q=0.9,id;q=0.5'), 'en')
+  t.equal(fromAcceptLanguage('in-ID'), 'id', 'the legacy code')
+  t.equal(fromAcceptLanguage('id;q=0, en'), 'en', 'q=0 is not acceptable')
+  t.equal(fromAcceptLanguage('id-ID, en'), 'en', 'at equal q an exact tag beats a prefix match (negotiator)')
+  t.equal(fromAcceptLanguage('fr, de'), undefined)
+  t.equal(fromAcceptLanguage(''), undefined)
 })
