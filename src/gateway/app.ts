@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { createJobs } from '../jobs/jobs.ts'
 import type { Config } from '../config/schema.ts'
 import type { DatabaseHandle } from '../db/create.ts'
 import { createBaseApp } from '../http/app.ts'
@@ -55,11 +56,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   guardSites(app, { sites, table })
 
   const signer = await createAssertionSigner({ db: database.db, kek, config, logger })
-  const keyTimer = setInterval(() => {
-    signer.reload().catch((err: unknown) => logger.warn({ err }, 'gateway key reload failed'))
-  }, config.idp.keys.refreshSeconds * 1000)
-  keyTimer.unref()
-  app.addHook('onClose', async () => clearInterval(keyTimer))
+  // Background work (src/jobs/jobs.ts): no overlap, failures logged, stopped on close.
+  const jobs = createJobs(logger, [{ name: 'assertion key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: () => signer.reload() }])
+  jobs.start()
+  app.addHook('onClose', async () => jobs.stop())
 
   // The gateway's pages are also shown on agency hosts (sign-out, errors): their stylesheet
   // lives under a path no agency uses, which the gateway keeps on every host (sites.ts).
