@@ -42,7 +42,13 @@ const PDF_EOF = Buffer.from('%%EOF', 'latin1')
 const ZIP_EOCD = Buffer.from([0x50, 0x4b, 0x05, 0x06, 0x00, 0x00, 0x00, 0x00])
 const MARKUP = ['<html', '<script', '<svg', '<!doctype', '<?php', '<iframe']
 
-/** The format of `head` (the first bytes of a file), or undefined when it is none we accept. */
+/**
+ * The format of `head` (the first bytes of a file), or undefined when it is none we accept.
+ * Kept by hand rather than `file-type` (issue 11 asked): we accept three formats whose
+ * signatures are the eight bytes below, the streaming inspector needs the answer
+ * synchronously on its first chunk (file-type's detection is async and wants up to 4 KiB),
+ * and the structure and polyglot walkers, the real guard, would stay ours either way.
+ */
 export function sniffFormat(head: Uint8Array): DocumentFormat | undefined {
   const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength)
   if (b.length >= PDF_MAGIC.length && b.subarray(0, PDF_MAGIC.length).equals(PDF_MAGIC)) return 'pdf'
