@@ -260,6 +260,9 @@ function takenError(err: unknown): AccountError | undefined {
  * verifies it first holds it (markEmailVerified). The citizen row and its audit entry
  * are written together or not at all.
  */
+/** How long a registration may stay unproven before its NIK is free again (the code page's day). */
+export const unprovenClaimSeconds = 24 * 3600
+
 export async function createCitizen(
   db: Kysely<Database>,
   input: NewCitizenInput,
@@ -303,6 +306,22 @@ export async function createCitizen(
 
   try {
     return await db.transaction().execute(async (trx) => {
+      // An unproven claim on this NIK does not block its real owner for longer than a
+      // registration can stay pending (docs/security.md line 37): an account that holds
+      // the NIK but, a day after it was made, still has no verified contact, never signed
+      // in from any device, holds no documents and was not attested at a counter is only
+      // a claim, and a new registration of the NIK takes its place.
+      const replaced = await trx
+        .deleteFrom('citizens')
+        .where('nik', '=', nik)
+        .where('email_verified', '=', false)
+        .where('phone_verified', '=', false)
+        .where('assurance_level', '=', 1)
+        .where('created_at', '<', new Date(now.getTime() - unprovenClaimSeconds * 1000))
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('known_devices').select('known_devices.citizen_id').whereRef('known_devices.citizen_id', '=', 'citizens.id'))))
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('documents').select('documents.citizen_id').whereRef('documents.citizen_id', '=', 'citizens.id'))))
+        .returning('id')
+        .executeTakeFirst()
       const row = await trx
         .insertInto('citizens')
         .values({
@@ -324,7 +343,11 @@ export async function createCitizen(
         subjectId: row.id,
         ip: context.ip,
         requestId: context.requestId,
-        data: { assuranceLevel: input.assuranceLevel ?? 1, signInMethod: passwordHash === null ? 'none_yet' : 'password' },
+        data: {
+          assuranceLevel: input.assuranceLevel ?? 1,
+          signInMethod: passwordHash === null ? 'none_yet' : 'password',
+          ...(replaced !== undefined ? { replacedUnprovenClaim: true } : {}),
+        },
       })
       const created = await findRecordById(trx, row.id)
       if (created === undefined) throw new Error('citizen vanished inside its own transaction')

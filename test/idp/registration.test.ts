@@ -2,6 +2,7 @@
  * Registration over HTTP, the way a citizen's browser (no JavaScript) walks it:
  * /daftar → code from the outbox → /daftar/verifikasi → sign in → Akun Saya.
  */
+import { sql } from 'kysely'
 import t from 'tap'
 import { findCitizenByIdentifier } from '../../src/accounts/citizens.ts'
 import { addCitizen, budi, siti } from '../helpers/citizens.ts'
@@ -245,7 +246,9 @@ t.test('refusals come back on the same page, next to the field, and write nothin
 t.test('SECURITY 37: a registered NIK gets the same answer as a new one — "check your contact for a code" — and no new account', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
-    await addCitizen(db.db, budi)
+    const existing = await addCitizen(db.db, budi)
+    // A proven account (its e-mail verified): an unproven claim is another test.
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
     const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'baru@contoh.id' }
     const same = { nik: budi.nik, name: budi.name, day: '12', month: '1', year: '1990', gender: 'male', email: budi.email, phone: '', password: 'teh manis hangat sore hari', password2: 'teh manis hangat sore hari' }
     const other = { ...same, name: 'Orang Lain', email: 'lain@contoh.id', phone: '081311112222' }
@@ -271,5 +274,35 @@ t.test('SECURITY 37: a registered NIK gets the same answer as a new one — "che
     t.equal(told.length, 1)
     t.match(told[0]?.body, /lupa-sandi/, 'points to password recovery')
     t.notMatch(told[0]?.body, /b\*\*\*@contoh\.id|budi/i, 'nothing about the existing account')
+  })
+})
+
+t.test('SECURITY 37: an unproven claim on a NIK blocks its real owner no longer than a pending registration; a proven account is never replaced', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const intruder = { ...form, email: 'penyusup@contoh.id', password: 'kopi hitam tanpa gula pagi', password2: 'kopi hitam tanpa gula pagi' }
+    // A stranger registers the owner's NIK with their own address and never proves anything.
+    t.equal((await submit(new Browser(), issuer, intruder)).status, 303)
+    const claim = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
+    // A day later the claim's registration is over.
+    await sql`update citizens set created_at = created_at - interval '25 hours' where nik = ${siti.nik}`.execute(db.db)
+
+    // The owner registers the same NIK: a real code comes, and the account is theirs.
+    const browser = new Browser()
+    t.equal((await submit(browser, issuer, form)).status, 303)
+    const code = await latestCode(db, siti.email)
+    const page = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
+    const verified = await browser.request(new URL(formAction(page, '/daftar/verifikasi'), issuer).toString(), { form: { _csrf: csrfFrom(page), code } })
+    t.equal(verified.headers.get('location'), '/daftar/selesai', 'the owner verifies the address')
+    const owner = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
+    t.not(owner?.id, claim?.id, 'a new account')
+    t.equal(owner?.email, siti.email, 'the NIK is the owner\'s account now')
+    t.equal(await citizenCount(db), 1, 'the claim is gone')
+
+    // Proven now: a later registration of the NIK, however late, replaces nothing.
+    await sql`update citizens set created_at = created_at - interval '25 hours' where nik = ${siti.nik}`.execute(db.db)
+    await submit(new Browser(), issuer, intruder)
+    const still = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
+    t.equal(still?.id, owner?.id, 'the proven account stays')
   })
 })
