@@ -144,6 +144,45 @@ export function connectionTokens(value: string | string[] | undefined): Set<stri
 }
 
 /**
+ * Agency cookies live in the browser under a namespace of the gateway's (issue 10; docs/security.md
+ * line 22): an upstream's `Set-Cookie: sid=…` is stored as `__Host-ag_sid` behind https (`ag_sid`
+ * on plain http, the quick start), and only cookies of that namespace go upstream, with the
+ * namespace taken off. So
+ *  - the gateway's own cookies (`sp_…`) and the idp's never reach an agency, and an upstream
+ *    cookie can never take one of their names (it is `…ag_sp_gw` in the browser);
+ *  - a cookie set for the parent domain by a sibling host, or by another agency's page script
+ *    (`document.cookie = "x=1; Domain=sukamaju.go.id"`), is not forwarded: behind https the
+ *    `__Host-` prefix makes the browser refuse any Domain attribute (RFC 6265bis §4.1.3.2), so
+ *    a `__Host-ag_…` cookie can only have been set by this very host, i.e. by the gateway for
+ *    this agency. On plain http there is no such guarantee; only the namespace holds there.
+ */
+export const agencyCookieNamespace = 'ag_'
+
+/** The browser's name for an agency's cookie `name`. */
+export function agencyCookieName(name: string, secure: boolean): string {
+  return `${secure ? '__Host-' : ''}${agencyCookieNamespace}${name}`
+}
+
+/**
+ * The `Cookie` header an agency receives: only its own cookies (see agencyCookieNamespace),
+ * under the names the agency gave them, values byte for byte. Undefined when none is left.
+ */
+export function agencyCookieHeader(value: string, secure: boolean): string | undefined {
+  const ns = agencyCookieName('', secure)
+  const kept: string[] = []
+  for (const raw of value.split(';')) {
+    const p = raw.trim()
+    if (!p.startsWith(ns)) continue
+    const eq = p.indexOf('=')
+    if (eq === -1) continue
+    const name = p.slice(ns.length, eq).trim()
+    if (name === '' || isGatewayCookie(name)) continue
+    kept.push(`${name}=${p.slice(eq + 1)}`)
+  }
+  return kept.length > 0 ? kept.join('; ') : undefined
+}
+
+/**
  * A `Cookie` header without the cookies `drop` names; the others pass byte for byte.
  * Undefined when nothing is left.
  */
@@ -280,7 +319,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, input: Ups
     if (fate === 'drop' || listed?.has(name) === true) continue
     if (fate === 'body' && !input.hasBody) continue
     if (fate === 'cookie') {
-      const kept = filterCookieHeader(Array.isArray(value) ? value.join('; ') : value, isGatewayCookie)
+      const kept = agencyCookieHeader(Array.isArray(value) ? value.join('; ') : value, input.forwarding.publicUrl.protocol === 'https:')
       if (kept !== undefined) out.cookie = kept
       continue
     }
@@ -414,10 +453,11 @@ function defaultCookiePath(requestPath: string): string {
 }
 
 /**
- * A `Set-Cookie` rewritten for the gateway's origin: `Domain` removed (the cookie belongs
- * to the gateway host only), `Path` moved below the agency's prefix (an explicit one is
- * always written: the browser's default path for "/layanan/a" would be "/layanan", shared
- * by every agency). A cookie that would take the name of one of the gateway's own is
+ * A `Set-Cookie` rewritten for the agency's origin: the name put in the agency namespace
+ * (agencyCookieNamespace: `__Host-ag_<name>` behind https), `Domain` removed (the cookie
+ * belongs to the agency's host only), and behind https `Secure` and `Path=/` as `__Host-`
+ * requires; on plain http the `Path` is moved below the agency's prefix (an explicit one is
+ * always written). A cookie that would take the name of one of the gateway's own is
  * dropped (undefined): an agency cannot set, replace or fix the citizen's gateway session.
  */
 export function rewriteSetCookie(value: string, ctx: ResponseRewrite): string | undefined {
@@ -425,7 +465,7 @@ export function rewriteSetCookie(value: string, ctx: ResponseRewrite): string | 
   const pair = (parts[0] ?? '').trim()
   const eq = pair.indexOf('=')
   const name = (eq === -1 ? '' : pair.slice(0, eq)).trim()
-  if (isGatewayCookie(name)) return undefined
+  if (name === '' || isGatewayCookie(name)) return undefined
   let upstreamCookiePath: string | undefined
   const attrs: string[] = []
   for (const raw of parts.slice(1)) {
@@ -441,11 +481,17 @@ export function rewriteSetCookie(value: string, ctx: ResponseRewrite): string | 
     }
     attrs.push(a)
   }
+  const secure = ctx.ownOrigin.startsWith('https:')
+  const stored = `${agencyCookieName(name, secure)}${pair.slice(eq)}`
+  if (secure) {
+    // `__Host-`: Secure, Path=/ and no Domain, or the browser refuses the cookie.
+    return [stored, 'Path=/', ...attrs.filter((a) => !/^path\s*=/i.test(a)), ...(attrs.some((a) => /^secure$/i.test(a)) ? [] : ['Secure'])].join('; ')
+  }
   const upstreamPath = upstreamCookiePath ?? defaultCookiePath(ctx.upstreamPath)
   const rest = belowBase(upstreamPath, ctx.upstream)
   // Outside the agency's base path there is nothing to map to: keep it at the prefix.
   const path = rest === undefined || rest === '' ? ctx.prefix || '/' : `${ctx.prefix}/${rest}`
-  return [pair, `Path=${path}`, ...attrs].join('; ')
+  return [stored, `Path=${path}`, ...attrs].join('; ')
 }
 
 /** The upstream's response headers as the citizen receives them. */

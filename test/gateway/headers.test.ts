@@ -2,6 +2,7 @@ import t from 'tap'
 import {
   corsCredentialsAllowed,
   encodeHeaderText,
+  agencyCookieHeader,
   filterCookieHeader,
   identityHeaderValues,
   isGatewayCookie,
@@ -127,9 +128,9 @@ t.test('SECURITY 15: a Connection header naming our headers removes the client\'
   for (const h of ['accept-language', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'proxy-connection', 'expect']) t.equal(out[h], undefined, `${h} is not forwarded`)
 })
 
-t.test('the gateway cookies are removed; every other cookie passes byte for byte', async (t) => {
+t.test('only the agency\'s own (namespaced) cookies go upstream, under their own names, byte for byte', async (t) => {
   const out = upstreamRequestHeaders(
-    { cookie: 'lang=id; sp_gw=s%3Aabc.def; sp_gw_tx_abcdef=xyz; PHPSESSID=q1w2e3;  JSESSIONID="a=b"' },
+    { cookie: '__Host-ag_lang=id; sp_gw=s%3Aabc.def; sp_gw_tx_abcdef=xyz; __Host-ag_PHPSESSID=q1w2e3;  __Host-ag_JSESSIONID="a=b"' },
     { upstreamHost: 'u:1', hasBody: false, identity: noIdentity, forwarding },
   )
   t.equal(out.cookie, 'lang=id; PHPSESSID=q1w2e3; JSESSIONID="a=b"')
@@ -141,6 +142,38 @@ t.test('the gateway cookies are removed; every other cookie passes byte for byte
   t.notOk(isGatewayCookie('spgw'))
   t.notOk(isGatewayCookie('SP_GW_OTHER'), 'cookie names are case-sensitive: only our exact names are ours')
   t.equal(filterCookieHeader('a=1;b=2', (n) => n === 'a'), 'b=2')
+  t.equal(agencyCookieHeader('ag_a=1; __Host-ag_b=2', false), 'a=1', 'plain http: the ag_ namespace')
+})
+
+t.test('SECURITY 22: the gateway\'s cookies, parent-domain cookies and cookies of other sites never reach an agency', async (t) => {
+  // What a browser sends to https://dinas-a.layanan.sukamaju.go.id: the gateway's session for
+  // this host, the idp's, a parent-domain cookie a sibling host set (Domain=sukamaju.go.id), one
+  // another agency's page script set for the parent domain, a non-prefixed look-alike of the
+  // namespace (only __Host- proves the cookie is host-only), and the agency's own.
+  const cookie = [
+    '__Host-sp_gw=s%3Asession.sig',
+    'sp_session=idp',
+    'sp_csrf=x',
+    'tracking=sibling-parent-domain',
+    'ag_sid=planted-by-dinas-b-for-the-parent-domain',
+    '__Secure-ag_sid=planted-with-domain',
+    'PHPSESSID=other-app',
+    '__Host-ag_sid=own',
+  ].join('; ')
+  const out = upstreamRequestHeaders({ cookie }, { upstreamHost: 'u:1', hasBody: false, identity: noIdentity, forwarding })
+  t.equal(out.cookie, 'sid=own', 'only the cookie the gateway set for this agency passes')
+  t.equal(agencyCookieHeader('__Host-ag_sp_gw=x; __Host-ag_sp_session=y', true), undefined, 'nothing named like ours, even inside the namespace')
+  // And an upstream's Set-Cookie cannot collide with a gateway cookie: it lands in the namespace.
+  const secureCtx: ResponseRewrite = {
+    ownOrigin: 'https://dinas-a.layanan.sukamaju.go.id',
+    upstream: new URL('http://10.1.2.3:8080/'),
+    publicUrl: new URL('https://dinas-a.layanan.sukamaju.go.id'),
+    prefix: '',
+    upstreamPath: '/x/y',
+  }
+  t.equal(rewriteSetCookie('sid=abc; Domain=sukamaju.go.id; Path=/x', secureCtx), '__Host-ag_sid=abc; Path=/; Secure')
+  t.equal(rewriteSetCookie('sp_gw=stolen; Path=/', secureCtx), undefined)
+  t.equal(rewriteSetCookie('__Host-sp_gw=stolen; Path=/; Secure', secureCtx), undefined)
 })
 
 t.test('framing headers are dropped when no body is forwarded', async (t) => {
@@ -192,15 +225,25 @@ t.test('Location pointing at the upstream is moved onto the gateway; others are 
   t.equal(rewriteLocation('http://10.1.2.3:9090/aplikasi/x', ctx), 'http://10.1.2.3:9090/aplikasi/x', 'another port is another origin')
 })
 
-t.test('Set-Cookie loses Domain and gets a Path below the agency prefix', async (t) => {
-  t.equal(rewriteSetCookie('sid=abc; Domain=10.1.2.3; Path=/aplikasi/; HttpOnly; SameSite=Lax', ctx), 'sid=abc; Path=/layanan/dinas-a; HttpOnly; SameSite=Lax')
-  t.equal(rewriteSetCookie('sid=abc; Path=/aplikasi/izin', ctx), 'sid=abc; Path=/layanan/dinas-a/izin')
-  t.equal(rewriteSetCookie('sid=abc; path=/', ctx), 'sid=abc; Path=/layanan/dinas-a', 'a path outside the base stays at the prefix')
-  t.equal(rewriteSetCookie('sid=abc; Secure', ctx), 'sid=abc; Path=/layanan/dinas-a/izin; Secure', 'no Path: the default path of the upstream request, below the prefix')
-  t.equal(rewriteSetCookie('sid=abc; Path=relative', ctx), 'sid=abc; Path=/layanan/dinas-a/izin', 'an invalid Path means the default path')
-  t.equal(rewriteSetCookie('sp_gw=stolen; Path=/', ctx), undefined, 'an agency cannot set the gateway session cookie')
-  t.equal(rewriteSetCookie('sp_gw_tx_abc=x', ctx), undefined)
-  t.equal(rewriteSetCookie('__Host-sp_gw=x; Path=/; Secure', ctx), undefined)
+t.test('Set-Cookie loses Domain, goes into the agency namespace and, on plain http, gets a Path below the agency prefix', async (t) => {
+  const http: ResponseRewrite = { ...ctx, ownOrigin: 'http://dinas-a.localhost:8080', publicUrl: new URL('http://dinas-a.localhost:8080') }
+  t.equal(rewriteSetCookie('sid=abc; Domain=10.1.2.3; Path=/aplikasi/; HttpOnly; SameSite=Lax', http), 'ag_sid=abc; Path=/layanan/dinas-a; HttpOnly; SameSite=Lax')
+  t.equal(rewriteSetCookie('sid=abc; Path=/aplikasi/izin', http), 'ag_sid=abc; Path=/layanan/dinas-a/izin')
+  t.equal(rewriteSetCookie('sid=abc; path=/', http), 'ag_sid=abc; Path=/layanan/dinas-a', 'a path outside the base stays at the prefix')
+  t.equal(rewriteSetCookie('sid=abc; Secure', http), 'ag_sid=abc; Path=/layanan/dinas-a/izin; Secure', 'no Path: the default path of the upstream request, below the prefix')
+  t.equal(rewriteSetCookie('sid=abc; Path=relative', http), 'ag_sid=abc; Path=/layanan/dinas-a/izin', 'an invalid Path means the default path')
+  t.equal(
+    rewriteSetCookie('sid=abc; Domain=10.1.2.3; Path=/aplikasi/izin; HttpOnly; SameSite=Lax', ctx),
+    '__Host-ag_sid=abc; Path=/; HttpOnly; SameSite=Lax; Secure',
+    'behind https: __Host-, so Secure and Path=/',
+  )
+  t.equal(rewriteSetCookie('sid=abc; Secure; Max-Age=60', ctx), '__Host-ag_sid=abc; Path=/; Secure; Max-Age=60')
+  for (const c of [ctx, http]) {
+    t.equal(rewriteSetCookie('sp_gw=stolen; Path=/', c), undefined, 'an agency cannot set the gateway session cookie')
+    t.equal(rewriteSetCookie('sp_gw_tx_abc=x', c), undefined)
+    t.equal(rewriteSetCookie('__Host-sp_gw=x; Path=/; Secure', c), undefined)
+    t.equal(rewriteSetCookie('novalue', c), undefined, 'a cookie without a name is dropped')
+  }
 })
 
 t.test('response hop-by-hop headers and origin-wide ones are dropped; the rest pass', async (t) => {
@@ -224,7 +267,7 @@ t.test('response hop-by-hop headers and origin-wide ones are dropped; the rest p
     'content-type': 'text/html',
     'cache-control': 'no-store',
     location: 'https://layanan.sukamaju.go.id/layanan/dinas-a/x',
-    'set-cookie': ['a=1; Path=/layanan/dinas-a'],
+    'set-cookie': ['__Host-ag_a=1; Path=/; Secure'],
   })
 })
 

@@ -541,7 +541,11 @@ t.test('Location and Set-Cookie from the upstream are rewritten onto the agency\
   const res = await request(`${gw.at('dinas-a')}/masuk`)
   t.equal(res.status, 302)
   t.equal(res.headers.location, 'https://dinas-a.layanan.sukamaju.go.id/beranda?ok=1')
-  t.same(res.headers['set-cookie'], ['SESSID=abc; Path=/; HttpOnly', 'pref=1; Path=/pengaturan'], 'host-only, the gateway\'s own cookie names dropped')
+  t.same(
+    res.headers['set-cookie'],
+    ['__Host-ag_SESSID=abc; Path=/; HttpOnly; Secure', '__Host-ag_pref=1; Path=/; Secure'],
+    'host-only, in the agency namespace (__Host-: Secure, Path=/), the gateway\'s own cookie names dropped',
+  )
   const other = await request(`${gw.at('dinas-a')}/kirim`, { method: 'POST' })
   t.equal(other.headers.location, '/selesai')
 })
@@ -549,10 +553,10 @@ t.test('Location and Set-Cookie from the upstream are rewritten onto the agency\
 t.test('the gateway session cookie and the citizen\'s token never reach the agency; other cookies do', async (t) => {
   const { gw } = await setup(t)
   const res = await request(`${gw.at('dinas-a')}/permohonan`, {
-    headers: { authorization: 'Bearer tok-budi', cookie: 'sp_gw=s.abc; lang=id; sp_gw_tx_x=1; AGENCY=42', dpop: 'eyJ.proof' },
+    headers: { authorization: 'Bearer tok-budi', cookie: 'sp_gw=s.abc; __Host-ag_lang=id; sp_gw_tx_x=1; __Host-ag_AGENCY=42', dpop: 'eyJ.proof' },
   })
   const seen = json<Echoed>(res.body).headers
-  t.equal(seen.cookie, 'lang=id; AGENCY=42')
+  t.equal(seen.cookie, 'lang=id; AGENCY=42', 'the agency\'s own cookies, under the names it gave them')
   t.equal(seen.authorization, undefined)
   t.equal(seen.dpop, undefined)
 })
@@ -568,7 +572,7 @@ t.test('through the real buildGateway: spoofed headers and the session cookie ar
     const config = testConfig({ gateway: { publicUrl: 'https://layanan.sukamaju.go.id' }, idp: { issuer: `http://127.0.0.1:${await closedPort()}` } })
     const app = await buildGateway({ config, database: db, logger: silentLogger(), agencies: table, keyEncryption: testKek })
     t.teardown(() => app.close())
-    const res = await app.inject({ url: '/info?x=1', headers: { ...spoofed, host: 'dinas-a.layanan.sukamaju.go.id', cookie: 'sp_gw=s.abc; __Host-sp_gw=s.def; lang=id', authorization: 'Bearer abc' } })
+    const res = await app.inject({ url: '/info?x=1', headers: { ...spoofed, host: 'dinas-a.layanan.sukamaju.go.id', cookie: 'sp_gw=s.abc; __Host-sp_gw=s.def; __Host-ag_lang=id', authorization: 'Bearer abc' } })
     t.equal(res.statusCode, 200)
     const seen = json<Echoed>(res.body)
     t.equal(seen.url, '/info?x=1')

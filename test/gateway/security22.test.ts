@@ -59,7 +59,8 @@ t.test("SECURITY 22: the citizen's session cookie and the idp's cookies never re
   const names = [...browser.cookies.keys()]
   t.ok(names.includes('sp_gw'), 'the browser holds the gateway session')
   t.ok(names.some((n) => n.startsWith('sp_session')), 'and the idp session')
-  browser.cookies.set('agency_pref', { value: 'kept', path: '/' })
+  // The agency's own cookie, as the gateway stores it (the ag_ namespace; plain http here).
+  browser.cookies.set('ag_agency_pref', { value: 'kept', path: '/' })
 
   const res = await browser.request(service)
   t.equal(res.status, 200, 'served with the session')
