@@ -63,7 +63,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   // The gateway's pages are also shown on agency hosts (sign-out, errors): their stylesheet
   // lives under a path no agency uses, which the gateway keeps on every host (sites.ts).
-  await registerPages(app, { config, templateDirs: [templatesDir], messages: gatewayMessages, assetsPrefix: gatewayAssetsPrefix })
+  // "Home" is the portal, absolute: on an agency host "/" is the agency's, and on a host we
+  // refuse (421) a relative link would lead straight back to the refusal.
+  await registerPages(app, {
+    config,
+    templateDirs: [templatesDir],
+    messages: gatewayMessages,
+    assetsPrefix: gatewayAssetsPrefix,
+    homeHref: `${new URL(config.gateway.publicUrl).origin}/`,
+  })
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
 
   const clientSecret = deps.clientSecret ?? config.gateway.clientSecret

@@ -612,3 +612,21 @@ t.test('X-Forwarded-For keeps only the hops the gateway trusts (http.trustProxy)
   t.equal(seen.forwarded, 'for=10.0.0.5;host="dinas-a.layanan.sukamaju.go.id";proto=https')
   t.equal(seen['x-forwarded-host'], 'dinas-a.layanan.sukamaju.go.id', 'the agency\'s configured host, as the trusted proxy named it')
 })
+
+t.test('SECURITY 32: the 421 page for a host the gateway does not serve links home to the portal, not back to that host', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const up = await startUpstream(t, echo)
+    const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public' }] }])
+    const config = testConfig({ gateway: { publicUrl: 'https://layanan.sukamaju.go.id' }, idp: { issuer: `http://127.0.0.1:${await closedPort()}` } })
+    const app = await buildGateway({ config, database: db, logger: silentLogger(), agencies: table, keyEncryption: testKek })
+    t.teardown(() => app.close())
+    const res = await app.inject({ url: '/', headers: { host: 'tidak-dikenal.layanan.sukamaju.go.id', accept: 'text/html' } })
+    t.equal(res.statusCode, 421)
+    const hrefs = [...res.body.matchAll(/<a [^>]*href="([^"]*)"/g)].map((m) => m[1])
+    t.ok(hrefs.length > 0, 'the page has links')
+    for (const h of hrefs) {
+      if (h?.startsWith('?') === true || h?.startsWith('#') === true) continue // the language switch and the skip link stay on the page
+      t.match(h, /^https:\/\/layanan\.sukamaju\.go\.id\//, `${h} leads to the portal`)
+    }
+  })
+})
