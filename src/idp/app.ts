@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.ts'
+import { createJobs } from '../jobs/jobs.ts'
 import type { DatabaseHandle } from '../db/create.ts'
 import { recordAudit } from '../audit/audit.ts'
 import { databaseRetryAfterSeconds, isDatabaseUnavailable } from '../db/errors.ts'
@@ -238,37 +239,27 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       reloading = false
     }
   }
-  const keyTimer = setInterval(() => void reload(), config.idp.keys.refreshSeconds * 1000)
-  keyTimer.unref()
-  // Expired codes, tokens and sessions are deleted in the background.
-  // Housekeeping, once at start and then every 10 minutes: expired OIDC rows, and the
-  // sign-in throttle's source and per-pair counters that have run out (throttle.ts).
-  const housekeeping = () => {
-    purgeExpiredPayloads(db).catch((err: unknown) => logger.warn({ err }, 'purge of expired OIDC rows failed'))
-    pruneSourceCounters(db).catch((err: unknown) => logger.warn({ err }, 'pruning of sign-in counters failed'))
-  }
-  const purgeTimer = setInterval(housekeeping, 10 * 60 * 1000)
-  purgeTimer.unref()
-  const firstHousekeeping = setTimeout(housekeeping, 1000)
-  firstHousekeeping.unref()
-  // Document retention: replaced and deleted documents' bytes go after documents.retentionDays.
-  let purgingDocuments = false
-  const documentsTimer = setInterval(() => {
-    if (purgingDocuments) return
-    purgingDocuments = true
-    purgeDocuments(db, documentStorage, config.documents)
-      .then((report) => logger.info({ report }, 'document retention purge done'))
-      .catch((err: unknown) => logger.warn({ err }, 'document retention purge failed'))
-      .finally(() => (purgingDocuments = false))
-  }, 60 * 60 * 1000)
-  documentsTimer.unref()
+  // Background work, in one list (src/jobs/jobs.ts): a job's runs never overlap, a failure
+  // is logged with its name and tried again at the next interval, and all stop on close.
+  //  - key reload: every instance picks up a rotation within idp.keys.refreshSeconds;
+  //  - housekeeping, once soon after start and then every 10 minutes: expired OIDC rows,
+  //    and the sign-in throttle's source and per-pair counters that have run out;
+  //  - document retention: replaced and deleted documents' bytes go after documents.retentionDays.
+  const jobs = createJobs(logger, [
+    { name: 'key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: reload },
+    { name: 'expired OIDC rows purge', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => purgeExpiredPayloads(db) },
+    { name: 'sign-in counter pruning', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => pruneSourceCounters(db) },
+    {
+      name: 'document retention purge',
+      everyMs: 60 * 60 * 1000,
+      run: async () => logger.info({ report: await purgeDocuments(db, documentStorage, config.documents) }, 'document retention purge done'),
+    },
+  ])
+  jobs.start()
   // The outbox worker (and in development the local mailbox): stopped with the app.
   const delivery = await startDelivery({ config, db, logger: logger.child({ component: 'outbox' }) })
   app.addHook('onClose', async () => {
-    clearInterval(keyTimer)
-    clearInterval(purgeTimer)
-    clearTimeout(firstHousekeeping)
-    clearInterval(documentsTimer)
+    await jobs.stop()
     await delivery.stop()
   })
 
