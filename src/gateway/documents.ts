@@ -100,6 +100,8 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
 
   // Every type a service asks for must exist: a typo would otherwise ask for consent to
   // something no citizen can upload.
+  /** The audience a link fetch's token must name: the gateway's resource (auth.ts). */
+  const linkResource = config.idp.gatewayResource ?? config.gateway.publicUrl
   const agencyOfClient = new Map<string, Agency>()
   for (const agency of table.agencies) {
     for (const c of agency.clients) agencyOfClient.set(c, agency)
@@ -227,6 +229,14 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
       if (agency === undefined) {
         throw new AppError('forbidden', 'This client does not act for an agency.', {
           headers: { 'www-authenticate': 'Bearer error="insufficient_scope", error_description="not an agency client"' },
+        })
+      }
+      // The token must be for this resource, the gateway's (RFC 8707): a token an agency's
+      // client got for an agency's origin (agency A's or B's) is for that site's routes, not
+      // for document links (issue 10 §3; docs/security.md line 33).
+      if (!identity.audience.includes(linkResource)) {
+        throw new AppError('unauthorized', 'The access token is not for the gateway.', {
+          headers: { 'www-authenticate': 'Bearer error="invalid_token", error_description="The access token is not for the gateway"' },
         })
       }
       const { token } = req.params as { token: string }

@@ -29,7 +29,7 @@ import { createKeyEncryption } from '../../src/keys/encryption.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase } from '../helpers/db.ts'
 import { jpeg, png, vaultFixture } from '../documents/fixtures.ts'
-import { FakeAuth, identity, request, startUpstream, testSigner } from './harness.ts'
+import { agencyOrigin, FakeAuth, identity, request, startUpstream, testSigner } from './harness.ts'
 
 const templatesDir = fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))
 const kek = createKeyEncryption('test-key-encryption-secret-0123456789abcdef')
@@ -78,8 +78,11 @@ async function setup(t: Test, db: Kysely<Database>) {
   const auth = new FakeAuth({
     citizen,
     api: identity({ via: 'bearer', sub: f.a.id, clientId: 'aplikasi-uji' }),
-    'a-backend': identity({ via: 'client', sub: 'a-backend', clientId: 'a-backend', scopes: ['gateway'], claims: {} }),
-    'b-backend': identity({ via: 'client', sub: 'b-backend', clientId: 'b-backend', scopes: ['gateway'], claims: {} }),
+    'a-backend': identity({ via: 'client', sub: 'a-backend', clientId: 'a-backend', scopes: ['gateway'], claims: {}, audience: [publicUrl] }),
+    'b-backend': identity({ via: 'client', sub: 'b-backend', clientId: 'b-backend', scopes: ['gateway'], claims: {}, audience: [publicUrl] }),
+    // agency A's backend holding a token for an agency's origin, not for the gateway's resource
+    'a-backend-for-a': identity({ via: 'client', sub: 'a-backend', clientId: 'a-backend', scopes: ['gateway'], claims: {}, audience: [agencyOrigin('dinas-a')] }),
+    'a-backend-for-b': identity({ via: 'client', sub: 'a-backend', clientId: 'a-backend', scopes: ['gateway'], claims: {}, audience: [agencyOrigin('dinas-b')] }),
   })
   const logger = silentLogger()
   const sites = createSites(config, table, { own: [callbackPath, logoutPath, consentReturnPath] })
@@ -312,5 +315,21 @@ t.test('GET /dokumen/<token>: the right agency streams the bytes; others, no tok
     const deleted = await s.fetchLink(fresh.url, 'a-backend')
     t.equal(deleted.status, 410, 'after the document is deleted')
     t.equal((await s.accesses()).length, 3, 'an access row per successful fetch only')
+  })
+})
+
+t.test('SECURITY 33: a link fetch needs a token whose audience is the gateway\'s resource; one for an agency\'s origin is refused', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const s = await setup(t, db)
+    await upload(db, s, 'ktp', jpeg({ comment: 'ktp budi' }))
+    await grant(db, s, ['ktp'])
+    await s.browserGet('/izin')
+    const link = lastLinks(s).claim?.[0] as DocumentLinkClaim
+    for (const token of ['a-backend-for-a', 'a-backend-for-b']) {
+      const res = await s.fetchLink(link.url, token)
+      t.equal(res.status, 401, `${token}: refused`)
+      t.match(res.headers['www-authenticate'] ?? '', /invalid_token/)
+    }
+    t.equal((await s.fetchLink(link.url, 'a-backend')).status, 200, 'the same client with a token for the gateway gets the document')
   })
 })
