@@ -234,7 +234,7 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
       // The token must be for this resource, the gateway's (RFC 8707): a token an agency's
       // client got for an agency's origin (agency A's or B's) is for that site's routes, not
       // for document links (issue 10 §3; docs/security.md line 33).
-      if (!identity.audience.includes(linkResource)) {
+      if (identity?.audience.includes(linkResource) !== true) {
         throw new AppError('unauthorized', 'The access token is not for the gateway.', {
           headers: { 'www-authenticate': 'Bearer error="invalid_token", error_description="The access token is not for the gateway"' },
         })
