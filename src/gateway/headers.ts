@@ -391,7 +391,16 @@ export const originWideResponseHeaders: readonly string[] = Object.freeze([
   'clear-site-data',
   'alt-svc',
   'origin-agent-cluster',
+  // Client hints the browser then sends on every request to the origin (RFC 8942), and
+  // Critical-CH, which makes it retry requests to get them.
+  'accept-ch',
+  'critical-ch',
+  // FedCM: declares the citizen signed in (or out) at the whole origin.
+  'set-login',
 ])
+
+/** Attribution Reporting registrations (sources, triggers, OS variants): origin-wide, by prefix. */
+const originWidePrefixes: readonly string[] = Object.freeze(['attribution-reporting-register-'])
 
 /**
  * Response headers never passed to the citizen: hop-by-hop ones, our request id (the
@@ -504,13 +513,20 @@ export function rewriteResponseHeaders(
   for (const [rawName, value] of Object.entries(headers)) {
     if (value === undefined) continue
     const name = rawName.toLowerCase()
-    if (droppedResponse.has(name) || listed.has(name)) continue
+    if (droppedResponse.has(name) || listed.has(name) || originWidePrefixes.some((p) => name.startsWith(p))) continue
     if (name === 'access-control-allow-credentials' && !corsCredentialsAllowed(headers['access-control-allow-origin'], ctx.ownOrigin)) continue
     if (name === 'set-cookie') {
       const cookies = (Array.isArray(value) ? value : [String(value)])
         .map((c) => rewriteSetCookie(c, ctx))
         .filter((c): c is string => c !== undefined)
       if (cookies.length > 0) out[name] = cookies
+      continue
+    }
+    if (name === 'refresh') {
+      // `Refresh: 5; url=http://10.0.0.5/x` (HTML §7.11.1) is a redirect too.
+      const v = Array.isArray(value) ? (value[0] ?? '') : String(value)
+      const m = /^(\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?)(['"]?)(.*?)\2\s*$/i.exec(v)
+      out[name] = m === null ? v : `${m[1] ?? ''}${m[2] ?? ''}${rewriteLocation(m[3] ?? '', ctx)}${m[2] ?? ''}`
       continue
     }
     if (name === 'location' || name === 'content-location') {

@@ -282,6 +282,9 @@ t.test('SECURITY 32: response headers that act on the whole origin or its parent
     'clear-site-data': '"cookies", "storage"',
     'alt-svc': 'h3="evil.example:443"',
     'origin-agent-cluster': '?0',
+    'accept-ch': 'Sec-CH-UA-Platform-Version, Sec-CH-UA-Model',
+    'critical-ch': 'Sec-CH-UA-Model',
+    'set-login': 'logged-in',
   }
   t.same([...originWideResponseHeaders].sort(), Object.keys(originWide).sort(), 'exactly these are origin-wide')
   for (const [name, value] of Object.entries(originWide)) {
@@ -310,4 +313,16 @@ t.test('SECURITY 32: Access-Control-Allow-Credentials passes only with the agenc
     t.equal(out['access-control-allow-origin'], origin, `${what}: Allow-Origin itself passes (without credentials it reads nothing of the citizen)`)
   }
   t.equal(corsCredentialsAllowed(['https://layanan.sukamaju.go.id', 'https://evil.example'], ctx.ownOrigin), false, 'a list of origins is not one origin')
+})
+
+t.test('SECURITY 32: Attribution-Reporting-Register-* headers never pass; a Refresh to the upstream is moved onto the agency origin', async (t) => {
+  for (const name of ['attribution-reporting-register-source', 'Attribution-Reporting-Register-Trigger', 'attribution-reporting-register-os-source']) {
+    t.same(rewriteResponseHeaders({ [name]: '{}', 'content-type': 'text/html' }, ctx), { 'content-type': 'text/html' }, `${name} is dropped`)
+  }
+  const own: ResponseRewrite = { ...ctx, prefix: '', upstream: new URL('http://10.1.2.3:8080/'), ownOrigin: 'https://dinas-a.layanan.sukamaju.go.id' }
+  t.equal(rewriteResponseHeaders({ refresh: '5; url=http://10.1.2.3:8080/selesai?x=1' }, own).refresh, '5; url=https://dinas-a.layanan.sukamaju.go.id/selesai?x=1')
+  t.equal(rewriteResponseHeaders({ refresh: "0;URL='http://10.1.2.3:8080/a'" }, own).refresh, "0;URL='https://dinas-a.layanan.sukamaju.go.id/a'")
+  t.equal(rewriteResponseHeaders({ refresh: '30' }, own).refresh, '30', 'a plain reload stays')
+  t.equal(rewriteResponseHeaders({ location: 'http://10.1.2.3:8080/b' }, own).location, 'https://dinas-a.layanan.sukamaju.go.id/b')
+  t.equal(rewriteResponseHeaders({ 'content-location': 'http://10.1.2.3:8080/c' }, own)['content-location'], 'https://dinas-a.layanan.sukamaju.go.id/c')
 })
