@@ -395,15 +395,27 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
    */
   async function readCsrfPart(req: FastifyRequest): Promise<void> {
     if (!req.isMultipart()) throw new AppError('unsupported_media_type', 'The upload must be multipart/form-data.')
-    const parts = req.parts({
+    let parts: ReturnType<typeof req.parts>
+    let first: Awaited<ReturnType<ReturnType<typeof req.parts>['next']>>
+    try {
+      parts = req.parts({
       // The type's own limit is enforced by the vault as the bytes arrive; busboy's cap is
       // one byte above the largest limit, so the vault always sees the byte that is too
       // many (a truncated file is never mistaken for a complete one).
       limits: { fileSize: config.documents.maxUploadBytes + 1, files: 1, fields: 2, parts: 3, fieldSize: 1024, fieldNameSize: 64, headerPairs: 20 },
       // File names as browsers send them: UTF-8 (kept only as encoded metadata).
       defCharset: 'utf8',
-    })
-    const first = await parts.next()
+      })
+      first = await parts.next()
+    } catch (err) {
+      // A body busboy cannot read (no boundary, a broken part header, cut off before the
+      // first part) is the sender's mistake, whoever they are: a plain 400 page before the
+      // sign-in check, never a 500 (issue 10). Limits keep their own 413.
+      const status = (err as { statusCode?: unknown }).statusCode
+      if (typeof status === 'number' && status >= 400 && status < 500) throw err
+      req.log.debug({ reason: (err as Error).message }, 'unreadable multipart upload')
+      throw new AppError('bad_request', 'The upload form could not be read.', { cause: err })
+    }
     const part = first.done ? undefined : first.value
     let token: string | undefined
     if (part?.type === 'field' && part.fieldname === '_csrf' && typeof part.value === 'string') token = part.value
