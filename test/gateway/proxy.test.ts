@@ -630,3 +630,27 @@ t.test('SECURITY 32: the 421 page for a host the gateway does not serve links ho
     }
   })
 })
+
+t.test('SECURITY 32: the gateway\'s own pages send COOP and CORP same-origin; an agency\'s answers are the agency\'s', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const up = await startUpstream(t, echo)
+    const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public' }] }])
+    const config = testConfig({ gateway: { publicUrl: 'https://layanan.sukamaju.go.id' }, idp: { issuer: `http://127.0.0.1:${await closedPort()}` } })
+    const app = await buildGateway({ config, database: db, logger: silentLogger(), agencies: table, keyEncryption: testKek })
+    t.teardown(() => app.close())
+    const pages: Array<[string, string]> = [
+      ['layanan.sukamaju.go.id', '/'],
+      ['layanan.sukamaju.go.id', '/tidak-ada'],
+      ['tidak-dikenal.layanan.sukamaju.go.id', '/'],
+      ['dinas-a.layanan.sukamaju.go.id', '/keluar'],
+    ]
+    for (const [host, url] of pages) {
+      const res = await app.inject({ url, headers: { host, accept: 'text/html' } })
+      t.equal(res.headers['cross-origin-opener-policy'], 'same-origin', `${host}${url} (${res.statusCode}): COOP`)
+      t.equal(res.headers['cross-origin-resource-policy'], 'same-origin', `${host}${url}: CORP`)
+    }
+    const proxied = await app.inject({ url: '/', headers: { host: 'dinas-a.layanan.sukamaju.go.id' } })
+    t.equal(proxied.statusCode, 200)
+    t.equal(proxied.headers['cross-origin-opener-policy'], undefined, 'the agency decides its own')
+  })
+})
