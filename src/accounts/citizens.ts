@@ -23,6 +23,7 @@ import {
   unknownSourceCap,
   sourceKey,
   unknownAccountKey,
+  identifierKey,
   type SignInThrottlePolicy,
 } from './throttle.ts'
 
@@ -435,6 +436,7 @@ export async function authenticateCitizen(
           : unknownAccountKey(classified.kind, classified.value),
     source: sourceKey(options.ip),
     device: record !== undefined ? await knownDeviceKey(db, record.id, options.deviceId) : undefined,
+    identifier: classified.kind === 'invalid' ? identifierKey('invalid', String(identifier).slice(0, 320)) : identifierKey(classified.kind, classified.value),
   }
   const audit = { ip: options.ip, requestId: options.requestId, subjectId: record?.id }
   const actor: AuditActor = record === undefined ? 'anonymous' : `citizen:${record.id}`

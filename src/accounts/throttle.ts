@@ -121,6 +121,11 @@ export function unknownAccountKey(kind: string, normalizedIdentifier: string): s
   return `account:unknown:${digest}`
 }
 
+/** `id:<hash>` of an identifier as typed (its kind and normalised value): never the value itself. */
+export function identifierKey(kind: string, normalizedIdentifier: string): string {
+  return `id:${createHash('sha256').update(`${kind}:${normalizedIdentifier}`).digest('base64url').slice(0, 22)}`
+}
+
 /** `ip:<IPv4>` or `ip:<first four IPv6 groups>::/64`; undefined when `ip` is not an address. */
 export function sourceKey(ip: string | undefined): string | undefined {
   if (typeof ip !== 'string') return undefined
@@ -445,6 +450,13 @@ export interface SignInKeys {
   readonly source?: string | undefined
   /** The device id of a valid device cookie for this account (src/idp/known-devices.ts). */
   readonly device?: string | undefined
+  /**
+   * identifierKey(…) of what was typed (the NIK, the e-mail or the phone number). An
+   * address's lock is per identifier as well, so that a lock earned with the NIK does not
+   * show when the account's e-mail is tried next: an e-mail of no account would not be
+   * locked, and the difference would tell that the two belong together.
+   */
+  readonly identifier?: string | undefined
 }
 
 export type SignInDecision =
@@ -469,7 +481,9 @@ export function unknownSourceCap(policy: SignInThrottlePolicy): number {
 function pairKey(keys: SignInKeys): string {
   if (keys.device !== undefined) return `${keys.account}|device:${keys.device}`
   // An attempt whose address is not known shares one pair: it is still locked in time.
-  return `${keys.account}|${keys.source ?? 'ip:unknown'}`
+  // The key keeps the `<account>|` prefix that recordSignInSuccess and pruning match.
+  const identifier = keys.identifier !== undefined ? `${keys.identifier}|` : ''
+  return `${keys.account}|${identifier}${keys.source ?? 'ip:unknown'}`
 }
 
 /**

@@ -143,3 +143,18 @@ t.test('the per-pair sign-in counters are pruned when idle and unlocked; the acc
     t.equal(await count('account:%'), 1, 'the account-wide counter is kept')
   })
 })
+
+t.test('SECURITY 37: sign-in does not tell whether an e-mail belongs to a NIK: after failures with the NIK from one address, the account\'s e-mail and a stranger\'s get the same answer', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const c = await owner(db)
+    await markEmailVerified(db, c.id, budi.email)
+    const ip = '198.51.100.77'
+    for (let i = 0; i < 8; i++) await attempt(db, `tebakan ke ${i} salah`, ip, i)
+    t.match(await attempt(db, 'tebakan lagi salah', ip, 9), { ok: false, reason: 'throttled' }, 'the NIK from this address is locked')
+    const withEmail = (email: string, seconds: number) => authenticateCitizen(db, email, 'tebakan salah juga', { ip, now: at(seconds), passwords: quickHasher, regencyName: 'Sukamaju' })
+    const owners = await withEmail(budi.email, 10)
+    const strangers = await withEmail('bukan-budi@contoh.id', 11)
+    t.equal(owners.ok, false)
+    t.same(owners.ok ? undefined : owners.reason, strangers.ok ? undefined : strangers.reason, 'the same refusal for the account\'s e-mail and for any other')
+  })
+})

@@ -13,7 +13,7 @@ import type { Test } from 'tap'
 import { authenticateCitizen, createCitizen, findCitizenById, setCitizenPassword, setCitizenStatus, type Citizen } from '../../src/accounts/citizens.ts'
 import { AccountError } from '../../src/accounts/errors.ts'
 import { argon2Hasher, type PasswordHasher } from '../../src/accounts/passwords.ts'
-import { accountKey } from '../../src/accounts/throttle.ts'
+import { accountKey, identifierKey } from '../../src/accounts/throttle.ts'
 import { openDatabase } from '../../src/db/create.ts'
 import { buildIdp } from '../../src/idp/app.ts'
 import { addCitizen, budi, siti } from '../helpers/citizens.ts'
@@ -1025,7 +1025,7 @@ t.test('SECURITY 9: sign-in is throttled per account and per source address, in 
       t.same(answers, [401, 401, 401, 401, 401], 'five wrong passwords')
       const account = await db.db.selectFrom('login_attempts').selectAll().where('key', '=', accountKey(a.citizen.id)).executeTakeFirst()
       t.equal(account?.failures, 5, 'the account\'s failures in a row, in the database')
-      const pair = await db.db.selectFrom('login_attempts').selectAll().where('key', '=', `${accountKey(a.citizen.id)}|ip:${from}`).executeTakeFirst()
+      const pair = await db.db.selectFrom('login_attempts').selectAll().where('key', '=', `${accountKey(a.citizen.id)}|${identifierKey('nik', budi.nik)}|ip:${from}`).executeTakeFirst()
       t.equal(pair?.failures, 5, 'and the account-and-address counter that locks')
       for (const idp of [a, b]) {
         // The right password, from that address: refused while the lock lasts.
