@@ -13,7 +13,10 @@
 //     database fact); a reset code is bound to the flow that asked for it instead, and a
 //     stranger's request never retires the owner's;
 //   * issuing is limited (a short wait between codes, at most 5 an hour per citizen and
-//     purpose), which also bounds the SMS bill an attacker can run up;
+//     purpose), which also bounds the SMS bill an attacker can run up. For reset codes,
+//     which anyone may ask for, the wait is per flow and per asking address, and the 5 an
+//     hour per citizen and address, under a per-citizen ceiling (20 an hour): a stranger
+//     cannot use up the owner's allowance from elsewhere;
 //   * compared in constant time (crypto.timingSafeEqual).
 
 import { createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto'
@@ -25,6 +28,7 @@ import type { OutboxChannel } from '../db/tables/outbox.ts'
 import { AccountError } from './errors.ts'
 import { normalizeEmail, normalizePhone } from './identifiers.ts'
 import { databaseOutbox, type Outbox, type OutboxLogger } from './outbox.ts'
+import { sourceKey } from './throttle.ts'
 
 export type { OneTimeCodePurpose } from '../db/tables/one-time-codes.ts'
 
@@ -39,6 +43,11 @@ export interface OtpPolicy {
   readonly maxPerHour: number
   /** Shortest time between two codes for the same citizen and purpose. */
   readonly resendAfterSeconds: number
+  /**
+   * Reset codes of one citizen in any hour from all addresses together. `maxPerHour`
+   * then counts per citizen and address, `resendAfterSeconds` per flow and per address.
+   */
+  readonly maxResetsPerCitizenPerHour: number
 }
 
 export const defaultOtpPolicy: OtpPolicy = Object.freeze({
@@ -46,6 +55,7 @@ export const defaultOtpPolicy: OtpPolicy = Object.freeze({
   maxAttempts: 5,
   maxPerHour: 5,
   resendAfterSeconds: 60,
+  maxResetsPerCitizenPerHour: 20,
 })
 
 export interface OtpOptions {
@@ -73,6 +83,11 @@ export interface IssueOtpInput {
   readonly channel: OutboxChannel
   /** Email address (channel email) or mobile number (channel sms); normalised here. */
   readonly destination: string
+  /**
+   * Reset codes: the code id the asking flow holds already (its cookie), when it has one.
+   * A code asked for again from that flow belongs to the same flow.
+   */
+  readonly flowToken?: string | undefined
 }
 
 export type IssueOtpResult =
@@ -92,6 +107,7 @@ export function validateOtpPolicy(policy: OtpPolicy): OtpPolicy {
     ['maxAttempts', policy.maxAttempts, 5],
     ['maxPerHour', policy.maxPerHour, 100],
     ['resendAfterSeconds', policy.resendAfterSeconds, 3600],
+    ['maxResetsPerCitizenPerHour', policy.maxResetsPerCitizenPerHour, 1000],
   ]
   for (const [key, value, max] of checks) {
     if (!Number.isInteger(value) || value < (key === 'resendAfterSeconds' ? 0 : 1) || value > max) {
@@ -187,20 +203,18 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
     const hourAgo = new Date(now.getTime() - 3600 * 1000)
     const recent = await trx
       .selectFrom('one_time_codes')
-      .select('created_at')
+      .select(['id', 'created_at', 'source', 'flow_id'])
       .where('citizen_id', '=', input.citizenId)
       .where('purpose', '=', input.purpose)
       .where('created_at', '>', hourAgo)
       .orderBy('created_at', 'asc')
       .execute()
-    const newest = recent[recent.length - 1]
-    if (newest !== undefined && newest.created_at.getTime() + policy.resendAfterSeconds * 1000 > now.getTime()) {
-      return { ok: false, reason: 'rate_limited', retryAfterSeconds: secondsUntil(newest.created_at.getTime() + policy.resendAfterSeconds * 1000, now) }
-    }
-    const oldest = recent[0]
-    if (recent.length >= policy.maxPerHour && oldest !== undefined) {
-      return { ok: false, reason: 'rate_limited', retryAfterSeconds: secondsUntil(oldest.created_at.getTime() + 3600 * 1000, now) }
-    }
+    const source = sourceKey(options.ip) ?? 'ip:unknown'
+    const reset = input.purpose === 'reset_password'
+    const flow = reset ? recent.find((r) => r.id === input.flowToken) : undefined
+    const flowId = flow !== undefined ? (flow.flow_id ?? flow.id) : undefined
+    const limited = issuingLimit(recent, policy, now, reset ? { source, flowId } : undefined)
+    if (limited !== undefined) return { ok: false, reason: 'rate_limited', retryAfterSeconds: limited }
 
     // A verification code retires the earlier ones. A reset code does not: anyone may ask
     // for a reset of any NIK, and a stranger's request must leave the owner's pending
@@ -228,6 +242,8 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
         code_hash: hashOtp(id, input.purpose, code, options.secret),
         expires_at: expiresAt,
         created_at: now,
+        source,
+        flow_id: reset ? (flowId ?? id) : null,
       })
       .execute()
 
@@ -258,6 +274,35 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
   })
 }
 
+/**
+ * Seconds to wait before another code may be issued, or undefined when one may be now.
+ * Verification codes (asked for by the citizen's own flow): one wait and one hourly cap
+ * per citizen and purpose. Reset codes (`asker` given): the wait per flow and per
+ * address, the hourly cap per address, and a per-citizen ceiling over all addresses.
+ */
+function issuingLimit(
+  recent: readonly { id: string; created_at: Date; source: string | null; flow_id: string | null }[],
+  policy: OtpPolicy,
+  now: Date,
+  asker: { source: string; flowId: string | undefined } | undefined,
+): number | undefined {
+  const waitAfter = (rows: readonly { created_at: Date }[]) => {
+    const newest = rows[rows.length - 1]
+    const until = newest === undefined ? 0 : newest.created_at.getTime() + policy.resendAfterSeconds * 1000
+    return until > now.getTime() ? secondsUntil(until, now) : undefined
+  }
+  const capOf = (rows: readonly { created_at: Date }[], cap: number) => {
+    const oldest = rows[0]
+    return rows.length >= cap && oldest !== undefined ? secondsUntil(oldest.created_at.getTime() + 3600 * 1000, now) : undefined
+  }
+  if (asker === undefined) return waitAfter(recent) ?? capOf(recent, policy.maxPerHour)
+  const fromSource = recent.filter((r) => r.source === asker.source)
+  const inFlow = asker.flowId === undefined ? [] : recent.filter((r) => (r.flow_id ?? r.id) === asker.flowId)
+  const waits = [waitAfter(inFlow), waitAfter(fromSource), capOf(fromSource, policy.maxPerHour), capOf(recent, policy.maxResetsPerCitizenPerHour)]
+  const due = waits.filter((w): w is number => w !== undefined)
+  return due.length === 0 ? undefined : Math.max(...due)
+}
+
 /** Thrown inside issueDecoyOtp's transaction to undo it. */
 class DecoyRollback extends Error {}
 
@@ -278,7 +323,7 @@ export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purp
       await trx.selectFrom('citizens').select('id').where('id', '=', nobody).forUpdate().executeTakeFirst()
       await trx
         .selectFrom('one_time_codes')
-        .select('created_at')
+        .select(['id', 'created_at', 'source', 'flow_id'])
         .where('citizen_id', '=', nobody)
         .where('purpose', '=', input.purpose)
         .where('created_at', '>', new Date(now.getTime() - 3600 * 1000))
@@ -291,7 +336,7 @@ export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purp
       // Where the real one inserts its code row: the same insert, of no row (there is no citizen).
       await trx
         .insertInto('one_time_codes')
-        .columns(['id', 'purpose', 'citizen_id', 'destination', 'code_hash', 'expires_at', 'created_at'])
+        .columns(['id', 'purpose', 'citizen_id', 'destination', 'code_hash', 'expires_at', 'created_at', 'source', 'flow_id'])
         .expression(
           trx
             .selectFrom('citizens')
@@ -303,6 +348,8 @@ export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purp
               eb.val(hashOtp(id, input.purpose, code, options.secret)).as('code_hash'),
               eb.val(expiresAt).as('expires_at'),
               eb.val(now).as('created_at'),
+              eb.val(sourceKey(options.ip) ?? 'ip:unknown').as('source'),
+              eb.val(id).as('flow_id'),
             ])
             .where('citizens.id', '=', nobody),
         )
@@ -417,4 +464,14 @@ function safeEqualHex(a: string, b: string): boolean {
 
 function secondsUntil(whenMs: number, now: Date): number {
   return Math.max(1, Math.ceil((whenMs - now.getTime()) / 1000))
+}
+
+/**
+ * One-time codes older than `maxAgeSeconds` (2 days: every flow that names a code lasts a
+ * day at most, and the hourly limits look back an hour); the count removed. What happened
+ * stays in the audit trail.
+ */
+export async function pruneOneTimeCodes(db: Kysely<Database>, maxAgeSeconds = 2 * 24 * 3600, now = new Date()): Promise<number> {
+  const result = await db.deleteFrom('one_time_codes').where('created_at', '<', new Date(now.getTime() - maxAgeSeconds * 1000)).executeTakeFirst()
+  return Number(result.numDeletedRows)
 }

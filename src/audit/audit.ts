@@ -18,6 +18,7 @@ export const auditEventNames = [
   'auth.login.throttled',
   'auth.logout',
   'account.registered',
+  'account.registration_refused',
   'account.password_changed',
   'account.profile_changed',
   'account.email_verified',

@@ -29,8 +29,8 @@ import type { OfficersTable } from './tables/officers.ts'
 import type { DeploymentSecretsTable, OidcClientsTable, OidcPayloadsTable, SigningKeysTable } from './tables/oidc.ts'
 import { deploymentSecretsColumns, oidcClientsColumns, oidcPayloadsColumns, signingKeysColumns } from './tables/oidc.ts'
 import { officersColumns } from './tables/officers.ts'
-import type { OneTimeCodesTable } from './tables/one-time-codes.ts'
-import { oneTimeCodesColumns } from './tables/one-time-codes.ts'
+import type { OneTimeCodesTable, RegistrationDecoysTable } from './tables/one-time-codes.ts'
+import { oneTimeCodesColumns, registrationDecoysColumns } from './tables/one-time-codes.ts'
 import type { KnownDevicesTable, NoticePreferencesTable } from './tables/notices.ts'
 import { knownDevicesColumns, noticePreferencesColumns } from './tables/notices.ts'
 import type { OutboxTable } from './tables/outbox.ts'
@@ -43,6 +43,7 @@ export interface Database {
   officers: OfficersTable
   login_attempts: LoginAttemptsTable
   one_time_codes: OneTimeCodesTable
+  registration_decoys: RegistrationDecoysTable
   outbox: OutboxTable
   notice_preferences: NoticePreferencesTable
   known_devices: KnownDevicesTable
@@ -68,6 +69,7 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   officers: officersColumns,
   login_attempts: loginAttemptsColumns,
   one_time_codes: oneTimeCodesColumns,
+  registration_decoys: registrationDecoysColumns,
   outbox: outboxColumns,
   notice_preferences: noticePreferencesColumns,
   known_devices: knownDevicesColumns,

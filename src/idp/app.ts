@@ -34,6 +34,8 @@ import { ensureKeys, loadKeys } from '../keys/keys.ts'
 import { idpMessages } from './messages.ts'
 import { purgeExpiredPayloads } from './oidc-store.ts'
 import { pruneSourceCounters } from '../accounts/throttle.ts'
+import { pruneOneTimeCodes } from '../accounts/otp.ts'
+import { pruneDecoys } from '../accounts/registration-decoys.ts'
 import { createProviderPages } from './provider-pages.ts'
 import { buildProvider, providerRoutes } from './provider.ts'
 import { providerRequest } from './request-context.ts'
@@ -243,12 +245,19 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   // is logged with its name and tried again at the next interval, and all stop on close.
   //  - key reload: every instance picks up a rotation within idp.keys.refreshSeconds;
   //  - housekeeping, once soon after start and then every 10 minutes: expired OIDC rows,
-  //    and the sign-in throttle's source and per-pair counters that have run out;
+  //    and the sign-in throttle's source and per-pair counters that have run out; hourly,
+//    one-time codes and registration decoys older than two days;
   //  - document retention: replaced and deleted documents' bytes go after documents.retentionDays.
   const jobs = createJobs(logger, [
     { name: 'key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: reload },
     { name: 'expired OIDC rows purge', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => purgeExpiredPayloads(db) },
     { name: 'sign-in counter pruning', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => pruneSourceCounters(db) },
+    {
+      name: 'old one-time codes pruning',
+      everyMs: 60 * 60 * 1000,
+      firstAfterMs: 1000,
+      run: async () => (await pruneOneTimeCodes(db)) + (await pruneDecoys(db)),
+    },
     {
       name: 'document retention purge',
       everyMs: 60 * 60 * 1000,

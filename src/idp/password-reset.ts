@@ -119,7 +119,11 @@ export async function sendResetCode(
   const citizen = await findCitizenByIdentifier(db, classified)
   const target = citizen?.status === 'active' ? resetDestination(citizen, classified.kind) : undefined
   if (citizen && target) {
-    const sent = await issueOtp(db, { citizenId: citizen.id, purpose: 'reset_password', channel: target.channel, destination: target.destination }, options)
+    const sent = await issueOtp(
+      db,
+      { citizenId: citizen.id, purpose: 'reset_password', channel: target.channel, destination: target.destination, flowToken: context.currentToken },
+      options,
+    )
     if (sent.ok) return sent.codeId
     // Asked again too soon: nothing new is sent, but the request costs what a sending one does.
     await issueDecoyOtp(db, { purpose: 'reset_password', channel: target.channel }, options)

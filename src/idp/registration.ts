@@ -1,4 +1,3 @@
-import { signerFactory } from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
@@ -11,7 +10,8 @@ import { normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
 import { nikErrorMessages, nikMatchesPerson, parseNik } from '../accounts/nik.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../accounts/otp.ts'
 import { takeSourceAllowance } from '../accounts/throttle.ts'
-import { databaseOutbox, maskRecipient } from '../accounts/outbox.ts'
+import { maskRecipient, type OutboxMessage } from '../accounts/outbox.ts'
+import { checkDecoyCode, findDecoy, resendDecoy, startDecoy, type DecoyRow } from '../accounts/registration-decoys.ts'
 import { errorCodes } from '../errors/codes.ts'
 import { translator, type Translate } from '../http/i18n.ts'
 import { pickLocale } from '../http/locale.ts'
@@ -244,34 +244,34 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
   const { config, db } = deps
   const pendingCookie = hostCookieName(config, pendingCookieBase)
 
-  function signer() {
-    const keys = deps.provider().keys
-    if (!Array.isArray(keys) || keys.length === 0) throw new Error('registration: the provider has no cookie keys')
-    return signerFactory(keys)
-  }
-
   /**
-   * A registration that cannot go on (the NIK has an account already) answers exactly like
-   * one that does (docs/security.md line 37): the same redirect to the code page, naming
-   * the contact that was typed. That contact is told, by message, that the NIK has an
-   * account and how to recover it; the page says nothing. The flow cookie then holds the
-   * typed destination, signed with the provider's cookie keys, instead of a code row id.
+   * A registration that cannot go on (the NIK has an account already) goes on exactly like
+   * one that does (docs/security.md line 37; src/accounts/registration-decoys.ts): the same
+   * redirect to the code page naming the contact that was typed, a flow cookie of the same
+   * shape, wrong codes counted and resends limited the same way. That contact is told, by
+   * message, that the NIK has an account and how to recover it; the pages say nothing.
    */
-  function decoyDestination(req: FastifyRequest): string | undefined {
-    const raw = req.cookies[pendingCookie]
-    if (typeof raw !== 'string' || raw.length > 600 || !raw.includes('.')) return undefined
-    const unsigned = signer().unsign(raw)
-    if (!unsigned.valid || unsigned.value === null) return undefined
-    const m = /^d\.([0-9]{1,12})\.(.+)$/.exec(unsigned.value)
-    if (!m || Number(m[1]) * 1000 <= Date.now()) return undefined
-    return m[2]
-  }
+  type Pending = { decoy: false; row: NonNullable<Awaited<ReturnType<typeof findCodeRow>>> } | { decoy: true; row: DecoyRow }
 
-  async function pendingRow(req: FastifyRequest): Promise<{ decoy: boolean; row: NonNullable<Awaited<ReturnType<typeof findCodeRow>>> | { destination: string } } | undefined> {
+  async function pendingRow(req: FastifyRequest): Promise<Pending | undefined> {
     const row = await findCodeRow(db, req.cookies[pendingCookie], verifyPurposes, pendingMaxAgeSeconds)
     if (row) return { decoy: false, row }
-    const destination = decoyDestination(req)
-    return destination === undefined ? undefined : { decoy: true, row: { destination } }
+    const decoy = await findDecoy(db, req.cookies[pendingCookie], pendingMaxAgeSeconds)
+    return decoy === undefined ? undefined : { decoy: true, row: decoy }
+  }
+
+  /** The message to the typed contact of a registration for a NIK that has an account. */
+  function knownNikMessage(req: FastifyRequest, channel: 'email' | 'sms', destination: string): OutboxMessage {
+    const t = accountText(req)
+    return {
+      channel,
+      recipient: destination,
+      kind: 'registration_known_nik',
+      locale: pickLocale(req),
+      ...(channel === 'email'
+        ? { subject: t('register.knownNik.subject'), body: t('register.knownNik.body', { url: `${config.idp.issuer.replace(/\/+$/, '')}/lupa-sandi` }) }
+        : { body: t('register.knownNik.sms') }),
+    }
   }
 
   function registerPage(
@@ -423,18 +423,8 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       if (err.code === 'nik_taken') {
         const channel = normalizeEmail(email) !== undefined ? 'email' : 'sms'
         const destination = (channel === 'email' ? normalizeEmail(email) : normalizePhone(phone)) as string
-        const t2 = accountText(req)
-        await databaseOutbox(db, req.log).send({
-          channel,
-          recipient: destination,
-          kind: 'registration_known_nik',
-          locale,
-          ...(channel === 'email'
-            ? { subject: t2('register.knownNik.subject'), body: t2('register.knownNik.body', { url: `${config.idp.issuer.replace(/\/+$/, '')}/lupa-sandi` }) }
-            : { body: t2('register.knownNik.sms') }),
-        })
-        const expires = Math.floor(Date.now() / 1000) + pendingMaxAgeSeconds
-        reply.setCookie(pendingCookie, signer().sign(`d.${expires}.${destination}`), flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
+        const id = await startDecoy(db, destination, knownNikMessage(req, channel, destination), { ip: req.ip, requestId: req.id, logger: req.log })
+        reply.setCookie(pendingCookie, id, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
         return reply.redirect(withReturn('/daftar/verifikasi', kembali), 303)
       }
       const field = registerAnchors.some(([f]) => f === err.field) ? err.field : 'general'
@@ -466,7 +456,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       const resent = (req.query as { terkirim?: string }).terkirim === '1'
       return verifyPage(req, reply, pending.row, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
     }
-    const row = pending.row as NonNullable<Awaited<ReturnType<typeof findCodeRow>>>
+    const row = pending.row
     if (row.consumed_at !== null && (await alreadyVerified(row))) return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
     const resent = (req.query as { terkirim?: string }).terkirim === '1'
     return verifyPage(req, reply, row, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
@@ -482,9 +472,12 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       if (!pending) return missingPage(req, reply)
       const { code } = formValues(req, ['code'], invalidFields(req))
       if (code.trim() === '') return verifyPage(req, reply, pending.row, kembali, { error: t('forms.codeRequired'), status: 400 })
-      // No code was sent in this flow: every code is a wrong one.
-      if (pending.decoy) return verifyPage(req, reply, pending.row, kembali, { error: t('verify.expired'), status: 400 })
-      const row = pending.row as NonNullable<Awaited<ReturnType<typeof findCodeRow>>>
+      // No code was sent in this flow: every code is a wrong one, counted like one.
+      if (pending.decoy) {
+        const result = await checkDecoyCode(db, pending.row.chain)
+        return verifyPage(req, reply, pending.row, kembali, { error: codeFailureText(t, result), status: 400 })
+      }
+      const row = pending.row
       const result = await verifyOtp(db, { citizenId: row.citizen_id, purpose: row.purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
       if (!result.ok) return verifyPage(req, reply, row, kembali, { error: codeFailureText(t, result), status: 400 })
       const context = { ip: req.ip, requestId: req.id }
@@ -520,10 +513,17 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       const pending = await pendingRow(req)
       if (!pending) return missingPage(req, reply)
       if (pending.decoy) {
+        const channel = normalizeEmail(pending.row.destination) !== undefined ? 'email' : 'sms'
+        const sent = await resendDecoy(db, pending.row, knownNikMessage(req, channel, pending.row.destination), { ip: req.ip, requestId: req.id, logger: req.log })
+        if (!sent.ok) {
+          reply.header('retry-after', String(sent.retryAfterSeconds))
+          return verifyPage(req, reply, pending.row, kembali, { error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }), status: 429 })
+        }
+        reply.setCookie(pendingCookie, sent.id, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
         const target = withReturn('/daftar/verifikasi', kembali)
         return reply.redirect(`${target}${target.includes('?') ? '&' : '?'}terkirim=1`, 303)
       }
-      const row = pending.row as NonNullable<Awaited<ReturnType<typeof findCodeRow>>>
+      const row = pending.row
       if (await alreadyVerified(row)) return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
       const citizen = await findCitizenById(db, row.citizen_id)
       const current = row.purpose === 'verify_email' ? citizen?.email : citizen?.phone

@@ -271,3 +271,53 @@ t.test('SECURITY 39: a reset code belongs to the flow that asked for it: a stran
     t.equal(left.length, 0, 'and every other reset code of the account died with the old password')
   })
 })
+
+t.test('SECURITY 39: a stranger asking for resets of the NIK from elsewhere never uses up the owner\'s codes; one address is held to a wait and a cap, and all together to a ceiling', async (t) => {
+  const { sendResetCode } = await import('../../src/idp/password-reset.ts')
+  const { classifyIdentifier } = await import('../../src/accounts/identifiers.ts')
+  const { defaultOtpPolicy } = await import('../../src/accounts/otp.ts')
+  await eachDatabase(t, async (t, db) => {
+    const citizen = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', citizen.id).execute()
+    const nik = classifyIdentifier(budi.nik)
+    if (nik.kind === 'invalid') throw new Error('invalid NIK')
+    const live = async (token: string) =>
+      (await db.db.selectFrom('one_time_codes').select('id').where('id', '=', token).where('citizen_id', '=', citizen.id).where('consumed_at', 'is', null).executeTakeFirst()) !== undefined
+    const sent = async () => Number((await db.db.selectFrom('outbox').select((eb) => eb.fn.countAll().as('n')).where('recipient', '=', budi.email).executeTakeFirstOrThrow()).n)
+    /** Ages every code of the account, as if `seconds` had passed. */
+    const later = (seconds: number) => sql`update one_time_codes set created_at = created_at - make_interval(secs => ${seconds}) where citizen_id = ${citizen.id}`.execute(db.db)
+
+    // A stranger, from one address, asks as fast as the limits let them: one code a minute, five an hour.
+    const stranger = '203.0.113.9'
+    let strangerToken: string | undefined
+    const strangerCodes: boolean[] = []
+    for (let i = 0; i < 7; i++) {
+      const before = await sent()
+      strangerToken = await sendResetCode(db.db, nik, { ip: stranger, currentToken: strangerToken })
+      strangerCodes.push((await sent()) > before && (await live(strangerToken)))
+      await later(61)
+    }
+    t.same(strangerCodes, [true, true, true, true, true, false, false], 'five codes an hour from one address, then none')
+    t.equal(await sent(), defaultOtpPolicy.maxPerHour, 'five messages went to the owner')
+
+    // The owner, from their own address, still gets a code at once.
+    const ownerToken = await sendResetCode(db.db, nik, { ip: '198.51.100.20' })
+    t.ok(await live(ownerToken), 'the owner\'s flow names a real, live code')
+    t.equal(await sent(), defaultOtpPolicy.maxPerHour + 1, 'and it was sent')
+
+    // From the same address, another flow right away waits (one message a minute per address),
+    // and so does the same flow asking again.
+    const quick = await sendResetCode(db.db, nik, { ip: '198.51.100.20' })
+    t.notOk(await live(quick), 'a new flow from the same address within the minute gets no code')
+    const again = await sendResetCode(db.db, nik, { ip: '198.51.100.20', currentToken: ownerToken })
+    t.equal(again, ownerToken, 'the same flow asking again keeps its code')
+    t.equal(await sent(), defaultOtpPolicy.maxPerHour + 1, 'and nothing more was sent')
+
+    // Many addresses together stop at the ceiling.
+    let issued = defaultOtpPolicy.maxPerHour + 1
+    for (let i = 0; i < 30; i++) {
+      if (await live(await sendResetCode(db.db, nik, { ip: `192.0.2.${i + 1}` }))) issued++
+    }
+    t.equal(issued, defaultOtpPolicy.maxResetsPerCitizenPerHour, `at most ${defaultOtpPolicy.maxResetsPerCitizenPerHour} reset codes an hour for one account, from all addresses`)
+  })
+})

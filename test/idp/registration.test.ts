@@ -306,3 +306,50 @@ t.test('SECURITY 37: an unproven claim on a NIK blocks its real owner no longer 
     t.equal(still?.id, owner?.id, 'the proven account stays')
   })
 })
+
+t.test('SECURITY 37: the code step of a registration for a registered NIK runs exactly like a new one: the cookie, wrong codes, the resend wait and the resend after it', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const existing = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+    const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'baru@contoh.id' }
+    const known = { nik: budi.nik, name: budi.name, day: '12', month: '1', year: '1990', gender: 'male', email: 'lain@contoh.id', phone: '', password: 'teh manis hangat sore hari', password2: 'teh manis hangat sore hari' }
+    const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith('sp_daftar='))
+    /** Everything a person at the browser sees of one registration's code step. */
+    async function walk(fields: Record<string, string>): Promise<string[]> {
+      const seen: string[] = []
+      const browser = new Browser()
+      const res = await submit(browser, issuer, fields)
+      seen.push(`${res.status} ${res.headers.get('location')} ${cookieOf(res)?.replace(/=[^;]*/, '=<value>')}`)
+      const value = browser.cookies.get('sp_daftar')?.value ?? ''
+      seen.push(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(value) ? 'an opaque uuid' : `cookie value ${value}`)
+      let html = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
+      for (let i = 0; i < 6; i++) {
+        const wrong = await browser.request(`${issuer}/daftar/verifikasi`, { form: { _csrf: csrfFrom(html), code: '000000' } })
+        html = await wrong.text()
+        seen.push(`${wrong.status} ${errorsOf(html)}`)
+      }
+      const soon = await browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, { form: { _csrf: csrfFrom(html), code: '' } })
+      html = await soon.text()
+      seen.push(`${soon.status} retry-after ${soon.headers.get('retry-after') !== null} ${errorsOf(html)}`)
+      // A minute later, a new "code" may be asked for: a new handle, and wrong codes count from five again.
+      await sql`update one_time_codes set created_at = created_at - interval '2 minutes'`.execute(db.db)
+      await sql`update registration_decoys set created_at = created_at - interval '2 minutes'`.execute(db.db)
+      const later = await browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, { form: { _csrf: csrfFrom(html) } })
+      seen.push(`${later.status} ${later.headers.get('location')} new handle ${(browser.cookies.get('sp_daftar')?.value ?? value) !== value}`)
+      html = await (await browser.request(`${issuer}${later.headers.get('location') ?? ''}`)).text()
+      seen.push(errorsOf(html) + (html.includes('Kode baru sudah dikirim') ? ' resent notice' : ''))
+      const after = await browser.request(`${issuer}/daftar/verifikasi`, { form: { _csrf: csrfFrom(html), code: '000000' } })
+      seen.push(`${after.status} ${errorsOf(await after.text())}`)
+      return seen
+    }
+    const n = await walk(fresh)
+    const k = await walk(known)
+    t.same(k, n, 'step by step, the same answers')
+    t.match(n[2] ?? '', 'Sisa percobaan: 4', 'a wrong code is counted')
+    t.match(n[8] ?? '', /^429 retry-after true/, 'an immediate resend waits')
+    t.equal(await citizenCount(db), 2, 'no account for the known NIK')
+    const told = await db.db.selectFrom('outbox').select('kind').where('recipient', '=', 'lain@contoh.id').execute()
+    t.same(told.map((r) => r.kind), ['registration_known_nik', 'registration_known_nik'], 'the typed contact is told twice (the first time and on resend), and gets no code')
+  })
+})
