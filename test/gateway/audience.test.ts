@@ -3,6 +3,8 @@
  * a real idp issues the tokens, the real gateway (buildGateway) checks them in front of
  * two agencies.
  */
+import { createHash, randomUUID } from 'node:crypto'
+import { exportJWK, SignJWT } from 'jose'
 import * as oidc from 'openid-client'
 import t from 'tap'
 import { buildGateway } from '../../src/gateway/app.ts'
@@ -83,6 +85,49 @@ t.test('SECURITY 33: a token is accepted only at the agency it was issued for, f
       t.equal(other.statusCode, 401, 'refused at another agency')
       t.match(other.headers['www-authenticate'], /error="invalid_token", error_description="The access token is not for this agency"/)
       t.equal(up.seen.length, before, 'nothing reached the other agency')
+    })
+
+    await t.test('a DPoP-bound citizen token on an agency host: the proof must name that agency\'s own origin', async (t) => {
+      const keyPair = await oidc.randomDPoPKeyPair('ES256', { extractable: true })
+      const verifier = oidc.randomPKCECodeVerifier()
+      const state = oidc.randomState()
+      const url = oidc.buildAuthorizationUrl(appA, {
+        redirect_uri: redirectUri,
+        scope: 'openid profile',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state,
+        resource: originA,
+      })
+      const cb = await signIn(new Browser(), url.href, issuer, { username: budi.nik, password: budi.password })
+      const tokens = await oidc.authorizationCodeGrant(appA, new URL(cb), { pkceCodeVerifier: verifier, expectedState: state }, { resource: originA }, { DPoP: oidc.getDPoPHandle(appA, keyPair) })
+      t.equal(tokens.token_type, 'dpop', 'a DPoP-bound token')
+      const jwk = await exportJWK(keyPair.publicKey)
+      const ath = createHash('sha256').update(tokens.access_token).digest('base64url')
+      const proof = (htu: string, htm = 'GET') =>
+        new SignJWT({ jti: randomUUID(), iat: Math.floor(Date.now() / 1000), htm, htu, ath }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(keyPair.privateKey)
+      const callA = async (htu: string, host = 'dinas-a.layanan.sukamaju.go.id') =>
+        gw.inject({ url: '/x', headers: { host, authorization: `DPoP ${tokens.access_token}`, dpop: await proof(htu), accept: 'application/json' } })
+
+      const ok = await callA(`${originA}/x`)
+      t.equal(ok.statusCode, 200, 'a proof for this agency\'s URL')
+      t.equal(json<{ headers: Record<string, string> }>(ok.body).headers['x-citizen-sub'], citizen.id)
+      const before = up.seen.length
+      for (const [what, htu] of [
+        ['the same path on the portal\'s origin', `${gatewayUrl}/x`],
+        ['the same path on another agency\'s origin', `${originB}/x`],
+        ['the old shared-origin path', `${gatewayUrl}/layanan/dinas-a/x`],
+        ['http instead of https', `${originA.replace('https:', 'http:')}/x`],
+        ['another port', `${originA}:8443/x`],
+      ] as const) {
+        const res = await callA(htu)
+        t.equal(res.statusCode, 401, what)
+        t.match(res.headers['www-authenticate'], /^DPoP error="invalid_dpop_proof", error_description="The DPoP proof is for another URL"/, what)
+      }
+      // A proof made for agency A, presented at agency B's host with A's token: refused on both counts.
+      const atB = await callA(`${originA}/x`, 'dinas-b.layanan.sukamaju.go.id')
+      t.equal(atB.statusCode, 401, 'at another agency\'s host')
+      t.equal(up.seen.length, before, 'no refused request reached an agency')
     })
 
     await t.test('the idp refuses a resource the client is not registered for: invalid_target', async (t) => {
