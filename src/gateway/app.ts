@@ -15,7 +15,7 @@ import { callbackPath, createGatewayAuth, logoutPath } from './auth.ts'
 import { consentReturnPath, registerGatewayDocuments } from './documents.ts'
 import { gatewayMessages } from './messages.ts'
 import { portalRoutes } from './portal.ts'
-import { registerProxy } from './proxy.ts'
+import { refusedRedirectRoute, registerProxy } from './proxy.ts'
 import { createSites, gatewayAssetsPrefix, guardSites } from './sites.ts'
 
 export interface GatewayDeps {
@@ -83,6 +83,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   )
 
   await app.register(portalRoutes, { config, table, auth })
+  await app.register(refusedRedirectRoute, { table })
   // Document links, consent and link fetches (issue 5): the same storage directory and
   // link key as the idp (documents.ts gatewayLinkKeyring).
   const extras = await registerGatewayDocuments(app, { config, db: database.db, table, auth, kek, sites })

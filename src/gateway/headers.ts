@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { BlockList, isIP } from 'node:net'
 import type { Agency } from './agencies.ts'
 import { sessionCookieName } from './auth.ts'
 import type { Identity } from './identity.ts'
@@ -361,6 +362,43 @@ export interface ResponseRewrite {
   readonly prefix: string
   /** The path the upstream was asked for (to compute a cookie's default path). */
   readonly upstreamPath: string
+  /** Redirects the citizen's browser must not be sent to (the proxy always sets it). */
+  readonly redirectGuard?: RedirectGuard
+}
+
+/**
+ * Where an upstream may not send the citizen: an internal address the browser cannot
+ * reach and that tells the world the layout of the regency's network — another agency's
+ * upstream, the agency's own upstream outside its base path, or an IP literal in a
+ * private, loopback, link-local or shared range — unless it is one of our own public
+ * origins (the quick start serves everything on loopback). Such a Location becomes
+ * `refusedTarget`, the gateway's page that says the service is at fault.
+ */
+export interface RedirectGuard {
+  readonly internalOrigins: ReadonlySet<string>
+  readonly publicOrigins: ReadonlySet<string>
+  readonly refusedTarget: string
+}
+
+const internalRanges = (() => {
+  const list = new BlockList()
+  for (const [net, bits] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['127.0.0.0', 8], ['169.254.0.0', 16], ['100.64.0.0', 10], ['0.0.0.0', 8]] as const) {
+    list.addSubnet(net, bits, 'ipv4')
+  }
+  // IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) are checked against the IPv4 rules by BlockList itself.
+  for (const [net, bits] of [['::1', 128], ['::', 128], ['fc00::', 7], ['fe80::', 10]] as const) list.addSubnet(net, bits, 'ipv6')
+  return list
+})()
+
+/** Is `url` an address a redirect must not name (RedirectGuard)? */
+export function isInternalRedirect(url: URL, guard: RedirectGuard): boolean {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false
+  if (guard.publicOrigins.has(url.origin)) return false
+  if (guard.internalOrigins.has(url.origin)) return true
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const family = isIP(host)
+  if (family === 0) return false
+  return internalRanges.check(host, family === 4 ? 'ipv4' : 'ipv6')
 }
 
 /**
@@ -446,11 +484,15 @@ export function rewriteLocation(value: string, ctx: ResponseRewrite): string {
   } catch {
     return value
   }
-  if (url.origin !== ctx.upstream.origin) return value
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:|^\/\//.test(v)
+  if (url.origin !== ctx.upstream.origin) {
+    return absolute && ctx.redirectGuard !== undefined && isInternalRedirect(url, ctx.redirectGuard) ? ctx.redirectGuard.refusedTarget : value
+  }
   // A relative reference ("next", "../x") resolves the same way on the gateway.
-  if (!pathAbsolute && !/^[A-Za-z][A-Za-z0-9+.-]*:|^\/\//.test(v)) return value
+  if (!pathAbsolute && !absolute) return value
   const rest = belowBase(url.pathname, ctx.upstream)
-  if (rest === undefined) return value
+  // The upstream's own address outside its base path: nothing to map it to, and not for the browser.
+  if (rest === undefined) return absolute && ctx.redirectGuard !== undefined ? ctx.redirectGuard.refusedTarget : value
   const path = `${ctx.prefix}/${rest}${url.search}${url.hash}`
   return pathAbsolute ? path : `${ctx.ownOrigin}${path}`
 }

@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.ts'
 import { AppError } from '../errors/app-error.ts'
 import type { Agency, AgencyTable, Service } from './agencies.ts'
 import type { AssertionSigner, GatewayAuth, Requirement } from './contracts.ts'
-import { identityHeaderValues, noIdentity, rewriteResponseHeaders, upstreamRequestHeaders, type ResponseRewrite } from './headers.ts'
+import { identityHeaderValues, noIdentity, rewriteResponseHeaders, upstreamRequestHeaders, type RedirectGuard, type ResponseRewrite } from './headers.ts'
 import { acrLevel, type Identity } from './identity.ts'
 import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './paths.ts'
 import type { Sites } from './sites.ts'
@@ -50,6 +50,22 @@ import type { Sites } from './sites.ts'
  *  - Methods: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS. Not TRACE (it would echo the
  *    injected assertion back to the client), not CONNECT, not WebSocket upgrades.
  */
+
+/** The portal's page for an upstream redirect to an internal address (refusedRedirectRoute). */
+export const refusedRedirectPath = '/pengalihan-ditolak'
+
+/**
+ * The page a refused upstream redirect leads to (headers.ts RedirectGuard): the agency's
+ * service is at fault, as with any bad answer from it (502), and the citizen is told so
+ * on the portal, with the way home. The log line was written when the redirect was refused.
+ */
+export async function refusedRedirectRoute(app: FastifyInstance, deps: { table: AgencyTable }): Promise<void> {
+  app.get(refusedRedirectPath, { schema: { querystring: { type: 'object', properties: { layanan: { type: 'string', maxLength: 100 } } } } }, async (req) => {
+    const id = (req.query as { layanan?: string }).layanan
+    const agency = deps.table.agencies.find((a) => a.id === id)
+    throw new AppError('upstream_unavailable', 'The agency service redirected to an internal address.', agency !== undefined ? { details: { agency: agency.id } } : {})
+  })
+}
 
 export interface ProxyDeps {
   config: Config
@@ -296,8 +312,15 @@ function closeIfBodyUnread(req: FastifyRequest, reply: FastifyReply): void {
 }
 
 export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
-  const { table, auth, signer, extras, sites } = deps
+  const { config, table, auth, signer, extras, sites } = deps
   const routes = new WeakMap<FastifyRequest, RouteState>()
+  // For redirects an upstream may not send the citizen to (headers.ts RedirectGuard).
+  const internalOrigins: ReadonlySet<string> = new Set(table.agencies.map((a) => a.upstream.origin))
+  const publicOrigins: ReadonlySet<string> = new Set([
+    new URL(config.gateway.publicUrl).origin,
+    new URL(config.idp.issuer).origin,
+    ...table.agencies.map((a) => a.origin),
+  ])
 
   await app.register(async (scope) => {
     // Bodies pass through as streams: no JSON, form or text parsing on proxied routes.
@@ -347,6 +370,11 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       retryMethods: ['GET', 'HEAD', 'OPTIONS'],
     })
     const agencyUrl = new URL(agency.origin)
+    const redirectGuard: RedirectGuard = Object.freeze({
+      internalOrigins,
+      publicOrigins,
+      refusedTarget: `${new URL(config.gateway.publicUrl).origin}${refusedRedirectPath}?layanan=${encodeURIComponent(agency.id)}`,
+    })
     // What a request-target resolves to depends on the target alone (the route table is
     // fixed), so accepted ones are remembered: the checks (decoding, NFKC, two route
     // matches) were several µs per request. Bounded; refused targets are never kept.
@@ -370,7 +398,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         need,
         target,
         upstreamPath,
-        rewrite: Object.freeze({ ownOrigin: agency.origin, upstream: agency.upstream, publicUrl: agencyUrl, prefix: '', upstreamPath }),
+        rewrite: Object.freeze({ ownOrigin: agency.origin, upstream: agency.upstream, publicUrl: agencyUrl, prefix: '', upstreamPath, redirectGuard }),
       })
       if (resolved.size >= resolvedTargetsKept) resolved.clear()
       resolved.set(url, state)
@@ -447,7 +475,13 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
           })
           return Object.assign(headers, { [dispatchContext]: context })
         },
-        rewriteHeaders: (headers) => rewriteResponseHeaders(headers, route.rewrite),
+        rewriteHeaders: (headers) => {
+          const out = rewriteResponseHeaders(headers, route.rewrite)
+          if (out.location === redirectGuard.refusedTarget && headers.location !== redirectGuard.refusedTarget) {
+            req.log.warn({ agency: agency.id, status: reply.statusCode }, 'upstream redirect to an internal address refused')
+          }
+          return out
+        },
         retryDelay: ({ err, attempt }) => {
           const code = String((err as { code?: unknown } | undefined)?.code ?? '')
           const reused = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET'

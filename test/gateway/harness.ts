@@ -19,7 +19,7 @@ import type { AssertionSigner, GatewayAuth, Requirement } from '../../src/gatewa
 import type { Identity } from '../../src/gateway/identity.ts'
 import { callbackPath, logoutPath } from '../../src/gateway/auth.ts'
 import { consentReturnPath } from '../../src/gateway/documents.ts'
-import { registerProxy } from '../../src/gateway/proxy.ts'
+import { refusedRedirectRoute, registerProxy } from '../../src/gateway/proxy.ts'
 import { createSites, guardSites, type Sites } from '../../src/gateway/sites.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 
@@ -254,6 +254,7 @@ export async function proxyApp(deps: { config: Config; table: AgencyTable; auth:
   const app = createBaseApp({ config, logger, rewriteUrl: (raw) => sites.rewriteUrl(raw) })
   await app.register(errorHandling)
   guardSites(app, { sites, table })
+  await app.register(refusedRedirectRoute, { table })
   await registerProxy(app, { config, table, auth, signer, logger, sites })
   return app
 }

@@ -326,3 +326,23 @@ t.test('SECURITY 32: Attribution-Reporting-Register-* headers never pass; a Refr
   t.equal(rewriteResponseHeaders({ location: 'http://10.1.2.3:8080/b' }, own).location, 'https://dinas-a.layanan.sukamaju.go.id/b')
   t.equal(rewriteResponseHeaders({ 'content-location': 'http://10.1.2.3:8080/c' }, own)['content-location'], 'https://dinas-a.layanan.sukamaju.go.id/c')
 })
+
+t.test('SECURITY 19: which redirect targets are internal: private, loopback, link-local and shared ranges, IPv4-mapped IPv6, other upstreams; never our own public origins', async (t) => {
+  const { isInternalRedirect } = await import('../../src/gateway/headers.ts')
+  const guard = {
+    internalOrigins: new Set(['http://dinas-b-internal:8080']),
+    publicOrigins: new Set(['http://127.0.0.1:3000']),
+    refusedTarget: 'https://layanan.sukamaju.go.id/pengalihan-ditolak?layanan=dinas-a',
+  }
+  for (const u of ['http://10.0.0.1/', 'http://172.16.5.5/', 'http://192.168.0.1/', 'http://127.0.0.2/', 'http://169.254.169.254/latest/meta-data', 'http://100.64.0.1/', 'http://0.0.0.0/', 'http://[::1]/', 'http://[fd12::1]/', 'http://[fe80::1]/', 'http://[::ffff:10.0.0.1]/', 'http://dinas-b-internal:8080/x']) {
+    t.ok(isInternalRedirect(new URL(u), guard), u)
+  }
+  for (const u of ['http://127.0.0.1:3000/authorize', 'https://8.8.8.8/', 'https://www.sukamaju.go.id/', 'http://[2001:db8::1]/', 'mailto:a@b.id']) {
+    t.notOk(isInternalRedirect(new URL(u), guard), u)
+  }
+  const guarded = { ...ctx, redirectGuard: guard }
+  t.equal(rewriteLocation('http://169.254.169.254/latest/meta-data', guarded), guard.refusedTarget, 'a cloud metadata address')
+  t.equal(rewriteLocation('http://10.1.2.3:8080/lain', guarded), guard.refusedTarget, 'the upstream itself, outside its base path')
+  t.equal(rewriteLocation('/lain', guarded), '/lain', 'a path on the agency\'s own origin stays')
+  t.equal(rewriteLocation('http://10.1.2.3:8080/aplikasi/izin', guarded), 'https://layanan.sukamaju.go.id/layanan/dinas-a/izin', 'the upstream inside its base is rewritten as before')
+})

@@ -654,3 +654,41 @@ t.test('SECURITY 32: the gateway\'s own pages send COOP and CORP same-origin; an
     t.equal(proxied.headers['cross-origin-opener-policy'], undefined, 'the agency decides its own')
   })
 })
+
+t.test('SECURITY 19: an upstream redirect to an internal address (another agency\'s upstream, its own outside its base, a private IP) never reaches the browser; the idp and public sites do', async (t) => {
+  const other = await startUpstream(t, echo)
+  const redirects: Record<string, string> = {
+    '/ke-internal': 'http://10.9.9.9/admin',
+    '/ke-ipv6': 'http://[fd00::5]:8080/x',
+    '/ke-mapped': 'http://[::ffff:192.168.1.5]/x',
+    '/ke-b': `${other.url}/rahasia`,
+    '/di-luar': '',
+    '/ke-idp': 'http://localhost:3000/authorize?x=1',
+    '/ke-publik': 'https://www.sukamaju.go.id/berita',
+    '/ke-host': 'http://intranet.sukamaju.local/x',
+  }
+  const up = await startUpstream(t, (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/aplikasi/, '')
+    const to = path === '/di-luar' ? `http://127.0.0.1:${(req.socket.localPort ?? 0)}/lain` : redirects[path]
+    res.writeHead(302, { location: to ?? '/' }).end()
+  })
+  const table = agencyTable([
+    { id: 'dinas-a', upstream: `${up.url}/aplikasi/`, services: [{ path: '/', access: 'public' }] },
+    { id: 'dinas-b', upstream: other.url, services: [{ path: '/', access: 'public' }] },
+  ])
+  const gw = await startGateway(t, table)
+  const refused = `${new URL(gw.config.gateway.publicUrl).origin}/pengalihan-ditolak?layanan=dinas-a`
+  for (const path of ['/ke-internal', '/ke-ipv6', '/ke-mapped', '/ke-b', '/di-luar']) {
+    const res = await request(`${gw.at('dinas-a')}${path}`)
+    t.equal(res.status, 302, path)
+    t.equal(res.headers.location, refused, `${path}: to the gateway's page, not the internal address`)
+  }
+  t.equal((await request(`${gw.at('dinas-a')}/ke-idp`)).headers.location, 'http://localhost:3000/authorize?x=1', 'the idp (a public origin of ours) stays')
+  t.equal((await request(`${gw.at('dinas-a')}/ke-publik`)).headers.location, 'https://www.sukamaju.go.id/berita', 'a public site stays')
+  t.equal((await request(`${gw.at('dinas-a')}/ke-host`)).headers.location, 'http://intranet.sukamaju.local/x', 'a host name cannot be judged and stays')
+  const page = await request(refused.replace(new URL(refused).origin, gw.url), { headers: { accept: 'text/html' } })
+  t.equal(page.status, 502, 'the page says the agency service is at fault')
+  const api = await request(refused.replace(new URL(refused).origin, gw.url), { headers: { accept: 'application/json' } })
+  t.equal(json<{ error: string }>(api.body).error, 'upstream_unavailable')
+  t.notMatch(page.body, /10\.9\.9\.9|127\.0\.0\.1|fd00/, 'and names no internal address')
+})
