@@ -70,6 +70,23 @@ export const transactionCookiePrefix = 'sp_gw_tx_'
 export const callbackPath = '/oidc/callback'
 export const backchannelLogoutPath = '/oidc/backchannel-logout'
 export const logoutPath = '/keluar'
+/**
+ * Marks a browser session in which the portal has already tried a silent sign-in (see
+ * `trySilentSignIn`): a session cookie (no Max-Age), so a new browser session tries once
+ * again. Holds no data: its presence is the mark.
+ */
+export const silentTriedCookieName = 'sp_gw_sso'
+/**
+ * Where the callback sends a silent sign-in's answer that arrives without its transaction
+ * cookie (a browser that keeps no cookies): the portal's home with this flag, which stops
+ * it from trying again — the cookie that would have done so could not be kept.
+ */
+export const silentDoneQuery = 'sso=0'
+/**
+ * The idp's answers to `prompt=none` that mean "no sign-in without asking" (OIDC Core
+ * §3.1.2.6): the page is shown as it is, the citizen not signed in here.
+ */
+const silentRefusals = new Set(['login_required', 'interaction_required', 'consent_required', 'account_selection_required'])
 
 /**
  * How long an instance may answer from its memory of a session row. A session deleted by
@@ -139,6 +156,8 @@ interface SignInTransaction {
   sc: string[]
   /** the host the sign-in started on: the callback must be on the same one */
   h: string
+  /** 'none' for a silent sign-in (prompt=none): any error answer returns quietly to `r` */
+  p?: 'none'
 }
 
 function isTransaction(v: unknown): v is SignInTransaction {
@@ -152,7 +171,8 @@ function isTransaction(v: unknown): v is SignInTransaction {
     (t.a === null || typeof t.a === 'string') &&
     Array.isArray(t.sc) &&
     t.sc.every((x) => typeof x === 'string') &&
-    typeof t.h === 'string'
+    typeof t.h === 'string' &&
+    (t.p === undefined || t.p === 'none')
   )
 }
 
@@ -203,6 +223,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   const base = config.gateway.publicUrl.replace(/\/+$/, '')
   const secureCookies = base.startsWith('https://')
   const cookieName = sessionCookieNameFor(secureCookies)
+  const silentTriedCookie = secureCookies ? `__Host-${silentTriedCookieName}` : silentTriedCookieName
   const csrfKey = createSecretKey(kek.derive('gateway sign-out'))
   /** The site a request came to; the routes here are registered on known sites only. */
   function siteOf(req: FastifyRequest): KnownSite {
@@ -547,7 +568,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   async function startSignIn(
     req: FastifyRequest,
     reply: FastifyReply,
-    ask: { acr: string | undefined; scopes: readonly string[]; prompt: 'login' | undefined },
+    ask: { acr: string | undefined; scopes: readonly string[]; prompt: 'login' | 'none' | undefined },
   ): Promise<FastifyReply> {
     if (clientSecret === undefined) {
       return reply.send(new AppError('not_ready', undefined, { cause: new Error('gateway.clientSecret is not set') }))
@@ -575,6 +596,7 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     if (ask.prompt !== undefined) params.prompt = ask.prompt
     const url = oidc.buildAuthorizationUrl(client, params)
     const tx: SignInTransaction = { s: state, v: verifier, n: nonce, r: safeReturnPath(clientUrl(req)), a: ask.acr ?? null, sc: scopes, h: site.host }
+    if (ask.prompt === 'none') tx.p = 'none'
     const value = signers.transaction.sign(Buffer.from(JSON.stringify(tx), 'utf8').toString('base64url'))
     reply.setCookie(`${transactionCookiePrefix}${state.slice(0, 16)}`, value, { ...transactionCookie, maxAge: transactionSeconds })
     return reply.header('cache-control', 'no-store').redirect(url.href, 303)
@@ -605,6 +627,32 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       return reply.send(new AppError('forbidden', 'You have not allowed this service to use the data it needs.'))
     }
     return reply.send(new AppError('forbidden'))
+  }
+
+  /**
+   * The portal's silent sign-in (OIDC Core §3.1.2.1, prompt=none), once per browser
+   * session: a citizen already signed in at the idp is signed in here too, with no page
+   * shown; otherwise the idp answers login_required and the callback returns to the page.
+   * Only for a plain browser navigation on the portal with no session, no token and no
+   * mark of an earlier try (the mark cookie, or the flag of a browser without cookies), and
+   * only while the idp is reachable. Undefined when not tried: the caller shows its page.
+   */
+  async function trySilentSignIn(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    if (req.method !== 'GET' || !wantsHtml(req) || schemeOf(req) !== undefined) return undefined
+    if (clientSecret === undefined || siteOf(req).kind !== 'portal') return undefined
+    // A prefetch or prerender is not the citizen opening the page.
+    const purpose = `${String(req.headers['sec-purpose'] ?? '')} ${String(req.headers.purpose ?? '')}`
+    if (/prefetch|prerender/i.test(purpose)) return undefined
+    if (cookiesOf(req)[silentTriedCookie] !== undefined) return undefined
+    const search = clientUrl(req).split('?')[1]
+    if (search !== undefined && new URLSearchParams(search).get('sso') === '0') return undefined
+    try {
+      await discovered()
+    } catch {
+      return undefined
+    }
+    reply.setCookie(silentTriedCookie, '1', sessionCookie)
+    return startSignIn(req, reply, { acr: undefined, scopes: [], prompt: 'none' })
   }
 
   // ---- Routes. ----
@@ -643,6 +691,16 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
         const tx = await readTransaction(cookiesOf(req)[txCookieName])
         reply.clearCookie(txCookieName, transactionCookie)
         const site = siteOf(req)
+        if (query.error !== undefined && site.kind === 'portal') {
+          // The portal's silent sign-in came back without one: show the portal as it is.
+          if (tx !== undefined && tx.s === state && tx.h === site.host && tx.p === 'none') {
+            req.log.info({ error: query.error }, 'no silent sign-in at the portal')
+            return reply.redirect(`${site.origin}${safeReturnPath(tx.r)}`, 303)
+          }
+          // Its transaction cookie was not kept (a browser without cookies): the portal
+          // home, flagged so that it does not try again and loop.
+          if (tx === undefined && silentRefusals.has(query.error)) return reply.redirect(`${site.origin}/?${silentDoneQuery}`, 303)
+        }
         if (tx === undefined || tx.s !== state || tx.h !== site.host) {
           throw new AppError('bad_request', 'This sign-in has expired or was started in another browser. Please start again.')
         }
@@ -919,5 +977,5 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     }
   }
 
-  return { identify, challenge, logoutPath, idTokenHint }
+  return { identify, challenge, trySilentSignIn, logoutPath, idTokenHint }
 }

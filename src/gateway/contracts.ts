@@ -31,6 +31,11 @@ export interface GatewayAuth {
    * caller gets 401 (or 403 insufficient_scope) with a WWW-Authenticate error.
    */
   challenge(req: FastifyRequest, reply: FastifyReply, need: Requirement, identity: Identity | undefined): Promise<FastifyReply>
+  /**
+   * The portal's silent sign-in (prompt=none), tried once per browser session for a
+   * browser with no session there: the redirect to the idp, or undefined when not tried.
+   */
+  trySilentSignIn(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>
   /** The sign-out URL the portal links to. */
   readonly logoutPath: string
   /**

@@ -28,6 +28,11 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
     const found = await auth.identify(req).catch(() => undefined)
     // A client's own token names no citizen: nobody is signed in.
     const identity = found?.via === 'client' ? undefined : found
+    if (found === undefined) {
+      // Signed in at Satu Pintu already? Then here too, without a page (once per browser session).
+      const silent = await auth.trySilentSignIn(req, reply)
+      if (silent !== undefined) return silent
+    }
     const locale = pickLocale(req)
     const agencies = table.agencies.map((a) => ({
       name: a.name[locale],

@@ -187,6 +187,10 @@ export class FakeAuth implements GatewayAuth {
     return undefined
   }
 
+  async trySilentSignIn(): Promise<FastifyReply | undefined> {
+    return undefined
+  }
+
   async identify(req: FastifyRequest): Promise<Identity | undefined> {
     this.identifyCalls++
     const h = req.headers.authorization
