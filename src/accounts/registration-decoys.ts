@@ -90,13 +90,16 @@ export async function resendDecoy(db: Kysely<Database>, row: DecoyRow, message: 
   const policy = context.policy ?? defaultOtpPolicy
   const now = context.now ?? new Date()
   return db.transaction().execute(async (trx): Promise<DecoySend> => {
+    // Serialises resends of one flow on its first row (its id is the chain), as issueOtp
+    // does on the citizen's row: a lock on the rows read would not see the row a
+    // concurrent resend has just inserted (READ COMMITTED), and both would pass the wait.
+    await trx.selectFrom('registration_decoys').select('id').where('id', '=', row.chain).forUpdate().executeTakeFirst()
     const recent = await trx
       .selectFrom('registration_decoys')
       .select(['id', 'created_at'])
       .where('chain', '=', row.chain)
       .where('created_at', '>', new Date(now.getTime() - 3600 * 1000))
       .orderBy('created_at', 'asc')
-      .forUpdate()
       .execute()
     const newest = recent[recent.length - 1]
     if (newest !== undefined && newest.created_at.getTime() + policy.resendAfterSeconds * 1000 > now.getTime()) {

@@ -353,3 +353,27 @@ t.test('SECURITY 37: the code step of a registration for a registered NIK runs e
     t.same(told.map((r) => r.kind), ['registration_known_nik', 'registration_known_nik'], 'the typed contact is told twice (the first time and on resend), and gets no code')
   })
 })
+
+t.test('SECURITY 37: "Kirim kode baru" sent six times at once passes once, for a registered NIK as for a new one', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const existing = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+    const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'sasaran@contoh.id' }
+    const known = { nik: budi.nik, name: 'Siapa Saja', day: '12', month: '1', year: '1990', gender: 'male', email: 'sasaran@contoh.id', phone: '', password: 'layang layang merah di sawah', password2: 'layang layang merah di sawah' }
+    const answers: Record<string, string> = {}
+    for (const [kind, fields] of [['new', fresh], ['known', known]] as const) {
+      const browser = new Browser()
+      await submit(browser, issuer, fields)
+      const html = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
+      await sql`update one_time_codes set created_at = created_at - interval '2 minutes'`.execute(db.db)
+      await sql`update registration_decoys set created_at = created_at - interval '2 minutes'`.execute(db.db)
+      await sql`delete from outbox`.execute(db.db)
+      const all = await Promise.all(Array.from({ length: 6 }, () => browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, { form: { _csrf: csrfFrom(html) } })))
+      const sent = await db.db.selectFrom('outbox').select('id').where('recipient', '=', 'sasaran@contoh.id').execute()
+      answers[kind] = `${all.map((r) => r.status).sort().join(',')} messages=${sent.length}`
+    }
+    t.equal(answers.new, '303,429,429,429,429,429 messages=1', 'a new registration: one resend passes')
+    t.equal(answers.known, answers.new, 'a registered NIK: the same')
+  })
+})
