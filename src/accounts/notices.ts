@@ -34,6 +34,8 @@ export interface NoticeData {
   new_device_sign_in: { readonly at: Date; readonly device: string }
   second_factor_added: { readonly at: Date; readonly factor: SecondFactorName }
   second_factor_removed: { readonly at: Date; readonly factor: SecondFactorName }
+  recovery_code_used: { readonly at: Date; readonly left: number }
+  recovery_codes_renewed: { readonly at: Date }
   contact_changed: { readonly at: Date; readonly field: 'email' | 'phone'; readonly newContact: string | null }
   /** officer: the officer's name, or null for a system administrator (the CLI). */
   officer_lookup: { readonly at: Date; readonly officer: string | null; readonly reason: string }
@@ -66,6 +68,8 @@ export const noticeKinds: { readonly [K in NoticeKind]: KindSpec } = Object.free
   new_device_sign_in: { urgent: false, optional: false, description: 'A sign-in from a device (browser) not seen before on this account.' },
   second_factor_added: { urgent: true, optional: false, description: 'A second factor (authenticator app, passkey…) was added.' },
   second_factor_removed: { urgent: true, optional: false, description: 'A second factor was removed.' },
+  recovery_code_used: { urgent: true, optional: false, description: 'A recovery code was used to sign in in place of the second factor; says how many are left.' },
+  recovery_codes_renewed: { urgent: true, optional: false, description: 'A new set of recovery codes was made; the old codes no longer work.' },
   contact_changed: { urgent: true, optional: false, description: 'The e-mail address or phone number was changed; sent to the old one.' },
   officer_lookup: { urgent: false, optional: false, description: 'An officer or administrator looked the account up, with the reason given.' },
   documents_fetched_digest: { urgent: false, optional: true, description: 'Daily: which agencies fetched which documents (the citizen may turn it off).' },
@@ -155,6 +159,16 @@ function parts<K extends NoticeKind>(kind: K, data: NoticeData[K], locale: Notic
         ? { subject: 'Faktor kedua dihapus', lines: [`Faktor kedua (${factor}) dihapus dari akun Satu Pintu Anda pada ${when}.`], sms: `Satu Pintu: ${factor} dihapus dari akun Anda ${when}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
         : { subject: 'A second factor was removed', lines: [`A second factor (${factor}) was removed from your Satu Pintu account on ${when}.`], sms: `Satu Pintu: ${factor} removed from your account ${when}. Not you? Contact the MPP staff.`, ifNotYou: true }
     }
+    case 'recovery_code_used': {
+      const { left } = d as NoticeData['recovery_code_used']
+      return id
+        ? { subject: 'Kode pemulihan dipakai untuk masuk', lines: [`Sebuah kode pemulihan dipakai untuk masuk ke akun Satu Pintu Anda pada ${when}. Sisa kode pemulihan: ${left}.`, 'Bila ponsel dengan aplikasi autentikator hilang, pasang faktor kedua baru di Akun Saya → Keamanan, lalu buat kode pemulihan baru.'], sms: `Satu Pintu: kode pemulihan dipakai untuk masuk ${when}, sisa ${left}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
+        : { subject: 'A recovery code was used to sign in', lines: [`A recovery code was used to sign in to your Satu Pintu account on ${when}. Recovery codes left: ${left}.`, 'If the phone with your authenticator app is lost, set up a new second factor in My Account → Security, then make new recovery codes.'], sms: `Satu Pintu: a recovery code was used to sign in ${when}, ${left} left. Not you? Contact the MPP staff.`, ifNotYou: true }
+    }
+    case 'recovery_codes_renewed':
+      return id
+        ? { subject: 'Kode pemulihan baru dibuat', lines: [`Kode pemulihan baru dibuat untuk akun Satu Pintu Anda pada ${when}. Kode pemulihan yang lama tidak berlaku lagi.`], sms: `Satu Pintu: kode pemulihan baru dibuat ${when}; kode lama tidak berlaku. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
+        : { subject: 'New recovery codes were made', lines: [`New recovery codes were made for your Satu Pintu account on ${when}. The old recovery codes no longer work.`], sms: `Satu Pintu: new recovery codes made ${when}; old ones no longer work. Not you? Contact the MPP staff.`, ifNotYou: true }
     case 'contact_changed': {
       const { field, newContact } = d as NoticeData['contact_changed']
       const what = id ? (field === 'email' ? 'Alamat e-mail' : 'Nomor ponsel') : field === 'email' ? 'The e-mail address' : 'The phone number'

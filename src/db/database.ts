@@ -34,6 +34,8 @@ import { oneTimeCodesColumns, registrationDecoysColumns } from './tables/one-tim
 import type { KnownDevicesTable, NoticePreferencesTable } from './tables/notices.ts'
 import { knownDevicesColumns, noticePreferencesColumns } from './tables/notices.ts'
 import type { OutboxTable } from './tables/outbox.ts'
+import type { RecoveryCodesTable, SecondFactorsTable } from './tables/second-factors.ts'
+import { recoveryCodesColumns, secondFactorsColumns } from './tables/second-factors.ts'
 import { outboxColumns } from './tables/outbox.ts'
 
 /** Every table of the application, as the migrations in migrations/ create them. */
@@ -47,6 +49,8 @@ export interface Database {
   outbox: OutboxTable
   notice_preferences: NoticePreferencesTable
   known_devices: KnownDevicesTable
+  second_factors: SecondFactorsTable
+  recovery_codes: RecoveryCodesTable
   oidc_payloads: OidcPayloadsTable
   oidc_clients: OidcClientsTable
   signing_keys: SigningKeysTable
@@ -73,6 +77,8 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   outbox: outboxColumns,
   notice_preferences: noticePreferencesColumns,
   known_devices: knownDevicesColumns,
+  second_factors: secondFactorsColumns,
+  recovery_codes: recoveryCodesColumns,
   oidc_payloads: oidcPayloadsColumns,
   oidc_clients: oidcClientsColumns,
   signing_keys: signingKeysColumns,

@@ -17,6 +17,8 @@ const samples: { [K in NoticeKind]: NoticeData[K] } = {
   new_device_sign_in: { at: T, device: 'Chrome di Android' },
   second_factor_added: { at: T, factor: 'totp' },
   second_factor_removed: { at: T, factor: 'passkey' },
+  recovery_code_used: { at: T, left: 9 },
+  recovery_codes_renewed: { at: T },
   contact_changed: { at: T, field: 'email', newContact: 'b***@baru.id' },
   officer_lookup: { at: T, officer: null, reason: 'Pelayanan di loket 3' },
   documents_fetched_digest: { day: '30 November 2026', fetches: [{ agency: 'Dinas Contoh', document: 'KTP', count: 2 }] },
