@@ -449,8 +449,17 @@ export async function authenticateCitizen(
       ...audit,
       event: 'auth.login.throttled',
       actor,
-      data: { scope: decision.scope, identifierKind: classified.kind, knownDevice: keys.device !== undefined },
+      data: { scope: decision.accountWide === true ? 'account_wide' : decision.scope, identifierKind: classified.kind, knownDevice: keys.device !== undefined },
     })
+    if (decision.accountWide === true) {
+      // The account-wide refusal of unknown sources is shared by the NIK, the e-mail and the
+      // phone: told apart from a wrong password, it would say that they belong together. So
+      // it answers as a wrong password does, after the same work, and the password is not
+      // checked. The owner was told by message when it began (the notices below), with the
+      // way back: a known device, or a password reset.
+      await hasher.verifyAgainstDummy(password)
+      return INVALID_CREDENTIALS
+    }
     return { ok: false, reason: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, permanent: decision.permanent }
   }
 

@@ -467,7 +467,14 @@ export type SignInDecision =
       /** When that run of failures began. */
       readonly firstFailureAt: Date
     }
-  | Exclude<ThrottleDecision, { allowed: true }>
+  | (Exclude<ThrottleDecision, { allowed: true }> & {
+      /**
+       * Refused by the account-wide count, which every identifier of the account shares: the
+       * caller must answer as for a wrong password, or the refusal would tell that an e-mail
+       * or phone number belongs to a NIK that was hammered (docs/security.md line 37).
+       */
+      readonly accountWide?: true
+    })
 
 /**
  * The account's failures in a row at which sources it does not know are refused: the bar
@@ -530,7 +537,7 @@ export async function reserveSignInAttempt(
     .executeTakeFirst()
   if (row === undefined) {
     await giveBack()
-    return { allowed: false, scope: 'account', retryAfterSeconds: policy.lock.maxLockSeconds, permanent: true }
+    return { allowed: false, scope: 'account', retryAfterSeconds: policy.lock.maxLockSeconds, permanent: true, accountWide: true }
   }
   return { allowed: true, accountFailures: row.failures, firstFailureAt: row.first_failure_at }
 }

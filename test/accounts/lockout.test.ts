@@ -58,14 +58,16 @@ t.test('SECURITY 38: after 90 failures in a row from many addresses, unknown sou
       t.match(r, { ok: false, reason: 'invalid_credentials' }, `guess ${i + 1} is checked`)
     }
     const stranger = await attempt(db, 'tebakan ke seratus satu', '10.2.0.1', 200)
-    t.match(stranger, { ok: false, reason: 'throttled', permanent: true }, 'the 91st guess is not even checked')
+    t.match(stranger, { ok: false, reason: 'invalid_credentials' }, 'the 91st guess is not even checked, and answered as a wrong one')
     const newDevice = await attempt(db, budi.password, '10.2.0.2', 201)
-    t.match(newDevice, { ok: false, reason: 'throttled', permanent: true }, 'an unknown device is refused too, even with the right password')
+    t.match(newDevice, { ok: false, reason: 'invalid_credentials' }, 'an unknown device is refused too, even with the right password')
+    const refusals = await db.selectFrom('audit_events').select('data').where('event', '=', 'auth.login.throttled').where('subject_id', '=', citizen.id).execute()
+    t.same(refusals.map((r) => (r.data as { scope?: string }).scope), ['account_wide', 'account_wide'], 'the audit trail says why')
     const failed = await db.selectFrom('audit_events').select('id').where('event', '=', 'auth.login.failed').where('subject_id', '=', citizen.id).execute()
     t.equal(failed.length, unknownCap, 'no more failures were checked')
 
     const stolenLooking = await attempt(db, budi.password, '10.2.0.3', 202, newDeviceId())
-    t.match(stolenLooking, { ok: false, reason: 'throttled' }, 'a device cookie the account never signed in from counts as unknown')
+    t.match(stolenLooking, { ok: false, reason: 'invalid_credentials' }, 'a device cookie the account never signed in from counts as unknown')
     const known = await attempt(db, budi.password, '10.2.0.3', 202, await knownDevice(db, citizen.id))
     t.match(known, { ok: true }, 'the owner\'s known device signs in')
     const after = await attempt(db, budi.password, '10.2.0.4', 203)
@@ -92,7 +94,7 @@ t.test('SECURITY 38: a password reset lifts the refusal of unknown sources', asy
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await owner(db)
     for (let i = 0; i < unknownCap; i++) await attempt(db, `tebakan ${i} salah`, `10.4.0.${i}`, i)
-    t.match(await attempt(db, budi.password, '10.4.1.1', 200), { ok: false, reason: 'throttled' })
+    t.match(await attempt(db, budi.password, '10.4.1.1', 200), { ok: false, reason: 'invalid_credentials' }, 'refused, as a wrong password')
     await setCitizenPassword(db, citizen.id, 'sandi baru yang panjang sekali', { regencyName: 'Sukamaju', passwords: quickHasher })
     t.match(await attempt(db, 'sandi baru yang panjang sekali', '10.4.1.2', 201), { ok: true })
   })
@@ -156,5 +158,19 @@ t.test('SECURITY 37: sign-in does not tell whether an e-mail belongs to a NIK: a
     const strangers = await withEmail('bukan-budi@contoh.id', 11)
     t.equal(owners.ok, false)
     t.same(owners.ok ? undefined : owners.reason, strangers.ok ? undefined : strangers.reason, 'the same refusal for the account\'s e-mail and for any other')
+  })
+})
+
+t.test('SECURITY 37: once the account-wide count refuses unknown sources, trying e-mails from fresh addresses does not find the one that belongs to the NIK', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const c = await owner(db)
+    await markEmailVerified(db, c.id, budi.email)
+    for (let i = 0; i < unknownCap; i++) await attempt(db, `tebakan ${i} salah`, `10.5.${Math.floor(i / 250)}.${i % 250}`, i)
+    const probe = async (email: string, n: number) => {
+      const r = await authenticateCitizen(db, email, 'tebakan apa saja', { ip: `10.6.0.${n}`, now: at(300 + n), passwords: quickHasher, regencyName: 'Sukamaju' })
+      return r.ok ? 'ok' : r.reason
+    }
+    const answers = [await probe('orang.lain@contoh.id', 1), await probe(budi.email, 2), await probe('siapa@contoh.id', 3)]
+    t.same(answers, ['invalid_credentials', 'invalid_credentials', 'invalid_credentials'], 'the account\'s e-mail answers as any other')
   })
 })
