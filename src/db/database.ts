@@ -37,6 +37,8 @@ import type { OutboxTable } from './tables/outbox.ts'
 import type { RecoveryCodesTable, SecondFactorsTable } from './tables/second-factors.ts'
 import { recoveryCodesColumns, secondFactorsColumns } from './tables/second-factors.ts'
 import { outboxColumns } from './tables/outbox.ts'
+import type { RevokedSessionsTable } from './tables/revoked-sessions.ts'
+import { revokedSessionsColumns } from './tables/revoked-sessions.ts'
 
 /** Every table of the application, as the migrations in migrations/ create them. */
 export interface Database {
@@ -57,6 +59,7 @@ export interface Database {
   deployment_secrets: DeploymentSecretsTable
   gateway_sessions: GatewaySessionsTable
   gateway_jtis: GatewayJtisTable
+  revoked_sessions: RevokedSessionsTable
   documents: DocumentsTable
   document_versions: DocumentVersionsTable
   document_grants: DocumentGrantsTable
@@ -85,6 +88,7 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   deployment_secrets: deploymentSecretsColumns,
   gateway_sessions: gatewaySessionsColumns,
   gateway_jtis: gatewayJtisColumns,
+  revoked_sessions: revokedSessionsColumns,
   documents: documentsColumns,
   document_versions: documentVersionsColumns,
   document_grants: documentGrantsColumns,
