@@ -15,6 +15,13 @@ const duration = (what: string) => z.number().int().positive().describe(what)
 
 export const environments = ['development', 'production', 'test'] as const
 
+/**
+ * The longest an access token may live (idp.ttl.accessTokenSeconds and
+ * clientCredentialsSeconds): also how long a record of a sign-out is kept for the
+ * gateways (src/idp/session-revocation.ts), which must outlive every token it refuses.
+ */
+export const maxAccessTokenSeconds = 600
+
 export const configSchema = z
   .strictObject({
     env: z.enum(environments).describe('Deployment environment. `production` turns on the strict checks (https issuer, required secrets).'),
@@ -101,8 +108,8 @@ export const configSchema = z
         ttl: z
           .strictObject({
             authorizationCodeSeconds: z.number().int().min(5).max(60).describe('Lifetime of an authorization code (at most 60 s; RFC 9700 §4.5 wants it short).'),
-            accessTokenSeconds: z.number().int().min(30).max(600).describe('Lifetime of an access token (at most 10 minutes).'),
-            clientCredentialsSeconds: z.number().int().min(30).max(600).describe('Lifetime of a client-credentials access token (at most 10 minutes).'),
+            accessTokenSeconds: z.number().int().min(30).max(maxAccessTokenSeconds).describe('Lifetime of an access token (at most 10 minutes).'),
+            clientCredentialsSeconds: z.number().int().min(30).max(maxAccessTokenSeconds).describe('Lifetime of a client-credentials access token (at most 10 minutes).'),
             idTokenSeconds: z.number().int().min(60).max(3600).describe('Lifetime of an ID token.'),
             refreshTokenIdleSeconds: z.number().int().min(300).describe('A refresh token expires after this long unused (each rotation starts it again).'),
             refreshTokenAbsoluteSeconds: z.number().int().min(300).describe('No refresh token outlives this, counted from the sign-in that started the chain.'),

@@ -25,6 +25,7 @@ import { registerForms } from './forms.ts'
 import { freshSignIn } from './fresh-sign-in.ts'
 import { destroyAccountArtifacts, destroyPayload, listPayloadsForAccount, revokePayloadsByGrantId } from './oidc-store.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
+import { endedSessionOf, recordRevokedSessions } from './session-revocation.ts'
 import { credentialArtifacts, passwordResetRoutes } from './password-reset.ts'
 import { noticeOptionsOf } from '../accounts/notices.ts'
 import {
@@ -544,6 +545,9 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { exceptSessionId: who.sessionId })
     await db.transaction().execute(async (trx) => {
       const sessions = await listPayloadsForAccount(trx, 'Session', who.citizen.id)
+      // The gateways refuse the access tokens issued so far in every session, this one's
+      // too (its tokens are withdrawn below like the others'); this session's new ones pass.
+      await recordRevokedSessions(trx, sessions.flatMap((s) => endedSessionOf(s.payload) ?? []))
       for (const s of sessions) if (s.id !== who.sessionId) await destroyPayload(trx, 'Session', s.id)
       await destroyAccountArtifacts(
         trx,
@@ -588,6 +592,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { onlySessionId: target.id })
       await db.transaction().execute(async (trx) => {
         await destroyPayload(trx, 'Session', target.id)
+        await recordRevokedSessions(trx, [target].flatMap((s) => endedSessionOf(s.payload) ?? []))
         await recordAudit(trx, { event: 'auth.logout', ...context(req, who), subjectId: who.citizen.id, data: { scope: 'other_device' } })
       })
     }

@@ -37,8 +37,9 @@ import { pruneSourceCounters } from '../accounts/throttle.ts'
 import { pruneOneTimeCodes } from '../accounts/otp.ts'
 import { pruneDecoys } from '../accounts/registration-decoys.ts'
 import { createProviderPages } from './provider-pages.ts'
-import { buildProvider, providerRoutes } from './provider.ts'
+import { buildProvider, providerRoutes, type KoaContextWithOIDC } from './provider.ts'
 import { providerRequest } from './request-context.ts'
+import { pruneRevokedSessions, recordRevokedSessions } from './session-revocation.ts'
 import { loadSubjects } from './subjects.ts'
 
 export interface IdpDeps {
@@ -169,6 +170,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     provider.on('end_session.success', (ctx) => {
       const accountId = ctx.oidc.session?.accountId
       if (!accountId) return
+      awaitBeforeAnswer(recordEndedSession(ctx), 'session revocation write failed: the gateways accept its tokens until they expire')
       awaitBeforeAnswer(recordAudit(db, {
         event: 'auth.logout',
         actor: `citizen:${accountId}`,
@@ -213,10 +215,28 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     }
   }
 
-  /** An audit write begun by a provider event: the response waits for it; a failure is logged. */
-  function awaitBeforeAnswer(write: Promise<unknown>): void {
-    const settled = write.catch((err: unknown) => logger.error({ err }, 'audit write failed'))
+  /** A write begun by a provider event: the response waits for it; a failure is logged. */
+  function awaitBeforeAnswer(write: Promise<unknown>, failure = 'audit write failed'): void {
+    const settled = write.catch((err: unknown) => logger.error({ err }, failure))
     providerRequest.getStore()?.audits.push(settled)
+  }
+
+  /**
+   * A sign-out at end_session, for the gateways (session-revocation.ts): with `logout` the
+   * whole session ended, every client it signed in to; without, only the one client that
+   * asked (oidc-provider revoked that client's grant in the session, and the session
+   * goes on). The event comes after oidc-provider destroyed the session; the object still
+   * holds its uid and authorizations.
+   */
+  async function recordEndedSession(ctx: KoaContextWithOIDC): Promise<void> {
+    const session = ctx.oidc.session
+    if (typeof session?.uid !== 'string') return
+    const clientIds = ctx.oidc.params?.logout
+      ? Object.keys(session.authorizations ?? {})
+      : ctx.oidc.client
+        ? [ctx.oidc.client.clientId]
+        : []
+    await recordRevokedSessions(db, [{ uid: session.uid, clientIds }])
   }
 
   let current = await build()
@@ -245,12 +265,14 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   // is logged with its name and tried again at the next interval, and all stop on close.
   //  - key reload: every instance picks up a rotation within idp.keys.refreshSeconds;
   //  - housekeeping, once soon after start and then every 10 minutes: expired OIDC rows,
+  //    records of ended sessions no token can need any more (session-revocation.ts),
   //    and the sign-in throttle's source and per-pair counters that have run out; hourly,
-//    one-time codes and registration decoys older than two days;
+  //    one-time codes and registration decoys older than two days;
   //  - document retention: replaced and deleted documents' bytes go after documents.retentionDays.
   const jobs = createJobs(logger, [
     { name: 'key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: reload },
     { name: 'expired OIDC rows purge', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => purgeExpiredPayloads(db) },
+    { name: 'ended sessions pruning', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => pruneRevokedSessions(db) },
     { name: 'sign-in counter pruning', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => pruneSourceCounters(db) },
     {
       name: 'old one-time codes pruning',

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { endedSessionOf, recordRevokedSessions } from './session-revocation.ts'
 
 /**
  * Queries behind the oidc-provider adapter (src/idp/adapter.ts). Plain functions that take
@@ -171,16 +172,32 @@ export async function findGrantIdFor(db: Kysely<Database>, accountId: string, cl
   return row?.id
 }
 
-/** Removes every stored artifact of an account (disable, "sign out everywhere"). Returns grant ids. */
+/**
+ * Removes every stored artifact of an account (disable, "sign out everywhere", a password
+ * reset). Returns how many rows went. The sessions among them are recorded as ended in the
+ * same transaction, from the very rows deleted (session-revocation.ts): the gateways then
+ * refuse their access tokens too, and a session made meanwhile is either both deleted and
+ * recorded or neither.
+ */
 export async function destroyAccountArtifacts(
   db: Kysely<Database>,
   accountId: string,
   models: readonly string[],
 ): Promise<number> {
-  const res = await db
-    .deleteFrom('oidc_payloads')
-    .where('account_id', '=', accountId)
-    .where('model', 'in', [...models])
-    .executeTakeFirst()
-  return Number(res.numDeletedRows)
+  return inTransaction(db, async (trx) => {
+    const deleted = await trx
+      .deleteFrom('oidc_payloads')
+      .where('account_id', '=', accountId)
+      .where('model', 'in', [...models])
+      .returning(['model', 'payload'])
+      .execute()
+    const sessions = deleted.flatMap((r) => (r.model === 'Session' ? (endedSessionOf(r.payload) ?? []) : []))
+    await recordRevokedSessions(trx, sessions)
+    return deleted.length
+  })
+}
+
+/** Runs `fn` in `db`'s transaction when it is one, else in a new one (Kysely does not nest them). */
+function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn)
 }

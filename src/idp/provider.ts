@@ -13,6 +13,7 @@ import { clientSecretMatches } from './clients.ts'
 import type { ProviderPages } from './provider-pages.ts'
 import { sectorOf, type Subjects } from './subjects.ts'
 import { providerRequest } from './request-context.ts'
+import { sessionHash, sessionHashClaim } from './session-revocation.ts'
 
 /** Levels of assurance (DESIGN.md, Identity), as `acr` values. */
 export const acr = {
@@ -276,10 +277,21 @@ export function buildProvider(deps: ProviderDeps): Provider {
       }
     },
     // acr and amr of the sign-in travel in the access token too: the gateway enforces levels.
-    extraTokenClaims: (ctx) => {
+    // A token issued in a session also names it, hashed with the client
+    // (session-revocation.ts): when the session ends, the gateways refuse the token.
+    // Client-credentials tokens have no session, and get neither.
+    extraTokenClaims: (ctx, token) => {
       const src = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken
       if (!src) return undefined
-      return { acr: src.acr, amr: src.amr, auth_time: src.authTime }
+      const sessionUid = (token as { sessionUid?: unknown }).sessionUid
+      const clientId = token.clientId
+      const bound = typeof sessionUid === 'string' && sessionUid !== '' && typeof clientId === 'string'
+      return {
+        acr: src.acr,
+        amr: src.amr,
+        auth_time: src.authTime,
+        ...(bound ? { [sessionHashClaim]: sessionHash(sessionUid, clientId) } : {}),
+      }
     },
     // Signing out ends the session and the tokens tied to it, never a consent (docs/security.md
     // line 36): at end_session oidc-provider revokes each client's tokens through this
