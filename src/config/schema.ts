@@ -167,6 +167,12 @@ export const configSchema = z
         assertionSeconds: z.number().int().min(5).max(60).describe('Lifetime of the signed identity assertion sent to agencies (at most 60 s).'),
         upstreamTimeoutMs: z.number().int().min(100).max(300000).describe('Default time an agency backend has to answer; a service may set its own.'),
         maxBodyBytes: z.number().int().min(0).describe('Default largest request body forwarded to an agency; a service may set its own.'),
+        revocationPollMs: z
+          .number()
+          .int()
+          .min(250)
+          .max(60000)
+          .describe('How often each gateway instance reads the sessions the idp ended (sign-out, password reset, sign out everywhere): an access token of an ended session is refused within about this long.'),
       })
       .describe('Gateway.'),
     metrics: z

@@ -16,6 +16,7 @@ import { consentReturnPath, registerGatewayDocuments } from './documents.ts'
 import { gatewayMessages } from './messages.ts'
 import { portalRoutes } from './portal.ts'
 import { refusedRedirectRoute, registerProxy } from './proxy.ts'
+import { createRevocationPoller } from './revocations.ts'
 import { createSites, gatewayAssetsPrefix, guardSites } from './sites.ts'
 
 export interface GatewayDeps {
@@ -56,8 +57,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   guardSites(app, { sites, table })
 
   const signer = await createAssertionSigner({ db: database.db, kek, config, logger })
+  // Sessions the idp ended (revocations.ts): read whole before the first request, then
+  // what is new at every poll.
+  const revocations = createRevocationPoller(database.db, logger.child({ component: 'revocations' }), { pollMs: config.gateway.revocationPollMs })
+  await revocations.poll()
   // Background work (src/jobs/jobs.ts): no overlap, failures logged, stopped on close.
-  const jobs = createJobs(logger, [{ name: 'assertion key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: () => signer.reload() }])
+  const jobs = createJobs(logger, [
+    { name: 'assertion key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: () => signer.reload() },
+    { name: 'ended sessions poll', everyMs: config.gateway.revocationPollMs, run: () => revocations.poll() },
+  ])
   jobs.start()
   app.addHook('onClose', async () => jobs.stop())
 
@@ -72,10 +80,11 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     assetsPrefix: gatewayAssetsPrefix,
     homeHref: `${new URL(config.gateway.publicUrl).origin}/`,
   })
-  await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
+  // Not ready while the set of ended sessions is stale: a signed-out citizen's token could pass.
+  await app.register(healthRoutes, { ping: (ms) => database.ping(ms), checks: { revocations: () => revocations.healthy() } })
 
   const clientSecret = deps.clientSecret ?? config.gateway.clientSecret
-  const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret, table, sites })
+  const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret, table, sites, revoked: revocations.revoked })
 
   // Agencies verify the assertion with these keys (docs/agency-integration.md).
   app.get('/.well-known/jwks.json', async (_req, reply) =>

@@ -29,6 +29,7 @@ import type { AgencyTable } from './agencies.ts'
 import type { KnownSite, Sites } from './sites.ts'
 import type { GatewayAuth, Requirement } from './contracts.ts'
 import { dpopAlgorithms, DpopError, verifyDpopProof } from './dpop.ts'
+import type { RevokedSessions } from './revocations.ts'
 import { acrLevel, type Identity } from './identity.ts'
 import {
   createSession,
@@ -120,6 +121,8 @@ export interface GatewayAuthDeps {
   sites: Sites
   /** The gateway's client secret at the idp; without it browsers cannot sign in (bearer tokens still work). */
   clientSecret: string | undefined
+  /** Sessions the idp ended: their access tokens are refused (revocations.ts). */
+  revoked: RevokedSessions
 }
 
 /** Whether `identity` meets `need`: at least the level, and every scope. */
@@ -487,6 +490,11 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       if (err instanceof InvalidTokenError) throw unauthorized(presented.scheme, err.description, 'invalid_token', err)
       if (err instanceof KeysUnavailableError) throw new AppError('not_ready', undefined, { cause: err })
       throw err
+    }
+    // Signed out (or signed out everywhere, or the password reset) since it was issued.
+    // Not a cached verdict: asked at every request, since the set changes under the cache.
+    if (deps.revoked.refuses(verified.sessionHash, verified.issuedAt)) {
+      throw unauthorized(verified.jkt === undefined ? 'Bearer' : 'DPoP', 'The access token was revoked: the session it was issued in has ended')
     }
     const proofHeader = req.headers.dpop
     if (verified.jkt === undefined) {

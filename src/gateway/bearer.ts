@@ -97,7 +97,17 @@ export interface VerifiedAccessToken {
   readonly hash: string
   /** When the token expires (ms since the epoch). */
   readonly expiresAt: number
+  /** When the token was issued (ms since the epoch): a revocation covers the tokens issued before it. */
+  readonly issuedAt: number
+  /** The `sp_sh` claim: the session the token was issued in (revocations.ts); none for a client's own token. */
+  readonly sessionHash: string | undefined
 }
+
+/**
+ * The claim naming the session a token was issued in, hashed with the client (written by
+ * the idp, src/idp/session-revocation.ts; the gateway never imports the idp).
+ */
+export const sessionHashClaim = 'sp_sh'
 
 export interface IdpKeys {
   issuer: string
@@ -245,7 +255,15 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
       throw new InvalidTokenError(describe(err), { cause: err })
     }
     const { identity, jkt } = identityOf(payload)
-    return Object.freeze({ identity, jkt, hash: tokenHash(token), expiresAt: (payload.exp as number) * 1000 })
+    const sessionHash = payload[sessionHashClaim]
+    return Object.freeze({
+      identity,
+      jkt,
+      hash: tokenHash(token),
+      expiresAt: (payload.exp as number) * 1000,
+      issuedAt: (payload.iat as number) * 1000,
+      sessionHash: typeof sessionHash === 'string' && sessionHash !== '' ? sessionHash : undefined,
+    })
   }
 
   return {

@@ -23,6 +23,7 @@ import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { gatewayMessages } from '../../src/gateway/messages.ts'
 import { agencyTable, portalOnly } from './harness.ts'
+import { RevocationSet } from '../../src/gateway/revocations.ts'
 import { freePort } from '../helpers/process.ts'
 
 const clientId = 'satupintu-gateway'
@@ -60,7 +61,7 @@ async function startGateway(
   const app = createBaseApp({ config, logger: silentLogger() })
   // The gateway's own pages (the sign-out question).
   await registerPages(app, { config, templateDirs: [fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))], messages: gatewayMessages })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }), sites: portalOnly(o.publicUrl) })
+  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }), sites: portalOnly(o.publicUrl), revoked: new RevocationSet() })
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(req.url)
     const identity = await auth.identify(req)

@@ -38,6 +38,7 @@ import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
 import { agencyTable, portalOnly } from './harness.ts'
+import { RevocationSet } from '../../src/gateway/revocations.ts'
 
 const loa2 = 'urn:satupintu:loa:2'
 const now = () => Math.floor(Date.now() / 1000)
@@ -237,7 +238,7 @@ async function startGateway(t: Test, db: Kysely<Database>, o: { publicUrl: strin
   })
   const app = createBaseApp({ config, logger: silentLogger() })
   await registerPages(app, { config, templateDirs: [] })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: undefined, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }), sites: portalOnly(o.publicUrl) })
+  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: undefined, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }), sites: portalOnly(o.publicUrl), revoked: new RevocationSet() })
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(req.url)
     const identity = await auth.identify(req)
