@@ -19,6 +19,7 @@ import { eachDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
 import { agencyTable, portalOnly } from './harness.ts'
+import { RevocationSet } from '../../src/gateway/revocations.ts'
 
 const clientId = 'satupintu-gateway'
 
@@ -27,7 +28,7 @@ async function startPortal(t: Test, db: Kysely<Database>, o: { publicUrl: string
   const app = createBaseApp({ config, logger: silentLogger() })
   await registerPages(app, { config, templateDirs: [fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))], messages: gatewayMessages })
   const table = agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table, sites: portalOnly(o.publicUrl) })
+  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table, sites: portalOnly(o.publicUrl), revoked: new RevocationSet() })
   await app.register(portalRoutes, { config, table, auth })
   await app.listen({ host: '127.0.0.1', port: o.port })
   t.teardown(() => app.close())
