@@ -7,6 +7,7 @@ import type { DatabaseHandle } from '../db/create.ts'
 import { createBaseApp } from '../http/app.ts'
 import { healthRoutes } from '../http/health.ts'
 import { createServiceMetrics, instrumentApp, type ServiceMetrics } from '../http/metrics.ts'
+import { registerOpenApi } from '../http/openapi.ts'
 import { registerPages } from '../http/pages.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
 import { loadAgencies, tableDefaults, type AgencyTable } from './agencies.ts'
@@ -32,6 +33,42 @@ export interface GatewayDeps {
   metrics?: ServiceMetrics
 }
 
+/**
+ * The public keys of the assertion (RFC 7517 JWK Set). The keys' members are listed for
+ * the document; any other member a key has is kept (the schema also serialises).
+ */
+const jwksSchema = {
+  tags: ['assertion'],
+  summary: 'The public keys that sign X-Satupintu-Assertion',
+  description: 'A JWK Set (RFC 7517 §5). Cache it (`Cache-Control: public, max-age=300`) and fetch it again when an assertion names a `kid` you do not have: keys are published before they sign.',
+  response: {
+    200: {
+      description: 'The JWK Set: ES256 keys (`kty` EC, `crv` P-256).',
+      type: 'object',
+      required: ['keys'],
+      properties: {
+        keys: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['kty', 'kid'],
+            additionalProperties: true,
+            properties: {
+              kty: { type: 'string' },
+              crv: { type: 'string' },
+              x: { type: 'string' },
+              y: { type: 'string' },
+              kid: { type: 'string' },
+              alg: { type: 'string' },
+              use: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const
+
 const templatesDir = fileURLToPath(new URL('./templates/', import.meta.url))
 
 /**
@@ -51,6 +88,20 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // that agency's routes before anything else sees them.
   const sites = createSites(config, table, { own: [callbackPath, logoutPath, consentReturnPath] })
   const app = createBaseApp({ config, logger, rewriteUrl: (raw) => sites.rewriteUrl(raw) })
+  // Before any route: it learns them as they are added (src/http/openapi.ts). On the
+  // portal's host only: on an agency's host every other path is the agency's.
+  await registerOpenApi(app, {
+    title: 'Satu Pintu gateway',
+    description:
+      "The gateway's own endpoints for agencies behind it (docs/agency-integration.md): the keys that sign `X-Satupintu-Assertion`, document link fetches, back-channel logout (called by the idp) and health. Requests to an agency's own host go to the agency's backend and are not listed; pages for citizens are not listed either. `/metrics` is on a port of its own (docs/operations.md).",
+    serverUrl: config.gateway.publicUrl,
+    tags: [
+      { name: 'assertion', description: 'Verifying the X-Satupintu-Assertion header' },
+      { name: 'documents', description: 'Signed document links attached to proxied requests' },
+      { name: 'oidc', description: 'Called by the idp (OpenID Connect Back-Channel Logout 1.0)' },
+      { name: 'operations', description: 'Liveness and readiness, for load balancers and orchestrators' },
+    ],
+  })
   // Metrics (src/http/metrics.ts): every answer by route; an agency's routes also by agency.
   const agencyRoutes = new Map(table.agencies.flatMap((a) => [[a.prefix, a.id], [`${a.prefix}/*`, a.id]] as const))
   instrumentApp(app, deps.metrics ?? createServiceMetrics({ service: 'gateway', database }), { agencyOf: (route) => agencyRoutes.get(route) })
@@ -87,7 +138,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret, table, sites, revoked: revocations.revoked })
 
   // Agencies verify the assertion with these keys (docs/agency-integration.md).
-  app.get('/.well-known/jwks.json', async (_req, reply) =>
+  app.get('/.well-known/jwks.json', { schema: jwksSchema }, async (_req, reply) =>
     reply.header('cache-control', 'public, max-age=300').send(signer.jwks()),
   )
 

@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.ts'
 import type { Database } from '../db/database.ts'
 import { AppError } from '../errors/app-error.ts'
 import { wantsHtml } from '../http/errors.ts'
+import { errorResponse } from '../http/openapi.ts'
 import { pickLocale } from '../http/locale.ts'
 import type { KeyEncryption } from '../keys/encryption.ts'
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
@@ -844,10 +845,19 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       {
         bodyLimit: 16_384,
         schema: {
+          tags: ['oidc'],
+          summary: 'Back-channel logout: the idp ends the gateway sessions of a sign-in',
+          description:
+            'OpenID Connect Back-Channel Logout 1.0 §2.5, called by the idp only. The logout token is verified (§2.6: signature by the idp, `iss`, `aud`, `iat`, the back-channel logout event, `sub` or `sid`, no `nonce`); every gateway session of that sign-in (or citizen) ends at once.',
+          consumes: ['application/x-www-form-urlencoded'],
           body: {
             type: 'object',
             required: ['logout_token'],
             properties: { logout_token: { type: 'string', minLength: 1, maxLength: 8192 } },
+          },
+          response: {
+            200: { description: 'The sessions are ended (an empty body).', type: 'null' },
+            400: errorResponse('The logout token is missing or not valid (§2.8).'),
           },
         },
       },

@@ -11,6 +11,7 @@ import { documentResponseHeaders } from '../documents/vault.ts'
 import { AppError } from '../errors/app-error.ts'
 import type { ErrorCode } from '../errors/codes.ts'
 import { wantsHtml } from '../http/errors.ts'
+import { bearerSecurity, documentBytesResponse, errorResponse } from '../http/openapi.ts'
 import { pickLocale } from '../http/locale.ts'
 import type { KeyEncryption } from '../keys/encryption.ts'
 import type { Agency, AgencyTable, Service } from './agencies.ts'
@@ -213,7 +214,21 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
     method: 'GET',
     url: '/dokumen/:token',
     exposeHeadRoute: false,
-    schema: { params: { type: 'object', properties: { token: { type: 'string', maxLength: 1024 } }, required: ['token'] } },
+    schema: {
+      tags: ['documents'],
+      summary: 'Fetch one document by the signed link the gateway attached',
+      description:
+        "From the agency's backend only, with a client-credentials access token of one of the agency's `clients` (agencies file), issued for the gateway's resource (`resource=<gateway public URL>`). The links come in the assertion's `documents` claim and in `Link: <url>; rel=\"satupintu-document\"` headers. Every fetch is in the citizen's audit trail.",
+      security: bearerSecurity,
+      params: { type: 'object', properties: { token: { type: 'string', maxLength: 1024 } }, required: ['token'] },
+      response: {
+        200: documentBytesResponse,
+        401: errorResponse('No access token, or not one for the gateway (`WWW-Authenticate: Bearer`).'),
+        403: errorResponse('Not a client of an agency, the link was made for another agency, or the citizen withdrew the permission (`details.reason`).'),
+        404: errorResponse('Not a document link (`details.reason`: `invalid`).'),
+        410: errorResponse('The link expired or the document was deleted (`details.reason`).'),
+      },
+    },
     handler: async (req, reply) => {
       reply.header('cache-control', 'no-store')
       // A bearer token must decide here: a citizen's cookie alone is never an agency.

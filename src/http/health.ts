@@ -41,11 +41,32 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): P
     closing = true
   })
 
-  app.get('/healthz', { schema: { response: { 200: statusSchema } }, logLevel: 'warn' }, async () => ({ status: 'ok' }))
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process answers (no dependency is checked)',
+        response: { 200: { ...statusSchema, description: '`{"status":"ok"}`' } },
+      },
+      logLevel: 'warn',
+    },
+    async () => ({ status: 'ok' }),
+  )
 
   app.get(
     '/readyz',
-    { schema: { response: { 200: statusSchema, 503: statusSchema } }, logLevel: 'warn' },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the database answers and the service is not shutting down',
+        response: {
+          200: { ...statusSchema, description: '`status` is `ready`; `checks` names each check (`database`: `up`).' },
+          503: { ...statusSchema, description: '`status` is `unavailable`; `checks` says which is `down` (or `shutdown`: `in progress`).' },
+        },
+      },
+      logLevel: 'warn',
+    },
     async (_req, reply) => {
       const checks: Record<string, string> = {}
       const stopping = closing || draining.has(app.server)

@@ -13,6 +13,7 @@ import { createServiceMetrics, instrumentApp, type ServiceMetrics } from '../htt
 import { translator } from '../http/i18n.ts'
 import { mergeMessages, commonMessages } from '../http/i18n.ts'
 import { pickLocale } from '../http/locale.ts'
+import { registerOpenApi } from '../http/openapi.ts'
 import { registerPages } from '../http/pages.ts'
 import { accountMessages } from './account-messages.ts'
 import { ensureAccountClient } from './account-session.ts'
@@ -90,6 +91,17 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   const logger = deps.logger.child({ service: 'idp' })
   // Document uploads from phones on poor connections may take long, as long as they keep moving.
   const app = createBaseApp({ config, logger, longBodyMs: config.documents.uploadTimeoutSeconds * 1000 })
+  // Before any route: it learns them as they are added (src/http/openapi.ts).
+  await registerOpenApi(app, {
+    title: 'Satu Pintu identity provider: documents API',
+    description:
+      "For agencies integrated as OpenID Connect relying parties (docs/agency-integration.md). The OpenID Connect endpoints themselves (authorization, token, userinfo, end-session, JWKS) are described by the discovery document at /.well-known/openid-configuration; pages for citizens are not listed.",
+    serverUrl: config.idp.issuer,
+    tags: [
+      { name: 'documents', description: "The citizen's documents, as signed links, for an agency the citizen allowed" },
+      { name: 'operations', description: 'Liveness and readiness, for load balancers and orchestrators' },
+    ],
+  })
   const metrics = deps.metrics ?? createServiceMetrics({ service: 'idp', database })
   // oidc-provider's paths have no Fastify route: the provider path names them.
   instrumentApp(app, metrics, { routeOf: (req) => providerPathOf(req.url) })

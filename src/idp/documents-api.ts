@@ -9,6 +9,7 @@ import { documentLinksFor, linkRefusalStatus, resolveLink, type LinkKeyring, typ
 import { StorageNotFoundError, type DocumentStorage } from '../documents/storage.ts'
 import { documentResponseHeaders } from '../documents/vault.ts'
 import { AppError } from '../errors/app-error.ts'
+import { bearerSecurity, documentBytesResponse, errorResponse } from '../http/openapi.ts'
 import { documentsResource } from './provider.ts'
 import type { ErrorCode } from '../errors/codes.ts'
 
@@ -91,6 +92,17 @@ const listResponse = {
       missing: { type: 'array', items: { type: 'string' } },
     },
   },
+  400: errorResponse('A query parameter is not valid (`validation_failed`).'),
+  401: errorResponse('No access token, or not one the idp issued to a client of an agency for this citizen (`WWW-Authenticate: Bearer`).'),
+  403: errorResponse('A public client, or the citizen has not allowed this agency these documents (`details.not_granted`).'),
+} as const
+
+const linkResponse = {
+  200: documentBytesResponse,
+  401: errorResponse('No access token, or not a client-credentials token for this API (`resource` = `<issuer>/api/dokumen`).'),
+  403: errorResponse('A public client, or the link was issued to another agency, or the citizen withdrew the grant (`details.reason`).'),
+  404: errorResponse('Not a document link (`details.reason`: `invalid`).'),
+  410: errorResponse('The link expired or the document was deleted (`details.reason`).'),
 } as const
 
 const tokenParams = {
@@ -163,7 +175,20 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
     return accountId === undefined ? { clientId: token.clientId, agencyId } : { clientId: token.clientId, agencyId, accountId }
   }
 
-  app.get('/api/dokumen', { schema: { querystring: listQuery, response: listResponse } }, async (req, reply) => {
+  app.get(
+    '/api/dokumen',
+    {
+      schema: {
+        tags: ['documents'],
+        summary: "Signed links to the citizen's documents this agency may have",
+        description:
+          "With the citizen's access token your confidential client got at sign-in. Without `jenis`, every type the citizen granted your agency (for `layanan`, or agency-wide). Links expire (`expires_at`, seconds since the epoch); fetch them with `GET /dokumen/{token}`.",
+        security: bearerSecurity,
+        querystring: listQuery,
+        response: listResponse,
+      },
+    },
+    async (req, reply) => {
     const caller = await authenticate(req, { citizen: true })
     const citizenId = caller.accountId
     if (citizenId === undefined) throw unauthorized(true)
@@ -192,10 +217,24 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
     // Capability URLs: never cached by anything in between.
     reply.header('cache-control', 'no-store')
     return { documents: result.links, not_granted: result.notGranted, missing: result.missing }
-  })
+  },
+  )
 
   // HEAD would record a fetch without one: only GET.
-  app.get('/dokumen/:token', { schema: { params: tokenParams }, exposeHeadRoute: false }, async (req, reply) => {
+  app.get(
+    '/dokumen/:token',
+    {
+      schema: {
+        tags: ['documents'],
+        summary: 'Fetch one document by its signed link',
+        description: "From the agency's backend only, with a client-credentials token of one of the agency's clients issued for `resource=<issuer>/api/dokumen`. Every fetch is in the citizen's audit trail.",
+        security: bearerSecurity,
+        params: tokenParams,
+        response: linkResponse,
+      },
+      exposeHeadRoute: false,
+    },
+    async (req, reply) => {
     const caller = await authenticate(req, { citizen: false })
     const res = await resolveLink(db, keyring, (req.params as { token: string }).token, { agencyId: caller.agencyId, requestId: req.id, ip: req.ip })
     if (!res.ok) {
@@ -211,5 +250,6 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
       throw err
     }
     return reply.headers(documentResponseHeaders(res.content)).send(stream)
-  })
+  },
+  )
 }
