@@ -75,6 +75,8 @@ export interface OtpOptions {
   readonly requestId?: string
   /** The language of the message (the page the citizen asked from). */
   readonly locale?: OtpLocale
+  /** Reset codes: a refused request still does (and undoes) the work of a sent one. */
+  readonly equalWork?: boolean
 }
 
 export interface IssueOtpInput {
@@ -88,6 +90,12 @@ export interface IssueOtpInput {
    * A code asked for again from that flow belongs to the same flow.
    */
   readonly flowToken?: string | undefined
+  /**
+   * Reset codes: the asking browser is a known device of this citizen (its device cookie
+   * names a row of known_devices). It has an allowance of its own, outside the per-citizen
+   * ceiling that strangers can fill, so the owner's own phone always gets a code.
+   */
+  readonly knownDevice?: string | undefined
 }
 
 export type IssueOtpResult =
@@ -194,7 +202,7 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
   if (!UUID.test(input.citizenId)) throw new AccountError('account_not_found')
   const destination = normalizeDestination(input.purpose, input.channel, input.destination)
 
-  return db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx): Promise<IssueOtpResult> => {
     // Serialises issuing per citizen, so that two requests at once cannot both pass the
     // rate limit or both leave a live code.
     const citizen = await trx.selectFrom('citizens').select('id').where('id', '=', input.citizenId).forUpdate().executeTakeFirst()
@@ -209,12 +217,14 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
       .where('created_at', '>', hourAgo)
       .orderBy('created_at', 'asc')
       .execute()
-    const source = sourceKey(options.ip) ?? 'ip:unknown'
     const reset = input.purpose === 'reset_password'
+    const source = reset && input.knownDevice !== undefined ? `device:${input.knownDevice}` : resetSourceKey(options.ip)
     const flow = reset ? recent.find((r) => r.id === input.flowToken) : undefined
     const flowId = flow !== undefined ? (flow.flow_id ?? flow.id) : undefined
     const limited = issuingLimit(recent, policy, now, reset ? { source, flowId } : undefined)
-    if (limited !== undefined) return { ok: false, reason: 'rate_limited', retryAfterSeconds: limited }
+    // A refused reset does the work of a sent one and undoes it (equalWork): a known
+    // identifier asked again too soon must cost what an unknown one does (issueDecoyOtp).
+    if (limited !== undefined && !(reset && options.equalWork === true)) return { ok: false, reason: 'rate_limited', retryAfterSeconds: limited }
 
     // A verification code retires the earlier ones. A reset code does not: anyone may ask
     // for a reset of any NIK, and a stranger's request must leave the owner's pending
@@ -270,8 +280,35 @@ export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, optio
       requestId: options.requestId,
       data: { purpose: input.purpose, channel: input.channel },
     })
-    return { ok: true, codeId: id, expiresAt, destination }
+    if (limited !== undefined) throw new LimitedRollback(limited)
+    return { ok: true as const, codeId: id, expiresAt, destination }
+  }).catch((err: unknown): IssueOtpResult => {
+    if (err instanceof LimitedRollback) return { ok: false, reason: 'rate_limited', retryAfterSeconds: err.retryAfterSeconds }
+    throw err
   })
+}
+
+/** Thrown inside issueOtp's transaction to undo the work of a refused reset code. */
+class LimitedRollback extends Error {
+  readonly retryAfterSeconds: number
+  constructor(retryAfterSeconds: number) {
+    super('rate limited')
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
+/**
+ * The address key that the limits of reset codes count by: an IPv4 address, or an IPv6
+ * /56 (a home or office is often given a /56 or a /48; a /64 each would let one household
+ * ask as 256 addresses). `device:…` keys of known devices stand apart.
+ */
+export function resetSourceKey(ip: string | undefined): string {
+  const key = sourceKey(ip)
+  if (key === undefined) return 'ip:unknown'
+  const m = /^ip:([0-9a-f]+):([0-9a-f]+):([0-9a-f]+):([0-9a-f]+)::\/64$/.exec(key)
+  if (m === null) return key
+  const fourth = parseInt(m[4] as string, 16) & 0xff00
+  return `ip:${m[1]}:${m[2]}:${m[3]}:${fourth.toString(16)}::/56`
 }
 
 /**
@@ -298,7 +335,9 @@ function issuingLimit(
   if (asker === undefined) return waitAfter(recent) ?? capOf(recent, policy.maxPerHour)
   const fromSource = recent.filter((r) => r.source === asker.source)
   const inFlow = asker.flowId === undefined ? [] : recent.filter((r) => (r.flow_id ?? r.id) === asker.flowId)
-  const waits = [waitAfter(inFlow), waitAfter(fromSource), capOf(fromSource, policy.maxPerHour), capOf(recent, policy.maxResetsPerCitizenPerHour)]
+  // The ceiling counts what addresses asked for; the owner's known devices are outside it.
+  const ceiling = asker.source.startsWith('device:') ? undefined : capOf(recent.filter((r) => !(r.source ?? '').startsWith('device:')), policy.maxResetsPerCitizenPerHour)
+  const waits = [waitAfter(inFlow), waitAfter(fromSource), capOf(fromSource, policy.maxPerHour), ceiling]
   const due = waits.filter((w): w is number => w !== undefined)
   return due.length === 0 ? undefined : Math.max(...due)
 }
@@ -348,7 +387,7 @@ export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purp
               eb.val(hashOtp(id, input.purpose, code, options.secret)).as('code_hash'),
               eb.val(expiresAt).as('expires_at'),
               eb.val(now).as('created_at'),
-              eb.val(sourceKey(options.ip) ?? 'ip:unknown').as('source'),
+              eb.val(resetSourceKey(options.ip)).as('source'),
               eb.val(id).as('flow_id'),
             ])
             .where('citizens.id', '=', nobody),

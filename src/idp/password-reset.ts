@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely'
 import { findCitizenById, findCitizenByIdentifier, setCitizenPassword, type Citizen } from '../accounts/citizens.ts'
 import { isAccountError } from '../accounts/errors.ts'
 import { noticeOptionsOf } from '../accounts/notices.ts'
+import { hashDeviceId } from '../accounts/devices.ts'
 import { classifyIdentifier, type ClassifiedIdentifier } from '../accounts/identifiers.ts'
 import { defaultOtpPolicy, issueDecoyOtp, issueOtp, verifyOtp, type OtpOptions } from '../accounts/otp.ts'
 import { takeSourceAllowance } from '../accounts/throttle.ts'
@@ -16,6 +17,7 @@ import { pickLocale } from '../http/locale.ts'
 import { safeReturnPath } from './account-session.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
 import { hostCookieName } from './cookie-names.ts'
+import { deviceCookieName } from './sign-in-device.ts'
 import { destroyAccountArtifacts } from './oidc-store.ts'
 import {
   accountErrorText,
@@ -108,31 +110,52 @@ async function ownLiveResetCodeId(db: Kysely<Database>, citizenId: string, token
 export async function sendResetCode(
   db: Kysely<Database>,
   classified: Exclude<ClassifiedIdentifier, { kind: 'invalid' }>,
-  context: { ip?: string; requestId?: string; secret?: Buffer | string; outbox?: OtpOptions['outbox']; currentToken?: string | undefined },
+  context: {
+    ip?: string
+    requestId?: string
+    secret?: Buffer | string
+    outbox?: OtpOptions['outbox']
+    currentToken?: string | undefined
+    /** The browser's device cookie (sign-in-device.ts): a known device of the account has its own allowance. */
+    deviceId?: string | undefined
+  },
 ): Promise<string> {
   const options: OtpOptions = {
     ...(context.ip !== undefined ? { ip: context.ip } : {}),
     ...(context.requestId !== undefined ? { requestId: context.requestId } : {}),
     ...(context.secret !== undefined ? { secret: context.secret } : {}),
     ...(context.outbox !== undefined ? { outbox: context.outbox } : {}),
+    equalWork: true,
   }
   const citizen = await findCitizenByIdentifier(db, classified)
   const target = citizen?.status === 'active' ? resetDestination(citizen, classified.kind) : undefined
+  // The same lookups on every path, for nobody when there is no account: the device, and
+  // (below) the flow's own live code.
+  const owner = citizen && target ? citizen.id : randomUUID()
+  const knownDevice = await knownDeviceOf(db, owner, context.deviceId)
   if (citizen && target) {
     const sent = await issueOtp(
       db,
-      { citizenId: citizen.id, purpose: 'reset_password', channel: target.channel, destination: target.destination, flowToken: context.currentToken },
+      { citizenId: citizen.id, purpose: 'reset_password', channel: target.channel, destination: target.destination, flowToken: context.currentToken, knownDevice },
       options,
     )
-    if (sent.ok) return sent.codeId
-    // Asked again too soon: nothing new is sent, but the request costs what a sending one does.
-    await issueDecoyOtp(db, { purpose: 'reset_password', channel: target.channel }, options)
-    // Only this browser's own live code, when it already has one: never another flow's
-    // (a stranger who asks right after the owner must not get the owner's code to guess at).
-    return (await ownLiveResetCodeId(db, citizen.id, context.currentToken)) ?? randomUUID()
+    // Asked again too soon: nothing new was sent (issueOtp did the work and undid it). Only
+    // this browser's own live code, when it already has one: never another flow's (a
+    // stranger who asks right after the owner must not get the owner's code to guess at).
+    const own = await ownLiveResetCodeId(db, citizen.id, context.currentToken)
+    return sent.ok ? sent.codeId : (own ?? randomUUID())
   }
   await issueDecoyOtp(db, { purpose: 'reset_password', channel: classified.kind === 'phone' ? 'sms' : 'email' }, options)
+  await ownLiveResetCodeId(db, owner, context.currentToken)
   return randomUUID()
+}
+
+/** A short key of the device when `deviceId` names a known device of the citizen, else undefined. */
+async function knownDeviceOf(db: Kysely<Database>, citizenId: string, deviceId: string | undefined): Promise<string | undefined> {
+  const valid = deviceId !== undefined && /^[A-Za-z0-9_-]{43}$/.test(deviceId)
+  const hash = hashDeviceId(valid ? deviceId : 'x'.repeat(43))
+  const row = await db.selectFrom('known_devices').select('device_hash').where('citizen_id', '=', citizenId).where('device_hash', '=', hash).executeTakeFirst()
+  return valid && row !== undefined ? hash.slice(0, 24) : undefined
 }
 
 export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
@@ -234,7 +257,13 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
       const classified = classifyIdentifier(identifier)
       if (classified.kind === 'invalid') return requestPage(req, reply, kembali, identifier, t('reset.identifierInvalid'), 400)
 
-      const token = await sendResetCode(db, classified, { ip: req.ip, requestId: req.id, secret: deps.otpSecret, currentToken: req.cookies[resetCookie] })
+      const token = await sendResetCode(db, classified, {
+        ip: req.ip,
+        requestId: req.id,
+        secret: deps.otpSecret,
+        currentToken: req.cookies[resetCookie],
+        deviceId: req.cookies[deviceCookieName(config)],
+      })
       reply.setCookie(resetCookie, token, flowCookieOptions(config, resetPath, codeStepSeconds))
       return reply.redirect(withReturn(`${resetPath}/kode`, kembali), 303)
     },

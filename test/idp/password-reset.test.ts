@@ -233,8 +233,10 @@ t.test('SECURITY 10: a reset asked for a known and for an unknown identifier doe
     t.equal(toNobody.length, 0, 'nothing queued for nobody is left behind')
     // Asked again at once: nothing new is sent, and still the same work.
     const again = await work(budi.nik)
-    t.equal(again.sends, 1)
-    t.ok(again.statements.length >= known.statements.length, 'a too-soon request is not cheaper than a sending one')
+    t.equal(again.sends, 1, 'rendered and queued (then undone)')
+    t.same(again.statements, known.statements, 'a too-soon request does the same statements as a sending one')
+    const sentToBudi = await db.db.selectFrom('outbox').select('id').where('recipient', '=', budi.email).execute()
+    t.equal(sentToBudi.length, 1, 'and nothing more was sent')
   })
 })
 
@@ -319,5 +321,37 @@ t.test('SECURITY 39: a stranger asking for resets of the NIK from elsewhere neve
       if (await live(await sendResetCode(db.db, nik, { ip: `192.0.2.${i + 1}` }))) issued++
     }
     t.equal(issued, defaultOtpPolicy.maxResetsPerCitizenPerHour, `at most ${defaultOtpPolicy.maxResetsPerCitizenPerHour} reset codes an hour for one account, from all addresses`)
+  })
+})
+
+t.test('SECURITY 38: strangers who fill the hourly ceiling of reset codes from many addresses do not starve the owner\'s known device; one IPv6 /56 counts as one address', async (t) => {
+  const { sendResetCode } = await import('../../src/idp/password-reset.ts')
+  const { classifyIdentifier } = await import('../../src/accounts/identifiers.ts')
+  const { defaultOtpPolicy } = await import('../../src/accounts/otp.ts')
+  const { newDeviceId, recordSignInDevice } = await import('../../src/accounts/devices.ts')
+  await eachDatabase(t, async (t, db) => {
+    const citizen = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', citizen.id).execute()
+    const nik = classifyIdentifier(budi.nik)
+    if (nik.kind === 'invalid') throw new Error('invalid NIK')
+    const sent = async () => (await db.db.selectFrom('outbox').select('id').where('recipient', '=', budi.email).where('kind', '=', 'code').execute()).length
+    // Twenty /64s of one /56 (a household's allocation): five codes, as from one address.
+    for (let i = 0; i < 20; i++) await sendResetCode(db.db, nik, { ip: `2001:db8:1234:56${i.toString(16).padStart(2, '0')}::1` })
+    t.equal(await sent(), 1, 'one /56 gets one code at once (the wait per address)')
+    // Strangers from many IPv4 addresses fill the ceiling.
+    for (let i = 0; i < 40; i++) await sendResetCode(db.db, nik, { ip: `203.0.113.${i + 1}` })
+    t.equal(await sent(), defaultOtpPolicy.maxResetsPerCitizenPerHour, 'the ceiling holds for addresses')
+    // The owner, on a new device: none left (the residual, in docs/operations.md).
+    const fresh = await sendResetCode(db.db, nik, { ip: '198.51.100.50' })
+    t.notOk(await db.db.selectFrom('one_time_codes').select('id').where('id', '=', fresh).executeTakeFirst(), 'a new device waits for the hour')
+    // The owner, on a phone that signed in before: a code at once.
+    const device = newDeviceId()
+    await recordSignInDevice(db.db, { citizenId: citizen.id, deviceId: device, userAgent: 'uji' })
+    const own = await sendResetCode(db.db, nik, { ip: '198.51.100.50', deviceId: device })
+    t.ok(await db.db.selectFrom('one_time_codes').select('id').where('id', '=', own).where('consumed_at', 'is', null).executeTakeFirst(), 'the known device gets a live code')
+    t.equal(await sent(), defaultOtpPolicy.maxResetsPerCitizenPerHour + 1, 'and it was sent')
+    // A device cookie the account never signed in from is a stranger's.
+    const forged = await sendResetCode(db.db, nik, { ip: '198.51.100.51', deviceId: newDeviceId() })
+    t.notOk(await db.db.selectFrom('one_time_codes').select('id').where('id', '=', forged).executeTakeFirst(), 'an unknown device cookie gets nothing')
   })
 })
