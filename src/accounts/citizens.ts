@@ -8,11 +8,10 @@ import { recordAudit, type AuditActor } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/citizens.ts'
 import { AccountError } from './errors.ts'
-import { classifyIdentifier, normalizeEmail, normalizePhone, type ClassifiedIdentifier } from './identifiers.ts'
+import { classifyIdentifier, maskContact, normalizeEmail, normalizePhone, type ClassifiedIdentifier } from './identifiers.ts'
 import { nikMatchesPerson, parseNik } from './nik.ts'
 import { hashDeviceId } from './devices.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
-import { maskRecipient } from './outbox.ts'
 import { checkPassword, type PasswordError } from './password-policy.ts'
 import { argon2Hasher, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts'
 import {
@@ -721,7 +720,7 @@ export async function updateProfile(
           const value = set[field]
           if (value === undefined || verifiedBefore.length === 0) continue
           // Told even when the changed contact itself was never verified: the other one was.
-          const data = { at, field, newContact: value === null ? null : maskRecipient(value) }
+          const data = { at, field, newContact: value === null ? null : maskContact(value) }
           await queueNotice(trx, { citizenId, kind: 'contact_changed', data, to: verifiedBefore }, context.noticeOptions)
         }
         await recordAudit(trx, {

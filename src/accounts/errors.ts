@@ -96,8 +96,8 @@ const definitions: Record<AccountErrorCode, { appCode: ErrorCode; field: Account
     appCode: 'validation_failed',
     field: 'phone',
     message: {
-      id: 'Nomor HP tidak valid. Tulis nomor HP Indonesia, misalnya 0812 3456 7890.',
-      en: 'This mobile number is not valid. Enter an Indonesian mobile number, such as 0812 3456 7890.',
+      id: 'Nomor HP tidak valid. Tulis nomor HP Indonesia, misalnya 0812-3456-7890.',
+      en: 'This mobile number is not valid. Enter an Indonesian mobile number, such as 0812-3456-7890.',
     },
   },
   contact_required: {

@@ -73,6 +73,35 @@ export function normalizePhone(input: string): string | undefined {
 }
 
 /**
+ * A stored mobile number (E.164, `+628…`) as every page, message and the CLI show it:
+ * "0812-3456-7890", the way people write it (the 0, then groups of four). Anything that is
+ * not an Indonesian mobile number is shown as it is.
+ */
+export function formatPhone(e164: string): string {
+  if (!/^\+628[0-9]{8,11}$/.test(e164)) return e164
+  const national = `0${e164.slice(3)}`
+  return `${national.slice(0, 4)}-${national.slice(4, 8)}-${national.slice(8)}`
+}
+
+/**
+ * A contact shown masked to a person (a code page, a notice, the CLI): "b***@contoh.id",
+ * and a mobile number in the same format as `formatPhone` with all but its first four and
+ * last three digits hidden: "0812-****-*890". (Logs keep their own E.164 mask, outbox.ts.)
+ */
+export function maskContact(recipient: string): string {
+  const at = recipient.lastIndexOf('@')
+  if (at > 0) return `${recipient.slice(0, 1)}***${recipient.slice(at)}`
+  const shown = formatPhone(recipient)
+  if (shown === recipient) return '***'
+  const digits = shown.replace(/-/g, '').length
+  let seen = 0
+  return shown.replace(/[0-9]/g, (d) => {
+    seen++
+    return seen <= 4 || seen > digits - 3 ? d : '*'
+  })
+}
+
+/**
  * Tells which of the three the input is, and gives its normalised form. The three cannot
  * be confused: an email has an `@`; a NIK has exactly 16 digits; a mobile number has at
  * most 13 digits with its 0, or 14 with 62. A 16-digit input that fails the NIK structure

@@ -24,7 +24,7 @@ import { loadAgencies, tableDefaults } from '../gateway/agencies.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret } from '../keys/encryption.ts'
 import { listKeys, rotateKeys } from '../keys/keys.ts'
 import { recordAudit } from '../audit/audit.ts'
-import { printJson, printTable, type Io } from './output.ts'
+import { counted, printJson, printTable, type Io } from './output.ts'
 
 /** A failure of an admin verb: one line on stderr, exit 1 (or 2 for usage). */
 export class AdminError extends Error {
@@ -47,7 +47,7 @@ export async function withDatabase<T>(ctx: AdminContext, fn: (h: DatabaseHandle,
   const handle = await openDatabase(config.database, { viaRunningServer: true })
   try {
     const pending = await pendingMigrations(handle.db)
-    if (pending.length > 0) throw new AdminError(`database: ${pending.length} migration(s) pending; run \`satupintu migrate\` first`)
+    if (pending.length > 0) throw new AdminError(`database: ${counted(pending.length, 'migration')} pending; run \`satupintu migrate\` first`)
     return await fn(handle, config)
   } finally {
     await handle.close()

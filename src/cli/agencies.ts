@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { loadAgencies, tableDefaults } from '../gateway/agencies.ts'
 import type { AdminContext } from './admin.ts'
-import { printJson, printTable } from './output.ts'
+import { counted, printJson, printTable } from './output.ts'
 
 export function registerAgencyCommands(program: Command, ctx: AdminContext): void {
   const agencies = program.command('agencies').description('Agencies behind the gateway (config/agencies.yaml).')
@@ -34,6 +34,6 @@ export function registerAgencyCommands(program: Command, ctx: AdminContext): voi
         ['ROUTE', 'AGENCY', 'SERVICE', 'UPSTREAM', 'ACCESS', 'MIN ACR', 'TIMEOUT'],
         ...rows.map((r) => [r.route, r.agency, r.service, r.upstream, r.access, r.min_acr || '-', `${r.timeout_ms} ms`]),
       ])
-      ctx.io.out(`${table.agencies.length} agencies, ${rows.length} routes: valid`)
+      ctx.io.out(`${counted(table.agencies.length, 'agency', 'agencies')}, ${counted(rows.length, 'route')}: valid`)
     })
 }

@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import type { Command } from 'commander'
 import { exportAuditEvents } from '../audit/export.ts'
 import { AdminError, withDatabase, type AdminContext } from './admin.ts'
+import { counted } from './output.ts'
 
 export interface AuditCommandContext extends AdminContext {
   /** Where the export goes (stdout); written with backpressure, so memory stays flat. */
@@ -67,7 +68,7 @@ export function registerAuditCommands(program: Command, ctx: AuditCommandContext
           if (!out.write(`${JSON.stringify(row)}\n`)) await once(out, 'drain')
           count++
         }
-        ctx.io.err(`exported ${count} audit entr${count === 1 ? 'y' : 'ies'}`)
+        ctx.io.err(`exported ${counted(count, 'audit entry', 'audit entries')}`)
       })
     })
 }

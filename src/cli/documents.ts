@@ -4,7 +4,7 @@ import { isRandomId } from '../documents/ids.ts'
 import { createDocumentStorage } from '../documents/create-storage.ts'
 import { purgeDocuments, verifyDocumentVersion, type VerifyResult } from '../documents/vault.ts'
 import { AdminError, withDatabase, type AdminContext } from './admin.ts'
-import { printJson } from './output.ts'
+import { counted, printJson } from './output.ts'
 
 /** One line per refusal of verifyDocumentVersion, for the operator. */
 const verifyRefusals: Readonly<Record<Extract<VerifyResult, { ok: false }>['reason'], string>> = {
@@ -66,8 +66,8 @@ export function registerDocumentCommands(program: Command, ctx: AdminContext): v
         const report = await purgeDocuments(db, createDocumentStorage(config, db), config.documents)
         if (o.json) return printJson(ctx.io, report)
         ctx.io.out(
-          `purged ${report.versionsPurged} version(s), deleted ${report.filesDeleted} file(s), removed ${report.documentsRemoved} document(s), ` +
-            `${report.orphansDeleted} orphaned file(s), ${report.incompleteRemoved} incomplete upload(s)`,
+          `purged ${counted(report.versionsPurged, 'version')}, deleted ${counted(report.filesDeleted, 'file')}, removed ${counted(report.documentsRemoved, 'document')}, ` +
+            `${counted(report.orphansDeleted, 'orphaned file')}, ${counted(report.incompleteRemoved, 'incomplete upload')}`,
         )
       })
     })

@@ -13,6 +13,14 @@ export function printJson(io: Io, value: unknown): void {
   io.out(JSON.stringify(value, null, 2))
 }
 
+/**
+ * "1 agency", "3 agencies": a count with its noun in the number it takes, for every line
+ * a person reads (the plural is given where it is not the noun plus "s").
+ */
+export function counted(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
 /** Aligned columns for a human reader. */
 export function printTable(io: Io, rows: readonly (readonly string[])[]): void {
   const widths: number[] = []

@@ -3,10 +3,10 @@ import type { Command } from 'commander'
 import type { Kysely } from 'kysely'
 import { createCitizen, findCitizenByIdentifier, setCitizenStatus, type Citizen } from '../accounts/citizens.ts'
 import { accountErrorMessages, isAccountError } from '../accounts/errors.ts'
-import { classifyIdentifier, normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
+import { classifyIdentifier, formatPhone, maskContact, normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
 import { createOfficer } from '../accounts/officers.ts'
 import { noticeOptionsOf, queueNotice } from '../accounts/notices.ts'
-import { countOutbox, databaseOutbox, listOutbox, maskRecipient } from '../accounts/outbox.ts'
+import { countOutbox, databaseOutbox, listOutbox } from '../accounts/outbox.ts'
 import { outboxStatuses, type OutboxStatus } from '../db/tables/outbox.ts'
 import { buildSenders } from '../delivery/runtime.ts'
 import { DeliveryError } from '../delivery/senders.ts'
@@ -14,7 +14,7 @@ import { recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import { destroyAccountArtifacts } from '../idp/oidc-store.ts'
 import { AdminError, withDatabase, type AdminContext } from './admin.ts'
-import { printJson, printTable } from './output.ts'
+import { counted, printJson, printTable } from './output.ts'
 
 /** Everything oidc-provider keeps for an account: ending them ends every session and token. */
 export const accountArtifactModels = ['Session', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'Grant', 'Interaction'] as const
@@ -111,7 +111,9 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
         })
         const v = view(citizen)
         if (o.json) return printJson(ctx.io, v)
-        for (const [k, val] of Object.entries(v)) ctx.io.out(`${k.padEnd(16)} ${val === null ? '-' : String(val)}`)
+        // Read by a person: the number as every page shows it (--json keeps E.164).
+        const shown = { ...v, phone: v.phone === null ? null : formatPhone(v.phone) }
+        for (const [k, val] of Object.entries(shown)) ctx.io.out(`${k.padEnd(16)} ${val === null ? '-' : String(val)}`)
       })
     })
 
@@ -132,7 +134,7 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
           const changed = await setCitizenStatus(db, citizen.id, status, { actor: 'cli' }).catch(explain)
           if (status === 'disabled') {
             const removed = await destroyAccountArtifacts(db, citizen.id, accountArtifactModels)
-            ctx.io.out(`${citizen.id} disabled${changed ? '' : ' (already)'}; ${removed} session(s), token(s) and grant(s) ended`)
+            ctx.io.out(`${citizen.id} disabled${changed ? '' : ' (already)'}; ${removed === 1 ? '1 session, token or grant' : `${removed} sessions, tokens and grants`} ended`)
           } else {
             ctx.io.out(`${citizen.id} enabled${changed ? '' : ' (already)'}`)
           }
@@ -188,7 +190,7 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
             r.status,
             r.channel,
             r.kind,
-            r.recipient,
+            r.channel === 'email' ? r.recipient : formatPhone(r.recipient),
             String(r.attempts),
             (r.status === 'failed' || r.status === 'dead' ? `${r.last_error ?? ''} | ` : '') + r.body.replace(/\s+/g, ' ').slice(0, 120),
           ]),
@@ -217,14 +219,14 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
           await databaseOutbox(db).send({ channel, recipient, kind: 'test', ...(channel === 'email' ? { subject: test.subject } : {}), body: test.body })
         })
         const how = channel === 'email' ? `delivery.email.transport is ${config.delivery.email.transport}` : `delivery.sms.provider is ${config.delivery.sms.provider}`
-        ctx.io.out(`queued a test ${channel} to ${maskRecipient(recipient)} (${how}: the running idp delivers it; see \`satupintu outbox\`)`)
+        ctx.io.out(`queued a test ${channel} to ${maskContact(recipient)} (${how}: the running idp delivers it; see \`satupintu outbox\`)`)
         return
       }
       const sender = buildSenders(config)[channel]
       if (sender === undefined) throw new AdminError(`no ${channel} sender is configured`)
       try {
         const result = await sender.send({ id: randomUUID(), channel, recipient, subject: channel === 'email' ? test.subject : null, text: test.body, html: null, locale: 'id', kind: 'test', params: null })
-        ctx.io.out(`sent a test ${channel} to ${maskRecipient(recipient)} via ${sender.name}: provider message id ${result.messageId}`)
+        ctx.io.out(`sent a test ${channel} to ${maskContact(recipient)} via ${sender.name}: provider message id ${result.messageId}`)
       } catch (err) {
         if (err instanceof DeliveryError) throw new AdminError(`not sent (${err.permanent ? 'refused' : 'failed; would be retried'}): ${err.message}`)
         throw err

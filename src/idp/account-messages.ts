@@ -51,7 +51,7 @@ export const accountMessages = defineMessages({
     'register.email': 'Alamat email',
     'register.emailHint': 'Contoh: budi@contoh.id',
     'register.phone': 'Nomor HP',
-    'register.phoneHint': 'Contoh: 0812 3456 7890',
+    'register.phoneHint': 'Contoh: 0812-3456-7890',
     'register.password': 'Kata sandi',
     'register.password2': 'Ulangi kata sandi',
     'register.privacy':
@@ -85,7 +85,7 @@ export const accountMessages = defineMessages({
     'reset.lead':
       'Tulis NIK, email, atau nomor HP akun Anda. Kami akan mengirim kode ke email atau nomor HP yang sudah terverifikasi di akun tersebut.',
     'reset.identifier': 'NIK, email, atau nomor HP',
-    'reset.identifierHint': 'Contoh: 3201011201900001, budi@contoh.id, atau 0812 3456 7890',
+    'reset.identifierHint': 'Contoh: 3201011201900001, budi@contoh.id, atau 0812-3456-7890',
     'reset.identifierRequired': 'Isi NIK, email, atau nomor HP akun Anda.',
     'reset.identifierInvalid': 'Tulis NIK (16 angka), alamat email, atau nomor HP Indonesia.',
     'reset.submit': 'Kirim kode',
@@ -285,7 +285,7 @@ export const accountMessages = defineMessages({
     'register.email': 'Email address',
     'register.emailHint': 'For example: budi@example.id',
     'register.phone': 'Mobile number',
-    'register.phoneHint': 'For example: 0812 3456 7890',
+    'register.phoneHint': 'For example: 0812-3456-7890',
     'register.password': 'Password',
     'register.password2': 'Type the password again',
     'register.privacy':
@@ -316,7 +316,7 @@ export const accountMessages = defineMessages({
     'reset.title': 'Forgot your password',
     'reset.lead': 'Enter the NIK, email or mobile number of your account. We will send a code to the verified email or mobile number of that account.',
     'reset.identifier': 'NIK, email or mobile number',
-    'reset.identifierHint': 'For example: 3201011201900001, budi@example.id or 0812 3456 7890',
+    'reset.identifierHint': 'For example: 3201011201900001, budi@example.id or 0812-3456-7890',
     'reset.identifierRequired': 'Enter the NIK, email or mobile number of your account.',
     'reset.identifierInvalid': 'Enter a NIK (16 digits), an email address or an Indonesian mobile number.',
     'reset.submit': 'Send code',

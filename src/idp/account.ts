@@ -10,10 +10,10 @@ import {
   updateProfile,
   type Citizen,
 } from '../accounts/citizens.ts'
+import { formatPhone, maskContact } from '../accounts/identifiers.ts'
 import { isAccountError } from '../accounts/errors.ts'
 import { maskNik } from '../audit/redact.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../accounts/otp.ts'
-import { maskRecipient } from '../accounts/outbox.ts'
 import { listAuditForSubject, recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import { exportDocumentsData } from '../documents/export.ts'
@@ -184,13 +184,6 @@ function formatTime(t: AccountText, d: Date | undefined, locale: Locale): string
   return t('forms.time', { time })
 }
 
-/** "+6281234567890" as people write it: "0812-3456-7890". */
-function formatPhone(e164: string | null): string | null {
-  if (e164 === null || !/^\+628[0-9]{8,11}$/.test(e164)) return e164
-  const national = `0${e164.slice(3)}`
-  return `${national.slice(0, 4)}-${national.slice(4, 8)}-${national.slice(8)}`
-}
-
 function formatDate(isoDate: string, locale: Locale): string {
   const d = new Date(`${isoDate}T00:00:00Z`)
   if (Number.isNaN(d.getTime())) return isoDate
@@ -341,7 +334,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       level: c.assuranceLevel === 3 ? t('akun.level3') : c.assuranceLevel === 2 ? t('akun.level2') : t('akun.level1'),
       email: c.email,
       emailVerified: c.emailVerified,
-      phone: formatPhone(c.phone),
+      phone: c.phone === null ? null : formatPhone(c.phone),
       phoneVerified: c.phoneVerified,
       csrf: reply.generateCsrf(),
     })
@@ -361,7 +354,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   app.get('/akun/kontak', { preHandler: fresh }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/kontak')
     if (!who) return reply
-    return contactPage(reply, { email: who.citizen.email ?? '', phone: formatPhone(who.citizen.phone) ?? '' })
+    return contactPage(reply, { email: who.citizen.email ?? '', phone: who.citizen.phone === null ? '' : formatPhone(who.citizen.phone) })
   })
 
   app.post('/akun/kontak', { schema: { body: contactBody }, attachValidation: true, preHandler: [app.csrfProtection, fresh] }, async (req, reply) => {
@@ -409,7 +402,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         action: `/akun/verifikasi?jenis=${jenis}`,
         resendAction: `/akun/verifikasi/kirim?jenis=${jenis}`,
         csrf: reply.generateCsrf(),
-        destination: maskRecipient(destination),
+        destination: maskContact(destination),
         minutes: minutesFrom(defaultOtpPolicy.lifetimeSeconds),
         error: extra.error ?? '',
         notice: extra.notice ?? '',

@@ -6,11 +6,11 @@ import { AppError } from '../errors/app-error.ts'
 import type { Database } from '../db/database.ts'
 import { createCitizen, findCitizenById, markEmailVerified, markPhoneVerified, normalizeName } from '../accounts/citizens.ts'
 import { accountErrorMessages, isAccountError, type AccountError } from '../accounts/errors.ts'
-import { normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
+import { maskContact, normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
 import { nikErrorMessages, nikMatchesPerson, parseNik } from '../accounts/nik.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../accounts/otp.ts'
 import { takeSourceAllowance } from '../accounts/throttle.ts'
-import { maskRecipient, type OutboxMessage } from '../accounts/outbox.ts'
+import type { OutboxMessage } from '../accounts/outbox.ts'
 import { checkDecoyCode, findDecoy, resendDecoy, startDecoy, type DecoyRow } from '../accounts/registration-decoys.ts'
 import { errorCodes } from '../errors/codes.ts'
 import { translator, type Translate } from '../http/i18n.ts'
@@ -329,7 +329,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
         action: withReturn('/daftar/verifikasi', kembali),
         resendAction: withReturn('/daftar/verifikasi/kirim-ulang', kembali),
         csrf: reply.generateCsrf(),
-        destination: maskRecipient(row.destination),
+        destination: maskContact(row.destination),
         minutes: minutesFrom(defaultOtpPolicy.lifetimeSeconds),
         error: extra.error ?? '',
         notice: extra.notice ?? '',

@@ -1,5 +1,15 @@
 import t from 'tap'
-import { classifyIdentifier, normalizeEmail, normalizePhone } from '../../src/accounts/identifiers.ts'
+import { classifyIdentifier, formatPhone, maskContact, normalizeEmail, normalizePhone } from '../../src/accounts/identifiers.ts'
+
+t.test('shows a mobile number one way everywhere: 0812-3456-7890, masked 0812-****-*890', async (t) => {
+  t.equal(formatPhone('+6281234567890'), '0812-3456-7890')
+  t.equal(formatPhone('+62811234567'), '0811-2345-67', 'the shortest')
+  t.equal(formatPhone('+62812345678901'), '0812-3456-78901', 'the longest')
+  t.equal(formatPhone('+6521234567'), '+6521234567', 'not an Indonesian mobile number: as it is')
+  t.equal(maskContact('+6281234567890'), '0812-****-*890')
+  t.equal(maskContact('budi.santoso@contoh.id'), 'b***@contoh.id')
+  t.equal(maskContact('something else'), '***')
+})
 
 t.test('normalises Indonesian mobile numbers in every usual form to E.164', async (t) => {
   for (const input of ['081234567890', '0812-3456-7890', '0812 3456 7890', '6281234567890', '+6281234567890', '+62 812-3456-7890', ' (0812) 3456.7890 ', '０８１２３４５６７８９０']) {

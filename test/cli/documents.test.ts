@@ -165,7 +165,7 @@ for (const kind of databaseKinds()) {
       t.equal(filesUnder(path.join(db.dir, 'documents')).length, 1, "the KTP's bytes stay")
       const plain = await run(db, ['documents', 'purge'])
       t.equal(plain.code, 0)
-      t.equal(plain.out, 'purged 0 version(s), deleted 0 file(s), removed 0 document(s), 0 orphaned file(s), 0 incomplete upload(s)')
+      t.equal(plain.out, 'purged 0 versions, deleted 0 files, removed 0 documents, 0 orphaned files, 0 incomplete uploads')
     })
   })
 }

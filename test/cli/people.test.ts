@@ -62,6 +62,7 @@ for (const kind of databaseKinds()) {
       const r = await run(db, ['citizens', 'show', budi.nik, '--reason', 'Pelayanan izin usaha, loket 2'])
       t.equal(r.code, 0, r.err)
       t.match(r.out, new RegExp(`^id\\s+${citizen.id}$`, 'm'))
+      t.match(r.out, /^phone\s+0812-3456-7890$/m, 'the number as every page shows it')
       await withDb(db, async (h) => {
         const notices = await h.db.selectFrom('outbox').selectAll().where('kind', '=', 'officer_lookup').execute()
         t.equal(notices.length, 1)
@@ -82,7 +83,7 @@ for (const kind of databaseKinds()) {
       const lines = r.out.split('\n')
       t.equal(lines[0], 'queued 1 · sending 0 · sent 0 · failed 0 · dead 1')
       t.match(lines[1], /^CREATED\s+STATUS\s+CHANNEL\s+KIND\s+RECIPIENT\s+TRIES\s+MESSAGE \/ LAST ERROR$/)
-      t.match(r.out, /queued\s+sms\s+code\s+\+6281234567890\s+0\s+123456 adalah kode verifikasi/)
+      t.match(r.out, /queued\s+sms\s+code\s+0812-3456-7890\s+0\s+123456 adalah kode verifikasi/, 'the number as every page shows it')
       t.match(r.out, /dead\s+email\s+officer_lookup\s+budi@contoh\.id\s+8\s+smtp: 550: mailbox unavailable \| Administrator sistem/)
       const dead = await run(db, ['outbox', '--status', 'dead', '--json'])
       t.equal(dead.code, 0, dead.err)
@@ -100,6 +101,12 @@ for (const kind of databaseKinds()) {
       t.equal(r.code, 2)
       t.match(r.err, /--reason must say why/)
       t.equal(await withDb(db, async (h) => (await h.db.selectFrom('outbox').select('id').execute()).length), before)
+    })
+
+    await t.test('citizens show --json keeps the number in E.164, for machines', async (t) => {
+      const r = await run(db, ['citizens', 'show', budi.nik, '--reason', 'Pemeriksaan data', '--json'])
+      t.equal(r.code, 0, r.err)
+      t.equal((JSON.parse(r.out) as { phone: string }).phone, '+6281234567890')
     })
   })
 }

@@ -79,6 +79,25 @@ t.test('a signed-in citizen sees the profile, with the NIK masked', async (t) =>
   })
 })
 
+t.test('a mobile number is shown one way on every page: 0812-3456-7890, masked 0812-****-*890', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    await addCitizen(db.db, budi)
+    const browser = new Browser()
+    t.match(await (await signInToAccount(browser, issuer)).text(), '0812-3456-7890', 'Akun Saya')
+    const form = await (await browser.request(`${issuer}/akun/kontak`)).text()
+    t.match(form, 'value="0812-3456-7890"', 'the contact form')
+    t.match(form, 'Contoh: 0812-3456-7890', 'its example')
+    const res = await post(browser, issuer, '/akun/kontak', '/akun/kontak', { email: budi.email, phone: '0813 1111 2222' })
+    t.equal(res.status, 303)
+    const code = await (await browser.request(`${issuer}${res.headers.get('location') ?? ''}`)).text()
+    t.match(code, '0813-****-*222', 'the code page')
+    t.notMatch(code, '+62813', 'never E.164 on a page')
+    const register = await (await browser.request(`${issuer}/daftar`)).text()
+    t.match(register, 'Contoh: 0812-3456-7890', 'the registration example')
+  })
+})
+
 t.test('changing the email sends a code to the new address, which verifies it', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
