@@ -112,13 +112,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // what is new at every poll.
   const revocations = createRevocationPoller(database.db, logger.child({ component: 'revocations' }), { pollMs: config.gateway.revocationPollMs })
   await revocations.poll()
-  // Background work (src/jobs/jobs.ts): no overlap, failures logged, stopped on close.
-  const jobs = createJobs(logger, [
-    { name: 'assertion key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: () => signer.reload() },
-    { name: 'ended sessions poll', everyMs: config.gateway.revocationPollMs, run: () => revocations.poll() },
-  ])
-  jobs.start()
-  app.addHook('onClose', async () => jobs.stop())
 
   // The gateway's pages are also shown on agency hosts (sign-out, errors): their stylesheet
   // lives under a path no agency uses, which the gateway keeps on every host (sites.ts).
@@ -136,6 +129,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   const clientSecret = deps.clientSecret ?? config.gateway.clientSecret
   const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret, table, sites, revoked: revocations.revoked })
+  // Background work, in one list (src/jobs/jobs.ts): no overlap, failures logged with the
+  // job's name and tried again at the next interval, all stopped on close.
+  const jobs = createJobs(logger, [
+    { name: 'assertion key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: () => signer.reload() },
+    { name: 'ended sessions poll', everyMs: config.gateway.revocationPollMs, run: () => revocations.poll() },
+    ...auth.background,
+  ])
+  jobs.start()
+  app.addHook('onClose', async () => jobs.stop())
 
   // Agencies verify the assertion with these keys (docs/agency-integration.md).
   app.get('/.well-known/jwks.json', { schema: jwksSchema }, async (_req, reply) =>

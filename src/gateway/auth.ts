@@ -14,6 +14,7 @@ import { errorResponse } from '../http/openapi.ts'
 import { pickLocale } from '../http/locale.ts'
 import type { KeyEncryption } from '../keys/encryption.ts'
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
+import type { Job } from '../jobs/jobs.ts'
 import {
   accessTokenAlgorithms,
   authChallenge,
@@ -220,7 +221,8 @@ function signersFrom(keys: readonly string[], fingerprint: string): Signers {
  * callback, the logout (`/keluar`) and the back-channel logout endpoint. Needs the pages
  * plugins (cookies, error handler) registered on `app` first.
  */
-export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthDeps): Promise<GatewayAuth> {
+/** The gateway's authentication, and the background work it needs (for the service's jobs list). */
+export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthDeps): Promise<GatewayAuth & { readonly background: readonly Job[] }> {
   const { config, db, kek, clientSecret } = deps
   const logger = deps.logger.child({ component: 'gateway-auth' })
   const { sites } = deps
@@ -968,21 +970,11 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     }
   }
 
-  // ---- Background: purge, key reload. ----
-  const purgeTimer = setInterval(() => {
-    Promise.all([purgeExpiredSessions(db, limits), purgeExpiredJtis(db)]).catch((err: unknown) =>
-      logger.warn({ err }, 'purge of expired gateway sessions failed'),
-    )
-  }, 60_000)
-  purgeTimer.unref()
-  const keyTimer = setInterval(() => {
-    reloadCookieKeys().catch((err: unknown) => logger.warn({ err }, 'cookie key reload failed'))
-  }, config.idp.keys.refreshSeconds * 1000)
-  keyTimer.unref()
-  app.addHook('onClose', async () => {
-    clearInterval(purgeTimer)
-    clearInterval(keyTimer)
-  })
+  // ---- Background: purge, key reload (run by the gateway's jobs list, app.ts). ----
+  const background: readonly Job[] = [
+    { name: 'expired gateway sessions and proofs purge', everyMs: 60_000, run: () => Promise.all([purgeExpiredSessions(db, limits), purgeExpiredJtis(db)]) },
+    { name: 'session cookie key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: () => reloadCookieKeys() },
+  ]
 
   async function idTokenHint(identity: Identity): Promise<string | undefined> {
     if (identity.via !== 'session' || identity.sessionId === undefined) return undefined
@@ -995,5 +987,5 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     }
   }
 
-  return { identify, challenge, trySilentSignIn, logoutPath, idTokenHint }
+  return { identify, challenge, trySilentSignIn, logoutPath, idTokenHint, background }
 }
