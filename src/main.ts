@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import type { Logger } from 'pino'
 import { buildDemoAgency } from '../examples/demo-agency/app.ts'
 import type { Config } from './config/schema.ts'
@@ -9,9 +10,9 @@ import { buildIdp } from './idp/app.ts'
 import { documentsResource } from './idp/provider.ts'
 import { demoDocumentService, ensureDemoData, type DemoData } from './demo.ts'
 import { ensureGatewayClient, gatewaySitesFrom } from './idp/gateway-client.ts'
-import { loadAgencies, tableDefaults } from './gateway/agencies.ts'
+import { loadAgencies, tableDefaults, type AgencyTable } from './gateway/agencies.ts'
 import { createProcessLogger } from './http/logging.ts'
-import { serveMetrics, type MetricsListener } from './http/metrics.ts'
+import { createServiceMetrics, serveMetrics, type MetricsListener, type ServiceMetrics } from './http/metrics.ts'
 import { listen, type Listening } from './server.ts'
 
 export type ServiceName = 'idp' | 'gateway' | 'demo-agency'
@@ -105,13 +106,23 @@ export async function startServices(
         started.push(await listen('idp', app, config.http.host, port))
         await serveMetricsOf(app, config.metrics.idpPort)
       } else if (name === 'gateway') {
+        // One set of metrics across reloads: the /metrics listener keeps its registry.
+        const gatewayMetrics = createServiceMetrics({ service: 'gateway', ...(database ? { database } : {}) })
         const app = await buildGateway({
           config,
           database: database as DatabaseHandle,
           logger,
+          metrics: gatewayMetrics,
           ...(gatewaySecret === undefined ? {} : { clientSecret: gatewaySecret }),
         })
-        started.push(await listen('gateway', app, config.http.host, port))
+        const listening = await listen('gateway', app, config.http.host, port)
+        // The one-process quick start takes agencies added while it runs (`satupintu dev
+        // agency`, or an edit of the file): see reloadingGateway.
+        started.push(
+          database && services.includes('idp') && config.gateway.clientSecret === undefined
+            ? reloadingGateway(listening, { config, database, logger, metrics: gatewayMetrics })
+            : listening,
+        )
         await serveMetricsOf(app, config.metrics.gatewayPort)
       } else {
         const app = await buildDemoAgency({
@@ -162,6 +173,78 @@ export async function startServices(
       await Promise.allSettled(metrics.map((m) => m.close()))
       await served?.close()
       await database?.close()
+    },
+  }
+}
+
+/** How often the quick start looks at the agencies file (fs.watchFile polls: it sees a file replaced by rename, as editors and `satupintu dev agency` write it). */
+const agenciesPollMs = 500
+
+/**
+ * The quick start's gateway, rebuilt whole when the agencies file changes (pomerium's
+ * "swap immutable state on config change", at the level of the whole app): the file is
+ * read and validated, the gateway's client at the idp gets the new agencies' callbacks
+ * (and a new secret), a new gateway app is built and made ready, and only then the old
+ * one is closed (in-flight requests finish) and the new one listens on the same port.
+ * An invalid file is logged and the running gateway keeps its table.
+ *
+ * Only where one process runs both the idp and the gateway and the gateway's secret is
+ * its own (the quick start): elsewhere the gateway's client is registered by an operator
+ * (`satupintu clients gateway`) and a new agency is a deployment.
+ */
+function reloadingGateway(
+  first: Listening,
+  deps: { config: Config; database: DatabaseHandle; logger: Logger; metrics: ServiceMetrics },
+): Listening {
+  const { config, database, logger } = deps
+  const file = config.gateway.agenciesFile
+  const port = Number(new URL(first.url).port)
+  let current = first
+  let stopped = false
+  let queue: Promise<void> = Promise.resolve()
+
+  async function reload(): Promise<void> {
+    if (stopped) return
+    let table: AgencyTable
+    try {
+      table = loadAgencies(file, tableDefaults(config))
+    } catch (err) {
+      logger.warn({ reason: (err as Error).message }, 'agencies file changed but is not valid: the gateway keeps its agencies')
+      return
+    }
+    try {
+      const clientSecret = await ensureGatewayClient(database.db, config, gatewaySitesFrom(table.agencies))
+      const app = await buildGateway({ config, database, logger, metrics: deps.metrics, agencies: table, clientSecret })
+      await app.ready()
+      if (stopped) return void (await app.close())
+      await current.close(config.http.shutdownTimeoutMs)
+      try {
+        current = await listen('gateway', app, config.http.host, port)
+      } catch (err) {
+        await app.close()
+        throw err
+      }
+      logger.info({ agencies: table.agencies.map((a) => a.id) }, 'agencies file changed: gateway reloaded')
+    } catch (err) {
+      logger.error({ err }, 'agencies file changed but the gateway could not be rebuilt: restart the quick start')
+    }
+  }
+  const onChange = (now: fs.Stats, before: fs.Stats) => {
+    if (now.mtimeMs === before.mtimeMs && now.ino === before.ino && now.size === before.size) return
+    queue = queue.then(reload)
+  }
+  fs.watchFile(file, { interval: agenciesPollMs, persistent: false }, onChange)
+  return {
+    name: first.name,
+    url: first.url,
+    drain() {
+      current.drain()
+    },
+    async close(timeoutMs: number) {
+      stopped = true
+      fs.unwatchFile(file, onChange)
+      await queue
+      await current.close(timeoutMs)
     },
   }
 }

@@ -12,6 +12,7 @@ import { registerPeopleCommands } from './people.ts'
 import { registerAgencyCommands } from './agencies.ts'
 import { registerDocumentCommands } from './documents.ts'
 import { registerAuditCommands } from './audit.ts'
+import { registerDevCommands } from './dev.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
@@ -178,6 +179,7 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   registerAgencyCommands(program, admin)
   registerDocumentCommands(program, admin)
   registerAuditCommands(program, { ...admin, output: ctx.stdout ?? process.stdout })
+  registerDevCommands(program, admin)
 
   return { program, result }
 }
