@@ -251,56 +251,99 @@ function takenError(err: unknown): AccountError | undefined {
 // ---------------------------------------------------------------------------------------
 // Registration
 
-/**
- * Registers a citizen. Checks, in the order a form shows them: the NIK's structure, the
- * birth date and gender against the NIK, the name, email and/or phone (at least one), and
- * the password (policy with the citizen's own data as context). A NIK that is already
- * registered gives `nik_taken`. An e-mail address or phone number is only claimed here,
- * unverified, so it never collides: another account may claim it too, and whoever
- * verifies it first holds it (markEmailVerified). The citizen row and its audit entry
- * are written together or not at all.
- */
 /** How long a registration may stay unproven before its NIK is free again (the code page's day). */
 export const unprovenClaimSeconds = 24 * 3600
 
+/**
+ * Every problem with a new registration that can be found without the database, in the
+ * order a form shows its fields, at most one per field: the NIK's structure, the birth date
+ * and the gender each on its own and each against the NIK (a wrong date does not hide a
+ * wrong gender), the name, the contacts (at least one; each one's shape) and the password
+ * (size, then the policy with the citizen's own data as context, as far as it was typed
+ * well enough to be used). Nothing here looks at other accounts, so the answer is the same
+ * for a registered NIK, e-mail or phone as for a new one (docs/security.md line 37).
+ */
+export function registrationProblems(input: NewCitizenInput, now: Date = new Date()): AccountError[] {
+  return checkRegistration(input, now).problems
+}
+
+interface CheckedRegistration {
+  readonly problems: AccountError[]
+  readonly nik: string
+  readonly name: string
+  readonly gender: CitizenGender
+  readonly email: string | null
+  readonly phone: string | null
+}
+
+function checkRegistration(input: NewCitizenInput, now: Date): CheckedRegistration {
+  const problems: AccountError[] = []
+  const parsed = parseNik(input.nik)
+  if (!parsed.ok) problems.push(new AccountError('nik_invalid', { reason: parsed.reason }))
+  const birthDateOk = typeof input.birthDate === 'string' && validBirthDate(input.birthDate, now)
+  const gender = input.gender === 'female' || input.gender === 'male' ? input.gender : undefined
+  if (!birthDateOk) problems.push(new AccountError('birth_date_invalid'))
+  // The date against the NIK on its own (with the NIK's own gender, so that only the date
+  // is compared): a gender still to fix does not hide it.
+  else if (parsed.ok && !nikMatchesPerson(parsed.nik, { birthDate: input.birthDate, gender: parsed.gender }).ok) {
+    problems.push(new AccountError('nik_birth_date_mismatch'))
+  }
+  if (gender === undefined) problems.push(new AccountError('gender_invalid'))
+  // The gender against the NIK on its own: a birth date still to fix does not hide it.
+  else if (parsed.ok && parsed.gender !== gender) problems.push(new AccountError('nik_gender_mismatch'))
+  const name = normalizeName(input.name)
+  if (name === undefined) problems.push(new AccountError('name_invalid'))
+  const emailInput = optionalContact(input.email)
+  const phoneInput = optionalContact(input.phone)
+  if (emailInput === undefined && phoneInput === undefined) problems.push(new AccountError('contact_required'))
+  const email = emailInput === undefined ? null : (normalizeEmail(emailInput) ?? null)
+  if (emailInput !== undefined && email === null) problems.push(new AccountError('email_invalid'))
+  const phone = phoneInput === undefined ? null : (normalizePhone(phoneInput) ?? null)
+  if (phoneInput !== undefined && phone === null) problems.push(new AccountError('phone_invalid'))
+
+  if (input.password !== undefined) {
+    if (typeof input.password !== 'string' || Buffer.byteLength(input.password, 'utf8') > MAX_PASSWORD_BYTES) {
+      problems.push(new AccountError('password_too_long'))
+    } else {
+      // The citizen's own data as far as it can be read: a name with a stray character or
+      // a NIK with a mistyped digit still must not be the password.
+      const rawName = typeof input.name === 'string' ? input.name.normalize('NFKC').replace(/\s+/g, ' ').trim() : ''
+      const rawNik = typeof input.nik === 'string' ? input.nik.normalize('NFKC').replace(/[^0-9]/g, '') : ''
+      const verdict = checkPassword(input.password, {
+        nik: parsed.ok ? parsed.nik : rawNik.length === 16 ? rawNik : undefined,
+        name: name ?? (rawName !== '' && rawName.length <= 400 ? rawName : undefined),
+        birthDate: birthDateOk ? input.birthDate : undefined,
+        email: email ?? undefined,
+        phone: phone ?? undefined,
+        regencyName: input.regencyName,
+      })
+      if (!verdict.ok) problems.push(new AccountError('password_weak', { reason: verdict.reason }))
+    }
+  }
+  return { problems, nik: parsed.ok ? parsed.nik : '', name: name ?? '', gender: gender ?? 'female', email, phone }
+}
+
+/**
+ * Registers a citizen. Refuses with the first of registrationProblems() (every check that
+ * needs no database; a form shows them all with registrationProblems itself). A NIK that is
+ * already registered gives `nik_taken`. An e-mail address or phone number is only claimed
+ * here, unverified, so it never collides: another account may claim it too, and whoever
+ * verifies it first holds it (markEmailVerified). The citizen row and its audit entry
+ * are written together or not at all.
+ */
 export async function createCitizen(
   db: Kysely<Database>,
   input: NewCitizenInput,
   context: RequestContext & { readonly passwords?: PasswordHasher; readonly now?: Date } = {},
 ): Promise<Citizen> {
   const now = context.now ?? new Date()
-  const parsed = parseNik(input.nik)
-  if (!parsed.ok) throw new AccountError('nik_invalid', { reason: parsed.reason })
-  const nik = parsed.nik
-  if (typeof input.birthDate !== 'string' || !validBirthDate(input.birthDate, now)) throw new AccountError('birth_date_invalid')
-  if (input.gender !== 'female' && input.gender !== 'male') throw new AccountError('gender_invalid')
-  const gender: CitizenGender = input.gender
-  const match = nikMatchesPerson(nik, { birthDate: input.birthDate, gender })
-  if (!match.ok) {
-    throw new AccountError(
-      match.reason === 'gender' ? 'nik_gender_mismatch' : match.reason === 'birth_date' ? 'nik_birth_date_mismatch' : 'birth_date_invalid',
-    )
-  }
-  const name = normalizeName(input.name)
-  if (name === undefined) throw new AccountError('name_invalid')
-  const emailInput = optionalContact(input.email)
-  const phoneInput = optionalContact(input.phone)
-  if (emailInput === undefined && phoneInput === undefined) throw new AccountError('contact_required')
-  const email = validEmail(emailInput)
-  const phone = validPhone(phoneInput)
+  const checked = checkRegistration(input, now)
+  const first = checked.problems[0]
+  if (first !== undefined) throw first
+  const { nik, name, gender, email, phone } = checked
 
   let passwordHash: string | null = null
   if (input.password !== undefined) {
-    assertPasswordSize(input.password)
-    const verdict = checkPassword(input.password, {
-      nik,
-      name,
-      birthDate: input.birthDate,
-      email: email ?? undefined,
-      phone: phone ?? undefined,
-      regencyName: input.regencyName,
-    })
-    if (!verdict.ok) throw new AccountError('password_weak', { reason: verdict.reason })
     passwordHash = await (context.passwords ?? argon2Hasher).hashPassword(input.password)
   }
 

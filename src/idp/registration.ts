@@ -4,10 +4,9 @@ import type Provider from 'oidc-provider'
 import type { Config } from '../config/schema.ts'
 import { AppError } from '../errors/app-error.ts'
 import type { Database } from '../db/database.ts'
-import { createCitizen, findCitizenById, markEmailVerified, markPhoneVerified, normalizeName } from '../accounts/citizens.ts'
-import { accountErrorMessages, isAccountError, type AccountError } from '../accounts/errors.ts'
+import { createCitizen, findCitizenById, markEmailVerified, markPhoneVerified, registrationProblems } from '../accounts/citizens.ts'
+import { isAccountError, type AccountError } from '../accounts/errors.ts'
 import { maskContact, normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
-import { nikErrorMessages, nikMatchesPerson, parseNik } from '../accounts/nik.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../accounts/otp.ts'
 import { takeSourceAllowance } from '../accounts/throttle.ts'
 import type { OutboxMessage } from '../accounts/outbox.ts'
@@ -371,48 +370,52 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
     }
 
     // Everything that can be checked without the database, so that one submission shows
-    // every field that needs fixing (createCitizen stops at the first).
+    // every field that needs fixing: first what is missing, in this form's words, then every
+    // problem the account rules find (registrationProblems: the NIK, the birth date and the
+    // gender each against the NIK, the name, the contacts' shapes and the password policy
+    // with the citizen's own data), one message per field. None of it looks at other
+    // accounts, so a registered NIK, e-mail or phone gets the same page as a new one.
     const nik = v.nik.trim()
-    const parsedNik = nik === '' ? undefined : parseNik(nik)
-    if (!errors.nik) {
-      if (parsedNik === undefined) errors.nik = t('register.nikRequired')
-      else if (!parsedNik.ok) errors.nik = nikErrorMessages[parsedNik.reason][locale]
-    }
-    if (!errors.name) {
-      if (v.name.trim() === '') errors.name = t('register.nameRequired')
-      else if (normalizeName(v.name) === undefined) errors.name = accountErrorMessages.name_invalid[locale]
-    }
+    if (!errors.nik && nik === '') errors.nik = t('register.nikRequired')
+    if (!errors.name && v.name.trim() === '') errors.name = t('register.nameRequired')
     const birth = birthDateOf(v)
-    if (!errors.birthDate && !birth.ok) {
-      errors.birthDate = birth.reason === 'missing' ? t('register.birthDateRequired') : accountErrorMessages.birth_date_invalid[locale]
-    }
+    if (!errors.birthDate && !birth.ok && birth.reason === 'missing') errors.birthDate = t('register.birthDateRequired')
     const gender = v.gender === 'female' || v.gender === 'male' ? v.gender : undefined
     if (!errors.gender && gender === undefined) errors.gender = t('register.genderRequired')
-    if (parsedNik?.ok && birth.ok && gender !== undefined && !errors.birthDate) {
-      const match = nikMatchesPerson(parsedNik.nik, { birthDate: birth.value, gender })
-      if (!match.ok && match.reason === 'birth_date') errors.birthDate = accountErrorMessages.nik_birth_date_mismatch[locale]
-      else if (!match.ok && match.reason === 'gender') errors.gender = accountErrorMessages.nik_gender_mismatch[locale]
-      else if (!match.ok) errors.birthDate = accountErrorMessages.birth_date_invalid[locale]
-    }
     const email = v.email.trim()
     const phone = v.phone.trim()
-    if (!errors.email && !errors.phone && email === '' && phone === '') errors.email = accountErrorMessages.contact_required[locale]
-    if (!errors.email && email !== '' && normalizeEmail(email) === undefined) errors.email = accountErrorMessages.email_invalid[locale]
-    if (!errors.phone && phone !== '' && normalizePhone(phone) === undefined) errors.phone = accountErrorMessages.phone_invalid[locale]
     if (!errors.password && v.password === '') errors.password = t('forms.passwordRequired')
     if (!errors.password2 && !errors.password) {
       if (v.password2 === '') errors.password2 = t('forms.password2Required')
       else if (v.password2 !== v.password) errors.password2 = t('forms.password2Mismatch')
     }
+    const input = {
+      nik,
+      name: v.name,
+      birthDate: birth.ok ? birth.value : '',
+      gender: v.gender,
+      email,
+      phone,
+      password: v.password,
+      regencyName: config.regency.name,
+    }
+    let status = 400
+    for (const problem of registrationProblems(input)) {
+      // The contact rule is about both fields; a phone typed wrongly has its own message.
+      if (problem.code === 'contact_required' && errors.phone !== undefined) continue
+      if (errors[problem.field] !== undefined) continue
+      errors[problem.field] = accountErrorText(req, problem)
+      if (accountErrorStatus(problem) === 413) status = 413
+    }
     if (Object.keys(errors).length > 0 || !birth.ok || gender === undefined) {
-      return registerPage(req, reply, kembali, keep, errors, 400)
+      return registerPage(req, reply, kembali, keep, errors, status)
     }
 
     let citizen: Awaited<ReturnType<typeof createCitizen>>
     try {
       citizen = await createCitizen(
         db,
-        { nik, name: v.name, birthDate: birth.value, gender, email, phone, password: v.password, regencyName: config.regency.name },
+        { ...input, birthDate: birth.value, gender },
         { ip: req.ip, requestId: req.id },
       )
     } catch (err) {

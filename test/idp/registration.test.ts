@@ -243,6 +243,47 @@ t.test('refusals come back on the same page, next to the field, and write nothin
   })
 })
 
+t.test('one submission shows every problem that needs no database, all in the error summary, and the same for a registered NIK', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const existing = await addCitizen(db.db, siti)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+    // A password built from the name, a date that is not a date, a gender that the NIK
+    // contradicts, an e-mail and a phone number that are not ones: each has its message.
+    const wrong = { ...form, day: '31', month: '2', gender: 'male', email: 'siti@', phone: '12ab', password: 'Siti Aminah 1985', password2: 'Siti Aminah 1985' }
+    const pages: string[] = []
+    for (const nik of [siti.nik, `${siti.nik.slice(0, 12)}0009`]) {
+      const res = await submit(new Browser(), issuer, { ...wrong, nik })
+      t.equal(res.status, 400)
+      pages.push(await res.text())
+    }
+    const [registered, fresh] = pages as [string, string]
+    const summary = /<div class="alert alert-error"[\s\S]*?<\/div>/.exec(fresh)?.[0] ?? ''
+    for (const [message, href] of [
+      ['Tanggal lahir tidak valid', '#birth-day'],
+      ['Jenis kelamin tidak sesuai dengan NIK', '#gender-female'],
+      ['Alamat email tidak valid', '#email'],
+      ['Nomor HP tidak valid', '#phone'],
+      ['dibuat dari nama Anda', '#password'],
+    ] as const) {
+      t.match(summary, message, `the summary says: ${message}`)
+      t.match(summary, `href="${href}"`, `and links to ${href}`)
+    }
+    const shape = (html: string) => html.replace(/name="_csrf" value="[^"]*"/g, '').replace(/value="[0-9]{16}"/g, '')
+    t.equal(shape(registered), shape(fresh), 'a registered NIK gets exactly the same page')
+    t.notMatch(registered, 'sudah terdaftar')
+
+    // A date that disagrees with the NIK and a password from the birth date, with a good gender.
+    const res = await submit(new Browser(), issuer, { ...form, nik: `${siti.nik.slice(0, 12)}0009`, day: '4', password: 'Aminah 04031985', password2: 'Aminah 04031985' })
+    t.equal(res.status, 400)
+    const html = errorsOf(await res.text())
+    t.match(html, 'Tanggal lahir tidak sesuai dengan NIK')
+    t.match(html, /kata sandi/i)
+    t.equal(await citizenCount(db), 1, 'no account written')
+    t.equal((await db.db.selectFrom('outbox').select('id').execute()).length, 0, 'and no message sent')
+  })
+})
+
 t.test('SECURITY 37: a registered NIK gets the same answer as a new one — "check your contact for a code" — and no new account', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
