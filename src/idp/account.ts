@@ -408,6 +408,8 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         notice: extra.notice ?? '',
         laterNote: false,
         backHref: '/akun',
+        // The hint for a late code is worded for the way it was sent.
+        channel: purposeOf(jenis).channel,
       },
       { status: extra.status ?? 200 },
     )

@@ -71,6 +71,27 @@ const codeBody = {
 
 const returnQuery = { type: 'object', properties: { kembali: returnField } } as const
 
+/**
+ * The code page's `lewat` (by which channel): the kind of identifier that was typed, so
+ * that the page words its hints for an SMS or an e-mail. It is what the citizen typed, not
+ * what the account has: a phone number finds only an account whose phone is verified, and
+ * that account's code goes to it; an e-mail likewise; a NIK may go either way. An unknown
+ * identifier gets the same wording as a known one of its kind.
+ */
+type ResetChannel = 'sms' | 'email' | 'any'
+const codeQuery = { type: 'object', properties: { kembali: returnField, lewat: { type: 'string', maxLength: 8 } } } as const
+
+function channelOfQuery(req: FastifyRequest): ResetChannel {
+  const lewat = (req.query as { lewat?: unknown } | undefined)?.lewat
+  return lewat === 'sms' || lewat === 'email' ? lewat : 'any'
+}
+
+/** The code page's path, keeping the return path and the channel. */
+function codePath(kembali: string, channel: ResetChannel): string {
+  const path = withReturn(`${resetPath}/kode`, kembali)
+  return channel === 'any' ? path : `${path}${path.includes('?') ? '&' : '?'}lewat=${channel}`
+}
+
 const codeAnchors = [
   ['code', 'code'],
   ['password', 'password'],
@@ -222,7 +243,8 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
     return reply.page(
       'reset-code',
       {
-        action: withReturn(`${resetPath}/kode`, kembali),
+        action: codePath(kembali, channelOfQuery(req)),
+        channel: channelOfQuery(req),
         csrf: reply.generateCsrf(),
         verified,
         code,
@@ -265,11 +287,11 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         deviceId: req.cookies[deviceCookieName(config)],
       })
       reply.setCookie(resetCookie, token, flowCookieOptions(config, resetPath, codeStepSeconds))
-      return reply.redirect(withReturn(`${resetPath}/kode`, kembali), 303)
+      return reply.redirect(codePath(kembali, classified.kind === 'phone' ? 'sms' : classified.kind === 'email' ? 'email' : 'any'), 303)
     },
   )
 
-  app.get(`${resetPath}/kode`, { schema: { querystring: returnQuery } }, async (req, reply) => {
+  app.get(`${resetPath}/kode`, { schema: { querystring: codeQuery } }, async (req, reply) => {
     const kembali = kembaliOf(req)
     const state = stateOf(req)
     if (!state) return reply.redirect(withReturn(resetPath, kembali), 303)
@@ -280,7 +302,7 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
 
   app.post(
     `${resetPath}/kode`,
-    { schema: { body: codeBody, querystring: returnQuery }, attachValidation: true, preHandler: app.csrfProtection },
+    { schema: { body: codeBody, querystring: codeQuery }, attachValidation: true, preHandler: app.csrfProtection },
     async (req, reply) => {
       const t = accountText(req)
       const locale = pickLocale(req)

@@ -315,10 +315,19 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
     )
   }
 
+  /**
+   * How this flow's code went out: the row's purpose, or for a registration of a known NIK
+   * (no row) the shape of the contact typed, which is how a new registration chooses too.
+   */
+  function channelOf(pending: Pending): 'email' | 'sms' {
+    if (!pending.decoy) return pending.row.purpose === 'verify_email' ? 'email' : 'sms'
+    return normalizeEmail(pending.row.destination) !== undefined ? 'email' : 'sms'
+  }
+
   async function verifyPage(
     req: FastifyRequest,
     reply: FastifyReply,
-    row: { destination: string },
+    pending: Pending,
     kembali: string,
     extra: { error?: string; notice?: string; status?: number } = {},
   ) {
@@ -328,11 +337,12 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
         action: withReturn('/daftar/verifikasi', kembali),
         resendAction: withReturn('/daftar/verifikasi/kirim-ulang', kembali),
         csrf: reply.generateCsrf(),
-        destination: maskContact(row.destination),
+        destination: maskContact(pending.row.destination),
         minutes: minutesFrom(defaultOtpPolicy.lifetimeSeconds),
         error: extra.error ?? '',
         notice: extra.notice ?? '',
         laterNote: true,
+        channel: channelOf(pending),
       },
       { status: extra.status ?? 200 },
     )
@@ -457,12 +467,12 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
     if (!pending) return missingPage(req, reply)
     if (pending.decoy) {
       const resent = (req.query as { terkirim?: string }).terkirim === '1'
-      return verifyPage(req, reply, pending.row, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
+      return verifyPage(req, reply, pending, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
     }
     const row = pending.row
     if (row.consumed_at !== null && (await alreadyVerified(row))) return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
     const resent = (req.query as { terkirim?: string }).terkirim === '1'
-    return verifyPage(req, reply, row, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
+    return verifyPage(req, reply, pending, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
   })
 
   app.post(
@@ -474,15 +484,15 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       const pending = await pendingRow(req)
       if (!pending) return missingPage(req, reply)
       const { code } = formValues(req, ['code'], invalidFields(req))
-      if (code.trim() === '') return verifyPage(req, reply, pending.row, kembali, { error: t('forms.codeRequired'), status: 400 })
+      if (code.trim() === '') return verifyPage(req, reply, pending, kembali, { error: t('forms.codeRequired'), status: 400 })
       // No code was sent in this flow: every code is a wrong one, counted like one.
       if (pending.decoy) {
         const result = await checkDecoyCode(db, pending.row.chain)
-        return verifyPage(req, reply, pending.row, kembali, { error: codeFailureText(t, result), status: 400 })
+        return verifyPage(req, reply, pending, kembali, { error: codeFailureText(t, result), status: 400 })
       }
       const row = pending.row
       const result = await verifyOtp(db, { citizenId: row.citizen_id, purpose: row.purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
-      if (!result.ok) return verifyPage(req, reply, row, kembali, { error: codeFailureText(t, result), status: 400 })
+      if (!result.ok) return verifyPage(req, reply, pending, kembali, { error: codeFailureText(t, result), status: 400 })
       const context = { ip: req.ip, requestId: req.id }
       let marked: boolean
       try {
@@ -493,7 +503,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       } catch (err) {
         // Verified on another account first: said only to whoever holds the code.
         if (!isAccountError(err)) throw err
-        return verifyPage(req, reply, row, kembali, { error: accountErrorText(req, err), status: accountErrorStatus(err) })
+        return verifyPage(req, reply, pending, kembali, { error: accountErrorText(req, err), status: accountErrorStatus(err) })
       }
       // The address changed after the code was sent (from Akun Saya): nothing to mark here.
       if (!marked) return missingPage(req, reply)
@@ -520,7 +530,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
         const sent = await resendDecoy(db, pending.row, knownNikMessage(req, channel, pending.row.destination), { ip: req.ip, requestId: req.id, logger: req.log })
         if (!sent.ok) {
           reply.header('retry-after', String(sent.retryAfterSeconds))
-          return verifyPage(req, reply, pending.row, kembali, { error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }), status: 429 })
+          return verifyPage(req, reply, pending, kembali, { error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }), status: 429 })
         }
         reply.setCookie(pendingCookie, sent.id, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
         const target = withReturn('/daftar/verifikasi', kembali)
@@ -539,7 +549,7 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       )
       if (!sent.ok) {
         reply.header('retry-after', String(sent.retryAfterSeconds))
-        return verifyPage(req, reply, row, kembali, { error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }), status: 429 })
+        return verifyPage(req, reply, pending, kembali, { error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }), status: 429 })
       }
       reply.setCookie(pendingCookie, sent.codeId, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
       const target = withReturn('/daftar/verifikasi', kembali)

@@ -119,6 +119,16 @@ t.test('changing the email sends a code to the new address, which verifies it', 
     t.equal(ok.headers.get('location'), '/akun?pesan=terverifikasi')
     const row = await db.db.selectFrom('citizens').select(['email', 'email_verified']).where('id', '=', citizen.id).executeTakeFirstOrThrow()
     t.same(row, { email: 'budi.baru@contoh.id', email_verified: true })
+    const noCode = (html: string) => /<p>(Belum menerima kode\?[^<]*)<\/p>/.exec(html)?.[1] ?? ''
+    t.match(noCode(page), 'folder spam', 'the e-mail code page speaks of the spam folder')
+    t.notMatch(noCode(page), /SMS|sinyal/)
+
+    // A new phone number: the SMS wording, never the spam folder.
+    const phone = await post(browser, issuer, '/akun/kontak', '/akun/kontak', { email: 'budi.baru@contoh.id', phone: '0813 5555 6666' })
+    t.equal(phone.headers.get('location'), '/akun/verifikasi?jenis=hp')
+    const smsPage = await (await browser.request(`${issuer}/akun/verifikasi?jenis=hp`)).text()
+    t.match(noCode(smsPage), 'sinyal', 'the SMS code page says to wait and check the signal')
+    t.notMatch(noCode(smsPage), /spam|email/i)
   })
 })
 

@@ -84,6 +84,52 @@ t.test('SECURITY 37: the answer is the same whether or not an account exists', a
   })
 })
 
+t.test('the code page words its hints by what was typed — a phone number the SMS, an e-mail the e-mail, a NIK both — the same whether or not an account exists', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const citizen = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true, phone_verified: true }).where('id', '=', citizen.id).execute()
+    const hint = (html: string) => /<p class="hint link-row">([^<]*)<\/p>/.exec(html)?.[1] ?? ''
+
+    for (const [label, known, unknown] of [
+      ['a phone number', budi.phone, '0813 0000 1111'],
+      ['an e-mail address', budi.email, 'tidak.ada@contoh.id'],
+      ['a NIK', budi.nik, '3201012505800003'],
+    ] as const) {
+      const k = await ask(new Browser(), issuer, known)
+      const u = await ask(new Browser(), issuer, unknown)
+      t.equal(k.location, u.location, `${label}: the same next page`)
+      t.equal(stable(k.page), stable(u.page), `${label}: the same code page`)
+      const text = hint(k.page)
+      if (label === 'a phone number') {
+        t.equal(k.location, '/lupa-sandi/kode?lewat=sms')
+        t.match(text, 'SMS')
+        t.match(text, 'sinyal')
+        t.notMatch(text, /spam|email/i, 'no word of a spam folder for an SMS')
+      } else if (label === 'an e-mail address') {
+        t.equal(k.location, '/lupa-sandi/kode?lewat=email')
+        t.match(text, 'folder spam')
+        t.notMatch(text, /SMS|sinyal/, 'no word of signal for an e-mail')
+      } else {
+        t.equal(k.location, '/lupa-sandi/kode')
+        t.match(text, 'SMS')
+        t.match(text, 'folder spam')
+      }
+    }
+    const b = new Browser()
+    const asked = await ask(b, issuer, budi.phone)
+    const wrong = await sendCode(b, issuer, asked.page, { code: '999999' === (await latestCode(db, '+6281234567890')) ? '888888' : '999999', password: newPassword, password2: newPassword })
+    t.equal(wrong.status, 400)
+    const again = await wrong.text()
+    t.match(again, 'Kode tidak cocok')
+    t.match(hint(again), 'sinyal', 'the refused form keeps the SMS wording')
+
+    const en = await (await b.request(`${issuer}/lupa-sandi/kode?lewat=sms&lang=en`)).text()
+    t.match(hint(en), 'signal')
+    t.notMatch(hint(en), /spam/i)
+  })
+})
+
 t.test('five wrong codes kill the code; the right one after that does nothing', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)

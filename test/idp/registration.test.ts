@@ -284,6 +284,38 @@ t.test('one submission shows every problem that needs no database, all in the er
   })
 })
 
+t.test('the code page words its hints for the channel: an SMS says wait, signal and the number; an e-mail the spam folder; a registered NIK the same as a new one', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    const existing = await addCitizen(db.db, budi)
+    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+    const noCode = (html: string) => /<p>(Belum menerima kode\?[^<]*)<\/p>/.exec(html)?.[1] ?? ''
+    const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009` }
+    const known = { ...form, nik: budi.nik, name: budi.name, day: '12', month: '1', year: '1990', gender: 'male' }
+    for (const fields of [fresh, known]) {
+      const bySms = new Browser()
+      const sms = await submit(bySms, issuer, { ...fields, email: '', phone: '0813 1111 2222' })
+      t.equal(sms.status, 303)
+      const smsPage = await (await bySms.request(`${issuer}${sms.headers.get('location') ?? ''}`)).text()
+      const smsHint = noCode(smsPage)
+      t.match(smsHint, 'SMS')
+      t.match(smsHint, 'sinyal')
+      t.match(smsHint, 'nomor')
+      t.notMatch(smsHint, /spam|email/i, 'no word of a spam folder for an SMS')
+      // A wrong code gives the page again, still worded for the SMS.
+      const wrong = await bySms.request(new URL(formAction(smsPage, '/daftar/verifikasi'), issuer).toString(), { form: { _csrf: csrfFrom(smsPage), code: '000000' } })
+      t.equal(wrong.status, 400)
+      t.match(noCode(await wrong.text()), 'sinyal')
+
+      const byEmail = new Browser()
+      const mail = await submit(byEmail, issuer, { ...fields, email: 'kode.lewat@contoh.id', phone: '' })
+      const mailHint = noCode(await (await byEmail.request(`${issuer}${mail.headers.get('location') ?? ''}`)).text())
+      t.match(mailHint, 'folder spam')
+      t.notMatch(mailHint, /SMS|sinyal/)
+    }
+  })
+})
+
 t.test('SECURITY 37: a registered NIK gets the same answer as a new one — "check your contact for a code" — and no new account', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
