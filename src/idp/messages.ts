@@ -7,7 +7,10 @@ export const idpMessages = defineMessages({
     'login.lead': 'Satu akun untuk semua layanan Pemerintah Kabupaten {name}.',
     'login.for': 'Anda akan masuk ke {client}.',
     'login.username': 'NIK, email, atau nomor HP',
-    'login.usernameHint': 'Contoh: 3201011201900001, budi@contoh.id, atau 0812-3456-7890',
+    // An example that is nobody's: regency and district 99 do not exist in province 32, born
+    // 1 Jan 2000, serial 1234; it still has a NIK's shape (src/accounts/nik.ts). Never the demo
+    // account's own NIK or e-mail (test/idp/examples.test.ts).
+    'login.usernameHint': 'Contoh: 3299990101001234, nama@contoh.id, atau 0812-3456-7890',
     'login.password': 'Kata sandi',
     'login.submit': 'Masuk',
     'login.forgot': 'Lupa kata sandi?',
@@ -57,7 +60,7 @@ export const idpMessages = defineMessages({
     'login.lead': 'One account for every service of the {name} Regency Government.',
     'login.for': 'You are signing in to {client}.',
     'login.username': 'NIK, email or mobile number',
-    'login.usernameHint': 'For example: 3201011201900001, budi@example.id or 0812-3456-7890',
+    'login.usernameHint': 'For example: 3299990101001234, name@example.id or 0812-3456-7890',
     'login.password': 'Password',
     'login.submit': 'Sign in',
     'login.forgot': 'Forgot your password?',
