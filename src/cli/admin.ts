@@ -150,7 +150,7 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
     .option('--auth-method <method>', `token endpoint authentication: ${authMethods.join(', ')}`, 'client_secret_basic')
     .option('--scope <scope>', 'allowed scope (repeatable; default openid profile)', collect)
     .option('--subject <type>', 'pairwise (default) or public; public only with --first-party')
-    .option('--first-party', "one of the regency's own services (portal, account pages, its own app), not an agency's")
+    .option('--first-party', "one of the regency's own services (portal, account pages, its own app), not an agency's: citizens are not asked for consent (except for the NIK)")
     .option('--sector-identifier-uri <uri>', 'https URL of a JSON array of every redirect URI: one pairwise sector for redirect URIs on several hosts')
     .option('--application-type <type>', 'web, or native for an app on a phone or computer (RFC 8252)', 'web')
     .option('--dpop', 'access tokens only with a DPoP proof (RFC 9449): recommended for native apps')

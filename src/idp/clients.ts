@@ -155,7 +155,7 @@ export function validateRedirectUri(field: string, value: string, policy: Client
   )
 }
 
-const firstPartyKey = 'urn:satupintu:first_party'
+export const firstPartyKey = 'urn:satupintu:first_party'
 
 /** Whether a stored client is one of the regency's own (src/idp/subjects.ts). */
 export function isFirstParty(metadata: Record<string, unknown>): boolean {

@@ -8,8 +8,8 @@ import type { Database } from '../db/database.ts'
 import { findCitizenById } from '../accounts/citizens.ts'
 import { createAdapterFactory } from './adapter.ts'
 import { findGrantIdFor } from './oidc-store.ts'
-import { accountClientId } from './account-session.ts'
-import { clientSecretMatches } from './clients.ts'
+import { clientSecretMatches, firstPartyKey, isFirstParty } from './clients.ts'
+import { recordAudit } from '../audit/audit.ts'
 import type { ProviderPages } from './provider-pages.ts'
 import { sectorOf, type Subjects } from './subjects.ts'
 import { providerRequest } from './request-context.ts'
@@ -71,6 +71,67 @@ export const resourcesKey = 'urn:satupintu:resources'
 export function registeredResources(client: unknown): readonly string[] {
   const v = (client as Record<string, unknown> | undefined)?.[resourcesKey]
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+}
+
+/**
+ * Scopes even a first-party client must ask the citizen for: the NIK is released only with
+ * consent (DESIGN.md, "Scopes and claims"), also through the regency's own portal, which
+ * hands it on to the agency behind it (`releaseNik`, docs/agency-integration.md).
+ */
+const askedOfFirstParty = new Set(['nik'])
+
+type Grant = InstanceType<Provider['Grant']>
+
+/**
+ * The consent of a first-party client (the regency's portal, Akun Saya, its own services):
+ * what it asks for is granted without a consent page, and the grant is saved and audited as
+ * one the citizen gave, so Akun Saya lists it and the citizen may withdraw it. Not when the
+ * client itself asks for the page (`prompt=consent`, OIDC Core §3.1.2.1, which
+ * `offline_access` needs), nor for `askedOfFirstParty`; a native app is still asked by
+ * oidc-provider (its redirect scheme could be claimed by another app, RFC 8252 §8.6).
+ */
+async function firstPartyGrant(ctx: KoaContextWithOIDC, db: Kysely<Database>, grant: Grant): Promise<Grant> {
+  // Asked anyway: then the page lists everything, not only what the grant lacks.
+  if (ctx.oidc.prompts.has('consent') || ctx.oidc.client?.applicationType === 'native') return grant
+  const askable = (s: string) => s !== '' && !askedOfFirstParty.has(s)
+  const encountered = new Set(grant.getOIDCScopeEncountered().split(' '))
+  const scopes = [...ctx.oidc.requestParamOIDCScopes].filter((s) => askable(s) && !encountered.has(s))
+  if (scopes.length > 0) grant.addOIDCScope(scopes.join(' '))
+  const resourceScopes: string[] = []
+  for (const [indicator, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+    const had = new Set(grant.getResourceScopeEncountered(indicator).split(' '))
+    const add = [...ctx.oidc.requestParamScopes].filter((s) => askable(s) && server.scopes.has(s) && !had.has(s))
+    if (add.length > 0) grant.addResourceScope(indicator, add.join(' '))
+    resourceScopes.push(...add)
+  }
+  if (scopes.length === 0 && resourceScopes.length === 0) return grant
+  await grant.save()
+  const released = [...new Set([...scopes, ...resourceScopes])]
+  // `openid` alone releases nothing but the sign-in, which is audited already (auth.login).
+  if (released.every((s) => s === 'openid')) return grant
+  const accountId = grant.accountId as string
+  await recordAudit(db, {
+    event: 'consent.granted',
+    actor: `citizen:${accountId}`,
+    subjectId: accountId,
+    clientId: grant.clientId,
+    ip: ctx.ip,
+    requestId: providerRequest.getStore()?.request.id,
+    data: { scopes: released, firstParty: true },
+  })
+  return grant
+}
+
+/**
+ * oidc-provider's extraClientMetadata validator. A client registered by an operator is
+ * loaded from our table without a request (ctx undefined); one that describes itself
+ * (dynamic registration, off today: features.registration) comes with the request, and
+ * may not call itself first-party.
+ */
+export function firstPartyMarkValidator(ctx: KoaContextWithOIDC | undefined, key: string, value: unknown): void {
+  if (key !== firstPartyKey || value === undefined || value === false) return
+  if (value !== true) throw new errors.InvalidClientMetadata(`${firstPartyKey} must be a boolean`)
+  if (ctx !== undefined) throw new errors.InvalidClientMetadata(`${firstPartyKey} is set by the regency's operators only`)
 }
 
 /**
@@ -151,7 +212,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: {
-      properties: ['urn:satupintu:agency', 'urn:satupintu:resources'],
+      properties: ['urn:satupintu:agency', 'urn:satupintu:resources', firstPartyKey],
+      // The first-party mark is given by operators only (src/idp/clients.ts, written by the
+      // CLI, the clients file and start-up): never by a client describing itself.
+      validator: firstPartyMarkValidator,
     },
     enabledJWA: {
       // No HS* anywhere (client secrets are stored hashed) and no "none".
@@ -237,26 +301,23 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // Absolute, from the issuer: never the host the request happened to name (docs/security.md line 34).
       url: (_ctx, interaction) => new URL(`/interaction/${interaction.uid}`, config.idp.issuer).toString(),
     },
-    // The citizen's own account pages are first-party: no consent screen for them
-    // (oidc-provider's documented way to skip consent for a trusted client).
+    // A consent outlives the session it was given in (docs/security.md line 36), and the
+    // regency's own (first-party) clients are not asked for one: oidc-provider's documented
+    // way to skip consent for a trusted client is a grant made here (firstPartyGrant).
     loadExistingGrant: async (ctx) => {
       const client = ctx.oidc.client
       const session = ctx.oidc.session
       const grantId = ctx.oidc.result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined)
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId)
-      // A consent outlives the session it was given in (docs/security.md line 36): a new
-      // session finds it in the database, so signing in again does not ask again.
-      if (client && session?.accountId) {
+      let grant = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined
+      // A new session finds the consent in the database, so signing in again does not ask again.
+      if (!grant && client && session?.accountId) {
         const stored = await findGrantIdFor(db, session.accountId, client.clientId)
-        if (stored) return ctx.oidc.provider.Grant.find(stored)
+        if (stored) grant = await ctx.oidc.provider.Grant.find(stored)
       }
-      if (client?.clientId === accountClientId && session?.accountId) {
-        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId })
-        grant.addOIDCScope('openid')
-        await grant.save()
-        return grant
+      if (client && session?.accountId && isFirstParty(client.metadata())) {
+        return firstPartyGrant(ctx, db, grant ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId }))
       }
-      return undefined
+      return grant
     },
     findAccount: async (_ctx, sub) => {
       const citizen = await findCitizenById(db, sub)

@@ -81,6 +81,8 @@ t.test(
       postLogoutRedirectUris: [`http://127.0.0.1:${rpPort}/`],
       name: 'Layanan Uji Dinas',
       scopes: ['openid', 'profile'],
+      // An agency: it asks for consent (the regency's own clients do not).
+      firstParty: false,
     })
     const rp = await startRp(t, issuer, client.clientId, client.secret as string, rpPort)
 

@@ -89,7 +89,8 @@ t.test('SECURITY 36: withdrawing a consent in Akun Saya is what removes it: the 
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db)
-    const client = await registerClient(db, { redirectUris: [redirectUri] })
+    // An agency's client: the regency's own (first-party) clients are not asked at all.
+    const client = await registerClient(db, { redirectUris: [redirectUri], firstParty: false })
     const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
     const browser = new Browser()
     await codeFlowTokens(issuer, { clientId: client.clientId, secret: client.secret }, browser, { redirectUri, credentials, scope: 'openid profile' })

@@ -825,7 +825,9 @@ t.test('SECURITY 8: login and consent forms are CSRF-protected', async (t) => {
 
     await t.test('a consent POST without _csrf or with a wrong one is refused with 403 and grants nothing', async (t) => {
       const browser = new Browser()
-      const page = await loginPage(env, browser, env.confidential, { scope: 'openid profile email' })
+      // An agency's client: the regency's own (first-party) clients are not asked for consent.
+      const agency = await registerClient(db, { redirectUris: [redirectUri], firstParty: false })
+      const page = await loginPage(env, browser, agency, { scope: 'openid profile email' })
       const signedIn = await postLogin(browser, page.action, { _csrf: page.csrf, username: budi.nik, password: budi.password })
       const step = await browser.follow(new URL(signedIn.res.headers.get('location') ?? '', env.issuer).href, env.issuer)
       const html = await step.res.text()
