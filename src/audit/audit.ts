@@ -319,11 +319,13 @@ function batcherFor(db: Kysely<Database>): AuditBatcher {
 export async function listAuditForSubject(
   db: Kysely<Database>,
   subjectId: string,
-  options: { readonly limit?: number; readonly before?: Date } = {},
+  options: { readonly limit?: number; readonly before?: Date; readonly actorKind?: 'client' | 'officer' } = {},
 ): Promise<AuditEvent[]> {
   if (!UUID.test(subjectId)) return []
   const limit = Math.min(Math.max(Math.trunc(options.limit ?? 50), 1), 1000)
   let query = db.selectFrom('audit_events').selectAll().where('subject_id', '=', subjectId)
   if (options.before !== undefined) query = query.where('at', '<', options.before)
+  // Who acted, by the kind of actor (AuditActor): an agency's systems, or an officer.
+  if (options.actorKind !== undefined) query = query.where('actor', 'like', `${options.actorKind}:%`)
   return query.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute()
 }

@@ -17,10 +17,12 @@ import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '
 import { listAuditForSubject, recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import { exportDocumentsData } from '../documents/export.ts'
+import { listGrants } from '../documents/grants.ts'
 import type { AuditEvent } from '../db/tables/audit-events.ts'
 import { AppError } from '../errors/app-error.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
 import { accountClientId, accountSignInUrl, maxLocalReturnPath, safeReturnPath } from './account-session.ts'
+import { clockTime, groupByDay, loadDisplayNames, type DisplayNames } from './display-names.ts'
 import { registerForms } from './forms.ts'
 import { freshSignIn } from './fresh-sign-in.ts'
 import { destroyAccountArtifacts, destroyPayload, listPayloadsForAccount, revokePayloadsByGrantId } from './oidc-store.ts'
@@ -121,9 +123,14 @@ const revokeBody = {
 } as const
 const agenciesQuery = { type: 'object', properties: { dicabut: { type: 'string', pattern: clientIdPattern } } } as const
 const sessionsQuery = { type: 'object', properties: { pesan: { type: 'string', enum: ['keluar'] } } } as const
+/** The activity filter (`oleh`): who accessed, by the kind of audit actor (AuditActor). */
+const activityFilters = { instansi: 'client', petugas: 'officer' } as const
 const activityQuery = {
   type: 'object',
-  properties: { sebelum: { type: 'string', maxLength: 40, pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' } },
+  properties: {
+    sebelum: { type: 'string', maxLength: 40, pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' },
+    oleh: { type: 'string', enum: Object.keys(activityFilters) },
+  },
 } as const
 
 const passwordAnchors = [
@@ -658,47 +665,104 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   // -------------------------------------------------------------------------------------
   // Activity (audit trail)
 
-  async function activityLabels(req: FastifyRequest, who: SignedIn, events: AuditEvent[]) {
+  /** One entry of the trail in the citizen's words: what happened, to what, by whom (display-names.ts). */
+  function describeEvent(t: AccountText, names: DisplayNames, who: SignedIn, e: AuditEvent): { what: string; by: string | undefined } {
+    const data = (e.data ?? {}) as Record<string, unknown>
+    const text = (k: string): string | undefined => (typeof data[k] === 'string' ? (data[k] as string) : undefined)
+    const document = names.documentType(text('type') ?? '')
+    // Document events name the agency by its id (links are per agency); the others name an OIDC client.
+    const agencyId = text('agencyId') ?? e.client_id ?? ''
+    const agency = names.agency(agencyId)
+    const service = names.service(agencyId, text('serviceId'))
+    const client = e.client_id ? names.client(e.client_id) : undefined
+    let by: string | undefined
+    // A failed or held-back sign-in names the account it tried, not who tried it.
+    if (e.event === 'auth.login.failed' || e.event === 'auth.login.throttled') by = t('akun.activity.byAnonymous')
+    else if (e.actor === `citizen:${who.citizen.id}`) by = t('akun.activity.byYou')
+    else if (e.actor.startsWith('officer:')) by = t('akun.activity.byOfficer')
+    else if (e.actor.startsWith('client:')) by = names.actor(e.actor.slice(7))
+    else if (e.actor === 'cli') by = t('akun.activity.byCli')
+    else if (e.actor === 'anonymous') by = t('akun.activity.byAnonymous')
+    else by = t('akun.activity.bySystem')
+    const byAgency = e.actor.startsWith('client:')
+    switch (e.event) {
+      case 'document.fetched':
+        return { what: service ? t('act.fetchedFor', { document, agency, service }) : t('act.fetched', { document, agency }), by: undefined }
+      case 'document.fetch_refused': {
+        const reason = text('reason')
+        const why = reason === 'revoked' ? t('act.refused.revoked') : reason === 'deleted' ? t('act.refused.deleted') : t('act.refused.other')
+        return { what: t('act.refused', { document, agency, why }), by: undefined }
+      }
+      case 'document.grant_created': {
+        const types = Array.isArray(data.documentTypes) ? data.documentTypes.filter((x): x is string => typeof x === 'string') : []
+        const documents = types.map((x) => names.documentType(x)).join(', ') || document
+        return { what: service ? t('act.grantedFor', { documents, agency, service }) : t('act.granted', { documents, agency }), by }
+      }
+      case 'document.grant_revoked':
+        return { what: service ? t('act.grantRevokedFor', { agency, service }) : t('act.grantRevoked', { agency }), by }
+      case 'document.uploaded':
+        return { what: t('act.uploaded', { document }), by }
+      case 'document.deleted':
+        return { what: t('act.deleted', { document }), by }
+      case 'document.verified':
+        return { what: t('act.verified', { document }), by }
+      case 'document.purged':
+        return { what: t('act.purged', { document }), by }
+      default:
+        break
+    }
+    if (client !== undefined) {
+      if (e.event === 'consent.granted') return { what: t('act.consentGranted', { client }), by }
+      if (e.event === 'consent.revoked') return { what: t('act.consentRevoked', { client }), by }
+      if (e.event === 'token.issued') return { what: t('act.tokenIssued', { client }), by: byAgency ? undefined : by }
+      if (e.event === 'token.revoked') return { what: t('act.tokenRevoked', { client }), by }
+    }
+    const key = `event.${e.event}`
+    const base = t.has(key) ? (t as unknown as (k: string) => string)(key) : t('event.other', { event: e.event })
+    return { what: client ? t('event.withClient', { label: base, client }) : base, by }
+  }
+
+  /** The trail grouped by day, in the regency's time zone. */
+  async function activityView(req: FastifyRequest, who: SignedIn, events: AuditEvent[]) {
     const t = accountText(req)
     const locale = pickLocale(req)
-    const names = await clientNames(
-      db,
-      events.flatMap((e) => [e.client_id ?? '', e.actor.startsWith('client:') ? e.actor.slice(7) : '']).filter((x) => x !== ''),
-    )
-    return events.map((e) => {
-      const key = `event.${e.event}`
-      const base = t.has(key) ? (t as unknown as (k: string) => string)(key) : t('event.other', { event: e.event })
-      const client = e.client_id ? (names.get(e.client_id)?.name ?? e.client_id) : undefined
-      let by: string
-      // A failed or held-back sign-in names the account it tried, not who tried it.
-      if (e.event === 'auth.login.failed' || e.event === 'auth.login.throttled') by = t('akun.activity.byAnonymous')
-      else if (e.actor === `citizen:${who.citizen.id}`) by = t('akun.activity.byYou')
-      else if (e.actor.startsWith('officer:')) by = t('akun.activity.byOfficer')
-      else if (e.actor.startsWith('client:')) by = names.get(e.actor.slice(7))?.name ?? e.actor.slice(7)
-      else if (e.actor === 'cli') by = t('akun.activity.byCli')
-      else if (e.actor === 'anonymous') by = t('akun.activity.byAnonymous')
-      else by = t('akun.activity.bySystem')
-      const when = formatTime(t, e.at, locale)
-      return {
-        what: client ? t('event.withClient', { label: base, client }) : base,
-        meta: e.ip ? t('akun.activity.meta', { when, by, ip: e.ip }) : t('akun.activity.metaNoIp', { when, by }),
-      }
+    const timeZone = config.regency.timeZone
+    const names = await loadDisplayNames(db, config, locale, await listGrants(db, who.citizen.id))
+    const items = events.map((e) => {
+      const { what, by } = describeEvent(t, names, who, e)
+      const when = clockTime(e.at, locale, timeZone)
+      const parts = [when, ...(by !== undefined ? [t('akun.activity.by', { by })] : []), ...(e.ip ? [t('akun.activity.ip', { ip: e.ip })] : [])]
+      return { at: e.at, what, meta: parts.join(' · ') }
     })
+    return groupByDay(items, (i) => i.at, locale, timeZone)
   }
 
   app.get('/akun/aktivitas', { schema: { querystring: activityQuery } }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, '/akun/aktivitas')
+    const who = await requireCitizen(req, reply, req.url)
     if (!who) return reply
+    const t = accountText(req)
     const pageSize = 30
-    const raw = (req.query as { sebelum?: string }).sebelum
-    const before = raw !== undefined && !Number.isNaN(Date.parse(raw)) ? new Date(raw) : undefined
-    const events = await activityOf(who, before, pageSize + 1)
+    const q = req.query as { sebelum?: string; oleh?: keyof typeof activityFilters }
+    const before = q.sebelum !== undefined && !Number.isNaN(Date.parse(q.sebelum)) ? new Date(q.sebelum) : undefined
+    const filter = q.oleh
+    const actorKind = filter === undefined ? undefined : activityFilters[filter]
+    const events = await listAuditForSubject(db, who.citizen.id, { limit: pageSize + 1, ...(before ? { before } : {}), ...(actorKind ? { actorKind } : {}) })
     const shown = events.slice(0, pageSize)
     const last = shown[shown.length - 1]
+    const href = (params: Record<string, string | undefined>) => {
+      const s = new URLSearchParams(Object.entries(params).filter((kv): kv is [string, string] => kv[1] !== undefined)).toString()
+      return s === '' ? '/akun/aktivitas' : `/akun/aktivitas?${s}`
+    }
     return reply.page('akun-aktivitas', {
-      items: await activityLabels(req, who, shown),
-      olderHref: events.length > pageSize && last ? `/akun/aktivitas?sebelum=${encodeURIComponent(last.at.toISOString())}` : '',
-      newestHref: before ? '/akun/aktivitas' : '',
+      days: await activityView(req, who, shown),
+      filters: [
+        { href: href({}), text: t('akun.activity.filter.all'), current: filter === undefined },
+        { href: href({ oleh: 'instansi' }), text: t('akun.activity.filter.agencies'), current: filter === 'instansi' },
+        { href: href({ oleh: 'petugas' }), text: t('akun.activity.filter.officers'), current: filter === 'petugas' },
+      ],
+      none: filter === 'instansi' ? t('akun.activity.noneAgencies') : filter === 'petugas' ? t('akun.activity.noneOfficers') : t('akun.activity.none'),
+      olderHref: events.length > pageSize && last ? href({ oleh: filter, sebelum: last.at.toISOString() }) : '',
+      newestHref: before ? href({ oleh: filter }) : '',
     })
   })
 

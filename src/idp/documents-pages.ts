@@ -24,6 +24,7 @@ import { AppError } from '../errors/app-error.ts'
 import { translator, type Translate } from '../http/i18n.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
 import { accountSignInUrl, maxLocalReturnPath, safeReturnPath } from './account-session.ts'
+import { clockTime, groupByDay, loadDisplayNames } from './display-names.ts'
 import { documentMessages, type DocumentMessages } from './document-messages.ts'
 import { registerForms } from './forms.ts'
 import { csrfField, oneLine } from './registration.ts'
@@ -212,16 +213,6 @@ function withQuery(path: string, params: Record<string, string | undefined>): st
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v)
   const s = q.toString()
   return s === '' ? path : `${path}?${s}`
-}
-
-/** Names to show for agency ids: the name of one of the agency's OIDC clients, else the id (names proper live at the gateway). */
-async function agencyNames(db: Kysely<Database>, ids: Iterable<string>): Promise<Map<string, string>> {
-  const list = [...new Set(ids)]
-  const out = new Map<string, string>()
-  if (list.length === 0) return out
-  const rows = await db.selectFrom('oidc_clients').select(['agency_id', 'name']).where('agency_id', 'in', list).orderBy('name').execute()
-  for (const r of rows) if (!out.has(r.agency_id)) out.set(r.agency_id, r.name)
-  return out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -487,15 +478,13 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     const t = docText(req)
     const locale = pickLocale(req)
     const grants = await listGrants(db, who.id)
-    const names = await agencyNames(
-      db,
-      grants.map((g) => g.agencyId),
-    )
+    // One agency, one name, on every page (display-names.ts).
+    const names = await loadDisplayNames(db, config, locale, grants)
     const view = grants.map((g) => ({
       id: g.id,
-      agency: g.agencyName ?? names.get(g.agencyId) ?? g.agencyId,
+      agency: names.agency(g.agencyId),
       agencyId: g.agencyId,
-      service: g.serviceName ?? g.serviceId ?? t('dok.grants.allServices'),
+      service: names.service(g.agencyId, g.serviceId) ?? g.serviceId ?? t('dok.grants.allServices'),
       types: joinWords(
         t,
         g.documentTypes.map((id) => typeName(findDocumentType(config.documents, id), id, locale)),
@@ -537,10 +526,7 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     const locale = pickLocale(req)
     const q = req.query as { pesan?: 'diunggah' | 'diganti'; kembali?: string }
     const type = findDocumentType(config.documents, detail.type)
-    const names = await agencyNames(
-      db,
-      detail.accesses.map((a) => a.agencyId),
-    )
+    const names = await loadDisplayNames(db, config, locale, await listGrants(db, who.id))
     const versionNumber = new Map(detail.versions.map((v) => [v.id, v.version]))
     const current = versionView(t, locale, detail.id, detail.current)
     return reply.page('dokumen-detail', {
@@ -552,12 +538,23 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
       verifiedNote: current.verified ? t('dok.detail.verifiedNote', { time: current.verifiedAt }) : '',
       older: detail.versions.filter((v) => !v.current).map((v) => versionView(t, locale, detail.id, v)),
       versionsLead: t('dok.detail.versionsLead', { days: config.documents.retentionDays }),
-      accesses: detail.accesses.map((a) => ({
-        agency: names.get(a.agencyId) ?? a.agencyId,
-        when: formatTimeWib(t, a.at, locale),
-        service: a.serviceId ?? t('dok.detail.anyService'),
-        version: versionNumber.get(a.versionId) ?? null,
-      })),
+      // "KTP diambil oleh Dinas Contoh untuk Izin usaha mikro", under the day it happened.
+      accessDays: groupByDay(
+        detail.accesses.map((a) => {
+          const document = typeName(type, detail.type, locale)
+          const agency = names.agency(a.agencyId)
+          const service = names.service(a.agencyId, a.serviceId)
+          const version = versionNumber.get(a.versionId)
+          return {
+            at: a.at,
+            what: service ? t('dok.history.fetchedFor', { document, agency, service }) : t('dok.history.fetched', { document, agency }),
+            meta: [clockTime(a.at, locale, config.regency.timeZone), ...(version !== undefined ? [t('dok.detail.version', { n: version })] : [])].join(' · '),
+          }
+        }),
+        (a) => a.at,
+        locale,
+        config.regency.timeZone,
+      ),
       form: type ? uploadForm(reply, t, locale, type, { replace: true }) : null,
       deleteHref: `/akun/dokumen/${detail.id}/hapus`,
     })

@@ -282,9 +282,9 @@ t.test('the activity record lists sign-ins in plain words with the time in WIB',
     t.match(html, 'Masuk ke akun')
     t.match(html, 'Percobaan masuk gagal')
     t.match(html, 'Akun dibuat')
-    t.match(html, /\d{4} pukul \d{2}\.\d{2} WIB/)
-    t.match(html, /Percobaan masuk gagal \(kata sandi salah\)<\/strong><br><span class="hint">[^<]*oleh seseorang yang belum masuk/, 'a failed attempt is not put on the citizen')
-    t.match(html, /Masuk ke akun<\/strong><br><span class="hint">[^<]*oleh Anda · alamat IP 127\.0\.0\.1/)
+    t.match(html, /<h2 class="day-heading">[A-Z][a-z]+, \d{1,2} [A-Z][a-z]+ \d{4}<\/h2>/, 'under the day\'s heading')
+    t.match(html, /Percobaan masuk gagal \(kata sandi salah\)<\/strong><br><span class="hint">\d{2}\.\d{2} WIB · oleh seseorang yang belum masuk/, 'a failed attempt is not put on the citizen')
+    t.match(html, /Masuk ke akun<\/strong><br><span class="hint">\d{2}\.\d{2} WIB · oleh Anda · alamat IP 127\.0\.0\.1/)
   })
 })
 
