@@ -18,6 +18,7 @@ import { listAuditForSubject, recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import { exportDocumentsData } from '../documents/export.ts'
 import { listGrants } from '../documents/grants.ts'
+import { listDocuments } from '../documents/vault.ts'
 import type { AuditEvent } from '../db/tables/audit-events.ts'
 import { AppError } from '../errors/app-error.ts'
 import { pickLocale, type Locale } from '../http/locale.ts'
@@ -773,6 +774,65 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const who = await requireCitizen(req, reply, '/akun/data')
     if (!who) return reply
     return reply.page('akun-data', { csrf: reply.generateCsrf() })
+  })
+
+  // A readable summary beside the JSON: the same data in plain words, one page that
+  // prints well (print styles in satupintu.css: no navigation, sections kept whole).
+  // Only for the citizen signed in here, after a recent sign-in, never cached.
+  app.get('/akun/data/ringkasan', { preHandler: fresh }, async (req, reply) => {
+    const who = await requireCitizen(req, reply, '/akun/data/ringkasan')
+    if (!who) return reply
+    const t = accountText(req)
+    const locale = pickLocale(req)
+    const c = who.citizen
+    const [agencies, grants, docs, events] = await Promise.all([
+      agenciesOf(who),
+      listGrants(db, c.id),
+      listDocuments(db, c.id),
+      listAuditForSubject(db, c.id, { limit: 100 }),
+    ])
+    const names = await loadDisplayNames(db, config, locale, grants)
+    const verifiedText = (v: boolean) => (v ? t('akun.verified') : t('akun.unverified'))
+    await recordAudit(db, { event: 'data.exported', ...context(req, who), subjectId: c.id, data: { format: 'summary', activityEntries: events.length } })
+    return reply.page('akun-ringkasan', {
+      exportedAt: formatTime(t, new Date(), locale),
+      profile: [
+        [t('akun.name'), c.name],
+        [t('akun.nik'), c.nik],
+        [t('akun.birthDate'), formatDate(c.birthDate, locale)],
+        [t('akun.gender'), c.gender === 'female' ? t('akun.female') : t('akun.male')],
+        [t('akun.email'), c.email ? `${c.email} (${verifiedText(c.emailVerified)})` : t('akun.empty')],
+        [t('akun.phone'), c.phone ? `${formatPhone(c.phone)} (${verifiedText(c.phoneVerified)})` : t('akun.empty')],
+        [t('akun.level'), c.assuranceLevel === 3 ? t('akun.level3') : c.assuranceLevel === 2 ? t('akun.level2') : t('akun.level1')],
+        [t('akun.summary.created'), formatTime(t, c.createdAt, locale)],
+      ],
+      documents: docs.map((d) => ({
+        name: names.documentType(d.type),
+        detail: t('akun.summary.documentDetail', { n: d.current.version, time: formatTime(t, d.current.uploadedAt, locale) }),
+        status: d.current.verified ? t('akun.summary.documentVerified') : t('akun.summary.documentUnverified'),
+      })),
+      agencies: agencies.map((a) => ({
+        name: names.client(a.clientId),
+        since: formatTime(t, a.since, locale),
+        items: a.scopes.map((sc) => scopeItems[sc]).filter((x): x is string => x !== undefined),
+      })),
+      grants: grants.map((g) => {
+        const service = names.service(g.agencyId, g.serviceId)
+        const documents = g.documentTypes.map((x) => names.documentType(x)).join(', ')
+        return {
+          what: service
+            ? t('act.grantedFor', { agency: names.agency(g.agencyId), documents, service })
+            : t('act.granted', { agency: names.agency(g.agencyId), documents }),
+          status:
+            g.status === 'active'
+              ? t('akun.summary.grantUntil', { date: formatTime(t, g.expiresAt, locale) })
+              : g.status === 'revoked'
+                ? t('akun.summary.grantRevoked')
+                : t('akun.summary.grantEnded'),
+        }
+      }),
+      days: await activityView(req, who, events),
+    })
   })
 
   app.post('/akun/data', { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh] }, async (req, reply) => {
