@@ -652,8 +652,15 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const clientId = (req.body as { instansi: string }).instansi
     const grants = (await listPayloadsForAccount(db, 'Grant', who.citizen.id)).filter((g) => g.payload.clientId === clientId)
     if (grants.length === 0 || clientId === accountClientId) return reply.redirect('/akun/instansi', 303)
+    // Every session of the citizen at that client, for the gateways: the app's JWT access
+    // tokens are checked there, not here (session-revocation.ts).
+    const sessions = (await listPayloadsForAccount(db, 'Session', who.citizen.id)).flatMap((s) => {
+      const ended = endedSessionOf(s.payload)
+      return ended !== undefined && ended.clientIds.includes(clientId) ? [{ uid: ended.uid, clientIds: [clientId] }] : []
+    })
     // The grant and everything issued under it go together, with the audit entry.
     await db.transaction().execute(async (trx) => {
+      await recordRevokedSessions(trx, sessions)
       for (const g of grants) {
         for (const model of grantArtifacts) await revokePayloadsByGrantId(trx, model, g.id)
         await destroyPayload(trx, 'Grant', g.id)

@@ -61,7 +61,8 @@ class KyselyAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     if (this.#model === 'Client') throw new Error('clients are managed with `satupintu clients`')
-    await upsertPayload(this.#db, { model: this.#model, id, payload: payload as Record<string, unknown>, expiresInSeconds: expiresIn })
+    const loaded = this.#model === 'Session' && providerRequest.getStore()?.loadedSessions?.has(id) === true
+    await upsertPayload(this.#db, { model: this.#model, id, payload: payload as Record<string, unknown>, expiresInSeconds: expiresIn, updateOnly: loaded })
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -69,6 +70,7 @@ class KyselyAdapter implements Adapter {
     if (this.#model === 'Client') return (await findClientMetadata(this.#db, id)) as AdapterPayload | undefined
     const found = await findPayload(this.#db, this.#model, { id })
     if (!found) return undefined
+    if (this.#model === 'Session') noteLoadedSession(id)
     const payload = { ...found.payload } as AdapterPayload
     delete (payload as Record<string, unknown>).graceReused
     if (found.consumedAt === null) return payload
@@ -90,6 +92,10 @@ class KyselyAdapter implements Adapter {
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     if (!lookupable(uid)) return undefined
     const found = await findPayload(this.#db, this.#model, { uid })
+    if (found !== undefined && this.#model === 'Session') {
+      const id = (found.payload as { jti?: unknown }).jti
+      if (typeof id === 'string') noteLoadedSession(id)
+    }
     return found?.payload as AdapterPayload | undefined
   }
 
@@ -131,6 +137,14 @@ class KyselyAdapter implements Adapter {
     const ending = providerRequest.getStore()?.endingSessionUid
     await revokePayloadsByGrantId(this.#db, this.#model, grantId, ending)
   }
+}
+
+/** Remembers, for this request, that the Session row `id` existed when it was read. */
+function noteLoadedSession(id: string): void {
+  const state = providerRequest.getStore()
+  if (state === undefined) return
+  state.loadedSessions ??= new Set()
+  state.loadedSessions.add(id)
 }
 
 /**

@@ -40,7 +40,7 @@ import { pruneDecoys } from '../accounts/registration-decoys.ts'
 import { createProviderPages } from './provider-pages.ts'
 import { buildProvider, providerRoutes, type KoaContextWithOIDC } from './provider.ts'
 import { providerRequest } from './request-context.ts'
-import { pruneRevokedSessions, recordRevokedSessions } from './session-revocation.ts'
+import { grantIdsOf, pruneRevokedSessions, recordRevokedSessions } from './session-revocation.ts'
 import { loadSubjects } from './subjects.ts'
 
 export interface IdpDeps {
@@ -248,7 +248,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       : ctx.oidc.client
         ? [ctx.oidc.client.clientId]
         : []
-    await recordRevokedSessions(db, [{ uid: session.uid, clientIds }])
+    const grantIds = grantIdsOf(Object.entries(session.authorizations ?? {}).filter(([c]) => clientIds.includes(c)))
+    await recordRevokedSessions(db, [{ uid: session.uid, clientIds, grantIds }])
   }
 
   let current = await build()

@@ -22,6 +22,8 @@ export interface UpsertInput {
   id: string
   payload: Record<string, unknown>
   expiresInSeconds: number | undefined
+  /** Update the row if it is still there; never insert (a Session the request loaded). */
+  updateOnly?: boolean
 }
 
 function str(v: unknown): string | null {
@@ -43,6 +45,14 @@ export async function upsertPayload(db: Kysely<Database>, input: UpsertInput): P
     account_id: str(payload.accountId),
     expires_at: expiresAt,
     consumed_at: null,
+  }
+  if (input.updateOnly === true) {
+    // A row the request read, saved back: updated if it is still there, never re-created
+    // (a session ended by another request while this one ran stays ended).
+    await sql`update oidc_payloads set payload = ${row.payload}, grant_id = ${row.grant_id}, user_code = ${row.user_code},
+      uid = ${row.uid}, account_id = ${row.account_id}, expires_at = ${row.expires_at}
+      where model = ${row.model} and id = ${row.id}`.execute(db)
+    return
   }
   // An update keeps consumed_at (a re-saved payload stays consumed).
   await sql`insert into oidc_payloads (model, id, payload, grant_id, user_code, uid, account_id, expires_at, consumed_at)

@@ -23,6 +23,14 @@ export interface ProviderRequestState {
    * issued in this session (provider.ts, revokeGrantPolicy; adapter.ts).
    */
   endingSessionUid?: string
+  /**
+   * Ids of the Session rows this request loaded (adapter.ts find/findByUid). oidc-provider
+   * saves every session it loaded at the end of the request; such a save may only update
+   * the row, never re-create it, or a request in flight while the session was ended
+   * elsewhere (sign this device out, sign out everywhere, a password change or reset) would
+   * bring it back, uid and all.
+   */
+  loadedSessions?: Set<string>
 }
 
 export const providerRequest = new AsyncLocalStorage<ProviderRequestState>()

@@ -39,6 +39,8 @@ export const revocationRetentionSeconds = maxAccessTokenSeconds + 120
 export interface EndedSession {
   uid: string
   clientIds: readonly string[]
+  /** The grants of those clients in the session (its `authorizations`), when known. */
+  grantIds?: readonly string[]
 }
 
 /** The session uid and the clients it signed in to, from a stored Session payload. */
@@ -46,8 +48,16 @@ export function endedSessionOf(payload: Record<string, unknown>): EndedSession |
   const uid = payload.uid
   if (typeof uid !== 'string' || uid === '') return undefined
   const authorizations = payload.authorizations
-  const clientIds = typeof authorizations === 'object' && authorizations !== null ? Object.keys(authorizations) : []
-  return { uid, clientIds }
+  const entries = typeof authorizations === 'object' && authorizations !== null ? Object.entries(authorizations as Record<string, unknown>) : []
+  return { uid, clientIds: entries.map(([c]) => c), grantIds: grantIdsOf(entries) }
+}
+
+/** The grant ids of `authorizations` entries ({ clientId: { grantId, … } }). */
+export function grantIdsOf(entries: readonly (readonly [string, unknown])[]): string[] {
+  return entries.flatMap(([, a]) => {
+    const g = typeof a === 'object' && a !== null ? (a as { grantId?: unknown }).grantId : undefined
+    return typeof g === 'string' && g !== '' ? [g] : []
+  })
 }
 
 /**
@@ -59,6 +69,20 @@ export function endedSessionOf(payload: Record<string, unknown>): EndedSession |
 export async function recordRevokedSessions(db: Kysely<Database>, sessions: readonly EndedSession[]): Promise<number> {
   const hashes = [...new Set(sessions.flatMap((s) => s.clientIds.map((c) => sessionHash(s.uid, c))))]
   if (hashes.length === 0) return 0
+  // What could mint new tokens of those sessions goes with them: their refresh tokens and
+  // codes. oidc-provider keeps an offline_access refresh token through a sign-out
+  // (persistsLogout), and a refresh copies the session uid into the new access token, so
+  // it would carry the same sp_sh past revoked_at and the gateway would take it.
+  for (const s of sessions) {
+    if (s.clientIds.length === 0) continue
+    await db
+      .deleteFrom('oidc_payloads')
+      .where('model', 'in', ['RefreshToken', 'AuthorizationCode', 'BackchannelAuthenticationRequest', 'DeviceCode'])
+      .$if(s.grantIds !== undefined && s.grantIds.length > 0, (q) => q.where('grant_id', 'in', [...(s.grantIds as string[])]))
+      .where(sql<string>`payload->>'sessionUid'`, '=', s.uid)
+      .where(sql<string>`payload->>'clientId'`, 'in', [...s.clientIds])
+      .execute()
+  }
   await db
     .insertInto('revoked_sessions')
     .values(
