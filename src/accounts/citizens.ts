@@ -12,11 +12,13 @@ import { classifyIdentifier, maskContact, normalizeEmail, normalizePhone, type C
 import { nikMatchesPerson, parseNik } from './nik.ts'
 import { hashDeviceId } from './devices.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
+import { secondFactorThrottleKeys } from './second-factors.ts'
 import { checkPassword, type PasswordError } from './password-policy.ts'
 import { argon2Hasher, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts'
 import {
   accountKey,
   recordSignInSuccess,
+  recordSuccess,
   reserveSignInAttempt,
   defaultSignInPolicy,
   unknownSourceCap,
@@ -598,6 +600,9 @@ export async function setCitizenPassword(
       .executeTakeFirst()
     if (updated.numUpdatedRows === 0n) throw new AccountError('account_not_found')
     await recordSignInSuccess(trx, { account: accountKey(citizenId) })
+    // Whoever ran up the second-factor counter knew the old password; with a new one they
+    // are back at the first step, and the owner's codes must work again.
+    await recordSuccess(trx, { account: secondFactorThrottleKeys(citizenId, undefined).account })
     await recordAudit(trx, {
       event: 'account.password_changed',
       actor: context.actor ?? `citizen:${citizenId}`,

@@ -32,6 +32,15 @@ import { endedSessionOf, recordRevokedSessions } from './session-revocation.ts'
 import { credentialArtifacts, passwordResetRoutes } from './password-reset.ts'
 import { noticeOptionsOf } from '../accounts/notices.ts'
 import {
+  confirmTotpEnrolment,
+  formatRecoveryCode,
+  pendingTotpEnrolment,
+  removeTotp,
+  renewRecoveryCodes,
+  secondFactorStatus,
+} from '../accounts/second-factors.ts'
+import QRCode from 'qrcode'
+import {
   accountErrorStatus,
   accountErrorText,
   accountText,
@@ -115,6 +124,13 @@ const sessionBody = {
   properties: { _csrf: csrfField, perangkat: { type: 'string', pattern: '^[A-Za-z0-9_-]{22}$' } },
   required: ['perangkat'],
 } as const
+
+const securityQuery = { type: 'object', properties: { pesan: { type: 'string', enum: ['dihapus'] } } } as const
+
+/** "ABCD EFGH …": a base32 secret in groups of four, as people type it into an app. */
+function secretGroups(secret: string): string[] {
+  return secret.match(/.{1,4}/g) ?? []
+}
 
 const clientIdPattern = '^[a-z0-9][a-z0-9.-]{1,63}$'
 const revokeBody = {
@@ -560,6 +576,107 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     })
     return reply.redirect('/akun?pesan=sandi', 303)
   })
+
+  // -------------------------------------------------------------------------------------
+  // Security: two-step sign-in (an authenticator app, TOTP) and recovery codes. Looking
+  // is open to the signed-in citizen; every change needs a fresh sign-in (fresh-sign-in.ts,
+  // docs/security.md line 35) and is told to the citizen's verified contacts.
+
+  function factorContext(req: FastifyRequest) {
+    return { ip: req.ip, requestId: req.id, noticeOptions: noticeOptionsOf(config) }
+  }
+
+  /** The recovery codes, once: never cached, never shown again. */
+  function recoveryCodesPage(reply: FastifyReply, codes: readonly string[], renewed: boolean) {
+    reply.header('cache-control', 'no-store')
+    return reply.page('akun-kode-pemulihan', { codes: codes.map(formatRecoveryCode), renewed })
+  }
+
+  async function totpPage(req: FastifyRequest, reply: FastifyReply, who: SignedIn, extra: { error?: string; status?: number } = {}) {
+    const enrolment = await pendingTotpEnrolment(db, deps.secondFactors, who.citizen.id, who.citizen.name)
+    if (!enrolment) return reply.redirect('/akun/keamanan', 303)
+    // Server-rendered SVG: the QR code shows without JavaScript and without an image request.
+    const qrSvg = await QRCode.toString(enrolment.uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
+    reply.header('cache-control', 'no-store')
+    return reply.page(
+      'akun-totp',
+      { csrf: reply.generateCsrf(), qrSvg, secretGroups: secretGroups(enrolment.secret), error: extra.error ?? '' },
+      { status: extra.status ?? 200 },
+    )
+  }
+
+  app.get('/akun/keamanan', { schema: { querystring: securityQuery } }, async (req, reply) => {
+    const who = await requireCitizen(req, reply, '/akun/keamanan')
+    if (!who) return reply
+    const t = accountText(req)
+    const status = await secondFactorStatus(db, who.citizen.id)
+    return reply.page('akun-keamanan', {
+      csrf: reply.generateCsrf(),
+      notice: (req.query as { pesan?: string }).pesan === 'dihapus' ? t('akun.security.removed') : '',
+      totp: status.totp,
+      since: formatTime(t, status.totpSince ?? undefined, pickLocale(req)),
+      codesLeft: status.recoveryCodesLeft,
+      // Prompt to set up again after a recovery code was used (the phone may be lost).
+      codesLow: status.totp && status.recoveryCodesLeft < 10,
+    })
+  })
+
+  app.get('/akun/keamanan/aplikasi', { preHandler: fresh }, async (req, reply) => {
+    const who = await requireCitizen(req, reply, '/akun/keamanan/aplikasi')
+    if (!who) return reply
+    return totpPage(req, reply, who)
+  })
+
+  app.post(
+    '/akun/keamanan/aplikasi',
+    { schema: { body: codeBody }, attachValidation: true, preHandler: [app.csrfProtection, fresh] },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/keamanan/aplikasi')
+      if (!who) return reply
+      const t = accountText(req)
+      const { code } = formValues(req, ['code'], invalidFields(req))
+      if (code.trim() === '') return totpPage(req, reply, who, { error: t('akun.totp.codeRequired'), status: 400 })
+      const result = await confirmTotpEnrolment(db, deps.secondFactors, who.citizen.id, code, factorContext(req))
+      if (!result.ok) {
+        if (result.reason === 'throttled') {
+          reply.header('retry-after', String(result.retryAfterSeconds))
+          return totpPage(req, reply, who, { error: t('akun.totp.throttled', { minutes: minutesFrom(result.retryAfterSeconds) }), status: 429 })
+        }
+        return totpPage(req, reply, who, { error: t('akun.totp.wrong'), status: 400 })
+      }
+      return recoveryCodesPage(reply, result.recoveryCodes, false)
+    },
+  )
+
+  app.get('/akun/keamanan/aplikasi/hapus', { preHandler: fresh }, async (req, reply) => {
+    const who = await requireCitizen(req, reply, '/akun/keamanan/aplikasi/hapus')
+    if (!who) return reply
+    if (!(await secondFactorStatus(db, who.citizen.id)).totp) return reply.redirect('/akun/keamanan', 303)
+    return reply.page('akun-totp-hapus', { csrf: reply.generateCsrf() })
+  })
+
+  app.post(
+    '/akun/keamanan/aplikasi/hapus',
+    { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh] },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/keamanan/aplikasi/hapus')
+      if (!who) return reply
+      const removed = await removeTotp(db, who.citizen.id, factorContext(req))
+      return reply.redirect(removed ? '/akun/keamanan?pesan=dihapus' : '/akun/keamanan', 303)
+    },
+  )
+
+  app.post(
+    '/akun/keamanan/pemulihan',
+    { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh], config: { pageOnGet: () => '/akun/keamanan' } },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/keamanan')
+      if (!who) return reply
+      const codes = await renewRecoveryCodes(db, deps.secondFactors, who.citizen.id, factorContext(req))
+      if (codes === undefined) return reply.redirect('/akun/keamanan', 303)
+      return recoveryCodesPage(reply, codes, true)
+    },
+  )
 
   // -------------------------------------------------------------------------------------
   // Devices (provider sessions)

@@ -364,8 +364,10 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   // CSRF tokens are HMACs keyed with this (forms.ts), the same on every instance.
   app.decorate('csrfKey', kek.derive('csrf tokens'))
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
+  // TOTP secrets sealed like keys at rest; recovery codes hashed under a key of their own.
+  const secondFactors = { sealer: kek, recoveryKey: kek.derive('recovery codes') }
   await app.register(interactionRoutes, { config, db, provider: () => current.provider })
-  await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes') })
+  await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes'), secondFactors })
   await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
   await app.register(documentConsentRoutes, { config, db, provider: () => current.provider, questionKey: kek.derive('document questions'), subjects })
   await app.register(documentApiRoutes, { config, db, provider: () => current.provider, storage: documentStorage, keyring: linkKeyring })

@@ -1,3 +1,4 @@
+import type { SecondFactorKeys } from '../accounts/second-factors.ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
@@ -34,6 +35,8 @@ export interface AccountPagesDeps {
    * cannot be used to find live codes (derived from the key-encryption secret).
    */
   otpSecret: Buffer
+  /** Sealing of TOTP secrets and the recovery codes' key (src/accounts/second-factors.ts). */
+  secondFactors: SecondFactorKeys
 }
 
 /** No control characters (NUL included) in what a person types into a one-line field. */

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Kysely } from 'kysely'
 import { Secret, TOTP } from 'otpauth'
-import { markEmailVerified } from '../../src/accounts/citizens.ts'
+import { markEmailVerified, setCitizenPassword } from '../../src/accounts/citizens.ts'
 import {
   confirmTotpEnrolment,
   hasSecondFactor,
@@ -147,5 +147,18 @@ t.test('removing the authenticator app removes the recovery codes and tells the 
     t.match(await verifySecondFactor(db, keys, citizen.id, recoveryCodes[0] ?? '', { now: T }), { ok: false })
     t.equal(await renewRecoveryCodes(db, keys, citizen.id), undefined, 'no codes without a factor')
     t.equal((await db.selectFrom('outbox').select('id').where('citizen_id', '=', citizen.id).where('kind', '=', 'second_factor_removed').execute()).length, 1)
+  })
+})
+
+t.test('a new password lifts the lock of the second-factor step (whoever ran it up knew the old password)', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const { citizen, secret } = await enrolled(db)
+    const at = new Date(T.getTime() + 60_000)
+    const policy = { account: { lockAfterFailures: 1, baseLockSeconds: 30, maxLockSeconds: 60, maxConsecutiveFailures: 2 }, source: { maxFailures: 50, windowSeconds: 900 } }
+    for (let i = 0; i < 2; i++) await verifySecondFactor(db, keys, citizen.id, '000000', { now: new Date(at.getTime() + i * 31_000), throttlePolicy: policy })
+    const later = new Date(at.getTime() + 3_600_000)
+    t.match(await verifySecondFactor(db, keys, citizen.id, codeAt(secret, later), { now: later, throttlePolicy: policy }), { ok: false, reason: 'throttled', permanent: true })
+    await setCitizenPassword(db, citizen.id, 'lampu teras menyala terang', { regencyName: 'Sukamaju' })
+    t.match(await verifySecondFactor(db, keys, citizen.id, codeAt(secret, later), { now: later, throttlePolicy: policy }), { ok: true, method: 'totp' })
   })
 })
