@@ -366,7 +366,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
   // TOTP secrets sealed like keys at rest; recovery codes hashed under a key of their own.
   const secondFactors = { sealer: kek, recoveryKey: kek.derive('recovery codes') }
-  await app.register(interactionRoutes, { config, db, provider: () => current.provider })
+  await app.register(interactionRoutes, { config, db, provider: () => current.provider, secondFactors })
   await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes'), secondFactors })
   await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
   await app.register(documentConsentRoutes, { config, db, provider: () => current.provider, questionKey: kek.derive('document questions'), subjects })

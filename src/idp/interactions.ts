@@ -15,13 +15,48 @@ import { acr } from './provider.ts'
 import { afterCitizenSignIn, deviceCookieName } from './sign-in-device.ts'
 import { noticeOptionsOf } from '../accounts/notices.ts'
 import { embeddedBrowserOf } from './embedded-browser.ts'
+import { hasSecondFactor, verifySecondFactor, type SecondFactorKeys } from '../accounts/second-factors.ts'
 
 export interface InteractionDeps {
   config: Config
   db: Kysely<Database>
   /** The provider in use now; it is swapped when keys rotate. */
   provider: () => Provider
+  /** Sealing of TOTP secrets and the recovery codes' key (src/accounts/second-factors.ts). */
+  secondFactors: SecondFactorKeys
 }
+
+/**
+ * Where a sign-in whose password was right waits for its second factor: in the
+ * interaction's own stored result (oidc-provider keeps it with the interaction, bound to
+ * this browser by the interaction cookie). No session exists until the code is right.
+ * Were the browser to resume the interaction with only this, oidc-provider sees no
+ * `login` in the result and asks for the sign-in again.
+ */
+const pendingKey = 'urn:satupintu:second-factor-pending'
+/** How long the code step waits after the password (then the password is asked again). */
+const pendingSeconds = 10 * 60
+
+interface PendingSecondFactor {
+  accountId: string
+  /** When the password was right (epoch seconds). */
+  passwordAt: number
+}
+
+function pendingOf(view: { result?: unknown }): PendingSecondFactor | undefined {
+  const p = (view.result as Record<string, unknown> | undefined)?.[pendingKey] as Partial<PendingSecondFactor> | undefined
+  if (typeof p?.accountId !== 'string' || typeof p.passwordAt !== 'number') return undefined
+  if (Math.floor(Date.now() / 1000) - p.passwordAt > pendingSeconds) return undefined
+  return { accountId: p.accountId, passwordAt: p.passwordAt }
+}
+
+const codeBody = {
+  type: 'object',
+  properties: {
+    _csrf: { type: 'string', maxLength: 200 },
+    code: { type: 'string', maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+  },
+} as const
 
 
 /** No control characters (NUL included) in what a person types into a one-line field. */
@@ -73,6 +108,7 @@ interface InteractionView {
   params: Record<string, unknown>
   session?: { accountId?: string }
   grantId?: string
+  result?: Record<string, unknown>
 }
 
 /**
@@ -154,6 +190,37 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     )
   }
 
+  function codePage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    view: InteractionView,
+    client: { name: string },
+    extra: { errorText?: string; status?: number } = {},
+  ) {
+    const uid = view.uid
+    return reply.page(
+      'login-code',
+      {
+        action: `/interaction/${uid}/kode`,
+        abortAction: `/interaction/${uid}/abort`,
+        csrf: reply.generateCsrf(),
+        clientName: client.name,
+        errorText: extra.errorText ?? '',
+      },
+      { status: extra.status ?? 200, formActionOrigins: redirectOrigins(view) },
+    )
+  }
+
+  /** The sign-in is done: the session is made with the level the methods used give. */
+  function loginResult(accountId: string, secondFactor: boolean) {
+    // A password alone is level 1 whatever the account's verification (DESIGN.md,
+    // Identity). With a code from the authenticator app or a recovery code (both "otp",
+    // RFC 8176 §2: a one-time password) it is the second-factor level.
+    return secondFactor
+      ? { login: { accountId, acr: acr.secondFactor, amr: ['pwd', 'otp'], remember: true } }
+      : { login: { accountId, acr: acr.password, amr: ['pwd'], remember: true } }
+  }
+
   async function officerSignIn(
     username: string,
     password: string,
@@ -188,7 +255,10 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   app.get('/interaction/:uid', { schema: { params: uidParams } }, async (req, reply) => {
     const view = await details(req, reply)
     const client = await clientInfo(view.params.client_id)
-    if (view.prompt.name === 'login') return loginPage(req, reply, view, client)
+    if (view.prompt.name === 'login') {
+      if (pendingOf(view)) return codePage(req, reply, view, client)
+      return loginPage(req, reply, view, client)
+    }
     if (view.prompt.name === 'consent') {
       const d = view.prompt.details
       const scopes = [
@@ -252,15 +322,58 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
           throw err
         }
         if (result.ok) {
-          // A password alone is level 1 whatever the account's verification (DESIGN.md,
-          // Identity): the second factor that lifts a sign-in to 2 and 3 comes with MFA.
+          if (await hasSecondFactor(db, result.citizen.id)) {
+            // The code comes next, on its own page; nothing is signed in yet.
+            const interaction = await deps.provider().interactionDetails(req.raw, reply.raw)
+            interaction.result = { [pendingKey]: { accountId: result.citizen.id, passwordAt: Math.floor(Date.now() / 1000) } satisfies PendingSecondFactor }
+            await interaction.persist()
+            return reply.redirect(`/interaction/${view.uid}`, 303)
+          }
           await afterCitizenSignIn(req, reply, db, config, result.citizen.id)
-          return finish(req, reply, { login: { accountId: result.citizen.id, acr: acr.password, amr: ['pwd'], remember: true } }, false)
+          return finish(req, reply, loginResult(result.citizen.id, false), false)
         }
         if (result.reason === 'throttled') return throttledPage(req, reply, view, client, username, result.retryAfterSeconds, result.permanent)
       }
       // The same status, page and wording for an unknown account and a wrong password.
       return loginPage(req, reply, view, client, { errorText: messageFor(req, 'failed'), username, status: 401 })
+    },
+  )
+
+  app.post(
+    '/interaction/:uid/kode',
+    { schema: { params: uidParams, body: codeBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection, config: interactionPage },
+    async (req, reply) => {
+      const view = await details(req, reply)
+      if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
+      const client = await clientInfo(view.params.client_id)
+      const pending = pendingOf(view)
+      if (!pending) return loginPage(req, reply, view, client, { errorText: req.server.idpText(req, 'login.code.expired'), status: 400 })
+      const code = ((req.body as { code?: string }).code ?? '').trim()
+      if (code === '') return codePage(req, reply, view, client, { errorText: req.server.idpText(req, 'login.code.missing'), status: 400 })
+      const check = await verifySecondFactor(db, deps.secondFactors, pending.accountId, code, {
+        ip: req.ip,
+        requestId: req.id,
+        noticeOptions: noticeOptionsOf(config),
+      })
+      if (!check.ok) {
+        if (check.reason === 'throttled') {
+          reply.header('retry-after', String(check.retryAfterSeconds))
+          const minutes = Math.max(1, Math.ceil(check.retryAfterSeconds / 60))
+          return codePage(req, reply, view, client, { errorText: req.server.idpText(req, 'login.code.throttled', { minutes }), status: 429 })
+        }
+        return codePage(req, reply, view, client, { errorText: req.server.idpText(req, 'login.code.wrong'), status: 401 })
+      }
+      await afterCitizenSignIn(req, reply, db, config, pending.accountId)
+      if (check.method === 'totp') return finish(req, reply, loginResult(pending.accountId, true), false)
+      // A recovery code: the sign-in is done, but first the citizen is told that a code is
+      // gone and how to set up the factor again (the phone may be lost).
+      const url = await deps.provider().interactionResult(req.raw, reply.raw, loginResult(pending.accountId, true), { mergeWithLastSubmission: false })
+      return reply.page('message', {
+        title: req.server.idpText(req, 'login.recovery.title'),
+        lead: req.server.idpText(req, 'login.recovery.lead', { left: check.recoveryCodesLeft }),
+        text: req.server.idpText(req, 'login.recovery.text'),
+        primary: { href: url, text: req.server.idpText(req, 'login.recovery.continue') },
+      })
     },
   )
 

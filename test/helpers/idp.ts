@@ -153,11 +153,11 @@ export async function signIn(
   browser: Browser,
   authorizationUrl: string,
   issuer: string,
-  credentials: { username: string; password: string },
+  credentials: { username: string; password: string; secondFactor?: () => string },
   consent: 'allow' | 'deny' = 'allow',
 ): Promise<string> {
   let step = await browser.follow(authorizationUrl, issuer)
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 5; i++) {
     if (!step.url.startsWith(issuer)) return step.url
     const html = await step.res.text()
     if (html.includes('/login"')) {
@@ -165,6 +165,13 @@ export async function signIn(
         form: { _csrf: csrfFrom(html), username: credentials.username, password: credentials.password },
       })
       if (res.status !== 303) throw new Error(`sign-in answered ${res.status}`)
+      step = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
+    } else if (html.includes('/kode"') && credentials.secondFactor) {
+      // Two-step sign-in: the code from the authenticator app (or a recovery code).
+      const res = await browser.request(new URL(formAction(html, '/kode'), issuer).toString(), {
+        form: { _csrf: csrfFrom(html), code: credentials.secondFactor() },
+      })
+      if (res.status !== 303) throw new Error(`the second-factor step answered ${res.status}`)
       step = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
     } else if (html.includes('/consent"')) {
       const res = await browser.request(new URL(formAction(html, '/consent'), issuer).toString(), {
