@@ -258,7 +258,28 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     return types.map((t) => findDocumentType(config.documents, t)?.name[locale] ?? t)
   }
 
-  function consentPage(req: FastifyRequest, reply: FastifyReply, r: Resolved, who: Citizen, options: { notice?: boolean } = {}): FastifyReply {
+  /** Where to upload each of `missing`, coming back to the question afterwards. */
+  function uploadLinks(r: Resolved, missing: readonly string[], locale: Locale): { name: string; href: string }[] {
+    const back = askPath(r)
+    return missing.map((type) => ({
+      name: names([type], locale)[0] as string,
+      href: `/akun/dokumen/unggah/${encodeURIComponent(type)}?${new URLSearchParams({ kembali: back }).toString()}`,
+    }))
+  }
+
+  /**
+   * The question. With a document asked for not uploaded yet, the page says so first and
+   * leads to each upload (which comes back here); it asks "Izinkan?" only once every
+   * document is there, so the citizen never allows access to something that is not.
+   */
+  function consentPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    r: Resolved,
+    who: Citizen,
+    missing: readonly string[],
+    options: { notice?: boolean } = {},
+  ): FastifyReply {
     const locale = pickLocale(req)
     const t = translator(documentMessages, locale)
     const list = names(r.service.documents, locale)
@@ -275,6 +296,9 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
         service: r.service.name[locale],
         documents: joinNames(list, t('dok.and')),
         names: list,
+        present: names(r.service.documents.filter((d) => !missing.includes(d)), locale),
+        missingNames: joinNames(names(missing, locale), t('dok.and')),
+        uploads: uploadLinks(r, missing, locale),
         purpose: r.service.purpose[locale],
         until,
         citizen: who.name,
@@ -298,15 +322,11 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     const locale = pickLocale(req)
     const t = translator(documentMessages, locale)
     const list = names(missing, locale)
-    const back = askPath(r)
     return reply.header('cache-control', 'no-store').page('izin-dokumen-kurang', {
       agency: r.clientNames?.[locale] ?? r.clientName,
       service: r.service.name[locale],
       documents: joinNames(list, t('dok.and')),
-      uploads: missing.map((type, i) => ({
-        name: list[i],
-        href: `/akun/dokumen/unggah/${encodeURIComponent(type)}?${new URLSearchParams({ kembali: back }).toString()}`,
-      })),
+      uploads: uploadLinks(r, missing, locale),
       later: answerUrl(r.redirectUri, { izin_dokumen: 'belum_lengkap', state: r.state }),
     })
   }
@@ -326,7 +346,8 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     const hint = await hintMatches(r, who.id)
     if (hint !== 'yes') return reply.redirect(hintRefusal(r, hint), 303)
     const { notGranted, missing } = await standing(who.id, r)
-    if (notGranted.length > 0) return consentPage(req, reply, r, who)
+    if (notGranted.length > 0) return consentPage(req, reply, r, who, missing)
+    // Granted before, and a document deleted since: the grant stands, the upload is missing.
     if (missing.length > 0) return missingPage(req, reply, r, missing)
     return reply.redirect(answerUrl(r.redirectUri, { izin_dokumen: 'diberikan', state: r.state }), 303)
   })
@@ -345,11 +366,14 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     if (hint !== 'yes') return reply.redirect(hintRefusal(r, hint), 303)
     // Answered by someone else than the citizen who was asked (the browser's session
     // changed), or about a question that is no longer the one shown: ask again.
-    if (!questionValid(body.pertanyaan, who.id, r)) return consentPage(req, reply, r, who, { notice: true })
+    if (!questionValid(body.pertanyaan, who.id, r)) return consentPage(req, reply, r, who, (await standing(who.id, r)).missing, { notice: true })
     if (body.keputusan === 'tolak') {
       req.log.info({ client: r.clientId, service: r.service.id }, 'document consent denied')
       return reply.redirect(answerUrl(r.redirectUri, { error: 'access_denied', state: r.state }), 303)
     }
+    // "Izinkan" is offered only with every document there; one deleted since the page was
+    // shown (another tab) is not allowed blind: the question, saying what is missing, again.
+    if ((await standing(who.id, r)).missing.length > 0) return reply.redirect(askPath(r), 303)
     const locale = pickLocale(req)
     await createGrant(
       db,
@@ -368,9 +392,6 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
       { actor: `citizen:${who.id}`, ip: req.ip, requestId: req.id },
     )
     req.log.info({ client: r.clientId, service: r.service.id }, 'document consent given')
-    const { missing } = await standing(who.id, r)
-    // Something still to upload: the question's page now says what, and leads back here.
-    if (missing.length > 0) return reply.redirect(askPath(r), 303)
     return reply.redirect(answerUrl(r.redirectUri, { izin_dokumen: 'diberikan', state: r.state }), 303)
   })
 }

@@ -118,6 +118,11 @@ export const documentMessages = defineMessages({
     'dok.ask.upload': 'Unggah {document}',
     'dok.ask.later': 'Nanti saja, kembali ke {agency}',
     'dok.ask.changed': 'Pertanyaan ini sudah berubah, atau Anda sekarang masuk dengan akun lain. Silakan baca lagi, lalu jawab.',
+    'dok.ask.leadWaiting': '{agency} meminta akses ke {documents} Anda untuk layanan {service}.',
+    'dok.ask.have': 'Sudah ada di akun Anda:',
+    'dok.ask.notYet': '{documents} belum Anda unggah',
+    'dok.ask.uploadFirst': 'Unggah dulu di sini. Setelah itu Anda kembali ke halaman ini dan baru memutuskan apakah mengizinkan.',
+    'dok.ask.notNow': 'Belum bisa mengunggah sekarang? Pilih Tolak; Anda dapat membuka layanan ini lagi nanti.',
   },
   en: {
     'akun.nav.documents': 'My documents',
@@ -230,6 +235,11 @@ export const documentMessages = defineMessages({
     'dok.ask.upload': 'Upload {document}',
     'dok.ask.later': 'Not now, go back to {agency}',
     'dok.ask.changed': 'This question has changed, or you are now signed in with another account. Please read it again, then answer.',
+    'dok.ask.leadWaiting': '{agency} asks for access to your {documents} for the service {service}.',
+    'dok.ask.have': 'Already in your account:',
+    'dok.ask.notYet': 'You have not uploaded your {documents} yet',
+    'dok.ask.uploadFirst': 'Upload it here first. Afterwards you come back to this page and only then decide whether to allow it.',
+    'dok.ask.notNow': 'Cannot upload it now? Choose Deny; you can open the service again later.',
   },
 })
 

@@ -124,11 +124,12 @@ t.test('the PHP and Python samples verify the assertion and fetch the KTP behind
   if (page.url().includes('/interaction/')) await page.click('button:has-text("Izinkan")')
   t.match(page.url(), `${issuer}/izin-dokumen?`, 'the KTP is asked for at the idp')
   t.match(await page.textContent('main'), 'Dinas PHP meminta akses ke Kartu Tanda Penduduk (KTP) Anda')
-  await page.click('button:has-text("Izinkan")')
+  // Not uploaded yet: the question leads to the upload first, then asks.
   await page.click('a.button:has-text("Unggah")')
   await page.setInputFiles('input[type=file]', ktp)
   await page.click('form.upload-form button[type=submit]')
   await page.click('a:has-text("Lanjutkan")')
+  await page.click('button:has-text("Izinkan")')
   t.equal(page.url(), `http://dinas-php.localhost:${stack.gwPort}/`, 'back at the PHP agency, on its own origin')
   t.equal(await page.textContent('#salam'), 'Halo, Budi Santoso', `PHP verified the assertion\n${phpLog()}`)
   t.equal(await page.textContent('#tingkat'), 'kata sandi', 'the level in words')

@@ -73,11 +73,9 @@ t.test(
     // First the consent page, in plain words — on the idp's origin, never the agency's (issue 10 §2).
     t.match(page.url(), `http://localhost:${idpPort}/izin-dokumen?`, 'the question is asked at the idp')
     t.match(await page.textContent('main'), 'Dinas Contoh meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro', 'the agency asks, by name, for the KTP')
-    await shot('01-izin-dokumen')
-    await page.click('button:has-text("Izinkan")')
-
-    // No KTP yet: the idp says so and leads to the upload.
-    await shot('02-dokumen-kurang')
+    // No KTP yet: the question says so up front and leads to the upload.
+    t.match(await page.textContent('main'), 'Kartu Tanda Penduduk (KTP) belum Anda unggah')
+    await shot('01-izin-dokumen-kurang')
     await page.click('a.button:has-text("Unggah")')
     t.match(page.url(), `http://localhost:${idpPort}/akun/dokumen/unggah/ktp`, 'the upload page of the account')
     await page.setInputFiles('input[type=file]', ktp)
@@ -85,6 +83,9 @@ t.test(
     await page.click('form.upload-form button[type=submit]')
     await shot('04-terunggah')
     await page.click('a:has-text("Lanjutkan")')
+    // The KTP is there now: the question itself.
+    await shot('02-izin-dokumen')
+    await page.click('button:has-text("Izinkan")')
     t.equal(page.url(), `${contoh}/izin`, 'back at the service, on the agency\'s origin')
     t.match(await page.textContent('main'), 'KTP', 'the agency lists the attached KTP')
     await page.click('button:has-text("Unduh dan periksa")')

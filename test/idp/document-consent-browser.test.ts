@@ -37,18 +37,22 @@ t.test(
     await page.click('a:has-text("Minta dokumen dari Satu Pintu")')
 
     t.match(page.url(), `http://localhost:${idpPort}/izin-dokumen?`, 'the question is the idp\'s')
-    t.match(await page.textContent('main'), 'meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro. Izinkan?')
+    // No KTP yet: the question says so up front and leads to the upload; nothing to allow yet.
+    t.match(await page.textContent('main'), 'meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro.')
+    t.match(await page.textContent('main'), 'Kartu Tanda Penduduk (KTP) belum Anda unggah')
     t.match(await page.textContent('main'), 'Memeriksa identitas pemohon izin usaha mikro', 'the purpose registered with the agency\'s client')
-    await shot('01-izin-dokumen')
-    await page.click('button:has-text("Izinkan")')
-
-    t.match(await page.textContent('h1'), 'Dokumen belum diunggah')
-    await shot('02-dokumen-kurang')
+    t.equal(await page.$('button:has-text("Izinkan")'), null, 'no "Izinkan" for a document that is not there')
+    await shot('01-izin-dokumen-kurang')
     await page.click('a.button:has-text("Unggah")')
     t.match(page.url(), `http://localhost:${idpPort}/akun/dokumen/unggah/ktp`)
     await page.setInputFiles('input[type=file]', ktp)
     await page.click('form.upload-form button[type=submit]')
     await page.click('a:has-text("Lanjutkan")')
+
+    // Back at the question, now with the KTP there: "Izinkan?".
+    t.match(await page.textContent('main'), 'meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro. Izinkan?')
+    await shot('02-izin-dokumen')
+    await page.click('button:has-text("Izinkan")')
 
     t.match(page.url(), `http://localhost:${agencyPort}/oidc-langsung/dokumen?`, 'back at the agency')
     t.match(await page.textContent('#jawaban'), 'izin diberikan')

@@ -161,32 +161,64 @@ t.test('a citizen who says no: back to the agency with access_denied, and no gra
   })
 })
 
-t.test('a document not uploaded yet: after consent the page leads to the upload with the way back, then the answer', async (t) => {
+t.test('a document not uploaded yet: the question says so up front, leads to its upload and back, and asks "Izinkan?" only once it is there', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
     await s.upload('ktp')
     const browser = new Browser()
     const page = await signInAt(browser, s.ask(), s.issuer, budi)
-    const allowed = await answer(browser, s.issuer, page.html, 'izinkan')
-    t.equal(allowed.status, 303)
-    const next = new URL(allowed.headers.get('location') ?? '', s.issuer)
-    t.equal(next.origin, new URL(s.issuer).origin, 'not back to the agency yet: a document is missing')
-    const missing = await browser.request(next.href)
-    t.equal(missing.status, 200)
-    const html = await missing.text()
-    t.match(html, 'memerlukan Kartu Keluarga (KK), yang belum Anda unggah')
+    t.equal(page.res.status, 200)
+    const html = page.html
+    t.match(html, 'Dinas Perizinan Uji meminta akses ke Kartu Tanda Penduduk (KTP) dan Kartu Keluarga (KK) Anda untuk layanan Izin usaha mikro.', 'what is asked for')
+    t.notMatch(html, 'Izinkan?', 'not asked to allow yet')
+    t.notMatch(html, 'value="izinkan"', 'no way to allow what is not there')
+    t.match(html, 'Kartu Keluarga (KK) belum Anda unggah', 'the missing one named in the same page')
+    t.match(html, /Sudah ada di akun Anda:<\/p>\s*<ul class="check-list">\s*<li>Kartu Tanda Penduduk \(KTP\)<\/li>\s*<\/ul>/, 'the one already there listed as such')
     const upload = /href="(\/akun\/dokumen\/unggah\/kk\?kembali=[^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&')
     t.ok(upload, 'an upload link for the missing type')
-    t.equal(new URL(upload ?? '', s.issuer).searchParams.get('kembali'), `${next.pathname}${next.search}`, 'which comes back to the question')
-    t.match(html, `href="${answerUrl(redirectUri, { izin_dokumen: 'belum_lengkap', state: 'st-42' }).replace(/&/g, '&amp;')}"`, 'or back to the agency, saying so')
+    t.notMatch(html, '/akun/dokumen/unggah/ktp', 'none for the one already there')
+    const kembali = new URL(upload ?? '', s.issuer).searchParams.get('kembali') ?? ''
+    t.equal(kembali, new URL(page.url).pathname + new URL(page.url).search, 'which comes back to the question')
+    t.match(html, 'value="tolak"', 'saying no is possible')
     const uploadPage = await browser.request(new URL(upload ?? '', s.issuer).href)
     t.equal(uploadPage.status, 200, 'the upload page takes the way back')
     t.match(await uploadPage.text(), 'kembali=%2Fizin-dokumen')
 
+    // An "Izinkan" sent anyway (an old form, a crafted post) grants nothing while the KK is missing.
+    const forced = await answer(browser, s.issuer, html, 'izinkan')
+    t.equal(forced.status, 303)
+    t.equal(forced.headers.get('location'), kembali, 'back to the question')
+    t.same(await listGrants(db.db, s.citizen.id), [], 'no grant for a document that is not there')
+
     await s.upload('kk')
-    const done = await browser.request(next.href)
-    t.equal(done.status, 303)
-    t.equal(done.headers.get('location'), `${redirectUri}&izin_dokumen=diberikan&state=st-42`)
+    const asked = await browser.request(new URL(kembali, s.issuer).href)
+    t.equal(asked.status, 200)
+    const question = await asked.text()
+    t.match(question, 'meminta akses ke Kartu Tanda Penduduk (KTP) dan Kartu Keluarga (KK) Anda untuk layanan Izin usaha mikro. Izinkan?', 'now the question')
+    t.notMatch(question, 'belum Anda unggah')
+    const allowed = await answer(browser, s.issuer, question, 'izinkan')
+    t.equal(allowed.status, 303)
+    t.equal(allowed.headers.get('location'), `${redirectUri}&izin_dokumen=diberikan&state=st-42`)
+    t.equal((await listGrants(db.db, s.citizen.id)).length, 1, 'granted')
+  })
+})
+
+t.test('a document deleted after the grant: the grant stands, the page leads to the upload or back to the agency, saying so', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    await s.upload('ktp')
+    const kk = await s.upload('kk')
+    const browser = new Browser()
+    const page = await signInAt(browser, s.ask(), s.issuer, budi)
+    const allowed = await answer(browser, s.issuer, page.html, 'izinkan')
+    t.equal(allowed.headers.get('location'), `${redirectUri}&izin_dokumen=diberikan&state=st-42`)
+    await db.db.updateTable('documents').set({ deleted_at: new Date() }).where('id', '=', kk.up.document.id).execute()
+    const again = await browser.request(s.ask())
+    t.equal(again.status, 200)
+    const html = await again.text()
+    t.match(html, 'memerlukan Kartu Keluarga (KK), yang belum Anda unggah')
+    t.match(html, /href="\/akun\/dokumen\/unggah\/kk\?kembali=/, 'an upload link')
+    t.match(html, `href="${answerUrl(redirectUri, { izin_dokumen: 'belum_lengkap', state: 'st-42' }).replace(/&/g, '&amp;')}"`, 'or back to the agency, saying so')
   })
 })
 
@@ -323,6 +355,10 @@ t.test('an answer counts only for the citizen who read the question, and only fo
     t.equal(budiPage.res.status, 200)
 
     // Siti, on the same kiosk after Budi: Budi's question form, answered in Siti's session.
+    // Her documents are uploaded: "Izinkan" is offered only for documents that are there.
+    for (const type of ['ktp', 'kk']) {
+      await uploadDocument(db.db, s.storage, { citizenId: sitiRow.id, type, stream: Readable.from([jpeg()]), originalName: `${type}.jpg` }, s.config.documents)
+    }
     const sitiBrowser = new Browser()
     const sitiPage = await signInAt(sitiBrowser, s.ask(), s.issuer, siti)
     const replayed = await sitiBrowser.request(`${s.issuer}/izin-dokumen`, {
