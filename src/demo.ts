@@ -44,7 +44,8 @@ export async function ensureDemoData(db: Kysely<Database>, config: Config, demoA
       name: 'Dinas Contoh (demo)',
       agencyId: 'dinas-contoh',
       redirectUris: [`${demoAgencyUrl}/oidc/callback`, `${demoAgencyUrl}/oidc-langsung/dokumen`],
-      postLogoutRedirectUris: [`${demoAgencyUrl}/`],
+      // Where the idp's sign-out question comes back to (examples/demo-agency signedOutPath).
+      postLogoutRedirectUris: [`${demoAgencyUrl}/`, `${demoAgencyUrl}/keluar/selesai`],
       authMethod: 'client_secret_basic',
       scopes: ['openid', 'profile', 'email'],
       // The direct integration's document request (the idp's /izin-dokumen asks the citizen).

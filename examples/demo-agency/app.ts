@@ -25,7 +25,8 @@ import type { Logger } from 'pino'
  *
  * Directly, as an OpenID Connect relying party of the idp (code flow with PKCE):
  *   /oidc-langsung/  the page of the direct integration
- *   /masuk           starts the sign-in, /oidc/callback finishes it, /keluar signs out
+ *   /masuk           starts the sign-in, /oidc/callback finishes it, /keluar asks the idp
+ *                    to sign out, and /keluar/selesai ends this session once it has
  *
  * `/` serves both: a request that came through the gateway always carries the assertion
  * header (empty when nobody is signed in); one without it came straight here and is sent
@@ -116,6 +117,9 @@ interface Visitor {
   /** Key of the visitor's tokens, which stay in this process (never in the cookie). */
   sid: string
 }
+
+/** Where the idp sends the browser back after its sign-out question (a registered post-logout URI). */
+export const signedOutPath = '/keluar/selesai'
 
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
@@ -583,14 +587,41 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     return checkDocument(req, reply, url, doc, await idpDocuments(), '/oidc-langsung/dokumen')
   })
 
+  // Sign-out asks first, ends later. The idp asks the citizen ("Keluar dari Satu Pintu?");
+  // only a "Ya, keluar" comes back with our `state`, and only then does this session end.
+  // "Tidak, tetap masuk" comes back without it, still signed in here (docs/agency-integration.md).
   app.get('/keluar', async (req, reply) => {
     const v = visitor(req.cookies.demo_session)
-    if (v) accessTokens.delete(v.sid)
-    reply.clearCookie('demo_session', { path: '/' })
-    if (!v || !opts.oidc) return reply.redirect('/oidc-langsung/', 303)
+    if (!v || !opts.oidc) {
+      reply.clearCookie('demo_session', { path: '/' })
+      return reply.redirect('/oidc-langsung/', 303)
+    }
     const c = await oidcConfig()
-    const url = oidc.buildEndSessionUrl(c, { id_token_hint: v.idToken, post_logout_redirect_uri: `${opts.oidc.baseUrl}/` })
+    const state = oidc.randomState()
+    reply.setCookie('demo_keluar', JSON.stringify({ state, sid: v.sid }), { ...cookieOpts, maxAge: 600 })
+    const url = oidc.buildEndSessionUrl(c, { id_token_hint: v.idToken, post_logout_redirect_uri: `${opts.oidc.baseUrl}${signedOutPath}`, state })
     return reply.redirect(url.href, 303)
+  })
+
+  app.get(signedOutPath, async (req, reply) => {
+    const q = req.query as Record<string, string | undefined>
+    const raw = req.cookies.demo_keluar ? app.unsignCookie(req.cookies.demo_keluar) : undefined
+    reply.clearCookie('demo_keluar', { path: '/' })
+    let asked: { state?: unknown; sid?: unknown } | undefined
+    try {
+      asked = raw?.valid && raw.value !== null ? (JSON.parse(raw.value) as { state?: unknown; sid?: unknown }) : undefined
+    } catch {
+      asked = undefined
+    }
+    const v = visitor(req.cookies.demo_session)
+    // The state we sent, back in this browser: the citizen confirmed at the idp.
+    if (asked !== undefined && typeof asked.state === 'string' && q.state === asked.state && (v === undefined || v.sid === asked.sid)) {
+      if (v) accessTokens.delete(v.sid)
+      reply.clearCookie('demo_session', { path: '/' })
+      return page(reply, 'Keluar', '<h1>Anda sudah keluar</h1><p>Anda telah keluar dari Dinas Contoh dan dari Satu Pintu.</p><p><a class="button" href="/oidc-langsung/">Kembali ke beranda</a></p>')
+    }
+    // No state, or not ours: the citizen chose to stay signed in (or the link was not ours).
+    return reply.redirect('/oidc-langsung/', 303)
   })
 
   return app

@@ -57,7 +57,15 @@ export function createProviderPages(): ProviderPages {
       render(
         ctx,
         'logout',
-        { action: ctx.oidc.urlFor('end_session_confirm'), xsrf: xsrfOf(form), clientName: ctx.oidc.client?.clientName ?? '' },
+        {
+          action: ctx.oidc.urlFor('end_session_confirm'),
+          xsrf: xsrfOf(form),
+          clientName: ctx.oidc.client?.clientName ?? '',
+          // "Tidak, tetap masuk" cancels the sign-out: back to the agency without its `state`
+          // (so it knows the citizen stayed), nothing ended. oidc-provider's own "no" would
+          // still sign the citizen out of the asking agency and send it a back-channel logout.
+          cancel: typeof target === 'string' && origins.length > 0 ? target : '/',
+        },
         200,
         origins,
       )
