@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, Help, type Option } from 'commander'
 import { ConfigError, loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { DatabaseOpenError, openDatabase } from '../db/create.ts'
@@ -117,9 +117,17 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   const result: { code: number } = { code: exitCodes.ok }
   const program = new Command('satupintu')
     .description('Satu Pintu: one citizen account, one sign-in and one upload for every public service of the regency.')
-    .showHelpAfterError('(run `satupintu --help` for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()) })
+    // Usage errors are written by main(), in words or as JSON (`--json`); commander only
+    // reports them (its own line would come first, in neither form).
+    .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()), outputError: () => undefined })
+    // Every subcommand inherits this: a required option says so in its --help line.
+    .configureHelp({
+      optionDescription(this: Help, option: Option): string {
+        const text = Help.prototype.optionDescription.call(this, option)
+        return option.mandatory ? `${text} (required)`.trimStart() : text
+      },
+    })
 
   program
     .command('start')
@@ -184,12 +192,85 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   return { program, result }
 }
 
-/** Runs the CLI and returns the exit code. Never throws: every failure becomes one line. */
+/** The (sub)command that `argv` names: `citizens show …` → the `show` under `citizens`. */
+function commandNamed(program: Command, argv: readonly string[]): Command {
+  let cmd = program
+  for (const arg of argv) {
+    if (arg === '--') break
+    if (arg.startsWith('-')) continue
+    const sub = cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg))
+    if (sub === undefined) break
+    cmd = sub
+  }
+  return cmd
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = []
+  for (let c: Command | null = cmd; c !== null; c = c.parent) names.unshift(c.name())
+  return names.join(' ')
+}
+
+/** Commander's error codes as the CLI reports them (`--json`): `commander.unknownOption` → `unknown_option`. */
+const usageCodes: Record<string, string> = {
+  'commander.missingMandatoryOptionValue': 'missing_option',
+  'commander.optionMissingArgument': 'missing_option_value',
+  'commander.missingArgument': 'missing_argument',
+  'commander.excessArguments': 'too_many_arguments',
+  'commander.unknownOption': 'unknown_option',
+  'commander.unknownCommand': 'unknown_command',
+  'commander.invalidArgument': 'invalid_argument',
+  'commander.conflictingOption': 'conflicting_options',
+}
+
+/** A usage error in plain words: a missing required option is named, with what it is for. */
+function usageProblem(err: CommanderError, program: Command, argv: readonly string[]): { code: string; message: string; command: Command } {
+  const command = commandNamed(program, argv)
+  const code = usageCodes[err.code] ?? 'usage'
+  if (err.code === 'commander.missingMandatoryOptionValue') {
+    const flags = /'([^']+)'/.exec(err.message)?.[1] ?? ''
+    const option = command.options.find((o) => o.flags === flags)
+    const what = option?.description ? `: ${option.description}` : ''
+    // "citizens show needs --reason <text>: why you look this citizen up …"
+    const verb = command.parent === null ? 'this command' : commandPath(command).split(' ').slice(1).join(' ')
+    return { code, message: `${verb} needs ${flags}${what}`, command }
+  }
+  return { code, message: err.message.replace(/^error: /, ''), command }
+}
+
+/** What a failure is called in `--json` output, and its exit code. */
+function failureOf(err: unknown): { code: string; message: string; exitCode: number } | undefined {
+  if (err instanceof AdminError || err instanceof CliError) {
+    return { code: err.exitCode === exitCodes.usage ? 'invalid_input' : 'failed', message: err.message, exitCode: err.exitCode }
+  }
+  if (err instanceof ConfigError) return { code: 'config_invalid', message: err.message, exitCode: exitCodes.failure }
+  if (err instanceof ClientsFileError) return { code: 'clients_file_invalid', message: err.message, exitCode: exitCodes.failure }
+  if (err instanceof DatabaseOpenError) return { code: 'database_unavailable', message: err.message, exitCode: exitCodes.failure }
+  if (err instanceof MigrationError) return { code: 'migration_failed', message: err.message, exitCode: exitCodes.failure }
+  if (err instanceof StartupError) return { code: 'startup_failed', message: err.message, exitCode: exitCodes.failure }
+  const e = err as NodeJS.ErrnoException
+  if (e?.code === 'EADDRINUSE') {
+    return { code: 'address_in_use', message: `${e.message.replace(/^listen /, 'cannot listen: ')} (is another instance running?)`, exitCode: exitCodes.failure }
+  }
+  return undefined
+}
+
+/**
+ * Runs the CLI and returns the exit code. Never throws: every failure becomes one line on
+ * stderr — with `--json`, one JSON object `{ "error": code, "message": … }`, as the HTTP
+ * API answers (stdout stays empty for the script reading it).
+ */
 export async function main(argv: readonly string[], ctx: CliContext = { io: processIo }): Promise<number> {
   const { program, result } = buildProgram(ctx)
   if (argv.length === 0) {
     program.outputHelp({ error: true })
     return exitCodes.usage
+  }
+  const end = argv.indexOf('--')
+  const json = (end === -1 ? argv : argv.slice(0, end)).includes('--json')
+  const report = (code: string, message: string, hint?: string) => {
+    if (json) ctx.io.err(JSON.stringify({ error: code, message }))
+    else ctx.io.err(`satupintu: ${message}${hint === undefined ? '' : `\n${hint}`}`)
   }
   try {
     await program.parseAsync([...argv], { from: 'user' })
@@ -199,27 +280,19 @@ export async function main(argv: readonly string[], ctx: CliContext = { io: proc
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
         return exitCodes.ok
       }
+      const problem = usageProblem(err, program, argv)
+      report(problem.code, problem.message, `(run \`${commandPath(problem.command)} --help\` for usage)`)
       return exitCodes.usage
     }
-    if (
-      err instanceof ConfigError ||
-      err instanceof DatabaseOpenError ||
-      err instanceof StartupError ||
-      err instanceof MigrationError ||
-      err instanceof CliError ||
-      err instanceof AdminError ||
-      err instanceof ClientsFileError
-    ) {
-      ctx.io.err(`satupintu: ${err.message}`)
-      return err instanceof CliError || err instanceof AdminError ? err.exitCode : exitCodes.failure
+    const failure = failureOf(err)
+    if (failure !== undefined) {
+      report(failure.code, failure.message)
+      return failure.exitCode
     }
-    const e = err as NodeJS.ErrnoException
-    if (e.code === 'EADDRINUSE') {
-      ctx.io.err(`satupintu: ${e.message.replace(/^listen /, 'cannot listen: ')} (is another instance running?)`)
-      return exitCodes.failure
-    }
-    // Not an expected condition: a bug. The stack helps whoever reports it.
-    ctx.io.err(`satupintu: unexpected failure: ${e.stack ?? String(err)}`)
+    // Not an expected condition: a bug. The stack helps whoever reports it (not in JSON).
+    const e = err as Error
+    if (json) report('internal', `unexpected failure: ${e.message ?? String(err)}`)
+    else ctx.io.err(`satupintu: unexpected failure: ${e.stack ?? String(err)}`)
     return exitCodes.failure
   }
 }
