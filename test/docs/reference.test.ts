@@ -71,3 +71,33 @@ t.test('the lifetimes in docs/reference.md are the configuration defaults', asyn
     t.equal(`${String(actual)} s`, (value ?? '').replace(/ \(.*\)$/, ''), `${what}: ${key}`)
   }
 })
+
+t.test('the rate limits in docs/reference.md are the code\'s and the configuration\'s defaults', async (t) => {
+  const { defaultThrottlePolicy, defaultSignInPolicy, unknownSourceCap } = await import('../../src/accounts/throttle.ts')
+  const { defaultOtpPolicy } = await import('../../src/accounts/otp.ts')
+  const config = loadConfig({ env: {} })
+  const actual: Record<string, number> = {
+    'defaultThrottlePolicy.account.lockAfterFailures': defaultThrottlePolicy.account.lockAfterFailures,
+    'defaultThrottlePolicy.account.baseLockSeconds': defaultThrottlePolicy.account.baseLockSeconds,
+    'defaultThrottlePolicy.account.maxLockSeconds': defaultThrottlePolicy.account.maxLockSeconds,
+    'defaultThrottlePolicy.source.maxFailures': defaultThrottlePolicy.source.maxFailures,
+    'defaultThrottlePolicy.source.windowSeconds': defaultThrottlePolicy.source.windowSeconds,
+    'unknownSourceCap(defaultSignInPolicy)': unknownSourceCap(defaultSignInPolicy),
+    'defaultSignInPolicy.deviceMaxFailures': defaultSignInPolicy.deviceMaxFailures,
+    'defaultSignInPolicy.maxConsecutiveFailures': defaultSignInPolicy.maxConsecutiveFailures,
+    'idp.rateLimits.registrationsPerAddressPerHour': config.idp.rateLimits.registrationsPerAddressPerHour,
+    'idp.rateLimits.codeRequestsPerAddressPerHour': config.idp.rateLimits.codeRequestsPerAddressPerHour,
+    'defaultOtpPolicy.lifetimeSeconds': defaultOtpPolicy.lifetimeSeconds,
+    'defaultOtpPolicy.maxAttempts': defaultOtpPolicy.maxAttempts,
+    'defaultOtpPolicy.resendAfterSeconds': defaultOtpPolicy.resendAfterSeconds,
+    'defaultOtpPolicy.maxPerHour': defaultOtpPolicy.maxPerHour,
+    'defaultOtpPolicy.maxResetsPerCitizenPerHour': defaultOtpPolicy.maxResetsPerCitizenPerHour,
+  }
+  const rows = table('## Rate limits')
+  t.equal(rows.length, Object.keys(actual).length, 'one row for each limit')
+  for (const row of rows) {
+    const source = codes(row[2] ?? '')[0] ?? ''
+    const value = Number(codes(row[1] ?? '')[0])
+    t.equal(value, actual[source], `${row[0]}: ${source}`)
+  }
+})
