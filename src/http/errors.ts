@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { databaseUnavailable, isDatabaseUnavailable } from '../db/errors.ts'
 import { AppError, isAppError } from '../errors/app-error.ts'
 import { errorCodes, type ErrorCode } from '../errors/codes.ts'
+import { referenceCode } from './reference-code.ts'
 
 /** The JSON error body every API answers with. */
 export interface ErrorBody {
@@ -115,7 +116,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppErro
 
 function minimalPage(input: ErrorPageInput): string {
   const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-  return `<!doctype html><html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${input.status}</title></head><body><h1>${input.status}</h1><p>${esc(input.message)}</p><p>Kode referensi: ${esc(input.requestId)}</p></body></html>`
+  return `<!doctype html><html lang="id"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${input.status}</title></head><body><h1>${input.status}</h1><p>${esc(input.message)}</p><p>Kode referensi: ${esc(referenceCode(input.requestId))}</p></body></html>`
 }
 
 /**

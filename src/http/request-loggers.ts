@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Bindings, ChildLoggerOptions, Level, Logger } from 'pino'
+import { referenceCode } from './reference-code.ts'
 
 /**
  * Per-request loggers that are made only when something is logged.
@@ -31,7 +32,7 @@ class LazyChildLogger {
   }
 
   #child(): Logger {
-    this.#real ??= this.#parent.child(this.#bindings)
+    this.#real ??= this.#parent.child(withReference(this.#bindings))
     return this.#real
   }
 
@@ -82,6 +83,16 @@ class LazyChildLogger {
 for (const l of levels) if (typeof LazyChildLogger.prototype[l] !== 'function') throw new Error(`LazyChildLogger lacks ${l}`)
 
 /**
+ * The request's short reference code (`ref`, src/http/reference-code.ts) beside its full
+ * id, so that the code a citizen reads out from an error page finds the request's lines.
+ * Made with the child logger, so a request that logs nothing never computes it.
+ */
+function withReference(bindings: Bindings): Bindings {
+  const id: unknown = bindings.reqId
+  return typeof id === 'string' ? { ...bindings, ref: referenceCode(id) } : bindings
+}
+
+/**
  * Makes `app`'s per-request loggers lazy; call before routes are registered. `extra` adds
  * bindings of its own to a request's logger (the caller's request id, src/http/app.ts).
  */
@@ -90,7 +101,7 @@ export function useLazyRequestLoggers(app: FastifyInstance, extra?: (raw: Incomi
     const parent = logger as unknown as Logger
     const more = extra?.(raw)
     const bindings = more === undefined ? given : { ...given, ...more }
-    if (Object.keys(options).length > 0) return parent.child(bindings, options) as unknown as FastifyBaseLogger
+    if (Object.keys(options).length > 0) return parent.child(withReference(bindings), options) as unknown as FastifyBaseLogger
     // The cast: the object has every method Fastify and our routes call on req.log.
     return new LazyChildLogger(parent, bindings) as unknown as FastifyBaseLogger
   })

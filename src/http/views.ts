@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { commonMessages, mergeMessages, translator } from './i18n.ts'
 import type { Catalogue, Messages } from './i18n.ts'
 import { localeCookieName, pickLocale, requestedSwitchLocale, switchLocaleHref } from './locale.ts'
+import { referenceCode } from './reference-code.ts'
 
 /** The shared templates (layout, error page, partials) that every service can use. */
 export const sharedTemplateDir = fileURLToPath(new URL('./templates/', import.meta.url))
@@ -108,7 +109,7 @@ declare module 'fastify' {
      * Renders `template` (which calls `layout('layout')`) in the request's language
      * and sends it as an uncacheable HTML page with the security headers.
      * Templates get `it.t`, `it.locale`, `it.siteName`, `it.regencyName`,
-     * `it.assetsPrefix`, `it.homeHref`, `it.requestId` and `it.langHref` on top of `data`.
+     * `it.assetsPrefix`, `it.homeHref`, `it.requestId`, `it.referenceCode` and `it.langHref` on top of `data`.
      */
     page(template: string, data?: Record<string, unknown>, options?: PageOptions): FastifyReply
     /**
@@ -120,6 +121,9 @@ declare module 'fastify' {
   }
 }
 
+/** The templates that show the request's reference code to the citizen. */
+const referenceTemplates = new Set(['error', 'oidc-error'])
+
 /** Keys the plugin puts into every template's data; `data` may not use them. */
 export const reservedDataKeys = [
   't',
@@ -129,6 +133,7 @@ export const reservedDataKeys = [
   'assetsPrefix',
   'homeHref',
   'requestId',
+  'referenceCode',
   'langHref',
   'body',
 ] as const
@@ -181,6 +186,8 @@ async function views(fastify: FastifyInstance, options: ViewsPluginOptions): Pro
     pageOptions: PageOptions = {},
   ): string {
     const req: FastifyRequest = this.request
+    // A page that shows the reference code leaves a line with it (and the full id) in the log.
+    if (referenceTemplates.has(template)) req.log.info({ template }, 'error page shown')
     for (const key of reservedDataKeys) {
       if (Object.hasOwn(data, key)) throw new Error(`views: page data may not set "${key}"`)
     }
@@ -195,6 +202,8 @@ async function views(fastify: FastifyInstance, options: ViewsPluginOptions): Pro
       assetsPrefix,
       homeHref,
       requestId: req.id,
+      // What an error page shows the citizen (src/http/reference-code.ts); the full id stays in the log.
+      referenceCode: referenceCode(req.id),
       langHref: { id: switchLocaleHref(req, 'id'), en: switchLocaleHref(req, 'en') },
     })
     const policy = pageOptions.formActionOrigins?.length

@@ -2,6 +2,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import t, { type Test } from 'tap'
+import { referenceCode } from '../../src/http/reference-code.ts'
 import { buildGateway } from '../../src/gateway/app.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase } from '../helpers/db.ts'
@@ -221,7 +222,8 @@ t.test('SECURITY 19: upstream down is a 502 page or JSON with the request id and
   const page = await request(`${gw.at('dinas-a')}/x`, { headers: { accept: 'text/html' } })
   t.equal(page.status, 502)
   t.match(page.headers['content-type'], /^text\/html/)
-  t.ok(page.body.includes(String(page.headers['x-request-id'])), 'the page names the request id')
+  t.ok(page.body.includes(`<code class="reference-code">${referenceCode(String(page.headers['x-request-id']))}</code>`), 'the page names the request by its short reference code')
+  t.notOk(page.body.includes(String(page.headers['x-request-id'])), 'not by the 36-character id')
   for (const body of [api.body, page.body]) {
     t.notMatch(body, /127\.0\.0\.1|ECONNREFUSED|localhost/, 'no internal host or error text')
     t.notMatch(body, new RegExp(String(port)))
@@ -594,7 +596,7 @@ t.test('through the real buildGateway: spoofed headers and the session cookie ar
     const down = await app.inject({ url: '/', headers: { host: 'dinas-mati.layanan.sukamaju.go.id', accept: 'text/html' } })
     t.equal(down.statusCode, 502)
     t.match(down.body, /Layanan instansi sedang bermasalah/, 'the gateway\'s own error page, in Indonesian')
-    t.ok(down.body.includes(String(down.headers['x-request-id'])), 'the page names the request id')
+    t.ok(down.body.includes(referenceCode(String(down.headers['x-request-id']))), 'the page names the request by its short reference code')
     t.notMatch(down.body, new RegExp(`127\\.0\\.0\\.1|${downPort}`))
   })
 })

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { referenceCode } from '../../src/http/reference-code.ts'
 import { AppError } from '../../src/errors/app-error.ts'
 import { createBaseApp } from '../../src/http/app.ts'
 import { errorHandling } from '../../src/http/errors.ts'
@@ -69,7 +70,8 @@ t.test('a browser gets a page for the same error, with the reference code and no
   const res = await a.inject({ url: '/boom', headers: { accept: 'text/html' } })
   t.equal(res.statusCode, 500)
   t.match(res.headers['content-type'], /^text\/html/)
-  t.ok(res.body.includes(String(res.headers['x-request-id'])), 'the reference code is the request id')
+  t.ok(res.body.includes(referenceCode(String(res.headers['x-request-id']))), 'the reference code is the short code of the request id')
+  t.match(res.body, /<code class="reference-code">[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}<\/code>/)
   t.notMatch(res.body, /db-internal|at .*\.ts:\d+/)
 })
 

@@ -223,7 +223,7 @@ t.test('error page', async (t) => {
     const res = await app.inject({ url: '/boom' })
     t.equal(res.statusCode, 500)
     t.match(res.body, '<h1>Terjadi gangguan pada sistem kami</h1>')
-    t.match(res.body, /Kode referensi: <code class="reference-code">ref-\d{4}<\/code>/)
+    t.match(res.body, /Kode referensi: <code class="reference-code">[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}<\/code>/)
     t.notMatch(res.body, /secret internals|hunter2|\bat .*\.ts:\d+|Error:/)
     t.match(res.headers['content-security-policy'], "default-src 'none'")
   })
