@@ -222,7 +222,7 @@ t.test('SECURITY 19: upstream down is a 502 page or JSON with the request id and
   const page = await request(`${gw.at('dinas-a')}/x`, { headers: { accept: 'text/html' } })
   t.equal(page.status, 502)
   t.match(page.headers['content-type'], /^text\/html/)
-  t.ok(page.body.includes(`<code class="reference-code">${referenceCode(String(page.headers['x-request-id']))}</code>`), 'the page names the request by its short reference code')
+  t.ok(page.body.includes(referenceCode(String(page.headers['x-request-id']))), 'the page names the request by its short reference code')
   t.notOk(page.body.includes(String(page.headers['x-request-id'])), 'not by the 36-character id')
   for (const body of [api.body, page.body]) {
     t.notMatch(body, /127\.0\.0\.1|ECONNREFUSED|localhost/, 'no internal host or error text')

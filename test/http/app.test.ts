@@ -71,7 +71,7 @@ t.test('a browser gets a page for the same error, with the reference code and no
   t.equal(res.statusCode, 500)
   t.match(res.headers['content-type'], /^text\/html/)
   t.ok(res.body.includes(referenceCode(String(res.headers['x-request-id']))), 'the reference code is the short code of the request id')
-  t.match(res.body, /<code class="reference-code">[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}<\/code>/)
+  t.match(res.body, /Kode referensi: [2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}</)
   t.notMatch(res.body, /db-internal|at .*\.ts:\d+/)
 })
 
