@@ -25,9 +25,13 @@ export interface Jobs {
   stop(): Promise<void>
 }
 
-export function createJobs(logger: Pick<Logger, 'warn'>, jobs: readonly Job[]): Jobs {
+export function createJobs(logger: Pick<Logger, 'warn'>, jobs: readonly Job[], options: { readonly stopWaitMs?: number } = {}): Jobs {
   const timers = new Map<string, NodeJS.Timeout>()
   const running = new Set<Promise<void>>()
+  const names = new Map<Promise<void>, string>()
+  // A run stuck on a dead connection must not hold a service's close for ever: stop()
+  // waits this long for runs in flight, then says which are still running and returns.
+  const stopWaitMs = options.stopWaitMs ?? 10_000
   let stopped = true
 
   const schedule = (job: Job, delay: number) => {
@@ -42,8 +46,10 @@ export function createJobs(logger: Pick<Logger, 'warn'>, jobs: readonly Job[]): 
         }
       })()
       running.add(run)
+      names.set(run, job.name)
       void run.finally(() => {
         running.delete(run)
+        names.delete(run)
         schedule(job, job.everyMs)
       })
     }, delay)
@@ -62,7 +68,17 @@ export function createJobs(logger: Pick<Logger, 'warn'>, jobs: readonly Job[]): 
       stopped = true
       for (const timer of timers.values()) clearTimeout(timer)
       timers.clear()
-      await Promise.allSettled([...running])
+      if (running.size === 0) return
+      let timer: NodeJS.Timeout | undefined
+      const waited = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), stopWaitMs)
+        timer.unref()
+      })
+      const outcome = await Promise.race([Promise.allSettled([...running]).then(() => 'done' as const), waited])
+      clearTimeout(timer)
+      if (outcome === 'late') {
+        logger.warn({ jobs: [...running].map((r) => names.get(r)) }, `background jobs still running after ${stopWaitMs} ms; closing without them`)
+      }
     },
   }
 }
