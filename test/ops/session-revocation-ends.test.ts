@@ -1,11 +1,17 @@
 /**
- * A session ended from another device stays ended even while the signed-out device keeps
+ * An agency app cannot keep calling its agency through the gateway after the citizen's
+ * session ended by refreshing: oidc-provider keeps an offline_access refresh token through a
+ * sign-out (persistsLogout), and a refresh would copy the session into a new token with the
+ * same sp_sh, issued after revoked_at. Every way a session ends deletes them
+ * (session-revocation.ts recordRevokedSessions); withdrawing a consent reaches the gateway too.
+ *
+ * Nor can a session ended from another device come back while the signed-out device keeps
  * the idp busy: oidc-provider saves every session it loaded at the end of each request, and
- * a save of a row deleted meanwhile must not re-create it (adapter.ts, loadedSessions), or
- * a silent sign-in would mint new tokens of the ended session, issued after revoked_at.
- * The race needs two connections: it shows on PostgreSQL.
+ * a save of a row deleted meanwhile must not re-create it (adapter.ts, loadedSessions). The
+ * race needs two connections: it shows on PostgreSQL.
  */
 import type { FastifyInstance } from 'fastify'
+import { decodeJwt } from 'jose'
 import * as oidc from 'openid-client'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
@@ -85,6 +91,73 @@ async function endSession(browser: Browser, issuer: string, query = '', logout =
   const done = await browser.request(`${issuer}/session/end/confirm`, { form: logout ? { xsrf, logout: 'yes' } : { xsrf } })
   if (done.status !== 303) throw new Error(`logout answered ${done.status}`)
 }
+
+async function refresh(s: Setup, config: oidc.Configuration, rt: string): Promise<{ ok: true; at: string; rt: string } | { ok: false; error: string }> {
+  try {
+    const r = await oidc.refreshTokenGrant(config, rt, { resource: s.agencyOrigin })
+    return { ok: true, at: r.access_token, rt: r.refresh_token ?? '' }
+  } catch (err) {
+    return { ok: false, error: String((err as { error?: string }).error ?? (err as Error).message) }
+  }
+}
+
+t.test('SECURITY 43: after the session ends, its refresh token mints nothing the gateway takes; withdrawing a consent ends the app\'s tokens too', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const s = await setup(t, db)
+    await addCitizen(db.db, budi)
+    const client = await registerClient(db, { clientId: appClientId, redirectUris: ['http://127.0.0.1:9/cb'], scopes: ['openid', 'profile', 'offline_access'], resources: [s.agencyOrigin] })
+    /** Refused within the poll bound (a few polls on a loaded machine). */
+    const refusedSoon = async (token: string) => {
+      for (let i = 0; i < 40; i++) {
+        if ((await call(s, token)) === 401) return true
+        await sleep(pollMs)
+      }
+      return false
+    }
+
+    await t.test('signing out at the idp', async (t) => {
+      const phone = new Browser()
+      const { config, tokens } = await appTokens(s, client, phone)
+      t.ok(tokens.refresh_token, 'an offline_access refresh token')
+      t.equal(await call(s, tokens.access_token), 200, 'the token works before')
+      await endSession(phone, s.issuer)
+      t.ok(await refusedSoon(tokens.access_token), 'the access token is refused')
+      t.same(await refresh(s, config, tokens.refresh_token as string), { ok: false, error: 'invalid_grant' }, 'and the refresh token is gone')
+    })
+
+    await t.test('signing out of that app only', async (t) => {
+      const phone = new Browser()
+      const { config, tokens } = await appTokens(s, client, phone)
+      await endSession(phone, s.issuer, `?client_id=${appClientId}`, false)
+      t.ok(await refusedSoon(tokens.access_token), 'the access token is refused')
+      t.same(await refresh(s, config, tokens.refresh_token as string), { ok: false, error: 'invalid_grant' }, 'and the refresh token is gone')
+    })
+
+    await t.test('Akun Saya: signing that device out', async (t) => {
+      const phone = new Browser()
+      const { config, tokens } = await appTokens(s, client, phone)
+      const laptop = new Browser()
+      await signInAt(laptop, `${s.issuer}/akun`, s.issuer, { nik: budi.nik, password: budi.password })
+      const page = await (await laptop.request(`${s.issuer}/akun/perangkat`)).text()
+      const handles = [...page.matchAll(/name="perangkat" value="([^"]+)"/g)].map((m) => m[1] as string)
+      t.ok(handles.length >= 1, 'the phone is listed')
+      for (const h of handles) t.equal((await laptop.request(`${s.issuer}/akun/perangkat/keluar`, { form: { _csrf: csrfFrom(page), perangkat: h } })).status, 303)
+      t.ok(await refusedSoon(tokens.access_token), 'the access token is refused')
+      t.same(await refresh(s, config, tokens.refresh_token as string), { ok: false, error: 'invalid_grant' }, 'and the refresh token is gone')
+    })
+
+    await t.test('Akun Saya: withdrawing the consent', async (t) => {
+      const phone = new Browser()
+      const { tokens } = await appTokens(s, client, phone)
+      t.equal(await call(s, tokens.access_token), 200)
+      const laptop = new Browser()
+      await signInAt(laptop, `${s.issuer}/akun`, s.issuer, { nik: budi.nik, password: budi.password })
+      const page = await (await laptop.request(`${s.issuer}/akun/instansi`)).text()
+      t.equal((await laptop.request(`${s.issuer}/akun/instansi/cabut`, { form: { _csrf: csrfFrom(page), instansi: appClientId } })).status, 303)
+      t.ok(await refusedSoon(tokens.access_token), 'the app\'s access token is refused at the gateway')
+    })
+  })
+})
 
 async function silentToken(s: Setup, client: { clientId: string; secret?: string | undefined }, browser: Browser): Promise<string | undefined> {
   const config = await oidc.discovery(new URL(s.issuer), client.clientId, client.secret, undefined, insecure)
