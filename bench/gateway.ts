@@ -28,8 +28,32 @@ import { Browser, signIn, tokenRequest, codeFlow } from './lib/browser.ts'
 import { runLoad, runProbe, loadGenerator, type LoadResult, type ProbeResult } from './lib/load.ts'
 import { measured, type Sample } from './lib/measure.ts'
 import { peersInstalled, startApache, startNginx } from './lib/peers.ts'
-import { freePort, nodeBin, onCleanup, pinSelf, projectRoot, runMain, setAffinity, sleep, startProcess, treeOf, waitForHttp, type Measured, type Proc } from './lib/proc.ts'
-import { describeMachine, fmt, fmtSpread, log, machine, spread, table, writeResults, type Spread } from './lib/report.ts'
+import {
+  freePort,
+  nodeBin,
+  onCleanup,
+  pinSelf,
+  projectRoot,
+  runMain,
+  setAffinity,
+  sleep,
+  startProcess,
+  treeOf,
+  waitForHttp,
+  type Measured,
+  type Proc,
+} from './lib/proc.ts'
+import {
+  describeMachine,
+  fmt,
+  fmtSpread,
+  log,
+  machine,
+  spread,
+  table,
+  writeResults,
+  type Spread,
+} from './lib/report.ts'
 import { databaseCounters, postgresBackends, prepareStack, startGateway, startIdp, type Stack } from './lib/stack.ts'
 import { documentService, giveDocuments } from './lib/documents.ts'
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary.ts'
@@ -60,13 +84,20 @@ interface RoundRecord {
 }
 
 async function main(): Promise<void> {
-  const opts = commonOptions({ seconds: 10, rounds: 5, warmup: 3, connections: 50 }, { 'latency-seconds': { type: 'string' } }, usage)
+  const opts = commonOptions(
+    { seconds: 10, rounds: 5, warmup: 3, connections: 50 },
+    { 'latency-seconds': { type: 'string' } },
+    usage,
+  )
   const latencySeconds = Math.min(opts.seconds, Number(opts.extra['latency-seconds'] ?? 5))
   pinSelf(opts.loadCpus)
-  const m = machine(`servers on CPU ${opts.serverCpus}, load generator (${loadGenerator}) and this orchestrator on CPU ${opts.loadCpus}, PostgreSQL unpinned`)
+  const m = machine(
+    `servers on CPU ${opts.serverCpus}, load generator (${loadGenerator}) and this orchestrator on CPU ${opts.loadCpus}, PostgreSQL unpinned`,
+  )
   log(describeMachine(m))
   const installed = peersInstalled()
-  if (!installed.nginx || !installed.apache) log(`missing peers (run bench/setup.sh): nginx ${installed.nginx}, apache+mod_auth_openidc ${installed.apache}`)
+  if (!installed.nginx || !installed.apache)
+    log(`missing peers (run bench/setup.sh): nginx ${installed.nginx}, apache+mod_auth_openidc ${installed.apache}`)
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'satupintu-bench-gw-'))
   fs.chmodSync(dir, 0o755)
@@ -75,7 +106,12 @@ async function main(): Promise<void> {
 
   // ---- the backend, our services, the peers ----
   const backendPort = await freePort()
-  const backend = startProcess('backend', nodeBin, [path.join(projectRoot, 'bench', 'lib', 'backend.ts'), String(backendPort)], { cpus: opts.serverCpus })
+  const backend = startProcess(
+    'backend',
+    nodeBin,
+    [path.join(projectRoot, 'bench', 'lib', 'backend.ts'), String(backendPort)],
+    { cpus: opts.serverCpus },
+  )
   await waitForHttp(`http://127.0.0.1:${backendPort}/`, backend)
 
   const stack = await prepareStack({ dir, keep: opts.keep, backendPort, citizens: 2, services: [documentService] })
@@ -85,10 +121,21 @@ async function main(): Promise<void> {
   const idp = await startIdp(stack, { cpus: opts.serverCpus, threadpool })
   const gateway = await startGateway(stack, { cpus: opts.serverCpus })
   const gwLogPort = await freePort()
-  const gatewayLog = await startGateway(stack, { cpus: opts.serverCpus, port: gwLogPort, logLevel: 'info', logFile: '/dev/null', name: 'gateway-info' })
+  const gatewayLog = await startGateway(stack, {
+    cpus: opts.serverCpus,
+    port: gwLogPort,
+    logLevel: 'info',
+    logFile: '/dev/null',
+    name: 'gateway-info',
+  })
 
   const refPort = await freePort()
-  const reference = startProcess('fastify-proxy', nodeBin, [path.join(projectRoot, 'bench', 'lib', 'fastify-proxy.ts'), String(refPort), String(backendPort)], { cpus: opts.serverCpus })
+  const reference = startProcess(
+    'fastify-proxy',
+    nodeBin,
+    [path.join(projectRoot, 'bench', 'lib', 'fastify-proxy.ts'), String(refPort), String(backendPort)],
+    { cpus: opts.serverCpus },
+  )
   await waitForHttp(`http://127.0.0.1:${refPort}/`, reference)
 
   let nginx: Proc | undefined
@@ -107,7 +154,14 @@ async function main(): Promise<void> {
   // ---- credentials: a citizen's JWT access token for the gateway resource, and a gateway session ----
   const citizen = stack.citizens[0] as { nik: string; password: string }
   let tokens = await codeFlow(
-    { issuer: stack.issuer, clientId: stack.app.clientId, secret: stack.app.secret, redirectUri: stack.app.redirectUri, scope: 'openid profile offline_access', resource: stack.gatewayResource },
+    {
+      issuer: stack.issuer,
+      clientId: stack.app.clientId,
+      secret: stack.app.secret,
+      redirectUri: stack.app.redirectUri,
+      scope: 'openid profile offline_access',
+      resource: stack.gatewayResource,
+    },
     { username: citizen.nik, password: citizen.password },
   )
   let accessToken = tokens.access_token
@@ -122,12 +176,31 @@ async function main(): Promise<void> {
   }
   const sessionCookie = await gatewaySession(stack, citizen)
 
-  const gwServers = [treeOf('gateway', gateway.pid), treeOf('backend', backend.pid), treeOf('idp', idp.pid), postgresBackends()]
+  const gwServers = [
+    treeOf('gateway', gateway.pid),
+    treeOf('backend', backend.pid),
+    treeOf('idp', idp.pid),
+    postgresBackends(),
+  ]
   const all: System[] = [
-    { id: 'a', label: '(a) backend alone', url: `http://127.0.0.1:${backendPort}/`, headers: () => ({}), proxy: undefined, servers: [treeOf('backend', backend.pid)] },
+    {
+      id: 'a',
+      label: '(a) backend alone',
+      url: `http://127.0.0.1:${backendPort}/`,
+      headers: () => ({}),
+      proxy: undefined,
+      servers: [treeOf('backend', backend.pid)],
+    },
   ]
   if (nginx) {
-    all.push({ id: 'b', label: '(b) nginx, plain proxy', url: `http://127.0.0.1:${nginxPort}/`, headers: () => ({}), proxy: treeOf('nginx', nginx.pid), servers: [treeOf('nginx', nginx.pid), treeOf('backend', backend.pid)] })
+    all.push({
+      id: 'b',
+      label: '(b) nginx, plain proxy',
+      url: `http://127.0.0.1:${nginxPort}/`,
+      headers: () => ({}),
+      proxy: treeOf('nginx', nginx.pid),
+      servers: [treeOf('nginx', nginx.pid), treeOf('backend', backend.pid)],
+    })
   }
   if (apache) {
     all.push({
@@ -148,8 +221,22 @@ async function main(): Promise<void> {
       proxy: treeOf('fastify-proxy', reference.pid),
       servers: [treeOf('fastify-proxy', reference.pid), treeOf('backend', backend.pid)],
     },
-    { id: 'd', label: '(d) gateway, ES256 bearer', url: `${stack.gatewayUrl}/layanan/bench/`, headers: () => ({ authorization: `Bearer ${accessToken}` }), proxy: gwServers[0], servers: gwServers },
-    { id: 'e', label: '(e) gateway, session cookie', url: `${stack.gatewayUrl}/layanan/bench/`, headers: () => ({ cookie: sessionCookie }), proxy: gwServers[0], servers: gwServers },
+    {
+      id: 'd',
+      label: '(d) gateway, ES256 bearer',
+      url: `${stack.gatewayUrl}/layanan/bench/`,
+      headers: () => ({ authorization: `Bearer ${accessToken}` }),
+      proxy: gwServers[0],
+      servers: gwServers,
+    },
+    {
+      id: 'e',
+      label: '(e) gateway, session cookie',
+      url: `${stack.gatewayUrl}/layanan/bench/`,
+      headers: () => ({ cookie: sessionCookie }),
+      proxy: gwServers[0],
+      servers: gwServers,
+    },
     {
       id: 'f',
       label: '(f) gateway, bearer, two document links',
@@ -164,7 +251,12 @@ async function main(): Promise<void> {
       url: `http://127.0.0.1:${gwLogPort}/layanan/bench/`,
       headers: () => ({ authorization: `Bearer ${accessToken}` }),
       proxy: treeOf('gateway', gatewayLog.pid),
-      servers: [treeOf('gateway', gatewayLog.pid), treeOf('backend', backend.pid), treeOf('idp', idp.pid), postgresBackends()],
+      servers: [
+        treeOf('gateway', gatewayLog.pid),
+        treeOf('backend', backend.pid),
+        treeOf('idp', idp.pid),
+        postgresBackends(),
+      ],
     },
   )
   const systems = all.filter((s) => opts.only === undefined || opts.only.includes(s.id))
@@ -178,7 +270,13 @@ async function main(): Promise<void> {
   for (const s of systems) {
     if (opts.warmup <= 0) break
     log(`warm-up ${s.id} (${opts.warmup} s)`)
-    await runLoad({ url: s.url, seconds: opts.warmup, connections: opts.connections, headers: s.headers(), cpus: opts.loadCpus })
+    await runLoad({
+      url: s.url,
+      seconds: opts.warmup,
+      connections: opts.connections,
+      headers: s.headers(),
+      cpus: opts.loadCpus,
+    })
   }
   const records: RoundRecord[] = []
   for (const shape of ['throughput', 'latency'] as const) {
@@ -209,10 +307,27 @@ async function main(): Promise<void> {
           (x) => x.load.requests + (shape === 'throughput' ? x.probe.requests : 0),
         )
         // PostgreSQL publishes its counters within a second: wait for them.
-        const x1 = s.id.startsWith('d') || s.id === 'e' || s.id === 'f' ? (await sleep(1100), await databaseTransactions(stack)) : x0
+        const x1 =
+          s.id.startsWith('d') || s.id === 'e' || s.id === 'f'
+            ? (await sleep(1100), await databaseTransactions(stack))
+            : x0
         const served = result.load.requests + (shape === 'throughput' ? result.probe.requests : 0)
-        records.push({ system: s.id, shape, round: r, load: result.load, probe: result.probe, sample, dbTransactionsPerRequest: (x1 - x0) / Math.max(1, served) })
-        const bad = result.load.errors.status + result.load.errors.connect + result.load.errors.read + result.load.errors.write + result.load.errors.timeout + result.probe.errors
+        records.push({
+          system: s.id,
+          shape,
+          round: r,
+          load: result.load,
+          probe: result.probe,
+          sample,
+          dbTransactionsPerRequest: (x1 - x0) / Math.max(1, served),
+        })
+        const bad =
+          result.load.errors.status +
+          result.load.errors.connect +
+          result.load.errors.read +
+          result.load.errors.write +
+          result.load.errors.timeout +
+          result.probe.errors
         log(
           `${shape} round ${r + 1}/${opts.rounds} ${s.id}: ${fmt(result.load.rps)} req/s, probe p50 ${result.probe.latencyMs.p50.toFixed(3)} ms, p99 ${result.probe.latencyMs.p99.toFixed(3)} ms` +
             `, ${s.proxy ? `${s.proxy.name} ${fmt(sample.cpuPerOp[s.proxy.name] ?? Number.NaN, 1)} µs/req` : `backend ${fmt(sample.cpuPerOp.backend ?? Number.NaN, 1)} µs/req`}` +
@@ -237,12 +352,29 @@ async function main(): Promise<void> {
       const port = await freePort()
       const name = `gateway-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`
       const started = Date.now()
-      const prof = await startGateway(stack, { cpus: opts.serverCpus, port, name: `gateway-prof-${mode}`, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', name] })
+      const prof = await startGateway(stack, {
+        cpus: opts.serverCpus,
+        port,
+        name: `gateway-prof-${mode}`,
+        nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', name],
+      })
       const url = `http://127.0.0.1:${port}/layanan/bench${mode === 'documents' ? `${documentService.path}/` : '/'}`
       const headers = mode === 'session' ? { cookie: sessionCookie } : { authorization: `Bearer ${accessToken}` }
-      await runLoad({ url, seconds: Math.min(3, opts.seconds), connections: opts.connections, headers, cpus: opts.loadCpus })
+      await runLoad({
+        url,
+        seconds: Math.min(3, opts.seconds),
+        connections: opts.connections,
+        headers,
+        cpus: opts.loadCpus,
+      })
       const skipMs = Date.now() - started
-      const r = await runLoad({ url, seconds: opts.seconds, connections: opts.connections, headers, cpus: opts.loadCpus })
+      const r = await runLoad({
+        url,
+        seconds: opts.seconds,
+        connections: opts.connections,
+        headers,
+        cpus: opts.loadCpus,
+      })
       await prof.stop(30_000)
       const file = path.join(profDir, name)
       if (!fs.existsSync(file)) {
@@ -251,7 +383,9 @@ async function main(): Promise<void> {
       }
       const summary = summarizeProfile(file, { top: 25, skipMs })
       profiles.push({ mode, file: path.relative(projectRoot, file), requests: r.requests, summary })
-      log(`profile ${mode}: ${fmt(r.rps)} req/s under --cpu-prof\n${formatProfile(summary, { ops: r.requests, label: 'req' })}`)
+      log(
+        `profile ${mode}: ${fmt(r.rps)} req/s under --cpu-prof\n${formatProfile(summary, { ops: r.requests, label: 'req' })}`,
+      )
     }
     setAffinity(backend.pid, opts.serverCpus)
   }
@@ -277,7 +411,14 @@ async function main(): Promise<void> {
 }
 
 function probeAsLoad(p: ProbeResult): LoadResult {
-  return { requests: p.requests, seconds: p.seconds, rps: p.rps, bytes: Number.NaN, latencyMs: p.latencyMs, errors: { connect: 0, read: 0, write: 0, status: p.errors, timeout: 0 } }
+  return {
+    requests: p.requests,
+    seconds: p.seconds,
+    rps: p.rps,
+    bytes: Number.NaN,
+    latencyMs: p.latencyMs,
+    errors: { connect: 0, read: 0, write: 0, status: p.errors, timeout: 0 },
+  }
 }
 
 async function databaseTransactions(stack: Stack): Promise<number> {
@@ -290,8 +431,12 @@ async function gatewaySession(stack: Stack, citizen: { nik: string; password: st
   const first = await browser.request(`${stack.gatewayUrl}/layanan/bench/`)
   await first.arrayBuffer()
   const location = first.headers.get('location')
-  if (first.status !== 303 || location === null) throw new Error(`the gateway did not send the browser to sign in (HTTP ${first.status})`)
-  const back = await signIn(browser, new URL(location, stack.gatewayUrl).toString(), stack.issuer, { username: citizen.nik, password: citizen.password })
+  if (first.status !== 303 || location === null)
+    throw new Error(`the gateway did not send the browser to sign in (HTTP ${first.status})`)
+  const back = await signIn(browser, new URL(location, stack.gatewayUrl).toString(), stack.issuer, {
+    username: citizen.nik,
+    password: citizen.password,
+  })
   if (!back.startsWith(`${stack.gatewayUrl}/oidc/callback`)) throw new Error(`sign-in ended at ${back}`)
   const cb = await browser.request(back)
   const text = await cb.text()
@@ -323,13 +468,20 @@ async function check(s: System): Promise<string> {
       return `claims passed: ${claims.join(', ')}${has('authorization') ? '; Authorization passed on to the backend too' : ''}`
     }
     default: {
-      if (!has('x-satupintu-assertion') || !has('x-citizen-sub')) throw new Error(`${s.label}: no identity injected: ${text}`)
-      if (has('authorization') || (h.cookie ?? '').includes('sp_gw=')) throw new Error(`${s.label}: credentials leaked upstream: ${text}`)
+      if (!has('x-satupintu-assertion') || !has('x-citizen-sub'))
+        throw new Error(`${s.label}: no identity injected: ${text}`)
+      if (has('authorization') || (h.cookie ?? '').includes('sp_gw='))
+        throw new Error(`${s.label}: credentials leaked upstream: ${text}`)
       const base = `assertion (${h['x-satupintu-assertion']?.length} chars) and x-citizen-* injected; credentials stripped`
       if (s.id !== 'f') return base
       const links = (h.link ?? '').split(',').filter((l) => l.includes('rel="satupintu-document"'))
-      const claim = JSON.parse(Buffer.from((h['x-satupintu-assertion'] ?? '').split('.')[1] ?? '', 'base64url').toString('utf8') || '{}') as { documents?: unknown[] }
-      if (links.length !== 2 || claim.documents?.length !== 2) throw new Error(`${s.label}: expected two document links, got ${links.length} Link values and ${claim.documents?.length ?? 0} in the assertion: ${text}`)
+      const claim = JSON.parse(
+        Buffer.from((h['x-satupintu-assertion'] ?? '').split('.')[1] ?? '', 'base64url').toString('utf8') || '{}',
+      ) as { documents?: unknown[] }
+      if (links.length !== 2 || claim.documents?.length !== 2)
+        throw new Error(
+          `${s.label}: expected two document links, got ${links.length} Link values and ${claim.documents?.length ?? 0} in the assertion: ${text}`,
+        )
       return `${base}; two document links in Link and in the assertion's documents claim`
     }
   }
@@ -363,7 +515,17 @@ function summarise(systems: System[], records: RoundRecord[], _rounds: number): 
         rps: spread(rs.map((r) => r.load.rps)),
         p50Ms: spread(rs.map((r) => r.probe.latencyMs.p50)),
         p99Ms: spread(rs.map((r) => r.probe.latencyMs.p99)),
-        errors: rs.reduce((a, r) => a + r.load.errors.status + r.load.errors.connect + r.load.errors.read + r.load.errors.write + r.load.errors.timeout + r.probe.errors, 0),
+        errors: rs.reduce(
+          (a, r) =>
+            a +
+            r.load.errors.status +
+            r.load.errors.connect +
+            r.load.errors.read +
+            r.load.errors.write +
+            r.load.errors.timeout +
+            r.probe.errors,
+          0,
+        ),
         cpuPerReq: cpu,
         rssMB: rss,
         dbTransactionsPerRequest: spread(rs.map((r) => r.dbTransactionsPerRequest)),
@@ -378,9 +540,24 @@ function render(systems: System[], s: Summary): string {
   const ratio = (id: string, ref: string) => {
     const a = t[id]?.rps.median
     const b = t[ref]?.rps.median
-    return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '–'
+    return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b)
+      ? `${(a / b).toFixed(2)}×`
+      : '–'
   }
-  const rows: string[][] = [['system', 'req/s', 'probe p50 ms', 'probe p99 ms', 'proxy CPU µs/req', 'backend µs/req', 'proxy RSS MB', 'vs (a)', 'vs (c)', 'errors']]
+  const rows: string[][] = [
+    [
+      'system',
+      'req/s',
+      'probe p50 ms',
+      'probe p99 ms',
+      'proxy CPU µs/req',
+      'backend µs/req',
+      'proxy RSS MB',
+      'vs (a)',
+      'vs (c)',
+      'errors',
+    ],
+  ]
   for (const sys of systems) {
     const x = t[sys.id]
     if (x === undefined) continue
@@ -413,13 +590,28 @@ function render(systems: System[], s: Summary): string {
       a === undefined ? '–' : fmt(x.p99Ms.median - a.p99Ms.median, 3),
     ])
   }
-  const extra: string[][] = [['our gateway: other processes, CPU µs/req', 'idp', 'postgres (bench db)', 'db transactions/req']]
+  const extra: string[][] = [
+    ['our gateway: other processes, CPU µs/req', 'idp', 'postgres (bench db)', 'db transactions/req'],
+  ]
   for (const id of ['d', 'e', 'f', 'd+log']) {
     const x = t[id]
     if (x === undefined) continue
-    extra.push([id, fmtSpread(x.cpuPerReq.idp, 2), fmtSpread(x.cpuPerReq.postgres, 2), fmtSpread(x.dbTransactionsPerRequest, 4)])
+    extra.push([
+      id,
+      fmtSpread(x.cpuPerReq.idp, 2),
+      fmtSpread(x.cpuPerReq.postgres, 2),
+      fmtSpread(x.dbTransactionsPerRequest, 4),
+    ])
   }
-  return [`Throughput: ${loadGenerator} req/s; latency of a probe connection under that load; median (min–max) over rounds`, table(rows), '', 'Latency at one connection', table(lrows), '', table(extra)].join('\n')
+  return [
+    `Throughput: ${loadGenerator} req/s; latency of a probe connection under that load; median (min–max) over rounds`,
+    table(rows),
+    '',
+    'Latency at one connection',
+    table(lrows),
+    '',
+    table(extra),
+  ].join('\n')
 }
 
 await runMain(main, 60 * 60)

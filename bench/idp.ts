@@ -20,8 +20,29 @@ import { commonOptions, cpuCount } from './lib/args.ts'
 import { codeFlow } from './lib/browser.ts'
 import type { IdpJob, IdpLoadResult } from './lib/idp-load.ts'
 import { measured, type Sample } from './lib/measure.ts'
-import { canPin, nodeBin, onCleanup, pinSelf, projectRoot, runMain, startProcess, treeOf, type Measured, type Proc } from './lib/proc.ts'
-import { describeMachine, fmt, fmtSpread, log, machine, spread, table, writeResults, type Spread } from './lib/report.ts'
+import {
+  canPin,
+  nodeBin,
+  onCleanup,
+  pinSelf,
+  projectRoot,
+  runMain,
+  startProcess,
+  treeOf,
+  type Measured,
+  type Proc,
+} from './lib/proc.ts'
+import {
+  describeMachine,
+  fmt,
+  fmtSpread,
+  log,
+  machine,
+  spread,
+  table,
+  writeResults,
+  type Spread,
+} from './lib/report.ts'
 import { databaseCounters, postgresBackends, prepareStack, startIdp, type Stack } from './lib/stack.ts'
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary.ts'
 
@@ -59,7 +80,9 @@ async function main(): Promise<void> {
   const flowConcurrency = Math.max(1, Math.min(64, Number(opts.extra['flow-concurrency'] ?? 8)))
   pinSelf(opts.loadCpus)
   const threadpool = cpuCount(opts.serverCpus)
-  const m = machine(`idp and argon2 on CPU ${opts.serverCpus} (UV_THREADPOOL_SIZE=${threadpool}), load generator and this orchestrator on CPU ${opts.loadCpus}, PostgreSQL unpinned`)
+  const m = machine(
+    `idp and argon2 on CPU ${opts.serverCpus} (UV_THREADPOOL_SIZE=${threadpool}), load generator and this orchestrator on CPU ${opts.loadCpus}, PostgreSQL unpinned`,
+  )
   log(describeMachine(m))
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'satupintu-bench-idp-'))
@@ -73,7 +96,14 @@ async function main(): Promise<void> {
   const chainCount = opts.connections
   log(`obtaining ${chainCount} refresh tokens by code flows`)
   const chains: string[] = []
-  const client = { issuer: stack.issuer, clientId: stack.app.clientId, secret: stack.app.secret, redirectUri: stack.app.redirectUri, scope: 'openid profile offline_access', resource: stack.gatewayResource }
+  const client = {
+    issuer: stack.issuer,
+    clientId: stack.app.clientId,
+    secret: stack.app.secret,
+    redirectUri: stack.app.redirectUri,
+    scope: 'openid profile offline_access',
+    resource: stack.gatewayResource,
+  }
   await Promise.all(
     stack.citizens.map(async (c, w) => {
       for (let i = w; i < chainCount; i += stack.citizens.length) {
@@ -84,19 +114,44 @@ async function main(): Promise<void> {
     }),
   )
 
-  const modes = (['cc', 'refresh', 'flows', 'argon2'] as const).filter((x) => opts.only === undefined || opts.only.includes(x))
+  const modes = (['cc', 'refresh', 'flows', 'argon2'] as const).filter(
+    (x) => opts.only === undefined || opts.only.includes(x),
+  )
   const servers = (): Measured[] => [treeOf('idp', idp.pid), postgresBackends()]
 
   async function runMode(mode: Mode, seconds: number): Promise<{ outcome: Outcome; sample: Sample }> {
     if (mode === 'argon2') {
       // Measured by the process itself (process.cpuUsage, all threads): it has exited when we read.
-      const bound = startProcess('argon2', nodeBin, [path.join(projectRoot, 'bench', 'lib', 'argon2-bound.ts'), String(seconds)], {
-        cpus: opts.serverCpus,
-        env: { UV_THREADPOOL_SIZE: String(threadpool) },
-      })
-      const j = await lineOf<{ ops: number; seconds: number; opsPerSecond: number; cpuMicros: number }>(bound, 'ARGON2 ', seconds)
-      const sample: Sample = { cpuPerOp: { argon2: j.cpuMicros / Math.max(1, j.ops) }, coreShare: { argon2: j.cpuMicros / 1e6 / j.seconds }, rssBytes: {} }
-      return { outcome: { ops: j.ops, seconds: j.seconds, opsPerSecond: j.opsPerSecond, errors: 0, firstErrors: [], latencyMs: undefined }, sample }
+      const bound = startProcess(
+        'argon2',
+        nodeBin,
+        [path.join(projectRoot, 'bench', 'lib', 'argon2-bound.ts'), String(seconds)],
+        {
+          cpus: opts.serverCpus,
+          env: { UV_THREADPOOL_SIZE: String(threadpool) },
+        },
+      )
+      const j = await lineOf<{ ops: number; seconds: number; opsPerSecond: number; cpuMicros: number }>(
+        bound,
+        'ARGON2 ',
+        seconds,
+      )
+      const sample: Sample = {
+        cpuPerOp: { argon2: j.cpuMicros / Math.max(1, j.ops) },
+        coreShare: { argon2: j.cpuMicros / 1e6 / j.seconds },
+        rssBytes: {},
+      }
+      return {
+        outcome: {
+          ops: j.ops,
+          seconds: j.seconds,
+          opsPerSecond: j.opsPerSecond,
+          errors: 0,
+          firstErrors: [],
+          latencyMs: undefined,
+        },
+        sample,
+      }
     }
     const job: IdpJob = {
       mode,
@@ -116,7 +171,12 @@ async function main(): Promise<void> {
     const r = await measured(
       servers(),
       async () => {
-        const gen = startProcess(`load-${mode}`, nodeBin, [path.join(projectRoot, 'bench', 'lib', 'idp-load.ts'), jobFile], { cpus: opts.loadCpus })
+        const gen = startProcess(
+          `load-${mode}`,
+          nodeBin,
+          [path.join(projectRoot, 'bench', 'lib', 'idp-load.ts'), jobFile],
+          { cpus: opts.loadCpus },
+        )
         return (await lineOf(gen, 'IDPLOAD ', seconds)) as IdpLoadResult
       },
       (x) => x.ops,
@@ -131,7 +191,14 @@ async function main(): Promise<void> {
     if (mode === 'refresh' && j.chains !== undefined) chains.splice(0, chains.length, ...j.chains)
     if (j.errors > 0) log(`${mode}: ${j.errors} errors, e.g. ${j.firstErrors.join(' | ')}`)
     return {
-      outcome: { ops: j.ops, seconds: j.seconds, opsPerSecond: j.opsPerSecond, errors: j.errors, firstErrors: j.firstErrors, latencyMs: { p50: j.latencyMs.p50, p99: j.latencyMs.p99 } },
+      outcome: {
+        ops: j.ops,
+        seconds: j.seconds,
+        opsPerSecond: j.opsPerSecond,
+        errors: j.errors,
+        firstErrors: j.firstErrors,
+        latencyMs: { p50: j.latencyMs.p50, p99: j.latencyMs.p99 },
+      },
       sample: r.sample,
     }
   }
@@ -150,7 +217,9 @@ async function main(): Promise<void> {
       const cpu = mode === 'argon2' ? sample.cpuPerOp.argon2 : sample.cpuPerOp.idp
       log(
         `round ${r + 1}/${opts.rounds} ${mode}: ${fmt(outcome.opsPerSecond, 1)}/s` +
-          (outcome.latencyMs ? `, p50 ${outcome.latencyMs.p50.toFixed(1)} ms, p99 ${outcome.latencyMs.p99.toFixed(1)} ms` : '') +
+          (outcome.latencyMs
+            ? `, p50 ${outcome.latencyMs.p50.toFixed(1)} ms, p99 ${outcome.latencyMs.p99.toFixed(1)} ms`
+            : '') +
           `, ${mode === 'argon2' ? 'argon2' : 'idp'} ${fmt(cpu ?? Number.NaN, 0)} µs/op` +
           (mode === 'argon2' ? '' : `, postgres ${fmt(sample.cpuPerOp.postgres ?? Number.NaN, 0)} µs/op`) +
           (outcome.errors > 0 ? `, ${outcome.errors} errors` : ''),
@@ -167,7 +236,11 @@ async function main(): Promise<void> {
       await idp.stop()
       const name = `idp-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`
       const started = Date.now()
-      idp = await startIdp(stack, { cpus: opts.serverCpus, threadpool, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', name] })
+      idp = await startIdp(stack, {
+        cpus: opts.serverCpus,
+        threadpool,
+        nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', name],
+      })
       await runMode(mode, Math.min(3, opts.seconds))
       const skipMs = Date.now() - started
       const { outcome } = await runMode(mode, opts.seconds)
@@ -176,7 +249,9 @@ async function main(): Promise<void> {
       if (fs.existsSync(file)) {
         const summary = summarizeProfile(file, { top: 25, skipMs })
         profiles.push({ mode, file: path.relative(projectRoot, file), ops: outcome.ops, summary })
-        log(`profile ${mode}: ${fmt(outcome.opsPerSecond, 1)}/s under --cpu-prof\n${formatProfile(summary, { ops: outcome.ops, label: 'op' })}`)
+        log(
+          `profile ${mode}: ${fmt(outcome.opsPerSecond, 1)}/s under --cpu-prof\n${formatProfile(summary, { ops: outcome.ops, label: 'op' })}`,
+        )
       }
       idp = await startIdp(stack, { cpus: opts.serverCpus, threadpool })
     }
@@ -198,7 +273,11 @@ async function main(): Promise<void> {
 }
 
 /** Waits for the process to print its JSON line (bounded) and exit. */
-async function lineOf<T = { ops: number; seconds: number; opsPerSecond: number }>(p: Proc, prefix: string, seconds: number): Promise<T> {
+async function lineOf<T = { ops: number; seconds: number; opsPerSecond: number }>(
+  p: Proc,
+  prefix: string,
+  seconds: number,
+): Promise<T> {
   const deadline = Date.now() + (seconds + 60) * 1000
   while (!p.exited() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
   if (!p.exited()) {
@@ -245,7 +324,9 @@ function summarise(modes: readonly Mode[], records: RoundRecord[]): Record<strin
       idpCpuUs: spread(idp),
       postgresCpuUs: spread(pgc),
       argon2CpuUs: spread(rs.map((r) => r.sample.cpuPerOp.argon2 ?? Number.NaN)),
-      perCoreIdp: spread(mode === 'argon2' ? rs.map((r) => 1e6 / (r.sample.cpuPerOp.argon2 ?? Number.NaN)) : idp.map((x) => 1e6 / x)),
+      perCoreIdp: spread(
+        mode === 'argon2' ? rs.map((r) => 1e6 / (r.sample.cpuPerOp.argon2 ?? Number.NaN)) : idp.map((x) => 1e6 / x),
+      ),
       perCoreIdpAndPostgres: spread(idp.map((x, i) => 1e6 / (x + (pgc[i] ?? 0)))),
       dbTransactions: spread(rs.map((r) => r.sample.cpuPerOp.dbTransactions ?? Number.NaN)),
       dbRowsWritten: spread(rs.map((r) => r.sample.cpuPerOp.dbRowsWritten ?? Number.NaN)),
@@ -255,7 +336,21 @@ function summarise(modes: readonly Mode[], records: RoundRecord[]): Record<strin
 }
 
 function render(modes: readonly Mode[], s: Record<string, ModeSummary>): string {
-  const rows: string[][] = [['operation', 'per second', 'p50 ms', 'p99 ms', 'idp CPU µs/op', 'postgres µs/op', 'per core (idp)', 'per core (idp+pg)', 'db xacts/op', 'rows written/op', 'errors']]
+  const rows: string[][] = [
+    [
+      'operation',
+      'per second',
+      'p50 ms',
+      'p99 ms',
+      'idp CPU µs/op',
+      'postgres µs/op',
+      'per core (idp)',
+      'per core (idp+pg)',
+      'db xacts/op',
+      'rows written/op',
+      'errors',
+    ],
+  ]
   for (const mode of modes) {
     const x = s[mode]
     if (x === undefined) continue
@@ -276,7 +371,10 @@ function render(modes: readonly Mode[], s: Record<string, ModeSummary>): string 
   const lines = [table(rows)]
   const flows = s.flows?.opsPerSecond.median
   const bound = s.argon2?.opsPerSecond.median
-  if (flows !== undefined && bound !== undefined) lines.push(`\ncode flows ÷ argon2 bound (medians, same CPUs): ${((flows / bound) * 100).toFixed(1)} % (target ≥ 90 %)`)
+  if (flows !== undefined && bound !== undefined)
+    lines.push(
+      `\ncode flows ÷ argon2 bound (medians, same CPUs): ${((flows / bound) * 100).toFixed(1)} % (target ≥ 90 %)`,
+    )
   return lines.join('\n')
 }
 

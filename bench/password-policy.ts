@@ -14,10 +14,19 @@ import { checkPassword, SCORED_CODE_POINTS, warmPasswordPolicy } from '../src/ac
 
 const runsArg = process.argv.indexOf('--runs')
 const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 30
-const context = { nik: '3201011201900001', birthDate: '1990-01-12', name: 'Budi Santoso', email: 'budi@contoh.id', phone: '081234567890', regencyName: 'Sukamaju' }
+const context = {
+  nik: '3201011201900001',
+  birthDate: '1990-01-12',
+  name: 'Budi Santoso',
+  email: 'budi@contoh.id',
+  phone: '081234567890',
+  regencyName: 'Sukamaju',
+}
 const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*'
-const random = (n: number) => Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('')
-const phrase = (n: number) => 'gajah biru menari di atas awan tipis sambil minum kopi tubruk ya '.repeat(Math.ceil(n / 64)).slice(0, n)
+const random = (n: number) =>
+  Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('')
+const phrase = (n: number) =>
+  'gajah biru menari di atas awan tipis sambil minum kopi tubruk ya '.repeat(Math.ceil(n / 64)).slice(0, n)
 
 function time(label: string, make: () => string, check: (p: string) => unknown): void {
   for (let i = 0; i < 3; i++) check(make())
@@ -29,21 +38,45 @@ function time(label: string, make: () => string, check: (p: string) => unknown):
     ms.push(performance.now() - t0)
   }
   ms.sort((a, b) => a - b)
-  console.log(`${label.padEnd(44)} median ${(ms[Math.floor(runs / 2)] ?? 0).toFixed(1).padStart(6)} ms   max ${(ms[runs - 1] ?? 0).toFixed(1).padStart(6)} ms`)
+  console.log(
+    `${label.padEnd(44)} median ${(ms[Math.floor(runs / 2)] ?? 0).toFixed(1).padStart(6)} ms   max ${(ms[runs - 1] ?? 0).toFixed(1).padStart(6)} ms`,
+  )
 }
 
 let t0 = performance.now()
 warmPasswordPolicy()
 console.log(`first use (load the lists, build the dictionaries): ${(performance.now() - t0).toFixed(0)} ms`)
 for (const n of [8, 64, 256]) {
-  time(`checkPassword, ${n} random characters`, () => random(n), (p) => checkPassword(p, context))
-  time(`checkPassword, ${n}-character passphrase`, () => phrase(n), (p) => checkPassword(p, context))
+  time(
+    `checkPassword, ${n} random characters`,
+    () => random(n),
+    (p) => checkPassword(p, context),
+  )
+  time(
+    `checkPassword, ${n}-character passphrase`,
+    () => phrase(n),
+    (p) => checkPassword(p, context),
+  )
 }
-time('checkPassword, 1000 characters (refused)', () => random(1000), (p) => checkPassword(p, context))
+time(
+  'checkPassword, 1000 characters (refused)',
+  () => random(1000),
+  (p) => checkPassword(p, context),
+)
 
 t0 = performance.now()
 const require = createRequire(import.meta.url)
-const common = require('@zxcvbn-ts/language-common') as { dictionary: Record<string, string[]>; adjacencyGraphs: Record<string, Record<string, (string | null)[]>> }
+const common = require('@zxcvbn-ts/language-common') as {
+  dictionary: Record<string, string[]>
+  adjacencyGraphs: Record<string, Record<string, (string | null)[]>>
+}
 const whole = new ZxcvbnFactory({ dictionary: common.dictionary, graphs: common.adjacencyGraphs, maxLength: 1000 })
-console.log(`(an uncapped zxcvbn with its default l33t limit, built in ${(performance.now() - t0).toFixed(0)} ms; the policy scores ${SCORED_CODE_POINTS})`)
-for (const n of [64, 1000]) time(`zxcvbn, whole input, ${n} random characters`, () => random(n), (p) => whole.check(p))
+console.log(
+  `(an uncapped zxcvbn with its default l33t limit, built in ${(performance.now() - t0).toFixed(0)} ms; the policy scores ${SCORED_CODE_POINTS})`,
+)
+for (const n of [64, 1000])
+  time(
+    `zxcvbn, whole input, ${n} random characters`,
+    () => random(n),
+    (p) => whole.check(p),
+  )

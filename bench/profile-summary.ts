@@ -72,7 +72,8 @@ function whereOf(cf: CallFrame): string {
   if (cf.url === '') return ''
   const p = cf.url.startsWith('file://') ? fileURLToPath(cf.url) : cf.url
   const nm = p.lastIndexOf('/node_modules/')
-  const short = nm >= 0 ? p.slice(nm + 14) : path.relative(projectRoot, p).startsWith('..') ? p : path.relative(projectRoot, p)
+  const short =
+    nm >= 0 ? p.slice(nm + 14) : path.relative(projectRoot, p).startsWith('..') ? p : path.relative(projectRoot, p)
   return `${short}:${cf.lineNumber + 1}`
 }
 
@@ -122,7 +123,13 @@ export function summarizeProfile(file: string, opts: { top?: number; skipMs?: nu
     functions: [...fnTotals.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, top)
-      .map((f) => ({ name: f.name, where: f.where, area: f.area, selfMs: f.us / 1000, share: busy > 0 ? f.us / busy : 0 })),
+      .map((f) => ({
+        name: f.name,
+        where: f.where,
+        area: f.area,
+        selfMs: f.us / 1000,
+        share: busy > 0 ? f.us / busy : 0,
+      })),
     areas: [...areaTotals.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)

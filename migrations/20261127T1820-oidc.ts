@@ -22,9 +22,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute()
   await sql`create index oidc_payloads_grant_id on oidc_payloads (grant_id) where grant_id is not null`.execute(db)
   await sql`create unique index oidc_payloads_uid on oidc_payloads (model, uid) where uid is not null`.execute(db)
-  await sql`create unique index oidc_payloads_user_code on oidc_payloads (model, user_code) where user_code is not null`.execute(db)
-  await sql`create index oidc_payloads_account on oidc_payloads (account_id, model) where account_id is not null`.execute(db)
-  await sql`create index oidc_payloads_expires_at on oidc_payloads (expires_at) where expires_at is not null`.execute(db)
+  await sql`create unique index oidc_payloads_user_code on oidc_payloads (model, user_code) where user_code is not null`.execute(
+    db,
+  )
+  await sql`create index oidc_payloads_account on oidc_payloads (account_id, model) where account_id is not null`.execute(
+    db,
+  )
+  await sql`create index oidc_payloads_expires_at on oidc_payloads (expires_at) where expires_at is not null`.execute(
+    db,
+  )
 
   // Relying parties (agency applications). `metadata` is the OIDC client metadata as
   // oidc-provider reads it; a client secret is stored only as a SHA-256 digest.
@@ -34,7 +40,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('agency_id', 'text', (c) => c.notNull())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('metadata', 'jsonb', (c) => c.notNull())
-    .addColumn('source', 'text', (c) => c.notNull().defaultTo('cli').check(sql`source in ('cli', 'file', 'demo', 'system')`))
+    .addColumn('source', 'text', (c) =>
+      c.notNull().defaultTo('cli').check(sql`source in ('cli', 'file', 'demo', 'system')`),
+    )
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute()

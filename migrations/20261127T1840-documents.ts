@@ -20,7 +20,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('deleted_at', 'timestamptz')
     .execute()
   // Upload once: one live document per citizen and type; a new upload is a new version.
-  await sql`create unique index documents_live_type on documents (citizen_id, type) where deleted_at is null`.execute(db)
+  await sql`create unique index documents_live_type on documents (citizen_id, type) where deleted_at is null`.execute(
+    db,
+  )
   await sql`create index documents_deleted_at on documents (deleted_at) where deleted_at is not null`.execute(db)
 
   // The versions of a document. The bytes are in the storage under storage_key (their
@@ -34,10 +36,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('storage_key', 'text', (c) => c.notNull())
     .addColumn('sha256', 'text', (c) => c.notNull().check(sql`sha256 ~ '^[0-9a-f]{64}$'`))
     .addColumn('size', 'bigint', (c) => c.notNull().check(sql`size > 0`))
-    .addColumn('media_type', 'text', (c) => c.notNull().check(sql`media_type in ('application/pdf', 'image/jpeg', 'image/png')`))
+    .addColumn('media_type', 'text', (c) =>
+      c.notNull().check(sql`media_type in ('application/pdf', 'image/jpeg', 'image/png')`),
+    )
     // The client's file name, percent-encoded: shown (normalised) and put in
     // Content-Disposition, never used as a path (docs/security.md line 26).
-    .addColumn('original_name_encoded', 'text', (c) => c.notNull().check(sql`original_name_encoded ~ '^[A-Za-z0-9%._~-]*$' and length(original_name_encoded) <= 4096`))
+    .addColumn('original_name_encoded', 'text', (c) =>
+      c.notNull().check(sql`original_name_encoded ~ '^[A-Za-z0-9%._~-]*$' and length(original_name_encoded) <= 4096`),
+    )
     .addColumn('uploaded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     // Officers are disabled, never deleted, so who verified stays known.
     .addColumn('verified_by', 'uuid', (c) => c.references('officers.id'))
@@ -48,10 +54,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addCheckConstraint('document_versions_verified', sql`(verified_by is null) = (verified_at is null)`)
     .execute()
   // At most one current version per document.
-  await sql`create unique index document_versions_current on document_versions (document_id) where superseded_at is null`.execute(db)
+  await sql`create unique index document_versions_current on document_versions (document_id) where superseded_at is null`.execute(
+    db,
+  )
   // "Does any unpurged version still use these bytes?" (before removing a file).
   await sql`create index document_versions_sha256 on document_versions (sha256) where purged_at is null`.execute(db)
-  await sql`create index document_versions_superseded on document_versions (superseded_at) where superseded_at is not null and purged_at is null`.execute(db)
+  await sql`create index document_versions_superseded on document_versions (superseded_at) where superseded_at is not null and purged_at is null`.execute(
+    db,
+  )
 
   // A citizen's permission for an agency (and optionally one service) to fetch documents
   // of some types, for a purpose; revocable at once (docs/security.md, UU PDP).
@@ -67,7 +77,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .addColumn('revoked_at', 'timestamptz')
     .execute()
-  await db.schema.createIndex('document_grants_citizen_agency').on('document_grants').columns(['citizen_id', 'agency_id']).execute()
+  await db.schema
+    .createIndex('document_grants_citizen_agency')
+    .on('document_grants')
+    .columns(['citizen_id', 'agency_id'])
+    .execute()
 
   // Every fetch through a signed link: which agency, when, for which service. The audit
   // trail records the same event (append-only); this table answers "who fetched this
@@ -85,8 +99,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('request_id', 'text')
     .execute()
-  await db.schema.createIndex('document_accesses_document').on('document_accesses').columns(['document_id', 'at']).execute()
-  await db.schema.createIndex('document_accesses_citizen').on('document_accesses').columns(['citizen_id', 'at']).execute()
+  await db.schema
+    .createIndex('document_accesses_document')
+    .on('document_accesses')
+    .columns(['document_id', 'at'])
+    .execute()
+  await db.schema
+    .createIndex('document_accesses_citizen')
+    .on('document_accesses')
+    .columns(['citizen_id', 'at'])
+    .execute()
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -29,14 +29,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .alterTable('outbox')
     .addCheckConstraint('outbox_status', sql`status in ('queued', 'sending', 'sent', 'failed', 'dead')`)
     .execute()
-  await db.schema
-    .alterTable('outbox')
-    .addCheckConstraint('outbox_locale', sql`locale in ('id', 'en')`)
-    .execute()
-  await db.schema
-    .alterTable('outbox')
-    .addCheckConstraint('outbox_kind', sql`kind ~ '^[a-z][a-z0-9_]{1,40}$'`)
-    .execute()
+  await db.schema.alterTable('outbox').addCheckConstraint('outbox_locale', sql`locale in ('id', 'en')`).execute()
+  await db.schema.alterTable('outbox').addCheckConstraint('outbox_kind', sql`kind ~ '^[a-z][a-z0-9_]{1,40}$'`).execute()
   // What a worker claims next: due rows that are not finished. A 'sending' row is in the
   // index too, so that one whose lease ran out is found again.
   await db.schema
@@ -78,11 +72,30 @@ export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('notice_preferences').execute()
   await db.schema.dropIndex('outbox_citizen').execute()
   await db.schema.dropIndex('outbox_due').execute()
-  await db.schema.createIndex('outbox_unsent').on('outbox').column('created_at').where(sql.ref('sent_at'), 'is', null).execute()
+  await db.schema
+    .createIndex('outbox_unsent')
+    .on('outbox')
+    .column('created_at')
+    .where(sql.ref('sent_at'), 'is', null)
+    .execute()
   await db.schema.alterTable('outbox').dropConstraint('outbox_kind').execute()
   await db.schema.alterTable('outbox').dropConstraint('outbox_locale').execute()
   await db.schema.alterTable('outbox').dropConstraint('outbox_status').execute()
-  for (const column of ['dead_at', 'provider_message_id', 'provider', 'expires_at', 'claimed_by', 'lease_until', 'next_attempt_at', 'citizen_id', 'params', 'html', 'locale', 'kind', 'status']) {
+  for (const column of [
+    'dead_at',
+    'provider_message_id',
+    'provider',
+    'expires_at',
+    'claimed_by',
+    'lease_until',
+    'next_attempt_at',
+    'citizen_id',
+    'params',
+    'html',
+    'locale',
+    'kind',
+    'status',
+  ]) {
     await db.schema.alterTable('outbox').dropColumn(column).execute()
   }
 }

@@ -22,7 +22,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('document_blobs')
     .addColumn('key', 'text', (c) => c.primaryKey().check(sql`key ~ '^[0-9a-f]{64}$'`))
-    .addColumn('upload_id', 'uuid', (c) => c.notNull().unique().references('document_blob_uploads.id').onDelete('cascade'))
+    .addColumn('upload_id', 'uuid', (c) =>
+      c.notNull().unique().references('document_blob_uploads.id').onDelete('cascade'),
+    )
     .addColumn('size', 'int8', (c) => c.notNull().check(sql`size >= 0`))
     .addColumn('modified_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute()

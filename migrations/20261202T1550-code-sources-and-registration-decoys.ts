@@ -25,7 +25,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('consumed_at', 'timestamptz')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute()
-  await db.schema.createIndex('registration_decoys_chain').on('registration_decoys').columns(['chain', 'created_at']).execute()
+  await db.schema
+    .createIndex('registration_decoys_chain')
+    .on('registration_decoys')
+    .columns(['chain', 'created_at'])
+    .execute()
   await db.schema.createIndex('registration_decoys_created').on('registration_decoys').column('created_at').execute()
 }
 

@@ -97,7 +97,9 @@ export interface Marker {
 
 /** The `<!-- tests N -->` markers of the doc, in order. */
 export function markers(doc: string): Marker[] {
-  return [...doc.matchAll(block)].map((m) => (m[3] === undefined ? { line: Number(m[2]) } : { line: Number(m[2]), pending: m[3] }))
+  return [...doc.matchAll(block)].map((m) =>
+    m[3] === undefined ? { line: Number(m[2]) } : { line: Number(m[2]), pending: m[3] },
+  )
 }
 
 /** The doc with every test block rewritten from `tests`. */
@@ -106,7 +108,9 @@ export function renderSecurityDoc(doc: string, tests: SecurityTest[] = securityT
   for (const t of tests) byLine.set(t.line, [...(byLine.get(t.line) ?? []), t])
   return doc.replace(block, (_all, indent: string, n: string, pending: string | undefined) => {
     const line = Number(n)
-    const mine = (byLine.get(line) ?? []).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.offset - b.offset))
+    const mine = (byLine.get(line) ?? []).sort((a, b) =>
+      a.file < b.file ? -1 : a.file > b.file ? 1 : a.offset - b.offset,
+    )
     const items =
       mine.length > 0
         ? mine.map((t) => `${indent}- ${markdownText(t.what)} ([${t.file}](../${t.file}))`)

@@ -14,13 +14,19 @@ export const crashExitCode = 70
  * and exit non-zero, so that the supervisor (systemd, Kubernetes, compose) starts a clean
  * process. Returns the function that removes the handlers again.
  */
-export function exitOnUncaught(logger: Logger, exit: (code: number) => void = (code) => process.exit(code)): () => void {
+export function exitOnUncaught(
+  logger: Logger,
+  exit: (code: number) => void = (code) => process.exit(code),
+): () => void {
   let exiting = false
   const fail = (kind: string, err: unknown) => {
     if (exiting) return
     exiting = true
     try {
-      logger.fatal({ err, kind }, `${kind}: exiting with code ${crashExitCode} so that a supervisor restarts the service`)
+      logger.fatal(
+        { err, kind },
+        `${kind}: exiting with code ${crashExitCode} so that a supervisor restarts the service`,
+      )
     } finally {
       exit(crashExitCode)
     }

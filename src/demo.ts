@@ -54,7 +54,10 @@ export async function ensureDemoData(db: Kysely<Database>, config: Config, demoA
           id: demoDocumentService,
           name: { id: 'Izin usaha mikro', en: 'Micro business permit' },
           documents: ['ktp'],
-          purpose: { id: 'Memeriksa identitas pemohon izin usaha mikro', en: 'To check the identity of the micro business permit applicant' },
+          purpose: {
+            id: 'Memeriksa identitas pemohon izin usaha mikro',
+            en: 'To check the identity of the micro business permit applicant',
+          },
         },
       ],
     },
@@ -88,5 +91,11 @@ export async function ensureDemoData(db: Kysely<Database>, config: Config, demoA
     const c = await createCitizen(db, { ...demoCitizen, regencyName: config.regency.name }, { actor: 'system' })
     await markEmailVerified(db, c.id, demoCitizen.email)
   }
-  return { clientId: demoClientId, clientSecret, backendClientId: demoBackendClientId, backendClientSecret, citizen: { nik: demoCitizen.nik, email: demoCitizen.email, password: demoCitizen.password } }
+  return {
+    clientId: demoClientId,
+    clientSecret,
+    backendClientId: demoBackendClientId,
+    backendClientSecret,
+    citizen: { nik: demoCitizen.nik, email: demoCitizen.email, password: demoCitizen.password },
+  }
 }

@@ -52,7 +52,8 @@ export async function startServices(
   services: readonly ServiceName[],
   options: { logger?: Logger; portOverride?: number } = {},
 ): Promise<Running> {
-  const logger = options.logger ?? (await createProcessLogger({ level: config.log.level, name: 'satupintu', env: config.env }))
+  const logger =
+    options.logger ?? (await createProcessLogger({ level: config.log.level, name: 'satupintu', env: config.env }))
   const needsDb = services.some((s) => s !== 'demo-agency')
   const database = needsDb
     ? await openDatabase(config.database, {
@@ -64,9 +65,14 @@ export async function startServices(
   const started: Listening[] = []
   const metrics: MetricsListener[] = []
   // Each service's /metrics on its own port, never on the public one (docs/operations.md, "Metrics").
-  const serveMetricsOf = async (app: { metrics: { registry: Parameters<typeof serveMetrics>[0] } }, port: number | undefined) => {
+  const serveMetricsOf = async (
+    app: { metrics: { registry: Parameters<typeof serveMetrics>[0] } },
+    port: number | undefined,
+  ) => {
     if (port === undefined) return
-    metrics.push(await serveMetrics(app.metrics.registry, { host: config.metrics.host, port, allow: config.metrics.allow }))
+    metrics.push(
+      await serveMetrics(app.metrics.registry, { host: config.metrics.host, port, allow: config.metrics.allow }),
+    )
   }
   let demo: DemoData | undefined
   let served: PgliteServer | undefined
@@ -97,7 +103,10 @@ export async function startServices(
       gatewaySecret = await ensureGatewayClient(database.db, config, gatewaySitesFrom(table.agencies))
     }
     if (services.includes('gateway')) {
-      agencies = loadAgencies(config.gateway.agenciesFile, tableDefaults(config)).agencies.map((a) => ({ id: a.id, origin: a.origin }))
+      agencies = loadAgencies(config.gateway.agenciesFile, tableDefaults(config)).agencies.map((a) => ({
+        id: a.id,
+        origin: a.origin,
+      }))
     }
     for (const name of services) {
       const port = options.portOverride ?? portOf(config, name)
@@ -132,7 +141,12 @@ export async function startServices(
           // ... and, with demo data, also as a direct OIDC relying party.
           ...(demo
             ? {
-                oidc: { issuer: config.idp.issuer, clientId: demo.clientId, clientSecret: demo.clientSecret, baseUrl: demoAgencyUrl },
+                oidc: {
+                  issuer: config.idp.issuer,
+                  clientId: demo.clientId,
+                  clientSecret: demo.clientSecret,
+                  baseUrl: demoAgencyUrl,
+                },
                 // Its backend fetches the document links the gateway attaches.
                 documentsClient: {
                   tokenUrl: `${config.idp.issuer}/token`,
@@ -209,7 +223,10 @@ function reloadingGateway(
     try {
       table = loadAgencies(file, tableDefaults(config))
     } catch (err) {
-      logger.warn({ reason: (err as Error).message }, 'agencies file changed but is not valid: the gateway keeps its agencies')
+      logger.warn(
+        { reason: (err as Error).message },
+        'agencies file changed but is not valid: the gateway keeps its agencies',
+      )
       return
     }
     try {

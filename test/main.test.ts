@@ -4,54 +4,61 @@ import path from 'node:path'
 import t from 'tap'
 import { exited, freePort, spawnCli, waitForOk } from './helpers/process.ts'
 
-t.test('quick start: three servers ready, a second start refused, SIGTERM exits 0, a restart keeps the data', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-start-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const ports = { IDP_PORT: await freePort(), GATEWAY_PORT: await freePort(), DEMO_AGENCY_PORT: await freePort() }
-  const env = {
-    NODE_ENV: 'development',
-    LOG_LEVEL: 'info',
-    SATUPINTU_DATA_DIR: dir,
-    PGLITE_DATA_DIR: path.join(dir, 'pglite'),
-    ISSUER: `http://localhost:${ports.IDP_PORT}`,
-    GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
-    IDP_PORT: String(ports.IDP_PORT),
-    GATEWAY_PORT: String(ports.GATEWAY_PORT),
-    DEMO_AGENCY_PORT: String(ports.DEMO_AGENCY_PORT),
-  }
+t.test(
+  'quick start: three servers ready, a second start refused, SIGTERM exits 0, a restart keeps the data',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-start-'))
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const ports = { IDP_PORT: await freePort(), GATEWAY_PORT: await freePort(), DEMO_AGENCY_PORT: await freePort() }
+    const env = {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      SATUPINTU_DATA_DIR: dir,
+      PGLITE_DATA_DIR: path.join(dir, 'pglite'),
+      ISSUER: `http://localhost:${ports.IDP_PORT}`,
+      GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
+      IDP_PORT: String(ports.IDP_PORT),
+      GATEWAY_PORT: String(ports.GATEWAY_PORT),
+      DEMO_AGENCY_PORT: String(ports.DEMO_AGENCY_PORT),
+    }
 
-  const started = Date.now()
-  const first = spawnCli(['start', '--demo'], env)
-  t.teardown(() => {
-    first.child.kill('SIGKILL')
-  })
-  for (const p of Object.values(ports)) {
-    t.ok(await waitForOk(`http://127.0.0.1:${p}/readyz`, 20_000), `port ${p} ready`)
-  }
-  t.ok(Date.now() - started < 20_000, 'ready within 20 s')
-  t.match(first.output(), /Satu Pintu is running/)
-  t.match(first.output(), /demo citizen: NIK 3201011201900001/, 'the quick start prints how to try a sign-in')
+    const started = Date.now()
+    const first = spawnCli(['start', '--demo'], env)
+    t.teardown(() => {
+      first.child.kill('SIGKILL')
+    })
+    for (const p of Object.values(ports)) {
+      t.ok(await waitForOk(`http://127.0.0.1:${p}/readyz`, 20_000), `port ${p} ready`)
+    }
+    t.ok(Date.now() - started < 20_000, 'ready within 20 s')
+    t.match(first.output(), /Satu Pintu is running/)
+    t.match(first.output(), /demo citizen: NIK 3201011201900001/, 'the quick start prints how to try a sign-in')
 
-  // A second start on the same embedded database: a clear message, not corruption.
-  const otherPorts = { IDP_PORT: String(await freePort()), GATEWAY_PORT: String(await freePort()), DEMO_AGENCY_PORT: String(await freePort()) }
-  const second = spawnCli(['start'], { ...env, ...otherPorts })
-  const secondExit = await exited(second.child, 20_000)
-  t.same(secondExit, { code: 1, signal: null })
-  t.match(second.output(), /in use by another Satu Pintu process \(pid \d+\)/)
+    // A second start on the same embedded database: a clear message, not corruption.
+    const otherPorts = {
+      IDP_PORT: String(await freePort()),
+      GATEWAY_PORT: String(await freePort()),
+      DEMO_AGENCY_PORT: String(await freePort()),
+    }
+    const second = spawnCli(['start'], { ...env, ...otherPorts })
+    const secondExit = await exited(second.child, 20_000)
+    t.same(secondExit, { code: 1, signal: null })
+    t.match(second.output(), /in use by another Satu Pintu process \(pid \d+\)/)
 
-  const stopAt = Date.now()
-  first.child.kill('SIGTERM')
-  const firstExit = await exited(first.child, 5_000)
-  t.same(firstExit, { code: 0, signal: null }, 'SIGTERM exits 0')
-  t.ok(Date.now() - stopAt < 5_000, 'within 5 s')
-  t.notOk(fs.existsSync(path.join(dir, 'pglite.lock')), 'no stale lock')
+    const stopAt = Date.now()
+    first.child.kill('SIGTERM')
+    const firstExit = await exited(first.child, 5_000)
+    t.same(firstExit, { code: 0, signal: null }, 'SIGTERM exits 0')
+    t.ok(Date.now() - stopAt < 5_000, 'within 5 s')
+    t.notOk(fs.existsSync(path.join(dir, 'pglite.lock')), 'no stale lock')
 
-  const again = spawnCli(['start', '--demo'], env)
-  t.teardown(() => {
-    again.child.kill('SIGKILL')
-  })
-  t.ok(await waitForOk(`http://127.0.0.1:${ports.IDP_PORT}/readyz`, 20_000), 'restarts')
-  t.notMatch(again.output(), /migration applied/, 'the data (and its migrations) were kept')
-  again.child.kill('SIGTERM')
-  t.same(await exited(again.child, 5_000), { code: 0, signal: null })
-})
+    const again = spawnCli(['start', '--demo'], env)
+    t.teardown(() => {
+      again.child.kill('SIGKILL')
+    })
+    t.ok(await waitForOk(`http://127.0.0.1:${ports.IDP_PORT}/readyz`, 20_000), 'restarts')
+    t.notMatch(again.output(), /migration applied/, 'the data (and its migrations) were kept')
+    again.child.kill('SIGTERM')
+    t.same(await exited(again.child, 5_000), { code: 0, signal: null })
+  },
+)

@@ -66,7 +66,13 @@ export function commonOptions(
     connections: Math.round(num(v.connections, defaults.connections ?? 50, 1, 1000, 'connections')),
     serverCpus: typeof v['server-cpus'] === 'string' ? v['server-cpus'] : '0',
     loadCpus: typeof v['load-cpus'] === 'string' ? v['load-cpus'] : cpus > 1 ? '1' : '0',
-    only: typeof v.only === 'string' ? v.only.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined,
+    only:
+      typeof v.only === 'string'
+        ? v.only
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : undefined,
     profile: v.profile === true,
     keep: v.keep === true,
     extra: v,

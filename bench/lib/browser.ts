@@ -31,7 +31,10 @@ export class Browser {
     }
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const u = new URL(url)
     const headers: Record<string, string> = { accept: 'text/html', ...init.headers }
     const cookie = this.cookieHeader(u)
@@ -84,7 +87,12 @@ export function formAction(html: string, pathPart: string): string {
  * Walks authorize → sign-in → consent at the idp and returns the URL it finally sends the
  * browser to (the relying party's redirect_uri with code and state).
  */
-export async function signIn(browser: Browser, authorizationUrl: string, issuer: string, credentials: { username: string; password: string }): Promise<string> {
+export async function signIn(
+  browser: Browser,
+  authorizationUrl: string,
+  issuer: string,
+  credentials: { username: string; password: string },
+): Promise<string> {
   let step = await browser.follow(authorizationUrl, issuer)
   for (let i = 0; i < 4; i++) {
     if (!step.url.startsWith(issuer)) return step.url
@@ -95,11 +103,14 @@ export async function signIn(browser: Browser, authorizationUrl: string, issuer:
         form: { _csrf: csrfFrom(html), username: credentials.username, password: credentials.password },
       })
     } else if (html.includes('/consent"')) {
-      res = await browser.request(new URL(formAction(html, '/consent'), issuer).toString(), { form: { _csrf: csrfFrom(html), decision: 'allow' } })
+      res = await browser.request(new URL(formAction(html, '/consent'), issuer).toString(), {
+        form: { _csrf: csrfFrom(html), decision: 'allow' },
+      })
     } else {
       throw new Error(`unexpected page at ${step.url}: ${step.res.status} ${html.slice(0, 300)}`)
     }
-    if (res.status !== 303) throw new Error(`${step.url} form answered ${res.status}: ${(await res.text()).slice(0, 300)}`)
+    if (res.status !== 303)
+      throw new Error(`${step.url} form answered ${res.status}: ${(await res.text()).slice(0, 300)}`)
     await res.arrayBuffer()
     step = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
   }
@@ -125,10 +136,19 @@ export interface TokenResponse {
   scope?: string
 }
 
-export async function tokenRequest(issuer: string, clientId: string, secret: string, params: Record<string, string>): Promise<TokenResponse> {
+export async function tokenRequest(
+  issuer: string,
+  clientId: string,
+  secret: string,
+  params: Record<string, string>,
+): Promise<TokenResponse> {
   const res = await fetch(`${issuer}/token`, {
     method: 'POST',
-    headers: { authorization: basicAuth(clientId, secret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    headers: {
+      authorization: basicAuth(clientId, secret),
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
     body: new URLSearchParams(params).toString(),
     signal: AbortSignal.timeout(30_000),
   })
@@ -147,7 +167,10 @@ export interface CodeFlowClient {
 }
 
 /** One complete authorization-code + PKCE flow with a password sign-in; returns the tokens. */
-export async function codeFlow(c: CodeFlowClient, credentials: { username: string; password: string }): Promise<TokenResponse> {
+export async function codeFlow(
+  c: CodeFlowClient,
+  credentials: { username: string; password: string },
+): Promise<TokenResponse> {
   const browser = new Browser()
   const { verifier, challenge } = pkcePair()
   const state = randomBytes(16).toString('base64url')
@@ -165,7 +188,8 @@ export async function codeFlow(c: CodeFlowClient, credentials: { username: strin
   }).toString()
   const back = new URL(await signIn(browser, auth.toString(), c.issuer, credentials))
   const code = back.searchParams.get('code')
-  if (code === null || back.searchParams.get('state') !== state) throw new Error(`no code in ${back.toString().slice(0, 300)}`)
+  if (code === null || back.searchParams.get('state') !== state)
+    throw new Error(`no code in ${back.toString().slice(0, 300)}`)
   return tokenRequest(c.issuer, c.clientId, c.secret, {
     grant_type: 'authorization_code',
     code,

@@ -30,7 +30,10 @@ function pdf(title: string): Buffer {
 }
 
 /** Uploads a KTP and a KK for the citizen and grants both to the document service. */
-export async function giveDocuments(stack: Stack, citizenIndex: number): Promise<{ citizen: string; types: string[]; grant: string }> {
+export async function giveDocuments(
+  stack: Stack,
+  citizenIndex: number,
+): Promise<{ citizen: string; types: string[]; grant: string }> {
   const citizen = stack.citizens[citizenIndex]
   if (citizen === undefined) throw new Error(`no citizen ${citizenIndex}`)
   const storage = createLocalStorage(documentsStorageDir(stack.config))
@@ -39,7 +42,13 @@ export async function giveDocuments(stack: Stack, citizenIndex: number): Promise
     await uploadDocument(
       stack.db.db,
       storage,
-      { citizenId: citizen.id, type, stream: Readable.from([pdf(type)]), originalName: `${type}.pdf`, declaredMediaType: 'application/pdf' },
+      {
+        citizenId: citizen.id,
+        type,
+        stream: Readable.from([pdf(type)]),
+        originalName: `${type}.pdf`,
+        declaredMediaType: 'application/pdf',
+      },
       stack.config.documents,
       { actor: 'system' },
     )

@@ -64,7 +64,10 @@ async function main(): Promise<void> {
   const pool = new Pool(origin, { connections: job.concurrency * 2, pipelining: 1 })
   let httpRequests = 0
 
-  async function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Res> {
+  async function send(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Res> {
     httpRequests++
     const u = new URL(url, origin)
     const r = await pool.request({
@@ -82,7 +85,11 @@ async function main(): Promise<void> {
   async function token(params: Record<string, string>): Promise<Record<string, unknown>> {
     const r = await send('/token', {
       method: 'POST',
-      headers: { authorization: basic(job.clientId, job.secret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: {
+        authorization: basic(job.clientId, job.secret),
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
       body: new URLSearchParams(params).toString(),
     })
     if (r.status !== 200) throw new Error(`token ${params.grant_type}: ${r.status} ${r.text.slice(0, 200)}`)
@@ -120,14 +127,19 @@ async function main(): Promise<void> {
         headers['content-type'] = 'application/x-www-form-urlencoded'
         body = new URLSearchParams(form).toString()
       }
-      const r = await send(u.toString(), { method: form === undefined ? 'GET' : 'POST', headers, ...(body === undefined ? {} : { body }) })
+      const r = await send(u.toString(), {
+        method: form === undefined ? 'GET' : 'POST',
+        headers,
+        ...(body === undefined ? {} : { body }),
+      })
       this.store(r.headers['set-cookie'])
       return r
     }
   }
 
   const csrf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1]
-  const action = (html: string, part: string) => new RegExp(`action="([^"]*${part}[^"]*)"`).exec(html)?.[1]?.replace(/&amp;/g, '&')
+  const action = (html: string, part: string) =>
+    new RegExp(`action="([^"]*${part}[^"]*)"`).exec(html)?.[1]?.replace(/&amp;/g, '&')
 
   async function flow(citizen: { nik: string; password: string }): Promise<void> {
     const jar = new Jar()
@@ -152,7 +164,8 @@ async function main(): Promise<void> {
       if (r.status >= 300 && r.status < 400 && typeof loc === 'string') {
         const next = new URL(loc, url)
         if (next.origin !== origin) {
-          if (next.searchParams.get('state') !== state) throw new Error(`state mismatch at ${next.toString().slice(0, 120)}`)
+          if (next.searchParams.get('state') !== state)
+            throw new Error(`state mismatch at ${next.toString().slice(0, 120)}`)
           code = next.searchParams.get('code') ?? undefined
           if (code === undefined) throw new Error(`no code: ${next.toString().slice(0, 200)}`)
           break
@@ -166,7 +179,11 @@ async function main(): Promise<void> {
       if (r.text.includes('/login"')) {
         const a = action(r.text, '/login')
         if (a === undefined || token === undefined) throw new Error('login form not found')
-        posted = await jar.go(new URL(a, origin).toString(), { _csrf: token, username: citizen.nik, password: citizen.password })
+        posted = await jar.go(new URL(a, origin).toString(), {
+          _csrf: token,
+          username: citizen.nik,
+          password: citizen.password,
+        })
       } else if (r.text.includes('/consent"')) {
         const a = action(r.text, '/consent')
         if (a === undefined || token === undefined) throw new Error('consent form not found')
@@ -175,12 +192,20 @@ async function main(): Promise<void> {
         throw new Error(`unexpected page at ${url.slice(0, 120)}`)
       }
       const ploc = posted.headers.location
-      if (posted.status !== 303 || typeof ploc !== 'string') throw new Error(`form answered ${posted.status}: ${posted.text.slice(0, 200)}`)
+      if (posted.status !== 303 || typeof ploc !== 'string')
+        throw new Error(`form answered ${posted.status}: ${posted.text.slice(0, 200)}`)
       url = new URL(ploc, origin).toString()
     }
     if (code === undefined) throw new Error('the flow did not end with a code')
-    const t = await token({ grant_type: 'authorization_code', code, redirect_uri: job.redirectUri ?? '', code_verifier: verifier, resource: job.resource })
-    if (typeof t.access_token !== 'string' || typeof t.id_token !== 'string') throw new Error('token response without access_token or id_token')
+    const t = await token({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: job.redirectUri ?? '',
+      code_verifier: verifier,
+      resource: job.resource,
+    })
+    if (typeof t.access_token !== 'string' || typeof t.id_token !== 'string')
+      throw new Error('token response without access_token or id_token')
   }
 
   const latencies: number[] = []
@@ -204,7 +229,8 @@ async function main(): Promise<void> {
           const current = chains[i]
           if (current === undefined) return
           const t = await token({ grant_type: 'refresh_token', refresh_token: current, resource: job.resource })
-          if (typeof t.refresh_token !== 'string' || t.refresh_token === current) throw new Error('the refresh token was not rotated')
+          if (typeof t.refresh_token !== 'string' || t.refresh_token === current)
+            throw new Error('the refresh token was not rotated')
           chains[i] = t.refresh_token
         } else {
           if (citizen === undefined) throw new Error('no citizen for this worker')
@@ -234,7 +260,12 @@ async function main(): Promise<void> {
     firstErrors,
     seconds,
     opsPerSecond: ops / seconds,
-    latencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? Number.NaN },
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p90: percentile(latencies, 90),
+      p99: percentile(latencies, 99),
+      max: latencies[latencies.length - 1] ?? Number.NaN,
+    },
     httpRequests,
     ...(job.mode === 'refresh' ? { chains } : {}),
   }

@@ -41,7 +41,12 @@ function pinned(cpus: string | undefined, cmd: string, args: string[]): [string,
   return cpus !== undefined && canPin ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args]
 }
 
-function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -63,7 +68,15 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 }
 
 async function runWrk(spec: LoadSpec, wrk: string): Promise<LoadResult> {
-  const args = ['-t1', `-c${spec.connections}`, `-d${Math.ceil(spec.seconds)}s`, '--timeout', '10s', '-s', path.join(benchDir, 'lib', 'wrk-report.lua')]
+  const args = [
+    '-t1',
+    `-c${spec.connections}`,
+    `-d${Math.ceil(spec.seconds)}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    path.join(benchDir, 'lib', 'wrk-report.lua'),
+  ]
   for (const [k, v] of Object.entries(spec.headers ?? {})) args.push('-H', `${k}: ${v}`)
   args.push(spec.url)
   const [cmd, argv] = pinned(spec.cpus, wrk, args)
@@ -113,7 +126,15 @@ async function runWrk(spec: LoadSpec, wrk: string): Promise<LoadResult> {
 }
 
 async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
-  const args = ['--yes', `autocannon@${autocannonVersion}`, '-j', '-c', String(spec.connections), '-d', String(Math.ceil(spec.seconds))]
+  const args = [
+    '--yes',
+    `autocannon@${autocannonVersion}`,
+    '-j',
+    '-c',
+    String(spec.connections),
+    '-d',
+    String(Math.ceil(spec.seconds)),
+  ]
   if (spec.limit !== undefined && spec.limit > 0) args.push('-a', String(spec.limit))
   for (const [k, v] of Object.entries(spec.headers ?? {})) args.push('-H', `${k}=${v}`)
   args.push(spec.url)
@@ -156,7 +177,12 @@ export interface ProbeResult {
 }
 
 /** One connection, one request at a time, timed per request (bench/lib/probe.ts), pinned to `cpus`. */
-export async function runProbe(spec: { url: string; seconds: number; headers?: Record<string, string>; cpus?: string }): Promise<ProbeResult> {
+export async function runProbe(spec: {
+  url: string
+  seconds: number
+  headers?: Record<string, string>
+  cpus?: string
+}): Promise<ProbeResult> {
   const job = JSON.stringify({ url: spec.url, headers: spec.headers ?? {}, seconds: spec.seconds })
   const [cmd, argv] = pinned(spec.cpus, process.execPath, [path.join(benchDir, 'lib', 'probe.ts'), job])
   const r = await run(cmd, argv, {}, (spec.seconds + 30) * 1000)

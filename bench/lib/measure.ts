@@ -13,7 +13,11 @@ export interface Sample {
 }
 
 /** Runs `work` and measures `servers` around it; `ops` is read from the result. */
-export async function measured<T>(servers: readonly Measured[], work: () => Promise<T>, ops: (r: T) => number): Promise<{ result: T; sample: Sample; wallSeconds: number }> {
+export async function measured<T>(
+  servers: readonly Measured[],
+  work: () => Promise<T>,
+  ops: (r: T) => number,
+): Promise<{ result: T; sample: Sample; wallSeconds: number }> {
   const before = servers.map((s) => ({ s, pids: s.pids() }))
   const cpu0 = before.map((b) => cpuMicros(b.pids))
   const t0 = process.hrtime.bigint()

@@ -86,7 +86,25 @@ export async function startJwksTlsRelay(dir: string, jwksUri: string): Promise<{
   const cert = path.join(dir, 'relay-cert.pem')
   const r = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
     { encoding: 'utf8' },
   )
   if (r.status !== 0) throw new Error(`openssl could not make the relay certificate: ${r.stderr}`)
@@ -94,7 +112,10 @@ export async function startJwksTlsRelay(dir: string, jwksUri: string): Promise<{
     fetch(jwksUri, { signal: AbortSignal.timeout(10_000) })
       .then(async (up) => {
         const body = Buffer.from(await up.arrayBuffer())
-        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json', 'content-length': body.length })
+        res.writeHead(up.status, {
+          'content-type': up.headers.get('content-type') ?? 'application/json',
+          'content-length': body.length,
+        })
         res.end(body)
       })
       .catch(() => {
@@ -109,7 +130,12 @@ export async function startJwksTlsRelay(dir: string, jwksUri: string): Promise<{
   return { url: `https://127.0.0.1:${port}/jwks`, caFile: cert }
 }
 
-export function apacheConfig(dir: string, port: number, backendPort: number, jwks: { url: string; caFile: string }): string {
+export function apacheConfig(
+  dir: string,
+  port: number,
+  backendPort: number,
+  jwks: { url: string; caFile: string },
+): string {
   const run = path.join(dir, 'apache-run')
   fs.mkdirSync(run, { recursive: true })
   fs.chmodSync(run, 0o777)
@@ -166,7 +192,13 @@ ProxyPassReverse "/" "http://127.0.0.1:${backendPort}/"
 `
 }
 
-export async function startApache(dir: string, port: number, backendPort: number, jwksUri: string, cpus: string | undefined): Promise<Proc> {
+export async function startApache(
+  dir: string,
+  port: number,
+  backendPort: number,
+  jwksUri: string,
+  cpus: string | undefined,
+): Promise<Proc> {
   const conf = path.join(dir, 'apache.conf')
   fs.writeFileSync(conf, apacheConfig(dir, port, backendPort, await startJwksTlsRelay(dir, jwksUri)))
   return startProcess('apache', apacheBin, ['-f', conf, '-d', dir, '-DFOREGROUND'], {

@@ -39,7 +39,8 @@ for (let n = 0; n < 1_000_000 && performance.now() < deadline; n++) {
 const seconds = (performance.now() - start) / 1000
 agent.destroy()
 latencies.sort((a, b) => a - b)
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN
+const pct = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN
 const mean = latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length)
 process.stdout.write(
   `PROBE ${JSON.stringify({ requests: latencies.length, errors, seconds, rps: latencies.length / seconds, latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: latencies[latencies.length - 1] ?? Number.NaN, mean } })}\n`,

@@ -333,7 +333,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `url` until it answers `status` (200 by default), the process dies, or `timeoutMs` passes. */
-export async function waitForHttp(url: string, proc: Proc | undefined, timeoutMs = 60_000, status = 200): Promise<void> {
+export async function waitForHttp(
+  url: string,
+  proc: Proc | undefined,
+  timeoutMs = 60_000,
+  status = 200,
+): Promise<void> {
   const end = Date.now() + timeoutMs
   let last = ''
   while (Date.now() < end) {
@@ -348,7 +353,9 @@ export async function waitForHttp(url: string, proc: Proc | undefined, timeoutMs
     }
     await new Promise((r) => setTimeout(r, 100))
   }
-  throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (${last})${proc ? `:\n${proc.output()}` : ''}`)
+  throw new Error(
+    `${url} did not answer ${status} within ${timeoutMs} ms (${last})${proc ? `:\n${proc.output()}` : ''}`,
+  )
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -39,7 +39,8 @@ export function fmt(x: number, digits = 0): string {
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = []
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)))
-  const line = (r: readonly string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+  const line = (r: readonly string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
   const out = [line(rows[0] ?? [])]
   out.push(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const r of rows.slice(1)) out.push(line(r))
@@ -59,7 +60,11 @@ export interface Machine {
 
 function version(cmd: string, args: string[]): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]?.trim() ?? ''
+    return (
+      execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+        .split('\n')[0]
+        ?.trim() ?? ''
+    )
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string }
     return (e.stderr ?? e.stdout ?? '').split('\n')[0]?.trim() || 'not found'

@@ -18,7 +18,17 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
 import { insertClient, prepareClient } from '../../src/idp/clients.ts'
 import { gatewayClientInput } from '../../src/idp/gateway-client.ts'
-import { freePort, nodeBin, onCleanup, pidsWithCmdline, projectRoot, startProcess, waitForHttp, type Measured, type Proc } from './proc.ts'
+import {
+  freePort,
+  nodeBin,
+  onCleanup,
+  pidsWithCmdline,
+  projectRoot,
+  startProcess,
+  waitForHttp,
+  type Measured,
+  type Proc,
+} from './proc.ts'
 
 export const benchDatabase = 'satupintu_bench'
 /** The machine's PostgreSQL (node-svc: 127.0.0.1:5432, trust auth). Override with BENCH_PG_ADMIN_URL. */
@@ -65,7 +75,10 @@ export function postgresBackends(): Measured {
 
 /** The bench database's counters (pg_stat_database): transactions and rows written. */
 export async function databaseCounters(stack: Stack): Promise<{ transactions: number; rowsWritten: number }> {
-  const r = await sql<{ x: string; w: string }>`select (xact_commit + xact_rollback)::text as x, (tup_inserted + tup_updated + tup_deleted)::text as w
+  const r = await sql<{
+    x: string
+    w: string
+  }>`select (xact_commit + xact_rollback)::text as x, (tup_inserted + tup_updated + tup_deleted)::text as w
     from pg_stat_database where datname = current_database()`.execute(stack.db.db)
   return { transactions: Number(r.rows[0]?.x ?? 0), rowsWritten: Number(r.rows[0]?.w ?? 0) }
 }
@@ -211,7 +224,15 @@ export async function prepareStack(opts: StackOptions): Promise<Stack> {
     const nik = `320101120190${String(i + 1).padStart(4, '0')}`
     const created = await createCitizen(
       db.db,
-      { nik, name: 'Budi Santoso', birthDate: '1990-01-12', gender: 'male', email: `warga${i + 1}@contoh.id`, password: citizenPassword, regencyName: config.regency.name },
+      {
+        nik,
+        name: 'Budi Santoso',
+        birthDate: '1990-01-12',
+        gender: 'male',
+        email: `warga${i + 1}@contoh.id`,
+        password: citizenPassword,
+        regencyName: config.regency.name,
+      },
       { actor: 'system' },
     )
     citizens.push({ id: created.id, nik, password: citizenPassword })
@@ -259,22 +280,32 @@ function serviceEnv(stack: Stack, s: ServiceStart): Record<string, string> {
 
 export async function startIdp(stack: Stack, s: ServiceStart & { threadpool: number }): Promise<Proc> {
   const name = s.name ?? 'idp'
-  const proc = startProcess(name, nodeBin, [...(s.nodeArgs ?? []), path.join(projectRoot, 'bin', 'satupintu.js'), 'idp'], {
-    cpus: s.cpus,
-    env: { ...serviceEnv(stack, s), UV_THREADPOOL_SIZE: String(s.threadpool) },
-    logFile: s.logFile ?? path.join(stack.dir, `${name}.log`),
-  })
+  const proc = startProcess(
+    name,
+    nodeBin,
+    [...(s.nodeArgs ?? []), path.join(projectRoot, 'bin', 'satupintu.js'), 'idp'],
+    {
+      cpus: s.cpus,
+      env: { ...serviceEnv(stack, s), UV_THREADPOOL_SIZE: String(s.threadpool) },
+      logFile: s.logFile ?? path.join(stack.dir, `${name}.log`),
+    },
+  )
   await waitForHttp(`http://127.0.0.1:${s.port ?? stack.idpPort}/readyz`, proc, 90_000)
   return proc
 }
 
 export async function startGateway(stack: Stack, s: ServiceStart): Promise<Proc> {
   const name = s.name ?? 'gateway'
-  const proc = startProcess(name, nodeBin, [...(s.nodeArgs ?? []), path.join(projectRoot, 'bin', 'satupintu.js'), 'gateway'], {
-    cpus: s.cpus,
-    env: { ...serviceEnv(stack, s), GATEWAY_CLIENT_SECRET: stack.gatewaySecret },
-    logFile: s.logFile ?? path.join(stack.dir, `${name}.log`),
-  })
+  const proc = startProcess(
+    name,
+    nodeBin,
+    [...(s.nodeArgs ?? []), path.join(projectRoot, 'bin', 'satupintu.js'), 'gateway'],
+    {
+      cpus: s.cpus,
+      env: { ...serviceEnv(stack, s), GATEWAY_CLIENT_SECRET: stack.gatewaySecret },
+      logFile: s.logFile ?? path.join(stack.dir, `${name}.log`),
+    },
+  )
   await waitForHttp(`http://127.0.0.1:${s.port ?? stack.gatewayPort}/readyz`, proc, 90_000)
   return proc
 }

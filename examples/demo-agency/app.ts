@@ -126,7 +126,10 @@ const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.ch
 function page(reply: FastifyReply, title: string, body: string, status = 200): FastifyReply {
   return reply
     .code(status)
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+    .header(
+      'content-security-policy',
+      "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+    )
     .header('cache-control', 'no-store')
     .type('text/html; charset=utf-8')
     .send(
@@ -142,7 +145,9 @@ function page(reply: FastifyReply, title: string, body: string, status = 200): F
  * issuer, the audience (this agency: an assertion made for another agency is refused),
  * the expiry with a few seconds of clock tolerance, and an age of at most 60 s.
  */
-function assertionVerifier(gateway: NonNullable<DemoAgencyOptions['gateway']>): (req: FastifyRequest) => Promise<Verified> {
+function assertionVerifier(
+  gateway: NonNullable<DemoAgencyOptions['gateway']>,
+): (req: FastifyRequest) => Promise<Verified> {
   const issuer = gateway.url.replace(/\/+$/, '')
   // jose caches the keys and fetches them again when a new key id appears (rotation).
   const keys = createRemoteJWKSet(new URL(gateway.jwksUrl ?? `${issuer}/.well-known/jwks.json`))
@@ -185,8 +190,23 @@ function documentsOf(v: unknown): AttachedDocument[] {
   return v.flatMap((d): AttachedDocument[] => {
     if (typeof d !== 'object' || d === null) return []
     const r = d as Record<string, unknown>
-    if (typeof r.type !== 'string' || typeof r.url !== 'string' || typeof r.sha256 !== 'string' || typeof r.expires_at !== 'number') return []
-    return [{ type: r.type, url: r.url, sha256: r.sha256, media_type: String(r.media_type ?? ''), verified: r.verified === true, expires_at: r.expires_at }]
+    if (
+      typeof r.type !== 'string' ||
+      typeof r.url !== 'string' ||
+      typeof r.sha256 !== 'string' ||
+      typeof r.expires_at !== 'number'
+    )
+      return []
+    return [
+      {
+        type: r.type,
+        url: r.url,
+        sha256: r.sha256,
+        media_type: String(r.media_type ?? ''),
+        verified: r.verified === true,
+        expires_at: r.expires_at,
+      },
+    ]
   })
 }
 
@@ -194,7 +214,10 @@ function documentsOf(v: unknown): AttachedDocument[] {
  * The agency backend's access token for the gateway (client-credentials grant, RFC 6749
  * §4.4, with the gateway as resource, RFC 8707), reused until shortly before it expires.
  */
-function documentsTokenSource(client: NonNullable<DemoAgencyOptions['documentsClient']>, resource: string = client.resource): () => Promise<string> {
+function documentsTokenSource(
+  client: NonNullable<DemoAgencyOptions['documentsClient']>,
+  resource: string = client.resource,
+): () => Promise<string> {
   const tokenUrl = new URL(client.tokenUrl)
   // Only the token endpoint is used: no discovery needed for a client-credentials grant.
   const config = new oidc.Configuration(
@@ -219,7 +242,8 @@ function refusal(err: unknown): Verified {
     const why = err.claim === 'aud' ? 'Identitas ini dibuat untuk instansi lain.' : 'Identitas ini tidak sah.'
     return { ok: false, why, code: err.claim }
   }
-  if (err instanceof joseErrors.JOSEError) return { ok: false, why: 'Tanda tangan identitas ini tidak sah.', code: err.code }
+  if (err instanceof joseErrors.JOSEError)
+    return { ok: false, why: 'Tanda tangan identitas ini tidak sah.', code: err.code }
   return { ok: false, why: 'Identitas ini tidak dapat diperiksa saat ini.', code: 'error' }
 }
 
@@ -230,9 +254,17 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async () => ({ status: 'ready' }))
   // A citizen sees a page, never Fastify's JSON or a stack trace (an agency should do the same).
-  app.setNotFoundHandler((_req, reply) => page(reply, 'Tidak ditemukan', '<h1>Halaman tidak ditemukan</h1><p>Alamat ini tidak ada di Dinas Contoh.</p><p><a class="button" href="/">Ke beranda</a></p>', 404))
+  app.setNotFoundHandler((_req, reply) =>
+    page(
+      reply,
+      'Tidak ditemukan',
+      '<h1>Halaman tidak ditemukan</h1><p>Alamat ini tidak ada di Dinas Contoh.</p><p><a class="button" href="/">Ke beranda</a></p>',
+      404,
+    ),
+  )
   app.setErrorHandler((err: { statusCode?: number }, req, reply) => {
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+    const status =
+      typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
     if (status === 500) req.log.error({ err }, 'demo agency: request failed')
     return page(
       reply,
@@ -247,15 +279,24 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
   // ---- Behind the gateway ----------------------------------------------------------
 
   const verify = opts.gateway ? assertionVerifier(opts.gateway) : undefined
-  const gatewayHome = opts.gateway ? `${opts.gateway.url.replace(/\/+$/, '')}/layanan/${opts.gateway.agencyId}/` : undefined
+  const gatewayHome = opts.gateway
+    ? `${opts.gateway.url.replace(/\/+$/, '')}/layanan/${opts.gateway.agencyId}/`
+    : undefined
 
   /** The citizen the gateway vouches for, or a 401 page (and undefined). */
   async function citizenOr401(req: FastifyRequest, reply: FastifyReply): Promise<Citizen | undefined> {
-    const result: Verified = verify ? await verify(req) : { ok: false, why: 'Instansi ini belum disambungkan ke Satu Pintu.', code: 'not_configured' }
+    const result: Verified = verify
+      ? await verify(req)
+      : { ok: false, why: 'Instansi ini belum disambungkan ke Satu Pintu.', code: 'not_configured' }
     if (result.ok) return result.citizen
     req.log.info({ reason: result.code }, 'assertion refused')
     const back = gatewayHome ? `<p><a class="button" href="${esc(gatewayHome)}">Buka melalui Satu Pintu</a></p>` : ''
-    page(reply, 'Akses ditolak', `<h1>Akses ditolak</h1><p>${esc(result.why)}</p>${back}<p><small>Kode: <code>${esc(result.code)}</code></small></p>`, 401)
+    page(
+      reply,
+      'Akses ditolak',
+      `<h1>Akses ditolak</h1><p>${esc(result.why)}</p>${back}<p><small>Kode: <code>${esc(result.code)}</code></small></p>`,
+      401,
+    )
     return undefined
   }
 
@@ -299,7 +340,11 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     if (!c) return reply
     const body = (req.body ?? {}) as Record<string, unknown>
     const purpose = typeof body.keperluan === 'string' ? body.keperluan.slice(0, 200) : ''
-    return page(reply, 'Permohonan diterima', `<h1>Permohonan diterima</h1><p>Terima kasih, ${esc(c.name)}. Keperluan: ${esc(purpose)}</p><p><a href="./">Kembali</a></p>`)
+    return page(
+      reply,
+      'Permohonan diterima',
+      `<h1>Permohonan diterima</h1><p>Terima kasih, ${esc(c.name)}. Keperluan: ${esc(purpose)}</p><p><a href="./">Kembali</a></p>`,
+    )
   })
 
   // ---- A service that needs documents (agencies.yaml: izin-usaha, documents: [ktp]) ----
@@ -343,9 +388,15 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     const body = (req.body ?? {}) as Record<string, unknown>
     // The link comes from this request's own assertion: fresh, and signed by the gateway.
     const doc = c.documents.find((d) => d.type === body.jenis)
-    if (!doc) return page(reply, 'Dokumen', '<h1>Dokumen tidak dilampirkan</h1><p><a href="../izin">Kembali</a></p>', 404)
+    if (!doc)
+      return page(reply, 'Dokumen', '<h1>Dokumen tidak dilampirkan</h1><p><a href="../izin">Kembali</a></p>', 404)
     if (!documentsToken || !gatewayOrigin) {
-      return page(reply, 'Dokumen', '<h1>Belum disambungkan</h1><p>Instansi ini belum punya klien untuk mengambil dokumen.</p>', 503)
+      return page(
+        reply,
+        'Dokumen',
+        '<h1>Belum disambungkan</h1><p>Instansi ini belum punya klien untuk mengambil dokumen.</p>',
+        503,
+      )
     }
     // Our token goes to the gateway only, never to whatever URL a claim might name.
     const url = new URL(doc.url)
@@ -356,7 +407,14 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
   })
 
   /** Downloads a link with our token, streaming it through SHA-256, and shows whether it matches. */
-  async function checkDocument(req: FastifyRequest, reply: FastifyReply, url: URL, doc: AttachedDocument, token: string, back: string): Promise<FastifyReply> {
+  async function checkDocument(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    url: URL,
+    doc: AttachedDocument,
+    token: string,
+    back: string,
+  ): Promise<FastifyReply> {
     let status: number
     let digest = ''
     let size = 0
@@ -377,7 +435,12 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
       return page(reply, 'Dokumen', `<h1>Dokumen tidak dapat diambil</h1><p><a href="${back}">Kembali</a></p>`, 502)
     }
     if (status !== 200) {
-      return page(reply, 'Dokumen', `<h1>Dokumen ditolak</h1><p>Satu Pintu menjawab ${status}.</p><p><a href="${back}">Kembali</a></p>`, 502)
+      return page(
+        reply,
+        'Dokumen',
+        `<h1>Dokumen ditolak</h1><p>Satu Pintu menjawab ${status}.</p><p><a href="${back}">Kembali</a></p>`,
+        502,
+      )
     }
     const match = digest === doc.sha256
     return page(
@@ -432,12 +495,18 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
   // a demo keeps no database, and a restart only means signing in again.
   const accessTokens = new Map<string, { token: string; until: number }>()
   const service = opts.documentService
-  const idpDocuments = opts.documentsClient?.idpResource !== undefined ? documentsTokenSource(opts.documentsClient, opts.documentsClient.idpResource) : undefined
+  const idpDocuments =
+    opts.documentsClient?.idpResource !== undefined
+      ? documentsTokenSource(opts.documentsClient, opts.documentsClient.idpResource)
+      : undefined
 
   app.get('/oidc-langsung/', async (req, reply) => {
     const v = visitor(req.cookies.demo_session)
     if (v) {
-      const docs = service !== undefined ? '<p><a class="button" href="/oidc-langsung/dokumen">Dokumen untuk izin usaha</a></p>' : ''
+      const docs =
+        service !== undefined
+          ? '<p><a class="button" href="/oidc-langsung/dokumen">Dokumen untuk izin usaha</a></p>'
+          : ''
       return page(
         reply,
         'Beranda',
@@ -468,20 +537,36 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
   app.get('/oidc/callback', async (req, reply) => {
     const c = await oidcConfig()
     const raw = req.cookies.demo_login ? app.unsignCookie(req.cookies.demo_login) : undefined
-    if (!raw?.valid || raw.value === null) return page(reply, 'Gagal', '<h1>Sesi masuk tidak ditemukan</h1><p><a href="/oidc-langsung/">Mulai lagi</a></p>', 400)
+    if (!raw?.valid || raw.value === null)
+      return page(
+        reply,
+        'Gagal',
+        '<h1>Sesi masuk tidak ditemukan</h1><p><a href="/oidc-langsung/">Mulai lagi</a></p>',
+        400,
+      )
     const { verifier, state, nonce } = JSON.parse(raw.value) as { verifier: string; state: string; nonce: string }
     reply.clearCookie('demo_login', { path: '/' })
     const current = new URL(req.url, opts.oidc?.baseUrl)
     if (current.searchParams.has('error')) {
       return page(reply, 'Dibatalkan', '<h1>Masuk dibatalkan</h1><p><a href="/oidc-langsung/">Kembali</a></p>', 400)
     }
-    const tokens = await oidc.authorizationCodeGrant(c, current, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce })
+    const tokens = await oidc.authorizationCodeGrant(c, current, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+    })
     const claims = tokens.claims()
     if (!claims) throw new Error('no ID token')
     const info = await oidc.fetchUserInfo(c, tokens.access_token, claims.sub)
     const sid = oidc.randomState()
     accessTokens.set(sid, { token: tokens.access_token, until: Date.now() + (tokens.expires_in ?? 60) * 1000 })
-    const v: Visitor = { sub: claims.sub, name: String(info.name ?? ''), acr: String(claims.acr ?? ''), idToken: tokens.id_token ?? '', sid }
+    const v: Visitor = {
+      sub: claims.sub,
+      name: String(info.name ?? ''),
+      acr: String(claims.acr ?? ''),
+      idToken: tokens.id_token ?? '',
+      sid,
+    }
     reply.setCookie('demo_session', JSON.stringify(v), { ...cookieOpts, maxAge: 3600 })
     return reply.redirect('/oidc-langsung/', 303)
   })
@@ -519,7 +604,10 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
             )
             .join('') +
           '</ul>'
-    const missing = listing !== undefined && listing.missing.length > 0 ? `<p>Belum diunggah: ${esc(listing.missing.map((t) => typeNames[t] ?? t).join(', '))}.</p>` : ''
+    const missing =
+      listing !== undefined && listing.missing.length > 0
+        ? `<p>Belum diunggah: ${esc(listing.missing.map((t) => typeNames[t] ?? t).join(', '))}.</p>`
+        : ''
     return page(
       reply,
       'Dokumen',
@@ -552,20 +640,27 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     if (q.state !== undefined || q.izin_dokumen !== undefined || q.error !== undefined) {
       const raw = req.cookies.demo_izin ? app.unsignCookie(req.cookies.demo_izin) : undefined
       reply.clearCookie('demo_izin', { path: '/' })
-      if (!raw?.valid || raw.value !== q.state) return page(reply, 'Dokumen', '<h1>Jawaban tidak dikenal</h1><p><a href="/oidc-langsung/dokumen">Kembali</a></p>', 400)
+      if (!raw?.valid || raw.value !== q.state)
+        return page(
+          reply,
+          'Dokumen',
+          '<h1>Jawaban tidak dikenal</h1><p><a href="/oidc-langsung/dokumen">Kembali</a></p>',
+          400,
+        )
       note =
         q.error === 'access_denied'
           ? '<p id="jawaban">Anda tidak mengizinkan kami mengambil dokumen.</p>'
           : q.error === 'login_required'
             ? '<p id="jawaban">Di Satu Pintu sedang masuk akun lain. Keluar di sana, lalu coba lagi.</p>'
             : q.izin_dokumen === 'diberikan'
-            ? '<p id="jawaban">Terima kasih, izin diberikan.</p>'
-            : q.izin_dokumen === 'belum_lengkap'
-              ? '<p id="jawaban">Izin diberikan, tetapi ada dokumen yang belum diunggah.</p>'
-              : `<p id="jawaban">Permintaan tidak dapat diproses (${esc(q.error ?? 'tidak dikenal')}).</p>`
+              ? '<p id="jawaban">Terima kasih, izin diberikan.</p>'
+              : q.izin_dokumen === 'belum_lengkap'
+                ? '<p id="jawaban">Izin diberikan, tetapi ada dokumen yang belum diunggah.</p>'
+                : `<p id="jawaban">Permintaan tidak dapat diproses (${esc(q.error ?? 'tidak dikenal')}).</p>`
     }
     const { status, listing } = await listFromIdp(v)
-    if (status === 401) return page(reply, 'Dokumen', '<h1>Sesi berakhir</h1><p>Silakan <a href="/masuk">masuk lagi</a>.</p>', 401)
+    if (status === 401)
+      return page(reply, 'Dokumen', '<h1>Sesi berakhir</h1><p>Silakan <a href="/masuk">masuk lagi</a>.</p>', 401)
     return documentsPage(reply, v, listing, note)
   })
 
@@ -575,10 +670,23 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     const body = (req.body ?? {}) as Record<string, unknown>
     // Fresh links for this check: a listed link lives at most 15 minutes.
     const { status, listing } = await listFromIdp(v)
-    if (status === 401) return page(reply, 'Dokumen', '<h1>Sesi berakhir</h1><p>Silakan <a href="/masuk">masuk lagi</a>.</p>', 401)
+    if (status === 401)
+      return page(reply, 'Dokumen', '<h1>Sesi berakhir</h1><p>Silakan <a href="/masuk">masuk lagi</a>.</p>', 401)
     const doc = listing?.documents.find((d) => d.type === body.jenis)
-    if (!doc) return page(reply, 'Dokumen', '<h1>Dokumen tidak tersedia</h1><p><a href="/oidc-langsung/dokumen">Kembali</a></p>', 404)
-    if (!idpDocuments || !opts.oidc) return page(reply, 'Dokumen', '<h1>Belum disambungkan</h1><p>Instansi ini belum punya klien untuk mengambil dokumen.</p>', 503)
+    if (!doc)
+      return page(
+        reply,
+        'Dokumen',
+        '<h1>Dokumen tidak tersedia</h1><p><a href="/oidc-langsung/dokumen">Kembali</a></p>',
+        404,
+      )
+    if (!idpDocuments || !opts.oidc)
+      return page(
+        reply,
+        'Dokumen',
+        '<h1>Belum disambungkan</h1><p>Instansi ini belum punya klien untuk mengambil dokumen.</p>',
+        503,
+      )
     // Our token goes to the idp only, never to whatever URL a listing might name.
     const url = new URL(doc.url)
     if (url.origin !== new URL(opts.oidc.issuer).origin || !url.pathname.startsWith('/dokumen/')) {
@@ -599,7 +707,11 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     const c = await oidcConfig()
     const state = oidc.randomState()
     reply.setCookie('demo_keluar', JSON.stringify({ state, sid: v.sid }), { ...cookieOpts, maxAge: 600 })
-    const url = oidc.buildEndSessionUrl(c, { id_token_hint: v.idToken, post_logout_redirect_uri: `${opts.oidc.baseUrl}${signedOutPath}`, state })
+    const url = oidc.buildEndSessionUrl(c, {
+      id_token_hint: v.idToken,
+      post_logout_redirect_uri: `${opts.oidc.baseUrl}${signedOutPath}`,
+      state,
+    })
     return reply.redirect(url.href, 303)
   })
 
@@ -609,16 +721,26 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     reply.clearCookie('demo_keluar', { path: '/' })
     let asked: { state?: unknown; sid?: unknown } | undefined
     try {
-      asked = raw?.valid && raw.value !== null ? (JSON.parse(raw.value) as { state?: unknown; sid?: unknown }) : undefined
+      asked =
+        raw?.valid && raw.value !== null ? (JSON.parse(raw.value) as { state?: unknown; sid?: unknown }) : undefined
     } catch {
       asked = undefined
     }
     const v = visitor(req.cookies.demo_session)
     // The state we sent, back in this browser: the citizen confirmed at the idp.
-    if (asked !== undefined && typeof asked.state === 'string' && q.state === asked.state && (v === undefined || v.sid === asked.sid)) {
+    if (
+      asked !== undefined &&
+      typeof asked.state === 'string' &&
+      q.state === asked.state &&
+      (v === undefined || v.sid === asked.sid)
+    ) {
       if (v) accessTokens.delete(v.sid)
       reply.clearCookie('demo_session', { path: '/' })
-      return page(reply, 'Keluar', '<h1>Anda sudah keluar</h1><p>Anda telah keluar dari Dinas Contoh dan dari Satu Pintu.</p><p><a class="button" href="/oidc-langsung/">Kembali ke beranda</a></p>')
+      return page(
+        reply,
+        'Keluar',
+        '<h1>Anda sudah keluar</h1><p>Anda telah keluar dari Dinas Contoh dan dari Satu Pintu.</p><p><a class="button" href="/oidc-langsung/">Kembali ke beranda</a></p>',
+      )
     }
     // No state, or not ours: the citizen chose to stay signed in (or the link was not ours).
     return reply.redirect('/oidc-langsung/', 303)

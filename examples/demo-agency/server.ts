@@ -5,7 +5,9 @@ import { buildDemoAgency } from './app.ts'
 
 const port = Number.parseInt(process.env.DEMO_AGENCY_PORT ?? '8081', 10)
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  process.stderr.write(`demo-agency: DEMO_AGENCY_PORT must be a port number, got ${JSON.stringify(process.env.DEMO_AGENCY_PORT)}\n`)
+  process.stderr.write(
+    `demo-agency: DEMO_AGENCY_PORT must be a port number, got ${JSON.stringify(process.env.DEMO_AGENCY_PORT)}\n`,
+  )
   process.exit(1)
 }
 // Behind the gateway: GATEWAY_URL is the gateway's public URL (the assertion's issuer),
@@ -16,7 +18,13 @@ const jwksUrl = process.env.GATEWAY_JWKS_URL
 const app = await buildDemoAgency({
   logger: pino({ name: 'demo-agency' }),
   ...(gatewayUrl
-    ? { gateway: { url: gatewayUrl, agencyId: process.env.DEMO_AGENCY_ID ?? 'dinas-contoh', ...(jwksUrl ? { jwksUrl } : {}) } }
+    ? {
+        gateway: {
+          url: gatewayUrl,
+          agencyId: process.env.DEMO_AGENCY_ID ?? 'dinas-contoh',
+          ...(jwksUrl ? { jwksUrl } : {}),
+        },
+      }
     : {}),
 })
 await app.listen({ host: process.env.HOST ?? '127.0.0.1', port })

@@ -8,7 +8,13 @@ import { recordAudit, type AuditActor } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/citizens.ts'
 import { AccountError } from './errors.ts'
-import { classifyIdentifier, maskContact, normalizeEmail, normalizePhone, type ClassifiedIdentifier } from './identifiers.ts'
+import {
+  classifyIdentifier,
+  maskContact,
+  normalizeEmail,
+  normalizePhone,
+  type ClassifiedIdentifier,
+} from './identifiers.ts'
 import { nikMatchesPerson, parseNik } from './nik.ts'
 import { hashDeviceId } from './devices.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
@@ -95,26 +101,24 @@ interface CitizenRecord {
 }
 
 function selectCitizens(db: Kysely<Database>) {
-  return db
-    .selectFrom('citizens')
-    .select([
-      'id',
-      'nik',
-      'name',
-      // As text: the drivers turn a date into a Date at different midnights (see the table type).
-      sql<string>`to_char(birth_date, 'YYYY-MM-DD')`.as('birth_date'),
-      'gender',
-      'email',
-      'email_verified',
-      'phone',
-      'phone_verified',
-      'password_hash',
-      'assurance_level',
-      'status',
-      'created_at',
-      'updated_at',
-      'password_changed_at',
-    ])
+  return db.selectFrom('citizens').select([
+    'id',
+    'nik',
+    'name',
+    // As text: the drivers turn a date into a Date at different midnights (see the table type).
+    sql<string>`to_char(birth_date, 'YYYY-MM-DD')`.as('birth_date'),
+    'gender',
+    'email',
+    'email_verified',
+    'phone',
+    'phone_verified',
+    'password_hash',
+    'assurance_level',
+    'status',
+    'created_at',
+    'updated_at',
+    'password_changed_at',
+  ])
 }
 
 function toCitizen(r: CitizenRecord): Citizen {
@@ -145,16 +149,25 @@ async function findRecordById(db: Kysely<Database>, id: string): Promise<Citizen
   return selectCitizens(db).where('id', '=', id).executeTakeFirst()
 }
 
-async function findRecordByIdentifier(db: Kysely<Database>, identifier: ClassifiedIdentifier): Promise<CitizenRecord | undefined> {
+async function findRecordByIdentifier(
+  db: Kysely<Database>,
+  identifier: ClassifiedIdentifier,
+): Promise<CitizenRecord | undefined> {
   switch (identifier.kind) {
     case 'nik':
       return selectCitizens(db).where('nik', '=', identifier.value).executeTakeFirst()
     // Only a verified contact identifies an account (docs/security.md line 37): an unverified
     // one may be claimed by anyone, on any number of accounts.
     case 'email':
-      return selectCitizens(db).where('email', '=', identifier.value).where('email_verified', '=', true).executeTakeFirst()
+      return selectCitizens(db)
+        .where('email', '=', identifier.value)
+        .where('email_verified', '=', true)
+        .executeTakeFirst()
     case 'phone':
-      return selectCitizens(db).where('phone', '=', identifier.value).where('phone_verified', '=', true).executeTakeFirst()
+      return selectCitizens(db)
+        .where('phone', '=', identifier.value)
+        .where('phone_verified', '=', true)
+        .executeTakeFirst()
     case 'invalid':
       return undefined
   }
@@ -166,7 +179,10 @@ export async function findCitizenById(db: Kysely<Database>, id: string): Promise
 }
 
 /** Looks a citizen up by a classified identifier (classifyIdentifier()): a NIK, or a verified e-mail or phone. */
-export async function findCitizenByIdentifier(db: Kysely<Database>, identifier: ClassifiedIdentifier): Promise<Citizen | undefined> {
+export async function findCitizenByIdentifier(
+  db: Kysely<Database>,
+  identifier: ClassifiedIdentifier,
+): Promise<Citizen | undefined> {
   const r = await findRecordByIdentifier(db, identifier)
   return r === undefined ? undefined : toCitizen(r)
 }
@@ -363,8 +379,26 @@ export async function createCitizen(
         .where('phone_verified', '=', false)
         .where('assurance_level', '=', 1)
         .where('created_at', '<', new Date(now.getTime() - unprovenClaimSeconds * 1000))
-        .where((eb) => eb.not(eb.exists(eb.selectFrom('known_devices').select('known_devices.citizen_id').whereRef('known_devices.citizen_id', '=', 'citizens.id'))))
-        .where((eb) => eb.not(eb.exists(eb.selectFrom('documents').select('documents.citizen_id').whereRef('documents.citizen_id', '=', 'citizens.id'))))
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('known_devices')
+                .select('known_devices.citizen_id')
+                .whereRef('known_devices.citizen_id', '=', 'citizens.id'),
+            ),
+          ),
+        )
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('documents')
+                .select('documents.citizen_id')
+                .whereRef('documents.citizen_id', '=', 'citizens.id'),
+            ),
+          ),
+        )
         .returning('id')
         .executeTakeFirst()
       const row = await trx
@@ -433,7 +467,12 @@ export type CitizenAuthResult =
       readonly weakPassword: PasswordError | null
     }
   | { readonly ok: false; readonly reason: 'invalid_credentials' }
-  | { readonly ok: false; readonly reason: 'throttled'; readonly retryAfterSeconds: number; readonly permanent: boolean }
+  | {
+      readonly ok: false
+      readonly reason: 'throttled'
+      readonly retryAfterSeconds: number
+      readonly permanent: boolean
+    }
 
 const INVALID_CREDENTIALS = Object.freeze({ ok: false, reason: 'invalid_credentials' } as const)
 
@@ -441,10 +480,19 @@ const INVALID_CREDENTIALS = Object.freeze({ ok: false, reason: 'invalid_credenti
  * The throttle key part of a device the account signed in from before (known_devices
  * holds the SHA-256 of each device id), or undefined for any other browser.
  */
-async function knownDeviceKey(db: Kysely<Database>, citizenId: string, deviceId: string | undefined): Promise<string | undefined> {
+async function knownDeviceKey(
+  db: Kysely<Database>,
+  citizenId: string,
+  deviceId: string | undefined,
+): Promise<string | undefined> {
   if (deviceId === undefined || !/^[A-Za-z0-9_-]{43}$/.test(deviceId)) return undefined
   const hash = hashDeviceId(deviceId)
-  const row = await db.selectFrom('known_devices').select('device_hash').where('citizen_id', '=', citizenId).where('device_hash', '=', hash).executeTakeFirst()
+  const row = await db
+    .selectFrom('known_devices')
+    .select('device_hash')
+    .where('citizen_id', '=', citizenId)
+    .where('device_hash', '=', hash)
+    .executeTakeFirst()
   // Not the hash itself: the throttle table should not hold what identifies the device row.
   return row === undefined ? undefined : hash.slice(0, 24)
 }
@@ -480,7 +528,10 @@ export async function authenticateCitizen(
           : unknownAccountKey(classified.kind, classified.value),
     source: sourceKey(options.ip),
     device: record !== undefined ? await knownDeviceKey(db, record.id, options.deviceId) : undefined,
-    identifier: classified.kind === 'invalid' ? identifierKey('invalid', String(identifier).slice(0, 320)) : identifierKey(classified.kind, classified.value),
+    identifier:
+      classified.kind === 'invalid'
+        ? identifierKey('invalid', String(identifier).slice(0, 320))
+        : identifierKey(classified.kind, classified.value),
   }
   const audit = { ip: options.ip, requestId: options.requestId, subjectId: record?.id }
   const actor: AuditActor = record === undefined ? 'anonymous' : `citizen:${record.id}`
@@ -493,7 +544,11 @@ export async function authenticateCitizen(
       ...audit,
       event: 'auth.login.throttled',
       actor,
-      data: { scope: decision.accountWide === true ? 'account_wide' : decision.scope, identifierKind: classified.kind, knownDevice: keys.device !== undefined },
+      data: {
+        scope: decision.accountWide === true ? 'account_wide' : decision.scope,
+        identifierKind: classified.kind,
+        knownDevice: keys.device !== undefined,
+      },
     })
     if (decision.accountWide === true) {
       // The account-wide refusal of unknown sources is shared by the NIK, the e-mail and the
@@ -504,7 +559,12 @@ export async function authenticateCitizen(
       await hasher.verifyAgainstDummy(password)
       return INVALID_CREDENTIALS
     }
-    return { ok: false, reason: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, permanent: decision.permanent }
+    return {
+      ok: false,
+      reason: 'throttled',
+      retryAfterSeconds: decision.retryAfterSeconds,
+      permanent: decision.permanent,
+    }
   }
 
   if (record !== undefined && record.status === 'active' && record.password_hash !== null) {
@@ -518,7 +578,12 @@ export async function authenticateCitizen(
           await trx.updateTable('citizens').set({ password_hash: rehashed }).where('id', '=', record.id).execute()
         }
         await recordSignInSuccess(trx, keys)
-        await recordAudit(trx, { ...audit, event: 'auth.login.succeeded', actor, data: { method: 'password', identifierKind: classified.kind } })
+        await recordAudit(trx, {
+          ...audit,
+          event: 'auth.login.succeeded',
+          actor,
+          data: { method: 'password', identifierKind: classified.kind },
+        })
       })
       const verdict = checkPassword(password, {
         nik: record.nik,
@@ -536,7 +601,11 @@ export async function authenticateCitizen(
   const policy = options.policy
   const signInPolicy = policy ?? defaultSignInPolicy
   // Told at the first threshold, when unknown sources start being refused, and at the bar.
-  const noticeAt = new Set([signInPolicy.noticeAfterFailures, unknownSourceCap(signInPolicy), signInPolicy.maxConsecutiveFailures])
+  const noticeAt = new Set([
+    signInPolicy.noticeAfterFailures,
+    unknownSourceCap(signInPolicy),
+    signInPolicy.maxConsecutiveFailures,
+  ])
   await db.transaction().execute(async (trx) => {
     await recordAudit(trx, { ...audit, event: 'auth.login.failed', actor, data: { identifierKind: classified.kind } })
     // The owner hears of a run of failures, with this entry (docs/security.md line 38).
@@ -547,7 +616,11 @@ export async function authenticateCitizen(
         {
           citizenId: record.id,
           kind: 'sign_in_attempts',
-          data: { since: decision.firstFailureAt, failures: decision.accountFailures, locked: decision.accountFailures >= cap },
+          data: {
+            since: decision.firstFailureAt,
+            failures: decision.accountFailures,
+            locked: decision.accountFailures >= cap,
+          },
         },
         options.noticeOptions,
       )
@@ -610,7 +683,11 @@ export async function setCitizenPassword(
       ip: context.ip,
       requestId: context.requestId,
     })
-    await queueNotice(trx, { citizenId, kind: context.notice ?? 'password_changed', data: { at: now } }, context.noticeOptions)
+    await queueNotice(
+      trx,
+      { citizenId, kind: context.notice ?? 'password_changed', data: { at: now } },
+      context.noticeOptions,
+    )
   })
 }
 
@@ -644,8 +721,14 @@ async function markVerifiedOnce(
     // Only if the address is still the one the code was sent to.
     const query =
       kind === 'email'
-        ? trx.updateTable('citizens').set({ email_verified: true, updated_at: new Date() }).where('email', '=', normalized)
-        : trx.updateTable('citizens').set({ phone_verified: true, updated_at: new Date() }).where('phone', '=', normalized)
+        ? trx
+            .updateTable('citizens')
+            .set({ email_verified: true, updated_at: new Date() })
+            .where('email', '=', normalized)
+        : trx
+            .updateTable('citizens')
+            .set({ phone_verified: true, updated_at: new Date() })
+            .where('phone', '=', normalized)
     const result = await query.where('id', '=', citizenId).executeTakeFirst()
     if (result.numUpdatedRows === 0n) return false
     await recordAudit(trx, {
@@ -660,12 +743,22 @@ async function markVerifiedOnce(
 }
 
 /** Marks the email verified if it is still `email` (the destination of the verified code). */
-export async function markEmailVerified(db: Kysely<Database>, citizenId: string, email: string, context: RequestContext = {}): Promise<boolean> {
+export async function markEmailVerified(
+  db: Kysely<Database>,
+  citizenId: string,
+  email: string,
+  context: RequestContext = {},
+): Promise<boolean> {
   return markVerified(db, citizenId, 'email', email, context)
 }
 
 /** Marks the phone verified if it is still `phone` (the destination of the verified code). */
-export async function markPhoneVerified(db: Kysely<Database>, citizenId: string, phone: string, context: RequestContext = {}): Promise<boolean> {
+export async function markPhoneVerified(
+  db: Kysely<Database>,
+  citizenId: string,
+  phone: string,
+  context: RequestContext = {},
+): Promise<boolean> {
   return markVerified(db, citizenId, 'phone', phone, context)
 }
 
@@ -679,7 +772,12 @@ export async function setCitizenStatus(
   if (status !== 'active' && status !== 'disabled') throw new Error(`unknown citizen status ${String(status)}`)
   if (!UUID.test(citizenId)) throw new AccountError('account_not_found')
   return db.transaction().execute(async (trx) => {
-    const exists = await trx.selectFrom('citizens').select('status').where('id', '=', citizenId).forUpdate().executeTakeFirst()
+    const exists = await trx
+      .selectFrom('citizens')
+      .select('status')
+      .where('id', '=', citizenId)
+      .forUpdate()
+      .executeTakeFirst()
     if (exists === undefined) throw new AccountError('account_not_found')
     if (exists.status === status) return false
     await trx.updateTable('citizens').set({ status, updated_at: new Date() }).where('id', '=', citizenId).execute()
@@ -762,14 +860,20 @@ export async function updateProfile(
         // other. The new value only masked: the old address may no longer be the citizen's.
         const at = new Date()
         const verifiedBefore: { channel: 'email' | 'sms'; address: string }[] = []
-        if (current.email !== null && current.email_verified) verifiedBefore.push({ channel: 'email', address: current.email })
-        if (current.phone !== null && current.phone_verified) verifiedBefore.push({ channel: 'sms', address: current.phone })
+        if (current.email !== null && current.email_verified)
+          verifiedBefore.push({ channel: 'email', address: current.email })
+        if (current.phone !== null && current.phone_verified)
+          verifiedBefore.push({ channel: 'sms', address: current.phone })
         for (const field of ['email', 'phone'] as const) {
           const value = set[field]
           if (value === undefined || verifiedBefore.length === 0) continue
           // Told even when the changed contact itself was never verified: the other one was.
           const data = { at, field, newContact: value === null ? null : maskContact(value) }
-          await queueNotice(trx, { citizenId, kind: 'contact_changed', data, to: verifiedBefore }, context.noticeOptions)
+          await queueNotice(
+            trx,
+            { citizenId, kind: 'contact_changed', data, to: verifiedBefore },
+            context.noticeOptions,
+          )
         }
         await recordAudit(trx, {
           event: 'account.profile_changed',

@@ -23,22 +23,32 @@ export function hashDeviceId(deviceId: string): string {
 /** "Chrome di Android", "Firefox on Windows": what the notice names, from the User-Agent. */
 export function deviceLabel(userAgent: string | undefined, locale: 'id' | 'en' = 'id'): string {
   const ua = (userAgent ?? '').slice(0, 1000)
-  const browser =
-    /SamsungBrowser\//.test(ua) ? 'Samsung Internet'
-    : /Edg(A|iOS)?\//.test(ua) ? 'Edge'
-    : /OPR\/|Opera/.test(ua) ? 'Opera'
-    : /Firefox\/|FxiOS\//.test(ua) ? 'Firefox'
-    : /Chrome\/|CriOS\//.test(ua) ? 'Chrome'
-    : /Safari\//.test(ua) ? 'Safari'
-    : undefined
-  const os =
-    /Android/.test(ua) ? 'Android'
-    : /iPhone|iPad|iPod/.test(ua) ? 'iOS'
-    : /Windows/.test(ua) ? 'Windows'
-    : /Mac OS X|Macintosh/.test(ua) ? 'macOS'
-    : /CrOS/.test(ua) ? 'ChromeOS'
-    : /Linux/.test(ua) ? 'Linux'
-    : undefined
+  const browser = /SamsungBrowser\//.test(ua)
+    ? 'Samsung Internet'
+    : /Edg(A|iOS)?\//.test(ua)
+      ? 'Edge'
+      : /OPR\/|Opera/.test(ua)
+        ? 'Opera'
+        : /Firefox\/|FxiOS\//.test(ua)
+          ? 'Firefox'
+          : /Chrome\/|CriOS\//.test(ua)
+            ? 'Chrome'
+            : /Safari\//.test(ua)
+              ? 'Safari'
+              : undefined
+  const os = /Android/.test(ua)
+    ? 'Android'
+    : /iPhone|iPad|iPod/.test(ua)
+      ? 'iOS'
+      : /Windows/.test(ua)
+        ? 'Windows'
+        : /Mac OS X|Macintosh/.test(ua)
+          ? 'macOS'
+          : /CrOS/.test(ua)
+            ? 'ChromeOS'
+            : /Linux/.test(ua)
+              ? 'Linux'
+              : undefined
   const unknown = locale === 'id' ? 'peramban tak dikenal' : 'unknown browser'
   if (browser === undefined && os === undefined) return unknown
   if (os === undefined) return browser as string
@@ -61,7 +71,12 @@ export interface SignInDeviceResult {
  */
 export async function recordSignInDevice(
   db: Kysely<Database>,
-  input: { readonly citizenId: string; readonly deviceId: string | undefined; readonly userAgent: string | undefined; readonly now?: Date },
+  input: {
+    readonly citizenId: string
+    readonly deviceId: string | undefined
+    readonly userAgent: string | undefined
+    readonly now?: Date
+  },
   options: QueueNoticeOptions = {},
 ): Promise<SignInDeviceResult> {
   const now = input.now ?? new Date()
@@ -75,18 +90,41 @@ export async function recordSignInDevice(
       .where('device_hash', '=', hash)
       .executeTakeFirst()
     if (seen.numUpdatedRows > 0n) return { deviceId, isNew: false, notified: false }
-    const others = await trx.selectFrom('known_devices').select('device_hash').where('citizen_id', '=', input.citizenId).limit(1).execute()
+    const others = await trx
+      .selectFrom('known_devices')
+      .select('device_hash')
+      .where('citizen_id', '=', input.citizenId)
+      .limit(1)
+      .execute()
     const inserted = await trx
       .insertInto('known_devices')
-      .values({ citizen_id: input.citizenId, device_hash: hash, label: deviceLabel(input.userAgent, 'en'), first_seen_at: now, last_seen_at: now })
+      .values({
+        citizen_id: input.citizenId,
+        device_hash: hash,
+        label: deviceLabel(input.userAgent, 'en'),
+        first_seen_at: now,
+        last_seen_at: now,
+      })
       .onConflict((oc) => oc.columns(['citizen_id', 'device_hash']).doNothing())
       .returning('device_hash')
       .executeTakeFirst()
     // Two sign-ins at once from one new device: only the one that inserted notifies.
     if (inserted === undefined || others.length === 0) return { deviceId, isNew: true, notified: false }
-    const prefs = await trx.selectFrom('notice_preferences').select('locale').where('citizen_id', '=', input.citizenId).executeTakeFirst()
+    const prefs = await trx
+      .selectFrom('notice_preferences')
+      .select('locale')
+      .where('citizen_id', '=', input.citizenId)
+      .executeTakeFirst()
     const locale = options.locale ?? prefs?.locale ?? 'id'
-    const n = await queueNotice(trx, { citizenId: input.citizenId, kind: 'new_device_sign_in', data: { at: now, device: deviceLabel(input.userAgent, locale) } }, { ...options, locale })
+    const n = await queueNotice(
+      trx,
+      {
+        citizenId: input.citizenId,
+        kind: 'new_device_sign_in',
+        data: { at: now, device: deviceLabel(input.userAgent, locale) },
+      },
+      { ...options, locale },
+    )
     return { deviceId, isNew: true, notified: n > 0 }
   })
 }

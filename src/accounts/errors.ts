@@ -83,14 +83,17 @@ const definitions: Record<AccountErrorCode, { appCode: ErrorCode; field: Account
     appCode: 'validation_failed',
     field: 'name',
     message: {
-      id: 'Nama harus 1–100 karakter dan hanya berisi huruf, spasi, titik, tanda hubung (-) atau apostrof (\'). Tulis nama seperti di KTP-el.',
-      en: 'A name has 1–100 characters: letters, spaces, full stops, hyphens (-) or apostrophes (\'). Write it as on your KTP-el.',
+      id: "Nama harus 1–100 karakter dan hanya berisi huruf, spasi, titik, tanda hubung (-) atau apostrof ('). Tulis nama seperti di KTP-el.",
+      en: "A name has 1–100 characters: letters, spaces, full stops, hyphens (-) or apostrophes ('). Write it as on your KTP-el.",
     },
   },
   email_invalid: {
     appCode: 'validation_failed',
     field: 'email',
-    message: { id: 'Alamat email tidak valid. Contoh: nama@contoh.id', en: 'This email address is not valid. Example: name@example.id' },
+    message: {
+      id: 'Alamat email tidak valid. Contoh: nama@contoh.id',
+      en: 'This email address is not valid. Example: name@example.id',
+    },
   },
   phone_invalid: {
     appCode: 'validation_failed',
@@ -111,7 +114,10 @@ const definitions: Record<AccountErrorCode, { appCode: ErrorCode; field: Account
   password_weak: {
     appCode: 'validation_failed',
     field: 'password',
-    message: { id: 'Kata sandi ini tidak dapat dipakai. Pilih kata sandi lain.', en: 'This password cannot be used. Please choose another.' },
+    message: {
+      id: 'Kata sandi ini tidak dapat dipakai. Pilih kata sandi lain.',
+      en: 'This password cannot be used. Please choose another.',
+    },
   },
   password_too_long: {
     appCode: 'payload_too_large',
@@ -166,7 +172,10 @@ const definitions: Record<AccountErrorCode, { appCode: ErrorCode; field: Account
   agency_required: {
     appCode: 'validation_failed',
     field: 'agencyId',
-    message: { id: 'Admin instansi harus terhubung dengan satu instansi.', en: 'An agency admin must belong to an agency.' },
+    message: {
+      id: 'Admin instansi harus terhubung dengan satu instansi.',
+      en: 'An agency admin must belong to an agency.',
+    },
   },
   account_not_found: {
     appCode: 'not_found',

@@ -101,9 +101,9 @@ const ONLY_DIGITS = /^[0-9]*$/
 // digits alone. Those are then refused by the ASCII-only digit test below rather than
 // folded ourselves: a NIK is written with Latin digits on every official document, so
 // other digits mean the input did not come from one.
-export function normalizeNik (input: string):
-  | { readonly ok: true; readonly nik: string }
-  | { readonly ok: false; readonly reason: 'characters' | 'length' } {
+export function normalizeNik(
+  input: string,
+): { readonly ok: true; readonly nik: string } | { readonly ok: false; readonly reason: 'characters' | 'length' } {
   if (typeof input !== 'string') return { ok: false, reason: 'characters' }
   if (input.length > MAX_INPUT_LENGTH) return { ok: false, reason: 'length' }
   const compact = input.normalize('NFKC').replace(SEPARATORS, '')
@@ -112,23 +112,23 @@ export function normalizeNik (input: string):
   return { ok: true, nik: compact }
 }
 
-function isLeapYear (year: number): boolean {
+function isLeapYear(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
 }
 
-function daysInMonth (year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   if (month === 2) return isLeapYear(year) ? 29 : 28
   return [4, 6, 9, 11].includes(month) ? 30 : 31
 }
 
 // The NIK carries only YY. A date is accepted if it exists in 19YY or in 20YY; this only
 // matters for 29 February (YY = 00 is a leap year as 2000 though not as 1900).
-function isRealDate (year2: number, month: number, day: number): boolean {
+function isRealDate(year2: number, month: number, day: number): boolean {
   if (month < 1 || month > 12 || day < 1) return false
   return day <= daysInMonth(1900 + year2, month) || day <= daysInMonth(2000 + year2, month)
 }
 
-export function parseNik (input: string): NikResult {
+export function parseNik(input: string): NikResult {
   const normalized = normalizeNik(input)
   if (!normalized.ok) return normalized
   const nik = normalized.nik
@@ -166,7 +166,7 @@ export function parseNik (input: string): NikResult {
   }
 }
 
-export function isValidNik (input: string): boolean {
+export function isValidNik(input: string): boolean {
   return parseNik(input).ok
 }
 
@@ -190,9 +190,10 @@ const ISO_DATE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/
 // proof of fraud: Dukcapil corrects biodata (a wrong birth date, or a gender changed by
 // court order) without issuing a new NIK, because a NIK is kept for life (UU 24/2013), so a
 // real citizen's NIK can legitimately disagree with their current birth date or gender.
-export function nikMatchesPerson (nik: string, person: NikPerson):
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: NikPersonMismatch } {
+export function nikMatchesPerson(
+  nik: string,
+  person: NikPerson,
+): { readonly ok: true } | { readonly ok: false; readonly reason: NikPersonMismatch } {
   const parsed = parseNik(nik)
   if (!parsed.ok) return { ok: false, reason: 'nik' }
 
@@ -212,4 +213,3 @@ export function nikMatchesPerson (nik: string, person: NikPerson):
   if (parsed.gender !== person.gender) return { ok: false, reason: 'gender' }
   return { ok: true }
 }
-

@@ -65,15 +65,47 @@ interface KindSpec {
 export const noticeKinds: { readonly [K in NoticeKind]: KindSpec } = Object.freeze({
   password_changed: { urgent: true, optional: false, description: 'The password was changed from Akun Saya.' },
   password_reset: { urgent: true, optional: false, description: 'The password was set again with a reset code.' },
-  new_device_sign_in: { urgent: false, optional: false, description: 'A sign-in from a device (browser) not seen before on this account.' },
-  second_factor_added: { urgent: true, optional: false, description: 'A second factor (authenticator app, passkey…) was added.' },
+  new_device_sign_in: {
+    urgent: false,
+    optional: false,
+    description: 'A sign-in from a device (browser) not seen before on this account.',
+  },
+  second_factor_added: {
+    urgent: true,
+    optional: false,
+    description: 'A second factor (authenticator app, passkey…) was added.',
+  },
   second_factor_removed: { urgent: true, optional: false, description: 'A second factor was removed.' },
-  recovery_code_used: { urgent: true, optional: false, description: 'A recovery code was used to sign in in place of the second factor; says how many are left.' },
-  recovery_codes_renewed: { urgent: true, optional: false, description: 'A new set of recovery codes was made; the old codes no longer work.' },
-  contact_changed: { urgent: true, optional: false, description: 'The e-mail address or phone number was changed; sent to the old one.' },
-  officer_lookup: { urgent: false, optional: false, description: 'An officer or administrator looked the account up, with the reason given.' },
-  documents_fetched_digest: { urgent: false, optional: true, description: 'Daily: which agencies fetched which documents (the citizen may turn it off).' },
-  sign_in_attempts: { urgent: false, optional: false, description: 'Failed sign-in attempts on the account, and whether it is locked for a while.' },
+  recovery_code_used: {
+    urgent: true,
+    optional: false,
+    description: 'A recovery code was used to sign in in place of the second factor; says how many are left.',
+  },
+  recovery_codes_renewed: {
+    urgent: true,
+    optional: false,
+    description: 'A new set of recovery codes was made; the old codes no longer work.',
+  },
+  contact_changed: {
+    urgent: true,
+    optional: false,
+    description: 'The e-mail address or phone number was changed; sent to the old one.',
+  },
+  officer_lookup: {
+    urgent: false,
+    optional: false,
+    description: 'An officer or administrator looked the account up, with the reason given.',
+  },
+  documents_fetched_digest: {
+    urgent: false,
+    optional: true,
+    description: 'Daily: which agencies fetched which documents (the citizen may turn it off).',
+  },
+  sign_in_attempts: {
+    urgent: false,
+    optional: false,
+    description: 'Failed sign-in attempts on the account, and whether it is locked for a while.',
+  },
 })
 
 export interface RenderedNotice {
@@ -110,21 +142,23 @@ const factorNames: Record<NoticeLocale, Record<SecondFactorName, string>> = {
 }
 
 function formatTime(at: Date, locale: NoticeLocale, timeZone: string): string {
-  return new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', {
-    day: 'numeric',
-    month: 'long',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-    timeZone,
-    timeZoneName: 'short',
-  })
-    .format(at)
-    // English ICU data names Indonesia's zones by offset; people there say WIB, WITA, WIT.
-    .replace(/GMT\+7$/, 'WIB')
-    .replace(/GMT\+8$/, 'WITA')
-    .replace(/GMT\+9$/, 'WIT')
+  return (
+    new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', {
+      day: 'numeric',
+      month: 'long',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      timeZone,
+      timeZoneName: 'short',
+    })
+      .format(at)
+      // English ICU data names Indonesia's zones by offset; people there say WIB, WITA, WIT.
+      .replace(/GMT\+7$/, 'WIB')
+      .replace(/GMT\+8$/, 'WITA')
+      .replace(/GMT\+9$/, 'WIT')
+  )
 }
 
 /** The wording of each kind, per language. */
@@ -135,81 +169,265 @@ function parts<K extends NoticeKind>(kind: K, data: NoticeData[K], locale: Notic
   switch (kind) {
     case 'password_changed':
       return id
-        ? { subject: 'Kata sandi Satu Pintu Anda diganti', lines: [`Kata sandi akun Satu Pintu Anda diganti pada ${when}.`], sms: `Satu Pintu: kata sandi Anda diganti ${when}. Bukan Anda? Atur ulang kata sandi segera.`, ifNotYou: true }
-        : { subject: 'Your Satu Pintu password was changed', lines: [`The password of your Satu Pintu account was changed on ${when}.`], sms: `Satu Pintu: your password was changed ${when}. Not you? Reset it now.`, ifNotYou: true }
+        ? {
+            subject: 'Kata sandi Satu Pintu Anda diganti',
+            lines: [`Kata sandi akun Satu Pintu Anda diganti pada ${when}.`],
+            sms: `Satu Pintu: kata sandi Anda diganti ${when}. Bukan Anda? Atur ulang kata sandi segera.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'Your Satu Pintu password was changed',
+            lines: [`The password of your Satu Pintu account was changed on ${when}.`],
+            sms: `Satu Pintu: your password was changed ${when}. Not you? Reset it now.`,
+            ifNotYou: true,
+          }
     case 'password_reset':
       return id
-        ? { subject: 'Kata sandi Satu Pintu Anda diatur ulang', lines: [`Kata sandi akun Satu Pintu Anda diatur ulang dengan kode pada ${when}. Anda telah keluar dari semua perangkat.`], sms: `Satu Pintu: kata sandi Anda diatur ulang ${when}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
-        : { subject: 'Your Satu Pintu password was reset', lines: [`The password of your Satu Pintu account was reset with a code on ${when}. You were signed out on every device.`], sms: `Satu Pintu: your password was reset ${when}. Not you? Contact the MPP staff.`, ifNotYou: true }
+        ? {
+            subject: 'Kata sandi Satu Pintu Anda diatur ulang',
+            lines: [
+              `Kata sandi akun Satu Pintu Anda diatur ulang dengan kode pada ${when}. Anda telah keluar dari semua perangkat.`,
+            ],
+            sms: `Satu Pintu: kata sandi Anda diatur ulang ${when}. Bukan Anda? Hubungi petugas MPP.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'Your Satu Pintu password was reset',
+            lines: [
+              `The password of your Satu Pintu account was reset with a code on ${when}. You were signed out on every device.`,
+            ],
+            sms: `Satu Pintu: your password was reset ${when}. Not you? Contact the MPP staff.`,
+            ifNotYou: true,
+          }
     case 'new_device_sign_in': {
       const { device } = d as NoticeData['new_device_sign_in']
       return id
-        ? { subject: 'Masuk dari perangkat baru', lines: [`Akun Satu Pintu Anda digunakan untuk masuk dari perangkat baru (${device}) pada ${when}.`, 'Bila itu Anda, pesan ini boleh diabaikan.'], sms: `Satu Pintu: masuk dari perangkat baru ${when}. Bukan Anda? Ganti kata sandi.`, ifNotYou: true }
-        : { subject: 'Sign-in from a new device', lines: [`Your Satu Pintu account was used to sign in from a new device (${device}) on ${when}.`, 'If this was you, you can ignore this message.'], sms: `Satu Pintu: sign-in from a new device ${when}. Not you? Change your password.`, ifNotYou: true }
+        ? {
+            subject: 'Masuk dari perangkat baru',
+            lines: [
+              `Akun Satu Pintu Anda digunakan untuk masuk dari perangkat baru (${device}) pada ${when}.`,
+              'Bila itu Anda, pesan ini boleh diabaikan.',
+            ],
+            sms: `Satu Pintu: masuk dari perangkat baru ${when}. Bukan Anda? Ganti kata sandi.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'Sign-in from a new device',
+            lines: [
+              `Your Satu Pintu account was used to sign in from a new device (${device}) on ${when}.`,
+              'If this was you, you can ignore this message.',
+            ],
+            sms: `Satu Pintu: sign-in from a new device ${when}. Not you? Change your password.`,
+            ifNotYou: true,
+          }
     }
     case 'second_factor_added': {
       const factor = factorNames[locale][(d as NoticeData['second_factor_added']).factor]
       return id
-        ? { subject: 'Faktor kedua ditambahkan', lines: [`Faktor kedua (${factor}) ditambahkan ke akun Satu Pintu Anda pada ${when}.`], sms: `Satu Pintu: ${factor} ditambahkan ke akun Anda ${when}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
-        : { subject: 'A second factor was added', lines: [`A second factor (${factor}) was added to your Satu Pintu account on ${when}.`], sms: `Satu Pintu: ${factor} added to your account ${when}. Not you? Contact the MPP staff.`, ifNotYou: true }
+        ? {
+            subject: 'Faktor kedua ditambahkan',
+            lines: [`Faktor kedua (${factor}) ditambahkan ke akun Satu Pintu Anda pada ${when}.`],
+            sms: `Satu Pintu: ${factor} ditambahkan ke akun Anda ${when}. Bukan Anda? Hubungi petugas MPP.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'A second factor was added',
+            lines: [`A second factor (${factor}) was added to your Satu Pintu account on ${when}.`],
+            sms: `Satu Pintu: ${factor} added to your account ${when}. Not you? Contact the MPP staff.`,
+            ifNotYou: true,
+          }
     }
     case 'second_factor_removed': {
       const factor = factorNames[locale][(d as NoticeData['second_factor_removed']).factor]
       return id
-        ? { subject: 'Faktor kedua dihapus', lines: [`Faktor kedua (${factor}) dihapus dari akun Satu Pintu Anda pada ${when}.`], sms: `Satu Pintu: ${factor} dihapus dari akun Anda ${when}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
-        : { subject: 'A second factor was removed', lines: [`A second factor (${factor}) was removed from your Satu Pintu account on ${when}.`], sms: `Satu Pintu: ${factor} removed from your account ${when}. Not you? Contact the MPP staff.`, ifNotYou: true }
+        ? {
+            subject: 'Faktor kedua dihapus',
+            lines: [`Faktor kedua (${factor}) dihapus dari akun Satu Pintu Anda pada ${when}.`],
+            sms: `Satu Pintu: ${factor} dihapus dari akun Anda ${when}. Bukan Anda? Hubungi petugas MPP.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'A second factor was removed',
+            lines: [`A second factor (${factor}) was removed from your Satu Pintu account on ${when}.`],
+            sms: `Satu Pintu: ${factor} removed from your account ${when}. Not you? Contact the MPP staff.`,
+            ifNotYou: true,
+          }
     }
     case 'recovery_code_used': {
       const { left } = d as NoticeData['recovery_code_used']
       return id
-        ? { subject: 'Kode pemulihan dipakai untuk masuk', lines: [`Sebuah kode pemulihan dipakai untuk masuk ke akun Satu Pintu Anda pada ${when}. Sisa kode pemulihan: ${left}.`, 'Bila ponsel dengan aplikasi autentikator hilang, pasang faktor kedua baru di Akun Saya → Keamanan, lalu buat kode pemulihan baru.'], sms: `Satu Pintu: kode pemulihan dipakai untuk masuk ${when}, sisa ${left}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
-        : { subject: 'A recovery code was used to sign in', lines: [`A recovery code was used to sign in to your Satu Pintu account on ${when}. Recovery codes left: ${left}.`, 'If the phone with your authenticator app is lost, set up a new second factor in My Account → Security, then make new recovery codes.'], sms: `Satu Pintu: a recovery code was used to sign in ${when}, ${left} left. Not you? Contact the MPP staff.`, ifNotYou: true }
+        ? {
+            subject: 'Kode pemulihan dipakai untuk masuk',
+            lines: [
+              `Sebuah kode pemulihan dipakai untuk masuk ke akun Satu Pintu Anda pada ${when}. Sisa kode pemulihan: ${left}.`,
+              'Bila ponsel dengan aplikasi autentikator hilang, pasang faktor kedua baru di Akun Saya → Keamanan, lalu buat kode pemulihan baru.',
+            ],
+            sms: `Satu Pintu: kode pemulihan dipakai untuk masuk ${when}, sisa ${left}. Bukan Anda? Hubungi petugas MPP.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'A recovery code was used to sign in',
+            lines: [
+              `A recovery code was used to sign in to your Satu Pintu account on ${when}. Recovery codes left: ${left}.`,
+              'If the phone with your authenticator app is lost, set up a new second factor in My Account → Security, then make new recovery codes.',
+            ],
+            sms: `Satu Pintu: a recovery code was used to sign in ${when}, ${left} left. Not you? Contact the MPP staff.`,
+            ifNotYou: true,
+          }
     }
     case 'recovery_codes_renewed':
       return id
-        ? { subject: 'Kode pemulihan baru dibuat', lines: [`Kode pemulihan baru dibuat untuk akun Satu Pintu Anda pada ${when}. Kode pemulihan yang lama tidak berlaku lagi.`], sms: `Satu Pintu: kode pemulihan baru dibuat ${when}; kode lama tidak berlaku. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
-        : { subject: 'New recovery codes were made', lines: [`New recovery codes were made for your Satu Pintu account on ${when}. The old recovery codes no longer work.`], sms: `Satu Pintu: new recovery codes made ${when}; old ones no longer work. Not you? Contact the MPP staff.`, ifNotYou: true }
+        ? {
+            subject: 'Kode pemulihan baru dibuat',
+            lines: [
+              `Kode pemulihan baru dibuat untuk akun Satu Pintu Anda pada ${when}. Kode pemulihan yang lama tidak berlaku lagi.`,
+            ],
+            sms: `Satu Pintu: kode pemulihan baru dibuat ${when}; kode lama tidak berlaku. Bukan Anda? Hubungi petugas MPP.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'New recovery codes were made',
+            lines: [
+              `New recovery codes were made for your Satu Pintu account on ${when}. The old recovery codes no longer work.`,
+            ],
+            sms: `Satu Pintu: new recovery codes made ${when}; old ones no longer work. Not you? Contact the MPP staff.`,
+            ifNotYou: true,
+          }
     case 'contact_changed': {
       const { field, newContact } = d as NoticeData['contact_changed']
-      const what = id ? (field === 'email' ? 'Alamat e-mail' : 'Nomor ponsel') : field === 'email' ? 'The e-mail address' : 'The phone number'
-      const to = newContact === null ? (id ? 'dihapus' : 'removed') : id ? `diganti menjadi ${newContact}` : `changed to ${newContact}`
+      const what = id
+        ? field === 'email'
+          ? 'Alamat e-mail'
+          : 'Nomor ponsel'
+        : field === 'email'
+          ? 'The e-mail address'
+          : 'The phone number'
+      const to =
+        newContact === null
+          ? id
+            ? 'dihapus'
+            : 'removed'
+          : id
+            ? `diganti menjadi ${newContact}`
+            : `changed to ${newContact}`
       return id
-        ? { subject: `${what} akun Satu Pintu diganti`, lines: [`${what} akun Satu Pintu Anda ${to} pada ${when}. Pesan ini dikirim ke alamat lama Anda dan ke kontak lain yang terverifikasi.`], sms: `Satu Pintu: ${what.toLowerCase()} akun Anda ${newContact === null ? 'dihapus' : 'diganti'} ${when}. Bukan Anda? Hubungi petugas MPP.`, ifNotYou: true }
-        : { subject: `${what} of your Satu Pintu account was changed`, lines: [`${what} of your Satu Pintu account was ${to} on ${when}. This message goes to your old contact and to your other verified contact.`], sms: `Satu Pintu: ${field === 'email' ? 'e-mail' : 'phone'} of your account ${newContact === null ? 'removed' : 'changed'} ${when}. Not you? Contact the MPP staff.`, ifNotYou: true }
+        ? {
+            subject: `${what} akun Satu Pintu diganti`,
+            lines: [
+              `${what} akun Satu Pintu Anda ${to} pada ${when}. Pesan ini dikirim ke alamat lama Anda dan ke kontak lain yang terverifikasi.`,
+            ],
+            sms: `Satu Pintu: ${what.toLowerCase()} akun Anda ${newContact === null ? 'dihapus' : 'diganti'} ${when}. Bukan Anda? Hubungi petugas MPP.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: `${what} of your Satu Pintu account was changed`,
+            lines: [
+              `${what} of your Satu Pintu account was ${to} on ${when}. This message goes to your old contact and to your other verified contact.`,
+            ],
+            sms: `Satu Pintu: ${field === 'email' ? 'e-mail' : 'phone'} of your account ${newContact === null ? 'removed' : 'changed'} ${when}. Not you? Contact the MPP staff.`,
+            ifNotYou: true,
+          }
     }
     case 'officer_lookup': {
       const { reason } = d as NoticeData['officer_lookup']
-      const officer = (d as NoticeData['officer_lookup']).officer ?? (id ? 'Administrator sistem' : 'A system administrator')
+      const officer =
+        (d as NoticeData['officer_lookup']).officer ?? (id ? 'Administrator sistem' : 'A system administrator')
       return id
-        ? { subject: 'Petugas membuka data akun Anda', lines: [`${officer} membuka data akun Satu Pintu Anda pada ${when}.`, `Alasan yang dicatat: ${reason}`, 'Semua akses tercatat dan dapat Anda lihat di Akun Saya.'], sms: `Satu Pintu: petugas membuka data akun Anda ${when}. Alasan dan riwayat ada di Akun Saya.`, ifNotYou: false }
-        : { subject: 'An officer opened your account data', lines: [`${officer} opened the data of your Satu Pintu account on ${when}.`, `Reason recorded: ${reason}`, 'Every access is recorded, and you can see it in My Account.'], sms: `Satu Pintu: an officer opened your account data ${when}. Reason and history in My Account.`, ifNotYou: false }
+        ? {
+            subject: 'Petugas membuka data akun Anda',
+            lines: [
+              `${officer} membuka data akun Satu Pintu Anda pada ${when}.`,
+              `Alasan yang dicatat: ${reason}`,
+              'Semua akses tercatat dan dapat Anda lihat di Akun Saya.',
+            ],
+            sms: `Satu Pintu: petugas membuka data akun Anda ${when}. Alasan dan riwayat ada di Akun Saya.`,
+            ifNotYou: false,
+          }
+        : {
+            subject: 'An officer opened your account data',
+            lines: [
+              `${officer} opened the data of your Satu Pintu account on ${when}.`,
+              `Reason recorded: ${reason}`,
+              'Every access is recorded, and you can see it in My Account.',
+            ],
+            sms: `Satu Pintu: an officer opened your account data ${when}. Reason and history in My Account.`,
+            ifNotYou: false,
+          }
     }
     case 'documents_fetched_digest': {
       const { day, fetches } = d as NoticeData['documents_fetched_digest']
       const total = fetches.reduce((n, f) => n + f.count, 0)
-      const list = fetches.map((f) => (id ? `${f.agency}: ${f.document} (${f.count}×)` : `${f.agency}: ${f.document} (${f.count}×)`))
+      const list = fetches.map((f) =>
+        id ? `${f.agency}: ${f.document} (${f.count}×)` : `${f.agency}: ${f.document} (${f.count}×)`,
+      )
       const agencies = new Set(fetches.map((f) => f.agency)).size
       return id
-        ? { subject: `Dokumen Anda diambil instansi (${day})`, lines: [`Pada ${day}, instansi mengambil dokumen Anda ${total} kali, dengan izin yang Anda berikan:`, 'Izin dapat dicabut kapan saja di Akun Saya. Ringkasan harian ini dapat dimatikan di sana juga.'], list, sms: `Satu Pintu: ${agencies} instansi mengambil dokumen Anda ${total} kali pada ${day}. Rincian di Akun Saya.`, ifNotYou: false }
-        : { subject: `Your documents were fetched by agencies (${day})`, lines: [`On ${day}, agencies fetched your documents ${total} times, with the permission you gave:`, 'You can withdraw a permission at any time in My Account, and turn this daily summary off there too.'], list, sms: `Satu Pintu: ${agencies} agencies fetched your documents ${total} times on ${day}. Details in My Account.`, ifNotYou: false }
+        ? {
+            subject: `Dokumen Anda diambil instansi (${day})`,
+            lines: [
+              `Pada ${day}, instansi mengambil dokumen Anda ${total} kali, dengan izin yang Anda berikan:`,
+              'Izin dapat dicabut kapan saja di Akun Saya. Ringkasan harian ini dapat dimatikan di sana juga.',
+            ],
+            list,
+            sms: `Satu Pintu: ${agencies} instansi mengambil dokumen Anda ${total} kali pada ${day}. Rincian di Akun Saya.`,
+            ifNotYou: false,
+          }
+        : {
+            subject: `Your documents were fetched by agencies (${day})`,
+            lines: [
+              `On ${day}, agencies fetched your documents ${total} times, with the permission you gave:`,
+              'You can withdraw a permission at any time in My Account, and turn this daily summary off there too.',
+            ],
+            list,
+            sms: `Satu Pintu: ${agencies} agencies fetched your documents ${total} times on ${day}. Details in My Account.`,
+            ifNotYou: false,
+          }
     }
     case 'sign_in_attempts': {
       const { since, failures, locked } = d as NoticeData['sign_in_attempts']
       const from = formatTime(since, locale, timeZone)
       return id
-        ? { subject: 'Percobaan masuk ke akun Anda', lines: [`Sejak ${from} ada ${failures} percobaan masuk yang gagal ke akun Satu Pintu Anda.`, locked ? 'Untuk melindungi akun, masuk dengan kata sandi ditahan sebentar. Anda tetap dapat masuk dengan mengatur ulang kata sandi.' : 'Akun Anda tidak dikunci.'], sms: `Satu Pintu: ${failures} percobaan masuk gagal ke akun Anda sejak ${from}. Bukan Anda? Ganti kata sandi.`, ifNotYou: true }
-        : { subject: 'Sign-in attempts on your account', lines: [`Since ${from} there were ${failures} failed attempts to sign in to your Satu Pintu account.`, locked ? 'To protect the account, password sign-in is paused for a while. You can still get in by resetting your password.' : 'Your account is not locked.'], sms: `Satu Pintu: ${failures} failed sign-in attempts on your account since ${from}. Not you? Change your password.`, ifNotYou: true }
+        ? {
+            subject: 'Percobaan masuk ke akun Anda',
+            lines: [
+              `Sejak ${from} ada ${failures} percobaan masuk yang gagal ke akun Satu Pintu Anda.`,
+              locked
+                ? 'Untuk melindungi akun, masuk dengan kata sandi ditahan sebentar. Anda tetap dapat masuk dengan mengatur ulang kata sandi.'
+                : 'Akun Anda tidak dikunci.',
+            ],
+            sms: `Satu Pintu: ${failures} percobaan masuk gagal ke akun Anda sejak ${from}. Bukan Anda? Ganti kata sandi.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'Sign-in attempts on your account',
+            lines: [
+              `Since ${from} there were ${failures} failed attempts to sign in to your Satu Pintu account.`,
+              locked
+                ? 'To protect the account, password sign-in is paused for a while. You can still get in by resetting your password.'
+                : 'Your account is not locked.',
+            ],
+            sms: `Satu Pintu: ${failures} failed sign-in attempts on your account since ${from}. Not you? Change your password.`,
+            ifNotYou: true,
+          }
     }
   }
   throw new Error(`notices: unknown kind ${String(kind)}`)
 }
 
 function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string)
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  )
 }
 
 /** The wording of a notice in one language: subject, text and HTML for e-mail, and the SMS. */
-export function renderNotice<K extends NoticeKind>(kind: K, data: NoticeData[K], locale: NoticeLocale, options: RenderOptions = {}): RenderedNotice {
+export function renderNotice<K extends NoticeKind>(
+  kind: K,
+  data: NoticeData[K],
+  locale: NoticeLocale,
+  options: RenderOptions = {},
+): RenderedNotice {
   if (!Object.hasOwn(noticeKinds, kind)) throw new Error(`notices: unknown kind ${String(kind)}`)
   const p = parts(kind, data, locale, options.timeZone ?? 'Asia/Jakarta')
   const id = locale === 'id'
@@ -237,10 +455,14 @@ export function renderNotice<K extends NoticeKind>(kind: K, data: NoticeData[K],
     '<div style="max-width:36em">',
     `<h1 style="font-size:20px;margin:0 0 1em">${escapeHtml(p.subject)}</h1>`,
     para(first ?? ''),
-    p.list && p.list.length > 0 ? `<ul style="margin:0 0 1em;padding-left:1.25em">${p.list.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` : '',
+    p.list && p.list.length > 0
+      ? `<ul style="margin:0 0 1em;padding-left:1.25em">${p.list.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`
+      : '',
     ...rest.map(para),
     ifNotYou ? `<p style="margin:0 0 1em;font-weight:bold">${escapeHtml(ifNotYou)}</p>` : '',
-    account ? `<p style="margin:0 0 1em"><a href="${escapeHtml(account)}">${id ? 'Buka Akun Saya' : 'Open My Account'}</a></p>` : '',
+    account
+      ? `<p style="margin:0 0 1em"><a href="${escapeHtml(account)}">${id ? 'Buka Akun Saya' : 'Open My Account'}</a></p>`
+      : '',
     `<p style="margin:2em 0 0;font-size:13px;color:#555">${escapeHtml(footer)}</p>`,
     '</div></body></html>',
   ].join('')
@@ -279,13 +501,24 @@ export interface QueueNoticeOptions extends RenderOptions {
  * many messages were queued (0: no verified contact, or the citizen opted out of an
  * optional kind).
  */
-export async function queueNotice<K extends NoticeKind>(db: Kysely<Database>, input: QueueNoticeInput<K>, options: QueueNoticeOptions = {}): Promise<number> {
+export async function queueNotice<K extends NoticeKind>(
+  db: Kysely<Database>,
+  input: QueueNoticeInput<K>,
+  options: QueueNoticeOptions = {},
+): Promise<number> {
   const spec = noticeKinds[input.kind]
   if (spec === undefined) throw new Error(`notices: unknown kind ${String(input.kind)}`)
   const citizen = await db
     .selectFrom('citizens')
     .leftJoin('notice_preferences', 'notice_preferences.citizen_id', 'citizens.id')
-    .select(['citizens.email', 'citizens.email_verified', 'citizens.phone', 'citizens.phone_verified', 'notice_preferences.locale', 'notice_preferences.document_digest'])
+    .select([
+      'citizens.email',
+      'citizens.email_verified',
+      'citizens.phone',
+      'citizens.phone_verified',
+      'notice_preferences.locale',
+      'notice_preferences.document_digest',
+    ])
     .where('citizens.id', '=', input.citizenId)
     .executeTakeFirst()
   if (citizen === undefined) return 0
@@ -295,9 +528,15 @@ export async function queueNotice<K extends NoticeKind>(db: Kysely<Database>, in
   if (input.to !== undefined) {
     recipients = [...input.to]
   } else {
-    const email = citizen.email !== null && citizen.email_verified ? { channel: 'email' as const, address: citizen.email } : undefined
-    const phone = citizen.phone !== null && citizen.phone_verified ? { channel: 'sms' as const, address: citizen.phone } : undefined
-    recipients = spec.urgent ? [email, phone].filter((r) => r !== undefined) : [email ?? phone].filter((r) => r !== undefined)
+    const email =
+      citizen.email !== null && citizen.email_verified
+        ? { channel: 'email' as const, address: citizen.email }
+        : undefined
+    const phone =
+      citizen.phone !== null && citizen.phone_verified ? { channel: 'sms' as const, address: citizen.phone } : undefined
+    recipients = spec.urgent
+      ? [email, phone].filter((r) => r !== undefined)
+      : [email ?? phone].filter((r) => r !== undefined)
   }
   const locale: NoticeLocale = options.locale ?? citizen.locale ?? 'id'
   const rendered = renderNotice(input.kind, input.data, locale, options)
@@ -305,8 +544,24 @@ export async function queueNotice<K extends NoticeKind>(db: Kysely<Database>, in
   for (const r of recipients) {
     await outbox.send(
       r.channel === 'email'
-        ? { channel: 'email', recipient: r.address, subject: rendered.subject, body: rendered.text, html: rendered.html, kind: input.kind, locale, citizenId: input.citizenId }
-        : { channel: 'sms', recipient: r.address, body: rendered.sms, kind: input.kind, locale, citizenId: input.citizenId },
+        ? {
+            channel: 'email',
+            recipient: r.address,
+            subject: rendered.subject,
+            body: rendered.text,
+            html: rendered.html,
+            kind: input.kind,
+            locale,
+            citizenId: input.citizenId,
+          }
+        : {
+            channel: 'sms',
+            recipient: r.address,
+            body: rendered.sms,
+            kind: input.kind,
+            locale,
+            citizenId: input.citizenId,
+          },
     )
   }
   return recipients.length
@@ -318,7 +573,12 @@ export async function setNoticeLocale(db: Kysely<Database>, citizenId: string, l
   await db
     .insertInto('notice_preferences')
     .values({ citizen_id: citizenId, locale })
-    .onConflict((oc) => oc.column('citizen_id').doUpdateSet({ locale, updated_at: new Date() }).where('notice_preferences.locale', '<>', locale))
+    .onConflict((oc) =>
+      oc
+        .column('citizen_id')
+        .doUpdateSet({ locale, updated_at: new Date() })
+        .where('notice_preferences.locale', '<>', locale),
+    )
     .execute()
 }
 
@@ -331,7 +591,14 @@ export async function setDocumentDigest(db: Kysely<Database>, citizenId: string,
     .execute()
 }
 
-export async function noticePreferences(db: Kysely<Database>, citizenId: string): Promise<{ locale: NoticeLocale; documentDigest: boolean }> {
-  const row = await db.selectFrom('notice_preferences').select(['locale', 'document_digest']).where('citizen_id', '=', citizenId).executeTakeFirst()
+export async function noticePreferences(
+  db: Kysely<Database>,
+  citizenId: string,
+): Promise<{ locale: NoticeLocale; documentDigest: boolean }> {
+  const row = await db
+    .selectFrom('notice_preferences')
+    .select(['locale', 'document_digest'])
+    .where('citizen_id', '=', citizenId)
+    .executeTakeFirst()
   return { locale: row?.locale ?? 'id', documentDigest: row?.document_digest ?? true }
 }

@@ -118,7 +118,10 @@ export async function createOfficer(
   const name = normalizeName(input.name)
   if (name === undefined) throw new AccountError('name_invalid')
   const roles = validateRoles(input.roles)
-  const agencyId = input.agencyId === undefined || input.agencyId === null || input.agencyId.trim() === '' ? null : input.agencyId.trim()
+  const agencyId =
+    input.agencyId === undefined || input.agencyId === null || input.agencyId.trim() === ''
+      ? null
+      : input.agencyId.trim()
   if (roles.includes('agency_admin') && agencyId === null) throw new AccountError('agency_required')
   if (typeof input.password !== 'string' || Buffer.byteLength(input.password, 'utf8') > MAX_PASSWORD_BYTES) {
     throw new AccountError('password_too_long')
@@ -145,7 +148,8 @@ export async function createOfficer(
     })
   } catch (err) {
     const e = err as { code?: unknown; constraint?: unknown }
-    if (e.code === '23505' && e.constraint === 'officers_username_unique') throw new AccountError('username_taken', { cause: err })
+    if (e.code === '23505' && e.constraint === 'officers_username_unique')
+      throw new AccountError('username_taken', { cause: err })
     throw err
   }
 }
@@ -161,7 +165,12 @@ export interface OfficerAuthenticateOptions {
 export type OfficerAuthResult =
   | { readonly ok: true; readonly officer: Officer }
   | { readonly ok: false; readonly reason: 'invalid_credentials' }
-  | { readonly ok: false; readonly reason: 'throttled'; readonly retryAfterSeconds: number; readonly permanent: boolean }
+  | {
+      readonly ok: false
+      readonly reason: 'throttled'
+      readonly retryAfterSeconds: number
+      readonly permanent: boolean
+    }
 
 const INVALID_CREDENTIALS = Object.freeze({ ok: false, reason: 'invalid_credentials' } as const)
 
@@ -194,8 +203,17 @@ export async function authenticateOfficer(
 
   const decision = await reserveAttempt(db, keys, { ...(options.policy ? { policy: options.policy } : {}), now })
   if (!decision.allowed) {
-    await recordAudit(db, { ...base, event: 'auth.login.throttled', data: { accountKind: 'officer', scope: decision.scope } })
-    return { ok: false, reason: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, permanent: decision.permanent }
+    await recordAudit(db, {
+      ...base,
+      event: 'auth.login.throttled',
+      data: { accountKind: 'officer', scope: decision.scope },
+    })
+    return {
+      ok: false,
+      reason: 'throttled',
+      retryAfterSeconds: decision.retryAfterSeconds,
+      permanent: decision.permanent,
+    }
   }
 
   if (record !== undefined && record.status === 'active') {
@@ -207,7 +225,11 @@ export async function authenticateOfficer(
           await trx.updateTable('officers').set({ password_hash: rehashed }).where('id', '=', record.id).execute()
         }
         await recordSuccess(trx, keys)
-        await recordAudit(trx, { ...base, event: 'auth.login.succeeded', data: { accountKind: 'officer', method: 'password' } })
+        await recordAudit(trx, {
+          ...base,
+          event: 'auth.login.succeeded',
+          data: { accountKind: 'officer', method: 'password' },
+        })
       })
       return { ok: true, officer: toOfficer(record) }
     }
@@ -227,7 +249,12 @@ export async function setOfficerStatus(
 ): Promise<boolean> {
   if (!UUID.test(officerId)) throw new AccountError('account_not_found')
   return db.transaction().execute(async (trx) => {
-    const current = await trx.selectFrom('officers').select('status').where('id', '=', officerId).forUpdate().executeTakeFirst()
+    const current = await trx
+      .selectFrom('officers')
+      .select('status')
+      .where('id', '=', officerId)
+      .forUpdate()
+      .executeTakeFirst()
     if (current === undefined) throw new AccountError('account_not_found')
     if (current.status === status) return false
     await trx.updateTable('officers').set({ status, updated_at: new Date() }).where('id', '=', officerId).execute()

@@ -126,7 +126,12 @@ export function validateOtpPolicy(policy: OtpPolicy): OtpPolicy {
 }
 
 /** The stored form of a code: hex HMAC-SHA256 over id, purpose and code. */
-export function hashOtp(codeId: string, purpose: OneTimeCodePurpose, code: string, secret: string | Buffer = ''): string {
+export function hashOtp(
+  codeId: string,
+  purpose: OneTimeCodePurpose,
+  code: string,
+  secret: string | Buffer = '',
+): string {
   return createHmac('sha256', secret).update(`${codeId}:${purpose}:${code}`).digest('hex')
 }
 
@@ -143,27 +148,53 @@ export interface OtpMessage {
 }
 
 function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string)
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  )
 }
 
 /** The message for a code, in Bahasa Indonesia (or English when the citizen reads English). */
-export function otpMessage(purpose: OneTimeCodePurpose, code: string, lifetimeSeconds: number, locale: OtpLocale = 'id'): OtpMessage {
+export function otpMessage(
+  purpose: OneTimeCodePurpose,
+  code: string,
+  lifetimeSeconds: number,
+  locale: OtpLocale = 'id',
+): OtpMessage {
   const minutes = Math.max(1, Math.floor(lifetimeSeconds / 60))
   const id = locale === 'id'
-  const warning = id ? 'Jangan berikan kode ini kepada siapa pun, termasuk petugas.' : 'Do not give this code to anyone, not even to staff.'
+  const warning = id
+    ? 'Jangan berikan kode ini kepada siapa pun, termasuk petugas.'
+    : 'Do not give this code to anyone, not even to staff.'
   const reset = purpose === 'reset_password'
   const subject = reset
-    ? id ? 'Kode atur ulang kata sandi Satu Pintu' : 'Satu Pintu password reset code'
-    : id ? 'Kode verifikasi Satu Pintu' : 'Satu Pintu verification code'
+    ? id
+      ? 'Kode atur ulang kata sandi Satu Pintu'
+      : 'Satu Pintu password reset code'
+    : id
+      ? 'Kode verifikasi Satu Pintu'
+      : 'Satu Pintu verification code'
   const lead = reset
-    ? id ? 'Kode untuk mengatur ulang kata sandi Satu Pintu Anda:' : 'The code to reset your Satu Pintu password:'
-    : id ? 'Kode verifikasi Satu Pintu Anda:' : 'Your Satu Pintu verification code:'
+    ? id
+      ? 'Kode untuk mengatur ulang kata sandi Satu Pintu Anda:'
+      : 'The code to reset your Satu Pintu password:'
+    : id
+      ? 'Kode verifikasi Satu Pintu Anda:'
+      : 'Your Satu Pintu verification code:'
   const valid = id ? `Berlaku ${minutes} menit.` : `Valid for ${minutes} minutes.`
-  const ignore = reset ? (id ? 'Bila Anda tidak memintanya, abaikan pesan ini.' : 'If you did not ask for it, ignore this message.') : ''
+  const ignore = reset
+    ? id
+      ? 'Bila Anda tidak memintanya, abaikan pesan ini.'
+      : 'If you did not ask for it, ignore this message.'
+    : ''
   const body = `${lead} ${code}. ${valid} ${warning}${ignore ? ` ${ignore}` : ''}`
   const sms = reset
-    ? id ? `${code} adalah kode atur ulang kata sandi Satu Pintu. Berlaku ${minutes} menit. Jangan berikan kepada siapa pun.` : `${code} is your Satu Pintu password reset code. Valid ${minutes} min. Do not share it.`
-    : id ? `${code} adalah kode verifikasi Satu Pintu. Berlaku ${minutes} menit. Jangan berikan kepada siapa pun.` : `${code} is your Satu Pintu verification code. Valid ${minutes} min. Do not share it.`
+    ? id
+      ? `${code} adalah kode atur ulang kata sandi Satu Pintu. Berlaku ${minutes} menit. Jangan berikan kepada siapa pun.`
+      : `${code} is your Satu Pintu password reset code. Valid ${minutes} min. Do not share it.`
+    : id
+      ? `${code} adalah kode verifikasi Satu Pintu. Berlaku ${minutes} menit. Jangan berikan kepada siapa pun.`
+      : `${code} is your Satu Pintu verification code. Valid ${minutes} min. Do not share it.`
   const html = [
     `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(subject)}</title></head>`,
     '<body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#1b1b1b;background:#ffffff"><div style="max-width:36em">',
@@ -196,96 +227,115 @@ function normalizeDestination(purpose: OneTimeCodePurpose, channel: OutboxChanne
  * Makes a code, stores its hash, retires earlier codes and queues the message, all in one
  * transaction. The code itself leaves this function only inside the message.
  */
-export async function issueOtp(db: Kysely<Database>, input: IssueOtpInput, options: OtpOptions = {}): Promise<IssueOtpResult> {
+export async function issueOtp(
+  db: Kysely<Database>,
+  input: IssueOtpInput,
+  options: OtpOptions = {},
+): Promise<IssueOtpResult> {
   const policy = options.policy ?? defaultOtpPolicy
   const now = options.now ?? new Date()
   if (!UUID.test(input.citizenId)) throw new AccountError('account_not_found')
   const destination = normalizeDestination(input.purpose, input.channel, input.destination)
 
-  return db.transaction().execute(async (trx): Promise<IssueOtpResult> => {
-    // Serialises issuing per citizen, so that two requests at once cannot both pass the
-    // rate limit or both leave a live code.
-    const citizen = await trx.selectFrom('citizens').select('id').where('id', '=', input.citizenId).forUpdate().executeTakeFirst()
-    if (citizen === undefined) throw new AccountError('account_not_found')
+  return db
+    .transaction()
+    .execute(async (trx): Promise<IssueOtpResult> => {
+      // Serialises issuing per citizen, so that two requests at once cannot both pass the
+      // rate limit or both leave a live code.
+      const citizen = await trx
+        .selectFrom('citizens')
+        .select('id')
+        .where('id', '=', input.citizenId)
+        .forUpdate()
+        .executeTakeFirst()
+      if (citizen === undefined) throw new AccountError('account_not_found')
 
-    const hourAgo = new Date(now.getTime() - 3600 * 1000)
-    const recent = await trx
-      .selectFrom('one_time_codes')
-      .select(['id', 'created_at', 'source', 'flow_id'])
-      .where('citizen_id', '=', input.citizenId)
-      .where('purpose', '=', input.purpose)
-      .where('created_at', '>', hourAgo)
-      .orderBy('created_at', 'asc')
-      .execute()
-    const reset = input.purpose === 'reset_password'
-    const source = reset && input.knownDevice !== undefined ? `device:${input.knownDevice}` : resetSourceKey(options.ip)
-    const flow = reset ? recent.find((r) => r.id === input.flowToken) : undefined
-    const flowId = flow !== undefined ? (flow.flow_id ?? flow.id) : undefined
-    const limited = issuingLimit(recent, policy, now, reset ? { source, flowId } : undefined)
-    // A refused reset does the work of a sent one and undoes it (equalWork): a known
-    // identifier asked again too soon must cost what an unknown one does (issueDecoyOtp).
-    if (limited !== undefined && !(reset && options.equalWork === true)) return { ok: false, reason: 'rate_limited', retryAfterSeconds: limited }
+      const hourAgo = new Date(now.getTime() - 3600 * 1000)
+      const recent = await trx
+        .selectFrom('one_time_codes')
+        .select(['id', 'created_at', 'source', 'flow_id'])
+        .where('citizen_id', '=', input.citizenId)
+        .where('purpose', '=', input.purpose)
+        .where('created_at', '>', hourAgo)
+        .orderBy('created_at', 'asc')
+        .execute()
+      const reset = input.purpose === 'reset_password'
+      const source =
+        reset && input.knownDevice !== undefined ? `device:${input.knownDevice}` : resetSourceKey(options.ip)
+      const flow = reset ? recent.find((r) => r.id === input.flowToken) : undefined
+      const flowId = flow !== undefined ? (flow.flow_id ?? flow.id) : undefined
+      const limited = issuingLimit(recent, policy, now, reset ? { source, flowId } : undefined)
+      // A refused reset does the work of a sent one and undoes it (equalWork): a known
+      // identifier asked again too soon must cost what an unknown one does (issueDecoyOtp).
+      if (limited !== undefined && !(reset && options.equalWork === true))
+        return { ok: false, reason: 'rate_limited', retryAfterSeconds: limited }
 
-    // A verification code retires the earlier ones. A reset code does not: anyone may ask
-    // for a reset of any NIK, and a stranger's request must leave the owner's pending
-    // code alone; each reset code is entered only from the flow that asked for it
-    // (verifyOtp's codeId). The statement runs either way, so both cost the same.
-    let retire = trx
-      .updateTable('one_time_codes')
-      .set({ consumed_at: now })
-      .where('citizen_id', '=', input.citizenId)
-      .where('purpose', '=', input.purpose)
-      .where('consumed_at', 'is', null)
-    if (input.purpose === 'reset_password') retire = retire.where(sql<boolean>`false`)
-    await retire.execute()
+      // A verification code retires the earlier ones. A reset code does not: anyone may ask
+      // for a reset of any NIK, and a stranger's request must leave the owner's pending
+      // code alone; each reset code is entered only from the flow that asked for it
+      // (verifyOtp's codeId). The statement runs either way, so both cost the same.
+      let retire = trx
+        .updateTable('one_time_codes')
+        .set({ consumed_at: now })
+        .where('citizen_id', '=', input.citizenId)
+        .where('purpose', '=', input.purpose)
+        .where('consumed_at', 'is', null)
+      if (input.purpose === 'reset_password') retire = retire.where(sql<boolean>`false`)
+      await retire.execute()
 
-    const id = randomUUID()
-    const code = randomInt(0, 10 ** OTP_DIGITS).toString().padStart(OTP_DIGITS, '0')
-    const expiresAt = new Date(now.getTime() + policy.lifetimeSeconds * 1000)
-    await trx
-      .insertInto('one_time_codes')
-      .values({
-        id,
-        purpose: input.purpose,
-        citizen_id: input.citizenId,
-        destination,
-        code_hash: hashOtp(id, input.purpose, code, options.secret),
-        expires_at: expiresAt,
-        created_at: now,
-        source,
-        flow_id: reset ? (flowId ?? id) : null,
+      const id = randomUUID()
+      const code = randomInt(0, 10 ** OTP_DIGITS)
+        .toString()
+        .padStart(OTP_DIGITS, '0')
+      const expiresAt = new Date(now.getTime() + policy.lifetimeSeconds * 1000)
+      await trx
+        .insertInto('one_time_codes')
+        .values({
+          id,
+          purpose: input.purpose,
+          citizen_id: input.citizenId,
+          destination,
+          code_hash: hashOtp(id, input.purpose, code, options.secret),
+          expires_at: expiresAt,
+          created_at: now,
+          source,
+          flow_id: reset ? (flowId ?? id) : null,
+        })
+        .execute()
+
+      const locale = options.locale ?? 'id'
+      const message = otpMessage(input.purpose, code, policy.lifetimeSeconds, locale)
+      const outbox = options.outbox?.(trx) ?? databaseOutbox(trx, options.logger)
+      await outbox.send({
+        channel: input.channel,
+        recipient: destination,
+        kind: 'code',
+        locale,
+        citizenId: input.citizenId,
+        // Not delivered once the code is dead: a late code only confuses.
+        expiresAt,
+        params: { code, minutes: Math.max(1, Math.floor(policy.lifetimeSeconds / 60)) },
+        ...(input.channel === 'email'
+          ? { subject: message.subject, body: message.body, html: message.html }
+          : { body: message.sms }),
       })
-      .execute()
 
-    const locale = options.locale ?? 'id'
-    const message = otpMessage(input.purpose, code, policy.lifetimeSeconds, locale)
-    const outbox = options.outbox?.(trx) ?? databaseOutbox(trx, options.logger)
-    await outbox.send({
-      channel: input.channel,
-      recipient: destination,
-      kind: 'code',
-      locale,
-      citizenId: input.citizenId,
-      // Not delivered once the code is dead: a late code only confuses.
-      expiresAt,
-      params: { code, minutes: Math.max(1, Math.floor(policy.lifetimeSeconds / 60)) },
-      ...(input.channel === 'email' ? { subject: message.subject, body: message.body, html: message.html } : { body: message.sms }),
+      await recordAudit(trx, {
+        event: 'otp.sent',
+        actor: options.actor ?? (input.purpose === 'reset_password' ? 'anonymous' : `citizen:${input.citizenId}`),
+        subjectId: input.citizenId,
+        ip: options.ip,
+        requestId: options.requestId,
+        data: { purpose: input.purpose, channel: input.channel },
+      })
+      if (limited !== undefined) throw new LimitedRollback(limited)
+      return { ok: true as const, codeId: id, expiresAt, destination }
     })
-
-    await recordAudit(trx, {
-      event: 'otp.sent',
-      actor: options.actor ?? (input.purpose === 'reset_password' ? 'anonymous' : `citizen:${input.citizenId}`),
-      subjectId: input.citizenId,
-      ip: options.ip,
-      requestId: options.requestId,
-      data: { purpose: input.purpose, channel: input.channel },
+    .catch((err: unknown): IssueOtpResult => {
+      if (err instanceof LimitedRollback)
+        return { ok: false, reason: 'rate_limited', retryAfterSeconds: err.retryAfterSeconds }
+      throw err
     })
-    if (limited !== undefined) throw new LimitedRollback(limited)
-    return { ok: true as const, codeId: id, expiresAt, destination }
-  }).catch((err: unknown): IssueOtpResult => {
-    if (err instanceof LimitedRollback) return { ok: false, reason: 'rate_limited', retryAfterSeconds: err.retryAfterSeconds }
-    throw err
-  })
 }
 
 /** Thrown inside issueOtp's transaction to undo the work of a refused reset code. */
@@ -330,13 +380,20 @@ function issuingLimit(
   }
   const capOf = (rows: readonly { created_at: Date }[], cap: number) => {
     const oldest = rows[0]
-    return rows.length >= cap && oldest !== undefined ? secondsUntil(oldest.created_at.getTime() + 3600 * 1000, now) : undefined
+    return rows.length >= cap && oldest !== undefined
+      ? secondsUntil(oldest.created_at.getTime() + 3600 * 1000, now)
+      : undefined
   }
   if (asker === undefined) return waitAfter(recent) ?? capOf(recent, policy.maxPerHour)
   const fromSource = recent.filter((r) => r.source === asker.source)
   const inFlow = asker.flowId === undefined ? [] : recent.filter((r) => (r.flow_id ?? r.id) === asker.flowId)
   // The ceiling counts what addresses asked for; the owner's known devices are outside it.
-  const ceiling = asker.source.startsWith('device:') ? undefined : capOf(recent.filter((r) => !(r.source ?? '').startsWith('device:')), policy.maxResetsPerCitizenPerHour)
+  const ceiling = asker.source.startsWith('device:')
+    ? undefined
+    : capOf(
+        recent.filter((r) => !(r.source ?? '').startsWith('device:')),
+        policy.maxResetsPerCitizenPerHour,
+      )
   const waits = [waitAfter(inFlow), waitAfter(fromSource), capOf(fromSource, policy.maxPerHour), ceiling]
   const due = waits.filter((w): w is number => w !== undefined)
   return due.length === 0 ? undefined : Math.max(...due)
@@ -352,7 +409,11 @@ class DecoyRollback extends Error {}
  * an audit row — and then rolls it all back, so that its time tells nothing about whether
  * the account exists (docs/security.md lines 10 and 37). Nothing is stored or sent.
  */
-export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purpose: OneTimeCodePurpose; readonly channel: OutboxChannel }, options: OtpOptions = {}): Promise<void> {
+export async function issueDecoyOtp(
+  db: Kysely<Database>,
+  input: { readonly purpose: OneTimeCodePurpose; readonly channel: OutboxChannel },
+  options: OtpOptions = {},
+): Promise<void> {
   const policy = options.policy ?? defaultOtpPolicy
   const now = options.now ?? new Date()
   const nobody = randomUUID()
@@ -368,14 +429,32 @@ export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purp
         .where('created_at', '>', new Date(now.getTime() - 3600 * 1000))
         .orderBy('created_at', 'asc')
         .execute()
-      await trx.updateTable('one_time_codes').set({ consumed_at: now }).where('citizen_id', '=', nobody).where('purpose', '=', input.purpose).where('consumed_at', 'is', null).execute()
+      await trx
+        .updateTable('one_time_codes')
+        .set({ consumed_at: now })
+        .where('citizen_id', '=', nobody)
+        .where('purpose', '=', input.purpose)
+        .where('consumed_at', 'is', null)
+        .execute()
       const id = randomUUID()
-      const code = randomInt(0, 10 ** OTP_DIGITS).toString().padStart(OTP_DIGITS, '0')
+      const code = randomInt(0, 10 ** OTP_DIGITS)
+        .toString()
+        .padStart(OTP_DIGITS, '0')
       const expiresAt = new Date(now.getTime() + policy.lifetimeSeconds * 1000)
       // Where the real one inserts its code row: the same insert, of no row (there is no citizen).
       await trx
         .insertInto('one_time_codes')
-        .columns(['id', 'purpose', 'citizen_id', 'destination', 'code_hash', 'expires_at', 'created_at', 'source', 'flow_id'])
+        .columns([
+          'id',
+          'purpose',
+          'citizen_id',
+          'destination',
+          'code_hash',
+          'expires_at',
+          'created_at',
+          'source',
+          'flow_id',
+        ])
         .expression(
           trx
             .selectFrom('citizens')
@@ -403,7 +482,9 @@ export async function issueDecoyOtp(db: Kysely<Database>, input: { readonly purp
         locale,
         expiresAt,
         params: { code, minutes: Math.max(1, Math.floor(policy.lifetimeSeconds / 60)) },
-        ...(input.channel === 'email' ? { subject: message.subject, body: message.body, html: message.html } : { body: message.sms }),
+        ...(input.channel === 'email'
+          ? { subject: message.subject, body: message.body, html: message.html }
+          : { body: message.sms }),
       })
       await recordAudit(trx, {
         event: 'otp.sent',
@@ -461,9 +542,9 @@ export async function verifyOtp(
 
     const candidate = normalizeCode(input.code)
     const matches =
-      candidate !== undefined &&
-      safeEqualHex(row.code_hash, hashOtp(row.id, input.purpose, candidate, options.secret))
-    const actor: AuditActor = options.actor ?? (input.purpose === 'reset_password' ? 'anonymous' : `citizen:${input.citizenId}`)
+      candidate !== undefined && safeEqualHex(row.code_hash, hashOtp(row.id, input.purpose, candidate, options.secret))
+    const actor: AuditActor =
+      options.actor ?? (input.purpose === 'reset_password' ? 'anonymous' : `citizen:${input.citizenId}`)
     if (!matches) {
       await recordAudit(trx, {
         event: 'otp.failed',
@@ -510,7 +591,14 @@ function secondsUntil(whenMs: number, now: Date): number {
  * day at most, and the hourly limits look back an hour); the count removed. What happened
  * stays in the audit trail.
  */
-export async function pruneOneTimeCodes(db: Kysely<Database>, maxAgeSeconds = 2 * 24 * 3600, now = new Date()): Promise<number> {
-  const result = await db.deleteFrom('one_time_codes').where('created_at', '<', new Date(now.getTime() - maxAgeSeconds * 1000)).executeTakeFirst()
+export async function pruneOneTimeCodes(
+  db: Kysely<Database>,
+  maxAgeSeconds = 2 * 24 * 3600,
+  now = new Date(),
+): Promise<number> {
+  const result = await db
+    .deleteFrom('one_time_codes')
+    .where('created_at', '<', new Date(now.getTime() - maxAgeSeconds * 1000))
+    .executeTakeFirst()
   return Number(result.numDeletedRows)
 }

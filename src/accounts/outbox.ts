@@ -49,10 +49,12 @@ const KIND = /^[a-z][a-z0-9_]{1,40}$/
 export function databaseOutbox(db: Kysely<Database>, logger?: OutboxLogger): Outbox {
   return {
     async send(message) {
-      if (message.channel !== 'email' && message.channel !== 'sms') throw new Error(`outbox: unknown channel ${String(message.channel)}`)
+      if (message.channel !== 'email' && message.channel !== 'sms')
+        throw new Error(`outbox: unknown channel ${String(message.channel)}`)
       const kind = message.kind ?? 'code'
       if (!KIND.test(kind)) throw new Error(`outbox: bad message kind ${JSON.stringify(kind)}`)
-      if (message.locale !== undefined && message.locale !== 'id' && message.locale !== 'en') throw new Error(`outbox: unknown locale ${String(message.locale)}`)
+      if (message.locale !== undefined && message.locale !== 'id' && message.locale !== 'en')
+        throw new Error(`outbox: unknown locale ${String(message.locale)}`)
       const row = await db
         .insertInto('outbox')
         .values({
@@ -69,7 +71,10 @@ export function databaseOutbox(db: Kysely<Database>, logger?: OutboxLogger): Out
         })
         .returning('id')
         .executeTakeFirstOrThrow()
-      logger?.info({ outboxId: row.id, channel: message.channel, kind, recipient: maskRecipient(message.recipient) }, 'message queued')
+      logger?.info(
+        { outboxId: row.id, channel: message.channel, kind, recipient: maskRecipient(message.recipient) },
+        'message queued',
+      )
     },
   }
 }
@@ -98,7 +103,11 @@ export async function listOutbox(
 
 /** How many messages are in each state (for `satupintu outbox` and the health of delivery). */
 export async function countOutbox(db: Kysely<Database>): Promise<Record<OutboxStatus, number>> {
-  const rows = await db.selectFrom('outbox').select(['status', db.fn.countAll<string | number>().as('n')]).groupBy('status').execute()
+  const rows = await db
+    .selectFrom('outbox')
+    .select(['status', db.fn.countAll<string | number>().as('n')])
+    .groupBy('status')
+    .execute()
   const counts: Record<OutboxStatus, number> = { queued: 0, sending: 0, sent: 0, failed: 0, dead: 0 }
   for (const r of rows) counts[r.status] = Number(r.n)
   return counts

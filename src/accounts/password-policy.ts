@@ -152,18 +152,22 @@ interface LanguageCommon {
   readonly adjacencyGraphs: Record<string, Record<string, (string | null)[]>>
 }
 
-function loadLanguageCommon (): LanguageCommon {
+function loadLanguageCommon(): LanguageCommon {
   const require = createRequire(import.meta.url)
   const mod = require('@zxcvbn-ts/language-common') as Partial<LanguageCommon>
   /* c8 ignore next 3 */
-  if (typeof mod.dictionary !== 'object' || !Array.isArray(mod.dictionary['passwords-common']) || typeof mod.adjacencyGraphs !== 'object') {
+  if (
+    typeof mod.dictionary !== 'object' ||
+    !Array.isArray(mod.dictionary['passwords-common']) ||
+    typeof mod.adjacencyGraphs !== 'object'
+  ) {
     // Only reachable if the package changes shape; failing loudly beats an empty blocklist.
     throw new Error("@zxcvbn-ts/language-common has no dictionary['passwords-common'] or adjacencyGraphs")
   }
   return mod as LanguageCommon
 }
 
-function getFactory (): ZxcvbnFactory {
+function getFactory(): ZxcvbnFactory {
   if (factory === undefined) {
     const require = createRequire(import.meta.url)
     const core = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core')
@@ -178,7 +182,7 @@ function getFactory (): ZxcvbnFactory {
   return factory
 }
 
-export function warmPasswordPolicy (): void {
+export function warmPasswordPolicy(): void {
   getFactory().check('warm up the matchers', [])
 }
 
@@ -190,7 +194,7 @@ export function warmPasswordPolicy (): void {
 // when setting and when verifying a password. Returns undefined for input that no password
 // can be (too long, control characters, lone surrogates); a login handler treats that as a
 // wrong password, after the same dummy hashing it does for unknown accounts.
-export function normalizePassword (password: string): string | undefined {
+export function normalizePassword(password: string): string | undefined {
   if (typeof password !== 'string' || password.length > MAX_PASSWORD_INPUT_UNITS) return undefined
   if (FORBIDDEN.test(password)) return undefined
   const normalized = password.normalize('NFKC')
@@ -211,13 +215,13 @@ const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu
 // random one).
 const SEPARATORS = /[\s\p{Pd}\p{Pc}.,/\\:;'"`]+/gu
 
-function codePointLength (s: string): number {
+function codePointLength(s: string): number {
   let n = 0
   for (const _ of s) n++
   return n
 }
 
-function firstCodePoints (s: string, n: number): string {
+function firstCodePoints(s: string, n: number): string {
   let out = ''
   let i = 0
   for (const c of s) {
@@ -227,7 +231,7 @@ function firstCodePoints (s: string, n: number): string {
   return out
 }
 
-function compact (s: string): string {
+function compact(s: string): string {
   return s.replace(SEPARATORS, '')
 }
 
@@ -252,7 +256,7 @@ const MAX_CONTEXT_UNITS = 256
 // Shorter digit pieces of the NIK or the phone number are too likely to occur by chance.
 const MIN_DIGIT_WINDOW = 6
 
-function prepareValue (value: string | undefined): string {
+function prepareValue(value: string | undefined): string {
   if (typeof value !== 'string') return ''
   return value.slice(0, MAX_CONTEXT_UNITS).normalize('NFKC').replace(INVISIBLE, '').toLowerCase()
 }
@@ -260,16 +264,16 @@ function prepareValue (value: string | undefined): string {
 // Words of a name, email local part or regency name worth giving zxcvbn: the whole value
 // without separators, each part, each run of letters, and each run of 4+ digits, if at
 // least 3 characters long (three-letter names such as Sri, Ani and Dwi are common).
-function textTokens (value: string): string[] {
+function textTokens(value: string): string[] {
   const found = new Set<string>()
   found.add(value.replace(/[^\p{L}\p{N}]+/gu, ''))
   for (const part of value.split(/[^\p{L}\p{N}]+/u)) found.add(part)
   for (const m of value.matchAll(/\p{L}+/gu)) found.add(m[0])
   for (const m of value.matchAll(/[0-9]{4,}/g)) found.add(m[0])
-  return [...found].filter(t => codePointLength(t) >= 3)
+  return [...found].filter((t) => codePointLength(t) >= 3)
 }
 
-function birthDateForms (value: string | undefined): string[] {
+function birthDateForms(value: string | undefined): string[] {
   const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(prepareValue(value))
   if (m === null) return []
   const [, yyyy = '', mm = '', dd = ''] = m
@@ -277,13 +281,21 @@ function birthDateForms (value: string | undefined): string[] {
   const d = String(Number(dd))
   const mo = String(Number(mm))
   const forms = new Set([
-    dd + mm + yyyy, yyyy + mm + dd, mm + dd + yyyy, dd + mm + yy, yy + mm + dd, mm + dd + yy,
-    d + mo + yyyy, mo + d + yyyy, yyyy + mo + d, d + mo + yy,
+    dd + mm + yyyy,
+    yyyy + mm + dd,
+    mm + dd + yyyy,
+    dd + mm + yy,
+    yy + mm + dd,
+    mm + dd + yy,
+    d + mo + yyyy,
+    mo + d + yyyy,
+    yyyy + mo + d,
+    d + mo + yy,
   ])
-  return [...forms].filter(f => f.length >= MIN_DIGIT_WINDOW).sort((a, b) => b.length - a.length)
+  return [...forms].filter((f) => f.length >= MIN_DIGIT_WINDOW).sort((a, b) => b.length - a.length)
 }
 
-function phoneSources (value: string | undefined): string[] {
+function phoneSources(value: string | undefined): string[] {
   const digits = prepareValue(value).replace(/[^0-9]/g, '')
   // Indonesian numbers are written +62 812..., 62812... or 0812...; compare on the national
   // number with either prefix.
@@ -295,7 +307,7 @@ function phoneSources (value: string | undefined): string[] {
 
 // Every piece of 6 or more digits of the given sources: a password holding part of the NIK
 // or of the phone number ("budi 32010112") uses it as much as one holding all of it.
-function digitWindows (sources: readonly string[]): string[] {
+function digitWindows(sources: readonly string[]): string[] {
   const windows = new Set<string>()
   for (const source of sources) {
     for (let len = source.length; len >= MIN_DIGIT_WINDOW; len--) {
@@ -306,7 +318,7 @@ function digitWindows (sources: readonly string[]): string[] {
 }
 
 /** The user inputs for zxcvbn, and which kind of the citizen's data each one is. */
-function userInputs (context: PasswordContext): Map<string, ContextKind> {
+function userInputs(context: PasswordContext): Map<string, ContextKind> {
   const inputs = new Map<string, ContextKind>()
   const add = (kind: ContextKind, words: readonly string[]) => {
     for (const word of words) if (word.length > 0 && !inputs.has(word)) inputs.set(word, kind)
@@ -332,13 +344,19 @@ function userInputs (context: PasswordContext): Map<string, ContextKind> {
 
 // The parts of zxcvbn's explanation that are the citizen's own data: a user input itself, or
 // one repeated ("budibudi", where zxcvbn keeps the repeated unit).
-function contextMatches (sequence: readonly MatchExtended[], inputs: ReadonlyMap<string, ContextKind>): { kinds: Set<ContextKind>; matches: MatchExtended[] } {
+function contextMatches(
+  sequence: readonly MatchExtended[],
+  inputs: ReadonlyMap<string, ContextKind>,
+): { kinds: Set<ContextKind>; matches: MatchExtended[] } {
   const kinds = new Set<ContextKind>()
   const matches: MatchExtended[] = []
   for (const m of sequence) {
-    const word = m.pattern === 'dictionary' && m['dictionaryName'] === 'userInputs'
-      ? m['matchedWord']
-      : m.pattern === 'repeat' ? m['baseToken'] : undefined
+    const word =
+      m.pattern === 'dictionary' && m['dictionaryName'] === 'userInputs'
+        ? m['matchedWord']
+        : m.pattern === 'repeat'
+          ? m['baseToken']
+          : undefined
     const kind = typeof word === 'string' ? inputs.get(word.toLowerCase()) : undefined
     if (kind === undefined) continue
     kinds.add(kind)
@@ -347,7 +365,7 @@ function contextMatches (sequence: readonly MatchExtended[], inputs: ReadonlyMap
   return { kinds, matches }
 }
 
-function without (s: string, matches: readonly MatchExtended[]): string {
+function without(s: string, matches: readonly MatchExtended[]): string {
   let rest = ''
   let at = 0
   for (const m of [...matches].sort((a, b) => a.i - b.i)) {
@@ -358,7 +376,7 @@ function without (s: string, matches: readonly MatchExtended[]): string {
 }
 
 // The pattern that explains most of a password zxcvbn found easy.
-function patternReason (sequence: readonly MatchExtended[]): PasswordError {
+function patternReason(sequence: readonly MatchExtended[]): PasswordError {
   let main: MatchExtended | undefined
   for (const m of sequence) if (main === undefined || m.j - m.i > main.j - main.i) main = m
   if (main?.pattern === 'repeat') return 'repeated'
@@ -366,7 +384,7 @@ function patternReason (sequence: readonly MatchExtended[]): PasswordError {
   return 'common'
 }
 
-export function checkPassword (password: string, context: PasswordContext = {}): PasswordResult {
+export function checkPassword(password: string, context: PasswordContext = {}): PasswordResult {
   // The length bound comes first, before normalising or anything else that costs work.
   if (typeof password !== 'string') return { ok: false, reason: 'invalid_characters' }
   if (password.length > MAX_PASSWORD_INPUT_UNITS) return { ok: false, reason: 'too_long' }
@@ -395,7 +413,7 @@ export function checkPassword (password: string, context: PasswordContext = {}):
   if (own.kinds.size > 0) {
     const rest = without(scored, own.matches)
     if (codePointLength(rest) < MIN_PASSWORD_LENGTH || zxcvbn.check(rest, words).guessesLog10 < MIN_GUESSES_LOG10) {
-      const kind = KIND_ORDER.find(k => own.kinds.has(k))
+      const kind = KIND_ORDER.find((k) => own.kinds.has(k))
       if (kind !== undefined) return { ok: false, reason: KIND_REASON[kind] }
     }
   }

@@ -39,7 +39,8 @@ export const MAX_PASSWORD_BYTES = 1024
  * disabled one or one without a password answers in the same time as a wrong password
  * (docs/security.md line 10). A test checks that its parameters are still `argon2Options`.
  */
-export const DUMMY_HASH = '$argon2id$v=19$m=19456,p=1,t=2$UX82LerDGJf1ZIFjsxZJLg$au+yaazi9QdKUCwqtIKImmANKPM1ePisrI6wGDHhDSU'
+export const DUMMY_HASH =
+  '$argon2id$v=19$m=19456,p=1,t=2$UX82LerDGJf1ZIFjsxZJLg$au+yaazi9QdKUCwqtIKImmANKPM1ePisrI6wGDHhDSU'
 
 export interface PasswordCheck {
   readonly ok: boolean

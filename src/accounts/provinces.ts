@@ -69,10 +69,10 @@ export const PROVINCES = {
 export type ProvinceCode = keyof typeof PROVINCES
 
 // Object.hasOwn rather than `in`, so that inherited keys such as "constructor" never count.
-export function isProvinceCode (code: string): code is ProvinceCode {
+export function isProvinceCode(code: string): code is ProvinceCode {
   return Object.hasOwn(PROVINCES, code)
 }
 
-export function provinceName (code: string): string | undefined {
+export function provinceName(code: string): string | undefined {
   return isProvinceCode(code) ? PROVINCES[code] : undefined
 }

@@ -37,17 +37,29 @@ export type DecoyCheck =
   | { readonly reason: 'invalid_code'; readonly attemptsLeft: number }
   | { readonly reason: 'expired' | 'too_many_attempts' | 'no_active_code' }
 
-export type DecoySend = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly retryAfterSeconds: number }
+export type DecoySend =
+  | { readonly ok: true; readonly id: string }
+  | { readonly ok: false; readonly retryAfterSeconds: number }
 
 /** Sends `message` to `destination` and starts a decoy flow; returns its handle (the cookie's value). */
-export async function startDecoy(db: Kysely<Database>, destination: string, message: OutboxMessage, context: DecoyContext = {}): Promise<string> {
+export async function startDecoy(
+  db: Kysely<Database>,
+  destination: string,
+  message: OutboxMessage,
+  context: DecoyContext = {},
+): Promise<string> {
   const id = randomUUID()
   await db.transaction().execute(async (trx) => insertAndSend(trx, { id, chain: id, destination }, message, context))
   return id
 }
 
 /** The decoy a flow cookie names (the newest or an older send), within `maxAgeSeconds`. */
-export async function findDecoy(db: Kysely<Database>, id: unknown, maxAgeSeconds: number, now = new Date()): Promise<DecoyRow | undefined> {
+export async function findDecoy(
+  db: Kysely<Database>,
+  id: unknown,
+  maxAgeSeconds: number,
+  now = new Date(),
+): Promise<DecoyRow | undefined> {
   if (typeof id !== 'string' || !UUID.test(id)) return undefined
   return db
     .selectFrom('registration_decoys')
@@ -62,7 +74,11 @@ export async function findDecoy(db: Kysely<Database>, id: unknown, maxAgeSeconds
  * so the answers run as a real code's do (4 left, 3 left … then too many), and an expired
  * send answers "expired".
  */
-export async function checkDecoyCode(db: Kysely<Database>, chain: string, context: DecoyContext = {}): Promise<DecoyCheck> {
+export async function checkDecoyCode(
+  db: Kysely<Database>,
+  chain: string,
+  context: DecoyContext = {},
+): Promise<DecoyCheck> {
   const policy = context.policy ?? defaultOtpPolicy
   const now = context.now ?? new Date()
   return db.transaction().execute(async (trx): Promise<DecoyCheck> => {
@@ -86,7 +102,12 @@ export async function checkDecoyCode(db: Kysely<Database>, chain: string, contex
  * "Kirim kode baru" in a decoy flow: under the same wait and hourly cap as a real code,
  * the message again and a new handle; the earlier sends are retired.
  */
-export async function resendDecoy(db: Kysely<Database>, row: DecoyRow, message: OutboxMessage, context: DecoyContext = {}): Promise<DecoySend> {
+export async function resendDecoy(
+  db: Kysely<Database>,
+  row: DecoyRow,
+  message: OutboxMessage,
+  context: DecoyContext = {},
+): Promise<DecoySend> {
   const policy = context.policy ?? defaultOtpPolicy
   const now = context.now ?? new Date()
   return db.transaction().execute(async (trx): Promise<DecoySend> => {
@@ -103,13 +124,21 @@ export async function resendDecoy(db: Kysely<Database>, row: DecoyRow, message: 
       .execute()
     const newest = recent[recent.length - 1]
     if (newest !== undefined && newest.created_at.getTime() + policy.resendAfterSeconds * 1000 > now.getTime()) {
-      return { ok: false, retryAfterSeconds: secondsUntil(newest.created_at.getTime() + policy.resendAfterSeconds * 1000, now) }
+      return {
+        ok: false,
+        retryAfterSeconds: secondsUntil(newest.created_at.getTime() + policy.resendAfterSeconds * 1000, now),
+      }
     }
     const oldest = recent[0]
     if (recent.length >= policy.maxPerHour && oldest !== undefined) {
       return { ok: false, retryAfterSeconds: secondsUntil(oldest.created_at.getTime() + 3600 * 1000, now) }
     }
-    await trx.updateTable('registration_decoys').set({ consumed_at: now }).where('chain', '=', row.chain).where('consumed_at', 'is', null).execute()
+    await trx
+      .updateTable('registration_decoys')
+      .set({ consumed_at: now })
+      .where('chain', '=', row.chain)
+      .where('consumed_at', 'is', null)
+      .execute()
     const id = randomUUID()
     await insertAndSend(trx, { id, chain: row.chain, destination: row.destination }, message, { ...context, now })
     return { ok: true, id }
@@ -117,8 +146,15 @@ export async function resendDecoy(db: Kysely<Database>, row: DecoyRow, message: 
 }
 
 /** Decoy rows older than `maxAgeSeconds` (a flow lasts a day at most); the count removed. */
-export async function pruneDecoys(db: Kysely<Database>, maxAgeSeconds = 2 * 24 * 3600, now = new Date()): Promise<number> {
-  const result = await db.deleteFrom('registration_decoys').where('created_at', '<', new Date(now.getTime() - maxAgeSeconds * 1000)).executeTakeFirst()
+export async function pruneDecoys(
+  db: Kysely<Database>,
+  maxAgeSeconds = 2 * 24 * 3600,
+  now = new Date(),
+): Promise<number> {
+  const result = await db
+    .deleteFrom('registration_decoys')
+    .where('created_at', '<', new Date(now.getTime() - maxAgeSeconds * 1000))
+    .executeTakeFirst()
   return Number(result.numDeletedRows)
 }
 

@@ -30,7 +30,14 @@ import { Secret, TOTP } from 'otpauth'
 import { recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
-import { accountKey, recordSuccess, reserveAttempt, sourceKey, type ThrottleKeys, type ThrottlePolicy } from './throttle.ts'
+import {
+  accountKey,
+  recordSuccess,
+  reserveAttempt,
+  sourceKey,
+  type ThrottleKeys,
+  type ThrottlePolicy,
+} from './throttle.ts'
 
 /** What seals TOTP secrets: the deployment's key encryption (src/keys/encryption.ts). */
 export interface SecretSealer {
@@ -72,7 +79,10 @@ function totpOf(secretBase32: string, label = ''): TOTP {
 /** The throttle keys of second-factor codes for an account and address. */
 export function secondFactorThrottleKeys(citizenId: string, ip: string | undefined): ThrottleKeys {
   const source = sourceKey(ip)
-  return { account: `second-factor:${accountKey(citizenId)}`, source: source === undefined ? undefined : `second-factor:${source}` }
+  return {
+    account: `second-factor:${accountKey(citizenId)}`,
+    source: source === undefined ? undefined : `second-factor:${source}`,
+  }
 }
 
 export interface SecondFactorStatus {
@@ -136,7 +146,12 @@ export async function pendingTotpEnrolment(
   citizenId: string,
   label: string,
 ): Promise<TotpEnrolment | undefined> {
-  const existing = await db.selectFrom('second_factors').selectAll().where('citizen_id', '=', citizenId).where('kind', '=', 'totp').executeTakeFirst()
+  const existing = await db
+    .selectFrom('second_factors')
+    .selectAll()
+    .where('citizen_id', '=', citizenId)
+    .where('kind', '=', 'totp')
+    .executeTakeFirst()
   if (existing?.confirmed_at != null) return undefined
   let secret: string
   if (existing !== undefined) {
@@ -149,7 +164,12 @@ export async function pendingTotpEnrolment(
       .onConflict((oc) => oc.columns(['citizen_id', 'kind']).doNothing())
       .execute()
     // Two tabs enrolling at once: both show the secret that was stored first.
-    const stored = await db.selectFrom('second_factors').selectAll().where('citizen_id', '=', citizenId).where('kind', '=', 'totp').executeTakeFirstOrThrow()
+    const stored = await db
+      .selectFrom('second_factors')
+      .selectAll()
+      .where('citizen_id', '=', citizenId)
+      .where('kind', '=', 'totp')
+      .executeTakeFirstOrThrow()
     if (stored.confirmed_at !== null) return undefined
     secret = keys.sealer.decrypt(stored.secret_enc, totpAad(citizenId))
   }
@@ -160,7 +180,12 @@ export type CodeCheck =
   | { readonly ok: true; readonly method: 'totp' }
   | { readonly ok: true; readonly method: 'recovery'; readonly recoveryCodesLeft: number }
   | { readonly ok: false; readonly reason: 'wrong' }
-  | { readonly ok: false; readonly reason: 'throttled'; readonly retryAfterSeconds: number; readonly permanent: boolean }
+  | {
+      readonly ok: false
+      readonly reason: 'throttled'
+      readonly retryAfterSeconds: number
+      readonly permanent: boolean
+    }
 
 /** Digits only, as people type them with spaces ("123 456"). */
 function normalizeTotpCode(code: string): string | undefined {
@@ -170,12 +195,7 @@ function normalizeTotpCode(code: string): string | undefined {
 
 /** Upper case, without spaces and dashes; confusable letters read as the digits they look like. */
 function normalizeRecoveryCode(code: string): string | undefined {
-  const s = code
-    .normalize('NFKC')
-    .toUpperCase()
-    .replace(/[\s-]/g, '')
-    .replace(/[IL]/g, '1')
-    .replace(/O/g, '0')
+  const s = code.normalize('NFKC').toUpperCase().replace(/[\s-]/g, '').replace(/[IL]/g, '1').replace(/O/g, '0')
   if (s.length !== recoveryLength) return undefined
   for (const c of s) if (!recoveryAlphabet.includes(c)) return undefined
   return s
@@ -199,9 +219,17 @@ function acceptedStep(secret: string, code: string, now: Date, after: number | n
   return undefined
 }
 
-async function reserve(db: Kysely<Database>, citizenId: string, context: SecondFactorContext, kind: 'totp' | 'recovery'): Promise<CodeCheck | undefined> {
+async function reserve(
+  db: Kysely<Database>,
+  citizenId: string,
+  context: SecondFactorContext,
+  kind: 'totp' | 'recovery',
+): Promise<CodeCheck | undefined> {
   const keys = secondFactorThrottleKeys(citizenId, context.ip)
-  const decision = await reserveAttempt(db, keys, { ...(context.throttlePolicy ? { policy: context.throttlePolicy } : {}), ...(context.now ? { now: context.now } : {}) })
+  const decision = await reserveAttempt(db, keys, {
+    ...(context.throttlePolicy ? { policy: context.throttlePolicy } : {}),
+    ...(context.now ? { now: context.now } : {}),
+  })
   if (decision.allowed) return undefined
   await recordAudit(db, {
     event: 'auth.second_factor.throttled',
@@ -211,11 +239,28 @@ async function reserve(db: Kysely<Database>, citizenId: string, context: SecondF
     requestId: context.requestId,
     data: { kind, scope: decision.scope },
   })
-  return { ok: false, reason: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, permanent: decision.permanent }
+  return {
+    ok: false,
+    reason: 'throttled',
+    retryAfterSeconds: decision.retryAfterSeconds,
+    permanent: decision.permanent,
+  }
 }
 
-async function failed(db: Kysely<Database>, citizenId: string, context: SecondFactorContext, kind: 'totp' | 'recovery'): Promise<CodeCheck> {
-  await recordAudit(db, { event: 'auth.second_factor.failed', actor: 'anonymous', subjectId: citizenId, ip: context.ip, requestId: context.requestId, data: { kind } })
+async function failed(
+  db: Kysely<Database>,
+  citizenId: string,
+  context: SecondFactorContext,
+  kind: 'totp' | 'recovery',
+): Promise<CodeCheck> {
+  await recordAudit(db, {
+    event: 'auth.second_factor.failed',
+    actor: 'anonymous',
+    subjectId: citizenId,
+    ip: context.ip,
+    requestId: context.requestId,
+    data: { kind },
+  })
   return { ok: false, reason: 'wrong' }
 }
 
@@ -232,7 +277,12 @@ export async function confirmTotpEnrolment(
   context: SecondFactorContext = {},
 ): Promise<{ ok: true; recoveryCodes: string[] } | Exclude<CodeCheck, { ok: true }>> {
   const now = context.now ?? new Date()
-  const row = await db.selectFrom('second_factors').selectAll().where('citizen_id', '=', citizenId).where('kind', '=', 'totp').executeTakeFirst()
+  const row = await db
+    .selectFrom('second_factors')
+    .selectAll()
+    .where('citizen_id', '=', citizenId)
+    .where('kind', '=', 'totp')
+    .executeTakeFirst()
   if (row === undefined || row.confirmed_at !== null) return { ok: false, reason: 'wrong' }
   const throttled = await reserve(db, citizenId, context, 'totp')
   if (throttled && !throttled.ok) return throttled
@@ -251,8 +301,19 @@ export async function confirmTotpEnrolment(
       .executeTakeFirst()
     if (updated === undefined) return false
     await replaceRecoveryCodes(trx, keys, citizenId, recoveryCodes)
-    await recordAudit(trx, { event: 'account.second_factor_added', actor: `citizen:${citizenId}`, subjectId: citizenId, ip: context.ip, requestId: context.requestId, data: { factor: 'totp' } })
-    await queueNotice(trx, { citizenId, kind: 'second_factor_added', data: { at: now, factor: 'totp' } }, context.noticeOptions ?? {})
+    await recordAudit(trx, {
+      event: 'account.second_factor_added',
+      actor: `citizen:${citizenId}`,
+      subjectId: citizenId,
+      ip: context.ip,
+      requestId: context.requestId,
+      data: { factor: 'totp' },
+    })
+    await queueNotice(
+      trx,
+      { citizenId, kind: 'second_factor_added', data: { at: now, factor: 'totp' } },
+      context.noticeOptions ?? {},
+    )
     return true
   })
   if (!confirmed) return { ok: false, reason: 'wrong' }
@@ -319,8 +380,19 @@ export async function verifySecondFactor(
       .where('used_at', 'is', null)
       .executeTakeFirstOrThrow()
     const n = Number(remaining.n)
-    await recordAudit(trx, { event: 'account.recovery_code_used', actor: `citizen:${citizenId}`, subjectId: citizenId, ip: context.ip, requestId: context.requestId, data: { left: n } })
-    await queueNotice(trx, { citizenId, kind: 'recovery_code_used', data: { at: now, left: n } }, context.noticeOptions ?? {})
+    await recordAudit(trx, {
+      event: 'account.recovery_code_used',
+      actor: `citizen:${citizenId}`,
+      subjectId: citizenId,
+      ip: context.ip,
+      requestId: context.requestId,
+      data: { left: n },
+    })
+    await queueNotice(
+      trx,
+      { citizenId, kind: 'recovery_code_used', data: { at: now, left: n } },
+      context.noticeOptions ?? {},
+    )
     return n
   })
   if (left === undefined) return failed(db, citizenId, context, kind)
@@ -329,15 +401,35 @@ export async function verifySecondFactor(
 }
 
 /** Removes the authenticator app and the recovery codes; the citizen is told. */
-export async function removeTotp(db: Kysely<Database>, citizenId: string, context: SecondFactorContext = {}): Promise<boolean> {
+export async function removeTotp(
+  db: Kysely<Database>,
+  citizenId: string,
+  context: SecondFactorContext = {},
+): Promise<boolean> {
   const now = context.now ?? new Date()
   return db.transaction().execute(async (trx) => {
-    const removed = await trx.deleteFrom('second_factors').where('citizen_id', '=', citizenId).where('kind', '=', 'totp').returning('confirmed_at').executeTakeFirst()
+    const removed = await trx
+      .deleteFrom('second_factors')
+      .where('citizen_id', '=', citizenId)
+      .where('kind', '=', 'totp')
+      .returning('confirmed_at')
+      .executeTakeFirst()
     await trx.deleteFrom('recovery_codes').where('citizen_id', '=', citizenId).execute()
     // An enrolment never confirmed was never a factor: nothing to tell.
     if (removed === undefined || removed.confirmed_at === null) return false
-    await recordAudit(trx, { event: 'account.second_factor_removed', actor: `citizen:${citizenId}`, subjectId: citizenId, ip: context.ip, requestId: context.requestId, data: { factor: 'totp' } })
-    await queueNotice(trx, { citizenId, kind: 'second_factor_removed', data: { at: now, factor: 'totp' } }, context.noticeOptions ?? {})
+    await recordAudit(trx, {
+      event: 'account.second_factor_removed',
+      actor: `citizen:${citizenId}`,
+      subjectId: citizenId,
+      ip: context.ip,
+      requestId: context.requestId,
+      data: { factor: 'totp' },
+    })
+    await queueNotice(
+      trx,
+      { citizenId, kind: 'second_factor_removed', data: { at: now, factor: 'totp' } },
+      context.noticeOptions ?? {},
+    )
     return true
   })
 }
@@ -356,11 +448,27 @@ export async function renewRecoveryCodes(
   const codes = makeRecoveryCodes()
   return db.transaction().execute(async (trx) => {
     // Serialises two renewals at once on the factor's row.
-    const factor = await trx.selectFrom('second_factors').select('id').where('citizen_id', '=', citizenId).where('confirmed_at', 'is not', null).forUpdate().executeTakeFirst()
+    const factor = await trx
+      .selectFrom('second_factors')
+      .select('id')
+      .where('citizen_id', '=', citizenId)
+      .where('confirmed_at', 'is not', null)
+      .forUpdate()
+      .executeTakeFirst()
     if (factor === undefined) return undefined
     await replaceRecoveryCodes(trx, keys, citizenId, codes)
-    await recordAudit(trx, { event: 'account.recovery_codes_renewed', actor: `citizen:${citizenId}`, subjectId: citizenId, ip: context.ip, requestId: context.requestId })
-    await queueNotice(trx, { citizenId, kind: 'recovery_codes_renewed', data: { at: now } }, context.noticeOptions ?? {})
+    await recordAudit(trx, {
+      event: 'account.recovery_codes_renewed',
+      actor: `citizen:${citizenId}`,
+      subjectId: citizenId,
+      ip: context.ip,
+      requestId: context.requestId,
+    })
+    await queueNotice(
+      trx,
+      { citizenId, kind: 'recovery_codes_renewed', data: { at: now } },
+      context.noticeOptions ?? {},
+    )
     return codes
   })
 }
@@ -382,10 +490,17 @@ function makeRecoveryCodes(): string[] {
 
 function recoveryHash(keys: SecondFactorKeys, citizenId: string, normalized: string): string {
   // Bound to the account: the same code on two accounts hashes differently.
-  return createHmac('sha256', keys.recoveryKey).update(`recovery code v1\u0000${citizenId}\u0000${normalized}`, 'utf8').digest('base64url')
+  return createHmac('sha256', keys.recoveryKey)
+    .update(`recovery code v1\u0000${citizenId}\u0000${normalized}`, 'utf8')
+    .digest('base64url')
 }
 
-async function replaceRecoveryCodes(trx: Kysely<Database>, keys: SecondFactorKeys, citizenId: string, codes: readonly string[]): Promise<void> {
+async function replaceRecoveryCodes(
+  trx: Kysely<Database>,
+  keys: SecondFactorKeys,
+  citizenId: string,
+  codes: readonly string[],
+): Promise<void> {
   await trx.deleteFrom('recovery_codes').where('citizen_id', '=', citizenId).execute()
   await trx
     .insertInto('recovery_codes')

@@ -56,7 +56,12 @@ export interface ThrottlePolicy {
 }
 
 export const defaultThrottlePolicy: ThrottlePolicy = Object.freeze({
-  account: Object.freeze({ lockAfterFailures: 5, baseLockSeconds: 30, maxLockSeconds: 15 * 60, maxConsecutiveFailures: 100 }),
+  account: Object.freeze({
+    lockAfterFailures: 5,
+    baseLockSeconds: 30,
+    maxLockSeconds: 15 * 60,
+    maxConsecutiveFailures: 100,
+  }),
   // A whole MPP hall (kiosks, the public Wi-Fi) can share one address: keep this well
   // above what one person mistyping produces, and rely on the per-account rule for the rest.
   source: Object.freeze({ maxFailures: 50, windowSeconds: 15 * 60 }),
@@ -171,7 +176,11 @@ function expandIPv6(address: string): number[] | undefined {
 }
 
 /** What the current counters say, without counting anything (for a form that waits). */
-export async function checkThrottle(db: Kysely<Database>, keys: ThrottleKeys, options: ThrottleOptions = {}): Promise<ThrottleDecision> {
+export async function checkThrottle(
+  db: Kysely<Database>,
+  keys: ThrottleKeys,
+  options: ThrottleOptions = {},
+): Promise<ThrottleDecision> {
   const policy = options.policy ?? defaultThrottlePolicy
   const now = options.now ?? new Date()
   const wanted = keys.source === undefined ? [keys.account] : [keys.account, keys.source]
@@ -190,7 +199,11 @@ export async function checkThrottle(db: Kysely<Database>, keys: ThrottleKeys, op
  * locked, in which case nothing is counted and the attempt must not go ahead. Follow an
  * allowed attempt that succeeds with recordSuccess().
  */
-export async function reserveAttempt(db: Kysely<Database>, keys: ThrottleKeys, options: ThrottleOptions = {}): Promise<ThrottleDecision> {
+export async function reserveAttempt(
+  db: Kysely<Database>,
+  keys: ThrottleKeys,
+  options: ThrottleOptions = {},
+): Promise<ThrottleDecision> {
   const policy = options.policy ?? defaultThrottlePolicy
   const now = options.now ?? new Date()
   if (keys.source !== undefined) {
@@ -228,7 +241,11 @@ export async function takeSourceAllowance(
  * the current lock. Never counts an account past maxConsecutiveFailures. Returns what the
  * counters now say about the next attempt.
  */
-export async function recordFailure(db: Kysely<Database>, keys: ThrottleKeys, options: ThrottleOptions = {}): Promise<ThrottleDecision> {
+export async function recordFailure(
+  db: Kysely<Database>,
+  keys: ThrottleKeys,
+  options: ThrottleOptions = {},
+): Promise<ThrottleDecision> {
   const policy = options.policy ?? defaultThrottlePolicy
   const now = options.now ?? new Date()
   if (keys.source !== undefined) await countSourceFailure(db, keys.source, policy.source, now, false)
@@ -254,7 +271,10 @@ export async function recordSuccess(db: Kysely<Database>, keys: ThrottleKeys): P
  * day by default), so that a stranger trying many addresses does not grow the table for
  * ever. Account-wide counters stay: they are the bar of docs/security.md line 9.
  */
-export async function pruneSourceCounters(db: Kysely<Database>, options: ThrottleOptions & { readonly pairIdleSeconds?: number } = {}): Promise<number> {
+export async function pruneSourceCounters(
+  db: Kysely<Database>,
+  options: ThrottleOptions & { readonly pairIdleSeconds?: number } = {},
+): Promise<number> {
   const policy = options.policy ?? defaultThrottlePolicy
   const now = options.now ?? new Date()
   const windowStart = new Date(now.getTime() - policy.source.windowSeconds * 1000)
@@ -276,7 +296,11 @@ export async function pruneSourceCounters(db: Kysely<Database>, options: Throttl
 // ---------------------------------------------------------------------------------------
 
 /** The lock after `failures` failures, as a SQL expression over the row being updated. */
-function lockUntilExpression(failures: RawBuilder<number>, policy: AccountThrottlePolicy, now: Date): RawBuilder<Date | null> {
+function lockUntilExpression(
+  failures: RawBuilder<number>,
+  policy: AccountThrottlePolicy,
+  now: Date,
+): RawBuilder<Date | null> {
   return sql<Date | null>`case when ${failures} >= ${policy.lockAfterFailures}
     then cast(${now.toISOString()} as timestamptz) + make_interval(secs => least(
       ${policy.baseLockSeconds}::float8 * power(2::float8, ${failures} - ${policy.lockAfterFailures}),
@@ -382,7 +406,12 @@ function accountDecision(row: CounterRow, policy: AccountThrottlePolicy, now: Da
     return { allowed: false, scope: 'account', retryAfterSeconds: policy.maxLockSeconds, permanent: true }
   }
   if (row.locked_until !== null && row.locked_until.getTime() > now.getTime()) {
-    return { allowed: false, scope: 'account', retryAfterSeconds: secondsUntil(row.locked_until, now), permanent: false }
+    return {
+      allowed: false,
+      scope: 'account',
+      retryAfterSeconds: secondsUntil(row.locked_until, now),
+      permanent: false,
+    }
   }
   return { allowed: true }
 }
@@ -517,7 +546,10 @@ export async function reserveSignInAttempt(
   }
   const pair = pairKey(keys)
   {
-    const lock = keys.device !== undefined ? { ...policy.lock, maxConsecutiveFailures: policy.deviceMaxFailures } : { ...policy.lock, maxConsecutiveFailures: policy.maxConsecutiveFailures }
+    const lock =
+      keys.device !== undefined
+        ? { ...policy.lock, maxConsecutiveFailures: policy.deviceMaxFailures }
+        : { ...policy.lock, maxConsecutiveFailures: policy.maxConsecutiveFailures }
     const decision = await countAccountFailure(db, pair, lock, now, true)
     if (!decision.allowed) {
       await giveBack()
@@ -532,12 +564,20 @@ export async function reserveSignInAttempt(
   const row = await db
     .insertInto('login_attempts')
     .values({ key: keys.account, failures: 1, first_failure_at: now, last_failure_at: now, locked_until: null })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ failures: next, last_failure_at: now }).where('login_attempts.failures', '<', cap))
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet({ failures: next, last_failure_at: now }).where('login_attempts.failures', '<', cap),
+    )
     .returning(['failures', 'first_failure_at'])
     .executeTakeFirst()
   if (row === undefined) {
     await giveBack()
-    return { allowed: false, scope: 'account', retryAfterSeconds: policy.lock.maxLockSeconds, permanent: true, accountWide: true }
+    return {
+      allowed: false,
+      scope: 'account',
+      retryAfterSeconds: policy.lock.maxLockSeconds,
+      permanent: true,
+      accountWide: true,
+    }
   }
   return { allowed: true, accountFailures: row.failures, firstFailureAt: row.first_failure_at }
 }
@@ -547,10 +587,15 @@ export async function reserveSignInAttempt(
  * address and device pair of it) and gives back the source's reserved failure. Also how
  * a password reset lifts the account-wide refusal (with only `account`).
  */
-export async function recordSignInSuccess(db: Kysely<Database>, keys: { readonly account: string; readonly source?: string | undefined }): Promise<void> {
+export async function recordSignInSuccess(
+  db: Kysely<Database>,
+  keys: { readonly account: string; readonly source?: string | undefined },
+): Promise<void> {
   await db
     .deleteFrom('login_attempts')
-    .where((eb) => eb.or([eb('key', '=', keys.account), eb('key', 'like', `${keys.account.replace(/[\\%_]/g, '\\$&')}|%`)]))
+    .where((eb) =>
+      eb.or([eb('key', '=', keys.account), eb('key', 'like', `${keys.account.replace(/[\\%_]/g, '\\$&')}|%`)]),
+    )
     .execute()
   if (keys.source !== undefined) await giveBackSourceFailure(db, keys.source)
 }

@@ -135,7 +135,10 @@ function sanitize(value: unknown, path: string, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new AuditDataError(`audit: data is nested too deeply at ${path}`)
   if (typeof value === 'string') return maskNiksIn(value)
   // A 16-digit NIK fits in a double exactly (< 2^53), so it can arrive as a number.
-  if (typeof value === 'number') return Number.isInteger(value) && /^[0-9]{16}$/.test(String(Math.abs(value))) ? maskNik(String(Math.abs(value))) : value
+  if (typeof value === 'number')
+    return Number.isInteger(value) && /^[0-9]{16}$/.test(String(Math.abs(value)))
+      ? maskNik(String(Math.abs(value)))
+      : value
   if (typeof value === 'bigint') return maskNiksIn(value.toString())
   if (value === null || typeof value === 'boolean' || value === undefined) return value
   if (value instanceof Date) return value.toISOString()
@@ -172,8 +175,10 @@ export const auditObservers = new AsyncLocalStorage<(entry: AuditEntry) => void>
 
 /** Appends one entry. Pass a transaction to write it together with the change it records. */
 export async function recordAudit(db: Kysely<Database>, entry: AuditEntry): Promise<string> {
-  if (!(auditEventNames as readonly string[]).includes(entry.event)) throw new AuditDataError(`audit: unknown event ${String(entry.event)}`)
-  if (entry.subjectId !== undefined && !UUID.test(entry.subjectId)) throw new AuditDataError('audit: subjectId is not a citizen id')
+  if (!(auditEventNames as readonly string[]).includes(entry.event))
+    throw new AuditDataError(`audit: unknown event ${String(entry.event)}`)
+  if (entry.subjectId !== undefined && !UUID.test(entry.subjectId))
+    throw new AuditDataError('audit: subjectId is not a citizen id')
   const data = sanitizeAuditData(entry.data ?? {})
   auditObservers.getStore()?.(entry)
   const row = {

@@ -42,12 +42,16 @@ export interface AdminContext {
 }
 
 /** Opens the database for an admin verb; refuses to work on an unmigrated schema. */
-export async function withDatabase<T>(ctx: AdminContext, fn: (h: DatabaseHandle, config: Config) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(
+  ctx: AdminContext,
+  fn: (h: DatabaseHandle, config: Config) => Promise<T>,
+): Promise<T> {
   const config = ctx.config()
   const handle = await openDatabase(config.database, { viaRunningServer: true })
   try {
     const pending = await pendingMigrations(handle.db)
-    if (pending.length > 0) throw new AdminError(`database: ${counted(pending.length, 'migration')} pending; run \`satupintu migrate\` first`)
+    if (pending.length > 0)
+      throw new AdminError(`database: ${counted(pending.length, 'migration')} pending; run \`satupintu migrate\` first`)
     return await fn(handle, config)
   } finally {
     await handle.close()
@@ -76,22 +80,35 @@ export function registerKeyCommands(program: Command, ctx: AdminContext): void {
         if (opts.json) return printJson(ctx.io, rows)
         printTable(ctx.io, [
           ['KID', 'PURPOSE', 'ALG', 'STATE', 'ACTIVATES', 'EXPIRES'],
-          ...rows.map((k) => [k.kid, k.purpose, k.alg, k.state, k.activatesAt.toISOString(), k.expiresAt?.toISOString() ?? '-']),
+          ...rows.map((k) => [
+            k.kid,
+            k.purpose,
+            k.alg,
+            k.state,
+            k.activatesAt.toISOString(),
+            k.expiresAt?.toISOString() ?? '-',
+          ]),
         ])
       })
     })
   keys
     .command('rotate')
-    .description('Add new keys: published now, signing after the publish delay; old keys retire once their tokens expired.')
+    .description(
+      'Add new keys: published now, signing after the publish delay; old keys retire once their tokens expired.',
+    )
     .option('--purpose <purpose>', 'oidc (token signing), cookie, or gateway (the assertion sent to agencies)', 'oidc')
     .option('--now', 'sign with the new key at once (emergency: a key was exposed)')
-    .option('--revoke-old', 'with --now: stop accepting everything the replaced keys signed, at once (a key was stolen; signed-in users sign in again)')
+    .option(
+      '--revoke-old',
+      'with --now: stop accepting everything the replaced keys signed, at once (a key was stolen; signed-in users sign in again)',
+    )
     .option('--json', 'machine-readable output')
     .action(async (opts: { purpose: string; now?: boolean; revokeOld?: boolean; json?: boolean }) => {
       if (opts.purpose !== 'oidc' && opts.purpose !== 'cookie' && opts.purpose !== 'gateway') {
         throw new AdminError('--purpose must be oidc, cookie or gateway', 2)
       }
-      if (opts.revokeOld && !opts.now) throw new AdminError('--revoke-old needs --now: the new key must sign before the old ones stop counting', 2)
+      if (opts.revokeOld && !opts.now)
+        throw new AdminError('--revoke-old needs --now: the new key must sign before the old ones stop counting', 2)
       await withDatabase(ctx, async ({ db }, config) => {
         const kek = createKeyEncryption(resolveKeyEncryptionSecret(config, (m) => ctx.io.err(`warning: ${m}`)))
         // A replaced key stays published until everything it signed has expired.
@@ -107,7 +124,11 @@ export function registerKeyCommands(program: Command, ctx: AdminContext): void {
           retireAfterSeconds: opts.revokeOld ? 0 : retireAfter,
           revokeOld: opts.revokeOld === true,
         })
-        await recordAudit(db, { event: 'keys.rotated', actor: 'cli', data: { purpose: opts.purpose, kids: created.map((k) => k.kid), revokedOld: opts.revokeOld === true } })
+        await recordAudit(db, {
+          event: 'keys.rotated',
+          actor: 'cli',
+          data: { purpose: opts.purpose, kids: created.map((k) => k.kid), revokedOld: opts.revokeOld === true },
+        })
         if (opts.json) return printJson(ctx.io, created)
         for (const k of created) ctx.io.out(`added ${k.kid} (${k.alg}), signing from ${k.activatesAt.toISOString()}`)
       })
@@ -135,8 +156,13 @@ interface ClientFlags {
 }
 
 export function registerClientCommands(program: Command, ctx: AdminContext): void {
-  const clients = program.command('clients').description('Relying parties (agency applications): add, list, show, remove, rotate-secret, apply.')
-  const policy = (config: Config) => ({ allowLoopbackHttp: config.env !== 'production', documentTypes: config.documents.types.map((t) => t.id) })
+  const clients = program
+    .command('clients')
+    .description('Relying parties (agency applications): add, list, show, remove, rotate-secret, apply.')
+  const policy = (config: Config) => ({
+    allowLoopbackHttp: config.env !== 'production',
+    documentTypes: config.documents.types.map((t) => t.id),
+  })
 
   clients
     .command('add')
@@ -150,8 +176,14 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
     .option('--auth-method <method>', `token endpoint authentication: ${authMethods.join(', ')}`, 'client_secret_basic')
     .option('--scope <scope>', 'allowed scope (repeatable; default openid profile)', collect)
     .option('--subject <type>', 'pairwise (default) or public; public only with --first-party')
-    .option('--first-party', "one of the regency's own services (portal, account pages, its own app), not an agency's: citizens are not asked for consent (except for the NIK)")
-    .option('--sector-identifier-uri <uri>', 'https URL of a JSON array of every redirect URI: one pairwise sector for redirect URIs on several hosts')
+    .option(
+      '--first-party',
+      "one of the regency's own services (portal, account pages, its own app), not an agency's: citizens are not asked for consent (except for the NIK)",
+    )
+    .option(
+      '--sector-identifier-uri <uri>',
+      'https URL of a JSON array of every redirect URI: one pairwise sector for redirect URIs on several hosts',
+    )
     .option('--application-type <type>', 'web, or native for an app on a phone or computer (RFC 8252)', 'web')
     .option('--dpop', 'access tokens only with a DPoP proof (RFC 9449): recommended for native apps')
     .option('--grant <type>', 'grant type (repeatable): authorization_code, refresh_token, client_credentials', collect)
@@ -165,8 +197,18 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
         if (await findClient(db, prepared.clientId)) throw new AdminError(`client ${prepared.clientId} already exists`)
         await verifySector(prepared.metadata)
         await insertClient(db, prepared)
-        await recordAudit(db, { event: 'client.registered', actor: 'cli', clientId: prepared.clientId, data: { agency: prepared.agencyId } })
-        if (flags.json) return printJson(ctx.io, { client_id: prepared.clientId, client_secret: prepared.secret ?? null, metadata: redact(prepared.metadata) })
+        await recordAudit(db, {
+          event: 'client.registered',
+          actor: 'cli',
+          clientId: prepared.clientId,
+          data: { agency: prepared.agencyId },
+        })
+        if (flags.json)
+          return printJson(ctx.io, {
+            client_id: prepared.clientId,
+            client_secret: prepared.secret ?? null,
+            metadata: redact(prepared.metadata),
+          })
         ctx.io.out(`client_id:     ${prepared.clientId}`)
         if (prepared.secret) {
           ctx.io.out(`client_secret: ${prepared.secret}`)
@@ -182,10 +224,22 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
     .action(async (opts: { json?: boolean }) => {
       await withDatabase(ctx, async ({ db }) => {
         const rows = await listClients(db)
-        if (opts.json) return printJson(ctx.io, rows.map((r) => ({ client_id: r.client_id, agency: r.agency_id, name: r.name, source: r.source })))
+        if (opts.json)
+          return printJson(
+            ctx.io,
+            rows.map((r) => ({ client_id: r.client_id, agency: r.agency_id, name: r.name, source: r.source })),
+          )
         printTable(ctx.io, [
           ['CLIENT ID', 'AGENCY', 'NAME', 'TYPE', 'AUTH', 'SUBJECT', 'SOURCE'],
-          ...rows.map((r) => [r.client_id, r.agency_id, r.name, String(r.metadata.application_type ?? 'web'), String(r.metadata.token_endpoint_auth_method), String(r.metadata.subject_type ?? 'public'), r.source]),
+          ...rows.map((r) => [
+            r.client_id,
+            r.agency_id,
+            r.name,
+            String(r.metadata.application_type ?? 'web'),
+            String(r.metadata.token_endpoint_auth_method),
+            String(r.metadata.subject_type ?? 'public'),
+            r.source,
+          ]),
         ])
       })
     })
@@ -198,9 +252,16 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
       await withDatabase(ctx, async ({ db }) => {
         const row = await findClient(db, clientId)
         if (!row) throw new AdminError(`no client ${clientId}`)
-        const out = { client_id: row.client_id, agency: row.agency_id, name: row.name, source: row.source, metadata: redact(row.metadata) }
+        const out = {
+          client_id: row.client_id,
+          agency: row.agency_id,
+          name: row.name,
+          source: row.source,
+          metadata: redact(row.metadata),
+        }
         if (opts.json) return printJson(ctx.io, out)
-        for (const [k, v] of Object.entries(out.metadata)) ctx.io.out(`${k.padEnd(38)} ${Array.isArray(v) ? v.join(' ') : JSON.stringify(v)}`)
+        for (const [k, v] of Object.entries(out.metadata))
+          ctx.io.out(`${k.padEnd(38)} ${Array.isArray(v) ? v.join(' ') : JSON.stringify(v)}`)
       })
     })
 
@@ -238,7 +299,9 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
 
   clients
     .command('gateway')
-    .description('Register (or update) the gateway\'s own client from the configuration and the agencies file: one sign-in callback per agency host, the portal\'s, and the document services; prints a new client secret (GATEWAY_CLIENT_SECRET).')
+    .description(
+      "Register (or update) the gateway's own client from the configuration and the agencies file: one sign-in callback per agency host, the portal's, and the document services; prints a new client secret (GATEWAY_CLIENT_SECRET).",
+    )
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       await withDatabase(ctx, async ({ db }, config) => {
@@ -251,8 +314,15 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
           throw err
         }
         await recordAudit(db, { event: 'client.secret_rotated', actor: 'cli', clientId: config.gateway.clientId })
-        if (opts.json) return printJson(ctx.io, { client_id: config.gateway.clientId, client_secret: secret, origins: table.agencies.map((a) => a.origin) })
-        ctx.io.out(`${config.gateway.clientId}: registered for ${[config.gateway.publicUrl, ...table.agencies.map((a) => a.origin)].join(', ')}`)
+        if (opts.json)
+          return printJson(ctx.io, {
+            client_id: config.gateway.clientId,
+            client_secret: secret,
+            origins: table.agencies.map((a) => a.origin),
+          })
+        ctx.io.out(
+          `${config.gateway.clientId}: registered for ${[config.gateway.publicUrl, ...table.agencies.map((a) => a.origin)].join(', ')}`,
+        )
         ctx.io.out(`client_secret: ${secret}`)
         ctx.io.out('Give it to the gateway as GATEWAY_CLIENT_SECRET; it is not shown again.')
       })
@@ -273,7 +343,9 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
         }
         if (opts.json) return printJson(ctx.io, results)
         for (const r of results) {
-          ctx.io.out(`${r.client_id}: ${r.created ? 'created' : 'updated'}${r.client_secret ? `, client_secret: ${r.client_secret}` : ''}`)
+          ctx.io.out(
+            `${r.client_id}: ${r.created ? 'created' : 'updated'}${r.client_secret ? `, client_secret: ${r.client_secret}` : ''}`,
+          )
         }
       })
     })
@@ -303,11 +375,14 @@ async function verifySector(metadata: Record<string, unknown>): Promise<void> {
 }
 
 function clientInputFrom(flags: ClientFlags): ClientInput {
-  if (flags.subject !== undefined && flags.subject !== 'public' && flags.subject !== 'pairwise') throw new AdminError('--subject must be public or pairwise', 2)
-  if (flags.applicationType !== 'web' && flags.applicationType !== 'native') throw new AdminError('--application-type must be web or native', 2)
+  if (flags.subject !== undefined && flags.subject !== 'public' && flags.subject !== 'pairwise')
+    throw new AdminError('--subject must be public or pairwise', 2)
+  if (flags.applicationType !== 'web' && flags.applicationType !== 'native')
+    throw new AdminError('--application-type must be web or native', 2)
   const grants = flags.grant ?? ['authorization_code', 'refresh_token']
   for (const g of grants) {
-    if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(g)) throw new AdminError(`unknown grant type ${g}`, 2)
+    if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(g))
+      throw new AdminError(`unknown grant type ${g}`, 2)
   }
   const input: ClientInput = {
     name: flags.name,

@@ -32,7 +32,15 @@ export function registerAgencyCommands(program: Command, ctx: AdminContext): voi
       if (opts.json) return printJson(ctx.io, { agencies: table.agencies.length, routes: rows })
       printTable(ctx.io, [
         ['ROUTE', 'AGENCY', 'SERVICE', 'UPSTREAM', 'ACCESS', 'MIN ACR', 'TIMEOUT'],
-        ...rows.map((r) => [r.route, r.agency, r.service, r.upstream, r.access, r.min_acr || '-', `${r.timeout_ms} ms`]),
+        ...rows.map((r) => [
+          r.route,
+          r.agency,
+          r.service,
+          r.upstream,
+          r.access,
+          r.min_acr || '-',
+          `${r.timeout_ms} ms`,
+        ]),
       ])
       ctx.io.out(`${counted(table.agencies.length, 'agency', 'agencies')}, ${counted(rows.length, 'route')}: valid`)
     })

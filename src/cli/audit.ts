@@ -15,11 +15,27 @@ const isoDate = /^(\d{4})-(\d{2})-(\d{2})$/
 /** Offset of `timeZone` from UTC at `at`, in milliseconds (Intl, no library). */
 function zoneOffsetMs(at: Date, timeZone: string): number {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   )
-  const asUtc = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second))
+  const asUtc = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  )
   return asUtc - Math.floor(at.getTime() / 1000) * 1000
 }
 
@@ -32,12 +48,16 @@ export function parseInstant(value: string, option: string, timeZone: string): D
   const date = isoDate.exec(value)
   if (date !== null) {
     const utcMidnight = new Date(Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3])))
-    if (utcMidnight.toISOString().slice(0, 10) !== value) throw new AdminError(`${option} ${value} is not a calendar date`, 2)
+    if (utcMidnight.toISOString().slice(0, 10) !== value)
+      throw new AdminError(`${option} ${value} is not a calendar date`, 2)
     return new Date(utcMidnight.getTime() - zoneOffsetMs(utcMidnight, timeZone))
   }
   const instant = isoInstant.test(value) ? new Date(value) : undefined
   if (instant === undefined || Number.isNaN(instant.getTime())) {
-    throw new AdminError(`${option} must be a date (2026-12-01) or an ISO 8601 time with its zone (2026-12-01T08:00:00+07:00), got ${JSON.stringify(value)}`, 2)
+    throw new AdminError(
+      `${option} must be a date (2026-12-01) or an ISO 8601 time with its zone (2026-12-01T08:00:00+07:00), got ${JSON.stringify(value)}`,
+      2,
+    )
   }
   return instant
 }
@@ -49,11 +69,18 @@ export function parseInstant(value: string, option: string, timeZone: string): D
  * disk), so years of trail export in constant memory. Nothing is changed by an export.
  */
 export function registerAuditCommands(program: Command, ctx: AuditCommandContext): void {
-  const audit = program.command('audit').description('The append-only audit trail: export it for the regency\'s records.')
+  const audit = program
+    .command('audit')
+    .description("The append-only audit trail: export it for the regency's records.")
   audit
     .command('export')
-    .description('Write audit entries from --since (and before --until) to stdout, one JSON object per line, oldest first.')
-    .requiredOption('--since <when>', 'first instant: a date (midnight in regency.timeZone) or an ISO 8601 time with zone')
+    .description(
+      'Write audit entries from --since (and before --until) to stdout, one JSON object per line, oldest first.',
+    )
+    .requiredOption(
+      '--since <when>',
+      'first instant: a date (midnight in regency.timeZone) or an ISO 8601 time with zone',
+    )
     .option('--until <when>', 'end (exclusive), same forms as --since')
     .requiredOption('--format <format>', 'output format: jsonl')
     .action(async (o: { since: string; until?: string; format: string }) => {
@@ -61,7 +88,8 @@ export function registerAuditCommands(program: Command, ctx: AuditCommandContext
       await withDatabase(ctx, async ({ db }, config) => {
         const since = parseInstant(o.since, '--since', config.regency.timeZone)
         const until = o.until === undefined ? undefined : parseInstant(o.until, '--until', config.regency.timeZone)
-        if (until !== undefined && until.getTime() <= since.getTime()) throw new AdminError('--until must be after --since', 2)
+        if (until !== undefined && until.getTime() <= since.getTime())
+          throw new AdminError('--until must be after --since', 2)
         const out = ctx.output
         let count = 0
         for await (const row of exportAuditEvents(db, { since, until })) {

@@ -7,7 +7,14 @@ import { recordAudit } from '../audit/audit.ts'
 import type { Config } from '../config/schema.ts'
 import { buildAgencyTable, tableDefaults, type Agency } from '../gateway/agencies.ts'
 import { gatewayAssetsPrefix } from '../gateway/sites.ts'
-import { ClientError, findClient, insertClient, prepareClient, type ClientInput, type PreparedClient } from '../idp/clients.ts'
+import {
+  ClientError,
+  findClient,
+  insertClient,
+  prepareClient,
+  type ClientInput,
+  type PreparedClient,
+} from '../idp/clients.ts'
 import { documentsResource, gatewayResource } from '../idp/provider.ts'
 import { AdminError, withDatabase, type AdminContext } from './admin.ts'
 import { printJson } from './output.ts'
@@ -118,12 +125,14 @@ async function gatewayServes(config: Config, agency: Agency): Promise<'served' |
 }
 
 export function registerDevCommands(program: Command, ctx: AdminContext): void {
-  const dev = program.command('dev').description('Local development beside the quick start (npm start); refused in production.')
+  const dev = program
+    .command('dev')
+    .description('Local development beside the quick start (npm start); refused in production.')
 
   dev
     .command('agency')
     .description(
-      "Put your own backend behind the running quick start: adds the agency to the agencies file, registers its clients at the idp (secrets printed once), and the running gateway serves it at http://<id>.localhost:<gateway port>/ without a restart.",
+      'Put your own backend behind the running quick start: adds the agency to the agencies file, registers its clients at the idp (secrets printed once), and the running gateway serves it at http://<id>.localhost:<gateway port>/ without a restart.',
     )
     .requiredOption('--id <id>', 'agency id: lowercase letters, digits and dashes, e.g. my-agency')
     .requiredOption('--upstream <url>', 'your backend, e.g. http://localhost:9000')
@@ -132,8 +141,13 @@ export function registerDevCommands(program: Command, ctx: AdminContext): void {
     .option('--json', 'machine-readable output')
     .action(async (flags: DevAgencyFlags) => {
       const config = ctx.config()
-      if (config.env === 'production') throw new AdminError('`satupintu dev` is for local development; in production add agencies to the agencies file and deploy (docs/agency-integration.md)', 2)
-      if (flags.access !== 'signed_in' && flags.access !== 'public') throw new AdminError('--access must be signed_in or public', 2)
+      if (config.env === 'production')
+        throw new AdminError(
+          '`satupintu dev` is for local development; in production add agencies to the agencies file and deploy (docs/agency-integration.md)',
+          2,
+        )
+      if (flags.access !== 'signed_in' && flags.access !== 'public')
+        throw new AdminError('--access must be signed_in or public', 2)
       const name = flags.name ?? flags.id
       const backendClientId = `${flags.id}-backend`
       const webClientId = `${flags.id}-web`
@@ -144,10 +158,13 @@ export function registerDevCommands(program: Command, ctx: AdminContext): void {
       try {
         text = fs.readFileSync(file, 'utf8')
       } catch (err) {
-        throw new AdminError(`gateway.agenciesFile cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${config.gateway.agenciesFile}`)
+        throw new AdminError(
+          `gateway.agenciesFile cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${config.gateway.agenciesFile}`,
+        )
       }
       const doc = parseDocument(text)
-      if (doc.errors.length > 0) throw new AdminError(`gateway.agenciesFile is not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`)
+      if (doc.errors.length > 0)
+        throw new AdminError(`gateway.agenciesFile is not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`)
       const current = (doc.toJS() as { agencies?: unknown[] } | null)?.agencies ?? []
       if (current.some((a) => (a as { id?: unknown }).id === flags.id)) {
         throw new AdminError(`agency ${flags.id} is already in ${config.gateway.agenciesFile}`)
@@ -186,11 +203,19 @@ export function registerDevCommands(program: Command, ctx: AdminContext): void {
       )
       await withDatabase(ctx, async ({ db }) => {
         for (const c of [backend, web]) {
-          if (await findClient(db, c.clientId)) throw new AdminError(`client ${c.clientId} already exists (remove it with \`satupintu clients remove ${c.clientId}\`)`)
+          if (await findClient(db, c.clientId))
+            throw new AdminError(
+              `client ${c.clientId} already exists (remove it with \`satupintu clients remove ${c.clientId}\`)`,
+            )
         }
         for (const c of [backend, web]) {
           await insertClient(db, c)
-          await recordAudit(db, { event: 'client.registered', actor: 'cli', clientId: c.clientId, data: { agency: flags.id } })
+          await recordAudit(db, {
+            event: 'client.registered',
+            actor: 'cli',
+            clientId: c.clientId,
+            data: { agency: flags.id },
+          })
         }
       })
 
@@ -214,8 +239,19 @@ export function registerDevCommands(program: Command, ctx: AdminContext): void {
         agencies_file: config.gateway.agenciesFile,
         gateway,
         clients: [
-          { role: 'backend', client_id: backend.clientId, client_secret: backend.secret ?? null, grant: 'client_credentials', resources: [gatewayResource(config), documentsResource(config)] },
-          { role: 'web', client_id: web.clientId, client_secret: web.secret ?? null, redirect_uri: `${upstream}/oidc/callback` },
+          {
+            role: 'backend',
+            client_id: backend.clientId,
+            client_secret: backend.secret ?? null,
+            grant: 'client_credentials',
+            resources: [gatewayResource(config), documentsResource(config)],
+          },
+          {
+            role: 'web',
+            client_id: web.clientId,
+            client_secret: web.secret ?? null,
+            redirect_uri: `${upstream}/oidc/callback`,
+          },
         ],
       }
       if (flags.json) return printJson(ctx.io, result)
@@ -235,7 +271,9 @@ export function registerDevCommands(program: Command, ctx: AdminContext): void {
       out('')
       out('Store the secrets now: they are not shown again.')
       if (gateway === 'served') out(`The running gateway serves it now: open ${result.origin}`)
-      else if (gateway === 'absent') out(`The quick start is not running: start it with \`npm start\`, then open ${result.origin}`)
-      else out('The gateway did not pick it up in time: see its log (is it the quick start, `npm start`?), or restart it.')
+      else if (gateway === 'absent')
+        out(`The quick start is not running: start it with \`npm start\`, then open ${result.origin}`)
+      else
+        out('The gateway did not pick it up in time: see its log (is it the quick start, `npm start`?), or restart it.')
     })
 }

@@ -21,11 +21,15 @@ const verifyRefusals: Readonly<Record<Extract<VerifyResult, { ok: false }>['reas
  * officer console exists) and the retention purge, run by hand (the idp also runs it hourly).
  */
 export function registerDocumentCommands(program: Command, ctx: AdminContext): void {
-  const documents = program.command('documents').description('The citizen document vault: verify a version, purge what retention let go.')
+  const documents = program
+    .command('documents')
+    .description('The citizen document vault: verify a version, purge what retention let go.')
 
   documents
     .command('verify <versionId>')
-    .description('Mark a document version as checked by an officer against the original. A newer upload is unverified again.')
+    .description(
+      'Mark a document version as checked by an officer against the original. A newer upload is unverified again.',
+    )
     .requiredOption('--officer <username>', 'username of the officer who saw the original')
     .option('--json', 'machine-readable output')
     // Version ids are base64url and one in 64 starts with "-": let such an id through as
@@ -33,9 +37,11 @@ export function registerDocumentCommands(program: Command, ctx: AdminContext): v
     // A misspelt option still fails: it becomes the id, or an excess argument.
     .allowUnknownOption()
     .action(async (versionId: string, o: { officer: string; json?: boolean }) => {
-      if (!isRandomId(versionId)) throw new AdminError('give the id of a document version (22 characters of A-Z a-z 0-9 _ -)', 2)
+      if (!isRandomId(versionId))
+        throw new AdminError('give the id of a document version (22 characters of A-Z a-z 0-9 _ -)', 2)
       const username = normalizeUsername(o.officer)
-      if (username === undefined) throw new AdminError('--officer must be an officer username (3-64 of a-z 0-9 . _ -)', 2)
+      if (username === undefined)
+        throw new AdminError('--officer must be an officer username (3-64 of a-z 0-9 . _ -)', 2)
       await withDatabase(ctx, async ({ db }) => {
         const officer = await findOfficerByUsername(db, username)
         if (officer === undefined) throw new AdminError(`no officer with username ${username}`)
@@ -53,13 +59,17 @@ export function registerDocumentCommands(program: Command, ctx: AdminContext): v
             officer: officer.username,
           })
         }
-        ctx.io.out(`verified ${result.type} version ${v.version} (${v.id}) by ${officer.username} at ${v.verifiedAt?.toISOString() ?? ''}`)
+        ctx.io.out(
+          `verified ${result.type} version ${v.version} (${v.id}) by ${officer.username} at ${v.verifiedAt?.toISOString() ?? ''}`,
+        )
       })
     })
 
   documents
     .command('purge')
-    .description('Remove now what retention let go: replaced versions and deleted documents after documents.retentionDays, orphaned files.')
+    .description(
+      'Remove now what retention let go: replaced versions and deleted documents after documents.retentionDays, orphaned files.',
+    )
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       await withDatabase(ctx, async ({ db }, config) => {

@@ -63,14 +63,26 @@ function waitForSignal(): Promise<string> {
   })
 }
 
-async function runServers(ctx: CliContext, services: ServiceName[], cfg: Config, portOverride?: number): Promise<number> {
+async function runServers(
+  ctx: CliContext,
+  services: ServiceName[],
+  cfg: Config,
+  portOverride?: number,
+): Promise<number> {
   const running = await startServices(cfg, services, portOverride === undefined ? {} : { portOverride })
   // A long-running server: a crash is logged and ends the process (src/crash-guard.ts).
   // Tests that run the CLI in-process pass their own stopSignal and keep tap's handlers.
   const removeGuard = ctx.stopSignal === undefined ? exitOnUncaught(running.logger) : () => {}
   const urls = Object.fromEntries(running.services.map((s) => [s.name, s.url]))
   running.logger.info({ urls, database: running.database?.kind }, 'listening')
-  ctx.io.err(banner(running.services.map((s) => [s.name, s.url] as const), running.database?.location, running.demo, running.agencies))
+  ctx.io.err(
+    banner(
+      running.services.map((s) => [s.name, s.url] as const),
+      running.database?.location,
+      running.demo,
+      running.agencies,
+    ),
+  )
   ctx.onListening?.(urls)
   const signal = await (ctx.stopSignal ?? waitForSignal())
   running.logger.info({ signal }, 'stopping')
@@ -103,7 +115,11 @@ function banner(
   if (demo && agency) {
     lines.push(
       '',
-      ...(gateway ? [`Try the portal: open ${gateway} and choose a service of Dinas Contoh (behind the gateway, at ${agencies[0]?.origin ?? 'its own origin'}/).`] : []),
+      ...(gateway
+        ? [
+            `Try the portal: open ${gateway} and choose a service of Dinas Contoh (behind the gateway, at ${agencies[0]?.origin ?? 'its own origin'}/).`,
+          ]
+        : []),
       `Try a direct OIDC sign-in: open ${agency}/oidc-langsung/ and choose "Masuk dengan Satu Pintu".`,
       `  demo citizen: NIK ${demo.citizen.nik} (or ${demo.citizen.email}), password: ${demo.citizen.password}`,
       `  demo relying party: ${demo.clientId}`,
@@ -120,7 +136,11 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
     .exitOverride()
     // Usage errors are written by main(), in words or as JSON (`--json`); commander only
     // reports them (its own line would come first, in neither form).
-    .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()), outputError: () => undefined })
+    .configureOutput({
+      writeOut: (s) => ctx.io.out(s.trimEnd()),
+      writeErr: (s) => ctx.io.err(s.trimEnd()),
+      outputError: () => undefined,
+    })
     // Every subcommand inherits this: a required option says so in its --help line.
     .configureHelp({
       optionDescription(this: Help, option: Option): string {
@@ -168,7 +188,8 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
           const all = await createMigrator(database.db).getMigrations()
           const rows = all.map((m) => ({ name: m.name, applied_at: m.executedAt?.toISOString() ?? null }))
           if (opts.json) printJson(ctx.io, { database: database.kind, migrations: rows })
-          else printTable(ctx.io, [['MIGRATION', 'APPLIED AT'], ...rows.map((r) => [r.name, r.applied_at ?? 'pending'])])
+          else
+            printTable(ctx.io, [['MIGRATION', 'APPLIED AT'], ...rows.map((r) => [r.name, r.applied_at ?? 'pending'])])
           return
         }
         const results = await migrateToLatestOrThrow(database.db)
@@ -224,7 +245,11 @@ const usageCodes: Record<string, string> = {
 }
 
 /** A usage error in plain words: a missing required option is named, with what it is for. */
-function usageProblem(err: CommanderError, program: Command, argv: readonly string[]): { code: string; message: string; command: Command } {
+function usageProblem(
+  err: CommanderError,
+  program: Command,
+  argv: readonly string[],
+): { code: string; message: string; command: Command } {
   const command = commandNamed(program, argv)
   const code = usageCodes[err.code] ?? 'usage'
   if (err.code === 'commander.missingMandatoryOptionValue') {
@@ -241,16 +266,27 @@ function usageProblem(err: CommanderError, program: Command, argv: readonly stri
 /** What a failure is called in `--json` output, and its exit code. */
 function failureOf(err: unknown): { code: string; message: string; exitCode: number } | undefined {
   if (err instanceof AdminError || err instanceof CliError) {
-    return { code: err.exitCode === exitCodes.usage ? 'invalid_input' : 'failed', message: err.message, exitCode: err.exitCode }
+    return {
+      code: err.exitCode === exitCodes.usage ? 'invalid_input' : 'failed',
+      message: err.message,
+      exitCode: err.exitCode,
+    }
   }
   if (err instanceof ConfigError) return { code: 'config_invalid', message: err.message, exitCode: exitCodes.failure }
-  if (err instanceof ClientsFileError) return { code: 'clients_file_invalid', message: err.message, exitCode: exitCodes.failure }
-  if (err instanceof DatabaseOpenError) return { code: 'database_unavailable', message: err.message, exitCode: exitCodes.failure }
-  if (err instanceof MigrationError) return { code: 'migration_failed', message: err.message, exitCode: exitCodes.failure }
+  if (err instanceof ClientsFileError)
+    return { code: 'clients_file_invalid', message: err.message, exitCode: exitCodes.failure }
+  if (err instanceof DatabaseOpenError)
+    return { code: 'database_unavailable', message: err.message, exitCode: exitCodes.failure }
+  if (err instanceof MigrationError)
+    return { code: 'migration_failed', message: err.message, exitCode: exitCodes.failure }
   if (err instanceof StartupError) return { code: 'startup_failed', message: err.message, exitCode: exitCodes.failure }
   const e = err as NodeJS.ErrnoException
   if (e?.code === 'EADDRINUSE') {
-    return { code: 'address_in_use', message: `${e.message.replace(/^listen /, 'cannot listen: ')} (is another instance running?)`, exitCode: exitCodes.failure }
+    return {
+      code: 'address_in_use',
+      message: `${e.message.replace(/^listen /, 'cannot listen: ')} (is another instance running?)`,
+      exitCode: exitCodes.failure,
+    }
   }
   return undefined
 }

@@ -25,5 +25,11 @@ export function counted(n: number, one: string, many = `${one}s`): string {
 export function printTable(io: Io, rows: readonly (readonly string[])[]): void {
   const widths: number[] = []
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)))
-  for (const r of rows) io.out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd())
+  for (const r of rows)
+    io.out(
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
 }

@@ -3,7 +3,13 @@ import type { Command } from 'commander'
 import type { Kysely } from 'kysely'
 import { createCitizen, findCitizenByIdentifier, setCitizenStatus, type Citizen } from '../accounts/citizens.ts'
 import { accountErrorMessages, isAccountError } from '../accounts/errors.ts'
-import { classifyIdentifier, formatPhone, maskContact, normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
+import {
+  classifyIdentifier,
+  formatPhone,
+  maskContact,
+  normalizeEmail,
+  normalizePhone,
+} from '../accounts/identifiers.ts'
 import { createOfficer } from '../accounts/officers.ts'
 import { noticeOptionsOf, queueNotice } from '../accounts/notices.ts'
 import { countOutbox, databaseOutbox, listOutbox } from '../accounts/outbox.ts'
@@ -17,12 +23,22 @@ import { AdminError, withDatabase, type AdminContext } from './admin.ts'
 import { counted, printJson, printTable } from './output.ts'
 
 /** Everything oidc-provider keeps for an account: ending them ends every session and token. */
-export const accountArtifactModels = ['Session', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'Grant', 'Interaction'] as const
+export const accountArtifactModels = [
+  'Session',
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'Grant',
+  'Interaction',
+] as const
 
 /** Reads a password from standard input (never an argument: it would sit in shell history and `ps`). */
 export async function readPasswordFromStdin(stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
   if ((stdin as NodeJS.ReadStream).isTTY) {
-    throw new AdminError('give the password on standard input, e.g. `printf %s "$PASSWORD" | satupintu citizens add …`', 2)
+    throw new AdminError(
+      'give the password on standard input, e.g. `printf %s "$PASSWORD" | satupintu citizens add …`',
+      2,
+    )
   }
   let text = ''
   for await (const chunk of stdin) {
@@ -81,18 +97,37 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
     .option('--email <email>', 'email address')
     .option('--phone <phone>', 'mobile number')
     .option('--json', 'machine-readable output')
-    .action(async (o: { nik: string; name: string; birthDate: string; gender: string; email?: string; phone?: string; json?: boolean }) => {
-      const password = await readPasswordFromStdin(ctx.stdin)
-      await withDatabase(ctx, async ({ db }, config) => {
-        const citizen = await createCitizen(
-          db,
-          { nik: o.nik, name: o.name, birthDate: o.birthDate, gender: o.gender, email: o.email ?? null, phone: o.phone ?? null, password, regencyName: config.regency.name },
-          { actor: 'cli' },
-        ).catch(explain)
-        if (o.json) return printJson(ctx.io, view(citizen))
-        ctx.io.out(`registered ${citizen.id} (${citizen.name})`)
-      })
-    })
+    .action(
+      async (o: {
+        nik: string
+        name: string
+        birthDate: string
+        gender: string
+        email?: string
+        phone?: string
+        json?: boolean
+      }) => {
+        const password = await readPasswordFromStdin(ctx.stdin)
+        await withDatabase(ctx, async ({ db }, config) => {
+          const citizen = await createCitizen(
+            db,
+            {
+              nik: o.nik,
+              name: o.name,
+              birthDate: o.birthDate,
+              gender: o.gender,
+              email: o.email ?? null,
+              phone: o.phone ?? null,
+              password,
+              regencyName: config.regency.name,
+            },
+            { actor: 'cli' },
+          ).catch(explain)
+          if (o.json) return printJson(ctx.io, view(citizen))
+          ctx.io.out(`registered ${citizen.id} (${citizen.name})`)
+        })
+      },
+    )
 
   citizens
     .command('show <identifier>')
@@ -107,7 +142,11 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
         // The look-up is recorded and the citizen told of it, together (UU PDP art. 7).
         await db.transaction().execute(async (trx) => {
           await recordAudit(trx, { event: 'citizen.looked_up', actor: 'cli', subjectId: citizen.id, data: { reason } })
-          await queueNotice(trx, { citizenId: citizen.id, kind: 'officer_lookup', data: { at: new Date(), officer: null, reason } }, noticeOptionsOf(config))
+          await queueNotice(
+            trx,
+            { citizenId: citizen.id, kind: 'officer_lookup', data: { at: new Date(), officer: null, reason } },
+            noticeOptionsOf(config),
+          )
         })
         const v = view(citizen)
         if (o.json) return printJson(ctx.io, v)
@@ -134,7 +173,9 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
           const changed = await setCitizenStatus(db, citizen.id, status, { actor: 'cli' }).catch(explain)
           if (status === 'disabled') {
             const removed = await destroyAccountArtifacts(db, citizen.id, accountArtifactModels)
-            ctx.io.out(`${citizen.id} disabled${changed ? '' : ' (already)'}; ${removed === 1 ? '1 session, token or grant' : `${removed} sessions, tokens and grants`} ended`)
+            ctx.io.out(
+              `${citizen.id} disabled${changed ? '' : ' (already)'}; ${removed === 1 ? '1 session, token or grant' : `${removed} sessions, tokens and grants`} ended`,
+            )
           } else {
             ctx.io.out(`${citizen.id} enabled${changed ? '' : ' (already)'}`)
           }
@@ -142,13 +183,19 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
       })
   }
 
-  const officers = program.command('officers').description('Officer accounts (counter officers, agency and system admins).')
+  const officers = program
+    .command('officers')
+    .description('Officer accounts (counter officers, agency and system admins).')
   officers
     .command('add')
     .description('Create an officer account (the password is read from standard input).')
     .requiredOption('--username <username>', 'sign-in name')
     .requiredOption('--name <name>', 'full name')
-    .requiredOption('--role <role>', 'counter_officer, agency_admin or system_admin (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .requiredOption(
+      '--role <role>',
+      'counter_officer, agency_admin or system_admin (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--agency <id>', 'the agency an agency admin administers')
     .option('--json', 'machine-readable output')
     .action(async (o: { username: string; name: string; role: string[]; agency?: string; json?: boolean }) => {
@@ -156,7 +203,14 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
       await withDatabase(ctx, async ({ db }, config) => {
         const officer = await createOfficer(
           db,
-          { username: o.username, name: o.name, roles: o.role, agencyId: o.agency ?? null, password, regencyName: config.regency.name },
+          {
+            username: o.username,
+            name: o.name,
+            roles: o.role,
+            agencyId: o.agency ?? null,
+            password,
+            regencyName: config.regency.name,
+          },
           { actor: 'cli' },
         ).catch(explain)
         if (o.json) return printJson(ctx.io, { id: officer.id, username: officer.username, roles: officer.roles })
@@ -164,7 +218,9 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
       })
     })
 
-  const outbox = program.command('outbox').description('The outbox: codes and notices, and whether they were delivered.')
+  const outbox = program
+    .command('outbox')
+    .description('The outbox: codes and notices, and whether they were delivered.')
   outbox
     .command('list', { isDefault: true })
     .description('Show recent messages and their state (queued, sending, sent, failed = will retry, dead = given up).')
@@ -173,7 +229,8 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
     .option('--json', 'machine-readable output')
     .action(async (o: { limit: string; status?: string; json?: boolean }) => {
       const limit = Number.parseInt(o.limit, 10)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AdminError('--limit must be a whole number from 1 to 1000', 2)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw new AdminError('--limit must be a whole number from 1 to 1000', 2)
       if (o.status !== undefined && !(outboxStatuses as readonly string[]).includes(o.status)) {
         throw new AdminError(`--status must be one of ${outboxStatuses.join(', ')}`, 2)
       }
@@ -192,7 +249,8 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
             r.kind,
             r.channel === 'email' ? r.recipient : formatPhone(r.recipient),
             String(r.attempts),
-            (r.status === 'failed' || r.status === 'dead' ? `${r.last_error ?? ''} | ` : '') + r.body.replace(/\s+/g, ' ').slice(0, 120),
+            (r.status === 'failed' || r.status === 'dead' ? `${r.last_error ?? ''} | ` : '') +
+              r.body.replace(/\s+/g, ' ').slice(0, 120),
           ]),
         ])
       })
@@ -200,12 +258,15 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
 
   outbox
     .command('send-test')
-    .description('Check the mail or SMS set-up: send a test message to an address or number now (or queue it, when this configuration delivers from the running process).')
+    .description(
+      'Check the mail or SMS set-up: send a test message to an address or number now (or queue it, when this configuration delivers from the running process).',
+    )
     .requiredOption('--to <address>', 'an e-mail address or a mobile number')
     .action(async (o: { to: string }) => {
       const email = normalizeEmail(o.to)
       const phone = email === undefined ? normalizePhone(o.to) : undefined
-      if (email === undefined && phone === undefined) throw new AdminError('--to must be an e-mail address or a mobile number', 2)
+      if (email === undefined && phone === undefined)
+        throw new AdminError('--to must be an e-mail address or a mobile number', 2)
       const channel = email !== undefined ? 'email' : 'sms'
       const recipient = (email ?? phone) as string
       const config = ctx.config()
@@ -213,22 +274,49 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
         subject: 'Pesan uji Satu Pintu',
         body: `Pesan uji Satu Pintu (Kabupaten ${config.regency.name}): pengiriman ${channel === 'email' ? 'e-mail' : 'SMS'} berfungsi. / Satu Pintu test message: delivery works.`,
       }
-      const direct = channel === 'email' ? config.delivery.email.transport === 'smtp' : config.delivery.sms.provider === 'http' || config.delivery.sms.provider === 'whatsapp'
+      const direct =
+        channel === 'email'
+          ? config.delivery.email.transport === 'smtp'
+          : config.delivery.sms.provider === 'http' || config.delivery.sms.provider === 'whatsapp'
       if (!direct) {
         await withDatabase(ctx, async ({ db }) => {
-          await databaseOutbox(db).send({ channel, recipient, kind: 'test', ...(channel === 'email' ? { subject: test.subject } : {}), body: test.body })
+          await databaseOutbox(db).send({
+            channel,
+            recipient,
+            kind: 'test',
+            ...(channel === 'email' ? { subject: test.subject } : {}),
+            body: test.body,
+          })
         })
-        const how = channel === 'email' ? `delivery.email.transport is ${config.delivery.email.transport}` : `delivery.sms.provider is ${config.delivery.sms.provider}`
-        ctx.io.out(`queued a test ${channel} to ${maskContact(recipient)} (${how}: the running idp delivers it; see \`satupintu outbox\`)`)
+        const how =
+          channel === 'email'
+            ? `delivery.email.transport is ${config.delivery.email.transport}`
+            : `delivery.sms.provider is ${config.delivery.sms.provider}`
+        ctx.io.out(
+          `queued a test ${channel} to ${maskContact(recipient)} (${how}: the running idp delivers it; see \`satupintu outbox\`)`,
+        )
         return
       }
       const sender = buildSenders(config)[channel]
       if (sender === undefined) throw new AdminError(`no ${channel} sender is configured`)
       try {
-        const result = await sender.send({ id: randomUUID(), channel, recipient, subject: channel === 'email' ? test.subject : null, text: test.body, html: null, locale: 'id', kind: 'test', params: null })
-        ctx.io.out(`sent a test ${channel} to ${maskContact(recipient)} via ${sender.name}: provider message id ${result.messageId}`)
+        const result = await sender.send({
+          id: randomUUID(),
+          channel,
+          recipient,
+          subject: channel === 'email' ? test.subject : null,
+          text: test.body,
+          html: null,
+          locale: 'id',
+          kind: 'test',
+          params: null,
+        })
+        ctx.io.out(
+          `sent a test ${channel} to ${maskContact(recipient)} via ${sender.name}: provider message id ${result.messageId}`,
+        )
       } catch (err) {
-        if (err instanceof DeliveryError) throw new AdminError(`not sent (${err.permanent ? 'refused' : 'failed; would be retried'}): ${err.message}`)
+        if (err instanceof DeliveryError)
+          throw new AdminError(`not sent (${err.permanent ? 'refused' : 'failed; would be retried'}): ${err.message}`)
         throw err
       } finally {
         await sender.close?.()

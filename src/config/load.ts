@@ -55,7 +55,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
   const nodeEnv = env.NODE_ENV ?? 'development'
   if (!(environments as readonly string[]).includes(nodeEnv)) {
-    throw new ConfigError(`env (env NODE_ENV) must be one of ${environments.join(', ')}, got ${JSON.stringify(nodeEnv)}`)
+    throw new ConfigError(
+      `env (env NODE_ENV) must be one of ${environments.join(', ')}, got ${JSON.stringify(nodeEnv)}`,
+    )
   }
 
   const merged: Plain = {}

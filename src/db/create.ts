@@ -101,7 +101,12 @@ async function openPostgres(config: Config['database'], options: OpenOptions): P
     db,
     kind: 'postgres',
     location,
-    poolStats: () => ({ total: pool.pool.totalCount, idle: pool.pool.idleCount, waiting: pool.pool.waitingCount, errors }),
+    poolStats: () => ({
+      total: pool.pool.totalCount,
+      idle: pool.pool.idleCount,
+      waiting: pool.pool.waitingCount,
+      errors,
+    }),
     ping: (timeoutMs = 2000) => pool.ping(timeoutMs),
     close: () => db.destroy(),
   }

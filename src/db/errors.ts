@@ -9,7 +9,10 @@ export const databaseRetryAfterSeconds = 5
 
 /** The one error a request sees when the database is unreachable, slow past its deadline, or gone. */
 export function databaseUnavailable(cause: unknown, reason?: string): AppError {
-  return new AppError('database_unavailable', reason, { cause, headers: { 'retry-after': String(databaseRetryAfterSeconds) } })
+  return new AppError('database_unavailable', reason, {
+    cause,
+    headers: { 'retry-after': String(databaseRetryAfterSeconds) },
+  })
 }
 
 /**
@@ -38,7 +41,9 @@ export const socketErrorCodes: ReadonlySet<string> = new Set([
  * session timeouts; 25P03 idle_in_transaction_session_timeout.
  */
 function unavailableSqlState(code: string): boolean {
-  return code.startsWith('08') || ['53300', '57014', '57P01', '57P02', '57P03', '57P04', '57P05', '25P03'].includes(code)
+  return (
+    code.startsWith('08') || ['53300', '57014', '57P01', '57P02', '57P03', '57P04', '57P05', '25P03'].includes(code)
+  )
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely'
-import pg from 'pg'
+import type pg from 'pg'
 import { isAppError, type AppError } from '../errors/app-error.ts'
 import { databaseUnavailable, isDatabaseUnavailable, socketErrorCodes } from './errors.ts'
 

@@ -25,5 +25,8 @@ export function servedPglite(pgliteDir: string): { url: string; pid: number } | 
   }
   if (!Number.isInteger(file.pid) || !Number.isInteger(file.port) || typeof file.password !== 'string') return undefined
   if (file.pid === process.pid || !isAlive(file.pid)) return undefined
-  return { url: `postgres://satupintu:${encodeURIComponent(file.password)}@127.0.0.1:${file.port}/postgres`, pid: file.pid }
+  return {
+    url: `postgres://satupintu:${encodeURIComponent(file.password)}@127.0.0.1:${file.port}/postgres`,
+    pid: file.pid,
+  }
 }

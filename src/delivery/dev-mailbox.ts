@@ -38,7 +38,10 @@ export async function startDevMailbox(options: { limit?: number; host?: string }
   try {
     modules = await Promise.all([import('smtp-server'), import('mailparser')])
   } catch (err) {
-    throw new Error('the development mailbox (delivery.email.transport or delivery.sms.provider dev-mailbox) needs the development dependencies: run `npm install` (not --omit=dev), or set MAIL_TRANSPORT=none and SMS_PROVIDER=none', { cause: err })
+    throw new Error(
+      'the development mailbox (delivery.email.transport or delivery.sms.provider dev-mailbox) needs the development dependencies: run `npm install` (not --omit=dev), or set MAIL_TRANSPORT=none and SMS_PROVIDER=none',
+      { cause: err },
+    )
   }
   const [{ SMTPServer }, { simpleParser }] = modules
   const limit = options.limit ?? 200
@@ -94,7 +97,16 @@ export async function startDevMailbox(options: { limit?: number; host?: string }
       channel: 'sms',
       async send(m) {
         const messageId = `dev-sms-${m.id}`
-        add({ channel: 'sms', at: new Date(), to: m.recipient, from: 'Satu Pintu', subject: '', text: m.text, html: null, messageId })
+        add({
+          channel: 'sms',
+          at: new Date(),
+          to: m.recipient,
+          from: 'Satu Pintu',
+          subject: '',
+          text: m.text,
+          html: null,
+          messageId,
+        })
         return { messageId }
       },
     },

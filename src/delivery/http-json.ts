@@ -9,7 +9,13 @@ export interface JsonAnswer {
  * POSTs a JSON body and reads a JSON answer, within `timeoutMs`. A network failure or a
  * timeout is a transient DeliveryError; the status is left to the caller.
  */
-export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, what: string): Promise<JsonAnswer> {
+export async function postJson(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  what: string,
+): Promise<JsonAnswer> {
   let res: Response
   try {
     res = await fetch(url, {
@@ -21,7 +27,8 @@ export async function postJson(url: string, body: string, headers: Record<string
     })
   } catch (err) {
     const e = err as { name?: string; cause?: { code?: string } }
-    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.name ?? 'network error')
+    const why =
+      e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.name ?? 'network error')
     throw new DeliveryError(`${what}: ${why}`, { permanent: false, cause: err })
   }
   const text = await res.text().catch(() => '')

@@ -33,19 +33,34 @@ export function buildSenders(config: Config, mailbox?: DevMailbox): Partial<Reco
     senders.email = createSmtpSender({
       from: d.email.from,
       name: 'dev-mailbox',
-      smtp: { host: '127.0.0.1', port: mailbox.port, secure: false, requireTls: false, pool: false, maxConnections: 1, connectionTimeoutMs: 5000, socketTimeoutMs: 10000 },
+      smtp: {
+        host: '127.0.0.1',
+        port: mailbox.port,
+        secure: false,
+        requireTls: false,
+        pool: false,
+        maxConnections: 1,
+        connectionTimeoutMs: 5000,
+        socketTimeoutMs: 10000,
+      },
     })
   }
   if (d.sms.provider === 'http' && d.sms.http !== undefined) senders.sms = createHttpSmsSender(d.sms.http)
-  else if (d.sms.provider === 'whatsapp' && d.sms.whatsapp !== undefined) senders.sms = createWhatsAppSender(d.sms.whatsapp)
+  else if (d.sms.provider === 'whatsapp' && d.sms.whatsapp !== undefined)
+    senders.sms = createWhatsAppSender(d.sms.whatsapp)
   else if (d.sms.provider === 'dev-mailbox' && mailbox !== undefined) senders.sms = mailbox.smsSender
   return senders
 }
 
-export async function startDelivery(input: { config: Config; db: Kysely<Database>; logger: WorkerLogger }): Promise<Delivery> {
+export async function startDelivery(input: {
+  config: Config
+  db: Kysely<Database>
+  logger: WorkerLogger
+}): Promise<Delivery> {
   const { config, db, logger } = input
   const d = config.delivery
-  const wantsMailbox = config.env === 'development' && (d.email.transport === 'dev-mailbox' || d.sms.provider === 'dev-mailbox')
+  const wantsMailbox =
+    config.env === 'development' && (d.email.transport === 'dev-mailbox' || d.sms.provider === 'dev-mailbox')
   const mailbox = wantsMailbox ? await startDevMailbox() : undefined
   const senders = buildSenders(config, mailbox)
   const typeNames = new Map(config.documents.types.map((t) => [t.id, t.name]))

@@ -29,12 +29,21 @@ export function createHttpSmsSender(config: HttpSmsConfig): Sender {
       payload[config.fields.text] = m.text
       payload[config.fields.reference] = m.id
       const body = JSON.stringify(payload)
-      const answer = await postJson(url, body, { [config.signatureHeader]: signBody(secret, body), 'idempotency-key': m.id }, config.timeoutMs, 'sms gateway')
+      const answer = await postJson(
+        url,
+        body,
+        { [config.signatureHeader]: signBody(secret, body), 'idempotency-key': m.id },
+        config.timeoutMs,
+        'sms gateway',
+      )
       if (answer.status < 200 || answer.status > 299) {
         throw new DeliveryError(`sms gateway: HTTP ${answer.status}`, { permanent: isPermanentStatus(answer.status) })
       }
       const id = pick(answer.body, config.messageIdField)
-      if (id === undefined) throw new DeliveryError(`sms gateway: HTTP ${answer.status} without ${config.messageIdField} in the answer`, { permanent: false })
+      if (id === undefined)
+        throw new DeliveryError(`sms gateway: HTTP ${answer.status} without ${config.messageIdField} in the answer`, {
+          permanent: false,
+        })
       return { messageId: id }
     },
   }

@@ -55,7 +55,9 @@ export function createSmtpSender(options: SmtpSenderOptions): Sender {
       ...(options.tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.tls.rejectUnauthorized } : {}),
       minVersion: 'TLSv1.2',
     },
-    ...(s.dkim !== undefined ? { dkim: { domainName: s.dkim.domainName, keySelector: s.dkim.keySelector, privateKey: s.dkim.privateKey } } : {}),
+    ...(s.dkim !== undefined
+      ? { dkim: { domainName: s.dkim.domainName, keySelector: s.dkim.keySelector, privateKey: s.dkim.privateKey } }
+      : {}),
     // nodemailer's own logger would print addresses and, at debug, message bodies.
     logger: false,
     debug: false,

@@ -14,12 +14,16 @@ export type WhatsAppConfig = NonNullable<Config['delivery']['sms']['whatsapp']>
 /** Graph API error codes that retrying cannot fix (invalid recipient, template problems). */
 const permanentCodes = new Set([100, 131008, 131009, 131021, 131026, 131051, 132000, 132001, 132005, 132007, 132012])
 
-export function whatsappRequest(config: Pick<WhatsAppConfig, 'codeTemplate' | 'noticeTemplate'>, m: OutgoingMessage): Record<string, unknown> {
+export function whatsappRequest(
+  config: Pick<WhatsAppConfig, 'codeTemplate' | 'noticeTemplate'>,
+  m: OutgoingMessage,
+): Record<string, unknown> {
   const to = m.recipient.replace(/^\+/, '')
   const language = { code: m.locale === 'id' ? 'id' : 'en' }
   if (m.kind === 'code') {
     const code = m.params?.code
-    if (code === undefined) throw new DeliveryError('whatsapp: a code message without its code parameter', { permanent: true })
+    if (code === undefined)
+      throw new DeliveryError('whatsapp: a code message without its code parameter', { permanent: true })
     return {
       messaging_product: 'whatsapp',
       recipient_type: 'individual',
@@ -40,13 +44,18 @@ export function whatsappRequest(config: Pick<WhatsAppConfig, 'codeTemplate' | 'n
     recipient_type: 'individual',
     to,
     type: 'template',
-    template: { name: config.noticeTemplate, language, components: [{ type: 'body', parameters: [{ type: 'text', text: m.text }] }] },
+    template: {
+      name: config.noticeTemplate,
+      language,
+      components: [{ type: 'body', parameters: [{ type: 'text', text: m.text }] }],
+    },
   }
 }
 
 export function createWhatsAppSender(config: WhatsAppConfig): Sender {
   const { phoneNumberId, accessToken } = config
-  if (phoneNumberId === undefined || accessToken === undefined) throw new Error('whatsapp: delivery.sms.whatsapp.phoneNumberId and .accessToken are required')
+  if (phoneNumberId === undefined || accessToken === undefined)
+    throw new Error('whatsapp: delivery.sms.whatsapp.phoneNumberId and .accessToken are required')
   const url = `${config.baseUrl.replace(/\/+$/, '')}/${phoneNumberId}/messages`
   return {
     name: 'whatsapp',
@@ -56,8 +65,12 @@ export function createWhatsAppSender(config: WhatsAppConfig): Sender {
       const answer = await postJson(url, body, { authorization: `Bearer ${accessToken}` }, config.timeoutMs, 'whatsapp')
       if (answer.status < 200 || answer.status > 299) {
         const code = Number(pick(answer.body, 'error.code'))
-        const permanent = permanentCodes.has(code) || (isPermanentStatus(answer.status) && answer.status !== 401 && answer.status !== 403)
-        throw new DeliveryError(`whatsapp: HTTP ${answer.status}${Number.isFinite(code) ? ` (error ${code})` : ''}`, { permanent })
+        const permanent =
+          permanentCodes.has(code) ||
+          (isPermanentStatus(answer.status) && answer.status !== 401 && answer.status !== 403)
+        throw new DeliveryError(`whatsapp: HTTP ${answer.status}${Number.isFinite(code) ? ` (error ${code})` : ''}`, {
+          permanent,
+        })
       }
       const id = pick(answer.body, 'messages.0.id')
       if (id === undefined) throw new DeliveryError('whatsapp: answer without messages[0].id', { permanent: false })

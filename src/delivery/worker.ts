@@ -43,11 +43,19 @@ export interface WorkerDeps {
   /** Clock, for tests. */
   readonly now?: () => Date
   /** Extra periodic work (the daily digest); errors are logged, never fatal. */
-  readonly periodic?: ReadonlyArray<{ readonly name: string; readonly everyMs: number; run(now: Date): Promise<unknown> }>
+  readonly periodic?: ReadonlyArray<{
+    readonly name: string
+    readonly everyMs: number
+    run(now: Date): Promise<unknown>
+  }>
 }
 
 /** The delay before attempt `attempts + 1`: full jitter over an exponentially growing cap. */
-export function backoffSeconds(attempts: number, config: Pick<WorkerConfig, 'backoffBaseSeconds' | 'backoffMaxSeconds'>, random: (max: number) => number = (max) => randomInt(0, max + 1)): number {
+export function backoffSeconds(
+  attempts: number,
+  config: Pick<WorkerConfig, 'backoffBaseSeconds' | 'backoffMaxSeconds'>,
+  random: (max: number) => number = (max) => randomInt(0, max + 1),
+): number {
   const cap = Math.min(config.backoffMaxSeconds, config.backoffBaseSeconds * 2 ** Math.max(0, attempts - 1))
   return Math.max(1, random(Math.floor(cap)))
 }
@@ -56,7 +64,10 @@ export function backoffSeconds(attempts: number, config: Pick<WorkerConfig, 'bac
  * Claims up to `limit` due rows for `workerId` until `now + leaseSeconds`. Only channels
  * with a sender are claimed: an instance without an SMS provider leaves SMS to others.
  */
-export async function claimDue(db: Kysely<Database>, input: { workerId: string; now: Date; limit: number; leaseSeconds: number; channels: readonly OutboxChannel[] }): Promise<OutboxRow[]> {
+export async function claimDue(
+  db: Kysely<Database>,
+  input: { workerId: string; now: Date; limit: number; leaseSeconds: number; channels: readonly OutboxChannel[] },
+): Promise<OutboxRow[]> {
   if (input.channels.length === 0) return []
   const leaseUntil = new Date(input.now.getTime() + input.leaseSeconds * 1000)
   const { rows } = await sql<OutboxRow>`
@@ -121,7 +132,13 @@ export function createOutboxWorker(deps: WorkerDeps): OutboxWorker {
   }
 
   async function handle(row: OutboxRow): Promise<void> {
-    const log = { outboxId: row.id, channel: row.channel, kind: row.kind, recipient: maskRecipient(row.recipient), attempt: row.attempts }
+    const log = {
+      outboxId: row.id,
+      channel: row.channel,
+      kind: row.kind,
+      recipient: maskRecipient(row.recipient),
+      attempt: row.attempts,
+    }
     const at = now()
     if (row.expires_at !== null && row.expires_at.getTime() <= at.getTime()) {
       await finish(row, { status: 'dead', dead_at: at, last_error: 'expired before it could be delivered' })
@@ -133,19 +150,42 @@ export function createOutboxWorker(deps: WorkerDeps): OutboxWorker {
     try {
       const result = await sender.send(toMessage(row))
       const done = now()
-      await finish(row, { status: 'sent', sent_at: done, provider: sender.name, provider_message_id: result.messageId.slice(0, 500), last_error: null })
+      await finish(row, {
+        status: 'sent',
+        sent_at: done,
+        provider: sender.name,
+        provider_message_id: result.messageId.slice(0, 500),
+        last_error: null,
+      })
       deps.logger.info({ ...log, provider: sender.name, providerMessageId: result.messageId }, 'message sent')
     } catch (err) {
-      const failure = err instanceof DeliveryError ? err : new DeliveryError(`${sender.name}: ${err instanceof Error ? err.message : String(err)}`, { permanent: false, cause: err })
+      const failure =
+        err instanceof DeliveryError
+          ? err
+          : new DeliveryError(`${sender.name}: ${err instanceof Error ? err.message : String(err)}`, {
+              permanent: false,
+              cause: err,
+            })
       const reason = redactContacts(failure.message)
       const failedAt = now()
       if (failure.permanent || row.attempts >= deps.config.maxAttempts) {
         await finish(row, { status: 'dead', dead_at: failedAt, last_error: reason, provider: sender.name })
-        deps.logger.error({ ...log, provider: sender.name, error: reason, permanent: failure.permanent }, 'message given up')
+        deps.logger.error(
+          { ...log, provider: sender.name, error: reason, permanent: failure.permanent },
+          'message given up',
+        )
       } else {
         const delay = backoffSeconds(row.attempts, deps.config)
-        await finish(row, { status: 'failed', next_attempt_at: new Date(failedAt.getTime() + delay * 1000), last_error: reason, provider: sender.name })
-        deps.logger.warn({ ...log, provider: sender.name, error: reason, retryInSeconds: delay }, 'message not sent; will retry')
+        await finish(row, {
+          status: 'failed',
+          next_attempt_at: new Date(failedAt.getTime() + delay * 1000),
+          last_error: reason,
+          provider: sender.name,
+        })
+        deps.logger.warn(
+          { ...log, provider: sender.name, error: reason, retryInSeconds: delay },
+          'message not sent; will retry',
+        )
       }
     }
   }
@@ -166,7 +206,13 @@ export function createOutboxWorker(deps: WorkerDeps): OutboxWorker {
   async function runOnce(): Promise<number> {
     const at = now()
     await runPeriodic(at)
-    const rows = await claimDue(deps.db, { workerId, now: at, limit: deps.config.batch, leaseSeconds: deps.config.leaseSeconds, channels })
+    const rows = await claimDue(deps.db, {
+      workerId,
+      now: at,
+      limit: deps.config.batch,
+      leaseSeconds: deps.config.leaseSeconds,
+      channels,
+    })
     // One at a time per channel keeps a slow provider from holding leases it cannot use;
     // the channels run side by side.
     const byChannel = new Map<OutboxChannel, OutboxRow[]>()

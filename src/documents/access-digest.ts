@@ -9,7 +9,12 @@
 // transaction that queues the notice, under a row lock.
 
 import { sql, type Kysely } from 'kysely'
-import { queueNotice, type DocumentFetchSummary, type NoticeLocale, type QueueNoticeOptions } from '../accounts/notices.ts'
+import {
+  queueNotice,
+  type DocumentFetchSummary,
+  type NoticeLocale,
+  type QueueNoticeOptions,
+} from '../accounts/notices.ts'
 import type { Database } from '../db/database.ts'
 
 export interface DigestOptions extends QueueNoticeOptions {
@@ -25,11 +30,27 @@ export interface DigestOptions extends QueueNoticeOptions {
 /** Start of the local day containing `at`, in `timeZone`, as an instant. */
 export function startOfLocalDay(at: Date, timeZone: string): Date {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   ) as Record<string, string>
-  const localAsUtc = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second))
+  const localAsUtc = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  )
   const offsetMs = localAsUtc - Math.floor(at.getTime() / 1000) * 1000
   return new Date(Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day)) - offsetMs)
 }
@@ -62,7 +83,11 @@ export async function queueDocumentDigests(db: Kysely<Database>, options: Digest
 
   for (const { citizen_id: citizenId } of due) {
     await db.transaction().execute(async (trx) => {
-      await trx.insertInto('notice_preferences').values({ citizen_id: citizenId }).onConflict((oc) => oc.column('citizen_id').doNothing()).execute()
+      await trx
+        .insertInto('notice_preferences')
+        .values({ citizen_id: citizenId })
+        .onConflict((oc) => oc.column('citizen_id').doNothing())
+        .execute()
       const prefs = await trx
         .selectFrom('notice_preferences')
         .select(['locale', 'document_digest', 'digest_through'])
@@ -70,7 +95,10 @@ export async function queueDocumentDigests(db: Kysely<Database>, options: Digest
         .forUpdate()
         .executeTakeFirstOrThrow()
       if (prefs.digest_through !== null && prefs.digest_through.getTime() >= dayEnd.getTime()) return
-      const from = prefs.digest_through !== null && prefs.digest_through.getTime() > dayStart.getTime() ? prefs.digest_through : dayStart
+      const from =
+        prefs.digest_through !== null && prefs.digest_through.getTime() > dayStart.getTime()
+          ? prefs.digest_through
+          : dayStart
       if (prefs.document_digest) {
         const rows = await trx
           .selectFrom('document_accesses as a')
@@ -95,10 +123,22 @@ export async function queueDocumentDigests(db: Kysely<Database>, options: Digest
           count: Number(r.n),
         }))
         if (fetches.length > 0) {
-          await queueNotice(trx, { citizenId, kind: 'documents_fetched_digest', data: { day: localDayName(dayStart, timeZone, prefs.locale), fetches } }, { ...options, timeZone })
+          await queueNotice(
+            trx,
+            {
+              citizenId,
+              kind: 'documents_fetched_digest',
+              data: { day: localDayName(dayStart, timeZone, prefs.locale), fetches },
+            },
+            { ...options, timeZone },
+          )
         }
       }
-      await trx.updateTable('notice_preferences').set({ digest_through: dayEnd }).where('citizen_id', '=', citizenId).execute()
+      await trx
+        .updateTable('notice_preferences')
+        .set({ digest_through: dayEnd })
+        .where('citizen_id', '=', citizenId)
+        .execute()
     })
   }
   return due.length

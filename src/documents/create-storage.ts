@@ -12,7 +12,10 @@ import { documentsStorageDir } from './types.ts'
  * bytes live"): a local directory for one machine, the database itself, or an
  * S3-compatible object store. The idp, the gateway and the CLI all use this one.
  */
-export function createDocumentStorage(config: Pick<Config, 'dataDir' | 'documents'>, db: Kysely<Database>): DocumentStorage {
+export function createDocumentStorage(
+  config: Pick<Config, 'dataDir' | 'documents'>,
+  db: Kysely<Database>,
+): DocumentStorage {
   switch (config.documents.storage) {
     case 'local':
       return createLocalStorage(documentsStorageDir(config))

@@ -54,9 +54,19 @@ export interface DocumentsExport {
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString())
 
-export async function exportDocumentsData(db: Kysely<Database>, citizenId: string, now: Date = new Date()): Promise<DocumentsExport> {
+export async function exportDocumentsData(
+  db: Kysely<Database>,
+  citizenId: string,
+  now: Date = new Date(),
+): Promise<DocumentsExport> {
   if (!isUuid(citizenId)) return { documents: [], grants: [], accesses: [] }
-  const docs = await db.selectFrom('documents').selectAll().where('citizen_id', '=', citizenId).orderBy('created_at').orderBy('id').execute()
+  const docs = await db
+    .selectFrom('documents')
+    .selectAll()
+    .where('citizen_id', '=', citizenId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute()
   const versions =
     docs.length === 0
       ? []

@@ -84,7 +84,10 @@ export function displayFileName(raw: string, mediaType?: DocumentMediaType): str
   base = base.replace(/[\s.]+$/u, '')
   if (WINDOWS_DEVICE.test(base.split('.')[0] ?? '')) base = `_${base}`
   const room = MAX_DISPLAY_NAME_CHARS - (ext === '' ? 0 : ext.length + 1)
-  base = Array.from(base).slice(0, room).join('').replace(/[\s.]+$/u, '')
+  base = Array.from(base)
+    .slice(0, room)
+    .join('')
+    .replace(/[\s.]+$/u, '')
   if (base === '') base = 'dokumen'
   return ext === '' ? base : `${base}.${ext}`
 }

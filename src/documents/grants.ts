@@ -77,17 +77,25 @@ function displayName(v: string | undefined, field: string): string | null {
  * agency and service (revoked in the same transaction), so one consent page answer is
  * one grant; ask for every type the service needs each time.
  */
-export async function createGrant(db: Kysely<Database>, config: DocumentsConfig, input: GrantInput, context: VaultContext = {}): Promise<DocumentGrant> {
+export async function createGrant(
+  db: Kysely<Database>,
+  config: DocumentsConfig,
+  input: GrantInput,
+  context: VaultContext = {},
+): Promise<DocumentGrant> {
   const now = context.now ?? new Date()
   const serviceId = input.serviceId ?? null
   if (!isUuid(input.citizenId)) throw new DocumentError('invalid_input', 'citizenId is not a citizen id')
   if (!AGENCY_ID.test(input.agencyId)) throw new DocumentError('invalid_input', 'agencyId is not an agency id')
-  if (serviceId !== null && !AGENCY_ID.test(serviceId)) throw new DocumentError('invalid_input', 'serviceId is not a service id')
+  if (serviceId !== null && !AGENCY_ID.test(serviceId))
+    throw new DocumentError('invalid_input', 'serviceId is not a service id')
   const types = [...new Set(input.documentTypes)]
   if (types.length === 0) throw new DocumentError('invalid_input', 'a grant needs at least one document type')
-  for (const t of types) if (findDocumentType(config, t) === undefined) throw new DocumentError('unknown_type', `unknown document type ${t}`)
+  for (const t of types)
+    if (findDocumentType(config, t) === undefined) throw new DocumentError('unknown_type', `unknown document type ${t}`)
   const purpose = input.purpose.trim()
-  if (purpose === '' || purpose.length > 1000) throw new DocumentError('invalid_input', 'purpose must be 1 to 1000 characters')
+  if (purpose === '' || purpose.length > 1000)
+    throw new DocumentError('invalid_input', 'purpose must be 1 to 1000 characters')
   if (!(input.expiresAt > now)) throw new DocumentError('invalid_input', 'expiresAt must be in the future')
   const agencyName = displayName(input.agencyName, 'agencyName')
   const serviceName = displayName(input.serviceName, 'serviceName')
@@ -125,21 +133,43 @@ export async function createGrant(db: Kysely<Database>, config: DocumentsConfig,
       clientId: input.agencyId,
       ip: context.ip,
       requestId: context.requestId,
-      data: { grantId: row.id, agencyId: input.agencyId, serviceId, documentTypes: types, expiresAt: input.expiresAt, replaces: replaced.map((r) => r.id) },
+      data: {
+        grantId: row.id,
+        agencyId: input.agencyId,
+        serviceId,
+        documentTypes: types,
+        expiresAt: input.expiresAt,
+        replaces: replaced.map((r) => r.id),
+      },
     })
     return toGrant(row, now)
   })
 }
 
 /** The citizen's grants, newest first, with their status (for the account page and the export). */
-export async function listGrants(db: Kysely<Database>, citizenId: string, now: Date = new Date()): Promise<DocumentGrant[]> {
+export async function listGrants(
+  db: Kysely<Database>,
+  citizenId: string,
+  now: Date = new Date(),
+): Promise<DocumentGrant[]> {
   if (!isUuid(citizenId)) return []
-  const rows = await db.selectFrom('document_grants').selectAll().where('citizen_id', '=', citizenId).orderBy('created_at', 'desc').orderBy('id').execute()
+  const rows = await db
+    .selectFrom('document_grants')
+    .selectAll()
+    .where('citizen_id', '=', citizenId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .execute()
   return rows.map((r) => toGrant(r, now))
 }
 
 /** Withdraws a grant of the citizen's, with immediate effect. False when there is no such active grant of theirs. */
-export async function revokeGrant(db: Kysely<Database>, citizenId: string, grantId: string, context: VaultContext = {}): Promise<boolean> {
+export async function revokeGrant(
+  db: Kysely<Database>,
+  citizenId: string,
+  grantId: string,
+  context: VaultContext = {},
+): Promise<boolean> {
   if (!isUuid(citizenId) || !isRandomId(grantId)) return false
   const now = context.now ?? new Date()
   return db.transaction().execute(async (trx) => {
@@ -194,7 +224,8 @@ export async function activeGrantFor(
     .where((eb) => eb(eb.val(type), '=', eb.fn.any('document_types')))
   const serviceId = options.serviceId
   if (serviceId === null) q = q.where('service_id', 'is', null)
-  else if (serviceId !== undefined) q = q.where((eb) => eb.or([eb('service_id', 'is', null), eb('service_id', '=', serviceId)]))
+  else if (serviceId !== undefined)
+    q = q.where((eb) => eb.or([eb('service_id', 'is', null), eb('service_id', '=', serviceId)]))
   const row = await q.orderBy('created_at', 'desc').limit(1).executeTakeFirst()
   return row === undefined ? undefined : toGrant(row, now)
 }

@@ -96,7 +96,13 @@ export interface SignedLink {
 export function createLink(keyring: LinkKeyring, config: DocumentsConfig, input: CreateLinkInput): SignedLink {
   const now = input.now ?? new Date()
   const exp = Math.floor(now.getTime() / 1000) + linkSecondsOf(config)
-  const payload: LinkPayload = { l: randomId(), d: input.versionId, a: input.agencyId, s: input.serviceId ?? null, e: exp }
+  const payload: LinkPayload = {
+    l: randomId(),
+    d: input.versionId,
+    a: input.agencyId,
+    s: input.serviceId ?? null,
+    e: exp,
+  }
   const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')
   const signed = `${VERSION}.${keyring.signingKid}.${body}`
   const key = keyring.keys.get(keyring.signingKid) as KeyObject
@@ -123,7 +129,14 @@ function verifyToken(keyring: LinkKeyring, token: string): LinkPayload | undefin
   }
   if (typeof p !== 'object' || p === null) return undefined
   const { l, d, a, s, e } = p as Record<string, unknown>
-  if (!isRandomId(l) || !isRandomId(d) || typeof a !== 'string' || !(s === null || typeof s === 'string') || typeof e !== 'number' || !Number.isInteger(e)) {
+  if (
+    !isRandomId(l) ||
+    !isRandomId(d) ||
+    typeof a !== 'string' ||
+    !(s === null || typeof s === 'string') ||
+    typeof e !== 'number' ||
+    !Number.isInteger(e)
+  ) {
     return undefined
   }
   return { l, d, a, s, e }
@@ -171,7 +184,12 @@ export interface ResolveOptions {
  * document type. A refusal of a genuine link (another agency, a withdrawn grant, a deleted
  * document) is written to the citizen's audit trail too.
  */
-export async function resolveLink(db: Kysely<Database>, keyring: LinkKeyring, token: string, options: ResolveOptions): Promise<LinkResolution> {
+export async function resolveLink(
+  db: Kysely<Database>,
+  keyring: LinkKeyring,
+  token: string,
+  options: ResolveOptions,
+): Promise<LinkResolution> {
   const payload = verifyToken(keyring, token)
   if (payload === undefined) return { ok: false, reason: 'invalid' }
   const now = options.now ?? new Date()
@@ -194,7 +212,15 @@ export async function resolveLink(db: Kysely<Database>, keyring: LinkKeyring, to
       clientId: options.agencyId,
       ip: options.ip,
       requestId: options.requestId,
-      data: { reason, documentId: row.document_id, versionId: row.id, type: row.type, linkAgencyId: payload.a, serviceId: payload.s, linkId: payload.l },
+      data: {
+        reason,
+        documentId: row.document_id,
+        versionId: row.id,
+        type: row.type,
+        linkAgencyId: payload.a,
+        serviceId: payload.s,
+        linkId: payload.l,
+      },
     })
     return { ok: false, reason }
   }
@@ -226,10 +252,25 @@ export async function resolveLink(db: Kysely<Database>, keyring: LinkKeyring, to
       clientId: payload.a,
       ip: options.ip,
       requestId: options.requestId,
-      data: { documentId: row.document_id, versionId: row.id, type: row.type, agencyId: payload.a, serviceId: payload.s, grantId: grant.id, linkId: payload.l },
+      data: {
+        documentId: row.document_id,
+        versionId: row.id,
+        type: row.type,
+        agencyId: payload.a,
+        serviceId: payload.s,
+        grantId: grant.id,
+        linkId: payload.l,
+      },
     })
   })
-  return { ok: true, content: contentOf(row), linkId: payload.l, agencyId: payload.a, serviceId: payload.s, grantId: grant.id }
+  return {
+    ok: true,
+    content: contentOf(row),
+    linkId: payload.l,
+    agencyId: payload.a,
+    serviceId: payload.s,
+    grantId: grant.id,
+  }
 }
 
 /** One entry of the assertion's `documents` claim (and of the `Link` header). */
@@ -285,7 +326,10 @@ export async function documentLinksFor(
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
   const serviceId = input.serviceId
-  grants = serviceId === null ? grants.where('service_id', 'is', null) : grants.where((eb) => eb.or([eb('service_id', 'is', null), eb('service_id', '=', serviceId)]))
+  grants =
+    serviceId === null
+      ? grants.where('service_id', 'is', null)
+      : grants.where((eb) => eb.or([eb('service_id', 'is', null), eb('service_id', '=', serviceId)]))
   const allowed = new Set((await grants.execute()).flatMap((g) => g.document_types))
   const granted = types.filter((t) => allowed.has(t))
   const notGranted = types.filter((t) => !allowed.has(t))
@@ -308,7 +352,12 @@ export async function documentLinksFor(
       missing.push(t)
       continue
     }
-    const link = createLink(keyring, config, { versionId: r.id, agencyId: input.agencyId, serviceId: input.serviceId, now })
+    const link = createLink(keyring, config, {
+      versionId: r.id,
+      agencyId: input.agencyId,
+      serviceId: input.serviceId,
+      now,
+    })
     links.push({
       type: t,
       url: new URL(link.path, input.baseUrl).toString(),

@@ -4,7 +4,14 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { assertStorageKey, isStorageKey, StorageNotFoundError, type DocumentStorage, type StoredEntry, type StoredObject } from './storage.ts'
+import {
+  assertStorageKey,
+  isStorageKey,
+  StorageNotFoundError,
+  type DocumentStorage,
+  type StoredEntry,
+  type StoredObject,
+} from './storage.ts'
 
 const TEMP_PREFIX = '.incoming-'
 

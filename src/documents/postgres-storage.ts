@@ -2,7 +2,13 @@ import { createHash, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
-import { assertStorageKey, StorageNotFoundError, type DocumentStorage, type StoredEntry, type StoredObject } from './storage.ts'
+import {
+  assertStorageKey,
+  StorageNotFoundError,
+  type DocumentStorage,
+  type StoredEntry,
+  type StoredObject,
+} from './storage.ts'
 
 export interface PostgresStorageOptions {
   /** Bytes per stored chunk (one row each). Default 256 KiB. */
@@ -51,7 +57,10 @@ export function createPostgresStorage(db: Kysely<Database>, options: PostgresSto
           const rest = all.subarray(data.length)
           pending = rest.length > 0 ? [rest] : []
           pendingBytes = rest.length
-          await db.insertInto('document_blob_chunks').values({ upload_id: uploadId, seq: seq++, data: Buffer.from(data) }).execute()
+          await db
+            .insertInto('document_blob_chunks')
+            .values({ upload_id: uploadId, seq: seq++, data: Buffer.from(data) })
+            .execute()
         }
       }
       await db.insertInto('document_blob_uploads').values({ id: uploadId }).execute()
@@ -152,7 +161,13 @@ export function createPostgresStorage(db: Kysely<Database>, options: PostgresSto
         .deleteFrom('document_blob_uploads')
         .where('created_at', '<', olderThan)
         .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom('document_blobs').select('key').whereRef('document_blobs.upload_id', '=', 'document_blob_uploads.id'))),
+          not(
+            exists(
+              selectFrom('document_blobs')
+                .select('key')
+                .whereRef('document_blobs.upload_id', '=', 'document_blob_uploads.id'),
+            ),
+          ),
         )
         .executeTakeFirst()
       return Number(res.numDeletedRows)

@@ -18,7 +18,14 @@ import {
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3'
 import type { Config } from '../config/schema.ts'
-import { assertStorageKey, isStorageKey, StorageNotFoundError, type DocumentStorage, type StoredEntry, type StoredObject } from './storage.ts'
+import {
+  assertStorageKey,
+  isStorageKey,
+  StorageNotFoundError,
+  type DocumentStorage,
+  type StoredEntry,
+  type StoredObject,
+} from './storage.ts'
 
 export type S3StorageConfig = Config['documents']['s3']
 
@@ -59,7 +66,9 @@ export function createS3Storage(config: S3StorageConfig, options: { client?: S3C
       ? {}
       : {
           ServerSideEncryption: config.serverSideEncryption,
-          ...(config.serverSideEncryption === 'aws:kms' && config.kmsKeyId !== undefined ? { SSEKMSKeyId: config.kmsKeyId } : {}),
+          ...(config.serverSideEncryption === 'aws:kms' && config.kmsKeyId !== undefined
+            ? { SSEKMSKeyId: config.kmsKeyId }
+            : {}),
         }
   const objectKey = (key: string) => `${prefix}${key}`
 
@@ -88,7 +97,16 @@ export function createS3Storage(config: S3StorageConfig, options: { client?: S3C
         uploadId = created.UploadId
       }
       const partNumber = parts.length + 1
-      const res = await client.send(new UploadPartCommand({ Bucket: bucket, Key: temp, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }))
+      const res = await client.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: temp,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ContentLength: body.length,
+        }),
+      )
       parts.push({ PartNumber: partNumber, ETag: res.ETag })
     }
     try {
@@ -108,15 +126,26 @@ export function createS3Storage(config: S3StorageConfig, options: { client?: S3C
       if (source.destroyed && !source.readableEnded) throw new Error('the upload was aborted before it ended')
       const rest = Buffer.concat(pending)
       if (uploadId === undefined) {
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: temp, Body: rest, ContentLength: rest.length, ...sse }))
+        await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: temp, Body: rest, ContentLength: rest.length, ...sse }),
+        )
       } else {
         if (rest.length > 0) await sendPart(rest)
-        await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: temp, UploadId: uploadId, MultipartUpload: { Parts: parts } }))
+        await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: temp,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+          }),
+        )
       }
       return { sha256: hash.digest('hex'), size }
     } catch (err) {
       if (uploadId !== undefined) {
-        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: temp, UploadId: uploadId })).catch(() => {})
+        await client
+          .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: temp, UploadId: uploadId }))
+          .catch(() => {})
       }
       throw err
     }
@@ -194,7 +223,12 @@ export function createS3Storage(config: S3StorageConfig, options: { client?: S3C
         let page
         try {
           page = await client.send(
-            new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${prefix}${INCOMING}`, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+            new ListMultipartUploadsCommand({
+              Bucket: bucket,
+              Prefix: `${prefix}${INCOMING}`,
+              KeyMarker: keyMarker,
+              UploadIdMarker: uploadIdMarker,
+            }),
           )
         } catch (err) {
           if (err instanceof S3ServiceException && err.name === 'NotImplemented') break
@@ -215,10 +249,16 @@ export function createS3Storage(config: S3StorageConfig, options: { client?: S3C
   }
 }
 
-async function* listObjects(client: S3Client, bucket: string, prefix: string): AsyncGenerator<{ key: string; modifiedAt: Date }> {
+async function* listObjects(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): AsyncGenerator<{ key: string; modifiedAt: Date }> {
   let token: string | undefined
   for (;;) {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    )
     for (const o of page.Contents ?? []) {
       if (o.Key !== undefined) yield { key: o.Key, modifiedAt: o.LastModified ?? new Date(0) }
     }

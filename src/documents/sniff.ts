@@ -114,7 +114,8 @@ class PngWalker implements Walker {
     const type = this.#header.toString('latin1', 4, 8)
     if (length > 0x7fffffff) throw new DocumentError('malformed', 'PNG chunk length out of range')
     if (!/^[A-Za-z]{4}$/.test(type)) throw new DocumentError('malformed', 'PNG chunk type is not four letters')
-    if (this.#chunks === 0 && (type !== 'IHDR' || length !== 13)) throw new DocumentError('malformed', 'PNG does not start with IHDR')
+    if (this.#chunks === 0 && (type !== 'IHDR' || length !== 13))
+      throw new DocumentError('malformed', 'PNG does not start with IHDR')
     this.#chunks++
     if (type === 'IEND') {
       if (length !== 0) throw new DocumentError('malformed', 'PNG IEND chunk is not empty')
@@ -212,7 +213,8 @@ class JpegWalker implements Walker {
   #onMarker(c: number): void {
     if (c === 0xd9) this.#state = 'end'
     else if (c === 0xd8 || c === 0x00) throw new DocumentError('malformed', 'unexpected JPEG marker')
-    else if ((c >= 0xd0 && c <= 0xd7) || c === 0x01) this.#state = 'marker' // standalone markers
+    else if ((c >= 0xd0 && c <= 0xd7) || c === 0x01)
+      this.#state = 'marker' // standalone markers
     else {
       this.#code = c
       this.#state = 'len1'
@@ -333,12 +335,20 @@ export class DocumentInspector extends Transform {
     if (this.#format !== 'pdf') {
       // `%PDF-` anywhere in an image, also across chunk boundaries.
       const seam = Buffer.concat([this.#carry, buf.subarray(0, PDF_MAGIC.length - 1)])
-      if (seam.includes(PDF_MAGIC) || buf.includes(PDF_MAGIC)) throw new DocumentError('polyglot', 'a PDF inside an image')
-      this.#carry = Buffer.from(buf.length >= PDF_MAGIC.length - 1 ? buf.subarray(buf.length - (PDF_MAGIC.length - 1)) : Buffer.concat([this.#carry, buf]).subarray(-(PDF_MAGIC.length - 1)))
+      if (seam.includes(PDF_MAGIC) || buf.includes(PDF_MAGIC))
+        throw new DocumentError('polyglot', 'a PDF inside an image')
+      this.#carry = Buffer.from(
+        buf.length >= PDF_MAGIC.length - 1
+          ? buf.subarray(buf.length - (PDF_MAGIC.length - 1))
+          : Buffer.concat([this.#carry, buf]).subarray(-(PDF_MAGIC.length - 1)),
+      )
     }
     ;(this.#walker as Walker).feed(buf)
     // Keep the last TAIL_BYTES (copied, so no large chunk stays referenced).
-    this.#tail = buf.length >= TAIL_BYTES ? Buffer.from(buf.subarray(buf.length - TAIL_BYTES)) : Buffer.from(Buffer.concat([this.#tail, buf]).subarray(-TAIL_BYTES))
+    this.#tail =
+      buf.length >= TAIL_BYTES
+        ? Buffer.from(buf.subarray(buf.length - TAIL_BYTES))
+        : Buffer.from(Buffer.concat([this.#tail, buf]).subarray(-TAIL_BYTES))
   }
 
   #scanHead(): void {
@@ -364,7 +374,8 @@ export function createInspector(options: InspectorOptions): DocumentInspector {
 
 // Media types a client may name for markup or script; refused even before the bytes are
 // read (the bytes are checked anyway).
-const MARKUP_MEDIA_TYPE = /^(text\/(html|xml|javascript|ecmascript|x-[a-z0-9.+-]*script)|application\/([a-z0-9.+-]*\+)?xml|application\/(xhtml\+xml|javascript|ecmascript|x-httpd-php|x-php)|image\/svg\+xml)\b/i
+const MARKUP_MEDIA_TYPE =
+  /^(text\/(html|xml|javascript|ecmascript|x-[a-z0-9.+-]*script)|application\/([a-z0-9.+-]*\+)?xml|application\/(xhtml\+xml|javascript|ecmascript|x-httpd-php|x-php)|image\/svg\+xml)\b/i
 
 /** Whether a client's declared Content-Type names markup or script. */
 export function isMarkupMediaType(declared: string): boolean {

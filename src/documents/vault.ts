@@ -97,7 +97,13 @@ export async function lockBytes(trx: Kysely<Database>, sha256: string): Promise<
 }
 
 async function bytesInUse(trx: Kysely<Database>, sha256: string): Promise<boolean> {
-  const row = await trx.selectFrom('document_versions').select('id').where('sha256', '=', sha256).where('purged_at', 'is', null).limit(1).executeTakeFirst()
+  const row = await trx
+    .selectFrom('document_versions')
+    .select('id')
+    .where('sha256', '=', sha256)
+    .where('purged_at', 'is', null)
+    .limit(1)
+    .executeTakeFirst()
   return row !== undefined
 }
 
@@ -158,7 +164,8 @@ export async function uploadDocument(
   }
   if (!isUuid(input.citizenId)) refuseEarly(new DocumentError('invalid_input', 'citizenId is not a citizen id'))
   if (type === undefined) return refuseEarly(new DocumentError('unknown_type'))
-  if (input.declaredMediaType !== undefined && isMarkupMediaType(input.declaredMediaType)) refuseEarly(new DocumentError('declared_type_refused'))
+  if (input.declaredMediaType !== undefined && isMarkupMediaType(input.declaredMediaType))
+    refuseEarly(new DocumentError('declared_type_refused'))
   const originalNameEncoded = encodeOriginalName(input.originalName)
 
   const inspector = createInspector({ formats: type.formats, maxBytes: uploadLimitOf(config, type) })
@@ -188,7 +195,9 @@ export async function uploadDocument(
       await lockBytes(trx, stored.sha256)
       if (!(await storage.exists(stored.key))) throw new DocumentError('retry', 'the same bytes were purged meanwhile')
       // One writer per (citizen, type): two parallel uploads become versions n and n+1.
-      await sql`select pg_advisory_xact_lock(hashtext(${`satupintu-document:${input.citizenId}:${type.id}`}))`.execute(trx)
+      await sql`select pg_advisory_xact_lock(hashtext(${`satupintu-document:${input.citizenId}:${type.id}`}))`.execute(
+        trx,
+      )
       let doc = await trx
         .selectFrom('documents')
         .selectAll()
@@ -237,7 +246,14 @@ export async function uploadDocument(
         ip: context.ip,
         requestId: context.requestId,
         // Never the file name or contents (the issue's "Personal data" section).
-        data: { documentId: doc.id, versionId: row.id, type: type.id, version: row.version, mediaType, size: stored.size },
+        data: {
+          documentId: doc.id,
+          versionId: row.id,
+          type: type.id,
+          version: row.version,
+          mediaType,
+          size: stored.size,
+        },
       })
       const versions = await versionsOf(trx, [doc.id])
       const version = toDocumentVersion(row)
@@ -256,7 +272,10 @@ export async function uploadDocument(
 // ---------------------------------------------------------------------------------------
 // Reading
 
-async function versionsOf(db: Kysely<Database>, documentIds: readonly string[]): Promise<Map<string, DocumentVersion[]>> {
+async function versionsOf(
+  db: Kysely<Database>,
+  documentIds: readonly string[],
+): Promise<Map<string, DocumentVersion[]>> {
   const out = new Map<string, DocumentVersion[]>()
   if (documentIds.length === 0) return out
   const rows = await db
@@ -305,7 +324,11 @@ export async function listDocuments(db: Kysely<Database>, citizenId: string): Pr
  * citizen's document, a deleted one or a made-up id: undefined (the page answers 404,
  * never 403, so ids of others cannot be probed; docs/security.md line 23).
  */
-export async function getDocumentForOwner(db: Kysely<Database>, citizenId: string, documentId: string): Promise<DocumentDetail | undefined> {
+export async function getDocumentForOwner(
+  db: Kysely<Database>,
+  citizenId: string,
+  documentId: string,
+): Promise<DocumentDetail | undefined> {
   if (!isUuid(citizenId) || !isRandomId(documentId)) return undefined
   const doc = await db
     .selectFrom('documents')
@@ -326,7 +349,14 @@ export async function getDocumentForOwner(db: Kysely<Database>, citizenId: strin
     .execute()
   return {
     ...summaryOf(doc, versions),
-    accesses: accesses.map((a) => ({ id: a.id, documentId: a.document_id, versionId: a.version_id, agencyId: a.agency_id, serviceId: a.service_id, at: a.at })),
+    accesses: accesses.map((a) => ({
+      id: a.id,
+      documentId: a.document_id,
+      versionId: a.version_id,
+      agencyId: a.agency_id,
+      serviceId: a.service_id,
+      at: a.at,
+    })),
   }
 }
 
@@ -347,7 +377,11 @@ export interface DocumentContent {
 }
 
 /** A version of the citizen's own, for their download; undefined for anyone else's, deleted or purged. */
-export async function getVersionForOwner(db: Kysely<Database>, citizenId: string, versionId: string): Promise<DocumentContent | undefined> {
+export async function getVersionForOwner(
+  db: Kysely<Database>,
+  citizenId: string,
+  versionId: string,
+): Promise<DocumentContent | undefined> {
   if (!isUuid(citizenId) || !isRandomId(versionId)) return undefined
   const row = await db
     .selectFrom('document_versions as v')
@@ -408,7 +442,12 @@ export function documentResponseHeaders(content: DocumentContent): Record<string
  * links to any of its versions are refused. The bytes stay for `documents.retentionDays`
  * (purgeDocuments). Returns false when there is no such document of this citizen.
  */
-export async function deleteDocument(db: Kysely<Database>, citizenId: string, documentId: string, context: VaultContext = {}): Promise<boolean> {
+export async function deleteDocument(
+  db: Kysely<Database>,
+  citizenId: string,
+  documentId: string,
+  context: VaultContext = {},
+): Promise<boolean> {
   if (!isUuid(citizenId) || !isRandomId(documentId)) return false
   const now = context.now ?? new Date()
   return db.transaction().execute(async (trx) => {
@@ -435,7 +474,16 @@ export async function deleteDocument(db: Kysely<Database>, citizenId: string, do
 
 export type VerifyResult =
   | { readonly ok: true; readonly version: DocumentVersion; readonly citizenId: string; readonly type: string }
-  | { readonly ok: false; readonly reason: 'not_found' | 'deleted' | 'superseded' | 'already_verified' | 'officer_not_found' | 'officer_disabled' }
+  | {
+      readonly ok: false
+      readonly reason:
+        | 'not_found'
+        | 'deleted'
+        | 'superseded'
+        | 'already_verified'
+        | 'officer_not_found'
+        | 'officer_disabled'
+    }
 
 /**
  * An officer's mark that a version matches the original they saw (`satupintu documents
@@ -452,7 +500,11 @@ export async function verifyDocumentVersion(
   if (!isUuid(officerId)) return { ok: false, reason: 'officer_not_found' }
   const now = context.now ?? new Date()
   return db.transaction().execute(async (trx): Promise<VerifyResult> => {
-    const officer = await trx.selectFrom('officers').select(['id', 'status']).where('id', '=', officerId).executeTakeFirst()
+    const officer = await trx
+      .selectFrom('officers')
+      .select(['id', 'status'])
+      .where('id', '=', officerId)
+      .executeTakeFirst()
     if (officer === undefined) return { ok: false, reason: 'officer_not_found' }
     if (officer.status !== 'active') return { ok: false, reason: 'officer_disabled' }
     const row = await trx
@@ -535,7 +587,12 @@ export async function purgeDocuments(
     for (const v of due) {
       const deleted = await db.transaction().execute(async (trx) => {
         await lockBytes(trx, v.sha256)
-        const marked = await trx.updateTable('document_versions').set({ purged_at: now }).where('id', '=', v.id).where('purged_at', 'is', null).executeTakeFirst()
+        const marked = await trx
+          .updateTable('document_versions')
+          .set({ purged_at: now })
+          .where('id', '=', v.id)
+          .where('purged_at', 'is', null)
+          .executeTakeFirst()
         if (Number(marked.numUpdatedRows) === 0) return false
         versionsPurged++
         if (await bytesInUse(trx, v.sha256)) return false
@@ -552,7 +609,14 @@ export async function purgeDocuments(
     .select(['d.id', 'd.citizen_id', 'd.type'])
     .where('d.deleted_at', '<=', cutoff)
     .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('document_versions as v').select('v.id').whereRef('v.document_id', '=', 'd.id').where('v.purged_at', 'is', null))),
+      not(
+        exists(
+          selectFrom('document_versions as v')
+            .select('v.id')
+            .whereRef('v.document_id', '=', 'd.id')
+            .where('v.purged_at', 'is', null),
+        ),
+      ),
     )
     .execute()
   for (const d of gone) {
@@ -560,7 +624,12 @@ export async function purgeDocuments(
       const res = await trx.deleteFrom('documents').where('id', '=', d.id).executeTakeFirst()
       if (Number(res.numDeletedRows) === 0) return
       documentsRemoved++
-      await recordAudit(trx, { event: 'document.purged', actor: 'system', subjectId: d.citizen_id, data: { documentId: d.id, type: d.type } })
+      await recordAudit(trx, {
+        event: 'document.purged',
+        actor: 'system',
+        subjectId: d.citizen_id,
+        data: { documentId: d.id, type: d.type },
+      })
     })
   }
 
@@ -568,7 +637,13 @@ export async function purgeDocuments(
   let orphansDeleted = 0
   for await (const entry of storage.list()) {
     if (entry.modifiedAt >= graceCutoff) continue
-    const referenced = await db.selectFrom('document_versions').select('id').where('sha256', '=', entry.key).where('purged_at', 'is', null).limit(1).executeTakeFirst()
+    const referenced = await db
+      .selectFrom('document_versions')
+      .select('id')
+      .where('sha256', '=', entry.key)
+      .where('purged_at', 'is', null)
+      .limit(1)
+      .executeTakeFirst()
     if (referenced !== undefined) continue
     if (await releaseBytes(db, storage, entry.key)) orphansDeleted++
   }

@@ -15,29 +15,32 @@ const idPattern = /^[a-z0-9][a-z0-9-]{1,39}$/
 const acrPattern = /^urn:satupintu:loa:[123]$/
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,128}$/
 /** A DNS name (labels of letters, digits and dashes) with an optional port. */
-const hostPattern = /^(?=.{1,253}(:|$))([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/
+const hostPattern =
+  /^(?=.{1,253}(:|$))([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/
 
-const serviceSchema = z.strictObject({
-  id: z.string().regex(idPattern, 'must be lowercase letters, digits and dashes (2-40)'),
-  name: localized,
-  /** Path prefix inside the agency's routes, e.g. "/" or "/izin". */
-  path: z
-    .string()
-    .regex(/^\/([A-Za-z0-9._~-]+\/?)*$/, 'must be a path like /izin (letters, digits, . _ ~ -)')
-    .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain . or .. segments'),
-  access: z.enum(['public', 'signed_in']),
-  scopes: z.array(z.string().min(1).max(64)).default([]),
-  minAcr: z.string().regex(acrPattern, 'must be urn:satupintu:loa:1, 2 or 3').optional(),
-  /** Document types attached as signed links (the documents issue). */
-  documents: z.array(z.string().regex(idPattern)).default([]),
-  purpose: localized.optional(),
-  timeoutMs: z.number().int().min(100).max(300000).optional(),
-  maxBodyBytes: z.number().int().min(0).optional(),
-}).refine((s) => s.documents.length === 0 || s.purpose !== undefined, {
-  // The consent page shows it and the grant records it (UU PDP: purpose limitation).
-  message: 'must state a purpose when it asks for documents',
-  path: ['purpose'],
-})
+const serviceSchema = z
+  .strictObject({
+    id: z.string().regex(idPattern, 'must be lowercase letters, digits and dashes (2-40)'),
+    name: localized,
+    /** Path prefix inside the agency's routes, e.g. "/" or "/izin". */
+    path: z
+      .string()
+      .regex(/^\/([A-Za-z0-9._~-]+\/?)*$/, 'must be a path like /izin (letters, digits, . _ ~ -)')
+      .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain . or .. segments'),
+    access: z.enum(['public', 'signed_in']),
+    scopes: z.array(z.string().min(1).max(64)).default([]),
+    minAcr: z.string().regex(acrPattern, 'must be urn:satupintu:loa:1, 2 or 3').optional(),
+    /** Document types attached as signed links (the documents issue). */
+    documents: z.array(z.string().regex(idPattern)).default([]),
+    purpose: localized.optional(),
+    timeoutMs: z.number().int().min(100).max(300000).optional(),
+    maxBodyBytes: z.number().int().min(0).optional(),
+  })
+  .refine((s) => s.documents.length === 0 || s.purpose !== undefined, {
+    // The consent page shows it and the grant records it (UU PDP: purpose limitation).
+    message: 'must state a purpose when it asks for documents',
+    path: ['purpose'],
+  })
 
 const agencySchema = z.strictObject({
   id: z.string().regex(idPattern, 'must be lowercase letters, digits and dashes (2-40)'),
@@ -68,12 +71,16 @@ const agencySchema = z.strictObject({
    * OIDC clients (client-credentials) that act as this agency's backend: a
    * client-credentials token of one of them fetches this agency's document links.
    */
-  clients: z.array(z.string().regex(clientIdPattern, 'must be a client id (letters, digits, . _ ~ -, up to 128)')).default([]),
+  clients: z
+    .array(z.string().regex(clientIdPattern, 'must be a client id (letters, digits, . _ ~ -, up to 128)'))
+    .default([]),
   /**
    * OIDC clients (the agency's own apps) whose citizens' access tokens this agency's
    * routes accept, when the token's audience is the agency's origin (issue 10 §3).
    */
-  appClients: z.array(z.string().regex(clientIdPattern, 'must be a client id (letters, digits, . _ ~ -, up to 128)')).default([]),
+  appClients: z
+    .array(z.string().regex(clientIdPattern, 'must be a client id (letters, digits, . _ ~ -, up to 128)'))
+    .default([]),
 })
 
 const fileSchema = z.strictObject({ agencies: z.array(agencySchema) })
@@ -151,7 +158,9 @@ export function tableDefaults(config: {
 /** `host` without the scheme's default port (what browsers send in Host and put in an origin). */
 function canonicalHost(host: string, protocol: string): string {
   const h = host.toLowerCase()
-  return (protocol === 'https:' && h.endsWith(':443')) || (protocol === 'http:' && h.endsWith(':80')) ? h.replace(/:\d+$/, '') : h
+  return (protocol === 'https:' && h.endsWith(':443')) || (protocol === 'http:' && h.endsWith(':80'))
+    ? h.replace(/:\d+$/, '')
+    : h
 }
 
 export function buildAgencyTable(raw: unknown, defaults: TableDefaults, where = 'gateway.agencies'): AgencyTable {
@@ -178,13 +187,16 @@ export function buildAgencyTable(raw: unknown, defaults: TableDefaults, where = 
     seenPrefixes.add(prefix)
     a.clients.forEach((c, k) => {
       const owner = seenClients.get(c)
-      if (owner !== undefined) throw new ConfigError(`${where}[${i}].clients[${k}] ${c} is already a client of ${owner}`)
+      if (owner !== undefined)
+        throw new ConfigError(`${where}[${i}].clients[${k}] ${c} is already a client of ${owner}`)
       seenClients.set(c, a.id)
     })
     const host = canonicalHost(a.host ?? template.replaceAll('{agency}', a.id), publicUrl.protocol)
-    if (!hostPattern.test(host)) throw new ConfigError(`${where}[${i}].host ${host} (from gateway.agencyHost) is not a host name`)
+    if (!hostPattern.test(host))
+      throw new ConfigError(`${where}[${i}].host ${host} (from gateway.agencyHost) is not a host name`)
     const hostOwner = seenHosts.get(host)
-    if (hostOwner !== undefined) throw new ConfigError(`${where}[${i}].host ${host} is already the host of ${hostOwner}`)
+    if (hostOwner !== undefined)
+      throw new ConfigError(`${where}[${i}].host ${host} is already the host of ${hostOwner}`)
     seenHosts.set(host, a.id)
     const servicePaths = new Set<string>()
     const services = a.services.map((s, j): Service => {
@@ -223,7 +235,8 @@ export function buildAgencyTable(raw: unknown, defaults: TableDefaults, where = 
   // A prefix inside another agency's prefix would make the route table ambiguous.
   for (const [i, a] of agencies.entries()) {
     const outer = agencies.find((b) => b !== a && a.prefix.startsWith(`${b.prefix}/`))
-    if (outer) throw new ConfigError(`${where}[${i}].prefix ${a.prefix} lies inside ${outer.id}'s prefix ${outer.prefix}`)
+    if (outer)
+      throw new ConfigError(`${where}[${i}].prefix ${a.prefix} lies inside ${outer.id}'s prefix ${outer.prefix}`)
   }
   const byHost = new Map(agencies.map((a) => [a.host, a]))
 
@@ -258,7 +271,8 @@ export function buildAgencyTable(raw: unknown, defaults: TableDefaults, where = 
 
 function describe(issue: { code: string; message: string; keys?: unknown } | undefined): string {
   if (!issue) return 'is not valid'
-  if (issue.code === 'unrecognized_keys' && Array.isArray(issue.keys)) return `has unknown key(s): ${issue.keys.join(', ')}`
+  if (issue.code === 'unrecognized_keys' && Array.isArray(issue.keys))
+    return `has unknown key(s): ${issue.keys.join(', ')}`
   if (/received undefined/.test(issue.message)) return 'is required'
   const m = issue.message.replace(/^Invalid (input|option): /, '')
   return /^(must|is|has)\b/.test(m) ? m : `is not valid: ${m}`
@@ -271,7 +285,9 @@ export function loadAgencies(file: string, defaults: TableDefaults): AgencyTable
   try {
     text = fs.readFileSync(abs, 'utf8')
   } catch (err) {
-    throw new ConfigError(`gateway.agenciesFile cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${file}`)
+    throw new ConfigError(
+      `gateway.agenciesFile cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${file}`,
+    )
   }
   let raw: unknown
   try {

@@ -40,7 +40,8 @@ export interface GatewayDeps {
 const jwksSchema = {
   tags: ['assertion'],
   summary: 'The public keys that sign X-Satupintu-Assertion',
-  description: 'A JWK Set (RFC 7517 §5). Cache it (`Cache-Control: public, max-age=300`) and fetch it again when an assertion names a `kid` you do not have: keys are published before they sign.',
+  description:
+    'A JWK Set (RFC 7517 §5). Cache it (`Cache-Control: public, max-age=300`) and fetch it again when an assertion names a `kid` you do not have: keys are published before they sign.',
   response: {
     200: {
       description: 'The JWK Set: ES256 keys (`kty` EC, `crv` P-256).',
@@ -78,9 +79,7 @@ const templatesDir = fileURLToPath(new URL('./templates/', import.meta.url))
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
   const { config, database } = deps
   const logger = deps.logger.child({ service: 'gateway' })
-  const table =
-    deps.agencies ??
-    loadAgencies(config.gateway.agenciesFile, tableDefaults(config))
+  const table = deps.agencies ?? loadAgencies(config.gateway.agenciesFile, tableDefaults(config))
   const kek = deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (m) => logger.warn(m)))
   // The gateway proxies bodies as streams: its own routes keep the small default limit,
   // proxied routes set theirs per service (proxy.ts).
@@ -103,14 +102,26 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     ],
   })
   // Metrics (src/http/metrics.ts): every answer by route; an agency's routes also by agency.
-  const agencyRoutes = new Map(table.agencies.flatMap((a) => [[a.prefix, a.id], [`${a.prefix}/*`, a.id]] as const))
-  instrumentApp(app, deps.metrics ?? createServiceMetrics({ service: 'gateway', database }), { agencyOf: (route) => agencyRoutes.get(route) })
+  const agencyRoutes = new Map(
+    table.agencies.flatMap(
+      (a) =>
+        [
+          [a.prefix, a.id],
+          [`${a.prefix}/*`, a.id],
+        ] as const,
+    ),
+  )
+  instrumentApp(app, deps.metrics ?? createServiceMetrics({ service: 'gateway', database }), {
+    agencyOf: (route) => agencyRoutes.get(route),
+  })
   guardSites(app, { sites, table })
 
   const signer = await createAssertionSigner({ db: database.db, kek, config, logger })
   // Sessions the idp ended (revocations.ts): read whole before the first request, then
   // what is new at every poll.
-  const revocations = createRevocationPoller(database.db, logger.child({ component: 'revocations' }), { pollMs: config.gateway.revocationPollMs })
+  const revocations = createRevocationPoller(database.db, logger.child({ component: 'revocations' }), {
+    pollMs: config.gateway.revocationPollMs,
+  })
   await revocations.poll()
 
   // The gateway's pages are also shown on agency hosts (sign-out, errors): their stylesheet
@@ -125,10 +136,22 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     homeHref: `${new URL(config.gateway.publicUrl).origin}/`,
   })
   // Not ready while the set of ended sessions is stale: a signed-out citizen's token could pass.
-  await app.register(healthRoutes, { ping: (ms) => database.ping(ms), checks: { revocations: () => revocations.healthy() } })
+  await app.register(healthRoutes, {
+    ping: (ms) => database.ping(ms),
+    checks: { revocations: () => revocations.healthy() },
+  })
 
   const clientSecret = deps.clientSecret ?? config.gateway.clientSecret
-  const auth = await createGatewayAuth(app, { config, db: database.db, logger, kek, clientSecret, table, sites, revoked: revocations.revoked })
+  const auth = await createGatewayAuth(app, {
+    config,
+    db: database.db,
+    logger,
+    kek,
+    clientSecret,
+    table,
+    sites,
+    revoked: revocations.revoked,
+  })
   // Background work, in one list (src/jobs/jobs.ts): no overlap, failures logged with the
   // job's name and tried again at the next interval, all stopped on close.
   const jobs = createJobs(logger, [

@@ -95,9 +95,11 @@ function base64url(value: unknown): string {
 
 async function keyState(jwks: readonly JWK[], fingerprint: string): Promise<KeyState> {
   const signing = jwks.find((k) => k.alg === assertionAlgorithm && typeof k.kid === 'string')
-  if (signing === undefined || signing.kid === undefined) throw new Error(`no ${assertionAlgorithm} gateway signing key is available`)
+  if (signing === undefined || signing.kid === undefined)
+    throw new Error(`no ${assertionAlgorithm} gateway signing key is available`)
   const key = createPrivateKey({ key: signing as JsonWebKey, format: 'jwk' })
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new Error('the gateway signing key is not a P-256 key')
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw new Error('the gateway signing key is not a P-256 key')
   const published = jwks.filter((k) => k.alg === assertionAlgorithm).map(publicJwk)
   return Object.freeze({
     fingerprint,
@@ -119,7 +121,10 @@ function releasedClaims(identity: Identity, agency: Agency): Record<string, unkn
 }
 
 /** A signer over any key source; `createAssertionSigner` is this over the database. */
-export async function createAssertionSignerFrom(source: AssertionKeySource, opts: AssertionSignerOptions): Promise<AssertionSigner> {
+export async function createAssertionSignerFrom(
+  source: AssertionKeySource,
+  opts: AssertionSignerOptions,
+): Promise<AssertionSigner> {
   const { config, logger } = opts
   const now = opts.now ?? Date.now
   const lifetime = config.gateway.assertionSeconds
@@ -168,7 +173,12 @@ export async function createAssertionSignerFrom(source: AssertionKeySource, opts
     cache.set(key, entry)
   }
 
-  async function signNew(identity: Identity, agency: Agency, extra: Record<string, unknown> | undefined, iat: number): Promise<string> {
+  async function signNew(
+    identity: Identity,
+    agency: Agency,
+    extra: Record<string, unknown> | undefined,
+    iat: number,
+  ): Promise<string> {
     const current = state
     const jti = randomBytes(16).toString('base64url')
     const payload = {
@@ -181,9 +191,20 @@ export async function createAssertionSignerFrom(source: AssertionKeySource, opts
     // through WebCrypto, a thread-pool round trip of ~220 µs per assertion, and assertions
     // with document links are signed on every request. ES256 signatures are R||S (RFC 7518
     // §3.4), which is `ieee-p1363`. Agencies verify them with any JOSE library (tests: jose).
-    const claims = base64url({ ...payload, iss: issuer, sub: identity.sub, aud: agency.id, iat, exp: iat + lifetime, jti })
+    const claims = base64url({
+      ...payload,
+      iss: issuer,
+      sub: identity.sub,
+      aud: agency.id,
+      iat,
+      exp: iat + lifetime,
+      jti,
+    })
     const input = `${current.header}.${claims}`
-    const signature = cryptoSign('sha256', Buffer.from(input, 'latin1'), { key: current.key, dsaEncoding: 'ieee-p1363' })
+    const signature = cryptoSign('sha256', Buffer.from(input, 'latin1'), {
+      key: current.key,
+      dsaEncoding: 'ieee-p1363',
+    })
     const token = `${input}.${signature.toString('base64url')}`
     logger.debug({ jti, agency: agency.id, kid: current.kid }, 'signed an assertion')
     return token

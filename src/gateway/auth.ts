@@ -89,7 +89,12 @@ export const silentDoneQuery = 'sso=0'
  * The idp's answers to `prompt=none` that mean "no sign-in without asking" (OIDC Core
  * §3.1.2.6): the page is shown as it is, the citizen not signed in here.
  */
-const silentRefusals = new Set(['login_required', 'interaction_required', 'consent_required', 'account_selection_required'])
+const silentRefusals = new Set([
+  'login_required',
+  'interaction_required',
+  'consent_required',
+  'account_selection_required',
+])
 
 /**
  * How long an instance may answer from its memory of a session row. A session deleted by
@@ -110,7 +115,23 @@ const statePattern = /^[A-Za-z0-9_-]{43}$/
 const sessionIdPattern = /^[A-Za-z0-9_-]{43}$/
 const backchannelLogoutEvent = 'http://schemas.openid.net/event/backchannel-logout'
 /** Claims that describe the token rather than the citizen: never copied into a session's released claims. */
-const nonReleasedClaims = new Set(['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'nonce', 'auth_time', 'acr', 'amr', 'azp', 'sid', 'at_hash', 'c_hash'])
+const nonReleasedClaims = new Set([
+  'sub',
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'nonce',
+  'auth_time',
+  'acr',
+  'amr',
+  'azp',
+  'sid',
+  'at_hash',
+  'c_hash',
+])
 
 export interface GatewayAuthDeps {
   config: Config
@@ -211,7 +232,11 @@ function signersFrom(keys: readonly string[], fingerprint: string): Signers {
   // with a string (measured for the benchmark, docs/performance.md).
   const derive = (label: string) =>
     fastifyCookie.signerFactory(
-      keys.map((k) => Buffer.from(hkdfSync('sha256', Buffer.from(k, 'utf8'), Buffer.alloc(0), `satupintu gateway cookie ${label}`, 32)).toString('base64url')),
+      keys.map((k) =>
+        Buffer.from(
+          hkdfSync('sha256', Buffer.from(k, 'utf8'), Buffer.alloc(0), `satupintu gateway cookie ${label}`, 32),
+        ).toString('base64url'),
+      ),
     )
   return { session: derive(sessionCookieName), transaction: derive(transactionCookiePrefix), fingerprint }
 }
@@ -222,7 +247,10 @@ function signersFrom(keys: readonly string[], fingerprint: string): Signers {
  * plugins (cookies, error handler) registered on `app` first.
  */
 /** The gateway's authentication, and the background work it needs (for the service's jobs list). */
-export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthDeps): Promise<GatewayAuth & { readonly background: readonly Job[] }> {
+export async function createGatewayAuth(
+  app: FastifyInstance,
+  deps: GatewayAuthDeps,
+): Promise<GatewayAuth & { readonly background: readonly Job[] }> {
   const { config, db, kek, clientSecret } = deps
   const logger = deps.logger.child({ component: 'gateway-auth' })
   const { sites } = deps
@@ -240,7 +268,10 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   const redirectUriOf = (site: KnownSite) => `${site.origin}${callbackPath}`
   /** The URL the client asked for (an agency host's requests are rewritten internally, sites.ts). */
   const clientUrl = (req: FastifyRequest) => req.originalUrl
-  const limits: SessionLimits = { idleSeconds: config.gateway.session.idleSeconds, absoluteSeconds: config.gateway.session.absoluteSeconds }
+  const limits: SessionLimits = {
+    idleSeconds: config.gateway.session.idleSeconds,
+    absoluteSeconds: config.gateway.session.absoluteSeconds,
+  }
   // The idle clock needs no write per request: once a minute (or a tenth of the idle time) is enough.
   const touchEveryMs = Math.min(60_000, (limits.idleSeconds * 1000) / 10)
   // Tokens for the gateway's own resource (document links, the portal) and for each
@@ -249,7 +280,12 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   const audience = [config.idp.gatewayResource ?? config.gateway.publicUrl, ...deps.table.agencies.map((a) => a.origin)]
   const issuerUrl = new URL(config.idp.issuer)
   const sessionCookie: CookieSerializeOptions = { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookies }
-  const transactionCookie: CookieSerializeOptions = { path: callbackPath, httpOnly: true, sameSite: 'lax', secure: secureCookies }
+  const transactionCookie: CookieSerializeOptions = {
+    path: callbackPath,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: secureCookies,
+  }
 
   if (clientSecret === undefined) {
     logger.warn('gateway.clientSecret is not set: browsers cannot sign in at the gateway (bearer tokens still work)')
@@ -263,14 +299,18 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   async function reloadCookieKeys(): Promise<void> {
     lastKeyLoad = Date.now()
     const loaded = await loadKeys(db, kek, 'cookie')
-    if (loaded.fingerprint !== signers.fingerprint && loaded.cookieKeys.length > 0) signers = signersFrom(loaded.cookieKeys, loaded.fingerprint)
+    if (loaded.fingerprint !== signers.fingerprint && loaded.cookieKeys.length > 0)
+      signers = signersFrom(loaded.cookieKeys, loaded.fingerprint)
   }
   /**
    * Checks a cookie's signature. When it fails, another instance may already sign with a
    * key activated since this one last loaded: load the keys again (at most once a
    * second, whatever clients send) and check once more.
    */
-  async function unsign(kind: 'session' | 'transaction', raw: string): Promise<{ value: string; renew: boolean } | undefined> {
+  async function unsign(
+    kind: 'session' | 'transaction',
+    raw: string,
+  ): Promise<{ value: string; renew: boolean } | undefined> {
     let r = signers[kind].unsign(raw)
     if (!r.valid && Date.now() - lastKeyLoad >= 1000) {
       try {
@@ -305,7 +345,11 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       if (meta.jwks_uri === undefined) throw new Error('the idp discovery document has no jwks_uri')
       // jose refetches the JWKS on an unknown kid (after a cooldown), so a rotated key is
       // picked up at its first use; cached otherwise.
-      const jwks = createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+      const jwks = createRemoteJWKSet(new URL(meta.jwks_uri), {
+        timeoutDuration: 5000,
+        cooldownDuration: 30_000,
+        cacheMaxAge: 10 * 60_000,
+      })
       return { client, keys: { issuer: meta.issuer, jwks }, scopesSupported: meta.scopes_supported ?? [] }
     })()
     discovery = attempt
@@ -419,8 +463,13 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
    * it again (an HMAC per key tried, then SHA-256 of the id) was ~15 µs a request. Only
    * the very same string under the very same keys matches; a key change checks afresh.
    */
-  const lastSessionCookie = new WeakMap<object, { raw: string; signers: Signers; id: string; renew: boolean; idHash: string }>()
-  async function checkedSessionCookie(req: FastifyRequest): Promise<{ id: string; renew: boolean; idHash: string } | undefined> {
+  const lastSessionCookie = new WeakMap<
+    object,
+    { raw: string; signers: Signers; id: string; renew: boolean; idHash: string }
+  >()
+  async function checkedSessionCookie(
+    req: FastifyRequest,
+  ): Promise<{ id: string; renew: boolean; idHash: string } | undefined> {
     const raw = cookiesOf(req)[cookieName]
     if (raw === undefined) return undefined
     const socket = req.raw.socket
@@ -451,7 +500,9 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       if (row === undefined) return undefined
       if (!sessionIsLive(row, limits, now)) {
         forget([idHash])
-        await deleteSession(db, idHash).catch((err: unknown) => req.log.warn({ err }, 'could not delete an expired gateway session'))
+        await deleteSession(db, idHash).catch((err: unknown) =>
+          req.log.warn({ err }, 'could not delete an expired gateway session'),
+        )
         return undefined
       }
     }
@@ -475,7 +526,10 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
   function unauthorized(scheme: AuthScheme, description: string, error = 'invalid_token', cause?: unknown): AppError {
     const params: Record<string, string | undefined> = { error, error_description: description }
     if (scheme === 'DPoP') params.algs = dpopAlgorithms.join(' ')
-    return new AppError('unauthorized', description, { headers: { 'www-authenticate': authChallenge(scheme, params) }, cause })
+    return new AppError('unauthorized', description, {
+      headers: { 'www-authenticate': authChallenge(scheme, params) },
+      cause,
+    })
   }
 
   function publicUrlOf(req: FastifyRequest): string {
@@ -497,7 +551,10 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     // Signed out (or signed out everywhere, or the password reset) since it was issued.
     // Not a cached verdict: asked at every request, since the set changes under the cache.
     if (deps.revoked.refuses(verified.sessionHash, verified.issuedAt)) {
-      throw unauthorized(verified.jkt === undefined ? 'Bearer' : 'DPoP', 'The access token was revoked: the session it was issued in has ended')
+      throw unauthorized(
+        verified.jkt === undefined ? 'Bearer' : 'DPoP',
+        'The access token was revoked: the session it was issued in has ended',
+      )
     }
     const proofHeader = req.headers.dpop
     if (verified.jkt === undefined) {
@@ -506,7 +563,8 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       return verified.identity
     }
     // A bound token used as a plain bearer token is refused (RFC 9449 §7.2: no downgrade).
-    if (presented.scheme !== 'DPoP') throw unauthorized('DPoP', 'The access token is DPoP-bound: send it with the DPoP scheme and a proof')
+    if (presented.scheme !== 'DPoP')
+      throw unauthorized('DPoP', 'The access token is DPoP-bound: send it with the DPoP scheme and a proof')
     if (typeof proofHeader !== 'string' || proofHeader === '' || proofHeader.includes(',')) {
       throw unauthorized('DPoP', 'A single DPoP proof is required', 'invalid_dpop_proof')
     }
@@ -559,20 +617,33 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     const scope = need.scopes !== undefined && need.scopes.length > 0 ? need.scopes.join(' ') : undefined
     if (identity === undefined) {
       // No credentials: no error code (RFC 6750 §3.1).
-      return new AppError('unauthorized', undefined, { headers: { 'www-authenticate': authChallenge('Bearer', { realm: 'satupintu', scope }) } })
+      return new AppError('unauthorized', undefined, {
+        headers: { 'www-authenticate': authChallenge('Bearer', { realm: 'satupintu', scope }) },
+      })
     }
     if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) {
       const description = 'A higher level of sign-in assurance is required'
       return new AppError('unauthorized', description, {
         headers: {
-          'www-authenticate': authChallenge(scheme, { error: 'insufficient_user_authentication', error_description: description, acr_values: need.acr }),
+          'www-authenticate': authChallenge(scheme, {
+            error: 'insufficient_user_authentication',
+            error_description: description,
+            acr_values: need.acr,
+          }),
         },
       })
     }
     const missing = (need.scopes ?? []).filter((s) => !identity.scopes.includes(s))
-    const description = missing.length > 0 ? 'The access token does not have the scope this service needs' : 'Not allowed'
+    const description =
+      missing.length > 0 ? 'The access token does not have the scope this service needs' : 'Not allowed'
     return new AppError('forbidden', description, {
-      headers: { 'www-authenticate': authChallenge(scheme, { error: 'insufficient_scope', error_description: description, scope }) },
+      headers: {
+        'www-authenticate': authChallenge(scheme, {
+          error: 'insufficient_scope',
+          error_description: description,
+          scope,
+        }),
+      },
     })
   }
 
@@ -588,7 +659,9 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     const { client, scopesSupported } = await idp()
     // Only scopes the idp knows can be asked for; offline_access is never asked: the
     // gateway calls no idp API after sign-in, so it keeps no refresh token.
-    const scopes = [...new Set([...baseScopes, ...ask.scopes.filter((s) => s !== 'offline_access' && scopesSupported.includes(s))])]
+    const scopes = [
+      ...new Set([...baseScopes, ...ask.scopes.filter((s) => s !== 'offline_access' && scopesSupported.includes(s))]),
+    ]
     const verifier = oidc.randomPKCECodeVerifier()
     const state = oidc.randomState()
     const nonce = oidc.randomNonce()
@@ -606,17 +679,35 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     if (ask.acr !== undefined) params.acr_values = ask.acr
     if (ask.prompt !== undefined) params.prompt = ask.prompt
     const url = oidc.buildAuthorizationUrl(client, params)
-    const tx: SignInTransaction = { s: state, v: verifier, n: nonce, r: safeReturnPath(clientUrl(req)), a: ask.acr ?? null, sc: scopes, h: site.host }
+    const tx: SignInTransaction = {
+      s: state,
+      v: verifier,
+      n: nonce,
+      r: safeReturnPath(clientUrl(req)),
+      a: ask.acr ?? null,
+      sc: scopes,
+      h: site.host,
+    }
     if (ask.prompt === 'none') tx.p = 'none'
     const value = signers.transaction.sign(Buffer.from(JSON.stringify(tx), 'utf8').toString('base64url'))
-    reply.setCookie(`${transactionCookiePrefix}${state.slice(0, 16)}`, value, { ...transactionCookie, maxAge: transactionSeconds })
+    reply.setCookie(`${transactionCookiePrefix}${state.slice(0, 16)}`, value, {
+      ...transactionCookie,
+      maxAge: transactionSeconds,
+    })
     return reply.header('cache-control', 'no-store').redirect(url.href, 303)
   }
 
-  async function challenge(req: FastifyRequest, reply: FastifyReply, need: Requirement, identity: Identity | undefined): Promise<FastifyReply> {
+  async function challenge(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    need: Requirement,
+    identity: Identity | undefined,
+  ): Promise<FastifyReply> {
     const hasToken = schemeOf(req) !== undefined
-    if (identity?.via === 'bearer' || hasToken || !isBrowserNavigation(req)) return reply.send(apiRefusal(req, need, identity))
-    if (identity === undefined) return startSignIn(req, reply, { acr: need.acr, scopes: need.scopes ?? [], prompt: undefined })
+    if (identity?.via === 'bearer' || hasToken || !isBrowserNavigation(req))
+      return reply.send(apiRefusal(req, need, identity))
+    if (identity === undefined)
+      return startSignIn(req, reply, { acr: need.acr, scopes: need.scopes ?? [], prompt: undefined })
 
     // A browser with a session that is not enough: sign in again, asking for more — once.
     const row = identity.sessionId === undefined ? undefined : await sessionRow(identity.sessionId)
@@ -625,7 +716,9 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       if (row !== undefined && acrLevel(row.requested_acr ?? undefined) >= acrLevel(need.acr)) {
         // The sign-in that made this session already asked for this level and the idp
         // could not give it: another redirect would only loop.
-        return reply.send(new AppError('forbidden', 'This service needs a higher level of sign-in assurance than your account has.'))
+        return reply.send(
+          new AppError('forbidden', 'This service needs a higher level of sign-in assurance than your account has.'),
+        )
       }
       return startSignIn(req, reply, { acr: need.acr, scopes: wantScopes, prompt: 'login' })
     }
@@ -634,7 +727,12 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       const { scopesSupported } = await idp()
       const askable = missing.every((s) => s !== 'offline_access' && scopesSupported.includes(s))
       const askedBefore = row !== undefined && missing.every((s) => row.requested_scopes.includes(s))
-      if (askable && !askedBefore) return startSignIn(req, reply, { acr: need.acr ?? (identity.acr || undefined), scopes: wantScopes, prompt: undefined })
+      if (askable && !askedBefore)
+        return startSignIn(req, reply, {
+          acr: need.acr ?? (identity.acr || undefined),
+          scopes: wantScopes,
+          prompt: undefined,
+        })
       return reply.send(new AppError('forbidden', 'You have not allowed this service to use the data it needs.'))
     }
     return reply.send(new AppError('forbidden'))
@@ -697,7 +795,8 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
         reply.header('cache-control', 'no-store')
         const query = req.query as Record<string, string | undefined>
         const state = query.state
-        if (state === undefined || !statePattern.test(state)) throw new AppError('bad_request', 'The sign-in response is not valid.')
+        if (state === undefined || !statePattern.test(state))
+          throw new AppError('bad_request', 'The sign-in response is not valid.')
         const txCookieName = `${transactionCookiePrefix}${state.slice(0, 16)}`
         const tx = await readTransaction(cookiesOf(req)[txCookieName])
         reply.clearCookie(txCookieName, transactionCookie)
@@ -710,14 +809,21 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
           }
           // Its transaction cookie was not kept (a browser without cookies): the portal
           // home, flagged so that it does not try again and loop.
-          if (tx === undefined && silentRefusals.has(query.error)) return reply.redirect(`${site.origin}/?${silentDoneQuery}`, 303)
+          if (tx === undefined && silentRefusals.has(query.error))
+            return reply.redirect(`${site.origin}/?${silentDoneQuery}`, 303)
         }
         if (tx === undefined || tx.s !== state || tx.h !== site.host) {
-          throw new AppError('bad_request', 'This sign-in has expired or was started in another browser. Please start again.')
+          throw new AppError(
+            'bad_request',
+            'This sign-in has expired or was started in another browser. Please start again.',
+          )
         }
         if (query.error !== undefined) {
           req.log.info({ error: query.error }, 'sign-in at the idp ended without success')
-          throw new AppError(query.error === 'access_denied' ? 'forbidden' : 'bad_request', 'The sign-in was not completed.')
+          throw new AppError(
+            query.error === 'access_denied' ? 'forbidden' : 'bad_request',
+            'The sign-in was not completed.',
+          )
         }
         const { client } = await idp()
         const current = new URL(redirectUriOf(site))
@@ -731,11 +837,21 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
             idTokenExpected: true,
           })
         } catch (err) {
-          req.log.warn({ err: { message: (err as Error).message, code: (err as { code?: unknown }).code, error: (err as { error?: unknown }).error } }, 'code exchange failed')
+          req.log.warn(
+            {
+              err: {
+                message: (err as Error).message,
+                code: (err as { code?: unknown }).code,
+                error: (err as { error?: unknown }).error,
+              },
+            },
+            'code exchange failed',
+          )
           throw new AppError('bad_request', 'The sign-in could not be completed. Please start again.', { cause: err })
         }
         const idClaims = granted.claims()
-        if (idClaims === undefined) throw new AppError('bad_request', 'The sign-in could not be completed. Please start again.')
+        if (idClaims === undefined)
+          throw new AppError('bad_request', 'The sign-in could not be completed. Please start again.')
         let userinfo: Record<string, unknown>
         try {
           userinfo = await oidc.fetchUserInfo(client, granted.access_token, idClaims.sub)
@@ -759,7 +875,8 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
             scopes: (granted.scope ?? tx.sc.join(' ')).split(' ').filter((s) => s !== ''),
             site: site.host,
             claims,
-            idTokenEnc: granted.id_token === undefined ? undefined : kek.encrypt(granted.id_token, `gateway-session:${idHash}`),
+            idTokenEnc:
+              granted.id_token === undefined ? undefined : kek.encrypt(granted.id_token, `gateway-session:${idHash}`),
             requestedAcr: tx.a ?? undefined,
             requestedScopes: tx.sc,
           },
@@ -804,7 +921,9 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       logoutPath,
       {
         bodyLimit: 4096,
-        schema: { body: { type: 'object', required: ['_csrf'], properties: { _csrf: { type: 'string', maxLength: 128 } } } },
+        schema: {
+          body: { type: 'object', required: ['_csrf'], properties: { _csrf: { type: 'string', maxLength: 128 } } },
+        },
       },
       async (req, reply) => {
         reply.header('cache-control', 'no-store')
@@ -815,13 +934,17 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
         const origin = req.headers.origin
         // Our pages send Referrer-Policy: no-referrer, under which a browser's own form POST
         // carries `Origin: null`; Sec-Fetch-Site and the session-bound token decide then.
-        if ((fetchSite !== undefined && fetchSite !== 'same-origin') || (origin !== undefined && origin !== 'null' && origin !== site.origin)) {
+        if (
+          (fetchSite !== undefined && fetchSite !== 'same-origin') ||
+          (origin !== undefined && origin !== 'null' && origin !== site.origin)
+        ) {
           throw new AppError('forbidden', 'Sign-out must be confirmed on this site.')
         }
         const identity = await identifySession(req)
         const { _csrf: token } = req.body as { _csrf: string }
         if (identity === undefined || identity.sessionId === undefined) return reply.redirect(`${site.origin}/`, 303)
-        if (!signOutTokenValid(token, identity.sessionId)) throw new AppError('forbidden', 'This form has expired. Please try again.')
+        if (!signOutTokenValid(token, identity.sessionId))
+          throw new AppError('forbidden', 'This form has expired. Please try again.')
         const idHash = identity.sessionId
         forget([idHash])
         const row = await deleteSession(db, idHash)
@@ -883,7 +1006,11 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
         forget(deleted)
         // The rows are gone for every instance; this one also forgets what it cached of them.
         for (const [h, entry] of cache) {
-          if (entry.row !== undefined && (target.sid === undefined || entry.row.idp_sid === target.sid) && (target.sub === undefined || entry.row.sub === target.sub)) {
+          if (
+            entry.row !== undefined &&
+            (target.sid === undefined || entry.row.idp_sid === target.sid) &&
+            (target.sub === undefined || entry.row.sub === target.sub)
+          ) {
             cache.delete(h)
           }
         }
@@ -902,7 +1029,11 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
       return `${site.origin}/`
     }
     if (client.serverMetadata().end_session_endpoint === undefined) return `${site.origin}/`
-    const params: Record<string, string> = { post_logout_redirect_uri: `${site.origin}/`, client_id: config.gateway.clientId, ui_locales: pickLocale(req) }
+    const params: Record<string, string> = {
+      post_logout_redirect_uri: `${site.origin}/`,
+      client_id: config.gateway.clientId,
+      ui_locales: pickLocale(req),
+    }
     if (idToken !== undefined) params.id_token_hint = idToken
     return oidc.buildEndSessionUrl(client, params).href
   }
@@ -921,7 +1052,10 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     const issued = Number(m[1])
     const age = Math.floor(Date.now() / 1000) - issued
     if (age < -60 || age > 3600) return false
-    return timingSafeEqual(Buffer.from(signOutMac(sessionHash, issued), 'latin1'), Buffer.from(m[2] as string, 'latin1'))
+    return timingSafeEqual(
+      Buffer.from(signOutMac(sessionHash, issued), 'latin1'),
+      Buffer.from(m[2] as string, 'latin1'),
+    )
   }
 
   /** OIDC Back-Channel Logout 1.0 §2.6, step by step. */
@@ -947,14 +1081,19 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
     if (typeof payload.sub !== 'string' && typeof payload.sid !== 'string') throw new Error('neither sub nor sid')
     // Step 6: the back-channel logout event, as a JSON object.
     const events = payload.events
-    const event = typeof events === 'object' && events !== null ? (events as Record<string, unknown>)[backchannelLogoutEvent] : undefined
-    if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new Error('no back-channel logout event')
+    const event =
+      typeof events === 'object' && events !== null
+        ? (events as Record<string, unknown>)[backchannelLogoutEvent]
+        : undefined
+    if (typeof event !== 'object' || event === null || Array.isArray(event))
+      throw new Error('no back-channel logout event')
     // Step 7: no nonce (so that an ID token cannot be replayed as a logout token).
     if ('nonce' in payload) throw new Error('a logout token has no nonce')
     // Step 8: not seen before, on any instance. Remembered until the token could no longer verify.
     const jti = payload.jti as string
     const until = new Date(((payload.exp ?? (payload.iat as number) + 600) + clockToleranceSeconds) * 1000)
-    if (!(await rememberJti(db, 'logout', `${keys.issuer} ${jti}`.slice(0, 512), until))) throw new Error('logout token replayed')
+    if (!(await rememberJti(db, 'logout', `${keys.issuer} ${jti}`.slice(0, 512), until)))
+      throw new Error('logout token replayed')
     return payload
   }
 
@@ -972,8 +1111,16 @@ export async function createGatewayAuth(app: FastifyInstance, deps: GatewayAuthD
 
   // ---- Background: purge, key reload (run by the gateway's jobs list, app.ts). ----
   const background: readonly Job[] = [
-    { name: 'expired gateway sessions and proofs purge', everyMs: 60_000, run: () => Promise.all([purgeExpiredSessions(db, limits), purgeExpiredJtis(db)]) },
-    { name: 'session cookie key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: () => reloadCookieKeys() },
+    {
+      name: 'expired gateway sessions and proofs purge',
+      everyMs: 60_000,
+      run: () => Promise.all([purgeExpiredSessions(db, limits), purgeExpiredJtis(db)]),
+    },
+    {
+      name: 'session cookie key reload',
+      everyMs: config.idp.keys.refreshSeconds * 1000,
+      run: () => reloadCookieKeys(),
+    },
   ]
 
   async function idTokenHint(identity: Identity): Promise<string | undefined> {

@@ -181,7 +181,8 @@ function identityOf(payload: JWTPayload): { identity: Identity; jkt: string | un
   if (cnf !== undefined) {
     const value = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : undefined
     // A confirmation we do not understand (x5t#S256, …) cannot be honoured: refuse rather than ignore it.
-    if (typeof value !== 'string' || value === '') throw new InvalidTokenError('The access token is bound in a way this gateway does not support')
+    if (typeof value !== 'string' || value === '')
+      throw new InvalidTokenError('The access token is bound in a way this gateway does not support')
     jkt = value
   }
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined

@@ -30,7 +30,12 @@ export interface GatewayAuth {
    * (with acr_values for step-up, RFC 9470) and returned to the URL it asked for; an API
    * caller gets 401 (or 403 insufficient_scope) with a WWW-Authenticate error.
    */
-  challenge(req: FastifyRequest, reply: FastifyReply, need: Requirement, identity: Identity | undefined): Promise<FastifyReply>
+  challenge(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    need: Requirement,
+    identity: Identity | undefined,
+  ): Promise<FastifyReply>
   /**
    * The portal's silent sign-in (prompt=none), tried once per browser session for a
    * browser with no session there: the redirect to the idp, or undefined when not tried.

@@ -3,7 +3,14 @@ import type { Kysely } from 'kysely'
 import type { Config } from '../config/schema.ts'
 import { ConfigError } from '../config/load.ts'
 import type { Database } from '../db/database.ts'
-import { createLinkKeyring, documentLinksFor, linkRefusalStatus, resolveLink, type LinkKeyring, type LinkRefusal } from '../documents/links.ts'
+import {
+  createLinkKeyring,
+  documentLinksFor,
+  linkRefusalStatus,
+  resolveLink,
+  type LinkKeyring,
+  type LinkRefusal,
+} from '../documents/links.ts'
 import { createDocumentStorage } from '../documents/create-storage.ts'
 import { StorageNotFoundError, type DocumentStorage } from '../documents/storage.ts'
 import { findDocumentType } from '../documents/types.ts'
@@ -92,7 +99,10 @@ const refusalMessage: Readonly<Record<LinkRefusal, string>> = {
  * Registers `GET /dokumen/:token` and the consent return (`GET /oidc/izin-dokumen` on
  * agency hosts) on `app` (which has the pages plugins) and returns the proxy's `extras` hook.
  */
-export async function registerGatewayDocuments(app: FastifyInstance, deps: GatewayDocumentsDeps): Promise<UpstreamExtras> {
+export async function registerGatewayDocuments(
+  app: FastifyInstance,
+  deps: GatewayDocumentsDeps,
+): Promise<UpstreamExtras> {
   const { config, db, table, auth, kek, sites } = deps
   const storage = deps.storage ?? createDocumentStorage(config, db)
   const keyring = deps.keyring ?? gatewayLinkKeyring(kek)
@@ -109,7 +119,9 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
     for (const s of agency.services) {
       for (const type of s.documents) {
         if (findDocumentType(config.documents, type) === undefined) {
-          throw new ConfigError(`gateway.agencies ${agency.id} service ${s.id} asks for document type ${type}, which documents.types does not define`)
+          throw new ConfigError(
+            `gateway.agencies ${agency.id} service ${s.id} asks for document type ${type}, which documents.types does not define`,
+          )
         }
       }
     }
@@ -150,26 +162,43 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
         types: service.documents,
         baseUrl: `${base}/`,
       })
-      const browser = identity.via === 'session' && identity.sessionId !== undefined && (req.method === 'GET' || req.method === 'HEAD') && wantsHtml(req)
+      const browser =
+        identity.via === 'session' &&
+        identity.sessionId !== undefined &&
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        wantsHtml(req)
       if (browser && (result.notGranted.length > 0 || result.missing.length > 0)) {
         const hint = await auth.idTokenHint(identity)
-        return { answer: (reply) => reply.header('cache-control', 'no-store').redirect(consentUrl(req, agency, service, hint), 303) }
+        return {
+          answer: (reply) =>
+            reply.header('cache-control', 'no-store').redirect(consentUrl(req, agency, service, hint), 303),
+        }
       }
       if (result.notGranted.length > 0) {
         return {
           answer: (reply) =>
-            reply.send(new AppError('forbidden', 'document grant required', { details: { agency: agency.id, service: service.id, documents: [...result.notGranted] } })),
+            reply.send(
+              new AppError('forbidden', 'document grant required', {
+                details: { agency: agency.id, service: service.id, documents: [...result.notGranted] },
+              }),
+            ),
         }
       }
       if (result.missing.length > 0) {
         return {
           answer: (reply) =>
-            reply.send(new AppError('forbidden', 'document required', { details: { agency: agency.id, service: service.id, missing: [...result.missing] } })),
+            reply.send(
+              new AppError('forbidden', 'document required', {
+                details: { agency: agency.id, service: service.id, missing: [...result.missing] },
+              }),
+            ),
         }
       }
       return {
         claims: { documents: result.links },
-        links: result.links.map((l) => `<${l.url}>; rel="${documentLinkRel}"; type="${l.media_type}"; title="${l.type}"`),
+        links: result.links.map(
+          (l) => `<${l.url}>; rel="${documentLinkRel}"; type="${l.media_type}"; title="${l.type}"`,
+        ),
       }
     },
   }
@@ -197,12 +226,18 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
       if (site.kind !== 'agency') throw new AppError('not_found')
       const q = req.query as { izin_dokumen?: string; error?: string; state?: string }
       if (q.error === 'access_denied') {
-        throw new AppError('forbidden', 'You did not allow this service to use your documents, so it cannot go on. You can open it again to change your mind.')
+        throw new AppError(
+          'forbidden',
+          'You did not allow this service to use your documents, so it cannot go on. You can open it again to change your mind.',
+        )
       }
       if (q.error !== undefined) throw new AppError('bad_request', 'The document permission could not be asked for.')
       if (q.izin_dokumen === 'belum_lengkap') {
         // Going back to the service would only ask again: say what is missing instead.
-        throw new AppError('forbidden', 'This service needs documents you have not uploaded yet. Upload them in your Satu Pintu account, then open the service again.')
+        throw new AppError(
+          'forbidden',
+          'This service needs documents you have not uploaded yet. Upload them in your Satu Pintu account, then open the service again.',
+        )
       }
       // Back to the service, on this host only.
       return reply.redirect(`${site.origin}${safeReturnPath(q.state)}`, 303)
@@ -224,7 +259,9 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
       response: {
         200: documentBytesResponse,
         401: errorResponse('No access token, or not one for the gateway (`WWW-Authenticate: Bearer`).'),
-        403: errorResponse('Not a client of an agency, the link was made for another agency, or the citizen withdrew the permission (`details.reason`).'),
+        403: errorResponse(
+          'Not a client of an agency, the link was made for another agency, or the citizen withdrew the permission (`details.reason`).',
+        ),
         404: errorResponse('Not a document link (`details.reason`: `invalid`).'),
         410: errorResponse('The link expired or the document was deleted (`details.reason`).'),
       },
@@ -243,7 +280,9 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
       const agency = clientId === undefined ? undefined : agencyOfClient.get(clientId)
       if (agency === undefined) {
         throw new AppError('forbidden', 'This client does not act for an agency.', {
-          headers: { 'www-authenticate': 'Bearer error="insufficient_scope", error_description="not an agency client"' },
+          headers: {
+            'www-authenticate': 'Bearer error="insufficient_scope", error_description="not an agency client"',
+          },
         })
       }
       // The token must be for this resource, the gateway's (RFC 8707): a token an agency's
@@ -251,7 +290,10 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
       // for document links (issue 10 §3; docs/security.md line 33).
       if (identity?.audience.includes(linkResource) !== true) {
         throw new AppError('unauthorized', 'The access token is not for the gateway.', {
-          headers: { 'www-authenticate': 'Bearer error="invalid_token", error_description="The access token is not for the gateway"' },
+          headers: {
+            'www-authenticate':
+              'Bearer error="invalid_token", error_description="The access token is not for the gateway"',
+          },
         })
       }
       const { token } = req.params as { token: string }
@@ -259,13 +301,16 @@ export async function registerGatewayDocuments(app: FastifyInstance, deps: Gatew
       if (!resolved.ok) {
         const status = linkRefusalStatus[resolved.reason]
         req.log.info({ agency: agency.id, reason: resolved.reason, status }, 'document link refused')
-        throw new AppError(refusalCode[resolved.reason], refusalMessage[resolved.reason], { details: { reason: resolved.reason } })
+        throw new AppError(refusalCode[resolved.reason], refusalMessage[resolved.reason], {
+          details: { reason: resolved.reason },
+        })
       }
       let stream
       try {
         stream = await storage.get(resolved.content.storageKey)
       } catch (err) {
-        if (err instanceof StorageNotFoundError) throw new AppError('gone', refusalMessage.deleted, { cause: err, details: { reason: 'deleted' } })
+        if (err instanceof StorageNotFoundError)
+          throw new AppError('gone', refusalMessage.deleted, { cause: err, details: { reason: 'deleted' } })
         throw err
       }
       req.log.info({ agency: agency.id, link: resolved.linkId }, 'document link fetched')

@@ -79,7 +79,8 @@ export async function verifyDpopProof(proof: string, expect: DpopExpectation, re
     throw new DpopError('The DPoP proof is not valid', { cause: err })
   }
   const { jti, htm, htu, iat, ath } = payload
-  if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) throw new DpopError('The DPoP proof jti is not valid')
+  if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256)
+    throw new DpopError('The DPoP proof jti is not valid')
   // Step 8: the method of this request.
   if (htm !== expect.method) throw new DpopError('The DPoP proof is for another method')
   // Step 9: the URL of this request, as the client saw it (our public URL), without query.

@@ -227,7 +227,11 @@ export const noIdentity: IdentityHeaderValues = Object.freeze({ assertion: '', s
  * The plain `X-Citizen-*` values for one agency. `nik` only where the agency's
  * configuration releases it and the citizen's claims carry it; otherwise empty.
  */
-export function identityHeaderValues(identity: Identity | undefined, agency: Agency, assertion: string): IdentityHeaderValues {
+export function identityHeaderValues(
+  identity: Identity | undefined,
+  agency: Agency,
+  assertion: string,
+): IdentityHeaderValues {
   if (identity === undefined) return noIdentity
   const name = identity.claims.name
   const nik = identity.claims.nik
@@ -310,7 +314,10 @@ function forwardedNode(addr: string): string {
  * is applied to the client's own headers in step 1 and can never reach step 3 (docs/security.md
  * line 15); the gateway sends no `Connection` header of its own.
  */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, input: UpstreamHeaderInput): Record<string, string | string[]> {
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  input: UpstreamHeaderInput,
+): Record<string, string | string[]> {
   const listed = incoming.connection === undefined ? undefined : connectionTokens(incoming.connection)
   const out: Record<string, string | string[]> = {}
   for (const rawName in incoming) {
@@ -320,7 +327,10 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, input: Ups
     if (fate === 'drop' || listed?.has(name) === true) continue
     if (fate === 'body' && !input.hasBody) continue
     if (fate === 'cookie') {
-      const kept = agencyCookieHeader(Array.isArray(value) ? value.join('; ') : value, input.forwarding.publicUrl.protocol === 'https:')
+      const kept = agencyCookieHeader(
+        Array.isArray(value) ? value.join('; ') : value,
+        input.forwarding.publicUrl.protocol === 'https:',
+      )
       if (kept !== undefined) out.cookie = kept
       continue
     }
@@ -382,11 +392,25 @@ export interface RedirectGuard {
 
 const internalRanges = (() => {
   const list = new BlockList()
-  for (const [net, bits] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['127.0.0.0', 8], ['169.254.0.0', 16], ['100.64.0.0', 10], ['0.0.0.0', 8]] as const) {
+  for (const [net, bits] of [
+    ['10.0.0.0', 8],
+    ['172.16.0.0', 12],
+    ['192.168.0.0', 16],
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16],
+    ['100.64.0.0', 10],
+    ['0.0.0.0', 8],
+  ] as const) {
     list.addSubnet(net, bits, 'ipv4')
   }
   // IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) are checked against the IPv4 rules by BlockList itself.
-  for (const [net, bits] of [['::1', 128], ['::', 128], ['fc00::', 7], ['fe80::', 10]] as const) list.addSubnet(net, bits, 'ipv6')
+  for (const [net, bits] of [
+    ['::1', 128],
+    ['::', 128],
+    ['fc00::', 7],
+    ['fe80::', 10],
+  ] as const)
+    list.addSubnet(net, bits, 'ipv6')
   return list
 })()
 
@@ -457,7 +481,10 @@ const droppedResponse = new Set([...hopByHop, 'proxy-authenticate', 'x-request-i
  * response to the other origin. A CORS answer without credentials passes as it is: a
  * request without the citizen's cookie carries no identity.
  */
-export function corsCredentialsAllowed(allowOrigin: string | string[] | number | undefined, ownOrigin: string): boolean {
+export function corsCredentialsAllowed(
+  allowOrigin: string | string[] | number | undefined,
+  ownOrigin: string,
+): boolean {
   if (typeof allowOrigin !== 'string') return false
   return allowOrigin.trim().toLowerCase() === ownOrigin.toLowerCase()
 }
@@ -486,7 +513,9 @@ export function rewriteLocation(value: string, ctx: ResponseRewrite): string {
   }
   const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:|^\/\//.test(v)
   if (url.origin !== ctx.upstream.origin) {
-    return absolute && ctx.redirectGuard !== undefined && isInternalRedirect(url, ctx.redirectGuard) ? ctx.redirectGuard.refusedTarget : value
+    return absolute && ctx.redirectGuard !== undefined && isInternalRedirect(url, ctx.redirectGuard)
+      ? ctx.redirectGuard.refusedTarget
+      : value
   }
   // A relative reference ("next", "../x") resolves the same way on the gateway.
   if (!pathAbsolute && !absolute) return value
@@ -536,7 +565,12 @@ export function rewriteSetCookie(value: string, ctx: ResponseRewrite): string | 
   const stored = `${agencyCookieName(name, secure)}${pair.slice(eq)}`
   if (secure) {
     // `__Host-`: Secure, Path=/ and no Domain, or the browser refuses the cookie.
-    return [stored, 'Path=/', ...attrs.filter((a) => !/^path\s*=/i.test(a)), ...(attrs.some((a) => /^secure$/i.test(a)) ? [] : ['Secure'])].join('; ')
+    return [
+      stored,
+      'Path=/',
+      ...attrs.filter((a) => !/^path\s*=/i.test(a)),
+      ...(attrs.some((a) => /^secure$/i.test(a)) ? [] : ['Secure']),
+    ].join('; ')
   }
   const upstreamPath = upstreamCookiePath ?? defaultCookiePath(ctx.upstreamPath)
   const rest = belowBase(upstreamPath, ctx.upstream)
@@ -556,7 +590,11 @@ export function rewriteResponseHeaders(
     if (value === undefined) continue
     const name = rawName.toLowerCase()
     if (droppedResponse.has(name) || listed.has(name) || originWidePrefixes.some((p) => name.startsWith(p))) continue
-    if (name === 'access-control-allow-credentials' && !corsCredentialsAllowed(headers['access-control-allow-origin'], ctx.ownOrigin)) continue
+    if (
+      name === 'access-control-allow-credentials' &&
+      !corsCredentialsAllowed(headers['access-control-allow-origin'], ctx.ownOrigin)
+    )
+      continue
     if (name === 'set-cookie') {
       const cookies = (Array.isArray(value) ? value : [String(value)])
         .map((c) => rewriteSetCookie(c, ctx))

@@ -6,7 +6,8 @@ export const gatewayMessages = defineMessages({
     'portal.title': 'Layanan publik Kabupaten {name}',
     'portal.lead': 'Satu akun untuk semua layanan. Pilih layanan yang Anda perlukan.',
     'portal.signedInAs': 'Anda masuk sebagai {name}.',
-    'portal.notSignedIn': 'Anda belum masuk di portal ini. Layanan yang memerlukan akun akan meminta Anda masuk; jika Anda sudah masuk di Satu Pintu, kata sandi tidak ditanyakan lagi.',
+    'portal.notSignedIn':
+      'Anda belum masuk di portal ini. Layanan yang memerlukan akun akan meminta Anda masuk; jika Anda sudah masuk di Satu Pintu, kata sandi tidak ditanyakan lagi.',
     'portal.signIn': 'Masuk',
     'portal.signOut': 'Keluar',
     'portal.account': 'Akun Saya',
@@ -27,7 +28,8 @@ export const gatewayMessages = defineMessages({
     'portal.title': 'Public services of {name} Regency',
     'portal.lead': 'One account for every service. Choose the service you need.',
     'portal.signedInAs': 'You are signed in as {name}.',
-    'portal.notSignedIn': 'You are not signed in on this portal. Services that need an account will ask you to sign in; if you are already signed in at Satu Pintu, you will not be asked for your password again.',
+    'portal.notSignedIn':
+      'You are not signed in on this portal. Services that need an account will ask you to sign in; if you are already signed in at Satu Pintu, you will not be asked for your password again.',
     'portal.signIn': 'Sign in',
     'portal.signOut': 'Sign out',
     'portal.account': 'My Account',

@@ -131,7 +131,13 @@ export function checkTarget(target: string): TargetCheck {
   }
   return {
     ok: true,
-    target: { decodedPath: `/${decodedSegments.join('/')}`, rawSegments, decodedSegments, normalSegments: decodedSegments.map(normalSegment), query },
+    target: {
+      decodedPath: `/${decodedSegments.join('/')}`,
+      rawSegments,
+      decodedSegments,
+      normalSegments: decodedSegments.map(normalSegment),
+      query,
+    },
   }
 }
 

@@ -43,7 +43,12 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
           // Each agency at its own origin (issue 10 §2).
           href: `${a.origin}${s.path === '/' ? '/' : s.path}`,
           purpose: s.purpose?.[locale] ?? '',
-          badge: s.access === 'public' ? 'portal.public' : acrLevel(s.minAcr) >= 3 ? 'portal.needsVerified' : 'portal.needsAccount',
+          badge:
+            s.access === 'public'
+              ? 'portal.public'
+              : acrLevel(s.minAcr) >= 3
+                ? 'portal.needsVerified'
+                : 'portal.needsAccount',
         })),
     }))
     const name = identity?.claims.name

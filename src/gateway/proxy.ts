@@ -9,7 +9,14 @@ import type { Config } from '../config/schema.ts'
 import { AppError } from '../errors/app-error.ts'
 import type { Agency, AgencyTable, Service } from './agencies.ts'
 import type { AssertionSigner, GatewayAuth, Requirement } from './contracts.ts'
-import { identityHeaderValues, noIdentity, rewriteResponseHeaders, upstreamRequestHeaders, type RedirectGuard, type ResponseRewrite } from './headers.ts'
+import {
+  identityHeaderValues,
+  noIdentity,
+  rewriteResponseHeaders,
+  upstreamRequestHeaders,
+  type RedirectGuard,
+  type ResponseRewrite,
+} from './headers.ts'
 import { acrLevel, type Identity } from './identity.ts'
 import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './paths.ts'
 import type { Sites } from './sites.ts'
@@ -60,11 +67,19 @@ export const refusedRedirectPath = '/pengalihan-ditolak'
  * on the portal, with the way home. The log line was written when the redirect was refused.
  */
 export async function refusedRedirectRoute(app: FastifyInstance, deps: { table: AgencyTable }): Promise<void> {
-  app.get(refusedRedirectPath, { schema: { querystring: { type: 'object', properties: { layanan: { type: 'string', maxLength: 100 } } } } }, async (req) => {
-    const id = (req.query as { layanan?: string }).layanan
-    const agency = deps.table.agencies.find((a) => a.id === id)
-    throw new AppError('upstream_unavailable', 'The agency service redirected to an internal address.', agency !== undefined ? { details: { agency: agency.id } } : {})
-  })
+  app.get(
+    refusedRedirectPath,
+    { schema: { querystring: { type: 'object', properties: { layanan: { type: 'string', maxLength: 100 } } } } },
+    async (req) => {
+      const id = (req.query as { layanan?: string }).layanan
+      const agency = deps.table.agencies.find((a) => a.id === id)
+      throw new AppError(
+        'upstream_unavailable',
+        'The agency service redirected to an internal address.',
+        agency !== undefined ? { details: { agency: agency.id } } : {},
+      )
+    },
+  )
 }
 
 export interface ProxyDeps {
@@ -86,7 +101,12 @@ export interface ProxyDeps {
  * itself (`answer`: a consent page, a refusal), and then nothing is forwarded.
  */
 export interface UpstreamExtras {
-  forRequest(input: { req: FastifyRequest; identity: Identity; agency: Agency; service: Service }): Promise<UpstreamExtrasResult>
+  forRequest(input: {
+    req: FastifyRequest
+    identity: Identity
+    agency: Agency
+    service: Service
+  }): Promise<UpstreamExtrasResult>
 }
 
 export type UpstreamExtrasResult =
@@ -242,10 +262,19 @@ function causes(err: unknown): unknown[] {
 /** An upstream failure as the citizen sees it: 413, 504 or 502, never an internal host name. */
 export function classifyUpstreamError(err: unknown): AppError {
   const chain = causes(err)
-  if (chain.some((e) => e instanceof BodyTooLargeError)) return new AppError('payload_too_large', undefined, { cause: err })
-  const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'FST_REPLY_FROM_GATEWAY_TIMEOUT'])
+  if (chain.some((e) => e instanceof BodyTooLargeError))
+    return new AppError('payload_too_large', undefined, { cause: err })
+  const timeoutCodes = new Set([
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'FST_REPLY_FROM_GATEWAY_TIMEOUT',
+  ])
   const timedOut = chain.some(
-    (e) => e instanceof UpstreamDeadlineError || timeoutCodes.has(String((e as { code?: unknown }).code)) || (e as { name?: unknown }).name === 'TimeoutError',
+    (e) =>
+      e instanceof UpstreamDeadlineError ||
+      timeoutCodes.has(String((e as { code?: unknown }).code)) ||
+      (e as { name?: unknown }).name === 'TimeoutError',
   )
   return new AppError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', undefined, { cause: err })
 }
@@ -280,13 +309,21 @@ function meetsNeed(identity: Identity | undefined, need: Requirement): identity 
  *  - and when its client is one of this agency's `appClients`.
  * Sessions are bound to their host elsewhere (auth.ts); they pass here.
  */
-export function tokenRefusal(req: FastifyRequest, identity: Identity | undefined, agency: Agency): AppError | undefined {
+export function tokenRefusal(
+  req: FastifyRequest,
+  identity: Identity | undefined,
+  agency: Agency,
+): AppError | undefined {
   if (identity === undefined || identity.via === 'session') return undefined
   const scheme = /^dpop\s/i.test(req.headers.authorization ?? '') ? 'DPoP' : 'Bearer'
   const refuse = (code: 'unauthorized' | 'forbidden', error: string, description: string) =>
-    new AppError(code, description, { headers: { 'www-authenticate': `${scheme} error="${error}", error_description="${description}"` } })
-  if (identity.via === 'client') return refuse('unauthorized', 'invalid_token', 'A client credentials token does not sign a citizen in')
-  if (!identity.audience.includes(agency.origin)) return refuse('unauthorized', 'invalid_token', 'The access token is not for this agency')
+    new AppError(code, description, {
+      headers: { 'www-authenticate': `${scheme} error="${error}", error_description="${description}"` },
+    })
+  if (identity.via === 'client')
+    return refuse('unauthorized', 'invalid_token', 'A client credentials token does not sign a citizen in')
+  if (!identity.audience.includes(agency.origin))
+    return refuse('unauthorized', 'invalid_token', 'The access token is not for this agency')
   if (identity.clientId === undefined || !agency.appClients.includes(identity.clientId)) {
     return refuse('forbidden', 'insufficient_scope', 'The client of this access token is not allowed at this agency')
   }
@@ -384,13 +421,15 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       const known = resolved.get(url)
       if (known !== undefined) return known
       const checked = checkTarget(url)
-      if (!checked.ok) return new AppError('bad_request', 'The request path is not allowed.', { details: { reason: checked.reason } })
+      if (!checked.ok)
+        return new AppError('bad_request', 'The request path is not allowed.', { details: { reason: checked.reason } })
       const { target } = checked
       const match = table.match(target.decodedPath, agency.host)
       if (match === undefined || match.agency !== agency) return new AppError('not_found')
       const folded = table.match(caseFolded(target.decodedPath), agency.host)
       const { need, signedIn } = mergeNeeds(match.service, folded?.agency === agency ? folded.service : undefined)
-      const service: Service = signedIn && match.service.access !== 'signed_in' ? { ...match.service, access: 'signed_in' } : match.service
+      const service: Service =
+        signedIn && match.service.access !== 'signed_in' ? { ...match.service, access: 'signed_in' } : match.service
       const upstreamPath = upstreamPathFor(agency.upstream.pathname, target, 0)
       const state: RouteState = Object.freeze({
         agency,
@@ -398,7 +437,14 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         need,
         target,
         upstreamPath,
-        rewrite: Object.freeze({ ownOrigin: agency.origin, upstream: agency.upstream, publicUrl: agencyUrl, prefix: '', upstreamPath, redirectGuard }),
+        rewrite: Object.freeze({
+          ownOrigin: agency.origin,
+          upstream: agency.upstream,
+          publicUrl: agencyUrl,
+          prefix: '',
+          upstreamPath,
+          redirectGuard,
+        }),
       })
       if (resolved.size >= resolvedTargetsKept) resolved.clear()
       resolved.set(url, state)
@@ -478,7 +524,10 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
         rewriteHeaders: (headers) => {
           const out = rewriteResponseHeaders(headers, route.rewrite)
           if (out.location === redirectGuard.refusedTarget && headers.location !== redirectGuard.refusedTarget) {
-            req.log.warn({ agency: agency.id, status: reply.statusCode }, 'upstream redirect to an internal address refused')
+            req.log.warn(
+              { agency: agency.id, status: reply.statusCode },
+              'upstream redirect to an internal address refused',
+            )
           }
           return out
         },

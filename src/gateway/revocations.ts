@@ -83,7 +83,10 @@ export async function listRevokedSessions(
   db: Kysely<Database>,
   since: Date | undefined,
 ): Promise<Pick<RevokedSessionRow, 'session_hash' | 'revoked_at' | 'expires_at'>[]> {
-  let q = db.selectFrom('revoked_sessions').select(['session_hash', 'revoked_at', 'expires_at']).where('expires_at', '>', sql<Date>`now()`)
+  let q = db
+    .selectFrom('revoked_sessions')
+    .select(['session_hash', 'revoked_at', 'expires_at'])
+    .where('expires_at', '>', sql<Date>`now()`)
   if (since !== undefined) q = q.where('revoked_at', '>', since)
   return q.execute()
 }
@@ -109,7 +112,11 @@ export interface RevocationPollerOptions {
 /** How long a failing poller stays quiet between two warnings. */
 const warnEveryMs = 60_000
 
-export function createRevocationPoller(db: Kysely<Database>, logger: Pick<Logger, 'warn' | 'info'>, opts: RevocationPollerOptions): RevocationPoller {
+export function createRevocationPoller(
+  db: Kysely<Database>,
+  logger: Pick<Logger, 'warn' | 'info'>,
+  opts: RevocationPollerOptions,
+): RevocationPoller {
   const now = opts.now ?? Date.now
   const set = new RevocationSet()
   // Stale after three missed polls (and never under 5 s, so one slow query is not a fault).
@@ -131,7 +138,10 @@ export function createRevocationPoller(db: Kysely<Database>, logger: Pick<Logger
         set.sweep(now())
         lastSuccess = started
         if (failingSince !== undefined) {
-          logger.info({ failedForMs: started - failingSince, revokedSessions: set.size }, 'ended sessions read again: revocation set up to date')
+          logger.info(
+            { failedForMs: started - failingSince, revokedSessions: set.size },
+            'ended sessions read again: revocation set up to date',
+          )
           failingSince = undefined
           lastWarning = 0
         }
@@ -140,7 +150,11 @@ export function createRevocationPoller(db: Kysely<Database>, logger: Pick<Logger
         if (started - lastWarning >= warnEveryMs) {
           lastWarning = started
           logger.warn(
-            { err: { message: (err as Error).message }, failingForMs: started - failingSince, revokedSessions: set.size },
+            {
+              err: { message: (err as Error).message },
+              failingForMs: started - failingSince,
+              revokedSessions: set.size,
+            },
             'could not read ended sessions: keeping the last revocation set',
           )
         }

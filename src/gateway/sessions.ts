@@ -59,7 +59,8 @@ export async function createSession(
 ): Promise<GatewaySessionRow> {
   const now = opts.now ?? new Date()
   return db.transaction().execute(async (trx) => {
-    if (opts.replaces !== undefined) await trx.deleteFrom('gateway_sessions').where('id_hash', '=', opts.replaces).execute()
+    if (opts.replaces !== undefined)
+      await trx.deleteFrom('gateway_sessions').where('id_hash', '=', opts.replaces).execute()
     return trx
       .insertInto('gateway_sessions')
       .values({
@@ -88,7 +89,11 @@ export async function findSession(db: Kysely<Database>, idHash: string): Promise
 }
 
 /** Whether a session may still be served at `now`: before its absolute end and not idle too long. */
-export function sessionIsLive(row: Pick<GatewaySessionRow, 'expires_at' | 'last_seen_at'>, limits: SessionLimits, now: Date): boolean {
+export function sessionIsLive(
+  row: Pick<GatewaySessionRow, 'expires_at' | 'last_seen_at'>,
+  limits: SessionLimits,
+  now: Date,
+): boolean {
   if (row.expires_at.getTime() <= now.getTime()) return false
   return row.last_seen_at.getTime() + limits.idleSeconds * 1000 > now.getTime()
 }
@@ -121,7 +126,11 @@ export async function deleteSessionsForLogout(
 }
 
 /** Deletes sessions past their absolute end or idle for longer than allowed. */
-export async function purgeExpiredSessions(db: Kysely<Database>, limits: SessionLimits, now = new Date()): Promise<number> {
+export async function purgeExpiredSessions(
+  db: Kysely<Database>,
+  limits: SessionLimits,
+  now = new Date(),
+): Promise<number> {
   const idleSince = new Date(now.getTime() - limits.idleSeconds * 1000)
   const res = await db
     .deleteFrom('gateway_sessions')

@@ -71,7 +71,10 @@ export function createSites(config: Config, table: AgencyTable, paths: SitePaths
   const trusted = config.http.trustProxy.length > 0 ? proxyAddr.compile([...config.http.trustProxy]) : undefined
   const portal = Object.freeze({ kind: 'portal' as const, host: table.portalHost, origin: publicUrl.origin })
   const agencySites = new Map<Agency, KnownSite>(
-    table.agencies.map((a) => [a, Object.freeze({ kind: 'agency' as const, host: a.host, origin: a.origin, agency: a })]),
+    table.agencies.map((a) => [
+      a,
+      Object.freeze({ kind: 'agency' as const, host: a.host, origin: a.origin, agency: a }),
+    ]),
   )
   const own = new Set(paths.own)
 
@@ -150,7 +153,9 @@ export function guardSites(app: FastifyInstance, deps: { sites: Sites; table: Ag
     const path = (req.url.split('?', 1)[0] as string) || '/'
     if (site.kind === 'unknown') {
       if (probePaths.has(path)) return
-      throw new AppError('misdirected_request', 'This host is not served here.', { details: { host: site.host.slice(0, 255) } })
+      throw new AppError('misdirected_request', 'This host is not served here.', {
+        details: { host: site.host.slice(0, 255) },
+      })
     }
     if (site.kind === 'agency') return
     if (req.headers['service-worker'] !== undefined) {
@@ -159,11 +164,15 @@ export function guardSites(app: FastifyInstance, deps: { sites: Sites; table: Ag
     for (const agency of table.agencies) {
       if (path !== agency.prefix && !path.startsWith(`${agency.prefix}/`)) continue
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        throw new AppError('gone', `This address has moved to ${agency.origin}/ and takes no ${req.method} here.`, { details: { location: `${agency.origin}/` } })
+        throw new AppError('gone', `This address has moved to ${agency.origin}/ and takes no ${req.method} here.`, {
+          details: { location: `${agency.origin}/` },
+        })
       }
       // RFC 9110 §15.4.2: moved for good; the path below the prefix and the query stay.
       const rest = req.url.slice(agency.prefix.length)
-      return reply.header('cache-control', 'no-store').redirect(`${agency.origin}${rest.startsWith('/') ? rest : `/${rest}`}`, 301)
+      return reply
+        .header('cache-control', 'no-store')
+        .redirect(`${agency.origin}${rest.startsWith('/') ? rest : `/${rest}`}`, 301)
     }
   })
   app.addHook('onSend', async (req, reply) => {

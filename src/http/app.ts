@@ -27,7 +27,10 @@ export function newRequestId(): string {
  * The X-Request-Id a trusted proxy (http.trustProxy) sent, for correlating our logs with
  * its own; undefined from anyone else, or when it is not a short printable token.
  */
-export function callerRequestIdFrom(req: IncomingMessage, trusted: ((addr: string, i: number) => boolean) | undefined): string | undefined {
+export function callerRequestIdFrom(
+  req: IncomingMessage,
+  trusted: ((addr: string, i: number) => boolean) | undefined,
+): string | undefined {
   if (trusted === undefined || !trusted(req.socket?.remoteAddress ?? '', 0)) return undefined
   const given = req.headers['x-request-id']
   return typeof given === 'string' && acceptableCallerRequestId.test(given) ? given : undefined
@@ -125,10 +128,15 @@ function bodyDeadline(limitMs: number, longMs: number) {
       // request stream ends in an error, so whatever reads it (a document upload) unwinds
       // and removes what it had written.
       const abort = () => {
-        if (!raw.destroyed) raw.destroy(Object.assign(new Error('request body too slow'), { code: 'ERR_REQUEST_TIMEOUT' }))
+        if (!raw.destroyed)
+          raw.destroy(Object.assign(new Error('request body too slow'), { code: 'ERR_REQUEST_TIMEOUT' }))
       }
       if (reply.raw.headersSent) return abort()
-      const body = JSON.stringify({ error: 'request_timeout', message: errorCodes.request_timeout.message, request_id: req.id })
+      const body = JSON.stringify({
+        error: 'request_timeout',
+        message: errorCodes.request_timeout.message,
+        request_id: req.id,
+      })
       reply.raw.writeHead(408, {
         'content-type': 'application/json; charset=utf-8',
         'content-length': Buffer.byteLength(body),

@@ -100,7 +100,12 @@ export function wantsHtml(req: FastifyRequest): boolean {
   return /\btext\/html\b/.test(accept) && !/^application\/json\b/.test(accept)
 }
 
-export function sendError(req: FastifyRequest, reply: FastifyReply, err: AppError, opts: ErrorHandlerOptions): FastifyReply {
+export function sendError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  err: AppError,
+  opts: ErrorHandlerOptions,
+): FastifyReply {
   const message = err.expose ? err.message : errorCodes[err.code].message
   for (const [k, v] of Object.entries(err.headers)) reply.header(k, v)
   reply.code(err.statusCode)
@@ -130,7 +135,8 @@ export const errorHandling = fp<ErrorHandlerOptions>(
       const err = toAppError(error)
       // An outage is one log line per request, not a stack trace each: the pool's own
       // connection errors say what happened.
-      if (err.code === 'database_unavailable') req.log.warn({ code: err.code, reason: (err.cause as Error | undefined)?.message }, 'database unavailable: 503')
+      if (err.code === 'database_unavailable')
+        req.log.warn({ code: err.code, reason: (err.cause as Error | undefined)?.message }, 'database unavailable: 503')
       else if (err.statusCode >= 500) req.log.error({ err: error }, 'request failed')
       else req.log.info({ code: err.code, reason: err.message }, 'request refused')
       return sendError(req, reply, err, opts)

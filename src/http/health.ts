@@ -62,7 +62,10 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): P
         summary: 'Readiness: the database answers and the service is not shutting down',
         response: {
           200: { ...statusSchema, description: '`status` is `ready`; `checks` names each check (`database`: `up`).' },
-          503: { ...statusSchema, description: '`status` is `unavailable`; `checks` says which is `down` (or `shutdown`: `in progress`).' },
+          503: {
+            ...statusSchema,
+            description: '`status` is `unavailable`; `checks` says which is `down` (or `shutdown`: `in progress`).',
+          },
         },
       },
       logLevel: 'warn',

@@ -12,9 +12,7 @@ export type Catalogue<M extends Messages = Messages> = {
 }
 
 /** The placeholder names in a message literal: `'Hi {name}, {n} new'` → `'name' | 'n'`. */
-export type ParamNames<S extends string> = S extends `${string}{${infer P}}${infer Rest}`
-  ? P | ParamNames<Rest>
-  : never
+export type ParamNames<S extends string> = S extends `${string}{${infer P}}${infer Rest}` ? P | ParamNames<Rest> : never
 
 export type ParamValue = string | number
 
@@ -75,11 +73,20 @@ function checkCatalogue(messages: { id: Messages; en: Messages }): void {
   for (const key of idKeys) {
     const id = messages.id[key] ?? ''
     const en = messages.en[key] ?? ''
-    for (const [locale, text] of [['id', id], ['en', en]] as const) {
+    for (const [locale, text] of [
+      ['id', id],
+      ['en', en],
+    ] as const) {
       if (markup.test(text)) throw new Error(`i18n: message "${key}" (${locale}) contains markup`)
     }
-    const idParams = [...id.matchAll(placeholder)].map((m) => m[1]).sort().join(',')
-    const enParams = [...en.matchAll(placeholder)].map((m) => m[1]).sort().join(',')
+    const idParams = [...id.matchAll(placeholder)]
+      .map((m) => m[1])
+      .sort()
+      .join(',')
+    const enParams = [...en.matchAll(placeholder)]
+      .map((m) => m[1])
+      .sort()
+      .join(',')
     if (idParams !== enParams) {
       throw new Error(`i18n: message "${key}" has placeholders {${idParams}} in "id" but {${enParams}} in "en"`)
     }
@@ -136,8 +143,7 @@ export const commonMessages = defineMessages({
     'error.referenceHint': 'Sebutkan kode ini kepada petugas jika Anda meminta bantuan.',
     'error.home': 'Kembali ke beranda',
     'error.400.title': 'Permintaan tidak dapat diproses',
-    'error.400.text':
-      'Ada isian atau tautan yang tidak lengkap atau tidak sesuai. Silakan kembali dan coba lagi.',
+    'error.400.text': 'Ada isian atau tautan yang tidak lengkap atau tidak sesuai. Silakan kembali dan coba lagi.',
     'error.401.title': 'Silakan masuk terlebih dahulu',
     'error.401.text': 'Untuk membuka halaman ini, Anda perlu masuk dengan akun Satu Pintu Anda.',
     'error.403.title': 'Anda tidak memiliki akses ke halaman ini',
@@ -161,8 +167,7 @@ export const commonMessages = defineMessages({
     'error.429.text':
       'Anda mencoba terlalu sering dalam waktu singkat. Demi keamanan akun Anda, tunggu beberapa menit, lalu coba lagi.',
     'error.500.title': 'Terjadi gangguan pada sistem kami',
-    'error.500.text':
-      'Maaf, ini kesalahan di pihak kami, bukan kesalahan Anda. Silakan coba lagi beberapa saat lagi.',
+    'error.500.text': 'Maaf, ini kesalahan di pihak kami, bukan kesalahan Anda. Silakan coba lagi beberapa saat lagi.',
     'error.502.title': 'Layanan instansi sedang bermasalah',
     'error.502.text':
       'Sistem instansi yang Anda tuju memberikan jawaban yang tidak semestinya. Silakan coba lagi beberapa saat lagi.',
@@ -191,8 +196,7 @@ export const commonMessages = defineMessages({
     'error.referenceHint': 'Quote this code to an officer if you ask for help.',
     'error.home': 'Back to the home page',
     'error.400.title': 'We could not process your request',
-    'error.400.text':
-      'Something in the form or link was incomplete or not valid. Please go back and try again.',
+    'error.400.text': 'Something in the form or link was incomplete or not valid. Please go back and try again.',
     'error.401.title': 'Please sign in first',
     'error.401.text': 'You need to sign in with your Satu Pintu account to open this page.',
     'error.403.title': 'You do not have access to this page',
@@ -216,7 +220,8 @@ export const commonMessages = defineMessages({
     'error.429.text':
       'You have tried too often in a short time. To keep your account safe, wait a few minutes, then try again.',
     'error.500.title': 'Something went wrong on our side',
-    'error.500.text': 'Sorry, this is a fault in our system, not something you did. Please try again in a little while.',
+    'error.500.text':
+      'Sorry, this is a fault in our system, not something you did. Please try again in a little while.',
     'error.502.title': 'The agency service is having problems',
     'error.502.text':
       'The agency system you are trying to reach gave an unexpected answer. Please try again in a little while.',

@@ -153,7 +153,10 @@ function cookieValue(req: FastifyRequest, name: string): string | undefined {
     const eq = pair.indexOf('=')
     if (eq === -1) continue
     if (pair.slice(0, eq).trim() !== name) continue
-    return pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')
+    return pair
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
   }
   return undefined
 }

@@ -132,7 +132,16 @@ export async function createProcessLogger(
   if (opts.env === 'development' && stdout.isTTY === true) {
     try {
       const { default: pretty } = await import('pino-pretty')
-      return createLogger(opts, pretty({ colorize: false, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', sync: true, destination: stdout }))
+      return createLogger(
+        opts,
+        pretty({
+          colorize: false,
+          translateTime: 'SYS:HH:MM:ss',
+          ignore: 'pid,hostname',
+          sync: true,
+          destination: stdout,
+        }),
+      )
     } catch {
       // Installed without development dependencies: JSON it is.
     }

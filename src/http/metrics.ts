@@ -111,7 +111,12 @@ export function createServiceMetrics(opts: { service: 'idp' | 'gateway'; databas
       },
     })
     const within = <T>(p: Promise<T>): Promise<T> =>
-      Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('metrics query deadline')), scrapeQueryMs).unref())])
+      Promise.race([
+        p,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('metrics query deadline')), scrapeQueryMs).unref(),
+        ),
+      ])
     const keyAge = new client.Gauge({
       name: 'satupintu_signing_key_age_seconds',
       help: 'Age of the newest signing key in force, by purpose (oidc, cookie, gateway): alert when rotation is overdue.',
@@ -134,7 +139,7 @@ export function createServiceMetrics(opts: { service: 'idp' | 'gateway'; databas
     })
     const dbUp = new client.Gauge({
       name: 'satupintu_db_up',
-      help: '1 when the database answered this scrape\'s queries within a second, else 0.',
+      help: "1 when the database answered this scrape's queries within a second, else 0.",
       registers,
       collect: () => refresh(),
     })
@@ -145,7 +150,10 @@ export function createServiceMetrics(opts: { service: 'idp' | 'gateway'; databas
     const ask = async () => {
       try {
         const keys = await within(
-          sql<{ purpose: string; age: number }>`select purpose, extract(epoch from now() - max(created_at))::float8 as age
+          sql<{
+            purpose: string
+            age: number
+          }>`select purpose, extract(epoch from now() - max(created_at))::float8 as age
                  from signing_keys where activates_at <= now() and (expires_at is null or expires_at > now())
                 group by purpose`.execute(database.db),
         )
@@ -186,11 +194,19 @@ export function createServiceMetrics(opts: { service: 'idp' | 'gateway'; databas
     observeAudit(entry) {
       const data = (entry.data ?? {}) as Record<string, unknown>
       const account = typeof data.accountKind === 'string' ? data.accountKind : 'citizen'
-      const result = entry.event === 'auth.login.succeeded' ? 'succeeded' : entry.event === 'auth.login.failed' ? 'failed' : entry.event === 'auth.login.throttled' ? 'throttled' : undefined
+      const result =
+        entry.event === 'auth.login.succeeded'
+          ? 'succeeded'
+          : entry.event === 'auth.login.failed'
+            ? 'failed'
+            : entry.event === 'auth.login.throttled'
+              ? 'throttled'
+              : undefined
       if (result === undefined) return
       const method = typeof data.method === 'string' ? data.method : 'password'
       signIns.inc({ result, method, account })
-      if (result === 'throttled') throttleLocks.inc({ account, scope: typeof data.scope === 'string' ? data.scope : 'unknown' })
+      if (result === 'throttled')
+        throttleLocks.inc({ account, scope: typeof data.scope === 'string' ? data.scope : 'unknown' })
     },
   }
 }
@@ -251,7 +267,10 @@ export interface MetricsListener {
  * `/metrics` on a listener of its own (metrics.host, a port per service), answered only to
  * the addresses in `allow` (403 to anyone else): never on the public port.
  */
-export async function serveMetrics(registry: client.Registry, opts: { host: string; port: number; allow: readonly string[] }): Promise<MetricsListener> {
+export async function serveMetrics(
+  registry: client.Registry,
+  opts: { host: string; port: number; allow: readonly string[] },
+): Promise<MetricsListener> {
   const allowed = proxyAddr.compile([...opts.allow])
   const server = http.createServer((req, res) => {
     const peer = req.socket.remoteAddress ?? ''
@@ -264,7 +283,10 @@ export async function serveMetrics(registry: client.Registry, opts: { host: stri
       return
     }
     registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : text),
+      (text) =>
+        res
+          .writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
+          .end(req.method === 'HEAD' ? undefined : text),
       () => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n'),
     )
   })

@@ -64,7 +64,8 @@ export function errorResponse(description: string) {
  * type, as an attachment, nosniff, a sandbox CSP, never cached. A stream: never serialised.
  */
 export const documentBytesResponse = {
-  description: 'The document itself, with its stored media type (`Content-Type`), as an attachment (`Content-Disposition`), `Cache-Control: no-store`.',
+  description:
+    'The document itself, with its stored media type (`Content-Type`), as an attachment (`Content-Disposition`), `Cache-Control: no-store`.',
   content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
 } as const
 
@@ -78,7 +79,8 @@ export async function registerOpenApi(app: FastifyInstance, opts: OpenApiOptions
     if (route.method === 'HEAD') return
     const schema = route.schema as { tags?: readonly string[]; hide?: boolean } | undefined
     const documented = schema?.hide !== true && (schema?.tags?.length ?? 0) > 0
-    for (const method of Array.isArray(route.method) ? route.method : [route.method]) inventory.push({ method, url: route.url, documented })
+    for (const method of Array.isArray(route.method) ? route.method : [route.method])
+      inventory.push({ method, url: route.url, documented })
   })
 
   await app.register(swagger, {

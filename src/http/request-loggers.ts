@@ -80,7 +80,8 @@ class LazyChildLogger {
 }
 
 // Every level method exists (validated by Fastify for a custom factory).
-for (const l of levels) if (typeof LazyChildLogger.prototype[l] !== 'function') throw new Error(`LazyChildLogger lacks ${l}`)
+for (const l of levels)
+  if (typeof LazyChildLogger.prototype[l] !== 'function') throw new Error(`LazyChildLogger lacks ${l}`)
 
 /**
  * The request's short reference code (`ref`, src/http/reference-code.ts) beside its full
@@ -96,12 +97,16 @@ function withReference(bindings: Bindings): Bindings {
  * Makes `app`'s per-request loggers lazy; call before routes are registered. `extra` adds
  * bindings of its own to a request's logger (the caller's request id, src/http/app.ts).
  */
-export function useLazyRequestLoggers(app: FastifyInstance, extra?: (raw: IncomingMessage) => Bindings | undefined): void {
+export function useLazyRequestLoggers(
+  app: FastifyInstance,
+  extra?: (raw: IncomingMessage) => Bindings | undefined,
+): void {
   app.setChildLoggerFactory(function lazyRequestLogger(logger, given, options, raw) {
     const parent = logger as unknown as Logger
     const more = extra?.(raw)
     const bindings = more === undefined ? given : { ...given, ...more }
-    if (Object.keys(options).length > 0) return parent.child(withReference(bindings), options) as unknown as FastifyBaseLogger
+    if (Object.keys(options).length > 0)
+      return parent.child(withReference(bindings), options) as unknown as FastifyBaseLogger
     // The cast: the object has every method Fastify and our routes call on req.log.
     return new LazyChildLogger(parent, bindings) as unknown as FastifyBaseLogger
   })

@@ -171,7 +171,9 @@ async function views(fastify: FastifyInstance, options: ViewsPluginOptions): Pro
   const viewOptions: ViewsOptions = { templateDirs: [...options.templateDirs, sharedTemplateDir] }
   if (options.cache !== undefined) viewOptions.cache = options.cache
   const renderer = createViews(viewOptions)
-  const messages: Catalogue = options.messages ? mergeMessages<Messages, Messages>(commonMessages, options.messages) : commonMessages
+  const messages: Catalogue = options.messages
+    ? mergeMessages<Messages, Messages>(commonMessages, options.messages)
+    : commonMessages
   const regencyName = options.regencyName.trim()
   if (regencyName === '') throw new Error('views: regencyName is empty')
   const assetsPrefix = (options.assetsPrefix ?? '/assets').replace(/\/+$/, '')
@@ -217,7 +219,10 @@ async function views(fastify: FastifyInstance, options: ViewsPluginOptions): Pro
     const switched = requestedSwitchLocale(req)
     if (switched !== undefined) {
       const secure = req.protocol === 'https' ? '; Secure' : ''
-      this.header('set-cookie', `${localeCookieName}=${switched}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly${secure}`)
+      this.header(
+        'set-cookie',
+        `${localeCookieName}=${switched}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly${secure}`,
+      )
     }
     this.header('content-type', 'text/html; charset=utf-8')
       .header('cache-control', 'no-store')

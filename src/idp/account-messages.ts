@@ -9,7 +9,8 @@ import { defineMessages } from '../http/i18n.ts'
 export const accountMessages = defineMessages({
   id: {
     // Shared by the forms
-    'forms.invalidInput': 'Isian ini terlalu panjang atau berisi karakter yang tidak dapat dipakai. Ketik ulang isian ini.',
+    'forms.invalidInput':
+      'Isian ini terlalu panjang atau berisi karakter yang tidak dapat dipakai. Ketik ulang isian ini.',
     'forms.password2Mismatch': 'Kedua kata sandi tidak sama. Ketik ulang kata sandi yang sama di kedua kolom.',
     'forms.passwordRequired': 'Isi kata sandi baru.',
     'forms.password2Required': 'Ketik ulang kata sandi baru.',
@@ -21,14 +22,16 @@ export const accountMessages = defineMessages({
 
     // Registration
     'register.title': 'Daftar akun Satu Pintu',
-    'register.lead': 'Satu akun untuk semua layanan Pemerintah Kabupaten {name}. Siapkan KTP-el atau Kartu Keluarga Anda.',
+    'register.lead':
+      'Satu akun untuk semua layanan Pemerintah Kabupaten {name}. Siapkan KTP-el atau Kartu Keluarga Anda.',
     'register.nik': 'NIK',
     'register.nikHint': '16 angka, tertera di KTP-el atau Kartu Keluarga.',
     'register.nikRequired': 'Isi NIK Anda (16 angka).',
     'register.knownNik.subject': 'Pendaftaran Satu Pintu tidak dapat dilanjutkan',
     'register.knownNik.body':
       'Seseorang mencoba mendaftar di Satu Pintu dengan alamat ini, tetapi NIK yang diketik sudah memiliki akun. Bila akun itu milik Anda, atur ulang kata sandi di {url}. Bila bukan Anda, abaikan pesan ini.',
-    'register.knownNik.sms': 'Satu Pintu: NIK yang Anda ketik sudah memiliki akun. Bila itu milik Anda, gunakan Lupa kata sandi. Bila bukan Anda, abaikan.',
+    'register.knownNik.sms':
+      'Satu Pintu: NIK yang Anda ketik sudah memiliki akun. Bila itu milik Anda, gunakan Lupa kata sandi. Bila bukan Anda, abaikan.',
     'register.nikTaken':
       'NIK ini sudah terdaftar. Bila ini akun Anda, masuk atau pakai "Lupa kata sandi". Bila Anda tidak pernah mendaftar, datanglah ke loket MPP dengan membawa KTP-el.',
     'register.forgot': 'Lupa kata sandi',
@@ -47,7 +50,8 @@ export const accountMessages = defineMessages({
     'register.female': 'Perempuan',
     'register.male': 'Laki-laki',
     'register.contact': 'Email dan nomor HP',
-    'register.contactHint': 'Isi salah satu atau keduanya. Kami mengirim kode verifikasi ke sana, dan ke sana pula kode bila Anda lupa kata sandi.',
+    'register.contactHint':
+      'Isi salah satu atau keduanya. Kami mengirim kode verifikasi ke sana, dan ke sana pula kode bila Anda lupa kata sandi.',
     'register.email': 'Alamat email',
     'register.emailHint': 'Contoh: nama@contoh.id',
     'register.phone': 'Nomor HP',
@@ -65,8 +69,10 @@ export const accountMessages = defineMessages({
     'verify.lead': 'Kami mengirim kode 6 angka ke {destination}. Kode berlaku {minutes} menit.',
     'verify.code': 'Kode verifikasi',
     'verify.submit': 'Verifikasi',
-    'verify.noCode.email': 'Belum menerima kode? Email kadang terlambat beberapa menit. Periksa juga folder spam atau promosi di email Anda.',
-    'verify.noCode.sms': 'Belum menerima kode? SMS kadang terlambat. Tunggu sekitar satu menit, pastikan HP Anda mendapat sinyal, dan periksa apakah nomor di atas benar.',
+    'verify.noCode.email':
+      'Belum menerima kode? Email kadang terlambat beberapa menit. Periksa juga folder spam atau promosi di email Anda.',
+    'verify.noCode.sms':
+      'Belum menerima kode? SMS kadang terlambat. Tunggu sekitar satu menit, pastikan HP Anda mendapat sinyal, dan periksa apakah nomor di atas benar.',
     'verify.resend': 'Kirim kode baru',
     'verify.resent': 'Kode baru sudah dikirim. Pakai kode yang terbaru.',
     'verify.wait': 'Kode baru belum dapat dikirim. Coba lagi dalam {minutes} menit.',
@@ -78,7 +84,8 @@ export const accountMessages = defineMessages({
     'verify.missing.lead':
       'Kami tidak menemukan pendaftaran yang sedang menunggu verifikasi di peramban ini. Bila Anda sudah mendaftar, masuklah: email atau nomor HP dapat diverifikasi di Akun Saya.',
     'verify.done.title': 'Akun Anda sudah aktif',
-    'verify.done.lead': 'Terima kasih. Alamat Anda sudah terverifikasi. Sekarang Anda dapat masuk dengan NIK, email, atau nomor HP dan kata sandi Anda.',
+    'verify.done.lead':
+      'Terima kasih. Alamat Anda sudah terverifikasi. Sekarang Anda dapat masuk dengan NIK, email, atau nomor HP dan kata sandi Anda.',
     'verify.done.continue': 'Masuk',
 
     // Password reset
@@ -90,23 +97,29 @@ export const accountMessages = defineMessages({
     'reset.identifierRequired': 'Isi NIK, email, atau nomor HP akun Anda.',
     'reset.identifierInvalid': 'Tulis NIK (16 angka), alamat email, atau nomor HP Indonesia.',
     'reset.submit': 'Kirim kode',
-    'reset.counter': 'Email dan nomor HP Anda sudah tidak aktif? Datanglah ke loket MPP dengan membawa KTP-el; petugas akan membantu.',
+    'reset.counter':
+      'Email dan nomor HP Anda sudah tidak aktif? Datanglah ke loket MPP dengan membawa KTP-el; petugas akan membantu.',
     'reset.code.title': 'Buat kata sandi baru',
     'reset.code.lead':
       'Bila ada akun dengan data tersebut, kami sudah mengirim kode 6 angka ke email atau nomor HP yang terverifikasi di akun itu. Kode berlaku {minutes} menit.',
     'reset.code.verifiedLead': 'Kode Anda sudah benar. Pilih kata sandi baru.',
     'reset.code.label': 'Kode dari pesan kami',
-    'reset.code.wrong': 'Kode tidak cocok atau sudah tidak berlaku. Periksa kode terbaru yang kami kirim, atau minta kode lagi.',
-    'reset.code.noCode.email': 'Tidak menerima kode? Email kadang terlambat beberapa menit. Periksa folder spam atau promosi, lalu minta kode lagi bila perlu.',
-    'reset.code.noCode.sms': 'Tidak menerima kode? SMS kadang terlambat. Tunggu sekitar satu menit, pastikan HP Anda mendapat sinyal dan nomor yang Anda tulis benar, lalu minta kode lagi bila perlu.',
-    'reset.code.noCode.any': 'Tidak menerima kode? Pesan kadang terlambat. Bila kode dikirim lewat SMS, tunggu sekitar satu menit dan pastikan HP Anda mendapat sinyal; bila lewat email, periksa folder spam atau promosi. Lalu minta kode lagi bila perlu.',
+    'reset.code.wrong':
+      'Kode tidak cocok atau sudah tidak berlaku. Periksa kode terbaru yang kami kirim, atau minta kode lagi.',
+    'reset.code.noCode.email':
+      'Tidak menerima kode? Email kadang terlambat beberapa menit. Periksa folder spam atau promosi, lalu minta kode lagi bila perlu.',
+    'reset.code.noCode.sms':
+      'Tidak menerima kode? SMS kadang terlambat. Tunggu sekitar satu menit, pastikan HP Anda mendapat sinyal dan nomor yang Anda tulis benar, lalu minta kode lagi bila perlu.',
+    'reset.code.noCode.any':
+      'Tidak menerima kode? Pesan kadang terlambat. Bila kode dikirim lewat SMS, tunggu sekitar satu menit dan pastikan HP Anda mendapat sinyal; bila lewat email, periksa folder spam atau promosi. Lalu minta kode lagi bila perlu.',
     'reset.code.again': 'Minta kode lagi',
     'reset.newPassword': 'Kata sandi baru',
     'reset.newPassword2': 'Ulangi kata sandi baru',
     'reset.code.submit': 'Simpan kata sandi baru',
     'reset.code.note': 'Setelah kata sandi diganti, Anda akan keluar dari semua perangkat.',
     'reset.done.title': 'Kata sandi Anda sudah diganti',
-    'reset.done.lead': 'Demi keamanan, akun Anda sudah dikeluarkan dari semua perangkat. Masuk lagi dengan kata sandi baru Anda.',
+    'reset.done.lead':
+      'Demi keamanan, akun Anda sudah dikeluarkan dari semua perangkat. Masuk lagi dengan kata sandi baru Anda.',
     'reset.done.continue': 'Masuk',
 
     // Akun Saya
@@ -122,21 +135,26 @@ export const accountMessages = defineMessages({
     'akun.nav.data': 'Unduh data saya',
     'akun.nav.security': 'Keamanan: verifikasi dua langkah',
     'akun.security.title': 'Keamanan',
-    'akun.security.lead': 'Dengan verifikasi dua langkah, masuk ke akun meminta kata sandi dan kode 6 angka dari aplikasi autentikator di ponsel Anda. Orang yang mengetahui kata sandi Anda tetap tidak dapat masuk tanpa ponsel itu.',
+    'akun.security.lead':
+      'Dengan verifikasi dua langkah, masuk ke akun meminta kata sandi dan kode 6 angka dari aplikasi autentikator di ponsel Anda. Orang yang mengetahui kata sandi Anda tetap tidak dapat masuk tanpa ponsel itu.',
     'akun.security.app': 'Aplikasi autentikator',
     'akun.security.on': 'Aktif sejak {time}',
     'akun.security.off': 'Belum aktif',
     'akun.security.turnOn': 'Aktifkan verifikasi dua langkah',
     'akun.security.remove': 'Hapus aplikasi autentikator',
     'akun.security.codes': 'Kode pemulihan',
-    'akun.security.codesLeft': 'Sisa {n} dari 10 kode. Tiap kode hanya dapat dipakai sekali, bila ponsel Anda tidak ada.',
-    'akun.security.codesLow': 'Kode pemulihan Anda tinggal sedikit, atau ada yang baru dipakai. Bila ponsel dengan aplikasi autentikator hilang, hapus aplikasi itu lalu aktifkan lagi di ponsel baru, dan buat kode pemulihan baru.',
+    'akun.security.codesLeft':
+      'Sisa {n} dari 10 kode. Tiap kode hanya dapat dipakai sekali, bila ponsel Anda tidak ada.',
+    'akun.security.codesLow':
+      'Kode pemulihan Anda tinggal sedikit, atau ada yang baru dipakai. Bila ponsel dengan aplikasi autentikator hilang, hapus aplikasi itu lalu aktifkan lagi di ponsel baru, dan buat kode pemulihan baru.',
     'akun.security.renew': 'Buat kode pemulihan baru',
     'akun.security.renewNote': 'Kode yang lama langsung tidak berlaku.',
-    'akun.security.removed': 'Aplikasi autentikator dan kode pemulihan telah dihapus. Masuk kini cukup dengan kata sandi.',
+    'akun.security.removed':
+      'Aplikasi autentikator dan kode pemulihan telah dihapus. Masuk kini cukup dengan kata sandi.',
     'akun.security.freshNote': 'Untuk perubahan di halaman ini Anda diminta memasukkan kata sandi lagi.',
     'akun.totp.title': 'Aktifkan verifikasi dua langkah',
-    'akun.totp.step1': '1. Pasang aplikasi autentikator di ponsel Anda (misalnya Google Authenticator, Microsoft Authenticator, atau FreeOTP).',
+    'akun.totp.step1':
+      '1. Pasang aplikasi autentikator di ponsel Anda (misalnya Google Authenticator, Microsoft Authenticator, atau FreeOTP).',
     'akun.totp.step2': '2. Di aplikasi itu, pilih tambah akun, lalu pindai kode QR ini:',
     'akun.totp.qrLabel': 'Kode QR untuk aplikasi autentikator',
     'akun.totp.manual': 'Tidak dapat memindai? Pilih "masukkan kunci" dan ketik kunci ini (spasi boleh dilewati):',
@@ -145,19 +163,24 @@ export const accountMessages = defineMessages({
     'akun.totp.codeHint': 'Kode terdiri dari 6 angka dan berganti tiap 30 detik.',
     'akun.totp.submit': 'Aktifkan',
     'akun.totp.codeRequired': 'Isi kode 6 angka dari aplikasi autentikator.',
-    'akun.totp.wrong': 'Kode salah atau sudah kedaluwarsa. Ketik kode yang sedang tampil di aplikasi. Bila selalu salah, pastikan jam ponsel Anda tepat.',
+    'akun.totp.wrong':
+      'Kode salah atau sudah kedaluwarsa. Ketik kode yang sedang tampil di aplikasi. Bila selalu salah, pastikan jam ponsel Anda tepat.',
     'akun.totp.throttled': 'Terlalu banyak kode yang salah. Coba lagi dalam {minutes} menit.',
     'akun.totp.cancel': 'Batal',
     'akun.codes.title': 'Simpan kode pemulihan Anda',
-    'akun.codes.lead': 'Verifikasi dua langkah sudah aktif. Bila ponsel Anda hilang atau rusak, Anda dapat masuk dengan salah satu kode di bawah, masing-masing sekali.',
-    'akun.codes.once': 'Kode ini hanya ditampilkan sekarang. Tulis di kertas atau cetak, lalu simpan di tempat aman. Jangan berikan kepada siapa pun, termasuk petugas.',
+    'akun.codes.lead':
+      'Verifikasi dua langkah sudah aktif. Bila ponsel Anda hilang atau rusak, Anda dapat masuk dengan salah satu kode di bawah, masing-masing sekali.',
+    'akun.codes.once':
+      'Kode ini hanya ditampilkan sekarang. Tulis di kertas atau cetak, lalu simpan di tempat aman. Jangan berikan kepada siapa pun, termasuk petugas.',
     'akun.codes.renewedLead': 'Kode pemulihan baru sudah dibuat; kode yang lama tidak berlaku lagi.',
     'akun.codes.done': 'Sudah saya simpan',
     'akun.remove.title': 'Hapus aplikasi autentikator?',
-    'akun.remove.lead': 'Setelah dihapus, masuk ke akun cukup dengan kata sandi, dan kode pemulihan yang tersisa tidak berlaku lagi. Kontak Anda yang terverifikasi akan diberi tahu.',
+    'akun.remove.lead':
+      'Setelah dihapus, masuk ke akun cukup dengan kata sandi, dan kode pemulihan yang tersisa tidak berlaku lagi. Kontak Anda yang terverifikasi akan diberi tahu.',
     'akun.remove.submit': 'Ya, hapus',
     'event.auth.second_factor.failed': 'Kode verifikasi dua langkah salah dimasukkan',
-    'event.auth.second_factor.throttled': 'Kode verifikasi dua langkah ditahan sementara karena terlalu banyak percobaan',
+    'event.auth.second_factor.throttled':
+      'Kode verifikasi dua langkah ditahan sementara karena terlalu banyak percobaan',
     'event.account.second_factor_added': 'Verifikasi dua langkah diaktifkan',
     'event.account.second_factor_removed': 'Verifikasi dua langkah dimatikan',
     'event.account.recovery_codes_renewed': 'Kode pemulihan baru dibuat',
@@ -186,13 +209,15 @@ export const accountMessages = defineMessages({
     'akun.verifiedNow': 'Terima kasih, alamat Anda sudah terverifikasi.',
 
     'akun.contact.title': 'Ubah email atau nomor HP',
-    'akun.contact.lead': 'Setelah diubah, kami mengirim kode ke alamat yang baru untuk memastikan alamat itu milik Anda.',
+    'akun.contact.lead':
+      'Setelah diubah, kami mengirim kode ke alamat yang baru untuk memastikan alamat itu milik Anda.',
     'akun.contact.hint': 'Kosongkan untuk menghapus. Email atau nomor HP, salah satu harus tetap diisi.',
     'akun.contact.submit': 'Simpan',
     'akun.contact.cancel': 'Batal',
 
     'akun.password.title': 'Ganti kata sandi',
-    'akun.password.lead': 'Untuk keamanan, masukkan dulu kata sandi Anda saat ini. Setelah diganti, perangkat lain yang sedang masuk akan dikeluarkan.',
+    'akun.password.lead':
+      'Untuk keamanan, masukkan dulu kata sandi Anda saat ini. Setelah diganti, perangkat lain yang sedang masuk akan dikeluarkan.',
     'akun.password.current': 'Kata sandi saat ini',
     'akun.password.currentRequired': 'Isi kata sandi Anda saat ini.',
     'akun.password.currentWrong': 'Kata sandi saat ini salah. Periksa kembali, lalu coba lagi.',
@@ -211,25 +236,31 @@ export const accountMessages = defineMessages({
     'akun.sessions.signOutOne': 'Keluarkan perangkat ini',
     'akun.sessions.signOutHere': 'Keluar dari perangkat ini',
     'akun.sessions.signOutAll': 'Keluar dari semua perangkat',
-    'akun.sessions.signOutAllLead': 'Semua perangkat, termasuk yang sedang Anda pakai, akan dikeluarkan. Layanan instansi yang tetap terhubung juga harus meminta izin masuk lagi.',
+    'akun.sessions.signOutAllLead':
+      'Semua perangkat, termasuk yang sedang Anda pakai, akan dikeluarkan. Layanan instansi yang tetap terhubung juga harus meminta izin masuk lagi.',
     'akun.sessions.signedOutOne': 'Perangkat tersebut sudah dikeluarkan.',
     'akun.sessions.unknown': 'Tidak diketahui',
     'akun.sessions.allDone.title': 'Anda sudah keluar dari semua perangkat',
-    'akun.sessions.allDone.lead': 'Semua perangkat sudah dikeluarkan dari akun Anda. Bila Anda curiga ada orang lain yang memakai akun Anda, masuk lagi dan ganti kata sandi.',
+    'akun.sessions.allDone.lead':
+      'Semua perangkat sudah dikeluarkan dari akun Anda. Bila Anda curiga ada orang lain yang memakai akun Anda, masuk lagi dan ganti kata sandi.',
     'akun.sessions.allDone.continue': 'Masuk lagi',
 
     'akun.agencies.title': 'Instansi yang Anda beri izin',
-    'akun.agencies.lead': 'Instansi berikut dapat melihat data dari akun Satu Pintu Anda karena Anda mengizinkannya. Anda dapat mencabut izin kapan saja.',
+    'akun.agencies.lead':
+      'Instansi berikut dapat melihat data dari akun Satu Pintu Anda karena Anda mengizinkannya. Anda dapat mencabut izin kapan saja.',
     'akun.agencies.agency': 'Instansi: {agency}',
     'akun.agencies.since': 'Diizinkan sejak',
     'akun.agencies.sees': 'Dapat melihat',
     'akun.agencies.revoke': 'Cabut akses',
-    'akun.agencies.revoked': 'Akses {client} sudah dicabut. Bila Anda memakai layanannya lagi, Anda akan ditanya kembali.',
+    'akun.agencies.revoked':
+      'Akses {client} sudah dicabut. Bila Anda memakai layanannya lagi, Anda akan ditanya kembali.',
     'akun.agencies.none': 'Anda belum memberi izin kepada instansi mana pun.',
-    'akun.agencies.note': 'Data yang sudah diterima instansi sebelum izin dicabut dikelola oleh instansi tersebut. Tanyakan kepada instansinya bila Anda ingin data itu dihapus.',
+    'akun.agencies.note':
+      'Data yang sudah diterima instansi sebelum izin dicabut dikelola oleh instansi tersebut. Tanyakan kepada instansinya bila Anda ingin data itu dihapus.',
 
     'akun.activity.title': 'Aktivitas terakhir',
-    'akun.activity.lead': 'Setiap kali akun atau data Anda dipakai, kami mencatatnya. Bila ada yang tidak Anda kenali, ganti kata sandi Anda dan hubungi petugas MPP.',
+    'akun.activity.lead':
+      'Setiap kali akun atau data Anda dipakai, kami mencatatnya. Bila ada yang tidak Anda kenali, ganti kata sandi Anda dan hubungi petugas MPP.',
     'akun.activity.by': 'oleh {by}',
     'akun.activity.ip': 'alamat IP {ip}',
     'akun.activity.none': 'Belum ada aktivitas yang tercatat.',
@@ -250,14 +281,17 @@ export const accountMessages = defineMessages({
     'akun.data.title': 'Unduh data saya',
     'akun.data.lead':
       'Sesuai UU Nomor 27 Tahun 2022 tentang Pelindungan Data Pribadi, Anda berhak mendapat salinan data pribadi Anda. Berkasnya berformat JSON dan berisi data diri, daftar dokumen Anda beserta versinya, izin pengambilan dokumen dan siapa saja yang mengambilnya, instansi yang Anda beri izin, perangkat yang sedang masuk, dan catatan aktivitas. Isi dokumennya sendiri dapat diunduh satu per satu dari halaman Dokumen saya.',
-    'akun.data.note': 'Simpan berkas ini baik-baik, karena isinya data pribadi Anda. Kata sandi tidak pernah ikut diunduh.',
+    'akun.data.note':
+      'Simpan berkas ini baik-baik, karena isinya data pribadi Anda. Kata sandi tidak pernah ikut diunduh.',
     'akun.data.submit': 'Unduh data saya (JSON)',
     'akun.data.summaryLink': 'Lihat ringkasan yang mudah dibaca (bisa dicetak atau disimpan sebagai PDF)',
     'akun.data.jsonNote': 'Berkas JSON untuk disimpan atau dipindahkan ke layanan lain:',
     'akun.summary.title': 'Ringkasan data saya',
     'akun.summary.lead': 'Data pribadi Anda yang disimpan Satu Pintu, per {time}.',
-    'akun.summary.print': 'Untuk menyimpannya sebagai PDF, buka menu peramban, pilih Cetak atau Bagikan, lalu pilih Simpan sebagai PDF.',
-    'akun.summary.keep': 'Halaman ini berisi data pribadi Anda, termasuk NIK lengkap. Jangan tinggalkan cetakannya di tempat umum.',
+    'akun.summary.print':
+      'Untuk menyimpannya sebagai PDF, buka menu peramban, pilih Cetak atau Bagikan, lalu pilih Simpan sebagai PDF.',
+    'akun.summary.keep':
+      'Halaman ini berisi data pribadi Anda, termasuk NIK lengkap. Jangan tinggalkan cetakannya di tempat umum.',
     'akun.summary.created': 'Akun dibuat',
     'akun.summary.documents': 'Dokumen',
     'akun.summary.documentsNone': 'Belum ada dokumen yang diunggah.',
@@ -307,7 +341,8 @@ export const accountMessages = defineMessages({
     'event.document.verified': 'Dokumen diverifikasi petugas dengan aslinya',
     'event.document.grant_created': 'Instansi diizinkan mengambil dokumen',
     'event.document.grant_revoked': 'Izin pengambilan dokumen dicabut',
-    'event.document.fetch_refused': 'Pengambilan dokumen ditolak (izin dicabut, tautan kedaluwarsa, atau instansi lain)',
+    'event.document.fetch_refused':
+      'Pengambilan dokumen ditolak (izin dicabut, tautan kedaluwarsa, atau instansi lain)',
     'event.document.purged': 'Berkas dokumen dihapus permanen setelah masa simpan',
     'event.data.exported': 'Data Anda diunduh',
     'event.other': 'Kegiatan lain ({event})',
@@ -344,14 +379,16 @@ export const accountMessages = defineMessages({
     'forms.time': '{time} WIB',
 
     'register.title': 'Create a Satu Pintu account',
-    'register.lead': 'One account for every service of the {name} Regency Government. Have your KTP-el or family card ready.',
+    'register.lead':
+      'One account for every service of the {name} Regency Government. Have your KTP-el or family card ready.',
     'register.nik': 'NIK',
     'register.nikHint': '16 digits, printed on your KTP-el or family card (Kartu Keluarga).',
     'register.nikRequired': 'Enter your NIK (16 digits).',
     'register.knownNik.subject': 'Your Satu Pintu registration cannot go on',
     'register.knownNik.body':
       'Someone tried to register at Satu Pintu with this address, but the NIK typed already has an account. If that account is yours, reset its password at {url}. If this was not you, ignore this message.',
-    'register.knownNik.sms': 'Satu Pintu: the NIK you typed already has an account. If it is yours, use Forgot password. If not you, ignore this.',
+    'register.knownNik.sms':
+      'Satu Pintu: the NIK you typed already has an account. If it is yours, use Forgot password. If not you, ignore this.',
     'register.nikTaken':
       'This NIK is already registered. If it is your account, sign in or use "Forgot your password". If you never registered, please visit a counter at the MPP with your KTP-el.',
     'register.forgot': 'Forgot your password',
@@ -370,7 +407,8 @@ export const accountMessages = defineMessages({
     'register.female': 'Female',
     'register.male': 'Male',
     'register.contact': 'Email and mobile number',
-    'register.contactHint': 'Enter one or both. We send a verification code there, and a code there if you forget your password.',
+    'register.contactHint':
+      'Enter one or both. We send a verification code there, and a code there if you forget your password.',
     'register.email': 'Email address',
     'register.emailHint': 'For example: name@example.id',
     'register.phone': 'Mobile number',
@@ -387,8 +425,10 @@ export const accountMessages = defineMessages({
     'verify.lead': 'We sent a 6-digit code to {destination}. The code is valid for {minutes} minutes.',
     'verify.code': 'Verification code',
     'verify.submit': 'Verify',
-    'verify.noCode.email': 'No code yet? Emails are sometimes a few minutes late. Also check the spam or promotions folder of your email.',
-    'verify.noCode.sms': 'No code yet? Text messages are sometimes late. Wait about a minute, make sure your phone has signal, and check that the number above is right.',
+    'verify.noCode.email':
+      'No code yet? Emails are sometimes a few minutes late. Also check the spam or promotions folder of your email.',
+    'verify.noCode.sms':
+      'No code yet? Text messages are sometimes late. Wait about a minute, make sure your phone has signal, and check that the number above is right.',
     'verify.resend': 'Send a new code',
     'verify.resent': 'A new code has been sent. Use the newest code.',
     'verify.wait': 'A new code cannot be sent yet. Try again in {minutes} minutes.',
@@ -400,33 +440,41 @@ export const accountMessages = defineMessages({
     'verify.missing.lead':
       'We found no registration waiting for verification in this browser. If you have registered, sign in: you can verify your email or mobile number on My Account.',
     'verify.done.title': 'Your account is active',
-    'verify.done.lead': 'Thank you. Your address is verified. You can now sign in with your NIK, email or mobile number and your password.',
+    'verify.done.lead':
+      'Thank you. Your address is verified. You can now sign in with your NIK, email or mobile number and your password.',
     'verify.done.continue': 'Sign in',
 
     'reset.title': 'Forgot your password',
-    'reset.lead': 'Enter the NIK, email or mobile number of your account. We will send a code to the verified email or mobile number of that account.',
+    'reset.lead':
+      'Enter the NIK, email or mobile number of your account. We will send a code to the verified email or mobile number of that account.',
     'reset.identifier': 'NIK, email or mobile number',
     'reset.identifierHint': 'For example: 3299990101001234, name@example.id or 0812-3456-7890',
     'reset.identifierRequired': 'Enter the NIK, email or mobile number of your account.',
     'reset.identifierInvalid': 'Enter a NIK (16 digits), an email address or an Indonesian mobile number.',
     'reset.submit': 'Send code',
-    'reset.counter': 'Your email and mobile number no longer work? Please visit a counter at the MPP with your KTP-el; an officer will help you.',
+    'reset.counter':
+      'Your email and mobile number no longer work? Please visit a counter at the MPP with your KTP-el; an officer will help you.',
     'reset.code.title': 'Choose a new password',
     'reset.code.lead':
       'If there is an account with those details, we have sent a 6-digit code to the verified email or mobile number of that account. The code is valid for {minutes} minutes.',
     'reset.code.verifiedLead': 'Your code is correct. Choose a new password.',
     'reset.code.label': 'Code from our message',
-    'reset.code.wrong': 'The code does not match or is no longer valid. Check the newest code we sent, or ask for a new one.',
-    'reset.code.noCode.email': 'No code? Emails are sometimes a few minutes late. Check your spam or promotions folder, then ask for a new code if needed.',
-    'reset.code.noCode.sms': 'No code? Text messages are sometimes late. Wait about a minute, make sure your phone has signal and that the number you typed is right, then ask for a new code if needed.',
-    'reset.code.noCode.any': 'No code? Messages are sometimes late. If it comes by text message, wait about a minute and make sure your phone has signal; if by email, check your spam or promotions folder. Then ask for a new code if needed.',
+    'reset.code.wrong':
+      'The code does not match or is no longer valid. Check the newest code we sent, or ask for a new one.',
+    'reset.code.noCode.email':
+      'No code? Emails are sometimes a few minutes late. Check your spam or promotions folder, then ask for a new code if needed.',
+    'reset.code.noCode.sms':
+      'No code? Text messages are sometimes late. Wait about a minute, make sure your phone has signal and that the number you typed is right, then ask for a new code if needed.',
+    'reset.code.noCode.any':
+      'No code? Messages are sometimes late. If it comes by text message, wait about a minute and make sure your phone has signal; if by email, check your spam or promotions folder. Then ask for a new code if needed.',
     'reset.code.again': 'Ask for a new code',
     'reset.newPassword': 'New password',
     'reset.newPassword2': 'Type the new password again',
     'reset.code.submit': 'Save the new password',
     'reset.code.note': 'After the password is changed, you will be signed out on every device.',
     'reset.done.title': 'Your password has been changed',
-    'reset.done.lead': 'To keep you safe, your account has been signed out on every device. Sign in again with your new password.',
+    'reset.done.lead':
+      'To keep you safe, your account has been signed out on every device. Sign in again with your new password.',
     'reset.done.continue': 'Sign in',
 
     'akun.title': 'My Account',
@@ -441,7 +489,8 @@ export const accountMessages = defineMessages({
     'akun.nav.data': 'Download my data',
     'akun.nav.security': 'Security: two-step sign-in',
     'akun.security.title': 'Security',
-    'akun.security.lead': 'With two-step sign-in, signing in asks for your password and a 6-digit code from an authenticator app on your phone. Someone who knows your password still cannot get in without that phone.',
+    'akun.security.lead':
+      'With two-step sign-in, signing in asks for your password and a 6-digit code from an authenticator app on your phone. Someone who knows your password still cannot get in without that phone.',
     'akun.security.app': 'Authenticator app',
     'akun.security.on': 'On since {time}',
     'akun.security.off': 'Not turned on',
@@ -449,13 +498,16 @@ export const accountMessages = defineMessages({
     'akun.security.remove': 'Remove the authenticator app',
     'akun.security.codes': 'Recovery codes',
     'akun.security.codesLeft': '{n} of 10 codes left. Each code works once, for when your phone is not at hand.',
-    'akun.security.codesLow': 'You have few recovery codes left, or one was just used. If the phone with your authenticator app is lost, remove the app here, turn it on again on the new phone, and make new recovery codes.',
+    'akun.security.codesLow':
+      'You have few recovery codes left, or one was just used. If the phone with your authenticator app is lost, remove the app here, turn it on again on the new phone, and make new recovery codes.',
     'akun.security.renew': 'Make new recovery codes',
     'akun.security.renewNote': 'The old codes stop working at once.',
-    'akun.security.removed': 'The authenticator app and the recovery codes were removed. Signing in now needs only your password.',
+    'akun.security.removed':
+      'The authenticator app and the recovery codes were removed. Signing in now needs only your password.',
     'akun.security.freshNote': 'Changes on this page ask for your password again.',
     'akun.totp.title': 'Turn on two-step sign-in',
-    'akun.totp.step1': '1. Install an authenticator app on your phone (for example Google Authenticator, Microsoft Authenticator or FreeOTP).',
+    'akun.totp.step1':
+      '1. Install an authenticator app on your phone (for example Google Authenticator, Microsoft Authenticator or FreeOTP).',
     'akun.totp.step2': '2. In the app, choose to add an account, then scan this QR code:',
     'akun.totp.qrLabel': 'QR code for the authenticator app',
     'akun.totp.manual': 'Cannot scan? Choose "enter a setup key" and type this key (the spaces may be left out):',
@@ -464,16 +516,20 @@ export const accountMessages = defineMessages({
     'akun.totp.codeHint': 'The code has 6 digits and changes every 30 seconds.',
     'akun.totp.submit': 'Turn on',
     'akun.totp.codeRequired': 'Enter the 6-digit code from the authenticator app.',
-    'akun.totp.wrong': 'The code is wrong or has expired. Type the code the app shows now. If it is always wrong, check that your phone\'s clock is right.',
+    'akun.totp.wrong':
+      "The code is wrong or has expired. Type the code the app shows now. If it is always wrong, check that your phone's clock is right.",
     'akun.totp.throttled': 'Too many wrong codes. Try again in {minutes} minutes.',
     'akun.totp.cancel': 'Cancel',
     'akun.codes.title': 'Keep your recovery codes',
-    'akun.codes.lead': 'Two-step sign-in is on. If your phone is lost or broken, you can sign in with one of the codes below, each once.',
-    'akun.codes.once': 'These codes are shown only now. Write them on paper or print them, and keep them somewhere safe. Never give them to anyone, staff included.',
+    'akun.codes.lead':
+      'Two-step sign-in is on. If your phone is lost or broken, you can sign in with one of the codes below, each once.',
+    'akun.codes.once':
+      'These codes are shown only now. Write them on paper or print them, and keep them somewhere safe. Never give them to anyone, staff included.',
     'akun.codes.renewedLead': 'New recovery codes were made; the old codes no longer work.',
     'akun.codes.done': 'I have kept them',
     'akun.remove.title': 'Remove the authenticator app?',
-    'akun.remove.lead': 'Once removed, signing in needs only your password, and the recovery codes left stop working. Your verified contacts will be told.',
+    'akun.remove.lead':
+      'Once removed, signing in needs only your password, and the recovery codes left stop working. Your verified contacts will be told.',
     'akun.remove.submit': 'Yes, remove it',
     'event.auth.second_factor.failed': 'Wrong two-step sign-in code entered',
     'event.auth.second_factor.throttled': 'Two-step sign-in codes held back after too many attempts',
@@ -511,7 +567,8 @@ export const accountMessages = defineMessages({
     'akun.contact.cancel': 'Cancel',
 
     'akun.password.title': 'Change password',
-    'akun.password.lead': 'To keep you safe, first enter your current password. After the change, other devices that are signed in will be signed out.',
+    'akun.password.lead':
+      'To keep you safe, first enter your current password. After the change, other devices that are signed in will be signed out.',
     'akun.password.current': 'Current password',
     'akun.password.currentRequired': 'Enter your current password.',
     'akun.password.currentWrong': 'The current password is wrong. Check it and try again.',
@@ -530,25 +587,31 @@ export const accountMessages = defineMessages({
     'akun.sessions.signOutOne': 'Sign this device out',
     'akun.sessions.signOutHere': 'Sign out on this device',
     'akun.sessions.signOutAll': 'Sign out on every device',
-    'akun.sessions.signOutAllLead': 'Every device, including the one you are using, will be signed out. Agency services that stay connected will have to ask you again too.',
+    'akun.sessions.signOutAllLead':
+      'Every device, including the one you are using, will be signed out. Agency services that stay connected will have to ask you again too.',
     'akun.sessions.signedOutOne': 'That device has been signed out.',
     'akun.sessions.unknown': 'Unknown',
     'akun.sessions.allDone.title': 'You are signed out on every device',
-    'akun.sessions.allDone.lead': 'Every device has been signed out of your account. If you think someone else used your account, sign in again and change your password.',
+    'akun.sessions.allDone.lead':
+      'Every device has been signed out of your account. If you think someone else used your account, sign in again and change your password.',
     'akun.sessions.allDone.continue': 'Sign in again',
 
     'akun.agencies.title': 'Agencies you have allowed',
-    'akun.agencies.lead': 'These agencies can see data from your Satu Pintu account because you allowed it. You can withdraw your permission at any time.',
+    'akun.agencies.lead':
+      'These agencies can see data from your Satu Pintu account because you allowed it. You can withdraw your permission at any time.',
     'akun.agencies.agency': 'Agency: {agency}',
     'akun.agencies.since': 'Allowed since',
     'akun.agencies.sees': 'Can see',
     'akun.agencies.revoke': 'Withdraw access',
-    'akun.agencies.revoked': 'Access for {client} has been withdrawn. If you use its service again, you will be asked again.',
+    'akun.agencies.revoked':
+      'Access for {client} has been withdrawn. If you use its service again, you will be asked again.',
     'akun.agencies.none': 'You have not allowed any agency yet.',
-    'akun.agencies.note': 'Data that an agency received before you withdrew access is managed by that agency. Ask the agency if you want that data deleted.',
+    'akun.agencies.note':
+      'Data that an agency received before you withdrew access is managed by that agency. Ask the agency if you want that data deleted.',
 
     'akun.activity.title': 'Recent activity',
-    'akun.activity.lead': 'Every time your account or your data is used, we record it. If you do not recognise something, change your password and contact an MPP officer.',
+    'akun.activity.lead':
+      'Every time your account or your data is used, we record it. If you do not recognise something, change your password and contact an MPP officer.',
     'akun.activity.by': 'by {by}',
     'akun.activity.ip': 'IP address {ip}',
     'akun.activity.none': 'No activity recorded yet.',
@@ -576,7 +639,8 @@ export const accountMessages = defineMessages({
     'akun.summary.title': 'Summary of my data',
     'akun.summary.lead': 'The personal data Satu Pintu holds about you, as of {time}.',
     'akun.summary.print': 'To save it as a PDF, open the browser menu, choose Print or Share, then choose Save as PDF.',
-    'akun.summary.keep': 'This page holds your personal data, including your full NIK. Do not leave a printout in a public place.',
+    'akun.summary.keep':
+      'This page holds your personal data, including your full NIK. Do not leave a printout in a public place.',
     'akun.summary.created': 'Account created',
     'akun.summary.documents': 'Documents',
     'akun.summary.documentsNone': 'No documents uploaded yet.',
@@ -625,7 +689,8 @@ export const accountMessages = defineMessages({
     'event.document.verified': 'Document checked against the original by an officer',
     'event.document.grant_created': 'An agency was allowed to fetch documents',
     'event.document.grant_revoked': 'Permission to fetch documents withdrawn',
-    'event.document.fetch_refused': 'A document fetch was refused (permission withdrawn, link expired, or another agency)',
+    'event.document.fetch_refused':
+      'A document fetch was refused (permission withdrawn, link expired, or another agency)',
     'event.document.purged': 'Document file removed for good after the retention period',
     'event.data.exported': 'Your data was downloaded',
     'event.other': 'Other activity ({event})',

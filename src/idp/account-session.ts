@@ -41,7 +41,11 @@ export async function ensureAccountClient(db: Kysely<Database>, config: Config):
 }
 
 /** The account id of the provider session this browser holds, if it is signed in. */
-export async function sessionAccountId(provider: Provider, req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+export async function sessionAccountId(
+  provider: Provider,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<string | undefined> {
   const ctx = provider.createContext(req.raw, reply.raw)
   const session = await provider.Session.get(ctx)
   return session.accountId ?? undefined
@@ -72,7 +76,14 @@ export const maxLocalReturnPath = 4096
 
 /** Only a local absolute path may be a return target (no open redirect). */
 export function safeReturnPath(p: unknown): string {
-  if (typeof p !== 'string' || !p.startsWith('/') || p.startsWith('//') || p.includes('\\') || /[\u0000-\u001f]/.test(p)) return '/akun'
+  if (
+    typeof p !== 'string' ||
+    !p.startsWith('/') ||
+    p.startsWith('//') ||
+    p.includes('\\') ||
+    /[\u0000-\u001f]/.test(p)
+  )
+    return '/akun'
   // Long enough for a document question's own URL (src/idp/document-consent.ts) with a
   // registered redirect URI and state, percent-encoded.
   return p.length > maxLocalReturnPath ? '/akun' : p

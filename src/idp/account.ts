@@ -26,7 +26,12 @@ import { accountClientId, accountSignInUrl, maxLocalReturnPath, safeReturnPath }
 import { clockTime, groupByDay, loadDisplayNames, type DisplayNames } from './display-names.ts'
 import { registerForms } from './forms.ts'
 import { freshSignIn } from './fresh-sign-in.ts'
-import { destroyAccountArtifacts, destroyPayload, listPayloadsForAccount, revokePayloadsByGrantId } from './oidc-store.ts'
+import {
+  destroyAccountArtifacts,
+  destroyPayload,
+  listPayloadsForAccount,
+  revokePayloadsByGrantId,
+} from './oidc-store.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
 import { endedSessionOf, recordRevokedSessions } from './session-revocation.ts'
 import { credentialArtifacts, passwordResetRoutes } from './password-reset.ts'
@@ -60,9 +65,14 @@ import {
 
 export type { AccountPagesDeps } from './registration.ts'
 
-
 /** The models that hold what a grant allowed; revoking access removes them with the grant. */
-const grantArtifacts = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'] as const
+const grantArtifacts = [
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+] as const
 
 /** Scope → message key describing it in plain words (the consent page's wording). */
 const scopeItems: Record<string, string> = {
@@ -97,7 +107,10 @@ const callbackQuery = {
 
 const kindQuery = {
   type: 'object',
-  properties: { jenis: { type: 'string', enum: ['email', 'hp'] }, terkirim: { type: 'string', maxLength: 1, pattern: '^1?$' } },
+  properties: {
+    jenis: { type: 'string', enum: ['email', 'hp'] },
+    terkirim: { type: 'string', maxLength: 1, pattern: '^1?$' },
+  },
   required: ['jenis'],
 } as const
 
@@ -219,15 +232,23 @@ function scopesOf(payload: Record<string, unknown>): string[] {
   const openid = payload.openid as { scope?: unknown } | undefined
   if (typeof openid?.scope === 'string') for (const s of openid.scope.split(' ')) found.add(s)
   const resources = payload.resources as Record<string, unknown> | undefined
-  for (const scope of Object.values(resources ?? {})) if (typeof scope === 'string') for (const s of scope.split(' ')) found.add(s)
+  for (const scope of Object.values(resources ?? {}))
+    if (typeof scope === 'string') for (const s of scope.split(' ')) found.add(s)
   return scopeOrder.filter((s) => found.has(s))
 }
 
-async function clientNames(db: Kysely<Database>, ids: Iterable<string>): Promise<Map<string, { name: string; agencyId: string }>> {
+async function clientNames(
+  db: Kysely<Database>,
+  ids: Iterable<string>,
+): Promise<Map<string, { name: string; agencyId: string }>> {
   const list = [...new Set(ids)]
   const out = new Map<string, { name: string; agencyId: string }>()
   if (list.length === 0) return out
-  const rows = await db.selectFrom('oidc_clients').select(['client_id', 'name', 'agency_id']).where('client_id', 'in', list).execute()
+  const rows = await db
+    .selectFrom('oidc_clients')
+    .select(['client_id', 'name', 'agency_id'])
+    .where('client_id', 'in', list)
+    .execute()
   for (const r of rows) out.set(r.client_id, { name: r.name, agencyId: r.agency_id })
   return out
 }
@@ -261,7 +282,11 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   }
 
   /** The signed-in citizen, or undefined after answering with a redirect to sign in. */
-  async function requireCitizen(req: FastifyRequest, reply: FastifyReply, returnTo: string): Promise<SignedIn | undefined> {
+  async function requireCitizen(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    returnTo: string,
+  ): Promise<SignedIn | undefined> {
     const who = await signedIn(req, reply)
     if (!who) void reply.redirect(accountSignInUrl(config, returnTo), 303)
     return who
@@ -281,7 +306,10 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       // The provider re-saves a session on use with the idle lifetime, capped by the
       // absolute one (provider.ts, ttl.Session): when the idle limit decided the expiry,
       // the last use was exactly that long before it.
-      const lastUsed = iat !== undefined && exp !== undefined && exp < iat + sessionAbsoluteSeconds ? exp - sessionIdleSeconds : undefined
+      const lastUsed =
+        iat !== undefined && exp !== undefined && exp < iat + sessionAbsoluteSeconds
+          ? exp - sessionIdleSeconds
+          : undefined
       const authorizations = (p.authorizations ?? {}) as Record<string, unknown>
       return {
         handle: sessionHandle(r.id),
@@ -292,21 +320,34 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         clientIds: Object.keys(authorizations),
       }
     })
-    return views.sort((a, b) => Number(b.thisDevice) - Number(a.thisDevice) || (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0))
+    return views.sort(
+      (a, b) =>
+        Number(b.thisDevice) - Number(a.thisDevice) || (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0),
+    )
   }
 
   async function agenciesOf(who: SignedIn): Promise<AgencyView[]> {
     const grants = (await listPayloadsForAccount(db, 'Grant', who.citizen.id)).filter(
       (g) => typeof g.payload.clientId === 'string' && g.payload.clientId !== accountClientId,
     )
-    const names = await clientNames(db, grants.map((g) => g.payload.clientId as string))
+    const names = await clientNames(
+      db,
+      grants.map((g) => g.payload.clientId as string),
+    )
     const byClient = new Map<string, AgencyView>()
     for (const g of grants) {
       const clientId = g.payload.clientId as string
       const info = names.get(clientId)
       // A grant of a client that has since been removed gives access to nothing.
       if (!info) continue
-      const view = byClient.get(clientId) ?? { clientId, name: info.name, agencyId: info.agencyId, scopes: [], since: undefined, grantIds: [] }
+      const view = byClient.get(clientId) ?? {
+        clientId,
+        name: info.name,
+        agencyId: info.agencyId,
+        scopes: [],
+        since: undefined,
+        grantIds: [],
+      }
       view.grantIds.push(g.id)
       view.scopes = scopeOrder.filter((s) => view.scopes.includes(s) || scopesOf(g.payload).includes(s))
       const iat = epochDate(g.payload.iat)
@@ -321,7 +362,9 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   }
 
   function purposeOf(jenis: 'email' | 'hp'): { purpose: OneTimeCodePurpose; channel: 'email' | 'sms' } {
-    return jenis === 'email' ? { purpose: 'verify_email', channel: 'email' } : { purpose: 'verify_phone', channel: 'sms' }
+    return jenis === 'email'
+      ? { purpose: 'verify_email', channel: 'email' }
+      : { purpose: 'verify_phone', channel: 'sms' }
   }
 
   // -------------------------------------------------------------------------------------
@@ -367,7 +410,12 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   // -------------------------------------------------------------------------------------
   // Email and phone
 
-  function contactPage(reply: FastifyReply, values: { email: string; phone: string }, errors: Record<string, string> = {}, status = 200) {
+  function contactPage(
+    reply: FastifyReply,
+    values: { email: string; phone: string },
+    errors: Record<string, string> = {},
+    status = 200,
+  ) {
     return reply.page(
       'akun-kontak',
       { csrf: reply.generateCsrf(), values, errors, errorList: errorSummary(errors, contactAnchors) },
@@ -378,41 +426,52 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   app.get('/akun/kontak', { preHandler: fresh }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/kontak')
     if (!who) return reply
-    return contactPage(reply, { email: who.citizen.email ?? '', phone: who.citizen.phone === null ? '' : formatPhone(who.citizen.phone) })
+    return contactPage(reply, {
+      email: who.citizen.email ?? '',
+      phone: who.citizen.phone === null ? '' : formatPhone(who.citizen.phone),
+    })
   })
 
-  app.post('/akun/kontak', { schema: { body: contactBody }, attachValidation: true, preHandler: [app.csrfProtection, fresh] }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, '/akun/kontak')
-    if (!who) return reply
-    const t = accountText(req)
-    const invalid = invalidFields(req)
-    const v = formValues(req, ['email', 'phone'], invalid)
-    const errors: Record<string, string> = {}
-    for (const f of invalid) if (f === 'email' || f === 'phone') errors[f] = t('forms.invalidInput')
-    if (Object.keys(errors).length > 0) return contactPage(reply, v, errors, 400)
-    let updated: Citizen
-    try {
-      updated = await updateProfile(
+  app.post(
+    '/akun/kontak',
+    { schema: { body: contactBody }, attachValidation: true, preHandler: [app.csrfProtection, fresh] },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/kontak')
+      if (!who) return reply
+      const t = accountText(req)
+      const invalid = invalidFields(req)
+      const v = formValues(req, ['email', 'phone'], invalid)
+      const errors: Record<string, string> = {}
+      for (const f of invalid) if (f === 'email' || f === 'phone') errors[f] = t('forms.invalidInput')
+      if (Object.keys(errors).length > 0) return contactPage(reply, v, errors, 400)
+      let updated: Citizen
+      try {
+        updated = await updateProfile(
+          db,
+          who.citizen.id,
+          { email: v.email.trim() === '' ? null : v.email, phone: v.phone.trim() === '' ? null : v.phone },
+          { ...context(req, who), noticeOptions: noticeOptionsOf(config) },
+        )
+      } catch (err) {
+        if (!isAccountError(err)) throw err
+        const field = err.field === 'phone' ? 'phone' : 'email'
+        return contactPage(reply, v, { [field]: accountErrorText(req, err) }, accountErrorStatus(err))
+      }
+      // A new address is unverified until the code sent to it comes back.
+      const emailChanged = updated.email !== null && updated.email !== who.citizen.email
+      const phoneChanged = updated.phone !== null && updated.phone !== who.citizen.phone
+      const jenis = emailChanged ? 'email' : phoneChanged ? 'hp' : undefined
+      if (jenis === undefined) return reply.redirect('/akun?pesan=disimpan', 303)
+      const { purpose, channel } = purposeOf(jenis)
+      const destination = (jenis === 'email' ? updated.email : updated.phone) ?? ''
+      await issueOtp(
         db,
-        who.citizen.id,
-        { email: v.email.trim() === '' ? null : v.email, phone: v.phone.trim() === '' ? null : v.phone },
-        { ...context(req, who), noticeOptions: noticeOptionsOf(config) },
+        { citizenId: updated.id, purpose, channel, destination },
+        { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
       )
-    } catch (err) {
-      if (!isAccountError(err)) throw err
-      const field = err.field === 'phone' ? 'phone' : 'email'
-      return contactPage(reply, v, { [field]: accountErrorText(req, err) }, accountErrorStatus(err))
-    }
-    // A new address is unverified until the code sent to it comes back.
-    const emailChanged = updated.email !== null && updated.email !== who.citizen.email
-    const phoneChanged = updated.phone !== null && updated.phone !== who.citizen.phone
-    const jenis = emailChanged ? 'email' : phoneChanged ? 'hp' : undefined
-    if (jenis === undefined) return reply.redirect('/akun?pesan=disimpan', 303)
-    const { purpose, channel } = purposeOf(jenis)
-    const destination = (jenis === 'email' ? updated.email : updated.phone) ?? ''
-    await issueOtp(db, { citizenId: updated.id, purpose, channel, destination }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
-    return reply.redirect(`/akun/verifikasi?jenis=${jenis}`, 303)
-  })
+      return reply.redirect(`/akun/verifikasi?jenis=${jenis}`, 303)
+    },
+  )
 
   function accountVerifyPage(
     reply: FastifyReply,
@@ -451,7 +510,12 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const q = req.query as { jenis: 'email' | 'hp'; terkirim?: string }
     const destination = unverified(who.citizen, q.jenis)
     if (destination === undefined) return reply.redirect('/akun', 303)
-    return accountVerifyPage(reply, q.jenis, destination, q.terkirim === '1' ? { notice: accountText(req)('verify.resent') } : {})
+    return accountVerifyPage(
+      reply,
+      q.jenis,
+      destination,
+      q.terkirim === '1' ? { notice: accountText(req)('verify.resent') } : {},
+    )
   })
 
   app.post(
@@ -466,17 +530,26 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       const destination = unverified(who.citizen, jenis)
       if (destination === undefined) return reply.redirect('/akun', 303)
       const { code } = formValues(req, ['code'], invalidFields(req))
-      if (code.trim() === '') return accountVerifyPage(reply, jenis, destination, { error: t('forms.codeRequired'), status: 400 })
+      if (code.trim() === '')
+        return accountVerifyPage(reply, jenis, destination, { error: t('forms.codeRequired'), status: 400 })
       const { purpose } = purposeOf(jenis)
-      const result = await verifyOtp(db, { citizenId: who.citizen.id, purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
-      if (!result.ok) return accountVerifyPage(reply, jenis, destination, { error: codeFailureText(t, result), status: 400 })
+      const result = await verifyOtp(
+        db,
+        { citizenId: who.citizen.id, purpose, code },
+        { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
+      )
+      if (!result.ok)
+        return accountVerifyPage(reply, jenis, destination, { error: codeFailureText(t, result), status: 400 })
       const mark = jenis === 'email' ? markEmailVerified : markPhoneVerified
       try {
         await mark(db, who.citizen.id, result.destination, context(req, who))
       } catch (err) {
         // Verified on another account first: said only to whoever holds the code.
         if (!isAccountError(err)) throw err
-        return accountVerifyPage(reply, jenis, destination, { error: accountErrorText(req, err), status: accountErrorStatus(err) })
+        return accountVerifyPage(reply, jenis, destination, {
+          error: accountErrorText(req, err),
+          status: accountErrorStatus(err),
+        })
       }
       return reply.redirect('/akun?pesan=terverifikasi', 303)
     },
@@ -496,11 +569,18 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       const destination = unverified(who.citizen, jenis)
       if (destination === undefined) return reply.redirect('/akun', 303)
       const { purpose, channel } = purposeOf(jenis)
-      const sent = await issueOtp(db, { citizenId: who.citizen.id, purpose, channel, destination }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
+      const sent = await issueOtp(
+        db,
+        { citizenId: who.citizen.id, purpose, channel, destination },
+        { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
+      )
       if (!sent.ok) {
         reply.header('retry-after', String(sent.retryAfterSeconds))
         const t = accountText(req)
-        return accountVerifyPage(reply, jenis, destination, { error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }), status: 429 })
+        return accountVerifyPage(reply, jenis, destination, {
+          error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }),
+          status: 429,
+        })
       }
       return reply.redirect(`/akun/verifikasi?jenis=${jenis}&terkirim=1`, 303)
     },
@@ -523,59 +603,81 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     return passwordPage(reply)
   })
 
-  app.post('/akun/sandi', { schema: { body: passwordBody }, attachValidation: true, preHandler: app.csrfProtection }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, '/akun/sandi')
-    if (!who) return reply
-    const t = accountText(req)
-    const invalid = invalidFields(req)
-    const v = formValues(req, ['current', 'password', 'password2'], invalid)
-    const errors: Record<string, string> = {}
-    for (const f of invalid) if (f === 'current' || f === 'password' || f === 'password2') errors[f] = t('forms.invalidInput')
-    if (!errors.current && v.current === '') errors.current = t('akun.password.currentRequired')
-    if (!errors.password && v.password === '') errors.password = t('forms.passwordRequired')
-    if (!errors.password2 && !errors.password) {
-      if (v.password2 === '') errors.password2 = t('forms.password2Required')
-      else if (v.password2 !== v.password) errors.password2 = t('forms.password2Mismatch')
-    }
-    if (Object.keys(errors).length > 0) return passwordPage(reply, errors, 400)
+  app.post(
+    '/akun/sandi',
+    { schema: { body: passwordBody }, attachValidation: true, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/sandi')
+      if (!who) return reply
+      const t = accountText(req)
+      const invalid = invalidFields(req)
+      const v = formValues(req, ['current', 'password', 'password2'], invalid)
+      const errors: Record<string, string> = {}
+      for (const f of invalid)
+        if (f === 'current' || f === 'password' || f === 'password2') errors[f] = t('forms.invalidInput')
+      if (!errors.current && v.current === '') errors.current = t('akun.password.currentRequired')
+      if (!errors.password && v.password === '') errors.password = t('forms.passwordRequired')
+      if (!errors.password2 && !errors.password) {
+        if (v.password2 === '') errors.password2 = t('forms.password2Required')
+        else if (v.password2 !== v.password) errors.password2 = t('forms.password2Mismatch')
+      }
+      if (Object.keys(errors).length > 0) return passwordPage(reply, errors, 400)
 
-    // Re-authentication through the ordinary sign-in check: the same throttling, the same
-    // audit trail, so the current password cannot be guessed here faster than at sign-in.
-    let check: Awaited<ReturnType<typeof authenticateCitizen>>
-    try {
-      check = await authenticateCitizen(db, who.citizen.nik, v.current, { ip: req.ip, regencyName: config.regency.name, requestId: req.id })
-    } catch (err) {
-      if (isAccountError(err)) return passwordPage(reply, { current: accountErrorText(req, err) }, accountErrorStatus(err))
-      throw err
-    }
-    if (!check.ok && check.reason === 'throttled') {
-      reply.header('retry-after', String(check.retryAfterSeconds))
-      return passwordPage(reply, { current: t('akun.password.throttled', { minutes: minutesFrom(check.retryAfterSeconds) }) }, 429)
-    }
-    if (!check.ok || check.citizen.id !== who.citizen.id) return passwordPage(reply, { current: t('akun.password.currentWrong') }, 400)
-    try {
-      await setCitizenPassword(db, who.citizen.id, v.password, { ...context(req, who), regencyName: config.regency.name, noticeOptions: noticeOptionsOf(config) })
-    } catch (err) {
-      if (!isAccountError(err)) throw err
-      return passwordPage(reply, { password: accountErrorText(req, err) }, accountErrorStatus(err))
-    }
-    // Every other device is signed out, and every token issued under the old password is
-    // withdrawn; this browser keeps its session. Agencies hear of it (back-channel logout).
-    await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { exceptSessionId: who.sessionId })
-    await db.transaction().execute(async (trx) => {
-      const sessions = await listPayloadsForAccount(trx, 'Session', who.citizen.id)
-      // The gateways refuse the access tokens issued so far in every session, this one's
-      // too (its tokens are withdrawn below like the others'); this session's new ones pass.
-      await recordRevokedSessions(trx, sessions.flatMap((s) => endedSessionOf(s.payload) ?? []))
-      for (const s of sessions) if (s.id !== who.sessionId) await destroyPayload(trx, 'Session', s.id)
-      await destroyAccountArtifacts(
-        trx,
-        who.citizen.id,
-        credentialArtifacts.filter((m) => m !== 'Session'),
-      )
-    })
-    return reply.redirect('/akun?pesan=sandi', 303)
-  })
+      // Re-authentication through the ordinary sign-in check: the same throttling, the same
+      // audit trail, so the current password cannot be guessed here faster than at sign-in.
+      let check: Awaited<ReturnType<typeof authenticateCitizen>>
+      try {
+        check = await authenticateCitizen(db, who.citizen.nik, v.current, {
+          ip: req.ip,
+          regencyName: config.regency.name,
+          requestId: req.id,
+        })
+      } catch (err) {
+        if (isAccountError(err))
+          return passwordPage(reply, { current: accountErrorText(req, err) }, accountErrorStatus(err))
+        throw err
+      }
+      if (!check.ok && check.reason === 'throttled') {
+        reply.header('retry-after', String(check.retryAfterSeconds))
+        return passwordPage(
+          reply,
+          { current: t('akun.password.throttled', { minutes: minutesFrom(check.retryAfterSeconds) }) },
+          429,
+        )
+      }
+      if (!check.ok || check.citizen.id !== who.citizen.id)
+        return passwordPage(reply, { current: t('akun.password.currentWrong') }, 400)
+      try {
+        await setCitizenPassword(db, who.citizen.id, v.password, {
+          ...context(req, who),
+          regencyName: config.regency.name,
+          noticeOptions: noticeOptionsOf(config),
+        })
+      } catch (err) {
+        if (!isAccountError(err)) throw err
+        return passwordPage(reply, { password: accountErrorText(req, err) }, accountErrorStatus(err))
+      }
+      // Every other device is signed out, and every token issued under the old password is
+      // withdrawn; this browser keeps its session. Agencies hear of it (back-channel logout).
+      await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { exceptSessionId: who.sessionId })
+      await db.transaction().execute(async (trx) => {
+        const sessions = await listPayloadsForAccount(trx, 'Session', who.citizen.id)
+        // The gateways refuse the access tokens issued so far in every session, this one's
+        // too (its tokens are withdrawn below like the others'); this session's new ones pass.
+        await recordRevokedSessions(
+          trx,
+          sessions.flatMap((s) => endedSessionOf(s.payload) ?? []),
+        )
+        for (const s of sessions) if (s.id !== who.sessionId) await destroyPayload(trx, 'Session', s.id)
+        await destroyAccountArtifacts(
+          trx,
+          who.citizen.id,
+          credentialArtifacts.filter((m) => m !== 'Session'),
+        )
+      })
+      return reply.redirect('/akun?pesan=sandi', 303)
+    },
+  )
 
   // -------------------------------------------------------------------------------------
   // Security: two-step sign-in (an authenticator app, TOTP) and recovery codes. Looking
@@ -592,7 +694,12 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     return reply.page('akun-kode-pemulihan', { codes: codes.map(formatRecoveryCode), renewed })
   }
 
-  async function totpPage(req: FastifyRequest, reply: FastifyReply, who: SignedIn, extra: { error?: string; status?: number } = {}) {
+  async function totpPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    who: SignedIn,
+    extra: { error?: string; status?: number } = {},
+  ) {
     const enrolment = await pendingTotpEnrolment(db, deps.secondFactors, who.citizen.id, who.citizen.name)
     if (!enrolment) return reply.redirect('/akun/keamanan', 303)
     // Server-rendered SVG: the QR code shows without JavaScript and without an image request.
@@ -640,7 +747,10 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       if (!result.ok) {
         if (result.reason === 'throttled') {
           reply.header('retry-after', String(result.retryAfterSeconds))
-          return totpPage(req, reply, who, { error: t('akun.totp.throttled', { minutes: minutesFrom(result.retryAfterSeconds) }), status: 429 })
+          return totpPage(req, reply, who, {
+            error: t('akun.totp.throttled', { minutes: minutesFrom(result.retryAfterSeconds) }),
+            status: 429,
+          })
         }
         return totpPage(req, reply, who, { error: t('akun.totp.wrong'), status: 400 })
       }
@@ -668,7 +778,11 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
 
   app.post(
     '/akun/keamanan/pemulihan',
-    { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh], config: { pageOnGet: () => '/akun/keamanan' } },
+    {
+      schema: { body: csrfOnlyBody },
+      preHandler: [app.csrfProtection, fresh],
+      config: { pageOnGet: () => '/akun/keamanan' },
+    },
     async (req, reply) => {
       const who = await requireCitizen(req, reply, '/akun/keamanan')
       if (!who) return reply
@@ -687,13 +801,18 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const t = accountText(req)
     const locale = pickLocale(req)
     const sessions = await sessionsOf(who)
-    const names = await clientNames(db, sessions.flatMap((s) => s.clientIds))
+    const names = await clientNames(
+      db,
+      sessions.flatMap((s) => s.clientIds),
+    )
     return reply.page('akun-perangkat', {
       csrf: reply.generateCsrf(),
       notice: (req.query as { pesan?: string }).pesan === 'keluar' ? t('akun.sessions.signedOutOne') : '',
       sessions: sessions.map((s, i) => ({
         handle: s.handle,
-        title: s.thisDevice ? t('akun.sessions.thisDevice') : t('akun.sessions.item', { n: sessions[0]?.thisDevice ? i : i + 1 }),
+        title: s.thisDevice
+          ? t('akun.sessions.thisDevice')
+          : t('akun.sessions.item', { n: sessions[0]?.thisDevice ? i : i + 1 }),
         thisDevice: s.thisDevice,
         signedInAt: formatTime(t, s.signedInAt, locale),
         lastUsedAt: s.lastUsedAt ? formatTime(t, s.lastUsedAt, locale) : '',
@@ -702,33 +821,54 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     })
   })
 
-  app.post('/akun/perangkat/keluar', { schema: { body: sessionBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/perangkat' } }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, '/akun/perangkat')
-    if (!who) return reply
-    const handle = (req.body as { perangkat: string }).perangkat
-    const rows = await listPayloadsForAccount(db, 'Session', who.citizen.id)
-    const target = rows.find((r) => sessionHandle(r.id) === handle && r.id !== who.sessionId)
-    if (target) {
-      await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { onlySessionId: target.id })
-      await db.transaction().execute(async (trx) => {
-        await destroyPayload(trx, 'Session', target.id)
-        await recordRevokedSessions(trx, [target].flatMap((s) => endedSessionOf(s.payload) ?? []))
-        await recordAudit(trx, { event: 'auth.logout', ...context(req, who), subjectId: who.citizen.id, data: { scope: 'other_device' } })
-      })
-    }
-    return reply.redirect('/akun/perangkat?pesan=keluar', 303)
-  })
+  app.post(
+    '/akun/perangkat/keluar',
+    { schema: { body: sessionBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/perangkat' } },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/perangkat')
+      if (!who) return reply
+      const handle = (req.body as { perangkat: string }).perangkat
+      const rows = await listPayloadsForAccount(db, 'Session', who.citizen.id)
+      const target = rows.find((r) => sessionHandle(r.id) === handle && r.id !== who.sessionId)
+      if (target) {
+        await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { onlySessionId: target.id })
+        await db.transaction().execute(async (trx) => {
+          await destroyPayload(trx, 'Session', target.id)
+          await recordRevokedSessions(
+            trx,
+            [target].flatMap((s) => endedSessionOf(s.payload) ?? []),
+          )
+          await recordAudit(trx, {
+            event: 'auth.logout',
+            ...context(req, who),
+            subjectId: who.citizen.id,
+            data: { scope: 'other_device' },
+          })
+        })
+      }
+      return reply.redirect('/akun/perangkat?pesan=keluar', 303)
+    },
+  )
 
-  app.post('/akun/perangkat/keluar-semua', { schema: { body: csrfOnlyBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/perangkat' } }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, '/akun/perangkat')
-    if (!who) return reply
-    await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log)
-    await db.transaction().execute(async (trx) => {
-      await destroyAccountArtifacts(trx, who.citizen.id, credentialArtifacts)
-      await recordAudit(trx, { event: 'auth.logout', ...context(req, who), subjectId: who.citizen.id, data: { scope: 'all_devices' } })
-    })
-    return reply.redirect('/akun/keluar-semua', 303)
-  })
+  app.post(
+    '/akun/perangkat/keluar-semua',
+    { schema: { body: csrfOnlyBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/perangkat' } },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/perangkat')
+      if (!who) return reply
+      await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log)
+      await db.transaction().execute(async (trx) => {
+        await destroyAccountArtifacts(trx, who.citizen.id, credentialArtifacts)
+        await recordAudit(trx, {
+          event: 'auth.logout',
+          ...context(req, who),
+          subjectId: who.citizen.id,
+          data: { scope: 'all_devices' },
+        })
+      })
+      return reply.redirect('/akun/keluar-semua', 303)
+    },
+  )
 
   app.get('/akun/keluar-semua', async (req, reply) => {
     const t = accountText(req)
@@ -763,35 +903,48 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     })
   })
 
-  app.post('/akun/instansi/cabut', { schema: { body: revokeBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/instansi' } }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, '/akun/instansi')
-    if (!who) return reply
-    const clientId = (req.body as { instansi: string }).instansi
-    const grants = (await listPayloadsForAccount(db, 'Grant', who.citizen.id)).filter((g) => g.payload.clientId === clientId)
-    if (grants.length === 0 || clientId === accountClientId) return reply.redirect('/akun/instansi', 303)
-    // Every session of the citizen at that client, for the gateways: the app's JWT access
-    // tokens are checked there, not here (session-revocation.ts).
-    const sessions = (await listPayloadsForAccount(db, 'Session', who.citizen.id)).flatMap((s) => {
-      const ended = endedSessionOf(s.payload)
-      return ended !== undefined && ended.clientIds.includes(clientId) ? [{ uid: ended.uid, clientIds: [clientId] }] : []
-    })
-    // The grant and everything issued under it go together, with the audit entry.
-    await db.transaction().execute(async (trx) => {
-      await recordRevokedSessions(trx, sessions)
-      for (const g of grants) {
-        for (const model of grantArtifacts) await revokePayloadsByGrantId(trx, model, g.id)
-        await destroyPayload(trx, 'Grant', g.id)
-      }
-      await recordAudit(trx, { event: 'consent.revoked', ...context(req, who), subjectId: who.citizen.id, clientId })
-    })
-    return reply.redirect(`/akun/instansi?dicabut=${encodeURIComponent(clientId)}`, 303)
-  })
+  app.post(
+    '/akun/instansi/cabut',
+    { schema: { body: revokeBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/instansi' } },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/instansi')
+      if (!who) return reply
+      const clientId = (req.body as { instansi: string }).instansi
+      const grants = (await listPayloadsForAccount(db, 'Grant', who.citizen.id)).filter(
+        (g) => g.payload.clientId === clientId,
+      )
+      if (grants.length === 0 || clientId === accountClientId) return reply.redirect('/akun/instansi', 303)
+      // Every session of the citizen at that client, for the gateways: the app's JWT access
+      // tokens are checked there, not here (session-revocation.ts).
+      const sessions = (await listPayloadsForAccount(db, 'Session', who.citizen.id)).flatMap((s) => {
+        const ended = endedSessionOf(s.payload)
+        return ended !== undefined && ended.clientIds.includes(clientId)
+          ? [{ uid: ended.uid, clientIds: [clientId] }]
+          : []
+      })
+      // The grant and everything issued under it go together, with the audit entry.
+      await db.transaction().execute(async (trx) => {
+        await recordRevokedSessions(trx, sessions)
+        for (const g of grants) {
+          for (const model of grantArtifacts) await revokePayloadsByGrantId(trx, model, g.id)
+          await destroyPayload(trx, 'Grant', g.id)
+        }
+        await recordAudit(trx, { event: 'consent.revoked', ...context(req, who), subjectId: who.citizen.id, clientId })
+      })
+      return reply.redirect(`/akun/instansi?dicabut=${encodeURIComponent(clientId)}`, 303)
+    },
+  )
 
   // -------------------------------------------------------------------------------------
   // Activity (audit trail)
 
   /** One entry of the trail in the citizen's words: what happened, to what, by whom (display-names.ts). */
-  function describeEvent(t: AccountText, names: DisplayNames, who: SignedIn, e: AuditEvent): { what: string; by: string | undefined } {
+  function describeEvent(
+    t: AccountText,
+    names: DisplayNames,
+    who: SignedIn,
+    e: AuditEvent,
+  ): { what: string; by: string | undefined } {
     const data = (e.data ?? {}) as Record<string, unknown>
     const text = (k: string): string | undefined => (typeof data[k] === 'string' ? (data[k] as string) : undefined)
     const document = names.documentType(text('type') ?? '')
@@ -812,16 +965,29 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const byAgency = e.actor.startsWith('client:')
     switch (e.event) {
       case 'document.fetched':
-        return { what: service ? t('act.fetchedFor', { document, agency, service }) : t('act.fetched', { document, agency }), by: undefined }
+        return {
+          what: service ? t('act.fetchedFor', { document, agency, service }) : t('act.fetched', { document, agency }),
+          by: undefined,
+        }
       case 'document.fetch_refused': {
         const reason = text('reason')
-        const why = reason === 'revoked' ? t('act.refused.revoked') : reason === 'deleted' ? t('act.refused.deleted') : t('act.refused.other')
+        const why =
+          reason === 'revoked'
+            ? t('act.refused.revoked')
+            : reason === 'deleted'
+              ? t('act.refused.deleted')
+              : t('act.refused.other')
         return { what: t('act.refused', { document, agency, why }), by: undefined }
       }
       case 'document.grant_created': {
-        const types = Array.isArray(data.documentTypes) ? data.documentTypes.filter((x): x is string => typeof x === 'string') : []
+        const types = Array.isArray(data.documentTypes)
+          ? data.documentTypes.filter((x): x is string => typeof x === 'string')
+          : []
         const documents = types.map((x) => names.documentType(x)).join(', ') || document
-        return { what: service ? t('act.grantedFor', { documents, agency, service }) : t('act.granted', { documents, agency }), by }
+        return {
+          what: service ? t('act.grantedFor', { documents, agency, service }) : t('act.granted', { documents, agency }),
+          by,
+        }
       }
       case 'document.grant_revoked':
         return { what: service ? t('act.grantRevokedFor', { agency, service }) : t('act.grantRevoked', { agency }), by }
@@ -856,7 +1022,11 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const items = events.map((e) => {
       const { what, by } = describeEvent(t, names, who, e)
       const when = clockTime(e.at, locale, timeZone)
-      const parts = [when, ...(by !== undefined ? [t('akun.activity.by', { by })] : []), ...(e.ip ? [t('akun.activity.ip', { ip: e.ip })] : [])]
+      const parts = [
+        when,
+        ...(by !== undefined ? [t('akun.activity.by', { by })] : []),
+        ...(e.ip ? [t('akun.activity.ip', { ip: e.ip })] : []),
+      ]
       return { at: e.at, what, meta: parts.join(' · ') }
     })
     return groupByDay(items, (i) => i.at, locale, timeZone)
@@ -871,11 +1041,17 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const before = q.sebelum !== undefined && !Number.isNaN(Date.parse(q.sebelum)) ? new Date(q.sebelum) : undefined
     const filter = q.oleh
     const actorKind = filter === undefined ? undefined : activityFilters[filter]
-    const events = await listAuditForSubject(db, who.citizen.id, { limit: pageSize + 1, ...(before ? { before } : {}), ...(actorKind ? { actorKind } : {}) })
+    const events = await listAuditForSubject(db, who.citizen.id, {
+      limit: pageSize + 1,
+      ...(before ? { before } : {}),
+      ...(actorKind ? { actorKind } : {}),
+    })
     const shown = events.slice(0, pageSize)
     const last = shown[shown.length - 1]
     const href = (params: Record<string, string | undefined>) => {
-      const s = new URLSearchParams(Object.entries(params).filter((kv): kv is [string, string] => kv[1] !== undefined)).toString()
+      const s = new URLSearchParams(
+        Object.entries(params).filter((kv): kv is [string, string] => kv[1] !== undefined),
+      ).toString()
       return s === '' ? '/akun/aktivitas' : `/akun/aktivitas?${s}`
     }
     return reply.page('akun-aktivitas', {
@@ -885,7 +1061,12 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         { href: href({ oleh: 'instansi' }), text: t('akun.activity.filter.agencies'), current: filter === 'instansi' },
         { href: href({ oleh: 'petugas' }), text: t('akun.activity.filter.officers'), current: filter === 'petugas' },
       ],
-      none: filter === 'instansi' ? t('akun.activity.noneAgencies') : filter === 'petugas' ? t('akun.activity.noneOfficers') : t('akun.activity.none'),
+      none:
+        filter === 'instansi'
+          ? t('akun.activity.noneAgencies')
+          : filter === 'petugas'
+            ? t('akun.activity.noneOfficers')
+            : t('akun.activity.none'),
       olderHref: events.length > pageSize && last ? href({ oleh: filter, sebelum: last.at.toISOString() }) : '',
       newestHref: before ? href({ oleh: filter }) : '',
     })
@@ -917,7 +1098,12 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     ])
     const names = await loadDisplayNames(db, config, locale, grants)
     const verifiedText = (v: boolean) => (v ? t('akun.verified') : t('akun.unverified'))
-    await recordAudit(db, { event: 'data.exported', ...context(req, who), subjectId: c.id, data: { format: 'summary', activityEntries: events.length } })
+    await recordAudit(db, {
+      event: 'data.exported',
+      ...context(req, who),
+      subjectId: c.id,
+      data: { format: 'summary', activityEntries: events.length },
+    })
     return reply.page('akun-ringkasan', {
       exportedAt: formatTime(t, new Date(), locale),
       profile: [
@@ -927,12 +1113,18 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         [t('akun.gender'), c.gender === 'female' ? t('akun.female') : t('akun.male')],
         [t('akun.email'), c.email ? `${c.email} (${verifiedText(c.emailVerified)})` : t('akun.empty')],
         [t('akun.phone'), c.phone ? `${formatPhone(c.phone)} (${verifiedText(c.phoneVerified)})` : t('akun.empty')],
-        [t('akun.level'), c.assuranceLevel === 3 ? t('akun.level3') : c.assuranceLevel === 2 ? t('akun.level2') : t('akun.level1')],
+        [
+          t('akun.level'),
+          c.assuranceLevel === 3 ? t('akun.level3') : c.assuranceLevel === 2 ? t('akun.level2') : t('akun.level1'),
+        ],
         [t('akun.summary.created'), formatTime(t, c.createdAt, locale)],
       ],
       documents: docs.map((d) => ({
         name: names.documentType(d.type),
-        detail: t('akun.summary.documentDetail', { n: d.current.version, time: formatTime(t, d.current.uploadedAt, locale) }),
+        detail: t('akun.summary.documentDetail', {
+          n: d.current.version,
+          time: formatTime(t, d.current.uploadedAt, locale),
+        }),
         status: d.current.verified ? t('akun.summary.documentVerified') : t('akun.summary.documentUnverified'),
       })),
       agencies: agencies.map((a) => ({
@@ -959,77 +1151,89 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     })
   })
 
-  app.post('/akun/data', { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh] }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, '/akun/data')
-    if (!who) return reply
-    const c = who.citizen
-    const [sessions, agencies] = await Promise.all([sessionsOf(who), agenciesOf(who)])
-    const sessionClients = await clientNames(db, sessions.flatMap((s) => s.clientIds))
-    // The whole trail, in pages, newest first.
-    const activity: AuditEvent[] = []
-    let before: Date | undefined
-    for (let page = 0; page < 20; page++) {
-      const chunk = await activityOf(who, before, 1000)
-      activity.push(...chunk)
-      if (chunk.length < 1000) break
-      before = chunk[chunk.length - 1]?.at
-    }
-    const exportedAt = new Date()
-    // Only what is the citizen's: never the password hash (Citizen has none), a session
-    // id, a token or a code.
-    const data = {
-      format: 'satupintu-data-export/1',
-      exportedAt: exportedAt.toISOString(),
-      issuer: config.idp.issuer,
-      profile: {
-        sub: c.id,
-        nik: c.nik,
-        name: c.name,
-        birthDate: c.birthDate,
-        gender: c.gender,
-        email: c.email,
-        emailVerified: c.emailVerified,
-        phone: c.phone,
-        phoneVerified: c.phoneVerified,
-        assuranceLevel: c.assuranceLevel,
-        status: c.status,
-        createdAt: c.createdAt.toISOString(),
-        updatedAt: c.updatedAt.toISOString(),
-        passwordChangedAt: c.passwordChangedAt?.toISOString() ?? null,
-      },
-      agencies: agencies.map((a) => ({
-        clientId: a.clientId,
-        name: a.name,
-        agencyId: a.agencyId,
-        scopes: a.scopes,
-        allowedSince: a.since?.toISOString() ?? null,
-      })),
-      // Documents held (no bytes: each downloads from the account page), their grants and every access.
-      documents: await exportDocumentsData(db, c.id, exportedAt),
-      sessions: sessions.map((s) => ({
-        thisDevice: s.thisDevice,
-        signedInAt: s.signedInAt?.toISOString() ?? null,
-        lastUsedAt: s.lastUsedAt?.toISOString() ?? null,
-        expiresAt: s.expiresAt?.toISOString() ?? null,
-        usedFor: s.clientIds.map((id) => ({ clientId: id, name: sessionClients.get(id)?.name ?? null })),
-      })),
-      activity: activity.map((e) => ({
-        at: e.at.toISOString(),
-        event: e.event,
-        actor: e.actor,
-        clientId: e.client_id,
-        ip: e.ip,
-        requestId: e.request_id,
-        data: e.data,
-      })),
-    }
-    await recordAudit(db, { event: 'data.exported', ...context(req, who), subjectId: c.id, data: { activityEntries: activity.length } })
-    return reply
-      .code(200)
-      .header('content-type', 'application/json; charset=utf-8')
-      .header('content-disposition', 'attachment; filename="data-saya.json"')
-      .header('cache-control', 'no-store')
-      .header('x-content-type-options', 'nosniff')
-      .send(`${JSON.stringify(data, null, 2)}\n`)
-  })
+  app.post(
+    '/akun/data',
+    { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh] },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/data')
+      if (!who) return reply
+      const c = who.citizen
+      const [sessions, agencies] = await Promise.all([sessionsOf(who), agenciesOf(who)])
+      const sessionClients = await clientNames(
+        db,
+        sessions.flatMap((s) => s.clientIds),
+      )
+      // The whole trail, in pages, newest first.
+      const activity: AuditEvent[] = []
+      let before: Date | undefined
+      for (let page = 0; page < 20; page++) {
+        const chunk = await activityOf(who, before, 1000)
+        activity.push(...chunk)
+        if (chunk.length < 1000) break
+        before = chunk[chunk.length - 1]?.at
+      }
+      const exportedAt = new Date()
+      // Only what is the citizen's: never the password hash (Citizen has none), a session
+      // id, a token or a code.
+      const data = {
+        format: 'satupintu-data-export/1',
+        exportedAt: exportedAt.toISOString(),
+        issuer: config.idp.issuer,
+        profile: {
+          sub: c.id,
+          nik: c.nik,
+          name: c.name,
+          birthDate: c.birthDate,
+          gender: c.gender,
+          email: c.email,
+          emailVerified: c.emailVerified,
+          phone: c.phone,
+          phoneVerified: c.phoneVerified,
+          assuranceLevel: c.assuranceLevel,
+          status: c.status,
+          createdAt: c.createdAt.toISOString(),
+          updatedAt: c.updatedAt.toISOString(),
+          passwordChangedAt: c.passwordChangedAt?.toISOString() ?? null,
+        },
+        agencies: agencies.map((a) => ({
+          clientId: a.clientId,
+          name: a.name,
+          agencyId: a.agencyId,
+          scopes: a.scopes,
+          allowedSince: a.since?.toISOString() ?? null,
+        })),
+        // Documents held (no bytes: each downloads from the account page), their grants and every access.
+        documents: await exportDocumentsData(db, c.id, exportedAt),
+        sessions: sessions.map((s) => ({
+          thisDevice: s.thisDevice,
+          signedInAt: s.signedInAt?.toISOString() ?? null,
+          lastUsedAt: s.lastUsedAt?.toISOString() ?? null,
+          expiresAt: s.expiresAt?.toISOString() ?? null,
+          usedFor: s.clientIds.map((id) => ({ clientId: id, name: sessionClients.get(id)?.name ?? null })),
+        })),
+        activity: activity.map((e) => ({
+          at: e.at.toISOString(),
+          event: e.event,
+          actor: e.actor,
+          clientId: e.client_id,
+          ip: e.ip,
+          requestId: e.request_id,
+          data: e.data,
+        })),
+      }
+      await recordAudit(db, {
+        event: 'data.exported',
+        ...context(req, who),
+        subjectId: c.id,
+        data: { activityEntries: activity.length },
+      })
+      return reply
+        .code(200)
+        .header('content-type', 'application/json; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="data-saya.json"')
+        .header('cache-control', 'no-store')
+        .header('x-content-type-options', 'nosniff')
+        .send(`${JSON.stringify(data, null, 2)}\n`)
+    },
+  )
 }

@@ -62,7 +62,13 @@ class KyselyAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     if (this.#model === 'Client') throw new Error('clients are managed with `satupintu clients`')
     const loaded = this.#model === 'Session' && providerRequest.getStore()?.loadedSessions?.has(id) === true
-    await upsertPayload(this.#db, { model: this.#model, id, payload: payload as Record<string, unknown>, expiresInSeconds: expiresIn, updateOnly: loaded })
+    await upsertPayload(this.#db, {
+      model: this.#model,
+      id,
+      payload: payload as Record<string, unknown>,
+      expiresInSeconds: expiresIn,
+      updateOnly: loaded,
+    })
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {

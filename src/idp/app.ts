@@ -95,7 +95,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   await registerOpenApi(app, {
     title: 'Satu Pintu identity provider: documents API',
     description:
-      "For agencies integrated as OpenID Connect relying parties (docs/agency-integration.md). The OpenID Connect endpoints themselves (authorization, token, userinfo, end-session, JWKS) are described by the discovery document at /.well-known/openid-configuration; pages for citizens are not listed.",
+      'For agencies integrated as OpenID Connect relying parties (docs/agency-integration.md). The OpenID Connect endpoints themselves (authorization, token, userinfo, end-session, JWKS) are described by the discovery document at /.well-known/openid-configuration; pages for citizens are not listed.',
     serverUrl: config.idp.issuer,
     tags: [
       { name: 'documents', description: "The citizen's documents, as signed links, for an agency the citizen allowed" },
@@ -105,8 +105,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createServiceMetrics({ service: 'idp', database })
   // oidc-provider's paths have no Fastify route: the provider path names them.
   instrumentApp(app, metrics, { routeOf: (req) => providerPathOf(req.url) })
-  const kek =
-    deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (msg) => logger.warn(msg)))
+  const kek = deps.keyEncryption ?? createKeyEncryption(resolveKeyEncryptionSecret(config, (msg) => logger.warn(msg)))
   const pages = createProviderPages()
   // The document vault's bytes (under dataDir unless configured elsewhere) and the key of
   // its signed links, derived from the key-encryption secret every instance holds.
@@ -124,7 +123,10 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     })
     for (const c of applied) {
       if (c.client_secret !== undefined) {
-        logger.warn({ clientId: c.client_id }, 'client created from idp.clientsFile: issue its secret with `satupintu clients rotate-secret`')
+        logger.warn(
+          { clientId: c.client_id },
+          'client created from idp.clientsFile: issue its secret with `satupintu clients rotate-secret`',
+        )
       }
     }
     logger.info({ clients: applied.length }, 'relying parties applied from idp.clientsFile')
@@ -138,7 +140,15 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
 
   async function build(): Promise<Current> {
     const [signing, cookies] = await Promise.all([loadKeys(db, kek, 'oidc'), loadKeys(db, kek, 'cookie')])
-    const provider = buildProvider({ config, db, logger, jwks: signing.jwks, cookieKeys: cookies.cookieKeys, pages, subjects })
+    const provider = buildProvider({
+      config,
+      db,
+      logger,
+      jwks: signing.jwks,
+      cookieKeys: cookies.cookieKeys,
+      pages,
+      subjects,
+    })
     // Outermost: sees every answer, including those of oidc-provider's error handlers.
     provider.use(databaseOutageAnswers)
     wireEvents(provider)
@@ -161,7 +171,10 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       }
     })
     provider.on('backchannel.error', (_ctx, err, client) =>
-      logger.warn({ err: { message: (err as Error).message }, clientId: client.clientId }, 'back-channel logout failed'),
+      logger.warn(
+        { err: { message: (err as Error).message }, clientId: client.clientId },
+        'back-channel logout failed',
+      ),
     )
     provider.on('grant.revoked', (_ctx, grantId) => logger.info({ grantId }, 'grant revoked'))
     provider.on('grant.success', (ctx) => {
@@ -169,28 +182,35 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       const client = ctx.oidc.client
       const token = ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials
       const accountId = ctx.oidc.entities.Account?.accountId
-      awaitBeforeAnswer(recordAudit(db, {
-        event: 'token.issued',
-        actor: client ? `client:${client.clientId}` : 'system',
-        subjectId: accountId,
-        clientId: client?.clientId,
-        ip: ctx.ip,
-        requestId: providerRequest.getStore()?.request.id,
-        data: { grantType: String(ctx.oidc.params?.grant_type ?? ''), scope: token?.scope ?? '' },
-      }))
+      awaitBeforeAnswer(
+        recordAudit(db, {
+          event: 'token.issued',
+          actor: client ? `client:${client.clientId}` : 'system',
+          subjectId: accountId,
+          clientId: client?.clientId,
+          ip: ctx.ip,
+          requestId: providerRequest.getStore()?.request.id,
+          data: { grantType: String(ctx.oidc.params?.grant_type ?? ''), scope: token?.scope ?? '' },
+        }),
+      )
     })
     provider.on('end_session.success', (ctx) => {
       const accountId = ctx.oidc.session?.accountId
       if (!accountId) return
-      awaitBeforeAnswer(recordEndedSession(ctx), 'session revocation write failed: the gateways accept its tokens until they expire')
-      awaitBeforeAnswer(recordAudit(db, {
-        event: 'auth.logout',
-        actor: `citizen:${accountId}`,
-        subjectId: accountId,
-        clientId: ctx.oidc.client?.clientId,
-        ip: ctx.ip,
-        requestId: providerRequest.getStore()?.request.id,
-      }))
+      awaitBeforeAnswer(
+        recordEndedSession(ctx),
+        'session revocation write failed: the gateways accept its tokens until they expire',
+      )
+      awaitBeforeAnswer(
+        recordAudit(db, {
+          event: 'auth.logout',
+          actor: `citizen:${accountId}`,
+          subjectId: accountId,
+          clientId: ctx.oidc.client?.clientId,
+          ip: ctx.ip,
+          requestId: providerRequest.getStore()?.request.id,
+        }),
+      )
     })
   }
 
@@ -204,7 +224,10 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
    * endpoint, whose redirect cannot carry a status, the code RFC 6749 §4.1.2.1 defines for
    * it: `temporarily_unavailable`. Pages are rendered as 503 by provider-pages.ts.
    */
-  async function databaseOutageAnswers(ctx: Parameters<Parameters<Provider['use']>[0]>[0], next: () => Promise<unknown>): Promise<void> {
+  async function databaseOutageAnswers(
+    ctx: Parameters<Parameters<Provider['use']>[0]>[0],
+    next: () => Promise<unknown>,
+  ): Promise<void> {
     await next()
     if (!databaseFailed.has(ctx)) return
     ctx.set('retry-after', String(databaseRetryAfterSeconds))
@@ -284,9 +307,24 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   //  - document retention: replaced and deleted documents' bytes go after documents.retentionDays.
   const jobs = createJobs(logger, [
     { name: 'key reload', everyMs: config.idp.keys.refreshSeconds * 1000, run: reload },
-    { name: 'expired OIDC rows purge', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => purgeExpiredPayloads(db) },
-    { name: 'ended sessions pruning', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => pruneRevokedSessions(db) },
-    { name: 'sign-in counter pruning', everyMs: 10 * 60 * 1000, firstAfterMs: 1000, run: () => pruneSourceCounters(db) },
+    {
+      name: 'expired OIDC rows purge',
+      everyMs: 10 * 60 * 1000,
+      firstAfterMs: 1000,
+      run: () => purgeExpiredPayloads(db),
+    },
+    {
+      name: 'ended sessions pruning',
+      everyMs: 10 * 60 * 1000,
+      firstAfterMs: 1000,
+      run: () => pruneRevokedSessions(db),
+    },
+    {
+      name: 'sign-in counter pruning',
+      everyMs: 10 * 60 * 1000,
+      firstAfterMs: 1000,
+      run: () => pruneSourceCounters(db),
+    },
     {
       name: 'old one-time codes pruning',
       everyMs: 60 * 60 * 1000,
@@ -296,7 +334,11 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     {
       name: 'document retention purge',
       everyMs: 60 * 60 * 1000,
-      run: async () => logger.info({ report: await purgeDocuments(db, documentStorage, config.documents) }, 'document retention purge done'),
+      run: async () =>
+        logger.info(
+          { report: await purgeDocuments(db, documentStorage, config.documents) },
+          'document retention purge done',
+        ),
     },
   ])
   jobs.start()
@@ -333,7 +375,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     reply.hijack()
     // The discovery document no longer depends on the request: caches may keep it a while
     // (OpenID Connect Discovery 1.0 §4 leaves caching to HTTP; RFC 9111 §5.2.2.10).
-    if (discoveryPaths.has(request.url.split('?', 1)[0] ?? '')) reply.raw.setHeader('cache-control', 'public, max-age=300')
+    if (discoveryPaths.has(request.url.split('?', 1)[0] ?? ''))
+      reply.raw.setHeader('cache-control', 'public, max-age=300')
     reply.raw.setHeader('x-request-id', request.id)
     // oidc-provider's own pages (its self-posting forms) carry no CSP: none of its
     // responses may be framed. Our pages (provider-pages.ts) replace this with the full policy.
@@ -355,10 +398,18 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   })
   // "Home" names the issuer: on the 421 page of a refused host a relative `/` would lead
   // back to that same refused host.
-  await registerPages(app, { config, homeHref: `${config.idp.issuer.replace(/\/+$/, '')}/`, templateDirs: [templatesDir], messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages) })
+  await registerPages(app, {
+    config,
+    homeHref: `${config.idp.issuer.replace(/\/+$/, '')}/`,
+    templateDirs: [templatesDir],
+    messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages),
+  })
   const catalogue = mergeMessages(commonMessages, idpMessages)
   app.decorate('idpText', (req: FastifyRequest, key: string, params?: Record<string, string | number>) => {
-    const t = translator(catalogue, pickLocale(req)) as unknown as (k: string, p?: Record<string, string | number>) => string
+    const t = translator(catalogue, pickLocale(req)) as unknown as (
+      k: string,
+      p?: Record<string, string | number>,
+    ) => string
     return t(key, params)
   })
   // CSRF tokens are HMACs keyed with this (forms.ts), the same on every instance.
@@ -367,10 +418,28 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   // TOTP secrets sealed like keys at rest; recovery codes hashed under a key of their own.
   const secondFactors = { sealer: kek, recoveryKey: kek.derive('recovery codes') }
   await app.register(interactionRoutes, { config, db, provider: () => current.provider, secondFactors })
-  await app.register(accountRoutes, { config, db, provider: () => current.provider, otpSecret: kek.derive('one-time codes'), secondFactors })
+  await app.register(accountRoutes, {
+    config,
+    db,
+    provider: () => current.provider,
+    otpSecret: kek.derive('one-time codes'),
+    secondFactors,
+  })
   await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
-  await app.register(documentConsentRoutes, { config, db, provider: () => current.provider, questionKey: kek.derive('document questions'), subjects })
-  await app.register(documentApiRoutes, { config, db, provider: () => current.provider, storage: documentStorage, keyring: linkKeyring })
+  await app.register(documentConsentRoutes, {
+    config,
+    db,
+    provider: () => current.provider,
+    questionKey: kek.derive('document questions'),
+    subjects,
+  })
+  await app.register(documentApiRoutes, {
+    config,
+    db,
+    provider: () => current.provider,
+    storage: documentStorage,
+    keyring: linkKeyring,
+  })
 
   await app.register(devMailboxRoutes, { config, mailbox: delivery.mailbox })
 

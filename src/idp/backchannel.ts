@@ -30,7 +30,10 @@ export async function notifyBackchannelLogout(
           if (!client?.backchannelLogoutUri) return
           // Client#backchannelLogout(sub, sid) is oidc-provider's own delivery (lib/models/
           // client.js), the one /session/end uses; @types/oidc-provider does not declare it.
-          await (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(accountId, auth.sid ?? '')
+          await (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(
+            accountId,
+            auth.sid ?? '',
+          )
         })().catch((err: unknown) => {
           logger.warn({ clientId, err: { message: (err as Error).message } }, 'back-channel logout failed')
         }),

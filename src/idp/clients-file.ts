@@ -3,7 +3,16 @@ import type { Kysely } from 'kysely'
 import { parse as parseYaml } from 'yaml'
 import type { Database } from '../db/database.ts'
 import { verifySectorIdentifier } from './sector-identifier.ts'
-import { ClientError, findClient, prepareClient, upsertClient, type AuthMethod, type ClientInput, type ClientPolicy, type DocumentServiceInput } from './clients.ts'
+import {
+  ClientError,
+  findClient,
+  prepareClient,
+  upsertClient,
+  type AuthMethod,
+  type ClientInput,
+  type ClientPolicy,
+  type DocumentServiceInput,
+} from './clients.ts'
 
 /** A clients file that cannot be applied; the message names the entry and the key. */
 export class ClientsFileError extends Error {
@@ -66,7 +75,8 @@ export async function applyClientsFile(
       if (c.first_party !== undefined) input.firstParty = flag('first_party', c.first_party)
       if (c.sector_identifier_uri !== undefined) input.sectorIdentifierUri = String(c.sector_identifier_uri)
       if (c.application_type !== undefined) input.applicationType = c.application_type
-      if (c.dpop_bound_access_tokens !== undefined) input.dpopBound = flag('dpop_bound_access_tokens', c.dpop_bound_access_tokens)
+      if (c.dpop_bound_access_tokens !== undefined)
+        input.dpopBound = flag('dpop_bound_access_tokens', c.dpop_bound_access_tokens)
       if (c.document_services !== undefined) {
         if (!Array.isArray(c.document_services)) throw new ClientError('document_services', 'must be a list')
         input.documentServices = c.document_services
@@ -96,7 +106,11 @@ export async function applyClientsFile(
       const existing = await findClient(trx, p.clientId)
       // An existing client keeps its secret; only a new one gets (and shows) a secret.
       await upsertClient(trx, existing ? { ...p, secret: undefined } : p, 'file')
-      out.push(existing || p.secret === undefined ? { client_id: p.clientId, created: !existing } : { client_id: p.clientId, created: true, client_secret: p.secret })
+      out.push(
+        existing || p.secret === undefined
+          ? { client_id: p.clientId, created: !existing }
+          : { client_id: p.clientId, created: true, client_secret: p.secret },
+      )
     }
     return out
   })
@@ -108,5 +122,8 @@ function flag(field: string, value: unknown): boolean {
 }
 
 function sameSectorInputs(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  return a.sector_identifier_uri === b.sector_identifier_uri && JSON.stringify(a.redirect_uris) === JSON.stringify(b.redirect_uris)
+  return (
+    a.sector_identifier_uri === b.sector_identifier_uri &&
+    JSON.stringify(a.redirect_uris) === JSON.stringify(b.redirect_uris)
+  )
 }

@@ -141,17 +141,19 @@ export function validateRedirectUri(field: string, value: string, policy: Client
     throw new ClientError(field, `is not a URL: ${value}`)
   }
   if (value.includes('#')) throw new ClientError(field, `must not contain a fragment: ${value}`)
-  if (url.username !== '' || url.password !== '') throw new ClientError(field, `must not contain user information: ${value}`)
+  if (url.username !== '' || url.password !== '')
+    throw new ClientError(field, `must not contain user information: ${value}`)
   if (url.protocol === 'https:') return value
   if (url.protocol === 'http:' && policy.allowLoopbackHttp && isLoopbackHost(url.hostname)) return value
   if (url.protocol !== 'http:' && field.includes('redirect_uris')) {
-    throw new ClientError(field, `must use https; a private-use scheme is only for a native app (application_type native, RFC 8252 §7.1): ${value}`)
+    throw new ClientError(
+      field,
+      `must use https; a private-use scheme is only for a native app (application_type native, RFC 8252 §7.1): ${value}`,
+    )
   }
   throw new ClientError(
     field,
-    policy.allowLoopbackHttp
-      ? `must use https (http only for localhost): ${value}`
-      : `must use https: ${value}`,
+    policy.allowLoopbackHttp ? `must use https (http only for localhost): ${value}` : `must use https: ${value}`,
   )
 }
 
@@ -175,13 +177,16 @@ function subjectMetadata(
   const firstParty = input.firstParty === true
   const out: Record<string, unknown> = { [firstPartyKey]: firstParty }
   if (!shape.needsRedirect) {
-    if (input.subjectType === 'pairwise') throw new ClientError('subject_type', 'a client without the authorization_code grant receives no citizen subject')
-    if (input.sectorIdentifierUri !== undefined) throw new ClientError('sector_identifier_uri', 'is only for clients that receive citizen subjects')
+    if (input.subjectType === 'pairwise')
+      throw new ClientError('subject_type', 'a client without the authorization_code grant receives no citizen subject')
+    if (input.sectorIdentifierUri !== undefined)
+      throw new ClientError('sector_identifier_uri', 'is only for clients that receive citizen subjects')
     // Its tokens' `sub` is its own client id.
     return { ...out, subject_type: 'public' }
   }
   const subjectType = input.subjectType ?? (firstParty ? 'public' : 'pairwise')
-  if (subjectType !== 'public' && subjectType !== 'pairwise') throw new ClientError('subject_type', 'must be public or pairwise')
+  if (subjectType !== 'public' && subjectType !== 'pairwise')
+    throw new ClientError('subject_type', 'must be public or pairwise')
   if (subjectType === 'public') {
     if (!firstParty) {
       throw new ClientError(
@@ -189,7 +194,8 @@ function subjectMetadata(
         "public subjects are only for the regency's own first-party clients: an agency gets pairwise subjects, so that agencies cannot link their records (OpenID Connect Core §8.1)",
       )
     }
-    if (input.sectorIdentifierUri !== undefined) throw new ClientError('sector_identifier_uri', 'is only for pairwise subjects')
+    if (input.sectorIdentifierUri !== undefined)
+      throw new ClientError('sector_identifier_uri', 'is only for pairwise subjects')
     return { ...out, subject_type: 'public' }
   }
   const metadata: Record<string, unknown> = { ...out, subject_type: 'pairwise' }
@@ -215,7 +221,8 @@ function validateSectorIdentifierUri(value: string): string {
     throw new ClientError(field, `is not a URL: ${value}`)
   }
   if (url.protocol !== 'https:') throw new ClientError(field, `must use https (OpenID Connect Core §8.1): ${value}`)
-  if (value.includes('#') || url.username !== '' || url.password !== '') throw new ClientError(field, `must not contain a fragment or user information: ${value}`)
+  if (value.includes('#') || url.username !== '' || url.password !== '')
+    throw new ClientError(field, `must not contain a fragment or user information: ${value}`)
   return value
 }
 
@@ -225,15 +232,35 @@ function validateApplicationType(input: ClientInput): 'web' | 'native' {
   if (type !== 'web' && type !== 'native') throw new ClientError('application_type', 'must be web or native')
   if (type === 'native' && input.authMethod !== 'none') {
     // RFC 8252 §8.5: a secret shipped inside an app is known to everyone who has the app.
-    throw new ClientError('auth_method', 'a native app cannot keep a secret: native clients authenticate with none (and PKCE), RFC 8252 §8.5')
+    throw new ClientError(
+      'auth_method',
+      'a native app cannot keep a secret: native clients authenticate with none (and PKCE), RFC 8252 §8.5',
+    )
   }
   return type
 }
 
 /** Schemes a native app's redirect URI may never use: the web's own, and ones that run or read content. */
 const forbiddenNativeSchemes = new Set([
-  'about', 'blob', 'chrome', 'chrome-extension', 'content', 'data', 'file', 'ftp', 'intent', 'javascript', 'jar',
-  'mailto', 'sms', 'tel', 'urn', 'vbscript', 'view-source', 'ws', 'wss',
+  'about',
+  'blob',
+  'chrome',
+  'chrome-extension',
+  'content',
+  'data',
+  'file',
+  'ftp',
+  'intent',
+  'javascript',
+  'jar',
+  'mailto',
+  'sms',
+  'tel',
+  'urn',
+  'vbscript',
+  'view-source',
+  'ws',
+  'wss',
 ])
 const dnsLabel = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
@@ -254,20 +281,34 @@ export function validateNativeRedirectUri(field: string, value: string, policy: 
     throw new ClientError(field, `is not a URL: ${value}`)
   }
   if (value.includes('#')) throw new ClientError(field, `must not contain a fragment: ${value}`)
-  if (url.username !== '' || url.password !== '') throw new ClientError(field, `must not contain user information: ${value}`)
+  if (url.username !== '' || url.password !== '')
+    throw new ClientError(field, `must not contain user information: ${value}`)
   if (url.protocol === 'https:') {
-    if (isLoopbackHost(url.hostname)) throw new ClientError(field, `a claimed https redirect must be on the agency's own host, not ${url.hostname}: ${value}`)
+    if (isLoopbackHost(url.hostname))
+      throw new ClientError(
+        field,
+        `a claimed https redirect must be on the agency's own host, not ${url.hostname}: ${value}`,
+      )
     return validateRedirectUri(field, value, policy)
   }
   if (url.protocol === 'http:') {
     if (url.hostname === 'localhost') {
-      throw new ClientError(field, `must not use localhost: use http://127.0.0.1/… or http://[::1]/… (RFC 8252 §8.3): ${value}`)
+      throw new ClientError(
+        field,
+        `must not use localhost: use http://127.0.0.1/… or http://[::1]/… (RFC 8252 §8.3): ${value}`,
+      )
     }
     if (url.hostname !== '127.0.0.1' && url.hostname !== '[::1]') {
-      throw new ClientError(field, `http is only for the loopback interface, http://127.0.0.1/… or http://[::1]/… (RFC 8252 §7.3): ${value}`)
+      throw new ClientError(
+        field,
+        `http is only for the loopback interface, http://127.0.0.1/… or http://[::1]/… (RFC 8252 §7.3): ${value}`,
+      )
     }
     if (url.port !== '' || /^http:\/\/(?:127\.0\.0\.1|\[::1\]):/.test(value)) {
-      throw new ClientError(field, `register a loopback redirect without a port: the app may use any port when it signs in (RFC 8252 §7.3): ${value}`)
+      throw new ClientError(
+        field,
+        `register a loopback redirect without a port: the app may use any port when it signs in (RFC 8252 §7.3): ${value}`,
+      )
     }
     return value
   }
@@ -285,7 +326,10 @@ export function validateNativeRedirectUri(field: string, value: string, policy: 
     throw new ClientError(field, `${scheme} is not a domain name in reverse order (RFC 8252 §7.1): ${value}`)
   }
   if (!value.startsWith(`${scheme}:/`) || value.startsWith(`${scheme}://`)) {
-    throw new ClientError(field, `write a private-use redirect with one slash after the scheme, e.g. ${scheme}:/callback (RFC 8252 §7.1): ${value}`)
+    throw new ClientError(
+      field,
+      `write a private-use redirect with one slash after the scheme, e.g. ${scheme}:/callback (RFC 8252 §7.1): ${value}`,
+    )
   }
   return value
 }
@@ -306,9 +350,11 @@ export interface PreparedClient {
 export function prepareClient(input: ClientInput, policy: ClientPolicy): PreparedClient {
   const name = input.name.trim()
   if (name.length < 2 || name.length > 100) throw new ClientError('name', 'must be 2 to 100 characters')
-  if (!agencyIdPattern.test(input.agencyId)) throw new ClientError('agency', 'must be lowercase letters, digits and dashes (2-40)')
+  if (!agencyIdPattern.test(input.agencyId))
+    throw new ClientError('agency', 'must be lowercase letters, digits and dashes (2-40)')
   const clientId = input.clientId ?? `${input.agencyId}-${randomBytes(6).toString('hex')}`
-  if (!clientIdPattern.test(clientId)) throw new ClientError('client_id', 'must be lowercase letters, digits, dots, dashes (3-64)')
+  if (!clientIdPattern.test(clientId))
+    throw new ClientError('client_id', 'must be lowercase letters, digits, dots, dashes (3-64)')
   if (!(authMethods as readonly string[]).includes(input.authMethod)) {
     throw new ClientError('auth_method', `must be one of ${authMethods.join(', ')}`)
   }
@@ -317,7 +363,8 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
     throw new ClientError('grant_types', 'a public client cannot use client_credentials')
   }
   const needsRedirect = grantTypes.includes('authorization_code')
-  if (needsRedirect && input.redirectUris.length === 0) throw new ClientError('redirect_uris', 'at least one is required')
+  if (needsRedirect && input.redirectUris.length === 0)
+    throw new ClientError('redirect_uris', 'at least one is required')
   const applicationType = validateApplicationType(input)
   const redirectOf = applicationType === 'native' ? validateNativeRedirectUri : validateRedirectUri
   const redirectUris = input.redirectUris.map((u, i) => redirectOf(`redirect_uris[${i}]`, u, policy))
@@ -347,7 +394,11 @@ export function prepareClient(input: ClientInput, policy: ClientPolicy): Prepare
     'urn:satupintu:resources': validateResources(input.resources ?? [], policy),
   }
   if (input.documentServices !== undefined && input.documentServices.length > 0) {
-    if (!needsRedirect) throw new ClientError('document_services', 'need the authorization_code grant: the citizen answers in the browser')
+    if (!needsRedirect)
+      throw new ClientError(
+        'document_services',
+        'need the authorization_code grant: the citizen answers in the browser',
+      )
     metadata[documentServicesKey] = validateDocumentServices(input.documentServices, policy)
   }
   if (input.backchannelLogoutUri !== undefined) {
@@ -378,7 +429,8 @@ function validateResources(list: readonly string[], policy: ClientPolicy): strin
 function text(field: string, value: unknown, min: number, max: number): string {
   if (typeof value !== 'string') throw new ClientError(field, 'is required')
   const v = value.trim()
-  if (v.length < min || v.length > max || /[\u0000-\u001f\u007f]/.test(v)) throw new ClientError(field, `must be ${min} to ${max} characters on one line`)
+  if (v.length < min || v.length > max || /[\u0000-\u001f\u007f]/.test(v))
+    throw new ClientError(field, `must be ${min} to ${max} characters on one line`)
   return v
 }
 
@@ -387,7 +439,8 @@ function validateDocumentServices(list: readonly DocumentServiceInput[], policy:
   const seen = new Set<string>()
   return list.map((s, i) => {
     const f = `document_services[${i}]`
-    if (typeof s?.id !== 'string' || !serviceIdPattern.test(s.id)) throw new ClientError(`${f}.id`, 'must be lowercase letters, digits and dashes (2-40)')
+    if (typeof s?.id !== 'string' || !serviceIdPattern.test(s.id))
+      throw new ClientError(`${f}.id`, 'must be lowercase letters, digits and dashes (2-40)')
     const key = `${s.agency?.id ?? ''}/${s.id}`
     if (seen.has(key)) throw new ClientError(`${f}.id`, `${s.id} is listed twice`)
     seen.add(key)
@@ -396,16 +449,28 @@ function validateDocumentServices(list: readonly DocumentServiceInput[], policy:
       if (!serviceIdPattern.test(s.agency.id)) throw new ClientError(`${f}.agency.id`, 'must be an agency id')
       const origin = validateRedirectUri(`${f}.agency.origin`, s.agency.origin, policy)
       if (new URL(origin).origin !== origin) throw new ClientError(`${f}.agency.origin`, `must be an origin: ${origin}`)
-      agency = { id: s.agency.id, name: { id: text(`${f}.agency.name.id`, s.agency.name.id, 2, 200), en: text(`${f}.agency.name.en`, s.agency.name.en, 2, 200) }, origin }
+      agency = {
+        id: s.agency.id,
+        name: {
+          id: text(`${f}.agency.name.id`, s.agency.name.id, 2, 200),
+          en: text(`${f}.agency.name.en`, s.agency.name.en, 2, 200),
+        },
+        origin,
+      }
     }
     const nameId = text(`${f}.name.id`, s.name?.id, 2, 100)
     const purposeId = text(`${f}.purpose.id`, s.purpose?.id, 5, 1000)
     const documents = s.documents
-    if (!Array.isArray(documents) || documents.length === 0) throw new ClientError(`${f}.documents`, 'at least one document type is required')
+    if (!Array.isArray(documents) || documents.length === 0)
+      throw new ClientError(`${f}.documents`, 'at least one document type is required')
     for (const d of documents) {
-      if (typeof d !== 'string' || !serviceIdPattern.test(d)) throw new ClientError(`${f}.documents`, `${String(d)} is not a document type id`)
+      if (typeof d !== 'string' || !serviceIdPattern.test(d))
+        throw new ClientError(`${f}.documents`, `${String(d)} is not a document type id`)
       if (policy.documentTypes !== undefined && !policy.documentTypes.includes(d)) {
-        throw new ClientError(`${f}.documents`, `unknown document type ${d} (documents.types has ${policy.documentTypes.join(', ')})`)
+        throw new ClientError(
+          `${f}.documents`,
+          `unknown document type ${d} (documents.types has ${policy.documentTypes.join(', ')})`,
+        )
       }
     }
     return {
@@ -413,7 +478,10 @@ function validateDocumentServices(list: readonly DocumentServiceInput[], policy:
       ...(agency !== undefined ? { agency } : {}),
       name: { id: nameId, en: s.name.en === undefined ? nameId : text(`${f}.name.en`, s.name.en, 2, 100) },
       documents: [...new Set(documents)],
-      purpose: { id: purposeId, en: s.purpose.en === undefined ? purposeId : text(`${f}.purpose.en`, s.purpose.en, 5, 1000) },
+      purpose: {
+        id: purposeId,
+        en: s.purpose.en === undefined ? purposeId : text(`${f}.purpose.en`, s.purpose.en, 5, 1000),
+      },
     }
   })
 }
@@ -424,10 +492,20 @@ export function documentServicesOf(metadata: Record<string, unknown>): readonly 
   return Array.isArray(v) ? (v as DocumentService[]) : []
 }
 
-export async function insertClient(db: Kysely<Database>, c: PreparedClient, source: ClientSource = 'cli'): Promise<void> {
+export async function insertClient(
+  db: Kysely<Database>,
+  c: PreparedClient,
+  source: ClientSource = 'cli',
+): Promise<void> {
   await db
     .insertInto('oidc_clients')
-    .values({ client_id: c.clientId, agency_id: c.agencyId, name: c.name, metadata: JSON.stringify(c.metadata), source })
+    .values({
+      client_id: c.clientId,
+      agency_id: c.agencyId,
+      name: c.name,
+      metadata: JSON.stringify(c.metadata),
+      source,
+    })
     .execute()
 }
 
@@ -442,7 +520,12 @@ export async function upsertClient(db: Kysely<Database>, c: PreparedClient, sour
     .insertInto('oidc_clients')
     .values({ client_id: c.clientId, agency_id: c.agencyId, name: c.name, metadata: JSON.stringify(metadata), source })
     .onConflict((oc) =>
-      oc.column('client_id').doUpdateSet({ agency_id: c.agencyId, name: c.name, metadata: JSON.stringify(metadata), updated_at: new Date() }),
+      oc.column('client_id').doUpdateSet({
+        agency_id: c.agencyId,
+        name: c.name,
+        metadata: JSON.stringify(metadata),
+        updated_at: new Date(),
+      }),
     )
     .execute()
 }
@@ -452,7 +535,10 @@ export async function findClient(db: Kysely<Database>, clientId: string): Promis
 }
 
 /** What oidc-provider's Client model reads. */
-export async function findClientMetadata(db: Kysely<Database>, clientId: string): Promise<Record<string, unknown> | undefined> {
+export async function findClientMetadata(
+  db: Kysely<Database>,
+  clientId: string,
+): Promise<Record<string, unknown> | undefined> {
   const row = await findClient(db, clientId)
   if (!row) return undefined
   const m = { ...row.metadata }
@@ -487,7 +573,10 @@ export async function rotateClientSecret(db: Kysely<Database>, clientId: string)
   const secret = generateClientSecret()
   await db
     .updateTable('oidc_clients')
-    .set({ metadata: JSON.stringify({ ...row.metadata, client_secret: hashClientSecret(secret) }), updated_at: new Date() })
+    .set({
+      metadata: JSON.stringify({ ...row.metadata, client_secret: hashClientSecret(secret) }),
+      updated_at: new Date(),
+    })
     .where('client_id', '=', clientId)
     .execute()
   return secret

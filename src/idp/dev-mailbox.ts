@@ -7,7 +7,11 @@ export interface DevMailboxRoutesOptions {
   mailbox: DevMailbox | undefined
 }
 
-const idParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } }, required: ['id'] } as const
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
+  required: ['id'],
+} as const
 
 function isLoopback(ip: string): boolean {
   return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1'
@@ -38,10 +42,22 @@ export async function devMailboxRoutes(app: FastifyInstance, opts: DevMailboxRou
   }
 
   function render(reply: FastifyReply, selected?: MailboxEntry) {
-    const entries = mailbox!.entries().map((e) => ({ id: e.id, channel: e.channel, at: when(e.at), to: e.to, subject: e.subject, preview: preview(e), href: `/dev/kotak-surat/${e.id}` }))
+    const entries = mailbox!.entries().map((e) => ({
+      id: e.id,
+      channel: e.channel,
+      at: when(e.at),
+      to: e.to,
+      subject: e.subject,
+      preview: preview(e),
+      href: `/dev/kotak-surat/${e.id}`,
+    }))
     return reply.page('dev-kotak-surat', {
       entries,
-      selected: selected && { ...selected, at: when(selected.at), htmlHref: selected.html !== null ? `/dev/kotak-surat/${selected.id}/html` : null },
+      selected: selected && {
+        ...selected,
+        at: when(selected.at),
+        htmlHref: selected.html !== null ? `/dev/kotak-surat/${selected.id}/html` : null,
+      },
     })
   }
 
@@ -64,7 +80,10 @@ export async function devMailboxRoutes(app: FastifyInstance, opts: DevMailboxRou
     if (entry?.html == null) return reply.callNotFound()
     return reply
       .header('content-type', 'text/html; charset=utf-8')
-      .header('content-security-policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+      .header(
+        'content-security-policy',
+        "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+      )
       .header('x-content-type-options', 'nosniff')
       .header('cache-control', 'no-store')
       .send(entry.html)

@@ -43,7 +43,11 @@ export async function loadDisplayNames(
   locale: Locale,
   grants: readonly GrantNames[] = [],
 ): Promise<DisplayNames> {
-  const rows = await db.selectFrom('oidc_clients').select(['client_id', 'agency_id', 'name', 'metadata']).orderBy('name').execute()
+  const rows = await db
+    .selectFrom('oidc_clients')
+    .select(['client_id', 'agency_id', 'name', 'metadata'])
+    .orderBy('name')
+    .execute()
   const registeredAgency = new Map<string, string>()
   const anyClientOfAgency = new Map<string, string>()
   const clientById = new Map<string, { name: string; agencyId: string }>()
@@ -55,7 +59,8 @@ export async function loadDisplayNames(
     const metadata = (typeof r.metadata === 'string' ? JSON.parse(r.metadata) : r.metadata) as Record<string, unknown>
     for (const s of documentServicesOf(metadata ?? {})) {
       const agencyId = s.agency?.id ?? r.agency_id
-      if (s.agency !== undefined && !registeredAgency.has(agencyId)) registeredAgency.set(agencyId, s.agency.name[locale])
+      if (s.agency !== undefined && !registeredAgency.has(agencyId))
+        registeredAgency.set(agencyId, s.agency.name[locale])
       if (!services.has(key(agencyId, s.id))) services.set(key(agencyId, s.id), s.name[locale])
     }
   }
@@ -80,7 +85,9 @@ export async function loadDisplayNames(
     client,
     actor: (id) => (clientById.has(id) ? client(id) : agency(id)),
     service: (agencyId, serviceId) =>
-      serviceId === null || serviceId === undefined ? undefined : (services.get(key(agencyId, serviceId)) ?? grantService.get(key(agencyId, serviceId))),
+      serviceId === null || serviceId === undefined
+        ? undefined
+        : (services.get(key(agencyId, serviceId)) ?? grantService.get(key(agencyId, serviceId))),
     documentType: (typeId) => findDocumentType(config.documents, typeId)?.name[locale] ?? typeId,
   }
 }
@@ -104,17 +111,33 @@ export function dayKey(d: Date, timeZone: string): string {
 
 /** "Rabu, 2 Desember 2026" / "Wednesday, 2 December 2026". */
 export function dayHeading(d: Date, locale: Locale, timeZone: string): string {
-  return new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', { timeZone, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(d)
+  return new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', {
+    timeZone,
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+  }).format(d)
 }
 
 /** "14.05 WIB" / "14:05 WIB". */
 export function clockTime(d: Date, locale: Locale, timeZone: string): string {
-  const time = new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d)
+  const time = new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(d)
   return `${time} ${zoneName(timeZone)}`
 }
 
 /** Items grouped under their day, newest day first (the items come newest first). */
-export function groupByDay<T>(items: readonly T[], at: (item: T) => Date, locale: Locale, timeZone: string): { day: string; heading: string; items: T[] }[] {
+export function groupByDay<T>(
+  items: readonly T[],
+  at: (item: T) => Date,
+  locale: Locale,
+  timeZone: string,
+): { day: string; heading: string; items: T[] }[] {
   const groups: { day: string; heading: string; items: T[] }[] = []
   for (const item of items) {
     const d = at(item)

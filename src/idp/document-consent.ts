@@ -150,17 +150,30 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     // go only to that agency's own origin (issue 10 §2: the question is asked here, on the
     // idp's origin, never on an agency's, and answered to the agency that asked).
     const services = documentServicesOf(row.metadata).filter((s) => (s.agency?.id ?? undefined) === q.instansi)
-    const service = q.layanan === undefined ? (services.length === 1 ? services[0] : undefined) : services.find((s) => s.id === q.layanan)
+    const service =
+      q.layanan === undefined
+        ? services.length === 1
+          ? services[0]
+          : undefined
+        : services.find((s) => s.id === q.layanan)
     if (service?.agency !== undefined && new URL(q.redirect_uri).origin !== service.agency.origin) {
       throw new AppError('bad_request', 'The redirect_uri is not on the origin of the agency that asks.')
     }
     if (service === undefined) {
-      const fail = q.layanan === undefined ? 'layanan is required: the client registers several document services, or none' : `the client registers no document service ${q.layanan}`
+      const fail =
+        q.layanan === undefined
+          ? 'layanan is required: the client registers several document services, or none'
+          : `the client registers no document service ${q.layanan}`
       return { fail, redirectUri: q.redirect_uri, state: q.state }
     }
     // A type removed from documents.types since the client was registered: nothing to ask for.
     const unknown = service.documents.find((t) => findDocumentType(config.documents, t) === undefined)
-    if (unknown !== undefined) return { fail: `the service asks for document type ${unknown}, which is not configured`, redirectUri: q.redirect_uri, state: q.state }
+    if (unknown !== undefined)
+      return {
+        fail: `the service asks for document type ${unknown}, which is not configured`,
+        redirectUri: q.redirect_uri,
+        state: q.state,
+      }
     return {
       clientId: row.client_id,
       clientName: service.agency?.name.id ?? row.name,
@@ -198,11 +211,27 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
   function questionDigest(r: Resolved): string {
     const s = r.service
     return createHash('sha256')
-      .update(JSON.stringify([r.clientId, r.clientName, r.agencyId, r.clientNames ?? null, s.id, s.name, [...s.documents], s.purpose, r.redirectUri, r.state ?? '', r.idTokenHint ?? '']))
+      .update(
+        JSON.stringify([
+          r.clientId,
+          r.clientName,
+          r.agencyId,
+          r.clientNames ?? null,
+          s.id,
+          s.name,
+          [...s.documents],
+          s.purpose,
+          r.redirectUri,
+          r.state ?? '',
+          r.idTokenHint ?? '',
+        ]),
+      )
       .digest('base64url')
   }
   function questionMac(citizenId: string, r: Resolved, issued: number): string {
-    return createHmac('sha256', questionKey).update(`${citizenId}\0${questionDigest(r)}\0${issued}`, 'utf8').digest('base64url')
+    return createHmac('sha256', questionKey)
+      .update(`${citizenId}\0${questionDigest(r)}\0${issued}`, 'utf8')
+      .digest('base64url')
   }
   function questionToken(citizenId: string, r: Resolved): string {
     const issued = Math.floor(Date.now() / 1000)
@@ -214,7 +243,10 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     const issued = Number(m[1])
     const age = Math.floor(Date.now() / 1000) - issued
     if (age < -60 || age > questionSeconds) return false
-    return timingSafeEqual(Buffer.from(questionMac(citizenId, r, issued), 'latin1'), Buffer.from(m[2] as string, 'latin1'))
+    return timingSafeEqual(
+      Buffer.from(questionMac(citizenId, r, issued), 'latin1'),
+      Buffer.from(m[2] as string, 'latin1'),
+    )
   }
 
   async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<Citizen | undefined> {
@@ -296,7 +328,10 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
         service: r.service.name[locale],
         documents: joinNames(list, t('dok.and')),
         names: list,
-        present: names(r.service.documents.filter((d) => !missing.includes(d)), locale),
+        present: names(
+          r.service.documents.filter((d) => !missing.includes(d)),
+          locale,
+        ),
         missingNames: joinNames(names(missing, locale), t('dok.and')),
         uploads: uploadLinks(r, missing, locale),
         purpose: r.service.purpose[locale],
@@ -318,7 +353,12 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     )
   }
 
-  function missingPage(req: FastifyRequest, reply: FastifyReply, r: Resolved, missing: readonly string[]): FastifyReply {
+  function missingPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    r: Resolved,
+    missing: readonly string[],
+  ): FastifyReply {
     const locale = pickLocale(req)
     const t = translator(documentMessages, locale)
     const list = names(missing, locale)
@@ -333,14 +373,26 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
 
   function hintRefusal(r: Resolved, hint: 'no' | 'invalid'): string {
     return hint === 'invalid'
-      ? answerUrl(r.redirectUri, { error: 'invalid_request', error_description: 'id_token_hint is not an ID token issued to this client', state: r.state })
-      : answerUrl(r.redirectUri, { error: 'login_required', error_description: 'the citizen signed in at Satu Pintu is not the one id_token_hint names', state: r.state })
+      ? answerUrl(r.redirectUri, {
+          error: 'invalid_request',
+          error_description: 'id_token_hint is not an ID token issued to this client',
+          state: r.state,
+        })
+      : answerUrl(r.redirectUri, {
+          error: 'login_required',
+          error_description: 'the citizen signed in at Satu Pintu is not the one id_token_hint names',
+          state: r.state,
+        })
   }
 
   app.get(documentConsentPath, { schema: { querystring: askQuery } }, async (req, reply) => {
     reply.header('cache-control', 'no-store')
     const r = await resolve(req.query as Ask)
-    if ('fail' in r) return reply.redirect(answerUrl(r.redirectUri, { error: 'invalid_request', error_description: r.fail, state: r.state }), 303)
+    if ('fail' in r)
+      return reply.redirect(
+        answerUrl(r.redirectUri, { error: 'invalid_request', error_description: r.fail, state: r.state }),
+        303,
+      )
     const who = await signedIn(req, reply)
     if (who === undefined) return reply.redirect(accountSignInUrl(config, askPath(r)), 303)
     const hint = await hintMatches(r, who.id)
@@ -352,46 +404,51 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     return reply.redirect(answerUrl(r.redirectUri, { izin_dokumen: 'diberikan', state: r.state }), 303)
   })
 
-  app.post(documentConsentPath, { schema: { body: answerBody }, preHandler: app.csrfProtection }, async (req, reply) => {
-    reply.header('cache-control', 'no-store')
-    const body = req.body as Ask & { keputusan: 'izinkan' | 'tolak'; pertanyaan: string }
-    const r = await resolve(body)
-    if ('fail' in r) throw new AppError('bad_request', r.fail)
-    // The question's own page, for the language switch on the page shown again below.
-    req.pageOnGet = askPath(r)
-    const who = await signedIn(req, reply)
-    // Signed out meanwhile (another tab): sign in, then the question is asked again.
-    if (who === undefined) return reply.redirect(accountSignInUrl(config, askPath(r)), 303)
-    const hint = await hintMatches(r, who.id)
-    if (hint !== 'yes') return reply.redirect(hintRefusal(r, hint), 303)
-    // Answered by someone else than the citizen who was asked (the browser's session
-    // changed), or about a question that is no longer the one shown: ask again.
-    if (!questionValid(body.pertanyaan, who.id, r)) return consentPage(req, reply, r, who, (await standing(who.id, r)).missing, { notice: true })
-    if (body.keputusan === 'tolak') {
-      req.log.info({ client: r.clientId, service: r.service.id }, 'document consent denied')
-      return reply.redirect(answerUrl(r.redirectUri, { error: 'access_denied', state: r.state }), 303)
-    }
-    // "Izinkan" is offered only with every document there; one deleted since the page was
-    // shown (another tab) is not allowed blind: the question, saying what is missing, again.
-    if ((await standing(who.id, r)).missing.length > 0) return reply.redirect(askPath(r), 303)
-    const locale = pickLocale(req)
-    await createGrant(
-      db,
-      config.documents,
-      {
-        citizenId: who.id,
-        agencyId: r.agencyId,
-        serviceId: r.service.id,
-        documentTypes: r.service.documents,
-        // The purpose as the citizen read it, in the language they read it in.
-        purpose: r.service.purpose[locale],
-        agencyName: r.clientNames?.[locale] ?? r.clientName,
-        serviceName: r.service.name[locale],
-        expiresAt: new Date(Date.now() + grantSeconds * 1000),
-      },
-      { actor: `citizen:${who.id}`, ip: req.ip, requestId: req.id },
-    )
-    req.log.info({ client: r.clientId, service: r.service.id }, 'document consent given')
-    return reply.redirect(answerUrl(r.redirectUri, { izin_dokumen: 'diberikan', state: r.state }), 303)
-  })
+  app.post(
+    documentConsentPath,
+    { schema: { body: answerBody }, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      reply.header('cache-control', 'no-store')
+      const body = req.body as Ask & { keputusan: 'izinkan' | 'tolak'; pertanyaan: string }
+      const r = await resolve(body)
+      if ('fail' in r) throw new AppError('bad_request', r.fail)
+      // The question's own page, for the language switch on the page shown again below.
+      req.pageOnGet = askPath(r)
+      const who = await signedIn(req, reply)
+      // Signed out meanwhile (another tab): sign in, then the question is asked again.
+      if (who === undefined) return reply.redirect(accountSignInUrl(config, askPath(r)), 303)
+      const hint = await hintMatches(r, who.id)
+      if (hint !== 'yes') return reply.redirect(hintRefusal(r, hint), 303)
+      // Answered by someone else than the citizen who was asked (the browser's session
+      // changed), or about a question that is no longer the one shown: ask again.
+      if (!questionValid(body.pertanyaan, who.id, r))
+        return consentPage(req, reply, r, who, (await standing(who.id, r)).missing, { notice: true })
+      if (body.keputusan === 'tolak') {
+        req.log.info({ client: r.clientId, service: r.service.id }, 'document consent denied')
+        return reply.redirect(answerUrl(r.redirectUri, { error: 'access_denied', state: r.state }), 303)
+      }
+      // "Izinkan" is offered only with every document there; one deleted since the page was
+      // shown (another tab) is not allowed blind: the question, saying what is missing, again.
+      if ((await standing(who.id, r)).missing.length > 0) return reply.redirect(askPath(r), 303)
+      const locale = pickLocale(req)
+      await createGrant(
+        db,
+        config.documents,
+        {
+          citizenId: who.id,
+          agencyId: r.agencyId,
+          serviceId: r.service.id,
+          documentTypes: r.service.documents,
+          // The purpose as the citizen read it, in the language they read it in.
+          purpose: r.service.purpose[locale],
+          agencyName: r.clientNames?.[locale] ?? r.clientName,
+          serviceName: r.service.name[locale],
+          expiresAt: new Date(Date.now() + grantSeconds * 1000),
+        },
+        { actor: `citizen:${who.id}`, ip: req.ip, requestId: req.id },
+      )
+      req.log.info({ client: r.clientId, service: r.service.id }, 'document consent given')
+      return reply.redirect(answerUrl(r.redirectUri, { izin_dokumen: 'diberikan', state: r.state }), 303)
+    },
+  )
 }

@@ -50,7 +50,8 @@ export const documentMessages = defineMessages({
     'dok.error.empty': 'Berkas kosong. Pilih berkas yang berisi dokumen Anda.',
     'dok.error.formats': 'Berkas harus {formats}.',
     'dok.error.tooLarge': 'Ukuran berkas melebihi {size}. Perkecil ukuran foto atau hasil pindaian, lalu unggah lagi.',
-    'dok.error.polyglot': 'Berkas ini berisi data lain selain dokumen sehingga tidak dapat diterima. Simpan ulang dokumennya (misalnya foto atau pindai ulang), lalu unggah lagi.',
+    'dok.error.polyglot':
+      'Berkas ini berisi data lain selain dokumen sehingga tidak dapat diterima. Simpan ulang dokumennya (misalnya foto atau pindai ulang), lalu unggah lagi.',
     'dok.error.malformed': 'Berkas rusak atau tidak lengkap. Simpan ulang dokumennya, lalu unggah lagi.',
     'dok.error.retry': 'Berkas belum dapat disimpan. Silakan unggah sekali lagi.',
     'dok.error.invalid': 'Berkas tidak dapat diterima. Silakan coba lagi.',
@@ -66,11 +67,13 @@ export const documentMessages = defineMessages({
     'dok.detail.download': 'Unduh',
     'dok.detail.downloadVersion': 'Unduh versi {n}',
     'dok.detail.verifiedNote': 'Petugas sudah mencocokkan versi ini dengan dokumen aslinya pada {time}.',
-    'dok.detail.unverifiedNote': 'Bila sebuah layanan memerlukan verifikasi, bawa dokumen aslinya ke loket MPP. Petugas akan mencocokkannya dengan berkas ini.',
+    'dok.detail.unverifiedNote':
+      'Bila sebuah layanan memerlukan verifikasi, bawa dokumen aslinya ke loket MPP. Petugas akan mencocokkannya dengan berkas ini.',
     'dok.detail.replace': 'Ganti dengan berkas baru',
     'dok.detail.replaceLead': 'Berkas baru menjadi versi terbaru. Versi yang sekarang tetap tercatat di bawah.',
     'dok.detail.versions': 'Versi sebelumnya',
-    'dok.detail.versionsLead': 'Instansi hanya menerima versi terbaru. Versi lama disimpan {days} hari setelah diganti, lalu dihapus.',
+    'dok.detail.versionsLead':
+      'Instansi hanya menerima versi terbaru. Versi lama disimpan {days} hari setelah diganti, lalu dihapus.',
     'dok.detail.replacedAt': 'Diganti',
     'dok.detail.accesses': 'Siapa yang sudah mengambil dokumen ini',
     'dok.detail.accessesNone': 'Belum ada instansi yang mengambil dokumen ini.',
@@ -117,11 +120,13 @@ export const documentMessages = defineMessages({
     'dok.ask.missingHow': 'Unggah sekali di sini; setelah itu Anda kembali ke {agency}.',
     'dok.ask.upload': 'Unggah {document}',
     'dok.ask.later': 'Nanti saja, kembali ke {agency}',
-    'dok.ask.changed': 'Pertanyaan ini sudah berubah, atau Anda sekarang masuk dengan akun lain. Silakan baca lagi, lalu jawab.',
+    'dok.ask.changed':
+      'Pertanyaan ini sudah berubah, atau Anda sekarang masuk dengan akun lain. Silakan baca lagi, lalu jawab.',
     'dok.ask.leadWaiting': '{agency} meminta akses ke {documents} Anda untuk layanan {service}.',
     'dok.ask.have': 'Sudah ada di akun Anda:',
     'dok.ask.notYet': '{documents} belum Anda unggah',
-    'dok.ask.uploadFirst': 'Unggah dulu di sini. Setelah itu Anda kembali ke halaman ini dan baru memutuskan apakah mengizinkan.',
+    'dok.ask.uploadFirst':
+      'Unggah dulu di sini. Setelah itu Anda kembali ke halaman ini dan baru memutuskan apakah mengizinkan.',
     'dok.ask.notNow': 'Belum bisa mengunggah sekarang? Pilih Tolak; Anda dapat membuka layanan ini lagi nanti.',
   },
   en: {
@@ -167,7 +172,8 @@ export const documentMessages = defineMessages({
     'dok.error.empty': 'The file is empty. Choose the file that holds your document.',
     'dok.error.formats': 'The file must be {formats}.',
     'dok.error.tooLarge': 'The file is larger than {size}. Make the photo or scan smaller, then upload it again.',
-    'dok.error.polyglot': 'This file holds other data besides the document, so it cannot be accepted. Save the document again (for example, photograph or scan it again), then upload it.',
+    'dok.error.polyglot':
+      'This file holds other data besides the document, so it cannot be accepted. Save the document again (for example, photograph or scan it again), then upload it.',
     'dok.error.malformed': 'The file is damaged or incomplete. Save the document again, then upload it.',
     'dok.error.retry': 'The file could not be saved yet. Please upload it once more.',
     'dok.error.invalid': 'The file cannot be accepted. Please try again.',
@@ -183,11 +189,13 @@ export const documentMessages = defineMessages({
     'dok.detail.download': 'Download',
     'dok.detail.downloadVersion': 'Download version {n}',
     'dok.detail.verifiedNote': 'An officer checked this version against the original on {time}.',
-    'dok.detail.unverifiedNote': 'If a service needs verification, bring the original to an MPP counter. An officer will check it against this file.',
+    'dok.detail.unverifiedNote':
+      'If a service needs verification, bring the original to an MPP counter. An officer will check it against this file.',
     'dok.detail.replace': 'Replace with a new file',
     'dok.detail.replaceLead': 'The new file becomes the latest version. The current one stays listed below.',
     'dok.detail.versions': 'Earlier versions',
-    'dok.detail.versionsLead': 'Agencies receive only the latest version. Old versions are kept for {days} days after being replaced, then removed.',
+    'dok.detail.versionsLead':
+      'Agencies receive only the latest version. Old versions are kept for {days} days after being replaced, then removed.',
     'dok.detail.replacedAt': 'Replaced',
     'dok.detail.accesses': 'Who has fetched this document',
     'dok.detail.accessesNone': 'No agency has fetched this document yet.',
@@ -234,11 +242,13 @@ export const documentMessages = defineMessages({
     'dok.ask.missingHow': 'Upload it once here; afterwards you go back to {agency}.',
     'dok.ask.upload': 'Upload {document}',
     'dok.ask.later': 'Not now, go back to {agency}',
-    'dok.ask.changed': 'This question has changed, or you are now signed in with another account. Please read it again, then answer.',
+    'dok.ask.changed':
+      'This question has changed, or you are now signed in with another account. Please read it again, then answer.',
     'dok.ask.leadWaiting': '{agency} asks for access to your {documents} for the service {service}.',
     'dok.ask.have': 'Already in your account:',
     'dok.ask.notYet': 'You have not uploaded your {documents} yet',
-    'dok.ask.uploadFirst': 'Upload it here first. Afterwards you come back to this page and only then decide whether to allow it.',
+    'dok.ask.uploadFirst':
+      'Upload it here first. Afterwards you come back to this page and only then decide whether to allow it.',
     'dok.ask.notNow': 'Cannot upload it now? Choose Deny; you can open the service again later.',
   },
 })

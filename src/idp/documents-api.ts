@@ -5,7 +5,13 @@ import { findCitizenById } from '../accounts/citizens.ts'
 import type { Config } from '../config/schema.ts'
 import type { Database } from '../db/database.ts'
 import { listGrants } from '../documents/grants.ts'
-import { documentLinksFor, linkRefusalStatus, resolveLink, type LinkKeyring, type LinkRefusal } from '../documents/links.ts'
+import {
+  documentLinksFor,
+  linkRefusalStatus,
+  resolveLink,
+  type LinkKeyring,
+  type LinkRefusal,
+} from '../documents/links.ts'
 import { StorageNotFoundError, type DocumentStorage } from '../documents/storage.ts'
 import { documentResponseHeaders } from '../documents/vault.ts'
 import { AppError } from '../errors/app-error.ts'
@@ -93,14 +99,22 @@ const listResponse = {
     },
   },
   400: errorResponse('A query parameter is not valid (`validation_failed`).'),
-  401: errorResponse('No access token, or not one the idp issued to a client of an agency for this citizen (`WWW-Authenticate: Bearer`).'),
-  403: errorResponse('A public client, or the citizen has not allowed this agency these documents (`details.not_granted`).'),
+  401: errorResponse(
+    'No access token, or not one the idp issued to a client of an agency for this citizen (`WWW-Authenticate: Bearer`).',
+  ),
+  403: errorResponse(
+    'A public client, or the citizen has not allowed this agency these documents (`details.not_granted`).',
+  ),
 } as const
 
 const linkResponse = {
   200: documentBytesResponse,
-  401: errorResponse('No access token, or not a client-credentials token for this API (`resource` = `<issuer>/api/dokumen`).'),
-  403: errorResponse('A public client, or the link was issued to another agency, or the citizen withdrew the grant (`details.reason`).'),
+  401: errorResponse(
+    'No access token, or not a client-credentials token for this API (`resource` = `<issuer>/api/dokumen`).',
+  ),
+  403: errorResponse(
+    'A public client, or the link was issued to another agency, or the citizen withdrew the grant (`details.reason`).',
+  ),
   404: errorResponse('Not a document link (`details.reason`: `invalid`).'),
   410: errorResponse('The link expired or the document was deleted (`details.reason`).'),
 } as const
@@ -123,7 +137,9 @@ const refusalMessages: Readonly<Record<LinkRefusal, string>> = {
 function unauthorized(withError: boolean): AppError {
   // RFC 6750 §3: no error code when the request carried no credentials at all.
   const challenge = withError ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`
-  return new AppError('unauthorized', 'A valid access token of the agency\'s client is required.', { headers: { 'www-authenticate': challenge } })
+  return new AppError('unauthorized', "A valid access token of the agency's client is required.", {
+    headers: { 'www-authenticate': challenge },
+  })
 }
 
 export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiDeps): Promise<void> {
@@ -143,13 +159,16 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
     // the bytes is for the agency's backend alone, with a client-credentials token for this
     // API (RFC 8707 `resource` = documentsResource): a token a browser or a phone holds
     // never fetches a document, and neither does a token for another purpose.
-    const token = options.citizen ? await provider.AccessToken.find(value) : await provider.ClientCredentials.find(value)
+    const token = options.citizen
+      ? await provider.AccessToken.find(value)
+      : await provider.ClientCredentials.find(value)
     // A sender-constrained token (DPoP, RFC 9449 §7.1; mTLS) is not a bearer token: its
     // holder must prove the key, which this endpoint does not ask for.
     if (token === undefined || token.clientId === undefined || token.isSenderConstrained()) throw unauthorized(true)
     // An opaque citizen token names no resource server unless it was issued for one: a
     // token for another audience is not ours to accept.
-    if (token.kind === 'ClientCredentials' ? token.aud !== docsAudience : token.aud !== undefined) throw unauthorized(true)
+    if (token.kind === 'ClientCredentials' ? token.aud !== docsAudience : token.aud !== undefined)
+      throw unauthorized(true)
 
     let accountId: string | undefined
     if (token.kind === 'AccessToken') {
@@ -157,7 +176,8 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
       // As the userinfo endpoint does: the grant the token came from must still stand,
       // for this client and this citizen (a withdrawn consent ends the token's use).
       const grant = await provider.Grant.find(at.grantId)
-      if (grant === undefined || grant.clientId !== at.clientId || grant.accountId !== at.accountId) throw unauthorized(true)
+      if (grant === undefined || grant.clientId !== at.clientId || grant.accountId !== at.accountId)
+        throw unauthorized(true)
       const citizen = await findCitizenById(db, at.accountId)
       if (citizen === undefined || citizen.status !== 'active') throw unauthorized(true)
       accountId = citizen.id
@@ -172,7 +192,9 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
         headers: { 'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope"` },
       })
     }
-    return accountId === undefined ? { clientId: token.clientId, agencyId } : { clientId: token.clientId, agencyId, accountId }
+    return accountId === undefined
+      ? { clientId: token.clientId, agencyId }
+      : { clientId: token.clientId, agencyId, accountId }
   }
 
   app.get(
@@ -189,35 +211,41 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
       },
     },
     async (req, reply) => {
-    const caller = await authenticate(req, { citizen: true })
-    const citizenId = caller.accountId
-    if (citizenId === undefined) throw unauthorized(true)
-    const q = req.query as { jenis?: string[]; layanan?: string }
-    // Without `layanan`, only the citizen's agency-wide grants count (as for links made
-    // for no service); with it, that service's grants and the agency-wide ones.
-    const serviceId = q.layanan ?? null
-    let types = q.jenis ?? []
-    if (types.length === 0) {
-      const grants = (await listGrants(db, citizenId)).filter(
-        (g) => g.status === 'active' && g.agencyId === caller.agencyId && (g.serviceId === null || g.serviceId === serviceId),
-      )
-      types = [...new Set(grants.flatMap((g) => g.documentTypes))]
-    }
-    if (types.length === 0) throw new AppError('forbidden', 'The citizen has not allowed this agency to fetch documents.')
-    const result = await documentLinksFor(db, keyring, config.documents, {
-      citizenId,
-      agencyId: caller.agencyId,
-      serviceId,
-      types,
-      baseUrl: config.idp.issuer,
-    })
-    if (result.notGranted.length === types.length) {
-      throw new AppError('forbidden', 'The citizen has not allowed this agency to fetch these documents.', { details: { not_granted: [...result.notGranted] } })
-    }
-    // Capability URLs: never cached by anything in between.
-    reply.header('cache-control', 'no-store')
-    return { documents: result.links, not_granted: result.notGranted, missing: result.missing }
-  },
+      const caller = await authenticate(req, { citizen: true })
+      const citizenId = caller.accountId
+      if (citizenId === undefined) throw unauthorized(true)
+      const q = req.query as { jenis?: string[]; layanan?: string }
+      // Without `layanan`, only the citizen's agency-wide grants count (as for links made
+      // for no service); with it, that service's grants and the agency-wide ones.
+      const serviceId = q.layanan ?? null
+      let types = q.jenis ?? []
+      if (types.length === 0) {
+        const grants = (await listGrants(db, citizenId)).filter(
+          (g) =>
+            g.status === 'active' &&
+            g.agencyId === caller.agencyId &&
+            (g.serviceId === null || g.serviceId === serviceId),
+        )
+        types = [...new Set(grants.flatMap((g) => g.documentTypes))]
+      }
+      if (types.length === 0)
+        throw new AppError('forbidden', 'The citizen has not allowed this agency to fetch documents.')
+      const result = await documentLinksFor(db, keyring, config.documents, {
+        citizenId,
+        agencyId: caller.agencyId,
+        serviceId,
+        types,
+        baseUrl: config.idp.issuer,
+      })
+      if (result.notGranted.length === types.length) {
+        throw new AppError('forbidden', 'The citizen has not allowed this agency to fetch these documents.', {
+          details: { not_granted: [...result.notGranted] },
+        })
+      }
+      // Capability URLs: never cached by anything in between.
+      reply.header('cache-control', 'no-store')
+      return { documents: result.links, not_granted: result.notGranted, missing: result.missing }
+    },
   )
 
   // HEAD would record a fetch without one: only GET.
@@ -227,7 +255,8 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
       schema: {
         tags: ['documents'],
         summary: 'Fetch one document by its signed link',
-        description: "From the agency's backend only, with a client-credentials token of one of the agency's clients issued for `resource=<issuer>/api/dokumen`. Every fetch is in the citizen's audit trail.",
+        description:
+          "From the agency's backend only, with a client-credentials token of one of the agency's clients issued for `resource=<issuer>/api/dokumen`. Every fetch is in the citizen's audit trail.",
         security: bearerSecurity,
         params: tokenParams,
         response: linkResponse,
@@ -235,21 +264,27 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
       exposeHeadRoute: false,
     },
     async (req, reply) => {
-    const caller = await authenticate(req, { citizen: false })
-    const res = await resolveLink(db, keyring, (req.params as { token: string }).token, { agencyId: caller.agencyId, requestId: req.id, ip: req.ip })
-    if (!res.ok) {
-      const status = linkRefusalStatus[res.reason]
-      throw new AppError(refusalCodes[status] ?? 'not_found', refusalMessages[res.reason], { details: { reason: res.reason } })
-    }
-    let stream
-    try {
-      stream = await storage.get(res.content.storageKey)
-    } catch (err) {
-      // Purged in the instant since the check (retention ran): gone.
-      if (err instanceof StorageNotFoundError) throw new AppError('gone', refusalMessages.deleted, { cause: err })
-      throw err
-    }
-    return reply.headers(documentResponseHeaders(res.content)).send(stream)
-  },
+      const caller = await authenticate(req, { citizen: false })
+      const res = await resolveLink(db, keyring, (req.params as { token: string }).token, {
+        agencyId: caller.agencyId,
+        requestId: req.id,
+        ip: req.ip,
+      })
+      if (!res.ok) {
+        const status = linkRefusalStatus[res.reason]
+        throw new AppError(refusalCodes[status] ?? 'not_found', refusalMessages[res.reason], {
+          details: { reason: res.reason },
+        })
+      }
+      let stream
+      try {
+        stream = await storage.get(res.content.storageKey)
+      } catch (err) {
+        // Purged in the instant since the check (retention ran): gone.
+        if (err instanceof StorageNotFoundError) throw new AppError('gone', refusalMessages.deleted, { cause: err })
+        throw err
+      }
+      return reply.headers(documentResponseHeaders(res.content)).send(stream)
+    },
   )
 }

@@ -71,7 +71,11 @@ const returnQuery = {
   type: 'object',
   properties: { kembali: { type: 'string', maxLength: maxReturnLength, pattern: oneLine } },
 } as const
-const typeParams = { type: 'object', properties: { jenis: { type: 'string', maxLength: 64 } }, required: ['jenis'] } as const
+const typeParams = {
+  type: 'object',
+  properties: { jenis: { type: 'string', maxLength: 64 } },
+  required: ['jenis'],
+} as const
 // Ids of any shape reach the handler: a made-up or another citizen's id is a 404 page,
 // never a 400 that tells the two apart (docs/security.md line 23).
 const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } as const
@@ -101,7 +105,11 @@ const fileField = 'berkas'
 
 const formatLabels: Readonly<Record<DocumentFormat, string>> = { pdf: 'PDF', jpeg: 'JPG', png: 'PNG' }
 const formatOrder: readonly DocumentFormat[] = ['pdf', 'jpeg', 'png']
-const mediaLabels: Readonly<Record<DocumentMediaType, string>> = { 'application/pdf': 'PDF', 'image/jpeg': 'JPG', 'image/png': 'PNG' }
+const mediaLabels: Readonly<Record<DocumentMediaType, string>> = {
+  'application/pdf': 'PDF',
+  'image/jpeg': 'JPG',
+  'image/png': 'PNG',
+}
 /** What the file picker offers: media types (a phone offers its camera for images) and extensions (desktop pickers). */
 const acceptOfFormat: Readonly<Record<DocumentFormat, string>> = {
   pdf: 'application/pdf,.pdf',
@@ -126,7 +134,10 @@ export function formatTimeWib(t: DocText, d: Date, locale: Locale): string {
 }
 
 function formatDateWib(d: Date, locale: Locale): string {
-  return new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', { timeZone: 'Asia/Jakarta', dateStyle: 'long' }).format(d)
+  return new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', {
+    timeZone: 'Asia/Jakarta',
+    dateStyle: 'long',
+  }).format(d)
 }
 
 /** "1,2 MB", "340 KB", "12 byte" (binary units, as phones and file managers show them). */
@@ -167,7 +178,13 @@ function typeName(type: DocumentTypeConfig | undefined, id: string, locale: Loca
 }
 
 /** The plain-words reason for a refused upload (never the file's name or contents). */
-export function refusalText(t: DocText, err: DocumentError, type: DocumentTypeConfig, config: Config, locale: Locale): string {
+export function refusalText(
+  t: DocText,
+  err: DocumentError,
+  type: DocumentTypeConfig,
+  config: Config,
+  locale: Locale,
+): string {
   switch (err.code) {
     case 'empty':
       return t('dok.error.empty')
@@ -194,7 +211,8 @@ export function refusalText(t: DocText, err: DocumentError, type: DocumentTypeCo
  * dropped, so the parameter can never become an open redirect.
  */
 export function continueTarget(config: Config, raw: unknown): string | undefined {
-  if (typeof raw !== 'string' || raw === '' || raw.length > maxReturnLength || /[\u0000-\u001f\u007f\\]/.test(raw)) return undefined
+  if (typeof raw !== 'string' || raw === '' || raw.length > maxReturnLength || /[\u0000-\u001f\u007f\\]/.test(raw))
+    return undefined
   if (raw.startsWith('/')) return safeReturnPath(raw) === raw ? raw : undefined
   let url: URL
   try {
@@ -256,7 +274,11 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     return citizen && citizen.status === 'active' ? citizen : undefined
   }
 
-  async function requireCitizen(req: FastifyRequest, reply: FastifyReply, returnTo: string): Promise<Citizen | undefined> {
+  async function requireCitizen(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    returnTo: string,
+  ): Promise<Citizen | undefined> {
     const who = await signedIn(req, reply)
     if (!who) void reply.redirect(accountSignInUrl(config, returnTo), 303)
     return who
@@ -331,10 +353,17 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
       {
         heading: current ? t('dok.upload.replaceTitle', { type: name }) : t('dok.upload.title', { type: name }),
         replaceNote: current
-          ? t('dok.upload.replaceNote', { time: formatTimeWib(t, current.current.uploadedAt, locale), days: config.documents.retentionDays })
+          ? t('dok.upload.replaceNote', {
+              time: formatTimeWib(t, current.current.uploadedAt, locale),
+              days: config.documents.retentionDays,
+            })
           : '',
         error: options.error ?? '',
-        form: uploadForm(reply, t, locale, type, { kembali: options.kembali, ...(options.error ? { error: options.error } : {}), replace: current !== undefined }),
+        form: uploadForm(reply, t, locale, type, {
+          kembali: options.kembali,
+          ...(options.error ? { error: options.error } : {}),
+          replace: current !== undefined,
+        }),
         cancelHref: current ? `/akun/dokumen/${current.id}` : '/akun/dokumen',
       },
       { status: options.status ?? 200 },
@@ -371,13 +400,19 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
   // -------------------------------------------------------------------------------------
   // Upload
 
-  app.get('/akun/dokumen/unggah/:jenis', { schema: { params: typeParams, querystring: returnQuery } }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, req.url)
-    if (!who) return reply
-    const type = findDocumentType(config.documents, (req.params as { jenis: string }).jenis)
-    if (type === undefined) throw new AppError('not_found')
-    return uploadPage(req, reply, who, type, { kembali: continueTarget(config, (req.query as { kembali?: string }).kembali) })
-  })
+  app.get(
+    '/akun/dokumen/unggah/:jenis',
+    { schema: { params: typeParams, querystring: returnQuery } },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, req.url)
+      if (!who) return reply
+      const type = findDocumentType(config.documents, (req.params as { jenis: string }).jenis)
+      if (type === undefined) throw new AppError('not_found')
+      return uploadPage(req, reply, who, type, {
+        kembali: continueTarget(config, (req.query as { kembali?: string }).kembali),
+      })
+    },
+  )
 
   /**
    * Reads the first part of the upload, which must be the CSRF token (the form puts it
@@ -390,12 +425,20 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     let first: Awaited<ReturnType<ReturnType<typeof req.parts>['next']>>
     try {
       parts = req.parts({
-      // The type's own limit is enforced by the vault as the bytes arrive; busboy's cap is
-      // one byte above the largest limit, so the vault always sees the byte that is too
-      // many (a truncated file is never mistaken for a complete one).
-      limits: { fileSize: config.documents.maxUploadBytes + 1, files: 1, fields: 2, parts: 3, fieldSize: 1024, fieldNameSize: 64, headerPairs: 20 },
-      // File names as browsers send them: UTF-8 (kept only as encoded metadata).
-      defCharset: 'utf8',
+        // The type's own limit is enforced by the vault as the bytes arrive; busboy's cap is
+        // one byte above the largest limit, so the vault always sees the byte that is too
+        // many (a truncated file is never mistaken for a complete one).
+        limits: {
+          fileSize: config.documents.maxUploadBytes + 1,
+          files: 1,
+          fields: 2,
+          parts: 3,
+          fieldSize: 1024,
+          fieldNameSize: 64,
+          headerPairs: 20,
+        },
+        // File names as browsers send them: UTF-8 (kept only as encoded metadata).
+        defCharset: 'utf8',
       })
       first = await parts.next()
     } catch (err) {
@@ -417,7 +460,11 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
   app.post(
     '/akun/dokumen/unggah/:jenis',
     // A phone on a poor connection: the body may take documents.uploadTimeoutSeconds (src/http/app.ts).
-    { schema: { params: typeParams, querystring: returnQuery }, preHandler: [readCsrfPart, app.csrfProtection], config: { longBody: true } },
+    {
+      schema: { params: typeParams, querystring: returnQuery },
+      preHandler: [readCsrfPart, app.csrfProtection],
+      config: { longBody: true },
+    },
     async (req, reply) => {
       const jenis = (req.params as { jenis: string }).jenis
       const who = await requireCitizen(req, reply, `/akun/dokumen/unggah/${encodeURIComponent(jenis)}`)
@@ -433,7 +480,13 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
       const next = await upload.parts.next()
       const part = next.done ? undefined : next.value
       // A browser sends a form without a chosen file with the file part all the same, named "".
-      if (part === undefined || part.type !== 'file' || part.fieldname !== fileField || typeof part.filename !== 'string' || part.filename === '') {
+      if (
+        part === undefined ||
+        part.type !== 'file' ||
+        part.fieldname !== fileField ||
+        typeof part.filename !== 'string' ||
+        part.filename === ''
+      ) {
         if (part?.type === 'file') part.file.resume()
         return uploadPage(req, reply, who, type, { kembali, error: t('dok.error.noFile'), status: 400 })
       }
@@ -442,18 +495,29 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
         uploaded = await uploadDocument(
           db,
           storage,
-          { citizenId: who.id, type: type.id, stream: part.file, originalName: part.filename, declaredMediaType: part.mimetype },
+          {
+            citizenId: who.id,
+            type: type.id,
+            stream: part.file,
+            originalName: part.filename,
+            declaredMediaType: part.mimetype,
+          },
           config.documents,
           context(req, who),
         )
       } catch (err) {
         if (isDocumentError(err)) {
           req.log.info({ code: err.code, type: type.id }, 'upload refused')
-          return uploadPage(req, reply, who, type, { kembali, error: refusalText(t, err, type, config, locale), status: err.status })
+          return uploadPage(req, reply, who, type, {
+            kembali,
+            error: refusalText(t, err, type, config, locale),
+            status: err.status,
+          })
         }
         // A client that went away mid-upload: nothing was kept (the vault's promise), and
         // nobody is left to answer. Not a server error.
-        if (req.raw.destroyed || req.raw.socket.destroyed) throw new AppError('bad_request', 'The upload was interrupted.', { cause: err })
+        if (req.raw.destroyed || req.raw.socket.destroyed)
+          throw new AppError('bad_request', 'The upload was interrupted.', { cause: err })
         throw err
       }
       // Whatever follows the file (nothing, from our form) is read and dropped.
@@ -463,7 +527,10 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
         // A limit hit after the file was stored (an extra part) does not undo the upload.
       }
       return reply.redirect(
-        withQuery(`/akun/dokumen/${uploaded.document.id}`, { pesan: uploaded.created ? 'diunggah' : 'diganti', kembali }),
+        withQuery(`/akun/dokumen/${uploaded.document.id}`, {
+          pesan: uploaded.created ? 'diunggah' : 'diganti',
+          kembali,
+        }),
         303,
       )
     },
@@ -507,12 +574,16 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     })
   })
 
-  app.post('/akun/dokumen/izin/cabut', { schema: { body: revokeBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/dokumen/izin' } }, async (req, reply) => {
-    const who = await requireCitizen(req, reply, '/akun/dokumen/izin')
-    if (!who) return reply
-    const revoked = await revokeGrant(db, who.id, (req.body as { izin: string }).izin, context(req, who))
-    return reply.redirect(revoked ? '/akun/dokumen/izin?pesan=dicabut' : '/akun/dokumen/izin', 303)
-  })
+  app.post(
+    '/akun/dokumen/izin/cabut',
+    { schema: { body: revokeBody }, preHandler: app.csrfProtection, config: { pageOnGet: () => '/akun/dokumen/izin' } },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/dokumen/izin')
+      if (!who) return reply
+      const revoked = await revokeGrant(db, who.id, (req.body as { izin: string }).izin, context(req, who))
+      return reply.redirect(revoked ? '/akun/dokumen/izin?pesan=dicabut' : '/akun/dokumen/izin', 303)
+    },
+  )
 
   // -------------------------------------------------------------------------------------
   // One document
@@ -547,8 +618,13 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
           const version = versionNumber.get(a.versionId)
           return {
             at: a.at,
-            what: service ? t('dok.history.fetchedFor', { document, agency, service }) : t('dok.history.fetched', { document, agency }),
-            meta: [clockTime(a.at, locale, config.regency.timeZone), ...(version !== undefined ? [t('dok.detail.version', { n: version })] : [])].join(' · '),
+            what: service
+              ? t('dok.history.fetchedFor', { document, agency, service })
+              : t('dok.history.fetched', { document, agency }),
+            meta: [
+              clockTime(a.at, locale, config.regency.timeZone),
+              ...(version !== undefined ? [t('dok.detail.version', { n: version })] : []),
+            ].join(' · '),
           }
         }),
         (a) => a.at,
@@ -595,12 +671,16 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     })
   })
 
-  app.post('/akun/dokumen/:id/hapus', { schema: { params: idParams, body: csrfOnlyBody }, preHandler: app.csrfProtection }, async (req, reply) => {
-    const id = (req.params as { id: string }).id
-    const who = await requireCitizen(req, reply, `/akun/dokumen/${encodeURIComponent(id)}/hapus`)
-    if (!who) return reply
-    const deleted = await deleteDocument(db, who.id, id, context(req, who))
-    if (!deleted) throw new AppError('not_found')
-    return reply.redirect('/akun/dokumen?pesan=dihapus', 303)
-  })
+  app.post(
+    '/akun/dokumen/:id/hapus',
+    { schema: { params: idParams, body: csrfOnlyBody }, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id
+      const who = await requireCitizen(req, reply, `/akun/dokumen/${encodeURIComponent(id)}/hapus`)
+      if (!who) return reply
+      const deleted = await deleteDocument(db, who.id, id, context(req, who))
+      if (!deleted) throw new AppError('not_found')
+      return reply.redirect('/akun/dokumen?pesan=dihapus', 303)
+    },
+  )
 }

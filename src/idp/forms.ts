@@ -11,7 +11,6 @@ export const formBodyLimit = 16 * 1024
 /** Our forms have a handful of fields; hundreds are refused before any work is done. */
 export const maxFormFields = 20
 
-
 /**
  * The name of the CSRF secret's cookie. Over https it has the `__Host-` prefix (RFC 6265bis
  * §4.1.3.2): a browser then keeps it only when set by this very host, Secure, with Path=/
@@ -91,7 +90,11 @@ export function sameOriginGuard(config: Config) {
 export async function registerForms(
   app: FastifyInstance,
   config: Config,
-  options: { token?: (req: FastifyRequest) => string | undefined; beforeCsrf?: () => Promise<void>; binding?: CsrfBinding } = {},
+  options: {
+    token?: (req: FastifyRequest) => string | undefined
+    beforeCsrf?: () => Promise<void>
+    binding?: CsrfBinding
+  } = {},
 ): Promise<void> {
   const binding = options.binding ?? sessionBindingFor(config)
   app.addHook('onRequest', sameOriginGuard(config))

@@ -17,9 +17,15 @@ import { accountSignInUrl } from './account-session.ts'
  * a stale POST is never replayed). A browser without a session is left to the route's own
  * sign-in redirect.
  */
-export function freshSignIn(deps: { config: Config; provider: () => Provider }, options: { maxAgeSeconds?: number } = {}) {
+export function freshSignIn(
+  deps: { config: Config; provider: () => Provider },
+  options: { maxAgeSeconds?: number } = {},
+) {
   const maxAge = options.maxAgeSeconds ?? deps.config.idp.freshSignInSeconds
-  return async function requireFreshSignIn(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  return async function requireFreshSignIn(
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> {
     const provider = deps.provider()
     const session = await provider.Session.get(provider.createContext(req.raw, reply.raw))
     if (!session.accountId) return undefined

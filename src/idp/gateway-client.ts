@@ -1,7 +1,14 @@
 import type { Kysely } from 'kysely'
 import type { Config } from '../config/schema.ts'
 import type { Database } from '../db/database.ts'
-import { findClient, prepareClient, rotateClientSecret, upsertClient, type ClientInput, type DocumentServiceInput } from './clients.ts'
+import {
+  findClient,
+  prepareClient,
+  rotateClientSecret,
+  upsertClient,
+  type ClientInput,
+  type DocumentServiceInput,
+} from './clients.ts'
 import { gatewayResource } from './provider.ts'
 
 /**
@@ -25,7 +32,10 @@ export const gatewayConsentReturnPath = '/oidc/izin-dokumen'
  * operator registers it once with the same settings (docs/architecture.md) and gives
  * the gateway GATEWAY_CLIENT_SECRET.
  */
-export function gatewayClientInput(config: Config, sites: GatewaySites = { origins: [], documentServices: [] }): ClientInput {
+export function gatewayClientInput(
+  config: Config,
+  sites: GatewaySites = { origins: [], documentServices: [] },
+): ClientInput {
   const base = config.gateway.publicUrl.replace(/\/+$/, '')
   const origins = [new URL(base).origin, ...sites.origins]
   return {

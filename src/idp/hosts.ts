@@ -17,7 +17,8 @@ import { AppError } from '../errors/app-error.ts'
  * before any name is compared, so that stripping a "default port" can never turn it into
  * one of ours (`id.example:8080:443` → `id.example:8080`).
  */
-const wellFormedHost = /^(?:[a-z0-9](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_-]{1,63})*\.?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?$/i
+const wellFormedHost =
+  /^(?:[a-z0-9](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_-]{1,63})*\.?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?$/i
 
 export function isWellFormedHost(host: string): boolean {
   return host.length <= 255 && wellFormedHost.test(host)
@@ -61,7 +62,12 @@ export function hostGuard(config: Config) {
       } catch {
         named = undefined
       }
-      if (!named || (named.protocol !== 'http:' && named.protocol !== 'https:') || named.username !== '' || named.password !== '') {
+      if (
+        !named ||
+        (named.protocol !== 'http:' && named.protocol !== 'https:') ||
+        named.username !== '' ||
+        named.password !== ''
+      ) {
         throw new AppError('bad_request')
       }
       if (!allowed.has(normalizeHost(named.host))) {

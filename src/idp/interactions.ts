@@ -44,7 +44,9 @@ interface PendingSecondFactor {
 }
 
 function pendingOf(view: { result?: unknown }): PendingSecondFactor | undefined {
-  const p = (view.result as Record<string, unknown> | undefined)?.[pendingKey] as Partial<PendingSecondFactor> | undefined
+  const p = (view.result as Record<string, unknown> | undefined)?.[pendingKey] as
+    | Partial<PendingSecondFactor>
+    | undefined
   if (typeof p?.accountId !== 'string' || typeof p.passwordAt !== 'number') return undefined
   if (Math.floor(Date.now() / 1000) - p.passwordAt > pendingSeconds) return undefined
   return { accountId: p.accountId, passwordAt: p.passwordAt }
@@ -57,7 +59,6 @@ const codeBody = {
     code: { type: 'string', maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
   },
 } as const
-
 
 /** No control characters (NUL included) in what a person types into a one-line field. */
 const oneLine = '^[^\\u0000-\\u001f\\u007f]*$'
@@ -120,7 +121,9 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   const { config, db } = deps
   // A sign-in or consent step's token is bound to its interaction (forms.ts): only the
   // browser that was sent to /interaction/<uid> knows the id.
-  await registerForms(app, config, { binding: (req) => `interaction:${(req.params as { uid?: string } | undefined)?.uid ?? ''}` })
+  await registerForms(app, config, {
+    binding: (req) => `interaction:${(req.params as { uid?: string } | undefined)?.uid ?? ''}`,
+  })
 
   async function details(req: FastifyRequest, reply: FastifyReply): Promise<InteractionView> {
     try {
@@ -277,7 +280,12 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 
   app.post(
     '/interaction/:uid/login',
-    { schema: { params: uidParams, body: loginBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection, config: interactionPage },
+    {
+      schema: { params: uidParams, body: loginBody },
+      bodyLimit: formBodyLimit,
+      preHandler: app.csrfProtection,
+      config: interactionPage,
+    },
     async (req, reply) => {
       const view = await details(req, reply)
       if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
@@ -309,7 +317,8 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         // An officer's username on the citizens' sign-in: say so, but only to whoever
         // knows the officer's password.
         const officer = await officerSignIn(username, password, context)
-        if (officer.outcome === 'throttled') return throttledPage(req, reply, view, client, username, officer.retryAfterSeconds)
+        if (officer.outcome === 'throttled')
+          return throttledPage(req, reply, view, client, username, officer.retryAfterSeconds)
         if (officer.outcome === 'ok') {
           return loginPage(req, reply, view, client, { errorText: messageFor(req, 'officer'), username, status: 403 })
         }
@@ -325,14 +334,20 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
           if (await hasSecondFactor(db, result.citizen.id)) {
             // The code comes next, on its own page; nothing is signed in yet.
             const interaction = await deps.provider().interactionDetails(req.raw, reply.raw)
-            interaction.result = { [pendingKey]: { accountId: result.citizen.id, passwordAt: Math.floor(Date.now() / 1000) } satisfies PendingSecondFactor }
+            interaction.result = {
+              [pendingKey]: {
+                accountId: result.citizen.id,
+                passwordAt: Math.floor(Date.now() / 1000),
+              } satisfies PendingSecondFactor,
+            }
             await interaction.persist()
             return reply.redirect(`/interaction/${view.uid}`, 303)
           }
           await afterCitizenSignIn(req, reply, db, config, result.citizen.id)
           return finish(req, reply, loginResult(result.citizen.id, false), false)
         }
-        if (result.reason === 'throttled') return throttledPage(req, reply, view, client, username, result.retryAfterSeconds, result.permanent)
+        if (result.reason === 'throttled')
+          return throttledPage(req, reply, view, client, username, result.retryAfterSeconds, result.permanent)
       }
       // The same status, page and wording for an unknown account and a wrong password.
       return loginPage(req, reply, view, client, { errorText: messageFor(req, 'failed'), username, status: 401 })
@@ -341,15 +356,28 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 
   app.post(
     '/interaction/:uid/kode',
-    { schema: { params: uidParams, body: codeBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection, config: interactionPage },
+    {
+      schema: { params: uidParams, body: codeBody },
+      bodyLimit: formBodyLimit,
+      preHandler: app.csrfProtection,
+      config: interactionPage,
+    },
     async (req, reply) => {
       const view = await details(req, reply)
       if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
       const client = await clientInfo(view.params.client_id)
       const pending = pendingOf(view)
-      if (!pending) return loginPage(req, reply, view, client, { errorText: req.server.idpText(req, 'login.code.expired'), status: 400 })
+      if (!pending)
+        return loginPage(req, reply, view, client, {
+          errorText: req.server.idpText(req, 'login.code.expired'),
+          status: 400,
+        })
       const code = ((req.body as { code?: string }).code ?? '').trim()
-      if (code === '') return codePage(req, reply, view, client, { errorText: req.server.idpText(req, 'login.code.missing'), status: 400 })
+      if (code === '')
+        return codePage(req, reply, view, client, {
+          errorText: req.server.idpText(req, 'login.code.missing'),
+          status: 400,
+        })
       const check = await verifySecondFactor(db, deps.secondFactors, pending.accountId, code, {
         ip: req.ip,
         requestId: req.id,
@@ -359,15 +387,23 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         if (check.reason === 'throttled') {
           reply.header('retry-after', String(check.retryAfterSeconds))
           const minutes = Math.max(1, Math.ceil(check.retryAfterSeconds / 60))
-          return codePage(req, reply, view, client, { errorText: req.server.idpText(req, 'login.code.throttled', { minutes }), status: 429 })
+          return codePage(req, reply, view, client, {
+            errorText: req.server.idpText(req, 'login.code.throttled', { minutes }),
+            status: 429,
+          })
         }
-        return codePage(req, reply, view, client, { errorText: req.server.idpText(req, 'login.code.wrong'), status: 401 })
+        return codePage(req, reply, view, client, {
+          errorText: req.server.idpText(req, 'login.code.wrong'),
+          status: 401,
+        })
       }
       await afterCitizenSignIn(req, reply, db, config, pending.accountId)
       if (check.method === 'totp') return finish(req, reply, loginResult(pending.accountId, true), false)
       // A recovery code: the sign-in is done, but first the citizen is told that a code is
       // gone and how to set up the factor again (the phone may be lost).
-      const url = await deps.provider().interactionResult(req.raw, reply.raw, loginResult(pending.accountId, true), { mergeWithLastSubmission: false })
+      const url = await deps
+        .provider()
+        .interactionResult(req.raw, reply.raw, loginResult(pending.accountId, true), { mergeWithLastSubmission: false })
       return reply.page('message', {
         title: req.server.idpText(req, 'login.recovery.title'),
         lead: req.server.idpText(req, 'login.recovery.lead', { left: check.recoveryCodesLeft }),
@@ -379,7 +415,12 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 
   app.post(
     '/interaction/:uid/consent',
-    { schema: { params: uidParams, body: consentBody }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection, config: interactionPage },
+    {
+      schema: { params: uidParams, body: consentBody },
+      bodyLimit: formBodyLimit,
+      preHandler: app.csrfProtection,
+      config: interactionPage,
+    },
     async (req, reply) => {
       const view = await details(req, reply)
       if (view.prompt.name !== 'consent') throw new AppError('bad_request', 'This consent step is already done.')
@@ -388,7 +429,12 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       if (typeof accountId !== 'string' || typeof clientId !== 'string') throw new AppError('bad_request')
       const decision = (req.body as { decision: 'allow' | 'deny' }).decision
       if (decision === 'deny') {
-        return finish(req, reply, { error: 'access_denied', error_description: 'The citizen did not allow access.' }, false)
+        return finish(
+          req,
+          reply,
+          { error: 'access_denied', error_description: 'The citizen did not allow access.' },
+          false,
+        )
       }
       const provider = deps.provider()
       const grant = view.grantId ? await provider.Grant.find(view.grantId) : new provider.Grant({ accountId, clientId })
@@ -399,7 +445,8 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       const missingClaims = d.missingOIDCClaims as string[] | undefined
       if (missingClaims) grant.addOIDCClaims(missingClaims)
       const missingResource = d.missingResourceScopes as Record<string, string[]> | undefined
-      for (const [indicator, scopes] of Object.entries(missingResource ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
+      for (const [indicator, scopes] of Object.entries(missingResource ?? {}))
+        grant.addResourceScope(indicator, scopes.join(' '))
       const grantId = await grant.save()
       await recordAudit(db, {
         event: 'consent.granted',
@@ -416,16 +463,30 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 
   app.post(
     '/interaction/:uid/abort',
-    { schema: { params: uidParams }, bodyLimit: formBodyLimit, preHandler: app.csrfProtection, config: interactionPage },
+    {
+      schema: { params: uidParams },
+      bodyLimit: formBodyLimit,
+      preHandler: app.csrfProtection,
+      config: interactionPage,
+    },
     async (req, reply) => {
       await details(req, reply)
-      return finish(req, reply, { error: 'access_denied', error_description: 'The citizen cancelled the sign-in.' }, false)
+      return finish(
+        req,
+        reply,
+        { error: 'access_denied', error_description: 'The citizen cancelled the sign-in.' },
+        false,
+      )
     },
   )
 }
 
 /** Login page messages; the page layer's translator is keyed by the request's locale. */
-function messageFor(req: FastifyRequest, key: 'missing' | 'failed' | 'throttled' | 'locked' | 'officer', params?: { minutes: number }): string {
+function messageFor(
+  req: FastifyRequest,
+  key: 'missing' | 'failed' | 'throttled' | 'locked' | 'officer',
+  params?: { minutes: number },
+): string {
   return req.server.idpText(req, `login.${key}`, params)
 }
 

@@ -10,12 +10,15 @@ export const idpMessages = defineMessages({
     'login.code.hint': 'Tidak ada ponsel Anda? Ketik salah satu kode pemulihan (10 huruf dan angka).',
     'login.code.submit': 'Lanjutkan',
     'login.code.missing': 'Isi kode 6 angka dari aplikasi autentikator, atau kode pemulihan.',
-    'login.code.wrong': 'Kode salah atau sudah dipakai. Ketik kode yang sedang tampil di aplikasi, atau kode pemulihan yang belum pernah dipakai.',
+    'login.code.wrong':
+      'Kode salah atau sudah dipakai. Ketik kode yang sedang tampil di aplikasi, atau kode pemulihan yang belum pernah dipakai.',
     'login.code.throttled': 'Terlalu banyak kode yang salah. Demi keamanan akun Anda, coba lagi dalam {minutes} menit.',
     'login.code.expired': 'Waktu masuk habis. Masukkan kata sandi lagi.',
     'login.recovery.title': 'Anda masuk dengan kode pemulihan',
-    'login.recovery.lead': 'Kode itu kini tidak berlaku lagi. Sisa kode pemulihan: {left}. Kontak Anda yang terverifikasi sudah diberi tahu.',
-    'login.recovery.text': 'Bila ponsel dengan aplikasi autentikator hilang, buka Akun Saya → Keamanan: hapus aplikasi yang lama, aktifkan lagi di ponsel baru, dan buat kode pemulihan baru.',
+    'login.recovery.lead':
+      'Kode itu kini tidak berlaku lagi. Sisa kode pemulihan: {left}. Kontak Anda yang terverifikasi sudah diberi tahu.',
+    'login.recovery.text':
+      'Bila ponsel dengan aplikasi autentikator hilang, buka Akun Saya → Keamanan: hapus aplikasi yang lama, aktifkan lagi di ponsel baru, dan buat kode pemulihan baru.',
     'login.recovery.continue': 'Lanjutkan',
     'login.lead': 'Satu akun untuk semua layanan Pemerintah Kabupaten {name}.',
     'login.for': 'Anda akan masuk ke {client}.',
@@ -32,11 +35,13 @@ export const idpMessages = defineMessages({
     'login.cancel': 'Batal dan kembali ke {client}',
     'login.failed': 'NIK, email, nomor HP, atau kata sandi tidak cocok. Periksa kembali, lalu coba lagi.',
     'login.throttled': 'Terlalu banyak percobaan masuk. Demi keamanan akun Anda, coba lagi dalam {minutes} menit.',
-    'login.locked': 'Terlalu banyak percobaan masuk yang gagal pada akun ini. Masuklah dari perangkat yang pernah Anda pakai untuk masuk, atau atur ulang kata sandi lewat "Lupa kata sandi".',
+    'login.locked':
+      'Terlalu banyak percobaan masuk yang gagal pada akun ini. Masuklah dari perangkat yang pernah Anda pakai untuk masuk, atau atur ulang kata sandi lewat "Lupa kata sandi".',
     'login.missing': 'Isi NIK, email, atau nomor HP dan kata sandi Anda.',
     'login.officer': 'Akun petugas tidak dapat dipakai untuk masuk sebagai warga.',
     'login.embeddedTitle': 'Halaman ini terbuka di dalam aplikasi ({app}), bukan di browser',
-    'login.embeddedText': 'Aplikasi tersebut dapat membaca apa yang Anda ketik. Demi keamanan akun Anda, buka halaman ini di browser ponsel Anda (Chrome, Safari, atau lainnya), lalu masuk dari sana.',
+    'login.embeddedText':
+      'Aplikasi tersebut dapat membaca apa yang Anda ketik. Demi keamanan akun Anda, buka halaman ini di browser ponsel Anda (Chrome, Safari, atau lainnya), lalu masuk dari sana.',
     'consent.title': 'Izinkan akses',
     'consent.lead': '{client} meminta izin untuk melihat data berikut dari akun Satu Pintu Anda:',
     'consent.agency': 'Instansi: {agency}',
@@ -57,13 +62,15 @@ export const idpMessages = defineMessages({
     'logout.confirm': 'Ya, keluar',
     'logout.cancel': 'Tidak, tetap masuk',
     'logout.done.title': 'Anda sudah keluar',
-    'logout.done.lead': 'Anda telah keluar dari Satu Pintu. Jika Anda memakai komputer bersama, tutup jendela peramban ini.',
+    'logout.done.lead':
+      'Anda telah keluar dari Satu Pintu. Jika Anda memakai komputer bersama, tutup jendela peramban ini.',
     'oidcError.title': 'Permintaan masuk tidak dapat diproses',
     'oidcError.lead':
       'Aplikasi yang mengarahkan Anda ke sini mengirim permintaan yang tidak sah atau sudah kedaluwarsa. Kembali ke aplikasi tersebut dan mulai lagi.',
     'oidcError.detail': 'Keterangan teknis untuk petugas: {error}',
     'interaction.expired.title': 'Waktu masuk sudah habis',
-    'interaction.expired.lead': 'Halaman ini sudah terlalu lama terbuka. Kembali ke layanan yang ingin Anda buka, lalu mulai lagi.',
+    'interaction.expired.lead':
+      'Halaman ini sudah terlalu lama terbuka. Kembali ke layanan yang ingin Anda buka, lalu mulai lagi.',
     'home.title': 'Satu akun untuk semua layanan',
     'home.lead': 'Masuk sekali untuk semua layanan Pemerintah Kabupaten {name}.',
     'home.account': 'Buka Akun Saya',
@@ -76,12 +83,15 @@ export const idpMessages = defineMessages({
     'login.code.hint': 'Your phone is not at hand? Type one of your recovery codes (10 letters and digits).',
     'login.code.submit': 'Continue',
     'login.code.missing': 'Enter the 6-digit code from the authenticator app, or a recovery code.',
-    'login.code.wrong': 'The code is wrong or was already used. Type the code the app shows now, or a recovery code not used before.',
+    'login.code.wrong':
+      'The code is wrong or was already used. Type the code the app shows now, or a recovery code not used before.',
     'login.code.throttled': 'Too many wrong codes. To keep your account safe, try again in {minutes} minutes.',
     'login.code.expired': 'The sign-in took too long. Enter your password again.',
     'login.recovery.title': 'You signed in with a recovery code',
-    'login.recovery.lead': 'That code no longer works. Recovery codes left: {left}. Your verified contacts have been told.',
-    'login.recovery.text': 'If the phone with your authenticator app is lost, open My Account → Security: remove the old app, turn it on again on the new phone, and make new recovery codes.',
+    'login.recovery.lead':
+      'That code no longer works. Recovery codes left: {left}. Your verified contacts have been told.',
+    'login.recovery.text':
+      'If the phone with your authenticator app is lost, open My Account → Security: remove the old app, turn it on again on the new phone, and make new recovery codes.',
     'login.recovery.continue': 'Continue',
     'login.lead': 'One account for every service of the {name} Regency Government.',
     'login.for': 'You are signing in to {client}.',
@@ -95,11 +105,13 @@ export const idpMessages = defineMessages({
     'login.cancel': 'Cancel and go back to {client}',
     'login.failed': 'The NIK, email, mobile number or password does not match. Check them and try again.',
     'login.throttled': 'Too many sign-in attempts. To keep your account safe, try again in {minutes} minutes.',
-    'login.locked': 'Too many failed sign-in attempts on this account. Sign in from a device you have signed in with before, or reset your password with "Forgot password".',
+    'login.locked':
+      'Too many failed sign-in attempts on this account. Sign in from a device you have signed in with before, or reset your password with "Forgot password".',
     'login.missing': 'Enter your NIK, email or mobile number and your password.',
     'login.officer': 'An officer account cannot be used to sign in as a citizen.',
     'login.embeddedTitle': 'This page is open inside an app ({app}), not in a browser',
-    'login.embeddedText': "That app can read what you type. To keep your account safe, open this page in your phone's browser (Chrome, Safari or another) and sign in there.",
+    'login.embeddedText':
+      "That app can read what you type. To keep your account safe, open this page in your phone's browser (Chrome, Safari or another) and sign in there.",
     'consent.title': 'Allow access',
     'consent.lead': '{client} asks to see the following from your Satu Pintu account:',
     'consent.agency': 'Agency: {agency}',
@@ -126,7 +138,8 @@ export const idpMessages = defineMessages({
       'The application that sent you here made a request that is not valid or has expired. Go back to that application and start again.',
     'oidcError.detail': 'Technical detail for an officer: {error}',
     'interaction.expired.title': 'Your sign-in has timed out',
-    'interaction.expired.lead': 'This page was open for too long. Go back to the service you wanted to open and start again.',
+    'interaction.expired.lead':
+      'This page was open for too long. Go back to the service you wanted to open and start again.',
     'home.title': 'One account for every service',
     'home.lead': 'Sign in once for every service of the {name} Regency Government.',
     'home.account': 'Open My Account',

@@ -32,8 +32,7 @@ function str(v: unknown): string | null {
 
 export async function upsertPayload(db: Kysely<Database>, input: UpsertInput): Promise<void> {
   const { payload } = input
-  const expiresAt =
-    input.expiresInSeconds === undefined ? null : new Date(Date.now() + input.expiresInSeconds * 1000)
+  const expiresAt = input.expiresInSeconds === undefined ? null : new Date(Date.now() + input.expiresInSeconds * 1000)
   const row = {
     model: input.model,
     id: input.id,
@@ -68,7 +67,10 @@ export async function findPayload(
   by: { id: string } | { uid: string } | { userCode: string },
 ): Promise<StoredPayload | undefined> {
   const key = 'id' in by ? sql`id = ${by.id}` : 'uid' in by ? sql`uid = ${by.uid}` : sql`user_code = ${by.userCode}`
-  const result = await sql<{ payload: Record<string, unknown>; consumed_at: Date | null }>`select payload, consumed_at from oidc_payloads
+  const result = await sql<{
+    payload: Record<string, unknown>
+    consumed_at: Date | null
+  }>`select payload, consumed_at from oidc_payloads
     where model = ${model} and ${key} and (expires_at is null or expires_at > now()) limit 1`.execute(db)
   const row = result.rows[0]
   if (!row) return undefined
@@ -119,7 +121,10 @@ export async function takeGraceReuse(
         .where((eb) =>
           eb.or([
             eb('model', '=', 'AccessToken'),
-            eb.and([eb('model', '=', model), sql<boolean>`coalesce((payload->>'rotations')::int, 0) > ${taken.rotations}`]),
+            eb.and([
+              eb('model', '=', model),
+              sql<boolean>`coalesce((payload->>'rotations')::int, 0) > ${taken.rotations}`,
+            ]),
           ]),
         )
         .execute()
@@ -132,7 +137,12 @@ export async function destroyPayload(db: Kysely<Database>, model: string, id: st
   await db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', '=', id).execute()
 }
 
-export async function revokePayloadsByGrantId(db: Kysely<Database>, model: string, grantId: string, sessionUid?: string): Promise<void> {
+export async function revokePayloadsByGrantId(
+  db: Kysely<Database>,
+  model: string,
+  grantId: string,
+  sessionUid?: string,
+): Promise<void> {
   let q = db.deleteFrom('oidc_payloads').where('model', '=', model).where('grant_id', '=', grantId)
   // Only what was issued in one session (a sign-out on one device).
   if (sessionUid !== undefined) q = q.where(sql<string>`payload->>'sessionUid'`, '=', sessionUid)
@@ -168,7 +178,11 @@ export async function listPayloadsForAccount(
  * The live grant (consent) an account gave a client, newest first: a consent lasts until
  * it is withdrawn or expires, whatever happened to the session it was given in.
  */
-export async function findGrantIdFor(db: Kysely<Database>, accountId: string, clientId: string): Promise<string | undefined> {
+export async function findGrantIdFor(
+  db: Kysely<Database>,
+  accountId: string,
+  clientId: string,
+): Promise<string | undefined> {
   const row = await db
     .selectFrom('oidc_payloads')
     .select('id')

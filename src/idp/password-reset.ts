@@ -79,7 +79,10 @@ const returnQuery = { type: 'object', properties: { kembali: returnField } } as 
  * identifier gets the same wording as a known one of its kind.
  */
 type ResetChannel = 'sms' | 'email' | 'any'
-const codeQuery = { type: 'object', properties: { kembali: returnField, lewat: { type: 'string', maxLength: 8 } } } as const
+const codeQuery = {
+  type: 'object',
+  properties: { kembali: returnField, lewat: { type: 'string', maxLength: 8 } },
+} as const
 
 function channelOfQuery(req: FastifyRequest): ResetChannel {
   const lewat = (req.query as { lewat?: unknown } | undefined)?.lewat
@@ -102,14 +105,25 @@ type FlowState = { kind: 'code'; token: string } | { kind: 'verified'; codeId: s
 
 /** The verified address a reset code goes to; the kind the citizen typed comes first. */
 function resetDestination(citizen: Citizen, kind: string): { channel: OutboxChannel; destination: string } | undefined {
-  const email = citizen.email !== null && citizen.emailVerified ? { channel: 'email' as const, destination: citizen.email } : undefined
-  const phone = citizen.phone !== null && citizen.phoneVerified ? { channel: 'sms' as const, destination: citizen.phone } : undefined
+  const email =
+    citizen.email !== null && citizen.emailVerified
+      ? { channel: 'email' as const, destination: citizen.email }
+      : undefined
+  const phone =
+    citizen.phone !== null && citizen.phoneVerified
+      ? { channel: 'sms' as const, destination: citizen.phone }
+      : undefined
   return kind === 'phone' ? (phone ?? email) : (email ?? phone)
 }
 
 /** `token` when it names a live reset code of this citizen (the same flow asking again). */
-async function ownLiveResetCodeId(db: Kysely<Database>, citizenId: string, token: string | undefined): Promise<string | undefined> {
-  if (token === undefined || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(token)) return undefined
+async function ownLiveResetCodeId(
+  db: Kysely<Database>,
+  citizenId: string,
+  token: string | undefined,
+): Promise<string | undefined> {
+  if (token === undefined || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(token))
+    return undefined
   const row = await db
     .selectFrom('one_time_codes')
     .select('id')
@@ -157,7 +171,14 @@ export async function sendResetCode(
   if (citizen && target) {
     const sent = await issueOtp(
       db,
-      { citizenId: citizen.id, purpose: 'reset_password', channel: target.channel, destination: target.destination, flowToken: context.currentToken, knownDevice },
+      {
+        citizenId: citizen.id,
+        purpose: 'reset_password',
+        channel: target.channel,
+        destination: target.destination,
+        flowToken: context.currentToken,
+        knownDevice,
+      },
       options,
     )
     // Asked again too soon: nothing new was sent (issueOtp did the work and undid it). Only
@@ -166,16 +187,29 @@ export async function sendResetCode(
     const own = await ownLiveResetCodeId(db, citizen.id, context.currentToken)
     return sent.ok ? sent.codeId : (own ?? randomUUID())
   }
-  await issueDecoyOtp(db, { purpose: 'reset_password', channel: classified.kind === 'phone' ? 'sms' : 'email' }, options)
+  await issueDecoyOtp(
+    db,
+    { purpose: 'reset_password', channel: classified.kind === 'phone' ? 'sms' : 'email' },
+    options,
+  )
   await ownLiveResetCodeId(db, owner, context.currentToken)
   return randomUUID()
 }
 
 /** A short key of the device when `deviceId` names a known device of the citizen, else undefined. */
-async function knownDeviceOf(db: Kysely<Database>, citizenId: string, deviceId: string | undefined): Promise<string | undefined> {
+async function knownDeviceOf(
+  db: Kysely<Database>,
+  citizenId: string,
+  deviceId: string | undefined,
+): Promise<string | undefined> {
   const valid = deviceId !== undefined && /^[A-Za-z0-9_-]{43}$/.test(deviceId)
   const hash = hashDeviceId(valid ? deviceId : 'x'.repeat(43))
-  const row = await db.selectFrom('known_devices').select('device_hash').where('citizen_id', '=', citizenId).where('device_hash', '=', hash).executeTakeFirst()
+  const row = await db
+    .selectFrom('known_devices')
+    .select('device_hash')
+    .where('citizen_id', '=', citizenId)
+    .where('device_hash', '=', hash)
+    .executeTakeFirst()
   return valid && row !== undefined ? hash.slice(0, 24) : undefined
 }
 
@@ -209,7 +243,8 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
     if (!row || row.consumed_at === null) return undefined
     const citizen = await findCitizenById(db, row.citizen_id)
     if (!citizen || citizen.status !== 'active') return undefined
-    if (citizen.passwordChangedAt !== null && citizen.passwordChangedAt.getTime() >= row.created_at.getTime()) return undefined
+    if (citizen.passwordChangedAt !== null && citizen.passwordChangedAt.getTime() >= row.created_at.getTime())
+      return undefined
     return { citizen, codeId }
   }
 
@@ -217,7 +252,14 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
     return safeReturnPath((req.query as { kembali?: unknown } | undefined)?.kembali)
   }
 
-  function requestPage(req: FastifyRequest, reply: FastifyReply, kembali: string, value: string, error = '', status = 200) {
+  function requestPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    kembali: string,
+    value: string,
+    error = '',
+    status = 200,
+  ) {
     return reply.page(
       'reset-request',
       {
@@ -257,11 +299,17 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
     )
   }
 
-  app.get(resetPath, { schema: { querystring: returnQuery } }, async (req, reply) => requestPage(req, reply, kembaliOf(req), ''))
+  app.get(resetPath, { schema: { querystring: returnQuery } }, async (req, reply) =>
+    requestPage(req, reply, kembaliOf(req), ''),
+  )
 
   app.post(
     resetPath,
-    { schema: { body: identifierBody, querystring: returnQuery }, attachValidation: true, preHandler: app.csrfProtection },
+    {
+      schema: { body: identifierBody, querystring: returnQuery },
+      attachValidation: true,
+      preHandler: app.csrfProtection,
+    },
     async (req, reply) => {
       const t = accountText(req)
       const kembali = kembaliOf(req)
@@ -271,13 +319,19 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
       if (identifier.trim() === '') return requestPage(req, reply, kembali, '', t('reset.identifierRequired'), 400)
       // Each request may send an e-mail or SMS: a per-address allowance, the same for
       // every identifier (it says nothing about accounts).
-      const allowance = await takeSourceAllowance(db, 'reset', req.ip, { maxFailures: config.idp.rateLimits.codeRequestsPerAddressPerHour, windowSeconds: 3600 })
+      const allowance = await takeSourceAllowance(db, 'reset', req.ip, {
+        maxFailures: config.idp.rateLimits.codeRequestsPerAddressPerHour,
+        windowSeconds: 3600,
+      })
       if (!allowance.allowed) {
-        throw new AppError('too_many_requests', undefined, { headers: { 'retry-after': String(allowance.retryAfterSeconds) } })
+        throw new AppError('too_many_requests', undefined, {
+          headers: { 'retry-after': String(allowance.retryAfterSeconds) },
+        })
       }
       // Only the shape of what was typed is judged here, never whether it has an account.
       const classified = classifyIdentifier(identifier)
-      if (classified.kind === 'invalid') return requestPage(req, reply, kembali, identifier, t('reset.identifierInvalid'), 400)
+      if (classified.kind === 'invalid')
+        return requestPage(req, reply, kembali, identifier, t('reset.identifierInvalid'), 400)
 
       const token = await sendResetCode(db, classified, {
         ip: req.ip,
@@ -287,7 +341,10 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         deviceId: req.cookies[deviceCookieName(config)],
       })
       reply.setCookie(resetCookie, token, flowCookieOptions(config, resetPath, codeStepSeconds))
-      return reply.redirect(codePath(kembali, classified.kind === 'phone' ? 'sms' : classified.kind === 'email' ? 'email' : 'any'), 303)
+      return reply.redirect(
+        codePath(kembali, classified.kind === 'phone' ? 'sms' : classified.kind === 'email' ? 'email' : 'any'),
+        303,
+      )
     },
   )
 
@@ -315,7 +372,8 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
       const invalid = invalidFields(req)
       const v = formValues(req, ['code', 'password', 'password2'], invalid)
       const errors: Record<string, string> = {}
-      for (const f of invalid) if (f === 'code' || f === 'password' || f === 'password2') errors[f] = t('forms.invalidInput')
+      for (const f of invalid)
+        if (f === 'code' || f === 'password' || f === 'password2') errors[f] = t('forms.invalidInput')
       if (!already && !errors.code && v.code.trim() === '') errors.code = t('forms.codeRequired')
       if (!errors.password) {
         if (v.password === '') errors.password = t('forms.passwordRequired')
@@ -339,14 +397,20 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         citizenId = already.citizen.id
         codeId = already.codeId
       } else {
-        const row = state.kind === 'code' ? await findCodeRow(db, state.token, ['reset_password'], codeStepSeconds) : undefined
+        const row =
+          state.kind === 'code' ? await findCodeRow(db, state.token, ['reset_password'], codeStepSeconds) : undefined
         // No row (no account behind this flow): the same check against nobody, so that the
         // answer — and its cost — is that of a wrong code.
         const result = await verifyOtp(
           db,
           // This flow's own code only: a stranger's flow for the same NIK names another
           // row, and its wrong guesses never reach the owner's code.
-          { citizenId: row?.citizen_id ?? randomUUID(), purpose: 'reset_password', code: v.code, codeId: row?.id ?? randomUUID() },
+          {
+            citizenId: row?.citizen_id ?? randomUUID(),
+            purpose: 'reset_password',
+            code: v.code,
+            codeId: row?.id ?? randomUUID(),
+          },
           { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
         )
         if (!row || !result.ok) return codePage(req, reply, kembali, false, '', { code: t('reset.code.wrong') }, 400)
@@ -365,14 +429,25 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         })
       } catch (err) {
         if (!isAccountError(err)) throw err
-        if (err.code === 'account_not_found') return codePage(req, reply, kembali, false, '', { code: t('reset.code.wrong') }, 400)
+        if (err.code === 'account_not_found')
+          return codePage(req, reply, kembali, false, '', { code: t('reset.code.wrong') }, 400)
         // The code is used; let the citizen pick another password without a new one.
         const expires = Math.floor(Date.now() / 1000) + verifiedStepSeconds
-        reply.setCookie(resetCookie, signer().sign(`ok.${codeId}.${expires}`), flowCookieOptions(config, resetPath, verifiedStepSeconds))
+        reply.setCookie(
+          resetCookie,
+          signer().sign(`ok.${codeId}.${expires}`),
+          flowCookieOptions(config, resetPath, verifiedStepSeconds),
+        )
         return codePage(req, reply, kembali, true, '', { password: accountErrorText(req, err) }, 400)
       }
       // The other flows' reset codes of this account die with the old password.
-      await db.updateTable('one_time_codes').set({ consumed_at: new Date() }).where('citizen_id', '=', citizenId).where('purpose', '=', 'reset_password').where('consumed_at', 'is', null).execute()
+      await db
+        .updateTable('one_time_codes')
+        .set({ consumed_at: new Date() })
+        .where('citizen_id', '=', citizenId)
+        .where('purpose', '=', 'reset_password')
+        .where('consumed_at', 'is', null)
+        .execute()
       // Whoever knew the old password is signed out everywhere, agencies included.
       await notifyBackchannelLogout(deps.provider(), db, citizenId, req.log)
       await destroyAccountArtifacts(db, citizenId, credentialArtifacts)

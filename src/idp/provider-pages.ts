@@ -10,7 +10,11 @@ import { providerRequest } from './request-context.ts'
 export interface ProviderPages {
   logout(ctx: KoaContextWithOIDC, form: string): Promise<void>
   logoutSuccess(ctx: KoaContextWithOIDC): Promise<void>
-  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string | undefined }, error: unknown): Promise<void>
+  error(
+    ctx: KoaContextWithOIDC,
+    out: { error: string; error_description?: string | undefined },
+    error: unknown,
+  ): Promise<void>
 }
 
 /** Renders through the Fastify reply of the current request (src/idp/request-context.ts). */

@@ -131,7 +131,8 @@ async function firstPartyGrant(ctx: KoaContextWithOIDC, db: Kysely<Database>, gr
 export function firstPartyMarkValidator(ctx: KoaContextWithOIDC | undefined, key: string, value: unknown): void {
   if (key !== firstPartyKey || value === undefined || value === false) return
   if (value !== true) throw new errors.InvalidClientMetadata(`${firstPartyKey} must be a boolean`)
-  if (ctx !== undefined) throw new errors.InvalidClientMetadata(`${firstPartyKey} is set by the regency's operators only`)
+  if (ctx !== undefined)
+    throw new errors.InvalidClientMetadata(`${firstPartyKey} is set by the regency's operators only`)
 }
 
 /**
@@ -175,7 +176,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // Over https the interaction cookie is `__Host-` (cookie-names.ts), which needs
       // Path=/; oidc-provider lets these options override its `/interaction/<uid>` path.
       short: { httpOnly: true, sameSite: 'lax', secure, ...(secure ? { path: '/' } : {}) },
-      names: { session: sessionCookieName(config), interaction: interactionCookieName(config), resume: resumeCookieName(config) },
+      names: {
+        session: sessionCookieName(config),
+        interaction: interactionCookieName(config),
+        resume: resumeCookieName(config),
+      },
     },
     routes: { ...providerRoutes },
     // Only the authorization code flow (RFC 9700 §2.1.2): no implicit, no hybrid.
@@ -266,11 +271,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
         useGrantedResource: () => false,
         getResourceServerInfo: (ctx, resource, client) => {
-          if (!registeredResources(client).includes(resource)) throw new errors.InvalidTarget('the client is not registered for this resource')
+          if (!registeredResources(client).includes(resource))
+            throw new errors.InvalidTarget('the client is not registered for this resource')
           const isClientCredentials = ctx.oidc.params?.grant_type === 'client_credentials'
           if (resource === docs) {
             if (!isClientCredentials) throw new errors.InvalidTarget('the documents API takes client credentials only')
-            return { scope: 'dokumen', audience: docs, accessTokenTTL: ttl.clientCredentialsSeconds, accessTokenFormat: 'opaque' }
+            return {
+              scope: 'dokumen',
+              audience: docs,
+              accessTokenTTL: ttl.clientCredentialsSeconds,
+              accessTokenFormat: 'opaque',
+            }
           }
           // The gateway's resource or an agency's origin: JWTs the gateway verifies locally,
           // with the resource as their only audience.
@@ -315,7 +326,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
         if (stored) grant = await ctx.oidc.provider.Grant.find(stored)
       }
       if (client && session?.accountId && isFirstParty(client.metadata())) {
-        return firstPartyGrant(ctx, db, grant ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId }))
+        return firstPartyGrant(
+          ctx,
+          db,
+          grant ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId }),
+        )
       }
       return grant
     },
@@ -371,7 +386,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       return !(ctx.oidc.route === 'revocation' && ctx.oidc.entities.AccessToken)
     },
     // Refresh tokens only when the client may use them and offline_access was granted.
-    issueRefreshToken: (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    issueRefreshToken: (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every use rotates (RFC 9700 §4.14.2); reuse detection revokes the grant.
     // oidc-provider calls this before it consumes the presented refresh token, and
     // resolves `resource` only after: a refresh asking for a resource the client is not
@@ -430,7 +446,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // Secure exactly when the issuer is https.
   provider.proxy = true
   // Client secrets are stored as digests (src/idp/clients.ts): compare digests.
-  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(
+    this: { clientSecret?: string },
+    actual: string,
+  ) {
     return clientSecretMatches(this.clientSecret, actual)
   }
   return provider

@@ -5,7 +5,13 @@ import type Provider from 'oidc-provider'
 import type { Config } from '../config/schema.ts'
 import { AppError } from '../errors/app-error.ts'
 import type { Database } from '../db/database.ts'
-import { createCitizen, findCitizenById, markEmailVerified, markPhoneVerified, registrationProblems } from '../accounts/citizens.ts'
+import {
+  createCitizen,
+  findCitizenById,
+  markEmailVerified,
+  markPhoneVerified,
+  registrationProblems,
+} from '../accounts/citizens.ts'
 import { isAccountError, type AccountError } from '../accounts/errors.ts'
 import { maskContact, normalizeEmail, normalizePhone } from '../accounts/identifiers.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../accounts/otp.ts'
@@ -86,7 +92,11 @@ export function invalidFields(req: FastifyRequest): Set<string> {
 }
 
 /** The string value of each named form field; '' for a missing or schema-refused one. */
-export function formValues<K extends string>(req: FastifyRequest, names: readonly K[], invalid: ReadonlySet<string>): Record<K, string> {
+export function formValues<K extends string>(
+  req: FastifyRequest,
+  names: readonly K[],
+  invalid: ReadonlySet<string>,
+): Record<K, string> {
   const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>
   const out = {} as Record<K, string>
   for (const name of names) {
@@ -97,7 +107,10 @@ export function formValues<K extends string>(req: FastifyRequest, names: readonl
 }
 
 /** Field errors in form order, as links for the error summary at the top of the page. */
-export function errorSummary(errors: Readonly<Record<string, string>>, anchors: readonly (readonly [string, string])[]): { text: string; href: string }[] {
+export function errorSummary(
+  errors: Readonly<Record<string, string>>,
+  anchors: readonly (readonly [string, string])[],
+): { text: string; href: string }[] {
   const items: { text: string; href: string }[] = []
   for (const [field, anchor] of anchors) {
     const text = errors[field]
@@ -142,7 +155,17 @@ export async function findCodeRow(
   id: unknown,
   purposes: readonly OneTimeCodePurpose[],
   maxAgeSeconds: number,
-): Promise<{ id: string; citizen_id: string; purpose: OneTimeCodePurpose; destination: string; consumed_at: Date | null; created_at: Date } | undefined> {
+): Promise<
+  | {
+      id: string
+      citizen_id: string
+      purpose: OneTimeCodePurpose
+      destination: string
+      consumed_at: Date | null
+      created_at: Date
+    }
+  | undefined
+> {
   if (typeof id !== 'string' || !UUID.test(id)) return undefined
   return db
     .selectFrom('one_time_codes')
@@ -156,7 +179,9 @@ export async function findCodeRow(
 /** The message for a failed code check, by verifyOtp's reason. */
 export function codeFailureText(t: AccountText, result: { reason: string; attemptsLeft?: number }): string {
   if (result.reason === 'invalid_code') {
-    return (result.attemptsLeft ?? 0) > 0 ? t('verify.invalid', { left: result.attemptsLeft ?? 0 }) : t('verify.tooMany')
+    return (result.attemptsLeft ?? 0) > 0
+      ? t('verify.invalid', { left: result.attemptsLeft ?? 0 })
+      : t('verify.tooMany')
   }
   return result.reason === 'too_many_attempts' ? t('verify.tooMany') : t('verify.expired')
 }
@@ -173,7 +198,18 @@ const pendingCookieBase = 'sp_daftar'
 const pendingMaxAgeSeconds = 24 * 3600
 const verifyPurposes = ['verify_email', 'verify_phone'] as const
 
-const registerFields = ['nik', 'name', 'day', 'month', 'year', 'gender', 'email', 'phone', 'password', 'password2'] as const
+const registerFields = [
+  'nik',
+  'name',
+  'day',
+  'month',
+  'year',
+  'gender',
+  'email',
+  'phone',
+  'password',
+  'password2',
+] as const
 type RegisterValues = Record<(typeof registerFields)[number], string>
 
 const registerAnchors = [
@@ -236,7 +272,11 @@ function returnPathOf(req: FastifyRequest): string {
 function birthDateOf(v: RegisterValues): { ok: true; value: string } | { ok: false; reason: 'missing' | 'invalid' } {
   const [day, month, year] = [v.day, v.month, v.year].map((s) => s.normalize('NFKC').trim())
   if (!day || !month || !year) return { ok: false, reason: 'missing' }
-  if (!/^[0-9]{1,2}$/.test(day as string) || !/^[0-9]{1,2}$/.test(month as string) || !/^[0-9]{4}$/.test(year as string)) {
+  if (
+    !/^[0-9]{1,2}$/.test(day as string) ||
+    !/^[0-9]{1,2}$/.test(month as string) ||
+    !/^[0-9]{4}$/.test(year as string)
+  ) {
     return { ok: false, reason: 'invalid' }
   }
   return { ok: true, value: `${year}-${(month as string).padStart(2, '0')}-${(day as string).padStart(2, '0')}` }
@@ -253,7 +293,9 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
    * shape, wrong codes counted and resends limited the same way. That contact is told, by
    * message, that the NIK has an account and how to recover it; the pages say nothing.
    */
-  type Pending = { decoy: false; row: NonNullable<Awaited<ReturnType<typeof findCodeRow>>> } | { decoy: true; row: DecoyRow }
+  type Pending =
+    | { decoy: false; row: NonNullable<Awaited<ReturnType<typeof findCodeRow>>> }
+    | { decoy: true; row: DecoyRow }
 
   async function pendingRow(req: FastifyRequest): Promise<Pending | undefined> {
     const row = await findCodeRow(db, req.cookies[pendingCookie], verifyPurposes, pendingMaxAgeSeconds)
@@ -271,7 +313,10 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       kind: 'registration_known_nik',
       locale: pickLocale(req),
       ...(channel === 'email'
-        ? { subject: t('register.knownNik.subject'), body: t('register.knownNik.body', { url: `${config.idp.issuer.replace(/\/+$/, '')}/lupa-sandi` }) }
+        ? {
+            subject: t('register.knownNik.subject'),
+            body: t('register.knownNik.body', { url: `${config.idp.issuer.replace(/\/+$/, '')}/lupa-sandi` }),
+          }
         : { body: t('register.knownNik.sms') }),
     }
   }
@@ -352,7 +397,11 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
   }
 
   /** Is the address a code row was sent to verified on the citizen's account now? */
-  async function alreadyVerified(row: { citizen_id: string; purpose: OneTimeCodePurpose; destination: string }): Promise<boolean> {
+  async function alreadyVerified(row: {
+    citizen_id: string
+    purpose: OneTimeCodePurpose
+    destination: string
+  }): Promise<boolean> {
     const citizen = await findCitizenById(db, row.citizen_id)
     if (!citizen) return false
     return row.purpose === 'verify_email'
@@ -364,105 +413,124 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
     return registerPage(req, reply, returnPathOf(req), {})
   })
 
-  app.post('/daftar', { schema: { body: registerBody, querystring: returnQuery }, attachValidation: true, preHandler: app.csrfProtection }, async (req, reply) => {
-    const t = accountText(req)
-    const locale = pickLocale(req)
-    const kembali = returnPathOf(req)
-    const invalid = invalidFields(req)
-    const v = formValues(req, registerFields, invalid)
-    const errors: Record<string, string> = {}
-    for (const f of invalid) {
-      const field = f === 'day' || f === 'month' || f === 'year' ? 'birthDate' : f
-      if (field !== '_csrf' && field !== 'kembali') errors[field] = t('forms.invalidInput')
-    }
-    const keep: Partial<RegisterValues> = { ...v }
-    // Registrations cost codes and rows: a per-address allowance (docs/security.md line 9's spirit).
-    const allowance = await takeSourceAllowance(db, 'register', req.ip, { maxFailures: config.idp.rateLimits.registrationsPerAddressPerHour, windowSeconds: 3600 })
-    if (!allowance.allowed) {
-      throw new AppError('too_many_requests', undefined, { headers: { 'retry-after': String(allowance.retryAfterSeconds) } })
-    }
-
-    // Everything that can be checked without the database, so that one submission shows
-    // every field that needs fixing: first what is missing, in this form's words, then every
-    // problem the account rules find (registrationProblems: the NIK, the birth date and the
-    // gender each against the NIK, the name, the contacts' shapes and the password policy
-    // with the citizen's own data), one message per field. None of it looks at other
-    // accounts, so a registered NIK, e-mail or phone gets the same page as a new one.
-    const nik = v.nik.trim()
-    if (!errors.nik && nik === '') errors.nik = t('register.nikRequired')
-    if (!errors.name && v.name.trim() === '') errors.name = t('register.nameRequired')
-    const birth = birthDateOf(v)
-    if (!errors.birthDate && !birth.ok && birth.reason === 'missing') errors.birthDate = t('register.birthDateRequired')
-    const gender = v.gender === 'female' || v.gender === 'male' ? v.gender : undefined
-    if (!errors.gender && gender === undefined) errors.gender = t('register.genderRequired')
-    const email = v.email.trim()
-    const phone = v.phone.trim()
-    if (!errors.password && v.password === '') errors.password = t('forms.passwordRequired')
-    if (!errors.password2 && !errors.password) {
-      if (v.password2 === '') errors.password2 = t('forms.password2Required')
-      else if (v.password2 !== v.password) errors.password2 = t('forms.password2Mismatch')
-    }
-    const input = {
-      nik,
-      name: v.name,
-      birthDate: birth.ok ? birth.value : '',
-      gender: v.gender,
-      email,
-      phone,
-      password: v.password,
-      regencyName: config.regency.name,
-    }
-    let status = 400
-    for (const problem of registrationProblems(input)) {
-      // The contact rule is about both fields; a phone typed wrongly has its own message.
-      if (problem.code === 'contact_required' && errors.phone !== undefined) continue
-      if (errors[problem.field] !== undefined) continue
-      errors[problem.field] = accountErrorText(req, problem)
-      if (accountErrorStatus(problem) === 413) status = 413
-    }
-    if (Object.keys(errors).length > 0 || !birth.ok || gender === undefined) {
-      return registerPage(req, reply, kembali, keep, errors, status)
-    }
-
-    let citizen: Awaited<ReturnType<typeof createCitizen>>
-    try {
-      citizen = await createCitizen(
-        db,
-        { ...input, birthDate: birth.value, gender },
-        { ip: req.ip, requestId: req.id },
-      )
-    } catch (err) {
-      if (!isAccountError(err)) throw err
-      // The same answer for a registered NIK whatever else was typed: it says that the NIK
-      // has an account (unavoidable on a sign-up form; a NIK is not a secret) and nothing
-      // about that account.
-      if (err.code === 'nik_taken') {
-        const channel = normalizeEmail(email) !== undefined ? 'email' : 'sms'
-        const destination = (channel === 'email' ? normalizeEmail(email) : normalizePhone(phone)) as string
-        const id = await startDecoy(db, destination, knownNikMessage(req, channel, destination), { ip: req.ip, requestId: req.id, logger: req.log })
-        reply.setCookie(pendingCookie, id, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
-        return reply.redirect(withReturn('/daftar/verifikasi', kembali), 303)
+  app.post(
+    '/daftar',
+    {
+      schema: { body: registerBody, querystring: returnQuery },
+      attachValidation: true,
+      preHandler: app.csrfProtection,
+    },
+    async (req, reply) => {
+      const t = accountText(req)
+      const locale = pickLocale(req)
+      const kembali = returnPathOf(req)
+      const invalid = invalidFields(req)
+      const v = formValues(req, registerFields, invalid)
+      const errors: Record<string, string> = {}
+      for (const f of invalid) {
+        const field = f === 'day' || f === 'month' || f === 'year' ? 'birthDate' : f
+        if (field !== '_csrf' && field !== 'kembali') errors[field] = t('forms.invalidInput')
       }
-      const field = registerAnchors.some(([f]) => f === err.field) ? err.field : 'general'
-      return registerPage(req, reply, kembali, keep, { [field]: accountErrorText(req, err) }, accountErrorStatus(err))
-    }
+      const keep: Partial<RegisterValues> = { ...v }
+      // Registrations cost codes and rows: a per-address allowance (docs/security.md line 9's spirit).
+      const allowance = await takeSourceAllowance(db, 'register', req.ip, {
+        maxFailures: config.idp.rateLimits.registrationsPerAddressPerHour,
+        windowSeconds: 3600,
+      })
+      if (!allowance.allowed) {
+        throw new AppError('too_many_requests', undefined, {
+          headers: { 'retry-after': String(allowance.retryAfterSeconds) },
+        })
+      }
 
-    // The code goes to the email when there is one (cheaper, and it can be read on any
-    // device); a phone given as well is verified later from Akun Saya.
-    const channel = citizen.email !== null ? 'email' : 'sms'
-    const sent = await issueOtp(
-      db,
-      {
-        citizenId: citizen.id,
-        purpose: channel === 'email' ? 'verify_email' : 'verify_phone',
-        channel,
-        destination: (channel === 'email' ? citizen.email : citizen.phone) ?? '',
-      },
-      { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
-    )
-    if (sent.ok) reply.setCookie(pendingCookie, sent.codeId, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
-    return reply.redirect(withReturn('/daftar/verifikasi', kembali), 303)
-  })
+      // Everything that can be checked without the database, so that one submission shows
+      // every field that needs fixing: first what is missing, in this form's words, then every
+      // problem the account rules find (registrationProblems: the NIK, the birth date and the
+      // gender each against the NIK, the name, the contacts' shapes and the password policy
+      // with the citizen's own data), one message per field. None of it looks at other
+      // accounts, so a registered NIK, e-mail or phone gets the same page as a new one.
+      const nik = v.nik.trim()
+      if (!errors.nik && nik === '') errors.nik = t('register.nikRequired')
+      if (!errors.name && v.name.trim() === '') errors.name = t('register.nameRequired')
+      const birth = birthDateOf(v)
+      if (!errors.birthDate && !birth.ok && birth.reason === 'missing')
+        errors.birthDate = t('register.birthDateRequired')
+      const gender = v.gender === 'female' || v.gender === 'male' ? v.gender : undefined
+      if (!errors.gender && gender === undefined) errors.gender = t('register.genderRequired')
+      const email = v.email.trim()
+      const phone = v.phone.trim()
+      if (!errors.password && v.password === '') errors.password = t('forms.passwordRequired')
+      if (!errors.password2 && !errors.password) {
+        if (v.password2 === '') errors.password2 = t('forms.password2Required')
+        else if (v.password2 !== v.password) errors.password2 = t('forms.password2Mismatch')
+      }
+      const input = {
+        nik,
+        name: v.name,
+        birthDate: birth.ok ? birth.value : '',
+        gender: v.gender,
+        email,
+        phone,
+        password: v.password,
+        regencyName: config.regency.name,
+      }
+      let status = 400
+      for (const problem of registrationProblems(input)) {
+        // The contact rule is about both fields; a phone typed wrongly has its own message.
+        if (problem.code === 'contact_required' && errors.phone !== undefined) continue
+        if (errors[problem.field] !== undefined) continue
+        errors[problem.field] = accountErrorText(req, problem)
+        if (accountErrorStatus(problem) === 413) status = 413
+      }
+      if (Object.keys(errors).length > 0 || !birth.ok || gender === undefined) {
+        return registerPage(req, reply, kembali, keep, errors, status)
+      }
+
+      let citizen: Awaited<ReturnType<typeof createCitizen>>
+      try {
+        citizen = await createCitizen(
+          db,
+          { ...input, birthDate: birth.value, gender },
+          { ip: req.ip, requestId: req.id },
+        )
+      } catch (err) {
+        if (!isAccountError(err)) throw err
+        // The same answer for a registered NIK whatever else was typed: it says that the NIK
+        // has an account (unavoidable on a sign-up form; a NIK is not a secret) and nothing
+        // about that account.
+        if (err.code === 'nik_taken') {
+          const channel = normalizeEmail(email) !== undefined ? 'email' : 'sms'
+          const destination = (channel === 'email' ? normalizeEmail(email) : normalizePhone(phone)) as string
+          const id = await startDecoy(db, destination, knownNikMessage(req, channel, destination), {
+            ip: req.ip,
+            requestId: req.id,
+            logger: req.log,
+          })
+          reply.setCookie(pendingCookie, id, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
+          return reply.redirect(withReturn('/daftar/verifikasi', kembali), 303)
+        }
+        const field = registerAnchors.some(([f]) => f === err.field) ? err.field : 'general'
+        return registerPage(req, reply, kembali, keep, { [field]: accountErrorText(req, err) }, accountErrorStatus(err))
+      }
+
+      // The code goes to the email when there is one (cheaper, and it can be read on any
+      // device); a phone given as well is verified later from Akun Saya.
+      const channel = citizen.email !== null ? 'email' : 'sms'
+      const sent = await issueOtp(
+        db,
+        {
+          citizenId: citizen.id,
+          purpose: channel === 'email' ? 'verify_email' : 'verify_phone',
+          channel,
+          destination: (channel === 'email' ? citizen.email : citizen.phone) ?? '',
+        },
+        { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
+      )
+      if (sent.ok)
+        reply.setCookie(pendingCookie, sent.codeId, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
+      return reply.redirect(withReturn('/daftar/verifikasi', kembali), 303)
+    },
+  )
 
   app.get('/daftar/verifikasi', { schema: { querystring: verifyQuery } }, async (req, reply) => {
     const kembali = returnPathOf(req)
@@ -473,7 +541,8 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       return verifyPage(req, reply, pending, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
     }
     const row = pending.row
-    if (row.consumed_at !== null && (await alreadyVerified(row))) return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
+    if (row.consumed_at !== null && (await alreadyVerified(row)))
+      return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
     const resent = (req.query as { terkirim?: string }).terkirim === '1'
     return verifyPage(req, reply, pending, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
   })
@@ -487,15 +556,21 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       const pending = await pendingRow(req)
       if (!pending) return missingPage(req, reply)
       const { code } = formValues(req, ['code'], invalidFields(req))
-      if (code.trim() === '') return verifyPage(req, reply, pending, kembali, { error: t('forms.codeRequired'), status: 400 })
+      if (code.trim() === '')
+        return verifyPage(req, reply, pending, kembali, { error: t('forms.codeRequired'), status: 400 })
       // No code was sent in this flow: every code is a wrong one, counted like one.
       if (pending.decoy) {
         const result = await checkDecoyCode(db, pending.row.chain)
         return verifyPage(req, reply, pending, kembali, { error: codeFailureText(t, result), status: 400 })
       }
       const row = pending.row
-      const result = await verifyOtp(db, { citizenId: row.citizen_id, purpose: row.purpose, code }, { ip: req.ip, requestId: req.id, secret: deps.otpSecret })
-      if (!result.ok) return verifyPage(req, reply, pending, kembali, { error: codeFailureText(t, result), status: 400 })
+      const result = await verifyOtp(
+        db,
+        { citizenId: row.citizen_id, purpose: row.purpose, code },
+        { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
+      )
+      if (!result.ok)
+        return verifyPage(req, reply, pending, kembali, { error: codeFailureText(t, result), status: 400 })
       const context = { ip: req.ip, requestId: req.id }
       let marked: boolean
       try {
@@ -506,7 +581,10 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       } catch (err) {
         // Verified on another account first: said only to whoever holds the code.
         if (!isAccountError(err)) throw err
-        return verifyPage(req, reply, pending, kembali, { error: accountErrorText(req, err), status: accountErrorStatus(err) })
+        return verifyPage(req, reply, pending, kembali, {
+          error: accountErrorText(req, err),
+          status: accountErrorStatus(err),
+        })
       }
       // The address changed after the code was sent (from Akun Saya): nothing to mark here.
       if (!marked) return missingPage(req, reply)
@@ -530,10 +608,17 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       if (!pending) return missingPage(req, reply)
       if (pending.decoy) {
         const channel = normalizeEmail(pending.row.destination) !== undefined ? 'email' : 'sms'
-        const sent = await resendDecoy(db, pending.row, knownNikMessage(req, channel, pending.row.destination), { ip: req.ip, requestId: req.id, logger: req.log })
+        const sent = await resendDecoy(db, pending.row, knownNikMessage(req, channel, pending.row.destination), {
+          ip: req.ip,
+          requestId: req.id,
+          logger: req.log,
+        })
         if (!sent.ok) {
           reply.header('retry-after', String(sent.retryAfterSeconds))
-          return verifyPage(req, reply, pending, kembali, { error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }), status: 429 })
+          return verifyPage(req, reply, pending, kembali, {
+            error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }),
+            status: 429,
+          })
         }
         reply.setCookie(pendingCookie, sent.id, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
         const target = withReturn('/daftar/verifikasi', kembali)
@@ -547,12 +632,20 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       if (!citizen || current !== row.destination) return missingPage(req, reply)
       const sent = await issueOtp(
         db,
-        { citizenId: citizen.id, purpose: row.purpose, channel: row.purpose === 'verify_email' ? 'email' : 'sms', destination: row.destination },
+        {
+          citizenId: citizen.id,
+          purpose: row.purpose,
+          channel: row.purpose === 'verify_email' ? 'email' : 'sms',
+          destination: row.destination,
+        },
         { ip: req.ip, requestId: req.id, secret: deps.otpSecret },
       )
       if (!sent.ok) {
         reply.header('retry-after', String(sent.retryAfterSeconds))
-        return verifyPage(req, reply, pending, kembali, { error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }), status: 429 })
+        return verifyPage(req, reply, pending, kembali, {
+          error: t('verify.wait', { minutes: minutesFrom(sent.retryAfterSeconds) }),
+          status: 429,
+        })
       }
       reply.setCookie(pendingCookie, sent.codeId, flowCookieOptions(config, '/daftar', pendingMaxAgeSeconds))
       const target = withReturn('/daftar/verifikasi', kembali)

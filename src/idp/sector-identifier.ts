@@ -42,10 +42,15 @@ async function readCapped(res: Response, maxBytes: number): Promise<string> {
 }
 
 /** Fetches a client's sector_identifier_uri and checks that it lists every redirect URI. Throws ClientError. */
-export async function verifySectorIdentifier(metadata: Record<string, unknown>, options: SectorFetchOptions = {}): Promise<void> {
+export async function verifySectorIdentifier(
+  metadata: Record<string, unknown>,
+  options: SectorFetchOptions = {},
+): Promise<void> {
   const uri = metadata.sector_identifier_uri
   if (typeof uri !== 'string') return
-  const redirectUris = Array.isArray(metadata.redirect_uris) ? metadata.redirect_uris.filter((u): u is string => typeof u === 'string') : []
+  const redirectUris = Array.isArray(metadata.redirect_uris)
+    ? metadata.redirect_uris.filter((u): u is string => typeof u === 'string')
+    : []
   let res: Response
   try {
     res = await (options.fetch ?? fetch)(uri, {
@@ -74,6 +79,9 @@ export async function verifySectorIdentifier(metadata: Record<string, unknown>, 
   const listed = new Set(body as string[])
   const missing = redirectUris.filter((u) => !listed.has(u))
   if (missing.length > 0) {
-    throw new ClientError(field, `${uri} does not list every redirect URI of the client (missing: ${missing.join(', ')}); OpenID Connect Registration §5`)
+    throw new ClientError(
+      field,
+      `${uri} does not list every redirect URI of the client (missing: ${missing.join(', ')}); OpenID Connect Registration §5`,
+    )
   }
 }

@@ -48,7 +48,10 @@ export function endedSessionOf(payload: Record<string, unknown>): EndedSession |
   const uid = payload.uid
   if (typeof uid !== 'string' || uid === '') return undefined
   const authorizations = payload.authorizations
-  const entries = typeof authorizations === 'object' && authorizations !== null ? Object.entries(authorizations as Record<string, unknown>) : []
+  const entries =
+    typeof authorizations === 'object' && authorizations !== null
+      ? Object.entries(authorizations as Record<string, unknown>)
+      : []
   return { uid, clientIds: entries.map(([c]) => c), grantIds: grantIdsOf(entries) }
 }
 
@@ -78,7 +81,9 @@ export async function recordRevokedSessions(db: Kysely<Database>, sessions: read
     await db
       .deleteFrom('oidc_payloads')
       .where('model', 'in', ['RefreshToken', 'AuthorizationCode', 'BackchannelAuthenticationRequest', 'DeviceCode'])
-      .$if(s.grantIds !== undefined && s.grantIds.length > 0, (q) => q.where('grant_id', 'in', [...(s.grantIds as string[])]))
+      .$if(s.grantIds !== undefined && s.grantIds.length > 0, (q) =>
+        q.where('grant_id', 'in', [...(s.grantIds as string[])]),
+      )
       .where(sql<string>`payload->>'sessionUid'`, '=', s.uid)
       .where(sql<string>`payload->>'clientId'`, 'in', [...s.clientIds])
       .execute()

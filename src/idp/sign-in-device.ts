@@ -21,7 +21,13 @@ const deviceCookieSeconds = 400 * 24 * 3600
  * After a citizen's successful sign-in: remembers the language of the page (notices are
  * written in it), notes the device, notifies a new one, and (re)sets the device cookie.
  */
-export async function afterCitizenSignIn(req: FastifyRequest, reply: FastifyReply, db: Kysely<Database>, config: Config, citizenId: string): Promise<void> {
+export async function afterCitizenSignIn(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  db: Kysely<Database>,
+  config: Config,
+  citizenId: string,
+): Promise<void> {
   const locale = pickLocale(req)
   await setNoticeLocale(db, citizenId, locale)
   const result = await recordSignInDevice(

@@ -60,9 +60,16 @@ export function redirectSectorHost(uri: string): string {
  * URI happens to come first.
  */
 export function sectorOf(metadata: SectorMetadata): string {
-  if (typeof metadata.sector_identifier_uri === 'string') return new URL(metadata.sector_identifier_uri).host.toLowerCase()
-  const uris = Array.isArray(metadata.redirect_uris) ? metadata.redirect_uris.filter((u): u is string => typeof u === 'string') : []
-  if (uris.length === 0) throw new SectorError('redirect_uris', 'a pairwise client needs at least one redirect URI, or a sector_identifier_uri')
+  if (typeof metadata.sector_identifier_uri === 'string')
+    return new URL(metadata.sector_identifier_uri).host.toLowerCase()
+  const uris = Array.isArray(metadata.redirect_uris)
+    ? metadata.redirect_uris.filter((u): u is string => typeof u === 'string')
+    : []
+  if (uris.length === 0)
+    throw new SectorError(
+      'redirect_uris',
+      'a pairwise client needs at least one redirect URI, or a sector_identifier_uri',
+    )
   // oidc-provider's own rule (client_schema.js) compares URL hosts; ours also tells apart
   // the domains behind private-use schemes, whose URLs have no host at all.
   const hosts = new Set(uris.map((u) => new URL(u).host.toLowerCase()))
@@ -77,7 +84,10 @@ export function sectorOf(metadata: SectorMetadata): string {
   // Every app on every phone shares the loopback interface: as a sector it would give
   // every loopback-only native app of every agency the same identifiers.
   if (metadata.application_type === 'native' && loopbackHostnames.has(new URL(`http://${sector}`).hostname)) {
-    throw new SectorError('sector_identifier_uri', 'a native client whose redirect URIs are all loopback needs a sector_identifier_uri on a host the agency controls')
+    throw new SectorError(
+      'sector_identifier_uri',
+      'a native client whose redirect URIs are all loopback needs a sector_identifier_uri on a host the agency controls',
+    )
   }
   return sector
 }
@@ -98,7 +108,9 @@ export function createSubjects(secret: Buffer): Subjects {
   const pairwise = (sector: string, accountId: string): string =>
     // NUL separators: neither a host nor an account id contains one, so (sector, id)
     // pairs cannot collide by shifting characters between them.
-    createHmac('sha256', key).update(`${pairwiseLabel}\u0000${sector.toLowerCase()}\u0000${accountId}`, 'utf8').digest('base64url')
+    createHmac('sha256', key)
+      .update(`${pairwiseLabel}\u0000${sector.toLowerCase()}\u0000${accountId}`, 'utf8')
+      .digest('base64url')
   return {
     pairwise,
     forClient(metadata, accountId) {
@@ -117,7 +129,11 @@ export function createSubjects(secret: Buffer): Subjects {
 export async function ensureDeploymentSecret(db: Kysely<Database>, kek: KeyEncryption, name: string): Promise<Buffer> {
   const aad = `deployment-secret:${name}`
   const read = async (): Promise<Buffer | undefined> => {
-    const row = await db.selectFrom('deployment_secrets').select('secret_enc').where('name', '=', name).executeTakeFirst()
+    const row = await db
+      .selectFrom('deployment_secrets')
+      .select('secret_enc')
+      .where('name', '=', name)
+      .executeTakeFirst()
     return row === undefined ? undefined : Buffer.from(kek.decrypt(row.secret_enc, aad), 'base64url')
   }
   const existing = await read()

@@ -25,7 +25,11 @@ export interface Jobs {
   stop(): Promise<void>
 }
 
-export function createJobs(logger: Pick<Logger, 'warn'>, jobs: readonly Job[], options: { readonly stopWaitMs?: number } = {}): Jobs {
+export function createJobs(
+  logger: Pick<Logger, 'warn'>,
+  jobs: readonly Job[],
+  options: { readonly stopWaitMs?: number } = {},
+): Jobs {
   const timers = new Map<string, NodeJS.Timeout>()
   const running = new Set<Promise<void>>()
   const names = new Map<Promise<void>, string>()
@@ -77,7 +81,10 @@ export function createJobs(logger: Pick<Logger, 'warn'>, jobs: readonly Job[], o
       const outcome = await Promise.race([Promise.allSettled([...running]).then(() => 'done' as const), waited])
       clearTimeout(timer)
       if (outcome === 'late') {
-        logger.warn({ jobs: [...running].map((r) => names.get(r)) }, `background jobs still running after ${stopWaitMs} ms; closing without them`)
+        logger.warn(
+          { jobs: [...running].map((r) => names.get(r)) },
+          `background jobs still running after ${stopWaitMs} ms; closing without them`,
+        )
       }
     },
   }

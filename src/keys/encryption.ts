@@ -27,7 +27,9 @@ export class KeyEncryptionError extends Error {
 }
 
 export function createKeyEncryption(secret: string): KeyEncryption {
-  const key = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), 'satupintu key encryption v1', 32))
+  const key = Buffer.from(
+    hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), 'satupintu key encryption v1', 32),
+  )
   return {
     derive(label) {
       return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), `satupintu ${label} v1`, 32))
@@ -37,7 +39,9 @@ export function createKeyEncryption(secret: string): KeyEncryption {
       const cipher = createCipheriv('aes-256-gcm', key, iv)
       cipher.setAAD(Buffer.from(aad, 'utf8'))
       const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
-      return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.')
+      return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join(
+        '.',
+      )
     },
     decrypt(sealed, aad) {
       const [v, iv, tag, ct] = sealed.split('.')

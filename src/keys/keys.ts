@@ -15,10 +15,11 @@ import type { KeyEncryption } from '../keys/encryption.ts'
  * Every instance reloads the set periodically and rebuilds its provider when it changes.
  */
 
-export const signingAlgs = { oidc: ['ES256', 'RS256'], gateway: ['ES256'], cookie: ['HS256'] } as const satisfies Record<
-  KeyPurpose,
-  readonly string[]
->
+export const signingAlgs = {
+  oidc: ['ES256', 'RS256'],
+  gateway: ['ES256'],
+  cookie: ['HS256'],
+} as const satisfies Record<KeyPurpose, readonly string[]>
 
 export type KeyState = 'pending' | 'active' | 'retiring' | 'expired'
 
@@ -43,7 +44,12 @@ export interface LoadedKeys {
   nextChange: Date | undefined
 }
 
-function stateOf(row: Pick<SigningKeyRow, 'activates_at' | 'expires_at'>, activeKids: Set<string>, kid: string, now: Date): KeyState {
+function stateOf(
+  row: Pick<SigningKeyRow, 'activates_at' | 'expires_at'>,
+  activeKids: Set<string>,
+  kid: string,
+  now: Date,
+): KeyState {
   if (row.expires_at !== null && row.expires_at <= now) return 'expired'
   if (row.activates_at > now) return 'pending'
   return activeKids.has(kid) ? 'active' : 'retiring'
@@ -56,7 +62,11 @@ function activeKidsOf(rows: readonly SigningKeyRow[], now: Date): Set<string> {
     if (r.activates_at > now || (r.expires_at !== null && r.expires_at <= now)) continue
     const k = `${r.purpose}/${r.alg}`
     const cur = best.get(k)
-    if (!cur || r.activates_at > cur.activates_at || (r.activates_at.getTime() === cur.activates_at.getTime() && r.kid > cur.kid)) {
+    if (
+      !cur ||
+      r.activates_at > cur.activates_at ||
+      (r.activates_at.getTime() === cur.activates_at.getTime() && r.kid > cur.kid)
+    ) {
       best.set(k, r)
     }
   }
@@ -64,7 +74,12 @@ function activeKidsOf(rows: readonly SigningKeyRow[], now: Date): Set<string> {
 }
 
 export async function listKeys(db: Kysely<Database>, now = new Date()): Promise<KeyInfo[]> {
-  const rows = await db.selectFrom('signing_keys').selectAll().orderBy('purpose').orderBy('activates_at', 'desc').execute()
+  const rows = await db
+    .selectFrom('signing_keys')
+    .selectAll()
+    .orderBy('purpose')
+    .orderBy('activates_at', 'desc')
+    .execute()
   const active = activeKidsOf(rows, now)
   return rows.map((r) => ({
     kid: r.kid,
@@ -77,12 +92,18 @@ export async function listKeys(db: Kysely<Database>, now = new Date()): Promise<
   }))
 }
 
-async function newKeyMaterial(purpose: KeyPurpose, alg: string): Promise<{ kid: string; publicJwk: JWK | null; secret: string }> {
+async function newKeyMaterial(
+  purpose: KeyPurpose,
+  alg: string,
+): Promise<{ kid: string; publicJwk: JWK | null; secret: string }> {
   if (purpose === 'cookie') {
     const secret = randomBytes(32).toString('base64url')
     return { kid: `cookie-${randomBytes(8).toString('hex')}`, publicJwk: null, secret }
   }
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) })
+  const { publicKey, privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
+  })
   const pub = await exportJWK(publicKey)
   const priv = await exportJWK(privateKey)
   // kid: a short date plus the key's thumbprint-like digest; unique and stable.
@@ -120,7 +141,9 @@ export async function rotateKeys(
   opts: RotateOptions,
 ): Promise<KeyInfo[]> {
   const created: string[] = []
-  const material = await Promise.all(signingAlgs[purpose].map(async (alg) => ({ alg, m: await newKeyMaterial(purpose, alg) })))
+  const material = await Promise.all(
+    signingAlgs[purpose].map(async (alg) => ({ alg, m: await newKeyMaterial(purpose, alg) })),
+  )
   await db.transaction().execute(async (trx) => {
     const activatesAt = new Date(Date.now() + opts.publishDelaySeconds * 1000)
     const retireAt = new Date(activatesAt.getTime() + opts.retireAfterSeconds * 1000)
@@ -131,7 +154,11 @@ export async function rotateKeys(
         .set({ expires_at: retireAt })
         .where('purpose', '=', purpose)
         .where('alg', '=', alg)
-        .where((eb) => (opts.revokeOld ? eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', retireAt)]) : eb('expires_at', 'is', null)))
+        .where((eb) =>
+          opts.revokeOld
+            ? eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', retireAt)])
+            : eb('expires_at', 'is', null),
+        )
         .execute()
       await trx
         .insertInto('signing_keys')
@@ -156,7 +183,13 @@ export async function rotateKeys(
 function missingAlgs(rows: readonly SigningKeyRow[], purpose: KeyPurpose, now: Date): string[] {
   const active = activeKidsOf(rows, now)
   return signingAlgs[purpose].filter(
-    (alg) => !rows.some((r) => r.purpose === purpose && r.alg === alg && (active.has(r.kid) || (r.activates_at > now && r.expires_at === null))),
+    (alg) =>
+      !rows.some(
+        (r) =>
+          r.purpose === purpose &&
+          r.alg === alg &&
+          (active.has(r.kid) || (r.activates_at > now && r.expires_at === null)),
+      ),
   )
 }
 
@@ -192,7 +225,12 @@ export async function ensureKeys(db: Kysely<Database>, kek: KeyEncryption, purpo
 }
 
 /** Loads what an instance needs to sign and publish for `purpose`, decrypting private parts. */
-export async function loadKeys(db: Kysely<Database>, kek: KeyEncryption, purpose: KeyPurpose, now = new Date()): Promise<LoadedKeys> {
+export async function loadKeys(
+  db: Kysely<Database>,
+  kek: KeyEncryption,
+  purpose: KeyPurpose,
+  now = new Date(),
+): Promise<LoadedKeys> {
   const rows = await db.selectFrom('signing_keys').selectAll().where('purpose', '=', purpose).execute()
   const active = activeKidsOf(rows, now)
   const live = rows.filter((r) => r.expires_at === null || r.expires_at > now)

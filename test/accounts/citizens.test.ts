@@ -61,14 +61,24 @@ function countingHasher(): { calls: { hash: number; verify: number; dummy: numbe
 }
 
 async function countRows(db: Kysely<Database>): Promise<{ citizens: number; audit: number }> {
-  const c = await db.selectFrom('citizens').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
-  const a = await db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+  const c = await db
+    .selectFrom('citizens')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow()
+  const a = await db
+    .selectFrom('audit_events')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow()
   return { citizens: Number(c.n), audit: Number(a.n) }
 }
 
 t.test('registers a citizen with normalised data, an argon2id hash and an audit entry', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
-    const citizen = await createCitizen(db, { ...budi, name: '  Budi   Santoso ', email: ' Budi@Contoh.ID', phone: '0812-3456-7890' }, { ip: '192.0.2.1', now: T0 })
+    const citizen = await createCitizen(
+      db,
+      { ...budi, name: '  Budi   Santoso ', email: ' Budi@Contoh.ID', phone: '0812-3456-7890' },
+      { ip: '192.0.2.1', now: T0 },
+    )
     t.match(citizen, {
       nik: '3201011201900001',
       name: 'Budi Santoso',
@@ -84,7 +94,11 @@ t.test('registers a citizen with normalised data, an argon2id hash and an audit 
     })
     t.match(citizen.id, /^[0-9a-f-]{36}$/)
     t.notOk('passwordHash' in citizen || 'password_hash' in citizen, 'the hash never leaves the module')
-    const row = await db.selectFrom('citizens').select(['password_hash', 'password_changed_at']).where('id', '=', citizen.id).executeTakeFirstOrThrow()
+    const row = await db
+      .selectFrom('citizens')
+      .select(['password_hash', 'password_changed_at'])
+      .where('id', '=', citizen.id)
+      .executeTakeFirstOrThrow()
     t.match(row.password_hash, /^\$argon2id\$v=19\$m=19456,p=1,t=2\$/)
     t.same(row.password_changed_at, T0)
     const audit = await listAuditForSubject(db, citizen.id)
@@ -97,7 +111,11 @@ t.test('registers a citizen with normalised data, an argon2id hash and an audit 
 t.test('an officer can register a citizen without a password, at a higher assurance level', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const { password: _, ...noPassword } = siti
-    const citizen = await createCitizen(db, { ...noPassword, email: undefined, assuranceLevel: 3 }, { actor: 'officer:00000000-0000-4000-8000-000000000001' })
+    const citizen = await createCitizen(
+      db,
+      { ...noPassword, email: undefined, assuranceLevel: 3 },
+      { actor: 'officer:00000000-0000-4000-8000-000000000001' },
+    )
     t.match(citizen, { hasPassword: false, assuranceLevel: 3, email: null, phone: '+6285712345678' })
     t.match(await listAuditForSubject(db, citizen.id), [{ actor: 'officer:00000000-0000-4000-8000-000000000001' }])
   })
@@ -144,18 +162,27 @@ t.test('an error carries plain-language messages and maps to a registry code', a
   t.match(err.messages.id, /terlalu umum/)
   t.match(err.messages.en, /too common/)
   const app = err.toAppError()
-  t.match(app, { code: 'validation_failed', statusCode: 400, details: { field: 'password', code: 'password_weak', reason: 'common' } })
+  t.match(app, {
+    code: 'validation_failed',
+    statusCode: 400,
+    details: { field: 'password', code: 'password_weak', reason: 'common' },
+  })
   t.match(new AccountError('nik_taken').toAppError(), { code: 'conflict', statusCode: 409 })
 })
 
-t.test('a NIK already registered is refused with no half-written rows (contacts: test/accounts/verified-contacts.test.ts)', async (t) => {
-  await eachDatabase(t, async (t, { db }) => {
-    await createCitizen(db, budi)
-    const before = await countRows(db)
-    await t.rejects(createCitizen(db, { ...siti, nik: budi.nik, birthDate: budi.birthDate, gender: 'male' }), { code: 'nik_taken' })
-    t.strictSame(await countRows(db), before, 'no citizen and no audit entry was added')
-  })
-})
+t.test(
+  'a NIK already registered is refused with no half-written rows (contacts: test/accounts/verified-contacts.test.ts)',
+  async (t) => {
+    await eachDatabase(t, async (t, { db }) => {
+      await createCitizen(db, budi)
+      const before = await countRows(db)
+      await t.rejects(createCitizen(db, { ...siti, nik: budi.nik, birthDate: budi.birthDate, gender: 'male' }), {
+        code: 'nik_taken',
+      })
+      t.strictSame(await countRows(db), before, 'no citizen and no audit entry was added')
+    })
+  },
+)
 
 t.test('two registrations of one NIK at the same moment: exactly one succeeds', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
@@ -177,7 +204,13 @@ t.test('signs in with the NIK, the verified email or the verified phone number, 
     await markPhoneVerified(db, created.id, budi.phone as string)
     const citizen = await findCitizenById(db, created.id)
     if (citizen === undefined) throw new Error('the citizen vanished')
-    for (const identifier of ['3201011201900001', '3201 0112 0190 0001', 'BUDI@contoh.id', '+62 812-3456-7890', '081234567890']) {
+    for (const identifier of [
+      '3201011201900001',
+      '3201 0112 0190 0001',
+      'BUDI@contoh.id',
+      '+62 812-3456-7890',
+      '081234567890',
+    ]) {
       const result = await authenticateCitizen(db, identifier, PASSWORD, { ip: '192.0.2.1', regencyName: 'Sukamaju' })
       t.strictSame(result, { ok: true, citizen, weakPassword: null }, identifier)
     }
@@ -192,7 +225,14 @@ t.test('an unknown account and a wrong password give the identical result after 
     await createCitizen(db, budi)
     const disabled = await createCitizen(db, siti)
     await setCitizenStatus(db, disabled.id, 'disabled')
-    const { password: _, ...noPassword } = { ...siti, nik: '3201011201920003', birthDate: '1992-01-12', gender: 'male', email: 'tanpa@contoh.id', phone: '081311112222' }
+    const { password: _, ...noPassword } = {
+      ...siti,
+      nik: '3201011201920003',
+      birthDate: '1992-01-12',
+      gender: 'male',
+      email: 'tanpa@contoh.id',
+      phone: '081311112222',
+    }
     await createCitizen(db, noPassword)
 
     const outcomes: Array<{ what: string; result: unknown; calls: { verify: number; dummy: number } }> = []
@@ -213,7 +253,10 @@ t.test('an unknown account and a wrong password give the identical result after 
       t.equal(o.calls.verify + o.calls.dummy, 1, `${o.what}: exactly one argon2 verification`)
     }
     t.strictSame(outcomes[0]?.calls, { verify: 1, dummy: 0 }, 'a wrong password is checked against the real hash')
-    t.ok(outcomes.slice(1).every((o) => o.calls.dummy === 1), 'the others against the dummy hash')
+    t.ok(
+      outcomes.slice(1).every((o) => o.calls.dummy === 1),
+      'the others against the dummy hash',
+    )
   })
 })
 
@@ -221,7 +264,9 @@ t.test('refuses an oversized password before any argon2 work', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     await createCitizen(db, budi)
     const { calls, hasher } = countingHasher()
-    await t.rejects(authenticateCitizen(db, budi.nik, 'x'.repeat(10 * 1024 * 1024), { passwords: hasher }), { code: 'password_too_long' })
+    await t.rejects(authenticateCitizen(db, budi.nik, 'x'.repeat(10 * 1024 * 1024), { passwords: hasher }), {
+      code: 'password_too_long',
+    })
     t.strictSame(calls, { hash: 0, verify: 0, dummy: 0 })
   })
 })
@@ -231,7 +276,10 @@ t.test('after the fifth failure sign-in is throttled with a retry time, even wit
     const citizen = await createCitizen(db, budi)
     const options = (s: number) => ({ ip: '192.0.2.1', now: at(s) })
     for (let i = 1; i <= 5; i++) {
-      t.strictSame(await authenticateCitizen(db, budi.nik, `salah ${i} kali ya`, options(i)), { ok: false, reason: 'invalid_credentials' })
+      t.strictSame(await authenticateCitizen(db, budi.nik, `salah ${i} kali ya`, options(i)), {
+        ok: false,
+        reason: 'invalid_credentials',
+      })
     }
     const { calls, hasher } = countingHasher()
     t.strictSame(await authenticateCitizen(db, budi.nik, PASSWORD, { ...options(10), passwords: hasher }), {
@@ -241,7 +289,11 @@ t.test('after the fifth failure sign-in is throttled with a retry time, even wit
       permanent: false,
     })
     t.equal(calls.verify + calls.dummy, 0, 'no hashing while locked')
-    t.match(await authenticateCitizen(db, budi.nik, PASSWORD, options(36)), { ok: true }, 'after the lock, the right password works')
+    t.match(
+      await authenticateCitizen(db, budi.nik, PASSWORD, options(36)),
+      { ok: true },
+      'after the lock, the right password works',
+    )
     t.equal(
       await db.selectFrom('login_attempts').select('key').where('key', '=', accountKey(citizen.id)).executeTakeFirst(),
       undefined,
@@ -272,7 +324,11 @@ t.test('a password hashed with older parameters is rehashed at sign-in', async (
     const old = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 })
     await db.updateTable('citizens').set({ password_hash: old }).where('id', '=', citizen.id).execute()
     t.match(await authenticateCitizen(db, budi.nik, PASSWORD), { ok: true })
-    const row = await db.selectFrom('citizens').select('password_hash').where('id', '=', citizen.id).executeTakeFirstOrThrow()
+    const row = await db
+      .selectFrom('citizens')
+      .select('password_hash')
+      .where('id', '=', citizen.id)
+      .executeTakeFirstOrThrow()
     t.not(row.password_hash, old)
     t.equal(hashNeedsRehash(row.password_hash as string), false)
     t.match(await authenticateCitizen(db, budi.nik, PASSWORD), { ok: true }, 'the new hash verifies')
@@ -282,7 +338,10 @@ t.test('a password hashed with older parameters is rehashed at sign-in', async (
 t.test('tells the caller when a password that still verifies would no longer be accepted', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     await createCitizen(db, { ...budi, password: 'cianjur2024!' })
-    t.match(await authenticateCitizen(db, budi.nik, 'cianjur2024!', { regencyName: 'Cianjur' }), { ok: true, weakPassword: 'uses_regency' })
+    t.match(await authenticateCitizen(db, budi.nik, 'cianjur2024!', { regencyName: 'Cianjur' }), {
+      ok: true,
+      weakPassword: 'uses_regency',
+    })
   })
 })
 
@@ -290,15 +349,30 @@ t.test('a new password is checked, hashed, audited and lifts a lock', async (t) 
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await createCitizen(db, budi)
     for (let i = 1; i <= 6; i++) await authenticateCitizen(db, budi.nik, 'bukan kata sandinya', { now: at(i) })
-    await t.rejects(setCitizenPassword(db, citizen.id, 'Budi Santoso 1990', { regencyName: 'Sukamaju' }), { code: 'password_weak', reason: 'uses_name' })
+    await t.rejects(setCitizenPassword(db, citizen.id, 'Budi Santoso 1990', { regencyName: 'Sukamaju' }), {
+      code: 'password_weak',
+      reason: 'uses_name',
+    })
     await setCitizenPassword(db, citizen.id, 'jeruk nipis manis sekali', { regencyName: 'Sukamaju', now: at(7) })
-    t.match(await authenticateCitizen(db, budi.nik, 'jeruk nipis manis sekali', { now: at(8) }), { ok: true }, 'no longer locked')
-    t.match(await authenticateCitizen(db, budi.nik, PASSWORD, { now: at(9) }), { ok: false, reason: 'invalid_credentials' })
+    t.match(
+      await authenticateCitizen(db, budi.nik, 'jeruk nipis manis sekali', { now: at(8) }),
+      { ok: true },
+      'no longer locked',
+    )
+    t.match(await authenticateCitizen(db, budi.nik, PASSWORD, { now: at(9) }), {
+      ok: false,
+      reason: 'invalid_credentials',
+    })
     t.same((await findCitizenById(db, citizen.id))?.passwordChangedAt, at(7))
     t.ok((await listAuditForSubject(db, citizen.id)).some((e) => e.event === 'account.password_changed'))
-    await t.rejects(setCitizenPassword(db, '00000000-0000-4000-8000-000000000000', 'jeruk nipis manis sekali', { regencyName: 'Sukamaju' }), {
-      code: 'account_not_found',
-    })
+    await t.rejects(
+      setCitizenPassword(db, '00000000-0000-4000-8000-000000000000', 'jeruk nipis manis sekali', {
+        regencyName: 'Sukamaju',
+      }),
+      {
+        code: 'account_not_found',
+      },
+    )
   })
 })
 
@@ -319,19 +393,30 @@ t.test('a changed email or phone is unverified again', async (t) => {
     await markEmailVerified(db, citizen.id, budi.email as string)
     await markPhoneVerified(db, citizen.id, budi.phone as string)
     const updated = await updateProfile(db, citizen.id, { name: 'Budi  Santoso Jr.', email: 'budi.baru@contoh.id' })
-    t.match(updated, { name: 'Budi Santoso Jr.', email: 'budi.baru@contoh.id', emailVerified: false, phoneVerified: true })
+    t.match(updated, {
+      name: 'Budi Santoso Jr.',
+      email: 'budi.baru@contoh.id',
+      emailVerified: false,
+      phoneVerified: true,
+    })
     await t.rejects(updateProfile(db, citizen.id, { email: null, phone: null }), { code: 'contact_required' })
     const noEmail = await updateProfile(db, citizen.id, { email: null })
     t.match(noEmail, { email: null, phone: '+6281234567890' })
     const changes = (await listAuditForSubject(db, citizen.id)).filter((e) => e.event === 'account.profile_changed')
-    t.strictSame(changes.map((e) => e.data), [{ fields: ['email'] }, { fields: ['name', 'email'] }])
+    t.strictSame(
+      changes.map((e) => e.data),
+      [{ fields: ['email'] }, { fields: ['name', 'email'] }],
+    )
   })
 })
 
 t.test('a disabled citizen cannot sign in; enabling restores it; both are audited', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const citizen = await createCitizen(db, budi)
-    t.equal(await setCitizenStatus(db, citizen.id, 'disabled', { actor: 'officer:00000000-0000-4000-8000-000000000001' }), true)
+    t.equal(
+      await setCitizenStatus(db, citizen.id, 'disabled', { actor: 'officer:00000000-0000-4000-8000-000000000001' }),
+      true,
+    )
     t.equal(await setCitizenStatus(db, citizen.id, 'disabled'), false, 'no change, no entry')
     t.strictSame(await authenticateCitizen(db, budi.nik, PASSWORD), { ok: false, reason: 'invalid_credentials' })
     await setCitizenStatus(db, citizen.id, 'active')

@@ -1,5 +1,11 @@
 import t from 'tap'
-import { classifyIdentifier, formatPhone, maskContact, normalizeEmail, normalizePhone } from '../../src/accounts/identifiers.ts'
+import {
+  classifyIdentifier,
+  formatPhone,
+  maskContact,
+  normalizeEmail,
+  normalizePhone,
+} from '../../src/accounts/identifiers.ts'
 
 t.test('shows a mobile number one way everywhere: 0812-3456-7890, masked 0812-****-*890', async (t) => {
   t.equal(formatPhone('+6281234567890'), '0812-3456-7890')
@@ -12,7 +18,16 @@ t.test('shows a mobile number one way everywhere: 0812-3456-7890, masked 0812-**
 })
 
 t.test('normalises Indonesian mobile numbers in every usual form to E.164', async (t) => {
-  for (const input of ['081234567890', '0812-3456-7890', '0812 3456 7890', '6281234567890', '+6281234567890', '+62 812-3456-7890', ' (0812) 3456.7890 ', '０８１２３４５６７８９０']) {
+  for (const input of [
+    '081234567890',
+    '0812-3456-7890',
+    '0812 3456 7890',
+    '6281234567890',
+    '+6281234567890',
+    '+62 812-3456-7890',
+    ' (0812) 3456.7890 ',
+    '０８１２３４５６７８９０',
+  ]) {
     t.equal(normalizePhone(input), '+6281234567890', input)
   }
   t.equal(normalizePhone('0811234567'), '+62811234567', '10 digits with the 0 is the shortest')
@@ -20,7 +35,17 @@ t.test('normalises Indonesian mobile numbers in every usual form to E.164', asyn
 })
 
 t.test('refuses what is not an Indonesian mobile number', async (t) => {
-  for (const input of ['081234567', '08123456789012', '0221234567', '+6521234567', '81234567890', '0812a4567890', '0812\u200b34567890', '', '+62']) {
+  for (const input of [
+    '081234567',
+    '08123456789012',
+    '0221234567',
+    '+6521234567',
+    '81234567890',
+    '0812a4567890',
+    '0812\u200b34567890',
+    '',
+    '+62',
+  ]) {
     t.equal(normalizePhone(input), undefined, JSON.stringify(input))
   }
 })
@@ -32,7 +57,21 @@ t.test('normalises an email address: trimmed, lowercased, IDN domain in ASCII', 
 })
 
 t.test('refuses addresses that are not sane', async (t) => {
-  for (const input of ['budi', 'budi@', '@contoh.id', 'budi@contoh', 'bu di@contoh.id', 'budi..s@contoh.id', '.budi@contoh.id', 'budi@-contoh.id', 'budi@contoh.i', 'a@b@contoh.id', `${'a'.repeat(65)}@contoh.id`, `budi@${'a'.repeat(250)}.id`, 'budi@contoh.id\u0000']) {
+  for (const input of [
+    'budi',
+    'budi@',
+    '@contoh.id',
+    'budi@contoh',
+    'bu di@contoh.id',
+    'budi..s@contoh.id',
+    '.budi@contoh.id',
+    'budi@-contoh.id',
+    'budi@contoh.i',
+    'a@b@contoh.id',
+    `${'a'.repeat(65)}@contoh.id`,
+    `budi@${'a'.repeat(250)}.id`,
+    'budi@contoh.id\u0000',
+  ]) {
     t.equal(normalizeEmail(input), undefined, JSON.stringify(input))
   }
 })
@@ -44,11 +83,26 @@ t.test('classifies a NIK, an email and a phone number and gives their stored for
   t.strictSame(classifyIdentifier(fullWidth), { kind: 'nik', value: '3201011201900001' }, 'full-width digits')
   t.strictSame(classifyIdentifier('Budi@Contoh.id'), { kind: 'email', value: 'budi@contoh.id' })
   t.strictSame(classifyIdentifier('0812-3456-7890'), { kind: 'phone', value: '+6281234567890' })
-  t.strictSame(classifyIdentifier('6281234567890'), { kind: 'phone', value: '+6281234567890' }, '62… is a phone, not a NIK of province 62')
+  t.strictSame(
+    classifyIdentifier('6281234567890'),
+    { kind: 'phone', value: '+6281234567890' },
+    '62… is a phone, not a NIK of province 62',
+  )
 })
 
 t.test('classifies anything else as invalid, including a NIK that fails its structure check', async (t) => {
-  for (const input of ['', 'budi', '3201011201900000', '3201013201900001', '320101120190000', '32010112019000011', '3201\u200b011201900001', "' or 1=1 --", 'x'.repeat(10_000), 'budi@contoh']) {
+  for (const input of [
+    '',
+    'budi',
+    '3201011201900000',
+    '3201013201900001',
+    '320101120190000',
+    '32010112019000011',
+    '3201\u200b011201900001',
+    "' or 1=1 --",
+    'x'.repeat(10_000),
+    'budi@contoh',
+  ]) {
     t.strictSame(classifyIdentifier(input), { kind: 'invalid' }, JSON.stringify(input.slice(0, 40)))
   }
 })

@@ -45,29 +45,54 @@ t.test('validates roles: at least one, known, no duplicates, in canonical order'
 t.test('creates an officer with a normalised username and an audit entry', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const officer = await createOfficer(db, rina, { actor: 'cli' })
-    t.match(officer, { username: 'rina.loket', name: 'Rina Wulandari', roles: ['counter_officer'], agencyId: null, status: 'active' })
+    t.match(officer, {
+      username: 'rina.loket',
+      name: 'Rina Wulandari',
+      roles: ['counter_officer'],
+      agencyId: null,
+      status: 'active',
+    })
     t.strictSame(await findOfficerByUsername(db, ' RINA.LOKET '), officer)
     t.strictSame(await findOfficerById(db, officer.id), officer)
     const audit = await db.selectFrom('audit_events').selectAll().execute()
-    t.match(audit, [{ event: 'officer.created', actor: 'cli', subject_id: null, data: { officerId: officer.id, roles: ['counter_officer'] } }])
+    t.match(audit, [
+      {
+        event: 'officer.created',
+        actor: 'cli',
+        subject_id: null,
+        data: { officerId: officer.id, roles: ['counter_officer'] },
+      },
+    ])
   })
 })
 
-t.test('refuses a bad username, unknown roles, an agency admin without agency, a weak password, a taken username', async (t) => {
-  await eachDatabase(t, async (t, { db }) => {
-    await createOfficer(db, rina)
-    await t.rejects(createOfficer(db, { ...rina, username: 'x' }), { code: 'username_invalid' })
-    await t.rejects(createOfficer(db, { ...rina, username: 'rina loket' }), { code: 'username_invalid' })
-    await t.rejects(createOfficer(db, { ...rina, username: 'b', roles: ['superuser'] }), { code: 'username_invalid' })
-    await t.rejects(createOfficer(db, { ...rina, username: 'budi', roles: ['superuser'] }), { code: 'roles_invalid' })
-    await t.rejects(createOfficer(db, { ...rina, username: 'budi', roles: ['agency_admin'] }), { code: 'agency_required' })
-    await t.rejects(createOfficer(db, { ...rina, username: 'budi', password: 'sukamaju123' }), { code: 'password_weak' })
-    await t.rejects(createOfficer(db, { ...rina, username: 'RINA.loket' }), { code: 'username_taken' })
-    const admin = await createOfficer(db, { ...rina, username: 'admin.dukcapil', roles: ['agency_admin'], agencyId: 'dukcapil' })
-    t.match(admin, { roles: ['agency_admin'], agencyId: 'dukcapil' })
-    t.equal((await db.selectFrom('officers').select('id').execute()).length, 2)
-  })
-})
+t.test(
+  'refuses a bad username, unknown roles, an agency admin without agency, a weak password, a taken username',
+  async (t) => {
+    await eachDatabase(t, async (t, { db }) => {
+      await createOfficer(db, rina)
+      await t.rejects(createOfficer(db, { ...rina, username: 'x' }), { code: 'username_invalid' })
+      await t.rejects(createOfficer(db, { ...rina, username: 'rina loket' }), { code: 'username_invalid' })
+      await t.rejects(createOfficer(db, { ...rina, username: 'b', roles: ['superuser'] }), { code: 'username_invalid' })
+      await t.rejects(createOfficer(db, { ...rina, username: 'budi', roles: ['superuser'] }), { code: 'roles_invalid' })
+      await t.rejects(createOfficer(db, { ...rina, username: 'budi', roles: ['agency_admin'] }), {
+        code: 'agency_required',
+      })
+      await t.rejects(createOfficer(db, { ...rina, username: 'budi', password: 'sukamaju123' }), {
+        code: 'password_weak',
+      })
+      await t.rejects(createOfficer(db, { ...rina, username: 'RINA.loket' }), { code: 'username_taken' })
+      const admin = await createOfficer(db, {
+        ...rina,
+        username: 'admin.dukcapil',
+        roles: ['agency_admin'],
+        agencyId: 'dukcapil',
+      })
+      t.match(admin, { roles: ['agency_admin'], agencyId: 'dukcapil' })
+      t.equal((await db.selectFrom('officers').select('id').execute()).length, 2)
+    })
+  },
+)
 
 t.test('signs an officer in; unknown, disabled and wrong password look the same', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
@@ -93,7 +118,8 @@ t.test('signs an officer in; unknown, disabled and wrong password look the same'
 t.test('officer sign-in is throttled after the fifth failure', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     await createOfficer(db, rina)
-    for (let i = 1; i <= 5; i++) await authenticateOfficer(db, 'rina.loket', 'bukan kata sandinya', { ip: '192.0.2.1', now: at(i) })
+    for (let i = 1; i <= 5; i++)
+      await authenticateOfficer(db, 'rina.loket', 'bukan kata sandinya', { ip: '192.0.2.1', now: at(i) })
     t.strictSame(await authenticateOfficer(db, 'rina.loket', PASSWORD, { ip: '192.0.2.1', now: at(6) }), {
       ok: false,
       reason: 'throttled',

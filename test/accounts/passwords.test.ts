@@ -34,7 +34,12 @@ t.test('a password typed in another Unicode form (NFD) still verifies (NFKC befo
 })
 
 t.test('asks for a rehash when a stored hash used other parameters', async (t) => {
-  const old = await argon2.hash('kopi tubruk di pagi hujan', { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 })
+  const old = await argon2.hash('kopi tubruk di pagi hujan', {
+    type: argon2.argon2id,
+    memoryCost: 8192,
+    timeCost: 1,
+    parallelism: 1,
+  })
   t.strictSame(await verifyPassword(old, 'kopi tubruk di pagi hujan'), { ok: true, needsRehash: true })
   const argon2i = await argon2.hash('x', { type: argon2.argon2i, memoryCost: 19456, timeCost: 2, parallelism: 1 })
   t.equal(hashNeedsRehash(argon2i), true, 'an argon2i hash is upgraded to argon2id')

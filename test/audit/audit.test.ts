@@ -40,11 +40,15 @@ t.test('refuses data with a key that names a secret, and writes nothing', async 
       { verificationCode: '123456' },
       { client_secret: 'x' },
       { nested: { deeper: [{ refresh_token: 'x' }] } },
-      { 'Authorization': 'Bearer x' },
+      { Authorization: 'Bearer x' },
       { apiKey: 'x' },
     ]
     for (const data of refused) {
-      await t.rejects(recordAudit(db, { event: 'auth.login.failed', actor: 'anonymous', data }), AuditDataError, JSON.stringify(data))
+      await t.rejects(
+        recordAudit(db, { event: 'auth.login.failed', actor: 'anonymous', data }),
+        AuditDataError,
+        JSON.stringify(data),
+      )
     }
     t.strictSame(await db.selectFrom('audit_events').select('id').execute(), [])
   })
@@ -85,8 +89,14 @@ t.test('refuses unknown events, a subject that is not a citizen id, and oversize
   await eachDatabase(t, async (t, { db }) => {
     // @ts-expect-error an event name outside the union
     await t.rejects(recordAudit(db, { event: 'something.else', actor: 'system' }), /unknown event/)
-    await t.rejects(recordAudit(db, { event: 'auth.logout', actor: 'system', subjectId: '3201011201900001' }), /not a citizen id/)
-    await t.rejects(recordAudit(db, { event: 'auth.logout', actor: 'system', data: { note: 'x'.repeat(20_000) } }), /16 KiB/)
+    await t.rejects(
+      recordAudit(db, { event: 'auth.logout', actor: 'system', subjectId: '3201011201900001' }),
+      /not a citizen id/,
+    )
+    await t.rejects(
+      recordAudit(db, { event: 'auth.logout', actor: 'system', data: { note: 'x'.repeat(20_000) } }),
+      /16 KiB/,
+    )
   })
   t.throws(() => sanitizeAuditData({ f: () => 1 }), AuditDataError)
 })
@@ -94,10 +104,22 @@ t.test('refuses unknown events, a subject that is not a citizen id, and oversize
 t.test("lists a subject's trail newest first, within the limit, and no one else's", async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     for (let i = 0; i < 3; i++) {
-      await db.insertInto('audit_events').values({ event: 'token.issued', actor: 'system', subject_id: SUBJECT, at: new Date(Date.UTC(2026, 10, 27, 8, i)), data: JSON.stringify({ n: i }) }).execute()
+      await db
+        .insertInto('audit_events')
+        .values({
+          event: 'token.issued',
+          actor: 'system',
+          subject_id: SUBJECT,
+          at: new Date(Date.UTC(2026, 10, 27, 8, i)),
+          data: JSON.stringify({ n: i }),
+        })
+        .execute()
     }
     await recordAudit(db, { event: 'token.issued', actor: 'system', subjectId: '00000000-0000-4000-8000-000000000009' })
-    t.strictSame((await listAuditForSubject(db, SUBJECT, { limit: 2 })).map((e) => e.data), [{ n: 2 }, { n: 1 }])
+    t.strictSame(
+      (await listAuditForSubject(db, SUBJECT, { limit: 2 })).map((e) => e.data),
+      [{ n: 2 }, { n: 1 }],
+    )
     t.equal((await listAuditForSubject(db, SUBJECT)).length, 3)
     t.strictSame(await listAuditForSubject(db, 'not-a-uuid'), [])
   })
@@ -106,7 +128,9 @@ t.test("lists a subject's trail newest first, within the limit, and no one else'
 t.test('entries recorded together outside a transaction are each committed, with their own ids', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const ids = await Promise.all(
-      Array.from({ length: 25 }, (_, n) => recordAudit(db, { event: 'token.issued', actor: 'client:app', subjectId: SUBJECT, data: { n } })),
+      Array.from({ length: 25 }, (_, n) =>
+        recordAudit(db, { event: 'token.issued', actor: 'client:app', subjectId: SUBJECT, data: { n } }),
+      ),
     )
     t.equal(new Set(ids).size, 25, 'one id per entry')
     const rows = await db.selectFrom('audit_events').select(['id', 'data']).where('id', 'in', ids).execute()
@@ -118,7 +142,11 @@ t.test('entries recorded together outside a transaction are each committed, with
     )
     t.equal((await listAuditForSubject(db, SUBJECT, { limit: 100 })).length, 25, 'all in the trail')
     const later = await recordAudit(db, { event: 'token.revoked', actor: 'client:app', subjectId: SUBJECT })
-    t.equal((await listAuditForSubject(db, SUBJECT, { limit: 1 }))[0]?.id, later, 'an entry recorded afterwards is listed first')
+    t.equal(
+      (await listAuditForSubject(db, SUBJECT, { limit: 1 }))[0]?.id,
+      later,
+      'an entry recorded afterwards is listed first',
+    )
   })
 })
 

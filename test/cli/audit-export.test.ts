@@ -55,7 +55,14 @@ async function run(db: CliDb, args: string[]): Promise<{ code: number; lines: st
     },
   })
   const code = await main(args, { io, env: { NODE_ENV: 'test' }, overrides: db.overrides, stdout })
-  return { code, lines: chunks.join('').split('\n').filter((l) => l !== ''), err: err.join('\n') }
+  return {
+    code,
+    lines: chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l !== ''),
+    err: err.join('\n'),
+  }
 }
 
 /** Rows at chosen instants: three share one millisecond, told apart by microseconds. */
@@ -71,7 +78,9 @@ const instants = [
 
 async function seed(db: DatabaseHandle): Promise<void> {
   for (const [i, at] of instants.entries()) {
-    await sql`insert into audit_events (at, event, actor, data) values (${at}::timestamptz, ${`test.event.${i}`}, 'system', ${JSON.stringify({ n: i })}::jsonb)`.execute(db.db)
+    await sql`insert into audit_events (at, event, actor, data) values (${at}::timestamptz, ${`test.event.${i}`}, 'system', ${JSON.stringify({ n: i })}::jsonb)`.execute(
+      db.db,
+    )
   }
 }
 
@@ -83,43 +92,83 @@ for (const kind of databaseKinds()) {
 
     await t.test('pages through entries that share a millisecond without skipping or repeating one', async (t) => {
       const seen: string[] = []
-      for await (const row of exportAuditEvents(h.db, { since: new Date('2026-01-01T00:00:00Z'), pageSize: 2 })) seen.push(row.event)
-      t.same(seen, instants.map((_, i) => `test.event.${i}`), 'every entry once, oldest first, across pages of two')
+      for await (const row of exportAuditEvents(h.db, { since: new Date('2026-01-01T00:00:00Z'), pageSize: 2 }))
+        seen.push(row.event)
+      t.same(
+        seen,
+        instants.map((_, i) => `test.event.${i}`),
+        'every entry once, oldest first, across pages of two',
+      )
     })
     await h.close()
 
-    await t.test('exports from --since, one JSON object per line, oldest first; a date is midnight in the regency', async (t) => {
-      const r = await run(db, ['audit', 'export', '--since', '2026-11-01', '--format', 'jsonl'])
-      t.equal(r.code, 0)
-      const rows = r.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
-      t.same(rows.map((x) => x.event), ['test.event.1', 'test.event.2', 'test.event.3', 'test.event.4', 'test.event.5', 'test.event.6'], 'from 00:00 WIB on 1 November')
-      t.same(Object.keys(rows[0] ?? {}), ['id', 'at', 'event', 'actor', 'subject_id', 'client_id', 'ip', 'request_id', 'data'])
-      t.equal(rows[0]?.at, '2026-10-31T17:00:00.000000Z', 'times in UTC with microseconds')
-      t.equal(rows[2]?.at, '2026-11-01T10:00:00.000002Z')
-      t.same(rows[0]?.data, { n: 1 })
-      t.match(r.err, /^exported 6 audit entries$/, 'a count on stderr, nothing but entries on stdout')
-    })
+    await t.test(
+      'exports from --since, one JSON object per line, oldest first; a date is midnight in the regency',
+      async (t) => {
+        const r = await run(db, ['audit', 'export', '--since', '2026-11-01', '--format', 'jsonl'])
+        t.equal(r.code, 0)
+        const rows = r.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+        t.same(
+          rows.map((x) => x.event),
+          ['test.event.1', 'test.event.2', 'test.event.3', 'test.event.4', 'test.event.5', 'test.event.6'],
+          'from 00:00 WIB on 1 November',
+        )
+        t.same(Object.keys(rows[0] ?? {}), [
+          'id',
+          'at',
+          'event',
+          'actor',
+          'subject_id',
+          'client_id',
+          'ip',
+          'request_id',
+          'data',
+        ])
+        t.equal(rows[0]?.at, '2026-10-31T17:00:00.000000Z', 'times in UTC with microseconds')
+        t.equal(rows[2]?.at, '2026-11-01T10:00:00.000002Z')
+        t.same(rows[0]?.data, { n: 1 })
+        t.match(r.err, /^exported 6 audit entries$/, 'a count on stderr, nothing but entries on stdout')
+      },
+    )
 
     await t.test('--until is exclusive, and takes an ISO time with its zone', async (t) => {
-      const r = await run(db, ['audit', 'export', '--since', '2026-11-01T17:00:00+07:00', '--until', '2026-11-02T10:00:00Z', '--format', 'jsonl'])
+      const r = await run(db, [
+        'audit',
+        'export',
+        '--since',
+        '2026-11-01T17:00:00+07:00',
+        '--until',
+        '2026-11-02T10:00:00Z',
+        '--format',
+        'jsonl',
+      ])
       t.equal(r.code, 0)
-      t.same(r.lines.map((l) => (JSON.parse(l) as { event: string }).event), ['test.event.2', 'test.event.3', 'test.event.4'])
+      t.same(
+        r.lines.map((l) => (JSON.parse(l) as { event: string }).event),
+        ['test.event.2', 'test.event.3', 'test.event.4'],
+      )
     })
 
-    await t.test('refuses a missing or bad --since, a bad --until and an unknown format with exit 2 and one line', async (t) => {
-      for (const [args, message] of [
-        [['audit', 'export', '--format', 'jsonl'], undefined],
-        [['audit', 'export', '--since', 'yesterday', '--format', 'jsonl'], /--since must be a date/],
-        [['audit', 'export', '--since', '2026-02-30', '--format', 'jsonl'], /is not a calendar date/],
-        [['audit', 'export', '--since', '2026-11-01T10:00:00', '--format', 'jsonl'], /with its zone/],
-        [['audit', 'export', '--since', '2026-11-02', '--until', '2026-11-01', '--format', 'jsonl'], /--until must be after --since/],
-        [['audit', 'export', '--since', '2026-11-01', '--format', 'csv'], /--format must be jsonl/],
-      ] as const) {
-        const r = await run(db, [...args])
-        t.equal(r.code, 2, args.join(' '))
-        t.same(r.lines, [], 'nothing on stdout')
-        if (message !== undefined) t.match(r.err, message)
-      }
-    })
+    await t.test(
+      'refuses a missing or bad --since, a bad --until and an unknown format with exit 2 and one line',
+      async (t) => {
+        for (const [args, message] of [
+          [['audit', 'export', '--format', 'jsonl'], undefined],
+          [['audit', 'export', '--since', 'yesterday', '--format', 'jsonl'], /--since must be a date/],
+          [['audit', 'export', '--since', '2026-02-30', '--format', 'jsonl'], /is not a calendar date/],
+          [['audit', 'export', '--since', '2026-11-01T10:00:00', '--format', 'jsonl'], /with its zone/],
+          [
+            ['audit', 'export', '--since', '2026-11-02', '--until', '2026-11-01', '--format', 'jsonl'],
+            /--until must be after --since/,
+          ],
+          [['audit', 'export', '--since', '2026-11-01', '--format', 'csv'], /--format must be jsonl/],
+        ] as const) {
+          const r = await run(db, [...args])
+          t.equal(r.code, 2, args.join(' '))
+          t.same(r.lines, [], 'nothing on stdout')
+          if (message !== undefined) t.match(r.err, message)
+        }
+      },
+    )
   })
 }

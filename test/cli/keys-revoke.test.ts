@@ -23,8 +23,13 @@ interface KeyRow {
 async function cli(t: Test, kind: 'pglite' | 'postgres') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-cli-keys-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const database = kind === 'pglite' ? { pgliteDir: path.join(dir, 'pglite') } : { url: (await freshDatabase(t, 'postgres')).url }
-  const overrides = { dataDir: dir, database, secrets: { keyEncryptionKey: 'test-key-encryption-secret-0123456789abcdef' } }
+  const database =
+    kind === 'pglite' ? { pgliteDir: path.join(dir, 'pglite') } : { url: (await freshDatabase(t, 'postgres')).url }
+  const overrides = {
+    dataDir: dir,
+    database,
+    secrets: { keyEncryptionKey: 'test-key-encryption-secret-0123456789abcdef' },
+  }
   const h = await openDatabase(testConfig(overrides).database)
   await migrateToLatestOrThrow(h.db)
   await h.close()
@@ -42,17 +47,25 @@ for (const kind of databaseKinds()) {
     const run = await cli(t, kind)
     t.equal((await run(['keys', 'rotate', '--now'])).code, 0, 'first keys')
     t.equal((await run(['keys', 'rotate'])).code, 0, 'an ordinary rotation: the first keys start retiring later')
-    const list = async () => (JSON.parse((await run(['keys', 'list', '--json'])).out) as KeyRow[]).filter((k) => k.purpose === 'oidc')
+    const list = async () =>
+      (JSON.parse((await run(['keys', 'list', '--json'])).out) as KeyRow[]).filter((k) => k.purpose === 'oidc')
     const before = await list()
     t.ok(before.filter((k) => k.state !== 'expired').length >= 4, 'two generations published')
 
-    t.equal((await run(['keys', 'rotate', '--revoke-old'])).code, 2, '--revoke-old alone is refused (the new key must sign first)')
+    t.equal(
+      (await run(['keys', 'rotate', '--revoke-old'])).code,
+      2,
+      '--revoke-old alone is refused (the new key must sign first)',
+    )
     const r = await run(['keys', 'rotate', '--now', '--revoke-old'])
     t.equal(r.code, 0)
     const after = await list()
     const fresh = after.filter((k) => !before.some((b) => b.kid === k.kid))
     t.equal(fresh.length, 2, 'a new ES256 and RS256 key')
-    t.ok(fresh.every((k) => k.state === 'active'), 'signing at once')
+    t.ok(
+      fresh.every((k) => k.state === 'active'),
+      'signing at once',
+    )
     t.same(
       after.filter((k) => before.some((b) => b.kid === k.kid)).map((k) => k.state),
       before.map(() => 'expired'),

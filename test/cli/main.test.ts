@@ -55,13 +55,19 @@ t.test('SECURITY 30: PORT=abc stops with one line naming the key, exit 1, nothin
 t.test('an unknown NODE_ENV stops with one line, exit 1', async (t) => {
   const r = await runCli(['migrate'], { NODE_ENV: 'staging' })
   t.equal(r.code, 1)
-  t.equal(r.stderr, 'satupintu: config: env (env NODE_ENV) must be one of development, production, test, got "staging"\n')
+  t.equal(
+    r.stderr,
+    'satupintu: config: env (env NODE_ENV) must be one of development, production, test, got "staging"\n',
+  )
 })
 
 t.test('a malformed DATABASE_URL stops with one line, exit 1', async (t) => {
   const r = await runCli(['migrate'], { DATABASE_URL: 'not a url' })
   t.equal(r.code, 1)
-  t.match(r.stderr, /^satupintu: config: database\.url \(env DATABASE_URL\) must be a postgres:\/\/ or postgresql:\/\/ URL\n$/)
+  t.match(
+    r.stderr,
+    /^satupintu: config: database\.url \(env DATABASE_URL\) must be a postgres:\/\/ or postgresql:\/\/ URL\n$/,
+  )
 })
 
 t.test('SECURITY 30: a database that refuses connections at start stops with one line, exit 1', async (t) => {
@@ -71,20 +77,28 @@ t.test('SECURITY 30: a database that refuses connections at start stops with one
   t.equal(r.stderr.split('\n').length, 2, 'one line')
 })
 
-t.test('SECURITY 30: a wildcard redirect URI in the clients file stops the idp at start with one line, exit 1', async (t) => {
-  const dir = tempDir(t)
-  const clients = path.join(dir, 'clients.yaml')
-  fs.writeFileSync(
-    clients,
-    'clients:\n  - client_id: izin-web\n    name: Izin\n    agency: dpmptsp\n    redirect_uris: [https://*.example.go.id/cb]\n    scopes: [openid]\n',
-  )
-  const config = path.join(dir, 'satupintu.yaml')
-  fs.writeFileSync(config, `idp:\n  clientsFile: ${JSON.stringify(clients)}\n`)
-  const r = await runCli(['idp'], { SATUPINTU_CONFIG: config, SATUPINTU_DATA_DIR: dir, PGLITE_DATA_DIR: path.join(dir, 'pglite'), PORT: String(await freePort()) })
-  t.equal(r.code, 1)
-  t.match(r.stderr, /^satupintu: .*clients\[0\]\.redirect_uris\[0\]: .*\n$/)
-  t.equal(r.stderr.split('\n').length, 2, 'one line')
-})
+t.test(
+  'SECURITY 30: a wildcard redirect URI in the clients file stops the idp at start with one line, exit 1',
+  async (t) => {
+    const dir = tempDir(t)
+    const clients = path.join(dir, 'clients.yaml')
+    fs.writeFileSync(
+      clients,
+      'clients:\n  - client_id: izin-web\n    name: Izin\n    agency: dpmptsp\n    redirect_uris: [https://*.example.go.id/cb]\n    scopes: [openid]\n',
+    )
+    const config = path.join(dir, 'satupintu.yaml')
+    fs.writeFileSync(config, `idp:\n  clientsFile: ${JSON.stringify(clients)}\n`)
+    const r = await runCli(['idp'], {
+      SATUPINTU_CONFIG: config,
+      SATUPINTU_DATA_DIR: dir,
+      PGLITE_DATA_DIR: path.join(dir, 'pglite'),
+      PORT: String(await freePort()),
+    })
+    t.equal(r.code, 1)
+    t.match(r.stderr, /^satupintu: .*clients\[0\]\.redirect_uris\[0\]: .*\n$/)
+    t.equal(r.stderr.split('\n').length, 2, 'one line')
+  },
+)
 
 t.test('migrate applies migrations once, reports JSON, and --status lists them', async (t) => {
   const dir = tempDir(t)
@@ -103,25 +117,33 @@ t.test('migrate applies migrations once, reports JSON, and --status lists them',
 
 t.test('a server refuses to start while migrations are pending and auto-migrate is off', async (t) => {
   const dir = tempDir(t)
-  const r = await runCli(['idp'], { PGLITE_DATA_DIR: path.join(dir, 'pglite'), DATABASE_AUTO_MIGRATE: 'false', PORT: String(await freePort()) })
+  const r = await runCli(['idp'], {
+    PGLITE_DATA_DIR: path.join(dir, 'pglite'),
+    DATABASE_AUTO_MIGRATE: 'false',
+    PORT: String(await freePort()),
+  })
   t.equal(r.code, 1)
   t.match(r.stderr, /^satupintu: database: \d+ migration\(s\) pending \(.+\); run `satupintu migrate` first\n$/)
 })
 
-t.test('migrate works against PostgreSQL too', { skip: testDatabaseUrl === undefined ? 'TEST_DATABASE_URL not set' : false }, async (t) => {
-  const pg = await import('pg')
-  const name = `satupintu_cli_${process.pid}`
-  const admin = new pg.default.Client({ connectionString: testDatabaseUrl })
-  await admin.connect()
-  await admin.query(`drop database if exists ${name}`)
-  await admin.query(`create database ${name}`)
-  t.teardown(async () => {
-    await admin.query(`drop database if exists ${name} with (force)`)
-    await admin.end()
-  })
-  const url = new URL(testDatabaseUrl as string)
-  url.pathname = `/${name}`
-  const r = await runCli(['migrate', '--json'], { DATABASE_URL: url.toString() })
-  t.equal(r.code, 0, r.stderr)
-  t.equal((JSON.parse(r.stdout) as { database: string }).database, 'postgres')
-})
+t.test(
+  'migrate works against PostgreSQL too',
+  { skip: testDatabaseUrl === undefined ? 'TEST_DATABASE_URL not set' : false },
+  async (t) => {
+    const pg = await import('pg')
+    const name = `satupintu_cli_${process.pid}`
+    const admin = new pg.default.Client({ connectionString: testDatabaseUrl })
+    await admin.connect()
+    await admin.query(`drop database if exists ${name}`)
+    await admin.query(`create database ${name}`)
+    t.teardown(async () => {
+      await admin.query(`drop database if exists ${name} with (force)`)
+      await admin.end()
+    })
+    const url = new URL(testDatabaseUrl as string)
+    url.pathname = `/${name}`
+    const r = await runCli(['migrate', '--json'], { DATABASE_URL: url.toString() })
+    t.equal(r.code, 0, r.stderr)
+    t.equal((JSON.parse(r.stdout) as { database: string }).database, 'postgres')
+  },
+)

@@ -12,7 +12,10 @@ async function run(args: string[]) {
   const out: string[] = []
   const err: string[] = []
   const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) }
-  const code = await main(args, { io, env: { NODE_ENV: 'test', SATUPINTU_DATA_DIR: '/nonexistent/satupintu-cli-options' } })
+  const code = await main(args, {
+    io,
+    env: { NODE_ENV: 'test', SATUPINTU_DATA_DIR: '/nonexistent/satupintu-cli-options' },
+  })
   return { code, out: out.join('\n'), err: err.join('\n') }
 }
 
@@ -39,7 +42,13 @@ t.test('every required option of every command says so in its --help', async (t)
     const help = r.out.replace(/\s+/g, ' ')
     for (const o of required) {
       checked++
-      t.match(help, new RegExp(`${o.flags.replace(/[<>[\]]/g, '\\$&')} ${o.description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^-]*\\(required\\)`), `${path.join(' ')} ${o.flags}`)
+      t.match(
+        help,
+        new RegExp(
+          `${o.flags.replace(/[<>[\]]/g, '\\$&')} ${o.description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^-]*\\(required\\)`,
+        ),
+        `${path.join(' ')} ${o.flags}`,
+      )
     }
   }
   t.ok(checked >= 10, `${checked} required options checked`)
@@ -49,15 +58,33 @@ t.test('a missing required option is named, with what it is for, before anything
   const r = await run(['citizens', 'show', '3201011201900001'])
   t.equal(r.code, 2)
   t.equal(r.out, '')
-  t.equal(r.err, 'satupintu: citizens show needs --reason <text>: why you look this citizen up (kept in the audit trail)\n(run `satupintu citizens show --help` for usage)')
+  t.equal(
+    r.err,
+    'satupintu: citizens show needs --reason <text>: why you look this citizen up (kept in the audit trail)\n(run `satupintu citizens show --help` for usage)',
+  )
 })
 
 t.test('with --json, errors are one JSON object on stderr and stdout stays empty', async (t) => {
   const cases: [string[], number, string, RegExp][] = [
-    [['citizens', 'show', '3201011201900001', '--json'], 2, 'missing_option', /^citizens show needs --reason <text>: why you look/],
-    [['clients', 'add', '--name', 'Dinas Uji', '--json'], 2, 'missing_option', /^clients add needs --agency <id>: agency id/],
+    [
+      ['citizens', 'show', '3201011201900001', '--json'],
+      2,
+      'missing_option',
+      /^citizens show needs --reason <text>: why you look/,
+    ],
+    [
+      ['clients', 'add', '--name', 'Dinas Uji', '--json'],
+      2,
+      'missing_option',
+      /^clients add needs --agency <id>: agency id/,
+    ],
     [['migrate', '--frobnicate', '--json'], 2, 'unknown_option', /^unknown option '--frobnicate'/],
-    [['agencies', 'check', '--file', '/nonexistent/agencies.yaml', '--json'], 1, 'config_invalid', /agenciesFile cannot be read/],
+    [
+      ['agencies', 'check', '--file', '/nonexistent/agencies.yaml', '--json'],
+      1,
+      'config_invalid',
+      /agenciesFile cannot be read/,
+    ],
   ]
   for (const [args, code, error, message] of cases) {
     const r = await run(args)

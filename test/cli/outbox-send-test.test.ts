@@ -44,14 +44,25 @@ async function smtp(t: Test, refuse = false) {
 }
 
 function mailOverrides(port: number) {
-  return { delivery: { email: { transport: 'smtp', from: 'noreply@sukamajukab.go.id', smtp: { host: '127.0.0.1', port, requireTls: false, pool: false } } } }
+  return {
+    delivery: {
+      email: {
+        transport: 'smtp',
+        from: 'noreply@sukamajukab.go.id',
+        smtp: { host: '127.0.0.1', port, requireTls: false, pool: false },
+      },
+    },
+  }
 }
 
 t.test('send-test sends an e-mail through the configured SMTP server and reports its message id', async (t) => {
   const s = await smtp(t)
   const r = await run(mailOverrides(s.port), ['outbox', 'send-test', '--to', 'Admin@Sukamajukab.go.id'])
   t.equal(r.code, 0, r.err)
-  t.match(r.out, /^sent a test email to a\*\*\*@sukamajukab\.go\.id via smtp: provider message id <[0-9a-f-]{36}@sukamajukab\.go\.id>$/)
+  t.match(
+    r.out,
+    /^sent a test email to a\*\*\*@sukamajukab\.go\.id via smtp: provider message id <[0-9a-f-]{36}@sukamajukab\.go\.id>$/,
+  )
   t.strictSame(s.got, ['admin@sukamajukab.go.id'])
 })
 
@@ -64,25 +75,38 @@ t.test('send-test says why a refused e-mail was not sent, and exits 1', async (t
 
 t.test('send-test sends an SMS through the HTTP gateway', async (t) => {
   const gw = await recordingServer(t, () => ({ status: 200, body: { id: 'GW-1' } }))
-  const r = await run({ delivery: { sms: { provider: 'http', http: { url: `${gw.url}/sms`, secret: 'gateway-shared-secret-2026' } } } }, ['outbox', 'send-test', '--to', '0812 3456 7890'])
+  const r = await run(
+    { delivery: { sms: { provider: 'http', http: { url: `${gw.url}/sms`, secret: 'gateway-shared-secret-2026' } } } },
+    ['outbox', 'send-test', '--to', '0812 3456 7890'],
+  )
   t.equal(r.code, 0, r.err)
-  t.match(r.out, /^sent a test sms to 0812-\*\*\*\*-\*890 via http-sms: provider message id GW-1$/, 'the number as every page shows it, masked')
+  t.match(
+    r.out,
+    /^sent a test sms to 0812-\*\*\*\*-\*890 via http-sms: provider message id GW-1$/,
+    'the number as every page shows it, masked',
+  )
   t.equal(JSON.parse(gw.requests[0]!.body).to, '+6281234567890')
 })
 
-t.test('send-test queues the message when the running process delivers (no provider here), and refuses a bad address', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-cli-send-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const overrides = { dataDir: dir, database: { pgliteDir: path.join(dir, 'pglite') } }
-  const h = await openDatabase(testConfig(overrides).database)
-  await migrateToLatestOrThrow(h.db)
-  await h.close()
-  const r = await run(overrides, ['outbox', 'send-test', '--to', 'admin@sukamajukab.go.id'])
-  t.equal(r.code, 0, r.err)
-  t.match(r.out, /^queued a test email to a\*\*\*@sukamajukab\.go\.id \(delivery\.email\.transport is none/)
-  const list = await run(overrides, ['outbox', '--json'])
-  t.match(JSON.parse(list.out), { counts: { queued: 1 }, messages: [{ kind: 'test', recipient: 'admin@sukamajukab.go.id', status: 'queued' }] })
-  const bad = await run(overrides, ['outbox', 'send-test', '--to', 'bukan alamat'])
-  t.equal(bad.code, 2)
-  t.match(bad.err, /--to must be an e-mail address or a mobile number/)
-})
+t.test(
+  'send-test queues the message when the running process delivers (no provider here), and refuses a bad address',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-cli-send-'))
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const overrides = { dataDir: dir, database: { pgliteDir: path.join(dir, 'pglite') } }
+    const h = await openDatabase(testConfig(overrides).database)
+    await migrateToLatestOrThrow(h.db)
+    await h.close()
+    const r = await run(overrides, ['outbox', 'send-test', '--to', 'admin@sukamajukab.go.id'])
+    t.equal(r.code, 0, r.err)
+    t.match(r.out, /^queued a test email to a\*\*\*@sukamajukab\.go\.id \(delivery\.email\.transport is none/)
+    const list = await run(overrides, ['outbox', '--json'])
+    t.match(JSON.parse(list.out), {
+      counts: { queued: 1 },
+      messages: [{ kind: 'test', recipient: 'admin@sukamajukab.go.id', status: 'queued' }],
+    })
+    const bad = await run(overrides, ['outbox', 'send-test', '--to', 'bukan alamat'])
+    t.equal(bad.code, 2)
+    t.match(bad.err, /--to must be an e-mail address or a mobile number/)
+  },
+)

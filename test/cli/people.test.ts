@@ -23,7 +23,8 @@ interface CliDb {
 async function cliDatabase(t: Test, kind: 'pglite' | 'postgres'): Promise<CliDb> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-cli-people-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const database = kind === 'pglite' ? { pgliteDir: path.join(dir, 'pglite') } : { url: (await freshDatabase(t, 'postgres')).url }
+  const database =
+    kind === 'pglite' ? { pgliteDir: path.join(dir, 'pglite') } : { url: (await freshDatabase(t, 'postgres')).url }
   const overrides = { dataDir: dir, database }
   const open = () => openDatabase(testConfig(overrides).database)
   const h = await open()
@@ -66,30 +67,58 @@ for (const kind of databaseKinds()) {
       await withDb(db, async (h) => {
         const notices = await h.db.selectFrom('outbox').selectAll().where('kind', '=', 'officer_lookup').execute()
         t.equal(notices.length, 1)
-        t.match(notices[0], { recipient: 'budi@contoh.id', citizen_id: citizen.id, subject: 'Petugas membuka data akun Anda', status: 'queued' })
-        t.match(notices[0]?.body, /Administrator sistem membuka data akun Satu Pintu Anda pada .*\n\nAlasan yang dicatat: Pelayanan izin usaha, loket 2/)
-        const audit = await h.db.selectFrom('audit_events').select(['event', 'data']).where('event', '=', 'citizen.looked_up').execute()
+        t.match(notices[0], {
+          recipient: 'budi@contoh.id',
+          citizen_id: citizen.id,
+          subject: 'Petugas membuka data akun Anda',
+          status: 'queued',
+        })
+        t.match(
+          notices[0]?.body,
+          /Administrator sistem membuka data akun Satu Pintu Anda pada .*\n\nAlasan yang dicatat: Pelayanan izin usaha, loket 2/,
+        )
+        const audit = await h.db
+          .selectFrom('audit_events')
+          .select(['event', 'data'])
+          .where('event', '=', 'citizen.looked_up')
+          .execute()
         t.match(audit, [{ data: { reason: 'Pelayanan izin usaha, loket 2' } }])
       })
     })
 
-    await t.test('outbox shows each message\'s state and the counts per state', async (t) => {
+    await t.test("outbox shows each message's state and the counts per state", async (t) => {
       await withDb(db, async (h) => {
-        await h.db.updateTable('outbox').set({ status: 'dead', attempts: 8, last_error: 'smtp: 550: mailbox unavailable' }).execute()
-        await h.db.insertInto('outbox').values({ channel: 'sms', recipient: '+6281234567890', body: '123456 adalah kode verifikasi Satu Pintu.' }).execute()
+        await h.db
+          .updateTable('outbox')
+          .set({ status: 'dead', attempts: 8, last_error: 'smtp: 550: mailbox unavailable' })
+          .execute()
+        await h.db
+          .insertInto('outbox')
+          .values({ channel: 'sms', recipient: '+6281234567890', body: '123456 adalah kode verifikasi Satu Pintu.' })
+          .execute()
       })
       const r = await run(db, ['outbox'])
       t.equal(r.code, 0, r.err)
       const lines = r.out.split('\n')
       t.equal(lines[0], 'queued 1 · sending 0 · sent 0 · failed 0 · dead 1')
       t.match(lines[1], /^CREATED\s+STATUS\s+CHANNEL\s+KIND\s+RECIPIENT\s+TRIES\s+MESSAGE \/ LAST ERROR$/)
-      t.match(r.out, /queued\s+sms\s+code\s+0812-3456-7890\s+0\s+123456 adalah kode verifikasi/, 'the number as every page shows it')
-      t.match(r.out, /dead\s+email\s+officer_lookup\s+budi@contoh\.id\s+8\s+smtp: 550: mailbox unavailable \| Administrator sistem/)
+      t.match(
+        r.out,
+        /queued\s+sms\s+code\s+0812-3456-7890\s+0\s+123456 adalah kode verifikasi/,
+        'the number as every page shows it',
+      )
+      t.match(
+        r.out,
+        /dead\s+email\s+officer_lookup\s+budi@contoh\.id\s+8\s+smtp: 550: mailbox unavailable \| Administrator sistem/,
+      )
       const dead = await run(db, ['outbox', '--status', 'dead', '--json'])
       t.equal(dead.code, 0, dead.err)
       const json = JSON.parse(dead.out) as { counts: Record<string, number>; messages: Array<{ status: string }> }
       t.strictSame(json.counts, { queued: 1, sending: 0, sent: 0, failed: 0, dead: 1 })
-      t.strictSame(json.messages.map((m) => m.status), ['dead'])
+      t.strictSame(
+        json.messages.map((m) => m.status),
+        ['dead'],
+      )
       const bad = await run(db, ['outbox', '--status', 'lost'])
       t.equal(bad.code, 2)
       t.match(bad.err, /--status must be one of queued, sending, sent, failed, dead/)

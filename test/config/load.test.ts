@@ -46,11 +46,17 @@ t.test('refuses PORT=abc with one line naming the key and the variable', async (
 })
 
 t.test('refuses a port out of range', async (t) => {
-  t.equal(refusal({ IDP_PORT: '70000' }), 'config: idp.port (env IDP_PORT) must be a port number from 1 to 65535, got 70000')
+  t.equal(
+    refusal({ IDP_PORT: '70000' }),
+    'config: idp.port (env IDP_PORT) must be a port number from 1 to 65535, got 70000',
+  )
 })
 
 t.test('refuses an unknown NODE_ENV', async (t) => {
-  t.equal(refusal({ NODE_ENV: 'staging' }), 'config: env (env NODE_ENV) must be one of development, production, test, got "staging"')
+  t.equal(
+    refusal({ NODE_ENV: 'staging' }),
+    'config: env (env NODE_ENV) must be one of development, production, test, got "staging"',
+  )
 })
 
 t.test('refuses a malformed DATABASE_URL without echoing it (it may hold a password)', async (t) => {
@@ -65,7 +71,11 @@ t.test('refuses a boolean that is not one', async (t) => {
 
 t.test('SECURITY 30: production refuses an http issuer', async (t) => {
   t.match(
-    refusal({ NODE_ENV: 'production', SATUPINTU_KEY_ENCRYPTION_SECRET: 'x'.repeat(40), GATEWAY_URL: 'https://gw.example.id' }),
+    refusal({
+      NODE_ENV: 'production',
+      SATUPINTU_KEY_ENCRYPTION_SECRET: 'x'.repeat(40),
+      GATEWAY_URL: 'https://gw.example.id',
+    }),
     /^config: idp\.issuer must be an https URL when env is production/,
   )
 })

@@ -37,7 +37,10 @@ t.test('refuses a second opening of the same embedded database while the first h
   // Another live process holds the lock: simulate with our parent's pid.
   await first.close()
   fs.writeFileSync(`${cfg.pgliteDir}.lock`, String(process.ppid))
-  await t.rejects(openDatabase(cfg), { name: 'DatabaseOpenError', message: /in use by another Satu Pintu process \(pid \d+\)/ })
+  await t.rejects(openDatabase(cfg), {
+    name: 'DatabaseOpenError',
+    message: /in use by another Satu Pintu process \(pid \d+\)/,
+  })
   fs.rmSync(`${cfg.pgliteDir}.lock`)
 })
 
@@ -81,7 +84,9 @@ t.test('a failing migration throws, names the migration, and leaves it unapplied
     t.ok(err instanceof MigrationError)
     t.match((err as Error).message, /^migration 20990101T0000-broken failed: /)
     t.same(await pendingMigrations(db, dir), ['20990101T0000-broken'])
-    const { rows } = await sql<{ n: string | number }>`select count(*) as n from information_schema.tables where table_name = 'half_done'`.execute(db)
+    const { rows } = await sql<{
+      n: string | number
+    }>`select count(*) as n from information_schema.tables where table_name = 'half_done'`.execute(db)
     t.equal(Number(rows[0]?.n), 0, 'the migration ran in a transaction: nothing half-written')
   })
 })

@@ -20,66 +20,94 @@ function tempDir(t: { teardown: (fn: () => void) => void }, prefix: string): str
   return dir
 }
 
-t.test('serves the embedded database on loopback with a password kept in a 0600 file; a wrong password is refused', async (t) => {
-  const handle = await freshDatabase(t, 'pglite')
-  const dir = path.join(tempDir(t, 'sp-serve-'), 'pglite')
-  const served = await servePglite(handle.pglite!.client, handle.pglite!.gate, { dir })
-  t.teardown(() => served.close())
-  const file = serverFilePath(dir)
-  t.equal(fs.statSync(file).mode & 0o777, 0o600, 'only the owner can read the credential')
-  const info = JSON.parse(fs.readFileSync(file, 'utf8')) as ServerFile
-  t.match(info, { pid: process.pid, port: served.port, password: /^[A-Za-z0-9_-]{43}$/ })
+t.test(
+  'serves the embedded database on loopback with a password kept in a 0600 file; a wrong password is refused',
+  async (t) => {
+    const handle = await freshDatabase(t, 'pglite')
+    const dir = path.join(tempDir(t, 'sp-serve-'), 'pglite')
+    const served = await servePglite(handle.pglite!.client, handle.pglite!.gate, { dir })
+    t.teardown(() => served.close())
+    const file = serverFilePath(dir)
+    t.equal(fs.statSync(file).mode & 0o777, 0o600, 'only the owner can read the credential')
+    const info = JSON.parse(fs.readFileSync(file, 'utf8')) as ServerFile
+    t.match(info, { pid: process.pid, port: served.port, password: /^[A-Za-z0-9_-]{43}$/ })
 
-  const client = new pg.Client({ host: '127.0.0.1', port: info.port, user: 'satupintu', password: info.password, database: 'postgres' })
-  await client.connect()
-  const r = await client.query<{ n: string }>('select count(*)::text as n from citizens where nik = $1', ['3201011201900001'])
-  t.strictSame(r.rows, [{ n: '0' }], 'parameterised queries over the extended protocol')
-  await client.end()
-
-  const wrong = new pg.Client({ host: '127.0.0.1', port: info.port, user: 'satupintu', password: 'not-the-password', database: 'postgres' })
-  await t.rejects(wrong.connect(), /password authentication failed/)
-  await served.close()
-  t.notOk(fs.existsSync(file), 'the file goes with the server')
-})
-
-t.test('a client\'s transaction and the owner\'s queries take turns; a client that vanishes mid-transaction is rolled back', async (t) => {
-  const handle = await freshDatabase(t, 'pglite')
-  const dir = path.join(tempDir(t, 'sp-serve-'), 'pglite')
-  const served = await servePglite(handle.pglite!.client, handle.pglite!.gate, { dir })
-  t.teardown(() => served.close())
-  const info = JSON.parse(fs.readFileSync(serverFilePath(dir), 'utf8')) as ServerFile
-  const connect = async () => {
-    const c = new pg.Client({ host: '127.0.0.1', port: info.port, user: 'satupintu', password: info.password, database: 'postgres' })
-    c.on('error', () => {})
-    await c.connect()
-    return c
-  }
-
-  const cli = await connect()
-  await cli.query('begin')
-  await cli.query(`insert into audit_events (event, actor) values ('test.from_cli', 'cli')`)
-  // The owner's query waits for the client's transaction instead of running inside it.
-  let ownerDone = false
-  const owner = sql<{ n: number }>`select count(*)::int as n from audit_events where event = 'test.from_cli'`
-    .execute(handle.db)
-    .then((r) => {
-      ownerDone = true
-      return r.rows[0]?.n
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: info.port,
+      user: 'satupintu',
+      password: info.password,
+      database: 'postgres',
     })
-  await new Promise((r) => setTimeout(r, 200))
-  t.equal(ownerDone, false, 'the owner waits while the client is in a transaction')
-  await cli.query('rollback')
-  t.equal(await owner, 0, 'and never saw the rolled-back row')
+    await client.connect()
+    const r = await client.query<{ n: string }>('select count(*)::text as n from citizens where nik = $1', [
+      '3201011201900001',
+    ])
+    t.strictSame(r.rows, [{ n: '0' }], 'parameterised queries over the extended protocol')
+    await client.end()
 
-  const vanishing = await connect()
-  await vanishing.query('begin')
-  await vanishing.query(`insert into audit_events (event, actor) values ('test.vanished', 'cli')`)
-  ;(vanishing as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
-  const n = await sql<{ n: number }>`select count(*)::int as n from audit_events where event = 'test.vanished'`.execute(handle.db)
-  t.equal(n.rows[0]?.n, 0, 'rolled back when its connection went away')
-  t.equal(handle.pglite!.client.isInTransaction(), false)
-  await cli.end()
-})
+    const wrong = new pg.Client({
+      host: '127.0.0.1',
+      port: info.port,
+      user: 'satupintu',
+      password: 'not-the-password',
+      database: 'postgres',
+    })
+    await t.rejects(wrong.connect(), /password authentication failed/)
+    await served.close()
+    t.notOk(fs.existsSync(file), 'the file goes with the server')
+  },
+)
+
+t.test(
+  "a client's transaction and the owner's queries take turns; a client that vanishes mid-transaction is rolled back",
+  async (t) => {
+    const handle = await freshDatabase(t, 'pglite')
+    const dir = path.join(tempDir(t, 'sp-serve-'), 'pglite')
+    const served = await servePglite(handle.pglite!.client, handle.pglite!.gate, { dir })
+    t.teardown(() => served.close())
+    const info = JSON.parse(fs.readFileSync(serverFilePath(dir), 'utf8')) as ServerFile
+    const connect = async () => {
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: info.port,
+        user: 'satupintu',
+        password: info.password,
+        database: 'postgres',
+      })
+      c.on('error', () => {})
+      await c.connect()
+      return c
+    }
+
+    const cli = await connect()
+    await cli.query('begin')
+    await cli.query(`insert into audit_events (event, actor) values ('test.from_cli', 'cli')`)
+    // The owner's query waits for the client's transaction instead of running inside it.
+    let ownerDone = false
+    const owner = sql<{ n: number }>`select count(*)::int as n from audit_events where event = 'test.from_cli'`
+      .execute(handle.db)
+      .then((r) => {
+        ownerDone = true
+        return r.rows[0]?.n
+      })
+    await new Promise((r) => setTimeout(r, 200))
+    t.equal(ownerDone, false, 'the owner waits while the client is in a transaction')
+    await cli.query('rollback')
+    t.equal(await owner, 0, 'and never saw the rolled-back row')
+
+    const vanishing = await connect()
+    await vanishing.query('begin')
+    await vanishing.query(`insert into audit_events (event, actor) values ('test.vanished', 'cli')`)
+    ;(vanishing as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
+    const n = await sql<{
+      n: number
+    }>`select count(*)::int as n from audit_events where event = 'test.vanished'`.execute(handle.db)
+    t.equal(n.rows[0]?.n, 0, 'rolled back when its connection went away')
+    t.equal(handle.pglite!.client.isInTransaction(), false)
+    await cli.end()
+  },
+)
 
 t.test('every CLI verb works beside a running quick start on PGlite, several at once', async (t) => {
   const dir = tempDir(t, 'sp-beside-')
@@ -103,7 +131,18 @@ t.test('every CLI verb works beside a running quick start on PGlite, several at 
 
   const cli = (args: string[]) => runCli(args, { ...env, LOG_LEVEL: 'silent' }, 120_000)
   const [add, outbox, show, keys, status] = await Promise.all([
-    cli(['clients', 'add', '--name', 'Dinas Uji', '--agency', 'dinas-uji', '--client-id', 'dinas-uji-web', '--redirect-uri', 'https://uji.example.id/cb']),
+    cli([
+      'clients',
+      'add',
+      '--name',
+      'Dinas Uji',
+      '--agency',
+      'dinas-uji',
+      '--client-id',
+      'dinas-uji-web',
+      '--redirect-uri',
+      'https://uji.example.id/cb',
+    ]),
     cli(['outbox']),
     cli(['citizens', 'show', '3201011201900001', '--reason', 'uji beside the quick start']),
     cli(['keys', 'list']),
@@ -128,11 +167,20 @@ t.test('every CLI verb works beside a running quick start on PGlite, several at 
   let listed = ''
   while (Date.now() < deadline) {
     listed = (await cli(['outbox', '--json'])).stdout
-    if (/"kind":"officer_lookup","locale":"id"[^}]*"status":"sent"|"status":"sent"[^}]*"kind":"officer_lookup"/.test(listed.replace(/\s+/g, ''))) break
+    if (
+      /"kind":"officer_lookup","locale":"id"[^}]*"status":"sent"|"status":"sent"[^}]*"kind":"officer_lookup"/.test(
+        listed.replace(/\s+/g, ''),
+      )
+    )
+      break
     await new Promise((r) => setTimeout(r, 500))
   }
-  const rows = (JSON.parse(listed) as { messages: Array<{ kind: string; status: string; provider: string | null }> }).messages
-  t.match(rows.find((m) => m.kind === 'officer_lookup'), { status: 'sent', provider: 'dev-mailbox' })
+  const rows = (JSON.parse(listed) as { messages: Array<{ kind: string; status: string; provider: string | null }> })
+    .messages
+  t.match(
+    rows.find((m) => m.kind === 'officer_lookup'),
+    { status: 'sent', provider: 'dev-mailbox' },
+  )
   const page = await fetch(`http://localhost:${ports.IDP_PORT}/dev/kotak-surat`)
   t.equal(page.status, 200)
   t.match(await page.text(), /Petugas membuka data akun Anda/)

@@ -22,7 +22,8 @@ t.test('the Database interface matches the migrated schema, column by column', a
     const actual: Record<string, Record<string, string>> = {}
     for (const r of rows) {
       actual[r.table_name] ??= {}
-      ;(actual[r.table_name] as Record<string, string>)[r.column_name] = r.udt_name + (r.is_nullable === 'YES' ? '?' : '')
+      ;(actual[r.table_name] as Record<string, string>)[r.column_name] =
+        r.udt_name + (r.is_nullable === 'YES' ? '?' : '')
     }
     const expected: Record<string, Record<string, string>> = {}
     for (const [table, cols] of Object.entries(databaseColumns)) expected[table] = { ...cols }

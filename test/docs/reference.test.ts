@@ -24,7 +24,12 @@ function table(heading: string): string[][] {
   const rows: string[][] = []
   for (const line of lines.slice(first + 2)) {
     if (!line.startsWith('|')) break
-    rows.push(line.split('|').slice(1, -1).map((c) => c.trim()))
+    rows.push(
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    )
   }
   return rows
 }
@@ -32,32 +37,54 @@ const codes = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]
 
 t.test('the scopes and claims in docs/reference.md are what the idp answers', async (t) => {
   const scopes = new Map(table('## Scopes and claims').map((r) => [codes(r[0] ?? '')[0] ?? '', codes(r[1] ?? '')]))
-  const idTokenClaims = table('### The ID token').map((r) => codes(r[0] ?? '')).flat()
+  const idTokenClaims = table('### The ID token')
+    .flatMap((r) => codes(r[0] ?? ''))
 
   const db = await freshDatabase(t, 'pglite')
   await addCitizen(db.db)
   const idp = await startIdp(t, db)
-  const discovery = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as { scopes_supported: string[]; claims_supported: string[]; userinfo_endpoint: string }
-  t.same([...scopes.keys()].sort(), [...discovery.scopes_supported].sort(), 'every scope the idp supports is in the table, and no other')
+  const discovery = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as {
+    scopes_supported: string[]
+    claims_supported: string[]
+    userinfo_endpoint: string
+  }
+  t.same(
+    [...scopes.keys()].sort(),
+    [...discovery.scopes_supported].sort(),
+    'every scope the idp supports is in the table, and no other',
+  )
   const documented = new Set([...[...scopes.values()].flat(), ...idTokenClaims])
   for (const c of discovery.claims_supported) t.ok(documented.has(c), `claim ${c} is documented`)
 
   const redirectUri = 'http://127.0.0.1:9/cb'
-  const client = await registerClient(db, { redirectUris: [redirectUri], grantTypes: ['authorization_code', 'refresh_token'] })
+  const client = await registerClient(db, {
+    redirectUris: [redirectUri],
+    grantTypes: ['authorization_code', 'refresh_token'],
+  })
   const asked = ['openid', 'profile', 'email', 'phone', 'nik']
   const tokens = await codeFlowTokens(idp.issuer, { clientId: client.clientId, secret: client.secret }, new Browser(), {
     redirectUri,
     credentials: { username: budi.nik, password: budi.password },
     scope: asked.join(' '),
   })
-  const userinfo = (await (await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json()) as Record<string, unknown>
+  const userinfo = (await (
+    await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+  ).json()) as Record<string, unknown>
   // Budi has no locale and no address: those are left out, as the doc says.
   const expected = asked.flatMap((s) => scopes.get(s) ?? []).filter((c) => c !== 'locale' && c !== 'address')
-  t.same(Object.keys(userinfo).sort(), [...new Set(expected)].sort(), 'userinfo answers exactly the documented claims of the scopes asked for')
+  t.same(
+    Object.keys(userinfo).sort(),
+    [...new Set(expected)].sort(),
+    'userinfo answers exactly the documented claims of the scopes asked for',
+  )
 
   const idToken = decodeJwt(tokens.id_token ?? '')
   // Without a nonce sent and without a back-channel logout URI, nonce and sid are absent.
-  t.same(Object.keys(idToken).sort(), idTokenClaims.filter((c) => c !== 'nonce' && c !== 'sid').sort(), 'the ID token carries exactly the documented claims')
+  t.same(
+    Object.keys(idToken).sort(),
+    idTokenClaims.filter((c) => c !== 'nonce' && c !== 'sid').sort(),
+    'the ID token carries exactly the documented claims',
+  )
   t.notOk('name' in idToken, 'the profile comes from userinfo, not the ID token')
 })
 
@@ -72,8 +99,10 @@ t.test('the lifetimes in docs/reference.md are the configuration defaults', asyn
   }
 })
 
-t.test('the rate limits in docs/reference.md are the code\'s and the configuration\'s defaults', async (t) => {
-  const { defaultThrottlePolicy, defaultSignInPolicy, unknownSourceCap } = await import('../../src/accounts/throttle.ts')
+t.test("the rate limits in docs/reference.md are the code's and the configuration's defaults", async (t) => {
+  const { defaultThrottlePolicy, defaultSignInPolicy, unknownSourceCap } = await import(
+    '../../src/accounts/throttle.ts'
+  )
   const { defaultOtpPolicy } = await import('../../src/accounts/otp.ts')
   const config = loadConfig({ env: {} })
   const actual: Record<string, number> = {

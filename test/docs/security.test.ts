@@ -15,9 +15,12 @@ import {
 
 const doc = fs.readFileSync(securityDocPath, 'utf8')
 
-t.test('docs/security.md lists the tests of each line as the test titles say (run `npm run docs:security`)', async (t) => {
-  t.equal(doc, renderSecurityDoc(doc), 'the generated lists are stale: run `npm run docs:security`')
-})
+t.test(
+  'docs/security.md lists the tests of each line as the test titles say (run `npm run docs:security`)',
+  async (t) => {
+    t.equal(doc, renderSecurityDoc(doc), 'the generated lists are stale: run `npm run docs:security`')
+  },
+)
 
 t.test('every line of the bar, 1 to 43, has exactly one test list, in order', async (t) => {
   t.same(
@@ -37,20 +40,23 @@ t.test('lines 1–38 each have at least one test; only lines 39–42 may be pend
   }
 })
 
-t.test('a test title that starts with SECURITY has the form "SECURITY <n>: …" and names a line that exists', async (t) => {
-  t.same(
-    malformedTitles().map((x) => `${x.file}: ${x.title}`),
-    [],
-    'write "SECURITY 17: what it checks", one line per title',
-  )
-  const lines = new Set(markers(doc).map((m) => m.line))
-  const unknown = securityTests().filter((x: SecurityTest) => !lines.has(x.line))
-  t.same(
-    unknown.map((x) => `${x.file}: SECURITY ${x.line}: ${x.what}`),
-    [],
-    'no such line in docs/security.md',
-  )
-})
+t.test(
+  'a test title that starts with SECURITY has the form "SECURITY <n>: …" and names a line that exists',
+  async (t) => {
+    t.same(
+      malformedTitles().map((x) => `${x.file}: ${x.title}`),
+      [],
+      'write "SECURITY 17: what it checks", one line per title',
+    )
+    const lines = new Set(markers(doc).map((m) => m.line))
+    const unknown = securityTests().filter((x: SecurityTest) => !lines.has(x.line))
+    t.same(
+      unknown.map((x) => `${x.file}: SECURITY ${x.line}: ${x.what}`),
+      [],
+      'no such line in docs/security.md',
+    )
+  },
+)
 
 t.test('every relative link in docs/security.md names a file the repo has', async (t) => {
   const links = [...doc.matchAll(/\]\((\.\.\/[^)#]+)(?:#[^)]*)?\)/g)].map((m) => m[1] ?? '')
@@ -96,10 +102,13 @@ t.test('titles are found in every quoting style, across lines, and only the SECU
 })
 
 t.test('a block lists its tests by file and position, escapes Markdown, and says when a line has none', async (t) => {
-  const rendered = renderSecurityDoc('1. x\n   <!-- tests 1 -->\n   <!-- /tests -->\n2. y\n   <!-- tests 2 -->\n   - stale\n   <!-- /tests -->\n', [
-    { line: 1, what: "a title with `code` and [brackets] and a 'quote'", file: 'test/b.test.ts', offset: 5 },
-    { line: 1, what: 'an earlier one', file: 'test/a.test.ts', offset: 9 },
-  ])
+  const rendered = renderSecurityDoc(
+    '1. x\n   <!-- tests 1 -->\n   <!-- /tests -->\n2. y\n   <!-- tests 2 -->\n   - stale\n   <!-- /tests -->\n',
+    [
+      { line: 1, what: "a title with `code` and [brackets] and a 'quote'", file: 'test/b.test.ts', offset: 5 },
+      { line: 1, what: 'an earlier one', file: 'test/a.test.ts', offset: 9 },
+    ],
+  )
   t.equal(
     rendered,
     [

@@ -36,12 +36,15 @@ t.test('SECURITY 26: a.jpg.php holding a JPEG is offered as a .jpg', async (t) =
   t.equal(displayFileName('a.jpg.php'), 'a.jpg.php', 'without a media type the name is only made safe')
 })
 
-t.test('SECURITY 26: %00 and a real NUL are harmless: %00 stays text, NUL is removed, and neither survives decoding in the ASCII fallback', async (t) => {
-  t.equal(displayFileName('ktp%00.php.jpg', 'image/jpeg'), 'ktp%00.php.jpg')
-  t.equal(displayFileName('ktp\u0000.php.jpg', 'image/jpeg'), 'ktp.php.jpg')
-  t.equal(asciiFileName('ktp%00.jpg'), 'ktp_00.jpg')
-  t.equal(contentDisposition('ktp%00.jpg'), `attachment; filename=ktp_00.jpg; filename*=UTF-8''ktp%2500.jpg`)
-})
+t.test(
+  'SECURITY 26: %00 and a real NUL are harmless: %00 stays text, NUL is removed, and neither survives decoding in the ASCII fallback',
+  async (t) => {
+    t.equal(displayFileName('ktp%00.php.jpg', 'image/jpeg'), 'ktp%00.php.jpg')
+    t.equal(displayFileName('ktp\u0000.php.jpg', 'image/jpeg'), 'ktp.php.jpg')
+    t.equal(asciiFileName('ktp%00.jpg'), 'ktp_00.jpg')
+    t.equal(contentDisposition('ktp%00.jpg'), `attachment; filename=ktp_00.jpg; filename*=UTF-8''ktp%2500.jpg`)
+  },
+)
 
 t.test('SECURITY 26: U+202E (right-to-left override) and the other bidi controls are removed', async (t) => {
   const name = displayFileName('foto\u202Egpj.exe', 'image/jpeg')
@@ -79,15 +82,26 @@ t.test('the original name is stored percent-encoded and decodes back exactly', a
 })
 
 t.test('Content-Disposition follows RFC 6266 with an ASCII fallback and the exact UTF-8 name', async (t) => {
-  t.equal(contentDisposition('Akta Kelahiran.pdf'), `attachment; filename="Akta Kelahiran.pdf"`, 'an ASCII name needs no filename*')
-  t.equal(contentDisposition('Surat Pernyataan Ölçü.pdf'), `attachment; filename="Surat Pernyataan Olcu.pdf"; filename*=UTF-8''Surat%20Pernyataan%20%C3%96l%C3%A7%C3%BC.pdf`)
+  t.equal(
+    contentDisposition('Akta Kelahiran.pdf'),
+    `attachment; filename="Akta Kelahiran.pdf"`,
+    'an ASCII name needs no filename*',
+  )
+  t.equal(
+    contentDisposition('Surat Pernyataan Ölçü.pdf'),
+    `attachment; filename="Surat Pernyataan Olcu.pdf"; filename*=UTF-8''Surat%20Pernyataan%20%C3%96l%C3%A7%C3%BC.pdf`,
+  )
   t.equal(contentDisposition('日本.jpg'), `attachment; filename=__.jpg; filename*=UTF-8''%E6%97%A5%E6%9C%AC.jpg`)
   t.equal(contentDisposition("it's (1)*.pdf"), `attachment; filename="it's (1)*.pdf"`)
   t.equal(asciiFileName('a"b\\c.pdf'), 'a_b_c.pdf')
   for (const name of ['Akta Kelahiran.pdf', 'Surat Pernyataan Ölçü.pdf', '日本.jpg', "it's (1)*.pdf", 'ktp%00.jpg']) {
     const parsed = parseContentDisposition(contentDisposition(name))
     t.equal(parsed.type, 'attachment')
-    t.equal(parsed.parameters['filename*'] ?? parsed.parameters.filename, name, `${name}: an RFC 8187 reader gets the exact name back`)
+    t.equal(
+      parsed.parameters['filename*'] ?? parsed.parameters.filename,
+      name,
+      `${name}: an RFC 8187 reader gets the exact name back`,
+    )
   }
 })
 

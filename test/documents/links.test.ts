@@ -4,7 +4,14 @@ import t, { type Test } from 'tap'
 import { ConfigError } from '../../src/config/load.ts'
 import type { Database } from '../../src/db/database.ts'
 import { createGrant, revokeGrant } from '../../src/documents/grants.ts'
-import { createLink, createLinkKeyring, documentLinksFor, LINK_PATH_PREFIX, linkRefusalStatus, resolveLink } from '../../src/documents/links.ts'
+import {
+  createLink,
+  createLinkKeyring,
+  documentLinksFor,
+  LINK_PATH_PREFIX,
+  linkRefusalStatus,
+  resolveLink,
+} from '../../src/documents/links.ts'
 import { linkSecondsOf } from '../../src/documents/types.ts'
 import { deleteDocument, getDocumentForOwner, purgeDocuments, uploadDocument } from '../../src/documents/vault.ts'
 import { testConfig } from '../helpers/config.ts'
@@ -20,7 +27,12 @@ const SERVICE = 'permohonan'
 /** Budi's KTP, granted to dinas-contoh for its permohonan service, and a link to it. */
 async function granted(t: Test, db: Kysely<Database>) {
   const f = await vaultFixture(t, db)
-  const up = await uploadDocument(db, f.storage, { citizenId: f.a.id, type: 'ktp', stream: Readable.from([jpeg()]), originalName: 'ktp.jpg' }, f.config)
+  const up = await uploadDocument(
+    db,
+    f.storage,
+    { citizenId: f.a.id, type: 'ktp', stream: Readable.from([jpeg()]), originalName: 'ktp.jpg' },
+    f.config,
+  )
   const grant = await createGrant(db, f.config, {
     citizenId: f.a.id,
     agencyId: AGENCY,
@@ -33,38 +45,41 @@ async function granted(t: Test, db: Kysely<Database>) {
   return { ...f, up, grant, link }
 }
 
-t.test('a link resolves for its agency, records who fetched it, when and for which service, and says what to stream', async (t) => {
-  await eachDatabase(t, async (t, { db }) => {
-    const g = await granted(t, db)
-    t.ok(g.link.path.startsWith(LINK_PATH_PREFIX))
-    t.equal(g.link.path, `/dokumen/${g.link.token}`)
-    const res = await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY, requestId: 'req-1' })
-    t.equal(res.ok, true)
-    if (!res.ok) return
-    t.equal(res.content.versionId, g.up.version.id)
-    t.equal(res.content.storageKey, g.up.version.sha256)
-    t.equal(res.content.mediaType, 'image/jpeg')
-    t.equal(res.content.sha256, g.up.version.sha256)
-    t.equal(res.content.contentDisposition, 'attachment; filename=ktp.jpg')
-    t.equal(res.grantId, g.grant.id)
-    t.equal(res.linkId, g.link.id)
-    const detail = await getDocumentForOwner(db, g.a.id, g.up.document.id)
-    t.same(
-      detail?.accesses.map((a) => [a.agencyId, a.serviceId, a.versionId]),
-      [[AGENCY, SERVICE, g.up.version.id]],
-      'the citizen sees the access on the document',
-    )
-    const audit = await db.selectFrom('audit_events').selectAll().where('event', '=', 'document.fetched').execute()
-    t.equal(audit.length, 1)
-    t.equal(audit[0]?.subject_id, g.a.id)
-    t.equal(audit[0]?.client_id, AGENCY)
-    t.equal(audit[0]?.request_id, 'req-1')
-    t.notOk(JSON.stringify(audit[0]?.data).includes(g.link.token), 'never the token itself')
-    // A second fetch is a second access.
-    t.equal((await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY })).ok, true)
-    t.equal((await countRows(db)).accesses, 2)
-  })
-})
+t.test(
+  'a link resolves for its agency, records who fetched it, when and for which service, and says what to stream',
+  async (t) => {
+    await eachDatabase(t, async (t, { db }) => {
+      const g = await granted(t, db)
+      t.ok(g.link.path.startsWith(LINK_PATH_PREFIX))
+      t.equal(g.link.path, `/dokumen/${g.link.token}`)
+      const res = await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY, requestId: 'req-1' })
+      t.equal(res.ok, true)
+      if (!res.ok) return
+      t.equal(res.content.versionId, g.up.version.id)
+      t.equal(res.content.storageKey, g.up.version.sha256)
+      t.equal(res.content.mediaType, 'image/jpeg')
+      t.equal(res.content.sha256, g.up.version.sha256)
+      t.equal(res.content.contentDisposition, 'attachment; filename=ktp.jpg')
+      t.equal(res.grantId, g.grant.id)
+      t.equal(res.linkId, g.link.id)
+      const detail = await getDocumentForOwner(db, g.a.id, g.up.document.id)
+      t.same(
+        detail?.accesses.map((a) => [a.agencyId, a.serviceId, a.versionId]),
+        [[AGENCY, SERVICE, g.up.version.id]],
+        'the citizen sees the access on the document',
+      )
+      const audit = await db.selectFrom('audit_events').selectAll().where('event', '=', 'document.fetched').execute()
+      t.equal(audit.length, 1)
+      t.equal(audit[0]?.subject_id, g.a.id)
+      t.equal(audit[0]?.client_id, AGENCY)
+      t.equal(audit[0]?.request_id, 'req-1')
+      t.notOk(JSON.stringify(audit[0]?.data).includes(g.link.token), 'never the token itself')
+      // A second fetch is a second access.
+      t.equal((await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY })).ok, true)
+      t.equal((await countRows(db)).accesses, 2)
+    })
+  },
+)
 
 t.test('SECURITY 24: a link with any one character changed is refused', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
@@ -75,7 +90,10 @@ t.test('SECURITY 24: a link with any one character changed is refused', async (t
     for (let i = 0; i < token.length; i++) {
       // Two substitutes per position: the next character, and one that differs only in the
       // low bits (what a lenient base64url decoder would ignore in the last character).
-      for (const c of [alphabet[(alphabet.indexOf(token[i] as string) + 1) % alphabet.length], token[i] === 'A' ? 'B' : 'A']) {
+      for (const c of [
+        alphabet[(alphabet.indexOf(token[i] as string) + 1) % alphabet.length],
+        token[i] === 'A' ? 'B' : 'A',
+      ]) {
         if (c === token[i]) continue
         const tampered = token.slice(0, i) + c + token.slice(i + 1)
         const res = await resolveLink(db, keyring, tampered, { agencyId: AGENCY })
@@ -84,7 +102,15 @@ t.test('SECURITY 24: a link with any one character changed is refused', async (t
       }
     }
     t.ok(refused >= token.length, `${refused} tampered tokens refused`)
-    for (const bad of ['', 'v1', `${token}x`, token.slice(0, -1), `${token}.`, token.replace('v1.', 'v2.'), 'x'.repeat(5000)]) {
+    for (const bad of [
+      '',
+      'v1',
+      `${token}x`,
+      token.slice(0, -1),
+      `${token}.`,
+      token.replace('v1.', 'v2.'),
+      'x'.repeat(5000),
+    ]) {
       t.same(await resolveLink(db, keyring, bad, { agencyId: AGENCY }), { ok: false, reason: 'invalid' })
     }
     t.equal((await countRows(db)).accesses, 0, 'nothing was served')
@@ -97,29 +123,66 @@ t.test('SECURITY 24: an expired link is refused, and no link lives longer than 1
     const g = await granted(t, db)
     t.ok(g.link.expiresAt.getTime() - Date.now() <= 900_000)
     t.equal(g.link.expiresAt.getTime() - Date.now() > 290_000, true, 'the configured 5 minutes')
-    t.same(await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY, now: g.link.expiresAt }), { ok: false, reason: 'expired' })
-    t.same(await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY, now: new Date(g.link.expiresAt.getTime() + 1000) }), { ok: false, reason: 'expired' })
-    t.equal((await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY, now: new Date(g.link.expiresAt.getTime() - 1000) })).ok, true)
+    t.same(await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY, now: g.link.expiresAt }), {
+      ok: false,
+      reason: 'expired',
+    })
+    t.same(
+      await resolveLink(db, keyring, g.link.token, {
+        agencyId: AGENCY,
+        now: new Date(g.link.expiresAt.getTime() + 1000),
+      }),
+      { ok: false, reason: 'expired' },
+    )
+    t.equal(
+      (
+        await resolveLink(db, keyring, g.link.token, {
+          agencyId: AGENCY,
+          now: new Date(g.link.expiresAt.getTime() - 1000),
+        })
+      ).ok,
+      true,
+    )
     t.equal(linkRefusalStatus.expired, 410)
   })
-  t.throws(() => testConfig({ documents: { linkSeconds: 901 } }), ConfigError, 'configuration refuses more than 15 minutes')
+  t.throws(
+    () => testConfig({ documents: { linkSeconds: 901 } }),
+    ConfigError,
+    'configuration refuses more than 15 minutes',
+  )
   t.equal(linkSecondsOf({ ...testConfig().documents, linkSeconds: 3600 }), 900, 'and the code caps it anyway')
 })
 
-t.test('SECURITY 24: a link used by another agency is refused and the attempt is in the citizen’s audit trail', async (t) => {
-  await eachDatabase(t, async (t, { db }) => {
-    const g = await granted(t, db)
-    // Even when the other agency has a grant of its own.
-    await createGrant(db, g.config, { citizenId: g.a.id, agencyId: 'dinas-lain', documentTypes: ['ktp'], purpose: 'Lain', expiresAt: new Date(Date.now() + DAY) })
-    t.same(await resolveLink(db, keyring, g.link.token, { agencyId: 'dinas-lain' }), { ok: false, reason: 'wrong_agency' })
-    t.equal((await countRows(db)).accesses, 0)
-    const refused = await db.selectFrom('audit_events').selectAll().where('event', '=', 'document.fetch_refused').executeTakeFirstOrThrow()
-    t.equal(refused.subject_id, g.a.id)
-    t.equal(refused.client_id, 'dinas-lain')
-    t.match(refused.data, { reason: 'wrong_agency', linkAgencyId: AGENCY })
-    t.equal(linkRefusalStatus.wrong_agency, 403)
-  })
-})
+t.test(
+  'SECURITY 24: a link used by another agency is refused and the attempt is in the citizen’s audit trail',
+  async (t) => {
+    await eachDatabase(t, async (t, { db }) => {
+      const g = await granted(t, db)
+      // Even when the other agency has a grant of its own.
+      await createGrant(db, g.config, {
+        citizenId: g.a.id,
+        agencyId: 'dinas-lain',
+        documentTypes: ['ktp'],
+        purpose: 'Lain',
+        expiresAt: new Date(Date.now() + DAY),
+      })
+      t.same(await resolveLink(db, keyring, g.link.token, { agencyId: 'dinas-lain' }), {
+        ok: false,
+        reason: 'wrong_agency',
+      })
+      t.equal((await countRows(db)).accesses, 0)
+      const refused = await db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('event', '=', 'document.fetch_refused')
+        .executeTakeFirstOrThrow()
+      t.equal(refused.subject_id, g.a.id)
+      t.equal(refused.client_id, 'dinas-lain')
+      t.match(refused.data, { reason: 'wrong_agency', linkAgencyId: AGENCY })
+      t.equal(linkRefusalStatus.wrong_agency, 403)
+    })
+  },
+)
 
 t.test('SECURITY 24: a link used after the grant was withdrawn is refused at once', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
@@ -137,20 +200,38 @@ t.test('SECURITY 24: a link is refused once its grant has expired', async (t) =>
   await eachDatabase(t, async (t, { db }) => {
     const g = await granted(t, db)
     const later = new Date(Date.now() + 31 * DAY)
-    const link = createLink(keyring, g.config, { versionId: g.up.version.id, agencyId: AGENCY, serviceId: SERVICE, now: later })
-    t.same(await resolveLink(db, keyring, link.token, { agencyId: AGENCY, now: later }), { ok: false, reason: 'revoked' })
+    const link = createLink(keyring, g.config, {
+      versionId: g.up.version.id,
+      agencyId: AGENCY,
+      serviceId: SERVICE,
+      now: later,
+    })
+    t.same(await resolveLink(db, keyring, link.token, { agencyId: AGENCY, now: later }), {
+      ok: false,
+      reason: 'revoked',
+    })
   })
 })
 
 t.test('SECURITY 23: an agency without a grant gets no link, and a link for it is refused', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const g = await granted(t, db)
-    const none = await documentLinksFor(db, keyring, g.config, { citizenId: g.a.id, agencyId: 'dinas-lain', serviceId: null, types: ['ktp'], baseUrl: 'https://gerbang.example' })
+    const none = await documentLinksFor(db, keyring, g.config, {
+      citizenId: g.a.id,
+      agencyId: 'dinas-lain',
+      serviceId: null,
+      types: ['ktp'],
+      baseUrl: 'https://gerbang.example',
+    })
     t.same(none, { links: [], notGranted: ['ktp'], missing: [] })
     const link = createLink(keyring, g.config, { versionId: g.up.version.id, agencyId: 'dinas-lain' })
     t.same(await resolveLink(db, keyring, link.token, { agencyId: 'dinas-lain' }), { ok: false, reason: 'revoked' })
     // A grant for one service does not cover another service of the same agency.
-    const other = createLink(keyring, g.config, { versionId: g.up.version.id, agencyId: AGENCY, serviceId: 'izin-lain' })
+    const other = createLink(keyring, g.config, {
+      versionId: g.up.version.id,
+      agencyId: AGENCY,
+      serviceId: 'izin-lain',
+    })
     t.same(await resolveLink(db, keyring, other.token, { agencyId: AGENCY }), { ok: false, reason: 'revoked' })
     t.equal(linkRefusalStatus.revoked, 403)
   })
@@ -170,8 +251,17 @@ t.test('SECURITY 24: a link to a deleted document is refused at once, and after 
 t.test('a link to a replaced version keeps working until it expires; a purged version is refused', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const g = await granted(t, db)
-    await uploadDocument(db, g.storage, { citizenId: g.a.id, type: 'ktp', stream: Readable.from([pdf()]), originalName: 'ktp.pdf' }, g.config)
-    t.equal((await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY })).ok, true, 'the bytes it was made for are still kept')
+    await uploadDocument(
+      db,
+      g.storage,
+      { citizenId: g.a.id, type: 'ktp', stream: Readable.from([pdf()]), originalName: 'ktp.pdf' },
+      g.config,
+    )
+    t.equal(
+      (await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY })).ok,
+      true,
+      'the bytes it was made for are still kept',
+    )
     await purgeDocuments(db, g.storage, g.config, new Date(Date.now() + 31 * DAY))
     t.same(await resolveLink(db, keyring, g.link.token, { agencyId: AGENCY }), { ok: false, reason: 'deleted' })
   })
@@ -202,16 +292,27 @@ t.test('documentLinksFor gives the claim entries for granted, uploaded types and
   })
 })
 
-t.test('links signed with a retired secret verify while it is kept; links of another deployment never do', async (t) => {
-  await eachDatabase(t, async (t, { db }) => {
-    const g = await granted(t, db)
-    const rotated = createLinkKeyring(['n'.repeat(40), SECRET])
-    t.not(rotated.signingKid, keyring.signingKid)
-    t.equal((await resolveLink(db, rotated, g.link.token, { agencyId: AGENCY })).ok, true, 'old link, old key still listed')
-    const fresh = createLink(rotated, g.config, { versionId: g.up.version.id, agencyId: AGENCY, serviceId: SERVICE })
-    t.same(await resolveLink(db, keyring, fresh.token, { agencyId: AGENCY }), { ok: false, reason: 'invalid' }, 'an instance without the new key refuses')
-    const elsewhere = createLinkKeyring(['z'.repeat(40)])
-    t.same(await resolveLink(db, elsewhere, g.link.token, { agencyId: AGENCY }), { ok: false, reason: 'invalid' })
-    t.throws(() => createLinkKeyring(['short']))
-  })
-})
+t.test(
+  'links signed with a retired secret verify while it is kept; links of another deployment never do',
+  async (t) => {
+    await eachDatabase(t, async (t, { db }) => {
+      const g = await granted(t, db)
+      const rotated = createLinkKeyring(['n'.repeat(40), SECRET])
+      t.not(rotated.signingKid, keyring.signingKid)
+      t.equal(
+        (await resolveLink(db, rotated, g.link.token, { agencyId: AGENCY })).ok,
+        true,
+        'old link, old key still listed',
+      )
+      const fresh = createLink(rotated, g.config, { versionId: g.up.version.id, agencyId: AGENCY, serviceId: SERVICE })
+      t.same(
+        await resolveLink(db, keyring, fresh.token, { agencyId: AGENCY }),
+        { ok: false, reason: 'invalid' },
+        'an instance without the new key refuses',
+      )
+      const elsewhere = createLinkKeyring(['z'.repeat(40)])
+      t.same(await resolveLink(db, elsewhere, g.link.token, { agencyId: AGENCY }), { ok: false, reason: 'invalid' })
+      t.throws(() => createLinkKeyring(['short']))
+    })
+  },
+)

@@ -9,14 +9,24 @@ import { chunked, generated, jpeg, pdf, png, PNG_IEND, zip } from './fixtures.ts
 const ALL: DocumentFormat[] = ['pdf', 'jpeg', 'png']
 
 /** Runs `input` through an inspector; resolves to the format, or rejects with the DocumentError. */
-async function inspect(input: Buffer | Readable, formats: DocumentFormat[] = ALL, maxBytes = 5 * 1024 * 1024): Promise<DocumentFormat | undefined> {
+async function inspect(
+  input: Buffer | Readable,
+  formats: DocumentFormat[] = ALL,
+  maxBytes = 5 * 1024 * 1024,
+): Promise<DocumentFormat | undefined> {
   const inspector = createInspector({ formats, maxBytes })
   const sink = new Writable({ write: (_c, _e, cb) => cb() })
   await pipeline(Buffer.isBuffer(input) ? Readable.from([input]) : input, inspector, sink)
   return inspector.format
 }
 
-async function refused(t: Test, input: Buffer | Readable, code: DocumentErrorCode, formats: DocumentFormat[] = ALL, maxBytes?: number) {
+async function refused(
+  t: Test,
+  input: Buffer | Readable,
+  code: DocumentErrorCode,
+  formats: DocumentFormat[] = ALL,
+  maxBytes?: number,
+) {
   const err = await inspect(input, formats, maxBytes).then(
     (format) => new Error(`accepted as ${String(format)}`),
     (e: unknown) => e,
@@ -52,10 +62,19 @@ t.test('SECURITY 25: SVG, XML and scripts are refused, also with a byte-order ma
   await refused(t, Buffer.from('#!/bin/sh\necho pwned\n'), 'unsupported_type')
   await refused(t, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), pdf()]), 'unsupported_type')
   await refused(t, Buffer.concat([Buffer.from('\n'), pdf()]), 'unsupported_type')
-  for (const type of ['image/svg+xml', 'text/xml', 'application/xml', 'application/xhtml+xml', 'text/javascript', 'application/x-php', 'image/svg+xml;charset=utf-8']) {
+  for (const type of [
+    'image/svg+xml',
+    'text/xml',
+    'application/xml',
+    'application/xhtml+xml',
+    'text/javascript',
+    'application/x-php',
+    'image/svg+xml;charset=utf-8',
+  ]) {
     t.ok(isMarkupMediaType(type), type)
   }
-  for (const type of ['image/jpeg', 'image/png', 'application/pdf', 'application/octet-stream', 'image/jpg']) t.notOk(isMarkupMediaType(type), type)
+  for (const type of ['image/jpeg', 'image/png', 'application/pdf', 'application/octet-stream', 'image/jpg'])
+    t.notOk(isMarkupMediaType(type), type)
 })
 
 t.test('SECURITY 25: a zero-byte file is refused', async (t) => {
@@ -72,14 +91,21 @@ t.test('SECURITY 25: a PNG with a PDF appended is refused, also with a fake IEND
   await refused(t, Buffer.concat([png(), Buffer.alloc(10_000, 0x41), PNG_IEND]), 'polyglot')
 })
 
-t.test('SECURITY 25: a JPEG with data after its end marker is refused; another complete JPEG (Multi-Picture, Ultra HDR) is not', async (t) => {
-  await refused(t, Buffer.concat([jpeg(), pdf()]), 'polyglot')
-  await refused(t, Buffer.concat([jpeg(), Buffer.from('<?php system($_GET[0]); ?>'), Buffer.from([0xff, 0xd9])]), 'polyglot')
-  await refused(t, Buffer.concat([jpeg(), zip()]), 'polyglot')
-  await refused(t, Buffer.concat([jpeg(), Buffer.from([0x00])]), 'polyglot')
-  t.equal(await inspect(Buffer.concat([jpeg(), jpeg()])), 'jpeg', 'primary image + gain map')
-  t.equal(await inspect(chunked(Buffer.concat([jpeg(), jpeg()]), 2)), 'jpeg')
-})
+t.test(
+  'SECURITY 25: a JPEG with data after its end marker is refused; another complete JPEG (Multi-Picture, Ultra HDR) is not',
+  async (t) => {
+    await refused(t, Buffer.concat([jpeg(), pdf()]), 'polyglot')
+    await refused(
+      t,
+      Buffer.concat([jpeg(), Buffer.from('<?php system($_GET[0]); ?>'), Buffer.from([0xff, 0xd9])]),
+      'polyglot',
+    )
+    await refused(t, Buffer.concat([jpeg(), zip()]), 'polyglot')
+    await refused(t, Buffer.concat([jpeg(), Buffer.from([0x00])]), 'polyglot')
+    t.equal(await inspect(Buffer.concat([jpeg(), jpeg()])), 'jpeg', 'primary image + gain map')
+    t.equal(await inspect(chunked(Buffer.concat([jpeg(), jpeg()]), 2)), 'jpeg')
+  },
+)
 
 t.test('SECURITY 25: markup or a PDF hidden inside an image or a PDF is refused', async (t) => {
   await refused(t, jpeg({ comment: '<script>alert(1)</script>' }), 'polyglot')
@@ -88,7 +114,9 @@ t.test('SECURITY 25: markup or a PDF hidden inside an image or a PDF is refused'
   await refused(t, png({ text: '%PDF-1.4 hidden' }), 'polyglot')
   await refused(t, pdf('<html><script>alert(1)</script></html>'), 'polyglot')
   // %PDF- across a chunk boundary, far from the start.
-  const far = jpeg({ entropy: Buffer.concat([Buffer.alloc(20_000, 0x11), Buffer.from('%PDF-1.7'), Buffer.alloc(10, 0x22)]) })
+  const far = jpeg({
+    entropy: Buffer.concat([Buffer.alloc(20_000, 0x11), Buffer.from('%PDF-1.7'), Buffer.alloc(10, 0x22)]),
+  })
   await refused(t, chunked(far, 4099), 'polyglot')
 })
 

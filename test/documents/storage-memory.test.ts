@@ -43,23 +43,36 @@ async function roundTrip(t: Test, storage: DocumentStorage, total: number, bound
   t.equal(n, total)
   t.equal(back.digest('hex'), digest, 'read back unchanged')
   t.ok(putGrew < boundMB, `putting ${total / MiB} MB grew the process by ${putGrew.toFixed(1)} MB (under ${boundMB})`)
-  t.ok(getGrew < boundMB, `reading ${total / MiB} MB back grew the process by ${getGrew.toFixed(1)} MB (under ${boundMB})`)
+  t.ok(
+    getGrew < boundMB,
+    `reading ${total / MiB} MB back grew the process by ${getGrew.toFixed(1)} MB (under ${boundMB})`,
+  )
 }
 
 // Measured in a child with a 1 MB semi-space (test/helpers/memory.ts).
 if (inMeasuringChild(import.meta.url)) {
-  t.test('300 MB through the PostgreSQL storage without ever holding it whole', { skip: testDatabaseUrl === undefined ? 'needs TEST_DATABASE_URL (a PostgreSQL server)' : false }, async (t) => {
-    const db = await freshDatabase(t, 'postgres')
-    // node-postgres decodes bytea from its hex text form: each 256 KiB chunk read leaves a
-    // 512 KiB string for the collector, which reclaims them at its own pace, so the peak
-    // is the collector's, not ours (alone on this machine: +41 MB reading 100 MB, +51 MB
-    // reading 300 MB). 300 MB under a 150 MB bound shows it is never held whole.
-    await roundTrip(t, createPostgresStorage(db.db), 3 * TOTAL, 150)
-  })
+  t.test(
+    '300 MB through the PostgreSQL storage without ever holding it whole',
+    { skip: testDatabaseUrl === undefined ? 'needs TEST_DATABASE_URL (a PostgreSQL server)' : false },
+    async (t) => {
+      const db = await freshDatabase(t, 'postgres')
+      // node-postgres decodes bytea from its hex text form: each 256 KiB chunk read leaves a
+      // 512 KiB string for the collector, which reclaims them at its own pace, so the peak
+      // is the collector's, not ours (alone on this machine: +41 MB reading 100 MB, +51 MB
+      // reading 300 MB). 300 MB under a 150 MB bound shows it is never held whole.
+      await roundTrip(t, createPostgresStorage(db.db), 3 * TOTAL, 150)
+    },
+  )
 
   t.test('100 MB through the S3 storage (multipart, one part in memory) in constant memory', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-s3rver-mem-'))
-    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: 'dokumen-uji', configs: [] }] })
+    const server = new S3rver({
+      address: '127.0.0.1',
+      port: 0,
+      silent: true,
+      directory: dir,
+      configureBuckets: [{ name: 'dokumen-uji', configs: [] }],
+    })
     const { port } = await server.run()
     t.teardown(async () => {
       await server.close()
@@ -69,7 +82,16 @@ if (inMeasuringChild(import.meta.url)) {
     const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
     const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials })
     const storage = createS3Storage(
-      { bucket: 'dokumen-uji', region: 'us-east-1', endpoint, prefix: `mem-${randomBytes(4).toString('hex')}/`, forcePathStyle: true, serverSideEncryption: 'AES256', partSizeBytes: 8 * MiB, ...credentials },
+      {
+        bucket: 'dokumen-uji',
+        region: 'us-east-1',
+        endpoint,
+        prefix: `mem-${randomBytes(4).toString('hex')}/`,
+        forcePathStyle: true,
+        serverSideEncryption: 'AES256',
+        partSizeBytes: 8 * MiB,
+        ...credentials,
+      },
       { client },
     )
     await roundTrip(t, storage, TOTAL, 50)

@@ -44,7 +44,8 @@ const implementations: Implementation[] = [
         const storage = createPostgresStorage(db.db, { chunkBytes: 256 * 1024, chunksPerRead: 2 })
         return {
           storage,
-          everything: async () => (await db.db.selectFrom('document_blob_uploads').select('id').execute()).map((r) => r.id),
+          everything: async () =>
+            (await db.db.selectFrom('document_blob_uploads').select('id').execute()).map((r) => r.id),
         }
       },
     }),
@@ -156,7 +157,14 @@ function conformance(impl: Implementation): void {
 
     t.test('anything but a SHA-256 hex key is refused before it reaches the backend', async (t) => {
       const { storage } = await impl.make(t)
-      const bad = ['../../etc/passwd', '', 'A'.repeat(64), `${'a'.repeat(63)}/`, `${'a'.repeat(64)}\0`, 'aa/bb/' + 'a'.repeat(64)]
+      const bad = [
+        '../../etc/passwd',
+        '',
+        'A'.repeat(64),
+        `${'a'.repeat(63)}/`,
+        `${'a'.repeat(64)}\0`,
+        'aa/bb/' + 'a'.repeat(64),
+      ]
       for (const key of bad) {
         await t.rejects(storage.get(key), StorageKeyError, JSON.stringify(key))
         await t.rejects(storage.exists(key), StorageKeyError, JSON.stringify(key))
@@ -177,13 +185,18 @@ function conformance(impl: Implementation): void {
   })
 }
 
-
 /** One s3rver for the whole file, on 127.0.0.1, with a bucket of its own. */
 let s3: Promise<{ client: S3Client; config: S3StorageConfig; port: number }> | undefined
 function s3Server() {
   s3 ??= (async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-s3rver-'))
-    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: 'dokumen-uji', configs: [] }] })
+    const server = new S3rver({
+      address: '127.0.0.1',
+      port: 0,
+      silent: true,
+      directory: dir,
+      configureBuckets: [{ name: 'dokumen-uji', configs: [] }],
+    })
     const { port } = await server.run()
     t.teardown(async () => {
       await server.close()
@@ -201,7 +214,12 @@ function s3Server() {
       accessKeyId: 'S3RVER',
       secretAccessKey: 'S3RVER',
     }
-    const client = new S3Client({ region: config.region, endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
+    const client = new S3Client({
+      region: config.region,
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    })
     return { client, config, port }
   })()
   return s3
@@ -213,8 +231,16 @@ async function objectKeys(client: S3Client, prefix: string): Promise<string[]> {
 }
 
 /** A client that records the headers of every request it sends, by operation. */
-function recordingClient(config: S3StorageConfig): { client: S3Client; sent: { operation: string; headers: Record<string, string> }[] } {
-  const client = new S3Client({ region: config.region, endpoint: config.endpoint ?? '', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
+function recordingClient(config: S3StorageConfig): {
+  client: S3Client
+  sent: { operation: string; headers: Record<string, string> }[]
+} {
+  const client = new S3Client({
+    region: config.region,
+    endpoint: config.endpoint ?? '',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  })
   const sent: { operation: string; headers: Record<string, string> }[] = []
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -231,7 +257,11 @@ t.test('the S3 storage asks for the configured server-side encryption on every o
   const { config } = await s3Server()
   const cases = [
     { sse: { serverSideEncryption: 'AES256' as const }, header: 'AES256', kms: undefined },
-    { sse: { serverSideEncryption: 'aws:kms' as const, kmsKeyId: 'arn:aws:kms:ap-southeast-3:111122223333:key/uji' }, header: 'aws:kms', kms: 'arn:aws:kms:ap-southeast-3:111122223333:key/uji' },
+    {
+      sse: { serverSideEncryption: 'aws:kms' as const, kmsKeyId: 'arn:aws:kms:ap-southeast-3:111122223333:key/uji' },
+      header: 'aws:kms',
+      kms: 'arn:aws:kms:ap-southeast-3:111122223333:key/uji',
+    },
     { sse: { serverSideEncryption: 'none' as const }, header: undefined, kms: undefined },
   ]
   for (const c of cases) {
@@ -240,13 +270,26 @@ t.test('the S3 storage asks for the configured server-side encryption on every o
     const storage = createS3Storage({ ...config, ...c.sse, prefix }, { client })
     await storage.put(Readable.from([Buffer.from(`kecil ${c.sse.serverSideEncryption}`)]))
     await storage.put(generated(6 * 1024 * 1024))
-    const writes = sent.filter((s) => ['PutObjectCommand', 'CreateMultipartUploadCommand', 'CopyObjectCommand'].includes(s.operation))
-    t.same([...new Set(writes.map((w) => w.operation))].sort(), ['CopyObjectCommand', 'CreateMultipartUploadCommand', 'PutObjectCommand'], 'a small put, a multipart put and their copies')
+    const writes = sent.filter((s) =>
+      ['PutObjectCommand', 'CreateMultipartUploadCommand', 'CopyObjectCommand'].includes(s.operation),
+    )
+    t.same(
+      [...new Set(writes.map((w) => w.operation))].sort(),
+      ['CopyObjectCommand', 'CreateMultipartUploadCommand', 'PutObjectCommand'],
+      'a small put, a multipart put and their copies',
+    )
     for (const w of writes) {
       t.equal(w.headers['x-amz-server-side-encryption'], c.header, `${c.sse.serverSideEncryption}: ${w.operation}`)
-      t.equal(w.headers['x-amz-server-side-encryption-aws-kms-key-id'], c.kms, `${c.sse.serverSideEncryption}: ${w.operation} key id`)
+      t.equal(
+        w.headers['x-amz-server-side-encryption-aws-kms-key-id'],
+        c.kms,
+        `${c.sse.serverSideEncryption}: ${w.operation} key id`,
+      )
     }
-    t.ok(sent.some((s) => s.operation === 'UploadPartCommand'), 'the large one went in parts')
+    t.ok(
+      sent.some((s) => s.operation === 'UploadPartCommand'),
+      'the large one went in parts',
+    )
   }
 })
 
@@ -255,7 +298,9 @@ t.test('the S3 storage sweeps incoming objects a crashed process left, sparing r
   const prefix = `sweep-${randomBytes(6).toString('hex')}/`
   const storage = createS3Storage({ ...config, prefix }, { client })
   const stored = await storage.put(Readable.from([Buffer.from('utuh')]))
-  await client.send(new PutObjectCommand({ Bucket: 'dokumen-uji', Key: `${prefix}incoming/setengah`, Body: Buffer.from('half') }))
+  await client.send(
+    new PutObjectCommand({ Bucket: 'dokumen-uji', Key: `${prefix}incoming/setengah`, Body: Buffer.from('half') }),
+  )
   t.equal(await storage.sweepIncomplete(new Date(Date.now() - 86_400_000)), 0, 'a recent one may still be streaming')
   t.equal(await storage.sweepIncomplete(new Date(Date.now() + 60_000)), 1, 'an old one is removed')
   t.same(await objectKeys(client, prefix), [`${prefix}${stored.key}`], 'complete objects are never swept')
@@ -286,31 +331,44 @@ t.test('the local storage sweeps temporary files a crashed process left, sparing
   t.same(filesUnder(root), [path.basename(fresh)])
 })
 
-t.test('the PostgreSQL storage keeps chunks in order, reads them a few at a time, and sweeps abandoned uploads', async (t) => {
-  for (const kind of databaseKinds()) {
-    await t.test(`on ${kind}`, async (t) => {
-      const db = await freshDatabase(t, kind)
-      const storage = createPostgresStorage(db.db, { chunkBytes: 1000, chunksPerRead: 2 })
-      const body = Buffer.from(Array.from({ length: 4500 }, (_, i) => i % 251))
-      const stored = await storage.put(chunked(body, 333))
-      const chunks = await db.db.selectFrom('document_blob_chunks').select(['seq', 'data']).orderBy('seq').execute()
-      t.same(chunks.map((c) => c.data.length), [1000, 1000, 1000, 1000, 500], 'fixed-size chunks, the last one shorter')
-      t.same(await readAll(await storage.get(stored.key)), body)
-      // An upload a crashed process left: chunks, no blob row.
-      const abandoned = '00000000-0000-4000-8000-000000000001'
-      await db.db.insertInto('document_blob_uploads').values({ id: abandoned, created_at: new Date(Date.now() - 3 * 86_400_000) }).execute()
-      await db.db.insertInto('document_blob_chunks').values({ upload_id: abandoned, seq: 0, data: Buffer.from('half') }).execute()
-      const fresh = '00000000-0000-4000-8000-000000000002'
-      await db.db.insertInto('document_blob_uploads').values({ id: fresh }).execute()
-      t.equal(await storage.sweepIncomplete(new Date(Date.now() - 86_400_000)), 1, 'only the old, unfinished one')
-      const left = (await db.db.selectFrom('document_blob_uploads').select('id').execute()).map((r) => r.id)
-      t.equal(left.length, 2)
-      t.ok(left.includes(fresh), 'a recent upload may still be streaming')
-      t.notOk(left.includes(abandoned))
-      t.ok(await storage.exists(stored.key), 'complete bytes are never swept')
-    })
-  }
-})
+t.test(
+  'the PostgreSQL storage keeps chunks in order, reads them a few at a time, and sweeps abandoned uploads',
+  async (t) => {
+    for (const kind of databaseKinds()) {
+      await t.test(`on ${kind}`, async (t) => {
+        const db = await freshDatabase(t, kind)
+        const storage = createPostgresStorage(db.db, { chunkBytes: 1000, chunksPerRead: 2 })
+        const body = Buffer.from(Array.from({ length: 4500 }, (_, i) => i % 251))
+        const stored = await storage.put(chunked(body, 333))
+        const chunks = await db.db.selectFrom('document_blob_chunks').select(['seq', 'data']).orderBy('seq').execute()
+        t.same(
+          chunks.map((c) => c.data.length),
+          [1000, 1000, 1000, 1000, 500],
+          'fixed-size chunks, the last one shorter',
+        )
+        t.same(await readAll(await storage.get(stored.key)), body)
+        // An upload a crashed process left: chunks, no blob row.
+        const abandoned = '00000000-0000-4000-8000-000000000001'
+        await db.db
+          .insertInto('document_blob_uploads')
+          .values({ id: abandoned, created_at: new Date(Date.now() - 3 * 86_400_000) })
+          .execute()
+        await db.db
+          .insertInto('document_blob_chunks')
+          .values({ upload_id: abandoned, seq: 0, data: Buffer.from('half') })
+          .execute()
+        const fresh = '00000000-0000-4000-8000-000000000002'
+        await db.db.insertInto('document_blob_uploads').values({ id: fresh }).execute()
+        t.equal(await storage.sweepIncomplete(new Date(Date.now() - 86_400_000)), 1, 'only the old, unfinished one')
+        const left = (await db.db.selectFrom('document_blob_uploads').select('id').execute()).map((r) => r.id)
+        t.equal(left.length, 2)
+        t.ok(left.includes(fresh), 'a recent upload may still be streaming')
+        t.notOk(left.includes(abandoned))
+        t.ok(await storage.exists(stored.key), 'complete bytes are never swept')
+      })
+    }
+  },
+)
 
 t.test('documents.storage chooses the backend every service uses, and a bad S3 setting stops the start', async (t) => {
   const bytes = Buffer.from('dokumen bersama')
@@ -319,7 +377,9 @@ t.test('documents.storage chooses the backend every service uses, and a bad S3 s
     const db = await freshDatabase(t, 'pglite')
     const storage = createDocumentStorage(testConfig({ dataDir: dir, documents: { storage: 'local' } }), db.db)
     const stored = await storage.put(Readable.from([bytes]))
-    t.same(filesUnder(path.join(dir, 'documents')), [path.join(stored.key.slice(0, 2), stored.key.slice(2, 4), stored.key)])
+    t.same(filesUnder(path.join(dir, 'documents')), [
+      path.join(stored.key.slice(0, 2), stored.key.slice(2, 4), stored.key),
+    ])
   })
   for (const kind of databaseKinds()) {
     await t.test(`postgres: rows in the database (on ${kind})`, async (t) => {
@@ -335,12 +395,24 @@ t.test('documents.storage chooses the backend every service uses, and a bad S3 s
     const { client, config } = await s3Server()
     const db = await freshDatabase(t, 'pglite')
     const prefix = `factory-${randomBytes(6).toString('hex')}/`
-    const storage = createDocumentStorage(testConfig({ documents: { storage: 's3', s3: { ...config, prefix } } }), db.db)
+    const storage = createDocumentStorage(
+      testConfig({ documents: { storage: 's3', s3: { ...config, prefix } } }),
+      db.db,
+    )
     const stored = await storage.put(Readable.from([bytes]))
     t.same(await objectKeys(client, prefix), [`${prefix}${stored.key}`])
   })
-  t.throws(() => testConfig({ documents: { storage: 's3' } }), /documents\.s3\.bucket.*required when documents\.storage is s3/)
-  t.throws(() => testConfig({ documents: { s3: { bucket: 'dokumen', serverSideEncryption: 'aws:kms' } } }), /documents\.s3\.kmsKeyId/)
-  t.throws(() => testConfig({ documents: { s3: { bucket: 'dokumen', partSizeBytes: 1024 } } }), /documents\.s3\.partSizeBytes/)
+  t.throws(
+    () => testConfig({ documents: { storage: 's3' } }),
+    /documents\.s3\.bucket.*required when documents\.storage is s3/,
+  )
+  t.throws(
+    () => testConfig({ documents: { s3: { bucket: 'dokumen', serverSideEncryption: 'aws:kms' } } }),
+    /documents\.s3\.kmsKeyId/,
+  )
+  t.throws(
+    () => testConfig({ documents: { s3: { bucket: 'dokumen', partSizeBytes: 1024 } } }),
+    /documents\.s3\.partSizeBytes/,
+  )
   t.throws(() => testConfig({ documents: { storage: 'nas' } }), /documents\.storage/)
 })

@@ -10,7 +10,13 @@ import type { Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import type { Database } from '../../src/db/database.ts'
 import { openDatabase } from '../../src/db/create.ts'
-import { createGatewayAuth, meets, safeReturnPath, sessionCookieName, transactionCookiePrefix } from '../../src/gateway/auth.ts'
+import {
+  createGatewayAuth,
+  meets,
+  safeReturnPath,
+  sessionCookieName,
+  transactionCookiePrefix,
+} from '../../src/gateway/auth.ts'
 import type { Requirement } from '../../src/gateway/contracts.ts'
 import { hashSessionId } from '../../src/gateway/sessions.ts'
 import { buildIdp } from '../../src/idp/app.ts'
@@ -60,13 +66,33 @@ async function startGateway(
   })
   const app = createBaseApp({ config, logger: silentLogger() })
   // The gateway's own pages (the sign-out question).
-  await registerPages(app, { config, templateDirs: [fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))], messages: gatewayMessages })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }), sites: portalOnly(o.publicUrl), revoked: new RevocationSet() })
+  await registerPages(app, {
+    config,
+    templateDirs: [fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))],
+    messages: gatewayMessages,
+  })
+  const auth = await createGatewayAuth(app, {
+    config,
+    db,
+    logger: silentLogger(),
+    kek: testKek,
+    clientSecret: o.secret,
+    table: agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl }),
+    sites: portalOnly(o.publicUrl),
+    revoked: new RevocationSet(),
+  })
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(req.url)
     const identity = await auth.identify(req)
     if (!meets(identity, need)) return auth.challenge(req, reply, need, identity)
-    return { via: identity.via, sub: identity.sub, acr: identity.acr, scopes: identity.scopes, claims: identity.claims, clientId: identity.clientId ?? null }
+    return {
+      via: identity.via,
+      sub: identity.sub,
+      acr: identity.acr,
+      scopes: identity.scopes,
+      claims: identity.claims,
+      clientId: identity.clientId ?? null,
+    }
   }
   app.get('/layanan/uji/*', handler)
   app.post('/layanan/uji/*', handler)
@@ -78,7 +104,15 @@ async function startGateway(
 /** A second connection pool to the same database (PostgreSQL), as another machine would have. */
 async function secondHandle(t: Test, db: TestDatabase): Promise<Kysely<Database>> {
   if (db.url === undefined) return db.db // PGlite serves one process: share it.
-  const other = await openDatabase({ url: db.url, pgliteDir: '', autoMigrate: false, poolMax: 2, connectTimeoutMs: 5000, statementTimeoutMs: 30000, queryTimeoutMs: 35000 })
+  const other = await openDatabase({
+    url: db.url,
+    pgliteDir: '',
+    autoMigrate: false,
+    poolMax: 2,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 30000,
+    queryTimeoutMs: 35000,
+  })
   t.teardown(() => other.close())
   return other.db
 }
@@ -94,7 +128,9 @@ interface Setup {
 async function setup(t: Test, db: TestDatabase, opts: { trustProxy?: string[] } = {}): Promise<Setup> {
   const port = await freePort()
   const publicUrl = `http://127.0.0.1:${port}`
-  const { issuer } = await startIdp(t, db, { idp: { gatewayResource: publicUrl, backchannelLogoutHosts: ['127.0.0.1'] } })
+  const { issuer } = await startIdp(t, db, {
+    idp: { gatewayResource: publicUrl, backchannelLogoutHosts: ['127.0.0.1'] },
+  })
   const citizen = await addCitizen(db.db)
   const client = await registerClient(db, {
     clientId,
@@ -120,11 +156,18 @@ async function browserSignIn(browser: Browser, s: Setup, path: string, headers: 
 }
 
 /** A JWT signed with the idp's active ES256 key (what only the idp could issue). */
-async function signWithIdpKey(db: TestDatabase, claims: Record<string, unknown>, typ: string, jti: string | undefined): Promise<string> {
+async function signWithIdpKey(
+  db: TestDatabase,
+  claims: Record<string, unknown>,
+  typ: string,
+  jti: string | undefined,
+): Promise<string> {
   const { jwks } = await loadKeys(db.db, testKek, 'oidc')
   const jwk = jwks.find((k) => k.alg === 'ES256')
   if (jwk === undefined) throw new Error('no ES256 key')
-  const jwt = new SignJWT(Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== undefined))).setProtectedHeader({ alg: 'ES256', kid: jwk.kid ?? '', typ })
+  const jwt = new SignJWT(
+    Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== undefined)),
+  ).setProtectedHeader({ alg: 'ES256', kid: jwk.kid ?? '', typ })
   if (jti !== undefined) jwt.setJti(jti)
   return jwt.sign(await importJWK(jwk, 'ES256'))
 }
@@ -151,7 +194,17 @@ t.test('safeReturnPath keeps only paths on the gateway origin', async (t) => {
 })
 
 t.test('meets checks the level and every scope', async (t) => {
-  const id = { via: 'session', sub: 's', acr: 'urn:satupintu:loa:1', amr: [], scopes: ['openid', 'profile'], claims: {}, clientId: undefined, audience: [], sessionId: 'x' } as const
+  const id = {
+    via: 'session',
+    sub: 's',
+    acr: 'urn:satupintu:loa:1',
+    amr: [],
+    scopes: ['openid', 'profile'],
+    claims: {},
+    clientId: undefined,
+    audience: [],
+    sessionId: 'x',
+  } as const
   t.ok(meets(id, {}))
   t.ok(meets(id, { acr: 'urn:satupintu:loa:1', scopes: ['openid'] }))
   t.notOk(meets(id, { acr: loa2 }))
@@ -195,11 +248,20 @@ t.test('browser sign-in at the gateway', async (t) => {
       t.match(cookie, /; SameSite=Lax/)
       t.notMatch(cookie, /Secure/, 'not Secure on a plain-http development URL')
       t.notMatch(cookie, /Max-Age|Expires/, 'a browser-session cookie; the server decides how long it lives')
-      t.notMatch(decodeURIComponent(cookie), new RegExp(`${budi.nik}|Budi|${s.citizenId}`), 'no personal data in the cookie')
+      t.notMatch(
+        decodeURIComponent(cookie),
+        new RegExp(`${budi.nik}|Budi|${s.citizenId}`),
+        'no personal data in the cookie',
+      )
       t.ok(browser.cookies.has(sessionCookieName))
-      t.notOk([...browser.cookies.keys()].some((k) => k.startsWith(transactionCookiePrefix)), 'the transaction cookie is cleared')
+      t.notOk(
+        [...browser.cookies.keys()].some((k) => k.startsWith(transactionCookiePrefix)),
+        'the transaction cookie is cleared',
+      )
 
-      const page = await browser.request(`${s.a.url}/layanan/uji/biasa/halaman?nomor=7`, { headers: { accept: 'application/json' } })
+      const page = await browser.request(`${s.a.url}/layanan/uji/biasa/halaman?nomor=7`, {
+        headers: { accept: 'application/json' },
+      })
       t.equal(page.status, 200)
       const body = await json(page)
       t.equal(body.via, 'session')
@@ -213,11 +275,18 @@ t.test('browser sign-in at the gateway', async (t) => {
       const id = decodeURIComponent(browser.cookies.get(sessionCookieName)?.value ?? '').split('.')[0] ?? ''
       const row = rows.find((r) => r.id_hash === hashSessionId(id))
       t.ok(row, 'a server-side row under the hash of the id')
-      t.notOk(rows.some((r) => r.id_hash === id), 'the id itself is not stored')
+      t.notOk(
+        rows.some((r) => r.id_hash === id),
+        'the id itself is not stored',
+      )
       t.equal(row?.sub, s.citizenId)
       t.ok(row?.idp_sid, 'the idp session id is kept for back-channel logout')
       t.notMatch(row?.id_token_enc ?? '', /^eyJ/, 'the ID token is stored encrypted')
-      t.equal(row?.expires_at.getTime(), (row?.created_at.getTime() ?? 0) + 43200 * 1000, 'absolute end from configuration')
+      t.equal(
+        row?.expires_at.getTime(),
+        (row?.created_at.getTime() ?? 0) + 43200 * 1000,
+        'absolute end from configuration',
+      )
       await db.db.deleteFrom('gateway_sessions').execute()
     })
 
@@ -242,127 +311,193 @@ t.test('browser sign-in at the gateway', async (t) => {
         ['another id under the real signature', `${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}.${signature}`],
       ]
       for (const [what, value] of variants) {
-        const res = await fetch(`${s.a.url}/layanan/uji/biasa`, { headers: { cookie: `${sessionCookieName}=${encodeURIComponent(value)}`, accept: 'application/json' }, redirect: 'manual' })
+        const res = await fetch(`${s.a.url}/layanan/uji/biasa`, {
+          headers: { cookie: `${sessionCookieName}=${encodeURIComponent(value)}`, accept: 'application/json' },
+          redirect: 'manual',
+        })
         t.equal(res.status, 401, `refused: ${what}`)
       }
       await db.db.deleteFrom('gateway_sessions').execute()
     })
 
-    await t.test('a back-channel logout from the idp ends the session on both instances within one second', async (t) => {
-      const browser = new Browser()
-      await browserSignIn(browser, s, '/layanan/uji/biasa')
-      // Both instances have just served (and may remember) the session.
-      for (const gw of [s.a, s.b]) t.equal((await browser.request(`${gw.url}/layanan/uji/biasa`)).status, 200)
-      t.equal((await sessionRows(db.db)).length, 1)
+    await t.test(
+      'a back-channel logout from the idp ends the session on both instances within one second',
+      async (t) => {
+        const browser = new Browser()
+        await browserSignIn(browser, s, '/layanan/uji/biasa')
+        // Both instances have just served (and may remember) the session.
+        for (const gw of [s.a, s.b]) t.equal((await browser.request(`${gw.url}/layanan/uji/biasa`)).status, 200)
+        t.equal((await sessionRows(db.db)).length, 1)
 
-      // The citizen signs out at the idp itself (not through the gateway).
-      const confirm = await browser.request(`${s.issuer}/session/end`)
-      const xsrf = /name="xsrf" value="([0-9a-f]+)"/.exec(await confirm.text())?.[1] ?? ''
-      const started = performance.now()
-      const out = await browser.request(`${s.issuer}/session/end/confirm`, { form: { xsrf, logout: 'yes' } })
-      t.equal(out.status, 303)
-      const ended = new Set<string>()
-      while (ended.size < 2 && performance.now() - started < 3000) {
-        for (const gw of [s.a, s.b]) {
-          if (ended.has(gw.url)) continue
-          const res = await browser.request(`${gw.url}/layanan/uji/biasa`)
-          if (res.status === 303) ended.add(gw.url)
+        // The citizen signs out at the idp itself (not through the gateway).
+        const confirm = await browser.request(`${s.issuer}/session/end`)
+        const xsrf = /name="xsrf" value="([0-9a-f]+)"/.exec(await confirm.text())?.[1] ?? ''
+        const started = performance.now()
+        const out = await browser.request(`${s.issuer}/session/end/confirm`, { form: { xsrf, logout: 'yes' } })
+        t.equal(out.status, 303)
+        const ended = new Set<string>()
+        while (ended.size < 2 && performance.now() - started < 3000) {
+          for (const gw of [s.a, s.b]) {
+            if (ended.has(gw.url)) continue
+            const res = await browser.request(`${gw.url}/layanan/uji/biasa`)
+            if (res.status === 303) ended.add(gw.url)
+          }
         }
-      }
-      const elapsed = performance.now() - started
-      t.equal(ended.size, 2, 'refused on both instances')
-      t.ok(elapsed <= 1000, `within one second (${Math.round(elapsed)} ms)`)
-      t.equal((await sessionRows(db.db)).length, 0, 'the row is gone')
-    })
+        const elapsed = performance.now() - started
+        t.equal(ended.size, 2, 'refused on both instances')
+        t.ok(elapsed <= 1000, `within one second (${Math.round(elapsed)} ms)`)
+        t.equal((await sessionRows(db.db)).length, 0, 'the row is gone')
+      },
+    )
 
-    await t.test('the back-channel endpoint refuses what is not a valid logout token, and a replayed one', async (t) => {
-      const post = (body: string) =>
-        fetch(`${s.a.url}/oidc/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
-      t.equal((await post('logout_token=not.a.jwt')).status, 400)
-      t.equal((await post('')).status, 400)
-      // An ID token is not a logout token (typ, events, nonce).
-      const browser = new Browser()
-      await browserSignIn(browser, s, '/layanan/uji/biasa')
-      const rows = await sessionRows(db.db)
-      const idToken = testKek.decrypt(rows[0]?.id_token_enc ?? '', `gateway-session:${rows[0]?.id_hash ?? ''}`)
-      t.equal((await post(`logout_token=${idToken}`)).status, 400)
-      t.equal((await sessionRows(db.db)).length, 1, 'nothing deleted')
+    await t.test(
+      'the back-channel endpoint refuses what is not a valid logout token, and a replayed one',
+      async (t) => {
+        const post = (body: string) =>
+          fetch(`${s.a.url}/oidc/backchannel-logout`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body,
+          })
+        t.equal((await post('logout_token=not.a.jwt')).status, 400)
+        t.equal((await post('')).status, 400)
+        // An ID token is not a logout token (typ, events, nonce).
+        const browser = new Browser()
+        await browserSignIn(browser, s, '/layanan/uji/biasa')
+        const rows = await sessionRows(db.db)
+        const idToken = testKek.decrypt(rows[0]?.id_token_enc ?? '', `gateway-session:${rows[0]?.id_hash ?? ''}`)
+        t.equal((await post(`logout_token=${idToken}`)).status, 400)
+        t.equal((await sessionRows(db.db)).length, 1, 'nothing deleted')
 
-      // Logout tokens signed with the idp's own key, each with one thing wrong.
-      const sid = rows[0]?.idp_sid ?? ''
-      const now = Math.floor(Date.now() / 1000)
-      const good = { iss: s.issuer, aud: clientId, iat: now, exp: now + 120, sub: s.citizenId, sid, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }
-      const bad: [string, Record<string, unknown>, string?][] = [
-        ['another audience', { ...good, aud: 'someone-else' }],
-        ['another issuer', { ...good, iss: 'http://127.0.0.1:9' }],
-        ['no events claim', { ...good, events: undefined }],
-        ['a nonce', { ...good, nonce: 'n-0S6_WzA2Mj' }],
-        ['neither sub nor sid', { ...good, sub: undefined, sid: undefined }],
-        ['no jti', { ...good }, 'no-jti'],
-        ['typ JWT', { ...good }, 'JWT'],
-        ['issued long ago', { ...good, iat: now - 3600, exp: now + 60 }],
-      ]
-      for (const [what, claims, variant] of bad) {
-        const token = await signWithIdpKey(db, claims, variant === 'JWT' ? 'JWT' : 'logout+jwt', variant === 'no-jti' ? undefined : randomUUID())
-        t.equal((await post(`logout_token=${token}`)).status, 400, `refused: ${what}`)
-      }
-      t.equal((await sessionRows(db.db)).length, 1, 'nothing deleted')
-      const token = await signWithIdpKey(db, good, 'logout+jwt', randomUUID())
-      const first = await post(`logout_token=${token}`)
-      t.equal(first.status, 200, 'a valid logout token is accepted')
-      t.equal(first.headers.get('cache-control'), 'no-store')
-      t.equal((await sessionRows(db.db)).length, 0, 'the session named by sid is deleted')
-      t.equal((await post(`logout_token=${token}`)).status, 400, 'the same token again is a replay')
-      const other = await fetch(`${s.b.url}/oidc/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${token}` })
-      t.equal(other.status, 400, 'on the other instance too')
-    })
+        // Logout tokens signed with the idp's own key, each with one thing wrong.
+        const sid = rows[0]?.idp_sid ?? ''
+        const now = Math.floor(Date.now() / 1000)
+        const good = {
+          iss: s.issuer,
+          aud: clientId,
+          iat: now,
+          exp: now + 120,
+          sub: s.citizenId,
+          sid,
+          events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+        }
+        const bad: [string, Record<string, unknown>, string?][] = [
+          ['another audience', { ...good, aud: 'someone-else' }],
+          ['another issuer', { ...good, iss: 'http://127.0.0.1:9' }],
+          ['no events claim', { ...good, events: undefined }],
+          ['a nonce', { ...good, nonce: 'n-0S6_WzA2Mj' }],
+          ['neither sub nor sid', { ...good, sub: undefined, sid: undefined }],
+          ['no jti', { ...good }, 'no-jti'],
+          ['typ JWT', { ...good }, 'JWT'],
+          ['issued long ago', { ...good, iat: now - 3600, exp: now + 60 }],
+        ]
+        for (const [what, claims, variant] of bad) {
+          const token = await signWithIdpKey(
+            db,
+            claims,
+            variant === 'JWT' ? 'JWT' : 'logout+jwt',
+            variant === 'no-jti' ? undefined : randomUUID(),
+          )
+          t.equal((await post(`logout_token=${token}`)).status, 400, `refused: ${what}`)
+        }
+        t.equal((await sessionRows(db.db)).length, 1, 'nothing deleted')
+        const token = await signWithIdpKey(db, good, 'logout+jwt', randomUUID())
+        const first = await post(`logout_token=${token}`)
+        t.equal(first.status, 200, 'a valid logout token is accepted')
+        t.equal(first.headers.get('cache-control'), 'no-store')
+        t.equal((await sessionRows(db.db)).length, 0, 'the session named by sid is deleted')
+        t.equal((await post(`logout_token=${token}`)).status, 400, 'the same token again is a replay')
+        const other = await fetch(`${s.b.url}/oidc/backchannel-logout`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `logout_token=${token}`,
+        })
+        t.equal(other.status, 400, 'on the other instance too')
+      },
+    )
 
-    await t.test('SECURITY 35: GET /keluar only asks; the POST with its session-bound token, from this origin, ends the session and goes to the idp', async (t) => {
-      const browser = new Browser()
-      await browserSignIn(browser, s, '/layanan/uji/biasa')
-      const ask = await browser.request(`${s.a.url}/keluar`)
-      t.equal(ask.status, 200, 'a GET shows the question ...')
-      const html = await ask.text()
-      t.match(html, /<form method="post" action="\/keluar">/)
-      t.equal((await sessionRows(db.db)).length, 1, '... and ends nothing (a link or an <img> on another site cannot sign the citizen out)')
-      t.equal(ask.headers.get('cross-origin-opener-policy'), 'same-origin')
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
-      t.match(csrf, /^\d+\.[A-Za-z0-9_-]{43}$/)
+    await t.test(
+      'SECURITY 35: GET /keluar only asks; the POST with its session-bound token, from this origin, ends the session and goes to the idp',
+      async (t) => {
+        const browser = new Browser()
+        await browserSignIn(browser, s, '/layanan/uji/biasa')
+        const ask = await browser.request(`${s.a.url}/keluar`)
+        t.equal(ask.status, 200, 'a GET shows the question ...')
+        const html = await ask.text()
+        t.match(html, /<form method="post" action="\/keluar">/)
+        t.equal(
+          (await sessionRows(db.db)).length,
+          1,
+          '... and ends nothing (a link or an <img> on another site cannot sign the citizen out)',
+        )
+        t.equal(ask.headers.get('cross-origin-opener-policy'), 'same-origin')
+        const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
+        t.match(csrf, /^\d+\.[A-Za-z0-9_-]{43}$/)
 
-      // Refused: no token, a token for another session, another site's form.
-      t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: 'x' } })).status, 403, 'a wrong token')
-      const other = new Browser()
-      await browserSignIn(other, s, '/layanan/uji/biasa')
-      const otherCsrf = /name="_csrf" value="([^"]+)"/.exec(await (await other.request(`${s.a.url}/keluar`)).text())?.[1] ?? ''
-      t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: otherCsrf } })).status, 403, 'the token of another session')
-      t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: csrf }, headers: { 'sec-fetch-site': 'cross-site' } })).status, 403, 'a form from another site')
-      t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: csrf }, headers: { 'sec-fetch-site': 'same-site', origin: 'http://dinas-b.localhost:8080' } })).status, 403, 'a sibling host\'s form')
-      t.equal((await sessionRows(db.db)).length, 2, 'both sessions still stand')
+        // Refused: no token, a token for another session, another site's form.
+        t.equal((await browser.request(`${s.a.url}/keluar`, { form: { _csrf: 'x' } })).status, 403, 'a wrong token')
+        const other = new Browser()
+        await browserSignIn(other, s, '/layanan/uji/biasa')
+        const otherCsrf =
+          /name="_csrf" value="([^"]+)"/.exec(await (await other.request(`${s.a.url}/keluar`)).text())?.[1] ?? ''
+        t.equal(
+          (await browser.request(`${s.a.url}/keluar`, { form: { _csrf: otherCsrf } })).status,
+          403,
+          'the token of another session',
+        )
+        t.equal(
+          (
+            await browser.request(`${s.a.url}/keluar`, {
+              form: { _csrf: csrf },
+              headers: { 'sec-fetch-site': 'cross-site' },
+            })
+          ).status,
+          403,
+          'a form from another site',
+        )
+        t.equal(
+          (
+            await browser.request(`${s.a.url}/keluar`, {
+              form: { _csrf: csrf },
+              headers: { 'sec-fetch-site': 'same-site', origin: 'http://dinas-b.localhost:8080' },
+            })
+          ).status,
+          403,
+          "a sibling host's form",
+        )
+        t.equal((await sessionRows(db.db)).length, 2, 'both sessions still stand')
 
-      const res = await browser.request(`${s.a.url}/keluar`, { form: { _csrf: csrf }, headers: { 'sec-fetch-site': 'same-origin', origin: s.a.url } })
-      t.equal(res.status, 303)
-      const loc = new URL(res.headers.get('location') ?? '')
-      t.equal(`${loc.origin}${loc.pathname}`, `${s.issuer}/session/end`)
-      t.match(loc.searchParams.get('id_token_hint'), /^eyJ/)
-      t.equal(loc.searchParams.get('post_logout_redirect_uri'), `${s.a.url}/`)
-      t.equal(loc.searchParams.get('client_id'), clientId)
-      t.match(setCookie(res, sessionCookieName) ?? '', /Expires=Thu, 01 Jan 1970/)
-      t.equal((await sessionRows(db.db)).length, 1, 'this session deleted at once, the other browser\'s kept')
-      // The idp asks for confirmation (its own page), then returns to the portal.
-      const page = await browser.request(loc.href)
-      t.equal(page.status, 200)
-      const xsrf = /name="xsrf" value="([0-9a-f]+)"/.exec(await page.text())?.[1] ?? ''
-      const done = await browser.request(`${s.issuer}/session/end/confirm`, { form: { xsrf, logout: 'yes' } })
-      t.equal(done.status, 303)
-      t.equal(done.headers.get('location'), `${s.a.url}/`)
-      await db.db.deleteFrom('gateway_sessions').execute()
-    })
+        const res = await browser.request(`${s.a.url}/keluar`, {
+          form: { _csrf: csrf },
+          headers: { 'sec-fetch-site': 'same-origin', origin: s.a.url },
+        })
+        t.equal(res.status, 303)
+        const loc = new URL(res.headers.get('location') ?? '')
+        t.equal(`${loc.origin}${loc.pathname}`, `${s.issuer}/session/end`)
+        t.match(loc.searchParams.get('id_token_hint'), /^eyJ/)
+        t.equal(loc.searchParams.get('post_logout_redirect_uri'), `${s.a.url}/`)
+        t.equal(loc.searchParams.get('client_id'), clientId)
+        t.match(setCookie(res, sessionCookieName) ?? '', /Expires=Thu, 01 Jan 1970/)
+        t.equal((await sessionRows(db.db)).length, 1, "this session deleted at once, the other browser's kept")
+        // The idp asks for confirmation (its own page), then returns to the portal.
+        const page = await browser.request(loc.href)
+        t.equal(page.status, 200)
+        const xsrf = /name="xsrf" value="([0-9a-f]+)"/.exec(await page.text())?.[1] ?? ''
+        const done = await browser.request(`${s.issuer}/session/end/confirm`, { form: { xsrf, logout: 'yes' } })
+        t.equal(done.status, 303)
+        t.equal(done.headers.get('location'), `${s.a.url}/`)
+        await db.db.deleteFrom('gateway_sessions').execute()
+      },
+    )
 
     await t.test('idle and absolute limits end a session', async (t) => {
       const browser = new Browser()
       await browserSignIn(browser, s, '/layanan/uji/biasa')
       // Instance B has never seen this session: it reads the row as the database has it.
-      await db.db.updateTable('gateway_sessions').set({ last_seen_at: new Date(Date.now() - (1800 + 1) * 1000) }).execute()
+      await db.db
+        .updateTable('gateway_sessions')
+        .set({ last_seen_at: new Date(Date.now() - (1800 + 1) * 1000) })
+        .execute()
       let res = await browser.request(`${s.b.url}/layanan/uji/biasa`, { headers: { accept: 'application/json' } })
       t.equal(res.status, 401, 'idle too long')
       t.equal((await sessionRows(db.db)).length, 0, 'and deleted')
@@ -378,36 +513,44 @@ t.test('browser sign-in at the gateway', async (t) => {
       t.equal((await sessionRows(db.db)).length, 0)
     })
 
-    await t.test('step-up: a route that needs a higher level sends the browser back to the idp and then back to the route', async (t) => {
-      const browser = new Browser()
-      await browserSignIn(browser, s, '/layanan/uji/biasa')
-      const before = await sessionRows(db.db)
-      const res = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`)
-      t.equal(res.status, 303)
-      const authorize = new URL(res.headers.get('location') ?? '')
-      t.equal(authorize.searchParams.get('acr_values'), loa2)
-      t.equal(authorize.searchParams.get('prompt'), 'login', 'the idp signs the citizen in again')
-      const callback = await signIn(browser, authorize.href, s.issuer, { username: budi.nik, password: budi.password })
-      const done = await browser.request(callback)
-      t.equal(done.status, 303)
-      t.equal(done.headers.get('location'), `${s.a.url}/layanan/uji/loa2/izin`, 'returned to the route')
-      const after = await sessionRows(db.db)
-      t.equal(after.length, 1, 'the new session replaced the old one')
-      t.not(after[0]?.id_hash, before[0]?.id_hash, 'a new session id after the new sign-in')
-      t.equal(after[0]?.requested_acr, loa2)
-      // This idp signs in with a password only (loa:1): the route explains instead of looping.
-      const page = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`)
-      t.equal(page.status, 403)
-      t.match(page.headers.get('content-type'), /text\/html/)
-      // An API caller with the same session is told what is missing (RFC 9470).
-      const api = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`, { headers: { accept: 'application/json' } })
-      t.equal(api.status, 401)
-      t.equal(
-        api.headers.get('www-authenticate'),
-        `Bearer error="insufficient_user_authentication", error_description="A higher level of sign-in assurance is required", acr_values="${loa2}"`,
-      )
-      await db.db.deleteFrom('gateway_sessions').execute()
-    })
+    await t.test(
+      'step-up: a route that needs a higher level sends the browser back to the idp and then back to the route',
+      async (t) => {
+        const browser = new Browser()
+        await browserSignIn(browser, s, '/layanan/uji/biasa')
+        const before = await sessionRows(db.db)
+        const res = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`)
+        t.equal(res.status, 303)
+        const authorize = new URL(res.headers.get('location') ?? '')
+        t.equal(authorize.searchParams.get('acr_values'), loa2)
+        t.equal(authorize.searchParams.get('prompt'), 'login', 'the idp signs the citizen in again')
+        const callback = await signIn(browser, authorize.href, s.issuer, {
+          username: budi.nik,
+          password: budi.password,
+        })
+        const done = await browser.request(callback)
+        t.equal(done.status, 303)
+        t.equal(done.headers.get('location'), `${s.a.url}/layanan/uji/loa2/izin`, 'returned to the route')
+        const after = await sessionRows(db.db)
+        t.equal(after.length, 1, 'the new session replaced the old one')
+        t.not(after[0]?.id_hash, before[0]?.id_hash, 'a new session id after the new sign-in')
+        t.equal(after[0]?.requested_acr, loa2)
+        // This idp signs in with a password only (loa:1): the route explains instead of looping.
+        const page = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`)
+        t.equal(page.status, 403)
+        t.match(page.headers.get('content-type'), /text\/html/)
+        // An API caller with the same session is told what is missing (RFC 9470).
+        const api = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`, {
+          headers: { accept: 'application/json' },
+        })
+        t.equal(api.status, 401)
+        t.equal(
+          api.headers.get('www-authenticate'),
+          `Bearer error="insufficient_user_authentication", error_description="A higher level of sign-in assurance is required", acr_values="${loa2}"`,
+        )
+        await db.db.deleteFrom('gateway_sessions').execute()
+      },
+    )
 
     await t.test('a route that needs a scope the session lacks asks the idp for it, once', async (t) => {
       const browser = new Browser()
@@ -418,7 +561,9 @@ t.test('browser sign-in at the gateway', async (t) => {
       t.equal(authorize.searchParams.get('scope'), 'openid profile nik')
       const callback = await signIn(browser, authorize.href, s.issuer, { username: budi.nik, password: budi.password })
       t.equal((await browser.request(callback)).status, 303)
-      const page = await browser.request(`${s.a.url}/layanan/uji/scope-nik`, { headers: { accept: 'application/json' } })
+      const page = await browser.request(`${s.a.url}/layanan/uji/scope-nik`, {
+        headers: { accept: 'application/json' },
+      })
       t.equal(page.status, 200)
       t.equal(((await json(page)).claims as Record<string, unknown>).nik, budi.nik, 'released after consent')
       // A scope the idp does not know is never asked for: a page, not a loop.
@@ -428,11 +573,18 @@ t.test('browser sign-in at the gateway', async (t) => {
     })
 
     await t.test('callers that cannot be redirected get 401 with a Bearer challenge', async (t) => {
-      const api = await fetch(`${s.a.url}/layanan/uji/scope-gateway`, { headers: { accept: 'application/json' }, redirect: 'manual' })
+      const api = await fetch(`${s.a.url}/layanan/uji/scope-gateway`, {
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+      })
       t.equal(api.status, 401)
       t.equal(api.headers.get('www-authenticate'), 'Bearer realm="satupintu", scope="gateway"')
       t.equal((await json(api)).error, 'unauthorized')
-      const post = await fetch(`${s.a.url}/layanan/uji/biasa`, { method: 'POST', headers: { accept: 'text/html' }, redirect: 'manual' })
+      const post = await fetch(`${s.a.url}/layanan/uji/biasa`, {
+        method: 'POST',
+        headers: { accept: 'text/html' },
+        redirect: 'manual',
+      })
       t.equal(post.status, 401, 'a form post is not redirected (its body would be lost)')
     })
 
@@ -442,7 +594,11 @@ t.test('browser sign-in at the gateway', async (t) => {
       const before = browser.cookies.get(sessionCookieName)?.value ?? ''
       await rotateKeys(db.db, testKek, 'cookie', { publishDelaySeconds: 0, retireAfterSeconds: 3600 })
       // An instance started after the rotation signs with the new key and still knows the old one.
-      const c = await startGateway(t, await secondHandle(t, db), { publicUrl: s.a.url, issuer: s.issuer, secret: s.secret })
+      const c = await startGateway(t, await secondHandle(t, db), {
+        publicUrl: s.a.url,
+        issuer: s.issuer,
+        secret: s.secret,
+      })
       const res = await browser.request(`${c.url}/layanan/uji/biasa`, { headers: { accept: 'application/json' } })
       t.equal(res.status, 200, 'a cookie signed with the retiring key is still good')
       t.ok(setCookie(res, sessionCookieName), 'and is re-signed with the new key')
@@ -461,7 +617,9 @@ t.test('browser sign-in at the gateway', async (t) => {
       const browser = new Browser()
       const start = await browser.request(`${s.a.url}/layanan/uji/biasa`)
       const authorize = new URL(start.headers.get('location') ?? '')
-      const callback = new URL(await signIn(browser, authorize.href, s.issuer, { username: budi.nik, password: budi.password }))
+      const callback = new URL(
+        await signIn(browser, authorize.href, s.issuer, { username: budi.nik, password: budi.password }),
+      )
       const stranger = new Browser()
       t.equal((await stranger.request(callback.href)).status, 400, 'another browser cannot finish this sign-in')
       const changed = new URL(callback)
@@ -472,34 +630,45 @@ t.test('browser sign-in at the gateway', async (t) => {
   })
 })
 
-t.test('SECURITY 17: Host, X-Forwarded-Host and X-Forwarded-Proto from an untrusted peer do not change redirect URLs', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    // A proxy is configured, but the test's requests do not come from it.
-    const s = await setup(t, db, { trustProxy: ['10.9.8.7'] })
-    const spoof = { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'host=evil.example;proto=https' }
-    const browser = new Browser()
-    const { authorize, done } = await browserSignIn(browser, s, '/layanan/uji/biasa', spoof)
-    t.equal(authorize.searchParams.get('redirect_uri'), `${s.a.url}/oidc/callback`)
-    t.equal(done.headers.get('location'), `${s.a.url}/layanan/uji/biasa`)
-    t.notMatch(setCookie(done, sessionCookieName) ?? '', /Secure/, 'a spoofed https does not change the cookie')
-    const ask = await browser.request(`${s.a.url}/keluar`, { headers: spoof })
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(await ask.text())?.[1] ?? ''
-    const out = await browser.request(`${s.a.url}/keluar`, { headers: spoof, form: { _csrf: csrf } })
-    t.equal(new URL(out.headers.get('location') ?? '').searchParams.get('post_logout_redirect_uri'), `${s.a.url}/`)
+t.test(
+  'SECURITY 17: Host, X-Forwarded-Host and X-Forwarded-Proto from an untrusted peer do not change redirect URLs',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      // A proxy is configured, but the test's requests do not come from it.
+      const s = await setup(t, db, { trustProxy: ['10.9.8.7'] })
+      const spoof = {
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'https',
+        forwarded: 'host=evil.example;proto=https',
+      }
+      const browser = new Browser()
+      const { authorize, done } = await browserSignIn(browser, s, '/layanan/uji/biasa', spoof)
+      t.equal(authorize.searchParams.get('redirect_uri'), `${s.a.url}/oidc/callback`)
+      t.equal(done.headers.get('location'), `${s.a.url}/layanan/uji/biasa`)
+      t.notMatch(setCookie(done, sessionCookieName) ?? '', /Secure/, 'a spoofed https does not change the cookie')
+      const ask = await browser.request(`${s.a.url}/keluar`, { headers: spoof })
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(await ask.text())?.[1] ?? ''
+      const out = await browser.request(`${s.a.url}/keluar`, { headers: spoof, form: { _csrf: csrf } })
+      t.equal(new URL(out.headers.get('location') ?? '').searchParams.get('post_logout_redirect_uri'), `${s.a.url}/`)
 
-    // The Host header itself (node:http lets a client send any).
-    const http = await import('node:http')
-    const location = await new Promise<string | undefined>((resolve, reject) => {
-      const req = http.request(`${s.a.url}/layanan/uji/biasa`, { headers: { host: 'evil.example', accept: 'text/html', ...spoof } }, (res) => {
-        res.resume()
-        resolve(res.headers.location)
+      // The Host header itself (node:http lets a client send any).
+      const http = await import('node:http')
+      const location = await new Promise<string | undefined>((resolve, reject) => {
+        const req = http.request(
+          `${s.a.url}/layanan/uji/biasa`,
+          { headers: { host: 'evil.example', accept: 'text/html', ...spoof } },
+          (res) => {
+            res.resume()
+            resolve(res.headers.location)
+          },
+        )
+        req.on('error', reject)
+        req.end()
       })
-      req.on('error', reject)
-      req.end()
+      t.equal(new URL(location ?? '').searchParams.get('redirect_uri'), `${s.a.url}/oidc/callback`)
     })
-    t.equal(new URL(location ?? '').searchParams.get('redirect_uri'), `${s.a.url}/oidc/callback`)
-  })
-})
+  },
+)
 
 t.test('the gateway starts while the idp is down and signs browsers in once it is up', async (t) => {
   await eachDatabase(t, async (t, db) => {
@@ -511,7 +680,10 @@ t.test('the gateway starts while the idp is down and signs browsers in once it i
     const down = await fetch(`${gw.url}/layanan/uji/biasa`, { headers: { accept: 'text/html' }, redirect: 'manual' })
     t.equal(down.status, 503, 'not ready while the idp cannot be reached')
 
-    const idpConfig = testConfig({ idp: { issuer, port: idpPort, gatewayResource: publicUrl }, gateway: { publicUrl, port } })
+    const idpConfig = testConfig({
+      idp: { issuer, port: idpPort, gatewayResource: publicUrl },
+      gateway: { publicUrl, port },
+    })
     const idp = await buildIdp({ config: idpConfig, database: db, logger: silentLogger(), keyEncryption: testKek })
     await idp.listen({ host: '127.0.0.1', port: idpPort })
     t.teardown(() => idp.close())
@@ -519,7 +691,8 @@ t.test('the gateway starts while the idp is down and signs browsers in once it i
     let status = 0
     for (let i = 0; i < 40 && status !== 303; i++) {
       await new Promise((r) => setTimeout(r, 100))
-      status = (await fetch(`${gw.url}/layanan/uji/biasa`, { headers: { accept: 'text/html' }, redirect: 'manual' })).status
+      status = (await fetch(`${gw.url}/layanan/uji/biasa`, { headers: { accept: 'text/html' }, redirect: 'manual' }))
+        .status
     }
     t.equal(status, 303, 'redirects to the idp once it is up')
   })

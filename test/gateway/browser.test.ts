@@ -20,7 +20,9 @@ async function secondAgency(t: Test): Promise<number> {
   const server = http.createServer((req, res) => {
     const name = decodeURIComponent(String(req.headers['x-citizen-name'] ?? ''))
     res.setHeader('content-type', 'text/html; charset=utf-8')
-    res.end(`<!doctype html><html lang="id"><title>Dinas Kedua</title><h1>${name ? `Selamat datang, ${name.replace(/[<>&"]/g, '')}` : 'Tamu'}</h1><p>Cookie: ${String(req.headers.cookie ?? '').replace(/[<>&"]/g, '')}</p><form method="post" action="/keluar"><button>x</button></form>`)
+    res.end(
+      `<!doctype html><html lang="id"><title>Dinas Kedua</title><h1>${name ? `Selamat datang, ${name.replace(/[<>&"]/g, '')}` : 'Tamu'}</h1><p>Cookie: ${String(req.headers.cookie ?? '').replace(/[<>&"]/g, '')}</p><form method="post" action="/keluar"><button>x</button></form>`,
+    )
   })
   const port = await listenOnAnyPort(server)
   t.teardown(() => new Promise<void>((r) => server.close(() => r())))
@@ -53,7 +55,11 @@ t.test(
     const page = await phonePage(t)
     await page.goto(`http://localhost:${gwPort}/`)
     t.match(await page.textContent('h1'), 'Layanan publik Kabupaten Sukamaju')
-    t.equal(await page.getAttribute('a.service-link:has-text("Permohonan surat keterangan")', 'href'), `${contoh}/`, 'the portal links to the agency\'s own origin')
+    t.equal(
+      await page.getAttribute('a.service-link:has-text("Permohonan surat keterangan")', 'href'),
+      `${contoh}/`,
+      "the portal links to the agency's own origin",
+    )
     await page.screenshot({ path: path.join(artifacts, '01-portal.png'), fullPage: true })
 
     await page.click('a.service-link:has-text("Permohonan surat keterangan")')
@@ -62,20 +68,29 @@ t.test(
     await page.fill('#password', 'kopi tubruk di teras rumah')
     await page.click('button[type=submit]:has-text("Masuk")')
     if (page.url().includes('/interaction/')) await page.click('button:has-text("Izinkan")')
-    t.equal(page.url(), `${contoh}/`, 'back at the service, on the agency\'s own origin')
+    t.equal(page.url(), `${contoh}/`, "back at the service, on the agency's own origin")
     t.equal(await page.textContent('h1'), 'Halo, Budi Santoso', 'the agency read the verified assertion')
     await page.screenshot({ path: path.join(artifacts, '02-layanan.png'), fullPage: true })
 
     // The old address moves to the agency's origin.
     await page.goto(`http://localhost:${gwPort}/layanan/dinas-contoh/`)
-    t.equal(page.url(), `${contoh}/`, 'an old /layanan/dinas-contoh/ link lands on the agency\'s origin')
+    t.equal(page.url(), `${contoh}/`, "an old /layanan/dinas-contoh/ link lands on the agency's origin")
 
     // A session of one agency's host is never accepted on another's: the first agency's
     // cookie planted on the second host does not sign anyone in there (its row is bound
     // to the first host); the second host sends the browser to the idp all the same.
     const first = (await page.context().cookies(contoh)).find((c) => c.name === 'sp_gw')
-    t.ok(first, 'the first agency\'s session cookie')
-    await page.context().addCookies([{ name: 'sp_gw', value: first?.value ?? '', domain: 'dinas-kedua.localhost', path: '/', httpOnly: true, sameSite: 'Lax' }])
+    t.ok(first, "the first agency's session cookie")
+    await page.context().addCookies([
+      {
+        name: 'sp_gw',
+        value: first?.value ?? '',
+        domain: 'dinas-kedua.localhost',
+        path: '/',
+        httpOnly: true,
+        sameSite: 'Lax',
+      },
+    ])
     const toIdp: string[] = []
     const onRequest = (r: { url(): string }) => {
       if (r.url().startsWith(`http://localhost:${idpPort}/auth`)) toIdp.push(r.url())
@@ -97,7 +112,11 @@ t.test(
     // Each host its own session: cookies are host-only.
     const cookies = await page.context().cookies()
     const sessions = cookies.filter((c) => c.name === 'sp_gw')
-    t.same(sessions.map((c) => c.domain).sort(), ['dinas-contoh.localhost', 'dinas-kedua.localhost'], 'one session cookie per agency host, none shared')
+    t.same(
+      sessions.map((c) => c.domain).sort(),
+      ['dinas-contoh.localhost', 'dinas-kedua.localhost'],
+      'one session cookie per agency host, none shared',
+    )
     t.not(sessions[0]?.value, sessions[1]?.value, 'two different sessions')
 
     // Single sign-out from the second agency: the question (GET), the answer (POST), the idp's confirmation.
@@ -105,11 +124,15 @@ t.test(
     t.match(await page.textContent('h1'), 'Keluar dari Dinas Kedua?')
     await page.screenshot({ path: path.join(artifacts, '03-keluar.png'), fullPage: true })
     await page.click('button:has-text("Ya, keluar")')
-    t.match(await page.textContent('h1'), 'Keluar dari Satu Pintu?', 'the idp asks whether to end the sign-in everywhere')
+    t.match(
+      await page.textContent('h1'),
+      'Keluar dari Satu Pintu?',
+      'the idp asks whether to end the sign-in everywhere',
+    )
     await page.screenshot({ path: path.join(artifacts, '04-keluar-idp.png'), fullPage: true })
     await page.click('button:has-text("Ya, keluar")')
     // Back to the second agency's home, which now asks for a sign-in again.
-    t.match(page.url(), `http://localhost:${idpPort}/interaction/`, 'the second agency\'s session is over')
+    t.match(page.url(), `http://localhost:${idpPort}/interaction/`, "the second agency's session is over")
     // Both agencies now ask for a sign-in again: back-channel logout ended the other session too.
     await page.goto(`${contoh}/`)
     t.match(page.url(), `http://localhost:${idpPort}/interaction/`, 'the first agency asks for a sign-in again')

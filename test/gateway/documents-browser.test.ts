@@ -72,7 +72,11 @@ t.test(
 
     // First the consent page, in plain words — on the idp's origin, never the agency's (issue 10 §2).
     t.match(page.url(), `http://localhost:${idpPort}/izin-dokumen?`, 'the question is asked at the idp')
-    t.match(await page.textContent('main'), 'Dinas Contoh meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro', 'the agency asks, by name, for the KTP')
+    t.match(
+      await page.textContent('main'),
+      'Dinas Contoh meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro',
+      'the agency asks, by name, for the KTP',
+    )
     // No KTP yet: the question says so up front and leads to the upload.
     t.match(await page.textContent('main'), 'Kartu Tanda Penduduk (KTP) belum Anda unggah')
     await shot('01-izin-dokumen-kurang')
@@ -86,10 +90,14 @@ t.test(
     // The KTP is there now: the question itself.
     await shot('02-izin-dokumen')
     await page.click('button:has-text("Izinkan")')
-    t.equal(page.url(), `${contoh}/izin`, 'back at the service, on the agency\'s origin')
+    t.equal(page.url(), `${contoh}/izin`, "back at the service, on the agency's origin")
     t.match(await page.textContent('main'), 'KTP', 'the agency lists the attached KTP')
     await page.click('button:has-text("Unduh dan periksa")')
-    t.match(await page.textContent('#hasil'), /^Cocok/, "the agency downloaded it and its SHA-256 matches the assertion's")
+    t.match(
+      await page.textContent('#hasil'),
+      /^Cocok/,
+      "the agency downloaded it and its SHA-256 matches the assertion's",
+    )
     await shot('05-diperiksa')
   },
 )

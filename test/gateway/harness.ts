@@ -59,7 +59,13 @@ export async function startUpstream(
   const sockets = new Set<net.Socket>()
   const server = http.createServer((req, res) => {
     if (opts.streaming) {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) })
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.alloc(0),
+      })
       opts.streaming(req, res)
       return
     }
@@ -67,7 +73,13 @@ export async function startUpstream(
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       const body = Buffer.concat(chunks)
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body })
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      })
       handler(req, res, body)
     })
   })
@@ -125,7 +137,10 @@ export function agencyOrigin(id: string): string {
 }
 
 /** A validated route table, exactly as config/agencies.yaml would give it. */
-export function agencyTable(specs: AgencySpec[], defaults = { timeoutMs: 5000, maxBodyBytes: 1024 * 1024, publicUrl: testPublicUrl }): AgencyTable {
+export function agencyTable(
+  specs: AgencySpec[],
+  defaults = { timeoutMs: 5000, maxBodyBytes: 1024 * 1024, publicUrl: testPublicUrl },
+): AgencyTable {
   return buildAgencyTable(
     {
       agencies: specs.map((a) => ({
@@ -162,7 +177,9 @@ export function identity(overrides: Partial<Identity> = {}): Identity {
     claims: { name: 'Budi Santoso', nik: '3201010101900001' },
     clientId: testAppClient,
     // A citizen's app token for the agencies these tests use (their origins).
-    audience: ['dinas-a', 'dinas-b', 'dinas-contoh', 'dinas-macet', 'dinas-mati', 'dinas-nik', 'dinas-sehat'].map(agencyOrigin),
+    audience: ['dinas-a', 'dinas-b', 'dinas-contoh', 'dinas-macet', 'dinas-mati', 'dinas-nik', 'dinas-sehat'].map(
+      agencyOrigin,
+    ),
     sessionId: undefined,
     ...overrides,
   }
@@ -197,11 +214,19 @@ export class FakeAuth implements GatewayAuth {
     if (h === undefined) return undefined
     const token = /^Bearer (.+)$/.exec(h)?.[1]
     const id = token === undefined ? undefined : this.tokens.get(token)
-    if (id === undefined) throw new AppError('unauthorized', 'The access token is not valid.', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } })
+    if (id === undefined)
+      throw new AppError('unauthorized', 'The access token is not valid.', {
+        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+      })
     return id
   }
 
-  async challenge(req: FastifyRequest, reply: FastifyReply, need: Requirement, id: Identity | undefined): Promise<FastifyReply> {
+  async challenge(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    need: Requirement,
+    id: Identity | undefined,
+  ): Promise<FastifyReply> {
     this.challenges.push({ need, identity: id })
     if (wantsHtml(req)) return reply.redirect(`/masuk?kembali=${encodeURIComponent(req.originalUrl)}`, 303)
     const acr = need.acr === undefined ? '' : `, acr_values="${need.acr}"`
@@ -224,7 +249,11 @@ export async function es256Key(kid: string): Promise<JWK> {
 }
 
 /** The real assertion signer over in-memory keys (no database); `keys` may be changed, then reload(). */
-export async function testSigner(config: Config, keys?: TestKeys, now?: () => number): Promise<{ signer: AssertionSigner; keys: TestKeys }> {
+export async function testSigner(
+  config: Config,
+  keys?: TestKeys,
+  now?: () => number,
+): Promise<{ signer: AssertionSigner; keys: TestKeys }> {
   const k = keys ?? { jwks: [await es256Key('gateway-test-1')], fingerprint: 'one' }
   const signer = await createAssertionSignerFrom(
     { load: async () => ({ jwks: [...k.jwks], fingerprint: k.fingerprint }) },
@@ -252,7 +281,13 @@ export function portalOnly(publicUrl: string): Sites {
 }
 
 /** The proxy as buildGateway composes it (sites, guard, routes), without the rest of the gateway. */
-export async function proxyApp(deps: { config: Config; table: AgencyTable; auth: GatewayAuth; signer: AssertionSigner; logger: import('pino').Logger }): Promise<FastifyInstance> {
+export async function proxyApp(deps: {
+  config: Config
+  table: AgencyTable
+  auth: GatewayAuth
+  signer: AssertionSigner
+  logger: import('pino').Logger
+}): Promise<FastifyInstance> {
   const { config, table, auth, signer, logger } = deps
   const sites = createSites(config, table, { own: [callbackPath, logoutPath, consentReturnPath] })
   const app = createBaseApp({ config, logger, rewriteUrl: (raw) => sites.rewriteUrl(raw) })
@@ -279,7 +314,12 @@ export interface RunningGateway {
 export async function startGateway(
   t: Test,
   table: AgencyTable,
-  opts: { auth?: FakeAuth; signer?: AssertionSigner; overrides?: Record<string, unknown>; logger?: import('pino').Logger } = {},
+  opts: {
+    auth?: FakeAuth
+    signer?: AssertionSigner
+    overrides?: Record<string, unknown>
+    logger?: import('pino').Logger
+  } = {},
 ): Promise<RunningGateway> {
   const config = testConfig({ gateway: { publicUrl: testPublicUrl }, ...opts.overrides })
   const logger = opts.logger ?? silentLogger()
@@ -335,7 +375,12 @@ export function rawStatus(response: string): number {
  */
 export function request(
   url: string,
-  opts: { method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer; agent?: http.Agent } = {},
+  opts: {
+    method?: string
+    headers?: Record<string, string | string[]>
+    body?: string | Buffer
+    agent?: http.Agent
+  } = {},
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const m = /^http:\/\/([^/:]+):(\d+)(\/.*)$/.exec(url)
   if (!m) throw new Error(`request(): not an http://host:port/path URL: ${url}`)
@@ -346,11 +391,20 @@ export function request(
     if (opts.body !== undefined && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) {
       headers['content-length'] = String(Buffer.byteLength(opts.body))
     }
-    const options = { host: named ? '127.0.0.1' : m[1], port: Number(m[2]), path: m[3], method: opts.method ?? 'GET', headers, agent: opts.agent ?? false }
+    const options = {
+      host: named ? '127.0.0.1' : m[1],
+      port: Number(m[2]),
+      path: m[3],
+      method: opts.method ?? 'GET',
+      headers,
+      agent: opts.agent ?? false,
+    }
     const req = http.request(options, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }))
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      )
       res.on('error', reject)
     })
     req.on('error', reject)

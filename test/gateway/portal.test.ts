@@ -23,12 +23,32 @@ import { RevocationSet } from '../../src/gateway/revocations.ts'
 
 const clientId = 'satupintu-gateway'
 
-async function startPortal(t: Test, db: Kysely<Database>, o: { publicUrl: string; port: number; issuer: string; secret: string | undefined }): Promise<string> {
-  const config = testConfig({ idp: { issuer: o.issuer, gatewayResource: o.publicUrl }, gateway: { publicUrl: o.publicUrl, port: o.port, clientId } })
+async function startPortal(
+  t: Test,
+  db: Kysely<Database>,
+  o: { publicUrl: string; port: number; issuer: string; secret: string | undefined },
+): Promise<string> {
+  const config = testConfig({
+    idp: { issuer: o.issuer, gatewayResource: o.publicUrl },
+    gateway: { publicUrl: o.publicUrl, port: o.port, clientId },
+  })
   const app = createBaseApp({ config, logger: silentLogger() })
-  await registerPages(app, { config, templateDirs: [fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))], messages: gatewayMessages })
+  await registerPages(app, {
+    config,
+    templateDirs: [fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))],
+    messages: gatewayMessages,
+  })
   const table = agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl })
-  const auth = await createGatewayAuth(app, { config, db, logger: silentLogger(), kek: testKek, clientSecret: o.secret, table, sites: portalOnly(o.publicUrl), revoked: new RevocationSet() })
+  const auth = await createGatewayAuth(app, {
+    config,
+    db,
+    logger: silentLogger(),
+    kek: testKek,
+    clientSecret: o.secret,
+    table,
+    sites: portalOnly(o.publicUrl),
+    revoked: new RevocationSet(),
+  })
   await app.register(portalRoutes, { config, table, auth })
   await app.listen({ host: '127.0.0.1', port: o.port })
   t.teardown(() => app.close())
@@ -36,7 +56,11 @@ async function startPortal(t: Test, db: Kysely<Database>, o: { publicUrl: string
 }
 
 /** Follows redirects (each hop through `browser`, so cookies are kept) and returns every URL visited and the last answer. */
-async function walk(browser: Browser, url: string, limit = 10): Promise<{ urls: string[]; res: Response; html: string }> {
+async function walk(
+  browser: Browser,
+  url: string,
+  limit = 10,
+): Promise<{ urls: string[]; res: Response; html: string }> {
   const urls = [url]
   let res = await browser.request(url)
   while (res.status >= 300 && res.status < 400) {
@@ -54,59 +78,76 @@ t.test('the portal home and the idp session', async (t) => {
     const publicUrl = `http://127.0.0.1:${port}`
     const { issuer } = await startIdp(t, db, { idp: { gatewayResource: publicUrl } })
     await addCitizen(db.db)
-    const client = await registerClient(db, { clientId, redirectUris: [`${publicUrl}/oidc/callback`], postLogoutRedirectUris: [`${publicUrl}/`], scopes: ['openid', 'profile'] })
+    const client = await registerClient(db, {
+      clientId,
+      redirectUris: [`${publicUrl}/oidc/callback`],
+      postLogoutRedirectUris: [`${publicUrl}/`],
+      scopes: ['openid', 'profile'],
+    })
     const portal = await startPortal(t, db.db, { publicUrl, port, issuer, secret: client.secret })
 
-    await t.test('a citizen signed in at Satu Pintu is signed in at the portal too, without a page or a password', async (t) => {
-      // Signed in at Satu Pintu through an agency's site earlier (here: the gateway's own
-      // sign-in, with the consent the gateway asks once), then that host's session is no
-      // use here — the portal has none of its own — and a new browser session begins.
-      const browser = new Browser()
-      const start = await browser.request(`${portal}/masuk`)
-      const callback = await signIn(browser, start.headers.get('location') ?? '', issuer, { username: budi.nik, password: budi.password })
-      t.equal((await browser.request(callback)).status, 303, 'signed in at the idp')
-      await db.db.deleteFrom('gateway_sessions').execute()
-      browser.cookies.delete('sp_gw')
-      browser.cookies.delete(silentTriedCookieName)
-      const { urls, res, html } = await walk(browser, `${portal}/`)
-      const authorize = new URL(urls[1] ?? '')
-      t.equal(`${authorize.origin}${authorize.pathname}`, `${issuer}/auth`, 'the portal asked the idp')
-      t.equal(authorize.searchParams.get('prompt'), 'none', 'silently: the idp shows no page')
-      t.notOk(urls.some((u) => u.includes('/interaction/')), `no sign-in or consent page on the way: ${urls.join(' → ')}`)
-      t.equal(urls[urls.length - 1], `${portal}/`, 'back at the portal home')
-      t.equal(res.status, 200)
-      t.match(html, `Anda masuk sebagai ${budi.name}.`)
-      t.notMatch(html, 'belum masuk')
-      t.equal((await db.db.selectFrom('gateway_sessions').select('sub').execute()).length, 1, 'a portal session')
-      await db.db.deleteFrom('gateway_sessions').execute()
-    })
+    await t.test(
+      'a citizen signed in at Satu Pintu is signed in at the portal too, without a page or a password',
+      async (t) => {
+        // Signed in at Satu Pintu through an agency's site earlier (here: the gateway's own
+        // sign-in, with the consent the gateway asks once), then that host's session is no
+        // use here — the portal has none of its own — and a new browser session begins.
+        const browser = new Browser()
+        const start = await browser.request(`${portal}/masuk`)
+        const callback = await signIn(browser, start.headers.get('location') ?? '', issuer, {
+          username: budi.nik,
+          password: budi.password,
+        })
+        t.equal((await browser.request(callback)).status, 303, 'signed in at the idp')
+        await db.db.deleteFrom('gateway_sessions').execute()
+        browser.cookies.delete('sp_gw')
+        browser.cookies.delete(silentTriedCookieName)
+        const { urls, res, html } = await walk(browser, `${portal}/`)
+        const authorize = new URL(urls[1] ?? '')
+        t.equal(`${authorize.origin}${authorize.pathname}`, `${issuer}/auth`, 'the portal asked the idp')
+        t.equal(authorize.searchParams.get('prompt'), 'none', 'silently: the idp shows no page')
+        t.notOk(
+          urls.some((u) => u.includes('/interaction/')),
+          `no sign-in or consent page on the way: ${urls.join(' → ')}`,
+        )
+        t.equal(urls[urls.length - 1], `${portal}/`, 'back at the portal home')
+        t.equal(res.status, 200)
+        t.match(html, `Anda masuk sebagai ${budi.name}.`)
+        t.notMatch(html, 'belum masuk')
+        t.equal((await db.db.selectFrom('gateway_sessions').select('sub').execute()).length, 1, 'a portal session')
+        await db.db.deleteFrom('gateway_sessions').execute()
+      },
+    )
 
-    await t.test('a citizen signed in nowhere is told so, after one try per browser session, with no loop', async (t) => {
-      const browser = new Browser()
-      const first = await browser.request(`${portal}/`)
-      t.equal(first.status, 303)
-      const marker = first.headers.getSetCookie().find((c) => c.startsWith(`${silentTriedCookieName}=`)) ?? ''
-      t.match(marker, /; Path=\//)
-      t.match(marker, /; HttpOnly/)
-      t.match(marker, /; SameSite=Lax/)
-      t.notMatch(marker, /Max-Age|Expires/, 'for this browser session only')
-      const { urls, res, html } = await walk(browser, `${portal}/`)
-      t.equal(urls.length, 1, 'the second visit in the same browser session is not sent to the idp again')
-      t.equal(res.status, 200)
-      t.match(html, 'Anda belum masuk di portal ini.', 'the truth: not signed in here')
-      t.match(html, 'href="/masuk"', 'with the way to sign in')
+    await t.test(
+      'a citizen signed in nowhere is told so, after one try per browser session, with no loop',
+      async (t) => {
+        const browser = new Browser()
+        const first = await browser.request(`${portal}/`)
+        t.equal(first.status, 303)
+        const marker = first.headers.getSetCookie().find((c) => c.startsWith(`${silentTriedCookieName}=`)) ?? ''
+        t.match(marker, /; Path=\//)
+        t.match(marker, /; HttpOnly/)
+        t.match(marker, /; SameSite=Lax/)
+        t.notMatch(marker, /Max-Age|Expires/, 'for this browser session only')
+        const { urls, res, html } = await walk(browser, `${portal}/`)
+        t.equal(urls.length, 1, 'the second visit in the same browser session is not sent to the idp again')
+        t.equal(res.status, 200)
+        t.match(html, 'Anda belum masuk di portal ini.', 'the truth: not signed in here')
+        t.match(html, 'href="/masuk"', 'with the way to sign in')
 
-      // From the start, in a fresh browser session: portal → idp (login_required) → callback → portal.
-      const fresh = new Browser()
-      const round = await walk(fresh, `${portal}/`)
-      t.equal(round.urls.length, 4, `one round trip: ${round.urls.join(' → ')}`)
-      t.match(round.urls[2], `${portal}/oidc/callback?`)
-      t.match(round.urls[2], 'error=login_required')
-      t.equal(round.urls[3], `${portal}/`)
-      t.equal(round.res.status, 200)
-      t.match(round.html, 'Anda belum masuk di portal ini.')
-      t.equal((await db.db.selectFrom('gateway_sessions').select('sub').execute()).length, 0, 'no session made')
-    })
+        // From the start, in a fresh browser session: portal → idp (login_required) → callback → portal.
+        const fresh = new Browser()
+        const round = await walk(fresh, `${portal}/`)
+        t.equal(round.urls.length, 4, `one round trip: ${round.urls.join(' → ')}`)
+        t.match(round.urls[2], `${portal}/oidc/callback?`)
+        t.match(round.urls[2], 'error=login_required')
+        t.equal(round.urls[3], `${portal}/`)
+        t.equal(round.res.status, 200)
+        t.match(round.html, 'Anda belum masuk di portal ini.')
+        t.equal((await db.db.selectFrom('gateway_sessions').select('sub').execute()).length, 0, 'no session made')
+      },
+    )
 
     await t.test('a browser that keeps no cookies gets the page after one round trip, not a loop', async (t) => {
       const urls = [`${portal}/`]
@@ -123,9 +164,15 @@ t.test('the portal home and the idp session', async (t) => {
     await t.test('API callers, tokens and the English page are not sent to the idp', async (t) => {
       const json = await fetch(`${portal}/`, { headers: { accept: 'application/json' }, redirect: 'manual' })
       t.not(json.status, 303, 'not a browser navigation')
-      const prefetch = await fetch(`${portal}/`, { headers: { accept: 'text/html', 'sec-purpose': 'prefetch' }, redirect: 'manual' })
+      const prefetch = await fetch(`${portal}/`, {
+        headers: { accept: 'text/html', 'sec-purpose': 'prefetch' },
+        redirect: 'manual',
+      })
       t.equal(prefetch.status, 200, 'a prefetch is not the citizen opening the page')
-      const english = await fetch(`${portal}/?sso=0`, { headers: { accept: 'text/html', 'accept-language': 'en' }, redirect: 'manual' })
+      const english = await fetch(`${portal}/?sso=0`, {
+        headers: { accept: 'text/html', 'accept-language': 'en' },
+        redirect: 'manual',
+      })
       t.match(await english.text(), 'You are not signed in on this portal.')
     })
   })

@@ -4,7 +4,12 @@
  */
 import { sql } from 'kysely'
 import t from 'tap'
-import { createRevocationPoller, pollOverlapMs, revocationLeewayMs, RevocationSet } from '../../src/gateway/revocations.ts'
+import {
+  createRevocationPoller,
+  pollOverlapMs,
+  revocationLeewayMs,
+  RevocationSet,
+} from '../../src/gateway/revocations.ts'
 import { memoryLogger } from '../helpers/config.ts'
 import { eachDatabase } from '../helpers/db.ts'
 
@@ -12,16 +17,19 @@ const hashA = 'A'.repeat(43)
 const hashB = 'B'.repeat(43)
 const hashC = 'C'.repeat(43)
 
-t.test('the set refuses a session\'s tokens issued before it ended, and only those', async (t) => {
+t.test("the set refuses a session's tokens issued before it ended, and only those", async (t) => {
   const set = new RevocationSet()
   const endedAt = Date.UTC(2026, 11, 2, 10, 0, 0)
   set.add([{ session_hash: hashA, revoked_at: new Date(endedAt), expires_at: new Date(endedAt + 720_000) }])
   t.equal(set.size, 1)
   t.ok(set.refuses(hashA, endedAt - 60_000), 'a token issued a minute before the sign-out')
   t.ok(set.refuses(hashA, endedAt + revocationLeewayMs), 'and one issued within the clock leeway after it')
-  t.notOk(set.refuses(hashA, endedAt + revocationLeewayMs + 1000), 'a token issued later in that session (it went on) passes')
-  t.notOk(set.refuses(hashB, endedAt - 60_000), 'another session\'s token passes')
-  t.notOk(set.refuses(undefined, endedAt - 60_000), 'a token without a session (a client\'s own) passes')
+  t.notOk(
+    set.refuses(hashA, endedAt + revocationLeewayMs + 1000),
+    'a token issued later in that session (it went on) passes',
+  )
+  t.notOk(set.refuses(hashB, endedAt - 60_000), "another session's token passes")
+  t.notOk(set.refuses(undefined, endedAt - 60_000), "a token without a session (a client's own) passes")
 
   // The same session ended again later: the later moment counts, an older row changes nothing.
   set.add([{ session_hash: hashA, revoked_at: new Date(endedAt + 60_000), expires_at: new Date(endedAt + 780_000) }])
@@ -63,7 +71,10 @@ t.test('the poller', async (t) => {
     // overlap): a row older than that is not read again, a new one is.
     await insert(hashB, 10_000 + pollOverlapMs + 60_000)
     await poller.poll()
-    t.notOk(poller.revoked.refuses(hashB, Date.now() - 600_000), 'an old row appearing late is outside the incremental read')
+    t.notOk(
+      poller.revoked.refuses(hashB, Date.now() - 600_000),
+      'an old row appearing late is outside the incremental read',
+    )
     await db.db.deleteFrom('revoked_sessions').where('session_hash', '=', hashB).execute()
     await insert(hashB, 0)
     await poller.poll()
@@ -80,13 +91,15 @@ t.test('the poller', async (t) => {
       await poller.poll()
       t.equal(poller.revoked.size, 2, 'the last set is kept')
       t.ok(poller.revoked.refuses(hashA, Date.now() - 60_000), 'and still refuses')
-      const warnings = log.lines().filter((l) => l.msg === 'could not read ended sessions: keeping the last revocation set')
+      const warnings = log
+        .lines()
+        .filter((l) => l.msg === 'could not read ended sessions: keeping the last revocation set')
       t.equal(warnings.length, 1, 'one warning, not one per poll')
       t.equal(warnings[0]?.level, 40)
       t.ok(poller.healthy(), 'two missed polls: still within the bound')
       clock += 5000
       await poller.poll()
-      t.notOk(poller.healthy(), 'stale: unhealthy (the gateway\'s /readyz says so)')
+      t.notOk(poller.healthy(), "stale: unhealthy (the gateway's /readyz says so)")
     } finally {
       await sql`alter table revoked_sessions_away rename to revoked_sessions`.execute(db.db)
     }

@@ -53,12 +53,18 @@ t.test("SECURITY 22: the citizen's session cookie and the idp's cookies never re
   const service = `http://dinas-uji.localhost:${gwPort}/`
   const start = await browser.request(service)
   t.equal(start.status, 303)
-  const callback = await signIn(browser, start.headers.get('location') ?? '', `http://localhost:${idpPort}`, { username: budi.nik, password: budi.password })
+  const callback = await signIn(browser, start.headers.get('location') ?? '', `http://localhost:${idpPort}`, {
+    username: budi.nik,
+    password: budi.password,
+  })
   const back = await browser.request(callback)
   t.equal(back.status, 303, 'the gateway finished the sign-in')
   const names = [...browser.cookies.keys()]
   t.ok(names.includes('sp_gw'), 'the browser holds the gateway session')
-  t.ok(names.some((n) => n.startsWith('sp_session')), 'and the idp session')
+  t.ok(
+    names.some((n) => n.startsWith('sp_session')),
+    'and the idp session',
+  )
   // The agency's own cookie, as the gateway stores it (the ag_ namespace; plain http here).
   browser.cookies.set('ag_agency_pref', { value: 'kept', path: '/' })
 
@@ -71,7 +77,9 @@ t.test("SECURITY 22: the citizen's session cookie and the idp's cookies never re
 
   // A token the gateway cannot verify is answered by the gateway; the agency sees nothing.
   const before = seen.length
-  const bad = await browser.request(service, { headers: { authorization: 'Bearer not-for-agencies', accept: 'application/json' } })
+  const bad = await browser.request(service, {
+    headers: { authorization: 'Bearer not-for-agencies', accept: 'application/json' },
+  })
   t.equal(bad.status, 401)
   t.equal(seen.length, before, 'the request never reached the agency')
 })

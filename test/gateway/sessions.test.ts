@@ -68,7 +68,7 @@ t.test('session rows', async (t) => {
       t.equal(await findSession(db, 'nope'), undefined)
     })
 
-    await t.test('a new sign-in replaces the browser\'s previous session in one transaction', async (t) => {
+    await t.test("a new sign-in replaces the browser's previous session in one transaction", async (t) => {
       await createSession(db, 'h2', session({ requestedAcr: 'urn:satupintu:loa:2' }), limits, { replaces: 'h1' })
       t.equal(await findSession(db, 'h1'), undefined, 'the old id is dead')
       t.equal((await findSession(db, 'h2'))?.requested_acr, 'urn:satupintu:loa:2')
@@ -108,7 +108,10 @@ t.test('session rows', async (t) => {
       await createSession(db, 'old', session(), limits, { now: new Date(now.getTime() - 43201_000) })
       await touchSession(db, 'old', now)
       t.equal(await purgeExpiredSessions(db, limits, now), 2)
-      t.same((await db.selectFrom('gateway_sessions').select('id_hash').execute()).map((r) => r.id_hash), ['live'])
+      t.same(
+        (await db.selectFrom('gateway_sessions').select('id_hash').execute()).map((r) => r.id_hash),
+        ['live'],
+      )
       await db.deleteFrom('gateway_sessions').execute()
     })
   })
@@ -124,6 +127,9 @@ t.test('the replay cache of one-time token ids', async (t) => {
     t.equal(racing.filter(Boolean).length, 1, 'five at once: exactly one wins')
     await rememberJti(db, 'dpop', 'j-old', new Date(Date.now() - 1000))
     t.equal(await purgeExpiredJtis(db), 1)
-    t.same((await db.selectFrom('gateway_jtis').select('jti').orderBy('kind').orderBy('jti').execute()).map((r) => r.jti), ['j1', 'j2', 'j1'])
+    t.same(
+      (await db.selectFrom('gateway_jtis').select('jti').orderBy('kind').orderBy('jti').execute()).map((r) => r.jti),
+      ['j1', 'j2', 'j1'],
+    )
   })
 })

@@ -10,7 +10,11 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
 }
 
 /** A logger that keeps every line in memory, for tests that assert on what is logged. */
-export function memoryLogger(level = 'trace'): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+export function memoryLogger(level = 'trace'): {
+  logger: Logger
+  lines: () => Record<string, unknown>[]
+  text: () => string
+} {
   const chunks: string[] = []
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {

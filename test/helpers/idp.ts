@@ -22,7 +22,11 @@ export interface RunningIdp {
   config: Config
 }
 
-export async function startIdp(t: Test, db: TestDatabase, overrides: Record<string, unknown> = {}): Promise<RunningIdp> {
+export async function startIdp(
+  t: Test,
+  db: TestDatabase,
+  overrides: Record<string, unknown> = {},
+): Promise<RunningIdp> {
   return withFreshPorts(1, async ([port]) => {
     const issuer = `http://127.0.0.1:${port}`
     const config = testConfig({
@@ -69,8 +73,14 @@ export async function registerClient(db: TestDatabase, input: Partial<ClientInpu
 /** Connects every name to 127.0.0.1 (for <agency>.localhost origins). */
 const loopbackAgent = new Agent({
   connect: {
-    lookup: ((_host: string, opts: { all?: boolean }, cb: (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void) =>
-      opts.all === true ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as unknown as import('node:net').LookupFunction,
+    lookup: ((
+      _host: string,
+      opts: { all?: boolean },
+      cb: (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void,
+    ) =>
+      opts.all === true
+        ? cb(null, [{ address: '127.0.0.1', family: 4 }])
+        : cb(null, '127.0.0.1', 4)) as unknown as import('node:net').LookupFunction,
   },
 })
 
@@ -99,7 +109,10 @@ export class Browser {
     }
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const u = new URL(url)
     const headers: Record<string, string> = { accept: 'text/html', ...init.headers }
     const cookie = this.cookieHeader(u)
@@ -109,7 +122,12 @@ export class Browser {
       headers['content-type'] = 'application/x-www-form-urlencoded'
       body = new URLSearchParams(init.form).toString()
     }
-    const options = { method: init.method ?? (body ? 'POST' : 'GET'), headers, redirect: 'manual' as const, ...(body === undefined ? {} : { body }) }
+    const options = {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      redirect: 'manual' as const,
+      ...(body === undefined ? {} : { body }),
+    }
     // *.localhost is loopback (RFC 6761 §6.3), as browsers resolve it; Node's resolver may not.
     const res = u.hostname.endsWith('.localhost')
       ? ((await undiciFetch(u, { ...options, dispatcher: loopbackAgent })) as unknown as Response)
@@ -196,7 +214,9 @@ export async function codeFlowTokens(
   browser: Browser,
   options: { redirectUri: string; credentials: { username: string; password: string }; scope?: string },
 ): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
-  const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, { execute: [oidc.allowInsecureRequests] })
+  const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, {
+    execute: [oidc.allowInsecureRequests],
+  })
   const verifier = oidc.randomPKCECodeVerifier()
   const url = oidc.buildAuthorizationUrl(config, {
     redirect_uri: options.redirectUri,

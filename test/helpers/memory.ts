@@ -30,6 +30,8 @@ export function rssSampler(): { stop: () => number } {
 export function inMeasuringChild(moduleUrl: string): boolean {
   if (process.env.SATUPINTU_MEMORY_CHILD === '1') return true
   const flags = process.execArgv.filter((a) => !a.startsWith('--max-semi-space-size'))
-  t.spawn(process.execPath, [...flags, '--max-semi-space-size=1', fileURLToPath(moduleUrl)], { env: { ...process.env, SATUPINTU_MEMORY_CHILD: '1' } })
+  t.spawn(process.execPath, [...flags, '--max-semi-space-size=1', fileURLToPath(moduleUrl)], {
+    env: { ...process.env, SATUPINTU_MEMORY_CHILD: '1' },
+  })
   return false
 }

@@ -47,7 +47,10 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
 }
 
 /** Starts the command in the background; the caller stops it. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [cliPath, ...args], {
     cwd: projectRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
@@ -74,7 +77,10 @@ export async function waitForOk(url: string, timeoutMs: number): Promise<boolean
   return false
 }
 
-export function exited(child: ChildProcess, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'> {
+export function exited(
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       resolve({ code: child.exitCode, signal: child.signalCode })
@@ -92,7 +98,11 @@ export function exited(child: ChildProcess, timeoutMs: number): Promise<{ code: 
  * Runs `start` with fresh free ports until it does not meet EADDRINUSE: a port found free
  * a moment ago can be taken by a parallel test file before our server listens on it.
  */
-export async function withFreshPorts<T>(count: number, start: (ports: number[]) => Promise<T>, attempts = 5): Promise<T> {
+export async function withFreshPorts<T>(
+  count: number,
+  start: (ports: number[]) => Promise<T>,
+  attempts = 5,
+): Promise<T> {
   for (let i = 1; ; i++) {
     const ports: number[] = []
     for (let j = 0; j < count; j++) ports.push(await freePort())

@@ -38,7 +38,10 @@ export async function startQuickStack(t: Test, opts: { extraAgencies?: string } 
   const stack = await withFreshPorts(3, async ([idpPort = 0, gwPort = 0, agencyPort = 0]) => {
     const agencies = path.join(dir, 'agencies.yaml')
     const shipped = fs.readFileSync(path.join(projectRoot, 'config', 'agencies.yaml'), 'utf8')
-    fs.writeFileSync(agencies, shipped.replace('http://127.0.0.1:8081', `http://127.0.0.1:${agencyPort}`) + (opts.extraAgencies ?? ''))
+    fs.writeFileSync(
+      agencies,
+      shipped.replace('http://127.0.0.1:8081', `http://127.0.0.1:${agencyPort}`) + (opts.extraAgencies ?? ''),
+    )
     const config = loadConfig({
       env: { NODE_ENV: 'development' },
       overrides: {
@@ -62,10 +65,21 @@ export async function startQuickStack(t: Test, opts: { extraAgencies?: string } 
 export async function phonePage(t: Test): Promise<Page> {
   const browser = await chromium.launch({
     executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
   t.teardown(() => browser.close())
-  return (await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: 'id-ID' })).newPage()
+  return (
+    await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: 'id-ID' })
+  ).newPage()
 }
 
 /** A relying party's back-channel logout endpoint on 127.0.0.1 that keeps the logout tokens it receives. */

@@ -25,12 +25,22 @@ type NewPage = () => Promise<Page>
 async function launch(t: Test): Promise<NewPage> {
   const browser = await chromium.launch({
     executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
   t.teardown(() => browser.close())
   // Script on so that axe can run (the pages have none of their own); the pages' CSP
   // forbids every script, axe's included, so it is bypassed for the check alone.
-  return async () => (await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'id-ID', bypassCSP: true })).newPage()
+  return async () =>
+    (await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'id-ID', bypassCSP: true })).newPage()
 }
 
 /** axe on the page as it is; serious and critical fail, moderate are listed. */
@@ -67,8 +77,12 @@ async function bothLanguages(t: Test, page: Page, name: string): Promise<void> {
 t.test('citizen pages in Chromium: axe-core and the keyboard', { skip: chromiumMissing() }, async (t) => {
   const { idpPort, gwPort } = await startQuickStack(t)
   const newPage = await launch(t)
-  await t.test('every citizen page passes axe-core in both languages', async (t) => everyPage(t, newPage, idpPort, gwPort))
-  await t.test('registration and sign-in with the keyboard alone, the focus always visible', async (t) => keyboardWalk(t, newPage, idpPort, gwPort))
+  await t.test('every citizen page passes axe-core in both languages', async (t) =>
+    everyPage(t, newPage, idpPort, gwPort),
+  )
+  await t.test('registration and sign-in with the keyboard alone, the focus always visible', async (t) =>
+    keyboardWalk(t, newPage, idpPort, gwPort),
+  )
 })
 
 async function everyPage(t: Test, newPage: NewPage, idpPort: number, gwPort: number): Promise<void> {
@@ -91,7 +105,10 @@ async function everyPage(t: Test, newPage: NewPage, idpPort: number, gwPort: num
   // The idp's pages for anyone.
   await visit('idp home', `${idp}/`)
   await visit('idp 404', `${idp}/tidak-ada`)
-  await visit('sign-in error (unknown client)', `${idp}/auth?client_id=tidak-ada&response_type=code&scope=openid&redirect_uri=http%3A%2F%2Fx.invalid%2Fcb`)
+  await visit(
+    'sign-in error (unknown client)',
+    `${idp}/auth?client_id=tidak-ada&response_type=code&scope=openid&redirect_uri=http%3A%2F%2Fx.invalid%2Fcb`,
+  )
   await visit('registration', `${idp}/daftar`)
   await page.click('form button[type=submit]')
   await bothLanguages(t, page, 'registration with errors')

@@ -17,7 +17,11 @@ async function app(ping: () => Promise<void> = async () => {}, logger = memoryLo
   a.get('/refuse', async () => {
     throw new AppError('too_many_requests', undefined, { headers: { 'retry-after': '30' } })
   })
-  a.post('/echo', { schema: { body: { type: 'object', required: ['x'], properties: { x: { type: 'string' } } } } }, async (req) => req.body)
+  a.post(
+    '/echo',
+    { schema: { body: { type: 'object', required: ['x'], properties: { x: { type: 'string' } } } } },
+    async (req) => req.body,
+  )
   a.get('/log', async (req) => {
     req.log.info({ password: 'hunter22', nik: '3201010101900001', token: 'tok', user: { otp: '123456' } }, 'something')
     return { ok: true }
@@ -49,13 +53,16 @@ t.test('readiness answers 200 when the database answers and 503 when it does not
   t.equal(down.headers['cache-control'], 'no-store')
 })
 
-t.test('every response carries a request id of our own (test/http/request-id.test.ts covers callers\' ids)', async (t) => {
-  const a = await app()
-  const fresh = await a.inject('/healthz')
-  t.match(fresh.headers['x-request-id'], /^[0-9a-f-]{36}$/)
-  const bad = await a.inject({ url: '/healthz', headers: { 'x-request-id': 'x\u0000y<script>' } })
-  t.not(bad.headers['x-request-id'], 'x\u0000y<script>', 'a malformed one is replaced')
-})
+t.test(
+  "every response carries a request id of our own (test/http/request-id.test.ts covers callers' ids)",
+  async (t) => {
+    const a = await app()
+    const fresh = await a.inject('/healthz')
+    t.match(fresh.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+    const bad = await a.inject({ url: '/healthz', headers: { 'x-request-id': 'x\u0000y<script>' } })
+    t.not(bad.headers['x-request-id'], 'x\u0000y<script>', 'a malformed one is replaced')
+  },
+)
 
 t.test('a 5xx answers JSON with a stable code and the request id, never the internal message', async (t) => {
   const a = await app()
@@ -70,7 +77,10 @@ t.test('a browser gets a page for the same error, with the reference code and no
   const res = await a.inject({ url: '/boom', headers: { accept: 'text/html' } })
   t.equal(res.statusCode, 500)
   t.match(res.headers['content-type'], /^text\/html/)
-  t.ok(res.body.includes(referenceCode(String(res.headers['x-request-id']))), 'the reference code is the short code of the request id')
+  t.ok(
+    res.body.includes(referenceCode(String(res.headers['x-request-id']))),
+    'the reference code is the short code of the request id',
+  )
   t.match(res.body, /Kode referensi: [2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}</)
   t.notMatch(res.body, /db-internal|at .*\.ts:\d+/)
 })
@@ -108,7 +118,15 @@ t.test('logs never hold passwords, NIKs, tokens, one-time codes, cookies or auth
     headers: { authorization: 'Bearer secret-token', cookie: 'sid=cookie-secret' },
   })
   const text = log.text()
-  for (const secret of ['hunter22', '3201010101900001', 'secret-token', 'cookie-secret', 'authcode123', '123456', '"tok"']) {
+  for (const secret of [
+    'hunter22',
+    '3201010101900001',
+    'secret-token',
+    'cookie-secret',
+    'authcode123',
+    '123456',
+    '"tok"',
+  ]) {
     t.notMatch(text, secret, `no ${secret}`)
   }
   t.match(text, /"reqId"/, 'lines carry the request id')

@@ -24,10 +24,17 @@ t.test('development logs on a terminal are readable lines; elsewhere, and in pro
   t.notOk(dev.text().includes('rahasia'), 'redaction applies to pretty lines too')
   t.throws(() => JSON.parse(dev.text().split('\n')[0] ?? ''), 'not JSON')
 
-  for (const [env, isTTY] of [['production', true], ['development', false]] as const) {
+  for (const [env, isTTY] of [
+    ['production', true],
+    ['development', false],
+  ] as const) {
     const out = terminal(isTTY)
     const logger = await createProcessLogger({ level: 'info', name: 'satupintu', env }, out.out)
     logger.info({ outboxId: 'abc' }, 'message sent')
-    t.match(JSON.parse(out.text().split('\n')[0] ?? ''), { level: 30, name: 'satupintu', msg: 'message sent', outboxId: 'abc' }, `${env}, tty ${isTTY}: JSON`)
+    t.match(
+      JSON.parse(out.text().split('\n')[0] ?? ''),
+      { level: 30, name: 'satupintu', msg: 'message sent', outboxId: 'abc' },
+      `${env}, tty ${isTTY}: JSON`,
+    )
   }
 })

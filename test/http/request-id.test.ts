@@ -28,7 +28,7 @@ t.test('a client-chosen X-Request-Id is not the request id: one is generated for
   const lines = log.lines().filter((l) => l.msg === 'handled')
   t.equal(lines.length, 1)
   t.equal(lines[0]?.reqId, res.headers['x-request-id'])
-  t.notOk(log.text().includes('citizen-chosen-0001'), 'an untrusted caller\'s id is not even logged')
+  t.notOk(log.text().includes('citizen-chosen-0001'), "an untrusted caller's id is not even logged")
 })
 
 t.test('two requests with the same X-Request-Id get different ids', async (t) => {
@@ -38,22 +38,28 @@ t.test('two requests with the same X-Request-Id get different ids', async (t) =>
   t.not(one.headers['x-request-id'], two.headers['x-request-id'])
 })
 
-t.test('a trusted proxy\'s X-Request-Id is logged as callerRequestId beside our own id, and only when short and printable', async (t) => {
-  // inject() comes from 127.0.0.1.
-  const { a, log } = await app({ http: { trustProxy: ['127.0.0.1'] } })
-  const res = await a.inject({ url: '/where', headers: { 'x-request-id': 'lb-trace-123456' } })
-  t.match(res.headers['x-request-id'], uuid)
-  const line = log.lines().find((l) => l.msg === 'handled')
-  t.equal(line?.callerRequestId, 'lb-trace-123456')
-  t.equal(line?.reqId, res.headers['x-request-id'])
-  await a.inject({ url: '/where', headers: { 'x-request-id': `x${'a'.repeat(200)}` } })
-  await a.inject({ url: '/where', headers: { 'x-request-id': 'bad id\u0007<script>' } })
-  const later = log.lines().filter((l) => l.msg === 'handled').slice(1)
-  t.equal(later.length, 2)
-  for (const l of later) t.equal(l.callerRequestId, undefined, 'an overlong or odd caller id is dropped')
-})
+t.test(
+  "a trusted proxy's X-Request-Id is logged as callerRequestId beside our own id, and only when short and printable",
+  async (t) => {
+    // inject() comes from 127.0.0.1.
+    const { a, log } = await app({ http: { trustProxy: ['127.0.0.1'] } })
+    const res = await a.inject({ url: '/where', headers: { 'x-request-id': 'lb-trace-123456' } })
+    t.match(res.headers['x-request-id'], uuid)
+    const line = log.lines().find((l) => l.msg === 'handled')
+    t.equal(line?.callerRequestId, 'lb-trace-123456')
+    t.equal(line?.reqId, res.headers['x-request-id'])
+    await a.inject({ url: '/where', headers: { 'x-request-id': `x${'a'.repeat(200)}` } })
+    await a.inject({ url: '/where', headers: { 'x-request-id': 'bad id\u0007<script>' } })
+    const later = log
+      .lines()
+      .filter((l) => l.msg === 'handled')
+      .slice(1)
+    t.equal(later.length, 2)
+    for (const l of later) t.equal(l.callerRequestId, undefined, 'an overlong or odd caller id is dropped')
+  },
+)
 
-t.test('the gateway forwards its own request id to the agency, not the client\'s', async (t) => {
+t.test("the gateway forwards its own request id to the agency, not the client's", async (t) => {
   const up = await startUpstream(t, echo)
   const table = agencyTable([{ id: 'dinas-a', upstream: up.url, services: [{ path: '/', access: 'public' }] }])
   const gw = await startGateway(t, table)
@@ -61,6 +67,6 @@ t.test('the gateway forwards its own request id to the agency, not the client\'s
   t.equal(res.status, 200)
   const seen = json<{ headers: Record<string, string> }>(res.body).headers
   t.match(seen['x-request-id'], uuid)
-  t.equal(seen['x-request-id'], res.headers['x-request-id'], 'the agency sees the id the citizen\'s response carries')
+  t.equal(seen['x-request-id'], res.headers['x-request-id'], "the agency sees the id the citizen's response carries")
   t.not(seen['x-request-id'], 'forged-by-client-01')
 })

@@ -181,11 +181,13 @@ async function main(): Promise<void> {
       // The error pages' own 404/503 status is logged as a failed load; anything else
       // (a CSP violation, a missing asset) is a bug.
       page.on('console', (m) => {
-        if (!/status of (404|503)/.test(m.text()) || !m.location().url.includes(base)) blocked.push(`console: ${m.text()}`)
+        if (!/status of (404|503)/.test(m.text()) || !m.location().url.includes(base))
+          blocked.push(`console: ${m.text()}`)
       })
       page.on('requestfailed', (r) => blocked.push(`failed: ${r.url()}`))
       page.on('response', (r) => {
-        if (r.url().includes('/assets/') && r.status() !== 200 && r.status() !== 304) blocked.push(`asset ${r.status()}: ${r.url()}`)
+        if (r.url().includes('/assets/') && r.status() !== 200 && r.status() !== 304)
+          blocked.push(`asset ${r.status()}: ${r.url()}`)
       })
       for (const p of pages) {
         await page.goto(base + p.url)

@@ -15,7 +15,11 @@ const LONG = 2500
 
 async function start(t: Test) {
   const logger = memoryLogger()
-  const app = createBaseApp({ config: testConfig({ http: { requestTimeoutMs: LIMIT } }), logger: logger.logger, longBodyMs: LONG })
+  const app = createBaseApp({
+    config: testConfig({ http: { requestTimeoutMs: LIMIT } }),
+    logger: logger.logger,
+    longBodyMs: LONG,
+  })
   await app.register(errorHandling)
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
   const received: number[] = []
@@ -34,7 +38,12 @@ async function start(t: Test) {
 }
 
 /** Sends `pieces` bytes at `everyMs` over a raw socket; resolves with what came back and when. */
-async function trickle(port: number, path: string, pieces: number, everyMs: number): Promise<{ status: number; text: string; closed: boolean; ms: number }> {
+async function trickle(
+  port: number,
+  path: string,
+  pieces: number,
+  everyMs: number,
+): Promise<{ status: number; text: string; closed: boolean; ms: number }> {
   const socket = net.connect(port, '127.0.0.1')
   const began = Date.now()
   let text = ''
@@ -43,7 +52,9 @@ async function trickle(port: number, path: string, pieces: number, everyMs: numb
   const done = new Promise<void>((resolve) => socket.on('close', () => ((closed = true), resolve())))
   socket.on('error', () => {})
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
-  socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${pieces * 10}\r\n\r\n`)
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${pieces * 10}\r\n\r\n`,
+  )
   for (let i = 0; i < pieces && !closed; i++) {
     socket.write('0123456789')
     if (i < pieces - 1) await sleep(everyMs)

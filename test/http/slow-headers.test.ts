@@ -13,7 +13,10 @@ import { silentLogger, testConfig } from '../helpers/config.ts'
 const HEADERS_TIMEOUT = 1500
 
 t.test('20 slowloris connections are all closed within headersTimeout, and the server keeps answering', async (t) => {
-  const app = createBaseApp({ config: testConfig({ http: { headersTimeoutMs: HEADERS_TIMEOUT } }), logger: silentLogger() })
+  const app = createBaseApp({
+    config: testConfig({ http: { headersTimeoutMs: HEADERS_TIMEOUT } }),
+    logger: silentLogger(),
+  })
   app.get('/ok', async () => ({ ok: true }))
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => app.close())
@@ -54,11 +57,19 @@ t.test('20 slowloris connections are all closed within headersTimeout, and the s
   t.equal(res.status, 200, 'an ordinary client is served meanwhile')
 
   const limit = HEADERS_TIMEOUT + 1000 + 1500 // the timeout, one check interval, slack for a busy machine
-  const outcome = await Promise.race([allClosed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('timeout'), limit + 2000))])
+  const outcome = await Promise.race([
+    allClosed.then(() => 'closed'),
+    new Promise((r) => setTimeout(() => r('timeout'), limit + 2000)),
+  ])
   t.equal(outcome, 'closed', 'every slow connection was closed')
   const slowest = Math.max(...closedAfter)
   t.equal(closedAfter.length, 20)
-  t.ok(closedAfter.length === 20 && slowest <= limit, `the last one after ${slowest} ms (headersTimeout ${HEADERS_TIMEOUT} ms)`)
+  t.ok(
+    closedAfter.length === 20 && slowest <= limit,
+    `the last one after ${slowest} ms (headersTimeout ${HEADERS_TIMEOUT} ms)`,
+  )
   t.ok(Math.min(...closedAfter) >= HEADERS_TIMEOUT - 100, 'none before its time')
-  t.comment(`figures: 20 slowloris sockets closed between ${Math.min(...closedAfter)} and ${slowest} ms (headersTimeout ${HEADERS_TIMEOUT} ms)`)
+  t.comment(
+    `figures: 20 slowloris sockets closed between ${Math.min(...closedAfter)} and ${slowest} ms (headersTimeout ${HEADERS_TIMEOUT} ms)`,
+  )
 })

@@ -88,18 +88,34 @@ t.test('pickLocale', async (t) => {
     htmlLang((await app.inject({ url, headers })).body)
 
   t.equal(await lang('/masuk'), 'id', 'serves Bahasa Indonesia when the request says nothing')
-  t.equal(await lang('/masuk', { 'accept-language': 'fr, de' }), 'id', 'serves Bahasa Indonesia when no language is supported')
+  t.equal(
+    await lang('/masuk', { 'accept-language': 'fr, de' }),
+    'id',
+    'serves Bahasa Indonesia when no language is supported',
+  )
   t.equal(await lang('/masuk?ui_locales=fr-CA%20en-GB%20id'), 'en', 'takes the first supported ui_locales tag')
   t.equal(await lang('/masuk?ui_locales=xx'), 'id', 'ignores ui_locales with no supported tag')
   t.equal(await lang('/masuk?ui_locales=en&lang=id'), 'en', 'ranks ui_locales above lang')
   t.equal(await lang('/masuk?lang=en', { cookie: 'lang=id' }), 'en', 'ranks lang above the cookie')
-  t.equal(await lang('/masuk', { cookie: 'a=1; lang=en', 'accept-language': 'id' }), 'en', 'ranks the cookie above Accept-Language')
-  t.equal(await lang('/masuk', { cookie: 'lang=xx', 'accept-language': 'en' }), 'en', 'ignores an unsupported cookie value')
+  t.equal(
+    await lang('/masuk', { cookie: 'a=1; lang=en', 'accept-language': 'id' }),
+    'en',
+    'ranks the cookie above Accept-Language',
+  )
+  t.equal(
+    await lang('/masuk', { cookie: 'lang=xx', 'accept-language': 'en' }),
+    'en',
+    'ignores an unsupported cookie value',
+  )
   t.equal(await lang('/masuk', { 'accept-language': 'en-US,en;q=0.9' }), 'en', 'reads Accept-Language')
   t.equal(await lang('/masuk', { 'accept-language': 'fr;q=1, en;q=0.8, id;q=0.9' }), 'id', 'prefers the higher q value')
   t.equal(await lang('/masuk', { 'accept-language': 'en;q=0, id;q=0.1' }), 'id', 'treats q=0 as not acceptable')
   t.equal(await lang('/masuk?lang=en', { 'accept-language': 'in-ID' }), 'en', 'follows the switch link')
-  t.equal(await lang('/masuk', { 'accept-language': 'in-ID, en;q=0.5' }), 'id', 'reads the legacy "in" code as Indonesian')
+  t.equal(
+    await lang('/masuk', { 'accept-language': 'in-ID, en;q=0.5' }),
+    'id',
+    'reads the legacy "in" code as Indonesian',
+  )
 })
 
 t.test('reads the lang cookie through @fastify/cookie when it is registered', async (t) => {
@@ -174,7 +190,10 @@ t.test('pageHtml returns the page and sets the headers, for callers that send it
 t.test('adds a page’s own form-action origins to the policy', async (t) => {
   const app = await buildApp(t)
   const res = await app.inject({ url: '/rp' })
-  t.match(res.headers['content-security-policy'], "form-action 'self' https://layanan.sukamaju.go.id https://rp.example.go.id;")
+  t.match(
+    res.headers['content-security-policy'],
+    "form-action 'self' https://layanan.sukamaju.go.id https://rp.example.go.id;",
+  )
 })
 
 t.test('refuses a form-action origin that is not an origin', async (t) => {
@@ -202,7 +221,10 @@ t.test('renders form fields with labels, hints and errors tied to the input', as
   const app = await buildApp(t)
   const ok = await app.inject({ url: '/masuk?username=budi%40contoh.id' })
   t.match(ok.body, '<label class="label" for="username">Email atau nomor HP</label>')
-  t.match(ok.body, /<input class="input" id="username" name="username" type="text"\s+autocomplete="username"\s+inputmode="email"\s+required\s+aria-describedby="username-hint"\s+value="budi@contoh.id"\s+>/)
+  t.match(
+    ok.body,
+    /<input class="input" id="username" name="username" type="text"\s+autocomplete="username"\s+inputmode="email"\s+required\s+aria-describedby="username-hint"\s+value="budi@contoh.id"\s+>/,
+  )
   t.match(ok.body, /id="password" name="password" type="password"\s+autocomplete="current-password"\s+required\s+>/)
   t.notMatch(ok.body, 'rahasia-jangan-tampil', 'never writes a password back into the page')
   t.notMatch(ok.body, 'aria-invalid')
@@ -211,8 +233,14 @@ t.test('renders form fields with labels, hints and errors tied to the input', as
   const bad = await app.inject({ url: '/masuk?err=Isi+email+Anda' })
   t.match(bad.body, 'aria-describedby="username-hint username-error"')
   t.match(bad.body, 'aria-invalid="true"')
-  t.match(bad.body, '<p class="error-message" id="username-error"><span class="visually-hidden">Kesalahan: </span>Isi email Anda</p>')
-  t.match(bad.body, /<div class="alert alert-error" role="alert">\s*<h2 class="alert-title">Ada yang perlu diperbaiki<\/h2>/)
+  t.match(
+    bad.body,
+    '<p class="error-message" id="username-error"><span class="visually-hidden">Kesalahan: </span>Isi email Anda</p>',
+  )
+  t.match(
+    bad.body,
+    /<div class="alert alert-error" role="alert">\s*<h2 class="alert-title">Ada yang perlu diperbaiki<\/h2>/,
+  )
   t.match(bad.body, '<li><a href="#username">Isi email Anda</a></li>')
 })
 

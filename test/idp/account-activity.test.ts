@@ -41,7 +41,11 @@ async function setup(t: Test, db: TestDatabase) {
     documentServices: [
       {
         id: 'izin-usaha',
-        agency: { id: 'dinas-contoh', name: { id: 'Dinas Contoh', en: 'Example Agency' }, origin: 'http://dinas-contoh.localhost:9' },
+        agency: {
+          id: 'dinas-contoh',
+          name: { id: 'Dinas Contoh', en: 'Example Agency' },
+          origin: 'http://dinas-contoh.localhost:9',
+        },
         name: { id: 'Izin usaha mikro', en: 'Micro business permit' },
         documents: ['ktp'],
         purpose: { id: 'Memeriksa identitas pemohon', en: 'To check the applicant' },
@@ -49,12 +53,23 @@ async function setup(t: Test, db: TestDatabase) {
     ],
   })
   // ... and the same agency's own app has a client of its own, under another name.
-  await registerClient(db, { clientId: 'dinas-contoh-web', name: 'Dinas Contoh (aplikasi web)', agencyId: 'dinas-contoh', redirectUris: ['http://127.0.0.1:9/cb2'] })
+  await registerClient(db, {
+    clientId: 'dinas-contoh-web',
+    name: 'Dinas Contoh (aplikasi web)',
+    agencyId: 'dinas-contoh',
+    redirectUris: ['http://127.0.0.1:9/cb2'],
+  })
   const storage = createLocalStorage(path.join(dir, 'documents'))
   const uploaded = await uploadDocument(
     db.db,
     storage,
-    { citizenId: citizen.id, type: 'ktp', stream: (await import('node:stream')).Readable.from([jpeg()]), originalName: 'ktp.jpg', declaredMediaType: 'image/jpeg' },
+    {
+      citizenId: citizen.id,
+      type: 'ktp',
+      stream: (await import('node:stream')).Readable.from([jpeg()]),
+      originalName: 'ktp.jpg',
+      declaredMediaType: 'image/jpeg',
+    },
     idp.config.documents,
     { actor: `citizen:${citizen.id}` },
   )
@@ -70,7 +85,11 @@ async function setup(t: Test, db: TestDatabase) {
     expiresAt: new Date(Date.now() + DAY),
   })
   const keyring = createLinkKeyring(['k'.repeat(40)])
-  const link = createLink(keyring, idp.config.documents, { versionId: uploaded.version.id, agencyId: 'dinas-contoh', serviceId: 'izin-usaha' })
+  const link = createLink(keyring, idp.config.documents, {
+    versionId: uploaded.version.id,
+    agencyId: 'dinas-contoh',
+    serviceId: 'izin-usaha',
+  })
   const fetched = await resolveLink(db.db, keyring, link.token, { agencyId: 'dinas-contoh', ip: '10.1.2.3' })
   if (!fetched.ok) throw new Error('the link did not resolve')
   const browser = new Browser()
@@ -84,38 +103,64 @@ async function page(browser: Browser, url: string): Promise<string> {
   return res.text()
 }
 
-t.test('the activity record says "KTP diambil oleh Dinas Contoh untuk Izin usaha mikro", never the ids, in both languages', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const s = await setup(t, db)
-    const html = await page(s.browser, `${s.issuer}/akun/aktivitas`)
-    t.match(html, '<strong>Kartu Tanda Penduduk (KTP) diambil oleh Dinas Contoh untuk Izin usaha mikro</strong>')
-    t.match(html, '<strong>Dinas Contoh diizinkan mengambil Kartu Tanda Penduduk (KTP) untuk Izin usaha mikro</strong>', 'the grant, by the same name')
-    t.match(html, '<strong>Kartu Tanda Penduduk (KTP) diunggah</strong>')
-    t.match(html, /diambil oleh Dinas Contoh untuk Izin usaha mikro<\/strong><br><span class="hint">\d{2}\.\d{2} WIB · alamat IP 10\.1\.2\.3<\/span>/, 'the agency is named once, in the sentence')
-    t.notMatch(html, 'dinas-contoh', 'no agency id')
-    t.notMatch(html, 'izin-usaha', 'no service id')
-    t.notMatch(html, 'aplikasi web', 'one agency, one name')
-    t.notMatch(html, /Dokumen diambil|Layanan:/)
+t.test(
+  'the activity record says "KTP diambil oleh Dinas Contoh untuk Izin usaha mikro", never the ids, in both languages',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const s = await setup(t, db)
+      const html = await page(s.browser, `${s.issuer}/akun/aktivitas`)
+      t.match(html, '<strong>Kartu Tanda Penduduk (KTP) diambil oleh Dinas Contoh untuk Izin usaha mikro</strong>')
+      t.match(
+        html,
+        '<strong>Dinas Contoh diizinkan mengambil Kartu Tanda Penduduk (KTP) untuk Izin usaha mikro</strong>',
+        'the grant, by the same name',
+      )
+      t.match(html, '<strong>Kartu Tanda Penduduk (KTP) diunggah</strong>')
+      t.match(
+        html,
+        /diambil oleh Dinas Contoh untuk Izin usaha mikro<\/strong><br><span class="hint">\d{2}\.\d{2} WIB · alamat IP 10\.1\.2\.3<\/span>/,
+        'the agency is named once, in the sentence',
+      )
+      t.notMatch(html, 'dinas-contoh', 'no agency id')
+      t.notMatch(html, 'izin-usaha', 'no service id')
+      t.notMatch(html, 'aplikasi web', 'one agency, one name')
+      t.notMatch(html, /Dokumen diambil|Layanan:/)
 
-    const en = await page(s.browser, `${s.issuer}/akun/aktivitas?lang=en`)
-    t.match(en, '<strong>Identity card (KTP) fetched by Example Agency for Micro business permit</strong>')
-    t.match(en, 'Access by agencies')
-    t.notMatch(en, 'dinas-contoh')
-  })
-})
+      const en = await page(s.browser, `${s.issuer}/akun/aktivitas?lang=en`)
+      t.match(en, '<strong>Identity card (KTP) fetched by Example Agency for Micro business permit</strong>')
+      t.match(en, 'Access by agencies')
+      t.notMatch(en, 'dinas-contoh')
+    })
+  },
+)
 
-t.test('the activity record is grouped by day in the regency\'s time zone, with a readable date heading', async (t) => {
+t.test("the activity record is grouped by day in the regency's time zone, with a readable date heading", async (t) => {
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
     // 20.30 UTC on 12 January is 03.30 on 13 January in Jakarta (UTC+7).
     await db.db
       .insertInto('audit_events')
-      .values({ at: new Date('2026-01-12T20:30:00Z'), event: 'auth.login.succeeded', actor: `citizen:${s.citizen.id}`, subject_id: s.citizen.id, data: '{}' })
+      .values({
+        at: new Date('2026-01-12T20:30:00Z'),
+        event: 'auth.login.succeeded',
+        actor: `citizen:${s.citizen.id}`,
+        subject_id: s.citizen.id,
+        data: '{}',
+      })
       .execute()
     const html = await page(s.browser, `${s.issuer}/akun/aktivitas`)
-    const today = new Intl.DateTimeFormat('id-ID', { timeZone: 'Asia/Jakarta', weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date())
-    t.match(html, `<h2 class="day-heading">${today}</h2>`, 'today\'s entries under today\'s date')
-    t.match(html, /<h2 class="day-heading">Selasa, 13 Januari 2026<\/h2>\s*<ul class="item-list">\s*<li>\s*<p><strong>Masuk ke akun<\/strong><br><span class="hint">03\.30 WIB · oleh Anda<\/span>/)
+    const today = new Intl.DateTimeFormat('id-ID', {
+      timeZone: 'Asia/Jakarta',
+      weekday: 'long',
+      day: 'numeric',
+      month: 'long',
+      year: 'numeric',
+    }).format(new Date())
+    t.match(html, `<h2 class="day-heading">${today}</h2>`, "today's entries under today's date")
+    t.match(
+      html,
+      /<h2 class="day-heading">Selasa, 13 Januari 2026<\/h2>\s*<ul class="item-list">\s*<li>\s*<p><strong>Masuk ke akun<\/strong><br><span class="hint">03\.30 WIB · oleh Anda<\/span>/,
+    )
     t.equal(html.match(/class="day-heading"/g)?.length, 2, 'one heading per day')
     t.ok(html.indexOf(today) < html.indexOf('13 Januari 2026'), 'newest day first')
     const en = await page(s.browser, `${s.issuer}/akun/aktivitas?lang=en`)
@@ -131,52 +176,77 @@ t.test('another regency time zone: days and times follow regency.timeZone (WITA)
     // 16.30 UTC on 12 January is 00.30 on 13 January in Makassar (UTC+8), still the 12th in Jakarta.
     await db.db
       .insertInto('audit_events')
-      .values({ at: new Date('2026-01-12T16:30:00Z'), event: 'auth.login.succeeded', actor: `citizen:${citizen.id}`, subject_id: citizen.id, data: '{}' })
+      .values({
+        at: new Date('2026-01-12T16:30:00Z'),
+        event: 'auth.login.succeeded',
+        actor: `citizen:${citizen.id}`,
+        subject_id: citizen.id,
+        data: '{}',
+      })
       .execute()
     const browser = new Browser()
     await signInToAccount(browser, issuer)
     const html = await page(browser, `${issuer}/akun/aktivitas`)
-    t.match(html, /<h2 class="day-heading">Selasa, 13 Januari 2026<\/h2>\s*<ul class="item-list">\s*<li>\s*<p><strong>Masuk ke akun<\/strong><br><span class="hint">00\.30 WITA · oleh Anda/)
+    t.match(
+      html,
+      /<h2 class="day-heading">Selasa, 13 Januari 2026<\/h2>\s*<ul class="item-list">\s*<li>\s*<p><strong>Masuk ke akun<\/strong><br><span class="hint">00\.30 WITA · oleh Anda/,
+    )
   })
 })
 
-t.test('the filter shows only access by agencies, or only access by officers, and works without script (links)', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const s = await setup(t, db)
-    const officerId = '6f1c1a8e-2b7a-4a57-9a8e-1d2c3b4a5f60'
-    await recordAudit(db.db, { event: 'citizen.looked_up', actor: `officer:${officerId}`, subjectId: s.citizen.id, data: { reason: 'pelayanan loket' } })
-    const all = await page(s.browser, `${s.issuer}/akun/aktivitas`)
-    t.match(all, '<a href="/akun/aktivitas" aria-current="page">Semua aktivitas</a>')
-    t.match(all, '<a href="/akun/aktivitas?oleh=instansi">Akses oleh instansi</a>')
-    t.match(all, '<a href="/akun/aktivitas?oleh=petugas">Akses oleh petugas</a>')
-    t.match(all, 'Masuk ke akun')
+t.test(
+  'the filter shows only access by agencies, or only access by officers, and works without script (links)',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const s = await setup(t, db)
+      const officerId = '6f1c1a8e-2b7a-4a57-9a8e-1d2c3b4a5f60'
+      await recordAudit(db.db, {
+        event: 'citizen.looked_up',
+        actor: `officer:${officerId}`,
+        subjectId: s.citizen.id,
+        data: { reason: 'pelayanan loket' },
+      })
+      const all = await page(s.browser, `${s.issuer}/akun/aktivitas`)
+      t.match(all, '<a href="/akun/aktivitas" aria-current="page">Semua aktivitas</a>')
+      t.match(all, '<a href="/akun/aktivitas?oleh=instansi">Akses oleh instansi</a>')
+      t.match(all, '<a href="/akun/aktivitas?oleh=petugas">Akses oleh petugas</a>')
+      t.match(all, 'Masuk ke akun')
 
-    const agencies = await page(s.browser, `${s.issuer}/akun/aktivitas?oleh=instansi`)
-    t.match(agencies, '<a href="/akun/aktivitas?oleh=instansi" aria-current="page">Akses oleh instansi</a>')
-    t.match(agencies, 'diambil oleh Dinas Contoh untuk Izin usaha mikro')
-    t.notMatch(agencies, 'Masuk ke akun', 'the citizen\'s own sign-in is not an agency\'s access')
-    t.notMatch(agencies, 'dilihat petugas')
-    t.notMatch(agencies, 'diizinkan mengambil', 'the citizen gave the grant: not an access by the agency')
+      const agencies = await page(s.browser, `${s.issuer}/akun/aktivitas?oleh=instansi`)
+      t.match(agencies, '<a href="/akun/aktivitas?oleh=instansi" aria-current="page">Akses oleh instansi</a>')
+      t.match(agencies, 'diambil oleh Dinas Contoh untuk Izin usaha mikro')
+      t.notMatch(agencies, 'Masuk ke akun', "the citizen's own sign-in is not an agency's access")
+      t.notMatch(agencies, 'dilihat petugas')
+      t.notMatch(agencies, 'diizinkan mengambil', 'the citizen gave the grant: not an access by the agency')
 
-    const officers = await page(s.browser, `${s.issuer}/akun/aktivitas?oleh=petugas`)
-    t.match(officers, '<strong>Data Anda dilihat petugas</strong>')
-    t.match(officers, 'oleh petugas')
-    t.notMatch(officers, 'diambil oleh')
-    t.notMatch(officers, 'Masuk ke akun')
+      const officers = await page(s.browser, `${s.issuer}/akun/aktivitas?oleh=petugas`)
+      t.match(officers, '<strong>Data Anda dilihat petugas</strong>')
+      t.match(officers, 'oleh petugas')
+      t.notMatch(officers, 'diambil oleh')
+      t.notMatch(officers, 'Masuk ke akun')
 
-    // Older pages keep the filter.
-    for (let i = 0; i < 31; i++) await recordAudit(db.db, { event: 'citizen.looked_up', actor: `officer:${officerId}`, subjectId: s.citizen.id })
-    const first = await page(s.browser, `${s.issuer}/akun/aktivitas?oleh=petugas`)
-    const older = /<a href="(\/akun\/aktivitas\?oleh=petugas&amp;sebelum=[^"]+)">Lihat aktivitas yang lebih lama<\/a>/.exec(first)?.[1]
-    t.ok(older, 'the older page link keeps oleh=petugas')
-    const second = await page(s.browser, `${s.issuer}${(older ?? '').replace(/&amp;/g, '&')}`)
-    t.match(second, 'dilihat petugas')
-    t.notMatch(second, 'Masuk ke akun')
-    t.match(second, '<a href="/akun/aktivitas?oleh=petugas">Kembali ke yang terbaru</a>')
+      // Older pages keep the filter.
+      for (let i = 0; i < 31; i++)
+        await recordAudit(db.db, { event: 'citizen.looked_up', actor: `officer:${officerId}`, subjectId: s.citizen.id })
+      const first = await page(s.browser, `${s.issuer}/akun/aktivitas?oleh=petugas`)
+      const older =
+        /<a href="(\/akun\/aktivitas\?oleh=petugas&amp;sebelum=[^"]+)">Lihat aktivitas yang lebih lama<\/a>/.exec(
+          first,
+        )?.[1]
+      t.ok(older, 'the older page link keeps oleh=petugas')
+      const second = await page(s.browser, `${s.issuer}${(older ?? '').replace(/&amp;/g, '&')}`)
+      t.match(second, 'dilihat petugas')
+      t.notMatch(second, 'Masuk ke akun')
+      t.match(second, '<a href="/akun/aktivitas?oleh=petugas">Kembali ke yang terbaru</a>')
 
-    t.equal((await s.browser.request(`${s.issuer}/akun/aktivitas?oleh=semua`)).status, 400, 'an unknown filter is refused')
-  })
-})
+      t.equal(
+        (await s.browser.request(`${s.issuer}/akun/aktivitas?oleh=semua`)).status,
+        400,
+        'an unknown filter is refused',
+      )
+    })
+  },
+)
 
 t.test('a filter with nothing to show says so in plain words', async (t) => {
   await eachDatabase(t, async (t, db) => {
@@ -184,17 +254,34 @@ t.test('a filter with nothing to show says so in plain words', async (t) => {
     await addCitizen(db.db, budi)
     const browser = new Browser()
     await signInToAccount(browser, issuer)
-    t.match(await page(browser, `${issuer}/akun/aktivitas?oleh=petugas`), 'Belum ada petugas yang mengakses data atau dokumen Anda.')
-    t.match(await page(browser, `${issuer}/akun/aktivitas?oleh=instansi&lang=en`), 'No agency has accessed your data or documents yet.')
+    t.match(
+      await page(browser, `${issuer}/akun/aktivitas?oleh=petugas`),
+      'Belum ada petugas yang mengakses data atau dokumen Anda.',
+    )
+    t.match(
+      await page(browser, `${issuer}/akun/aktivitas?oleh=instansi&lang=en`),
+      'No agency has accessed your data or documents yet.',
+    )
   })
 })
 
-t.test('a document\'s history names the agency and the service, grouped by day', async (t) => {
+t.test("a document's history names the agency and the service, grouped by day", async (t) => {
   await eachDatabase(t, async (t, db) => {
     const s = await setup(t, db)
     const html = await page(s.browser, `${s.issuer}/akun/dokumen/${s.documentId}`)
-    const today = new Intl.DateTimeFormat('id-ID', { timeZone: 'Asia/Jakarta', weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date())
-    t.match(html, new RegExp(`<h3 class="day-heading">${today}</h3>\\s*<ul class="item-list">\\s*<li><p><strong>Kartu Tanda Penduduk \\(KTP\\) diambil oleh Dinas Contoh untuk Izin usaha mikro</strong><br><span class="hint">\\d{2}\\.\\d{2} WIB · Versi 1</span>`))
+    const today = new Intl.DateTimeFormat('id-ID', {
+      timeZone: 'Asia/Jakarta',
+      weekday: 'long',
+      day: 'numeric',
+      month: 'long',
+      year: 'numeric',
+    }).format(new Date())
+    t.match(
+      html,
+      new RegExp(
+        `<h3 class="day-heading">${today}</h3>\\s*<ul class="item-list">\\s*<li><p><strong>Kartu Tanda Penduduk \\(KTP\\) diambil oleh Dinas Contoh untuk Izin usaha mikro</strong><br><span class="hint">\\d{2}\\.\\d{2} WIB · Versi 1</span>`,
+      ),
+    )
     t.notMatch(html, 'dinas-contoh')
     t.notMatch(html, 'izin-usaha')
     const en = await page(s.browser, `${s.issuer}/akun/dokumen/${s.documentId}?lang=en`)

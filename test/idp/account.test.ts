@@ -22,13 +22,26 @@ async function signInToAccount(browser: Browser, issuer: string, password = budi
 }
 
 async function sessionCount(db: TestDatabase, accountId: string): Promise<number> {
-  const rows = await db.db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Session').where('account_id', '=', accountId).execute()
+  const rows = await db.db
+    .selectFrom('oidc_payloads')
+    .select('id')
+    .where('model', '=', 'Session')
+    .where('account_id', '=', accountId)
+    .execute()
   return rows.length
 }
 
-async function post(browser: Browser, issuer: string, pagePath: string, action: string, fields: Record<string, string> = {}): Promise<Response> {
+async function post(
+  browser: Browser,
+  issuer: string,
+  pagePath: string,
+  action: string,
+  fields: Record<string, string> = {},
+): Promise<Response> {
   const html = await (await browser.request(`${issuer}${pagePath}`)).text()
-  return browser.request(new URL(formAction(html, action), issuer).toString(), { form: { _csrf: csrfFrom(html), ...fields } })
+  return browser.request(new URL(formAction(html, action), issuer).toString(), {
+    form: { _csrf: csrfFrom(html), ...fields },
+  })
 }
 
 t.test('without a session the account pages send the browser to sign in as the account client', async (t) => {
@@ -72,7 +85,7 @@ t.test('a signed-in citizen sees the profile, with the NIK masked', async (t) =>
     t.match(html, '12 Januari 1990')
     t.match(html, 'Laki-laki')
     t.match(html, 'Belum diverifikasi')
-    t.match(html, 'href="/session/end"', 'sign out is the provider\'s own logout')
+    t.match(html, 'href="/session/end"', "sign out is the provider's own logout")
     const en = await (await browser.request(`${issuer}/akun?lang=en`)).text()
     t.match(en, 'Hello, Budi Santoso.')
     t.match(en, '12 January 1990')
@@ -88,7 +101,10 @@ t.test('a mobile number is shown one way on every page: 0812-3456-7890, masked 0
     const form = await (await browser.request(`${issuer}/akun/kontak`)).text()
     t.match(form, 'value="0812-3456-7890"', 'the contact form')
     t.match(form, 'Contoh: 0812-3456-7890', 'its example')
-    const res = await post(browser, issuer, '/akun/kontak', '/akun/kontak', { email: budi.email, phone: '0813 1111 2222' })
+    const res = await post(browser, issuer, '/akun/kontak', '/akun/kontak', {
+      email: budi.email,
+      phone: '0813 1111 2222',
+    })
     t.equal(res.status, 303)
     const code = await (await browser.request(`${issuer}${res.headers.get('location') ?? ''}`)).text()
     t.match(code, '0813-****-*222', 'the code page')
@@ -104,27 +120,44 @@ t.test('changing the email sends a code to the new address, which verifies it', 
     const citizen = await addCitizen(db.db, budi)
     const browser = new Browser()
     await signInToAccount(browser, issuer)
-    const taken = await post(browser, issuer, '/akun/kontak', '/akun/kontak', { email: 'bukan email', phone: budi.phone })
+    const taken = await post(browser, issuer, '/akun/kontak', '/akun/kontak', {
+      email: 'bukan email',
+      phone: budi.phone,
+    })
     t.equal(taken.status, 400)
     t.match(await taken.text(), 'Alamat email tidak valid')
-    const res = await post(browser, issuer, '/akun/kontak', '/akun/kontak', { email: 'budi.baru@contoh.id', phone: budi.phone })
+    const res = await post(browser, issuer, '/akun/kontak', '/akun/kontak', {
+      email: 'budi.baru@contoh.id',
+      phone: budi.phone,
+    })
     t.equal(res.status, 303)
     t.equal(res.headers.get('location'), '/akun/verifikasi?jenis=email')
     const page = await (await browser.request(`${issuer}/akun/verifikasi?jenis=email`)).text()
     t.match(page, 'b***@contoh.id')
-    const msg = await db.db.selectFrom('outbox').select('body').where('recipient', '=', 'budi.baru@contoh.id').executeTakeFirstOrThrow()
+    const msg = await db.db
+      .selectFrom('outbox')
+      .select('body')
+      .where('recipient', '=', 'budi.baru@contoh.id')
+      .executeTakeFirstOrThrow()
     const code = /\b([0-9]{6})\b/.exec(msg.body)?.[1] ?? ''
     const ok = await browser.request(`${issuer}/akun/verifikasi?jenis=email`, { form: { _csrf: csrfFrom(page), code } })
     t.equal(ok.status, 303)
     t.equal(ok.headers.get('location'), '/akun?pesan=terverifikasi')
-    const row = await db.db.selectFrom('citizens').select(['email', 'email_verified']).where('id', '=', citizen.id).executeTakeFirstOrThrow()
+    const row = await db.db
+      .selectFrom('citizens')
+      .select(['email', 'email_verified'])
+      .where('id', '=', citizen.id)
+      .executeTakeFirstOrThrow()
     t.same(row, { email: 'budi.baru@contoh.id', email_verified: true })
     const noCode = (html: string) => /<p>(Belum menerima kode\?[^<]*)<\/p>/.exec(html)?.[1] ?? ''
     t.match(noCode(page), 'folder spam', 'the e-mail code page speaks of the spam folder')
     t.notMatch(noCode(page), /SMS|sinyal/)
 
     // A new phone number: the SMS wording, never the spam folder.
-    const phone = await post(browser, issuer, '/akun/kontak', '/akun/kontak', { email: 'budi.baru@contoh.id', phone: '0813 5555 6666' })
+    const phone = await post(browser, issuer, '/akun/kontak', '/akun/kontak', {
+      email: 'budi.baru@contoh.id',
+      phone: '0813 5555 6666',
+    })
     t.equal(phone.headers.get('location'), '/akun/verifikasi?jenis=hp')
     const smsPage = await (await browser.request(`${issuer}/akun/verifikasi?jenis=hp`)).text()
     t.match(noCode(smsPage), 'sinyal', 'the SMS code page says to wait and check the signal')
@@ -132,7 +165,7 @@ t.test('changing the email sends a code to the new address, which verifies it', 
   })
 })
 
-t.test('withdrawing an agency\'s access makes its refresh token fail', async (t) => {
+t.test("withdrawing an agency's access makes its refresh token fail", async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
     const citizen = await addCitizen(db.db, budi)
@@ -148,7 +181,10 @@ t.test('withdrawing an agency\'s access makes its refresh token fail', async (t)
       code_challenge_method: 'S256',
     })
     const callback = await signIn(browser, url.href, issuer, { username: budi.nik, password: budi.password })
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, idTokenExpected: true })
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: verifier,
+      idTokenExpected: true,
+    })
     t.ok(tokens.refresh_token)
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string)
     t.ok(refreshed.access_token, 'the refresh token works before')
@@ -162,7 +198,9 @@ t.test('withdrawing an agency\'s access makes its refresh token fail', async (t)
     t.match(html, 'Nama lengkap, tanggal lahir, dan jenis kelamin')
     t.notMatch(html, 'Akun Saya — Satu Pintu', 'the account pages themselves are not listed')
 
-    const revoke = await browser.request(`${issuer}/akun/instansi/cabut`, { form: { _csrf: csrfFrom(html), instansi: client.clientId } })
+    const revoke = await browser.request(`${issuer}/akun/instansi/cabut`, {
+      form: { _csrf: csrfFrom(html), instansi: client.clientId },
+    })
     t.equal(revoke.status, 303)
     const after = await (await browser.request(`${issuer}${revoke.headers.get('location') ?? ''}`)).text()
     t.match(after, 'Akses Dinas Kependudukan Uji sudah dicabut')
@@ -180,11 +218,18 @@ t.test('withdrawing an agency\'s access makes its refresh token fail', async (t)
       .where('model', 'in', ['Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode'])
       .execute()
     t.same(left, [], 'neither the grant nor any token of it is left')
-    const audit = await db.db.selectFrom('audit_events').select(['client_id']).where('subject_id', '=', citizen.id).where('event', '=', 'consent.revoked').execute()
+    const audit = await db.db
+      .selectFrom('audit_events')
+      .select(['client_id'])
+      .where('subject_id', '=', citizen.id)
+      .where('event', '=', 'consent.revoked')
+      .execute()
     t.same(audit, [{ client_id: client.clientId }])
 
     // Another citizen's client id in the form changes nothing.
-    const none = await browser.request(`${issuer}/akun/instansi/cabut`, { form: { _csrf: csrfFrom(html), instansi: 'dinas-lain-123' } })
+    const none = await browser.request(`${issuer}/akun/instansi/cabut`, {
+      form: { _csrf: csrfFrom(html), instansi: 'dinas-lain-123' },
+    })
     t.equal(none.status, 303)
   })
 })
@@ -209,11 +254,22 @@ t.test('signing out everywhere ends every session and refresh token', async (t) 
     const res = await laptop.request(`${issuer}/akun/perangkat/keluar-semua`, { form: { _csrf: csrfFrom(page) } })
     t.equal(res.status, 303)
     t.equal(res.headers.get('location'), '/akun/keluar-semua')
-    t.match(await (await laptop.request(`${issuer}/akun/keluar-semua`)).text(), 'Anda sudah keluar dari semua perangkat')
+    t.match(
+      await (await laptop.request(`${issuer}/akun/keluar-semua`)).text(),
+      'Anda sudah keluar dari semua perangkat',
+    )
     t.equal(await sessionCount(db, citizen.id), 0)
     for (const b of [phone, laptop]) t.equal((await b.request(`${issuer}/akun`)).status, 303, 'must sign in again')
-    const audit = await db.db.selectFrom('audit_events').select('data').where('subject_id', '=', citizen.id).where('event', '=', 'auth.logout').execute()
-    t.same(audit.map((a) => a.data), [{ scope: 'all_devices' }])
+    const audit = await db.db
+      .selectFrom('audit_events')
+      .select('data')
+      .where('subject_id', '=', citizen.id)
+      .where('event', '=', 'auth.logout')
+      .execute()
+    t.same(
+      audit.map((a) => a.data),
+      [{ scope: 'all_devices' }],
+    )
   })
 })
 
@@ -226,7 +282,9 @@ t.test('one other device can be signed out from the list', async (t) => {
     await signInToAccount(phone, issuer)
     await signInToAccount(laptop, issuer)
     const page = await (await laptop.request(`${issuer}/akun/perangkat`)).text()
-    const res = await laptop.request(`${issuer}/akun/perangkat/keluar`, { form: { _csrf: csrfFrom(page), perangkat: /name="perangkat" value="([^"]+)"/.exec(page)?.[1] ?? '' } })
+    const res = await laptop.request(`${issuer}/akun/perangkat/keluar`, {
+      form: { _csrf: csrfFrom(page), perangkat: /name="perangkat" value="([^"]+)"/.exec(page)?.[1] ?? '' },
+    })
     t.equal(res.status, 303)
     t.equal(await sessionCount(db, citizen.id), 1)
     t.equal((await laptop.request(`${issuer}/akun`)).status, 200, 'this device stays signed in')
@@ -246,19 +304,27 @@ t.test('changing the password needs the current one and signs out the other devi
 
     const form = await (await laptop.request(`${issuer}/akun/sandi`)).text()
     t.match(form, /id="current"[^>]*autocomplete="current-password"/)
-    const wrong = await laptop.request(`${issuer}/akun/sandi`, { form: { _csrf: csrfFrom(form), current: 'bukan kata sandinya', password: next, password2: next } })
+    const wrong = await laptop.request(`${issuer}/akun/sandi`, {
+      form: { _csrf: csrfFrom(form), current: 'bukan kata sandinya', password: next, password2: next },
+    })
     t.equal(wrong.status, 400)
     t.match(await wrong.text(), 'Kata sandi saat ini salah')
-    const missing = await laptop.request(`${issuer}/akun/sandi`, { form: { _csrf: csrfFrom(form), current: '', password: next, password2: next } })
+    const missing = await laptop.request(`${issuer}/akun/sandi`, {
+      form: { _csrf: csrfFrom(form), current: '', password: next, password2: next },
+    })
     t.equal(missing.status, 400)
     t.match(await missing.text(), 'Isi kata sandi Anda saat ini')
     t.equal((await authenticateCitizen(db.db, budi.nik, budi.password)).ok, true, 'unchanged so far')
 
-    const weak = await laptop.request(`${issuer}/akun/sandi`, { form: { _csrf: csrfFrom(form), current: budi.password, password: 'budisantoso', password2: 'budisantoso' } })
+    const weak = await laptop.request(`${issuer}/akun/sandi`, {
+      form: { _csrf: csrfFrom(form), current: budi.password, password: 'budisantoso', password2: 'budisantoso' },
+    })
     t.equal(weak.status, 400)
     t.match(await weak.text(), 'dibuat dari nama Anda')
 
-    const ok = await laptop.request(`${issuer}/akun/sandi`, { form: { _csrf: csrfFrom(form), current: budi.password, password: next, password2: next } })
+    const ok = await laptop.request(`${issuer}/akun/sandi`, {
+      form: { _csrf: csrfFrom(form), current: budi.password, password: next, password2: next },
+    })
     t.equal(ok.status, 303)
     t.equal(ok.headers.get('location'), '/akun?pesan=sandi')
     t.match(await (await laptop.request(`${issuer}/akun?pesan=sandi`)).text(), 'Kata sandi Anda sudah diganti')
@@ -276,14 +342,20 @@ t.test('the activity record lists sign-ins in plain words with the time in WIB',
     // A failed attempt first, then the real sign-in.
     const step = await browser.follow(`${issuer}/akun`, issuer)
     const login = await step.res.text()
-    await browser.request(new URL(formAction(login, '/login'), issuer).toString(), { form: { _csrf: csrfFrom(login), username: budi.nik, password: 'salah sekali' } })
+    await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+      form: { _csrf: csrfFrom(login), username: budi.nik, password: 'salah sekali' },
+    })
     await signInToAccount(browser, issuer)
     const html = await (await browser.request(`${issuer}/akun/aktivitas`)).text()
     t.match(html, 'Masuk ke akun')
     t.match(html, 'Percobaan masuk gagal')
     t.match(html, 'Akun dibuat')
-    t.match(html, /<h2 class="day-heading">[A-Z][a-z]+, \d{1,2} [A-Z][a-z]+ \d{4}<\/h2>/, 'under the day\'s heading')
-    t.match(html, /Percobaan masuk gagal \(kata sandi salah\)<\/strong><br><span class="hint">\d{2}\.\d{2} WIB · oleh seseorang yang belum masuk/, 'a failed attempt is not put on the citizen')
+    t.match(html, /<h2 class="day-heading">[A-Z][a-z]+, \d{1,2} [A-Z][a-z]+ \d{4}<\/h2>/, "under the day's heading")
+    t.match(
+      html,
+      /Percobaan masuk gagal \(kata sandi salah\)<\/strong><br><span class="hint">\d{2}\.\d{2} WIB · oleh seseorang yang belum masuk/,
+      'a failed attempt is not put on the citizen',
+    )
     t.match(html, /Masuk ke akun<\/strong><br><span class="hint">\d{2}\.\d{2} WIB · oleh Anda · alamat IP 127\.0\.0\.1/)
   })
 })
@@ -300,19 +372,38 @@ t.test('the data download holds the profile and the activity, never the password
     t.match(res.headers.get('content-type'), /^application\/json/)
     t.equal(res.headers.get('cache-control'), 'no-store')
     const text = await res.text()
-    const data = JSON.parse(text) as { profile: Record<string, unknown>; activity: { event: string }[]; sessions: unknown[]; agencies: unknown[] }
-    t.equal(data.profile.nik, budi.nik, 'the citizen\'s own NIK, in full')
+    const data = JSON.parse(text) as {
+      profile: Record<string, unknown>
+      activity: { event: string }[]
+      sessions: unknown[]
+      agencies: unknown[]
+    }
+    t.equal(data.profile.nik, budi.nik, "the citizen's own NIK, in full")
     t.equal(data.profile.name, budi.name)
     t.equal(data.profile.sub, citizen.id)
     t.ok(data.activity.some((e) => e.event === 'auth.login.succeeded'))
     t.ok(data.activity.some((e) => e.event === 'account.registered'))
     t.equal(data.sessions.length, 1)
     t.notMatch(text, /argon2|password_hash|passwordHash/i, 'no password hash')
-    const hash = await db.db.selectFrom('citizens').select('password_hash').where('id', '=', citizen.id).executeTakeFirstOrThrow()
+    const hash = await db.db
+      .selectFrom('citizens')
+      .select('password_hash')
+      .where('id', '=', citizen.id)
+      .executeTakeFirstOrThrow()
     t.notMatch(text, hash.password_hash ?? 'never', 'not even its parts')
-    const session = await db.db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Session').where('account_id', '=', citizen.id).executeTakeFirstOrThrow()
+    const session = await db.db
+      .selectFrom('oidc_payloads')
+      .select('id')
+      .where('model', '=', 'Session')
+      .where('account_id', '=', citizen.id)
+      .executeTakeFirstOrThrow()
     t.notMatch(text, session.id, 'no session id')
-    const audit = await db.db.selectFrom('audit_events').select('actor').where('subject_id', '=', citizen.id).where('event', '=', 'data.exported').execute()
+    const audit = await db.db
+      .selectFrom('audit_events')
+      .select('actor')
+      .where('subject_id', '=', citizen.id)
+      .where('event', '=', 'data.exported')
+      .execute()
     t.same(audit, [{ actor: `citizen:${citizen.id}` }])
   })
 })

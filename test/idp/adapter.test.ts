@@ -47,7 +47,15 @@ function newId(prefix = 'id'): string {
 /** A payload shaped like oidc-provider's for `model`, with the indexed fields filled in. */
 function payloadFor(model: string, id: string, extra: Partial<AdapterPayload> = {}): AdapterPayload {
   const now = Math.floor(Date.now() / 1000)
-  const base: AdapterPayload = { jti: id, kind: model, iat: now, exp: now + 300, clientId: 'dinas-uji', accountId: 'acc-1', grantId: 'grant-1' }
+  const base: AdapterPayload = {
+    jti: id,
+    kind: model,
+    iat: now,
+    exp: now + 300,
+    clientId: 'dinas-uji',
+    accountId: 'acc-1',
+    grantId: 'grant-1',
+  }
   if (model === 'Session') Object.assign(base, { uid: `uid-${id}`, loginTs: now })
   if (model === 'DeviceCode') Object.assign(base, { userCode: `UC-${id}` })
   if (model === 'Interaction') Object.assign(base, { uid: id })
@@ -74,7 +82,12 @@ async function consumedSecondsAgo(db: TestDatabase, model: string, id: string, s
 
 /** Runs `fn` as if inside one HTTP request handed to oidc-provider (src/idp/app.ts). */
 function inRequest<T>(fn: () => Promise<T>): Promise<T> {
-  const state = { request: {} as unknown as FastifyRequest, reply: {} as unknown as FastifyReply, graceReplays: new Set<string>(), audits: [] }
+  const state = {
+    request: {} as unknown as FastifyRequest,
+    reply: {} as unknown as FastifyReply,
+    graceReplays: new Set<string>(),
+    audits: [],
+  }
   return providerRequest.run(state, fn)
 }
 
@@ -105,7 +118,9 @@ t.test('upsert then find returns the same payload, for every model, kept apart b
     const adapter = adapters(db)
     const id = newId('shared')
     // Built once: payloadFor stamps the current time, which may tick between two calls.
-    const written = new Map(models.map((m) => [m, payloadFor(m, id, { note: `for ${m}`, nested: { list: [1, 'two', { three: true }] } })]))
+    const written = new Map(
+      models.map((m) => [m, payloadFor(m, id, { note: `for ${m}`, nested: { list: [1, 'two', { three: true }] } })]),
+    )
     for (const model of models) await adapter(model).upsert(id, written.get(model) as AdapterPayload, 300)
     for (const model of models) {
       const found = await adapter(model).find(id)
@@ -131,7 +146,11 @@ t.test('upsert of an existing id replaces the payload and the expiry', async (t)
     t.equal(row.account_id, 'second', 'the indexed column follows the payload')
     t.ok(row.expires_at !== null && row.expires_at.getTime() > Date.now() + 500_000, 'the new expiry')
     await adapter.upsert(id, payloadFor('Session', id), undefined)
-    const forever = await db.db.selectFrom('oidc_payloads').select('expires_at').where('id', '=', id).executeTakeFirstOrThrow()
+    const forever = await db.db
+      .selectFrom('oidc_payloads')
+      .select('expires_at')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow()
     t.equal(forever.expires_at, null, 'no expiresIn: no expiry')
   })
 })
@@ -181,14 +200,22 @@ t.test('find, findByUid and findByUserCode never return an expired row', async (
 t.test('consume marks a row consumed, and find and findByUserCode report when', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const adapter = adapters(db)
-    for (const model of ['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'] as const) {
+    for (const model of [
+      'AuthorizationCode',
+      'RefreshToken',
+      'DeviceCode',
+      'BackchannelAuthenticationRequest',
+    ] as const) {
       const id = newId()
       await adapter(model).upsert(id, payloadFor(model, id), 300)
       const before = Math.floor(Date.now() / 1000)
       await adapter(model).consume(id)
       const found = await adapter(model).find(id)
       const consumed = found?.consumed
-      t.ok(typeof consumed === 'number' && consumed >= before - 5 && consumed <= before + 5, `${model}: consumed at about now (${String(consumed)})`)
+      t.ok(
+        typeof consumed === 'number' && consumed >= before - 5 && consumed <= before + 5,
+        `${model}: consumed at about now (${String(consumed)})`,
+      )
       t.equal(found?.jti, id, `${model}: the rest of the payload is intact`)
     }
     const did = newId()
@@ -256,9 +283,14 @@ t.test("revokeByGrantId removes that grant's rows of that model, and nothing els
   await eachDatabase(t, async (t, db) => {
     const adapter = adapters(db)
     const ids = { mine: [newId(), newId()], other: newId(), refresh: newId() }
-    for (const id of ids.mine) await adapter('AccessToken').upsert(id, payloadFor('AccessToken', id, { grantId: 'g-revoke' }), 300)
+    for (const id of ids.mine)
+      await adapter('AccessToken').upsert(id, payloadFor('AccessToken', id, { grantId: 'g-revoke' }), 300)
     await adapter('AccessToken').upsert(ids.other, payloadFor('AccessToken', ids.other, { grantId: 'g-keep' }), 300)
-    await adapter('RefreshToken').upsert(ids.refresh, payloadFor('RefreshToken', ids.refresh, { grantId: 'g-revoke' }), 300)
+    await adapter('RefreshToken').upsert(
+      ids.refresh,
+      payloadFor('RefreshToken', ids.refresh, { grantId: 'g-revoke' }),
+      300,
+    )
     await adapter('AccessToken').revokeByGrantId('g-revoke')
     for (const id of ids.mine) t.equal(await adapter('AccessToken').find(id), undefined, 'revoked')
     t.ok(await adapter('AccessToken').find(ids.other), "another grant's token stays")
@@ -339,7 +371,11 @@ t.test('after the grace window, or with a grace of 0, a consumed refresh token i
     await adapters(db)('RefreshToken').consume(late)
     await consumedSecondsAgo(db, 'RefreshToken', late, grace + 1)
     t.type((await inRequest(() => adapters(db)('RefreshToken').find(late)))?.consumed, 'number', 'after the window')
-    await t.rejects(inRequest(() => adapters(db)('RefreshToken').consume(late)), errors.InvalidGrant, 'and cannot be consumed again')
+    await t.rejects(
+      inRequest(() => adapters(db)('RefreshToken').consume(late)),
+      errors.InvalidGrant,
+      'and cannot be consumed again',
+    )
 
     const off = newId()
     const noGrace = adapters(db, 0)
@@ -356,7 +392,11 @@ t.test('only refresh tokens, and only inside a provider request, have a grace wi
       await adapters(db)(model).upsert(id, payloadFor(model, id), 300)
       await adapters(db)(model).consume(id)
       t.type((await inRequest(() => adapters(db)(model).find(id)))?.consumed, 'number', `${model}: consumed at once`)
-      await t.rejects(inRequest(() => adapters(db)(model).consume(id)), errors.InvalidGrant, `${model}: a second consume is refused`)
+      await t.rejects(
+        inRequest(() => adapters(db)(model).consume(id)),
+        errors.InvalidGrant,
+        `${model}: a second consume is refused`,
+      )
     }
     const id = newId()
     await adapters(db)('RefreshToken').upsert(id, payloadFor('RefreshToken', id), 300)
@@ -370,7 +410,12 @@ t.test('only refresh tokens, and only inside a provider request, have a grace wi
 t.test('the Client model reads registered clients and refuses writes', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const prepared = prepareClient(
-      { name: 'Aplikasi Uji', agencyId: 'dinas-uji', redirectUris: ['https://rp.example.go.id/cb'], authMethod: 'client_secret_basic' },
+      {
+        name: 'Aplikasi Uji',
+        agencyId: 'dinas-uji',
+        redirectUris: ['https://rp.example.go.id/cb'],
+        authMethod: 'client_secret_basic',
+      },
       { allowLoopbackHttp: false },
     )
     await insertClient(db.db, prepared)

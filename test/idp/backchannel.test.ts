@@ -10,8 +10,13 @@ t.test('"sign out everywhere" on the account page tells every relying party (bac
     const { port, received } = await backchannelReceiver(t)
     const { issuer } = await startIdp(t, db, { idp: { backchannelLogoutHosts: ['127.0.0.1'] } })
     await addCitizen(db.db)
-    const client = await registerClient(db, { redirectUris: ['http://127.0.0.1:9/cb'], backchannelLogoutUri: `http://127.0.0.1:${port}/bcl` })
-    const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, { execute: [oidc.allowInsecureRequests] })
+    const client = await registerClient(db, {
+      redirectUris: ['http://127.0.0.1:9/cb'],
+      backchannelLogoutUri: `http://127.0.0.1:${port}/bcl`,
+    })
+    const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, {
+      execute: [oidc.allowInsecureRequests],
+    })
     const browser = new Browser()
     const verifier = oidc.randomPKCECodeVerifier()
     const url = oidc.buildAuthorizationUrl(config, {

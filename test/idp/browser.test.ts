@@ -20,7 +20,9 @@ const artifacts = path.join(projectRoot, 'test-artifacts', 'idp')
 /** A relying party an agency might write: sign-in, a page with the citizen's name, sign-out. */
 async function startRp(t: Tap, issuer: string, clientId: string, clientSecret: string, port: number) {
   const base = `http://127.0.0.1:${port}`
-  const config = await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] })
+  const config = await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
+    execute: [oidc.allowInsecureRequests],
+  })
   const pending = new Map<string, { verifier: string; nonce: string }>()
   let signedIn: { name: string; idToken: string } | undefined
   const server = http.createServer((req, res) => {
@@ -44,17 +46,28 @@ async function startRp(t: Tap, issuer: string, clientId: string, clientSecret: s
         const state = url.searchParams.get('state') ?? ''
         const p = pending.get(state)
         if (!p) return void res.writeHead(400).end('unknown state')
-        const tokens = await oidc.authorizationCodeGrant(config, url, { pkceCodeVerifier: p.verifier, expectedState: state, expectedNonce: p.nonce })
+        const tokens = await oidc.authorizationCodeGrant(config, url, {
+          pkceCodeVerifier: p.verifier,
+          expectedState: state,
+          expectedNonce: p.nonce,
+        })
         const info = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()?.sub ?? '')
         signedIn = { name: String(info.name), idToken: tokens.id_token ?? '' }
         res.writeHead(303, { location: '/' }).end()
       } else if (url.pathname === '/logout') {
-        const to = oidc.buildEndSessionUrl(config, { id_token_hint: signedIn?.idToken ?? '', post_logout_redirect_uri: `${base}/` })
+        const to = oidc.buildEndSessionUrl(config, {
+          id_token_hint: signedIn?.idToken ?? '',
+          post_logout_redirect_uri: `${base}/`,
+        })
         signedIn = undefined
         res.writeHead(303, { location: to.href }).end()
       } else {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-        res.end(signedIn ? `<h1>Selamat datang, ${signedIn.name}</h1><a href="/logout">Keluar</a>` : '<h1>Layanan Uji</h1><a href="/login">Masuk</a>')
+        res.end(
+          signedIn
+            ? `<h1>Selamat datang, ${signedIn.name}</h1><a href="/logout">Keluar</a>`
+            : '<h1>Layanan Uji</h1><a href="/login">Masuk</a>',
+        )
       }
     })().catch((err: unknown) => res.writeHead(500).end(String(err)))
   })
@@ -88,10 +101,23 @@ t.test(
 
     const browser: Chromium = await chromium.launch({
       executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
     t.teardown(() => browser.close())
-    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: 'id-ID' })
+    const context = await browser.newContext({
+      viewport: { width: 360, height: 740 },
+      javaScriptEnabled: false,
+      locale: 'id-ID',
+    })
     const page = await context.newPage()
 
     await page.goto(`${rp}/`)
@@ -116,13 +142,21 @@ t.test(
     await page.click('button:has-text("Daftar")')
     await shot(page, '03-verifikasi')
 
-    const message = await db.db.selectFrom('outbox').select('body').where('recipient', '=', 'siti@contoh.id').executeTakeFirstOrThrow()
+    const message = await db.db
+      .selectFrom('outbox')
+      .select('body')
+      .where('recipient', '=', 'siti@contoh.id')
+      .executeTakeFirstOrThrow()
     const code = /\b(\d{6})\b/.exec(message.body)?.[1] ?? ''
     t.match(code, /^\d{6}$/, 'a code was sent to the outbox')
     await page.fill('#code', code)
     await page.click('button:has-text("Verifikasi")')
     await shot(page, '04-terverifikasi')
-    const citizen = await db.db.selectFrom('citizens').select(['email_verified']).where('nik', '=', '3201014303850002').executeTakeFirstOrThrow()
+    const citizen = await db.db
+      .selectFrom('citizens')
+      .select(['email_verified'])
+      .where('nik', '=', '3201014303850002')
+      .executeTakeFirstOrThrow()
     t.equal(citizen.email_verified, true, 'the e-mail is verified')
 
     // Back to the sign-in the relying party started.

@@ -38,11 +38,14 @@ t.test('a clients file creates relying parties, and applying it again updates th
 
 t.test('one bad entry stops the whole file, naming the entry, and writes nothing', async (t) => {
   await eachDatabase(t, async (t, db) => {
-    const f = file(t, `${good}  - client_id: bad-one
+    const f = file(
+      t,
+      `${good}  - client_id: bad-one
     name: Buruk
     agency: dinas-x
     redirect_uris: [http://evil.example/cb]
-`)
+`,
+    )
     const err = await applyClientsFile(db.db, f, { allowLoopbackHttp: false }).then(
       () => undefined,
       (e: unknown) => e,

@@ -33,7 +33,10 @@ function refusal(uri: string, policy: ClientPolicy): string | undefined {
 }
 
 t.test('redirect URIs: https is accepted, http only for loopback in development', async (t) => {
-  for (const uri of ['https://layanan.sukamaju.go.id/cb', 'https://layanan.sukamaju.go.id:8443/oidc/callback?tenant=a']) {
+  for (const uri of [
+    'https://layanan.sukamaju.go.id/cb',
+    'https://layanan.sukamaju.go.id:8443/oidc/callback?tenant=a',
+  ]) {
     t.equal(refusal(uri, production), undefined, `production accepts ${uri}`)
   }
   for (const uri of ['http://localhost:8081/cb', 'http://127.0.0.1:8081/cb', 'http://[::1]:8081/cb']) {
@@ -78,32 +81,65 @@ t.test('redirect URIs: no wildcards, no fragments, no user information, nothing 
 })
 
 t.test('every URI a client registers is checked: redirect, post-logout and back-channel logout', async (t) => {
-  const base: ClientInput = { name: 'Aplikasi Uji', agencyId: 'dinas-uji', redirectUris: ['https://rp.example.go.id/cb'], authMethod: 'client_secret_basic' }
-  t.throws(() => prepareClient({ ...base, redirectUris: ['https://rp.example.go.id/cb', 'https://*.example.go.id/cb'] }, production), {
-    name: 'ClientError',
-    field: 'redirect_uris[1]',
-  })
+  const base: ClientInput = {
+    name: 'Aplikasi Uji',
+    agencyId: 'dinas-uji',
+    redirectUris: ['https://rp.example.go.id/cb'],
+    authMethod: 'client_secret_basic',
+  }
+  t.throws(
+    () =>
+      prepareClient(
+        { ...base, redirectUris: ['https://rp.example.go.id/cb', 'https://*.example.go.id/cb'] },
+        production,
+      ),
+    {
+      name: 'ClientError',
+      field: 'redirect_uris[1]',
+    },
+  )
   t.throws(() => prepareClient({ ...base, postLogoutRedirectUris: ['https://rp.example.go.id/bye#x'] }, production), {
     name: 'ClientError',
     field: 'post_logout_redirect_uris[0]',
   })
-  t.throws(() => prepareClient({ ...base, backchannelLogoutUri: 'http://rp.example.go.id/bc' }, production), { name: 'ClientError', field: 'backchannel_logout_uri' })
-  t.throws(() => prepareClient({ ...base, redirectUris: [] }, production), { name: 'ClientError', field: 'redirect_uris' })
+  t.throws(() => prepareClient({ ...base, backchannelLogoutUri: 'http://rp.example.go.id/bc' }, production), {
+    name: 'ClientError',
+    field: 'backchannel_logout_uri',
+  })
+  t.throws(() => prepareClient({ ...base, redirectUris: [] }, production), {
+    name: 'ClientError',
+    field: 'redirect_uris',
+  })
   const ok = prepareClient({ ...base, postLogoutRedirectUris: ['https://rp.example.go.id/bye'] }, production)
-  t.same(ok.metadata.redirect_uris, ['https://rp.example.go.id/cb'], 'stored exactly as given (compared by exact match)')
+  t.same(
+    ok.metadata.redirect_uris,
+    ['https://rp.example.go.id/cb'],
+    'stored exactly as given (compared by exact match)',
+  )
 })
 
 t.test('a client secret is stored only as its digest and compared in constant time', async (t) => {
   await eachDatabase(t, async (t, db) => {
-    const prepared = await registerClient(db, { redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+    const prepared = await registerClient(db, {
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      scopes: ['openid'],
+    })
     const secret = prepared.secret ?? ''
     t.ok(secret.length >= 43, 'at least 256 bits, shown once')
-    const row = await db.db.selectFrom('oidc_clients').selectAll().where('client_id', '=', prepared.clientId).executeTakeFirstOrThrow()
+    const row = await db.db
+      .selectFrom('oidc_clients')
+      .selectAll()
+      .where('client_id', '=', prepared.clientId)
+      .executeTakeFirstOrThrow()
     t.equal(row.metadata.client_secret, hashClientSecret(secret), 'the digest is what is stored')
     t.match(String(row.metadata.client_secret), /^sha256:[A-Za-z0-9_-]{43}$/)
     t.notOk(JSON.stringify(row).includes(secret), 'the secret itself appears nowhere in the row')
     t.ok(clientSecretMatches(String(row.metadata.client_secret), secret))
-    t.notOk(clientSecretMatches(String(row.metadata.client_secret), String(row.metadata.client_secret)), 'the digest is not a password')
+    t.notOk(
+      clientSecretMatches(String(row.metadata.client_secret), String(row.metadata.client_secret)),
+      'the digest is not a password',
+    )
     t.notOk(clientSecretMatches(undefined, secret))
     t.notOk(clientSecretMatches('plain-secret', 'plain-secret'), 'a stored value that is not a digest never matches')
 
@@ -115,7 +151,11 @@ t.test('a client secret is stored only as its digest and compared in constant ti
   })
 })
 
-async function clientCredentials(idp: RunningIdp, clientId: string, secret: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function clientCredentials(
+  idp: RunningIdp,
+  clientId: string,
+  secret: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${idp.issuer}/token`, {
     method: 'POST',
     headers: {
@@ -130,7 +170,11 @@ async function clientCredentials(idp: RunningIdp, clientId: string, secret: stri
 t.test('rotating a secret stops the old one at once over HTTP; the new one works', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const idp = await startIdp(t, db)
-    const prepared = await registerClient(db, { redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+    const prepared = await registerClient(db, {
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      scopes: ['openid'],
+    })
     const old = prepared.secret ?? ''
     t.equal((await clientCredentials(idp, prepared.clientId, old)).status, 200, 'the old secret works before')
 
@@ -143,16 +187,23 @@ t.test('rotating a secret stops the old one at once over HTTP; the new one works
 
     t.equal(await rotateClientSecret(db.db, 'no-such-client'), undefined)
     const pub = await registerClient(db, { redirectUris: ['https://rp.example.go.id/cb'], authMethod: 'none' })
-    await t.rejects(rotateClientSecret(db.db, pub.clientId), { name: 'ClientError', field: 'auth_method' }, 'a public client has no secret')
+    await t.rejects(
+      rotateClientSecret(db.db, pub.clientId),
+      { name: 'ClientError', field: 'auth_method' },
+      'a public client has no secret',
+    )
   })
 })
 
-t.test("removing a client deletes its codes, tokens and grants, and its tokens stop working", async (t) => {
+t.test('removing a client deletes its codes, tokens and grants, and its tokens stop working', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const idp = await startIdp(t, db)
     await addCitizen(db.db)
     const redirectUri = 'https://rp.example.go.id/cb'
-    const doomed = await registerClient(db, { redirectUris: [redirectUri], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] })
+    const doomed = await registerClient(db, {
+      redirectUris: [redirectUri],
+      grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+    })
     const keeper = await registerClient(db, { redirectUris: [redirectUri] })
 
     async function codeFlowTokens(client: { clientId: string; secret: string | undefined }, browser: Browser) {
@@ -168,14 +219,21 @@ t.test("removing a client deletes its codes, tokens and grants, and its tokens s
         code_challenge_method: 'S256',
       }
       for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v)
-      const callback = new URL(await signIn(browser, u.href, idp.issuer, { username: budi.nik, password: budi.password }))
+      const callback = new URL(
+        await signIn(browser, u.href, idp.issuer, { username: budi.nik, password: budi.password }),
+      )
       const res = await fetch(`${idp.issuer}/token`, {
         method: 'POST',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
           authorization: `Basic ${Buffer.from(`${client.clientId}:${client.secret ?? ''}`).toString('base64')}`,
         },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code') ?? '', redirect_uri: redirectUri, code_verifier: verifier }),
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: callback.searchParams.get('code') ?? '',
+          redirect_uri: redirectUri,
+          code_verifier: verifier,
+        }),
       })
       return (await res.json()) as { access_token: string; refresh_token: string }
     }
@@ -185,19 +243,33 @@ t.test("removing a client deletes its codes, tokens and grants, and its tokens s
     const keeperTokens = await codeFlowTokens(keeper, browser)
     t.equal((await clientCredentials(idp, doomed.clientId, doomed.secret ?? '')).status, 200)
     const rowsOf = async (clientId: string) =>
-      (await db.db.selectFrom('oidc_payloads').select(['model', 'payload']).execute()).filter((r) => r.payload.clientId === clientId).map((r) => r.model).sort()
+      (await db.db.selectFrom('oidc_payloads').select(['model', 'payload']).execute())
+        .filter((r) => r.payload.clientId === clientId)
+        .map((r) => r.model)
+        .sort()
     const before = await rowsOf(doomed.clientId)
     // (Its client-credentials tokens for the gateway are JWTs, not stored: they die with their ≤ 10 min lifetime.)
-    for (const model of ['AccessToken', 'AuthorizationCode', 'Grant', 'RefreshToken']) t.ok(before.includes(model), `a ${model} row before`)
+    for (const model of ['AccessToken', 'AuthorizationCode', 'Grant', 'RefreshToken'])
+      t.ok(before.includes(model), `a ${model} row before`)
 
     t.equal(await removeClient(db.db, doomed.clientId), true)
     t.same(await rowsOf(doomed.clientId), [], 'nothing of the client is left in oidc_payloads')
-    t.notOk(await db.db.selectFrom('oidc_clients').select('client_id').where('client_id', '=', doomed.clientId).executeTakeFirst())
+    t.notOk(
+      await db.db
+        .selectFrom('oidc_clients')
+        .select('client_id')
+        .where('client_id', '=', doomed.clientId)
+        .executeTakeFirst(),
+    )
     t.ok((await rowsOf(keeper.clientId)).length > 0, "another client's rows stay")
 
-    const userinfo = await fetch(`${idp.issuer}/me`, { headers: { authorization: `Bearer ${doomedTokens.access_token}` } })
+    const userinfo = await fetch(`${idp.issuer}/me`, {
+      headers: { authorization: `Bearer ${doomedTokens.access_token}` },
+    })
     t.equal(userinfo.status, 401, "the removed client's access token is refused")
-    const keeperInfo = await fetch(`${idp.issuer}/me`, { headers: { authorization: `Bearer ${keeperTokens.access_token}` } })
+    const keeperInfo = await fetch(`${idp.issuer}/me`, {
+      headers: { authorization: `Bearer ${keeperTokens.access_token}` },
+    })
     t.equal(keeperInfo.status, 200, "the other client's token still works")
     const refreshed = await fetch(`${idp.issuer}/token`, {
       method: 'POST',

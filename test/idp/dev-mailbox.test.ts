@@ -14,7 +14,11 @@ import { chromiumMissing, phonePage } from '../helpers/stack.ts'
 const development = {
   env: 'development',
   demo: false,
-  delivery: { worker: { enabled: true, pollMs: 100 }, email: { transport: 'dev-mailbox' }, sms: { provider: 'dev-mailbox' } },
+  delivery: {
+    worker: { enabled: true, pollMs: 100 },
+    email: { transport: 'dev-mailbox' },
+    sms: { provider: 'dev-mailbox' },
+  },
 }
 
 t.test('in development, the mailbox page shows the mail and SMS the worker delivered', async (t) => {
@@ -23,7 +27,10 @@ t.test('in development, the mailbox page shows the mail and SMS the worker deliv
     const c = await addCitizen(db.db)
     await markEmailVerified(db.db, c.id, budi.email)
     await markPhoneVerified(db.db, c.id, budi.phone)
-    await setCitizenPassword(db.db, c.id, 'teh manis di warung sore', { regencyName: 'Sukamaju', noticeOptions: { issuer: idp.issuer } })
+    await setCitizenPassword(db.db, c.id, 'teh manis di warung sore', {
+      regencyName: 'Sukamaju',
+      noticeOptions: { issuer: idp.issuer },
+    })
     const deadline = Date.now() + 15_000
     let rows: Array<{ status: string; provider: string | null; channel: string }> = []
     while (Date.now() < deadline) {
@@ -31,7 +38,10 @@ t.test('in development, the mailbox page shows the mail and SMS the worker deliv
       if (rows.length === 2 && rows.every((r) => r.status === 'sent')) break
       await new Promise((r) => setTimeout(r, 100))
     }
-    t.strictSame(rows.map((r) => `${r.channel}:${r.status}:${r.provider}`).sort(), ['email:sent:dev-mailbox', 'sms:sent:dev-mailbox'])
+    t.strictSame(rows.map((r) => `${r.channel}:${r.status}:${r.provider}`).sort(), [
+      'email:sent:dev-mailbox',
+      'sms:sent:dev-mailbox',
+    ])
 
     const res = await fetch(`${idp.issuer}/dev/kotak-surat`)
     t.equal(res.status, 200)
@@ -52,7 +62,11 @@ t.test('in development, the mailbox page shows the mail and SMS the worker deliv
     t.match(detail, /&lt;[0-9a-f-]{36}@localhost&gt;/, 'the Message-ID comes from the outbox row')
     const part = await fetch(`${idp.issuer}${/href="(\/dev\/kotak-surat\/\d+\/html)"/.exec(detail)?.[1]}`)
     t.equal(part.status, 200)
-    t.match(part.headers.get('content-security-policy'), /^sandbox; default-src 'none'/, 'the HTML part is shown sandboxed')
+    t.match(
+      part.headers.get('content-security-policy'),
+      /^sandbox; default-src 'none'/,
+      'the HTML part is shown sandboxed',
+    )
     t.match(await part.text(), /<h1[^>]*>Kata sandi Satu Pintu Anda diganti<\/h1>/)
     t.equal((await fetch(`${idp.issuer}/dev/kotak-surat/99999`)).status, 404)
 
@@ -60,31 +74,49 @@ t.test('in development, the mailbox page shows the mail and SMS the worker deliv
       const page = await phonePage(t)
       await page.goto(`${idp.issuer}/dev/kotak-surat`)
       await page.screenshot({ path: '/tmp/delivery-kotak-surat-360.png', fullPage: true })
-      const overflow = await page.evaluate('document.documentElement.scrollWidth > document.documentElement.clientWidth')
+      const overflow = await page.evaluate(
+        'document.documentElement.scrollWidth > document.documentElement.clientWidth',
+      )
       t.equal(overflow, false, 'no sideways scrolling at 360 px')
     }
   })
 })
 
-t.test('outside development the mailbox page does not exist: 404, and production refuses the dev mailbox', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const production = testConfig({
-      env: 'production',
-      demo: false,
-      idp: { issuer: 'https://akun.sukamajukab.go.id' },
-      gateway: { publicUrl: 'https://layanan.sukamajukab.go.id' },
-      secrets: { keyEncryptionKey: 'k'.repeat(40) },
+t.test(
+  'outside development the mailbox page does not exist: 404, and production refuses the dev mailbox',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const production = testConfig({
+        env: 'production',
+        demo: false,
+        idp: { issuer: 'https://akun.sukamajukab.go.id' },
+        gateway: { publicUrl: 'https://layanan.sukamajukab.go.id' },
+        secrets: { keyEncryptionKey: 'k'.repeat(40) },
+      })
+      const app = await buildIdp({ config: production, database: db, logger: silentLogger(), keyEncryption: testKek })
+      t.teardown(() => app.close())
+      for (const url of ['/dev/kotak-surat', '/dev/kotak-surat/1', '/dev/kotak-surat/1/html']) {
+        // With the issuer's Host, as every request reaching it has (a foreign one is 421).
+        const res = await app.inject({
+          method: 'GET',
+          url,
+          headers: { accept: 'text/html', host: 'akun.sukamajukab.go.id' },
+          remoteAddress: '127.0.0.1',
+        })
+        t.equal(res.statusCode, 404, `${url} in production`)
+      }
     })
-    const app = await buildIdp({ config: production, database: db, logger: silentLogger(), keyEncryption: testKek })
-    t.teardown(() => app.close())
-    for (const url of ['/dev/kotak-surat', '/dev/kotak-surat/1', '/dev/kotak-surat/1/html']) {
-      // With the issuer's Host, as every request reaching it has (a foreign one is 421).
-      const res = await app.inject({ method: 'GET', url, headers: { accept: 'text/html', host: 'akun.sukamajukab.go.id' }, remoteAddress: '127.0.0.1' })
-      t.equal(res.statusCode, 404, `${url} in production`)
-    }
-  })
-  t.throws(
-    () => testConfig({ env: 'production', demo: false, idp: { issuer: 'https://a.example.id' }, gateway: { publicUrl: 'https://b.example.id' }, secrets: { keyEncryptionKey: 'k'.repeat(40) }, delivery: { email: { transport: 'dev-mailbox' } } }),
-    /config: delivery\.email\.transport must not be dev-mailbox when env is production/,
-  )
-})
+    t.throws(
+      () =>
+        testConfig({
+          env: 'production',
+          demo: false,
+          idp: { issuer: 'https://a.example.id' },
+          gateway: { publicUrl: 'https://b.example.id' },
+          secrets: { keyEncryptionKey: 'k'.repeat(40) },
+          delivery: { email: { transport: 'dev-mailbox' } },
+        }),
+      /config: delivery\.email\.transport must not be dev-mailbox when env is production/,
+    )
+  },
+)

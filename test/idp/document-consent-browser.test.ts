@@ -36,11 +36,18 @@ t.test(
     t.match(await page.textContent('main'), 'Belum ada dokumen yang boleh kami ambil')
     await page.click('a:has-text("Minta dokumen dari Satu Pintu")')
 
-    t.match(page.url(), `http://localhost:${idpPort}/izin-dokumen?`, 'the question is the idp\'s')
+    t.match(page.url(), `http://localhost:${idpPort}/izin-dokumen?`, "the question is the idp's")
     // No KTP yet: the question says so up front and leads to the upload; nothing to allow yet.
-    t.match(await page.textContent('main'), 'meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro.')
+    t.match(
+      await page.textContent('main'),
+      'meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro.',
+    )
     t.match(await page.textContent('main'), 'Kartu Tanda Penduduk (KTP) belum Anda unggah')
-    t.match(await page.textContent('main'), 'Memeriksa identitas pemohon izin usaha mikro', 'the purpose registered with the agency\'s client')
+    t.match(
+      await page.textContent('main'),
+      'Memeriksa identitas pemohon izin usaha mikro',
+      "the purpose registered with the agency's client",
+    )
     t.equal(await page.$('button:has-text("Izinkan")'), null, 'no "Izinkan" for a document that is not there')
     await shot('01-izin-dokumen-kurang')
     await page.click('a.button:has-text("Unggah")')
@@ -50,7 +57,10 @@ t.test(
     await page.click('a:has-text("Lanjutkan")')
 
     // Back at the question, now with the KTP there: "Izinkan?".
-    t.match(await page.textContent('main'), 'meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro. Izinkan?')
+    t.match(
+      await page.textContent('main'),
+      'meminta akses ke Kartu Tanda Penduduk (KTP) Anda untuk layanan Izin usaha mikro. Izinkan?',
+    )
     await shot('02-izin-dokumen')
     await page.click('button:has-text("Izinkan")')
 
@@ -59,7 +69,11 @@ t.test(
     t.match(await page.textContent('main'), 'KTP')
     await shot('03-kembali-di-instansi')
     await page.click('button:has-text("Unduh dan periksa")')
-    t.match(await page.textContent('#hasil'), /^Cocok/, 'downloaded through the idp\'s link, and its SHA-256 matches the listing\'s')
+    t.match(
+      await page.textContent('#hasil'),
+      /^Cocok/,
+      "downloaded through the idp's link, and its SHA-256 matches the listing's",
+    )
     await shot('04-diperiksa')
   },
 )

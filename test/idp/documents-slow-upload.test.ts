@@ -26,11 +26,17 @@ async function setup(t: Test, db: TestDatabase) {
 }
 
 /** Sends a multipart upload over a raw socket in `pieces`, pausing `pauseMs` between them. */
-async function slowUpload(s: Awaited<ReturnType<typeof setup>>, pieces: number, pauseMs: number): Promise<{ status: number; head: string }> {
+async function slowUpload(
+  s: Awaited<ReturnType<typeof setup>>,
+  pieces: number,
+  pauseMs: number,
+): Promise<{ status: number; head: string }> {
   const file = png({ text: 'x'.repeat(4000) })
   const body = Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${csrfFrom(s.html)}\r\n`),
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="berkas"; filename="ktp.png"\r\nContent-Type: image/png\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="berkas"; filename="ktp.png"\r\nContent-Type: image/png\r\n\r\n`,
+    ),
     file,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ])

@@ -56,26 +56,40 @@ async function backendClient(db: TestDatabase) {
   return registerClient(db, { redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
 }
 
-t.test('the first start creates ES256 and RS256 signing keys and a cookie key, and publishes the signing keys', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    t.equal((await keyRows(db)).length, 0, 'no keys before the first start')
-    const idp = await startIdp(t, db)
-    const keys = await listKeys(db.db)
-    const summary = keys.map((k) => `${k.purpose}/${k.alg}/${k.state}`).sort()
-    t.same(summary, ['cookie/HS256/active', 'oidc/ES256/active', 'oidc/RS256/active'])
-    const oidcKids = keys.filter((k) => k.purpose === 'oidc').map((k) => k.kid).sort()
-    t.same(await publishedKids(idp.issuer), oidcKids, 'the JWKS publishes exactly the signing keys')
-    const published = await jwks(idp.issuer)
-    t.same(published.keys.map((k) => `${k.kty}/${k.alg}`).sort(), ['EC/ES256', 'RSA/RS256'])
-    for (const k of published.keys) {
-      t.same(privateMembers.filter((m) => m in k), [], `${String(k.kid)} has no private members`)
-    }
-    t.equal(kidOf(await freshToken(idp, await backendClient(db))), keys.find((k) => k.alg === 'ES256')?.kid, 'the ES256 key signs')
+t.test(
+  'the first start creates ES256 and RS256 signing keys and a cookie key, and publishes the signing keys',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      t.equal((await keyRows(db)).length, 0, 'no keys before the first start')
+      const idp = await startIdp(t, db)
+      const keys = await listKeys(db.db)
+      const summary = keys.map((k) => `${k.purpose}/${k.alg}/${k.state}`).sort()
+      t.same(summary, ['cookie/HS256/active', 'oidc/ES256/active', 'oidc/RS256/active'])
+      const oidcKids = keys
+        .filter((k) => k.purpose === 'oidc')
+        .map((k) => k.kid)
+        .sort()
+      t.same(await publishedKids(idp.issuer), oidcKids, 'the JWKS publishes exactly the signing keys')
+      const published = await jwks(idp.issuer)
+      t.same(published.keys.map((k) => `${k.kty}/${k.alg}`).sort(), ['EC/ES256', 'RSA/RS256'])
+      for (const k of published.keys) {
+        t.same(
+          privateMembers.filter((m) => m in k),
+          [],
+          `${String(k.kid)} has no private members`,
+        )
+      }
+      t.equal(
+        kidOf(await freshToken(idp, await backendClient(db))),
+        keys.find((k) => k.alg === 'ES256')?.kid,
+        'the ES256 key signs',
+      )
 
-    await startIdp(t, db)
-    t.equal((await keyRows(db)).length, 3, 'a second start (another instance) creates no more keys')
-  })
-})
+      await startIdp(t, db)
+      t.equal((await keyRows(db)).length, 3, 'a second start (another instance) creates no more keys')
+    })
+  },
+)
 
 t.test('instances starting together create one key per algorithm', async (t) => {
   await eachDatabase(t, async (t, db) => {
@@ -85,57 +99,74 @@ t.test('instances starting together create one key per algorithm', async (t) => 
   })
 })
 
-t.test('a rotated-in key is published before it signs, and the key it replaces stays published until its tokens have expired', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const idp = await startIdp(t, db)
-    // The current keys have been signing for a day.
-    await db.db.updateTable('signing_keys').set({ activates_at: sql<Date>`now() - interval '1 day'` }).execute()
-    await idp.app.reloadKeys()
-    const client = await backendClient(db)
-    const oldToken = await freshToken(idp, client)
-    const oldKids = (await listKeys(db.db)).filter((k) => k.purpose === 'oidc').map((k) => k.kid)
+t.test(
+  'a rotated-in key is published before it signs, and the key it replaces stays published until its tokens have expired',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const idp = await startIdp(t, db)
+      // The current keys have been signing for a day.
+      await db.db.updateTable('signing_keys').set({ activates_at: sql<Date>`now() - interval '1 day'` }).execute()
+      await idp.app.reloadKeys()
+      const client = await backendClient(db)
+      const oldToken = await freshToken(idp, client)
+      const oldKids = (await listKeys(db.db)).filter((k) => k.purpose === 'oidc').map((k) => k.kid)
 
-    // 1. Publish: the new keys appear in the JWKS, the old ones still sign.
-    const rotated = await rotateKeys(db.db, testKek, 'oidc', { publishDelaySeconds: 3600, retireAfterSeconds: 7200 })
-    const newKids = rotated.map((k) => k.kid)
-    t.same(rotated.map((k) => k.state), ['pending', 'pending'])
-    await idp.app.reloadKeys()
-    t.same(await publishedKids(idp.issuer), [...oldKids, ...newKids].sort(), 'old and new published')
-    t.ok(oldKids.includes(kidOf(await freshToken(idp, client))), 'the old key still signs while the new one is pending')
+      // 1. Publish: the new keys appear in the JWKS, the old ones still sign.
+      const rotated = await rotateKeys(db.db, testKek, 'oidc', { publishDelaySeconds: 3600, retireAfterSeconds: 7200 })
+      const newKids = rotated.map((k) => k.kid)
+      t.same(
+        rotated.map((k) => k.state),
+        ['pending', 'pending'],
+      )
+      await idp.app.reloadKeys()
+      t.same(await publishedKids(idp.issuer), [...oldKids, ...newKids].sort(), 'old and new published')
+      t.ok(
+        oldKids.includes(kidOf(await freshToken(idp, client))),
+        'the old key still signs while the new one is pending',
+      )
 
-    // 2. Promote: the publish delay has passed.
-    await db.db
-      .updateTable('signing_keys')
-      .set({ activates_at: sql<Date>`now() - interval '1 second'` })
-      .where('kid', 'in', newKids)
-      .execute()
-    await idp.app.reloadKeys()
-    const states = Object.fromEntries((await listKeys(db.db)).map((k) => [k.kid, k.state]))
-    for (const kid of newKids) t.equal(states[kid], 'active', `${kid} active`)
-    for (const kid of oldKids) t.equal(states[kid], 'retiring', `${kid} retiring`)
-    const newToken = await freshToken(idp, client)
-    t.ok(newKids.includes(kidOf(newToken)), 'the new key signs')
-    t.same(await publishedKids(idp.issuer), [...oldKids, ...newKids].sort(), 'the retiring keys are still published')
-    const set = createLocalJWKSet(await jwks(idp.issuer))
-    await t.resolves(jwtVerify(oldToken, set, { issuer: idp.issuer }), 'a token of the retiring key still verifies')
-    await t.resolves(jwtVerify(newToken, set, { issuer: idp.issuer }))
+      // 2. Promote: the publish delay has passed.
+      await db.db
+        .updateTable('signing_keys')
+        .set({ activates_at: sql<Date>`now() - interval '1 second'` })
+        .where('kid', 'in', newKids)
+        .execute()
+      await idp.app.reloadKeys()
+      const states = Object.fromEntries((await listKeys(db.db)).map((k) => [k.kid, k.state]))
+      for (const kid of newKids) t.equal(states[kid], 'active', `${kid} active`)
+      for (const kid of oldKids) t.equal(states[kid], 'retiring', `${kid} retiring`)
+      const newToken = await freshToken(idp, client)
+      t.ok(newKids.includes(kidOf(newToken)), 'the new key signs')
+      t.same(await publishedKids(idp.issuer), [...oldKids, ...newKids].sort(), 'the retiring keys are still published')
+      const set = createLocalJWKSet(await jwks(idp.issuer))
+      await t.resolves(jwtVerify(oldToken, set, { issuer: idp.issuer }), 'a token of the retiring key still verifies')
+      await t.resolves(jwtVerify(newToken, set, { issuer: idp.issuer }))
 
-    // 3. Retire: the longest token lifetime has passed since the promotion.
-    const retireAt = (await db.db.selectFrom('signing_keys').select('expires_at').where('kid', 'in', oldKids).execute()).map((r) => r.expires_at)
-    t.ok(retireAt.every((d) => d !== null && d.getTime() > Date.now() + 7000 * 1000), 'scheduled after the promotion plus retireAfter')
-    await db.db
-      .updateTable('signing_keys')
-      .set({ expires_at: sql<Date>`now() - interval '1 second'` })
-      .where('kid', 'in', oldKids)
-      .execute()
-    await idp.app.reloadKeys()
-    t.same(await publishedKids(idp.issuer), [...newKids].sort(), 'the expired keys drop out of the JWKS')
-    const after = Object.fromEntries((await listKeys(db.db)).map((k) => [k.kid, k.state]))
-    for (const kid of oldKids) t.equal(after[kid], 'expired')
-    await t.rejects(jwtVerify(oldToken, createLocalJWKSet(await jwks(idp.issuer)), { issuer: idp.issuer }), 'its tokens no longer verify')
-    t.ok(newKids.includes(kidOf(await freshToken(idp, client))))
-  })
-})
+      // 3. Retire: the longest token lifetime has passed since the promotion.
+      const retireAt = (
+        await db.db.selectFrom('signing_keys').select('expires_at').where('kid', 'in', oldKids).execute()
+      ).map((r) => r.expires_at)
+      t.ok(
+        retireAt.every((d) => d !== null && d.getTime() > Date.now() + 7000 * 1000),
+        'scheduled after the promotion plus retireAfter',
+      )
+      await db.db
+        .updateTable('signing_keys')
+        .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+        .where('kid', 'in', oldKids)
+        .execute()
+      await idp.app.reloadKeys()
+      t.same(await publishedKids(idp.issuer), [...newKids].sort(), 'the expired keys drop out of the JWKS')
+      const after = Object.fromEntries((await listKeys(db.db)).map((k) => [k.kid, k.state]))
+      for (const kid of oldKids) t.equal(after[kid], 'expired')
+      await t.rejects(
+        jwtVerify(oldToken, createLocalJWKSet(await jwks(idp.issuer)), { issuer: idp.issuer }),
+        'its tokens no longer verify',
+      )
+      t.ok(newKids.includes(kidOf(await freshToken(idp, client))))
+    })
+  },
+)
 
 t.test('a cookie-key rotation keeps signed-in browsers signed in', async (t) => {
   await eachDatabase(t, async (t, db) => {
@@ -179,8 +210,17 @@ t.test('private keys are encrypted at rest: the table holds no private member in
     for (const row of rows) {
       const pub = row.public_jwk
       if (row.purpose === 'cookie') t.equal(pub, null, 'a cookie key has no public part')
-      else t.same(privateMembers.filter((m) => pub !== null && m in pub), [], `${row.kid}: the public JWK is public`)
-      t.match(row.private_enc, /^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/, `${row.kid}: sealed (v1.iv.tag.ciphertext)`)
+      else
+        t.same(
+          privateMembers.filter((m) => pub !== null && m in pub),
+          [],
+          `${row.kid}: the public JWK is public`,
+        )
+      t.match(
+        row.private_enc,
+        /^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/,
+        `${row.kid}: sealed (v1.iv.tag.ciphertext)`,
+      )
       t.notOk(row.private_enc.includes('"d"') || row.private_enc.includes('{'), 'no JSON in the clear')
       // What it decrypts to appears nowhere in the table.
       const secret = testKek.decrypt(row.private_enc, `${row.purpose}:${row.kid}`)
@@ -202,7 +242,11 @@ async function rejectsWithClearError(t: Test, p: Promise<unknown>, what: string)
     t.fail(`${what}: expected a failure`)
   } catch (err) {
     t.type(err, KeyEncryptionError, what)
-    t.match((err as Error).message, /key-encryption secret \(SATUPINTU_KEY_ENCRYPTION_SECRET\) is not the one/, `${what}: says what is wrong`)
+    t.match(
+      (err as Error).message,
+      /key-encryption secret \(SATUPINTU_KEY_ENCRYPTION_SECRET\) is not the one/,
+      `${what}: says what is wrong`,
+    )
   }
 }
 
@@ -213,8 +257,15 @@ t.test('keys sealed under one secret cannot be opened with another, and the erro
     await rejectsWithClearError(t, loadKeys(db.db, other, 'oidc'), 'loading the signing keys')
     await rejectsWithClearError(t, loadKeys(db.db, other, 'cookie'), 'loading the cookie keys')
     // An instance started with the wrong secret refuses to start.
-    const config = testConfig({ idp: { issuer: 'http://127.0.0.1:1', port: 1 }, gateway: { publicUrl: 'http://127.0.0.1:2', port: 2 } })
-    await rejectsWithClearError(t, buildIdp({ config, database: db, logger: silentLogger(), keyEncryption: other }), 'starting the idp')
+    const config = testConfig({
+      idp: { issuer: 'http://127.0.0.1:1', port: 1 },
+      gateway: { publicUrl: 'http://127.0.0.1:2', port: 2 },
+    })
+    await rejectsWithClearError(
+      t,
+      buildIdp({ config, database: db, logger: silentLogger(), keyEncryption: other }),
+      'starting the idp',
+    )
   })
 })
 

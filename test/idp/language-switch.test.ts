@@ -37,7 +37,9 @@ t.test('the language switch after a failed sign-in shows the same sign-in page i
     const step = await browser.follow(await authorizeUrl(issuer), issuer)
     const login = await step.res.text()
     const action = new URL(formAction(login, '/login'), issuer).toString()
-    const failed = await browser.request(action, { form: { _csrf: csrfFrom(login), username: budi.nik, password: 'salah sekali kata sandinya' } })
+    const failed = await browser.request(action, {
+      form: { _csrf: csrfFrom(login), username: budi.nik, password: 'salah sekali kata sandinya' },
+    })
     t.equal(failed.status, 401)
     const html = await failed.text()
     const link = englishLink(html, action)
@@ -51,20 +53,23 @@ t.test('the language switch after a failed sign-in shows the same sign-in page i
   })
 })
 
-t.test('the language switch on a registration form shown again with its errors stays on the registration page', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const browser = new Browser()
-    const form = await (await browser.request(`${issuer}/daftar?kembali=%2Fakun`)).text()
-    const action = new URL(formAction(form, '/daftar'), issuer).toString()
-    const res = await browser.request(action, { form: { _csrf: csrfFrom(form), nik: '123' } })
-    t.equal(res.status, 400)
-    const link = englishLink(await res.text(), action)
-    const english = await browser.request(link)
-    t.equal(english.status, 200)
-    t.match(await english.text(), /Create a Satu Pintu account/)
-  })
-})
+t.test(
+  'the language switch on a registration form shown again with its errors stays on the registration page',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const browser = new Browser()
+      const form = await (await browser.request(`${issuer}/daftar?kembali=%2Fakun`)).text()
+      const action = new URL(formAction(form, '/daftar'), issuer).toString()
+      const res = await browser.request(action, { form: { _csrf: csrfFrom(form), nik: '123' } })
+      t.equal(res.status, 400)
+      const link = englishLink(await res.text(), action)
+      const english = await browser.request(link)
+      t.equal(english.status, 200)
+      t.match(await english.text(), /Create a Satu Pintu account/)
+    })
+  },
+)
 
 t.test('the language switch on error pages of POST-only account routes leads to the page of their form', async (t) => {
   await eachDatabase(t, async (t, db) => {

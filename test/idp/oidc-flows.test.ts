@@ -52,7 +52,10 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
   await eachDatabase(t, async (t, db) => {
     const { issuer, app } = await startIdp(t, db)
     const citizen = await addCitizen(db.db)
-    const client = await registerClient(db, { redirectUris: [redirectUri], postLogoutRedirectUris: ['http://127.0.0.1:9/bye'] })
+    const client = await registerClient(db, {
+      redirectUris: [redirectUri],
+      postLogoutRedirectUris: ['http://127.0.0.1:9/bye'],
+    })
     const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
     const meta = config.serverMetadata()
 
@@ -68,7 +71,10 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
     })
 
     const browser = new Browser()
-    const flow = await codeFlow(config, issuer, browser, { scope: 'openid profile email offline_access', prompt: 'consent' })
+    const flow = await codeFlow(config, issuer, browser, {
+      scope: 'openid profile email offline_access',
+      prompt: 'consent',
+    })
     t.equal(flow.callback.searchParams.get('state'), flow.state, 'state echoed byte for byte')
     const tokens = await oidc.authorizationCodeGrant(config, flow.callback, {
       pkceCodeVerifier: flow.verifier,
@@ -95,27 +101,40 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
       t.notOk('nik' in info, 'nik only with its own scope')
     })
 
-    await t.test('refresh rotates the token; a lost response may be retried once inside the grace window; a later replay revokes the grant', async (t) => {
-      t.ok(tokens.refresh_token, 'offline_access with consent gives a refresh token')
-      const first = tokens.refresh_token as string
-      const second = await oidc.refreshTokenGrant(config, first)
-      t.not(second.refresh_token, first, 'rotated')
-      // The app lost that response and retries a few seconds later (moved back in the
-      // database rather than sleeping): served once, and the lost chain is revoked so
-      // only one refresh chain lives.
-      await sql`update oidc_payloads set consumed_at = consumed_at - interval '2 seconds' where model = 'RefreshToken' and id = ${first}`.execute(db.db)
-      const retry = await oidc.refreshTokenGrant(config, first)
-      t.ok(retry.access_token, 'a retry inside the grace window is served')
-      t.equal(await oauthError(oidc.refreshTokenGrant(config, second.refresh_token as string)), 'invalid_grant', 'the lost chain is dead')
-      t.equal(await oauthError(oidc.refreshTokenGrant(config, first)), 'invalid_grant', 'a second replay is refused')
-      // That replay revoked the whole grant: the retry's refresh token is dead too.
-      t.equal(await oauthError(oidc.refreshTokenGrant(config, retry.refresh_token as string)), 'invalid_grant')
-    })
+    await t.test(
+      'refresh rotates the token; a lost response may be retried once inside the grace window; a later replay revokes the grant',
+      async (t) => {
+        t.ok(tokens.refresh_token, 'offline_access with consent gives a refresh token')
+        const first = tokens.refresh_token as string
+        const second = await oidc.refreshTokenGrant(config, first)
+        t.not(second.refresh_token, first, 'rotated')
+        // The app lost that response and retries a few seconds later (moved back in the
+        // database rather than sleeping): served once, and the lost chain is revoked so
+        // only one refresh chain lives.
+        await sql`update oidc_payloads set consumed_at = consumed_at - interval '2 seconds' where model = 'RefreshToken' and id = ${first}`.execute(
+          db.db,
+        )
+        const retry = await oidc.refreshTokenGrant(config, first)
+        t.ok(retry.access_token, 'a retry inside the grace window is served')
+        t.equal(
+          await oauthError(oidc.refreshTokenGrant(config, second.refresh_token as string)),
+          'invalid_grant',
+          'the lost chain is dead',
+        )
+        t.equal(await oauthError(oidc.refreshTokenGrant(config, first)), 'invalid_grant', 'a second replay is refused')
+        // That replay revoked the whole grant: the retry's refresh token is dead too.
+        t.equal(await oauthError(oidc.refreshTokenGrant(config, retry.refresh_token as string)), 'invalid_grant')
+      },
+    )
 
     await t.test('introspection and revocation', async (t) => {
       const b = new Browser()
       const f = await codeFlow(config, issuer, b)
-      const tk = await oidc.authorizationCodeGrant(config, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce })
+      const tk = await oidc.authorizationCodeGrant(config, f.callback, {
+        pkceCodeVerifier: f.verifier,
+        expectedState: f.state,
+        expectedNonce: f.nonce,
+      })
       const before = await oidc.tokenIntrospection(config, tk.access_token)
       t.equal(before.active, true)
       t.equal(before.sub, citizen.id)
@@ -137,7 +156,10 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
       })
       t.ok(url.searchParams.get('request_uri')?.startsWith('urn:ietf:params:oauth:request_uri:'))
       const cb = await signIn(new Browser(), url.href, issuer, { username: budi.nik, password: budi.password })
-      const tk = await oidc.authorizationCodeGrant(config, new URL(cb), { pkceCodeVerifier: verifier, expectedState: state })
+      const tk = await oidc.authorizationCodeGrant(config, new URL(cb), {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      })
       t.equal(tk.claims()?.sub, citizen.id)
     })
 
@@ -151,7 +173,11 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
         { resource: 'http://127.0.0.1:1' },
       )
       const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`))
-      const { payload, protectedHeader } = await jwtVerify(tk.access_token, jwks, { issuer, audience: 'http://127.0.0.1:1', typ: 'at+jwt' })
+      const { payload, protectedHeader } = await jwtVerify(tk.access_token, jwks, {
+        issuer,
+        audience: 'http://127.0.0.1:1',
+        typ: 'at+jwt',
+      })
       t.equal(protectedHeader.alg, 'ES256')
       t.equal(payload.sub, citizen.id)
       t.equal(payload.acr, 'urn:satupintu:loa:1')
@@ -181,7 +207,11 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
 t.test('client credentials for agency back-ends: a short JWT for the gateway resource', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
-    const client = await registerClient(db, { redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+    const client = await registerClient(db, {
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      scopes: ['openid'],
+    })
     const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
     const tk = await oidc.clientCredentialsGrant(config, { scope: 'gateway' })
     const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`))
@@ -198,18 +228,29 @@ t.test('back-channel logout reaches a relying party on 127.0.0.1 when its host i
     const { port, received } = await backchannelReceiver(t)
     const { issuer } = await startIdp(t, db, { idp: { backchannelLogoutHosts: ['127.0.0.1'] } })
     const citizen = await addCitizen(db.db)
-    const client = await registerClient(db, { redirectUris: [redirectUri], backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel` })
+    const client = await registerClient(db, {
+      redirectUris: [redirectUri],
+      backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel`,
+    })
     const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
     const browser = new Browser()
     const f = await codeFlow(config, issuer, browser)
-    const tk = await oidc.authorizationCodeGrant(config, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce })
+    const tk = await oidc.authorizationCodeGrant(config, f.callback, {
+      pkceCodeVerifier: f.verifier,
+      expectedState: f.state,
+      expectedNonce: f.nonce,
+    })
     const url = oidc.buildEndSessionUrl(config, { id_token_hint: tk.id_token as string })
     const html = await (await browser.request(url.href)).text()
     const xsrf = /name="xsrf" value="([0-9a-f]+)"/.exec(html)?.[1] ?? ''
     await browser.request(`${issuer}/session/end/confirm`, { form: { xsrf, logout: 'yes' } })
     t.equal(received.length, 1, 'one logout token delivered')
     const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`))
-    const { payload } = await jwtVerify(received[0] as string, jwks, { issuer, audience: client.clientId, typ: 'logout+jwt' })
+    const { payload } = await jwtVerify(received[0] as string, jwks, {
+      issuer,
+      audience: client.clientId,
+      typ: 'logout+jwt',
+    })
     t.equal(payload.sub, citizen.id)
     t.ok(payload.sid, 'carries the session id')
     t.ok((payload.events as Record<string, unknown>)['http://schemas.openid.net/event/backchannel-logout'])
@@ -223,7 +264,11 @@ t.test('key rotation while tokens are live: old tokens still verify, new ones us
     const client = await registerClient(db, { redirectUris: [redirectUri] })
     const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
     const f1 = await codeFlow(config, issuer, new Browser())
-    const before = await oidc.authorizationCodeGrant(config, f1.callback, { pkceCodeVerifier: f1.verifier, expectedState: f1.state, expectedNonce: f1.nonce })
+    const before = await oidc.authorizationCodeGrant(config, f1.callback, {
+      pkceCodeVerifier: f1.verifier,
+      expectedState: f1.state,
+      expectedNonce: f1.nonce,
+    })
     const oldKid = decodeProtectedHeader(before.id_token as string).kid
 
     // Publish now and sign at once (the scheduled path is covered in keys.test.ts).
@@ -231,9 +276,16 @@ t.test('key rotation while tokens are live: old tokens still verify, new ones us
     await app.reloadKeys()
 
     const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`))
-    await t.resolves(jwtVerify(before.id_token as string, jwks, { issuer, audience: client.clientId }), 'the old token still verifies')
+    await t.resolves(
+      jwtVerify(before.id_token as string, jwks, { issuer, audience: client.clientId }),
+      'the old token still verifies',
+    )
     const f2 = await codeFlow(config, issuer, new Browser())
-    const after = await oidc.authorizationCodeGrant(config, f2.callback, { pkceCodeVerifier: f2.verifier, expectedState: f2.state, expectedNonce: f2.nonce })
+    const after = await oidc.authorizationCodeGrant(config, f2.callback, {
+      pkceCodeVerifier: f2.verifier,
+      expectedState: f2.state,
+      expectedNonce: f2.nonce,
+    })
     const newKid = decodeProtectedHeader(after.id_token as string).kid
     t.not(newKid, oldKid, 'new tokens are signed with the new key')
     await t.resolves(jwtVerify(after.id_token as string, jwks, { issuer, audience: client.clientId }))

@@ -32,14 +32,22 @@ function agency(redirectUris: string[], extra: Partial<ClientInput> = {}) {
 }
 
 /** The `sub` of the ID token a client gets for Budi through the code flow. */
-async function subFor(issuer: string, client: { clientId: string; secret: string | undefined }, redirectUri: string, browser = new Browser()): Promise<string> {
+async function subFor(
+  issuer: string,
+  client: { clientId: string; secret: string | undefined },
+  redirectUri: string,
+  browser = new Browser(),
+): Promise<string> {
   const tokens = await codeFlowTokens(issuer, client, browser, { redirectUri, credentials })
   return String(decodeJwt(tokens.id_token ?? '').sub)
 }
 
 function refusal(input: Partial<ClientInput> & { redirectUris: string[] }): ClientError | undefined {
   try {
-    prepareClient({ name: 'Dinas Uji', agencyId: 'dinas-uji', authMethod: 'client_secret_basic', ...input }, development)
+    prepareClient(
+      { name: 'Dinas Uji', agencyId: 'dinas-uji', authMethod: 'client_secret_basic', ...input },
+      development,
+    )
     return undefined
   } catch (err) {
     if (err instanceof ClientError) return err
@@ -51,11 +59,33 @@ function refusal(input: Partial<ClientInput> & { redirectUris: string[] }): Clie
 function selfSigned(): { key: string; cert: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sector-tls-'))
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' })
-    return { key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') }
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    )
+    return {
+      key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'),
+      cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -67,7 +97,10 @@ const trustingFetch = (url: string, init: RequestInit) =>
   undiciFetch(url, { ...(init as object), dispatcher: trustingAgent }) as unknown as Promise<Response>
 
 /** A tiny https server for sector_identifier_uri documents on 127.0.0.1: path → [status, body]. */
-async function sectorServer(t: Test, routes: Record<string, [number, string, Record<string, string>?]>): Promise<string> {
+async function sectorServer(
+  t: Test,
+  routes: Record<string, [number, string, Record<string, string>?]>,
+): Promise<string> {
   const server = https.createServer(tls, (req, res) => {
     const route = routes[req.url ?? '']
     if (route === undefined) {
@@ -115,25 +148,52 @@ t.test('knowing a public subject and every public value does not let anyone reco
 
     // Everything an agency with a first-party-like view could know.
     const sector = 'layanan.disdukcapil.example.go.id'
-    const publicValues = [issuer, `${issuer}/`, sector, redirectUri, pairwise.clientId, 'dinas-uji', firstParty.clientId, publicSub, '']
+    const publicValues = [
+      issuer,
+      `${issuer}/`,
+      sector,
+      redirectUri,
+      pairwise.clientId,
+      'dinas-uji',
+      firstParty.clientId,
+      publicSub,
+      '',
+    ]
     const guesses = new Set<string>()
     // The derivation this replaced: SHA-256 over sector, account id and the issuer.
     guesses.add(createHash('sha256').update(`${sector}\u0000${publicSub}\u0000${issuer}`).digest('base64url'))
     for (const key of publicValues) {
-      for (const data of [`${sector}\u0000${publicSub}`, `satupintu pairwise subject v1\u0000${sector}\u0000${publicSub}`, `${publicSub}\u0000${sector}`]) {
-        guesses.add(createHmac('sha256', key === '' ? Buffer.alloc(32) : key).update(data).digest('base64url'))
+      for (const data of [
+        `${sector}\u0000${publicSub}`,
+        `satupintu pairwise subject v1\u0000${sector}\u0000${publicSub}`,
+        `${publicSub}\u0000${sector}`,
+      ]) {
+        guesses.add(
+          createHmac('sha256', key === '' ? Buffer.alloc(32) : key)
+            .update(data)
+            .digest('base64url'),
+        )
         guesses.add(createHash('sha256').update(`${data}\u0000${key}`).digest('base64url'))
       }
     }
-    t.notOk(guesses.has(pairwiseSub), `none of ${guesses.size} computations over public values gives the pairwise subject`)
+    t.notOk(
+      guesses.has(pairwiseSub),
+      `none of ${guesses.size} computations over public values gives the pairwise subject`,
+    )
 
     // It is the documented HMAC under the deployment's own secret, which is stored encrypted.
-    const row = await db.db.selectFrom('deployment_secrets').selectAll().where('name', '=', pairwiseSecretName).executeTakeFirstOrThrow()
+    const row = await db.db
+      .selectFrom('deployment_secrets')
+      .selectAll()
+      .where('name', '=', pairwiseSecretName)
+      .executeTakeFirstOrThrow()
     const secret = Buffer.from(testKek.decrypt(row.secret_enc, `deployment-secret:${pairwiseSecretName}`), 'base64url')
     t.equal(secret.length, 32, 'a 256-bit random secret')
     t.notOk(row.secret_enc.includes(secret.toString('base64url')), 'not stored in the clear')
     t.equal(
-      createHmac('sha256', secret).update(`satupintu pairwise subject v1\u0000${sector}\u0000${publicSub}`).digest('base64url'),
+      createHmac('sha256', secret)
+        .update(`satupintu pairwise subject v1\u0000${sector}\u0000${publicSub}`)
+        .digest('base64url'),
       pairwiseSub,
       'only the holder of the secret computes it',
     )
@@ -165,13 +225,36 @@ t.test('a registration whose redirect URIs span hosts without a sector identifie
   const err = refusal(agency(twoHosts))
   t.equal(err?.field, 'redirect_uris')
   t.match(err?.message ?? '', /span more than one host .*sector_identifier_uri/)
-  t.match(refusal(agency(['https://a.example.go.id/cb', 'https://a.example.go.id:8443/cb']))?.message ?? '', /more than one host/, 'another port is another host')
-  t.equal(refusal(agency(twoHosts, { sectorIdentifierUri: 'https://disdukcapil.example.go.id/sector.json' })), undefined, 'with a sector identifier it is accepted')
-  t.equal(refusal(agency(['https://a.example.go.id/cb', 'https://a.example.go.id/cb2'])), undefined, 'one host needs no sector identifier')
+  t.match(
+    refusal(agency(['https://a.example.go.id/cb', 'https://a.example.go.id:8443/cb']))?.message ?? '',
+    /more than one host/,
+    'another port is another host',
+  )
+  t.equal(
+    refusal(agency(twoHosts, { sectorIdentifierUri: 'https://disdukcapil.example.go.id/sector.json' })),
+    undefined,
+    'with a sector identifier it is accepted',
+  )
+  t.equal(
+    refusal(agency(['https://a.example.go.id/cb', 'https://a.example.go.id/cb2'])),
+    undefined,
+    'one host needs no sector identifier',
+  )
   for (const uri of ['http://disdukcapil.example.go.id/s.json', 'http://127.0.0.1:8080/s.json']) {
-    t.match(refusal(agency(['https://a.example.go.id/cb'], { sectorIdentifierUri: uri }))?.message ?? '', /must use https/, `refuses ${uri}, also in development`)
+    t.match(
+      refusal(agency(['https://a.example.go.id/cb'], { sectorIdentifierUri: uri }))?.message ?? '',
+      /must use https/,
+      `refuses ${uri}, also in development`,
+    )
   }
-  t.equal(sectorOf({ subject_type: 'pairwise', redirect_uris: twoHosts, sector_identifier_uri: 'https://disdukcapil.example.go.id/sector.json' }), 'disdukcapil.example.go.id')
+  t.equal(
+    sectorOf({
+      subject_type: 'pairwise',
+      redirect_uris: twoHosts,
+      sector_identifier_uri: 'https://disdukcapil.example.go.id/sector.json',
+    }),
+    'disdukcapil.example.go.id',
+  )
 })
 
 t.test('public subjects are only for first-party clients; agencies are pairwise by default', async (t) => {
@@ -179,15 +262,37 @@ t.test('public subjects are only for first-party clients; agencies are pairwise 
   const err = refusal({ redirectUris: uris, subjectType: 'public' })
   t.equal(err?.field, 'subject_type')
   t.match(err?.message ?? '', /only for the regency's own first-party clients/)
-  const agencyClient = prepareClient({ name: 'Dinas Uji', agencyId: 'dinas-uji', authMethod: 'none', redirectUris: uris }, development)
+  const agencyClient = prepareClient(
+    { name: 'Dinas Uji', agencyId: 'dinas-uji', authMethod: 'none', redirectUris: uris },
+    development,
+  )
   t.equal(agencyClient.metadata.subject_type, 'pairwise')
   t.equal(agencyClient.metadata['urn:satupintu:first_party'], false)
-  const own = prepareClient({ name: 'Portal', agencyId: 'satupintu', authMethod: 'none', redirectUris: uris, firstParty: true }, development)
+  const own = prepareClient(
+    { name: 'Portal', agencyId: 'satupintu', authMethod: 'none', redirectUris: uris, firstParty: true },
+    development,
+  )
   t.equal(own.metadata.subject_type, 'public', 'a first-party client sees the account id by default')
   t.equal(own.metadata['urn:satupintu:first_party'], true)
-  const machine = prepareClient({ name: 'Sistem', agencyId: 'dinas-uji', authMethod: 'client_secret_basic', redirectUris: [], grantTypes: ['client_credentials'] }, development)
-  t.equal(machine.metadata.subject_type, 'public', 'a machine client receives no citizen subject (its own id is its sub)')
-  t.equal(refusal({ redirectUris: [], grantTypes: ['client_credentials'], subjectType: 'pairwise' })?.field, 'subject_type')
+  const machine = prepareClient(
+    {
+      name: 'Sistem',
+      agencyId: 'dinas-uji',
+      authMethod: 'client_secret_basic',
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+    },
+    development,
+  )
+  t.equal(
+    machine.metadata.subject_type,
+    'public',
+    'a machine client receives no citizen subject (its own id is its sub)',
+  )
+  t.equal(
+    refusal({ redirectUris: [], grantTypes: ['client_credentials'], subjectType: 'pairwise' })?.field,
+    'subject_type',
+  )
 })
 
 t.test('a sector_identifier_uri is fetched at registration and must list every redirect URI', async (t) => {
@@ -203,7 +308,16 @@ t.test('a sector_identifier_uri is fetched at registration and must list every r
     '/huge.json': [200, JSON.stringify(Array.from({ length: 5000 }, (_, i) => `https://a.example.go.id/${i}`))],
   })
   const check = async (path: string) => {
-    const prepared = prepareClient({ name: 'Dinas Uji', agencyId: 'dinas-uji', authMethod: 'none', redirectUris, sectorIdentifierUri: `${base}${path}` }, development)
+    const prepared = prepareClient(
+      {
+        name: 'Dinas Uji',
+        agencyId: 'dinas-uji',
+        authMethod: 'none',
+        redirectUris,
+        sectorIdentifierUri: `${base}${path}`,
+      },
+      development,
+    )
     try {
       await verifySectorIdentifier(prepared.metadata, { fetch: trustingFetch })
       return 'accepted'
@@ -222,14 +336,18 @@ t.test('a sector_identifier_uri is fetched at registration and must list every r
   t.match(await check('/moved.json'), /cannot fetch/, 'a redirect is not followed')
   t.match(await check('/huge.json'), /larger than 65536 bytes/)
   t.match(await check('/absent.json'), /answered 404/)
-  t.match(await (async () => {
-    try {
-      await verifySectorIdentifier({ sector_identifier_uri: `${base}/ok.json`, redirect_uris: redirectUris })
-      return 'accepted'
-    } catch (err) {
-      return (err as Error).message
-    }
-  })(), /cannot fetch/, 'a certificate nobody trusts is refused')
+  t.match(
+    await (async () => {
+      try {
+        await verifySectorIdentifier({ sector_identifier_uri: `${base}/ok.json`, redirect_uris: redirectUris })
+        return 'accepted'
+      } catch (err) {
+        return (err as Error).message
+      }
+    })(),
+    /cannot fetch/,
+    'a certificate nobody trusts is refused',
+  )
 })
 
 t.test('a client with a sector identifier sees one subject at all its redirect hosts', async (t) => {
@@ -245,30 +363,58 @@ t.test('a client with a sector identifier sees one subject at all its redirect h
     const second = await subFor(issuer, client, redirectUris[1] as string, browser)
     t.equal(second, first, 'one sector, one subject')
     const other = await registerClient(db, agency(['https://layanan.disdukcapil.example.go.id/cb']))
-    t.not(await subFor(issuer, other, redirectUris[0] as string, browser), first, "the sector is the sector identifier's host, not a redirect host")
-  })
-})
-
-t.test('upgrading makes existing public agency clients pairwise and leaves first-party and machine clients alone', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const migrator = createMigrator(db.db)
-    const names = (await migrator.getMigrations()).map((m) => m.name)
-    const previous = names[names.indexOf('20261201T2150-deployment-secrets') - 1] as string
-    const before = await migrator.migrateTo(previous)
-    t.notOk(before.error, 'migrated down to the version before')
-    const old = (id: string, metadata: Record<string, unknown>, source = 'cli') =>
-      sql`insert into oidc_clients (client_id, agency_id, name, metadata, source) values (${id}, 'dinas-uji', 'Uji', ${JSON.stringify(metadata)}, ${source})`.execute(db.db)
-    await old('agency-public', { subject_type: 'public', response_types: ['code'], redirect_uris: ['https://a.example.go.id/cb'] })
-    await old('agency-unset', { response_types: ['code'], redirect_uris: ['https://a.example.go.id/cb'] })
-    await old('agency-pairwise', { subject_type: 'pairwise', response_types: ['code'], redirect_uris: ['https://a.example.go.id/cb'] })
-    await old('machine', { subject_type: 'public', response_types: [], redirect_uris: [] })
-    await old('portal', { subject_type: 'public', response_types: ['code'], redirect_uris: ['https://p.example.go.id/cb'] }, 'system')
-    const after = await migrator.migrateToLatest()
-    t.notOk(after.error, 'migrated up again')
-    const rows = await db.db.selectFrom('oidc_clients').select(['client_id', 'metadata']).orderBy('client_id').execute()
-    t.same(
-      Object.fromEntries(rows.map((r) => [r.client_id, r.metadata.subject_type ?? null])),
-      { 'agency-pairwise': 'pairwise', 'agency-public': 'pairwise', 'agency-unset': 'pairwise', machine: 'public', portal: 'public' },
+    t.not(
+      await subFor(issuer, other, redirectUris[0] as string, browser),
+      first,
+      "the sector is the sector identifier's host, not a redirect host",
     )
   })
 })
+
+t.test(
+  'upgrading makes existing public agency clients pairwise and leaves first-party and machine clients alone',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const migrator = createMigrator(db.db)
+      const names = (await migrator.getMigrations()).map((m) => m.name)
+      const previous = names[names.indexOf('20261201T2150-deployment-secrets') - 1] as string
+      const before = await migrator.migrateTo(previous)
+      t.notOk(before.error, 'migrated down to the version before')
+      const old = (id: string, metadata: Record<string, unknown>, source = 'cli') =>
+        sql`insert into oidc_clients (client_id, agency_id, name, metadata, source) values (${id}, 'dinas-uji', 'Uji', ${JSON.stringify(metadata)}, ${source})`.execute(
+          db.db,
+        )
+      await old('agency-public', {
+        subject_type: 'public',
+        response_types: ['code'],
+        redirect_uris: ['https://a.example.go.id/cb'],
+      })
+      await old('agency-unset', { response_types: ['code'], redirect_uris: ['https://a.example.go.id/cb'] })
+      await old('agency-pairwise', {
+        subject_type: 'pairwise',
+        response_types: ['code'],
+        redirect_uris: ['https://a.example.go.id/cb'],
+      })
+      await old('machine', { subject_type: 'public', response_types: [], redirect_uris: [] })
+      await old(
+        'portal',
+        { subject_type: 'public', response_types: ['code'], redirect_uris: ['https://p.example.go.id/cb'] },
+        'system',
+      )
+      const after = await migrator.migrateToLatest()
+      t.notOk(after.error, 'migrated up again')
+      const rows = await db.db
+        .selectFrom('oidc_clients')
+        .select(['client_id', 'metadata'])
+        .orderBy('client_id')
+        .execute()
+      t.same(Object.fromEntries(rows.map((r) => [r.client_id, r.metadata.subject_type ?? null])), {
+        'agency-pairwise': 'pairwise',
+        'agency-public': 'pairwise',
+        'agency-unset': 'pairwise',
+        machine: 'public',
+        portal: 'public',
+      })
+    })
+  },
+)

@@ -36,7 +36,10 @@ async function latestCode(db: TestDatabase, recipient: string): Promise<string> 
 }
 
 async function citizenCount(db: TestDatabase): Promise<number> {
-  const r = await db.db.selectFrom('citizens').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+  const r = await db.db
+    .selectFrom('citizens')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow()
   return Number(r.n)
 }
 
@@ -44,12 +47,16 @@ async function citizenCount(db: TestDatabase): Promise<number> {
 async function submit(browser: Browser, issuer: string, fields: Record<string, string>, query = ''): Promise<Response> {
   const page = await browser.request(`${issuer}/daftar${query}`)
   const html = await page.text()
-  return browser.request(new URL(formAction(html, '/daftar'), issuer).toString(), { form: { _csrf: csrfFrom(html), ...fields } })
+  return browser.request(new URL(formAction(html, '/daftar'), issuer).toString(), {
+    form: { _csrf: csrfFrom(html), ...fields },
+  })
 }
 
 /** The part of a page that says what went wrong (the alert and the field messages). */
 function errorsOf(html: string): string {
-  return [...html.matchAll(/<div class="alert alert-error"[\s\S]*?<\/div>|<p class="error-message"[\s\S]*?<\/p>/g)].map((m) => m[0]).join('\n')
+  return [...html.matchAll(/<div class="alert alert-error"[\s\S]*?<\/div>|<p class="error-message"[\s\S]*?<\/p>/g)]
+    .map((m) => m[0])
+    .join('\n')
 }
 
 t.test('a citizen registers, verifies the email with the code and signs in to Akun Saya', async (t) => {
@@ -60,7 +67,11 @@ t.test('a citizen registers, verifies the email with the code and signs in to Ak
     const page = await browser.request(`${issuer}/daftar`)
     t.equal(page.status, 200)
     const html = await page.text()
-    t.match(html, /<input class="input" id="nik" name="nik" type="text"[^>]*inputmode="numeric"/, 'NIK asks for a numeric keyboard')
+    t.match(
+      html,
+      /<input class="input" id="nik" name="nik" type="text"[^>]*inputmode="numeric"/,
+      'NIK asks for a numeric keyboard',
+    )
     t.match(html, /name="email" type="email"\s+autocomplete="email"/)
     t.match(html, /name="phone" type="tel"\s+autocomplete="tel"/)
     t.match(html, /autocomplete="bday-day"/)
@@ -87,7 +98,9 @@ t.test('a citizen registers, verifies the email with the code and signs in to Ak
     t.match(vhtml, /autocomplete="one-time-code"/)
     t.match(vhtml, /id="code"[^>]*inputmode="numeric"/)
 
-    const wrong = await browser.request(`${issuer}/daftar/verifikasi`, { form: { _csrf: csrfFrom(vhtml), code: '000000' === (await latestCode(db, siti.email)) ? '111111' : '000000' } })
+    const wrong = await browser.request(`${issuer}/daftar/verifikasi`, {
+      form: { _csrf: csrfFrom(vhtml), code: '000000' === (await latestCode(db, siti.email)) ? '111111' : '000000' },
+    })
     t.equal(wrong.status, 400)
     t.match(await wrong.text(), 'Sisa percobaan: 4')
 
@@ -98,8 +111,15 @@ t.test('a citizen registers, verifies the email with the code and signs in to Ak
     const done = await browser.request(`${issuer}/daftar/selesai`)
     t.match(await done.text(), 'Akun Anda sudah aktif')
     t.equal((await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik }))?.emailVerified, true)
-    const events = (await db.db.selectFrom('audit_events').select('event').where('subject_id', '=', citizen?.id ?? '').execute()).map((e) => e.event)
-    for (const e of ['account.registered', 'otp.sent', 'otp.failed', 'otp.verified', 'account.email_verified']) t.ok(events.includes(e), e)
+    const events = (
+      await db.db
+        .selectFrom('audit_events')
+        .select('event')
+        .where('subject_id', '=', citizen?.id ?? '')
+        .execute()
+    ).map((e) => e.event)
+    for (const e of ['account.registered', 'otp.sent', 'otp.failed', 'otp.verified', 'account.email_verified'])
+      t.ok(events.includes(e), e)
 
     // Sign in through the account client's authorization request.
     let step = await browser.follow(`${issuer}/akun`, issuer)
@@ -148,7 +168,9 @@ t.test('the return path is kept through registration, and only a local one', asy
     const done = await (await browser.request(`${issuer}${ok.headers.get('location')}`)).text()
     t.match(done, 'href="/interaction/abcdefghijklmnop"')
 
-    const evil = await (await browser.request(`${issuer}/daftar?kembali=${encodeURIComponent('//evil.example/x')}`)).text()
+    const evil = await (
+      await browser.request(`${issuer}/daftar?kembali=${encodeURIComponent('//evil.example/x')}`)
+    ).text()
     t.match(evil, 'action="/daftar"', 'a foreign return path is dropped')
     t.notMatch(evil, /href="\/\/evil/, 'and never becomes a link')
   })
@@ -194,13 +216,23 @@ t.test('refusals come back on the same page, next to the field, and write nothin
     })
 
     await t.test('a password built from the name', async (t) => {
-      const res = await submit(browser, issuer, { ...form, password: 'Siti Aminah 1985', password2: 'Siti Aminah 1985' })
+      const res = await submit(browser, issuer, {
+        ...form,
+        password: 'Siti Aminah 1985',
+        password2: 'Siti Aminah 1985',
+      })
       t.equal(res.status, 400)
       t.match(await res.text(), 'dibuat dari nama Anda')
     })
 
     await t.test('two different passwords, no contact, several at once', async (t) => {
-      const res = await submit(browser, issuer, { ...form, email: '', phone: '', password2: 'something else entirely', gender: '' })
+      const res = await submit(browser, issuer, {
+        ...form,
+        email: '',
+        phone: '',
+        password2: 'something else entirely',
+        gender: '',
+      })
       t.equal(res.status, 400)
       const html = await res.text()
       t.match(html, 'Kedua kata sandi tidak sama')
@@ -226,7 +258,11 @@ t.test('refusals come back on the same page, next to the field, and write nothin
     })
 
     await t.test('a JSON body is not a second way in', async (t) => {
-      const res = await fetch(`${issuer}/daftar`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/html' }, body: JSON.stringify(form) })
+      const res = await fetch(`${issuer}/daftar`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/html' },
+        body: JSON.stringify(form),
+      })
       t.equal(res.status, 415)
     })
 
@@ -243,210 +279,329 @@ t.test('refusals come back on the same page, next to the field, and write nothin
   })
 })
 
-t.test('one submission shows every problem that needs no database, all in the error summary, and the same for a registered NIK', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const existing = await addCitizen(db.db, siti)
-    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
-    // A password built from the name, a date that is not a date, a gender that the NIK
-    // contradicts, an e-mail and a phone number that are not ones: each has its message.
-    const wrong = { ...form, day: '31', month: '2', gender: 'male', email: 'siti@', phone: '12ab', password: 'Siti Aminah 1985', password2: 'Siti Aminah 1985' }
-    const pages: string[] = []
-    for (const nik of [siti.nik, `${siti.nik.slice(0, 12)}0009`]) {
-      const res = await submit(new Browser(), issuer, { ...wrong, nik })
-      t.equal(res.status, 400)
-      pages.push(await res.text())
-    }
-    const [registered, fresh] = pages as [string, string]
-    const summary = /<div class="alert alert-error"[\s\S]*?<\/div>/.exec(fresh)?.[0] ?? ''
-    for (const [message, href] of [
-      ['Tanggal lahir tidak valid', '#birth-day'],
-      ['Jenis kelamin tidak sesuai dengan NIK', '#gender-female'],
-      ['Alamat email tidak valid', '#email'],
-      ['Nomor HP tidak valid', '#phone'],
-      ['dibuat dari nama Anda', '#password'],
-    ] as const) {
-      t.match(summary, message, `the summary says: ${message}`)
-      t.match(summary, `href="${href}"`, `and links to ${href}`)
-    }
-    const shape = (html: string) => html.replace(/name="_csrf" value="[^"]*"/g, '').replace(/value="[0-9]{16}"/g, '')
-    t.equal(shape(registered), shape(fresh), 'a registered NIK gets exactly the same page')
-    t.notMatch(registered, 'sudah terdaftar')
-
-    // A date that disagrees with the NIK and a password from the birth date, with a good gender.
-    const res = await submit(new Browser(), issuer, { ...form, nik: `${siti.nik.slice(0, 12)}0009`, day: '4', password: 'Aminah 04031985', password2: 'Aminah 04031985' })
-    t.equal(res.status, 400)
-    const html = errorsOf(await res.text())
-    t.match(html, 'Tanggal lahir tidak sesuai dengan NIK')
-    t.match(html, /kata sandi/i)
-    t.equal(await citizenCount(db), 1, 'no account written')
-    t.equal((await db.db.selectFrom('outbox').select('id').execute()).length, 0, 'and no message sent')
-  })
-})
-
-t.test('the code page words its hints for the channel: an SMS says wait, signal and the number; an e-mail the spam folder; a registered NIK the same as a new one', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const existing = await addCitizen(db.db, budi)
-    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
-    const noCode = (html: string) => /<p>(Belum menerima kode\?[^<]*)<\/p>/.exec(html)?.[1] ?? ''
-    const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009` }
-    const known = { ...form, nik: budi.nik, name: budi.name, day: '12', month: '1', year: '1990', gender: 'male' }
-    for (const fields of [fresh, known]) {
-      const bySms = new Browser()
-      const sms = await submit(bySms, issuer, { ...fields, email: '', phone: '0813 1111 2222' })
-      t.equal(sms.status, 303)
-      const smsPage = await (await bySms.request(`${issuer}${sms.headers.get('location') ?? ''}`)).text()
-      const smsHint = noCode(smsPage)
-      t.match(smsHint, 'SMS')
-      t.match(smsHint, 'sinyal')
-      t.match(smsHint, 'nomor')
-      t.notMatch(smsHint, /spam|email/i, 'no word of a spam folder for an SMS')
-      // A wrong code gives the page again, still worded for the SMS.
-      const wrong = await bySms.request(new URL(formAction(smsPage, '/daftar/verifikasi'), issuer).toString(), { form: { _csrf: csrfFrom(smsPage), code: '000000' } })
-      t.equal(wrong.status, 400)
-      t.match(noCode(await wrong.text()), 'sinyal')
-
-      const byEmail = new Browser()
-      const mail = await submit(byEmail, issuer, { ...fields, email: 'kode.lewat@contoh.id', phone: '' })
-      const mailHint = noCode(await (await byEmail.request(`${issuer}${mail.headers.get('location') ?? ''}`)).text())
-      t.match(mailHint, 'folder spam')
-      t.notMatch(mailHint, /SMS|sinyal/)
-    }
-  })
-})
-
-t.test('SECURITY 37: a registered NIK gets the same answer as a new one — "check your contact for a code" — and no new account', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const existing = await addCitizen(db.db, budi)
-    // A proven account (its e-mail verified): an unproven claim is another test.
-    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
-    const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'baru@contoh.id' }
-    const same = { nik: budi.nik, name: budi.name, day: '12', month: '1', year: '1990', gender: 'male', email: budi.email, phone: '', password: 'teh manis hangat sore hari', password2: 'teh manis hangat sore hari' }
-    const other = { ...same, name: 'Orang Lain', email: 'lain@contoh.id', phone: '081311112222' }
-
-    const answers: { status: number; location: string | null; page: string }[] = []
-    for (const fields of [fresh, same, other]) {
-      const browser = new Browser()
-      const res = await submit(browser, issuer, fields)
-      const page = await (await browser.request(`${issuer}${res.headers.get('location') ?? ''}`)).text()
-      answers.push({ status: res.status, location: res.headers.get('location'), page })
-    }
-    const [n, a, b] = answers
-    t.equal(a?.status, n?.status, 'the same status as a new registration')
-    t.equal(b?.status, n?.status)
-    t.equal(a?.location, n?.location, 'the same next page')
-    const shape = (html: string) => html.replace(/name="_csrf" value="[^"]*"/g, '').replace(/<code class="reference-code">[^<]*<\/code>/g, '').replace(/[a-z]\*\*\*@contoh\.id/g, 'X')
-    t.equal(shape(b?.page ?? ''), shape(n?.page ?? ''), 'the same code page, naming only the contact that was typed')
-    t.notMatch(a?.page ?? '', 'sudah terdaftar', 'no word of an existing account')
-    t.equal(await citizenCount(db), 2, 'no account for the known NIK')
-
-    // The typed contact is told, by message, and pointed to password recovery.
-    const told = await db.db.selectFrom('outbox').select(['body', 'kind']).where('recipient', '=', 'lain@contoh.id').execute()
-    t.equal(told.length, 1)
-    t.match(told[0]?.body, /lupa-sandi/, 'points to password recovery')
-    t.notMatch(told[0]?.body, /b\*\*\*@contoh\.id|budi/i, 'nothing about the existing account')
-  })
-})
-
-t.test('SECURITY 37: an unproven claim on a NIK blocks its real owner no longer than a pending registration; a proven account is never replaced', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const intruder = { ...form, email: 'penyusup@contoh.id', password: 'kopi hitam tanpa gula pagi', password2: 'kopi hitam tanpa gula pagi' }
-    // A stranger registers the owner's NIK with their own address and never proves anything.
-    t.equal((await submit(new Browser(), issuer, intruder)).status, 303)
-    const claim = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
-    // A day later the claim's registration is over.
-    await sql`update citizens set created_at = created_at - interval '25 hours' where nik = ${siti.nik}`.execute(db.db)
-
-    // The owner registers the same NIK: a real code comes, and the account is theirs.
-    const browser = new Browser()
-    t.equal((await submit(browser, issuer, form)).status, 303)
-    const code = await latestCode(db, siti.email)
-    const page = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
-    const verified = await browser.request(new URL(formAction(page, '/daftar/verifikasi'), issuer).toString(), { form: { _csrf: csrfFrom(page), code } })
-    t.equal(verified.headers.get('location'), '/daftar/selesai', 'the owner verifies the address')
-    const owner = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
-    t.not(owner?.id, claim?.id, 'a new account')
-    t.equal(owner?.email, siti.email, 'the NIK is the owner\'s account now')
-    t.equal(await citizenCount(db), 1, 'the claim is gone')
-
-    // Proven now: a later registration of the NIK, however late, replaces nothing.
-    await sql`update citizens set created_at = created_at - interval '25 hours' where nik = ${siti.nik}`.execute(db.db)
-    await submit(new Browser(), issuer, intruder)
-    const still = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
-    t.equal(still?.id, owner?.id, 'the proven account stays')
-  })
-})
-
-t.test('SECURITY 37: the code step of a registration for a registered NIK runs exactly like a new one: the cookie, wrong codes, the resend wait and the resend after it', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const existing = await addCitizen(db.db, budi)
-    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
-    const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'baru@contoh.id' }
-    const known = { nik: budi.nik, name: budi.name, day: '12', month: '1', year: '1990', gender: 'male', email: 'lain@contoh.id', phone: '', password: 'teh manis hangat sore hari', password2: 'teh manis hangat sore hari' }
-    const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith('sp_daftar='))
-    /** Everything a person at the browser sees of one registration's code step. */
-    async function walk(fields: Record<string, string>): Promise<string[]> {
-      const seen: string[] = []
-      const browser = new Browser()
-      const res = await submit(browser, issuer, fields)
-      seen.push(`${res.status} ${res.headers.get('location')} ${cookieOf(res)?.replace(/=[^;]*/, '=<value>')}`)
-      const value = browser.cookies.get('sp_daftar')?.value ?? ''
-      seen.push(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(value) ? 'an opaque uuid' : `cookie value ${value}`)
-      let html = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
-      for (let i = 0; i < 6; i++) {
-        const wrong = await browser.request(`${issuer}/daftar/verifikasi`, { form: { _csrf: csrfFrom(html), code: '000000' } })
-        html = await wrong.text()
-        seen.push(`${wrong.status} ${errorsOf(html)}`)
+t.test(
+  'one submission shows every problem that needs no database, all in the error summary, and the same for a registered NIK',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const existing = await addCitizen(db.db, siti)
+      await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+      // A password built from the name, a date that is not a date, a gender that the NIK
+      // contradicts, an e-mail and a phone number that are not ones: each has its message.
+      const wrong = {
+        ...form,
+        day: '31',
+        month: '2',
+        gender: 'male',
+        email: 'siti@',
+        phone: '12ab',
+        password: 'Siti Aminah 1985',
+        password2: 'Siti Aminah 1985',
       }
-      const soon = await browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, { form: { _csrf: csrfFrom(html), code: '' } })
-      html = await soon.text()
-      seen.push(`${soon.status} retry-after ${soon.headers.get('retry-after') !== null} ${errorsOf(html)}`)
-      // A minute later, a new "code" may be asked for: a new handle, and wrong codes count from five again.
-      await sql`update one_time_codes set created_at = created_at - interval '2 minutes'`.execute(db.db)
-      await sql`update registration_decoys set created_at = created_at - interval '2 minutes'`.execute(db.db)
-      const later = await browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, { form: { _csrf: csrfFrom(html) } })
-      seen.push(`${later.status} ${later.headers.get('location')} new handle ${(browser.cookies.get('sp_daftar')?.value ?? value) !== value}`)
-      html = await (await browser.request(`${issuer}${later.headers.get('location') ?? ''}`)).text()
-      seen.push(errorsOf(html) + (html.includes('Kode baru sudah dikirim') ? ' resent notice' : ''))
-      const after = await browser.request(`${issuer}/daftar/verifikasi`, { form: { _csrf: csrfFrom(html), code: '000000' } })
-      seen.push(`${after.status} ${errorsOf(await after.text())}`)
-      return seen
-    }
-    const n = await walk(fresh)
-    const k = await walk(known)
-    t.same(k, n, 'step by step, the same answers')
-    t.match(n[2] ?? '', 'Sisa percobaan: 4', 'a wrong code is counted')
-    t.match(n[8] ?? '', /^429 retry-after true/, 'an immediate resend waits')
-    t.equal(await citizenCount(db), 2, 'no account for the known NIK')
-    const told = await db.db.selectFrom('outbox').select('kind').where('recipient', '=', 'lain@contoh.id').execute()
-    t.same(told.map((r) => r.kind), ['registration_known_nik', 'registration_known_nik'], 'the typed contact is told twice (the first time and on resend), and gets no code')
-  })
-})
+      const pages: string[] = []
+      for (const nik of [siti.nik, `${siti.nik.slice(0, 12)}0009`]) {
+        const res = await submit(new Browser(), issuer, { ...wrong, nik })
+        t.equal(res.status, 400)
+        pages.push(await res.text())
+      }
+      const [registered, fresh] = pages as [string, string]
+      const summary = /<div class="alert alert-error"[\s\S]*?<\/div>/.exec(fresh)?.[0] ?? ''
+      for (const [message, href] of [
+        ['Tanggal lahir tidak valid', '#birth-day'],
+        ['Jenis kelamin tidak sesuai dengan NIK', '#gender-female'],
+        ['Alamat email tidak valid', '#email'],
+        ['Nomor HP tidak valid', '#phone'],
+        ['dibuat dari nama Anda', '#password'],
+      ] as const) {
+        t.match(summary, message, `the summary says: ${message}`)
+        t.match(summary, `href="${href}"`, `and links to ${href}`)
+      }
+      const shape = (html: string) => html.replace(/name="_csrf" value="[^"]*"/g, '').replace(/value="[0-9]{16}"/g, '')
+      t.equal(shape(registered), shape(fresh), 'a registered NIK gets exactly the same page')
+      t.notMatch(registered, 'sudah terdaftar')
 
-t.test('SECURITY 37: "Kirim kode baru" sent six times at once passes once, for a registered NIK as for a new one', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const existing = await addCitizen(db.db, budi)
-    await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
-    const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'sasaran@contoh.id' }
-    const known = { nik: budi.nik, name: 'Siapa Saja', day: '12', month: '1', year: '1990', gender: 'male', email: 'sasaran@contoh.id', phone: '', password: 'layang layang merah di sawah', password2: 'layang layang merah di sawah' }
-    const answers: Record<string, string> = {}
-    for (const [kind, fields] of [['new', fresh], ['known', known]] as const) {
+      // A date that disagrees with the NIK and a password from the birth date, with a good gender.
+      const res = await submit(new Browser(), issuer, {
+        ...form,
+        nik: `${siti.nik.slice(0, 12)}0009`,
+        day: '4',
+        password: 'Aminah 04031985',
+        password2: 'Aminah 04031985',
+      })
+      t.equal(res.status, 400)
+      const html = errorsOf(await res.text())
+      t.match(html, 'Tanggal lahir tidak sesuai dengan NIK')
+      t.match(html, /kata sandi/i)
+      t.equal(await citizenCount(db), 1, 'no account written')
+      t.equal((await db.db.selectFrom('outbox').select('id').execute()).length, 0, 'and no message sent')
+    })
+  },
+)
+
+t.test(
+  'the code page words its hints for the channel: an SMS says wait, signal and the number; an e-mail the spam folder; a registered NIK the same as a new one',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const existing = await addCitizen(db.db, budi)
+      await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+      const noCode = (html: string) => /<p>(Belum menerima kode\?[^<]*)<\/p>/.exec(html)?.[1] ?? ''
+      const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009` }
+      const known = { ...form, nik: budi.nik, name: budi.name, day: '12', month: '1', year: '1990', gender: 'male' }
+      for (const fields of [fresh, known]) {
+        const bySms = new Browser()
+        const sms = await submit(bySms, issuer, { ...fields, email: '', phone: '0813 1111 2222' })
+        t.equal(sms.status, 303)
+        const smsPage = await (await bySms.request(`${issuer}${sms.headers.get('location') ?? ''}`)).text()
+        const smsHint = noCode(smsPage)
+        t.match(smsHint, 'SMS')
+        t.match(smsHint, 'sinyal')
+        t.match(smsHint, 'nomor')
+        t.notMatch(smsHint, /spam|email/i, 'no word of a spam folder for an SMS')
+        // A wrong code gives the page again, still worded for the SMS.
+        const wrong = await bySms.request(new URL(formAction(smsPage, '/daftar/verifikasi'), issuer).toString(), {
+          form: { _csrf: csrfFrom(smsPage), code: '000000' },
+        })
+        t.equal(wrong.status, 400)
+        t.match(noCode(await wrong.text()), 'sinyal')
+
+        const byEmail = new Browser()
+        const mail = await submit(byEmail, issuer, { ...fields, email: 'kode.lewat@contoh.id', phone: '' })
+        const mailHint = noCode(await (await byEmail.request(`${issuer}${mail.headers.get('location') ?? ''}`)).text())
+        t.match(mailHint, 'folder spam')
+        t.notMatch(mailHint, /SMS|sinyal/)
+      }
+    })
+  },
+)
+
+t.test(
+  'SECURITY 37: a registered NIK gets the same answer as a new one — "check your contact for a code" — and no new account',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const existing = await addCitizen(db.db, budi)
+      // A proven account (its e-mail verified): an unproven claim is another test.
+      await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+      const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'baru@contoh.id' }
+      const same = {
+        nik: budi.nik,
+        name: budi.name,
+        day: '12',
+        month: '1',
+        year: '1990',
+        gender: 'male',
+        email: budi.email,
+        phone: '',
+        password: 'teh manis hangat sore hari',
+        password2: 'teh manis hangat sore hari',
+      }
+      const other = { ...same, name: 'Orang Lain', email: 'lain@contoh.id', phone: '081311112222' }
+
+      const answers: { status: number; location: string | null; page: string }[] = []
+      for (const fields of [fresh, same, other]) {
+        const browser = new Browser()
+        const res = await submit(browser, issuer, fields)
+        const page = await (await browser.request(`${issuer}${res.headers.get('location') ?? ''}`)).text()
+        answers.push({ status: res.status, location: res.headers.get('location'), page })
+      }
+      const [n, a, b] = answers
+      t.equal(a?.status, n?.status, 'the same status as a new registration')
+      t.equal(b?.status, n?.status)
+      t.equal(a?.location, n?.location, 'the same next page')
+      const shape = (html: string) =>
+        html
+          .replace(/name="_csrf" value="[^"]*"/g, '')
+          .replace(/<code class="reference-code">[^<]*<\/code>/g, '')
+          .replace(/[a-z]\*\*\*@contoh\.id/g, 'X')
+      t.equal(shape(b?.page ?? ''), shape(n?.page ?? ''), 'the same code page, naming only the contact that was typed')
+      t.notMatch(a?.page ?? '', 'sudah terdaftar', 'no word of an existing account')
+      t.equal(await citizenCount(db), 2, 'no account for the known NIK')
+
+      // The typed contact is told, by message, and pointed to password recovery.
+      const told = await db.db
+        .selectFrom('outbox')
+        .select(['body', 'kind'])
+        .where('recipient', '=', 'lain@contoh.id')
+        .execute()
+      t.equal(told.length, 1)
+      t.match(told[0]?.body, /lupa-sandi/, 'points to password recovery')
+      t.notMatch(told[0]?.body, /b\*\*\*@contoh\.id|budi/i, 'nothing about the existing account')
+    })
+  },
+)
+
+t.test(
+  'SECURITY 37: an unproven claim on a NIK blocks its real owner no longer than a pending registration; a proven account is never replaced',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const intruder = {
+        ...form,
+        email: 'penyusup@contoh.id',
+        password: 'kopi hitam tanpa gula pagi',
+        password2: 'kopi hitam tanpa gula pagi',
+      }
+      // A stranger registers the owner's NIK with their own address and never proves anything.
+      t.equal((await submit(new Browser(), issuer, intruder)).status, 303)
+      const claim = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
+      // A day later the claim's registration is over.
+      await sql`update citizens set created_at = created_at - interval '25 hours' where nik = ${siti.nik}`.execute(
+        db.db,
+      )
+
+      // The owner registers the same NIK: a real code comes, and the account is theirs.
       const browser = new Browser()
-      await submit(browser, issuer, fields)
-      const html = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
-      await sql`update one_time_codes set created_at = created_at - interval '2 minutes'`.execute(db.db)
-      await sql`update registration_decoys set created_at = created_at - interval '2 minutes'`.execute(db.db)
-      await sql`delete from outbox`.execute(db.db)
-      const all = await Promise.all(Array.from({ length: 6 }, () => browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, { form: { _csrf: csrfFrom(html) } })))
-      const sent = await db.db.selectFrom('outbox').select('id').where('recipient', '=', 'sasaran@contoh.id').execute()
-      answers[kind] = `${all.map((r) => r.status).sort().join(',')} messages=${sent.length}`
-    }
-    t.equal(answers.new, '303,429,429,429,429,429 messages=1', 'a new registration: one resend passes')
-    t.equal(answers.known, answers.new, 'a registered NIK: the same')
-  })
-})
+      t.equal((await submit(browser, issuer, form)).status, 303)
+      const code = await latestCode(db, siti.email)
+      const page = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
+      const verified = await browser.request(new URL(formAction(page, '/daftar/verifikasi'), issuer).toString(), {
+        form: { _csrf: csrfFrom(page), code },
+      })
+      t.equal(verified.headers.get('location'), '/daftar/selesai', 'the owner verifies the address')
+      const owner = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
+      t.not(owner?.id, claim?.id, 'a new account')
+      t.equal(owner?.email, siti.email, "the NIK is the owner's account now")
+      t.equal(await citizenCount(db), 1, 'the claim is gone')
+
+      // Proven now: a later registration of the NIK, however late, replaces nothing.
+      await sql`update citizens set created_at = created_at - interval '25 hours' where nik = ${siti.nik}`.execute(
+        db.db,
+      )
+      await submit(new Browser(), issuer, intruder)
+      const still = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
+      t.equal(still?.id, owner?.id, 'the proven account stays')
+    })
+  },
+)
+
+t.test(
+  'SECURITY 37: the code step of a registration for a registered NIK runs exactly like a new one: the cookie, wrong codes, the resend wait and the resend after it',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const existing = await addCitizen(db.db, budi)
+      await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+      const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'baru@contoh.id' }
+      const known = {
+        nik: budi.nik,
+        name: budi.name,
+        day: '12',
+        month: '1',
+        year: '1990',
+        gender: 'male',
+        email: 'lain@contoh.id',
+        phone: '',
+        password: 'teh manis hangat sore hari',
+        password2: 'teh manis hangat sore hari',
+      }
+      const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith('sp_daftar='))
+      /** Everything a person at the browser sees of one registration's code step. */
+      async function walk(fields: Record<string, string>): Promise<string[]> {
+        const seen: string[] = []
+        const browser = new Browser()
+        const res = await submit(browser, issuer, fields)
+        seen.push(`${res.status} ${res.headers.get('location')} ${cookieOf(res)?.replace(/=[^;]*/, '=<value>')}`)
+        const value = browser.cookies.get('sp_daftar')?.value ?? ''
+        seen.push(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(value)
+            ? 'an opaque uuid'
+            : `cookie value ${value}`,
+        )
+        let html = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
+        for (let i = 0; i < 6; i++) {
+          const wrong = await browser.request(`${issuer}/daftar/verifikasi`, {
+            form: { _csrf: csrfFrom(html), code: '000000' },
+          })
+          html = await wrong.text()
+          seen.push(`${wrong.status} ${errorsOf(html)}`)
+        }
+        const soon = await browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, {
+          form: { _csrf: csrfFrom(html), code: '' },
+        })
+        html = await soon.text()
+        seen.push(`${soon.status} retry-after ${soon.headers.get('retry-after') !== null} ${errorsOf(html)}`)
+        // A minute later, a new "code" may be asked for: a new handle, and wrong codes count from five again.
+        await sql`update one_time_codes set created_at = created_at - interval '2 minutes'`.execute(db.db)
+        await sql`update registration_decoys set created_at = created_at - interval '2 minutes'`.execute(db.db)
+        const later = await browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, {
+          form: { _csrf: csrfFrom(html) },
+        })
+        seen.push(
+          `${later.status} ${later.headers.get('location')} new handle ${(browser.cookies.get('sp_daftar')?.value ?? value) !== value}`,
+        )
+        html = await (await browser.request(`${issuer}${later.headers.get('location') ?? ''}`)).text()
+        seen.push(errorsOf(html) + (html.includes('Kode baru sudah dikirim') ? ' resent notice' : ''))
+        const after = await browser.request(`${issuer}/daftar/verifikasi`, {
+          form: { _csrf: csrfFrom(html), code: '000000' },
+        })
+        seen.push(`${after.status} ${errorsOf(await after.text())}`)
+        return seen
+      }
+      const n = await walk(fresh)
+      const k = await walk(known)
+      t.same(k, n, 'step by step, the same answers')
+      t.match(n[2] ?? '', 'Sisa percobaan: 4', 'a wrong code is counted')
+      t.match(n[8] ?? '', /^429 retry-after true/, 'an immediate resend waits')
+      t.equal(await citizenCount(db), 2, 'no account for the known NIK')
+      const told = await db.db.selectFrom('outbox').select('kind').where('recipient', '=', 'lain@contoh.id').execute()
+      t.same(
+        told.map((r) => r.kind),
+        ['registration_known_nik', 'registration_known_nik'],
+        'the typed contact is told twice (the first time and on resend), and gets no code',
+      )
+    })
+  },
+)
+
+t.test(
+  'SECURITY 37: "Kirim kode baru" sent six times at once passes once, for a registered NIK as for a new one',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const existing = await addCitizen(db.db, budi)
+      await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
+      const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'sasaran@contoh.id' }
+      const known = {
+        nik: budi.nik,
+        name: 'Siapa Saja',
+        day: '12',
+        month: '1',
+        year: '1990',
+        gender: 'male',
+        email: 'sasaran@contoh.id',
+        phone: '',
+        password: 'layang layang merah di sawah',
+        password2: 'layang layang merah di sawah',
+      }
+      const answers: Record<string, string> = {}
+      for (const [kind, fields] of [
+        ['new', fresh],
+        ['known', known],
+      ] as const) {
+        const browser = new Browser()
+        await submit(browser, issuer, fields)
+        const html = await (await browser.request(`${issuer}/daftar/verifikasi`)).text()
+        await sql`update one_time_codes set created_at = created_at - interval '2 minutes'`.execute(db.db)
+        await sql`update registration_decoys set created_at = created_at - interval '2 minutes'`.execute(db.db)
+        await sql`delete from outbox`.execute(db.db)
+        const all = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            browser.request(`${issuer}/daftar/verifikasi/kirim-ulang`, { form: { _csrf: csrfFrom(html) } }),
+          ),
+        )
+        const sent = await db.db
+          .selectFrom('outbox')
+          .select('id')
+          .where('recipient', '=', 'sasaran@contoh.id')
+          .execute()
+        answers[kind] = `${all
+          .map((r) => r.status)
+          .sort()
+          .join(',')} messages=${sent.length}`
+      }
+      t.equal(answers.new, '303,429,429,429,429,429 messages=1', 'a new registration: one resend passes')
+      t.equal(answers.known, answers.new, 'a registered NIK: the same')
+    })
+  },
+)

@@ -33,16 +33,35 @@ async function main(): Promise<void> {
   await insertClient(
     database.db,
     prepareClient(
-      { name: 'Layanan Perizinan Usaha — DPMPTSP', agencyId: 'dpmptsp', authMethod: 'client_secret_basic', redirectUris: ['http://127.0.0.1:9/cb'], scopes: ['openid', 'profile'] },
+      {
+        name: 'Layanan Perizinan Usaha — DPMPTSP',
+        agencyId: 'dpmptsp',
+        authMethod: 'client_secret_basic',
+        redirectUris: ['http://127.0.0.1:9/cb'],
+        scopes: ['openid', 'profile'],
+      },
       { allowLoopbackHttp: true },
     ),
   )
   const citizen = await createCitizen(database.db, { ...budi, regencyName: 'Sukamaju' })
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
-  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, locale: 'id-ID' })
+  const context = await browser.newContext({
+    javaScriptEnabled: false,
+    viewport: { width: 360, height: 740 },
+    locale: 'id-ID',
+  })
   const page = await context.newPage()
   const shot = async (name: string) => {
     await page.screenshot({ path: `${outDir}/${name}-360.png`, fullPage: true })
@@ -50,7 +69,13 @@ async function main(): Promise<void> {
   }
   const auth = new URL('/auth', issuer)
   auth.search = new URLSearchParams({
-    client_id: (await database.db.selectFrom('oidc_clients').select('client_id').where('name', 'like', 'Layanan%').executeTakeFirstOrThrow()).client_id,
+    client_id: (
+      await database.db
+        .selectFrom('oidc_clients')
+        .select('client_id')
+        .where('name', 'like', 'Layanan%')
+        .executeTakeFirstOrThrow()
+    ).client_id,
     response_type: 'code',
     scope: 'openid profile',
     redirect_uri: 'http://127.0.0.1:9/cb',
@@ -68,7 +93,8 @@ async function main(): Promise<void> {
     await page.click('a[hreflang="id"]')
 
     // 100 failures from other addresses: this browser is an unknown device.
-    for (let i = 0; i < 100; i++) await authenticateCitizen(database.db, budi.nik, `tebakan ${i}`, { ip: `10.9.0.${i}` })
+    for (let i = 0; i < 100; i++)
+      await authenticateCitizen(database.db, budi.nik, `tebakan ${i}`, { ip: `10.9.0.${i}` })
     await page.fill('#username', budi.nik)
     await page.fill('#password', budi.password)
     await page.click('form[action$="/login"] button[type=submit]')

@@ -58,7 +58,12 @@ async function main(): Promise<void> {
   await insertClient(
     db,
     prepareClient(
-      { name: 'Dinas Kependudukan dan Pencatatan Sipil', agencyId: 'disdukcapil', authMethod: 'client_secret_basic', redirectUris: ['http://127.0.0.1:9/cb'] },
+      {
+        name: 'Dinas Kependudukan dan Pencatatan Sipil',
+        agencyId: 'disdukcapil',
+        authMethod: 'client_secret_basic',
+        redirectUris: ['http://127.0.0.1:9/cb'],
+      },
       { allowLoopbackHttp: true },
     ),
   )
@@ -81,9 +86,22 @@ async function main(): Promise<void> {
 
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
-  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, locale: 'id-ID' })
+  const context = await browser.newContext({
+    javaScriptEnabled: false,
+    viewport: { width: 360, height: 740 },
+    locale: 'id-ID',
+  })
   const page = await context.newPage()
 
   async function shot(name: string, p: Page = page): Promise<void> {
@@ -95,7 +113,11 @@ async function main(): Promise<void> {
     await p.setViewportSize({ width: 360, height: 740 })
     const height = await p.evaluate('document.documentElement.scrollHeight')
     for (let y = 0, i = 1; typeof height === 'number' && height > 1400 && y < height; y += 1400, i++) {
-      await p.screenshot({ path: `${outDir}/${name}-360-part${i}.png`, fullPage: true, clip: { x: 0, y, width: 360, height: Math.min(1400, height - y) } })
+      await p.screenshot({
+        path: `${outDir}/${name}-360-part${i}.png`,
+        fullPage: true,
+        clip: { x: 0, y, width: 360, height: Math.min(1400, height - y) },
+      })
     }
     await p.setViewportSize({ width: 360, height: 740 })
     console.log(`${name}: ${p.url()}`)
@@ -118,7 +140,9 @@ async function main(): Promise<void> {
     const ktpUrl = page.url().split('?')[0] as string
     const documentId = ktpUrl.split('/').pop() as string
 
-    await page.goto(`${issuer}/akun/dokumen/unggah/kk?kembali=${encodeURIComponent('http://127.0.0.1:1/layanan/disdukcapil/pindah')}`)
+    await page.goto(
+      `${issuer}/akun/dokumen/unggah/kk?kembali=${encodeURIComponent('http://127.0.0.1:1/layanan/disdukcapil/pindah')}`,
+    )
     await page.setInputFiles('#berkas-kk', files.html)
     await page.click('form.upload-form button[type=submit]')
     await shot('03-upload-refused')
@@ -128,13 +152,22 @@ async function main(): Promise<void> {
     await shot('04-detail-continue')
 
     // An officer verifies the first KTP, the citizen replaces it, agencies fetch it.
-    const first = await db.selectFrom('document_versions').select('id').where('document_id', '=', documentId).executeTakeFirstOrThrow()
+    const first = await db
+      .selectFrom('document_versions')
+      .select('id')
+      .where('document_id', '=', documentId)
+      .executeTakeFirstOrThrow()
     await verifyDocumentVersion(db, first.id, officer.id)
     await page.goto(ktpUrl)
     await page.setInputFiles('#berkas-ktp', files.ktpBaru)
     await page.click('form.upload-form button[type=submit]')
     await page.waitForURL(/pesan=diganti/)
-    const current = await db.selectFrom('document_versions').select('id').where('document_id', '=', documentId).where('superseded_at', 'is', null).executeTakeFirstOrThrow()
+    const current = await db
+      .selectFrom('document_versions')
+      .select('id')
+      .where('document_id', '=', documentId)
+      .where('superseded_at', 'is', null)
+      .executeTakeFirstOrThrow()
     await verifyDocumentVersion(db, current.id, officer.id)
     const keyring = createLinkKeyring([testKek.derive('document links').toString('base64url')])
     for (const [agencyId, serviceId] of [
@@ -146,7 +179,10 @@ async function main(): Promise<void> {
         agencyId,
         serviceId,
         documentTypes: ['ktp', 'kk'],
-        purpose: agencyId === 'disdukcapil' ? 'Memproses permohonan surat pindah Anda' : 'Memeriksa kelayakan bantuan sosial keluarga Anda',
+        purpose:
+          agencyId === 'disdukcapil'
+            ? 'Memproses permohonan surat pindah Anda'
+            : 'Memeriksa kelayakan bantuan sosial keluarga Anda',
         expiresAt: new Date(Date.now() + 90 * 86_400_000),
       })
       const link = createLink(keyring, config.documents, { versionId: current.id, agencyId, serviceId })

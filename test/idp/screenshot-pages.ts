@@ -58,9 +58,22 @@ async function main(): Promise<void> {
 
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
-  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, locale: 'id-ID' })
+  const context = await browser.newContext({
+    javaScriptEnabled: false,
+    viewport: { width: 360, height: 740 },
+    locale: 'id-ID',
+  })
   let page = await context.newPage()
 
   async function shot(name: string, p: Page = page): Promise<void> {
@@ -73,7 +86,12 @@ async function main(): Promise<void> {
   }
 
   async function latestCode(recipient: string): Promise<string> {
-    const row = await database.db.selectFrom('outbox').select('body').where('recipient', '=', recipient).orderBy('created_at', 'desc').executeTakeFirstOrThrow()
+    const row = await database.db
+      .selectFrom('outbox')
+      .select('body')
+      .where('recipient', '=', recipient)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirstOrThrow()
     return /\b([0-9]{6})\b/.exec(row.body)?.[1] ?? ''
   }
 
@@ -152,7 +170,9 @@ async function main(): Promise<void> {
     await page.goto(`${issuer}/akun?lang=id`)
 
     // Password reset, in a fresh browser.
-    const other = await (await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, locale: 'id-ID' })).newPage()
+    const other = await (
+      await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, locale: 'id-ID' })
+    ).newPage()
     await other.goto(`${issuer}/lupa-sandi`)
     await shot('reset', other)
     await other.fill('#identifier', citizen.nik)

@@ -22,13 +22,23 @@ const chromiumPath = '/usr/bin/chromium'
 const shots = path.join(os.tmpdir(), 'satupintu-second-factor')
 
 function codeAt(secret: string, at: number): string {
-  return new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({ timestamp: at })
+  return new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({
+    timestamp: at,
+  })
 }
 
 /** A relying party that shows the acr and amr of the sign-in it got. */
-async function startRp(t: { teardown: (fn: () => unknown) => void }, issuer: string, clientId: string, clientSecret: string, port: number) {
+async function startRp(
+  t: { teardown: (fn: () => unknown) => void },
+  issuer: string,
+  clientId: string,
+  clientSecret: string,
+  port: number,
+) {
   const base = `http://127.0.0.1:${port}`
-  const config = await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] })
+  const config = await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
+    execute: [oidc.allowInsecureRequests],
+  })
   const pending = new Map<string, string>()
   const server = http.createServer((req, res) => {
     void (async () => {
@@ -49,12 +59,17 @@ async function startRp(t: { teardown: (fn: () => unknown) => void }, issuer: str
         const state = url.searchParams.get('state') ?? ''
         const verifier = pending.get(state)
         if (!verifier) return void res.writeHead(400).end('unknown state')
-        const tokens = await oidc.authorizationCodeGrant(config, url, { pkceCodeVerifier: verifier, expectedState: state })
+        const tokens = await oidc.authorizationCodeGrant(config, url, {
+          pkceCodeVerifier: verifier,
+          expectedState: state,
+        })
         const c = tokens.claims()
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
         res.end(`<h1>Masuk</h1><p id="acr">${String(c?.acr)}</p><p id="amr">${JSON.stringify(c?.amr)}</p>`)
       } else {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<h1>Layanan Uji</h1><a href="/login">Masuk</a>')
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          .end('<h1>Layanan Uji</h1><a href="/login">Masuk</a>')
       }
     })().catch((err: unknown) => res.writeHead(500).end(String(err)))
   })
@@ -83,12 +98,25 @@ t.test(
     const citizen = await addCitizen(db.db)
     await markEmailVerified(db.db, citizen.id, budi.email)
     const rpPort = await freePort()
-    const client = await registerClient(db, { redirectUris: [`http://127.0.0.1:${rpPort}/cb`], name: 'Layanan Uji Dinas', scopes: ['openid', 'profile'] })
+    const client = await registerClient(db, {
+      redirectUris: [`http://127.0.0.1:${rpPort}/cb`],
+      name: 'Layanan Uji Dinas',
+      scopes: ['openid', 'profile'],
+    })
     const rp = await startRp(t, issuer, client.clientId, client.secret as string, rpPort)
 
     const browser: Chromium = await chromium.launch({
       executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
     t.teardown(() => browser.close())
     const phone = { viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: 'id-ID' }
@@ -115,7 +143,11 @@ t.test(
     await shot(own, '03-kode-pemulihan')
     await own.click('text=Sudah saya simpan')
     t.match(await own.textContent('main'), /Aktif sejak/)
-    const width = await own.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)
+    const width = await own.evaluate(
+      () =>
+        (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement
+          .scrollWidth,
+    )
     t.ok(width <= 360, `no sideways scrolling (${width} px)`)
 
     // Sign-in to an agency with a code (the next step's: the confirming code's step is spent).
@@ -152,6 +184,9 @@ t.test(
     t.match(await again.textContent('main'), /Kode salah atau sudah dipakai/, 'a recovery code works once')
     await shot(again, '06-kode-ditolak')
     const told = await db.db.selectFrom('outbox').select('kind').where('citizen_id', '=', citizen.id).execute()
-    t.ok(told.some((n) => n.kind === 'recovery_code_used'), 'the citizen was told')
+    t.ok(
+      told.some((n) => n.kind === 'recovery_code_used'),
+      'the citizen was told',
+    )
   },
 )

@@ -9,14 +9,26 @@ import { markEmailVerified } from '../../src/accounts/citizens.ts'
 import { confirmTotpEnrolment, hasSecondFactor, pendingTotpEnrolment } from '../../src/accounts/second-factors.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
-import { Browser, csrfFrom, formAction, registerClient, signIn, signInAt, startIdp, testGatewayResource, testKek } from '../helpers/idp.ts'
+import {
+  Browser,
+  csrfFrom,
+  formAction,
+  registerClient,
+  signIn,
+  signInAt,
+  startIdp,
+  testGatewayResource,
+  testKek,
+} from '../helpers/idp.ts'
 
 const redirectUri = 'http://127.0.0.1:9/cb'
 const insecure = { execute: [oidc.allowInsecureRequests] }
 const keys = { sealer: testKek, recoveryKey: testKek.derive('recovery codes') }
 
 function codeAt(secret: string, at: number): string {
-  return new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({ timestamp: at })
+  return new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({
+    timestamp: at,
+  })
 }
 
 /** An account with the app confirmed two minutes ago: codes of now and the steps around it are unused. */
@@ -26,7 +38,9 @@ async function enrolledCitizen(db: TestDatabase) {
   const enrolment = await pendingTotpEnrolment(db.db, keys, citizen.id, budi.name)
   if (!enrolment) throw new Error('no enrolment')
   const past = new Date(Date.now() - 120_000)
-  const confirmed = await confirmTotpEnrolment(db.db, keys, citizen.id, codeAt(enrolment.secret, past.getTime()), { now: past })
+  const confirmed = await confirmTotpEnrolment(db.db, keys, citizen.id, codeAt(enrolment.secret, past.getTime()), {
+    now: past,
+  })
   if (!confirmed.ok) throw new Error('not confirmed')
   return { citizen, secret: enrolment.secret, recoveryCodes: confirmed.recoveryCodes }
 }
@@ -37,7 +51,12 @@ async function ageSignIn(db: TestDatabase, accountId: string, seconds: number): 
 }
 
 /** Authorize → password; returns the page the password leads to. */
-async function passwordStep(browser: Browser, issuer: string, config: oidc.Configuration, params: Record<string, string> = {}) {
+async function passwordStep(
+  browser: Browser,
+  issuer: string,
+  config: oidc.Configuration,
+  params: Record<string, string> = {},
+) {
   const verifier = oidc.randomPKCECodeVerifier()
   const url = oidc.buildAuthorizationUrl(config, {
     redirect_uri: redirectUri,
@@ -61,104 +80,151 @@ async function continueFlow(browser: Browser, issuer: string, location: string):
   for (let i = 0; i < 3 && step.url.startsWith(issuer); i++) {
     const html = await step.res.text()
     if (!html.includes('/consent"')) throw new Error(`unexpected page at ${step.url}`)
-    const res = await browser.request(new URL(formAction(html, '/consent'), issuer).toString(), { form: { _csrf: csrfFrom(html), decision: 'allow' } })
+    const res = await browser.request(new URL(formAction(html, '/consent'), issuer).toString(), {
+      form: { _csrf: csrfFrom(html), decision: 'allow' },
+    })
     step = await browser.follow(new URL(res.headers.get('location') ?? '', issuer).toString(), issuer)
   }
   return step.url
 }
 
 async function postCode(browser: Browser, issuer: string, html: string, code: string) {
-  return browser.request(new URL(formAction(html, '/kode'), issuer).toString(), { form: { _csrf: csrfFrom(html), code } })
+  return browser.request(new URL(formAction(html, '/kode'), issuer).toString(), {
+    form: { _csrf: csrfFrom(html), code },
+  })
 }
 
-t.test('enrolment in Akun Saya → Keamanan: QR code and grouped secret, confirmed with a current code, then ten recovery codes once', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const citizen = await addCitizen(db.db)
-    await markEmailVerified(db.db, citizen.id, budi.email)
-    const browser = new Browser()
-    const overview = await signInAt(browser, `${issuer}/akun/keamanan`, issuer, budi)
-    t.equal(overview.res.status, 200)
-    t.match(overview.html, /Belum aktif/)
-    const page = await browser.request(`${issuer}/akun/keamanan/aplikasi`)
-    t.equal(page.status, 200)
-    t.equal(page.headers.get('cache-control'), 'no-store')
-    const html = await page.text()
-    t.match(html, /<figure class="qr"[^>]*><svg xmlns="http:\/\/www.w3.org\/2000\/svg"/, 'the QR code is an inline SVG')
-    t.notMatch(html, /<script/, 'no script')
-    const groups = /id="secret"[^>]*>(.*?)<\/p>/s.exec(html)?.[1]?.match(/<span>([A-Z2-7]{1,4})<\/span>/g) ?? []
-    t.ok(groups.length >= 8, 'the secret in groups of four')
-    const secret = groups.map((g) => g.replace(/<\/?span>/g, '')).join('')
-    t.equal(secret.length, 32, '160 bits')
+t.test(
+  'enrolment in Akun Saya → Keamanan: QR code and grouped secret, confirmed with a current code, then ten recovery codes once',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const citizen = await addCitizen(db.db)
+      await markEmailVerified(db.db, citizen.id, budi.email)
+      const browser = new Browser()
+      const overview = await signInAt(browser, `${issuer}/akun/keamanan`, issuer, budi)
+      t.equal(overview.res.status, 200)
+      t.match(overview.html, /Belum aktif/)
+      const page = await browser.request(`${issuer}/akun/keamanan/aplikasi`)
+      t.equal(page.status, 200)
+      t.equal(page.headers.get('cache-control'), 'no-store')
+      const html = await page.text()
+      t.match(
+        html,
+        /<figure class="qr"[^>]*><svg xmlns="http:\/\/www.w3.org\/2000\/svg"/,
+        'the QR code is an inline SVG',
+      )
+      t.notMatch(html, /<script/, 'no script')
+      const groups = /id="secret"[^>]*>(.*?)<\/p>/s.exec(html)?.[1]?.match(/<span>([A-Z2-7]{1,4})<\/span>/g) ?? []
+      t.ok(groups.length >= 8, 'the secret in groups of four')
+      const secret = groups.map((g) => g.replace(/<\/?span>/g, '')).join('')
+      t.equal(secret.length, 32, '160 bits')
 
-    const wrong = await browser.request(`${issuer}/akun/keamanan/aplikasi`, { form: { _csrf: csrfFrom(html), code: '000000' === codeAt(secret, Date.now()) ? '111111' : '000000' } })
-    t.equal(wrong.status, 400)
-    t.notOk(await hasSecondFactor(db.db, citizen.id), 'a wrong code does not turn it on')
+      const wrong = await browser.request(`${issuer}/akun/keamanan/aplikasi`, {
+        form: { _csrf: csrfFrom(html), code: '000000' === codeAt(secret, Date.now()) ? '111111' : '000000' },
+      })
+      t.equal(wrong.status, 400)
+      t.notOk(await hasSecondFactor(db.db, citizen.id), 'a wrong code does not turn it on')
 
-    const ok = await browser.request(`${issuer}/akun/keamanan/aplikasi`, { form: { _csrf: csrfFrom(html), code: codeAt(secret, Date.now()) } })
-    t.equal(ok.status, 200)
-    t.equal(ok.headers.get('cache-control'), 'no-store')
-    const codesHtml = await ok.text()
-    const codes = [...(/<ul class="recovery-codes"[^>]*>(.*?)<\/ul>/s.exec(codesHtml)?.[1] ?? '').matchAll(/<li>([0-9A-Z]{5}-[0-9A-Z]{5})<\/li>/g)].map((m) => m[1])
-    t.equal(codes.length, 10, 'ten recovery codes')
-    t.ok(await hasSecondFactor(db.db, citizen.id))
-    const again = await browser.request(`${issuer}/akun/keamanan/aplikasi`)
-    t.equal(again.status, 303, 'the enrolment page is gone once the app is on')
-    const status = await (await browser.request(`${issuer}/akun/keamanan`)).text()
-    t.match(status, /Aktif sejak/)
-    t.match(status, /Sisa 10 dari 10 kode/)
-    t.notOk(codes.some((c) => status.includes(c ?? '')), 'the codes are not shown again')
-    const notices = await db.db.selectFrom('outbox').select('kind').where('citizen_id', '=', citizen.id).execute()
-    t.match(notices, [{ kind: 'second_factor_added' }], 'the citizen is told')
-  })
-})
-
-t.test('sign-in with an authenticator app: the code on its own page, no session before it, then acr loa:2 and amr pwd+otp in the ID token and the access token', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const { citizen, secret } = await enrolledCitizen(db)
-    const client = await registerClient(db, { redirectUris: [redirectUri] })
-    const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
-    const browser = new Browser()
-    const step = await passwordStep(browser, issuer, config, { resource: testGatewayResource })
-    t.equal(step.status, 303)
-    t.match(step.html, /Verifikasi dua langkah/)
-    t.match(step.html, /action="\/interaction\/[^"]+\/kode"/)
-    t.equal((await db.db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Session').where('account_id', '=', citizen.id).execute()).length, 0, 'no session after the password alone')
-
-    const res = await postCode(browser, issuer, step.html, codeAt(secret, Date.now()))
-    t.equal(res.status, 303)
-    const back = await continueFlow(browser, issuer, res.headers.get('location') ?? '')
-    t.ok(back.startsWith(redirectUri), `back at the client (${back})`)
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(back), { pkceCodeVerifier: step.verifier }, { resource: testGatewayResource })
-    t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:2')
-    t.same(tokens.claims()?.amr, ['pwd', 'otp'])
-    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}/jwks`)), { issuer, audience: testGatewayResource })
-    t.equal(payload.acr, 'urn:satupintu:loa:2')
-    t.same(payload.amr, ['pwd', 'otp'])
-  })
-})
-
-t.test('a citizen without a second factor signs in with the password alone, at loa:1, even when the client asks acr_values loa:2', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    await addCitizen(db.db)
-    const client = await registerClient(db, { redirectUris: [redirectUri] })
-    const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
-    const verifier = oidc.randomPKCECodeVerifier()
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      acr_values: 'urn:satupintu:loa:2',
+      const ok = await browser.request(`${issuer}/akun/keamanan/aplikasi`, {
+        form: { _csrf: csrfFrom(html), code: codeAt(secret, Date.now()) },
+      })
+      t.equal(ok.status, 200)
+      t.equal(ok.headers.get('cache-control'), 'no-store')
+      const codesHtml = await ok.text()
+      const codes = [
+        ...(/<ul class="recovery-codes"[^>]*>(.*?)<\/ul>/s.exec(codesHtml)?.[1] ?? '').matchAll(
+          /<li>([0-9A-Z]{5}-[0-9A-Z]{5})<\/li>/g,
+        ),
+      ].map((m) => m[1])
+      t.equal(codes.length, 10, 'ten recovery codes')
+      t.ok(await hasSecondFactor(db.db, citizen.id))
+      const again = await browser.request(`${issuer}/akun/keamanan/aplikasi`)
+      t.equal(again.status, 303, 'the enrolment page is gone once the app is on')
+      const status = await (await browser.request(`${issuer}/akun/keamanan`)).text()
+      t.match(status, /Aktif sejak/)
+      t.match(status, /Sisa 10 dari 10 kode/)
+      t.notOk(
+        codes.some((c) => status.includes(c ?? '')),
+        'the codes are not shown again',
+      )
+      const notices = await db.db.selectFrom('outbox').select('kind').where('citizen_id', '=', citizen.id).execute()
+      t.match(notices, [{ kind: 'second_factor_added' }], 'the citizen is told')
     })
-    const callback = await signIn(new Browser(), url.href, issuer, { username: budi.nik, password: budi.password })
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier })
-    t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:1')
-    t.same(tokens.claims()?.amr, ['pwd'])
-  })
-})
+  },
+)
+
+t.test(
+  'sign-in with an authenticator app: the code on its own page, no session before it, then acr loa:2 and amr pwd+otp in the ID token and the access token',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const { citizen, secret } = await enrolledCitizen(db)
+      const client = await registerClient(db, { redirectUris: [redirectUri] })
+      const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+      const browser = new Browser()
+      const step = await passwordStep(browser, issuer, config, { resource: testGatewayResource })
+      t.equal(step.status, 303)
+      t.match(step.html, /Verifikasi dua langkah/)
+      t.match(step.html, /action="\/interaction\/[^"]+\/kode"/)
+      t.equal(
+        (
+          await db.db
+            .selectFrom('oidc_payloads')
+            .select('id')
+            .where('model', '=', 'Session')
+            .where('account_id', '=', citizen.id)
+            .execute()
+        ).length,
+        0,
+        'no session after the password alone',
+      )
+
+      const res = await postCode(browser, issuer, step.html, codeAt(secret, Date.now()))
+      t.equal(res.status, 303)
+      const back = await continueFlow(browser, issuer, res.headers.get('location') ?? '')
+      t.ok(back.startsWith(redirectUri), `back at the client (${back})`)
+      const tokens = await oidc.authorizationCodeGrant(
+        config,
+        new URL(back),
+        { pkceCodeVerifier: step.verifier },
+        { resource: testGatewayResource },
+      )
+      t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:2')
+      t.same(tokens.claims()?.amr, ['pwd', 'otp'])
+      const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}/jwks`)), {
+        issuer,
+        audience: testGatewayResource,
+      })
+      t.equal(payload.acr, 'urn:satupintu:loa:2')
+      t.same(payload.amr, ['pwd', 'otp'])
+    })
+  },
+)
+
+t.test(
+  'a citizen without a second factor signs in with the password alone, at loa:1, even when the client asks acr_values loa:2',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      await addCitizen(db.db)
+      const client = await registerClient(db, { redirectUris: [redirectUri] })
+      const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+      const verifier = oidc.randomPKCECodeVerifier()
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        acr_values: 'urn:satupintu:loa:2',
+      })
+      const callback = await signIn(new Browser(), url.href, issuer, { username: budi.nik, password: budi.password })
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier })
+      t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:1')
+      t.same(tokens.claims()?.amr, ['pwd'])
+    })
+  },
+)
 
 t.test('SECURITY 39: a code accepted at one sign-in is refused at the next, within its time step', async (t) => {
   await eachDatabase(t, async (t, db) => {
@@ -177,7 +243,12 @@ t.test('SECURITY 39: a code accepted at one sign-in is refused at the next, with
     const replay = await postCode(otherBrowser, issuer, b.html, code)
     t.equal(replay.status, 401, 'the same code again is refused')
     t.match(await replay.text(), /Kode salah atau sudah dipakai/)
-    const sessions = await db.db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Session').where('account_id', '=', citizen.id).execute()
+    const sessions = await db.db
+      .selectFrom('oidc_payloads')
+      .select('id')
+      .where('model', '=', 'Session')
+      .where('account_id', '=', citizen.id)
+      .execute()
     t.equal(sessions.length, 1, 'one session only')
   })
 })
@@ -197,42 +268,55 @@ t.test('wrong codes at sign-in are throttled: 429 with Retry-After, even for the
     t.equal(held.status, 429)
     t.ok(Number(held.headers.get('retry-after')) >= 1)
     t.match(await held.text(), /Terlalu banyak kode yang salah/)
-    const failed = await db.db.selectFrom('audit_events').select('id').where('subject_id', '=', citizen.id).where('event', '=', 'auth.second_factor.failed').execute()
+    const failed = await db.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where('subject_id', '=', citizen.id)
+      .where('event', '=', 'auth.second_factor.failed')
+      .execute()
     t.equal(failed.length, 5)
   })
 })
 
-t.test('SECURITY 39: a recovery code signs in once, tells the citizen, and the page says to set the factor up again', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { issuer } = await startIdp(t, db)
-    const { citizen, recoveryCodes } = await enrolledCitizen(db)
-    const client = await registerClient(db, { redirectUris: [redirectUri] })
-    const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
-    const code = recoveryCodes[0] ?? ''
-    const browser = new Browser()
-    const step = await passwordStep(browser, issuer, config)
-    const res = await postCode(browser, issuer, step.html, code)
-    t.equal(res.status, 200)
-    const html = await res.text()
-    t.match(html, /Anda masuk dengan kode pemulihan/)
-    t.match(html, /Sisa kode pemulihan: 9/)
-    t.match(html, /Keamanan/)
-    const resume = /class="button" href="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? ''
-    const back = await continueFlow(browser, issuer, resume)
-    t.ok(back.startsWith(redirectUri), 'continuing finishes the sign-in')
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(back), { pkceCodeVerifier: step.verifier })
-    t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:2')
-    t.same(tokens.claims()?.amr, ['pwd', 'otp'])
-    const notices = await db.db.selectFrom('outbox').select(['kind', 'body']).where('citizen_id', '=', citizen.id).where('kind', '=', 'recovery_code_used').execute()
-    t.equal(notices.length, 1, 'the citizen is told')
+t.test(
+  'SECURITY 39: a recovery code signs in once, tells the citizen, and the page says to set the factor up again',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const { citizen, recoveryCodes } = await enrolledCitizen(db)
+      const client = await registerClient(db, { redirectUris: [redirectUri] })
+      const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+      const code = recoveryCodes[0] ?? ''
+      const browser = new Browser()
+      const step = await passwordStep(browser, issuer, config)
+      const res = await postCode(browser, issuer, step.html, code)
+      t.equal(res.status, 200)
+      const html = await res.text()
+      t.match(html, /Anda masuk dengan kode pemulihan/)
+      t.match(html, /Sisa kode pemulihan: 9/)
+      t.match(html, /Keamanan/)
+      const resume = /class="button" href="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? ''
+      const back = await continueFlow(browser, issuer, resume)
+      t.ok(back.startsWith(redirectUri), 'continuing finishes the sign-in')
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(back), { pkceCodeVerifier: step.verifier })
+      t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:2')
+      t.same(tokens.claims()?.amr, ['pwd', 'otp'])
+      const notices = await db.db
+        .selectFrom('outbox')
+        .select(['kind', 'body'])
+        .where('citizen_id', '=', citizen.id)
+        .where('kind', '=', 'recovery_code_used')
+        .execute()
+      t.equal(notices.length, 1, 'the citizen is told')
 
-    const other = new Browser()
-    const again = await passwordStep(other, issuer, config)
-    t.equal((await postCode(other, issuer, again.html, code)).status, 401, 'the same recovery code twice is refused')
-    const account = await signInAt(new Browser(), `${issuer}/akun/keamanan`, issuer, budi)
-    t.match(account.html, /action="\/interaction\/[^"]+\/kode"/, 'the account pages ask for the second factor too')
-  })
-})
+      const other = new Browser()
+      const again = await passwordStep(other, issuer, config)
+      t.equal((await postCode(other, issuer, again.html, code)).status, 401, 'the same recovery code twice is refused')
+      const account = await signInAt(new Browser(), `${issuer}/akun/keamanan`, issuer, budi)
+      t.match(account.html, /action="\/interaction\/[^"]+\/kode"/, 'the account pages ask for the second factor too')
+    })
+  },
+)
 
 t.test('removing the app and renewing the codes need a fresh sign-in; removal tells the citizen', async (t) => {
   await eachDatabase(t, async (t, db) => {
@@ -241,7 +325,9 @@ t.test('removing the app and renewing the codes need a fresh sign-in; removal te
     const browser = new Browser()
     const first = await browser.follow(`${issuer}/akun/keamanan/aplikasi/hapus`, issuer)
     const login = await first.res.text()
-    const pw = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), { form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password } })
+    const pw = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+      form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
+    })
     const codeStep = await browser.follow(new URL(pw.headers.get('location') ?? '', issuer).toString(), issuer)
     const codeHtml = await codeStep.res.text()
     const signed = await postCode(browser, issuer, codeHtml, codeAt(secret, Date.now()))
@@ -259,13 +345,23 @@ t.test('removing the app and renewing the codes need a fresh sign-in; removal te
     }
     t.ok(await hasSecondFactor(db.db, citizen.id), 'nothing was removed')
     t.equal((await browser.request(`${issuer}/akun/keamanan/aplikasi/hapus`)).status, 303, 'the confirmation page too')
-    await sql`update oidc_payloads set payload = jsonb_set(payload, '{loginTs}', to_jsonb(extract(epoch from now())::bigint)) where model = 'Session' and account_id = ${citizen.id}`.execute(db.db)
+    await sql`update oidc_payloads set payload = jsonb_set(payload, '{loginTs}', to_jsonb(extract(epoch from now())::bigint)) where model = 'Session' and account_id = ${citizen.id}`.execute(
+      db.db,
+    )
     const removed = await browser.request(`${issuer}/akun/keamanan/aplikasi/hapus`, { form: { _csrf: token } })
     t.equal(removed.status, 303)
     t.equal(removed.headers.get('location'), '/akun/keamanan?pesan=dihapus')
     t.notOk(await hasSecondFactor(db.db, citizen.id))
-    t.equal((await db.db.selectFrom('recovery_codes').select('id').where('citizen_id', '=', citizen.id).execute()).length, 0)
-    const notices = await db.db.selectFrom('outbox').select('kind').where('citizen_id', '=', citizen.id).where('kind', '=', 'second_factor_removed').execute()
+    t.equal(
+      (await db.db.selectFrom('recovery_codes').select('id').where('citizen_id', '=', citizen.id).execute()).length,
+      0,
+    )
+    const notices = await db.db
+      .selectFrom('outbox')
+      .select('kind')
+      .where('citizen_id', '=', citizen.id)
+      .where('kind', '=', 'second_factor_removed')
+      .execute()
     t.equal(notices.length, 1)
   })
 })

@@ -81,17 +81,24 @@ t.test('stop() waits for a run in flight and no run starts afterwards', async (t
   t.equal(calls, 1, 'nothing ran after stop()')
 })
 
-t.test('stop() does not wait for ever on a run that never settles: it returns after its bound and names the job', async (t) => {
-  const { logger, warnings } = recorder()
-  const jobs = createJobs(logger, [{ name: 'ended sessions poll', everyMs: 5, firstAfterMs: 0, run: () => new Promise(() => {}) }], { stopWaitMs: 50 })
-  // The bound's timer is unref'd, as in a service, where the server keeps the loop alive.
-  const alive = setInterval(() => {}, 1000)
-  jobs.start()
-  await tick(10)
-  const started = Date.now()
-  await jobs.stop()
-  const took = Date.now() - started
-  clearInterval(alive)
-  t.ok(took >= 45 && took < 1000, `returned after ${took} ms`)
-  t.match(JSON.stringify(warnings), /ended sessions poll/, 'the stuck job is named in the warning')
-})
+t.test(
+  'stop() does not wait for ever on a run that never settles: it returns after its bound and names the job',
+  async (t) => {
+    const { logger, warnings } = recorder()
+    const jobs = createJobs(
+      logger,
+      [{ name: 'ended sessions poll', everyMs: 5, firstAfterMs: 0, run: () => new Promise(() => {}) }],
+      { stopWaitMs: 50 },
+    )
+    // The bound's timer is unref'd, as in a service, where the server keeps the loop alive.
+    const alive = setInterval(() => {}, 1000)
+    jobs.start()
+    await tick(10)
+    const started = Date.now()
+    await jobs.stop()
+    const took = Date.now() - started
+    clearInterval(alive)
+    t.ok(took >= 45 && took < 1000, `returned after ${took} ms`)
+    t.match(JSON.stringify(warnings), /ended sessions poll/, 'the stuck job is named in the warning')
+  },
+)

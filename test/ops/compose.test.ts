@@ -22,7 +22,10 @@ t.test('the compose file has postgres, idp, gateway and the demo agency', async 
   for (const name of ['postgres', 'idp', 'gateway', 'demo-agency']) t.ok(compose.services[name], name)
   const pg = compose.services.postgres as Service
   t.ok(pg.healthcheck, 'postgres has a healthcheck')
-  t.ok(pg.volumes?.some((v) => v.startsWith('pgdata:')), 'postgres keeps its data in a volume')
+  t.ok(
+    pg.volumes?.some((v) => v.startsWith('pgdata:')),
+    'postgres keeps its data in a volume',
+  )
 })
 
 t.test('every environment variable the compose file gives our services is one the config understands', async (t) => {
@@ -35,14 +38,18 @@ t.test('every environment variable the compose file gives our services is one th
   }
 })
 
-t.test('the Dockerfile runs as a non-root user, installs production dependencies only, and has a healthcheck', async (t) => {
-  const docker = fs.readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8')
-  t.match(docker, /^FROM node:2[2-9][.\d]*-slim AS deps$/m)
-  t.match(docker, /npm ci --omit=dev/)
-  t.match(docker, /^USER node$/m)
-  t.match(docker, /^HEALTHCHECK /m)
-  for (const dir of ['bin', 'src', 'migrations', 'config']) t.match(docker, new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'), dir)
-})
+t.test(
+  'the Dockerfile runs as a non-root user, installs production dependencies only, and has a healthcheck',
+  async (t) => {
+    const docker = fs.readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8')
+    t.match(docker, /^FROM node:2[2-9][.\d]*-slim AS deps$/m)
+    t.match(docker, /npm ci --omit=dev/)
+    t.match(docker, /^USER node$/m)
+    t.match(docker, /^HEALTHCHECK /m)
+    for (const dir of ['bin', 'src', 'migrations', 'config'])
+      t.match(docker, new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'), dir)
+  },
+)
 
 t.test('the demo agency gets only the variables its server reads', async (t) => {
   const server = fs.readFileSync(path.join(projectRoot, 'examples', 'demo-agency', 'server.ts'), 'utf8')

@@ -16,7 +16,11 @@ import { registerClient, startIdp, testKek } from '../helpers/idp.ts'
 t.test('SECURITY 27: signing keys rotate (publish, promote, retire) under load and no request fails', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const idp = await startIdp(t, db)
-    const client = await registerClient(db, { redirectUris: [], grantTypes: ['client_credentials'], scopes: ['openid'] })
+    const client = await registerClient(db, {
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      scopes: ['openid'],
+    })
     const basic = `Basic ${Buffer.from(`${client.clientId}:${client.secret ?? ''}`).toString('base64')}`
     const jwks = createRemoteJWKSet(new URL(`${idp.issuer}/jwks`), { cacheMaxAge: 1000, cooldownDuration: 500 })
     const oldKids = (await listKeys(db.db)).filter((k) => k.purpose === 'oidc').map((k) => k.kid)
@@ -60,15 +64,25 @@ t.test('SECURITY 27: signing keys rotate (publish, promote, retire) under load a
     await idp.app.reloadKeys()
     await pause(1500)
     // 3. Retire the old keys: their tokens have expired (compressed: none is left unverified).
-    await db.db.updateTable('signing_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('kid', 'in', oldKids).execute()
+    await db.db
+      .updateTable('signing_keys')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('kid', 'in', oldKids)
+      .execute()
     await idp.app.reloadKeys()
     await pause(1500)
     stop = true
     await Promise.all(workers)
 
     t.same(failures, [], `no request failed (${requests} requests)`)
-    t.ok(oldKids.some((k) => (signedBy.get(k) ?? 0) > 0), 'the old key signed before the promotion')
-    t.ok(newKids.some((k) => (signedBy.get(k) ?? 0) > 0), 'the new key signed after it')
+    t.ok(
+      oldKids.some((k) => (signedBy.get(k) ?? 0) > 0),
+      'the old key signed before the promotion',
+    )
+    t.ok(
+      newKids.some((k) => (signedBy.get(k) ?? 0) > 0),
+      'the new key signed after it',
+    )
     const states = Object.fromEntries((await listKeys(db.db)).map((k) => [k.kid, k.state]))
     t.same(
       oldKids.map((k) => states[k]),

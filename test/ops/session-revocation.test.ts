@@ -71,14 +71,28 @@ async function setup(t: Test, db: TestDatabase): Promise<Setup> {
 }
 
 async function secondPool(t: Test, db: TestDatabase): Promise<TestDatabase> {
-  const other = await openDatabase({ url: db.url, pgliteDir: '', autoMigrate: false, poolMax: 4, connectTimeoutMs: 5000, statementTimeoutMs: 30000, queryTimeoutMs: 35000 })
+  const other = await openDatabase({
+    url: db.url,
+    pgliteDir: '',
+    autoMigrate: false,
+    poolMax: 4,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 30000,
+    queryTimeoutMs: 35000,
+  })
   t.teardown(() => other.close())
   return { ...other, url: db.url }
 }
 
 /** The agency app's sign-in: a JWT access token for the agency's origin, in `browser`'s idp session. */
-async function appToken(s: Setup, client: { clientId: string; secret?: string | undefined }, browser: Browser): Promise<string> {
-  const config = await oidc.discovery(new URL(s.issuer), client.clientId, client.secret, undefined, { execute: [oidc.allowInsecureRequests] })
+async function appToken(
+  s: Setup,
+  client: { clientId: string; secret?: string | undefined },
+  browser: Browser,
+): Promise<string> {
+  const config = await oidc.discovery(new URL(s.issuer), client.clientId, client.secret, undefined, {
+    execute: [oidc.allowInsecureRequests],
+  })
   const verifier = oidc.randomPKCECodeVerifier()
   const state = oidc.randomState()
   const url = oidc.buildAuthorizationUrl(config, {
@@ -90,18 +104,31 @@ async function appToken(s: Setup, client: { clientId: string; secret?: string | 
     resource: s.agencyOrigin,
   })
   const cb = await signIn(browser, url.href, s.issuer, { username: budi.nik, password: budi.password })
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(cb), { pkceCodeVerifier: verifier, expectedState: state }, { resource: s.agencyOrigin })
+  const tokens = await oidc.authorizationCodeGrant(
+    config,
+    new URL(cb),
+    { pkceCodeVerifier: verifier, expectedState: state },
+    { resource: s.agencyOrigin },
+  )
   return tokens.access_token
 }
 
 /** The app's API call to its agency through one gateway instance. */
-async function call(s: Setup, port: number, token: string): Promise<{ status: number; challenge: string; body: Record<string, unknown> }> {
+async function call(
+  s: Setup,
+  port: number,
+  token: string,
+): Promise<{ status: number; challenge: string; body: Record<string, unknown> }> {
   const res = await request(`http://127.0.0.1:${port}/izin`, {
     headers: { host: new URL(s.agencyOrigin).host, authorization: `Bearer ${token}`, accept: 'application/json' },
     reset: true,
   })
   const text = await res.body.text()
-  return { status: res.statusCode, challenge: String(res.headers['www-authenticate'] ?? ''), body: JSON.parse(text === '' ? '{}' : text) as Record<string, unknown> }
+  return {
+    status: res.statusCode,
+    challenge: String(res.headers['www-authenticate'] ?? ''),
+    body: JSON.parse(text === '' ? '{}' : text) as Record<string, unknown>,
+  }
 }
 
 async function signOut(browser: Browser, issuer: string): Promise<void> {
@@ -111,54 +138,77 @@ async function signOut(browser: Browser, issuer: string): Promise<void> {
   if (done.status !== 303) throw new Error(`logout answered ${done.status}`)
 }
 
-t.test('SECURITY 43: the citizen signs out at the idp and both gateways refuse the agency app\'s token within the poll interval, while the token of the citizen\'s other session goes on working', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const s = await setup(t, db)
-    await addCitizen(db.db, budi)
-    const client = await registerClient(db, { clientId: appClientId, redirectUris: ['http://127.0.0.1:9/cb'], scopes: ['openid', 'profile'], resources: [s.agencyOrigin] })
-    const phone = new Browser()
-    const laptop = new Browser()
-    const token = await appToken(s, client, phone)
-    const otherSession = await appToken(s, client, laptop)
-    for (const [i, port] of s.ports.entries()) {
-      t.equal((await call(s, port, token)).status, 200, `gateway ${'AB'[i]} accepts the app's token`)
-      t.equal((await call(s, port, otherSession)).status, 200, `gateway ${'AB'[i]} accepts the other session's token`)
-    }
-
-    const started = performance.now()
-    await signOut(phone, s.issuer)
-    const refusedAt = new Map<number, number>()
-    const refusals = new Map<number, Awaited<ReturnType<typeof call>>>()
-    while (refusedAt.size < 2 && performance.now() - started < pollMs + 5000) {
-      for (const port of s.ports) {
-        if (refusedAt.has(port)) continue
-        const res = await call(s, port, token)
-        if (res.status !== 200) {
-          refusedAt.set(port, performance.now() - started)
-          refusals.set(port, res)
-        }
+t.test(
+  "SECURITY 43: the citizen signs out at the idp and both gateways refuse the agency app's token within the poll interval, while the token of the citizen's other session goes on working",
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const s = await setup(t, db)
+      await addCitizen(db.db, budi)
+      const client = await registerClient(db, {
+        clientId: appClientId,
+        redirectUris: ['http://127.0.0.1:9/cb'],
+        scopes: ['openid', 'profile'],
+        resources: [s.agencyOrigin],
+      })
+      const phone = new Browser()
+      const laptop = new Browser()
+      const token = await appToken(s, client, phone)
+      const otherSession = await appToken(s, client, laptop)
+      for (const [i, port] of s.ports.entries()) {
+        t.equal((await call(s, port, token)).status, 200, `gateway ${'AB'[i]} accepts the app's token`)
+        t.equal((await call(s, port, otherSession)).status, 200, `gateway ${'AB'[i]} accepts the other session's token`)
       }
-      await new Promise((r) => setTimeout(r, 25))
-    }
-    t.equal(refusedAt.size, 2, 'both gateways refuse the token')
-    const [a, b] = s.ports.map((p) => Math.round(refusedAt.get(p) ?? -1))
-    const bound = Math.max(a ?? -1, b ?? -1)
-    t.ok(bound <= pollMs + 1500, `within the poll interval (${pollMs} ms), a query and the sign-out itself: A ${a} ms, B ${b} ms`)
-    t.comment(`figure: sign-out to refusal at both gateways within ${bound} ms (A ${a} ms, B ${b} ms; gateway.revocationPollMs ${pollMs})`)
-    for (const [port, res] of refusals) {
-      t.equal(res.status, 401, `gateway on ${port}: 401`)
-      t.equal(res.challenge, 'Bearer error="invalid_token", error_description="The access token was revoked: the session it was issued in has ended"')
-      t.equal(res.body.error, 'unauthorized')
-      t.equal(res.body.message, 'The access token was revoked: the session it was issued in has ended')
-    }
 
-    for (const [i, port] of s.ports.entries()) {
-      t.equal((await call(s, port, otherSession)).status, 200, `gateway ${'AB'[i]} still accepts the token of the citizen's other session`)
-    }
-    // Readiness reports the revocation set as up to date.
-    const ready = await request(`http://127.0.0.1:${s.ports[1]}/readyz`, { headers: { host: new URL(s.publicUrl).host }, reset: true })
-    const readiness = (await ready.body.json()) as { checks?: Record<string, string> }
-    t.equal(readiness.checks?.revocations, 'up', 'readiness: the set of ended sessions is current')
-    await db.db.deleteFrom('revoked_sessions').execute()
-  })
-})
+      const started = performance.now()
+      await signOut(phone, s.issuer)
+      const refusedAt = new Map<number, number>()
+      const refusals = new Map<number, Awaited<ReturnType<typeof call>>>()
+      while (refusedAt.size < 2 && performance.now() - started < pollMs + 5000) {
+        for (const port of s.ports) {
+          if (refusedAt.has(port)) continue
+          const res = await call(s, port, token)
+          if (res.status !== 200) {
+            refusedAt.set(port, performance.now() - started)
+            refusals.set(port, res)
+          }
+        }
+        await new Promise((r) => setTimeout(r, 25))
+      }
+      t.equal(refusedAt.size, 2, 'both gateways refuse the token')
+      const [a, b] = s.ports.map((p) => Math.round(refusedAt.get(p) ?? -1))
+      const bound = Math.max(a ?? -1, b ?? -1)
+      t.ok(
+        bound <= pollMs + 1500,
+        `within the poll interval (${pollMs} ms), a query and the sign-out itself: A ${a} ms, B ${b} ms`,
+      )
+      t.comment(
+        `figure: sign-out to refusal at both gateways within ${bound} ms (A ${a} ms, B ${b} ms; gateway.revocationPollMs ${pollMs})`,
+      )
+      for (const [port, res] of refusals) {
+        t.equal(res.status, 401, `gateway on ${port}: 401`)
+        t.equal(
+          res.challenge,
+          'Bearer error="invalid_token", error_description="The access token was revoked: the session it was issued in has ended"',
+        )
+        t.equal(res.body.error, 'unauthorized')
+        t.equal(res.body.message, 'The access token was revoked: the session it was issued in has ended')
+      }
+
+      for (const [i, port] of s.ports.entries()) {
+        t.equal(
+          (await call(s, port, otherSession)).status,
+          200,
+          `gateway ${'AB'[i]} still accepts the token of the citizen's other session`,
+        )
+      }
+      // Readiness reports the revocation set as up to date.
+      const ready = await request(`http://127.0.0.1:${s.ports[1]}/readyz`, {
+        headers: { host: new URL(s.publicUrl).host },
+        reset: true,
+      })
+      const readiness = (await ready.body.json()) as { checks?: Record<string, string> }
+      t.equal(readiness.checks?.revocations, 'up', 'readiness: the set of ended sessions is current')
+      await db.db.deleteFrom('revoked_sessions').execute()
+    })
+  },
+)
