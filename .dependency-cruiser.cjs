@@ -34,7 +34,7 @@ module.exports = {
     },
     {
       name: 'no-deep-imports-of-oidc-provider',
-      comment: "Never oidc-provider/lib/*: its internals change without notice (STYLE.md habit 3).",
+      comment: 'Never oidc-provider/lib/*: its internals change without notice (STYLE.md habit 3).',
       severity: 'error',
       from: {},
       to: { path: '^node_modules/oidc-provider/lib/(?!index\\.js$)' },

@@ -47,7 +47,7 @@ export interface TestTitle {
 const titleCall = /\btest\(\s*(['"`])((?:\\[\s\S]|(?!\1)[^\\])*)\1/g
 export const referenceTitle = /^SECURITY (\d+): (\S[\s\S]*)$/
 
-function unescape(literal: string): string {
+function unescapeLiteral(literal: string): string {
   return literal.replace(/\\([\s\S])/g, (_, c: string) => ({ n: '\n', t: '\t' })[c] ?? c)
 }
 
@@ -64,7 +64,8 @@ export function scanTitles(root = repoRoot): TestTitle[] {
   for (const abs of testFiles(path.join(root, 'test'))) {
     const file = path.relative(root, abs).split(path.sep).join('/')
     const source = fs.readFileSync(abs, 'utf8')
-    for (const m of source.matchAll(titleCall)) found.push({ title: unescape(m[2] ?? ''), file, offset: m.index })
+    for (const m of source.matchAll(titleCall))
+      found.push({ title: unescapeLiteral(m[2] ?? ''), file, offset: m.index })
   }
   return found
 }

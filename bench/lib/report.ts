@@ -38,7 +38,10 @@ export function fmt(x: number, digits = 0): string {
 /** A plain text table: first row is the header. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = []
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)))
+  for (const r of rows)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length)
+    })
   const line = (r: readonly string[]) =>
     r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
   const out = [line(rows[0] ?? [])]

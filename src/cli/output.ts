@@ -24,7 +24,10 @@ export function counted(n: number, one: string, many = `${one}s`): string {
 /** Aligned columns for a human reader. */
 export function printTable(io: Io, rows: readonly (readonly string[])[]): void {
   const widths: number[] = []
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)))
+  for (const r of rows)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length)
+    })
   for (const r of rows)
     io.out(
       r

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
+import type { ListMultipartUploadsCommandOutput } from '@aws-sdk/client-s3'
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -220,7 +221,7 @@ export function createS3Storage(config: S3StorageConfig, options: { client?: S3C
       let keyMarker: string | undefined
       let uploadIdMarker: string | undefined
       for (;;) {
-        let page
+        let page: ListMultipartUploadsCommandOutput
         try {
           page = await client.send(
             new ListMultipartUploadsCommand({

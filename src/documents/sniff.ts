@@ -283,12 +283,16 @@ export class DocumentInspector extends Transform {
       if (this.#format === undefined) {
         this.#pending.push(buf)
         this.#pendingBytes += buf.length
-        if (this.#pendingBytes < SIGNATURE_BYTES) return cb()
+        if (this.#pendingBytes < SIGNATURE_BYTES) {
+          cb()
+          return
+        }
         const first = Buffer.concat(this.#pending)
         this.#pending = []
         this.#start(first)
         this.#inspect(first)
-        return cb(null, first)
+        cb(null, first)
+        return
       }
       this.#inspect(buf)
       cb(null, buf)

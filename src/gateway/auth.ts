@@ -540,7 +540,7 @@ export async function createGatewayAuth(
   }
 
   async function identifyBearer(req: FastifyRequest, presented: PresentedToken): Promise<Identity> {
-    let verified
+    let verified: Awaited<ReturnType<typeof tokens.verify>>
     try {
       verified = await tokens.verify(presented.token, req.raw.socket)
     } catch (err) {

@@ -305,7 +305,7 @@ export async function registerGatewayDocuments(
           details: { reason: resolved.reason },
         })
       }
-      let stream
+      let stream: Awaited<ReturnType<typeof storage.get>>
       try {
         stream = await storage.get(resolved.content.storageKey)
       } catch (err) {

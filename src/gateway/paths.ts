@@ -46,7 +46,7 @@ export type TargetCheck = { ok: true; target: ProxyTarget } | { ok: false; reaso
  * (space, quotes, "<", ">", "{", "}", "`", "\", ";", "#", non-ASCII) is refused.
  */
 const rawPathChars = /^[A-Za-z0-9\-._~!$&'()*+,=:@/%[\]|^]*$/
-const escape = /%([0-9A-Fa-f]{2})/g
+const percentEscape = /%([0-9A-Fa-f]{2})/g
 const loneOrBadPercent = /%(?![0-9A-Fa-f]{2})/
 
 /** Code points some servers map to "/" or "\" (best-fit mappings, NFKC compatibility forms). */
@@ -65,7 +65,7 @@ function decodeSegment(raw: string): string | undefined {
   if (!raw.includes('%')) return raw
   const bytes: number[] = []
   let last = 0
-  for (const m of raw.matchAll(escape)) {
+  for (const m of raw.matchAll(percentEscape)) {
     for (let i = last; i < m.index; i++) bytes.push(raw.charCodeAt(i))
     bytes.push(Number.parseInt(m[1] as string, 16))
     last = m.index + 3

@@ -119,7 +119,10 @@ export function createBaseApp(opts: BaseAppOptions): FastifyInstance {
 function bodyDeadline(limitMs: number, longMs: number) {
   return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const raw = req.raw
-    if (raw.complete) return done()
+    if (raw.complete) {
+      done()
+      return
+    }
     const perPause = req.routeOptions.config.longBody === true
     const expire = () => {
       if (raw.complete) return

@@ -276,7 +276,7 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
           details: { reason: res.reason },
         })
       }
-      let stream
+      let stream: Awaited<ReturnType<typeof storage.get>>
       try {
         stream = await storage.get(res.content.storageKey)
       } catch (err) {

@@ -642,7 +642,7 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     if (!who) return reply
     const content = await getVersionForOwner(db, who.id, versi)
     if (content === undefined || content.documentId !== id) throw new AppError('not_found')
-    let stream
+    let stream: Awaited<ReturnType<typeof storage.get>>
     try {
       stream = await storage.get(content.storageKey)
     } catch (err) {

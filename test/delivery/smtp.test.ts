@@ -171,8 +171,7 @@ t.test('a server that drops the connection mid-message: a transient failure, to 
         if (buffer.length > 40) socket.destroy()
         return
       }
-      let i: number
-      while ((i = buffer.indexOf('\r\n')) >= 0) {
+      for (let i = buffer.indexOf('\r\n'); i >= 0; i = buffer.indexOf('\r\n')) {
         const line = buffer.slice(0, i)
         buffer = buffer.slice(i + 2)
         if (/^EHLO/i.test(line)) socket.write('250-relay.test\r\n250 8BITMIME\r\n')

@@ -37,8 +37,7 @@ const codes = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]
 
 t.test('the scopes and claims in docs/reference.md are what the idp answers', async (t) => {
   const scopes = new Map(table('## Scopes and claims').map((r) => [codes(r[0] ?? '')[0] ?? '', codes(r[1] ?? '')]))
-  const idTokenClaims = table('### The ID token')
-    .flatMap((r) => codes(r[0] ?? ''))
+  const idTokenClaims = table('### The ID token').flatMap((r) => codes(r[0] ?? ''))
 
   const db = await freshDatabase(t, 'pglite')
   await addCitizen(db.db)

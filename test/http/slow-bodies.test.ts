@@ -49,7 +49,12 @@ async function trickle(
   let text = ''
   let closed = false
   socket.on('data', (d) => (text += d.toString('latin1')))
-  const done = new Promise<void>((resolve) => socket.on('close', () => ((closed = true), resolve())))
+  const done = new Promise<void>((resolve) =>
+    socket.on('close', () => {
+      closed = true
+      resolve()
+    }),
+  )
   socket.on('error', () => {})
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
   socket.write(

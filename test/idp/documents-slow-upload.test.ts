@@ -45,7 +45,12 @@ async function slowUpload(
   let closed = false
   socket.on('data', (d) => (text += d.toString('latin1')))
   socket.on('error', () => {})
-  const done = new Promise<void>((resolve) => socket.on('close', () => ((closed = true), resolve())))
+  const done = new Promise<void>((resolve) =>
+    socket.on('close', () => {
+      closed = true
+      resolve()
+    }),
+  )
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
   socket.write(
     `POST ${s.action.pathname}${s.action.search} HTTP/1.1\r\nHost: ${s.action.host}\r\nAccept: text/html\r\n` +

@@ -29,7 +29,7 @@ t.test('a failing job is logged with its name and run again at its next interval
   t.ok(calls >= 3, `retried after the failure (${calls} runs)`)
   t.equal(warnings.length, 1, 'the one failure is logged once')
   t.equal(warnings[0]?.obj.job, 'prune')
-  t.match(String((warnings[0]?.obj.err as Error).message), 'database away')
+  t.match(String((warnings[0]?.obj.err as Error | undefined)?.message), 'database away')
 })
 
 t.test('runs of one job never overlap', async (t) => {
