@@ -11,7 +11,7 @@
 // Register it with:
 //   satupintu clients add --name "Dinas Contoh" --agency dinas-contoh \
 //     --redirect-uri https://izin.dinas-contoh.go.id/callback \
-//     --post-logout-redirect-uri https://izin.dinas-contoh.go.id/ \
+//     --post-logout-redirect-uri https://izin.dinas-contoh.go.id/keluar/selesai \
 //     --backchannel-logout-uri https://izin.dinas-contoh.go.id/backchannel-logout
 
 declare(strict_types=1);
@@ -169,20 +169,39 @@ if ($method === 'GET' && $path === '/callback') {
     return;
 }
 
+// Sign-out asks first, ends later (OpenID Connect RP-Initiated Logout 1.0 §2-§3). The idp
+// asks the citizen "Keluar dari Satu Pintu?", and "Tidak, tetap masuk" must come back to a
+// session that is still here: so this session is NOT cleared now. It keeps the ID token
+// (the id_token_hint, which tells the idp who asks and for which session) and a fresh
+// `state`; the idp sends the browser back to /keluar/selesai with that state only once
+// the citizen has said "Ya, keluar", and only then does this session end. "Tidak" comes
+// back without a state, and a link with another state is not ours: neither ends anything.
+// A citizen who says "Ya" and never comes back is signed out here all the same: the idp's
+// back-channel logout marks the sid as ended (above).
 if ($method === 'POST' && $path === '/keluar') {
     if (!is_array($citizen) || !is_string($_POST['csrf'] ?? null) || !hash_equals((string) ($_SESSION['csrf'] ?? ''), $_POST['csrf'])) {
         header('Location: /', true, 303);
         return;
     }
-    $hint = $citizen['id_token'];
-    $_SESSION = [];
-    session_regenerate_id(true);
-    // Ends the Satu Pintu session too: the idp asks the citizen, then tells every other agency.
+    $_SESSION['logout_state'] = satupintu_b64url(random_bytes(32));
     header('Location: ' . $discovery['end_session_endpoint'] . '?' . http_build_query([
-        'id_token_hint' => $hint,
-        'post_logout_redirect_uri' => $app . '/',
+        'id_token_hint' => $citizen['id_token'],
+        'post_logout_redirect_uri' => $app . '/keluar/selesai',
+        'state' => $_SESSION['logout_state'],
         'client_id' => $rp['client_id'],
     ], '', '&', PHP_QUERY_RFC3986), true, 303);
+    return;
+}
+
+if ($method === 'GET' && $path === '/keluar/selesai') {
+    $expected = $_SESSION['logout_state'] ?? null;
+    unset($_SESSION['logout_state']);
+    if (is_string($expected) && is_string($_GET['state'] ?? null) && hash_equals($expected, $_GET['state'])) {
+        // "Ya, keluar": the Satu Pintu session has ended; now this one ends too.
+        $_SESSION = [];
+        session_regenerate_id(true);
+    }
+    header('Location: /', true, 303);
     return;
 }
 

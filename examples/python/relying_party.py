@@ -141,6 +141,17 @@ class Handler(BaseHTTPRequestHandler):
             self.drop(sid)  # a new session id at sign-in: no fixation
             self.redirect("/", self.new_session({"citizen": citizen, "csrf": secrets.token_urlsafe(16)}))
             return
+        if url.path == "/keluar/selesai":
+            with LOCK:
+                expected = data.pop("logout_state", None)
+            state = (parse_qs(url.query).get("state") or [""])[0]
+            if expected and hmac.compare_digest(state.encode(), expected.encode()):
+                # "Ya, keluar": the Satu Pintu session has ended; now this one ends too.
+                self.drop(sid)
+                self.redirect("/", f"{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+                return
+            self.redirect("/")
+            return
         self.page(404, "Tidak ditemukan", '<h1>Halaman tidak ditemukan</h1><p><a href="/">Beranda</a></p>')
 
     def do_POST(self) -> None:
@@ -181,9 +192,18 @@ class Handler(BaseHTTPRequestHandler):
             if not c or not hmac.compare_digest(token, data.get("csrf", "")):
                 self.redirect("/")
                 return
-            self.drop(sid)
-            # Ends the Satu Pintu session too: the idp asks the citizen, then tells every other agency.
-            self.redirect(RP.end_session_url(c["id_token"]), f"{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+            # Sign-out asks first, ends later (OpenID Connect RP-Initiated Logout 1.0 §2-§3).
+            # The idp asks the citizen "Keluar dari Satu Pintu?", and "Tidak, tetap masuk" must
+            # come back to a session that is still here: so this session is NOT dropped now. It
+            # keeps the ID token (the id_token_hint) and a fresh `state`; the idp comes back to
+            # /keluar/selesai with that state only after "Ya, keluar", and only then does this
+            # session end. "Tidak" comes back without a state, and a link with another state is
+            # not ours: neither ends anything. A citizen who says "Ya" and never comes back is
+            # signed out here all the same: the idp's back-channel logout marks the sid ended.
+            state = secrets.token_urlsafe(32)
+            with LOCK:
+                data["logout_state"] = state
+            self.redirect(RP.end_session_url(c["id_token"], state))
             return
         self.page(404, "Tidak ditemukan", "<h1>Halaman tidak ditemukan</h1>")
 

@@ -338,9 +338,17 @@ class RelyingParty:
             raise Refused("claims", "neither sid nor sub")
         return claims
 
-    def end_session_url(self, id_token: str) -> str:
+    def end_session_url(self, id_token: str, state: str) -> str:
+        """Where to send the browser to sign out at the idp (RP-Initiated Logout 1.0 §2):
+        the ID token as the hint, the registered `<app>/keluar/selesai` to come back to, and
+        `state`, which the idp echoes only when the citizen said "Ya, keluar"."""
         query = urllib.parse.urlencode(
-            {"id_token_hint": id_token, "post_logout_redirect_uri": f"{self.config.app_url}/", "client_id": self.config.client_id},
+            {
+                "id_token_hint": id_token,
+                "post_logout_redirect_uri": f"{self.config.app_url}/keluar/selesai",
+                "state": state,
+                "client_id": self.config.client_id,
+            },
             quote_via=urllib.parse.quote,
         )
         return f"{self.discovery()['end_session_endpoint']}?{query}"

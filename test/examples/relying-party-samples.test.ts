@@ -4,7 +4,8 @@
  * with PKCE, state and nonce, the ID token verified by the sample itself) and ending its
  * sessions on the idp's back-channel logout. Both are registered beside the running quick
  * start with `satupintu clients add`; a citizen signs in to both through Chromium (the second
- * without a password), signs out at one, and the other's session is gone too.
+ * without a password), answers "Tidak, tetap masuk" at each one's sign-out and stays signed
+ * in, then signs out at one, and the other's session is gone too.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -85,7 +86,7 @@ t.test(
           '--redirect-uri',
           `${app.url}/callback`,
           '--post-logout-redirect-uri',
-          `${app.url}/`,
+          `${app.url}/keluar/selesai`,
           '--backchannel-logout-uri',
           `${app.url}/backchannel-logout`,
           '--json',
@@ -145,7 +146,26 @@ t.test(
       `Python verified the ID token\n${apps.python.log()}`,
     )
 
+    // Sign-out asks first, ends later, at each: "Tidak, tetap masuk" comes back still signed in,
+    // and so does a return with a state this browser was never given.
+    for (const app of [apps.php, apps.python]) {
+      await page.goto(`${app.url}/`)
+      await page.click('button:has-text("Keluar")')
+      const asked = new URL(page.url())
+      t.equal(`${asked.origin}${asked.pathname}`, `${issuer}/session/end`, 'sent to the idp to sign out')
+      t.ok(asked.searchParams.get('id_token_hint'), 'with the ID token as the hint')
+      t.equal(asked.searchParams.get('post_logout_redirect_uri'), `${app.url}/keluar/selesai`)
+      t.match(asked.searchParams.get('state') ?? '', /^[A-Za-z0-9_-]{43}$/, 'and a state of its own')
+      t.match(await page.textContent('h1'), 'Keluar dari Satu Pintu?', 'the idp asks whether to sign out everywhere')
+      await page.click('a:has-text("Tidak, tetap masuk")')
+      t.equal(page.url(), `${app.url}/`)
+      t.equal(await page.textContent('#status'), 'Halo, Budi Santoso', `"Tidak" keeps the session\n${app.log()}`)
+      await page.goto(`${app.url}/keluar/selesai?state=bukan-milik-saya`)
+      t.equal(await page.textContent('#status'), 'Halo, Budi Santoso', 'a state that is not ours ends nothing')
+    }
+
     // One sign-out, at Python: the idp asks, then its back-channel logout ends PHP's session.
+    await page.goto(`${apps.python.url}/`)
     await page.click('button:has-text("Keluar")')
     t.match(await page.textContent('h1'), 'Keluar dari Satu Pintu?', 'the idp asks whether to sign out everywhere')
     await page.click('button:has-text("Ya, keluar")')
@@ -157,6 +177,18 @@ t.test(
       'Belum masuk',
       `the back-channel logout ended the PHP session\n${apps.php.log()}`,
     )
+
+    // And at PHP, the same "Ya, keluar" ends its own session on the way back.
+    await page.click('a:has-text("Masuk dengan Satu Pintu")')
+    await page.fill('#username', '3201011201900001')
+    await page.fill('#password', 'kopi tubruk di teras rumah')
+    await page.click('button[type=submit]:has-text("Masuk")')
+    if (page.url().includes('/interaction/')) await page.click('button:has-text("Izinkan")')
+    t.equal(await page.textContent('#status'), 'Halo, Budi Santoso')
+    await page.click('button:has-text("Keluar")')
+    await page.click('button:has-text("Ya, keluar")')
+    t.equal(page.url(), `${apps.php.url}/`, 'back at the PHP app')
+    t.equal(await page.textContent('#status'), 'Belum masuk', `PHP signed out\n${apps.php.log()}`)
 
     // Forgeries at each back-channel endpoint and a callback whose state this browser never started.
     // The idp listens on 127.0.0.1 and answers only its issuer's Host (Node may resolve localhost to ::1).
