@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely'
 
 // Kysely<any>: migrations describe the schema as it was at this point, not today's types.
 export async function up(db: Kysely<any>): Promise<void> {
-  // Browser sessions at the gateway (src/gateway/sessions.ts). The cookie holds a 256-bit
+  // Browser sessions at the gateway (src/gateway/auth/sessions.ts). The cookie holds a 256-bit
   // random id; only its SHA-256 is stored, so a copy of this table opens no session.
   // Every instance reads this table: any instance serves any session, and a session
   // deleted by one instance (logout, back-channel logout) is gone for all.

@@ -3,8 +3,8 @@ import { createCitizen, findCitizenByIdentifier } from './accounts/citizens.ts'
 import { markEmailVerified } from './accounts/citizens.ts'
 import type { Config } from './config/schema.ts'
 import type { Database } from './db/database.ts'
-import { findClient, prepareClient, rotateClientSecret, upsertClient } from './idp/clients.ts'
-import { documentsResource, gatewayResource } from './idp/provider.ts'
+import { findClient, prepareClient, rotateClientSecret, upsertClient } from './idp/oidc/clients.ts'
+import { documentsResource, gatewayResource } from './idp/oidc/provider.ts'
 
 /**
  * Demo data for the quick start only (config `demo`, refused in production): a relying

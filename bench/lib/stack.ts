@@ -16,8 +16,8 @@ import { loadConfig } from '../../src/config/load.ts'
 import type { Config } from '../../src/config/schema.ts'
 import { openDatabase, type DatabaseHandle } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
-import { insertClient, prepareClient } from '../../src/idp/clients.ts'
-import { gatewayClientInput } from '../../src/idp/gateway-client.ts'
+import { insertClient, prepareClient } from '../../src/idp/oidc/clients.ts'
+import { gatewayClientInput } from '../../src/idp/oidc/gateway-client.ts'
 import {
   freePort,
   nodeBin,

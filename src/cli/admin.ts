@@ -16,10 +16,10 @@ import {
   type AuthMethod,
   type ClientInput,
   type ClientPolicy,
-} from '../idp/clients.ts'
-import { applyClientsFile, ClientsFileError } from '../idp/clients-file.ts'
-import { verifySectorIdentifier } from '../idp/sector-identifier.ts'
-import { ensureGatewayClient, gatewaySitesFrom } from '../idp/gateway-client.ts'
+} from '../idp/oidc/clients.ts'
+import { applyClientsFile, ClientsFileError } from '../idp/oidc/clients-file.ts'
+import { verifySectorIdentifier } from '../idp/oidc/sector-identifier.ts'
+import { ensureGatewayClient, gatewaySitesFrom } from '../idp/oidc/gateway-client.ts'
 import { loadAgencies, tableDefaults } from '../gateway/agencies.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret } from '../keys/encryption.ts'
 import { listKeys, rotateKeys } from '../keys/keys.ts'

@@ -14,8 +14,8 @@ import {
   prepareClient,
   type ClientInput,
   type PreparedClient,
-} from '../idp/clients.ts'
-import { documentsResource, gatewayResource } from '../idp/provider.ts'
+} from '../idp/oidc/clients.ts'
+import { documentsResource, gatewayResource } from '../idp/oidc/provider.ts'
 import { AdminError, withDatabase, type AdminContext } from './admin.ts'
 import { printJson } from './output.ts'
 

@@ -18,7 +18,7 @@ import { buildSenders } from '../delivery/runtime.ts'
 import { DeliveryError } from '../delivery/senders.ts'
 import { recordAudit } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
-import { destroyAccountArtifacts } from '../idp/oidc-store.ts'
+import { destroyAccountArtifacts } from '../idp/oidc/store.ts'
 import { AdminError, withDatabase, type AdminContext } from './admin.ts'
 import { counted, printJson, printTable } from './output.ts'
 

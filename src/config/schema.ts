@@ -18,7 +18,7 @@ export const environments = ['development', 'production', 'test'] as const
 /**
  * The longest an access token may live (idp.ttl.accessTokenSeconds and
  * clientCredentialsSeconds): also how long a record of a sign-out is kept for the
- * gateways (src/idp/session-revocation.ts), which must outlive every token it refuses.
+ * gateways (src/idp/oidc/session-revocation.ts), which must outlive every token it refuses.
  */
 export const maxAccessTokenSeconds = 600
 

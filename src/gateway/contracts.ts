@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { JSONWebKeySet } from 'jose'
 import type { Agency } from './agencies.ts'
-import type { Identity } from './identity.ts'
+import type { Identity } from './auth/identity.ts'
 
 /**
  * The seams between the gateway's parts, so that authentication (auth.ts), the proxy

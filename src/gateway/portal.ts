@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.ts'
 import { pickLocale } from '../http/locale.ts'
 import type { AgencyTable } from './agencies.ts'
 import type { GatewayAuth } from './contracts.ts'
-import { acrLevel } from './identity.ts'
+import { acrLevel } from './auth/identity.ts'
 
 export interface PortalDeps {
   config: Config

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.ts'
 import type { Database } from '../db/database.ts'
 import { findDocumentType } from '../documents/types.ts'
 import type { Locale } from '../http/locale.ts'
-import { documentServicesOf } from './clients.ts'
+import { documentServicesOf } from './oidc/clients.ts'
 
 /**
  * The names a citizen knows, for the ids the audit trail and the document tables hold

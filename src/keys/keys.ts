@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { KeyPurpose, SigningKeyRow } from '../db/tables/oidc.ts'
-import type { KeyEncryption } from '../keys/encryption.ts'
+import type { KeyEncryption } from './encryption.ts'
 
 /**
  * Signing keys with a lifecycle that never breaks a live token (docs/security.md line 27):

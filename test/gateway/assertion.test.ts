@@ -11,7 +11,7 @@ import {
 } from 'jose'
 import t, { type Test } from 'tap'
 import { buildDemoAgency } from '../../examples/demo-agency/app.ts'
-import { assertionType, createAssertionSigner, refreshBeforeSeconds } from '../../src/gateway/assertion.ts'
+import { assertionType, createAssertionSigner, refreshBeforeSeconds } from '../../src/gateway/proxy/assertion.ts'
 import type { AssertionSigner } from '../../src/gateway/contracts.ts'
 import { rotateKeys } from '../../src/keys/keys.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'

@@ -261,7 +261,7 @@ t.test(
 )
 
 t.test("SECURITY 33: a client's resources are validated when it is registered", async (t) => {
-  const { prepareClient } = await import('../../src/idp/clients.ts')
+  const { prepareClient } = await import('../../src/idp/oidc/clients.ts')
   const base = {
     name: 'Aplikasi Uji',
     agencyId: 'dinas-uji',

@@ -16,9 +16,9 @@ import {
   safeReturnPath,
   sessionCookieName,
   transactionCookiePrefix,
-} from '../../src/gateway/auth.ts'
+} from '../../src/gateway/auth/authenticate.ts'
 import type { Requirement } from '../../src/gateway/contracts.ts'
-import { hashSessionId } from '../../src/gateway/sessions.ts'
+import { hashSessionId } from '../../src/gateway/auth/sessions.ts'
 import { buildIdp } from '../../src/idp/app.ts'
 import { loadKeys, rotateKeys } from '../../src/keys/keys.ts'
 import { createBaseApp } from '../../src/http/app.ts'
@@ -29,7 +29,7 @@ import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { gatewayMessages } from '../../src/gateway/messages.ts'
 import { agencyTable, portalOnly } from './harness.ts'
-import { RevocationSet } from '../../src/gateway/revocations.ts'
+import { RevocationSet } from '../../src/gateway/auth/revocations.ts'
 import { freePort } from '../helpers/process.ts'
 
 const clientId = 'satupintu-gateway'

@@ -19,16 +19,16 @@ import type { Kysely } from 'kysely'
 import * as oidc from 'openid-client'
 import t, { type Test } from 'tap'
 import type { Database } from '../../src/db/database.ts'
-import { createGatewayAuth, meets } from '../../src/gateway/auth.ts'
+import { createGatewayAuth, meets } from '../../src/gateway/auth/authenticate.ts'
 import {
   authChallenge,
   createAccessTokenVerifier,
   InvalidTokenError,
   presentedToken,
   tokenHash,
-} from '../../src/gateway/bearer.ts'
+} from '../../src/gateway/auth/bearer.ts'
 import type { Requirement } from '../../src/gateway/contracts.ts'
-import { DpopError, verifyDpopProof } from '../../src/gateway/dpop.ts'
+import { DpopError, verifyDpopProof } from '../../src/gateway/auth/dpop.ts'
 import { createBaseApp } from '../../src/http/app.ts'
 import { registerPages } from '../../src/http/pages.ts'
 import { loadKeys } from '../../src/keys/keys.ts'
@@ -38,7 +38,7 @@ import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
 import { agencyTable, portalOnly } from './harness.ts'
-import { RevocationSet } from '../../src/gateway/revocations.ts'
+import { RevocationSet } from '../../src/gateway/auth/revocations.ts'
 
 const loa2 = 'urn:satupintu:loa:2'
 const now = () => Math.floor(Date.now() / 1000)

@@ -14,7 +14,7 @@ import {
   rewriteSetCookie,
   upstreamRequestHeaders,
   type ResponseRewrite,
-} from '../../src/gateway/headers.ts'
+} from '../../src/gateway/proxy/headers.ts'
 import { agencyTable, identity } from './harness.ts'
 
 const forwarding = {
@@ -482,7 +482,7 @@ t.test(
 t.test(
   'SECURITY 19: which redirect targets are internal: private, loopback, link-local and shared ranges, IPv4-mapped IPv6, other upstreams; never our own public origins',
   async (t) => {
-    const { isInternalRedirect } = await import('../../src/gateway/headers.ts')
+    const { isInternalRedirect } = await import('../../src/gateway/proxy/headers.ts')
     const guard = {
       internalOrigins: new Set(['http://dinas-b-internal:8080']),
       publicOrigins: new Set(['http://127.0.0.1:3000']),

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { caseFolded, checkTarget, upstreamPathFor } from '../../src/gateway/paths.ts'
+import { caseFolded, checkTarget, upstreamPathFor } from '../../src/gateway/proxy/paths.ts'
 
 const refused: Array<[string, string]> = [
   ['/layanan/a/../b', 'a dot-dot segment'],

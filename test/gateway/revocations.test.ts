@@ -1,5 +1,5 @@
 /**
- * The gateway's memory of sessions the idp ended (src/gateway/revocations.ts): the set on
+ * The gateway's memory of sessions the idp ended (src/gateway/auth/revocations.ts): the set on
  * its own, then the poller against revoked_sessions on each database.
  */
 import { sql } from 'kysely'
@@ -9,7 +9,7 @@ import {
   pollOverlapMs,
   revocationLeewayMs,
   RevocationSet,
-} from '../../src/gateway/revocations.ts'
+} from '../../src/gateway/auth/revocations.ts'
 import { memoryLogger } from '../helpers/config.ts'
 import { eachDatabase } from '../helpers/db.ts'
 

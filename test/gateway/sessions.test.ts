@@ -12,7 +12,7 @@ import {
   sessionIsLive,
   touchSession,
   type NewSession,
-} from '../../src/gateway/sessions.ts'
+} from '../../src/gateway/auth/sessions.ts'
 import { eachDatabase } from '../helpers/db.ts'
 
 const limits = { idleSeconds: 1800, absoluteSeconds: 43200 }

@@ -9,10 +9,10 @@ import type { Adapter, AdapterPayload } from 'oidc-provider'
 import { errors } from 'oidc-provider'
 import t from 'tap'
 import type { Test } from 'tap'
-import { createAdapterFactory } from '../../src/idp/adapter.ts'
-import { insertClient, prepareClient } from '../../src/idp/clients.ts'
-import { purgeExpiredPayloads } from '../../src/idp/oidc-store.ts'
-import { providerRequest } from '../../src/idp/request-context.ts'
+import { createAdapterFactory } from '../../src/idp/oidc/adapter.ts'
+import { insertClient, prepareClient } from '../../src/idp/oidc/clients.ts'
+import { purgeExpiredPayloads } from '../../src/idp/oidc/store.ts'
+import { providerRequest } from '../../src/idp/oidc/request-context.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 
 /** Every model oidc-provider 9 stores through an adapter, except Client (read-only here). */
@@ -307,7 +307,7 @@ t.test("revokeByGrantId removes that grant's rows of that model, and nothing els
 })
 
 // ---------------------------------------------------------------------------------------
-// The refresh-token grace window (RFC 9700 §4.14.2; src/idp/adapter.ts)
+// The refresh-token grace window (RFC 9700 §4.14.2; src/idp/oidc/adapter.ts)
 
 t.test('inside the grace window a rotated refresh token is served to exactly one replay', async (t) => {
   await eachDatabase(t, async (t, db) => {

@@ -14,7 +14,7 @@ import {
   validateRedirectUri,
   type ClientInput,
   type ClientPolicy,
-} from '../../src/idp/clients.ts'
+} from '../../src/idp/oidc/clients.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, type RunningIdp } from '../helpers/idp.ts'

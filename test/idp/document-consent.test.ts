@@ -11,7 +11,7 @@ import t, { type Test } from 'tap'
 import { listGrants } from '../../src/documents/grants.ts'
 import { createLocalStorage } from '../../src/documents/local-storage.ts'
 import { uploadDocument } from '../../src/documents/vault.ts'
-import { applyClientsFile } from '../../src/idp/clients-file.ts'
+import { applyClientsFile } from '../../src/idp/oidc/clients-file.ts'
 import {
   ClientError,
   documentServicesOf,
@@ -20,8 +20,8 @@ import {
   upsertClient,
   type ClientInput,
   type DocumentServiceInput,
-} from '../../src/idp/clients.ts'
-import { answerUrl } from '../../src/idp/document-consent.ts'
+} from '../../src/idp/oidc/clients.ts'
+import { answerUrl } from '../../src/idp/documents/consent.ts'
 import { addCitizen, budi, siti } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import {

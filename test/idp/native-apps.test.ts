@@ -15,8 +15,14 @@ import { main } from '../../src/cli/main.ts'
 import type { Io } from '../../src/cli/output.ts'
 import { openDatabase } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
-import { ClientError, findClient, prepareClient, type ClientInput, type ClientPolicy } from '../../src/idp/clients.ts'
-import { embeddedBrowserOf } from '../../src/idp/embedded-browser.ts'
+import {
+  ClientError,
+  findClient,
+  prepareClient,
+  type ClientInput,
+  type ClientPolicy,
+} from '../../src/idp/oidc/clients.ts'
+import { embeddedBrowserOf } from '../../src/idp/oidc/embedded-browser.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { testConfig } from '../helpers/config.ts'
 import { databaseKinds, eachDatabase, freshDatabase, type TestDatabase } from '../helpers/db.ts'
@@ -401,7 +407,7 @@ t.test('a native client rotates its refresh token at every use, and a replayed o
     t.not(second.refresh_token, first, 'a new refresh token at each use')
     const third = await oidc.refreshTokenGrant(config, second.refresh_token as string)
     t.not(third.refresh_token, second.refresh_token)
-    // After the grace window for lost responses (src/idp/adapter.ts): the rotations happened a minute ago.
+    // After the grace window for lost responses (src/idp/oidc/adapter.ts): the rotations happened a minute ago.
     await db.db
       .updateTable('oidc_payloads')
       .set({ consumed_at: sql<Date>`consumed_at - interval '60 seconds'` })

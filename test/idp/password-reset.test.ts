@@ -316,7 +316,7 @@ t.test('the reset pages refuse what they cannot use', async (t) => {
 t.test(
   'SECURITY 10: a reset asked for a known and for an unknown identifier does the same work: the same statements, one message queued, one audit row',
   async (t) => {
-    const { sendResetCode } = await import('../../src/idp/password-reset.ts')
+    const { sendResetCode } = await import('../../src/idp/account/password-reset.ts')
     const { classifyIdentifier } = await import('../../src/accounts/identifiers.ts')
     await eachDatabase(t, async (t, db) => {
       const citizen = await addCitizen(db.db, budi)
@@ -441,7 +441,7 @@ t.test(
 t.test(
   "SECURITY 39: a stranger asking for resets of the NIK from elsewhere never uses up the owner's codes; one address is held to a wait and a cap, and all together to a ceiling",
   async (t) => {
-    const { sendResetCode } = await import('../../src/idp/password-reset.ts')
+    const { sendResetCode } = await import('../../src/idp/account/password-reset.ts')
     const { classifyIdentifier } = await import('../../src/accounts/identifiers.ts')
     const { defaultOtpPolicy } = await import('../../src/accounts/otp.ts')
     await eachDatabase(t, async (t, db) => {
@@ -520,7 +520,7 @@ t.test(
 t.test(
   "SECURITY 38: strangers who fill the hourly ceiling of reset codes from many addresses do not starve the owner's known device; one IPv6 /56 counts as one address",
   async (t) => {
-    const { sendResetCode } = await import('../../src/idp/password-reset.ts')
+    const { sendResetCode } = await import('../../src/idp/account/password-reset.ts')
     const { classifyIdentifier } = await import('../../src/accounts/identifiers.ts')
     const { defaultOtpPolicy } = await import('../../src/accounts/otp.ts')
     const { newDeviceId, recordSignInDevice } = await import('../../src/accounts/devices.ts')

@@ -13,7 +13,7 @@ import { authenticateCitizen, createCitizen } from '../../src/accounts/citizens.
 import { wrapPglite } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
 import { buildIdp } from '../../src/idp/app.ts'
-import { insertClient, prepareClient } from '../../src/idp/clients.ts'
+import { insertClient, prepareClient } from '../../src/idp/oidc/clients.ts'
 import { budi } from '../helpers/citizens.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { testKek } from '../helpers/idp.ts'

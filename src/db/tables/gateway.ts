@@ -1,7 +1,7 @@
 import type { ColumnType, Insertable, Selectable } from 'kysely'
 import { columns } from './columns.ts'
 
-/** Browser sessions at the gateway (src/gateway/sessions.ts). */
+/** Browser sessions at the gateway (src/gateway/auth/sessions.ts). */
 export interface GatewaySessionsTable {
   /** base64url SHA-256 of the session id; the id itself is only in the citizen's cookie. */
   id_hash: string

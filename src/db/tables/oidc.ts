@@ -3,7 +3,7 @@ import { columns } from './columns.ts'
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>
 
-/** oidc-provider's stored models (see src/idp/adapter.ts). */
+/** oidc-provider's stored models (see src/idp/oidc/adapter.ts). */
 export interface OidcPayloadsTable {
   model: string
   id: string
@@ -81,7 +81,7 @@ export const signingKeysColumns = columns<SigningKeysTable>({
   expires_at: 'timestamptz?',
 })
 
-/** Secrets of the deployment made once and never rotated (src/idp/subjects.ts). */
+/** Secrets of the deployment made once and never rotated (src/idp/oidc/subjects.ts). */
 export interface DeploymentSecretsTable {
   name: string
   /** AES-256-GCM under the key-encryption secret, bound to the name (src/keys/encryption.ts). */

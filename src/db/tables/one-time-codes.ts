@@ -41,7 +41,7 @@ export const oneTimeCodesColumns = columns<OneTimeCodesTable>({
 
 /**
  * What a registration for a NIK that has an account keeps instead of a code row
- * (src/idp/registration.ts): the same page, the same counted attempts and the same
+ * (src/idp/account/registration.ts): the same page, the same counted attempts and the same
  * resend limits, and no code that could be right. `chain` is the flow.
  */
 export interface RegistrationDecoysTable {

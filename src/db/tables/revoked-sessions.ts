@@ -2,8 +2,8 @@ import type { ColumnType, Selectable } from 'kysely'
 import { columns } from './columns.ts'
 
 /**
- * Sessions the idp ended, for the gateways (src/idp/session-revocation.ts writes them,
- * src/gateway/revocations.ts reads them): an access token whose session hash is here and
+ * Sessions the idp ended, for the gateways (src/idp/oidc/session-revocation.ts writes them,
+ * src/gateway/auth/revocations.ts reads them): an access token whose session hash is here and
  * that was issued before revoked_at is refused.
  */
 export interface RevokedSessionsTable {

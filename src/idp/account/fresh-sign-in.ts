@@ -1,0 +1,39 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type Provider from 'oidc-provider'
+import type { Config } from '../../config/schema.ts'
+import { pageOnGet } from '../../http/locale.ts'
+import { accountSignInUrl } from './session.ts'
+
+/**
+ * A guard for what only the person who just signed in may do (docs/security.md line 35):
+ * changing an e-mail address or phone number, downloading the data export, and (next)
+ * adding or removing a second factor. NIST SP 800-63B-4 §5.2 calls this
+ * reauthentication; OWASP ASVS 5.0 V7.5 wants it before sensitive account changes.
+ *
+ * A preHandler: when the browser's sign-in is older than `maxAgeSeconds` (by default
+ * idp.freshSignInSeconds), the request is answered with a redirect through the sign-in
+ * page (`prompt=login`, so the password is asked even with a live session) and back to
+ * the page of the form (for a POST, the GET page that shows it: the form is filled again,
+ * a stale POST is never replayed). A browser without a session is left to the route's own
+ * sign-in redirect.
+ */
+export function freshSignIn(
+  deps: { config: Config; provider: () => Provider },
+  options: { maxAgeSeconds?: number } = {},
+) {
+  const maxAge = options.maxAgeSeconds ?? deps.config.idp.freshSignInSeconds
+  return async function requireFreshSignIn(
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> {
+    const provider = deps.provider()
+    const session = await provider.Session.get(provider.createContext(req.raw, reply.raw))
+    if (!session.accountId) return undefined
+    const loginTs = session.authTime()
+    const now = Math.floor(Date.now() / 1000)
+    if (typeof loginTs === 'number' && now - loginTs <= maxAge) return undefined
+    const back = req.method === 'GET' || req.method === 'HEAD' ? req.url : pageOnGet(req)
+    req.log.info({ route: req.routeOptions.url }, 'fresh sign-in required')
+    return reply.redirect(accountSignInUrl(deps.config, back, { prompt: 'login' }), 303)
+  }
+}
