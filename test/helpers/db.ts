@@ -82,13 +82,62 @@ async function freshPglite(): Promise<TestDatabase> {
   return Object.assign(wrapPglite(client, 'memory'), { url: undefined })
 }
 
+/**
+ * A migrated PostgreSQL database to copy from, made once per set of migrations and kept on
+ * the server (`satupintu_tpl_<hash>`): `create database … template …` takes ~0.1 s where a
+ * new database plus every migration takes a second or more. Parallel test files serialise
+ * on an advisory lock while the first of them builds it; it is built under a temporary name
+ * and renamed, so a half-migrated template is never copied.
+ */
+async function postgresTemplate(admin: pg.Client): Promise<string> {
+  const hash = migrationsHash()
+  const template = `satupintu_tpl_${hash}`
+  const exists = async () =>
+    (await admin.query('select 1 from pg_database where datname = $1', [template])).rowCount === 1
+  if (await exists()) return template
+  await admin.query('select pg_advisory_lock(hashtext($1))', [template])
+  try {
+    if (await exists()) return template
+    const building = `${template}_building`
+    await admin.query(`drop database if exists ${building} with (force)`)
+    await admin.query(`create database ${building}`)
+    const url = new URL(testDatabaseUrl as string)
+    url.pathname = `/${building}`
+    const handle = await openDatabase({
+      url: url.toString(),
+      pgliteDir: '',
+      autoMigrate: true,
+      poolMax: 1,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 60000,
+      queryTimeoutMs: 65000,
+    })
+    try {
+      await migrateToLatestOrThrow(handle.db)
+    } finally {
+      await handle.close()
+    }
+    await admin.query(`alter database ${building} rename to ${template}`)
+    // Templates of older migrations are of no further use.
+    const stale = await admin.query<{ datname: string }>(
+      "select datname from pg_database where datname like 'satupintu\\_tpl\\_%' and datname <> $1",
+      [template],
+    )
+    for (const { datname } of stale.rows) await admin.query(`drop database if exists ${datname} with (force)`)
+    return template
+  } finally {
+    await admin.query('select pg_advisory_unlock(hashtext($1))', [template])
+  }
+}
+
 async function freshPostgres(): Promise<TestDatabase> {
   if (testDatabaseUrl === undefined) throw new Error('TEST_DATABASE_URL is not set')
   const name = `satupintu_t_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: testDatabaseUrl })
   await admin.connect()
   try {
-    await admin.query(`create database ${name}`)
+    const template = await postgresTemplate(admin)
+    await admin.query(`create database ${name} template ${template}`)
   } finally {
     await admin.end()
   }
@@ -103,7 +152,6 @@ async function freshPostgres(): Promise<TestDatabase> {
     statementTimeoutMs: 30000,
     queryTimeoutMs: 35000,
   })
-  await migrateToLatestOrThrow(handle.db)
   return {
     ...handle,
     url: url.toString(),
