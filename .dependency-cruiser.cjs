@@ -4,9 +4,9 @@
  *   main | cli → idp | gateway → http, accounts | documents | audit | keys → db → config | errors
  *
  * The gateway never imports the idp (it could run on another machine, and must); only
- * the idp imports oidc-provider; domain modules never import Fastify; migrations are
- * frozen in time and import no application code; the demo agency depends on nothing in
- * src/. Type-only imports count too: a type from a higher layer is a dependency on it.
+ * src/idp/oidc/ imports oidc-provider (src/idp/app.ts mounts it); domain modules never
+ * import Fastify; migrations are frozen in time and import no application code; the demo
+ * agency depends on nothing in src/. Type-only imports count too: a type from a higher layer is a dependency on it.
  */
 const domain = '^src/(accounts|documents|audit|keys|db|config|errors)/'
 
@@ -26,10 +26,12 @@ module.exports = {
       to: { path: '^src/gateway/' },
     },
     {
-      name: 'only-the-idp-imports-oidc-provider',
-      comment: 'src/idp is the only importer of oidc-provider (STYLE.md layout).',
+      name: 'only-idp-oidc-imports-oidc-provider',
+      comment:
+        'src/idp/oidc/ is the only importer of oidc-provider; the other areas use its port ' +
+        '(src/idp/oidc/port.ts). src/idp/app.ts, the composition of the idp, mounts it.',
       severity: 'error',
-      from: { pathNot: '^src/idp/' },
+      from: { pathNot: '^src/idp/oidc/|^src/idp/app\\.ts$' },
       to: { path: '^node_modules/oidc-provider/' },
     },
     {

@@ -39,6 +39,7 @@ import { pruneOneTimeCodes } from '../accounts/otp.ts'
 import { pruneDecoys } from '../accounts/registration-decoys.ts'
 import { createProviderPages } from './oidc/provider-pages.ts'
 import { buildProvider, providerRoutes, type KoaContextWithOIDC } from './oidc/provider.ts'
+import { oidcPort } from './oidc/port.ts'
 import { providerRequest } from './oidc/request-context.ts'
 import { grantIdsOf, pruneRevokedSessions, recordRevokedSessions } from './oidc/session-revocation.ts'
 import { loadSubjects } from './oidc/subjects.ts'
@@ -418,25 +419,27 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   // TOTP secrets sealed like keys at rest; recovery codes hashed under a key of their own.
   const secondFactors = { sealer: kek, recoveryKey: kek.derive('recovery codes') }
   await app.register(interactionRoutes, { config, db, provider: () => current.provider, secondFactors })
+  // The other areas reach the provider through this port only (src/idp/oidc/port.ts).
+  const oidc = oidcPort(() => current.provider)
   await app.register(accountRoutes, {
     config,
     db,
-    provider: () => current.provider,
+    oidc,
     otpSecret: kek.derive('one-time codes'),
     secondFactors,
   })
-  await app.register(documentPagesRoutes, { config, db, provider: () => current.provider, storage: documentStorage })
+  await app.register(documentPagesRoutes, { config, db, oidc, storage: documentStorage })
   await app.register(documentConsentRoutes, {
     config,
     db,
-    provider: () => current.provider,
+    oidc,
     questionKey: kek.derive('document questions'),
     subjects,
   })
   await app.register(documentApiRoutes, {
     config,
     db,
-    provider: () => current.provider,
+    oidc,
     storage: documentStorage,
     keyring: linkKeyring,
   })

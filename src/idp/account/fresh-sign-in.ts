@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type Provider from 'oidc-provider'
+import type { OidcPort } from '../oidc/port.ts'
 import type { Config } from '../../config/schema.ts'
 import { pageOnGet } from '../../http/locale.ts'
 import { accountSignInUrl } from './session.ts'
@@ -17,19 +17,15 @@ import { accountSignInUrl } from './session.ts'
  * a stale POST is never replayed). A browser without a session is left to the route's own
  * sign-in redirect.
  */
-export function freshSignIn(
-  deps: { config: Config; provider: () => Provider },
-  options: { maxAgeSeconds?: number } = {},
-) {
+export function freshSignIn(deps: { config: Config; oidc: OidcPort }, options: { maxAgeSeconds?: number } = {}) {
   const maxAge = options.maxAgeSeconds ?? deps.config.idp.freshSignInSeconds
   return async function requireFreshSignIn(
     req: FastifyRequest,
     reply: FastifyReply,
   ): Promise<FastifyReply | undefined> {
-    const provider = deps.provider()
-    const session = await provider.Session.get(provider.createContext(req.raw, reply.raw))
-    if (!session.accountId) return undefined
-    const loginTs = session.authTime()
+    const session = await deps.oidc.browserSession(req, reply)
+    if (session === undefined) return undefined
+    const loginTs = session.authTime
     const now = Math.floor(Date.now() / 1000)
     if (typeof loginTs === 'number' && now - loginTs <= maxAge) return undefined
     const back = req.method === 'GET' || req.method === 'HEAD' ? req.url : pageOnGet(req)

@@ -15,7 +15,6 @@ import type { Database } from '../../db/database.ts'
 import type { OutboxChannel } from '../../db/tables/outbox.ts'
 import { pickLocale } from '../../http/locale.ts'
 import { safeReturnPath } from './session.ts'
-import { notifyBackchannelLogout } from '../oidc/backchannel.ts'
 import { hostCookieName } from '../cookie-names.ts'
 import { deviceCookieName } from '../sign-in-device.ts'
 import { destroyAccountArtifacts } from '../oidc/store.ts'
@@ -218,9 +217,7 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
   const resetCookie = hostCookieName(config, resetCookieBase)
 
   function signer() {
-    const keys = deps.provider().keys
-    if (!Array.isArray(keys) || keys.length === 0) throw new Error('password reset: the provider has no cookie keys')
-    return signerFactory(keys)
+    return signerFactory(deps.oidc.cookieKeys())
   }
 
   function stateOf(req: FastifyRequest): FlowState | undefined {
@@ -449,7 +446,7 @@ export async function passwordResetRoutes(app: FastifyInstance, deps: AccountPag
         .where('consumed_at', 'is', null)
         .execute()
       // Whoever knew the old password is signed out everywhere, agencies included.
-      await notifyBackchannelLogout(deps.provider(), db, citizenId, req.log)
+      await deps.oidc.notifyBackchannelLogout(db, citizenId, req.log)
       await destroyAccountArtifacts(db, citizenId, credentialArtifacts)
       reply.clearCookie(resetCookie, flowCookieClearOptions(config, resetPath))
       return reply.redirect(withReturn(`${resetPath}/selesai`, kembali), 303)

@@ -1,7 +1,7 @@
 import type { SecondFactorKeys } from '../../accounts/second-factors.ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
-import type Provider from 'oidc-provider'
+import type { OidcPort } from '../oidc/port.ts'
 import type { Config } from '../../config/schema.ts'
 import { AppError } from '../../errors/app-error.ts'
 import type { Database } from '../../db/database.ts'
@@ -40,8 +40,8 @@ import { hostCookieName, idpIsSecure } from '../cookie-names.ts'
 export interface AccountPagesDeps {
   config: Config
   db: Kysely<Database>
-  /** The provider in use now; it is swapped when keys rotate. */
-  provider: () => Provider
+  /** The OIDC layer: the browser's session, back-channel logout, cookie keys. */
+  oidc: OidcPort
   /**
    * Server key of the one-time codes' HMAC, so that a copy of the database alone
    * cannot be used to find live codes (derived from the key-encryption secret).

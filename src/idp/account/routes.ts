@@ -32,7 +32,6 @@ import {
   listPayloadsForAccount,
   revokePayloadsByGrantId,
 } from '../oidc/store.ts'
-import { notifyBackchannelLogout } from '../oidc/backchannel.ts'
 import { endedSessionOf, recordRevokedSessions } from '../oidc/session-revocation.ts'
 import { credentialArtifacts, passwordResetRoutes } from './password-reset.ts'
 import { noticeOptionsOf } from '../../accounts/notices.ts'
@@ -272,13 +271,11 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   // Who is signed in
 
   async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<SignedIn | undefined> {
-    const provider = deps.provider()
-    const session = await provider.Session.get(provider.createContext(req.raw, reply.raw))
-    if (!session.accountId) return undefined
+    const session = await deps.oidc.browserSession(req, reply)
+    if (session === undefined) return undefined
     const citizen = await findCitizenById(db, session.accountId)
     if (!citizen || citizen.status !== 'active') return undefined
-    // `jti` is the session's stored id (oidc-provider's Session#id getter returns it).
-    return { citizen, sessionId: session.jti }
+    return { citizen, sessionId: session.id }
   }
 
   /** The signed-in citizen, or undefined after answering with a redirect to sign in. */
@@ -659,7 +656,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       }
       // Every other device is signed out, and every token issued under the old password is
       // withdrawn; this browser keeps its session. Agencies hear of it (back-channel logout).
-      await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { exceptSessionId: who.sessionId })
+      await deps.oidc.notifyBackchannelLogout(db, who.citizen.id, req.log, { exceptSessionId: who.sessionId })
       await db.transaction().execute(async (trx) => {
         const sessions = await listPayloadsForAccount(trx, 'Session', who.citizen.id)
         // The gateways refuse the access tokens issued so far in every session, this one's
@@ -831,7 +828,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       const rows = await listPayloadsForAccount(db, 'Session', who.citizen.id)
       const target = rows.find((r) => sessionHandle(r.id) === handle && r.id !== who.sessionId)
       if (target) {
-        await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log, { onlySessionId: target.id })
+        await deps.oidc.notifyBackchannelLogout(db, who.citizen.id, req.log, { onlySessionId: target.id })
         await db.transaction().execute(async (trx) => {
           await destroyPayload(trx, 'Session', target.id)
           await recordRevokedSessions(
@@ -856,7 +853,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     async (req, reply) => {
       const who = await requireCitizen(req, reply, '/akun/perangkat')
       if (!who) return reply
-      await notifyBackchannelLogout(deps.provider(), db, who.citizen.id, req.log)
+      await deps.oidc.notifyBackchannelLogout(db, who.citizen.id, req.log)
       await db.transaction().execute(async (trx) => {
         await destroyAccountArtifacts(trx, who.citizen.id, credentialArtifacts)
         await recordAudit(trx, {

@@ -1,7 +1,5 @@
 import { randomBytes, createHash } from 'node:crypto'
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
-import type Provider from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Database } from '../../db/database.ts'
 import { findClient, prepareClient, upsertClient } from '../oidc/clients.ts'
@@ -38,17 +36,6 @@ export async function ensureAccountClient(db: Kysely<Database>, config: Config):
   const existing = await findClient(db, accountClientId)
   if (existing && JSON.stringify(existing.metadata) === JSON.stringify(prepared.metadata)) return
   await upsertClient(db, prepared, 'system')
-}
-
-/** The account id of the provider session this browser holds, if it is signed in. */
-export async function sessionAccountId(
-  provider: Provider,
-  req: FastifyRequest,
-  reply: FastifyReply,
-): Promise<string | undefined> {
-  const ctx = provider.createContext(req.raw, reply.raw)
-  const session = await provider.Session.get(ctx)
-  return session.accountId ?? undefined
 }
 
 /**

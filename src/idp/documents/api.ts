@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
-import type Provider from 'oidc-provider'
+import type { OidcPort } from '../oidc/port.ts'
 import { findCitizenById } from '../../accounts/citizens.ts'
 import type { Config } from '../../config/schema.ts'
 import type { Database } from '../../db/database.ts'
@@ -45,7 +45,7 @@ import type { ErrorCode } from '../../errors/codes.ts'
 export interface DocumentApiDeps {
   config: Config
   db: Kysely<Database>
-  provider: () => Provider
+  oidc: OidcPort
   storage: DocumentStorage
   keyring: LinkKeyring
 }
@@ -153,38 +153,33 @@ export async function documentApiRoutes(app: FastifyInstance, deps: DocumentApiD
     const m = BEARER.exec(header)
     if (m === null) throw unauthorized(true)
     const value = m[1] as string
-    const provider = deps.provider()
 
     // Listing is for the citizen's token the agency's application got at sign-in; fetching
     // the bytes is for the agency's backend alone, with a client-credentials token for this
     // API (RFC 8707 `resource` = documentsResource): a token a browser or a phone holds
     // never fetches a document, and neither does a token for another purpose.
-    const token = options.citizen
-      ? await provider.AccessToken.find(value)
-      : await provider.ClientCredentials.find(value)
+    // For a citizen's token, the port also checks that the grant it came from still stands
+    // for this client and this citizen, as the userinfo endpoint does (a withdrawn consent
+    // ends the token's use).
+    const token = await deps.oidc.findToken(value, options.citizen ? 'citizen' : 'client')
     // A sender-constrained token (DPoP, RFC 9449 §7.1; mTLS) is not a bearer token: its
     // holder must prove the key, which this endpoint does not ask for.
-    if (token === undefined || token.clientId === undefined || token.isSenderConstrained()) throw unauthorized(true)
+    if (token === undefined || token.senderConstrained) throw unauthorized(true)
     // An opaque citizen token names no resource server unless it was issued for one: a
     // token for another audience is not ours to accept.
-    if (token.kind === 'ClientCredentials' ? token.aud !== docsAudience : token.aud !== undefined)
+    if (token.kind === 'ClientCredentials' ? token.audience !== docsAudience : token.audience !== undefined)
       throw unauthorized(true)
 
     let accountId: string | undefined
     if (token.kind === 'AccessToken') {
-      const at = token as InstanceType<Provider['AccessToken']>
-      // As the userinfo endpoint does: the grant the token came from must still stand,
-      // for this client and this citizen (a withdrawn consent ends the token's use).
-      const grant = await provider.Grant.find(at.grantId)
-      if (grant === undefined || grant.clientId !== at.clientId || grant.accountId !== at.accountId)
-        throw unauthorized(true)
-      const citizen = await findCitizenById(db, at.accountId)
+      if (token.accountId === undefined) throw unauthorized(true)
+      const citizen = await findCitizenById(db, token.accountId)
       if (citizen === undefined || citizen.status !== 'active') throw unauthorized(true)
       accountId = citizen.id
     }
-    const client = await provider.Client.find(token.clientId)
-    const agencyId = client?.metadata()['urn:satupintu:agency']
-    if (client === undefined || typeof agencyId !== 'string' || agencyId === '') throw unauthorized(true)
+    const client = await deps.oidc.findClient(token.clientId)
+    const agencyId = client?.agencyId
+    if (client === undefined || agencyId === undefined) throw unauthorized(true)
     // A public client (a browser or phone app, no secret) is not the agency's system: its
     // token is refused here even for the listing.
     if (client.tokenEndpointAuthMethod === 'none') {

@@ -1,7 +1,7 @@
 import { createHash, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
-import type Provider from 'oidc-provider'
+import type { OidcPort } from '../oidc/port.ts'
 import { findCitizenById, type Citizen } from '../../accounts/citizens.ts'
 import type { Config } from '../../config/schema.ts'
 import type { Database } from '../../db/database.ts'
@@ -10,7 +10,7 @@ import { findDocumentType } from '../../documents/types.ts'
 import { AppError } from '../../errors/app-error.ts'
 import { pickLocale, type Locale } from '../../http/locale.ts'
 import { translator } from '../../http/i18n.ts'
-import { accountSignInUrl, sessionAccountId } from '../account/session.ts'
+import { accountSignInUrl } from '../account/session.ts'
 import { documentServicesOf, findClient, type DocumentService } from '../oidc/clients.ts'
 import type { Subjects } from '../oidc/subjects.ts'
 import { documentMessages } from './messages.ts'
@@ -51,7 +51,7 @@ export const documentConsentPath = '/izin-dokumen'
 export interface DocumentConsentDeps {
   config: Config
   db: Kysely<Database>
-  provider: () => Provider
+  oidc: OidcPort
   /** Key of the MAC that binds an answer to the citizen and the question shown. */
   questionKey: Buffer
   /** The `sub` each client sees, to compare an id_token_hint with the citizen signed in. */
@@ -193,17 +193,10 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
    */
   async function hintMatches(r: Resolved, citizenId: string): Promise<'yes' | 'no' | 'invalid'> {
     if (r.idTokenHint === undefined) return 'yes'
-    const provider = deps.provider()
-    const client = await provider.Client.find(r.clientId)
-    if (client === undefined) return 'invalid'
-    let sub: unknown
-    try {
-      // Signature, issuer and audience (this client); an expired ID token is still a fine
-      // hint of who the agency's user is (OIDC Core §3.1.2.1).
-      sub = (await provider.IdToken.validate(r.idTokenHint, client)).payload.sub
-    } catch {
-      return 'invalid'
-    }
+    // Signature, issuer and audience (this client); an expired ID token is still a fine
+    // hint of who the agency's user is (OIDC Core §3.1.2.1).
+    const sub = await deps.oidc.idTokenSubject(r.idTokenHint, r.clientId)
+    if (sub === undefined) return 'invalid'
     return sub === deps.subjects.forClient(r.metadata, citizenId) ? 'yes' : 'no'
   }
 
@@ -250,9 +243,9 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
   }
 
   async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<Citizen | undefined> {
-    const accountId = await sessionAccountId(deps.provider(), req, reply)
-    if (accountId === undefined) return undefined
-    const citizen = await findCitizenById(db, accountId)
+    const session = await deps.oidc.browserSession(req, reply)
+    if (session === undefined) return undefined
+    const citizen = await findCitizenById(db, session.accountId)
     return citizen?.status === 'active' ? citizen : undefined
   }
 

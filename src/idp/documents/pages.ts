@@ -1,7 +1,7 @@
 import multipart, { type Multipart } from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
-import type Provider from 'oidc-provider'
+import type { OidcPort } from '../oidc/port.ts'
 import { findCitizenById, type Citizen } from '../../accounts/citizens.ts'
 import type { Config } from '../../config/schema.ts'
 import type { Database } from '../../db/database.ts'
@@ -53,7 +53,7 @@ export interface DocumentPagesDeps {
   config: Config
   db: Kysely<Database>
   /** The provider in use now; it is swapped when keys rotate. */
-  provider: () => Provider
+  oidc: OidcPort
   storage: DocumentStorage
 }
 
@@ -267,9 +267,8 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
   // Who is signed in (the provider's session, as on the other account pages)
 
   async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<Citizen | undefined> {
-    const provider = deps.provider()
-    const session = await provider.Session.get(provider.createContext(req.raw, reply.raw))
-    if (!session.accountId) return undefined
+    const session = await deps.oidc.browserSession(req, reply)
+    if (session === undefined) return undefined
     const citizen = await findCitizenById(db, session.accountId)
     return citizen && citizen.status === 'active' ? citizen : undefined
   }
