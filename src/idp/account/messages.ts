@@ -18,7 +18,6 @@ export const accountMessages = defineMessages({
       'Minimal 8 karakter. Beberapa kata yang mudah Anda ingat, dipisah spasi, lebih aman dan lebih mudah diingat. Jangan pakai NIK, tanggal lahir, atau nama Anda.',
     'forms.codeHint': 'Kode terdiri dari 6 angka.',
     'forms.codeRequired': 'Isi kode 6 angka dari pesan kami.',
-    'forms.time': '{time} WIB',
 
     // Registration
     'register.title': 'Daftar akun Satu Pintu',
@@ -376,7 +375,6 @@ export const accountMessages = defineMessages({
       'At least 8 characters. A few words you will remember, separated by spaces, are safer and easier to remember. Do not use your NIK, date of birth or name.',
     'forms.codeHint': 'The code has 6 digits.',
     'forms.codeRequired': 'Enter the 6-digit code from our message.',
-    'forms.time': '{time} WIB',
 
     'register.title': 'Create a Satu Pintu account',
     'register.lead':

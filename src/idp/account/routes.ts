@@ -23,7 +23,9 @@ import type { AuditEvent } from '../../db/tables/audit-events.ts'
 import { AppError } from '../../errors/app-error.ts'
 import { pickLocale, type Locale } from '../../http/locale.ts'
 import { accountClientId, accountSignInUrl, maxLocalReturnPath, safeReturnPath } from './session.ts'
-import { clockTime, groupByDay, loadDisplayNames, type DisplayNames } from '../display-names.ts'
+import { loadDisplayNames, type DisplayNames } from '../display-names.ts'
+import { scopeItems, scopeOrder } from '../oidc/scopes.ts'
+import { clockTime, dateTime, groupByDay, isoDateInWords } from '../times.ts'
 import { registerForms } from '../forms.ts'
 import { freshSignIn } from './fresh-sign-in.ts'
 import {
@@ -72,19 +74,6 @@ const grantArtifacts = [
   'DeviceCode',
   'BackchannelAuthenticationRequest',
 ] as const
-
-/** Scope → message key describing it in plain words (the consent page's wording). */
-const scopeItems: Record<string, string> = {
-  openid: 'claim.openid',
-  profile: 'claim.profile',
-  email: 'claim.email',
-  phone: 'claim.phone',
-  address: 'claim.address',
-  nik: 'claim.nik',
-  offline_access: 'consent.offline',
-  gateway: 'claim.gateway',
-}
-const scopeOrder = Object.keys(scopeItems)
 
 const notices = { disimpan: 'akun.saved', terverifikasi: 'akun.verifiedNow', sandi: 'akun.password.done' } as const
 const noticeQuery = {
@@ -206,24 +195,9 @@ function epochDate(v: unknown): Date | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? new Date(v * 1000) : undefined
 }
 
-/** "12 Januari 2026 pukul 14.05 WIB": the regency's citizens read Jakarta time. */
-function formatTime(t: AccountText, d: Date | undefined, locale: Locale): string {
-  if (d === undefined) return t('akun.sessions.unknown')
-  const time = new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', {
-    timeZone: 'Asia/Jakarta',
-    day: 'numeric',
-    month: 'long',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(d)
-  return t('forms.time', { time })
-}
-
-function formatDate(isoDate: string, locale: Locale): string {
-  const d = new Date(`${isoDate}T00:00:00Z`)
-  if (Number.isNaN(d.getTime())) return isoDate
-  return new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', { timeZone: 'UTC', dateStyle: 'long' }).format(d)
+/** A moment on an account page, in the regency's zone; "unknown" when there is none. */
+function when(t: AccountText, d: Date | undefined, locale: Locale, timeZone: string): string {
+  return d === undefined ? t('akun.sessions.unknown') : dateTime(d, locale, timeZone)
 }
 
 function scopesOf(payload: Record<string, unknown>): string[] {
@@ -260,6 +234,7 @@ async function clientNames(
  */
 export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
   const { config, db } = deps
+  const zone = config.regency.timeZone
   await registerForms(app, config)
   // Changing a contact and downloading the data export need a recent sign-in (fresh-sign-in.ts).
   const fresh = freshSignIn(deps)
@@ -393,7 +368,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       notice: pesan ? t(notices[pesan]) : '',
       name: c.name,
       nik: maskNik(c.nik),
-      birthDate: formatDate(c.birthDate, locale),
+      birthDate: isoDateInWords(c.birthDate, locale),
       gender: c.gender === 'female' ? t('akun.female') : t('akun.male'),
       level: c.assuranceLevel === 3 ? t('akun.level3') : c.assuranceLevel === 2 ? t('akun.level2') : t('akun.level1'),
       email: c.email,
@@ -718,7 +693,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       csrf: reply.generateCsrf(),
       notice: (req.query as { pesan?: string }).pesan === 'dihapus' ? t('akun.security.removed') : '',
       totp: status.totp,
-      since: formatTime(t, status.totpSince ?? undefined, pickLocale(req)),
+      since: when(t, status.totpSince ?? undefined, pickLocale(req), zone),
       codesLeft: status.recoveryCodesLeft,
       // Prompt to set up again after a recovery code was used (the phone may be lost).
       codesLow: status.totp && status.recoveryCodesLeft < 10,
@@ -811,8 +786,8 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
           ? t('akun.sessions.thisDevice')
           : t('akun.sessions.item', { n: sessions[0]?.thisDevice ? i : i + 1 }),
         thisDevice: s.thisDevice,
-        signedInAt: formatTime(t, s.signedInAt, locale),
-        lastUsedAt: s.lastUsedAt ? formatTime(t, s.lastUsedAt, locale) : '',
+        signedInAt: when(t, s.signedInAt, locale, zone),
+        lastUsedAt: s.lastUsedAt ? when(t, s.lastUsedAt, locale, zone) : '',
         usedFor: s.clientIds.map((id) => names.get(id)?.name ?? id).join(', '),
       })),
     })
@@ -894,7 +869,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       agencies: agencies.map((a) => ({
         clientId: a.clientId,
         name: a.name,
-        since: formatTime(t, a.since, locale),
+        since: when(t, a.since, locale, zone),
         items: a.scopes.map((s) => scopeItems[s]).filter((x): x is string => x !== undefined),
       })),
     })
@@ -1102,11 +1077,11 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       data: { format: 'summary', activityEntries: events.length },
     })
     return reply.page('akun-ringkasan', {
-      exportedAt: formatTime(t, new Date(), locale),
+      exportedAt: when(t, new Date(), locale, zone),
       profile: [
         [t('akun.name'), c.name],
         [t('akun.nik'), c.nik],
-        [t('akun.birthDate'), formatDate(c.birthDate, locale)],
+        [t('akun.birthDate'), isoDateInWords(c.birthDate, locale)],
         [t('akun.gender'), c.gender === 'female' ? t('akun.female') : t('akun.male')],
         [t('akun.email'), c.email ? `${c.email} (${verifiedText(c.emailVerified)})` : t('akun.empty')],
         [t('akun.phone'), c.phone ? `${formatPhone(c.phone)} (${verifiedText(c.phoneVerified)})` : t('akun.empty')],
@@ -1114,19 +1089,19 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
           t('akun.level'),
           c.assuranceLevel === 3 ? t('akun.level3') : c.assuranceLevel === 2 ? t('akun.level2') : t('akun.level1'),
         ],
-        [t('akun.summary.created'), formatTime(t, c.createdAt, locale)],
+        [t('akun.summary.created'), when(t, c.createdAt, locale, zone)],
       ],
       documents: docs.map((d) => ({
         name: names.documentType(d.type),
         detail: t('akun.summary.documentDetail', {
           n: d.current.version,
-          time: formatTime(t, d.current.uploadedAt, locale),
+          time: when(t, d.current.uploadedAt, locale, zone),
         }),
         status: d.current.verified ? t('akun.summary.documentVerified') : t('akun.summary.documentUnverified'),
       })),
       agencies: agencies.map((a) => ({
         name: names.client(a.clientId),
-        since: formatTime(t, a.since, locale),
+        since: when(t, a.since, locale, zone),
         items: a.scopes.map((sc) => scopeItems[sc]).filter((x): x is string => x !== undefined),
       })),
       grants: grants.map((g) => {
@@ -1138,7 +1113,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
             : t('act.granted', { agency: names.agency(g.agencyId), documents }),
           status:
             g.status === 'active'
-              ? t('akun.summary.grantUntil', { date: formatTime(t, g.expiresAt, locale) })
+              ? t('akun.summary.grantUntil', { date: when(t, g.expiresAt, locale, zone) })
               : g.status === 'revoked'
                 ? t('akun.summary.grantRevoked')
                 : t('akun.summary.grantEnded'),

@@ -15,6 +15,7 @@ import { documentServicesOf, findClient, type DocumentService } from '../oidc/cl
 import type { Subjects } from '../oidc/subjects.ts'
 import { documentMessages } from './messages.ts'
 import { registerForms } from '../forms.ts'
+import { calendarDate } from '../times.ts'
 
 /**
  * Document consent for agencies that integrate as OIDC relying parties (issue 5: "the same
@@ -308,12 +309,7 @@ export async function documentConsentRoutes(app: FastifyInstance, deps: Document
     const locale = pickLocale(req)
     const t = translator(documentMessages, locale)
     const list = names(r.service.documents, locale)
-    const until = new Date(Date.now() + grantSeconds * 1000).toLocaleDateString(locale === 'id' ? 'id-ID' : 'en-GB', {
-      day: 'numeric',
-      month: 'long',
-      year: 'numeric',
-      timeZone: 'Asia/Jakarta',
-    })
+    const until = calendarDate(new Date(Date.now() + grantSeconds * 1000), locale, deps.config.regency.timeZone)
     return reply.header('cache-control', 'no-store').page(
       'izin-dokumen',
       {

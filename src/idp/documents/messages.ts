@@ -30,7 +30,6 @@ export const documentMessages = defineMessages({
     'dok.size.mb': '{n} MB',
     'dok.size.kb': '{n} KB',
     'dok.size.bytes': '{n} byte',
-    'dok.time': '{time} WIB',
 
     'dok.form.file': 'Pilih berkas {type}',
     'dok.form.fileShort': 'Pilih berkas',
@@ -152,7 +151,6 @@ export const documentMessages = defineMessages({
     'dok.size.mb': '{n} MB',
     'dok.size.kb': '{n} KB',
     'dok.size.bytes': '{n} bytes',
-    'dok.time': '{time} WIB',
 
     'dok.form.file': 'Choose a file for {type}',
     'dok.form.fileShort': 'Choose a file',

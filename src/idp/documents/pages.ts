@@ -24,7 +24,8 @@ import { AppError } from '../../errors/app-error.ts'
 import { translator, type Translate } from '../../http/i18n.ts'
 import { pickLocale, type Locale } from '../../http/locale.ts'
 import { accountSignInUrl, maxLocalReturnPath, safeReturnPath } from '../account/session.ts'
-import { clockTime, groupByDay, loadDisplayNames } from '../display-names.ts'
+import { loadDisplayNames } from '../display-names.ts'
+import { calendarDate, clockTime, dateTime, groupByDay } from '../times.ts'
 import { documentMessages, type DocumentMessages } from './messages.ts'
 import { registerForms } from '../forms.ts'
 import { csrfField, oneLine } from '../account/registration.ts'
@@ -115,29 +116,6 @@ const acceptOfFormat: Readonly<Record<DocumentFormat, string>> = {
   pdf: 'application/pdf,.pdf',
   jpeg: 'image/jpeg,.jpg,.jpeg',
   png: 'image/png,.png',
-}
-
-// ---------------------------------------------------------------------------------------
-// Formatting
-
-/** "12 Januari 2026 pukul 14.05 WIB": the regency's citizens read Jakarta time. */
-export function formatTimeWib(t: DocText, d: Date, locale: Locale): string {
-  const time = new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', {
-    timeZone: 'Asia/Jakarta',
-    day: 'numeric',
-    month: 'long',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(d)
-  return t('dok.time', { time })
-}
-
-function formatDateWib(d: Date, locale: Locale): string {
-  return new Intl.DateTimeFormat(locale === 'id' ? 'id-ID' : 'en-GB', {
-    timeZone: 'Asia/Jakarta',
-    dateStyle: 'long',
-  }).format(d)
 }
 
 /** "1,2 MB", "340 KB", "12 byte" (binary units, as phones and file managers show them). */
@@ -294,13 +272,13 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     return {
       id: v.id,
       n: v.version,
-      uploadedAt: formatTimeWib(t, v.uploadedAt, locale),
-      replacedAt: v.supersededAt ? formatTimeWib(t, v.supersededAt, locale) : '',
+      uploadedAt: dateTime(v.uploadedAt, locale, config.regency.timeZone),
+      replacedAt: v.supersededAt ? dateTime(v.supersededAt, locale, config.regency.timeZone) : '',
       size: formatSize(t, v.size, locale),
       format: mediaLabels[v.mediaType],
       fileName: v.fileName,
       verified: v.verified,
-      verifiedAt: v.verifiedAt ? formatTimeWib(t, v.verifiedAt, locale) : '',
+      verifiedAt: v.verifiedAt ? dateTime(v.verifiedAt, locale, config.regency.timeZone) : '',
       downloadHref: `/akun/dokumen/${documentId}/unduh/${v.id}`,
     }
   }
@@ -353,7 +331,7 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
         heading: current ? t('dok.upload.replaceTitle', { type: name }) : t('dok.upload.title', { type: name }),
         replaceNote: current
           ? t('dok.upload.replaceNote', {
-              time: formatTimeWib(t, current.current.uploadedAt, locale),
+              time: dateTime(current.current.uploadedAt, locale, config.regency.timeZone),
               days: config.documents.retentionDays,
             })
           : '',
@@ -557,13 +535,13 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
         'dok.and',
       ),
       purpose: g.purpose,
-      given: formatTimeWib(t, g.createdAt, locale),
-      expires: formatDateWib(g.expiresAt, locale),
+      given: dateTime(g.createdAt, locale, config.regency.timeZone),
+      expires: calendarDate(g.expiresAt, locale, config.regency.timeZone),
       active: g.status === 'active',
       ended:
         g.status === 'revoked' && g.revokedAt
-          ? `${t('dok.grants.endedRevoked')} ${formatTimeWib(t, g.revokedAt, locale)}`
-          : `${t('dok.grants.endedExpired')} ${formatTimeWib(t, g.expiresAt, locale)}`,
+          ? `${t('dok.grants.endedRevoked')} ${dateTime(g.revokedAt, locale, config.regency.timeZone)}`
+          : `${t('dok.grants.endedExpired')} ${dateTime(g.expiresAt, locale, config.regency.timeZone)}`,
     }))
     return reply.page('dokumen-izin', {
       csrf: reply.generateCsrf(),

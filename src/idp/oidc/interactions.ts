@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
+import { scopeItems } from './scopes.ts'
 import { errors as oidcErrors } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Database } from '../../db/database.ts'
@@ -90,18 +91,6 @@ const uidParams = {
   properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{10,64}$' } },
   required: ['uid'],
 } as const
-
-/** Claims the citizen is asked to release, by scope, in the order the consent page lists them. */
-const scopeItems: Record<string, string> = {
-  openid: 'claim.openid',
-  profile: 'claim.profile',
-  email: 'claim.email',
-  phone: 'claim.phone',
-  address: 'claim.address',
-  nik: 'claim.nik',
-  offline_access: 'consent.offline',
-  gateway: 'claim.gateway',
-}
 
 interface InteractionView {
   uid: string
