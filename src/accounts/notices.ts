@@ -34,6 +34,8 @@ export interface NoticeData {
   new_device_sign_in: { readonly at: Date; readonly device: string }
   second_factor_added: { readonly at: Date; readonly factor: SecondFactorName }
   second_factor_removed: { readonly at: Date; readonly factor: SecondFactorName }
+  /** name: the passkey's new name, as the citizen typed it. */
+  passkey_renamed: { readonly at: Date; readonly name: string }
   recovery_code_used: { readonly at: Date; readonly left: number }
   recovery_codes_renewed: { readonly at: Date }
   contact_changed: { readonly at: Date; readonly field: 'email' | 'phone'; readonly newContact: string | null }
@@ -76,6 +78,7 @@ export const noticeKinds: { readonly [K in NoticeKind]: KindSpec } = Object.free
     description: 'A second factor (authenticator app, passkey…) was added.',
   },
   second_factor_removed: { urgent: true, optional: false, description: 'A second factor was removed.' },
+  passkey_renamed: { urgent: false, optional: false, description: 'A passkey was given a new name.' },
   recovery_code_used: {
     urgent: true,
     optional: false,
@@ -250,6 +253,22 @@ function parts<K extends NoticeKind>(kind: K, data: NoticeData[K], locale: Notic
             subject: 'A second factor was removed',
             lines: [`A second factor (${factor}) was removed from your Satu Pintu account on ${when}.`],
             sms: `Satu Pintu: ${factor} removed from your account ${when}. Not you? Contact the MPP staff.`,
+            ifNotYou: true,
+          }
+    }
+    case 'passkey_renamed': {
+      const { name } = d as NoticeData['passkey_renamed']
+      return id
+        ? {
+            subject: 'Nama passkey diganti',
+            lines: [`Sebuah passkey di akun Satu Pintu Anda diberi nama baru "${name}" pada ${when}.`],
+            sms: `Satu Pintu: nama passkey di akun Anda diganti ${when}. Bukan Anda? Hubungi petugas MPP.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'A passkey was renamed',
+            lines: [`A passkey on your Satu Pintu account was given the new name "${name}" on ${when}.`],
+            sms: `Satu Pintu: a passkey on your account was renamed ${when}. Not you? Contact the MPP staff.`,
             ifNotYou: true,
           }
     }

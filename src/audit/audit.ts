@@ -21,6 +21,8 @@ export const auditEventNames = [
   'auth.second_factor.throttled',
   'account.second_factor_added',
   'account.second_factor_removed',
+  'account.passkey_renamed',
+  'auth.passkey.failed',
   'account.recovery_codes_renewed',
   'account.recovery_code_used',
   'account.registered',

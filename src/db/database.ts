@@ -37,6 +37,8 @@ import type { OutboxTable } from './tables/outbox.ts'
 import type { RecoveryCodesTable, SecondFactorsTable } from './tables/second-factors.ts'
 import { recoveryCodesColumns, secondFactorsColumns } from './tables/second-factors.ts'
 import { outboxColumns } from './tables/outbox.ts'
+import type { PasskeysTable, WebauthnChallengesTable } from './tables/passkeys.ts'
+import { passkeysColumns, webauthnChallengesColumns } from './tables/passkeys.ts'
 import type { RevokedSessionsTable } from './tables/revoked-sessions.ts'
 import { revokedSessionsColumns } from './tables/revoked-sessions.ts'
 
@@ -53,6 +55,8 @@ export interface Database {
   known_devices: KnownDevicesTable
   second_factors: SecondFactorsTable
   recovery_codes: RecoveryCodesTable
+  passkeys: PasskeysTable
+  webauthn_challenges: WebauthnChallengesTable
   oidc_payloads: OidcPayloadsTable
   oidc_clients: OidcClientsTable
   signing_keys: SigningKeysTable
@@ -82,6 +86,8 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   known_devices: knownDevicesColumns,
   second_factors: secondFactorsColumns,
   recovery_codes: recoveryCodesColumns,
+  passkeys: passkeysColumns,
+  webauthn_challenges: webauthnChallengesColumns,
   oidc_payloads: oidcPayloadsColumns,
   oidc_clients: oidcClientsColumns,
   signing_keys: signingKeysColumns,

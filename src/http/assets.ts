@@ -23,6 +23,11 @@ export type AssetsPluginOptions = {
   assetsPrefix?: string
   /** Where the files are read from; default the `assets/` directory next to this file. */
   dir?: string
+  /**
+   * More files, each from a path of its own (a service's scripts, a library's browser
+   * bundle): name → absolute path and content type. Also read once at start-up.
+   */
+  extra?: Readonly<Record<string, { readonly path: string; readonly type: string }>>
 }
 
 /**
@@ -54,6 +59,11 @@ export async function assetsPlugin(fastify: FastifyInstance, options: AssetsPlug
   for (const [name, type] of Object.entries(allowList)) {
     const body = await readFile(path.join(dir, name))
     assets.set(name, { body, type, etag: strongEtag(body) })
+  }
+  for (const [name, file] of Object.entries(options.extra ?? {})) {
+    if (!/^[a-z0-9][a-z0-9.-]{0,63}$/.test(name)) throw new Error(`assets: bad file name ${JSON.stringify(name)}`)
+    const body = await readFile(file.path)
+    assets.set(name, { body, type: file.type, etag: strongEtag(body) })
   }
 
   fastify.route<{ Params: { name: string } }>({

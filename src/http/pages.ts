@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema.ts'
-import { assetsPlugin } from './assets.ts'
+import { assetsPlugin, type AssetsPluginOptions } from './assets.ts'
 import { errorHandling } from './errors.ts'
 import type { Catalogue } from './i18n.ts'
 import { viewsPlugin } from './views.ts'
@@ -16,6 +16,8 @@ export interface PagesOptions {
   assetsPrefix?: string
   /** Where "home" links on every page, the error pages included; default `/`. */
   homeHref?: string
+  /** More files served beside the stylesheet (assets.ts, `extra`). */
+  assets?: AssetsPluginOptions['extra']
 }
 
 /**
@@ -34,7 +36,10 @@ export async function registerPages(app: FastifyInstance, opts: PagesOptions): P
     ...(opts.assetsPrefix ? { assetsPrefix: opts.assetsPrefix } : {}),
     ...(opts.homeHref ? { homeHref: opts.homeHref } : {}),
   })
-  await app.register(assetsPlugin, opts.assetsPrefix ? { assetsPrefix: opts.assetsPrefix } : {})
+  await app.register(assetsPlugin, {
+    ...(opts.assetsPrefix ? { assetsPrefix: opts.assetsPrefix } : {}),
+    ...(opts.assets ? { extra: opts.assets } : {}),
+  })
   await app.register(errorHandling, {
     renderPage: (_req, reply, input) => reply.pageHtml('error', { status: input.status }),
   })

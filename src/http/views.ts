@@ -82,6 +82,14 @@ export type PageOptions = {
    * name that party's origin here.
    */
   formActionOrigins?: readonly string[]
+  /**
+   * The page runs our own scripts (served from this origin, never inline): adds
+   * `script-src 'self'` and `connect-src 'self'` to this page's policy only. For the few
+   * pages that need JavaScript for what has no HTML form (WebAuthn, issue 14); every other
+   * page keeps the policy without any script. The template names its scripts in the layout
+   * data (`scripts: ['passkey.js']`, served by assets.ts).
+   */
+  scripts?: boolean
 }
 
 export type ViewsPluginOptions = {
@@ -155,10 +163,18 @@ function checkOrigin(origin: string, where: string): string {
   return origin
 }
 
-/** `Content-Security-Policy` for a page (CSP Level 3): no scripts at all, no framing. */
-export function pageContentSecurityPolicy(formActionOrigins: readonly string[]): string {
+/**
+ * `Content-Security-Policy` for a page (CSP Level 3): no scripts at all, no framing; with
+ * `scripts`, our own script files and requests to our own origin, still nothing inline
+ * (no 'unsafe-inline', no nonce: the pages have no inline script to allow).
+ */
+export function pageContentSecurityPolicy(
+  formActionOrigins: readonly string[],
+  options: { scripts?: boolean } = {},
+): string {
   return [
     "default-src 'none'",
+    ...(options.scripts === true ? ["script-src 'self'", "connect-src 'self'"] : []),
     "style-src 'self'",
     "img-src 'self' data:",
     ['form-action', "'self'", ...formActionOrigins].join(' '),
@@ -208,12 +224,16 @@ async function views(fastify: FastifyInstance, options: ViewsPluginOptions): Pro
       referenceCode: referenceCode(req.id),
       langHref: { id: switchLocaleHref(req, 'id'), en: switchLocaleHref(req, 'en') },
     })
-    const policy = pageOptions.formActionOrigins?.length
-      ? pageContentSecurityPolicy([
-          ...baseOrigins,
-          ...pageOptions.formActionOrigins.map((o, i) => checkOrigin(o, `page formActionOrigins[${i}]`)),
-        ])
-      : basePolicy
+    const policy =
+      pageOptions.formActionOrigins?.length || pageOptions.scripts === true
+        ? pageContentSecurityPolicy(
+            [
+              ...baseOrigins,
+              ...(pageOptions.formActionOrigins ?? []).map((o, i) => checkOrigin(o, `page formActionOrigins[${i}]`)),
+            ],
+            { scripts: pageOptions.scripts === true },
+          )
+        : basePolicy
     // Remember a choice made with the switch link: a preference, not a secret, and the
     // value is one of two constants (RFC 6265 §4.1).
     const switched = requestedSwitchLocale(req)

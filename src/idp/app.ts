@@ -30,6 +30,8 @@ import { startDelivery } from '../delivery/runtime.ts'
 import { devMailboxRoutes } from './dev-mailbox.ts'
 import { hostGuard, issuerForwarding } from './hosts.ts'
 import { interactionRoutes } from './oidc/interactions.ts'
+import { passkeyAssets } from './passkey-party.ts'
+import { pruneWebauthnChallenges } from '../accounts/passkeys.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from '../keys/encryption.ts'
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
 import { idpMessages } from './oidc/messages.ts'
@@ -327,6 +329,12 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       run: () => pruneSourceCounters(db),
     },
     {
+      name: 'expired passkey challenges pruning',
+      everyMs: 10 * 60 * 1000,
+      firstAfterMs: 1000,
+      run: () => pruneWebauthnChallenges(db),
+    },
+    {
       name: 'old one-time codes pruning',
       everyMs: 60 * 60 * 1000,
       firstAfterMs: 1000,
@@ -403,6 +411,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     config,
     homeHref: `${config.idp.issuer.replace(/\/+$/, '')}/`,
     templateDirs: [templatesDir],
+    // The passkey pages' scripts (passkey-party.ts); no other page loads them.
+    assets: passkeyAssets,
     messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages),
   })
   const catalogue = mergeMessages(commonMessages, idpMessages)

@@ -132,7 +132,7 @@ export const accountMessages = defineMessages({
     'akun.nav.agencies': 'Instansi yang Anda beri izin',
     'akun.nav.activity': 'Aktivitas terakhir',
     'akun.nav.data': 'Unduh data saya',
-    'akun.nav.security': 'Keamanan: verifikasi dua langkah',
+    'akun.nav.security': 'Keamanan: verifikasi dua langkah dan passkey',
     'akun.security.title': 'Keamanan',
     'akun.security.lead':
       'Dengan verifikasi dua langkah, masuk ke akun meminta kata sandi dan kode 6 angka dari aplikasi autentikator di ponsel Anda. Orang yang mengetahui kata sandi Anda tetap tidak dapat masuk tanpa ponsel itu.',
@@ -177,6 +177,49 @@ export const accountMessages = defineMessages({
     'akun.remove.lead':
       'Setelah dihapus, masuk ke akun cukup dengan kata sandi, dan kode pemulihan yang tersisa tidak berlaku lagi. Kontak Anda yang terverifikasi akan diberi tahu.',
     'akun.remove.submit': 'Ya, hapus',
+    'akun.passkeys.title': 'Passkey',
+    'akun.passkeys.lead':
+      'Passkey membuka akun Anda tanpa kata sandi, dengan sidik jari, wajah, atau PIN perangkat Anda. Passkey hanya bekerja di situs Satu Pintu yang asli, jadi tidak dapat dicuri lewat situs palsu.',
+    'akun.passkeys.none': 'Belum ada passkey.',
+    'akun.passkeys.synced':
+      'Disinkronkan: tersedia juga di perangkat lain yang memakai akun Google, Apple, atau pengelola sandi yang sama',
+    'akun.passkeys.deviceBound': 'Hanya di satu perangkat: tidak disinkronkan',
+    'akun.passkeys.created': 'Ditambahkan {time}',
+    'akun.passkeys.lastUsed': 'Terakhir dipakai {time}',
+    'akun.passkeys.neverUsed': 'Belum pernah dipakai untuk masuk',
+    'akun.passkeys.manage': 'Ubah nama atau hapus',
+    'akun.passkeys.add': 'Tambah passkey',
+    'akun.passkeys.twoStepNote':
+      'Masuk dengan kata sandi tetap bisa. Bila aplikasi autentikator aktif, passkey dapat dipakai sebagai pengganti kodenya.',
+    'akun.passkey.add.title': 'Tambah passkey',
+    'akun.passkey.add.lead':
+      'Perangkat Anda akan meminta sidik jari, wajah, atau PIN untuk membuat passkey bagi Satu Pintu. Tidak ada sidik jari atau foto yang dikirim ke kami.',
+    'akun.passkey.name': 'Nama passkey',
+    'akun.passkey.nameHint': 'Agar Anda mengenalinya nanti, misalnya "Ponsel saya".',
+    'akun.passkey.create': 'Buat passkey',
+    'akun.passkey.cancelled': 'Passkey tidak jadi dibuat. Coba lagi bila Anda mau.',
+    'akun.passkey.noscript':
+      'Untuk membuat passkey, peramban Anda perlu menjalankan JavaScript. Tanpa JavaScript, Anda tetap dapat memakai aplikasi autentikator untuk verifikasi dua langkah.',
+    'akun.passkey.unsupported':
+      'Peramban ini tidak mendukung passkey. Coba dengan peramban terbaru, atau pakai aplikasi autentikator.',
+    'akun.passkey.failed': 'Passkey tidak dapat ditambahkan. Coba lagi.',
+    'akun.passkey.duplicate': 'Passkey di perangkat ini sudah terdaftar di akun Anda.',
+    'akun.passkey.tooMany': 'Akun Anda sudah memiliki {n} passkey. Hapus salah satu sebelum menambah yang baru.',
+    'akun.passkey.edit.title': 'Ubah passkey',
+    'akun.passkey.rename': 'Simpan nama',
+    'akun.passkey.nameRequired': 'Isi nama passkey.',
+    'akun.passkey.remove': 'Hapus passkey ini',
+    'akun.passkey.remove.title': 'Hapus passkey "{name}"?',
+    'akun.passkey.remove.lead':
+      'Setelah dihapus, passkey ini tidak dapat lagi dipakai untuk masuk. Kontak Anda yang terverifikasi akan diberi tahu. Hapus juga passkey ini dari pengaturan perangkat atau pengelola sandi Anda.',
+    'akun.passkey.remove.submit': 'Ya, hapus',
+    'akun.security.passkeyAdded': 'Passkey ditambahkan. Anda kini dapat masuk dengan passkey ini.',
+    'akun.security.passkeyRenamed': 'Nama passkey disimpan.',
+    'akun.security.passkeyRemoved': 'Passkey dihapus.',
+    'event.account.passkey_added': 'Passkey ditambahkan',
+    'event.account.passkey_removed': 'Passkey dihapus',
+    'event.account.passkey_renamed': 'Nama passkey diganti',
+    'event.auth.passkey.failed': 'Passkey ditolak saat masuk',
     'event.auth.second_factor.failed': 'Kode verifikasi dua langkah salah dimasukkan',
     'event.auth.second_factor.throttled':
       'Kode verifikasi dua langkah ditahan sementara karena terlalu banyak percobaan',
@@ -485,7 +528,7 @@ export const accountMessages = defineMessages({
     'akun.nav.agencies': 'Agencies you have allowed',
     'akun.nav.activity': 'Recent activity',
     'akun.nav.data': 'Download my data',
-    'akun.nav.security': 'Security: two-step sign-in',
+    'akun.nav.security': 'Security: two-step sign-in and passkeys',
     'akun.security.title': 'Security',
     'akun.security.lead':
       'With two-step sign-in, signing in asks for your password and a 6-digit code from an authenticator app on your phone. Someone who knows your password still cannot get in without that phone.',
@@ -529,6 +572,49 @@ export const accountMessages = defineMessages({
     'akun.remove.lead':
       'Once removed, signing in needs only your password, and the recovery codes left stop working. Your verified contacts will be told.',
     'akun.remove.submit': 'Yes, remove it',
+    'akun.passkeys.title': 'Passkeys',
+    'akun.passkeys.lead':
+      'A passkey opens your account without a password, with the fingerprint, face or PIN of your device. A passkey works only on the real Satu Pintu site, so a fake site cannot steal it.',
+    'akun.passkeys.none': 'No passkeys yet.',
+    'akun.passkeys.synced':
+      'Synced: also on your other devices that use the same Google, Apple or password manager account',
+    'akun.passkeys.deviceBound': 'On one device only: not synced',
+    'akun.passkeys.created': 'Added {time}',
+    'akun.passkeys.lastUsed': 'Last used {time}',
+    'akun.passkeys.neverUsed': 'Not used to sign in yet',
+    'akun.passkeys.manage': 'Rename or remove',
+    'akun.passkeys.add': 'Add a passkey',
+    'akun.passkeys.twoStepNote':
+      'Signing in with your password still works. When the authenticator app is on, a passkey can be used in place of its code.',
+    'akun.passkey.add.title': 'Add a passkey',
+    'akun.passkey.add.lead':
+      'Your device will ask for your fingerprint, face or PIN to make a passkey for Satu Pintu. No fingerprint or photo is sent to us.',
+    'akun.passkey.name': 'Passkey name',
+    'akun.passkey.nameHint': 'So that you recognise it later, for example "My phone".',
+    'akun.passkey.create': 'Make a passkey',
+    'akun.passkey.cancelled': 'The passkey was not made. Try again if you wish.',
+    'akun.passkey.noscript':
+      'To make a passkey, your browser needs to run JavaScript. Without JavaScript you can still use an authenticator app for two-step sign-in.',
+    'akun.passkey.unsupported':
+      'This browser does not support passkeys. Try an up-to-date browser, or use an authenticator app.',
+    'akun.passkey.failed': 'The passkey could not be added. Try again.',
+    'akun.passkey.duplicate': 'The passkey on this device is already on your account.',
+    'akun.passkey.tooMany': 'Your account already has {n} passkeys. Remove one before adding another.',
+    'akun.passkey.edit.title': 'Change a passkey',
+    'akun.passkey.rename': 'Save the name',
+    'akun.passkey.nameRequired': 'Enter a name for the passkey.',
+    'akun.passkey.remove': 'Remove this passkey',
+    'akun.passkey.remove.title': 'Remove the passkey "{name}"?',
+    'akun.passkey.remove.lead':
+      "Once removed, this passkey can no longer be used to sign in. Your verified contacts will be told. Remove it from your device's settings or password manager too.",
+    'akun.passkey.remove.submit': 'Yes, remove it',
+    'akun.security.passkeyAdded': 'Passkey added. You can now sign in with it.',
+    'akun.security.passkeyRenamed': 'Passkey name saved.',
+    'akun.security.passkeyRemoved': 'Passkey removed.',
+    'event.account.passkey_added': 'Passkey added',
+    'event.account.passkey_removed': 'Passkey removed',
+    'event.account.passkey_renamed': 'Passkey renamed',
+    'event.auth.passkey.failed': 'Passkey refused at sign-in',
     'event.auth.second_factor.failed': 'Wrong two-step sign-in code entered',
     'event.auth.second_factor.throttled': 'Two-step sign-in codes held back after too many attempts',
     'event.account.second_factor_added': 'Two-step sign-in turned on',

@@ -45,6 +45,17 @@ import {
   renewRecoveryCodes,
   secondFactorStatus,
 } from '../../accounts/second-factors.ts'
+import {
+  finishRegistration,
+  findPasskey,
+  listPasskeys,
+  maxPasskeysPerAccount,
+  registrationOptions,
+  removePasskey,
+  renamePasskey,
+  type PasskeyView,
+} from '../../accounts/passkeys.ts'
+import { passkeyScripts, relyingPartyOf } from '../passkey-party.ts'
 import QRCode from 'qrcode'
 import {
   accountErrorStatus,
@@ -126,7 +137,31 @@ const sessionBody = {
   required: ['perangkat'],
 } as const
 
-const securityQuery = { type: 'object', properties: { pesan: { type: 'string', enum: ['dihapus'] } } } as const
+/** `pesan` on Keamanan: what was just done there. */
+const securityNotices = {
+  dihapus: 'akun.security.removed',
+  'passkey-ditambah': 'akun.security.passkeyAdded',
+  'passkey-diganti': 'akun.security.passkeyRenamed',
+  'passkey-dihapus': 'akun.security.passkeyRemoved',
+} as const
+const securityQuery = {
+  type: 'object',
+  properties: { pesan: { type: 'string', enum: Object.keys(securityNotices) } },
+} as const
+
+const passkeyParams = {
+  type: 'object',
+  properties: { id: { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } },
+  required: ['id'],
+} as const
+/** The authenticator's answer as JSON: a few hundred bytes, a few KB at most. */
+const passkeyResponseField = { type: 'string', maxLength: 12000, pattern: oneLine } as const
+const passkeyNameField = { type: 'string', maxLength: 240, pattern: oneLine } as const
+const passkeyAddBody = {
+  type: 'object',
+  properties: { _csrf: csrfField, name: passkeyNameField, response: passkeyResponseField },
+} as const
+const passkeyNameBody = { type: 'object', properties: { _csrf: csrfField, name: passkeyNameField } } as const
 
 /** "ABCD EFGH …": a base32 secret in groups of four, as people type it into an app. */
 function secretGroups(secret: string): string[] {
@@ -689,9 +724,11 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     if (!who) return reply
     const t = accountText(req)
     const status = await secondFactorStatus(db, who.citizen.id)
+    const pesan = (req.query as { pesan?: keyof typeof securityNotices }).pesan
     return reply.page('akun-keamanan', {
       csrf: reply.generateCsrf(),
-      notice: (req.query as { pesan?: string }).pesan === 'dihapus' ? t('akun.security.removed') : '',
+      notice: pesan ? t(securityNotices[pesan]) : '',
+      passkeys: (await listPasskeys(db, who.citizen.id)).map((p) => passkeyView(t, pickLocale(req), p)),
       totp: status.totp,
       since: when(t, status.totpSince ?? undefined, pickLocale(req), zone),
       codesLeft: status.recoveryCodesLeft,
@@ -761,6 +798,179 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       const codes = await renewRecoveryCodes(db, deps.secondFactors, who.citizen.id, factorContext(req))
       if (codes === undefined) return reply.redirect('/akun/keamanan', 303)
       return recoveryCodesPage(reply, codes, true)
+    },
+  )
+
+  // -------------------------------------------------------------------------------------
+  // Passkeys (src/accounts/passkeys.ts): listed on Keamanan; adding, renaming and removing
+  // one need a fresh sign-in, like the authenticator app, and each is told to the citizen.
+  // Adding needs JavaScript (WebAuthn has no HTML form): that page alone loads our script,
+  // under a CSP that allows script-src 'self' on it only (views.ts, PageOptions.scripts).
+  // A challenge for adding is bound to this browser's session and to the account.
+
+  const rp = relyingPartyOf(config)
+  const registrationBinding = (who: SignedIn) => `session:${who.sessionId}`
+
+  function passkeyView(t: AccountText, locale: Locale, p: PasskeyView) {
+    return {
+      name: p.name,
+      kind: p.synced ? t('akun.passkeys.synced') : t('akun.passkeys.deviceBound'),
+      created: t('akun.passkeys.created', { time: formatTime(t, p.createdAt, locale) }),
+      lastUsed: p.lastUsedAt
+        ? t('akun.passkeys.lastUsed', { time: formatTime(t, p.lastUsedAt, locale) })
+        : t('akun.passkeys.neverUsed'),
+      href: `/akun/keamanan/passkey/${p.id}`,
+    }
+  }
+
+  function addPasskeyPage(reply: FastifyReply, extra: { error?: string; name?: string; status?: number } = {}) {
+    reply.header('cache-control', 'no-store')
+    return reply.page(
+      'akun-passkey-tambah',
+      { csrf: reply.generateCsrf(), error: extra.error ?? '', name: extra.name ?? '', scripts: passkeyScripts },
+      { status: extra.status ?? 200, scripts: true },
+    )
+  }
+
+  app.get('/akun/keamanan/passkey', { preHandler: fresh }, async (req, reply) => {
+    const who = await requireCitizen(req, reply, '/akun/keamanan/passkey')
+    if (!who) return reply
+    return addPasskeyPage(reply)
+  })
+
+  app.post(
+    '/akun/keamanan/passkey/opsi',
+    {
+      schema: { body: csrfOnlyBody },
+      preHandler: [app.csrfProtection, fresh],
+      config: { pageOnGet: () => '/akun/keamanan/passkey' },
+    },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/keamanan/passkey')
+      if (!who) return reply
+      const c = who.citizen
+      // What the authenticator shows in its account list: a contact the citizen knows,
+      // never the NIK.
+      const userName = c.email ?? (c.phone ? formatPhone(c.phone) : c.name)
+      const options = await registrationOptions(
+        db,
+        rp,
+        { id: c.id, userName, displayName: c.name },
+        registrationBinding(who),
+      )
+      return reply.header('cache-control', 'no-store').send(options)
+    },
+  )
+
+  app.post(
+    '/akun/keamanan/passkey',
+    { schema: { body: passkeyAddBody }, attachValidation: true, preHandler: [app.csrfProtection, fresh] },
+    async (req, reply) => {
+      const who = await requireCitizen(req, reply, '/akun/keamanan/passkey')
+      if (!who) return reply
+      const t = accountText(req)
+      const { name, response } = formValues(req, ['name', 'response'], invalidFields(req))
+      const result = await finishRegistration(
+        db,
+        rp,
+        who.citizen.id,
+        registrationBinding(who),
+        response,
+        name,
+        factorContext(req),
+      )
+      if (!result.ok) {
+        req.log.info({ reason: result.reason }, 'passkey registration refused')
+        const error =
+          result.reason === 'duplicate'
+            ? t('akun.passkey.duplicate')
+            : result.reason === 'too_many'
+              ? t('akun.passkey.tooMany', { n: maxPasskeysPerAccount })
+              : t('akun.passkey.failed')
+        return addPasskeyPage(reply, { error, name, status: 400 })
+      }
+      return reply.redirect('/akun/keamanan?pesan=passkey-ditambah', 303)
+    },
+  )
+
+  async function passkeyOf(req: FastifyRequest, reply: FastifyReply, returnTo: string) {
+    const who = await requireCitizen(req, reply, returnTo)
+    if (!who) return undefined
+    const passkey = await findPasskey(db, who.citizen.id, (req.params as { id: string }).id)
+    // Another account's passkey, or one gone: the same as no such page.
+    if (!passkey) {
+      void reply.redirect('/akun/keamanan', 303)
+      return undefined
+    }
+    return { who, passkey }
+  }
+
+  function editPasskeyPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    passkey: PasskeyView,
+    extra: { error?: string; status?: number } = {},
+  ) {
+    const t = accountText(req)
+    return reply.page(
+      'akun-passkey',
+      { csrf: reply.generateCsrf(), passkey: passkeyView(t, pickLocale(req), passkey), error: extra.error ?? '' },
+      { status: extra.status ?? 200 },
+    )
+  }
+
+  app.get(
+    '/akun/keamanan/passkey/:id',
+    { schema: { params: passkeyParams }, preHandler: fresh },
+    async (req, reply) => {
+      const found = await passkeyOf(req, reply, req.url)
+      if (!found) return reply
+      return editPasskeyPage(req, reply, found.passkey)
+    },
+  )
+
+  app.post(
+    '/akun/keamanan/passkey/:id/nama',
+    {
+      schema: { params: passkeyParams, body: passkeyNameBody },
+      attachValidation: true,
+      preHandler: [app.csrfProtection, fresh],
+      config: { pageOnGet: (req) => `/akun/keamanan/passkey/${(req.params as { id: string }).id}` },
+    },
+    async (req, reply) => {
+      const found = await passkeyOf(req, reply, '/akun/keamanan')
+      if (!found) return reply
+      const t = accountText(req)
+      const { name } = formValues(req, ['name'], invalidFields(req))
+      const renamed = await renamePasskey(db, found.who.citizen.id, found.passkey.id, name, factorContext(req))
+      if (!renamed)
+        return editPasskeyPage(req, reply, found.passkey, { error: t('akun.passkey.nameRequired'), status: 400 })
+      return reply.redirect('/akun/keamanan?pesan=passkey-diganti', 303)
+    },
+  )
+
+  app.get(
+    '/akun/keamanan/passkey/:id/hapus',
+    { schema: { params: passkeyParams }, preHandler: fresh },
+    async (req, reply) => {
+      const found = await passkeyOf(req, reply, req.url)
+      if (!found) return reply
+      return reply.page('akun-passkey-hapus', {
+        csrf: reply.generateCsrf(),
+        name: found.passkey.name,
+        action: `/akun/keamanan/passkey/${found.passkey.id}/hapus`,
+      })
+    },
+  )
+
+  app.post(
+    '/akun/keamanan/passkey/:id/hapus',
+    { schema: { params: passkeyParams, body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh] },
+    async (req, reply) => {
+      const found = await passkeyOf(req, reply, '/akun/keamanan')
+      if (!found) return reply
+      await removePasskey(db, found.who.citizen.id, found.passkey.id, factorContext(req))
+      return reply.redirect('/akun/keamanan?pesan=passkey-dihapus', 303)
     },
   )
 
@@ -980,7 +1190,15 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       if (e.event === 'token.issued') return { what: t('act.tokenIssued', { client }), by: byAgency ? undefined : by }
       if (e.event === 'token.revoked') return { what: t('act.tokenRevoked', { client }), by }
     }
-    const key = `event.${e.event}`
+    // A passkey added or removed is told as such, not as two-step sign-in turned on or off.
+    const passkeyEvent =
+      data.factor === 'passkey' &&
+      (e.event === 'account.second_factor_added' || e.event === 'account.second_factor_removed')
+    const key = passkeyEvent
+      ? e.event === 'account.second_factor_added'
+        ? 'event.account.passkey_added'
+        : 'event.account.passkey_removed'
+      : `event.${e.event}`
     const base = t.has(key) ? (t as unknown as (k: string) => string)(key) : t('event.other', { event: e.event })
     return { what: client ? t('event.withClient', { label: base, client }) : base, by }
   }

@@ -12,11 +12,14 @@ import { authenticateOfficer, normalizeUsername } from '../../accounts/officers.
 import { recordAudit } from '../../audit/audit.ts'
 import { AppError } from '../../errors/app-error.ts'
 import { formBodyLimit, registerForms } from '../forms.ts'
-import { acr } from './provider.ts'
 import { afterCitizenSignIn, deviceCookieName } from '../sign-in-device.ts'
 import { noticeOptionsOf } from '../../accounts/notices.ts'
 import { embeddedBrowserOf } from './embedded-browser.ts'
 import { hasSecondFactor, verifySecondFactor, type SecondFactorKeys } from '../../accounts/second-factors.ts'
+import { findCitizenById } from '../../accounts/citizens.ts'
+import { authenticationOptions, hasPasskey, verifyPasskey, type RelyingParty } from '../../accounts/passkeys.ts'
+import { passkeyScripts, relyingPartyOf } from '../passkey-party.ts'
+import { signInLevel, type SignInMethod } from './sign-in-level.ts'
 
 export interface InteractionDeps {
   config: Config
@@ -52,6 +55,17 @@ function pendingOf(view: { result?: unknown }): PendingSecondFactor | undefined 
   if (Math.floor(Date.now() / 1000) - p.passwordAt > pendingSeconds) return undefined
   return { accountId: p.accountId, passwordAt: p.passwordAt }
 }
+
+/** A WebAuthn answer, as JSON (@simplewebauthn/browser's): a few hundred bytes, a few KB at most. */
+const passkeyBody = {
+  type: 'object',
+  properties: {
+    _csrf: { type: 'string', maxLength: 200 },
+    response: { type: 'string', maxLength: 12000, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+  },
+} as const
+
+const csrfOnlyBody = { type: 'object', properties: { _csrf: { type: 'string', maxLength: 200 } } } as const
 
 const codeBody = {
   type: 'object',
@@ -177,19 +191,26 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         registerHref: `/daftar?kembali=${encodeURIComponent(`/interaction/${uid}`)}`,
         // RFC 8252 §8.12: tell a citizen whose app opened us in a web view (a notice only).
         embeddedBrowser: embeddedBrowserOf(req.headers['user-agent']) ?? '',
+        // "Masuk dengan passkey": shown by passkey.js only, when the browser can.
+        passkeyAction: `/interaction/${uid}/passkey`,
+        passkeyOptions: `/interaction/${uid}/passkey/opsi`,
+        scripts: passkeyScripts,
       },
-      { status: extra.status ?? 200, formActionOrigins: redirectOrigins(view) },
+      { status: extra.status ?? 200, formActionOrigins: redirectOrigins(view), scripts: true },
     )
   }
 
-  function codePage(
+  async function codePage(
     req: FastifyRequest,
     reply: FastifyReply,
     view: InteractionView,
     client: { name: string },
+    accountId: string,
     extra: { errorText?: string; status?: number } = {},
   ) {
     const uid = view.uid
+    // The account's passkeys are offered beside the code (after the password only).
+    const passkey = await hasPasskey(db, accountId)
     return reply.page(
       'login-code',
       {
@@ -198,19 +219,21 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         csrf: reply.generateCsrf(),
         clientName: client.name,
         errorText: extra.errorText ?? '',
+        passkeyAction: passkey ? `/interaction/${uid}/passkey` : '',
+        passkeyOptions: `/interaction/${uid}/passkey/opsi`,
+        scripts: passkey ? passkeyScripts : [],
       },
-      { status: extra.status ?? 200, formActionOrigins: redirectOrigins(view) },
+      { status: extra.status ?? 200, formActionOrigins: redirectOrigins(view), scripts: passkey },
     )
   }
 
-  /** The sign-in is done: the session is made with the level the methods used give. */
-  function loginResult(accountId: string, secondFactor: boolean) {
-    // A password alone is level 1 whatever the account's verification (DESIGN.md,
-    // Identity). With a code from the authenticator app or a recovery code (both "otp",
-    // RFC 8176 §2: a one-time password) it is the second-factor level.
-    return secondFactor
-      ? { login: { accountId, acr: acr.secondFactor, amr: ['pwd', 'otp'], remember: true } }
-      : { login: { accountId, acr: acr.password, amr: ['pwd'], remember: true } }
+  /**
+   * The sign-in is done: the session is made with the level the methods used give, from
+   * the one place that maps methods to acr and amr (sign-in-level.ts).
+   */
+  function loginResult(accountId: string, methods: readonly SignInMethod[]) {
+    const level = signInLevel(methods)
+    return { login: { accountId, acr: level.acr, amr: [...level.amr], remember: true } }
   }
 
   async function officerSignIn(
@@ -248,7 +271,8 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     const view = await details(req, reply)
     const client = await clientInfo(view.params.client_id)
     if (view.prompt.name === 'login') {
-      if (pendingOf(view)) return codePage(req, reply, view, client)
+      const pending = pendingOf(view)
+      if (pending) return codePage(req, reply, view, client, pending.accountId)
       return loginPage(req, reply, view, client)
     }
     if (view.prompt.name === 'consent') {
@@ -333,7 +357,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
             return reply.redirect(`/interaction/${view.uid}`, 303)
           }
           await afterCitizenSignIn(req, reply, db, config, result.citizen.id)
-          return finish(req, reply, loginResult(result.citizen.id, false), false)
+          return finish(req, reply, loginResult(result.citizen.id, ['password']), false)
         }
         if (result.reason === 'throttled')
           return throttledPage(req, reply, view, client, username, result.retryAfterSeconds, result.permanent)
@@ -363,7 +387,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         })
       const code = ((req.body as { code?: string }).code ?? '').trim()
       if (code === '')
-        return codePage(req, reply, view, client, {
+        return codePage(req, reply, view, client, pending.accountId, {
           errorText: req.server.idpText(req, 'login.code.missing'),
           status: 400,
         })
@@ -376,29 +400,113 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         if (check.reason === 'throttled') {
           reply.header('retry-after', String(check.retryAfterSeconds))
           const minutes = Math.max(1, Math.ceil(check.retryAfterSeconds / 60))
-          return codePage(req, reply, view, client, {
+          return codePage(req, reply, view, client, pending.accountId, {
             errorText: req.server.idpText(req, 'login.code.throttled', { minutes }),
             status: 429,
           })
         }
-        return codePage(req, reply, view, client, {
+        return codePage(req, reply, view, client, pending.accountId, {
           errorText: req.server.idpText(req, 'login.code.wrong'),
           status: 401,
         })
       }
       await afterCitizenSignIn(req, reply, db, config, pending.accountId)
-      if (check.method === 'totp') return finish(req, reply, loginResult(pending.accountId, true), false)
+      if (check.method === 'totp')
+        return finish(req, reply, loginResult(pending.accountId, ['password', 'totp']), false)
       // A recovery code: the sign-in is done, but first the citizen is told that a code is
       // gone and how to set up the factor again (the phone may be lost).
       const url = await deps
         .provider()
-        .interactionResult(req.raw, reply.raw, loginResult(pending.accountId, true), { mergeWithLastSubmission: false })
+        .interactionResult(req.raw, reply.raw, loginResult(pending.accountId, ['password', 'recovery_code']), {
+          mergeWithLastSubmission: false,
+        })
       return reply.page('message', {
         title: req.server.idpText(req, 'login.recovery.title'),
         lead: req.server.idpText(req, 'login.recovery.lead', { left: check.recoveryCodesLeft }),
         text: req.server.idpText(req, 'login.recovery.text'),
         primary: { href: url, text: req.server.idpText(req, 'login.recovery.continue') },
       })
+    },
+  )
+
+  // -------------------------------------------------------------------------------------
+  // Passkeys (src/accounts/passkeys.ts). One pair of routes for both uses, told apart by
+  // the interaction's state: after a right password (a pending second factor) the passkey
+  // must be that account's and is its second factor; before, it is a passwordless sign-in
+  // with a discoverable credential. Each challenge is bound to this interaction (whose id
+  // only this browser knows, with its interaction cookie) and, for the second factor, to
+  // the account.
+
+  const rp: RelyingParty = relyingPartyOf(config)
+  const passkeyBinding = (view: InteractionView) => `interaction:${view.uid}`
+
+  app.post(
+    '/interaction/:uid/passkey/opsi',
+    {
+      schema: { params: uidParams, body: csrfOnlyBody },
+      bodyLimit: formBodyLimit,
+      preHandler: app.csrfProtection,
+      config: interactionPage,
+    },
+    async (req, reply) => {
+      const view = await details(req, reply)
+      if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
+      const pending = pendingOf(view)
+      const options = await authenticationOptions(
+        db,
+        rp,
+        passkeyBinding(view),
+        pending ? { purpose: 'second_factor', citizenId: pending.accountId } : { purpose: 'sign_in' },
+      )
+      return reply.header('cache-control', 'no-store').send(options)
+    },
+  )
+
+  app.post(
+    '/interaction/:uid/passkey',
+    {
+      schema: { params: uidParams, body: passkeyBody },
+      bodyLimit: formBodyLimit,
+      preHandler: app.csrfProtection,
+      config: interactionPage,
+    },
+    async (req, reply) => {
+      const view = await details(req, reply)
+      if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
+      const client = await clientInfo(view.params.client_id)
+      const pending = pendingOf(view)
+      const response = (req.body as { response?: string }).response ?? ''
+      const context = { ip: req.ip, requestId: req.id }
+      const check = await verifyPasskey(
+        db,
+        rp,
+        passkeyBinding(view),
+        response,
+        pending ? { purpose: 'second_factor', citizenId: pending.accountId } : { purpose: 'sign_in' },
+        context,
+      )
+      // A disabled account does not sign in with a passkey either.
+      const citizen = check.ok ? await findCitizenById(db, check.citizenId) : undefined
+      if (!check.ok || citizen?.status !== 'active') {
+        req.log.info({ reason: check.ok ? 'inactive' : check.reason }, 'passkey refused')
+        const errorText = req.server.idpText(req, 'login.passkey.failed')
+        return pending
+          ? codePage(req, reply, view, client, pending.accountId, { errorText, status: 401 })
+          : loginPage(req, reply, view, client, { errorText, status: 401 })
+      }
+      const method: SignInMethod = check.synced ? 'passkey:synced' : 'passkey:device-bound'
+      if (!pending) {
+        await recordAudit(db, {
+          event: 'auth.login.succeeded',
+          actor: `citizen:${citizen.id}`,
+          subjectId: citizen.id,
+          ip: req.ip,
+          requestId: req.id,
+          data: { method: 'passkey', synced: check.synced },
+        })
+      }
+      await afterCitizenSignIn(req, reply, db, config, citizen.id)
+      return finish(req, reply, loginResult(citizen.id, pending ? ['password', method] : [method]), false)
     },
   )
 
