@@ -39,6 +39,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('purpose', 'text', (c) => c.notNull().check(sql`purpose in ('register', 'sign_in', 'second_factor')`))
     .addColumn('binding', 'text', (c) => c.notNull())
     .addColumn('citizen_id', 'uuid', (c) => c.references('citizens.id').onDelete('cascade'))
+    // Registration: the user.id given to the authenticator, kept with the passkey it makes.
+    .addColumn('user_handle', 'text')
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute()

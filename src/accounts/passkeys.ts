@@ -110,6 +110,7 @@ async function storeChallenge(
   binding: string,
   citizenId: string | null,
   now: Date,
+  userHandle: string | null = null,
 ): Promise<void> {
   await db
     .insertInto('webauthn_challenges')
@@ -118,6 +119,7 @@ async function storeChallenge(
       purpose,
       binding,
       citizen_id: citizenId,
+      user_handle: userHandle,
       expires_at: new Date(now.getTime() + challengeSeconds * 1000),
     })
     .execute()
@@ -134,7 +136,7 @@ async function takeChallenge(
   binding: string,
   citizenId: string | null,
   now: Date,
-): Promise<string | undefined> {
+): Promise<{ challenge: string; userHandle: string | null } | undefined> {
   let challenge: unknown
   try {
     challenge = (JSON.parse(isoBase64URL.toUTF8String(clientDataJSON)) as { challenge?: unknown }).challenge
@@ -149,8 +151,8 @@ async function takeChallenge(
     .where('binding', '=', binding)
     .where('expires_at', '>', now)
   q = citizenId === null ? q.where('citizen_id', 'is', null) : q.where('citizen_id', '=', citizenId)
-  const taken = await q.returning('challenge').executeTakeFirst()
-  return taken?.challenge
+  const taken = await q.returning(['challenge', 'user_handle']).executeTakeFirst()
+  return taken && { challenge: taken.challenge, userHandle: taken.user_handle }
 }
 
 /** Expired challenges go (housekeeping, src/idp/app.ts). */
@@ -189,18 +191,19 @@ export async function registrationOptions(
     .select(['credential_id', 'transports'])
     .where('citizen_id', '=', citizen.id)
     .execute()
+  const userHandle = await userHandleOf(db, citizen.id)
   const options = await generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.id,
     userName: citizen.userName,
     userDisplayName: citizen.displayName,
-    userID: isoBase64URL.toBuffer(await userHandleOf(db, citizen.id)),
+    userID: isoBase64URL.toBuffer(userHandle),
     timeout: ceremonyTimeoutMs,
     attestationType: 'none',
     excludeCredentials: existing.map((e) => ({ id: e.credential_id, transports: e.transports })),
     authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
   })
-  await storeChallenge(db, options.challenge, 'register', binding, citizen.id, now)
+  await storeChallenge(db, options.challenge, 'register', binding, citizen.id, now, userHandle)
   return options
 }
 
@@ -238,13 +241,15 @@ export async function finishRegistration(
   const now = context.now ?? new Date()
   const response = parseResponse<RegistrationResponseJSON>(responseJSON)
   if (!response) return { ok: false, reason: 'invalid' }
-  const challenge = await takeChallenge(db, response.response.clientDataJSON, 'register', binding, citizenId, now)
-  if (challenge === undefined) return { ok: false, reason: 'challenge' }
+  const taken = await takeChallenge(db, response.response.clientDataJSON, 'register', binding, citizenId, now)
+  if (taken?.userHandle == null) return { ok: false, reason: 'challenge' }
+  // The handle the authenticator was given: a passkey made now answers with it.
+  const userHandle = taken.userHandle
   let info: Awaited<ReturnType<typeof verifyRegistrationResponse>>['registrationInfo']
   try {
     const verified = await verifyRegistrationResponse({
       response,
-      expectedChallenge: challenge,
+      expectedChallenge: taken.challenge,
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
       requireUserVerification: true,
@@ -256,7 +261,6 @@ export async function finishRegistration(
   if (info === undefined) return { ok: false, reason: 'invalid' }
   const credential = info.credential
   const deviceType: PasskeyDeviceType = info.credentialDeviceType
-  const userHandle = await userHandleOf(db, citizenId)
   return db.transaction().execute(async (trx): Promise<RegistrationOutcome> => {
     // Serialises two registrations of one account (the count below) on the citizen's row.
     await trx.selectFrom('citizens').select('id').where('id', '=', citizenId).forUpdate().executeTakeFirst()
@@ -411,7 +415,7 @@ export async function verifyPasskey(
   }
   const response = parseResponse<AuthenticationResponseJSON>(responseJSON)
   if (!response) return fail('invalid', expectedAccount)
-  const challenge = await takeChallenge(
+  const taken = await takeChallenge(
     db,
     response.response.clientDataJSON,
     forAccount.purpose,
@@ -419,7 +423,7 @@ export async function verifyPasskey(
     expectedAccount,
     now,
   )
-  if (challenge === undefined) return fail('challenge', expectedAccount)
+  if (taken === undefined) return fail('challenge', expectedAccount)
   const row = await db.selectFrom('passkeys').selectAll().where('credential_id', '=', response.id).executeTakeFirst()
   if (row === undefined) return fail('unknown_credential', expectedAccount)
   if (expectedAccount !== null && row.citizen_id !== expectedAccount) return fail('other_account', expectedAccount)
@@ -432,7 +436,7 @@ export async function verifyPasskey(
   try {
     const verified = await verifyAuthenticationResponse({
       response,
-      expectedChallenge: challenge,
+      expectedChallenge: taken.challenge,
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
       credential: {
@@ -452,14 +456,14 @@ export async function verifyPasskey(
   if (info === undefined || !info.userVerified) return fail('invalid', row.citizen_id)
   // Accept and move the counter in one statement: an assertion racing for the same counter
   // value finds the row changed and is refused.
-  const taken = await db
+  const accepted = await db
     .updateTable('passkeys')
     .set({ counter: info.newCounter, backed_up: info.credentialBackedUp, last_used_at: now })
     .where('id', '=', row.id)
     .where('counter', '=', counter)
     .returning('id')
     .executeTakeFirst()
-  if (taken === undefined) return fail('counter', row.citizen_id)
+  if (accepted === undefined) return fail('counter', row.citizen_id)
   return {
     ok: true,
     citizenId: row.citizen_id,

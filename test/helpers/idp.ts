@@ -26,9 +26,13 @@ export async function startIdp(
   t: Test,
   db: TestDatabase,
   overrides: Record<string, unknown> = {},
+  options: {
+    /** The issuer's host name; `localhost` where an IP address will not do (a WebAuthn RP ID is a domain). */
+    host?: 'localhost' | '127.0.0.1'
+  } = {},
 ): Promise<RunningIdp> {
   return withFreshPorts(1, async ([port]) => {
-    const issuer = `http://127.0.0.1:${port}`
+    const issuer = `http://${options.host ?? '127.0.0.1'}:${port}`
     const config = testConfig({
       ...overrides,
       idp: { ...(overrides.idp as Record<string, unknown> | undefined), issuer, port },

@@ -39,6 +39,8 @@ export interface WebauthnChallengesTable {
   binding: string
   /** Registration and the second-factor step: the account it is for; a passwordless sign-in: null. */
   citizen_id: string | null
+  /** Registration: the WebAuthn user.id given in the options, stored with the new passkey. */
+  user_handle: ColumnType<string | null, string | null | undefined, string | null>
   expires_at: ColumnType<Date, Date | string, Date | string>
   created_at: ColumnType<Date, Date | string | undefined, never>
 }
@@ -66,6 +68,7 @@ export const webauthnChallengesColumns = columns<WebauthnChallengesTable>({
   purpose: 'text',
   binding: 'text',
   citizen_id: 'uuid?',
+  user_handle: 'text?',
   expires_at: 'timestamptz',
   created_at: 'timestamptz',
 })
