@@ -815,9 +815,9 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     return {
       name: p.name,
       kind: p.synced ? t('akun.passkeys.synced') : t('akun.passkeys.deviceBound'),
-      created: t('akun.passkeys.created', { time: formatTime(t, p.createdAt, locale) }),
+      created: t('akun.passkeys.created', { time: when(t, p.createdAt, locale, zone) }),
       lastUsed: p.lastUsedAt
-        ? t('akun.passkeys.lastUsed', { time: formatTime(t, p.lastUsedAt, locale) })
+        ? t('akun.passkeys.lastUsed', { time: when(t, p.lastUsedAt, locale, zone) })
         : t('akun.passkeys.neverUsed'),
       href: `/akun/keamanan/passkey/${p.id}`,
     }
