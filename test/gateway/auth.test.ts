@@ -10,9 +10,9 @@ import type { Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import type { Database } from '../../src/db/database.ts'
 import { openDatabase } from '../../src/db/create.ts'
+import { meets } from '../../src/gateway/auth/identity.ts'
 import {
   createGatewayAuth,
-  meets,
   safeReturnPath,
   sessionCookieName,
   transactionCookiePrefix,

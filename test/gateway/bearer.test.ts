@@ -19,7 +19,8 @@ import type { Kysely } from 'kysely'
 import * as oidc from 'openid-client'
 import t, { type Test } from 'tap'
 import type { Database } from '../../src/db/database.ts'
-import { createGatewayAuth, meets } from '../../src/gateway/auth/authenticate.ts'
+import { createGatewayAuth } from '../../src/gateway/auth/authenticate.ts'
+import { meets } from '../../src/gateway/auth/identity.ts'
 import {
   authChallenge,
   createAccessTokenVerifier,

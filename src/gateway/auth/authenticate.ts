@@ -1,8 +1,8 @@
-import { createHmac, createSecretKey, hkdfSync, timingSafeEqual } from 'node:crypto'
-import fastifyCookie, { type CookieSerializeOptions } from '@fastify/cookie'
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
+import type { CookieSerializeOptions } from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose'
+import { jwtVerify, type JWTPayload } from 'jose'
 import type { Kysely } from 'kysely'
 import * as oidc from 'openid-client'
 import type { Logger } from 'pino'
@@ -13,14 +13,13 @@ import { wantsHtml } from '../../http/errors.ts'
 import { errorResponse } from '../../http/openapi.ts'
 import { pickLocale } from '../../http/locale.ts'
 import type { KeyEncryption } from '../../keys/encryption.ts'
-import { ensureKeys, loadKeys } from '../../keys/keys.ts'
 import type { Job } from '../../jobs/jobs.ts'
 import {
   accessTokenAlgorithms,
   authChallenge,
   clockToleranceSeconds,
   createAccessTokenVerifier,
-  InvalidTokenError,
+  RefusedCredentialError,
   KeysUnavailableError,
   presentedToken,
   type AuthScheme,
@@ -30,8 +29,11 @@ import {
 import type { AgencyTable } from '../agencies.ts'
 import type { KnownSite, Sites } from '../sites.ts'
 import type { GatewayAuth, Requirement } from '../contracts.ts'
-import { dpopAlgorithms, DpopError, verifyDpopProof } from './dpop.ts'
+import { dpopAlgorithms, verifyDpopProof } from './dpop.ts'
 import type { RevokedSessions } from './revocations.ts'
+import { createCookieSigners } from './cookie-signers.ts'
+import { createIdpDiscovery } from './discovery.ts'
+import { createSessionStore } from './session-store.ts'
 import { acrLevel, type Identity } from './identity.ts'
 import {
   createSession,
@@ -45,7 +47,6 @@ import {
   rememberJti,
   sessionIsLive,
   touchSession,
-  type GatewaySessionRow,
   type SessionLimits,
 } from './sessions.ts'
 
@@ -148,14 +149,6 @@ export interface GatewayAuthDeps {
   revoked: RevokedSessions
 }
 
-/** Whether `identity` meets `need`: at least the level, and every scope. */
-export function meets(identity: Identity | undefined, need: Requirement): identity is Identity {
-  // A client's own token has no citizen: it meets no citizen's requirement.
-  if (identity === undefined || identity.via === 'client') return false
-  if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) return false
-  return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
-}
-
 /**
  * A path on the gateway's own origin to return to after signing in, or '/' for anything
  * else: only `/…`, never `//host` or `/\host` (which browsers read as another host), no
@@ -200,45 +193,6 @@ function isTransaction(v: unknown): v is SignInTransaction {
     typeof t.h === 'string' &&
     (t.p === undefined || t.p === 'none')
   )
-}
-
-interface Discovered {
-  client: oidc.Configuration
-  keys: IdpKeys
-  scopesSupported: readonly string[]
-}
-
-/** Thrown when the idp's discovery document cannot be had (yet): the gateway answers 503, and tries again. */
-class IdpUnavailableError extends Error {
-  constructor(options?: { cause?: unknown }) {
-    super('the identity provider is not reachable', options)
-    this.name = 'IdpUnavailableError'
-  }
-}
-
-interface Signers {
-  session: ReturnType<typeof fastifyCookie.signerFactory>
-  transaction: ReturnType<typeof fastifyCookie.signerFactory>
-  fingerprint: string
-}
-
-/**
- * The cookie-signing keys (purpose 'cookie', rotated like every key) are shared with the
- * idp's own cookies. Each of our cookies signs with a key derived for it (HKDF, RFC 5869),
- * so a value signed for one cookie is never accepted as another's.
- */
-function signersFrom(keys: readonly string[], fingerprint: string): Signers {
-  // Keys as strings: Node's HMAC with a Buffer key costs ~25 µs a call against ~4 µs
-  // with a string (measured for the benchmark, docs/performance.md).
-  const derive = (label: string) =>
-    fastifyCookie.signerFactory(
-      keys.map((k) =>
-        Buffer.from(
-          hkdfSync('sha256', Buffer.from(k, 'utf8'), Buffer.alloc(0), `satupintu gateway cookie ${label}`, 32),
-        ).toString('base64url'),
-      ),
-    )
-  return { session: derive(sessionCookieName), transaction: derive(transactionCookiePrefix), fingerprint }
 }
 
 /**
@@ -292,83 +246,17 @@ export async function createGatewayAuth(
   }
 
   // ---- Cookie keys: from the database, reloaded like every instance reloads keys. ----
-  await ensureKeys(db, kek, 'cookie')
-  const firstKeys = await loadKeys(db, kek, 'cookie')
-  let signers = signersFrom(firstKeys.cookieKeys, firstKeys.fingerprint)
-  let lastKeyLoad = Date.now()
-  async function reloadCookieKeys(): Promise<void> {
-    lastKeyLoad = Date.now()
-    const loaded = await loadKeys(db, kek, 'cookie')
-    if (loaded.fingerprint !== signers.fingerprint && loaded.cookieKeys.length > 0)
-      signers = signersFrom(loaded.cookieKeys, loaded.fingerprint)
-  }
-  /**
-   * Checks a cookie's signature. When it fails, another instance may already sign with a
-   * key activated since this one last loaded: load the keys again (at most once a
-   * second, whatever clients send) and check once more.
-   */
-  async function unsign(
-    kind: 'session' | 'transaction',
-    raw: string,
-  ): Promise<{ value: string; renew: boolean } | undefined> {
-    let r = signers[kind].unsign(raw)
-    if (!r.valid && Date.now() - lastKeyLoad >= 1000) {
-      try {
-        await reloadCookieKeys()
-      } catch (err) {
-        logger.warn({ err }, 'cookie key reload failed')
-      }
-      r = signers[kind].unsign(raw)
-    }
-    return r.valid && r.value !== null ? { value: r.value, renew: r.renew } : undefined
-  }
+  const cookieSigners = await createCookieSigners({
+    db,
+    kek,
+    logger,
+    labels: { session: sessionCookieName, transaction: transactionCookiePrefix },
+  })
 
   // ---- The idp: discovered lazily and again after a failure, so the gateway starts while the idp is down. ----
-  let discovery: Promise<Discovered> | undefined
-  let retryAt = 0
-  function discovered(): Promise<Discovered> {
-    if (discovery !== undefined) return discovery
-    if (Date.now() < retryAt) return Promise.reject(new IdpUnavailableError())
-    const attempt = (async (): Promise<Discovered> => {
-      const client = await oidc.discovery(
-        issuerUrl,
-        config.gateway.clientId,
-        undefined,
-        clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(clientSecret),
-        {
-          // Plain http only where the issuer itself is http (development, tests).
-          ...(issuerUrl.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
-          timeout: 10,
-        },
-      )
-      const meta = client.serverMetadata()
-      if (meta.jwks_uri === undefined) throw new Error('the idp discovery document has no jwks_uri')
-      // jose refetches the JWKS on an unknown kid (after a cooldown), so a rotated key is
-      // picked up at its first use; cached otherwise.
-      const jwks = createRemoteJWKSet(new URL(meta.jwks_uri), {
-        timeoutDuration: 5000,
-        cooldownDuration: 30_000,
-        cacheMaxAge: 10 * 60_000,
-      })
-      return { client, keys: { issuer: meta.issuer, jwks }, scopesSupported: meta.scopes_supported ?? [] }
-    })()
-    discovery = attempt
-    attempt.catch((err: unknown) => {
-      discovery = undefined
-      retryAt = Date.now() + 2000
-      logger.warn({ err: { message: (err as Error).message } }, 'idp discovery failed; will retry')
-    })
-    return attempt
-  }
-  // Start early so the first request does not wait; a failure here is retried on demand.
-  discovered().catch(() => undefined)
-  async function idp(): Promise<Discovered> {
-    try {
-      return await discovered()
-    } catch (err) {
-      throw new AppError('not_ready', undefined, { cause: err })
-    }
-  }
+  const discovery = createIdpDiscovery({ config, clientSecret, logger })
+  const discovered = discovery.discovered
+  const idp = discovery.idp
 
   const tokens = createAccessTokenVerifier({
     audience,
@@ -381,37 +269,12 @@ export async function createGatewayAuth(
     },
   })
 
-  // ---- Session rows, with a short memory per instance. ----
-  const cache = new Map<string, { row: GatewaySessionRow | undefined; at: number }>()
-  function remember(idHash: string, row: GatewaySessionRow | undefined, at: number): void {
-    if (!cache.has(idHash) && cache.size >= sessionCacheMax) {
-      const oldest = cache.keys().next()
-      if (!oldest.done) cache.delete(oldest.value)
-    }
-    cache.set(idHash, { row, at })
-  }
-  // When the cache entry of a busy session lapses, the requests arriving together share
-  // one query instead of each sending its own (the benchmark saw bursts of them).
-  const inFlight = new Map<string, Promise<GatewaySessionRow | undefined>>()
-  async function sessionRow(idHash: string): Promise<GatewaySessionRow | undefined> {
-    const started = Date.now()
-    const hit = cache.get(idHash)
-    if (hit !== undefined && started - hit.at < sessionCacheMs) return hit.row
-    const pending = inFlight.get(idHash)
-    if (pending !== undefined) return pending
-    const query = findSession(db, idHash)
-      .then((row) => {
-        // Aged from when the query started: the row is at least that fresh, no fresher.
-        remember(idHash, row, started)
-        return row
-      })
-      .finally(() => inFlight.delete(idHash))
-    inFlight.set(idHash, query)
-    return query
-  }
-  function forget(idHashes: Iterable<string>): void {
-    for (const h of idHashes) cache.delete(h)
-  }
+  // ---- Session rows, with a short memory per instance (session-store.ts). ----
+  const store = createSessionStore({
+    find: (idHash) => findSession(db, idHash),
+    cacheMs: sessionCacheMs,
+    cacheMax: sessionCacheMax,
+  })
 
   function cookiesOf(req: FastifyRequest): Record<string, string | undefined> {
     return req.cookies ?? app.parseCookie(req.headers.cookie ?? '')
@@ -423,7 +286,7 @@ export async function createGatewayAuth(
   async function sessionCookieOf(req: FastifyRequest): Promise<{ id: string; renew: boolean } | undefined> {
     const raw = cookiesOf(req)[cookieName]
     if (raw === undefined || raw.length > 200) return undefined
-    const r = await unsign('session', raw)
+    const r = await cookieSigners.unsign('session', raw)
     if (r === undefined || !sessionIdPattern.test(r.value)) return undefined
     return { id: r.value, renew: r.renew }
   }
@@ -431,62 +294,22 @@ export async function createGatewayAuth(
     return (await sessionCookieOf(req))?.id
   }
 
-  // One Identity per row object (rows are immutable once read; a re-read or a touch makes
-  // a new row): requests served from the same cached row share the Identity, so the
-  // assertion cache (assertion.ts) finds its entry without rebuilding a key.
-  const identities = new WeakMap<GatewaySessionRow, Identity>()
-  function sessionIdentity(row: GatewaySessionRow): Identity {
-    let identity = identities.get(row)
-    if (identity === undefined) {
-      identity = identityOfRow(row)
-      identities.set(row, identity)
-    }
-    return identity
-  }
-  function identityOfRow(row: GatewaySessionRow): Identity {
-    return Object.freeze({
-      via: 'session',
-      sub: row.sub,
-      acr: row.acr,
-      amr: Object.freeze([...row.amr]),
-      scopes: Object.freeze([...row.scopes]),
-      claims: Object.freeze({ ...row.claims }),
-      clientId: undefined,
-      audience: Object.freeze([]),
-      sessionId: row.id_hash,
-    })
-  }
-
-  /**
-   * Per connection, the last session cookie whose signature held, with the signer set that
-   * checked it: a browser sends the same cookie on a kept-alive connection, and checking
-   * it again (an HMAC per key tried, then SHA-256 of the id) was ~15 µs a request. Only
-   * the very same string under the very same keys matches; a key change checks afresh.
-   */
-  const lastSessionCookie = new WeakMap<
-    object,
-    { raw: string; signers: Signers; id: string; renew: boolean; idHash: string }
-  >()
   async function checkedSessionCookie(
     req: FastifyRequest,
   ): Promise<{ id: string; renew: boolean; idHash: string } | undefined> {
     const raw = cookiesOf(req)[cookieName]
     if (raw === undefined) return undefined
-    const socket = req.raw.socket
-    const last = lastSessionCookie.get(socket)
-    if (last !== undefined && last.raw === raw && last.signers === signers) return last
-    const cookie = await sessionCookieOf(req)
-    if (cookie === undefined) return undefined
-    const checked = { raw, signers, id: cookie.id, renew: cookie.renew, idHash: hashSessionId(cookie.id) }
-    lastSessionCookie.set(socket, checked)
-    return checked
+    return store.checkedCookie(req.raw.socket, raw, cookieSigners.current(), async () => {
+      const cookie = await sessionCookieOf(req)
+      return cookie === undefined ? undefined : { id: cookie.id, renew: cookie.renew, idHash: hashSessionId(cookie.id) }
+    })
   }
 
   async function identifySession(req: FastifyRequest): Promise<Identity | undefined> {
     const cookie = await checkedSessionCookie(req)
     if (cookie === undefined) return undefined
     const idHash = cookie.idHash
-    let row = await sessionRow(idHash)
+    let row = await store.row(idHash)
     if (row === undefined) return undefined
     // A session is accepted only on the host it was made on: agency A's session is never
     // agency B's, nor the portal's (issue 10 §2), whatever cookie a browser is made to send.
@@ -495,11 +318,11 @@ export async function createGatewayAuth(
     if (!sessionIsLive(row, limits, now)) {
       // What this instance remembers may predate a use on another instance: ask the
       // database before ending the session.
-      forget([idHash])
-      row = await sessionRow(idHash)
+      store.forget([idHash])
+      row = await store.row(idHash)
       if (row === undefined) return undefined
       if (!sessionIsLive(row, limits, now)) {
-        forget([idHash])
+        store.forget([idHash])
         await deleteSession(db, idHash).catch((err: unknown) =>
           req.log.warn({ err }, 'could not delete an expired gateway session'),
         )
@@ -509,9 +332,7 @@ export async function createGatewayAuth(
     if (now.getTime() - row.last_seen_at.getTime() >= touchEveryMs) {
       try {
         await touchSession(db, idHash, now)
-        const fresh = { ...row, last_seen_at: now }
-        const cached = cache.get(idHash)
-        if (cached !== undefined) cached.row = fresh
+        store.replace(idHash, { ...row, last_seen_at: now })
       } catch (err) {
         // The session is still valid; the idle clock catches up on the next request.
         req.log.warn({ err }, 'could not record gateway session use')
@@ -519,7 +340,7 @@ export async function createGatewayAuth(
     }
     // Signed with a key that is retiring: re-signed with the current one on the way out.
     if (cookie.renew) renewals.set(req, cookie.id)
-    return sessionIdentity(row)
+    return store.identity(row)
   }
 
   // ---- Bearer tokens. ----
@@ -544,7 +365,8 @@ export async function createGatewayAuth(
     try {
       verified = await tokens.verify(presented.token, req.raw.socket)
     } catch (err) {
-      if (err instanceof InvalidTokenError) throw unauthorized(presented.scheme, err.description, 'invalid_token', err)
+      if (err instanceof RefusedCredentialError)
+        throw unauthorized(presented.scheme, err.description, err.oauthError, err)
       if (err instanceof KeysUnavailableError) throw new AppError('not_ready', undefined, { cause: err })
       throw err
     }
@@ -575,7 +397,7 @@ export async function createGatewayAuth(
         (jti, expiresAt) => rememberJti(db, 'dpop', jti, expiresAt),
       )
     } catch (err) {
-      if (err instanceof DpopError) throw unauthorized('DPoP', err.description, 'invalid_dpop_proof', err)
+      if (err instanceof RefusedCredentialError) throw unauthorized('DPoP', err.description, err.oauthError, err)
       throw err
     }
     return verified.identity
@@ -585,7 +407,7 @@ export async function createGatewayAuth(
     try {
       return presentedToken(req.headers.authorization)
     } catch (err) {
-      if (err instanceof InvalidTokenError) throw unauthorized('Bearer', err.description, 'invalid_token', err)
+      if (err instanceof RefusedCredentialError) throw unauthorized('Bearer', err.description, err.oauthError, err)
       throw err
     }
   }
@@ -689,7 +511,9 @@ export async function createGatewayAuth(
       h: site.host,
     }
     if (ask.prompt === 'none') tx.p = 'none'
-    const value = signers.transaction.sign(Buffer.from(JSON.stringify(tx), 'utf8').toString('base64url'))
+    const value = cookieSigners
+      .current()
+      .transaction.sign(Buffer.from(JSON.stringify(tx), 'utf8').toString('base64url'))
     reply.setCookie(`${transactionCookiePrefix}${state.slice(0, 16)}`, value, {
       ...transactionCookie,
       maxAge: transactionSeconds,
@@ -710,7 +534,7 @@ export async function createGatewayAuth(
       return startSignIn(req, reply, { acr: need.acr, scopes: need.scopes ?? [], prompt: undefined })
 
     // A browser with a session that is not enough: sign in again, asking for more — once.
-    const row = identity.sessionId === undefined ? undefined : await sessionRow(identity.sessionId)
+    const row = identity.sessionId === undefined ? undefined : await store.row(identity.sessionId)
     const wantScopes = [...new Set([...identity.scopes, ...(need.scopes ?? [])])]
     if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) {
       if (row !== undefined && acrLevel(row.requested_acr ?? undefined) >= acrLevel(need.acr)) {
@@ -767,7 +591,7 @@ export async function createGatewayAuth(
   // ---- Routes. ----
   app.addHook('onSend', async (req, reply) => {
     const id = renewals.get(req)
-    if (id !== undefined) reply.setCookie(cookieName, signers.session.sign(id), sessionCookie)
+    if (id !== undefined) reply.setCookie(cookieName, cookieSigners.current().session.sign(id), sessionCookie)
   })
 
   await app.register(async (scope) => {
@@ -883,10 +707,10 @@ export async function createGatewayAuth(
           limits,
           { replaces: previousHash },
         )
-        if (previousHash !== undefined) forget([previousHash])
-        remember(idHash, row, Date.now())
+        if (previousHash !== undefined) store.forget([previousHash])
+        store.remember(idHash, row)
         renewals.delete(req)
-        reply.setCookie(cookieName, signers.session.sign(id), sessionCookie)
+        reply.setCookie(cookieName, cookieSigners.current().session.sign(id), sessionCookie)
         return reply.redirect(`${site.origin}${safeReturnPath(tx.r)}`, 303)
       },
     )
@@ -946,7 +770,7 @@ export async function createGatewayAuth(
         if (!signOutTokenValid(token, identity.sessionId))
           throw new AppError('forbidden', 'This form has expired. Please try again.')
         const idHash = identity.sessionId
-        forget([idHash])
+        store.forget([idHash])
         const row = await deleteSession(db, idHash)
         let idToken: string | undefined
         if (row?.id_token_enc) {
@@ -1003,17 +827,13 @@ export async function createGatewayAuth(
           sid: typeof payload.sid === 'string' ? payload.sid : undefined,
         }
         const deleted = await deleteSessionsForLogout(db, target)
-        forget(deleted)
+        store.forget(deleted)
         // The rows are gone for every instance; this one also forgets what it cached of them.
-        for (const [h, entry] of cache) {
-          if (
-            entry.row !== undefined &&
-            (target.sid === undefined || entry.row.idp_sid === target.sid) &&
-            (target.sub === undefined || entry.row.sub === target.sub)
-          ) {
-            cache.delete(h)
-          }
-        }
+        store.forgetWhere(
+          (row) =>
+            (target.sid === undefined || row.idp_sid === target.sid) &&
+            (target.sub === undefined || row.sub === target.sub),
+        )
         req.log.info({ sessions: deleted.length }, 'back-channel logout')
         return reply.code(200).send()
       },
@@ -1099,7 +919,7 @@ export async function createGatewayAuth(
 
   async function readTransaction(raw: string | undefined): Promise<SignInTransaction | undefined> {
     if (raw === undefined || raw.length > 4096) return undefined
-    const r = await unsign('transaction', raw)
+    const r = await cookieSigners.unsign('transaction', raw)
     if (r === undefined) return undefined
     try {
       const parsed: unknown = JSON.parse(Buffer.from(r.value, 'base64url').toString('utf8'))
@@ -1119,13 +939,13 @@ export async function createGatewayAuth(
     {
       name: 'session cookie key reload',
       everyMs: config.idp.keys.refreshSeconds * 1000,
-      run: () => reloadCookieKeys(),
+      run: () => cookieSigners.reload(),
     },
   ]
 
   async function idTokenHint(identity: Identity): Promise<string | undefined> {
     if (identity.via !== 'session' || identity.sessionId === undefined) return undefined
-    const row = await sessionRow(identity.sessionId)
+    const row = await store.row(identity.sessionId)
     if (row?.id_token_enc == null) return undefined
     try {
       return kek.decrypt(row.id_token_enc, `gateway-session:${identity.sessionId}`)

@@ -25,15 +25,24 @@ export const clockToleranceSeconds = 30
 /** Longest Authorization value we read; the idp's tokens are about 1 KiB. */
 const maxTokenLength = 8192
 
-/** A token that is not valid for us: 401 with error="invalid_token" (RFC 6750 §3.1). */
-export class InvalidTokenError extends Error {
+/**
+ * A credential the caller presented that we refuse: 401 with the OAuth error code it
+ * names and its description (safe to show) in WWW-Authenticate.
+ */
+export abstract class RefusedCredentialError extends Error {
+  abstract readonly oauthError: 'invalid_token' | 'invalid_dpop_proof'
   /** Safe for the WWW-Authenticate error_description. */
   readonly description: string
   constructor(description: string, options?: { cause?: unknown }) {
     super(description, options)
-    this.name = 'InvalidTokenError'
+    this.name = new.target.name
     this.description = description
   }
+}
+
+/** A token that is not valid for us: error="invalid_token" (RFC 6750 §3.1). */
+export class InvalidTokenError extends RefusedCredentialError {
+  readonly oauthError = 'invalid_token'
 }
 
 /** The idp's keys could not be fetched: we cannot tell, so 503 rather than a 401 that makes clients drop a good token. */

@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose'
+import { RefusedCredentialError } from './bearer.ts'
 
 /**
  * Verification of DPoP proofs at the resource server (RFC 9449 §4.3 and §7.1): the
@@ -20,14 +21,9 @@ export const dpopIatWindowSeconds = 60
 /** Largest proof we read: a P-256 or Ed25519 proof is well under 1 KiB. */
 const maxProofLength = 4096
 
-export class DpopError extends Error {
-  /** Safe for the WWW-Authenticate error_description. */
-  readonly description: string
-  constructor(description: string, options?: { cause?: unknown }) {
-    super(description, options)
-    this.name = 'DpopError'
-    this.description = description
-  }
+/** A DPoP proof we refuse: error="invalid_dpop_proof" (RFC 9449 §7.1). */
+export class DpopError extends RefusedCredentialError {
+  readonly oauthError = 'invalid_dpop_proof'
 }
 
 export interface DpopExpectation {

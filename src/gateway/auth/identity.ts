@@ -32,3 +32,16 @@ export function acrLevel(acr: string | undefined): number {
   const m = /^urn:satupintu:loa:([123])$/.exec(acr ?? '')
   return m ? Number(m[1]) : 0
 }
+
+/**
+ * Whether `identity` meets a requirement: at least the level, and every scope. A client's
+ * own token has no citizen: it meets no citizen's requirement, not even an empty one.
+ */
+export function meets(
+  identity: Identity | undefined,
+  need: { readonly acr?: string | undefined; readonly scopes?: readonly string[] | undefined },
+): identity is Identity {
+  if (identity === undefined || identity.via === 'client') return false
+  if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) return false
+  return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
+}

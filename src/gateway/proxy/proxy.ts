@@ -17,7 +17,7 @@ import {
   type RedirectGuard,
   type ResponseRewrite,
 } from './headers.ts'
-import { acrLevel, type Identity } from '../auth/identity.ts'
+import { acrLevel, meets, type Identity } from '../auth/identity.ts'
 import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './paths.ts'
 import type { Sites } from '../sites.ts'
 
@@ -293,13 +293,6 @@ function mergeNeeds(a: Service, b: Service | undefined): { need: Requirement; si
   return { need: { acr, scopes: [...scopes] }, signedIn }
 }
 
-/** Whether `identity` has at least the level and every scope `need` asks for. */
-function meetsNeed(identity: Identity | undefined, need: Requirement): identity is Identity {
-  if (identity === undefined || identity.via === 'client') return false
-  if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) return false
-  return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
-}
-
 /**
  * Why a bearer token may not act for a citizen at `agency`, or undefined when it may
  * (issue 10 §3; docs/security.md line 33). A token is accepted on an agency's routes only
@@ -485,7 +478,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
           closeIfBodyUnread(req, reply)
           throw refusal
         }
-        if (!meetsNeed(id, need)) {
+        if (!meets(id, need)) {
           closeIfBodyUnread(req, reply)
           return auth.challenge(req, reply, need, id)
         }
