@@ -11,6 +11,7 @@ import type { Database } from '../../db/database.ts'
 import { AppError } from '../../errors/app-error.ts'
 import { wantsHtml } from '../../http/errors.ts'
 import { errorResponse } from '../../http/openapi.ts'
+import { safeReturnPath as checkedReturnPath } from '../../http/return-path.ts'
 import { pickLocale } from '../../http/locale.ts'
 import type { KeyEncryption } from '../../keys/encryption.ts'
 import type { Job } from '../../jobs/jobs.ts'
@@ -149,15 +150,9 @@ export interface GatewayAuthDeps {
   revoked: RevokedSessions
 }
 
-/**
- * A path on the gateway's own origin to return to after signing in, or '/' for anything
- * else: only `/…`, never `//host` or `/\host` (which browsers read as another host), no
- * control characters. The redirect is then built as publicUrl + path, never from Host.
- */
+/** A path on the site's own origin to return to after signing in, or '/' for anything else. */
 export function safeReturnPath(url: string | undefined): string {
-  if (url === undefined || url.length > 2048) return '/'
-  if (!url.startsWith('/') || url.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(url)) return '/'
-  return url
+  return checkedReturnPath(url, { fallback: '/', maxLength: 2048 })
 }
 
 interface SignInTransaction {

@@ -1,6 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Config } from '../../config/schema.ts'
+import { safeReturnPath as checkedReturnPath } from '../../http/return-path.ts'
 import type { Database } from '../../db/database.ts'
 import { findClient, prepareClient, upsertClient } from '../oidc/clients.ts'
 
@@ -61,17 +62,9 @@ export function accountSignInUrl(config: Config, returnTo: string, options: { pr
 /** The longest local return path kept (longer ones fall back to /akun). */
 export const maxLocalReturnPath = 4096
 
-/** Only a local absolute path may be a return target (no open redirect). */
+/** Only a local absolute path may be a return target (no open redirect); else /akun. */
 export function safeReturnPath(p: unknown): string {
-  if (
-    typeof p !== 'string' ||
-    !p.startsWith('/') ||
-    p.startsWith('//') ||
-    p.includes('\\') ||
-    /[\u0000-\u001f]/.test(p)
-  )
-    return '/akun'
   // Long enough for a document question's own URL (src/idp/documents/consent.ts) with a
   // registered redirect URI and state, percent-encoded.
-  return p.length > maxLocalReturnPath ? '/akun' : p
+  return checkedReturnPath(p, { fallback: '/akun', maxLength: maxLocalReturnPath })
 }
