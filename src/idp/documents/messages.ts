@@ -33,8 +33,12 @@ export const documentMessages = defineMessages({
 
     'dok.form.file': 'Pilih berkas {type}',
     'dok.form.fileShort': 'Pilih berkas',
-    'dok.form.hint': 'Berkas {formats}, paling besar {size}. Foto dari ponsel juga boleh.',
-    'dok.form.hintShort': '{formats}, paling besar {size}.',
+    'dok.form.limit': '{formats}, paling besar {size}.',
+    'dok.form.photos': 'Foto ({formats})',
+    'dok.form.photoAdvice':
+      'Foto dari ponsel sering lebih besar dari itu: perkecil dulu di aplikasi galeri (menu Edit → Ubah ukuran, pilih ukuran sedang), atau foto ulang dengan resolusi kamera lebih rendah.',
+    'dok.form.pdfAdvice':
+      'PDF yang terlalu besar: pindai ulang dengan resolusi lebih rendah (150 dpi sudah terbaca jelas).',
     'dok.form.upload': 'Unggah',
     'dok.form.replace': 'Unggah versi baru',
 
@@ -154,8 +158,11 @@ export const documentMessages = defineMessages({
 
     'dok.form.file': 'Choose a file for {type}',
     'dok.form.fileShort': 'Choose a file',
-    'dok.form.hint': 'A {formats} file, at most {size}. A phone photo is fine too.',
-    'dok.form.hintShort': '{formats}, at most {size}.',
+    'dok.form.limit': '{formats}, at most {size}.',
+    'dok.form.photos': 'A photo ({formats})',
+    'dok.form.photoAdvice':
+      'Phone photos are often larger than that: make it smaller in your gallery app first (Edit → Resize, choose a medium size), or take it again at a lower camera resolution.',
+    'dok.form.pdfAdvice': 'A PDF that is too large: scan it again at a lower resolution (150 dpi reads clearly).',
     'dok.form.upload': 'Upload',
     'dok.form.replace': 'Upload a new version',
 

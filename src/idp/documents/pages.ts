@@ -144,6 +144,26 @@ function formatsText(t: DocText, type: DocumentTypeConfig): string {
   )
 }
 
+/**
+ * What the field says beside it, from the type's own formats and limit (the numbers the
+ * server enforces): "Foto (JPG atau PNG) atau PDF, paling besar 5 MB.", then what to do
+ * when a phone photo or a scan is larger, in concrete words.
+ */
+function limitHint(t: DocText, type: DocumentTypeConfig, size: string): { limit: string; advice: string[] } {
+  const photos = formatOrder.filter((f) => f !== 'pdf' && type.formats.includes(f)).map((f) => formatLabels[f])
+  const kinds = [
+    ...(photos.length > 0 ? [t('dok.form.photos', { formats: joinWords(t, photos, 'dok.or') })] : []),
+    ...(type.formats.includes('pdf') ? [formatLabels.pdf] : []),
+  ]
+  return {
+    limit: t('dok.form.limit', { formats: joinWords(t, kinds, 'dok.or'), size }),
+    advice: [
+      ...(photos.length > 0 ? [t('dok.form.photoAdvice')] : []),
+      ...(type.formats.includes('pdf') ? [t('dok.form.pdfAdvice')] : []),
+    ],
+  }
+}
+
 function acceptOf(type: DocumentTypeConfig): string {
   return formatOrder
     .filter((f) => type.formats.includes(f))
@@ -292,7 +312,8 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     options: { kembali?: string | undefined; error?: string; replace?: boolean; compact?: boolean },
   ) {
     const name = type.name[locale]
-    const limits = { formats: formatsText(t, type), size: formatSize(t, uploadLimitOf(config.documents, type), locale) }
+    const maxBytes = uploadLimitOf(config.documents, type)
+    const size = formatSize(t, maxBytes, locale)
     return {
       id: `berkas-${type.id}`,
       action: withQuery(`/akun/dokumen/unggah/${type.id}`, { kembali: options.kembali }),
@@ -300,8 +321,13 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
       label: options.compact ? t('dok.form.fileShort') : t('dok.form.file', { type: name }),
       // The heading above names the type for the eye; a screen reader hears it with the label.
       labelExtra: options.compact ? name : '',
-      hint: options.compact ? t('dok.form.hintShort', limits) : t('dok.form.hint', limits),
+      hint: limitHint(t, type, size),
       accept: acceptOf(type),
+      // For the page's script (src/idp/documents/assets/unggah.js): the same limit and
+      // formats the server enforces, so a phone can check a file before sending it.
+      maxBytes,
+      formats: formatOrder.filter((f) => type.formats.includes(f)).join(','),
+      size,
       error: options.error ?? '',
       submit: options.replace ? t('dok.form.replace') : t('dok.form.upload'),
       // Seven blue buttons in a row would shout: on the list they are the quieter kind.
