@@ -6,7 +6,7 @@ import { findCitizenById, type Citizen } from '../../accounts/citizens.ts'
 import type { Config } from '../../config/schema.ts'
 import type { Database } from '../../db/database.ts'
 import type { DocumentMediaType } from '../../db/tables/documents.ts'
-import { isDocumentError, type DocumentError } from '../../documents/errors.ts'
+import { DocumentError, isDocumentError } from '../../documents/errors.ts'
 import { listGrants, revokeGrant } from '../../documents/grants.ts'
 import { StorageNotFoundError, type DocumentStorage } from '../../documents/storage.ts'
 import { findDocumentType, uploadLimitOf, type DocumentFormat, type DocumentTypeConfig } from '../../documents/types.ts'
@@ -46,8 +46,10 @@ import { csrfField, oneLine } from '../account/registration.ts'
  *
  * An upload streams from the request through @fastify/multipart into uploadDocument
  * (src/documents/vault.ts), which checks the bytes as they pass and stops reading at the
- * type's limit; nothing holds the whole file. A refused upload shows the upload page
- * again with the reason in plain words, and leaves no row and no file.
+ * type's limit; nothing holds the whole file. A body whose Content-Length is already past
+ * the limit is refused before any of the file is read. A refused upload shows the upload
+ * page again with the reason in plain words, reads no more of the body, and leaves no row
+ * and no file.
  */
 
 export interface DocumentPagesDeps {
@@ -103,6 +105,21 @@ const revokeBody = {
 
 /** The field name of the file in the upload form. */
 const fileField = 'berkas'
+
+/**
+ * What a multipart body may hold besides the file: boundaries (at most 70 characters,
+ * RFC 2046 §5.1.1), the `_csrf` part (1 KiB, the field limit below) and the part headers
+ * with the file's name. 64 KiB is far more than a browser sends, so a body longer than
+ * the type's limit and this cannot carry a file within the limit.
+ */
+const multipartAllowance = 64 * 1024
+
+/** The request's Content-Length, when it sent one (chunked bodies are measured as they stream). */
+function declaredLength(req: FastifyRequest): number | undefined {
+  const raw = req.headers['content-length']
+  if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw)) return undefined
+  return Number(raw)
+}
 
 const formatLabels: Readonly<Record<DocumentFormat, string>> = { pdf: 'PDF', jpeg: 'JPG', png: 'PNG' }
 const formatOrder: readonly DocumentFormat[] = ['pdf', 'jpeg', 'png']
@@ -251,13 +268,18 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     // An upload's token is its first part, read before the file (the preHandler below).
     token: (req) => pending.get(req)?.csrf ?? (req.body as { _csrf?: string } | undefined)?._csrf,
   })
-  // A refused or unauthenticated upload is answered before its body has arrived. Read
-  // and discard the rest (nothing is kept; documents.uploadTimeoutSeconds bounds a slow sender)
-  // so that the browser, still sending, gets to show our page instead of a reset.
-  app.addHook('onSend', async (req) => {
+  // A refused or unauthenticated upload is answered before its body has arrived: too
+  // large by its Content-Length or at the byte past the limit, a bad token, no session.
+  // Nothing more of it is read: the answer says `Connection: close`, and Node closes the
+  // socket once the answer is out (http.Server, res._last). Reading on instead would keep
+  // a phone sending megabytes nobody keeps, for up to documents.uploadTimeoutSeconds.
+  // Chromium, which most phones here browse with, shows the answer it has received when
+  // its upload is cut off (HttpStreamParser reads the response after an upload error);
+  // test/idp/documents-upload-browser.test.ts checks what the citizen sees.
+  app.addHook('onSend', async (req, reply) => {
     if (!req.raw.complete) {
       req.raw.unpipe()
-      req.raw.resume()
+      reply.header('connection', 'close')
     }
   })
 
@@ -479,6 +501,17 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
       if (upload === undefined) throw new AppError('bad_request')
       const t = docText(req)
       const locale = pickLocale(req)
+      // Too large by its own Content-Length: refused now, before a byte of the file is
+      // read, not after the phone has sent it all (issue 20).
+      const declared = declaredLength(req)
+      if (declared !== undefined && declared > uploadLimitOf(config.documents, type) + multipartAllowance) {
+        req.log.info({ code: 'too_large', type: type.id, declared }, 'upload refused by its Content-Length')
+        return uploadPage(req, reply, who, type, {
+          kembali,
+          error: refusalText(t, new DocumentError('too_large'), type, config, locale),
+          status: 413,
+        })
+      }
 
       const next = await upload.parts.next()
       const part = next.done ? undefined : next.value
@@ -493,6 +526,12 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
         if (part?.type === 'file') part.file.resume()
         return uploadPage(req, reply, who, type, { kembali, error: t('dok.error.noFile'), status: 400 })
       }
+      // The vault stops reading the file at the byte past the limit (it destroys the part's
+      // stream), but busboy would go on reading the rest of the body and dropping it while
+      // the page is made: stop taking bytes from the client at that moment.
+      part.file.once('close', () => {
+        if (!part.file.readableEnded) req.raw.unpipe()
+      })
       let uploaded: Awaited<ReturnType<typeof uploadDocument>>
       try {
         uploaded = await uploadDocument(
