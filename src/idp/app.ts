@@ -22,7 +22,7 @@ import { accountRoutes } from './account/routes.ts'
 import { documentMessages } from './documents/messages.ts'
 import { documentApiRoutes } from './documents/api.ts'
 import { documentConsentRoutes } from './documents/consent.ts'
-import { documentPagesRoutes } from './documents/pages.ts'
+import { documentPageAssets, documentPagesRoutes } from './documents/pages.ts'
 import { createLinkKeyring } from '../documents/links.ts'
 import { createDocumentStorage } from '../documents/create-storage.ts'
 import { purgeDocuments } from '../documents/vault.ts'
@@ -411,8 +411,9 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     config,
     homeHref: `${config.idp.issuer.replace(/\/+$/, '')}/`,
     templateDirs: [templatesDir],
-    // The passkey pages' scripts (passkey-party.ts); no other page loads them.
-    assets: passkeyAssets,
+    // The passkey pages' scripts (passkey-party.ts) and the upload pages' (documents/pages.ts);
+    // no other page loads them.
+    assets: { ...passkeyAssets, ...documentPageAssets },
     messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages),
   })
   const catalogue = mergeMessages(commonMessages, idpMessages)

@@ -3,12 +3,15 @@
  * citizen acts on (what to do with a phone photo or a scan that is larger), and the same
  * numbers as data attributes for the page's script; all derived from documents.types,
  * never written twice. A body too large is answered as soon as that is known (by its
- * Content-Length, or at the byte past the limit) and no more of it is read.
+ * Content-Length, or at the byte past the limit) and no more of it is read. The upload
+ * pages, and only they, allow our own script file.
  */
+import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
+import { documentPageAssets } from '../../src/idp/documents/pages.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, csrfFrom, signInAt, startIdp } from '../helpers/idp.ts'
@@ -231,6 +234,43 @@ t.test(
       t.same(await countRows(db.db), { documents: 0, versions: 0, accesses: 0 }, 'no row')
       for (let i = 0; i < 30 && s.files().length > 0; i++) await sleep(100)
       t.same(s.files(), [], 'no file')
+    })
+  },
+)
+
+t.test(
+  "the upload pages, and only they, allow script: our own file, served with its type; the script's sentences are on the page",
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const s = await setup(t, db)
+      for (const p of ['/akun/dokumen/unggah/ktp', '/akun/dokumen', '/akun/dokumen/unggah/ktp?lang=en']) {
+        const res = await s.browser.request(`${s.issuer}${p}`)
+        const body = await res.text()
+        const csp = res.headers.get('content-security-policy') ?? ''
+        t.match(csp, /^default-src 'none'; script-src 'self'; /, `${p}: script-src 'self'`)
+        t.notMatch(csp, /unsafe-inline|unsafe-eval|data:[^;]*script|script-src[^;]*http/, `${p}: nothing looser`)
+        const scripts = body.match(/<script\b[^>]*>/g) ?? []
+        t.same(scripts, ['<script src="/assets/unggah.js" defer>'], `${p}: one script tag, a file, no inline script`)
+        t.match(body, /<div id="unggah-teks" hidden [^>]*data-shrink="(Perkecil foto|Make the photo smaller)"/)
+      }
+      t.match(
+        await html(s.browser, `${s.issuer}/akun/dokumen/unggah/ktp?lang=id`),
+        'data-photo-too-large="Foto ini {fileSize}, lebih besar dari batas {size}.',
+        'placeholders the script fills in',
+      )
+      for (const p of ['/akun', '/akun/dokumen/izin', '/akun/keamanan']) {
+        const res = await s.browser.request(`${s.issuer}${p}`)
+        const body = await res.text()
+        t.equal(res.status, 200, p)
+        t.notMatch(res.headers.get('content-security-policy') ?? '', 'script-src', `${p}: no script allowed`)
+        t.notMatch(body, '<script', `${p}: no script`)
+      }
+      const js = await fetch(`${s.issuer}/assets/unggah.js`)
+      t.equal(js.status, 200)
+      t.equal(js.headers.get('content-type'), 'text/javascript; charset=utf-8')
+      t.equal(js.headers.get('x-content-type-options'), 'nosniff')
+      t.equal(await js.text(), fs.readFileSync(documentPageAssets['unggah.js'].path, 'utf8'))
+      t.equal((await fetch(`${s.issuer}/assets/..%2Funggah.js`)).status, 404)
     })
   },
 )

@@ -39,6 +39,20 @@ export const documentMessages = defineMessages({
       'Foto dari ponsel sering lebih besar dari itu: perkecil dulu di aplikasi galeri (menu Edit → Ubah ukuran, pilih ukuran sedang), atau foto ulang dengan resolusi kamera lebih rendah.',
     'dok.form.pdfAdvice':
       'PDF yang terlalu besar: pindai ulang dengan resolusi lebih rendah (150 dpi sudah terbaca jelas).',
+    'dok.check.formats': 'Berkas ini bukan {formats}. Pilih berkas lain.',
+    'dok.check.photoTooLarge':
+      'Foto ini {fileSize}, lebih besar dari batas {size}. Tekan "Perkecil foto": foto diperkecil di ponsel Anda sebelum dikirim.',
+    'dok.check.photoTooLargeManual':
+      'Foto ini {fileSize}, lebih besar dari batas {size}. Perkecil dulu di aplikasi galeri, atau foto ulang dengan resolusi kamera lebih rendah, lalu pilih lagi.',
+    'dok.check.pdfTooLarge':
+      'Berkas PDF ini {fileSize}, lebih besar dari batas {size}. Pindai ulang dengan resolusi lebih rendah (150 dpi sudah terbaca jelas), lalu pilih lagi.',
+    'dok.check.shrink': 'Perkecil foto',
+    'dok.check.shrinking': 'Memperkecil foto…',
+    'dok.check.shrunk':
+      'Foto sudah diperkecil menjadi {fileSize} ({width} × {height} piksel). Periksa tulisannya masih terbaca, lalu unggah.',
+    'dok.check.shrinkFailed':
+      'Foto ini tidak dapat diperkecil di sini. Perkecil dulu di aplikasi galeri, atau foto ulang dengan resolusi kamera lebih rendah, lalu pilih lagi.',
+    'dok.check.preview': 'Foto setelah diperkecil',
     'dok.form.upload': 'Unggah',
     'dok.form.replace': 'Unggah versi baru',
 
@@ -163,6 +177,20 @@ export const documentMessages = defineMessages({
     'dok.form.photoAdvice':
       'Phone photos are often larger than that: make it smaller in your gallery app first (Edit → Resize, choose a medium size), or take it again at a lower camera resolution.',
     'dok.form.pdfAdvice': 'A PDF that is too large: scan it again at a lower resolution (150 dpi reads clearly).',
+    'dok.check.formats': 'This file is not {formats}. Choose another file.',
+    'dok.check.photoTooLarge':
+      'This photo is {fileSize}, larger than the {size} limit. Press "Make the photo smaller": it is made smaller on your phone before it is sent.',
+    'dok.check.photoTooLargeManual':
+      'This photo is {fileSize}, larger than the {size} limit. Make it smaller in your gallery app first, or take it again at a lower camera resolution, then choose it again.',
+    'dok.check.pdfTooLarge':
+      'This PDF is {fileSize}, larger than the {size} limit. Scan it again at a lower resolution (150 dpi reads clearly), then choose it again.',
+    'dok.check.shrink': 'Make the photo smaller',
+    'dok.check.shrinking': 'Making the photo smaller…',
+    'dok.check.shrunk':
+      'The photo is now {fileSize} ({width} × {height} pixels). Check that the text can still be read, then upload it.',
+    'dok.check.shrinkFailed':
+      'This photo cannot be made smaller here. Make it smaller in your gallery app first, or take it again at a lower camera resolution, then choose it again.',
+    'dok.check.preview': 'The photo after making it smaller',
     'dok.form.upload': 'Upload',
     'dok.form.replace': 'Upload a new version',
 

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import multipart, { type Multipart } from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
@@ -61,6 +62,20 @@ export interface DocumentPagesDeps {
 }
 
 type DocText = Translate<DocumentMessages>
+
+/**
+ * The upload pages' own script, served as /assets/unggah.js (src/http/assets.ts `extra`):
+ * it checks a chosen file against the limits on the page and shrinks a photo that is too
+ * large, before anything is sent. The pages work without it.
+ */
+export const documentPageAssets = {
+  'unggah.js': {
+    path: fileURLToPath(new URL('./assets/unggah.js', import.meta.url)),
+    type: 'text/javascript; charset=utf-8',
+  },
+} as const
+/** What the layout loads on a page with an upload form (views.ts, PageOptions.scripts). */
+const uploadScripts = ['unggah.js'] as const
 
 function docText(req: FastifyRequest): DocText {
   return translator(documentMessages, pickLocale(req))
@@ -349,12 +364,32 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
       // formats the server enforces, so a phone can check a file before sending it.
       maxBytes,
       formats: formatOrder.filter((f) => type.formats.includes(f)).join(','),
+      formatsText: formatsText(t, type),
       size,
       error: options.error ?? '',
       submit: options.replace ? t('dok.form.replace') : t('dok.form.upload'),
       // Seven blue buttons in a row would shout: on the list they are the quieter kind.
       secondary: options.compact === true,
       typeName: name,
+    }
+  }
+
+  /** The script's sentences in the page's language, with {placeholders} it fills in (unggah.js). */
+  function scriptTexts(t: DocText) {
+    return {
+      'size-mb': t('dok.size.mb', { n: '{n}' }),
+      'size-kb': t('dok.size.kb', { n: '{n}' }),
+      'size-bytes': t('dok.size.bytes', { n: '{n}' }),
+      empty: t('dok.error.empty'),
+      formats: t('dok.check.formats', { formats: '{formats}' }),
+      'photo-too-large': t('dok.check.photoTooLarge', { fileSize: '{fileSize}', size: '{size}' }),
+      'photo-too-large-manual': t('dok.check.photoTooLargeManual', { fileSize: '{fileSize}', size: '{size}' }),
+      'pdf-too-large': t('dok.check.pdfTooLarge', { fileSize: '{fileSize}', size: '{size}' }),
+      shrink: t('dok.check.shrink'),
+      shrinking: t('dok.check.shrinking'),
+      shrunk: t('dok.check.shrunk', { fileSize: '{fileSize}', width: '{width}', height: '{height}' }),
+      'shrink-failed': t('dok.check.shrinkFailed'),
+      preview: t('dok.check.preview'),
     }
   }
 
@@ -390,8 +425,10 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
           replace: current !== undefined,
         }),
         cancelHref: current ? `/akun/dokumen/${current.id}` : '/akun/dokumen',
+        scriptTexts: scriptTexts(t),
+        scripts: uploadScripts,
       },
-      { status: options.status ?? 200 },
+      { status: options.status ?? 200, scripts: true },
     )
   }
 
@@ -406,20 +443,27 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     const q = req.query as { pesan?: 'dihapus'; kembali?: string }
     const kembali = continueTarget(config, q.kembali)
     const docs = new Map((await listDocuments(db, who.id)).map((d) => [d.type, d]))
-    return reply.page('dokumen', {
-      notice: q.pesan === 'dihapus' ? t('dok.notice.deleted') : '',
-      retention: t('dok.retention', { days: config.documents.retentionDays }),
-      types: config.documents.types.map((type) => {
-        const doc = docs.get(type.id)
-        return {
-          id: type.id,
-          name: type.name[locale],
-          verificationExpected: type.verificationExpected,
-          doc: doc ? { href: `/akun/dokumen/${doc.id}`, ...versionView(t, locale, doc.id, doc.current) } : null,
-          form: doc ? null : uploadForm(reply, t, locale, type, { kembali, compact: true }),
-        }
-      }),
-    })
+    const anyForm = config.documents.types.some((type) => !docs.has(type.id))
+    return reply.page(
+      'dokumen',
+      {
+        notice: q.pesan === 'dihapus' ? t('dok.notice.deleted') : '',
+        retention: t('dok.retention', { days: config.documents.retentionDays }),
+        types: config.documents.types.map((type) => {
+          const doc = docs.get(type.id)
+          return {
+            id: type.id,
+            name: type.name[locale],
+            verificationExpected: type.verificationExpected,
+            doc: doc ? { href: `/akun/dokumen/${doc.id}`, ...versionView(t, locale, doc.id, doc.current) } : null,
+            form: doc ? null : uploadForm(reply, t, locale, type, { kembali, compact: true }),
+          }
+        }),
+        scriptTexts: anyForm ? scriptTexts(t) : null,
+        scripts: anyForm ? uploadScripts : [],
+      },
+      { scripts: anyForm },
+    )
   })
 
   // -------------------------------------------------------------------------------------
@@ -642,40 +686,47 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
     const names = await loadDisplayNames(db, config, locale, await listGrants(db, who.id))
     const versionNumber = new Map(detail.versions.map((v) => [v.id, v.version]))
     const current = versionView(t, locale, detail.id, detail.current)
-    return reply.page('dokumen-detail', {
-      name: typeName(type, detail.type, locale),
-      notice: q.pesan === 'diunggah' ? t('dok.notice.uploaded') : q.pesan === 'diganti' ? t('dok.notice.replaced') : '',
-      continueHref: q.pesan ? (continueTarget(config, q.kembali) ?? '') : '',
-      current,
-      verificationExpected: type?.verificationExpected ?? false,
-      verifiedNote: current.verified ? t('dok.detail.verifiedNote', { time: current.verifiedAt }) : '',
-      older: detail.versions.filter((v) => !v.current).map((v) => versionView(t, locale, detail.id, v)),
-      versionsLead: t('dok.detail.versionsLead', { days: config.documents.retentionDays }),
-      // "KTP diambil oleh Dinas Contoh untuk Izin usaha mikro", under the day it happened.
-      accessDays: groupByDay(
-        detail.accesses.map((a) => {
-          const document = typeName(type, detail.type, locale)
-          const agency = names.agency(a.agencyId)
-          const service = names.service(a.agencyId, a.serviceId)
-          const version = versionNumber.get(a.versionId)
-          return {
-            at: a.at,
-            what: service
-              ? t('dok.history.fetchedFor', { document, agency, service })
-              : t('dok.history.fetched', { document, agency }),
-            meta: [
-              clockTime(a.at, locale, config.regency.timeZone),
-              ...(version !== undefined ? [t('dok.detail.version', { n: version })] : []),
-            ].join(' · '),
-          }
-        }),
-        (a) => a.at,
-        locale,
-        config.regency.timeZone,
-      ),
-      form: type ? uploadForm(reply, t, locale, type, { replace: true }) : null,
-      deleteHref: `/akun/dokumen/${detail.id}/hapus`,
-    })
+    return reply.page(
+      'dokumen-detail',
+      {
+        name: typeName(type, detail.type, locale),
+        notice:
+          q.pesan === 'diunggah' ? t('dok.notice.uploaded') : q.pesan === 'diganti' ? t('dok.notice.replaced') : '',
+        continueHref: q.pesan ? (continueTarget(config, q.kembali) ?? '') : '',
+        current,
+        verificationExpected: type?.verificationExpected ?? false,
+        verifiedNote: current.verified ? t('dok.detail.verifiedNote', { time: current.verifiedAt }) : '',
+        older: detail.versions.filter((v) => !v.current).map((v) => versionView(t, locale, detail.id, v)),
+        versionsLead: t('dok.detail.versionsLead', { days: config.documents.retentionDays }),
+        // "KTP diambil oleh Dinas Contoh untuk Izin usaha mikro", under the day it happened.
+        accessDays: groupByDay(
+          detail.accesses.map((a) => {
+            const document = typeName(type, detail.type, locale)
+            const agency = names.agency(a.agencyId)
+            const service = names.service(a.agencyId, a.serviceId)
+            const version = versionNumber.get(a.versionId)
+            return {
+              at: a.at,
+              what: service
+                ? t('dok.history.fetchedFor', { document, agency, service })
+                : t('dok.history.fetched', { document, agency }),
+              meta: [
+                clockTime(a.at, locale, config.regency.timeZone),
+                ...(version !== undefined ? [t('dok.detail.version', { n: version })] : []),
+              ].join(' · '),
+            }
+          }),
+          (a) => a.at,
+          locale,
+          config.regency.timeZone,
+        ),
+        form: type ? uploadForm(reply, t, locale, type, { replace: true }) : null,
+        scriptTexts: type ? scriptTexts(t) : null,
+        scripts: type ? uploadScripts : [],
+        deleteHref: `/akun/dokumen/${detail.id}/hapus`,
+      },
+      { scripts: type !== undefined },
+    )
   })
 
   app.get('/akun/dokumen/:id/unduh/:versi', { schema: { params: downloadParams } }, async (req, reply) => {
