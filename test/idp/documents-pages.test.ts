@@ -185,7 +185,7 @@ t.test(
       t.ok(form.indexOf('name="_csrf"') < form.indexOf('type="file"'), 'the CSRF token comes before the file')
       t.match(form, 'accept="application/pdf,.pdf,image/jpeg,.jpg,.jpeg,image/png,.png"')
       t.match(form, 'Foto (JPG atau PNG) atau PDF, paling besar 5 MB.')
-      t.match(form, 'Foto dari ponsel sering lebih besar dari itu: perkecil dulu di aplikasi galeri')
+      t.match(list.html, 'Foto yang lebih besar dari batasnya: perkecil dulu di aplikasi galeri', 'what to do, once')
       t.match(list.html, /accept="image\/jpeg,\.jpg,\.jpeg,image\/png,\.png"/, 'pas foto: images only')
 
       const data = jpeg()

@@ -95,10 +95,12 @@ t.test("each file field says its type's limit and formats, and what to do with a
     t.match(diploma.hint, /^PDF, paling besar 7 MB\. PDF yang terlalu besar/)
     t.notMatch(diploma.hint, 'Foto', 'no photo advice where photos are not accepted')
 
-    // The list shows the same words beside each type's field.
+    // The list: the limit beside each of its fields, what to do once above them.
     const list = await html(s.browser, `${s.issuer}/akun/dokumen`)
-    t.equal(field(list, 'ktp').hint, ktp.hint)
-    t.equal(field(list, 'pas-foto').input, photo.input)
+    t.equal(field(list, 'ktp').hint, 'Foto (JPG atau PNG) atau PDF, paling besar 3 MB.')
+    t.equal(field(list, 'ijazah').hint, 'PDF, paling besar 7 MB.')
+    t.equal(field(list, 'pas-foto').input, photo.input, 'the same limit for the script')
+    t.match(list, 'Foto yang lebih besar dari batasnya: perkecil dulu di aplikasi galeri')
 
     const en = field(await html(s.browser, `${s.issuer}/akun/dokumen/unggah/ktp?lang=en`), 'ktp')
     t.match(en.hint, /^A photo \(JPG or PNG\) or PDF, at most 3 MB\. Phone photos are often larger than that/)

@@ -14,7 +14,8 @@ export const documentMessages = defineMessages({
     'dok.lead':
       'Unggah dokumen persyaratan sekali saja, lalu pakai untuk semua layanan. Instansi hanya dapat mengambil dokumen Anda bila Anda mengizinkannya, dan setiap pengambilan tercatat di sini.',
     'dok.notUploaded': 'Belum diunggah',
-    'dok.photoTip': 'Foto dari ponsel boleh, asalkan seluruh dokumen terlihat dan tulisannya terbaca.',
+    'dok.photoTip':
+      'Foto dari ponsel boleh, asalkan seluruh dokumen terlihat dan tulisannya terbaca. Foto yang lebih besar dari batasnya: perkecil dulu di aplikasi galeri (menu Edit → Ubah ukuran, pilih ukuran sedang), atau foto ulang dengan resolusi kamera lebih rendah.',
     'dok.uploadedAt': 'Diunggah',
     'dok.size': 'Ukuran',
     'dok.format': 'Jenis berkas',
@@ -153,7 +154,8 @@ export const documentMessages = defineMessages({
     'dok.lead':
       'Upload your requirement documents once and use them for every service. An agency can fetch your documents only when you allow it, and every fetch is recorded here.',
     'dok.notUploaded': 'Not uploaded yet',
-    'dok.photoTip': 'A phone photo is fine if the whole document shows and the text can be read.',
+    'dok.photoTip':
+      'A phone photo is fine if the whole document shows and the text can be read. A photo larger than the limit: make it smaller in your gallery app first (Edit → Resize, choose a medium size), or take it again at a lower camera resolution.',
     'dok.uploadedAt': 'Uploaded',
     'dok.size': 'Size',
     'dok.format': 'File type',

@@ -358,7 +358,8 @@ export async function documentPagesRoutes(app: FastifyInstance, deps: DocumentPa
       label: options.compact ? t('dok.form.fileShort') : t('dok.form.file', { type: name }),
       // The heading above names the type for the eye; a screen reader hears it with the label.
       labelExtra: options.compact ? name : '',
-      hint: limitHint(t, type, size),
+      // On the list, seven fields in a row: the limit beside each, what to do once above them.
+      hint: options.compact ? { limit: limitHint(t, type, size).limit, advice: [] } : limitHint(t, type, size),
       accept: acceptOf(type),
       // For the page's script (src/idp/documents/assets/unggah.js): the same limit and
       // formats the server enforces, so a phone can check a file before sending it.
