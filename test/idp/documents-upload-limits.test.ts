@@ -152,7 +152,7 @@ async function rawConnection(issuer: string) {
 }
 
 t.test(
-  'a body whose Content-Length is over the limit gets the clear 413 page before the file is sent, and the connection ends',
+  "SECURITY 20: an upload whose Content-Length is over its type's limit gets the clear 413 page before the file is sent, and the connection ends",
   async (t) => {
     await eachDatabase(t, async (t, db) => {
       const s = await setup(t, db)
@@ -204,7 +204,7 @@ t.test(
 )
 
 t.test(
-  'a body without a length is answered at the byte past the limit, without waiting for the rest, and the connection ends',
+  'SECURITY 20: an upload without a length is answered at the byte past the limit, without waiting for the rest, and the connection ends',
   async (t) => {
     await eachDatabase(t, async (t, db) => {
       const s = await setup(t, db)
