@@ -34,8 +34,11 @@ export interface NoticeData {
   new_device_sign_in: { readonly at: Date; readonly device: string }
   second_factor_added: { readonly at: Date; readonly factor: SecondFactorName }
   second_factor_removed: { readonly at: Date; readonly factor: SecondFactorName }
-  /** name: the passkey's new name, as the citizen typed it. */
-  passkey_renamed: { readonly at: Date; readonly name: string }
+  /**
+   * No name: the new name is whatever the person with the session typed, and a notice from
+   * the regency must not carry a stranger's words ("call this number…") to the owner.
+   */
+  passkey_renamed: { readonly at: Date }
   recovery_code_used: { readonly at: Date; readonly left: number }
   recovery_codes_renewed: { readonly at: Date }
   contact_changed: { readonly at: Date; readonly field: 'email' | 'phone'; readonly newContact: string | null }
@@ -256,22 +259,20 @@ function parts<K extends NoticeKind>(kind: K, data: NoticeData[K], locale: Notic
             ifNotYou: true,
           }
     }
-    case 'passkey_renamed': {
-      const { name } = d as NoticeData['passkey_renamed']
+    case 'passkey_renamed':
       return id
         ? {
             subject: 'Nama passkey diganti',
-            lines: [`Sebuah passkey di akun Satu Pintu Anda diberi nama baru "${name}" pada ${when}.`],
+            lines: [`Sebuah passkey di akun Satu Pintu Anda diberi nama baru pada ${when}.`],
             sms: `Satu Pintu: nama passkey di akun Anda diganti ${when}. Bukan Anda? Hubungi petugas MPP.`,
             ifNotYou: true,
           }
         : {
             subject: 'A passkey was renamed',
-            lines: [`A passkey on your Satu Pintu account was given the new name "${name}" on ${when}.`],
+            lines: [`A passkey on your Satu Pintu account was given a new name on ${when}.`],
             sms: `Satu Pintu: a passkey on your account was renamed ${when}. Not you? Contact the MPP staff.`,
             ifNotYou: true,
           }
-    }
     case 'recovery_code_used': {
       const { left } = d as NoticeData['recovery_code_used']
       return id

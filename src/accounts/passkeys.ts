@@ -19,6 +19,9 @@
 //   forward (when either side is not zero) throws, which we answer as a refusal and an
 //   audit entry; the stored counter moves forward in the same conditional UPDATE that
 //   accepts the assertion, so two assertions racing for one counter value cannot both pass.
+// - No attestation is asked for (any make of authenticator will do), so "bound to one
+//   device" is the authenticator's own word (its backup-eligible flag at creation), not a
+//   proven make of hardware: a level that needs proven hardware needs attestation too.
 
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
@@ -112,6 +115,9 @@ async function storeChallenge(
   now: Date,
   userHandle: string | null = null,
 ): Promise<void> {
+  // One live challenge per binding and purpose: asking again replaces the last one, so a
+  // page that asks over and over holds one row, not thousands, until it expires.
+  await db.deleteFrom('webauthn_challenges').where('binding', '=', binding).where('purpose', '=', purpose).execute()
   await db
     .insertInto('webauthn_challenges')
     .values({
@@ -501,7 +507,7 @@ export async function renamePasskey(
     })
     await queueNotice(
       trx,
-      { citizenId, kind: 'passkey_renamed', data: { at: context.now ?? new Date(), name: normalized } },
+      { citizenId, kind: 'passkey_renamed', data: { at: context.now ?? new Date() } },
       context.noticeOptions ?? {},
     )
     return true

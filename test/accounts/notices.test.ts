@@ -26,7 +26,7 @@ const samples: { [K in NoticeKind]: NoticeData[K] } = {
   new_device_sign_in: { at: T, device: 'Chrome di Android' },
   second_factor_added: { at: T, factor: 'totp' },
   second_factor_removed: { at: T, factor: 'passkey' },
-  passkey_renamed: { at: T, name: 'Ponsel saya' },
+  passkey_renamed: { at: T },
   recovery_code_used: { at: T, left: 9 },
   recovery_codes_renewed: { at: T },
   contact_changed: { at: T, field: 'email', newContact: 'b***@baru.id' },

@@ -155,6 +155,17 @@ t.test(
         ['passkey_renamed', 'second_factor_removed'],
         'the citizen is told of both changes',
       )
+      const renamedNotice = await db.db
+        .selectFrom('outbox')
+        .select('body')
+        .where('citizen_id', '=', citizen.id)
+        .where('kind', '=', 'passkey_renamed')
+        .execute()
+      t.notMatch(
+        JSON.stringify(renamedNotice),
+        /Ponsel baru/,
+        "the notice does not carry the typed name: a stranger's words never reach the owner in the regency's name",
+      )
       const activity = await (await browser.request(`${issuer}/akun/aktivitas`)).text()
       t.match(activity, /Passkey dihapus/)
       t.match(activity, /Nama passkey diganti/)
@@ -225,6 +236,17 @@ t.test(
       const expiresIn = (new Date(stored[0]?.expires_at ?? 0).getTime() - Date.now()) / 1000
       t.ok(expiresIn > 60 && expiresIn <= 300, `a short-lived challenge (${Math.round(expiresIn)} s)`)
 
+      // Asking again replaces the challenge: one live row per interaction, the old one dead.
+      const again = (await (await browser.request(optionsUrl, { form: { _csrf: csrfFrom(login) } })).json()) as {
+        challenge: string
+      }
+      t.not(again.challenge, options.challenge)
+      t.match(
+        (await db.db.selectFrom('webauthn_challenges').select('challenge').execute()).map((r) => r.challenge),
+        [again.challenge],
+        'one live challenge per interaction',
+      )
+
       // Rubbish and answers to nothing at the passkey step: the sign-in page again, 401.
       const passkeyUrl = new URL(formAction(login, '/passkey'), issuer).toString()
       for (const response of [
@@ -237,7 +259,7 @@ t.test(
           type: 'public-key',
           response: {
             clientDataJSON: Buffer.from(
-              JSON.stringify({ type: 'webauthn.get', challenge: options.challenge, origin: issuer }),
+              JSON.stringify({ type: 'webauthn.get', challenge: again.challenge, origin: issuer }),
             ).toString('base64url'),
             authenticatorData: 'AAAA',
             signature: 'AAAA',
