@@ -87,7 +87,9 @@ async function freshPglite(): Promise<TestDatabase> {
  * the server (`satupintu_tpl_<hash>`): `create database … template …` takes ~0.1 s where a
  * new database plus every migration takes a second or more. Parallel test files serialise
  * on an advisory lock while the first of them builds it; it is built under a temporary name
- * and renamed, so a half-migrated template is never copied.
+ * and renamed, so a half-migrated template is never copied. Templates of other migration
+ * sets are left alone: another checkout's run may be copying one right now (drop
+ * `satupintu_tpl_*` by hand to reclaim the space; CI starts from none).
  */
 async function postgresTemplate(admin: pg.Client): Promise<string> {
   const hash = migrationsHash()
@@ -118,12 +120,6 @@ async function postgresTemplate(admin: pg.Client): Promise<string> {
       await handle.close()
     }
     await admin.query(`alter database ${building} rename to ${template}`)
-    // Templates of older migrations are of no further use.
-    const stale = await admin.query<{ datname: string }>(
-      "select datname from pg_database where datname like 'satupintu\\_tpl\\_%' and datname <> $1",
-      [template],
-    )
-    for (const { datname } of stale.rows) await admin.query(`drop database if exists ${datname} with (force)`)
     return template
   } finally {
     await admin.query('select pg_advisory_unlock(hashtext($1))', [template])
