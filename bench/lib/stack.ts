@@ -137,7 +137,7 @@ export async function prepareStack(opts: StackOptions): Promise<Stack> {
       path: '/',
       access: 'signed_in',
       scopes: ['openid', 'profile'],
-      minAcr: 'urn:satupintu:loa:1',
+      minAcr: 'urn:satupintu:acr:pwd',
       purpose: { id: 'Uji kinerja', en: 'Benchmark' },
     },
   ]
@@ -148,7 +148,7 @@ export async function prepareStack(opts: StackOptions): Promise<Stack> {
       path: s.path,
       access: 'signed_in',
       scopes: ['openid', 'profile'],
-      minAcr: 'urn:satupintu:loa:1',
+      minAcr: 'urn:satupintu:acr:pwd',
       purpose: { id: 'Uji kinerja', en: 'Benchmark' },
       ...(s.maxBodyBytes === undefined ? {} : { maxBodyBytes: s.maxBodyBytes }),
       ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }),

@@ -104,9 +104,9 @@ interface Citizen {
 type Verified = { ok: true; citizen: Citizen } | { ok: false; why: string; code: string }
 
 const levels: Record<string, string> = {
-  'urn:satupintu:loa:1': 'kata sandi',
-  'urn:satupintu:loa:2': 'kata sandi dan faktor kedua',
-  'urn:satupintu:loa:3': 'identitas diverifikasi petugas',
+  'urn:satupintu:acr:pwd': 'kata sandi',
+  'urn:satupintu:acr:mfa': 'dua langkah (kata sandi dan kode, atau passkey)',
+  'urn:satupintu:acr:phr': 'passkey di perangkat ini (tahan phishing)',
 }
 
 interface Visitor {

@@ -23,9 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 import satupintu
 
 LEVELS = {
-    "urn:satupintu:loa:1": "kata sandi",
-    "urn:satupintu:loa:2": "kata sandi dan faktor kedua",
-    "urn:satupintu:loa:3": "terverifikasi tatap muka",
+    "urn:satupintu:acr:pwd": "kata sandi",
+    "urn:satupintu:acr:mfa": "dua langkah (kata sandi dan kode, atau passkey)",
+    "urn:satupintu:acr:phr": "passkey di perangkat ini (tahan phishing)",
 }
 
 CONFIG = satupintu.Config.from_env(os.environ)

@@ -64,7 +64,7 @@ function agencyEntry(flags: DevAgencyFlags, name: string, backendClientId: strin
         name: { id: name, en: name },
         path: '/',
         access: flags.access,
-        ...(signedIn ? { scopes: ['openid', 'profile'], minAcr: 'urn:satupintu:loa:1' } : {}),
+        ...(signedIn ? { scopes: ['openid', 'profile'], minAcr: 'urn:satupintu:acr:pwd' } : {}),
       },
     ],
   }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { ConfigError } from '../config/load.ts'
+import { knownAcrValues } from './auth/identity.ts'
 
 /**
  * The agencies behind the gateway and their services (config/agencies.yaml), validated
@@ -12,7 +13,6 @@ import { ConfigError } from '../config/load.ts'
 
 const localized = z.strictObject({ id: z.string().min(1).max(200), en: z.string().min(1).max(200) })
 const idPattern = /^[a-z0-9][a-z0-9-]{1,39}$/
-const acrPattern = /^urn:satupintu:loa:[123]$/
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,128}$/
 /** A DNS name (labels of letters, digits and dashes) with an optional port. */
 const hostPattern =
@@ -29,7 +29,10 @@ const serviceSchema = z
       .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), 'must not contain . or .. segments'),
     access: z.enum(['public', 'signed_in']),
     scopes: z.array(z.string().min(1).max(64)).default([]),
-    minAcr: z.string().regex(acrPattern, 'must be urn:satupintu:loa:1, 2 or 3').optional(),
+    minAcr: z
+      .string()
+      .refine((v) => knownAcrValues.includes(v), 'must be urn:satupintu:acr:pwd, mfa or phr')
+      .optional(),
     /** Document types attached as signed links (the documents issue). */
     documents: z.array(z.string().regex(idPattern)).default([]),
     purpose: localized.optional(),

@@ -11,7 +11,7 @@ import type { Identity } from './auth/identity.ts'
 
 /** What a route needs of the caller. */
 export interface Requirement {
-  /** Minimum level of assurance (urn:satupintu:loa:N). */
+  /** Minimum level of sign-in (urn:satupintu:acr:pwd, mfa or phr; the old loa:N names too). */
   readonly acr?: string | undefined
   /** Scopes a bearer token must carry. */
   readonly scopes?: readonly string[]

@@ -54,7 +54,7 @@ t.test('an error names the entry and the key', async (t) => {
   t.equal(refusal({ agencies: [agency({ extra: 1 })] }), 'config: gateway.agencies[0] has unknown key(s): extra')
   t.equal(
     refusal({ agencies: [agency({ services: [svc({ minAcr: 'loa2' })] })] }),
-    'config: gateway.agencies[0].services[0].minAcr must be urn:satupintu:loa:1, 2 or 3',
+    'config: gateway.agencies[0].services[0].minAcr must be urn:satupintu:acr:pwd, mfa or phr',
   )
   t.equal(
     refusal({ agencies: [agency(), agency({ id: 'dinas-b', prefix: '/layanan/dinas-a/b' })] }),

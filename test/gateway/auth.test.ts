@@ -26,13 +26,15 @@ import { registerPages } from '../../src/http/pages.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
-import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
+import { Browser, csrfFrom, formAction, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
+import { codeAt, enrolTotp } from '../helpers/totp.ts'
 import { gatewayMessages } from '../../src/gateway/messages.ts'
 import { agencyTable, portalOnly } from './harness.ts'
 import { RevocationSet } from '../../src/gateway/auth/revocations.ts'
 import { freePort } from '../helpers/process.ts'
 
 const clientId = 'satupintu-gateway'
+// The first release's name for two-factor sign-in: still accepted as an alias of acr:mfa.
 const loa2 = 'urn:satupintu:loa:2'
 
 interface Gateway {
@@ -266,7 +268,7 @@ t.test('browser sign-in at the gateway', async (t) => {
       const body = await json(page)
       t.equal(body.via, 'session')
       t.equal(body.sub, s.citizenId)
-      t.equal(body.acr, 'urn:satupintu:loa:1')
+      t.equal(body.acr, 'urn:satupintu:acr:pwd')
       t.same(body.scopes, ['openid', 'profile'])
       t.equal((body.claims as Record<string, unknown>).name, budi.name)
       t.notOk('nik' in (body.claims as Record<string, unknown>), 'no NIK without its scope')
@@ -514,7 +516,7 @@ t.test('browser sign-in at the gateway', async (t) => {
     })
 
     await t.test(
-      'step-up: a route that needs a higher level sends the browser back to the idp and then back to the route',
+      'step-up with a real second factor: a route that needs two factors sends the browser to the idp for the code, then back to the route',
       async (t) => {
         const browser = new Browser()
         await browserSignIn(browser, s, '/layanan/uji/biasa')
@@ -524,9 +526,30 @@ t.test('browser sign-in at the gateway', async (t) => {
         const authorize = new URL(res.headers.get('location') ?? '')
         t.equal(authorize.searchParams.get('acr_values'), loa2)
         t.equal(authorize.searchParams.get('prompt'), 'login', 'the idp signs the citizen in again')
-        const callback = await signIn(browser, authorize.href, s.issuer, {
+
+        // Without a second factor the idp says what is missing; the way back is a clear refusal.
+        const first = await browser.follow(authorize.href, s.issuer)
+        const login = await first.res.text()
+        const pw = await browser.request(new URL(formAction(login, '/login'), s.issuer).toString(), {
+          form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
+        })
+        t.equal(pw.status, 403)
+        const explained = await pw.text()
+        t.match(explained, /verifikasi dua langkah/)
+        const back = /<a href="([^"]+)">Kembali ke /.exec(explained)?.[1]?.replaceAll('&amp;', '&') ?? '/'
+        const atGateway = await browser.follow(new URL(back, s.issuer).toString(), s.issuer)
+        t.match(new URL(atGateway.url).searchParams.get('error'), 'unmet_authentication_requirements')
+        const refused = await browser.request(atGateway.url)
+        t.equal(refused.status, 403, 'the gateway explains; no session at a lower level, no loop')
+        t.match(await refused.text(), /level/i)
+
+        // With the app turned on, the same route asks for the code and comes back.
+        const secret = await enrolTotp(db, s.citizenId)
+        const again = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`)
+        const callback = await signIn(browser, new URL(again.headers.get('location') ?? '').href, s.issuer, {
           username: budi.nik,
           password: budi.password,
+          secondFactor: () => codeAt(secret, Date.now()),
         })
         const done = await browser.request(callback)
         t.equal(done.status, 303)
@@ -535,22 +558,31 @@ t.test('browser sign-in at the gateway', async (t) => {
         t.equal(after.length, 1, 'the new session replaced the old one')
         t.not(after[0]?.id_hash, before[0]?.id_hash, 'a new session id after the new sign-in')
         t.equal(after[0]?.requested_acr, loa2)
-        // This idp signs in with a password only (loa:1): the route explains instead of looping.
-        const page = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`)
-        t.equal(page.status, 403)
-        t.match(page.headers.get('content-type'), /text\/html/)
-        // An API caller with the same session is told what is missing (RFC 9470).
-        const api = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`, {
+        t.equal(after[0]?.acr, 'urn:satupintu:acr:mfa')
+        const page = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`, {
           headers: { accept: 'application/json' },
         })
-        t.equal(api.status, 401)
-        t.equal(
-          api.headers.get('www-authenticate'),
-          `Bearer error="insufficient_user_authentication", error_description="A higher level of sign-in assurance is required", acr_values="${loa2}"`,
-        )
+        t.equal(page.status, 200, 'the route now serves')
+        t.equal(((await page.json()) as { acr: string }).acr, 'urn:satupintu:acr:mfa')
         await db.db.deleteFrom('gateway_sessions').execute()
+        await db.db.deleteFrom('second_factors').execute()
+        await db.db.deleteFrom('recovery_codes').execute()
       },
     )
+
+    await t.test('an API caller below the level is told what is missing (RFC 9470)', async (t) => {
+      const browser = new Browser()
+      await browserSignIn(browser, s, '/layanan/uji/biasa')
+      const api = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`, {
+        headers: { accept: 'application/json' },
+      })
+      t.equal(api.status, 401)
+      t.equal(
+        api.headers.get('www-authenticate'),
+        `Bearer error="insufficient_user_authentication", error_description="A higher level of sign-in assurance is required", acr_values="${loa2}"`,
+      )
+      await db.db.deleteFrom('gateway_sessions').execute()
+    })
 
     await t.test('a route that needs a scope the session lacks asks the idp for it, once', async (t) => {
       const browser = new Browser()

@@ -445,7 +445,7 @@ t.test('bearer and DPoP tokens from the idp at the gateway', async (t) => {
         t.equal(body.via, 'bearer')
         t.equal(body.sub, citizen.id)
         t.equal(body.clientId, app.clientId)
-        t.equal(body.acr, 'urn:satupintu:loa:1')
+        t.equal(body.acr, 'urn:satupintu:acr:pwd')
       }
     })
 

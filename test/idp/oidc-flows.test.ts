@@ -87,7 +87,7 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
       t.ok(claims)
       t.equal(claims?.sub, citizen.id)
       t.equal(claims?.nonce, flow.nonce, 'nonce exact')
-      t.equal(claims?.acr, 'urn:satupintu:loa:1')
+      t.equal(claims?.acr, 'urn:satupintu:acr:pwd')
       t.same(claims?.amr, ['pwd'])
       t.notOk('nik' in (claims ?? {}), 'no NIK without the nik scope')
       t.equal(decodeProtectedHeader(tokens.id_token as string).alg, 'ES256')
@@ -180,7 +180,7 @@ t.test('an agency relying party signs a citizen in with openid-client', async (t
       })
       t.equal(protectedHeader.alg, 'ES256')
       t.equal(payload.sub, citizen.id)
-      t.equal(payload.acr, 'urn:satupintu:loa:1')
+      t.equal(payload.acr, 'urn:satupintu:acr:pwd')
       t.ok((payload.exp as number) - (payload.iat as number) <= 600, 'lifetime at most 10 minutes')
     })
 

@@ -267,9 +267,9 @@ t.test(
       t.equal(added.length, 2, 'the citizen is told of each passkey added')
 
       // 3. Passwordless sign-in at a relying party with each: hwk vs swk.
-      for (const [phone, amr, name] of [
-        [bound, ['hwk', 'user', 'mfa'], 'device-bound'],
-        [synced, ['swk', 'user', 'mfa'], 'synced'],
+      for (const [phone, amr, name, level] of [
+        [bound, ['hwk', 'user', 'mfa'], 'device-bound', 'urn:satupintu:acr:phr'],
+        [synced, ['swk', 'user', 'mfa'], 'synced', 'urn:satupintu:acr:mfa'],
       ] as const) {
         await phone.context.clearCookies()
         await phone.page.goto(`${rp}/`)
@@ -279,7 +279,8 @@ t.test(
         await phone.page.click('button:has-text("Masuk dengan passkey")')
         const got = await landAtRp(phone.page)
         t.equal(got.sub, citizen.id, `${name}: signed in as the owner`)
-        t.equal(got.acr, 'urn:satupintu:loa:2', `${name}: the two-factor level, never the top`)
+        // A device-bound passkey is phishing-resistant; a synced one never reaches the top.
+        t.equal(got.acr, level, `${name}: ${level}`)
         t.same(got.amr, amr, `${name}: amr ${JSON.stringify(amr)}`)
       }
       const used = await db.db
@@ -305,7 +306,7 @@ t.test(
       await shot(bound.page, `${prefix}-06-kode-atau-passkey`)
       await bound.page.click('button:has-text("Pakai passkey")')
       const second = await landAtRp(bound.page)
-      t.equal(second.acr, 'urn:satupintu:loa:2')
+      t.equal(second.acr, 'urn:satupintu:acr:phr', 'password and a device-bound passkey: phishing-resistant')
       t.same(second.amr, ['pwd', 'hwk', 'user'])
 
       // 5. Without JavaScript: no passkey button anywhere, the password and a code still work.

@@ -160,7 +160,7 @@ t.test(
     await rpPage.fill('#code', codeAt(secret, Date.now() + 30_000))
     await rpPage.click('button:has-text("Lanjutkan")')
     if ((await rpPage.textContent('h1'))?.includes('Izinkan')) await rpPage.click('button:has-text("Izinkan")')
-    t.equal(await rpPage.textContent('#acr'), 'urn:satupintu:loa:2')
+    t.equal(await rpPage.textContent('#acr'), 'urn:satupintu:acr:mfa')
     t.equal(await rpPage.textContent('#amr'), '["pwd","otp"]')
 
     // And with a recovery code, once.
@@ -174,7 +174,7 @@ t.test(
     await shot(lost, '05-kode-pemulihan-dipakai')
     await lost.click('a.button:has-text("Lanjutkan")')
     if ((await lost.textContent('h1'))?.includes('Izinkan')) await lost.click('button:has-text("Izinkan")')
-    t.equal(await lost.textContent('#acr'), 'urn:satupintu:loa:2')
+    t.equal(await lost.textContent('#acr'), 'urn:satupintu:acr:mfa')
     const again = await (await browser.newContext(phone)).newPage()
     await again.goto(`${rp}/`)
     await again.click('text=Masuk')

@@ -155,7 +155,7 @@ t.test(
 )
 
 t.test(
-  'sign-in with an authenticator app: the code on its own page, no session before it, then acr loa:2 and amr pwd+otp in the ID token and the access token',
+  'sign-in with an authenticator app: the code on its own page, no session before it, then acr mfa and amr pwd+otp in the ID token and the access token',
   async (t) => {
     await eachDatabase(t, async (t, db) => {
       const { issuer } = await startIdp(t, db)
@@ -190,38 +190,116 @@ t.test(
         { pkceCodeVerifier: step.verifier },
         { resource: testGatewayResource },
       )
-      t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:2')
+      t.equal(tokens.claims()?.acr, 'urn:satupintu:acr:mfa')
       t.same(tokens.claims()?.amr, ['pwd', 'otp'])
       const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}/jwks`)), {
         issuer,
         audience: testGatewayResource,
       })
-      t.equal(payload.acr, 'urn:satupintu:loa:2')
+      t.equal(payload.acr, 'urn:satupintu:acr:mfa')
       t.same(payload.amr, ['pwd', 'otp'])
     })
   },
 )
 
 t.test(
-  'a citizen without a second factor signs in with the password alone, at loa:1, even when the client asks acr_values loa:2',
+  'acr_values is enforced: a citizen without a second factor is told what the service needs, and the service gets unmet_authentication_requirements, never a lower level',
   async (t) => {
     await eachDatabase(t, async (t, db) => {
       const { issuer } = await startIdp(t, db)
       await addCitizen(db.db)
       const client = await registerClient(db, { redirectUris: [redirectUri] })
       const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
-      const verifier = oidc.randomPKCECodeVerifier()
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: redirectUri,
-        scope: 'openid',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        acr_values: 'urn:satupintu:loa:2',
+      for (const asked of ['urn:satupintu:acr:mfa', 'urn:satupintu:loa:2']) {
+        const browser = new Browser()
+        const verifier = oidc.randomPKCECodeVerifier()
+        const url = oidc.buildAuthorizationUrl(config, {
+          redirect_uri: redirectUri,
+          scope: 'openid',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          acr_values: asked,
+        })
+        const first = await browser.follow(url.href, issuer)
+        const login = await first.res.text()
+        const res = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+          form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
+        })
+        t.equal(res.status, 403, `${asked}: no sign-in at a lower level`)
+        const page = await res.text()
+        t.match(page, /Layanan ini meminta verifikasi dua langkah/)
+        t.match(page, /href="\/akun\/keamanan"/, 'the way to turn it on')
+        const back = /<a href="([^"]+)">Kembali ke /.exec(page)?.[1]?.replaceAll('&amp;', '&')
+        t.ok(back, 'and a way back to the service')
+        const answer = await browser.follow(new URL(back ?? '/', issuer).toString(), issuer)
+        const callback = new URL(answer.url)
+        t.equal(callback.origin + callback.pathname, redirectUri)
+        t.equal(callback.searchParams.get('error'), 'unmet_authentication_requirements', `${asked}: a clear refusal`)
+        t.equal(callback.searchParams.get('code'), null)
+      }
+    })
+  },
+)
+
+t.test(
+  'step-up: a session signed in with the password alone is asked for the code when a client needs two factors; prompt=none gets unmet_authentication_requirements',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const { secret } = await enrolledCitizen(db)
+      const client = await registerClient(db, { redirectUris: [redirectUri] })
+      const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+      const browser = new Browser()
+      // A password-only session: signed in through the first step, the code step abandoned
+      // is not a session, so sign in fully once at mfa, then make the session password-only.
+      const step = await passwordStep(browser, issuer, config)
+      const res = await postCode(browser, issuer, step.html, codeAt(secret, Date.now()))
+      await continueFlow(browser, issuer, res.headers.get('location') ?? '')
+      await sql`update oidc_payloads set payload = jsonb_set(payload, '{acr}', '"urn:satupintu:acr:pwd"') where model = 'Session'`.execute(
+        db.db,
+      )
+
+      const ask = async (params: Record<string, string>) => {
+        const verifier = oidc.randomPKCECodeVerifier()
+        const url = oidc.buildAuthorizationUrl(config, {
+          redirect_uri: redirectUri,
+          scope: 'openid',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          ...params,
+        })
+        return { verifier, step: await browser.follow(url.href, issuer) }
+      }
+
+      const silent = await ask({ acr_values: 'urn:satupintu:acr:mfa', prompt: 'none' })
+      const silentUrl = new URL(silent.step.url)
+      t.equal(silentUrl.searchParams.get('error'), 'unmet_authentication_requirements', 'prompt=none: refused')
+      t.equal(silentUrl.searchParams.get('code'), null)
+
+      const enough = await ask({ acr_values: 'urn:satupintu:acr:pwd', prompt: 'none' })
+      t.ok(new URL(enough.step.url).searchParams.get('code'), 'the level the session has: no prompt')
+
+      const up = await ask({ acr_values: 'urn:satupintu:acr:mfa' })
+      t.ok(up.step.url.startsWith(issuer), 'sent to sign in again')
+      const login = await up.step.res.text()
+      const pw = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+        form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
       })
-      const callback = await signIn(new Browser(), url.href, issuer, { username: budi.nik, password: budi.password })
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier })
-      t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:1')
-      t.same(tokens.claims()?.amr, ['pwd'])
+      const codeStep = await browser.follow(new URL(pw.headers.get('location') ?? '', issuer).toString(), issuer)
+      const codeHtml = await codeStep.res.text()
+      t.match(codeHtml, /action="\/interaction\/[^"]+\/kode"/, 'the code is asked')
+      const coded = await postCode(browser, issuer, codeHtml, codeAt(secret, Date.now() + 30_000))
+      const back = await continueFlow(browser, issuer, coded.headers.get('location') ?? '')
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(back), { pkceCodeVerifier: up.verifier })
+      t.equal(tokens.claims()?.acr, 'urn:satupintu:acr:mfa')
+      t.same(tokens.claims()?.amr, ['pwd', 'otp'])
+
+      const phr = await ask({ acr_values: 'urn:satupintu:acr:phr', prompt: 'none' })
+      t.equal(
+        new URL(phr.step.url).searchParams.get('error'),
+        'unmet_authentication_requirements',
+        'a level above the new session (phishing-resistant): refused too',
+      )
     })
   },
 )
@@ -299,7 +377,7 @@ t.test(
       const back = await continueFlow(browser, issuer, resume)
       t.ok(back.startsWith(redirectUri), 'continuing finishes the sign-in')
       const tokens = await oidc.authorizationCodeGrant(config, new URL(back), { pkceCodeVerifier: step.verifier })
-      t.equal(tokens.claims()?.acr, 'urn:satupintu:loa:2')
+      t.equal(tokens.claims()?.acr, 'urn:satupintu:acr:mfa')
       t.same(tokens.claims()?.amr, ['pwd', 'otp'])
       const notices = await db.db
         .selectFrom('outbox')

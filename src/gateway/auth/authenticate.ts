@@ -637,6 +637,15 @@ export async function createGatewayAuth(
             'This sign-in has expired or was started in another browser. Please start again.',
           )
         }
+        if (query.error === 'unmet_authentication_requirements') {
+          // The idp could not sign the citizen in at the level this route asked for (no
+          // factor strong enough, and the idp has told them how to turn one on).
+          req.log.info({ error: query.error, acr: tx.a }, 'the level asked for could not be had at the idp')
+          throw new AppError(
+            'forbidden',
+            'This service needs a higher level of sign-in assurance than your account has.',
+          )
+        }
         if (query.error !== undefined) {
           req.log.info({ error: query.error }, 'sign-in at the idp ended without success')
           throw new AppError(

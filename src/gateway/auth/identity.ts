@@ -12,7 +12,7 @@ export interface Identity {
   readonly via: 'session' | 'bearer' | 'client'
   /** The citizen's subject at the idp (the idp's `sub` for the gateway client); for `client`, the client id. */
   readonly sub: string
-  /** Level of assurance of the sign-in (urn:satupintu:loa:N). */
+  /** How strongly the sign-in was authenticated (urn:satupintu:acr:pwd, mfa or phr). */
   readonly acr: string
   readonly amr: readonly string[]
   /** Scopes granted to the token or session. */
@@ -27,10 +27,26 @@ export interface Identity {
   readonly sessionId: string | undefined
 }
 
-/** Levels in order: a route that needs N accepts N and above. */
+/**
+ * The idp's levels of sign-in, in order (its src/idp/oidc/levels.ts; the gateway knows them
+ * only as this contract, over HTTP): pwd, mfa, phr, and the first release's names for them.
+ * A route that needs a level accepts it and every level above.
+ */
+const acrRanks: Readonly<Record<string, number>> = {
+  'urn:satupintu:acr:pwd': 1,
+  'urn:satupintu:acr:mfa': 2,
+  'urn:satupintu:acr:phr': 3,
+  'urn:satupintu:loa:1': 1,
+  'urn:satupintu:loa:2': 2,
+  'urn:satupintu:loa:3': 3,
+}
+
+/** The level names an agency may write as `minAcr`. */
+export const knownAcrValues: readonly string[] = Object.keys(acrRanks)
+
+/** 1, 2 or 3 for a known level; 0 for anything else. */
 export function acrLevel(acr: string | undefined): number {
-  const m = /^urn:satupintu:loa:([123])$/.exec(acr ?? '')
-  return m ? Number(m[1]) : 0
+  return acr === undefined ? 0 : (acrRanks[acr] ?? 0)
 }
 
 /**

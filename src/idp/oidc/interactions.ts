@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type Provider from 'oidc-provider'
+import { requiredRank } from './levels.ts'
 import { scopeItems } from './scopes.ts'
 import { errors as oidcErrors } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
@@ -355,6 +356,31 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
             }
             await interaction.persist()
             return reply.redirect(`/interaction/${view.uid}`, 303)
+          }
+          if (requiredRank(view.params) >= 2) {
+            // The service asks for two-step sign-in and this account has no second factor:
+            // say so, rather than send the citizen back with a bare error or loop. The way
+            // back tells the service that the level could not be had.
+            const back = await deps.provider().interactionResult(
+              req.raw,
+              reply.raw,
+              {
+                error: 'unmet_authentication_requirements',
+                error_description: 'the account has no second factor for the level asked for',
+              },
+              { mergeWithLastSubmission: false },
+            )
+            return reply.page(
+              'message',
+              {
+                title: req.server.idpText(req, 'login.stepUp.title'),
+                lead: req.server.idpText(req, 'login.stepUp.lead', { client: client.name }),
+                text: req.server.idpText(req, 'login.stepUp.text'),
+                primary: { href: '/akun/keamanan', text: req.server.idpText(req, 'login.stepUp.enable') },
+                secondary: { href: back, text: req.server.idpText(req, 'login.stepUp.back', { client: client.name }) },
+              },
+              { status: 403 },
+            )
           }
           await afterCitizenSignIn(req, reply, db, config, result.citizen.id)
           return finish(req, reply, loginResult(result.citizen.id, ['password']), false)

@@ -22,6 +22,13 @@ export const idpMessages = defineMessages({
     'login.code.passkeyOr': 'Atau pakai passkey yang Anda simpan untuk akun ini:',
     'login.code.passkey': 'Pakai passkey',
     'login.code.passkeyCancelled': 'Passkey tidak jadi dipakai. Coba lagi, atau ketik kode.',
+    'login.stepUp.title': 'Layanan ini meminta verifikasi dua langkah',
+    'login.stepUp.lead':
+      '{client} meminta Anda masuk dengan kata sandi dan kode dari aplikasi autentikator, atau dengan passkey. Akun Anda belum memakai verifikasi dua langkah.',
+    'login.stepUp.text':
+      'Aktifkan verifikasi dua langkah di Akun Saya, bagian Keamanan. Setelah itu, buka kembali layanan ini dan masuk lagi.',
+    'login.stepUp.enable': 'Aktifkan verifikasi dua langkah',
+    'login.stepUp.back': 'Kembali ke {client}',
     'login.recovery.title': 'Anda masuk dengan kode pemulihan',
     'login.recovery.lead':
       'Kode itu kini tidak berlaku lagi. Sisa kode pemulihan: {left}. Kontak Anda yang terverifikasi sudah diberi tahu.',
@@ -103,6 +110,13 @@ export const idpMessages = defineMessages({
     'login.code.passkeyOr': 'Or use a passkey you saved for this account:',
     'login.code.passkey': 'Use a passkey',
     'login.code.passkeyCancelled': 'The passkey was not used. Try again, or type a code.',
+    'login.stepUp.title': 'This service asks for two-step sign-in',
+    'login.stepUp.lead':
+      '{client} asks you to sign in with your password and a code from an authenticator app, or with a passkey. Your account does not use two-step sign-in yet.',
+    'login.stepUp.text':
+      'Turn on two-step sign-in in Akun Saya, under Security. Then open this service again and sign in.',
+    'login.stepUp.enable': 'Turn on two-step sign-in',
+    'login.stepUp.back': 'Back to {client}',
     'login.recovery.title': 'You signed in with a recovery code',
     'login.recovery.lead':
       'That code no longer works. Recovery codes left: {left}. Your verified contacts have been told.',

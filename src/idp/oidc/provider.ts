@@ -13,15 +13,8 @@ import { recordAudit } from '../../audit/audit.ts'
 import type { ProviderPages } from './provider-pages.ts'
 import { sectorOf, type Subjects } from './subjects.ts'
 import { providerRequest } from './request-context.ts'
+import { acrRank, acrValuesSupported, requiredRank } from './levels.ts'
 import { sessionHash, sessionHashClaim } from './session-revocation.ts'
-
-/** Levels of assurance (DESIGN.md, Identity), as `acr` values. */
-export const acr = {
-  password: 'urn:satupintu:loa:1',
-  secondFactor: 'urn:satupintu:loa:2',
-  verifiedInPerson: 'urn:satupintu:loa:3',
-} as const
-export const acrValues = [acr.password, acr.secondFactor, acr.verifiedInPerson]
 
 /** Routes of the provider; the app sends exactly these paths to it (src/idp/app.ts). */
 export const providerRoutes = {
@@ -165,6 +158,34 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const allowedBackchannelHosts = new Set(config.idp.backchannelLogoutHosts.map((h) => h.toLowerCase()))
 
   const policy = interactionPolicy.base()
+  // Requested levels are enforced, not just echoed (oidc-provider treats acr_values as
+  // voluntary; its essential-acr checks, for the claims parameter we keep off, would compare
+  // names exactly, which the old aliases and "this level or above" defeat). A session below the level asked for is sent to sign
+  // in again, which steps it up; with prompt=none the answer is
+  // unmet_authentication_requirements (OIDC Core §3.1.2.6), never a silently lower level.
+  const login = policy.get('login')
+  if (login === undefined) throw new Error('oidc-provider base policy has no login prompt')
+  login.checks.remove('essential_acrs')
+  login.checks.remove('essential_acr')
+  login.checks.add(
+    new interactionPolicy.Check(
+      'acr_unmet',
+      'the requested level of sign-in could not be obtained',
+      'unmet_authentication_requirements',
+      (ctx) => {
+        const { oidc } = ctx
+        if (!oidc.session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT
+        const bar = requiredRank({ acr_values: oidc.params?.acr_values })
+        if (bar === 0 || acrRank(oidc.session.acr) >= bar) return interactionPolicy.Check.NO_NEED_TO_PROMPT
+        // The citizen has just signed in for this request and still falls short (no
+        // factor strong enough): another round would only loop.
+        if (oidc.result?.login !== undefined) {
+          throw new errors.UnmetAuthenticationRequirements('the requested level of sign-in could not be obtained')
+        }
+        return interactionPolicy.Check.REQUEST_PROMPT
+      },
+    ),
+  )
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(db, { refreshGraceSeconds: ttl.refreshGraceSeconds }),
@@ -207,7 +228,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       address: ['address'],
       nik: ['nik'],
     },
-    acrValues,
+    // The levels of sign-in and the first release's names for them (levels.ts).
+    acrValues: [...acrValuesSupported],
     // ID tokens carry only openid claims; the rest come from userinfo (OIDC Core §5.4).
     conformIdTokenClaims: true,
     clientDefaults: {

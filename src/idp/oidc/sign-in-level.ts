@@ -1,4 +1,4 @@
-import { acr } from './provider.ts'
+import { acr } from './levels.ts'
 
 /**
  * What a citizen used to sign in, in the order used. A passkey is always checked with user
@@ -49,10 +49,10 @@ const amrOf: Record<SignInMethod, readonly string[]> = {
 /**
  * The single place where the methods of a sign-in become its `acr` and `amr` (the sign-in
  * steps in interactions.ts call it; nothing else computes a level). A password alone is
- * level 1 whatever the account's verification (DESIGN.md, Identity). A password with a code
- * or a passkey, or a passkey alone (user verification makes it two factors in one), is the
- * second-factor level. Nothing here gives acr.verifiedInPerson: that is identity proofing,
- * not authentication; `phishingResistant` is what a phishing-resistant `acr` is to read.
+ * `acr:pwd` whatever the account's verification (DESIGN.md, Identity). A password with a
+ * code or a passkey, or a passkey alone (user verification makes it two factors in one), is
+ * `acr:mfa`; a device-bound passkey is `acr:phr` (levels.ts). How well the identity is proven
+ * is not a sign-in's to say: no method gives an identity level.
  */
 export function signInLevel(methods: readonly SignInMethod[]): SignInLevel {
   const has = (m: SignInMethod) => methods.includes(m)
@@ -67,6 +67,6 @@ export function signInLevel(methods: readonly SignInMethod[]): SignInLevel {
     amr,
     multiFactor,
     phishingResistant: has('passkey:device-bound'),
-    acr: multiFactor ? acr.secondFactor : acr.password,
+    acr: has('passkey:device-bound') ? acr.phr : multiFactor ? acr.mfa : acr.pwd,
   }
 }

@@ -1,0 +1,61 @@
+/**
+ * How strongly a sign-in was authenticated, as `acr` values (docs/reference.md, "Levels of
+ * sign-in"). Three levels, in order; each meets every level below it:
+ * - `urn:satupintu:acr:pwd`: the password alone;
+ * - `urn:satupintu:acr:mfa`: two factors (password and a code, or a passkey with user
+ *   verification);
+ * - `urn:satupintu:acr:phr`: phishing-resistant (a device-bound passkey with user
+ *   verification; a synced passkey never counts, sign-in-level.ts).
+ * How well the identity behind the account was proven is another question, answered by
+ * the identity level and `verified_claims`, never by `acr`.
+ *
+ * The names of the first release (`urn:satupintu:loa:1`, `:2`, `:3`) stay accepted wherever
+ * a level is asked for (acr_values, an essential acr claim, the gateway's minAcr), as
+ * aliases of pwd, mfa and phr. Tokens carry the new names.
+ */
+export const acr = {
+  pwd: 'urn:satupintu:acr:pwd',
+  mfa: 'urn:satupintu:acr:mfa',
+  phr: 'urn:satupintu:acr:phr',
+} as const
+
+export type Acr = (typeof acr)[keyof typeof acr]
+
+/** The first release's names, and the level each now stands for. */
+export const acrAliases: Readonly<Record<string, Acr>> = {
+  'urn:satupintu:loa:1': acr.pwd,
+  'urn:satupintu:loa:2': acr.mfa,
+  'urn:satupintu:loa:3': acr.phr,
+}
+
+/** Advertised in discovery (`acr_values_supported`): the levels, then their old names. */
+export const acrValuesSupported: readonly string[] = [acr.pwd, acr.mfa, acr.phr, ...Object.keys(acrAliases)]
+
+const ranks: Readonly<Record<string, number>> = { [acr.pwd]: 1, [acr.mfa]: 2, [acr.phr]: 3 }
+
+/** 1, 2 or 3 for a known level or alias; 0 for anything else (which meets nothing). */
+export function acrRank(value: unknown): number {
+  if (typeof value !== 'string') return 0
+  return ranks[acrAliases[value] ?? value] ?? 0
+}
+
+/** The level of a rank (1 → pwd …); undefined for 0. */
+export function acrOfRank(rank: number): Acr | undefined {
+  return rank >= 3 ? acr.phr : rank === 2 ? acr.mfa : rank === 1 ? acr.pwd : undefined
+}
+
+/**
+ * The lowest level an authorization request will accept, as a rank (0: none asked for).
+ * `acr_values` lists the levels the client would take (OIDC Core §3.1.2.1): the lowest
+ * known one of them is the bar. Unknown values are ignored (they cannot be given). The
+ * claims parameter is off (provider.ts: requested claims stay bound to scopes and consent),
+ * so an essential `acr` claim is not a way to ask; `acr_values` is.
+ */
+export function requiredRank(params: { acr_values?: unknown }): number {
+  if (typeof params.acr_values !== 'string') return 0
+  const known = params.acr_values
+    .split(' ')
+    .map(acrRank)
+    .filter((r) => r > 0)
+  return known.length === 0 ? 0 : Math.min(...known)
+}
