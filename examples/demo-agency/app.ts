@@ -547,6 +547,15 @@ export async function buildDemoAgency(opts: DemoAgencyOptions): Promise<FastifyI
     const { verifier, state, nonce } = JSON.parse(raw.value) as { verifier: string; state: string; nonce: string }
     reply.clearCookie('demo_login', { path: '/' })
     const current = new URL(req.url, opts.oidc?.baseUrl)
+    if (current.searchParams.get('error') === 'unmet_authentication_requirements') {
+      // We asked for a level (acr_values) the citizen's account cannot give yet.
+      return page(
+        reply,
+        'Perlu verifikasi dua langkah',
+        '<h1>Layanan ini perlu verifikasi dua langkah</h1><p>Aktifkan verifikasi dua langkah di Satu Pintu (Akun Saya, bagian Keamanan), lalu masuk lagi.</p><p><a href="/oidc-langsung/">Kembali</a></p>',
+        403,
+      )
+    }
     if (current.searchParams.has('error')) {
       return page(reply, 'Dibatalkan', '<h1>Masuk dibatalkan</h1><p><a href="/oidc-langsung/">Kembali</a></p>', 400)
     }
