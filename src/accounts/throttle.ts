@@ -266,11 +266,14 @@ export async function recordSuccess(db: Kysely<Database>, keys: ThrottleKeys): P
 
 /**
  * Housekeeping (scheduled by the idp, src/idp/app.ts): deletes source counters whose
- * window has ended, and the per-pair counters of a citizen's sign-in (account and address,
+ * window has ended (and those of other actions, a day after theirs began), and the per-pair counters of a citizen's sign-in (account and address,
  * account and device) that are unlocked and saw no failure for `pairIdleSeconds` (one
  * day by default), so that a stranger trying many addresses does not grow the table for
  * ever. Account-wide counters stay: they are the bar of docs/security.md line 9.
  */
+/** How long an action's per-address counter is kept after its window began: a day. */
+export const prefixedSourceKeepSeconds = 24 * 3600
+
 export async function pruneSourceCounters(
   db: Kysely<Database>,
   options: ThrottleOptions & { readonly pairIdleSeconds?: number } = {},
@@ -283,6 +286,15 @@ export async function pruneSourceCounters(
     .where('key', 'like', 'ip:%')
     .where('first_failure_at', '<=', windowStart)
     .executeTakeFirst()
+  // The same counters under an action's prefix (`second-factor:ip:…`, `register:ip:…`,
+  // `reset:ip:…`): their windows are the caller's own (an hour for registrations), so they
+  // go once a day has passed since their window began, longer than any window in use.
+  const prefixed = await db
+    .deleteFrom('login_attempts')
+    .where('key', 'like', '%:ip:%')
+    .where('key', 'not like', '%|%')
+    .where('first_failure_at', '<=', new Date(now.getTime() - prefixedSourceKeepSeconds * 1000))
+    .executeTakeFirst()
   const idleSince = new Date(now.getTime() - (options.pairIdleSeconds ?? 24 * 3600) * 1000)
   const pairs = await db
     .deleteFrom('login_attempts')
@@ -290,7 +302,7 @@ export async function pruneSourceCounters(
     .where('last_failure_at', '<=', idleSince)
     .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
     .executeTakeFirst()
-  return Number(result.numDeletedRows) + Number(pairs.numDeletedRows)
+  return Number(result.numDeletedRows) + Number(prefixed.numDeletedRows) + Number(pairs.numDeletedRows)
 }
 
 // ---------------------------------------------------------------------------------------

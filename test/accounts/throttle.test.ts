@@ -186,6 +186,40 @@ t.test('an address gets 50 failures per 15-minute window, across accounts', asyn
   })
 })
 
+t.test(
+  'housekeeping also removes the per-address counters of other actions, a day after their window began',
+  async (t) => {
+    await eachDatabase(t, async (t, { db }) => {
+      const source = sourceKey('198.51.100.7') as string
+      const rows = [
+        { key: `second-factor:${source}`, first: at(0) },
+        { key: `register:${source}`, first: at(0) },
+        { key: `reset:${source}`, first: at(23 * 3600) },
+        // A pair counter with a prefixed account key is not a source counter.
+        { key: `second-factor:${ACCOUNT}|${source}`, first: at(0) },
+      ]
+      for (const r of rows)
+        await db
+          .insertInto('login_attempts')
+          .values({
+            key: r.key,
+            failures: 3,
+            first_failure_at: r.first,
+            last_failure_at: at(24 * 3600),
+            locked_until: null,
+          })
+          .execute()
+      await pruneSourceCounters(db, { now: at(24 * 3600 + 1) })
+      const left = (await db.selectFrom('login_attempts').select('key').execute()).map((r) => r.key).sort()
+      t.same(
+        left,
+        [`reset:${source}`, `second-factor:${ACCOUNT}|${source}`].sort(),
+        'the two whose windows began a day ago are gone; a recent one and the pair counter stay',
+      )
+    })
+  },
+)
+
 t.test('a locked account does not use up the address allowance', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const keys = { account: ACCOUNT, source: 'ip:192.0.2.9' }
