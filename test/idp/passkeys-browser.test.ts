@@ -237,6 +237,20 @@ t.test(
       t.ok((await noSideways(bound.page)) <= 360, 'no sideways scrolling on Keamanan')
       await shot(bound.page, `${prefix}-02-keamanan-satu-passkey`)
 
+      // Its own page: rename it (without script), and the removal asks first.
+      await bound.page.click('a:has-text("Ubah nama atau hapus")')
+      t.equal(await bound.page.textContent('h1'), 'Ubah passkey')
+      await shot(bound.page, `${prefix}-02b-ubah-passkey`)
+      await bound.page.fill('#name', 'Ponsel kerja')
+      await bound.page.click('button:has-text("Simpan nama")')
+      await bound.page.waitForURL(/pesan=passkey-diganti/)
+      t.match(await bound.page.textContent('main'), /Ponsel kerja/)
+      await bound.page.click('a:has-text("Ubah nama atau hapus")')
+      await bound.page.click('a:has-text("Hapus passkey ini")')
+      t.match(await bound.page.textContent('h1'), /Hapus passkey "Ponsel kerja"\?/)
+      await shot(bound.page, `${prefix}-02c-hapus-passkey`)
+      await bound.page.click('a:has-text("Batal")')
+
       // 2. A synced passkey for the same account, from another phone.
       const synced = await phoneWithAuthenticator(browser, true)
       await synced.page.goto(`${issuer}/akun/keamanan`)
@@ -253,7 +267,7 @@ t.test(
       t.match(
         rows.map((r) => [r.name, r.device_type, r.backed_up]),
         [
-          ['Kunci di ponsel ini', 'singleDevice', false],
+          ['Ponsel kerja', 'singleDevice', false],
           ['Ponsel (tersinkron)', 'multiDevice', true],
         ],
         'device type and backup state as the authenticators said',
@@ -457,6 +471,21 @@ t.test(
       await bound.page.waitForSelector('.alert-error')
       t.match(await bound.page.textContent('main'), /Passkey ini tidak dapat dipakai untuk masuk/)
       await shot(bound.page, `${prefix}-09-passkey-ditolak`)
+
+      // A disabled account does not sign in with its passkey either; enabled again, it does.
+      await db.db
+        .updateTable('passkeys')
+        .set({ counter: Number(before.counter) })
+        .where('citizen_id', '=', citizen.id)
+        .where('device_type', '=', 'singleDevice')
+        .execute()
+      await db.db.updateTable('citizens').set({ status: 'disabled' }).where('id', '=', citizen.id).execute()
+      await bound.page.click('button:has-text("Masuk dengan passkey")')
+      await bound.page.waitForSelector('.alert-error')
+      t.match(await bound.page.textContent('main'), /Passkey ini tidak dapat dipakai untuk masuk/, 'disabled: refused')
+      await db.db.updateTable('citizens').set({ status: 'active' }).where('id', '=', citizen.id).execute()
+      await bound.page.click('button:has-text("Masuk dengan passkey")')
+      t.equal((await landAtRp(bound.page)).sub, citizen.id, 'enabled again: signed in')
 
       await bound.context.close()
       await synced.context.close()
