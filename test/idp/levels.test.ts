@@ -29,3 +29,10 @@ t.test('the bar a request sets: the lowest level its acr_values lists', async (t
   t.equal(requiredRank({ acr_values: 'urn:other:gold' }), 0, 'unknown values cannot be given and set no bar')
   t.equal(requiredRank({ acr_values: 42 }), 0)
 })
+
+t.test('names an object inherits are no level, on either side', async (t) => {
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    t.equal(acrRank(name), 0, `idp: ${name}`)
+    t.equal(acrLevel(name), 0, `gateway: ${name}`)
+  }
+})

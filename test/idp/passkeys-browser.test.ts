@@ -237,8 +237,13 @@ t.test(
       t.ok((await noSideways(bound.page)) <= 360, 'no sideways scrolling on Keamanan')
       await shot(bound.page, `${prefix}-02-keamanan-satu-passkey`)
 
-      // Its own page: rename it (without script), and the removal asks first.
+      // Its own page: rename it (without script), and the removal asks first. The account
+      // has a factor now: changing it needs a sign-in with one, here the passkey itself.
       await bound.page.click('a:has-text("Ubah nama atau hapus")')
+      await bound.page.waitForSelector('form[data-passkey]:not([hidden])')
+      t.ok(new URL(bound.page.url()).pathname.startsWith('/interaction/'), 'sent to sign in with a factor')
+      await bound.page.click('button:has-text("Masuk dengan passkey")')
+      await bound.page.waitForURL(/\/akun\/keamanan\/passkey\//)
       t.equal(await bound.page.textContent('h1'), 'Ubah passkey')
       await shot(bound.page, `${prefix}-02b-ubah-passkey`)
       await bound.page.fill('#name', 'Ponsel kerja')
@@ -251,10 +256,15 @@ t.test(
       await shot(bound.page, `${prefix}-02c-hapus-passkey`)
       await bound.page.click('a:has-text("Batal")')
 
-      // 2. A synced passkey for the same account, from another phone.
+      // 2. A synced passkey for the same account, from another phone: that phone has no
+      // passkey yet, so the citizen signs in there with the password and the app's code.
+      const secret = await enrolTotp(db, citizen.id)
       const synced = await phoneWithAuthenticator(browser, true)
       await synced.page.goto(`${issuer}/akun/keamanan`)
       await password(synced.page, budi)
+      await synced.page.fill('#code', codeAt(secret, Date.now()))
+      await synced.page.click('button:has-text("Lanjutkan")')
+      await synced.page.waitForURL(/\/akun\/keamanan/)
       await addPasskey(t, synced.page, issuer, 'Ponsel (tersinkron)', `${prefix}-03-synced`)
       t.match(await synced.page.textContent('main'), /Disinkronkan/)
       await shot(synced.page, `${prefix}-04-keamanan-dua-passkey`)
@@ -278,7 +288,7 @@ t.test(
         .where('citizen_id', '=', citizen.id)
         .where('kind', '=', 'second_factor_added')
         .execute()
-      t.equal(added.length, 2, 'the citizen is told of each passkey added')
+      t.equal(added.length, 3, 'the citizen is told of each passkey added, and of the app')
 
       // 3. Passwordless sign-in at a relying party with each: hwk vs swk.
       for (const [phone, amr, name, level] of [
@@ -310,7 +320,6 @@ t.test(
       t.ok(boundCounter > 0, `the device-bound authenticator counts its signatures (${boundCounter})`)
 
       // 4. As the second factor after the password (the app is on, the passkey instead of its code).
-      const secret = await enrolTotp(db, citizen.id)
       await bound.context.clearCookies()
       await bound.page.goto(`${rp}/`)
       await bound.page.click('text=Masuk')

@@ -46,7 +46,8 @@ export const knownAcrValues: readonly string[] = Object.keys(acrRanks)
 
 /** 1, 2 or 3 for a known level; 0 for anything else. */
 export function acrLevel(acr: string | undefined): number {
-  return acr === undefined ? 0 : (acrRanks[acr] ?? 0)
+  // Own keys only: 'constructor' or '__proto__' is no level.
+  return acr !== undefined && Object.hasOwn(acrRanks, acr) ? (acrRanks[acr] as number) : 0
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { OidcPort } from '../oidc/port.ts'
 import type { Config } from '../../config/schema.ts'
 import { pageOnGet } from '../../http/locale.ts'
+import { acr, acrRank } from '../oidc/levels.ts'
 import { accountSignInUrl } from './session.ts'
 
 /**
@@ -17,7 +18,19 @@ import { accountSignInUrl } from './session.ts'
  * a stale POST is never replayed). A browser without a session is left to the route's own
  * sign-in redirect.
  */
-export function freshSignIn(deps: { config: Config; oidc: OidcPort }, options: { maxAgeSeconds?: number } = {}) {
+export function freshSignIn(
+  deps: { config: Config; oidc: OidcPort },
+  options: {
+    maxAgeSeconds?: number
+    /**
+     * For changes to the factors themselves: when the account has a second factor (an app
+     * or a passkey), the fresh sign-in must have used one (acr:mfa or above). Otherwise a
+     * stolen password alone could add the thief's passkey or remove the owner's (NIST SP
+     * 800-63B-4: binding an authenticator needs the account's highest level).
+     */
+    atFactorLevel?: (accountId: string) => Promise<boolean>
+  } = {},
+) {
   const maxAge = options.maxAgeSeconds ?? deps.config.idp.freshSignInSeconds
   return async function requireFreshSignIn(
     req: FastifyRequest,
@@ -27,9 +40,17 @@ export function freshSignIn(deps: { config: Config; oidc: OidcPort }, options: {
     if (session === undefined) return undefined
     const loginTs = session.authTime
     const now = Math.floor(Date.now() / 1000)
-    if (typeof loginTs === 'number' && now - loginTs <= maxAge) return undefined
+    const recent = typeof loginTs === 'number' && now - loginTs <= maxAge
+    const strongEnough =
+      options.atFactorLevel === undefined ||
+      acrRank(session.acr) >= acrRank(acr.mfa) ||
+      !(await options.atFactorLevel(session.accountId))
+    if (recent && strongEnough) return undefined
     const back = req.method === 'GET' || req.method === 'HEAD' ? req.url : pageOnGet(req)
-    req.log.info({ route: req.routeOptions.url }, 'fresh sign-in required')
-    return reply.redirect(accountSignInUrl(deps.config, back, { prompt: 'login' }), 303)
+    req.log.info({ route: req.routeOptions.url, strongEnough }, 'fresh sign-in required')
+    return reply.redirect(
+      accountSignInUrl(deps.config, back, { prompt: 'login', ...(strongEnough ? {} : { acrValues: acr.mfa }) }),
+      303,
+    )
   }
 }

@@ -40,6 +40,7 @@ import { noticeOptionsOf } from '../../accounts/notices.ts'
 import {
   confirmTotpEnrolment,
   formatRecoveryCode,
+  hasSecondFactor,
   pendingTotpEnrolment,
   removeTotp,
   renewRecoveryCodes,
@@ -48,6 +49,7 @@ import {
 import {
   finishRegistration,
   findPasskey,
+  hasPasskey,
   listPasskeys,
   maxPasskeysPerAccount,
   registrationOptions,
@@ -273,6 +275,10 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   await registerForms(app, config)
   // Changing a contact and downloading the data export need a recent sign-in (fresh-sign-in.ts).
   const fresh = freshSignIn(deps)
+  // Changing the factors themselves needs a fresh sign-in with one, once there is one.
+  const freshFactor = freshSignIn(deps, {
+    atFactorLevel: async (id) => (await hasSecondFactor(db, id)) || (await hasPasskey(db, id)),
+  })
 
   await registrationRoutes(app, deps)
   await passwordResetRoutes(app, deps)
@@ -297,6 +303,30 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const who = await signedIn(req, reply)
     if (!who) void reply.redirect(accountSignInUrl(config, returnTo), 303)
     return who
+  }
+
+  /**
+   * After a credential changes (a new password, a factor removed): every other device is
+   * signed out, and every token issued until now is withdrawn, refresh tokens too, so
+   * nothing signed in with the old credential lives on; this browser keeps its session.
+   * Agencies hear of it (back-channel logout), and the gateways refuse the access tokens
+   * issued so far in every session, this one's too; this session's new ones pass.
+   */
+  async function endOtherSessions(req: FastifyRequest, who: SignedIn): Promise<void> {
+    await deps.oidc.notifyBackchannelLogout(db, who.citizen.id, req.log, { exceptSessionId: who.sessionId })
+    await db.transaction().execute(async (trx) => {
+      const sessions = await listPayloadsForAccount(trx, 'Session', who.citizen.id)
+      await recordRevokedSessions(
+        trx,
+        sessions.flatMap((s) => endedSessionOf(s.payload) ?? []),
+      )
+      for (const s of sessions) if (s.id !== who.sessionId) await destroyPayload(trx, 'Session', s.id)
+      await destroyAccountArtifacts(
+        trx,
+        who.citizen.id,
+        credentialArtifacts.filter((m) => m !== 'Session'),
+      )
+    })
   }
 
   function context(req: FastifyRequest, who: SignedIn) {
@@ -664,24 +694,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         if (!isAccountError(err)) throw err
         return passwordPage(reply, { password: accountErrorText(req, err) }, accountErrorStatus(err))
       }
-      // Every other device is signed out, and every token issued under the old password is
-      // withdrawn; this browser keeps its session. Agencies hear of it (back-channel logout).
-      await deps.oidc.notifyBackchannelLogout(db, who.citizen.id, req.log, { exceptSessionId: who.sessionId })
-      await db.transaction().execute(async (trx) => {
-        const sessions = await listPayloadsForAccount(trx, 'Session', who.citizen.id)
-        // The gateways refuse the access tokens issued so far in every session, this one's
-        // too (its tokens are withdrawn below like the others'); this session's new ones pass.
-        await recordRevokedSessions(
-          trx,
-          sessions.flatMap((s) => endedSessionOf(s.payload) ?? []),
-        )
-        for (const s of sessions) if (s.id !== who.sessionId) await destroyPayload(trx, 'Session', s.id)
-        await destroyAccountArtifacts(
-          trx,
-          who.citizen.id,
-          credentialArtifacts.filter((m) => m !== 'Session'),
-        )
-      })
+      await endOtherSessions(req, who)
       return reply.redirect('/akun?pesan=sandi', 303)
     },
   )
@@ -737,7 +750,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     })
   })
 
-  app.get('/akun/keamanan/aplikasi', { preHandler: fresh }, async (req, reply) => {
+  app.get('/akun/keamanan/aplikasi', { preHandler: freshFactor }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/keamanan/aplikasi')
     if (!who) return reply
     return totpPage(req, reply, who)
@@ -745,7 +758,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
 
   app.post(
     '/akun/keamanan/aplikasi',
-    { schema: { body: codeBody }, attachValidation: true, preHandler: [app.csrfProtection, fresh] },
+    { schema: { body: codeBody }, attachValidation: true, preHandler: [app.csrfProtection, freshFactor] },
     async (req, reply) => {
       const who = await requireCitizen(req, reply, '/akun/keamanan/aplikasi')
       if (!who) return reply
@@ -767,7 +780,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     },
   )
 
-  app.get('/akun/keamanan/aplikasi/hapus', { preHandler: fresh }, async (req, reply) => {
+  app.get('/akun/keamanan/aplikasi/hapus', { preHandler: freshFactor }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/keamanan/aplikasi/hapus')
     if (!who) return reply
     if (!(await secondFactorStatus(db, who.citizen.id)).totp) return reply.redirect('/akun/keamanan', 303)
@@ -776,11 +789,13 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
 
   app.post(
     '/akun/keamanan/aplikasi/hapus',
-    { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh] },
+    { schema: { body: csrfOnlyBody }, preHandler: [app.csrfProtection, freshFactor] },
     async (req, reply) => {
       const who = await requireCitizen(req, reply, '/akun/keamanan/aplikasi/hapus')
       if (!who) return reply
       const removed = await removeTotp(db, who.citizen.id, factorContext(req))
+      // What the app signed in elsewhere (a lost phone's sessions, their refresh tokens) ends.
+      if (removed) await endOtherSessions(req, who)
       return reply.redirect(removed ? '/akun/keamanan?pesan=dihapus' : '/akun/keamanan', 303)
     },
   )
@@ -789,7 +804,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     '/akun/keamanan/pemulihan',
     {
       schema: { body: csrfOnlyBody },
-      preHandler: [app.csrfProtection, fresh],
+      preHandler: [app.csrfProtection, freshFactor],
       config: { pageOnGet: () => '/akun/keamanan' },
     },
     async (req, reply) => {
@@ -832,7 +847,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     )
   }
 
-  app.get('/akun/keamanan/passkey', { preHandler: fresh }, async (req, reply) => {
+  app.get('/akun/keamanan/passkey', { preHandler: freshFactor }, async (req, reply) => {
     const who = await requireCitizen(req, reply, '/akun/keamanan/passkey')
     if (!who) return reply
     return addPasskeyPage(reply)
@@ -842,7 +857,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     '/akun/keamanan/passkey/opsi',
     {
       schema: { body: csrfOnlyBody },
-      preHandler: [app.csrfProtection, fresh],
+      preHandler: [app.csrfProtection, freshFactor],
       config: { pageOnGet: () => '/akun/keamanan/passkey' },
     },
     async (req, reply) => {
@@ -864,7 +879,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
 
   app.post(
     '/akun/keamanan/passkey',
-    { schema: { body: passkeyAddBody }, attachValidation: true, preHandler: [app.csrfProtection, fresh] },
+    { schema: { body: passkeyAddBody }, attachValidation: true, preHandler: [app.csrfProtection, freshFactor] },
     async (req, reply) => {
       const who = await requireCitizen(req, reply, '/akun/keamanan/passkey')
       if (!who) return reply
@@ -921,7 +936,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
 
   app.get(
     '/akun/keamanan/passkey/:id',
-    { schema: { params: passkeyParams }, preHandler: fresh },
+    { schema: { params: passkeyParams }, preHandler: freshFactor },
     async (req, reply) => {
       const found = await passkeyOf(req, reply, req.url)
       if (!found) return reply
@@ -934,7 +949,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     {
       schema: { params: passkeyParams, body: passkeyNameBody },
       attachValidation: true,
-      preHandler: [app.csrfProtection, fresh],
+      preHandler: [app.csrfProtection, freshFactor],
       config: { pageOnGet: (req) => `/akun/keamanan/passkey/${(req.params as { id: string }).id}` },
     },
     async (req, reply) => {
@@ -951,7 +966,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
 
   app.get(
     '/akun/keamanan/passkey/:id/hapus',
-    { schema: { params: passkeyParams }, preHandler: fresh },
+    { schema: { params: passkeyParams }, preHandler: freshFactor },
     async (req, reply) => {
       const found = await passkeyOf(req, reply, req.url)
       if (!found) return reply
@@ -965,11 +980,13 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
 
   app.post(
     '/akun/keamanan/passkey/:id/hapus',
-    { schema: { params: passkeyParams, body: csrfOnlyBody }, preHandler: [app.csrfProtection, fresh] },
+    { schema: { params: passkeyParams, body: csrfOnlyBody }, preHandler: [app.csrfProtection, freshFactor] },
     async (req, reply) => {
       const found = await passkeyOf(req, reply, '/akun/keamanan')
       if (!found) return reply
       await removePasskey(db, found.who.citizen.id, found.passkey.id, factorContext(req))
+      // What the passkey signed in elsewhere (sessions, their refresh tokens) ends with it.
+      await endOtherSessions(req, found.who)
       return reply.redirect('/akun/keamanan?pesan=passkey-dihapus', 303)
     },
   )

@@ -43,7 +43,11 @@ export async function ensureAccountClient(db: Kysely<Database>, config: Config):
  * Where to send a browser that must sign in before an account page: an authorization
  * request of the account client. `returnTo` (a path on the idp) is carried in `state`.
  */
-export function accountSignInUrl(config: Config, returnTo: string, options: { prompt?: 'login' } = {}): string {
+export function accountSignInUrl(
+  config: Config,
+  returnTo: string,
+  options: { prompt?: 'login'; acrValues?: string } = {},
+): string {
   const verifier = randomBytes(32).toString('base64url')
   const url = new URL('/auth', config.idp.issuer)
   url.searchParams.set('client_id', accountClientId)
@@ -56,6 +60,7 @@ export function accountSignInUrl(config: Config, returnTo: string, options: { pr
   url.searchParams.set('code_challenge_method', 'S256')
   url.searchParams.set('state', safeReturnPath(returnTo))
   if (options.prompt) url.searchParams.set('prompt', options.prompt)
+  if (options.acrValues) url.searchParams.set('acr_values', options.acrValues)
   return url.toString()
 }
 

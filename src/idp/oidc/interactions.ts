@@ -210,8 +210,10 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     extra: { errorText?: string; status?: number } = {},
   ) {
     const uid = view.uid
-    // The account's passkeys are offered beside the code (after the password only).
+    // The account's passkeys are offered beside the code (after the password only); an
+    // account with passkeys and no app is here only for a passkey.
     const passkey = await hasPasskey(db, accountId)
+    const code = await hasSecondFactor(db, accountId)
     return reply.page(
       'login-code',
       {
@@ -220,6 +222,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         csrf: reply.generateCsrf(),
         clientName: client.name,
         errorText: extra.errorText ?? '',
+        code,
         passkeyAction: passkey ? `/interaction/${uid}/passkey` : '',
         passkeyOptions: `/interaction/${uid}/passkey/opsi`,
         scripts: passkey ? passkeyScripts : [],
@@ -345,7 +348,10 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
           throw err
         }
         if (result.ok) {
-          if (await hasSecondFactor(db, result.citizen.id)) {
+          // A passkey is the second step only when the service asks for two factors (the
+          // account's two-step switch is the app); then it is offered after the password.
+          const stepUp = requiredRank(view.params) >= 2
+          if ((await hasSecondFactor(db, result.citizen.id)) || (stepUp && (await hasPasskey(db, result.citizen.id)))) {
             // The code comes next, on its own page; nothing is signed in yet.
             const interaction = await deps.provider().interactionDetails(req.raw, reply.raw)
             interaction.result = {
@@ -357,7 +363,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
             await interaction.persist()
             return reply.redirect(`/interaction/${view.uid}`, 303)
           }
-          if (requiredRank(view.params) >= 2) {
+          if (stepUp) {
             // The service asks for two-step sign-in and this account has no second factor:
             // say so, rather than send the citizen back with a bare error or loop. The way
             // back tells the service that the level could not be had.

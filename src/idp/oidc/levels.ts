@@ -36,7 +36,9 @@ const ranks: Readonly<Record<string, number>> = { [acr.pwd]: 1, [acr.mfa]: 2, [a
 /** 1, 2 or 3 for a known level or alias; 0 for anything else (which meets nothing). */
 export function acrRank(value: unknown): number {
   if (typeof value !== 'string') return 0
-  return ranks[acrAliases[value] ?? value] ?? 0
+  // Own keys only: 'constructor' or '__proto__' is no level.
+  const name = Object.hasOwn(acrAliases, value) ? (acrAliases[value] as string) : value
+  return Object.hasOwn(ranks, name) ? (ranks[name] as number) : 0
 }
 
 /** The level of a rank (1 → pwd …); undefined for 0. */

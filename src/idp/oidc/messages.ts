@@ -22,6 +22,8 @@ export const idpMessages = defineMessages({
     'login.code.passkeyOr': 'Atau pakai passkey yang Anda simpan untuk akun ini:',
     'login.code.passkey': 'Pakai passkey',
     'login.code.passkeyCancelled': 'Passkey tidak jadi dipakai. Coba lagi, atau ketik kode.',
+    'login.code.passkeyOnly':
+      'Layanan ini meminta verifikasi dua langkah. Lanjutkan dengan passkey Anda. Passkey memerlukan JavaScript; jika browser ini tidak bisa memakainya, masuk dari perangkat lain atau aktifkan aplikasi autentikator di Akun Saya, bagian Keamanan.',
     'login.stepUp.title': 'Layanan ini meminta verifikasi dua langkah',
     'login.stepUp.lead':
       '{client} meminta Anda masuk dengan kata sandi dan kode dari aplikasi autentikator, atau dengan passkey. Akun Anda belum memakai verifikasi dua langkah.',
@@ -110,6 +112,8 @@ export const idpMessages = defineMessages({
     'login.code.passkeyOr': 'Or use a passkey you saved for this account:',
     'login.code.passkey': 'Use a passkey',
     'login.code.passkeyCancelled': 'The passkey was not used. Try again, or type a code.',
+    'login.code.passkeyOnly':
+      'This service asks for two-step sign-in. Continue with your passkey. Passkeys need JavaScript; if this browser cannot use one, sign in from another device or turn on an authenticator app in Akun Saya, under Security.',
     'login.stepUp.title': 'This service asks for two-step sign-in',
     'login.stepUp.lead':
       '{client} asks you to sign in with your password and a code from an authenticator app, or with a passkey. Your account does not use two-step sign-in yet.',

@@ -47,6 +47,8 @@ export interface BrowserSession {
   accountId: string
   /** When the citizen last entered their credentials, in seconds since the epoch. */
   authTime: number | undefined
+  /** The level of that sign-in (levels.ts), as the session holds it. */
+  acr: string | undefined
 }
 
 export interface IssuedToken {
@@ -81,6 +83,7 @@ export function oidcPort(current: () => Provider): OidcPort {
         id: session.jti,
         accountId: session.accountId,
         authTime: typeof authTime === 'number' ? authTime : undefined,
+        acr: typeof session.acr === 'string' ? session.acr : undefined,
       }
     },
 
