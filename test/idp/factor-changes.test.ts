@@ -9,7 +9,7 @@ import { markEmailVerified } from '../../src/accounts/citizens.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, csrfFrom, formAction, registerClient, signInAt, startIdp } from '../helpers/idp.ts'
-import { enrolTotp } from '../helpers/totp.ts'
+import { codeAt, enrolTotp } from '../helpers/totp.ts'
 
 const redirectUri = 'http://127.0.0.1:9/cb'
 const insecure = { execute: [oidc.allowInsecureRequests] }
@@ -155,6 +155,44 @@ t.test(
       const plain = await ask()
       t.equal(plain.res.status, 303)
       t.notMatch(plain.res.headers.get('location') ?? '', /\/interaction\//, 'asked for nothing: the password alone')
+    })
+  },
+)
+
+t.test(
+  'a service that asks for a phishing-resistant sign-in is told, after a right code, that a code is not enough, and gets unmet_authentication_requirements',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const citizen = await addCitizen(db.db)
+      const secret = await enrolTotp(db, citizen.id)
+      const client = await registerClient(db, { redirectUris: [redirectUri] })
+      const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+      const browser = new Browser()
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+        acr_values: 'urn:satupintu:acr:phr',
+      })
+      const first = await browser.follow(url.href, issuer)
+      const login = await first.res.text()
+      const pw = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+        form: { _csrf: csrfFrom(login), username: budi.nik, password: budi.password },
+      })
+      const step = await browser.follow(new URL(pw.headers.get('location') ?? '', issuer).toString(), issuer)
+      const html = await step.res.text()
+      const coded = await browser.request(new URL(formAction(html, '/kode'), issuer).toString(), {
+        form: { _csrf: csrfFrom(html), code: codeAt(secret, Date.now()) },
+      })
+      t.equal(coded.status, 403)
+      const page = await coded.text()
+      t.match(page, /passkey di perangkat ini/)
+      t.equal(await count(db, 'Session', citizen.id), 0, 'no session at the lower level')
+      const back = /<a href="([^"]+)">Kembali ke /.exec(page)?.[1]?.replaceAll('&amp;', '&') ?? '/'
+      const answer = await browser.follow(new URL(back, issuer).toString(), issuer)
+      t.equal(new URL(answer.url).searchParams.get('error'), 'unmet_authentication_requirements')
     })
   },
 )

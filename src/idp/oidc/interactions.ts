@@ -240,6 +240,44 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     return { login: { accountId, acr: level.acr, amr: [...level.amr], remember: true } }
   }
 
+  /**
+   * The service asked for a level this account cannot reach with what it has (no second
+   * factor; or only factors short of phishing-resistant): say so and how to get there,
+   * rather than send the citizen back with a bare error or loop. The way back tells the
+   * service that the level could not be had (unmet_authentication_requirements).
+   */
+  async function levelOutOfReach(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    client: { name: string },
+    wanted: 'mfa' | 'phr',
+  ): Promise<FastifyReply> {
+    const back = await deps.provider().interactionResult(
+      req.raw,
+      reply.raw,
+      {
+        error: 'unmet_authentication_requirements',
+        error_description:
+          wanted === 'mfa'
+            ? 'the account has no second factor for the level asked for'
+            : 'the account has no device-bound passkey for the level asked for',
+      },
+      { mergeWithLastSubmission: false },
+    )
+    const key = wanted === 'mfa' ? 'login.stepUp' : 'login.stepUpPhr'
+    return reply.page(
+      'message',
+      {
+        title: req.server.idpText(req, `${key}.title`),
+        lead: req.server.idpText(req, `${key}.lead`, { client: client.name }),
+        text: req.server.idpText(req, `${key}.text`),
+        primary: { href: '/akun/keamanan', text: req.server.idpText(req, `${key}.enable`) },
+        secondary: { href: back, text: req.server.idpText(req, 'login.stepUp.back', { client: client.name }) },
+      },
+      { status: 403 },
+    )
+  }
+
   async function officerSignIn(
     username: string,
     password: string,
@@ -363,31 +401,8 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
             await interaction.persist()
             return reply.redirect(`/interaction/${view.uid}`, 303)
           }
-          if (stepUp) {
-            // The service asks for two-step sign-in and this account has no second factor:
-            // say so, rather than send the citizen back with a bare error or loop. The way
-            // back tells the service that the level could not be had.
-            const back = await deps.provider().interactionResult(
-              req.raw,
-              reply.raw,
-              {
-                error: 'unmet_authentication_requirements',
-                error_description: 'the account has no second factor for the level asked for',
-              },
-              { mergeWithLastSubmission: false },
-            )
-            return reply.page(
-              'message',
-              {
-                title: req.server.idpText(req, 'login.stepUp.title'),
-                lead: req.server.idpText(req, 'login.stepUp.lead', { client: client.name }),
-                text: req.server.idpText(req, 'login.stepUp.text'),
-                primary: { href: '/akun/keamanan', text: req.server.idpText(req, 'login.stepUp.enable') },
-                secondary: { href: back, text: req.server.idpText(req, 'login.stepUp.back', { client: client.name }) },
-              },
-              { status: 403 },
-            )
-          }
+          // The service asks for two-step sign-in and this account has no second factor.
+          if (stepUp) return levelOutOfReach(req, reply, client, 'mfa')
           await afterCitizenSignIn(req, reply, db, config, result.citizen.id)
           return finish(req, reply, loginResult(result.citizen.id, ['password']), false)
         }
@@ -442,6 +457,9 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
           status: 401,
         })
       }
+      // A code gives two factors, never phishing-resistant: a service that asks for that
+      // is told so here, not with a bare error after the sign-in.
+      if (requiredRank(view.params) >= 3) return levelOutOfReach(req, reply, client, 'phr')
       await afterCitizenSignIn(req, reply, db, config, pending.accountId)
       if (check.method === 'totp')
         return finish(req, reply, loginResult(pending.accountId, ['password', 'totp']), false)

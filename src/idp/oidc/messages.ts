@@ -24,6 +24,12 @@ export const idpMessages = defineMessages({
     'login.code.passkeyCancelled': 'Passkey tidak jadi dipakai. Coba lagi, atau ketik kode.',
     'login.code.passkeyOnly':
       'Layanan ini meminta verifikasi dua langkah. Lanjutkan dengan passkey Anda. Passkey memerlukan JavaScript; jika browser ini tidak bisa memakainya, masuk dari perangkat lain atau aktifkan aplikasi autentikator di Akun Saya, bagian Keamanan.',
+    'login.stepUpPhr.title': 'Layanan ini meminta passkey di perangkat ini',
+    'login.stepUpPhr.lead':
+      '{client} meminta Anda masuk dengan passkey yang tersimpan hanya di perangkat ini (tidak disinkronkan). Kode dari aplikasi autentikator tidak cukup untuk layanan ini.',
+    'login.stepUpPhr.text':
+      'Tambahkan passkey di perangkat ini lewat Akun Saya, bagian Keamanan (pilih kunci keamanan atau penyimpanan perangkat, bukan pengelola kata sandi yang menyinkronkan). Setelah itu, buka kembali layanan ini dan masuk dengan passkey itu.',
+    'login.stepUpPhr.enable': 'Tambah passkey',
     'login.stepUp.title': 'Layanan ini meminta verifikasi dua langkah',
     'login.stepUp.lead':
       '{client} meminta Anda masuk dengan kata sandi dan kode dari aplikasi autentikator, atau dengan passkey. Akun Anda belum memakai verifikasi dua langkah.',
@@ -114,6 +120,12 @@ export const idpMessages = defineMessages({
     'login.code.passkeyCancelled': 'The passkey was not used. Try again, or type a code.',
     'login.code.passkeyOnly':
       'This service asks for two-step sign-in. Continue with your passkey. Passkeys need JavaScript; if this browser cannot use one, sign in from another device or turn on an authenticator app in Akun Saya, under Security.',
+    'login.stepUpPhr.title': 'This service asks for a passkey on this device',
+    'login.stepUpPhr.lead':
+      '{client} asks you to sign in with a passkey kept on this device only (not synced). A code from an authenticator app is not enough for this service.',
+    'login.stepUpPhr.text':
+      'Add a passkey on this device in Akun Saya, under Security (choose a security key or the device itself, not a password manager that syncs). Then open this service again and sign in with that passkey.',
+    'login.stepUpPhr.enable': 'Add a passkey',
     'login.stepUp.title': 'This service asks for two-step sign-in',
     'login.stepUp.lead':
       '{client} asks you to sign in with your password and a code from an authenticator app, or with a passkey. Your account does not use two-step sign-in yet.',
