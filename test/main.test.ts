@@ -62,3 +62,33 @@ t.test(
     t.same(await exited(again.child, 5_000), { code: 0, signal: null })
   },
 )
+
+t.test(
+  'a SIGTERM while the quick start is still starting waits for the start, then stops cleanly and exits 0',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-early-stop-'))
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const ports = { IDP_PORT: await freePort(), GATEWAY_PORT: await freePort(), DEMO_AGENCY_PORT: await freePort() }
+    const run = spawnCli(['start', '--demo'], {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      SATUPINTU_DATA_DIR: dir,
+      PGLITE_DATA_DIR: path.join(dir, 'pglite'),
+      ISSUER: `http://localhost:${ports.IDP_PORT}`,
+      GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
+      IDP_PORT: String(ports.IDP_PORT),
+      GATEWAY_PORT: String(ports.GATEWAY_PORT),
+      DEMO_AGENCY_PORT: String(ports.DEMO_AGENCY_PORT),
+    })
+    t.teardown(() => {
+      run.child.kill('SIGKILL')
+    })
+    // The first log line: the services are starting (the database, migrations), none listens yet.
+    const end = Date.now() + 20_000
+    while (!/"level":/.test(run.output()) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+    t.notMatch(run.output(), /Satu Pintu is running/, 'asked to stop before the start finished')
+    run.child.kill('SIGTERM')
+    t.same(await exited(run.child, 30_000), { code: 0, signal: null }, 'a clean stop, not a kill')
+    t.notOk(fs.existsSync(path.join(dir, 'pglite.lock')), 'no stale lock')
+  },
+)

@@ -69,6 +69,10 @@ async function runServers(
   cfg: Config,
   portOverride?: number,
 ): Promise<number> {
+  // Listen for SIGTERM/SIGINT before starting: a stop asked for while the services start
+  // (systemd, a container stop, Ctrl-C) waits for the start to finish and then stops them
+  // cleanly, instead of the default action killing the process half-started.
+  const stopAsked = ctx.stopSignal ?? waitForSignal()
   const running = await startServices(cfg, services, portOverride === undefined ? {} : { portOverride })
   // A long-running server: a crash is logged and ends the process (src/crash-guard.ts).
   // Tests that run the CLI in-process pass their own stopSignal and keep tap's handlers.
@@ -84,7 +88,7 @@ async function runServers(
     ),
   )
   ctx.onListening?.(urls)
-  const signal = await (ctx.stopSignal ?? waitForSignal())
+  const signal = await stopAsked
   running.logger.info({ signal }, 'stopping')
   await running.stop()
   running.logger.info('stopped')
