@@ -37,6 +37,7 @@ import {
 } from '@simplewebauthn/server'
 import { isoBase64URL } from '@simplewebauthn/server/helpers'
 import { recordAudit } from '../audit/audit.ts'
+import { recordFactorChange } from './factor-changes.ts'
 import type { Database } from '../db/database.ts'
 import type { PasskeyDeviceType, WebauthnChallengePurpose } from '../db/tables/passkeys.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
@@ -294,19 +295,7 @@ export async function finishRegistration(
       .returning(['id', 'name', 'device_type', 'backed_up', 'created_at', 'last_used_at'])
       .executeTakeFirst()
     if (inserted === undefined) return { ok: false, reason: 'duplicate' }
-    await recordAudit(trx, {
-      event: 'account.second_factor_added',
-      actor: `citizen:${citizenId}`,
-      subjectId: citizenId,
-      ip: context.ip,
-      requestId: context.requestId,
-      data: { factor: 'passkey', synced: deviceType === 'multiDevice' },
-    })
-    await queueNotice(
-      trx,
-      { citizenId, kind: 'second_factor_added', data: { at: now, factor: 'passkey' } },
-      context.noticeOptions ?? {},
-    )
+    await recordFactorChange(trx, citizenId, 'added', 'passkey', context, now, { synced: deviceType === 'multiDevice' })
     return {
       ok: true,
       passkey: {
@@ -530,19 +519,7 @@ export async function removePasskey(
       .returning('device_type')
       .executeTakeFirst()
     if (removed === undefined) return false
-    await recordAudit(trx, {
-      event: 'account.second_factor_removed',
-      actor: `citizen:${citizenId}`,
-      subjectId: citizenId,
-      ip: context.ip,
-      requestId: context.requestId,
-      data: { factor: 'passkey' },
-    })
-    await queueNotice(
-      trx,
-      { citizenId, kind: 'second_factor_removed', data: { at: now, factor: 'passkey' } },
-      context.noticeOptions ?? {},
-    )
+    await recordFactorChange(trx, citizenId, 'removed', 'passkey', context, now)
     return true
   })
 }

@@ -28,6 +28,7 @@ import { createHmac, randomInt, timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { Secret, TOTP } from 'otpauth'
 import { recordAudit } from '../audit/audit.ts'
+import { recordFactorChange } from './factor-changes.ts'
 import type { Database } from '../db/database.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
 import {
@@ -301,19 +302,7 @@ export async function confirmTotpEnrolment(
       .executeTakeFirst()
     if (updated === undefined) return false
     await replaceRecoveryCodes(trx, keys, citizenId, recoveryCodes)
-    await recordAudit(trx, {
-      event: 'account.second_factor_added',
-      actor: `citizen:${citizenId}`,
-      subjectId: citizenId,
-      ip: context.ip,
-      requestId: context.requestId,
-      data: { factor: 'totp' },
-    })
-    await queueNotice(
-      trx,
-      { citizenId, kind: 'second_factor_added', data: { at: now, factor: 'totp' } },
-      context.noticeOptions ?? {},
-    )
+    await recordFactorChange(trx, citizenId, 'added', 'totp', context, now)
     return true
   })
   if (!confirmed) return { ok: false, reason: 'wrong' }
@@ -417,19 +406,7 @@ export async function removeTotp(
     await trx.deleteFrom('recovery_codes').where('citizen_id', '=', citizenId).execute()
     // An enrolment never confirmed was never a factor: nothing to tell.
     if (removed === undefined || removed.confirmed_at === null) return false
-    await recordAudit(trx, {
-      event: 'account.second_factor_removed',
-      actor: `citizen:${citizenId}`,
-      subjectId: citizenId,
-      ip: context.ip,
-      requestId: context.requestId,
-      data: { factor: 'totp' },
-    })
-    await queueNotice(
-      trx,
-      { citizenId, kind: 'second_factor_removed', data: { at: now, factor: 'totp' } },
-      context.noticeOptions ?? {},
-    )
+    await recordFactorChange(trx, citizenId, 'removed', 'totp', context, now)
     return true
   })
 }
