@@ -149,6 +149,13 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     return { name: String(meta?.client_name ?? clientId), agency: String(meta?.['urn:satupintu:agency'] ?? '') }
   }
 
+  /** The interaction of a sign-in step's POST, which must still be at the login prompt. */
+  async function loginStep(req: FastifyRequest, reply: FastifyReply) {
+    const view = await details(req, reply)
+    if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
+    return { view, client: await clientInfo(view.params.client_id) }
+  }
+
   async function finish(req: FastifyRequest, reply: FastifyReply, result: Record<string, unknown>, merge: boolean) {
     const url = await deps.provider().interactionResult(req.raw, reply.raw, result, { mergeWithLastSubmission: merge })
     return reply.redirect(url, 303)
@@ -342,9 +349,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       config: interactionPage,
     },
     async (req, reply) => {
-      const view = await details(req, reply)
-      if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
-      const client = await clientInfo(view.params.client_id)
+      const { view, client } = await loginStep(req, reply)
       const body = req.body as { username?: string; password?: string }
       // Ordinary spaces only: String#trim() would silently drop invisible characters.
       const username = (body.username ?? '').replace(/^[ \t]+|[ \t]+$/g, '')
@@ -423,9 +428,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       config: interactionPage,
     },
     async (req, reply) => {
-      const view = await details(req, reply)
-      if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
-      const client = await clientInfo(view.params.client_id)
+      const { view, client } = await loginStep(req, reply)
       const pending = pendingOf(view)
       if (!pending)
         return loginPage(req, reply, view, client, {
@@ -521,9 +524,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       config: interactionPage,
     },
     async (req, reply) => {
-      const view = await details(req, reply)
-      if (view.prompt.name !== 'login') throw new AppError('bad_request', 'This sign-in step is already done.')
-      const client = await clientInfo(view.params.client_id)
+      const { view, client } = await loginStep(req, reply)
       const pending = pendingOf(view)
       const response = (req.body as { response?: string }).response ?? ''
       const context = { ip: req.ip, requestId: req.id }
