@@ -2,25 +2,14 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { exited, freePort, spawnCli, waitForOk } from './helpers/process.ts'
+import { exited, freePort, quickStartEnv, spawnCli, waitForOk } from './helpers/process.ts'
 
 t.test(
   'quick start: three servers ready, a second start refused, SIGTERM exits 0, a restart keeps the data',
   async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-start-'))
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-    const ports = { IDP_PORT: await freePort(), GATEWAY_PORT: await freePort(), DEMO_AGENCY_PORT: await freePort() }
-    const env = {
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'info',
-      SATUPINTU_DATA_DIR: dir,
-      PGLITE_DATA_DIR: path.join(dir, 'pglite'),
-      ISSUER: `http://localhost:${ports.IDP_PORT}`,
-      GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
-      IDP_PORT: String(ports.IDP_PORT),
-      GATEWAY_PORT: String(ports.GATEWAY_PORT),
-      DEMO_AGENCY_PORT: String(ports.DEMO_AGENCY_PORT),
-    }
+    const { env, ports } = await quickStartEnv(dir)
 
     const started = Date.now()
     const first = spawnCli(['start', '--demo'], env)
@@ -68,18 +57,8 @@ t.test(
   async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-early-stop-'))
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-    const ports = { IDP_PORT: await freePort(), GATEWAY_PORT: await freePort(), DEMO_AGENCY_PORT: await freePort() }
-    const run = spawnCli(['start', '--demo'], {
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'info',
-      SATUPINTU_DATA_DIR: dir,
-      PGLITE_DATA_DIR: path.join(dir, 'pglite'),
-      ISSUER: `http://localhost:${ports.IDP_PORT}`,
-      GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
-      IDP_PORT: String(ports.IDP_PORT),
-      GATEWAY_PORT: String(ports.GATEWAY_PORT),
-      DEMO_AGENCY_PORT: String(ports.DEMO_AGENCY_PORT),
-    })
+    const { env } = await quickStartEnv(dir)
+    const run = spawnCli(['start', '--demo'], env)
     t.teardown(() => {
       run.child.kill('SIGKILL')
     })

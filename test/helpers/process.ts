@@ -123,3 +123,26 @@ export async function listenOnAnyPort(server: import('node:net').Server): Promis
   const addr = server.address()
   return typeof addr === 'object' && addr !== null ? addr.port : 0
 }
+
+/** The environment of a quick start (`start --demo`) in `dir` on three free ports, as a new user runs it. */
+export async function quickStartEnv(
+  dir: string,
+  logLevel = 'info',
+): Promise<{
+  env: Record<string, string>
+  ports: { IDP_PORT: number; GATEWAY_PORT: number; DEMO_AGENCY_PORT: number }
+}> {
+  const ports = { IDP_PORT: await freePort(), GATEWAY_PORT: await freePort(), DEMO_AGENCY_PORT: await freePort() }
+  const env = {
+    NODE_ENV: 'development',
+    LOG_LEVEL: logLevel,
+    SATUPINTU_DATA_DIR: dir,
+    PGLITE_DATA_DIR: path.join(dir, 'pglite'),
+    ISSUER: `http://localhost:${ports.IDP_PORT}`,
+    GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
+    IDP_PORT: String(ports.IDP_PORT),
+    GATEWAY_PORT: String(ports.GATEWAY_PORT),
+    DEMO_AGENCY_PORT: String(ports.DEMO_AGENCY_PORT),
+  }
+  return { env, ports }
+}

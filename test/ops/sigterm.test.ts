@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { Agent, request } from 'undici'
-import { exited, freePort, spawnCli, waitForOk } from '../helpers/process.ts'
+import { exited, spawnCli, waitForOk, quickStartEnv } from '../helpers/process.ts'
 
 interface Outcome {
   readonly sentAt: number
@@ -24,18 +24,8 @@ t.test(
   async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-sigterm-'))
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-    const ports = { IDP_PORT: await freePort(), GATEWAY_PORT: await freePort(), DEMO_AGENCY_PORT: await freePort() }
-    const run = spawnCli(['start', '--demo'], {
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'warn',
-      SATUPINTU_DATA_DIR: dir,
-      PGLITE_DATA_DIR: path.join(dir, 'pglite'),
-      ISSUER: `http://localhost:${ports.IDP_PORT}`,
-      GATEWAY_URL: `http://localhost:${ports.GATEWAY_PORT}`,
-      IDP_PORT: String(ports.IDP_PORT),
-      GATEWAY_PORT: String(ports.GATEWAY_PORT),
-      DEMO_AGENCY_PORT: String(ports.DEMO_AGENCY_PORT),
-    })
+    const { env, ports } = await quickStartEnv(dir, 'warn')
+    const run = spawnCli(['start', '--demo'], env)
     t.teardown(() => {
       run.child.kill('SIGKILL')
     })
