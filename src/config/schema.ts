@@ -46,6 +46,36 @@ export const configSchema = z
           ),
       })
       .describe('The regional government this deployment serves.'),
+    signInLevels: z
+      .strictObject({
+        phrSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(3600)
+          .describe(
+            'A phishing-resistant sign-in (urn:satupintu:acr:phr) counts as such this long after it; then the session is urn:satupintu:acr:mfa. Both services use it.',
+          ),
+        mfaSeconds: z
+          .number()
+          .int()
+          .min(300)
+          .max(43200)
+          .describe(
+            'A two-factor sign-in (urn:satupintu:acr:mfa or above) counts as two factors at most this long after it (NIST SP 800-63B-4, AAL2: 12 hours); then the session is urn:satupintu:acr:pwd.',
+          ),
+        mfaIdleSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(3600)
+          .describe(
+            "A two-factor session left unused this long falls to urn:satupintu:acr:pwd (SP 800-63B-4, AAL2: 30 minutes). Counted at the idp from the session's last use.",
+          ),
+      })
+      .describe(
+        'How long an elevated sign-in level lasts before the session falls back to a lower one (docs/reference.md, "Levels of sign-in").',
+      ),
     log: z
       .strictObject({
         level: z
@@ -766,6 +796,13 @@ export const configSchema = z
         code: 'custom',
         path: ['idp', 'ttl', 'refreshTokenAbsoluteSeconds'],
         message: 'must not be shorter than idp.ttl.refreshTokenIdleSeconds',
+      })
+    }
+    if (c.signInLevels.mfaSeconds < c.signInLevels.phrSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['signInLevels', 'mfaSeconds'],
+        message: 'must not be shorter than signInLevels.phrSeconds',
       })
     }
     if (c.idp.ttl.sessionAbsoluteSeconds < c.idp.ttl.sessionIdleSeconds) {

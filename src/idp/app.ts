@@ -431,7 +431,10 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   const secondFactors = { sealer: kek, recoveryKey: kek.derive('recovery codes') }
   await app.register(interactionRoutes, { config, db, provider: () => current.provider, secondFactors })
   // The other areas reach the provider through this port only (src/idp/oidc/port.ts).
-  const oidc = oidcPort(() => current.provider)
+  const oidc = oidcPort(() => current.provider, {
+    lifetimes: config.signInLevels,
+    sessionIdleSeconds: config.idp.ttl.sessionIdleSeconds,
+  })
   await app.register(accountRoutes, {
     config,
     db,

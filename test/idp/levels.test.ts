@@ -1,7 +1,15 @@
 // The levels of sign-in (src/idp/oidc/levels.ts) and the gateway's copy of them as a contract.
 import t from 'tap'
 import { acrLevel, knownAcrValues } from '../../src/gateway/auth/identity.ts'
-import { acr, acrAliases, acrRank, acrValuesSupported, requiredRank } from '../../src/idp/oidc/levels.ts'
+import {
+  acr,
+  acrAliases,
+  acrRank,
+  acrValuesSupported,
+  effectiveRank,
+  requiredRank,
+  sessionLastUsedAt,
+} from '../../src/idp/oidc/levels.ts'
 
 t.test('three levels in order, and the first release’s names as their aliases', async (t) => {
   t.equal(acrRank(acr.pwd), 1)
@@ -35,4 +43,37 @@ t.test('names an object inherits are no level, on either side', async (t) => {
     t.equal(acrRank(name), 0, `idp: ${name}`)
     t.equal(acrLevel(name), 0, `gateway: ${name}`)
   }
+})
+
+t.test('an elevated level lasts a bounded time, then falls back (SP 800-63B-4 limits)', async (t) => {
+  const limits = { phrSeconds: 900, mfaSeconds: 43_200, mfaIdleSeconds: 1_800 }
+  const at = 1_800_000_000
+  const rank = (a: string, age: number, idle?: number) =>
+    effectiveRank(
+      { acr: a, authTime: at, lastUsedAt: idle === undefined ? undefined : at + age - idle },
+      limits,
+      at + age,
+    )
+  t.equal(rank(acr.phr, 0), 3, 'phr just after the sign-in')
+  t.equal(rank(acr.phr, 899), 3, 'phr until its 15 minutes')
+  t.equal(rank(acr.phr, 900), 2, 'then two factors')
+  t.equal(rank(acr.mfa, 900), 2, 'mfa is not touched by the phr limit')
+  t.equal(rank(acr.mfa, 43_199, 0), 2, 'mfa while used, up to 12 hours')
+  t.equal(rank(acr.mfa, 43_200, 0), 1, 'then the password level')
+  t.equal(rank(acr.phr, 43_200, 0), 1, 'phr falls all the way too')
+  t.equal(rank(acr.mfa, 3_600, 1_799), 2, 'idle just under 30 minutes')
+  t.equal(rank(acr.mfa, 3_600, 1_800), 1, 'idle 30 minutes: password level')
+  t.equal(rank(acr.phr, 2_000, 1_800), 1, 'the idle limit brings phr down to the password level too')
+  t.equal(rank(acr.pwd, 10 * 86_400, 10 * 86_400), 1, 'the password level never falls lower')
+  t.equal(rank('urn:satupintu:loa:2', 43_200), 1, 'old names fall the same way')
+  t.equal(effectiveRank({ acr: acr.phr, authTime: undefined }, limits, at), 1, 'no sign-in time: no elevation')
+  t.equal(effectiveRank({ acr: 'nonsense', authTime: at }, limits, at), 0, 'an unknown level stays none')
+  // A last use recorded before the sign-in (an old session re-entered) counts from the sign-in.
+  t.equal(effectiveRank({ acr: acr.mfa, authTime: at, lastUsedAt: at - 5_000 }, limits, at + 60), 2)
+})
+
+t.test('a session last used: its expiry less the idle lifetime', async (t) => {
+  t.equal(sessionLastUsedAt(1_000_000, 3_600), 996_400)
+  t.equal(sessionLastUsedAt(undefined, 3_600), undefined)
+  t.equal(sessionLastUsedAt('1000', 3_600), undefined)
 })

@@ -61,3 +61,54 @@ export function requiredRank(params: { acr_values?: unknown }): number {
     .filter((r) => r > 0)
   return known.length === 0 ? 0 : Math.min(...known)
 }
+
+/** How long an elevated level lasts (config `signInLevels`). */
+export interface LevelLifetimes {
+  /** phr counts this long after the sign-in, then it is mfa. */
+  readonly phrSeconds: number
+  /** mfa (or phr) counts at most this long after the sign-in, then it is pwd. */
+  readonly mfaSeconds: number
+  /** ... and only while the session is used at least this often. */
+  readonly mfaIdleSeconds: number
+}
+
+export interface SessionLevelFacts {
+  /** The level the sign-in got (sign-in-level.ts). */
+  readonly acr: unknown
+  /** When the citizen signed in (epoch seconds; `auth_time`). */
+  readonly authTime: number | undefined
+  /** When the session was last used (epoch seconds); undefined when not known (a token). */
+  readonly lastUsedAt?: number | undefined
+}
+
+/**
+ * The rank a sign-in still vouches for at `now` (NIST SP 800-63B-4 §2.2.3 and §2.3.3: a
+ * level's reauthentication limits). A device-bound passkey is phishing-resistant for
+ * `phrSeconds` after the sign-in; after that, and for any two-factor sign-in, the session
+ * stands for two factors until `mfaSeconds` after the sign-in or `mfaIdleSeconds` without
+ * use, whichever comes first; then it is the password level. Past a limit the citizen
+ * steps up again (the acr_unmet check, provider.ts). A level falls, never rises: the
+ * answer never exceeds the sign-in's own rank. A sign-in with no known time keeps no
+ * elevation at all.
+ */
+export function effectiveRank(facts: SessionLevelFacts, limits: LevelLifetimes, now: number): number {
+  const signedIn = acrRank(facts.acr)
+  if (signedIn <= 1) return signedIn
+  const { authTime, lastUsedAt } = facts
+  if (typeof authTime !== 'number' || !Number.isFinite(authTime)) return 1
+  const age = now - authTime
+  const idle = typeof lastUsedAt === 'number' && Number.isFinite(lastUsedAt) ? now - Math.max(lastUsedAt, authTime) : 0
+  if (age >= limits.mfaSeconds || idle >= limits.mfaIdleSeconds) return 1
+  if (signedIn >= 3 && age >= limits.phrSeconds) return 2
+  return signedIn
+}
+
+/**
+ * When a provider session was last used, from its expiry: oidc-provider re-saves a session
+ * on every use with the idle lifetime, capped by the absolute one (provider.ts, ttl.Session),
+ * so `exp - idle` is the last use, or earlier when the cap decided (which only makes the
+ * idle limit stricter). Undefined for a session never saved.
+ */
+export function sessionLastUsedAt(exp: unknown, sessionIdleSeconds: number): number | undefined {
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp - sessionIdleSeconds : undefined
+}

@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
 import type { Database } from '../../db/database.ts'
 import { notifyBackchannelLogout } from './backchannel.ts'
+import { acrOfRank, effectiveRank, type LevelLifetimes, sessionLastUsedAt } from './levels.ts'
 
 /**
  * What the other areas of the idp (the account pages, the document pages and API) may ask
@@ -47,7 +48,10 @@ export interface BrowserSession {
   accountId: string
   /** When the citizen last entered their credentials, in seconds since the epoch. */
   authTime: number | undefined
-  /** The level of that sign-in (levels.ts), as the session holds it. */
+  /**
+   * The level the session stands for now (levels.ts, effectiveRank): the sign-in's level,
+   * fallen back once its time or the session's idle limit has passed.
+   */
   acr: string | undefined
 }
 
@@ -71,7 +75,10 @@ export interface ClientView {
 }
 
 /** The port over the provider in use now (it is swapped whole when the keys change). */
-export function oidcPort(current: () => Provider): OidcPort {
+export function oidcPort(
+  current: () => Provider,
+  levels: { readonly lifetimes: LevelLifetimes; readonly sessionIdleSeconds: number },
+): OidcPort {
   return {
     async browserSession(req, reply) {
       const provider = current()
@@ -83,7 +90,17 @@ export function oidcPort(current: () => Provider): OidcPort {
         id: session.jti,
         accountId: session.accountId,
         authTime: typeof authTime === 'number' ? authTime : undefined,
-        acr: typeof session.acr === 'string' ? session.acr : undefined,
+        acr: acrOfRank(
+          effectiveRank(
+            {
+              acr: session.acr,
+              authTime: typeof authTime === 'number' ? authTime : undefined,
+              lastUsedAt: sessionLastUsedAt(session.exp, levels.sessionIdleSeconds),
+            },
+            levels.lifetimes,
+            Math.floor(Date.now() / 1000),
+          ),
+        ),
       }
     },
 

@@ -13,7 +13,7 @@ import { recordAudit } from '../../audit/audit.ts'
 import type { ProviderPages } from './provider-pages.ts'
 import { sectorOf, type Subjects } from './subjects.ts'
 import { providerRequest } from './request-context.ts'
-import { acrRank, acrValuesSupported, requiredRank } from './levels.ts'
+import { acrOfRank, acrRank, acrValuesSupported, effectiveRank, requiredRank, sessionLastUsedAt } from './levels.ts'
 import { sessionHash, sessionHashClaim } from './session-revocation.ts'
 
 /** Routes of the provider; the app sends exactly these paths to it (src/idp/app.ts). */
@@ -174,9 +174,31 @@ export function buildProvider(deps: ProviderDeps): Provider {
       'unmet_authentication_requirements',
       (ctx) => {
         const { oidc } = ctx
-        if (!oidc.session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT
+        const session = oidc.session
+        if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT
+        // An elevated level lasts a bounded time (levels.ts, effectiveRank). Every
+        // authorization with a session passes here, so this is where a session past its
+        // limit falls back: the code, ID token and access tokens issued from now on carry
+        // the lower level, and a client asking for the higher one sends the citizen to sign
+        // in again. The session is saved with the lower level (oidc-provider saves a
+        // touched session at the end of the request).
+        const now = Math.floor(Date.now() / 1000)
+        const held = acrRank(session.acr)
+        const standing = effectiveRank(
+          {
+            acr: session.acr,
+            authTime: session.authTime(),
+            lastUsedAt: sessionLastUsedAt(session.exp, ttl.sessionIdleSeconds),
+          },
+          config.signInLevels,
+          now,
+        )
+        if (standing < held) {
+          const lower = acrOfRank(standing)
+          if (lower !== undefined) session.acr = lower
+        }
         const bar = requiredRank({ acr_values: oidc.params?.acr_values })
-        if (bar === 0 || acrRank(oidc.session.acr) >= bar) return interactionPolicy.Check.NO_NEED_TO_PROMPT
+        if (bar === 0 || standing >= bar) return interactionPolicy.Check.NO_NEED_TO_PROMPT
         // The citizen has just signed in for this request and still falls short (no
         // factor strong enough): another round would only loop.
         if (oidc.result?.login !== undefined) {
@@ -384,8 +406,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const sessionUid = (token as { sessionUid?: unknown }).sessionUid
       const clientId = token.clientId
       const bound = typeof sessionUid === 'string' && sessionUid !== '' && typeof clientId === 'string'
+      // A refresh long after the sign-in gets the level the sign-in still stands for
+      // (levels.ts): an access token never says more than its session could now.
+      const standing = acrOfRank(
+        effectiveRank({ acr: src.acr, authTime: src.authTime }, config.signInLevels, Math.floor(Date.now() / 1000)),
+      )
       return {
-        acr: src.acr,
+        acr: standing ?? src.acr,
         amr: src.amr,
         auth_time: src.authTime,
         ...(bound ? { [sessionHashClaim]: sessionHash(sessionUid, clientId) } : {}),
