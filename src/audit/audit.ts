@@ -56,6 +56,9 @@ export const auditEventNames = [
   'client.registered',
   'client.removed',
   'client.secret_rotated',
+  'kiosk.registered',
+  'kiosk.disabled',
+  'kiosk.key_rotated',
 ] as const
 
 export type AuditEventName = (typeof auditEventNames)[number]

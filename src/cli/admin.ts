@@ -19,6 +19,7 @@ import {
 } from '../idp/oidc/clients.ts'
 import { applyClientsFile, ClientsFileError } from '../idp/oidc/clients-file.ts'
 import { verifySectorIdentifier } from '../idp/oidc/sector-identifier.ts'
+import { findKioskByClientId } from '../idp/oidc/kiosks.ts'
 import { ensureGatewayClient, gatewaySitesFrom } from '../idp/oidc/gateway-client.ts'
 import { loadAgencies, tableDefaults } from '../gateway/agencies.ts'
 import { createKeyEncryption, resolveKeyEncryptionSecret } from '../keys/encryption.ts'
@@ -270,6 +271,12 @@ export function registerClientCommands(program: Command, ctx: AdminContext): voi
     .description('Remove a relying party with its tokens and grants.')
     .action(async (clientId: string) => {
       await withDatabase(ctx, async ({ db }) => {
+        // A kiosk's client goes with its kiosk, which the audit trail keeps naming.
+        const kiosk = await findKioskByClientId(db, clientId)
+        if (kiosk)
+          throw new AdminError(
+            `client ${clientId} is kiosk ${kiosk.id}'s: use \`satupintu kiosks disable ${kiosk.id}\``,
+          )
         if (!(await removeClient(db, clientId))) throw new AdminError(`no client ${clientId}`)
         await recordAudit(db, { event: 'client.removed', actor: 'cli', clientId })
         ctx.io.out(`removed ${clientId}`)

@@ -13,6 +13,7 @@ import { registerAgencyCommands } from './agencies.ts'
 import { registerDocumentCommands } from './documents.ts'
 import { registerAuditCommands } from './audit.ts'
 import { registerDevCommands } from './dev.ts'
+import { registerKioskCommands } from './kiosks.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
@@ -210,6 +211,7 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   registerClientCommands(program, admin)
   registerPeopleCommands(program, ctx.stdin ? { ...admin, stdin: ctx.stdin } : admin)
   registerAgencyCommands(program, admin)
+  registerKioskCommands(program, admin)
   registerDocumentCommands(program, admin)
   registerAuditCommands(program, { ...admin, output: ctx.stdout ?? process.stdout })
   registerDevCommands(program, admin)

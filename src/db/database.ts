@@ -40,6 +40,8 @@ import { outboxColumns } from './tables/outbox.ts'
 import type { PasskeysTable, WebauthnChallengesTable } from './tables/passkeys.ts'
 import { passkeysColumns, webauthnChallengesColumns } from './tables/passkeys.ts'
 import type { RevokedSessionsTable } from './tables/revoked-sessions.ts'
+import type { DeviceCodePollsTable, KiosksTable } from './tables/kiosks.ts'
+import { deviceCodePollsColumns, kiosksColumns } from './tables/kiosks.ts'
 import { revokedSessionsColumns } from './tables/revoked-sessions.ts'
 
 /** Every table of the application, as the migrations in migrations/ create them. */
@@ -64,6 +66,8 @@ export interface Database {
   gateway_sessions: GatewaySessionsTable
   gateway_jtis: GatewayJtisTable
   revoked_sessions: RevokedSessionsTable
+  kiosks: KiosksTable
+  device_code_polls: DeviceCodePollsTable
   documents: DocumentsTable
   document_versions: DocumentVersionsTable
   document_grants: DocumentGrantsTable
@@ -95,6 +99,8 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   gateway_sessions: gatewaySessionsColumns,
   gateway_jtis: gatewayJtisColumns,
   revoked_sessions: revokedSessionsColumns,
+  kiosks: kiosksColumns,
+  device_code_polls: deviceCodePollsColumns,
   documents: documentsColumns,
   document_versions: documentVersionsColumns,
   document_grants: documentGrantsColumns,

@@ -42,7 +42,13 @@ export interface ClientInput {
   applicationType?: 'web' | 'native'
   /** Access tokens only with a DPoP proof (RFC 9449 §5.2): the recommended setting for apps. */
   dpopBound?: boolean
-  grantTypes?: ('authorization_code' | 'refresh_token' | 'client_credentials')[]
+  /** The device grant (RFC 8628) is a kiosk's only (src/idp/oidc/kiosks.ts). */
+  grantTypes?: (
+    | 'authorization_code'
+    | 'refresh_token'
+    | 'client_credentials'
+    | 'urn:ietf:params:oauth:grant-type:device_code'
+  )[]
   /** For private_key_jwt: the client's public keys. */
   jwks?: { keys: Record<string, unknown>[] }
   /** Resource servers (e.g. the gateway) the client may obtain tokens for. */
@@ -158,6 +164,9 @@ export function validateRedirectUri(field: string, value: string, policy: Client
 }
 
 export const firstPartyKey = 'urn:satupintu:first_party'
+
+/** Set on a client that may no longer be used at all (a disabled kiosk's, src/idp/oidc/kiosks.ts). */
+export const disabledClientKey = 'urn:satupintu:disabled'
 
 /** Whether a stored client is one of the regency's own (src/idp/oidc/subjects.ts). */
 export function isFirstParty(metadata: Record<string, unknown>): boolean {
@@ -540,7 +549,8 @@ export async function findClientMetadata(
   clientId: string,
 ): Promise<Record<string, unknown> | undefined> {
   const row = await findClient(db, clientId)
-  if (!row) return undefined
+  // A disabled kiosk's client (src/idp/oidc/kiosks.ts) is no client at all, from that moment.
+  if (!row || row.metadata[disabledClientKey] === true) return undefined
   const m = { ...row.metadata }
   return m
 }

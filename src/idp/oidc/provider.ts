@@ -9,6 +9,7 @@ import { findCitizenById } from '../../accounts/citizens.ts'
 import { createAdapterFactory } from './adapter.ts'
 import { findGrantIdFor } from './store.ts'
 import { clientSecretMatches, firstPartyKey, isFirstParty } from './clients.ts'
+import { kioskKey } from './kiosks.ts'
 import { recordAudit } from '../../audit/audit.ts'
 import type { ProviderPages } from './provider-pages.ts'
 import { sectorOf, type Subjects } from './subjects.ts'
@@ -261,7 +262,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: {
-      properties: ['urn:satupintu:agency', 'urn:satupintu:resources', firstPartyKey],
+      properties: ['urn:satupintu:agency', 'urn:satupintu:resources', firstPartyKey, kioskKey],
       // The first-party mark is given by operators only (src/idp/oidc/clients.ts, written by the
       // CLI, the clients file and start-up): never by a client describing itself.
       validator: firstPartyMarkValidator,
