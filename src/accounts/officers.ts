@@ -9,6 +9,7 @@ import type { Database } from '../db/database.ts'
 import { officerRoles, type OfficerRole, type OfficerStatus } from '../db/tables/officers.ts'
 import { normalizeName, type RequestContext } from './citizens.ts'
 import { AccountError } from './errors.ts'
+import { issueEnrolmentCode } from './officer-factors.ts'
 import { checkPassword } from './password-policy.ts'
 import { argon2Hasher, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts'
 import {
@@ -107,12 +108,16 @@ export async function findOfficerById(db: Kysely<Database>, id: string): Promise
   return r === undefined ? undefined : toOfficer(r)
 }
 
-/** Creates an officer (from the CLI or by a system admin); the officer row and its audit entry together. */
+/**
+ * Creates an officer (from the CLI or by a system admin) with a one-time enrolment code
+ * for their second factor (officer-factors.ts): the officer row, the code and their audit
+ * entries together. The code is returned to be shown once.
+ */
 export async function createOfficer(
   db: Kysely<Database>,
   input: NewOfficerInput,
-  context: RequestContext & { readonly passwords?: PasswordHasher } = {},
-): Promise<Officer> {
+  context: RequestContext & { readonly passwords?: PasswordHasher; readonly now?: Date } = {},
+): Promise<Officer & { readonly enrolment: { readonly code: string; readonly expiresAt: Date } }> {
   const username = normalizeUsername(input.username)
   if (username === undefined) throw new AccountError('username_invalid')
   const name = normalizeName(input.name)
@@ -144,7 +149,13 @@ export async function createOfficer(
         requestId: context.requestId,
         data: { officerId: row.id, roles, agencyId },
       })
-      return toOfficer(row)
+      const enrolment = await issueEnrolmentCode(trx, row.id, {
+        actor: context.actor ?? 'cli',
+        ip: context.ip,
+        requestId: context.requestId,
+        now: context.now,
+      })
+      return { ...toOfficer(row), enrolment }
     })
   } catch (err) {
     const e = err as { code?: unknown; constraint?: unknown }
@@ -258,6 +269,15 @@ export async function setOfficerStatus(
     if (current === undefined) throw new AccountError('account_not_found')
     if (current.status === status) return false
     await trx.updateTable('officers').set({ status, updated_at: new Date() }).where('id', '=', officerId).execute()
+    // A disabled officer's console sessions end at once (officer-sessions.ts).
+    if (status === 'disabled') {
+      await trx
+        .updateTable('officer_sessions')
+        .set({ revoked_at: new Date() })
+        .where('officer_id', '=', officerId)
+        .where('revoked_at', 'is', null)
+        .execute()
+    }
     await recordAudit(trx, {
       event: status === 'disabled' ? 'account.disabled' : 'account.enabled',
       actor: context.actor ?? 'cli',
@@ -267,4 +287,35 @@ export async function setOfficerStatus(
     })
     return true
   })
+}
+
+export interface OfficerListing extends Officer {
+  /** A confirmed second factor. */
+  readonly factors: readonly 'totp'[]
+  /** An unused, unexpired enrolment code waits. */
+  readonly enrolmentPending: boolean
+  readonly lastSignInAt: Date | null
+}
+
+/** Every officer, by username, with their factors and last sign-in (`satupintu officers list`). */
+export async function listOfficers(db: Kysely<Database>, now = new Date()): Promise<OfficerListing[]> {
+  const rows = await db.selectFrom('officers').selectAll().orderBy('username').execute()
+  const factors = await db
+    .selectFrom('officer_second_factors')
+    .select(['officer_id', 'kind'])
+    .where('confirmed_at', 'is not', null)
+    .execute()
+  const codes = await db
+    .selectFrom('officer_enrolment_codes')
+    .select('officer_id')
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .execute()
+  const pending = new Set(codes.map((c) => c.officer_id))
+  return rows.map((r) => ({
+    ...toOfficer(r),
+    factors: factors.filter((f) => f.officer_id === r.id).map((f) => f.kind),
+    enrolmentPending: pending.has(r.id),
+    lastSignInAt: r.last_sign_in_at,
+  }))
 }

@@ -24,11 +24,11 @@
 // the server key a stolen table gives nothing to try offline either. Ten argon2 hashes per
 // set, and a verify against each on every use, would cost a second of CPU for no gain.
 
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomInt } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { Secret, TOTP } from 'otpauth'
 import { recordAudit } from '../audit/audit.ts'
 import { recordFactorChange } from './factor-changes.ts'
+import { acceptedStep, newTotpSecret, normalizeTotpCode, totpUri } from './totp.ts'
 import type { Database } from '../db/database.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
 import {
@@ -61,9 +61,7 @@ export interface SecondFactorContext {
   readonly now?: Date | undefined
 }
 
-export const totpParameters = Object.freeze({ algorithm: 'SHA1', digits: 6, period: 30 } as const)
-/** Steps either side of now a code may come from (RFC 6238 §5.2). */
-const totpWindow = 1
+export { totpParameters } from './totp.ts'
 export const recoveryCodeCount = 10
 /** Crockford's base32 alphabet: no I, L, O or U to misread. */
 const recoveryAlphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
@@ -73,11 +71,7 @@ function totpAad(citizenId: string): string {
   return `second-factor:totp:${citizenId}`
 }
 
-function totpOf(secretBase32: string, label = ''): TOTP {
-  return new TOTP({ ...totpParameters, issuer: 'Satu Pintu', label, secret: Secret.fromBase32(secretBase32) })
-}
-
-/** The throttle keys of second-factor codes for an account and address. */
+/** The throttle keys of second-factor codes for an account (a citizen or an officer: ids are UUIDs) and address. */
 export function secondFactorThrottleKeys(citizenId: string, ip: string | undefined): ThrottleKeys {
   const source = sourceKey(ip)
   return {
@@ -158,7 +152,7 @@ export async function pendingTotpEnrolment(
   if (existing !== undefined) {
     secret = keys.sealer.decrypt(existing.secret_enc, totpAad(citizenId))
   } else {
-    const made = new Secret({ size: 20 }).base32
+    const made = newTotpSecret()
     await db
       .insertInto('second_factors')
       .values({ citizen_id: citizenId, kind: 'totp', secret_enc: keys.sealer.encrypt(made, totpAad(citizenId)) })
@@ -174,7 +168,7 @@ export async function pendingTotpEnrolment(
     if (stored.confirmed_at !== null) return undefined
     secret = keys.sealer.decrypt(stored.secret_enc, totpAad(citizenId))
   }
-  return { secret, uri: totpOf(secret, label).toString() }
+  return { secret, uri: totpUri(secret, label) }
 }
 
 export type CodeCheck =
@@ -188,36 +182,12 @@ export type CodeCheck =
       readonly permanent: boolean
     }
 
-/** Digits only, as people type them with spaces ("123 456"). */
-function normalizeTotpCode(code: string): string | undefined {
-  const digits = code.replace(/[\s-]/g, '')
-  return /^[0-9]{6}$/.test(digits) ? digits : undefined
-}
-
 /** Upper case, without spaces and dashes; confusable letters read as the digits they look like. */
 function normalizeRecoveryCode(code: string): string | undefined {
   const s = code.normalize('NFKC').toUpperCase().replace(/[\s-]/g, '').replace(/[IL]/g, '1').replace(/O/g, '0')
   if (s.length !== recoveryLength) return undefined
   for (const c of s) if (!recoveryAlphabet.includes(c)) return undefined
   return s
-}
-
-/**
- * The step a code belongs to if it is right for `secret` within the window and later than
- * `after`; undefined otherwise.
- */
-function acceptedStep(secret: string, code: string, now: Date, after: number | null): number | undefined {
-  const totp = totpOf(secret)
-  const current = totp.counter({ timestamp: now.getTime() })
-  // Check each step of the window ourselves: validate() answers the first match only, and
-  // a step already used must not hide a later one that is right.
-  for (let delta = -totpWindow; delta <= totpWindow; delta++) {
-    const step = current + delta
-    if (after !== null && step <= after) continue
-    const expected = totp.generate({ timestamp: step * totpParameters.period * 1000 })
-    if (timingSafeEqual(Buffer.from(expected), Buffer.from(code))) return step
-  }
-  return undefined
 }
 
 async function reserve(

@@ -35,6 +35,8 @@ export const auditEventNames = [
   'account.enabled',
   'account.assurance_raised',
   'officer.created',
+  'officer.enrolment_code_issued',
+  'officer.factors_reset',
   'citizen.looked_up',
   'consent.granted',
   'consent.revoked',

@@ -10,7 +10,14 @@ import {
   normalizeEmail,
   normalizePhone,
 } from '../accounts/identifiers.ts'
-import { createOfficer } from '../accounts/officers.ts'
+import { resetOfficerFactors } from '../accounts/officer-factors.ts'
+import {
+  createOfficer,
+  findOfficerByUsername,
+  listOfficers,
+  setOfficerStatus,
+  type Officer,
+} from '../accounts/officers.ts'
 import { noticeOptionsOf, queueNotice } from '../accounts/notices.ts'
 import { countOutbox, databaseOutbox, listOutbox } from '../accounts/outbox.ts'
 import { outboxStatuses, type OutboxStatus } from '../db/tables/outbox.ts'
@@ -213,8 +220,98 @@ export function registerPeopleCommands(program: Command, ctx: AdminContext & { s
           },
           { actor: 'cli' },
         ).catch(explain)
-        if (o.json) return printJson(ctx.io, { id: officer.id, username: officer.username, roles: officer.roles })
+        const enrolment = { code: officer.enrolment.code, expires_at: officer.enrolment.expiresAt.toISOString() }
+        if (o.json)
+          return printJson(ctx.io, { id: officer.id, username: officer.username, roles: officer.roles, enrolment })
         ctx.io.out(`created officer ${officer.username} (${officer.roles.join(', ')})`)
+        enrolmentHelp(officer.username, enrolment, config.idp.issuer)
+      })
+    })
+
+  /** How the officer enrols: the code, once, and where to use it. */
+  function enrolmentHelp(username: string, enrolment: { code: string; expires_at: string }, issuer: string) {
+    ctx.io.out(`enrolment code (shown once, usable once, until ${enrolment.expires_at}): ${enrolment.code}`)
+    ctx.io.out(
+      `give it to ${username} in person; they sign in at ${issuer.replace(/\/+$/, '')}/petugas/masuk and set up an authenticator app with it`,
+    )
+  }
+
+  async function officerNamed(db: Kysely<Database>, username: string): Promise<Officer> {
+    const officer = await findOfficerByUsername(db, username)
+    if (!officer) throw new AdminError('no officer with that username')
+    return officer
+  }
+
+  officers
+    .command('list')
+    .description('List officers: roles, status, second factors and last sign-in.')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }) => {
+        const rows = (await listOfficers(db)).map((r) => ({
+          username: r.username,
+          name: r.name,
+          roles: [...r.roles],
+          agency_id: r.agencyId,
+          status: r.status,
+          factors: [...r.factors],
+          enrolment_pending: r.enrolmentPending,
+          last_sign_in_at: r.lastSignInAt?.toISOString() ?? null,
+        }))
+        if (o.json) return printJson(ctx.io, rows)
+        printTable(ctx.io, [
+          ['USERNAME', 'NAME', 'ROLES', 'STATUS', 'FACTORS', 'LAST SIGN-IN'],
+          ...rows.map((r) => [
+            r.username,
+            r.name,
+            r.roles.join(','),
+            r.status,
+            r.factors.length > 0 ? r.factors.join(',') : r.enrolment_pending ? 'none (enrolment code issued)' : 'none',
+            r.last_sign_in_at ?? 'never',
+          ]),
+        ])
+        ctx.io.out(counted(rows.length, 'officer', 'officers'))
+      })
+    })
+
+  for (const [verb, status] of [
+    ['disable', 'disabled'],
+    ['enable', 'active'],
+  ] as const) {
+    officers
+      .command(`${verb} <username>`)
+      .description(
+        verb === 'disable'
+          ? 'Disable an officer: every console session of theirs ends at once.'
+          : 'Enable a disabled officer again.',
+      )
+      .action(async (username: string) => {
+        await withDatabase(ctx, async ({ db }) => {
+          const officer = await officerNamed(db, username)
+          const changed = await setOfficerStatus(db, officer.id, status, { actor: 'cli' }).catch(explain)
+          ctx.io.out(
+            `${officer.username} ${status === 'disabled' ? 'disabled; their sessions ended' : 'enabled'}${changed ? '' : ' (already)'}`,
+          )
+        })
+      })
+  }
+
+  officers
+    .command('reset-factors <username>')
+    .description(
+      "Remove an officer's second factors (a lost phone): their sessions end and a new enrolment code is printed.",
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (username: string, o: { json?: boolean }) => {
+      await withDatabase(ctx, async ({ db }, config) => {
+        const officer = await officerNamed(db, username)
+        const r = await resetOfficerFactors(db, officer.id, { actor: 'cli' })
+        const enrolment = { code: r.code, expires_at: r.expiresAt.toISOString() }
+        if (o.json) return printJson(ctx.io, { username: officer.username, sessions_ended: r.sessionsEnded, enrolment })
+        ctx.io.out(
+          `${officer.username}: second factors removed, ${r.sessionsEnded === 1 ? '1 session' : `${r.sessionsEnded} sessions`} ended`,
+        )
+        enrolmentHelp(officer.username, enrolment, config.idp.issuer)
       })
     })
 

@@ -29,6 +29,16 @@ import type { OfficersTable } from './tables/officers.ts'
 import type { DeploymentSecretsTable, OidcClientsTable, OidcPayloadsTable, SigningKeysTable } from './tables/oidc.ts'
 import { deploymentSecretsColumns, oidcClientsColumns, oidcPayloadsColumns, signingKeysColumns } from './tables/oidc.ts'
 import { officersColumns } from './tables/officers.ts'
+import type {
+  OfficerEnrolmentCodesTable,
+  OfficerSecondFactorsTable,
+  OfficerSessionsTable,
+} from './tables/officer-factors.ts'
+import {
+  officerEnrolmentCodesColumns,
+  officerSecondFactorsColumns,
+  officerSessionsColumns,
+} from './tables/officer-factors.ts'
 import type { OneTimeCodesTable, RegistrationDecoysTable } from './tables/one-time-codes.ts'
 import { oneTimeCodesColumns, registrationDecoysColumns } from './tables/one-time-codes.ts'
 import type { KnownDevicesTable, NoticePreferencesTable } from './tables/notices.ts'
@@ -49,6 +59,9 @@ export interface Database {
   audit_events: AuditEventsTable
   citizens: CitizensTable
   officers: OfficersTable
+  officer_second_factors: OfficerSecondFactorsTable
+  officer_enrolment_codes: OfficerEnrolmentCodesTable
+  officer_sessions: OfficerSessionsTable
   login_attempts: LoginAttemptsTable
   one_time_codes: OneTimeCodesTable
   registration_decoys: RegistrationDecoysTable
@@ -82,6 +95,9 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   audit_events: auditEventsColumns,
   citizens: citizensColumns,
   officers: officersColumns,
+  officer_second_factors: officerSecondFactorsColumns,
+  officer_enrolment_codes: officerEnrolmentCodesColumns,
+  officer_sessions: officerSessionsColumns,
   login_attempts: loginAttemptsColumns,
   one_time_codes: oneTimeCodesColumns,
   registration_decoys: registrationDecoysColumns,

@@ -44,7 +44,8 @@ t.test('validates roles: at least one, known, no duplicates, in canonical order'
 
 t.test('creates an officer with a normalised username and an audit entry', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
-    const officer = await createOfficer(db, rina, { actor: 'cli' })
+    const { enrolment, ...officer } = await createOfficer(db, rina, { actor: 'cli' })
+    t.match(enrolment.code, /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/)
     t.match(officer, {
       username: 'rina.loket',
       name: 'Rina Wulandari',
@@ -54,15 +55,17 @@ t.test('creates an officer with a normalised username and an audit entry', async
     })
     t.strictSame(await findOfficerByUsername(db, ' RINA.LOKET '), officer)
     t.strictSame(await findOfficerById(db, officer.id), officer)
-    const audit = await db.selectFrom('audit_events').selectAll().execute()
-    t.match(audit, [
-      {
-        event: 'officer.created',
-        actor: 'cli',
-        subject_id: null,
-        data: { officerId: officer.id, roles: ['counter_officer'] },
-      },
-    ])
+    const audit = await db.selectFrom('audit_events').selectAll().orderBy('at').orderBy('id').execute()
+    t.equal(audit.length, 2)
+    t.match(
+      audit.find((a) => a.event === 'officer.created'),
+      { actor: 'cli', subject_id: null, data: { officerId: officer.id, roles: ['counter_officer'] } },
+    )
+    t.match(
+      audit.find((a) => a.event === 'officer.enrolment_code_issued'),
+      { actor: 'cli', subject_id: null, data: { officerId: officer.id } },
+    )
+    t.notMatch(JSON.stringify(audit), enrolment.code.replace(/-/g, ''), 'the code is in no audit entry')
   })
 })
 

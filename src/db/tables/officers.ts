@@ -18,6 +18,8 @@ export interface OfficersTable {
   status: ColumnType<OfficerStatus, OfficerStatus | undefined, OfficerStatus>
   created_at: ColumnType<Date, Date | string | undefined, never>
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+  /** When the officer last completed a sign-in (password and second factor). */
+  last_sign_in_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
 }
 
 export type OfficerRow = Selectable<OfficersTable>
@@ -33,4 +35,5 @@ export const officersColumns = columns<OfficersTable>({
   status: 'text',
   created_at: 'timestamptz',
   updated_at: 'timestamptz',
+  last_sign_in_at: 'timestamptz?',
 })

@@ -58,7 +58,7 @@ import {
   type PasskeyView,
 } from '../../accounts/passkeys.ts'
 import { passkeyScripts, relyingPartyOf } from '../passkey-party.ts'
-import QRCode from 'qrcode'
+import { totpEnrolmentView } from '../totp-qr.ts'
 import {
   accountErrorStatus,
   accountErrorText,
@@ -166,10 +166,6 @@ const passkeyAddBody = {
 const passkeyNameBody = { type: 'object', properties: { _csrf: csrfField, name: passkeyNameField } } as const
 
 /** "ABCD EFGH …": a base32 secret in groups of four, as people type it into an app. */
-function secretGroups(secret: string): string[] {
-  return secret.match(/.{1,4}/g) ?? []
-}
-
 const clientIdPattern = '^[a-z0-9][a-z0-9.-]{1,63}$'
 const revokeBody = {
   type: 'object',
@@ -722,12 +718,10 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
   ) {
     const enrolment = await pendingTotpEnrolment(db, deps.secondFactors, who.citizen.id, who.citizen.name)
     if (!enrolment) return reply.redirect('/akun/keamanan', 303)
-    // Server-rendered SVG: the QR code shows without JavaScript and without an image request.
-    const qrSvg = await QRCode.toString(enrolment.uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
     reply.header('cache-control', 'no-store')
     return reply.page(
       'akun-totp',
-      { csrf: reply.generateCsrf(), qrSvg, secretGroups: secretGroups(enrolment.secret), error: extra.error ?? '' },
+      { csrf: reply.generateCsrf(), ...(await totpEnrolmentView(enrolment)), error: extra.error ?? '' },
       { status: extra.status ?? 200 },
     )
   }
