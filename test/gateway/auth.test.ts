@@ -29,7 +29,7 @@ import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, csrfFrom, formAction, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { codeAt, enrolTotp } from '../helpers/totp.ts'
 import { gatewayMessages } from '../../src/gateway/messages.ts'
-import { agencyTable, portalOnly } from './harness.ts'
+import { agencyTable, levelLifetimes, portalOnly } from './harness.ts'
 import { RevocationSet } from '../../src/gateway/auth/revocations.ts'
 import { freePort } from '../helpers/process.ts'
 
@@ -86,7 +86,7 @@ async function startGateway(
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(req.url)
     const identity = await auth.identify(req)
-    if (!meets(identity, need)) return auth.challenge(req, reply, need, identity)
+    if (!meets(identity, need, levelLifetimes)) return auth.challenge(req, reply, need, identity)
     return {
       via: identity.via,
       sub: identity.sub,
@@ -200,6 +200,8 @@ t.test('meets checks the level and every scope', async (t) => {
     via: 'session',
     sub: 's',
     acr: 'urn:satupintu:loa:1',
+    authTime: Math.floor(Date.now() / 1000),
+    lastUsedAt: undefined,
     amr: [],
     scopes: ['openid', 'profile'],
     claims: {},
@@ -207,11 +209,11 @@ t.test('meets checks the level and every scope', async (t) => {
     audience: [],
     sessionId: 'x',
   } as const
-  t.ok(meets(id, {}))
-  t.ok(meets(id, { acr: 'urn:satupintu:loa:1', scopes: ['openid'] }))
-  t.notOk(meets(id, { acr: loa2 }))
-  t.notOk(meets(id, { scopes: ['nik'] }))
-  t.notOk(meets(undefined, {}))
+  t.ok(meets(id, {}, levelLifetimes))
+  t.ok(meets(id, { acr: 'urn:satupintu:loa:1', scopes: ['openid'] }, levelLifetimes))
+  t.notOk(meets(id, { acr: loa2 }, levelLifetimes))
+  t.notOk(meets(id, { scopes: ['nik'] }, levelLifetimes))
+  t.notOk(meets(undefined, {}, levelLifetimes))
 })
 
 t.test('browser sign-in at the gateway', async (t) => {
@@ -564,6 +566,26 @@ t.test('browser sign-in at the gateway', async (t) => {
         })
         t.equal(page.status, 200, 'the route now serves')
         t.equal(((await page.json()) as { acr: string }).acr, 'urn:satupintu:acr:mfa')
+
+        // The level lasts a bounded time (signInLevels.mfaSeconds, 12 h): the session keeps
+        // the sign-in's time, and past the limit the route sends the citizen to sign in
+        // again, rather than refusing as for a level the account cannot reach.
+        const authTime = after[0]?.auth_time?.getTime() ?? 0
+        t.ok(Math.abs(authTime - Date.now()) < 60_000, 'the session holds when the citizen signed in')
+        await db.db
+          .updateTable('gateway_sessions')
+          .set({ auth_time: new Date(Date.now() - 43_201_000) })
+          .execute()
+        await new Promise((r) => setTimeout(r, 300)) // past the session cache (sessionCacheMs)
+        const aged = await browser.request(`${s.a.url}/layanan/uji/loa2/izin`)
+        t.equal(aged.status, 303, 'a sign-in too long ago is asked again')
+        const reauth = new URL(aged.headers.get('location') ?? '')
+        t.equal(reauth.searchParams.get('acr_values'), loa2)
+        t.equal(reauth.searchParams.get('prompt'), 'login')
+        const stillFine = await browser.request(`${s.a.url}/layanan/uji/biasa`, {
+          headers: { accept: 'application/json' },
+        })
+        t.equal(stillFine.status, 200, 'the password level still serves')
         await db.db.deleteFrom('gateway_sessions').execute()
         await db.db.deleteFrom('second_factors').execute()
         await db.db.deleteFrom('recovery_codes').execute()

@@ -38,7 +38,7 @@ import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
-import { agencyTable, portalOnly } from './harness.ts'
+import { agencyTable, levelLifetimes, portalOnly } from './harness.ts'
 import { RevocationSet } from '../../src/gateway/auth/revocations.ts'
 
 const loa2 = 'urn:satupintu:loa:2'
@@ -83,10 +83,11 @@ t.test('the access token verifier', async (t) => {
   })
 
   await t.test('a valid token gives the identity it carries', async (t) => {
+    const signedInAt = now() - 60
     const token = await idp.sign({
       acr: 'urn:satupintu:loa:1',
       amr: ['pwd'],
-      auth_time: now() - 60,
+      auth_time: signedInAt,
       name: 'Budi',
       cnf: undefined,
       secret_internal: 'x',
@@ -96,6 +97,8 @@ t.test('the access token verifier', async (t) => {
       via: 'bearer',
       sub: 'citizen-1',
       acr: 'urn:satupintu:loa:1',
+      authTime: signedInAt,
+      lastUsedAt: undefined,
       amr: ['pwd'],
       scopes: ['openid', 'profile'],
       claims: { name: 'Budi' },
@@ -141,7 +144,7 @@ t.test('the access token verifier', async (t) => {
       'auth_time without acr',
     )
     t.notOk(
-      meets((await verifier.verify(await idp.sign({ sub: 'app', client_id: 'app' }))).identity, {}),
+      meets((await verifier.verify(await idp.sign({ sub: 'app', client_id: 'app' }))).identity, {}, levelLifetimes),
       'a client meets no citizen requirement, not even none',
     )
   })
@@ -366,7 +369,7 @@ async function startGateway(
     const forClients = req.url.split('/')[3] === 'mesin'
     if (forClients && identity?.via === 'client')
       return { via: identity.via, sub: identity.sub, scopes: identity.scopes, clientId: identity.clientId ?? null }
-    if (!meets(identity, need)) return auth.challenge(req, reply, need, identity)
+    if (!meets(identity, need, levelLifetimes)) return auth.challenge(req, reply, need, identity)
     return {
       via: identity.via,
       sub: identity.sub,
@@ -467,6 +470,39 @@ t.test('bearer and DPoP tokens from the idp at the gateway', async (t) => {
         t.equal(
           res.headers.get('www-authenticate'),
           `Bearer error="insufficient_user_authentication", error_description="A higher level of sign-in assurance is required", acr_values="${loa2}"`,
+        )
+      },
+    )
+
+    await t.test(
+      'a level reached too long ago: 401 with max_age, while a recent one serves (RFC 9470, issue 14)',
+      async (t) => {
+        const claims = (authTime: number) => ({
+          iss: issuer,
+          aud: publicUrl,
+          sub: citizen.id,
+          client_id: app.clientId,
+          scope: 'openid profile',
+          acr: 'urn:satupintu:acr:mfa',
+          auth_time: authTime,
+          iat: now(),
+          exp: now() + 300,
+          jti: randomUUID(),
+        })
+        const recent = await idpSigned(db, claims(now() - 3_600))
+        t.equal((await call(`${gw}/layanan/uji/loa2`, { authorization: `Bearer ${recent}` })).status, 200)
+        // Two factors 12 hours ago stand for the password level only (signInLevels.mfaSeconds).
+        const aged = await idpSigned(db, claims(now() - 43_200 - 5))
+        const res = await call(`${gw}/layanan/uji/loa2`, { authorization: `Bearer ${aged}` })
+        t.equal(res.status, 401)
+        t.equal(
+          res.headers.get('www-authenticate'),
+          `Bearer error="insufficient_user_authentication", error_description="A more recent sign-in is required for this level of assurance", acr_values="${loa2}", max_age="43200"`,
+        )
+        t.equal(
+          (await call(`${gw}/layanan/uji/biasa`, { authorization: `Bearer ${aged}` })).status,
+          200,
+          'still good where the password level is enough',
         )
       },
     )

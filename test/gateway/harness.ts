@@ -172,6 +172,8 @@ export function identity(overrides: Partial<Identity> = {}): Identity {
     via: 'bearer',
     sub: 'sub-budi-0001',
     acr: 'urn:satupintu:loa:1',
+    authTime: Math.floor(Date.now() / 1000),
+    lastUsedAt: undefined,
     amr: ['pwd'],
     scopes: ['openid', 'profile'],
     claims: { name: 'Budi Santoso', nik: '3201010101900001' },
@@ -415,3 +417,6 @@ export function request(
 export function json<T = Record<string, unknown>>(body: string): T {
   return JSON.parse(body) as T
 }
+
+/** The default lifetimes of the levels of sign-in (config/default.yaml, signInLevels). */
+export const levelLifetimes = { phrSeconds: 900, mfaSeconds: 43_200, mfaIdleSeconds: 1_800 } as const

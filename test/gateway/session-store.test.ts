@@ -10,6 +10,7 @@ function row(idHash: string, over: Partial<GatewaySessionRow> = {}): GatewaySess
     sub: `sub-${idHash}`,
     idp_sid: `sid-${idHash}`,
     acr: 'urn:satupintu:loa:1',
+    auth_time: now,
     amr: ['pwd'],
     scopes: ['openid'],
     claims: { name: 'Warga' },

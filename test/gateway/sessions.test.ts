@@ -23,6 +23,7 @@ function session(over: Partial<NewSession> = {}): NewSession {
     sub: 'citizen-1',
     idpSid: 'sid-1',
     acr: 'urn:satupintu:loa:1',
+    authTime: 1_800_000_000,
     amr: ['pwd'],
     scopes: ['openid', 'profile'],
     claims: { name: 'Budi Santoso' },

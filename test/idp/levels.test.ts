@@ -1,6 +1,6 @@
 // The levels of sign-in (src/idp/oidc/levels.ts) and the gateway's copy of them as a contract.
 import t from 'tap'
-import { acrLevel, knownAcrValues } from '../../src/gateway/auth/identity.ts'
+import { acrLevel, knownAcrValues, levelShortfall, maxAgeFor, standingLevel } from '../../src/gateway/auth/identity.ts'
 import {
   acr,
   acrAliases,
@@ -76,4 +76,50 @@ t.test('a session last used: its expiry less the idle lifetime', async (t) => {
   t.equal(sessionLastUsedAt(1_000_000, 3_600), 996_400)
   t.equal(sessionLastUsedAt(undefined, 3_600), undefined)
   t.equal(sessionLastUsedAt('1000', 3_600), undefined)
+})
+
+t.test('the gateway lets a level fall exactly as the idp does', async (t) => {
+  const limits = { phrSeconds: 900, mfaSeconds: 43_200, mfaIdleSeconds: 1_800 }
+  const at = 1_800_000_000
+  const ages = [0, 899, 900, 1_799, 1_800, 43_199, 43_200, 90_000]
+  for (const level of [...acrValuesSupported, 'urn:satupintu:loa:2', 'nonsense'])
+    for (const age of ages)
+      for (const idle of [undefined, 0, 1_799, 1_800]) {
+        const lastUsedAt = idle === undefined ? undefined : at + age - idle
+        const idp = effectiveRank({ acr: level, authTime: at, lastUsedAt }, limits, at + age)
+        const identity = {
+          via: 'session',
+          sub: 's',
+          acr: level,
+          authTime: at,
+          lastUsedAt,
+          amr: [],
+          scopes: [],
+          claims: {},
+          clientId: undefined,
+          audience: [],
+          sessionId: 'x',
+        } as const
+        t.equal(standingLevel(identity, limits, at + age), idp, `${level} age ${age} idle ${idle}`)
+      }
+  const id = {
+    via: 'bearer',
+    sub: 's',
+    acr: acr.phr,
+    authTime: at,
+    lastUsedAt: undefined,
+    amr: [],
+    scopes: [],
+    claims: {},
+    clientId: 'app',
+    audience: [],
+    sessionId: undefined,
+  } as const
+  t.equal(levelShortfall(id, acr.phr, limits, at + 60), undefined, 'fresh phr meets phr')
+  t.equal(levelShortfall(id, acr.phr, limits, at + 900), 'age', 'old phr: sign in again')
+  t.equal(levelShortfall(id, acr.mfa, limits, at + 900), undefined, 'old phr still meets mfa')
+  t.equal(levelShortfall({ ...id, acr: acr.mfa }, acr.phr, limits, at), 'level', 'mfa never meets phr')
+  t.equal(maxAgeFor(acr.phr, limits), 900)
+  t.equal(maxAgeFor(acr.mfa, limits), 43_200)
+  t.equal(maxAgeFor(acr.pwd, limits), undefined)
 })

@@ -10,6 +10,8 @@ export interface GatewaySessionsTable {
   sub: string
   idp_sid: string | null
   acr: string
+  /** When the citizen signed in at the idp (the ID token's auth_time); null for older sessions. */
+  auth_time: ColumnType<Date | null, Date | null | undefined, Date | null>
   amr: ColumnType<string[], string[] | undefined, string[]>
   scopes: ColumnType<string[], string[] | undefined, string[]>
   claims: ColumnType<Record<string, unknown>, string | undefined, string>
@@ -30,6 +32,7 @@ export const gatewaySessionsColumns = columns<GatewaySessionsTable>({
   sub: 'text',
   idp_sid: 'text?',
   acr: 'text',
+  auth_time: 'timestamptz?',
   amr: '_text',
   scopes: '_text',
   claims: 'jsonb',

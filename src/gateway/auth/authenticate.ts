@@ -35,7 +35,7 @@ import type { RevokedSessions } from './revocations.ts'
 import { createCookieSigners } from './cookie-signers.ts'
 import { createIdpDiscovery } from './discovery.ts'
 import { createSessionStore } from './session-store.ts'
-import { acrLevel, type Identity } from './identity.ts'
+import { acrLevel, type Identity, levelShortfall, maxAgeFor, nowSeconds } from './identity.ts'
 import {
   createSession,
   deleteSession,
@@ -438,14 +438,22 @@ export async function createGatewayAuth(
         headers: { 'www-authenticate': authChallenge('Bearer', { realm: 'satupintu', scope }) },
       })
     }
-    if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) {
-      const description = 'A higher level of sign-in assurance is required'
+    const short = levelShortfall(identity, need.acr, config.signInLevels, nowSeconds())
+    if (short !== undefined && need.acr !== undefined) {
+      // RFC 9470 §3: the level; and when the sign-in reached it but too long ago, how
+      // recent it must be (max_age), so the client asks for a fresh one.
+      const description =
+        short === 'age'
+          ? 'A more recent sign-in is required for this level of assurance'
+          : 'A higher level of sign-in assurance is required'
+      const maxAge = short === 'age' ? maxAgeFor(need.acr, config.signInLevels) : undefined
       return new AppError('unauthorized', description, {
         headers: {
           'www-authenticate': authChallenge(scheme, {
             error: 'insufficient_user_authentication',
             error_description: description,
             acr_values: need.acr,
+            max_age: maxAge === undefined ? undefined : String(maxAge),
           }),
         },
       })
@@ -531,8 +539,11 @@ export async function createGatewayAuth(
     // A browser with a session that is not enough: sign in again, asking for more — once.
     const row = identity.sessionId === undefined ? undefined : await store.row(identity.sessionId)
     const wantScopes = [...new Set([...identity.scopes, ...(need.scopes ?? [])])]
-    if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) {
-      if (row !== undefined && acrLevel(row.requested_acr ?? undefined) >= acrLevel(need.acr)) {
+    const short = levelShortfall(identity, need.acr, config.signInLevels, nowSeconds())
+    if (short !== undefined) {
+      // A sign-in that reached the level but too long ago signs in again (prompt=login);
+      // only one that asked for the level and still did not get it is refused.
+      if (short === 'level' && row !== undefined && acrLevel(row.requested_acr ?? undefined) >= acrLevel(need.acr)) {
         // The sign-in that made this session already asked for this level and the idp
         // could not give it: another redirect would only loop.
         return reply.send(
@@ -699,6 +710,10 @@ export async function createGatewayAuth(
             sub: idClaims.sub,
             idpSid: typeof idClaims.sid === 'string' ? idClaims.sid : undefined,
             acr: typeof idClaims.acr === 'string' ? idClaims.acr : '',
+            authTime:
+              typeof idClaims.auth_time === 'number' && Number.isFinite(idClaims.auth_time)
+                ? idClaims.auth_time
+                : undefined,
             amr: Array.isArray(idClaims.amr) ? idClaims.amr.filter((x): x is string => typeof x === 'string') : [],
             scopes: (granted.scope ?? tx.sc.join(' ')).split(' ').filter((s) => s !== ''),
             site: site.host,

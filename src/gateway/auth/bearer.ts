@@ -200,6 +200,9 @@ function identityOf(payload: JWTPayload): { identity: Identity; jkt: string | un
     via: isClientToken(payload) ? 'client' : 'bearer',
     sub,
     acr: typeof payload.acr === 'string' ? payload.acr : '',
+    authTime:
+      typeof payload.auth_time === 'number' && Number.isFinite(payload.auth_time) ? payload.auth_time : undefined,
+    lastUsedAt: undefined,
     amr: Object.freeze(strings(payload.amr)),
     scopes: Object.freeze(typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => s !== '') : []),
     claims: Object.freeze(claims),

@@ -14,6 +14,13 @@ export interface Identity {
   readonly sub: string
   /** How strongly the sign-in was authenticated (urn:satupintu:acr:pwd, mfa or phr). */
   readonly acr: string
+  /**
+   * When the citizen signed in at the idp (`auth_time`, seconds since the epoch): an
+   * elevated level lasts a bounded time after it (standingLevel). Undefined when not known.
+   */
+  readonly authTime: number | undefined
+  /** When the gateway session was last used (seconds since the epoch); undefined for tokens. */
+  readonly lastUsedAt: number | undefined
   readonly amr: readonly string[]
   /** Scopes granted to the token or session. */
   readonly scopes: readonly string[]
@@ -50,15 +57,75 @@ export function acrLevel(acr: string | undefined): number {
   return acr !== undefined && Object.hasOwn(acrRanks, acr) ? (acrRanks[acr] as number) : 0
 }
 
+/** How long an elevated level lasts (config `signInLevels`, shared with the idp). */
+export interface LevelLifetimes {
+  readonly phrSeconds: number
+  readonly mfaSeconds: number
+  readonly mfaIdleSeconds: number
+}
+
+/** Seconds since the epoch, now. */
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000)
+}
+
 /**
- * Whether `identity` meets a requirement: at least the level, and every scope. A client's
- * own token has no citizen: it meets no citizen's requirement, not even an empty one.
+ * The level an identity still stands for at `now`, by the same rule as the idp's
+ * (src/idp/oidc/levels.ts, effectiveRank): phr falls to mfa `phrSeconds` after the sign-in;
+ * mfa and phr fall to pwd `mfaSeconds` after it or `mfaIdleSeconds` after the session's last
+ * use. A token says what the idp vouched for when it was issued; its `auth_time` still ages,
+ * so a long-lived token cannot carry a fresh level past the limit. With no sign-in time
+ * there is no elevation at all.
+ */
+export function standingLevel(identity: Identity, lifetimes: LevelLifetimes, now: number): number {
+  const signedIn = acrLevel(identity.acr)
+  if (signedIn <= 1) return signedIn
+  const { authTime, lastUsedAt } = identity
+  if (authTime === undefined || !Number.isFinite(authTime)) return 1
+  const age = now - authTime
+  const idle = lastUsedAt === undefined ? 0 : now - Math.max(lastUsedAt, authTime)
+  if (age >= lifetimes.mfaSeconds || idle >= lifetimes.mfaIdleSeconds) return 1
+  if (signedIn >= 3 && age >= lifetimes.phrSeconds) return 2
+  return signedIn
+}
+
+/**
+ * Why an identity falls short of a level: `level` when its sign-in never reached it (ask
+ * for it), `age` when it did but that was too long ago (sign in again, RFC 9470 max_age),
+ * undefined when it meets it.
+ */
+export function levelShortfall(
+  identity: Identity,
+  acr: string | undefined,
+  lifetimes: LevelLifetimes,
+  now: number,
+): 'level' | 'age' | undefined {
+  if (acr === undefined) return undefined
+  const bar = acrLevel(acr)
+  if (standingLevel(identity, lifetimes, now) >= bar) return undefined
+  return acrLevel(identity.acr) >= bar ? 'age' : 'level'
+}
+
+/** The longest a sign-in may be ago and still stand for `acr` (RFC 9470 `max_age`). */
+export function maxAgeFor(acr: string, lifetimes: LevelLifetimes): number | undefined {
+  const bar = acrLevel(acr)
+  if (bar >= 3) return lifetimes.phrSeconds
+  if (bar === 2) return lifetimes.mfaSeconds
+  return undefined
+}
+
+/**
+ * Whether `identity` meets a requirement: at least the level, as it stands now, and every
+ * scope. A client's own token has no citizen: it meets no citizen's requirement, not even
+ * an empty one.
  */
 export function meets(
   identity: Identity | undefined,
   need: { readonly acr?: string | undefined; readonly scopes?: readonly string[] | undefined },
+  lifetimes: LevelLifetimes,
+  now: number = nowSeconds(),
 ): identity is Identity {
   if (identity === undefined || identity.via === 'client') return false
-  if (need.acr !== undefined && acrLevel(identity.acr) < acrLevel(need.acr)) return false
+  if (levelShortfall(identity, need.acr, lifetimes, now) !== undefined) return false
   return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
 }

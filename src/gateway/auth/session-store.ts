@@ -121,6 +121,8 @@ function identityOfRow(row: GatewaySessionRow): Identity {
     via: 'session',
     sub: row.sub,
     acr: row.acr,
+    authTime: row.auth_time === null ? undefined : Math.floor(row.auth_time.getTime() / 1000),
+    lastUsedAt: Math.floor(row.last_seen_at.getTime() / 1000),
     amr: Object.freeze([...row.amr]),
     scopes: Object.freeze([...row.scopes]),
     claims: Object.freeze({ ...row.claims }),

@@ -37,6 +37,8 @@ export interface NewSession {
   sub: string
   idpSid: string | undefined
   acr: string
+  /** The ID token's auth_time (seconds since the epoch), when it had one. */
+  authTime: number | undefined
   amr: readonly string[]
   scopes: readonly string[]
   claims: Readonly<Record<string, unknown>>
@@ -69,6 +71,7 @@ export async function createSession(
         sub: s.sub,
         idp_sid: s.idpSid ?? null,
         acr: s.acr,
+        auth_time: s.authTime === undefined ? null : new Date(s.authTime * 1000),
         amr: [...s.amr],
         scopes: [...s.scopes],
         claims: JSON.stringify(s.claims),

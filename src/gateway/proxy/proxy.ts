@@ -478,7 +478,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
           closeIfBodyUnread(req, reply)
           throw refusal
         }
-        if (!meets(id, need)) {
+        if (!meets(id, need, config.signInLevels)) {
           closeIfBodyUnread(req, reply)
           return auth.challenge(req, reply, need, id)
         }
