@@ -37,6 +37,7 @@ export const auditEventNames = [
   'officer.created',
   'officer.enrolment_code_issued',
   'officer.factors_reset',
+  'officer.signed_in',
   'citizen.looked_up',
   'consent.granted',
   'consent.revoked',

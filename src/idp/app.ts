@@ -19,6 +19,8 @@ import { accountMessages } from './account/messages.ts'
 import { ensureAccountClient } from './account/session.ts'
 import { applyClientsFile } from './oidc/clients-file.ts'
 import { accountRoutes } from './account/routes.ts'
+import { consoleMessages } from './console/messages.ts'
+import { consoleRoutes } from './console/routes.ts'
 import { documentMessages } from './documents/messages.ts'
 import { documentApiRoutes } from './documents/api.ts'
 import { documentConsentRoutes } from './documents/consent.ts'
@@ -54,6 +56,8 @@ export interface IdpDeps {
   keyEncryption?: KeyEncryption
   /** This instance's metrics; by default a registry of its own (src/http/metrics.ts). */
   metrics?: ServiceMetrics
+  /** The current time of the officer console's sessions; tests move it. */
+  now?: () => Date
 }
 
 const templatesDir = fileURLToPath(new URL('./templates/', import.meta.url))
@@ -414,7 +418,10 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     // The passkey pages' scripts (passkey-party.ts) and the upload pages' (documents/pages.ts);
     // no other page loads them.
     assets: { ...passkeyAssets, ...documentPageAssets },
-    messages: mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages),
+    messages: mergeMessages(
+      mergeMessages(mergeMessages(idpMessages, accountMessages), documentMessages),
+      consoleMessages,
+    ),
   })
   const catalogue = mergeMessages(commonMessages, idpMessages)
   app.decorate('idpText', (req: FastifyRequest, key: string, params?: Record<string, string | number>) => {
@@ -442,6 +449,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     otpSecret: kek.derive('one-time codes'),
     secondFactors,
   })
+  // The officers' console (/petugas), its own sign-in and sessions (console/routes.ts).
+  await app.register(consoleRoutes, { config, db, sealer: kek, ...(deps.now ? { now: deps.now } : {}) })
   await app.register(documentPagesRoutes, { config, db, oidc, storage: documentStorage })
   await app.register(documentConsentRoutes, {
     config,

@@ -33,3 +33,13 @@ export function interactionCookieName(config: Config): string {
 export function resumeCookieName(config: Config): string {
   return idpIsSecure(config) ? '__Secure-sp_interaction_resume' : 'sp_interaction_resume'
 }
+
+/**
+ * The officer console's session cookie (console/routes.ts), apart from the citizens'
+ * provider session: a citizen session opens nothing under /petugas, and an officer's
+ * nothing elsewhere. Over https `__Host-` (so Path=/, which the prefix requires); over
+ * plain http scoped to /petugas.
+ */
+export function officerSessionCookieName(config: Config): string {
+  return hostCookieName(config, 'sp_petugas')
+}

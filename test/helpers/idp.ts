@@ -29,6 +29,8 @@ export async function startIdp(
   options: {
     /** The issuer's host name; `localhost` where an IP address will not do (a WebAuthn RP ID is a domain). */
     host?: 'localhost' | '127.0.0.1'
+    /** The clock of the officer console's sessions (buildIdp's `now`). */
+    now?: () => Date
   } = {},
 ): Promise<RunningIdp> {
   return withFreshPorts(1, async ([port]) => {
@@ -38,7 +40,13 @@ export async function startIdp(
       idp: { ...(overrides.idp as Record<string, unknown> | undefined), issuer, port },
       gateway: { publicUrl: 'http://127.0.0.1:1', port: 1 },
     })
-    const app = await buildIdp({ config, database: db, logger: silentLogger(), keyEncryption: testKek })
+    const app = await buildIdp({
+      config,
+      database: db,
+      logger: silentLogger(),
+      keyEncryption: testKek,
+      ...(options.now ? { now: options.now } : {}),
+    })
     try {
       await app.listen({ host: '127.0.0.1', port: port as number })
     } catch (err) {
