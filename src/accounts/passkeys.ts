@@ -41,6 +41,7 @@ import { recordFactorChange } from './factor-changes.ts'
 import type { Database } from '../db/database.ts'
 import type { PasskeyDeviceType, WebauthnChallengePurpose } from '../db/tables/passkeys.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
+import { checkSourceAllowance, type SourceThrottlePolicy, takeSourceAllowance } from './throttle.ts'
 
 /** Who the passkeys are for: from the idp's issuer (src/idp/passkey-routes.ts). */
 export interface RelyingParty {
@@ -370,6 +371,8 @@ export type PasskeyFailure =
   | 'counter'
   /** Anything else the library refused: signature, origin, rpID, flags, shape. */
   | 'invalid'
+  /** Too many refused assertions from this address lately (passkeyFailurePolicy): not checked. */
+  | 'throttled'
 
 export type PasskeyCheck =
   | {
@@ -380,7 +383,16 @@ export type PasskeyCheck =
       readonly synced: boolean
       readonly userVerified: boolean
     }
-  | { readonly ok: false; readonly reason: PasskeyFailure }
+  | { readonly ok: false; readonly reason: PasskeyFailure; readonly retryAfterSeconds?: number }
+
+/**
+ * Refused assertions allowed per address (IPv6: per /64) in a window. A passkey cannot be
+ * guessed, but every refusal costs a challenge, a signature check and an audit row, and a
+ * flood of them hides the one that matters: past this, assertions from the address are
+ * not checked until the window ends. Generous, as for passwords: a whole MPP hall can
+ * share one address.
+ */
+export const passkeyFailurePolicy: SourceThrottlePolicy = Object.freeze({ maxFailures: 30, windowSeconds: 15 * 60 })
 
 /**
  * Checks an assertion. `purpose` `sign_in`: a passwordless sign-in, the account is the
@@ -398,6 +410,7 @@ export async function verifyPasskey(
   const now = context.now ?? new Date()
   const expectedAccount = forAccount.purpose === 'second_factor' ? forAccount.citizenId : null
   const fail = async (reason: PasskeyFailure, subjectId: string | null): Promise<PasskeyCheck> => {
+    await takeSourceAllowance(db, 'passkey', context.ip, passkeyFailurePolicy, { now })
     await recordAudit(db, {
       event: 'auth.passkey.failed',
       actor: 'anonymous',
@@ -408,6 +421,8 @@ export async function verifyPasskey(
     })
     return { ok: false, reason }
   }
+  const allowance = await checkSourceAllowance(db, 'passkey', context.ip, passkeyFailurePolicy, { now })
+  if (!allowance.allowed) return { ok: false, reason: 'throttled', retryAfterSeconds: allowance.retryAfterSeconds }
   const response = parseResponse<AuthenticationResponseJSON>(responseJSON)
   if (!response) return fail('invalid', expectedAccount)
   const taken = await takeChallenge(

@@ -237,6 +237,24 @@ export async function takeSourceAllowance(
 }
 
 /**
+ * What `action`'s allowance of an address says now, without taking from it: for an action
+ * that counts only its failures (takeSourceAllowance after each one) and must stop once
+ * they are too many.
+ */
+export async function checkSourceAllowance(
+  db: Kysely<Database>,
+  action: string,
+  ip: string | undefined,
+  policy: SourceThrottlePolicy,
+  options: { readonly now?: Date } = {},
+): Promise<ThrottleDecision> {
+  const key = sourceKey(ip)
+  if (key === undefined) return { allowed: true }
+  const row = await db.selectFrom('login_attempts').selectAll().where('key', '=', `${action}:${key}`).executeTakeFirst()
+  return row === undefined ? { allowed: true } : sourceDecision(row, policy, options.now ?? new Date())
+}
+
+/**
  * Counts a failure that was not reserved (a check made outside reserveAttempt), whatever
  * the current lock. Never counts an account past maxConsecutiveFailures. Returns what the
  * counters now say about the next attempt.

@@ -76,6 +76,8 @@ async function startRp(
           code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
           code_challenge_method: 'S256',
           state,
+          // /login?acr=…: the level the service asks for.
+          ...(url.searchParams.get('acr') ? { acr_values: url.searchParams.get('acr') ?? '' } : {}),
         })
         res.writeHead(303, { location: to.href }).end()
       } else if (url.pathname === '/cb') {
@@ -307,6 +309,22 @@ t.test(
         t.equal(got.acr, level, `${name}: ${level}`)
         t.same(got.amr, amr, `${name}: amr ${JSON.stringify(amr)}`)
       }
+      // A service that asks for the phishing-resistant level: the synced passkey is told
+      // plainly that it cannot give it, with the way to add a device-bound one; the
+      // device-bound one gives it.
+      await synced.context.clearCookies()
+      await synced.page.goto(`${rp}/login?acr=urn:satupintu:acr:phr`)
+      await synced.page.waitForSelector('form[data-passkey]:not([hidden])')
+      await synced.page.click('button:has-text("Masuk dengan passkey")')
+      await synced.page.waitForSelector('h1:has-text("passkey di perangkat ini")', { timeout: 15_000 })
+      t.match(await synced.page.textContent('main'), /Tambah passkey/, 'synced asked for phr: the way to get there')
+      await shot(synced.page, `${prefix}-05b-tersinkron-tidak-cukup`)
+      await bound.context.clearCookies()
+      await bound.page.goto(`${rp}/login?acr=urn:satupintu:acr:phr`)
+      await bound.page.waitForSelector('form[data-passkey]:not([hidden])')
+      await bound.page.click('button:has-text("Masuk dengan passkey")')
+      t.equal((await landAtRp(bound.page)).acr, 'urn:satupintu:acr:phr', 'device-bound asked for phr: phr')
+
       const used = await db.db
         .selectFrom('passkeys')
         .select(['device_type', 'last_used_at', 'counter'])

@@ -9,6 +9,7 @@ import { sql } from 'kysely'
 import { Secret, TOTP } from 'otpauth'
 import t from 'tap'
 import { markEmailVerified } from '../../src/accounts/citizens.ts'
+import { passkeyFailurePolicy } from '../../src/accounts/passkeys.ts'
 import { confirmTotpEnrolment, pendingTotpEnrolment } from '../../src/accounts/second-factors.ts'
 import { addCitizen, budi, siti } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
@@ -328,5 +329,37 @@ t.test('an account without a passkey gets no script on its code step; the script
       t.equal(res.headers.get('x-content-type-options'), 'nosniff')
     }
     t.match(await (await fetch(`${issuer}/assets/simplewebauthn-browser.js`)).text(), /SimpleWebAuthnBrowser/)
+  })
+})
+
+t.test('refused passkey answers are throttled per address: past the allowance, 429 with Retry-After', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db, {}, { host: 'localhost' })
+    const client = await registerClient(db, { redirectUris: [redirectUri] })
+    const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    })
+    const browser = new Browser()
+    const login = await (await browser.follow(url.href, issuer)).res.text()
+    const passkeyUrl = new URL(formAction(login, '/passkey'), issuer).toString()
+    const post = () => browser.request(passkeyUrl, { form: { _csrf: csrfFrom(login), response: 'not json' } })
+    for (let i = 0; i < passkeyFailurePolicy.maxFailures; i++) {
+      const res = await post()
+      if (res.status !== 401) t.fail(`attempt ${i + 1}: ${res.status}`)
+    }
+    const stopped = await post()
+    t.equal(stopped.status, 429, 'the next one is not even checked')
+    t.ok(Number(stopped.headers.get('retry-after')) > 0, 'with Retry-After')
+    t.match(await stopped.text(), /Terlalu banyak percobaan masuk/)
+    const audited = await db.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where('event', '=', 'auth.passkey.failed')
+      .execute()
+    t.equal(audited.length, passkeyFailurePolicy.maxFailures, 'the throttled one writes no audit row')
   })
 })

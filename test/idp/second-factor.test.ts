@@ -443,3 +443,90 @@ t.test('removing the app and renewing the codes need a fresh sign-in; removal te
     t.equal(notices.length, 1)
   })
 })
+
+t.test(
+  'an elevated level lasts a bounded time (issue 14): two factors 12 h ago, or after 30 minutes idle, stand for the password level; acr_values asks again and prompt=none is refused',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      const { citizen, secret } = await enrolledCitizen(db)
+      const client = await registerClient(db, { redirectUris: [redirectUri] })
+      const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+      const mfa = 'urn:satupintu:acr:mfa'
+      const signInWithCode = async (browser: Browser, offset: number) => {
+        const step = await passwordStep(browser, issuer, config)
+        const res = await postCode(browser, issuer, step.html, codeAt(secret, Date.now() + offset))
+        await continueFlow(browser, issuer, res.headers.get('location') ?? '')
+      }
+      const ask = async (browser: Browser, params: Record<string, string>) => {
+        const verifier = oidc.randomPKCECodeVerifier()
+        const url = oidc.buildAuthorizationUrl(config, {
+          redirect_uri: redirectUri,
+          scope: 'openid profile',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          ...params,
+        })
+        const step = await browser.follow(url.href, issuer)
+        return { verifier, url: new URL(step.url) }
+      }
+      const acrOf = async (got: { verifier: string; url: URL }) =>
+        (await oidc.authorizationCodeGrant(config, got.url, { pkceCodeVerifier: got.verifier })).claims()?.acr
+
+      // By age: 12 hours after the sign-in.
+      const browser = new Browser()
+      await signInWithCode(browser, 0)
+      t.equal(await acrOf(await ask(browser, { acr_values: mfa, prompt: 'none' })), mfa, 'fresh: two factors')
+      await ageSignIn(db, citizen.id, 43_200)
+      const refused = await ask(browser, { acr_values: mfa, prompt: 'none' })
+      t.equal(refused.url.searchParams.get('error'), 'unmet_authentication_requirements', 'aged: prompt=none refused')
+      t.equal(refused.url.searchParams.get('code'), null)
+      t.equal(
+        await acrOf(await ask(browser, { prompt: 'none' })),
+        'urn:satupintu:acr:pwd',
+        'the session lives on, at the password level',
+      )
+      const stored = await sql<{ acr: string }>`select payload->>'acr' as acr from oidc_payloads
+        where model = 'Session' and account_id = ${citizen.id}`.execute(db.db)
+      t.equal(stored.rows[0]?.acr, 'urn:satupintu:acr:pwd', 'and is saved so')
+      const again = await ask(browser, { acr_values: mfa })
+      t.ok(again.url.href.startsWith(issuer), 'asking for two factors again signs the citizen in again')
+
+      // By idle time: signed in 32 minutes ago and unused for 30 of them (a session's
+      // expiry says when it was last used; the last use is never before the sign-in).
+      const idle = new Browser()
+      await signInWithCode(idle, 30_000)
+      await ageSignIn(db, citizen.id, 1_920)
+      await sql`update oidc_payloads set payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::bigint + 7200 - 1810))
+        where model = 'Session' and account_id = ${citizen.id} and payload->>'acr' = ${mfa}`.execute(db.db)
+      const idled = await ask(idle, { acr_values: mfa, prompt: 'none' })
+      t.equal(idled.url.searchParams.get('error'), 'unmet_authentication_requirements', 'idle: prompt=none refused')
+    })
+  },
+)
+
+t.test('acr_values naming no level of ours is refused, never silently ignored', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { issuer } = await startIdp(t, db)
+    await addCitizen(db.db)
+    const client = await registerClient(db, { redirectUris: [redirectUri] })
+    const config = await oidc.discovery(new URL(issuer), client.clientId, client.secret, undefined, insecure)
+    const ask = async (acr: string) => {
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+        acr_values: acr,
+      })
+      return new Browser().follow(url.href, issuer)
+    }
+    const unknown = await ask('urn:other:gold http://idmanagement.gov/ns/assurance/ial/2')
+    const answer = new URL(unknown.url)
+    t.equal(answer.origin + answer.pathname, redirectUri, 'told at the redirect URI')
+    t.equal(answer.searchParams.get('error'), 'invalid_request')
+    t.match(answer.searchParams.get('error_description'), /acr_values.*urn:satupintu:acr:pwd/)
+    const mixed = await ask('urn:other:gold urn:satupintu:acr:pwd')
+    t.ok(mixed.url.startsWith(issuer), 'an unknown value beside a known one: the known one is the bar')
+  })
+})

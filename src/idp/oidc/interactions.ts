@@ -540,12 +540,21 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       const citizen = check.ok ? await findCitizenById(db, check.citizenId) : undefined
       if (!check.ok || citizen?.status !== 'active') {
         req.log.info({ reason: check.ok ? 'inactive' : check.reason }, 'passkey refused')
-        const errorText = req.server.idpText(req, 'login.passkey.failed')
+        const throttled = !check.ok && check.reason === 'throttled'
+        const retryAfter = throttled ? (check.retryAfterSeconds ?? 60) : 0
+        if (throttled) reply.header('retry-after', String(retryAfter))
+        const errorText = throttled
+          ? req.server.idpText(req, 'login.throttled', { minutes: Math.max(1, Math.ceil(retryAfter / 60)) })
+          : req.server.idpText(req, 'login.passkey.failed')
+        const status = throttled ? 429 : 401
         return pending
-          ? codePage(req, reply, view, client, pending.accountId, { errorText, status: 401 })
-          : loginPage(req, reply, view, client, { errorText, status: 401 })
+          ? codePage(req, reply, view, client, pending.accountId, { errorText, status })
+          : loginPage(req, reply, view, client, { errorText, status })
       }
       const method: SignInMethod = check.synced ? 'passkey:synced' : 'passkey:device-bound'
+      // A synced passkey gives two factors, never phishing-resistant: a service that asks
+      // for that is told so, with the way to add a device-bound one, not a bare error.
+      if (check.synced && requiredRank(view.params) >= 3) return levelOutOfReach(req, reply, client, 'phr')
       if (!pending) {
         await recordAudit(db, {
           event: 'auth.login.succeeded',

@@ -26,7 +26,7 @@ export const idpMessages = defineMessages({
       'Layanan ini meminta verifikasi dua langkah. Lanjutkan dengan passkey Anda. Passkey memerlukan JavaScript; jika browser ini tidak bisa memakainya, masuk dari perangkat lain atau aktifkan aplikasi autentikator di Akun Saya, bagian Keamanan.',
     'login.stepUpPhr.title': 'Layanan ini meminta passkey di perangkat ini',
     'login.stepUpPhr.lead':
-      '{client} meminta Anda masuk dengan passkey yang tersimpan hanya di perangkat ini (tidak disinkronkan). Kode dari aplikasi autentikator tidak cukup untuk layanan ini.',
+      '{client} meminta Anda masuk dengan passkey yang tersimpan hanya di perangkat ini (tidak disinkronkan). Kode dari aplikasi autentikator atau passkey yang disinkronkan tidak cukup untuk layanan ini.',
     'login.stepUpPhr.text':
       'Tambahkan passkey di perangkat ini lewat Akun Saya, bagian Keamanan (pilih kunci keamanan atau penyimpanan perangkat, bukan pengelola kata sandi yang menyinkronkan). Setelah itu, buka kembali layanan ini dan masuk dengan passkey itu.',
     'login.stepUpPhr.enable': 'Tambah passkey',
@@ -122,7 +122,7 @@ export const idpMessages = defineMessages({
       'This service asks for two-step sign-in. Continue with your passkey. Passkeys need JavaScript; if this browser cannot use one, sign in from another device or turn on an authenticator app in Akun Saya, under Security.',
     'login.stepUpPhr.title': 'This service asks for a passkey on this device',
     'login.stepUpPhr.lead':
-      '{client} asks you to sign in with a passkey kept on this device only (not synced). A code from an authenticator app is not enough for this service.',
+      '{client} asks you to sign in with a passkey kept on this device only (not synced). A code from an authenticator app or a synced passkey is not enough for this service.',
     'login.stepUpPhr.text':
       'Add a passkey on this device in Akun Saya, under Security (choose a security key or the device itself, not a password manager that syncs). Then open this service again and sign in with that passkey.',
     'login.stepUpPhr.enable': 'Add a passkey',

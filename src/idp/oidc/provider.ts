@@ -253,6 +253,19 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     // The levels of sign-in and the first release's names for them (levels.ts).
     acrValues: [...acrValuesSupported],
+    // acr_values that name no level of ours could only be ignored, which would hand the
+    // service a lower level than it meant to ask for without a word: refused instead
+    // (invalid_request, at the redirect_uri once that is known good). Unknown values beside a
+    // known one are skipped, as OpenID Connect Core's voluntary acr_values allows.
+    extraParams: {
+      acr_values: async (_ctx, value) => {
+        if (typeof value !== 'string' || value.trim() === '') return
+        if (requiredRank({ acr_values: value }) === 0)
+          throw new errors.InvalidRequest(
+            `acr_values names no level this provider supports (acr_values_supported: ${acrValuesSupported.join(' ')})`,
+          )
+      },
+    },
     // ID tokens carry only openid claims; the rest come from userinfo (OIDC Core §5.4).
     conformIdTokenClaims: true,
     clientDefaults: {
