@@ -43,6 +43,7 @@ import { pruneOneTimeCodes } from '../accounts/otp.ts'
 import { pruneDecoys } from '../accounts/registration-decoys.ts'
 import { createProviderPages } from './oidc/provider-pages.ts'
 import { buildProvider, providerRoutes, type KoaContextWithOIDC } from './oidc/provider.ts'
+import { kioskClaims, kioskIdOf, pruneDevicePolls } from './oidc/kiosks.ts'
 import { oidcPort } from './oidc/port.ts'
 import { providerRequest } from './oidc/request-context.ts'
 import { grantIdsOf, pruneRevokedSessions, recordRevokedSessions } from './oidc/session-revocation.ts'
@@ -79,6 +80,25 @@ function isProviderPath(url: string): boolean {
 }
 
 const forwardedHeaders = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded']
+
+/**
+ * A kiosk's verification_uri_complete, `GET /device?user_code=…` (RFC 8628 §3.3.1): the
+ * code is taken off the URL, and our code page shows it filled in for the citizen to send
+ * (provider-pages.ts). oidc-provider would answer with a page that posts it by script, and
+ * without script shows a bare English button.
+ */
+function takeUserCode(raw: { method?: string | undefined; url?: string | undefined }): string | undefined {
+  if (raw.method !== 'GET' || raw.url === undefined) return undefined
+  const [path, query] = raw.url.split('?', 2)
+  if (path !== providerRoutes.code_verification || query === undefined) return undefined
+  const params = new URLSearchParams(query)
+  const code = params.get('user_code')
+  if (code === null) return undefined
+  params.delete('user_code')
+  const rest = params.toString()
+  raw.url = rest === '' ? path : `${path}?${rest}`
+  return /^[A-Za-z0-9-]{1,20}$/.test(code) ? code : undefined
+}
 
 /** The provider currently serving, swapped whole when the key set changes. */
 interface Current {
@@ -197,7 +217,11 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
           clientId: client?.clientId,
           ip: ctx.ip,
           requestId: providerRequest.getStore()?.request.id,
-          data: { grantType: String(ctx.oidc.params?.grant_type ?? ''), scope: token?.scope ?? '' },
+          data: {
+            grantType: String(ctx.oidc.params?.grant_type ?? ''),
+            scope: token?.scope ?? '',
+            ...kioskClaims(kioskIdOf(client?.metadata())),
+          },
         }),
       )
     })
@@ -321,6 +345,12 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       run: () => purgeExpiredPayloads(db),
     },
     {
+      name: 'kiosk poll records pruning',
+      everyMs: 10 * 60 * 1000,
+      firstAfterMs: 1000,
+      run: () => pruneDevicePolls(db),
+    },
+    {
       name: 'ended sessions pruning',
       everyMs: 10 * 60 * 1000,
       firstAfterMs: 1000,
@@ -399,8 +429,19 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     // affected: CORP governs no-cors loads), and no shared window (issue 10 §2).
     reply.raw.setHeader('cross-origin-opener-policy', 'same-origin')
     reply.raw.setHeader('cross-origin-resource-policy', 'same-origin')
+    const userCode = takeUserCode(raw)
     const { handler } = current
-    await providerRequest.run({ request, reply, graceReplays: new Set(), audits: [] }, () => handler(raw, reply.raw))
+    await providerRequest.run(
+      {
+        request,
+        reply,
+        graceReplays: new Set(),
+        audits: [],
+        providerPath: request.url.split('?', 1)[0] ?? '',
+        ...(userCode === undefined ? {} : { userCode }),
+      },
+      () => handler(raw, reply.raw),
+    )
   })
 
   // Every answer of ours: no window shared with another origin, no embedding by another

@@ -3,7 +3,11 @@ import type { Adapter, AdapterPayload } from 'oidc-provider'
 import { errors } from 'oidc-provider'
 import type { Database } from '../../db/database.ts'
 import { findClientMetadata } from './clients.ts'
+import { noteDevicePoll } from './kiosks.ts'
 import { providerRequest } from './request-context.ts'
+
+/** The token endpoint's path (provider.ts providerRoutes.token; not imported, provider.ts imports this file). */
+const tokenPath = '/token'
 import {
   consumePayload,
   destroyPayload,
@@ -77,6 +81,8 @@ class KyselyAdapter implements Adapter {
     const found = await findPayload(this.#db, this.#model, { id })
     if (!found) return undefined
     if (this.#model === 'Session') noteLoadedSession(id)
+    if (this.#model === 'DeviceCode' && found.consumedAt === null)
+      await slowDownTooFastPolls(this.#db, id, found.payload)
     const payload = { ...found.payload } as AdapterPayload
     delete (payload as Record<string, unknown>).graceReused
     if (found.consumedAt === null) return payload
@@ -143,6 +149,19 @@ class KyselyAdapter implements Adapter {
     const ending = providerRequest.getStore()?.endingSessionUid
     await revokePayloadsByGrantId(this.#db, this.#model, grantId, ending)
   }
+}
+
+/**
+ * RFC 8628 §3.5: a kiosk polling the token endpoint with its device code sooner than the
+ * interval is answered `slow_down` (oidc-provider has the error but never sends it). Here,
+ * because the token endpoint's device grant finds the code through this adapter before it
+ * does anything else with it; the code pages' look-ups (by user code, or at
+ * `/device/<uid>`) are not polls.
+ */
+async function slowDownTooFastPolls(db: Kysely<Database>, id: string, payload: Record<string, unknown>): Promise<void> {
+  if (providerRequest.getStore()?.providerPath !== tokenPath) return
+  const exp = typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : new Date(Date.now() + 600_000)
+  if ((await noteDevicePoll(db, id, exp)) === 'slow_down') throw new errors.SlowDown()
 }
 
 /** Remembers, for this request, that the Session row `id` existed when it was read. */

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../../db/database.ts'
@@ -30,6 +30,17 @@ export const kioskKey = 'urn:satupintu:kiosk'
 
 /** Client metadata key of a client that may no longer be used (a disabled kiosk's). */
 export const disabledKey = disabledClientKey
+
+/** How long a kiosk's user code lives (RFC 8628 §3.2 expires_in; the cross-device BCP's short codes). */
+export const kioskCodeSeconds = 120
+
+/** The longest a kiosk's access token lives, whatever idp.ttl.accessTokenSeconds says. */
+export const kioskAccessTokenSeconds = 600
+
+/** The access-token claims of a kiosk's token: the channel and which kiosk. */
+export function kioskClaims(kioskId: string | undefined): Record<string, string> {
+  return kioskId === undefined ? {} : { channel: 'kiosk', kiosk_id: kioskId }
+}
 
 /** The agency id kiosks' clients are listed under (`satupintu clients list`). */
 export const kioskAgencyId = 'kiosk'
@@ -198,11 +209,24 @@ export async function disableKiosk(db: Kysely<Database>, id: string): Promise<Di
         .where('client_id', '=', kiosk.client_id)
         .execute()
     }
-    // Expired rows too: a device code's row outlives its code as long as the tokens it gave.
+    // The sessions the kiosk signed in from: the citizens' sessions (on their phones) that
+    // authorised it, and any its codes and tokens still name. Expired rows too.
     const rows = await trx
       .selectFrom('oidc_payloads')
-      .select([sql<string | null>`payload->>'sessionUid'`.as('session_uid'), 'grant_id'])
-      .where(sql<string>`payload->>'clientId'`, '=', kiosk.client_id)
+      .select(
+        sql<string | null>`case when model = 'Session' then payload->>'uid' else payload->>'sessionUid' end`.as(
+          'session_uid',
+        ),
+      )
+      .where((eb) =>
+        eb.or([
+          eb(sql<string>`payload->>'clientId'`, '=', kiosk.client_id),
+          eb.and([
+            eb('model', '=', 'Session'),
+            sql<boolean>`jsonb_exists(coalesce(payload->'authorizations', '{}'::jsonb), ${kiosk.client_id})`,
+          ]),
+        ]),
+      )
       .execute()
     const uids = [...new Set(rows.flatMap((r) => (r.session_uid ? [r.session_uid] : [])))]
     const revokedSessions = await recordRevokedSessions(
@@ -243,4 +267,44 @@ export async function rotateKioskKey(
       .execute()
   })
   return { kiosk, key }
+}
+
+/** RFC 8628 §3.2: the polling interval a client must keep when none is given (5 s). */
+export const pollIntervalSeconds = 5
+
+/**
+ * Notes a kiosk's poll of the token endpoint with a device code and says whether it came
+ * too soon (RFC 8628 §3.5): sooner than the interval after the previous poll is
+ * `slow_down`, and the interval that code's polls must keep grows by 5 s. One statement,
+ * so two polls at once cannot both pass. The row is kept by a hash of the code (never the
+ * code) until the code's own expiry, then purged with the expired OIDC rows.
+ */
+export async function pruneDevicePolls(db: Kysely<Database>): Promise<number> {
+  const res = await db.deleteFrom('device_code_polls').where('expires_at', '<', sql<Date>`now()`).executeTakeFirst()
+  return Number(res.numDeletedRows)
+}
+
+export async function noteDevicePoll(
+  db: Kysely<Database>,
+  deviceCode: string,
+  expiresAt: Date,
+): Promise<'ok' | 'slow_down'> {
+  const hash = createHash('sha256').update(deviceCode, 'utf8').digest('base64url')
+  // The CTE `prev` reads the row as it was before this statement's own change.
+  const res = await sql<{ too_soon: boolean | null }>`
+    with prev as (
+      select polled_at + make_interval(secs => interval_seconds) > now() as too_soon
+      from device_code_polls where code_hash = ${hash}
+    ), noted as (
+      insert into device_code_polls as p (code_hash, polled_at, interval_seconds, expires_at)
+      values (${hash}, now(), ${pollIntervalSeconds}, ${expiresAt})
+      on conflict (code_hash) do update set
+        interval_seconds = case
+          when p.polled_at + make_interval(secs => p.interval_seconds) > excluded.polled_at then p.interval_seconds + 5
+          else p.interval_seconds end,
+        polled_at = excluded.polled_at
+      returning 1
+    )
+    select (select too_soon from prev) as too_soon, (select count(*) from noted) as noted`.execute(db)
+  return res.rows[0]?.too_soon === true ? 'slow_down' : 'ok'
 }

@@ -1,6 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider'
 import { isDatabaseUnavailable } from '../../db/errors.ts'
 import { providerRequest } from './request-context.ts'
+import { scopeItems, scopeOrder } from './scopes.ts'
 
 /**
  * Pages oidc-provider renders itself (logout confirmation, logout done, errors it cannot
@@ -10,11 +11,49 @@ import { providerRequest } from './request-context.ts'
 export interface ProviderPages {
   logout(ctx: KoaContextWithOIDC, form: string): Promise<void>
   logoutSuccess(ctx: KoaContextWithOIDC): Promise<void>
+  /** The device flow's pages on the citizen's phone (issue 16, kiosks). */
+  deviceInput(ctx: KoaContextWithOIDC, form: string, err: unknown): Promise<void>
+  deviceConfirm(ctx: KoaContextWithOIDC, form: string, view: DeviceConfirmView): Promise<void>
+  deviceSuccess(ctx: KoaContextWithOIDC, kioskName: string): Promise<void>
   error(
     ctx: KoaContextWithOIDC,
     out: { error: string; error_description?: string | undefined },
     error: unknown,
   ): Promise<void>
+}
+
+/** What the confirmation page shows: the kiosk as registered, the code, the scopes asked for. */
+export interface DeviceConfirmView {
+  /** From the kiosks table by the client id; undefined when the client is no (active) kiosk. */
+  kiosk: { name: string; location: string } | undefined
+  userCode: string
+  scopes: readonly string[]
+}
+
+/** The message for a user code oidc-provider refused (its re-render errors), or any other failure. */
+function deviceInputProblem(err: unknown): { error?: string; info?: string } {
+  if (err === undefined) return {}
+  const name = (err as { name?: unknown }).name
+  switch (name) {
+    case 'NoCodeError':
+      return { error: 'kiosk.code.missing' }
+    case 'NotFoundError':
+      return { error: 'kiosk.code.wrong' }
+    case 'ExpiredError':
+      return { error: 'kiosk.code.expired' }
+    case 'AlreadyUsedError':
+      return { error: 'kiosk.code.used' }
+    case 'AbortedError':
+      return { info: 'kiosk.code.aborted' }
+    default:
+      return { error: 'kiosk.code.failed' }
+  }
+}
+
+function text(key: string, params?: Record<string, string | number>): string {
+  const state = providerRequest.getStore()
+  if (!state) throw new Error('provider page rendered outside a request')
+  return state.request.server.idpText(state.request, key, params)
 }
 
 /** Renders through the Fastify reply of the current request (src/idp/oidc/request-context.ts). */
@@ -37,11 +76,17 @@ function render(
   ctx.body = html
 }
 
-/** The xsrf secret of oidc-provider's logout form (a hex string it generated). */
+/** The xsrf secret of one of oidc-provider's forms (a hex string it generated). */
 function xsrfOf(form: string): string {
   const m = /name="xsrf" value="([0-9a-f]+)"/.exec(form)
-  if (!m?.[1]) throw new Error('logout form without xsrf')
+  if (!m?.[1]) throw new Error('oidc-provider form without xsrf')
   return m[1]
+}
+
+/** The user code oidc-provider put back into its input form after a refusal (HTML-escaped there). */
+function userCodeOf(form: string): string | undefined {
+  const m = /value="([A-Za-z0-9-]{1,20})" (?:pattern|type)/.exec(form)
+  return m?.[1]
 }
 
 export function createProviderPages(): ProviderPages {
@@ -76,6 +121,52 @@ export function createProviderPages(): ProviderPages {
     },
     async logoutSuccess(ctx) {
       render(ctx, 'logout-done', {})
+    },
+    async deviceInput(ctx, form, err) {
+      const problem = deviceInputProblem(err)
+      // A code in verification_uri_complete arrives here as typed in (src/idp/app.ts), so
+      // that the citizen sees our page, not oidc-provider's self-submitting one.
+      const userCode = userCodeOf(form) ?? providerRequest.getStore()?.userCode
+      // Koa's status is 404 until a body is set: only an error's status counts.
+      const status = err !== undefined && typeof ctx.status === 'number' && ctx.status >= 400 ? ctx.status : 200
+      render(
+        ctx,
+        'kiosk-kode',
+        {
+          action: ctx.oidc.urlFor('code_verification'),
+          xsrf: xsrfOf(form),
+          userCode,
+          ...(problem.error === undefined ? {} : { errorText: text(problem.error) }),
+          ...(problem.info === undefined ? {} : { infoText: text(problem.info) }),
+        },
+        status,
+      )
+    },
+    async deviceConfirm(ctx, form, view) {
+      if (view.kiosk === undefined) {
+        // Only kiosks have the device grant; anything else is refused, never shown.
+        render(
+          ctx,
+          'kiosk-kode',
+          { action: ctx.oidc.urlFor('code_verification'), xsrf: xsrfOf(form), errorText: text('kiosk.code.failed') },
+          400,
+        )
+        return
+      }
+      const items = [...new Set([...view.scopes, 'gateway'])]
+        .sort((a, b) => scopeOrder.indexOf(a) - scopeOrder.indexOf(b))
+        .map((s) => scopeItems[s])
+        .filter((x): x is string => x !== undefined)
+      render(ctx, 'kiosk-setuju', {
+        action: ctx.oidc.urlFor('code_verification'),
+        xsrf: xsrfOf(form),
+        userCode: view.userCode,
+        kiosk: view.kiosk,
+        items,
+      })
+    },
+    async deviceSuccess(ctx, kioskName) {
+      render(ctx, 'kiosk-selesai', { kioskName })
     },
     async error(ctx, out, error) {
       if (isDatabaseUnavailable(error)) {

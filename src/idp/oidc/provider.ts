@@ -9,7 +9,14 @@ import { findCitizenById } from '../../accounts/citizens.ts'
 import { createAdapterFactory } from './adapter.ts'
 import { findGrantIdFor } from './store.ts'
 import { clientSecretMatches, firstPartyKey, isFirstParty } from './clients.ts'
-import { kioskKey } from './kiosks.ts'
+import {
+  findKioskByClientId,
+  kioskAccessTokenSeconds,
+  kioskClaims,
+  kioskCodeSeconds,
+  kioskIdOf,
+  kioskKey,
+} from './kiosks.ts'
 import { recordAudit } from '../../audit/audit.ts'
 import type { ProviderPages } from './provider-pages.ts'
 import { sectorOf, type Subjects } from './subjects.ts'
@@ -322,12 +329,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
         enabled: true,
         defaultResource: (ctx, client, oneOf) => {
           if (oneOf) return oneOf.includes(gw) ? gw : oneOf[0]
-          if (ctx.oidc.params?.grant_type !== 'client_credentials') return undefined
+          // A kiosk signs citizens in for the services behind the gateway, and for nothing else.
+          const kiosk = kioskIdOf(client.metadata()) !== undefined
+          if (ctx.oidc.params?.grant_type !== 'client_credentials' && !kiosk) return undefined
           // A backend asking without `resource`: the gateway's, when it has it registered.
           const registered = registeredResources(client)
           return registered.includes(gw) ? gw : registered[0]
         },
-        useGrantedResource: () => false,
+        // A kiosk's token is for the resource its code was granted for (the gateway's), not
+        // for userinfo: it signs citizens in to the services behind the gateway only.
+        useGrantedResource: (ctx) => kioskIdOf(ctx.oidc.client?.metadata()) !== undefined,
         getResourceServerInfo: (ctx, resource, client) => {
           if (!registeredResources(client).includes(resource))
             throw new errors.InvalidTarget('the client is not registered for this resource')
@@ -342,11 +353,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
             }
           }
           // The gateway's resource or an agency's origin: JWTs the gateway verifies locally,
-          // with the resource as their only audience.
+          // with the resource as their only audience. A kiosk's live a few minutes at most.
+          const kiosk = kioskIdOf(client.metadata()) !== undefined
           return {
             scope: isClientCredentials ? 'gateway' : 'openid profile email phone address nik gateway',
             audience: resource,
-            accessTokenTTL: isClientCredentials ? ttl.clientCredentialsSeconds : ttl.accessTokenSeconds,
+            accessTokenTTL: isClientCredentials
+              ? ttl.clientCredentialsSeconds
+              : kiosk
+                ? Math.min(ttl.accessTokenSeconds, kioskAccessTokenSeconds)
+                : ttl.accessTokenSeconds,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'ES256' } },
           }
@@ -355,8 +371,35 @@ export function buildProvider(deps: ProviderDeps): Provider {
       claimsParameter: { enabled: false },
       // No encrypted tokens: TLS protects them in transit, and agencies' libraries vary.
       encryption: { enabled: false },
-      // Device flow belongs to the kiosk issue; off until its pages exist.
-      deviceFlow: { enabled: false },
+      // The device grant (RFC 8628) for the self-service kiosks (issue 16, kiosks.ts): only
+      // a kiosk's client has the grant type, so any other client's device authorization is
+      // `unauthorized_client`. Our own pages, on the citizen's phone: the code, then which
+      // kiosk (from our kiosks table, never from the kiosk's request) and what it asks
+      // for, Batal first; then the sign-in if the phone has no session yet.
+      deviceFlow: {
+        enabled: true,
+        // 8 of 20 consonants (no vowels, so no words; RFC 8628 §6.1): 2.5·10^10 codes, each
+        // alive for kioskCodeSeconds and good once.
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource: (ctx, form, _out, err) => deps.pages.deviceInput(ctx, form, err),
+        userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
+          const kiosk = await findKioskByClientId(db, client.clientId)
+          const code = ctx.oidc.entities.DeviceCode
+          const asked = String((code?.params as { scope?: unknown } | undefined)?.scope ?? '').split(' ')
+          const allowed = new Set(String(client.scope ?? '').split(' '))
+          await deps.pages.deviceConfirm(ctx, form, {
+            kiosk: kiosk && kiosk.status === 'active' ? { name: kiosk.name, location: kiosk.location } : undefined,
+            userCode,
+            scopes: asked.filter((x) => x !== '' && allowed.has(x)),
+          })
+        },
+        successSource: async (ctx) => {
+          const clientId = ctx.oidc.client?.clientId
+          const kiosk = clientId === undefined ? undefined : await findKioskByClientId(db, clientId)
+          await deps.pages.deviceSuccess(ctx, kiosk?.name ?? '')
+        },
+      },
       // Clients are registered by operators, never by anyone on the internet.
       registration: { enabled: false },
       requestObjects: { enabled: false },
@@ -415,7 +458,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // (session-revocation.ts): when the session ends, the gateways refuse the token.
     // Client-credentials tokens have no session, and get neither.
     extraTokenClaims: (ctx, token) => {
-      const src = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken
+      const src = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken ?? ctx.oidc.entities.DeviceCode
       if (!src) return undefined
       const sessionUid = (token as { sessionUid?: unknown }).sessionUid
       const clientId = token.clientId
@@ -430,6 +473,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
         amr: src.amr,
         auth_time: src.authTime,
         ...(bound ? { [sessionHashClaim]: sessionHash(sessionUid, clientId) } : {}),
+        // A kiosk's token says so (issue 16): the gateway and the agencies may refuse or
+        // restrict the kiosk channel, and know which kiosk.
+        ...kioskClaims(kioskIdOf(ctx.oidc.client?.metadata())),
       }
     },
     // Signing out ends the session and the tokens tied to it, never a consent (docs/security.md
@@ -473,7 +519,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       IdToken: ttl.idTokenSeconds,
       Interaction: ttl.interactionSeconds,
       Grant: ttl.grantSeconds,
-      DeviceCode: 600,
+      // A kiosk's code is shown on a screen in a public hall: short lived (issue 16).
+      DeviceCode: kioskCodeSeconds,
       BackchannelAuthenticationRequest: 600,
       // Sliding idle limit, capped by the absolute limit counted from the chain's first issue.
       RefreshToken: (_ctx, token) => {

@@ -31,6 +31,14 @@ export interface ProviderRequestState {
    * bring it back, uid and all.
    */
   loadedSessions?: Set<string>
+  /**
+   * The user code of a kiosk's verification_uri_complete (`/device?user_code=…`), taken off
+   * the URL before oidc-provider sees it (src/idp/app.ts): our code page shows it filled in,
+   * where oidc-provider would answer with a page that submits itself by script.
+   */
+  userCode?: string
+  /** The provider route's path the request is for (`/token`, `/device`, …; app.ts providerPaths). */
+  providerPath?: string
 }
 
 export const providerRequest = new AsyncLocalStorage<ProviderRequestState>()
