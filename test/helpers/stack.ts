@@ -7,19 +7,15 @@ import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import type { Test } from 'tap'
 import { loadConfig } from '../../src/config/load.ts'
 import { startServices } from '../../src/main.ts'
+import { launchChromium } from './chromium.ts'
 import { silentLogger } from './config.ts'
 import { listenOnAnyPort, projectRoot, withFreshPorts } from './process.ts'
 
-export const chromiumPath = '/usr/bin/chromium'
-
-/** Why a browser test is skipped, or false when Chromium is there. */
-export function chromiumMissing(): string | false {
-  return fs.existsSync(chromiumPath) ? false : 'Debian chromium is not installed (.ci/run installs it)'
-}
+export { chromiumMissing, chromiumPath } from './chromium.ts'
 
 export interface QuickStack {
   dir: string
@@ -63,19 +59,7 @@ export async function startQuickStack(t: Test, opts: { extraAgencies?: string } 
 
 /** A phone-sized Chromium page with JavaScript off, closed when `t` ends. */
 export async function phonePage(t: Test): Promise<Page> {
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await launchChromium()
   t.teardown(() => browser.close())
   return (
     await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: 'id-ID' })

@@ -8,9 +8,10 @@
  * visibly marked.
  */
 import { createRequire } from 'node:module'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t, { type Test } from 'tap'
-import { chromiumMissing, chromiumPath, startQuickStack } from '../helpers/stack.ts'
+import { startQuickStack } from '../helpers/stack.ts'
+import { chromiumMissing, chromiumPath, launchChromium } from '../helpers/chromium.ts'
 
 const require = createRequire(import.meta.url)
 const axePath = require.resolve('axe-core')
@@ -23,19 +24,7 @@ interface AxeResult {
 type NewPage = () => Promise<Page>
 
 async function launch(t: Test): Promise<NewPage> {
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await launchChromium()
   t.teardown(() => browser.close())
   // Script on so that axe can run (the pages have none of their own); the pages' CSP
   // forbids every script, axe's included, so it is bypassed for the check alone.

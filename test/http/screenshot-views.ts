@@ -9,10 +9,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Fastify from 'fastify'
-import { chromium } from 'playwright-core'
 import { assetsPlugin } from '../../src/http/assets.ts'
 import { defineMessages } from '../../src/http/i18n.ts'
 import { viewsPlugin } from '../../src/http/views.ts'
+import { launchChromium } from '../helpers/chromium.ts'
 
 const outDir = '/tmp/sp-shots'
 
@@ -133,19 +133,7 @@ async function main(): Promise<void> {
   app.get('/gangguan', (_req, reply) => reply.page('error', { status: 503 }, { status: 503 }))
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await launchChromium()
   const shots: string[] = []
   const blocked: string[] = []
   try {

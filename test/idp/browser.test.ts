@@ -8,13 +8,13 @@ import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import * as oidc from 'openid-client'
-import { chromium, type Browser as Chromium, type Page } from 'playwright-core'
+import type { Browser as Chromium, Page } from 'playwright-core'
 import t from 'tap'
 import { freshDatabase } from '../helpers/db.ts'
 import { registerClient, startIdp } from '../helpers/idp.ts'
 import { freePort, projectRoot } from '../helpers/process.ts'
+import { chromiumMissing, launchChromium } from '../helpers/chromium.ts'
 
-const chromiumPath = '/usr/bin/chromium'
 const artifacts = path.join(projectRoot, 'test-artifacts', 'idp')
 
 /** A relying party an agency might write: sign-in, a page with the citizen's name, sign-out. */
@@ -83,7 +83,7 @@ async function shot(page: Page, name: string) {
 
 t.test(
   'a citizen registers, verifies the e-mail, signs in through a relying party, consents and signs out, in Chromium without JavaScript',
-  { skip: fs.existsSync(chromiumPath) ? false : 'Debian chromium is not installed (.ci/run installs it)' },
+  { skip: chromiumMissing() },
   async (t) => {
     fs.mkdirSync(artifacts, { recursive: true })
     const db = await freshDatabase(t, 'pglite')
@@ -99,19 +99,7 @@ t.test(
     })
     const rp = await startRp(t, issuer, client.clientId, client.secret as string, rpPort)
 
-    const browser: Chromium = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const browser: Chromium = await launchChromium()
     t.teardown(() => browser.close())
     const context = await browser.newContext({
       viewport: { width: 360, height: 740 },

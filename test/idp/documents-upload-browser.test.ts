@@ -9,31 +9,19 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser as Chromium, type Page } from 'playwright-core'
+import type { Browser as Chromium, Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { startIdp } from '../helpers/idp.ts'
-import { chromiumMissing, chromiumPath } from '../helpers/stack.ts'
 import { countRows, tempDir } from '../documents/fixtures.ts'
+import { chromiumMissing, chromiumPath, launchChromium } from '../helpers/chromium.ts'
 
 const shots = path.join(os.tmpdir(), 'satupintu-uploads')
 const MiB = 1024 * 1024
 
 async function launch(t: Test): Promise<Chromium> {
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await launchChromium()
   t.teardown(() => browser.close())
   return browser
 }

@@ -17,7 +17,7 @@ import path from 'node:path'
 import { generateAuthenticationOptions } from '@simplewebauthn/server'
 import * as oidc from 'openid-client'
 import { Secret, TOTP } from 'otpauth'
-import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { markEmailVerified } from '../../src/accounts/citizens.ts'
 import { authenticationOptions, verifyPasskey } from '../../src/accounts/passkeys.ts'
@@ -27,8 +27,8 @@ import { addCitizen, budi, siti } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { registerClient, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
+import { chromiumMissing, launchChromium } from '../helpers/chromium.ts'
 
-const chromiumPath = '/usr/bin/chromium'
 const shots = path.join(os.tmpdir(), 'satupintu-passkeys')
 const keys = { sealer: testKek, recoveryKey: testKek.derive('recovery codes') }
 
@@ -189,22 +189,10 @@ function noSideways(page: Page) {
 
 t.test(
   'SECURITY 39: passkeys end to end in Chromium with virtual authenticators (device-bound and synced): added on Keamanan, passwordless sign-in, second factor, no-JavaScript path, and refusals',
-  { skip: fs.existsSync(chromiumPath) ? false : 'Debian chromium is not installed (.ci/run installs it)' },
+  { skip: chromiumMissing() },
   async (t) => {
     fs.mkdirSync(shots, { recursive: true })
-    const browser: Chromium = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const browser: Chromium = await launchChromium()
     t.teardown(() => browser.close())
 
     await eachDatabase(t, async (t, db) => {

@@ -8,7 +8,6 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
-import { chromium } from 'playwright-core'
 import { authenticateCitizen, createCitizen } from '../../src/accounts/citizens.ts'
 import { wrapPglite } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
@@ -18,6 +17,7 @@ import { budi } from '../helpers/citizens.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
+import { launchChromium } from '../helpers/chromium.ts'
 
 const outDir = '/tmp/sp-shots/boundaries'
 
@@ -44,19 +44,7 @@ async function main(): Promise<void> {
     ),
   )
   const citizen = await createCitizen(database.db, { ...budi, regencyName: 'Sukamaju' })
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await launchChromium()
   const context = await browser.newContext({
     javaScriptEnabled: false,
     viewport: { width: 360, height: 740 },

@@ -13,7 +13,7 @@ import { mkdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { createCitizen } from '../../src/accounts/citizens.ts'
 import { wrapPglite } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
@@ -26,6 +26,7 @@ import { jpeg, pdf, png } from '../documents/fixtures.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
+import { launchChromium } from '../helpers/chromium.ts'
 
 const outDir = '/tmp/sp-shots/docs'
 const sizes = [
@@ -84,19 +85,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(files.kk, pdf())
   fs.writeFileSync(files.html, '<!doctype html><script>alert(1)</script>')
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await launchChromium()
   const context = await browser.newContext({
     javaScriptEnabled: false,
     viewport: { width: 360, height: 740 },

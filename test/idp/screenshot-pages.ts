@@ -9,7 +9,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { wrapPglite } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
 import { buildIdp } from '../../src/idp/app.ts'
@@ -17,6 +17,7 @@ import { insertClient, prepareClient } from '../../src/idp/oidc/clients.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
+import { launchChromium } from '../helpers/chromium.ts'
 
 const outDir = '/tmp/sp-shots/idp'
 const sizes = [
@@ -56,19 +57,7 @@ async function main(): Promise<void> {
   )
   await insertClient(database.db, client)
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await launchChromium()
   const context = await browser.newContext({
     javaScriptEnabled: false,
     viewport: { width: 360, height: 740 },

@@ -10,15 +10,15 @@ import os from 'node:os'
 import path from 'node:path'
 import * as oidc from 'openid-client'
 import { Secret, TOTP } from 'otpauth'
-import { chromium, type Browser as Chromium, type Page } from 'playwright-core'
+import type { Browser as Chromium, Page } from 'playwright-core'
 import t from 'tap'
 import { markEmailVerified } from '../../src/accounts/citizens.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { freshDatabase } from '../helpers/db.ts'
 import { registerClient, startIdp } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
+import { chromiumMissing, launchChromium } from '../helpers/chromium.ts'
 
-const chromiumPath = '/usr/bin/chromium'
 const shots = path.join(os.tmpdir(), 'satupintu-second-factor')
 
 function codeAt(secret: string, at: number): string {
@@ -90,7 +90,7 @@ async function password(page: Page) {
 
 t.test(
   'SECURITY 39: two-step sign-in end to end in Chromium without JavaScript: enrol with the QR page, sign in with a code, then once with a recovery code',
-  { skip: fs.existsSync(chromiumPath) ? false : 'Debian chromium is not installed (.ci/run installs it)' },
+  { skip: chromiumMissing() },
   async (t) => {
     fs.mkdirSync(shots, { recursive: true })
     const db = await freshDatabase(t, 'pglite')
@@ -105,19 +105,7 @@ t.test(
     })
     const rp = await startRp(t, issuer, client.clientId, client.secret as string, rpPort)
 
-    const browser: Chromium = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const browser: Chromium = await launchChromium()
     t.teardown(() => browser.close())
     const phone = { viewport: { width: 360, height: 740 }, javaScriptEnabled: false, locale: 'id-ID' }
 
