@@ -1,6 +1,10 @@
 import type { Kysely } from 'kysely'
 import { createCitizen, findCitizenByIdentifier } from './accounts/citizens.ts'
 import { markEmailVerified } from './accounts/citizens.ts'
+import { ensureOfficerTotpForDemo } from './accounts/officer-factors.ts'
+import { createOfficer, findOfficerByUsername } from './accounts/officers.ts'
+import type { SecretSealer } from './accounts/second-factors.ts'
+import { totpUri } from './accounts/totp.ts'
 import type { Config } from './config/schema.ts'
 import type { Database } from './db/database.ts'
 import { findClient, prepareClient, rotateClientSecret, upsertClient } from './idp/oidc/clients.ts'
@@ -8,8 +12,8 @@ import { documentsResource, gatewayResource } from './idp/oidc/provider.ts'
 
 /**
  * Demo data for the quick start only (config `demo`, refused in production): a relying
- * party for the demo agency's direct OIDC sign-in, and one demo citizen whose
- * credentials are printed at start-up.
+ * party for the demo agency's direct OIDC sign-in, one demo citizen and one demo officer
+ * whose credentials are printed at start-up.
  */
 export const demoCitizen = {
   nik: '3201011201900001',
@@ -18,6 +22,21 @@ export const demoCitizen = {
   gender: 'male',
   email: 'budi@contoh.id',
   password: 'kopi tubruk di teras rumah',
+} as const
+
+/**
+ * The demo officer, already enrolled with an authenticator app whose key is printed (and
+ * in README.md): a developer adds the key to an app (or runs `oathtool --totp -b <key>`)
+ * and signs in at /petugas/masuk at once. The key is public, like the password: demo only
+ * (config `demo` is refused in production). `satupintu officers reset-factors petugas.demo`
+ * shows the enrolment a real officer goes through.
+ */
+export const demoOfficer = {
+  username: 'petugas.demo',
+  name: 'Sri Wahyuni',
+  roles: ['counter_officer'],
+  password: 'loket tiga melayani warga',
+  totpSecret: 'JBSWY3DPEHPK3PXPSATUPINTUDEMO234',
 } as const
 
 export const demoClientId = 'dinas-contoh-demo'
@@ -35,9 +54,15 @@ export interface DemoData {
   backendClientId: string
   backendClientSecret: string
   citizen: { nik: string; email: string; password: string }
+  officer: { username: string; password: string; totpSecret: string; totpUri: string }
 }
 
-export async function ensureDemoData(db: Kysely<Database>, config: Config, demoAgencyUrl: string): Promise<DemoData> {
+export async function ensureDemoData(
+  db: Kysely<Database>,
+  config: Config,
+  demoAgencyUrl: string,
+  sealer: SecretSealer,
+): Promise<DemoData> {
   const prepared = prepareClient(
     {
       clientId: demoClientId,
@@ -91,11 +116,27 @@ export async function ensureDemoData(db: Kysely<Database>, config: Config, demoA
     const c = await createCitizen(db, { ...demoCitizen, regencyName: config.regency.name }, { actor: 'system' })
     await markEmailVerified(db, c.id, demoCitizen.email)
   }
+  let officer = await findOfficerByUsername(db, demoOfficer.username)
+  if (!officer) {
+    officer = await createOfficer(
+      db,
+      { ...demoOfficer, roles: [...demoOfficer.roles], regencyName: config.regency.name },
+      { actor: 'system' },
+    )
+  }
+  await ensureOfficerTotpForDemo(db, sealer, officer.id, demoOfficer.totpSecret)
+
   return {
     clientId: demoClientId,
     clientSecret,
     backendClientId: demoBackendClientId,
     backendClientSecret,
     citizen: { nik: demoCitizen.nik, email: demoCitizen.email, password: demoCitizen.password },
+    officer: {
+      username: demoOfficer.username,
+      password: demoOfficer.password,
+      totpSecret: demoOfficer.totpSecret,
+      totpUri: totpUri(demoOfficer.totpSecret, demoOfficer.username),
+    },
   }
 }

@@ -7,6 +7,7 @@ import { migrateToLatestOrThrow, pendingMigrations } from './db/migrator.ts'
 import { servePglite, type PgliteServer } from './db/pglite-server.ts'
 import { buildGateway } from './gateway/app.ts'
 import { buildIdp } from './idp/app.ts'
+import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } from './keys/encryption.ts'
 import { documentsResource } from './idp/oidc/provider.ts'
 import { demoDocumentService, ensureDemoData, type DemoData } from './demo.ts'
 import { ensureGatewayClient, gatewaySitesFrom } from './idp/oidc/gateway-client.ts'
@@ -87,8 +88,13 @@ export async function startServices(
       })
     }
     const demoAgencyUrl = `http://localhost:${options.portOverride ?? config.demoAgency.port}`
-    if (config.demo && database && services.includes('idp') && services.includes('demo-agency')) {
-      demo = await ensureDemoData(database.db, config, demoAgencyUrl)
+    // The idp's key encryption, made once here: the demo officer's authenticator key is sealed with it.
+    let keyEncryption: KeyEncryption | undefined
+    if (services.includes('idp')) {
+      keyEncryption = createKeyEncryption(resolveKeyEncryptionSecret(config, (msg) => logger.warn(msg)))
+    }
+    if (config.demo && database && keyEncryption && services.includes('demo-agency')) {
+      demo = await ensureDemoData(database.db, config, demoAgencyUrl, keyEncryption)
     }
     // One process running both: register the gateway at the idp and give it its secret.
     let gatewaySecret = config.gateway.clientSecret
@@ -111,7 +117,12 @@ export async function startServices(
     for (const name of services) {
       const port = options.portOverride ?? portOf(config, name)
       if (name === 'idp') {
-        const app = await buildIdp({ config, database: database as DatabaseHandle, logger })
+        const app = await buildIdp({
+          config,
+          database: database as DatabaseHandle,
+          logger,
+          ...(keyEncryption ? { keyEncryption } : {}),
+        })
         started.push(await listen('idp', app, config.http.host, port))
         await serveMetricsOf(app, config.metrics.idpPort)
       } else if (name === 'gateway') {

@@ -22,6 +22,11 @@ t.test(
     t.ok(Date.now() - started < 20_000, 'ready within 20 s')
     t.match(first.output(), /Satu Pintu is running/)
     t.match(first.output(), /demo citizen: NIK 3201011201900001/, 'the quick start prints how to try a sign-in')
+    t.match(
+      first.output(),
+      /demo officer: petugas\.demo, password: .*\n.*the key JBSWY3DPEHPK3PXPSATUPINTUDEMO234/,
+      'and how to try the officer console',
+    )
 
     // A second start on the same embedded database: a clear message, not corruption.
     const otherPorts = {

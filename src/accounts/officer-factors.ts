@@ -426,14 +426,23 @@ export async function resetOfficerFactors(
 /**
  * A confirmed authenticator app for an officer from a known secret, without an enrolment
  * code: for the quick start's demo officer only (src/demo.ts), whose secret is printed.
+ * Left alone when the officer already has exactly that secret (its last step is kept).
  */
-export async function setOfficerTotpForDemo(
+export async function ensureOfficerTotpForDemo(
   db: Kysely<Database>,
   sealer: SecretSealer,
   officerId: string,
   secret: string,
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom('officer_second_factors')
+      .select(['secret_enc', 'confirmed_at'])
+      .where('officer_id', '=', officerId)
+      .where('kind', '=', 'totp')
+      .forUpdate()
+      .executeTakeFirst()
+    if (current?.confirmed_at != null && sealer.decrypt(current.secret_enc, totpAad(officerId)) === secret) return
     await trx.deleteFrom('officer_second_factors').where('officer_id', '=', officerId).execute()
     await trx
       .insertInto('officer_second_factors')

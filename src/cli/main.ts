@@ -103,11 +103,21 @@ const serviceLabels: Record<string, string> = {
   'demo-agency': 'demo agency',
 }
 
+function issuerOf(services: readonly (readonly [string, string])[]): string {
+  return (services.find(([n]) => n === 'idp')?.[1] ?? '').replace(/\/+$/, '')
+}
+
 /** What a person starting the quick start wants to see among the JSON log lines. */
 function banner(
   services: readonly (readonly [string, string])[],
   database: string | undefined,
-  demo: { clientId: string; citizen: { nik: string; email: string; password: string } } | undefined,
+  demo:
+    | {
+        clientId: string
+        citizen: { nik: string; email: string; password: string }
+        officer: { username: string; password: string; totpSecret: string }
+      }
+    | undefined,
   agencies: readonly { id: string; origin: string }[] = [],
 ): string {
   const lines = ['', 'Satu Pintu is running:']
@@ -128,6 +138,9 @@ function banner(
       `Try a direct OIDC sign-in: open ${agency}/oidc-langsung/ and choose "Masuk dengan Satu Pintu".`,
       `  demo citizen: NIK ${demo.citizen.nik} (or ${demo.citizen.email}), password: ${demo.citizen.password}`,
       `  demo relying party: ${demo.clientId}`,
+      `Try the officer console: open ${issuerOf(services)}/petugas/masuk`,
+      `  demo officer: ${demo.officer.username}, password: ${demo.officer.password}`,
+      `  its authenticator app is already set up with the key ${demo.officer.totpSecret}: add that key to an app (Google Authenticator, FreeOTP…), or run \`oathtool --totp -b ${demo.officer.totpSecret}\`, for the 6-digit code`,
     )
   }
   lines.push('Stop with Ctrl-C.', '')

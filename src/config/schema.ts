@@ -788,7 +788,9 @@ export const configSchema = z
       .describe('Secrets. Give them through the environment, never in a committed file.'),
     demo: z
       .boolean()
-      .describe('Create demo data (a demo relying party and a demo citizen) at start-up. On for the quick start only.'),
+      .describe(
+        'Create demo data (a demo relying party, a demo citizen and a demo officer) at start-up. On for the quick start only.',
+      ),
   })
   .superRefine((c, ctx) => {
     if (c.idp.ttl.refreshTokenAbsoluteSeconds < c.idp.ttl.refreshTokenIdleSeconds) {

@@ -7,7 +7,7 @@ import { buildDemoAgency, signedOutPath } from '../../examples/demo-agency/app.t
 import { ensureDemoData } from '../../src/demo.ts'
 import { silentLogger } from '../helpers/config.ts'
 import { eachDatabase } from '../helpers/db.ts'
-import { Browser, signIn, startIdp } from '../helpers/idp.ts'
+import { Browser, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
 
 t.test('the demo agency answers an unknown address and an unreadable form with a page, not JSON', async (t) => {
@@ -41,7 +41,7 @@ t.test(
       const { issuer, config } = await startIdp(t, db)
       const agencyPort = await freePort()
       const base = `http://127.0.0.1:${agencyPort}`
-      const demo = await ensureDemoData(db.db, config, base)
+      const demo = await ensureDemoData(db.db, config, base, testKek)
       const app = await buildDemoAgency({
         logger: silentLogger(),
         oidc: { issuer, clientId: demo.clientId, clientSecret: demo.clientSecret, baseUrl: base },

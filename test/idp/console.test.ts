@@ -344,3 +344,34 @@ t.test('over https the officer cookie is __Host-, Secure, Path=/', async (t) => 
     t.notMatch(cookie, /; Domain=/i)
   })
 })
+
+t.test('the demo officer of the quick start signs in with the printed password and key', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const { demoOfficer, ensureDemoData } = await import('../../src/demo.ts')
+    const { testKek } = await import('../helpers/idp.ts')
+    const { issuer, config } = await startIdp(t, db)
+    const demo = await ensureDemoData(db.db, config, 'http://localhost:1', testKek)
+    t.match(demo.officer, { username: 'petugas.demo', totpSecret: demoOfficer.totpSecret })
+    t.match(
+      demo.officer.totpUri,
+      /^otpauth:\/\/totp\/Satu%20Pintu:petugas\.demo\?.*secret=JBSWY3DPEHPK3PXPSATUPINTUDEMO234/,
+    )
+    // A second start keeps the officer and the key.
+    await ensureDemoData(db.db, config, 'http://localhost:1', testKek)
+    const browser = new Browser()
+    let res = await browser.request(`${issuer}/petugas/masuk`)
+    let html = await res.text()
+    res = await browser.request(`${issuer}/petugas/masuk`, {
+      form: { _csrf: csrfFrom(html), username: demo.officer.username, password: demo.officer.password },
+    })
+    t.equal(res.headers.get('location'), '/petugas/masuk/kode', 'already enrolled: the code step')
+    html = await (await browser.request(`${issuer}/petugas/masuk/kode`)).text()
+    res = await browser.request(`${issuer}/petugas/masuk/kode`, {
+      form: { _csrf: csrfFrom(html), code: codeAt(demo.officer.totpSecret, Date.now()) },
+    })
+    t.equal(res.headers.get('location'), '/petugas')
+    res = await browser.request(`${issuer}/petugas`)
+    t.equal(res.status, 200)
+    t.match(await res.text(), /Anda masuk sebagai Sri Wahyuni/)
+  })
+})
