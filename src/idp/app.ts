@@ -39,6 +39,7 @@ import { ensureKeys, loadKeys } from '../keys/keys.ts'
 import { idpMessages } from './oidc/messages.ts'
 import { purgeExpiredPayloads } from './oidc/store.ts'
 import { pruneSourceCounters } from '../accounts/throttle.ts'
+import { pruneOfficerSessions } from '../accounts/officer-sessions.ts'
 import { pruneOneTimeCodes } from '../accounts/otp.ts'
 import { pruneDecoys } from '../accounts/registration-decoys.ts'
 import { createProviderPages } from './oidc/provider-pages.ts'
@@ -333,7 +334,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   //  - key reload: every instance picks up a rotation within idp.keys.refreshSeconds;
   //  - housekeeping, once soon after start and then every 10 minutes: expired OIDC rows,
   //    records of ended sessions no token can need any more (session-revocation.ts),
-  //    and the sign-in throttle's source and per-pair counters that have run out; hourly,
+  //    the sign-in throttle's source and per-pair counters that have run out, and officers'
+  //    console sessions a day past their 12 hours (accounts/officer-sessions.ts); hourly,
   //    one-time codes and registration decoys older than two days;
   //  - document retention: replaced and deleted documents' bytes go after documents.retentionDays.
   const jobs = createJobs(logger, [
@@ -361,6 +363,12 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
       everyMs: 10 * 60 * 1000,
       firstAfterMs: 1000,
       run: () => pruneSourceCounters(db),
+    },
+    {
+      name: 'ended officer sessions pruning',
+      everyMs: 10 * 60 * 1000,
+      firstAfterMs: 1000,
+      run: () => pruneOfficerSessions(db),
     },
     {
       name: 'expired passkey challenges pruning',

@@ -11,7 +11,7 @@ import { createOfficer, setOfficerStatus } from '../../src/accounts/officers.ts'
 import { resetOfficerFactors } from '../../src/accounts/officer-factors.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
-import { Browser, csrfFrom, signInAt, startIdp } from '../helpers/idp.ts'
+import { Browser, csrfFrom, formAction, signInAt, startIdp } from '../helpers/idp.ts'
 import { codeAt } from '../helpers/totp.ts'
 
 const PASSWORD = 'Petugas loket yang ramah'
@@ -293,6 +293,14 @@ t.test('12 hours at most, a disabled officer at once, wrong codes throttled, cit
     res = await citizen.request(at('/petugas'))
     t.equal(res.status, 303)
     t.equal(res.headers.get('location'), '/petugas/masuk')
+    const stranger = new Browser()
+    const step = await stranger.follow(at('/akun'), issuer)
+    const login = await step.res.text()
+    res = await stranger.request(new URL(formAction(login, '/login'), issuer).toString(), {
+      form: { _csrf: csrfFrom(login), username: 'joko.loket', password: PASSWORD },
+    })
+    t.equal(res.status, 403, "an officer's password on the citizens' sign-in is refused")
+    t.match(await res.text(), /Petugas masuk di halaman \/petugas\/masuk/)
   })
 })
 

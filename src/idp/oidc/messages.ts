@@ -61,7 +61,8 @@ export const idpMessages = defineMessages({
     'login.locked':
       'Terlalu banyak percobaan masuk yang gagal pada akun ini. Masuklah dari perangkat yang pernah Anda pakai untuk masuk, atau atur ulang kata sandi lewat "Lupa kata sandi".',
     'login.missing': 'Isi NIK, email, atau nomor HP dan kata sandi Anda.',
-    'login.officer': 'Akun petugas tidak dapat dipakai untuk masuk sebagai warga.',
+    'login.officer':
+      'Akun petugas tidak dapat dipakai untuk masuk sebagai warga. Petugas masuk di halaman /petugas/masuk.',
     'login.embeddedTitle': 'Halaman ini terbuka di dalam aplikasi ({app}), bukan di browser',
     'login.embeddedText':
       'Aplikasi tersebut dapat membaca apa yang Anda ketik. Demi keamanan akun Anda, buka halaman ini di browser ponsel Anda (Chrome, Safari, atau lainnya), lalu masuk dari sana.',
@@ -176,7 +177,7 @@ export const idpMessages = defineMessages({
     'login.locked':
       'Too many failed sign-in attempts on this account. Sign in from a device you have signed in with before, or reset your password with "Forgot password".',
     'login.missing': 'Enter your NIK, email or mobile number and your password.',
-    'login.officer': 'An officer account cannot be used to sign in as a citizen.',
+    'login.officer': 'An officer account cannot be used to sign in as a citizen. Officers sign in at /petugas/masuk.',
     'login.embeddedTitle': 'This page is open inside an app ({app}), not in a browser',
     'login.embeddedText':
       "That app can read what you type. To keep your account safe, open this page in your phone's browser (Chrome, Safari or another) and sign in there.",
