@@ -41,7 +41,7 @@ async function newOfficer(db: TestDatabase) {
   )
 }
 
-t.test('the enrolment code opens one enrolment, once, and expires after 72 hours', async (t) => {
+t.test("SECURITY 39: an officer's enrolment code opens one enrolment, once, and expires after 72 hours", async (t) => {
   await eachDatabase(t, async (t, db) => {
     const officer = await newOfficer(db)
     const code = officer.enrolment.code
@@ -108,20 +108,29 @@ async function enrolled(db: TestDatabase) {
   return { officer, secret: enrolment.secret }
 }
 
-t.test('a TOTP code is taken once: a replay in the same step is refused, the next step passes', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const { officer, secret } = await enrolled(db)
-    const now = at(300)
-    const code = codeAt(secret, now.getTime())
-    t.match(await verifyOfficerTotp(db.db, testKek, officer.id, code, { now }), { ok: true })
-    t.match(await verifyOfficerTotp(db.db, testKek, officer.id, code, { now: at(305) }), { ok: false, reason: 'wrong' })
-    t.match(await verifyOfficerTotp(db.db, testKek, officer.id, codeAt(secret, at(330).getTime()), { now: at(330) }), {
-      ok: true,
+t.test(
+  "SECURITY 39: an officer's authenticator code is taken once: a replay in the same step is refused, the next step passes",
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { officer, secret } = await enrolled(db)
+      const now = at(300)
+      const code = codeAt(secret, now.getTime())
+      t.match(await verifyOfficerTotp(db.db, testKek, officer.id, code, { now }), { ok: true })
+      t.match(await verifyOfficerTotp(db.db, testKek, officer.id, code, { now: at(305) }), {
+        ok: false,
+        reason: 'wrong',
+      })
+      t.match(
+        await verifyOfficerTotp(db.db, testKek, officer.id, codeAt(secret, at(330).getTime()), { now: at(330) }),
+        {
+          ok: true,
+        },
+      )
     })
-  })
-})
+  },
+)
 
-t.test('wrong codes are throttled like passwords, the enrolment code too', async (t) => {
+t.test("SECURITY 9: an officer's wrong codes are throttled like passwords, the enrolment code too", async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { officer, secret } = await enrolled(db)
     for (let i = 1; i <= 5; i++) {

@@ -33,162 +33,165 @@ function secretFrom(html: string): string {
   return m[1].replace(/<[^>]+>|\s/g, '')
 }
 
-t.test('an officer enrols with the one-time code, signs in with the app, and signs out', async (t) => {
-  await eachDatabase(t, async (t, db) => {
-    const time = clock()
-    const { issuer } = await startIdp(t, db, {}, { now: time.now })
-    const officer = await createOfficer(db.db, {
-      username: 'sri.loket',
-      name: 'Sri Wahyuni',
-      roles: ['counter_officer', 'system_admin'],
-      password: PASSWORD,
-      regencyName: 'Sukamaju',
+t.test(
+  'SECURITY 8: an officer enrols with the one-time code, signs in with the app under a new session id, and signs out',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const time = clock()
+      const { issuer } = await startIdp(t, db, {}, { now: time.now })
+      const officer = await createOfficer(db.db, {
+        username: 'sri.loket',
+        name: 'Sri Wahyuni',
+        roles: ['counter_officer', 'system_admin'],
+        password: PASSWORD,
+        regencyName: 'Sukamaju',
+      })
+      const browser = new Browser()
+      const at = (path: string) => `${issuer}${path}`
+
+      // Nothing without a session.
+      let res = await browser.request(at('/petugas'))
+      t.equal(res.status, 303)
+      t.equal(res.headers.get('location'), '/petugas/masuk')
+
+      res = await browser.request(at('/petugas/masuk'))
+      t.equal(res.status, 200)
+      let html = await res.text()
+      t.match(html, /<h1>Masuk sebagai petugas<\/h1>/)
+      t.match(html, /<html lang="id">/)
+
+      // A wrong password, then the right one.
+      res = await browser.request(at('/petugas/masuk'), {
+        form: { _csrf: csrfFrom(html), username: 'sri.loket', password: 'bukan ini' },
+      })
+      t.equal(res.status, 401)
+      html = await res.text()
+      t.match(html, /Nama pengguna atau kata sandi salah/)
+      // A form without its CSRF token is refused.
+      res = await browser.request(at('/petugas/masuk'), { form: { username: 'sri.loket', password: PASSWORD } })
+      t.equal(res.status, 403)
+      res = await browser.request(at('/petugas/masuk'), {
+        form: { _csrf: csrfFrom(html), username: 'sri.loket', password: PASSWORD },
+      })
+      t.equal(res.status, 303)
+      t.equal(res.headers.get('location'), '/petugas/pasang-faktor')
+      const cookie = res.headers.getSetCookie().find((c) => c.startsWith('sp_petugas='))
+      t.ok(cookie, 'the officer session cookie')
+      t.match(cookie, /; Path=\/petugas/)
+      t.match(cookie, /; HttpOnly/i)
+      t.match(cookie, /; SameSite=Strict/i)
+
+      // Only enrolment: the home and the code step lead back to it.
+      for (const path of ['/petugas', '/petugas/masuk/kode']) {
+        res = await browser.request(at(path))
+        t.equal(res.status, 303, path)
+        t.equal(res.headers.get('location'), '/petugas/pasang-faktor', path)
+      }
+      res = await browser.request(at('/petugas/pasang-faktor'))
+      t.equal(res.status, 200)
+      html = await res.text()
+      t.match(html, /Kode pendaftaran/)
+      t.notMatch(html, /<svg/, 'no QR code before the enrolment code')
+      // Confirming without the enrolment code does nothing.
+      res = await browser.request(at('/petugas/pasang-faktor'), { form: { _csrf: csrfFrom(html), code: '123456' } })
+      t.equal(res.status, 303)
+      res = await browser.request(at('/petugas/pasang-faktor/kode-pendaftaran'), {
+        form: { _csrf: csrfFrom(html), enrolmentCode: 'AAAA-AAAA-AAAA' },
+      })
+      t.equal(res.status, 400)
+      t.match(await res.text(), /Kode pendaftaran salah/)
+      res = await browser.request(at('/petugas/pasang-faktor/kode-pendaftaran'), {
+        form: { _csrf: csrfFrom(html), enrolmentCode: officer.enrolment.code },
+      })
+      t.equal(res.status, 303)
+      res = await browser.request(at('/petugas/pasang-faktor'))
+      html = await res.text()
+      t.match(html, /<figure class="qr"[^>]*><svg/, 'the QR code, server-rendered SVG')
+      const secret = secretFrom(html)
+      t.match(secret, /^[A-Z2-7]{32}$/)
+      res = await browser.request(at('/petugas/pasang-faktor'), {
+        form: { _csrf: csrfFrom(html), code: codeAt(secret, time.now().getTime()) },
+      })
+      t.equal(res.status, 303)
+      t.equal(res.headers.get('location'), '/petugas?pesan=faktor')
+      const rotated = res.headers.getSetCookie().find((c) => c.startsWith('sp_petugas='))
+      t.ok(rotated && rotated !== cookie, 'a new session id after the second factor')
+
+      res = await browser.request(at('/petugas?pesan=faktor'))
+      t.equal(res.status, 200)
+      html = await res.text()
+      t.match(html, /Anda masuk sebagai Sri Wahyuni/)
+      t.match(html, /Petugas loket, Administrator sistem/)
+      t.match(html, /Keluar<\/button>/)
+      t.equal(res.headers.get('cache-control'), 'no-store')
+
+      // The officer's cookie opens nothing of a citizen's.
+      res = await browser.request(at('/akun'))
+      t.equal(res.status, 303, 'Akun Saya wants a citizen sign-in')
+      t.notMatch(res.headers.get('location') ?? '', /^\/akun/)
+
+      // Sign out: the session ends on the server.
+      const stale = browser.cookies.get('sp_petugas')?.value as string
+      res = await browser.request(at('/petugas/keluar'), { form: { _csrf: csrfFrom(html) } })
+      t.equal(res.status, 303)
+      t.equal(res.headers.get('location'), '/petugas/masuk?pesan=keluar')
+      t.notOk(browser.cookies.has('sp_petugas'), 'the cookie is cleared')
+      res = await fetch(at('/petugas'), { headers: { cookie: `sp_petugas=${stale}` }, redirect: 'manual' })
+      t.equal(res.status, 303, 'the old cookie opens nothing')
+
+      // Next sign-in: the code step; the enrolment code is spent.
+      res = await browser.request(at('/petugas/masuk'))
+      html = await res.text()
+      res = await browser.request(at('/petugas/masuk'), {
+        form: { _csrf: csrfFrom(html), username: 'sri.loket', password: PASSWORD },
+      })
+      t.equal(res.headers.get('location'), '/petugas/masuk/kode')
+      res = await browser.request(at('/petugas/pasang-faktor'))
+      t.equal(res.headers.get('location'), '/petugas/masuk/kode', 'no enrolment once a factor exists')
+      res = await browser.request(at('/petugas/masuk/kode'))
+      html = await res.text()
+      t.match(html, /Kode dari aplikasi autentikator/)
+      // The code used for enrolment is in the same step: refused (replay).
+      time.advance(1)
+      res = await browser.request(at('/petugas/masuk/kode'), {
+        form: { _csrf: csrfFrom(html), code: codeAt(secret, time.now().getTime() - 1000) },
+      })
+      t.equal(res.status, 400, 'the same step again is refused')
+      t.match(await res.text(), /Kode salah atau sudah dipakai/)
+      time.advance(30)
+      res = await browser.request(at('/petugas/masuk/kode'), {
+        form: { _csrf: csrfFrom(html), code: codeAt(secret, time.now().getTime()) },
+      })
+      t.equal(res.status, 303)
+      t.equal(res.headers.get('location'), '/petugas')
+
+      const events = await db.db
+        .selectFrom('audit_events')
+        .select(['event', 'actor', 'data'])
+        .where('actor', '=', `officer:${officer.id}`)
+        .execute()
+      const names = events.map((e) => e.event)
+      for (const e of [
+        'auth.login.failed',
+        'auth.login.succeeded',
+        'auth.second_factor.failed',
+        'account.second_factor_added',
+        'officer.signed_in',
+        'auth.logout',
+      ])
+        t.ok(names.includes(e), `audited: ${e}`)
+      t.equal(names.filter((e) => e === 'officer.signed_in').length, 2)
+
+      // 15 minutes idle ends it; then the page says so.
+      time.advance(15 * 60)
+      res = await browser.request(at('/petugas'))
+      t.equal(res.status, 303)
+      t.equal(res.headers.get('location'), '/petugas/masuk?pesan=berakhir')
+      res = await browser.request(at('/petugas/masuk?pesan=berakhir'))
+      t.match(await res.text(), /Sesi Anda sudah berakhir/)
     })
-    const browser = new Browser()
-    const at = (path: string) => `${issuer}${path}`
-
-    // Nothing without a session.
-    let res = await browser.request(at('/petugas'))
-    t.equal(res.status, 303)
-    t.equal(res.headers.get('location'), '/petugas/masuk')
-
-    res = await browser.request(at('/petugas/masuk'))
-    t.equal(res.status, 200)
-    let html = await res.text()
-    t.match(html, /<h1>Masuk sebagai petugas<\/h1>/)
-    t.match(html, /<html lang="id">/)
-
-    // A wrong password, then the right one.
-    res = await browser.request(at('/petugas/masuk'), {
-      form: { _csrf: csrfFrom(html), username: 'sri.loket', password: 'bukan ini' },
-    })
-    t.equal(res.status, 401)
-    html = await res.text()
-    t.match(html, /Nama pengguna atau kata sandi salah/)
-    // A form without its CSRF token is refused.
-    res = await browser.request(at('/petugas/masuk'), { form: { username: 'sri.loket', password: PASSWORD } })
-    t.equal(res.status, 403)
-    res = await browser.request(at('/petugas/masuk'), {
-      form: { _csrf: csrfFrom(html), username: 'sri.loket', password: PASSWORD },
-    })
-    t.equal(res.status, 303)
-    t.equal(res.headers.get('location'), '/petugas/pasang-faktor')
-    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('sp_petugas='))
-    t.ok(cookie, 'the officer session cookie')
-    t.match(cookie, /; Path=\/petugas/)
-    t.match(cookie, /; HttpOnly/i)
-    t.match(cookie, /; SameSite=Strict/i)
-
-    // Only enrolment: the home and the code step lead back to it.
-    for (const path of ['/petugas', '/petugas/masuk/kode']) {
-      res = await browser.request(at(path))
-      t.equal(res.status, 303, path)
-      t.equal(res.headers.get('location'), '/petugas/pasang-faktor', path)
-    }
-    res = await browser.request(at('/petugas/pasang-faktor'))
-    t.equal(res.status, 200)
-    html = await res.text()
-    t.match(html, /Kode pendaftaran/)
-    t.notMatch(html, /<svg/, 'no QR code before the enrolment code')
-    // Confirming without the enrolment code does nothing.
-    res = await browser.request(at('/petugas/pasang-faktor'), { form: { _csrf: csrfFrom(html), code: '123456' } })
-    t.equal(res.status, 303)
-    res = await browser.request(at('/petugas/pasang-faktor/kode-pendaftaran'), {
-      form: { _csrf: csrfFrom(html), enrolmentCode: 'AAAA-AAAA-AAAA' },
-    })
-    t.equal(res.status, 400)
-    t.match(await res.text(), /Kode pendaftaran salah/)
-    res = await browser.request(at('/petugas/pasang-faktor/kode-pendaftaran'), {
-      form: { _csrf: csrfFrom(html), enrolmentCode: officer.enrolment.code },
-    })
-    t.equal(res.status, 303)
-    res = await browser.request(at('/petugas/pasang-faktor'))
-    html = await res.text()
-    t.match(html, /<figure class="qr"[^>]*><svg/, 'the QR code, server-rendered SVG')
-    const secret = secretFrom(html)
-    t.match(secret, /^[A-Z2-7]{32}$/)
-    res = await browser.request(at('/petugas/pasang-faktor'), {
-      form: { _csrf: csrfFrom(html), code: codeAt(secret, time.now().getTime()) },
-    })
-    t.equal(res.status, 303)
-    t.equal(res.headers.get('location'), '/petugas?pesan=faktor')
-    const rotated = res.headers.getSetCookie().find((c) => c.startsWith('sp_petugas='))
-    t.ok(rotated && rotated !== cookie, 'a new session id after the second factor')
-
-    res = await browser.request(at('/petugas?pesan=faktor'))
-    t.equal(res.status, 200)
-    html = await res.text()
-    t.match(html, /Anda masuk sebagai Sri Wahyuni/)
-    t.match(html, /Petugas loket, Administrator sistem/)
-    t.match(html, /Keluar<\/button>/)
-    t.equal(res.headers.get('cache-control'), 'no-store')
-
-    // The officer's cookie opens nothing of a citizen's.
-    res = await browser.request(at('/akun'))
-    t.equal(res.status, 303, 'Akun Saya wants a citizen sign-in')
-    t.notMatch(res.headers.get('location') ?? '', /^\/akun/)
-
-    // Sign out: the session ends on the server.
-    const stale = browser.cookies.get('sp_petugas')?.value as string
-    res = await browser.request(at('/petugas/keluar'), { form: { _csrf: csrfFrom(html) } })
-    t.equal(res.status, 303)
-    t.equal(res.headers.get('location'), '/petugas/masuk?pesan=keluar')
-    t.notOk(browser.cookies.has('sp_petugas'), 'the cookie is cleared')
-    res = await fetch(at('/petugas'), { headers: { cookie: `sp_petugas=${stale}` }, redirect: 'manual' })
-    t.equal(res.status, 303, 'the old cookie opens nothing')
-
-    // Next sign-in: the code step; the enrolment code is spent.
-    res = await browser.request(at('/petugas/masuk'))
-    html = await res.text()
-    res = await browser.request(at('/petugas/masuk'), {
-      form: { _csrf: csrfFrom(html), username: 'sri.loket', password: PASSWORD },
-    })
-    t.equal(res.headers.get('location'), '/petugas/masuk/kode')
-    res = await browser.request(at('/petugas/pasang-faktor'))
-    t.equal(res.headers.get('location'), '/petugas/masuk/kode', 'no enrolment once a factor exists')
-    res = await browser.request(at('/petugas/masuk/kode'))
-    html = await res.text()
-    t.match(html, /Kode dari aplikasi autentikator/)
-    // The code used for enrolment is in the same step: refused (replay).
-    time.advance(1)
-    res = await browser.request(at('/petugas/masuk/kode'), {
-      form: { _csrf: csrfFrom(html), code: codeAt(secret, time.now().getTime() - 1000) },
-    })
-    t.equal(res.status, 400, 'the same step again is refused')
-    t.match(await res.text(), /Kode salah atau sudah dipakai/)
-    time.advance(30)
-    res = await browser.request(at('/petugas/masuk/kode'), {
-      form: { _csrf: csrfFrom(html), code: codeAt(secret, time.now().getTime()) },
-    })
-    t.equal(res.status, 303)
-    t.equal(res.headers.get('location'), '/petugas')
-
-    const events = await db.db
-      .selectFrom('audit_events')
-      .select(['event', 'actor', 'data'])
-      .where('actor', '=', `officer:${officer.id}`)
-      .execute()
-    const names = events.map((e) => e.event)
-    for (const e of [
-      'auth.login.failed',
-      'auth.login.succeeded',
-      'auth.second_factor.failed',
-      'account.second_factor_added',
-      'officer.signed_in',
-      'auth.logout',
-    ])
-      t.ok(names.includes(e), `audited: ${e}`)
-    t.equal(names.filter((e) => e === 'officer.signed_in').length, 2)
-
-    // 15 minutes idle ends it; then the page says so.
-    time.advance(15 * 60)
-    res = await browser.request(at('/petugas'))
-    t.equal(res.status, 303)
-    t.equal(res.headers.get('location'), '/petugas/masuk?pesan=berakhir')
-    res = await browser.request(at('/petugas/masuk?pesan=berakhir'))
-    t.match(await res.text(), /Sesi Anda sudah berakhir/)
-  })
-})
+  },
+)
 
 t.test('12 hours at most, a disabled officer at once, wrong codes throttled, citizens kept out', async (t) => {
   await eachDatabase(t, async (t, db) => {
