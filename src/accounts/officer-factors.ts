@@ -412,6 +412,15 @@ export async function resetOfficerFactors(
       .executeTakeFirst()
     const sessionsEnded = Number(ended.numUpdatedRows)
     const issued = await issueEnrolmentCode(trx, officerId, context)
+    // The admin's reset lifts the officer's code locks too (throttle.ts, recordSuccess):
+    // the new enrolment starts unlocked.
+    await trx
+      .deleteFrom('login_attempts')
+      .where('key', 'in', [
+        enrolmentThrottleKeys(officerId, undefined).account,
+        secondFactorThrottleKeys(officerId, undefined).account,
+      ])
+      .execute()
     await recordAudit(trx, {
       event: 'officer.factors_reset',
       actor: context.actor ?? 'cli',

@@ -166,6 +166,9 @@ t.test("SECURITY 9: an officer's wrong codes are throttled like passwords, the e
       ok: false,
       reason: 'throttled',
     })
+    // An admin's reset lifts the lock: the new code works at once.
+    const reset = await resetOfficerFactors(db.db, other.id, { now: at(7) })
+    t.match(await checkEnrolmentCode(db.db, other.id, reset.code, { now: at(8) }), { ok: true })
   })
 })
 
