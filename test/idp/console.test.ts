@@ -328,6 +328,8 @@ t.test('over https the officer cookie is __Host-, Secure, Path=/', async (t) => 
     const headers = { host: 'id.sukamaju.go.id', accept: 'text/html' }
     const page = await app.inject({ url: '/petugas/masuk', headers })
     t.equal(page.statusCode, 200)
+    const english = await app.inject({ url: '/petugas/masuk', headers: { ...headers, 'accept-language': 'en' } })
+    t.match(english.body, /<h1>Sign in as an officer<\/h1>/, 'in English for an English browser')
     const csrfCookie = [page.headers['set-cookie']]
       .flat()
       .map(String)
