@@ -464,6 +464,10 @@ export async function verifyPasskey(
     info = undefined
   }
   if (info === undefined || !info.userVerified) return fail('invalid', row.citizen_id)
+  // Backup eligibility is fixed for a credential's life (WebAuthn L3 §7.2 step 19): a
+  // device-bound key that now says it can be synced is not the key we registered as such,
+  // and must never count as phishing-resistant.
+  if (info.credentialDeviceType !== row.device_type) return fail('invalid', row.citizen_id)
   // Accept and move the counter in one statement: an assertion racing for the same counter
   // value finds the row changed and is refused.
   const accepted = await db

@@ -52,7 +52,19 @@ t.test('the assertion: ES256, explicitly typed, with the documented claims and n
       typ: assertionType,
       algorithms: ['ES256'],
     })
-    t.same(Object.keys(payload).sort(), ['acr', 'amr', 'aud', 'documents', 'exp', 'iat', 'iss', 'jti', 'name', 'sub'])
+    t.same(Object.keys(payload).sort(), [
+      'acr',
+      'amr',
+      'aud',
+      'auth_time',
+      'documents',
+      'exp',
+      'iat',
+      'iss',
+      'jti',
+      'name',
+      'sub',
+    ])
     t.equal(payload.iss, publicUrl, 'the issuer is the gateway URL without a trailing slash')
     t.equal(payload.sub, 'sub-budi-0001')
     t.equal(payload.acr, 'urn:satupintu:loa:1')

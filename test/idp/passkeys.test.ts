@@ -3,13 +3,14 @@
 // Here: fresh sign-in for every change, notices, another account's passkey, what the
 // options reveal and to whom, the CSP of the pages with and without script, and refusals
 // that stay ordinary pages.
-import { randomBytes } from 'node:crypto'
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
+import { isoCBOR } from '@simplewebauthn/server/helpers'
 import * as oidc from 'openid-client'
 import { sql } from 'kysely'
 import { Secret, TOTP } from 'otpauth'
 import t from 'tap'
 import { markEmailVerified } from '../../src/accounts/citizens.ts'
-import { passkeyFailurePolicy } from '../../src/accounts/passkeys.ts'
+import { authenticationOptions, passkeyFailurePolicy, verifyPasskey } from '../../src/accounts/passkeys.ts'
 import { confirmTotpEnrolment, pendingTotpEnrolment } from '../../src/accounts/second-factors.ts'
 import { addCitizen, budi, siti } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
@@ -363,3 +364,77 @@ t.test('refused passkey answers are throttled per address: past the allowance, 4
     t.equal(audited.length, passkeyFailurePolicy.maxFailures, 'the throttled one writes no audit row')
   })
 })
+
+t.test(
+  'a passkey registered as device-bound that now says it can be synced (backup eligible) is refused, never phishing-resistant',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const citizen = await addCitizen(db.db)
+      const rp = { id: 'localhost', origin: 'http://localhost:3000', name: 'Satu Pintu' }
+      const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      const jwk = publicKey.export({ format: 'jwk' })
+      const cose = isoCBOR.encode(
+        new Map<number, number | Uint8Array>([
+          [1, 2],
+          [3, -7],
+          [-1, 1],
+          [-2, Buffer.from(jwk.x as string, 'base64url')],
+          [-3, Buffer.from(jwk.y as string, 'base64url')],
+        ]),
+      )
+      const credId = randomBytes(16).toString('base64url')
+      const userHandle = randomBytes(32).toString('base64url')
+      await db.db
+        .insertInto('passkeys')
+        .values({
+          citizen_id: citizen.id,
+          credential_id: credId,
+          user_handle: userHandle,
+          public_key: Buffer.from(cose),
+          counter: 0,
+          transports: ['internal'],
+          device_type: 'singleDevice',
+          backed_up: false,
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          name: 'Kunci',
+        })
+        .execute()
+      const answer = async (flags: number) => {
+        const binding = `interaction:${randomBytes(12).toString('base64url')}`
+        const options = await authenticationOptions(db.db, rp, binding, { purpose: 'sign_in' })
+        const clientData = Buffer.from(
+          JSON.stringify({ type: 'webauthn.get', challenge: options.challenge, origin: rp.origin }),
+        )
+        const authData = Buffer.concat([
+          createHash('sha256').update(rp.id).digest(),
+          Buffer.from([flags]),
+          Buffer.from([0, 0, 0, 0]),
+        ])
+        const signature = sign(
+          'sha256',
+          Buffer.concat([authData, createHash('sha256').update(clientData).digest()]),
+          privateKey,
+        )
+        const b64 = (b: Buffer) => b.toString('base64url')
+        const response = JSON.stringify({
+          id: credId,
+          rawId: credId,
+          type: 'public-key',
+          clientExtensionResults: {},
+          response: {
+            clientDataJSON: b64(clientData),
+            authenticatorData: b64(authData),
+            signature: b64(signature),
+            userHandle,
+          },
+        })
+        return verifyPasskey(db.db, rp, binding, response, { purpose: 'sign_in' }, { ip: '192.0.2.1' })
+      }
+      const [UP, UV, BE, BS] = [0x01, 0x04, 0x08, 0x10]
+      const bound = await answer(UP | UV)
+      t.match(bound, { ok: true, synced: false }, 'the key as registered: device-bound')
+      t.match(await answer(UP | UV | BE | BS), { ok: false, reason: 'invalid' }, 'backup eligible now: refused')
+      t.match(await answer(UP | UV | BE), { ok: false, reason: 'invalid' }, 'eligible but not backed up: refused too')
+    })
+  },
+)

@@ -89,6 +89,39 @@ export function standingLevel(identity: Identity, lifetimes: LevelLifetimes, now
   return signedIn
 }
 
+/** The current name of each level, for what the gateway says of a level upstream. */
+const acrOfLevel: Readonly<Record<number, string>> = {
+  1: 'urn:satupintu:acr:pwd',
+  2: 'urn:satupintu:acr:mfa',
+  3: 'urn:satupintu:acr:phr',
+}
+
+const lowered = new WeakMap<Identity, Map<number, Identity>>()
+
+/**
+ * The identity with the level it stands for now (standingLevel) as its `acr`: what the
+ * gateway tells an agency (X-Citizen-Acr, the assertion) is never more than the sign-in
+ * still vouches for. The same object while the level holds; one derived object per lower
+ * level, kept for the identity's life, so the assertion cache still finds its entries.
+ */
+export function asItStands(identity: Identity, lifetimes: LevelLifetimes, now: number = nowSeconds()): Identity {
+  const signedIn = acrLevel(identity.acr)
+  if (signedIn <= 1) return identity
+  const standing = standingLevel(identity, lifetimes, now)
+  if (standing >= signedIn) return identity
+  let byLevel = lowered.get(identity)
+  if (byLevel === undefined) {
+    byLevel = new Map()
+    lowered.set(identity, byLevel)
+  }
+  let derived = byLevel.get(standing)
+  if (derived === undefined) {
+    derived = Object.freeze({ ...identity, acr: acrOfLevel[standing] ?? 'urn:satupintu:acr:pwd' })
+    byLevel.set(standing, derived)
+  }
+  return derived
+}
+
 /**
  * Why an identity falls short of a level: `level` when its sign-in never reached it (ask
  * for it), `age` when it did but that was too long ago (sign in again, RFC 9470 max_age),

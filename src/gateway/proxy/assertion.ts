@@ -153,6 +153,7 @@ export async function createAssertionSignerFrom(
         identity.clientId ?? null,
         identity.sub,
         identity.acr,
+        identity.authTime ?? null,
         identity.amr,
         releasedClaims(identity, agency),
       ])
@@ -186,6 +187,7 @@ export async function createAssertionSignerFrom(
       ...releasedClaims(identity, agency),
       acr: identity.acr,
       amr: [...identity.amr],
+      ...(identity.authTime === undefined ? {} : { auth_time: identity.authTime }),
     }
     // A compact JWS (RFC 7515 §7.1) signed in this thread with node:crypto: jose signs
     // through WebCrypto, a thread-pool round trip of ~220 µs per assertion, and assertions

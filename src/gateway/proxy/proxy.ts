@@ -17,7 +17,7 @@ import {
   type RedirectGuard,
   type ResponseRewrite,
 } from './headers.ts'
-import { acrLevel, meets, type Identity } from '../auth/identity.ts'
+import { acrLevel, asItStands, meets, type Identity } from '../auth/identity.ts'
 import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './paths.ts'
 import type { Sites } from '../sites.ts'
 
@@ -482,7 +482,8 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
           closeIfBodyUnread(req, reply)
           return auth.challenge(req, reply, need, id)
         }
-        identity = id
+        // Upstream hears the level as it stands now, not as the sign-in once was.
+        identity = asItStands(id, config.signInLevels)
       }
 
       let extraClaims: Record<string, unknown> | undefined

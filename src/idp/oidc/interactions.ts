@@ -244,7 +244,11 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
    */
   function loginResult(accountId: string, methods: readonly SignInMethod[]) {
     const level = signInLevel(methods)
-    return { login: { accountId, acr: level.acr, amr: [...level.amr], remember: true } }
+    // ts: auth_time is now, when the factors were checked, not when the browser follows the
+    // redirect (a page in between, or a client holding the 303, would stretch a level's life).
+    return {
+      login: { accountId, acr: level.acr, amr: [...level.amr], remember: true, ts: Math.floor(Date.now() / 1000) },
+    }
   }
 
   /**

@@ -509,6 +509,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
       if (resources.some((r) => typeof r !== 'string' || !registered.includes(r))) {
         throw new errors.InvalidTarget('the client is not registered for this resource')
       }
+      // The level falls as a session's does (levels.ts): the rotated refresh token, the ID
+      // token and the access token are all made from the presented token's acr, so lowering
+      // it here lowers all three. The chain's last use is the presented token's issue (its
+      // rotation), so a chain left unused past the idle limit falls to the password level.
+      const presented = ctx.oidc.entities.RefreshToken
+      if (presented !== undefined) {
+        const standing = effectiveRank(
+          { acr: presented.acr, authTime: presented.authTime, lastUsedAt: presented.iat },
+          config.signInLevels,
+          Math.floor(Date.now() / 1000),
+        )
+        const lower = acrOfRank(standing)
+        if (lower !== undefined && standing < acrRank(presented.acr)) presented.acr = lower
+      }
       return true
     },
     expiresWithSession: (_ctx, code) => !code.scopes.has('offline_access'),
