@@ -3,7 +3,7 @@ import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { ConfigError } from '../config/load.ts'
-import { knownAcrValues } from './auth/identity.ts'
+import { channels, knownAcrValues, type Channel } from './auth/identity.ts'
 
 /**
  * The agencies behind the gateway and their services (config/agencies.yaml), validated
@@ -32,6 +32,14 @@ const serviceSchema = z
     minAcr: z
       .string()
       .refine((v) => knownAcrValues.includes(v), 'must be urn:satupintu:acr:pwd, mfa or phr')
+      .optional(),
+    /**
+     * The channels the service is offered on (issue 16): `web` (the citizen's own browser),
+     * `app` (an app's token), `kiosk` (a self-service kiosk in a service hall). Default: all.
+     */
+    channels: z
+      .array(z.enum(channels, { error: 'must be web, app or kiosk' }))
+      .min(1, 'must list at least one channel (leave it out for all)')
       .optional(),
     /** Document types attached as signed links (the documents issue). */
     documents: z.array(z.string().regex(idPattern)).default([]),
@@ -95,6 +103,8 @@ export interface Service {
   readonly access: 'public' | 'signed_in'
   readonly scopes: readonly string[]
   readonly minAcr: string | undefined
+  /** Where it is offered (`channels:`; all three unless the agency says otherwise). */
+  readonly channels: readonly Channel[]
   readonly documents: readonly string[]
   readonly purpose: { readonly id: string; readonly en: string } | undefined
   readonly timeoutMs: number
@@ -213,6 +223,7 @@ export function buildAgencyTable(raw: unknown, defaults: TableDefaults, where = 
         access: s.access,
         scopes: s.scopes,
         minAcr: s.minAcr,
+        channels: Object.freeze([...new Set(s.channels ?? channels)]),
         documents: s.documents,
         purpose: s.purpose,
         timeoutMs: s.timeoutMs ?? a.timeoutMs ?? defaults.timeoutMs,

@@ -111,6 +111,7 @@ export interface ServiceSpec {
   access: 'public' | 'signed_in'
   scopes?: string[]
   minAcr?: string
+  channels?: ('web' | 'app' | 'kiosk')[]
   timeoutMs?: number
   maxBodyBytes?: number
 }
@@ -158,6 +159,7 @@ export function agencyTable(
           access: s.access,
           ...(s.scopes ? { scopes: s.scopes } : {}),
           ...(s.minAcr ? { minAcr: s.minAcr } : {}),
+          ...(s.channels ? { channels: s.channels } : {}),
           ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
           ...(s.maxBodyBytes !== undefined ? { maxBodyBytes: s.maxBodyBytes } : {}),
         })),

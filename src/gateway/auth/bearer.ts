@@ -209,6 +209,10 @@ function identityOf(payload: JWTPayload): { identity: Identity; jkt: string | un
     clientId,
     audience: Object.freeze(typeof aud === 'string' ? [aud] : strings(aud)),
     sessionId: undefined,
+    // The idp marks a kiosk's tokens (src/idp/oidc/kiosks.ts, kioskClaims).
+    ...(payload.channel === 'kiosk'
+      ? { channel: 'kiosk' as const, kioskId: typeof payload.kiosk_id === 'string' ? payload.kiosk_id : undefined }
+      : {}),
   })
   return { identity, jkt }
 }

@@ -32,6 +32,22 @@ export interface Identity {
   readonly audience: readonly string[]
   /** The gateway session id (for sessions): an opaque handle, never sent upstream. */
   readonly sessionId: string | undefined
+  /**
+   * `kiosk` when the token was issued to a self-service kiosk (the idp's `channel` claim,
+   * issue 16), with the kiosk's id; undefined otherwise (see channelOf).
+   */
+  readonly channel?: 'kiosk' | undefined
+  readonly kioskId?: string | undefined
+}
+
+/** Where a citizen is: their browser (web), an app with its own token (app), or a kiosk in a service hall. */
+export const channels = ['web', 'app', 'kiosk'] as const
+export type Channel = (typeof channels)[number]
+
+/** The channel an identity acts through (an agency service may refuse some: `channels:` in agencies.yaml). */
+export function channelOf(identity: Identity): Channel {
+  if (identity.channel === 'kiosk') return 'kiosk'
+  return identity.via === 'session' ? 'web' : 'app'
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   type RedirectGuard,
   type ResponseRewrite,
 } from './headers.ts'
-import { acrLevel, asItStands, meets, type Identity } from '../auth/identity.ts'
+import { acrLevel, asItStands, channelOf, meets, type Channel, type Identity } from '../auth/identity.ts'
 import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './paths.ts'
 import type { Sites } from '../sites.ts'
 
@@ -323,6 +323,27 @@ export function tokenRefusal(
   return undefined
 }
 
+/**
+ * Why `identity` may not use `service` through its channel (issue 16: an agency may keep a
+ * service off the kiosks, `channels:` in agencies.yaml), or undefined when it may. A 403
+ * that says so: signing in again would not help.
+ */
+export function channelRefusal(identity: Identity | undefined, service: Service): AppError | undefined {
+  if (identity === undefined || identity.via === 'client') return undefined
+  const channel = channelOf(identity)
+  if (service.channels.includes(channel)) return undefined
+  return new AppError('forbidden', channelRefusals[channel], {
+    details: { reason: 'channel_not_allowed', channel, allowed: [...service.channels] },
+  })
+}
+
+const channelRefusals: Readonly<Record<Channel, string>> = {
+  kiosk:
+    'This service is not offered at a self-service kiosk. Use it on your own phone or computer, or at the service counter.',
+  app: 'This service is not offered to apps. Use it in the browser.',
+  web: 'This service is not offered in the browser. Use the app or a self-service kiosk.',
+}
+
 /** Fastify's trusted client chain, client first (only hops within http.trustProxy). */
 function clientChain(req: FastifyRequest): string[] {
   const ips = (req as { ips?: string[] }).ips
@@ -473,7 +494,7 @@ export async function registerProxy(app: FastifyInstance, deps: ProxyDeps): Prom
       let identity: Identity | undefined
       if (service.access === 'signed_in') {
         const id = await auth.identify(req)
-        const refusal = tokenRefusal(req, id, agency)
+        const refusal = tokenRefusal(req, id, agency) ?? channelRefusal(id, service)
         if (refusal !== undefined) {
           closeIfBodyUnread(req, reply)
           throw refusal
