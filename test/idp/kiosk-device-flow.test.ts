@@ -20,7 +20,8 @@ import {
 } from 'jose'
 import t, { type Test } from 'tap'
 import { addKiosk, disableKiosk, type AddedKiosk } from '../../src/idp/oidc/kiosks.ts'
-import { addCitizen, budi } from '../helpers/citizens.ts'
+import { addCitizen, budi, siti } from '../helpers/citizens.ts'
+import { codeAt, enrolTotp } from '../helpers/totp.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import {
   Browser,
@@ -149,6 +150,7 @@ async function phoneAnswers(
   idp: RunningIdp,
   confirmHtml: string,
   answer: 'confirm' | 'abort',
+  secondFactor?: () => string,
 ): Promise<string> {
   const userCode = /name="user_code" value="([^"]+)"/.exec(confirmHtml)?.[1] ?? ''
   const sent = await phoneSends(phone, idp, confirmHtml, { user_code: userCode, [answer]: 'yes' })
@@ -160,6 +162,14 @@ async function phoneAnswers(
       form: { _csrf: csrfFrom(html), username: budi.nik, password: budi.password },
     })
     t.equal(res.status, 303, 'the sign-in on the phone')
+    step = await phone.follow(new URL(res.headers.get('location') ?? '', idp.issuer).toString(), idp.issuer)
+    html = await step.res.text()
+  }
+  if (html.includes('/kode"') && secondFactor !== undefined) {
+    const res = await phone.request(new URL(formAction(html, '/kode'), idp.issuer).toString(), {
+      form: { _csrf: csrfFrom(html), code: secondFactor() },
+    })
+    t.equal(res.status, 303, 'the second factor on the phone')
     step = await phone.follow(new URL(res.headers.get('location') ?? '', idp.issuer).toString(), idp.issuer)
     html = await step.res.text()
   }
@@ -389,5 +399,45 @@ t.test('expired and unknown codes are refused; only kiosks have the device grant
     })
     t.equal(forged.status, 401, "another kiosk's key does not speak for this one")
     t.equal(forged.body.error, 'invalid_client')
+  })
+})
+
+t.test('a kiosk that asks for two-step sign-in gets it, or nothing', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const citizen = await addCitizen(db.db)
+    await addCitizen(db.db, siti)
+    const secret = await enrolTotp(db, citizen.id)
+    const idp = await startIdp(t, db)
+    const kiosk = await registerKiosk(db)
+    const mfa = { acr_values: 'urn:satupintu:acr:mfa' }
+
+    const da = (await deviceAuthorization(idp, kiosk, mfa)).body as unknown as DeviceAuthorization
+    const phone = new Browser()
+    const confirm = await phoneSends(phone, idp, (await phoneOpens(phone, idp, da)).html, { user_code: da.user_code })
+    const done = await phoneAnswers(t, phone, idp, confirm.html, 'confirm', () => codeAt(secret, Date.now()))
+    t.match(done, 'Kiosk sudah masuk')
+    const tokens = await poll(idp, kiosk, da.device_code)
+    t.equal(tokens.status, 200, JSON.stringify(tokens.body))
+    t.equal(decodeJwt(tokens.body.access_token as string).acr, 'urn:satupintu:acr:mfa', 'the level asked for')
+
+    // Siti has no second factor: her phone tells her how to turn one on, and the kiosk gets no token.
+    const other = (await deviceAuthorization(idp, kiosk, mfa)).body as unknown as DeviceAuthorization
+    const sitisPhone = new Browser()
+    const c2 = await phoneSends(sitisPhone, idp, (await phoneOpens(sitisPhone, idp, other)).html, {
+      user_code: other.user_code,
+    })
+    const sent = await phoneSends(sitisPhone, idp, c2.html, { user_code: other.user_code, confirm: 'yes' })
+    const login = await sitisPhone.follow(
+      new URL(sent.res.headers.get('location') ?? '', idp.issuer).toString(),
+      idp.issuer,
+    )
+    const loginHtml = await login.res.text()
+    const answer = await sitisPhone.request(new URL(formAction(loginHtml, '/login'), idp.issuer).toString(), {
+      form: { _csrf: csrfFrom(loginHtml), username: siti.nik, password: siti.password },
+    })
+    t.not(answer.status, 303, 'the password alone does not finish the sign-in')
+    t.notMatch(await answer.text(), 'Kiosk sudah masuk')
+    const polled = await poll(idp, kiosk, other.device_code)
+    t.equal(polled.body.error, 'authorization_pending', 'the kiosk has nothing')
   })
 })
