@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely'
 import { recordAudit, type AuditActor } from '../audit/audit.ts'
 import type { Database } from '../db/database.ts'
-import type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/citizens.ts'
+import type { CitizenGender, CitizenStatus, NikStatus } from '../db/tables/citizens.ts'
 import { AccountError } from './errors.ts'
 import {
   classifyIdentifier,
@@ -17,6 +17,7 @@ import {
 } from './identifiers.ts'
 import { nikMatchesPerson, parseNik } from './nik.ts'
 import { hashDeviceId } from './devices.ts'
+import { lockNik } from './identity.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
 import { secondFactorThrottleKeys } from './second-factors.ts'
 import { checkPassword, type PasswordError } from './password-policy.ts'
@@ -34,7 +35,7 @@ import {
   type SignInThrottlePolicy,
 } from './throttle.ts'
 
-export type { AssuranceLevel, CitizenGender, CitizenStatus } from '../db/tables/citizens.ts'
+export type { CitizenGender, CitizenStatus, NikStatus } from '../db/tables/citizens.ts'
 
 /** A citizen's account as the application sees it (never the password hash). */
 export interface Citizen {
@@ -49,7 +50,8 @@ export interface Citizen {
   readonly emailVerified: boolean
   readonly phone: string | null
   readonly phoneVerified: boolean
-  readonly assuranceLevel: AssuranceLevel
+  /** Whose NIK it is: only claimed, proven on this account, or withdrawn (src/accounts/identity.ts). */
+  readonly nikStatus: NikStatus
   readonly status: CitizenStatus
   readonly hasPassword: boolean
   readonly createdAt: Date
@@ -76,7 +78,6 @@ export interface NewCitizenInput {
   readonly password?: string | undefined
   /** The regency's name, refused inside passwords. */
   readonly regencyName: string
-  readonly assuranceLevel?: AssuranceLevel
 }
 
 // ---------------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ interface CitizenRecord {
   phone: string | null
   phone_verified: boolean
   password_hash: string | null
-  assurance_level: number
+  nik_status: NikStatus
   status: CitizenStatus
   created_at: Date
   updated_at: Date
@@ -113,7 +114,7 @@ function selectCitizens(db: Kysely<Database>) {
     'phone',
     'phone_verified',
     'password_hash',
-    'assurance_level',
+    'nik_status',
     'status',
     'created_at',
     'updated_at',
@@ -132,7 +133,7 @@ function toCitizen(r: CitizenRecord): Citizen {
     emailVerified: r.email_verified,
     phone: r.phone,
     phoneVerified: r.phone_verified,
-    assuranceLevel: r.assurance_level as AssuranceLevel,
+    nikStatus: r.nik_status,
     status: r.status,
     hasPassword: r.password_hash !== null,
     createdAt: r.created_at,
@@ -155,7 +156,7 @@ async function findRecordByIdentifier(
 ): Promise<CitizenRecord | undefined> {
   switch (identifier.kind) {
     case 'nik':
-      return selectCitizens(db).where('nik', '=', identifier.value).executeTakeFirst()
+      return resolveNik(db, identifier.value)
     // Only a verified contact identifies an account (docs/security.md line 37): an unverified
     // one may be claimed by anyone, on any number of accounts.
     case 'email':
@@ -173,12 +174,38 @@ async function findRecordByIdentifier(
   }
 }
 
+/**
+ * The account a NIK typed at sign-in stands for. Several accounts may claim one NIK
+ * (src/accounts/identity.ts), so: the account that holds it proven, when one does; else the
+ * one claimant with a verified contact; else, when a single account claims it at all, that
+ * one (so that its owner can be told to verify a contact first). Two claimants with
+ * verified contacts, or several with none, are ambiguous: the NIK names no account, and the
+ * citizen signs in with the e-mail or phone instead. A withdrawn claim never counts.
+ */
+async function resolveNik(db: Kysely<Database>, nik: string): Promise<CitizenRecord | undefined> {
+  const claims = await selectCitizens(db)
+    .where('nik', '=', nik)
+    .where('nik_status', '<>', 'withdrawn')
+    .orderBy('created_at')
+    .limit(50)
+    .execute()
+  const proven = claims.find((c) => c.nik_status === 'proven')
+  if (proven !== undefined) return proven
+  const verified = claims.filter((c) => c.email_verified || c.phone_verified)
+  if (verified.length === 1) return verified[0]
+  if (verified.length === 0 && claims.length === 1) return claims[0]
+  return undefined
+}
+
 export async function findCitizenById(db: Kysely<Database>, id: string): Promise<Citizen | undefined> {
   const r = await findRecordById(db, id)
   return r === undefined ? undefined : toCitizen(r)
 }
 
-/** Looks a citizen up by a classified identifier (classifyIdentifier()): a NIK, or a verified e-mail or phone. */
+/**
+ * Looks a citizen up by a classified identifier (classifyIdentifier()): a NIK (resolved as
+ * resolveNik says: the proven holder, else the one claimant), or a verified e-mail or phone.
+ */
 export async function findCitizenByIdentifier(
   db: Kysely<Database>,
   identifier: ClassifiedIdentifier,
@@ -254,8 +281,9 @@ function uniqueViolation(err: unknown): string | undefined {
 
 function takenError(err: unknown): AccountError | undefined {
   switch (uniqueViolation(err)) {
-    case 'citizens_nik_unique':
-      return new AccountError('nik_taken', { cause: err })
+    // Only a proof makes a NIK exclusive (migration 20261203T1410): met when proving.
+    case 'citizens_nik_proven_unique':
+      return new AccountError('nik_proven_elsewhere', { cause: err })
     // Among verified contacts only (migration 20261201T2230): met when verifying.
     case 'citizens_email_verified_unique':
       return new AccountError('email_taken', { cause: err })
@@ -268,9 +296,6 @@ function takenError(err: unknown): AccountError | undefined {
 
 // ---------------------------------------------------------------------------------------
 // Registration
-
-/** How long a registration may stay unproven before its NIK is free again (the code page's day). */
-export const unprovenClaimSeconds = 24 * 3600
 
 /**
  * Every problem with a new registration that can be found without the database, in the
@@ -344,7 +369,8 @@ function checkRegistration(input: NewCitizenInput, now: Date): CheckedRegistrati
 /**
  * Registers a citizen. Refuses with the first of registrationProblems() (every check that
  * needs no database; a form shows them all with registrationProblems itself). A NIK that is
- * already registered gives `nik_taken`. An e-mail address or phone number is only claimed
+ * already registered is claimed once more (`nikStatus` claimed; withdrawn when another
+ * account holds it proven): a NIK never blocks a registration. An e-mail address or phone number is only claimed
  * here, unverified, so it never collides: another account may claim it too, and whoever
  * verifies it first holds it (markEmailVerified). The citizen row and its audit entry
  * are written together or not at all.
@@ -367,40 +393,18 @@ export async function createCitizen(
 
   try {
     return await db.transaction().execute(async (trx) => {
-      // An unproven claim on this NIK does not block its real owner for longer than a
-      // registration can stay pending (docs/security.md line 37): an account that holds
-      // the NIK but, a day after it was made, still has no verified contact, never signed
-      // in from any device, holds no documents and was not attested at a counter is only
-      // a claim, and a new registration of the NIK takes its place.
-      const replaced = await trx
-        .deleteFrom('citizens')
+      // A NIK typed here is only claimed (src/accounts/identity.ts): any number of accounts
+      // may claim one, so that nobody who types another's NIK can lock its owner out. A NIK
+      // already proven on another account is still registered, but born withdrawn: this
+      // account never carries it, and is told so (Akun Saya, the registration's last page).
+      await lockNik(trx, nik)
+      const provenElsewhere = await trx
+        .selectFrom('citizens')
+        .select('id')
         .where('nik', '=', nik)
-        .where('email_verified', '=', false)
-        .where('phone_verified', '=', false)
-        .where('assurance_level', '=', 1)
-        .where('created_at', '<', new Date(now.getTime() - unprovenClaimSeconds * 1000))
-        .where((eb) =>
-          eb.not(
-            eb.exists(
-              eb
-                .selectFrom('known_devices')
-                .select('known_devices.citizen_id')
-                .whereRef('known_devices.citizen_id', '=', 'citizens.id'),
-            ),
-          ),
-        )
-        .where((eb) =>
-          eb.not(
-            eb.exists(
-              eb
-                .selectFrom('documents')
-                .select('documents.citizen_id')
-                .whereRef('documents.citizen_id', '=', 'citizens.id'),
-            ),
-          ),
-        )
-        .returning('id')
+        .where('nik_status', '=', 'proven')
         .executeTakeFirst()
+      const nikStatus: NikStatus = provenElsewhere === undefined ? 'claimed' : 'withdrawn'
       const row = await trx
         .insertInto('citizens')
         .values({
@@ -411,7 +415,7 @@ export async function createCitizen(
           email,
           phone,
           password_hash: passwordHash,
-          assurance_level: input.assuranceLevel ?? 1,
+          nik_status: nikStatus,
           password_changed_at: passwordHash === null ? null : now,
         })
         .returning('id')
@@ -423,9 +427,8 @@ export async function createCitizen(
         ip: context.ip,
         requestId: context.requestId,
         data: {
-          assuranceLevel: input.assuranceLevel ?? 1,
+          nikStatus,
           signInMethod: passwordHash === null ? 'none_yet' : 'password',
-          ...(replaced !== undefined ? { replacedUnprovenClaim: true } : {}),
         },
       })
       const created = await findRecordById(trx, row.id)
@@ -457,6 +460,11 @@ export interface AuthenticateOptions {
   readonly now?: Date
   /** The hashing functions; tests count calls through it. */
   readonly passwords?: PasswordHasher
+  /**
+   * Re-authentication of a signed-in citizen (Akun Saya): the account by its id, whatever
+   * `identifier` says (a NIK may be claimed by several accounts).
+   */
+  readonly accountId?: string
 }
 
 export type CitizenAuthResult =
@@ -467,6 +475,12 @@ export type CitizenAuthResult =
       readonly weakPassword: PasswordError | null
     }
   | { readonly ok: false; readonly reason: 'invalid_credentials' }
+  /**
+   * The password is right, but no e-mail or phone of the account is verified yet: it may
+   * not sign in (issue 14). Told only to whoever knows the password, with the citizen, so
+   * that the caller can send a code to verify a contact.
+   */
+  | { readonly ok: false; readonly reason: 'contact_unverified'; readonly citizen: Citizen }
   | {
       readonly ok: false
       readonly reason: 'throttled'
@@ -518,7 +532,10 @@ export async function authenticateCitizen(
   const hasher = options.passwords ?? argon2Hasher
   const now = options.now ?? new Date()
   const classified = classifyIdentifier(identifier)
-  const record = await findRecordByIdentifier(db, classified)
+  const record =
+    options.accountId !== undefined
+      ? await findRecordById(db, options.accountId)
+      : await findRecordByIdentifier(db, classified)
   const keys = {
     account:
       record !== undefined
@@ -573,6 +590,21 @@ export async function authenticateCitizen(
       // The parameters changed since this hash was made: upgrade it now (OWASP Password
       // Storage cheat sheet, "Upgrading legacy hashes").
       const rehashed = check.needsRehash ? await hasher.hashPassword(password) : undefined
+      if (!record.email_verified && !record.phone_verified) {
+        await db.transaction().execute(async (trx) => {
+          if (rehashed !== undefined) {
+            await trx.updateTable('citizens').set({ password_hash: rehashed }).where('id', '=', record.id).execute()
+          }
+          await recordSignInSuccess(trx, keys)
+          await recordAudit(trx, {
+            ...audit,
+            event: 'auth.login.failed',
+            actor,
+            data: { reason: 'contact_unverified', identifierKind: classified.kind },
+          })
+        })
+        return { ok: false, reason: 'contact_unverified', citizen: toCitizen(record) }
+      }
       await db.transaction().execute(async (trx) => {
         if (rehashed !== undefined) {
           await trx.updateTable('citizens').set({ password_hash: rehashed }).where('id', '=', record.id).execute()

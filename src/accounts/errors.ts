@@ -20,6 +20,7 @@ export type AccountErrorCode =
   | 'password_weak'
   | 'password_too_long'
   | 'nik_taken'
+  | 'nik_proven_elsewhere'
   | 'email_taken'
   | 'phone_taken'
   | 'username_invalid'
@@ -130,6 +131,14 @@ const definitions: Record<AccountErrorCode, { appCode: ErrorCode; field: Account
     message: {
       id: 'NIK ini sudah terdaftar. Silakan masuk, atau atur ulang kata sandi bila Anda lupa. Bila Anda tidak pernah mendaftar, datanglah ke loket MPP.',
       en: 'This NIK is already registered. Please sign in, or reset your password if you forgot it. If you never registered, please visit a counter at the MPP.',
+    },
+  },
+  nik_proven_elsewhere: {
+    appCode: 'conflict',
+    field: 'nik',
+    message: {
+      id: 'NIK ini sudah terverifikasi pada akun lain. Verifikasi tidak dapat dipindahkan di loket; hubungi administrator Satu Pintu.',
+      en: 'This NIK is already verified on another account. A verification cannot be moved at the counter; contact the Satu Pintu administrator.',
     },
   },
   email_taken: {

@@ -46,6 +46,10 @@ export interface NoticeData {
   officer_lookup: { readonly at: Date; readonly officer: string | null; readonly reason: string }
   documents_fetched_digest: { readonly day: string; readonly fetches: readonly DocumentFetchSummary[] }
   sign_in_attempts: { readonly since: Date; readonly failures: number; readonly locked: boolean }
+  /** An officer checked the KTP-el in person: the account holds its NIK now. Location in words. */
+  identity_proven: { readonly at: Date; readonly location: string | null }
+  /** Another account proved this account's NIK in person: the claim on it is gone. */
+  nik_withdrawn: { readonly at: Date }
 }
 
 export type NoticeKind = keyof NoticeData
@@ -111,6 +115,17 @@ export const noticeKinds: { readonly [K in NoticeKind]: KindSpec } = Object.free
     urgent: false,
     optional: false,
     description: 'Failed sign-in attempts on the account, and whether it is locked for a while.',
+  },
+  identity_proven: {
+    urgent: true,
+    optional: false,
+    description: "An officer checked the citizen's KTP-el in person: the NIK is verified on this account.",
+  },
+  nik_withdrawn: {
+    urgent: true,
+    optional: false,
+    description:
+      "The account's NIK was verified in person on another account: this account no longer carries it, and where to go if the NIK is the citizen's.",
   },
 })
 
@@ -430,6 +445,51 @@ function parts<K extends NoticeKind>(kind: K, data: NoticeData[K], locale: Notic
             ifNotYou: true,
           }
     }
+    case 'identity_proven': {
+      const { location } = d as NoticeData['identity_proven']
+      const where = location === null ? '' : id ? ` di ${location}` : ` at ${location}`
+      return id
+        ? {
+            subject: 'NIK Anda sudah diverifikasi',
+            lines: [
+              `Petugas memeriksa KTP-el Anda${where} pada ${when}. NIK Anda kini terverifikasi pada akun Satu Pintu ini.`,
+              'Instansi yang Anda izinkan dapat menerima NIK dan tanda bahwa identitas Anda sudah diperiksa.',
+            ],
+            sms: `Satu Pintu: NIK Anda terverifikasi oleh petugas ${when}. Bukan Anda? Hubungi petugas MPP.`,
+            ifNotYou: true,
+          }
+        : {
+            subject: 'Your NIK is verified',
+            lines: [
+              `An officer checked your KTP-el${where} on ${when}. Your NIK is now verified on this Satu Pintu account.`,
+              'Services you allow may receive your NIK and the fact that your identity was checked.',
+            ],
+            sms: `Satu Pintu: your NIK was verified by an officer ${when}. Not you? Contact the MPP staff.`,
+            ifNotYou: true,
+          }
+    }
+    case 'nik_withdrawn':
+      return id
+        ? {
+            subject: 'NIK tidak lagi tercatat pada akun Anda',
+            lines: [
+              `Pada ${when}, NIK yang tercatat pada akun Satu Pintu Anda diverifikasi petugas pada akun lain, dengan KTP-el pemiliknya. Karena itu NIK tersebut tidak lagi tercatat pada akun Anda.`,
+              'Akun Anda tetap dapat dipakai, tetapi tidak lagi memakai NIK itu dan instansi tidak menerimanya dari akun ini.',
+              'Bila NIK itu benar milik Anda, datanglah dengan KTP-el Anda ke loket Mal Pelayanan Publik (MPP) atau ke mobil layanan keliling. Petugas akan memeriksanya.',
+            ],
+            sms: `Satu Pintu: NIK di akun Anda diverifikasi di akun lain ${when}. Bila NIK itu milik Anda, bawa KTP-el ke loket MPP.`,
+            ifNotYou: false,
+          }
+        : {
+            subject: 'Your account no longer carries the NIK',
+            lines: [
+              `On ${when}, the NIK on your Satu Pintu account was verified by an officer on another account, with its owner's KTP-el. So your account no longer carries that NIK.`,
+              'Your account still works, but it no longer uses that NIK and services do not receive it from this account.',
+              'If the NIK is yours, bring your KTP-el to a Public Service Mall (MPP) counter or to the mobile service van. An officer will check it.',
+            ],
+            sms: `Satu Pintu: the NIK on your account was verified on another account ${when}. If it is yours, bring your KTP-el to MPP.`,
+            ifNotYou: false,
+          }
   }
   throw new Error(`notices: unknown kind ${String(kind)}`)
 }

@@ -34,6 +34,8 @@ export const auditEventNames = [
   'account.disabled',
   'account.enabled',
   'account.assurance_raised',
+  'account.identity_proven',
+  'account.nik_withdrawn',
   'officer.created',
   'officer.enrolment_code_issued',
   'officer.factors_reset',

@@ -76,7 +76,7 @@ function view(c: Citizen) {
     email_verified: c.emailVerified,
     phone: c.phone,
     phone_verified: c.phoneVerified,
-    assurance_level: c.assuranceLevel,
+    nik_status: c.nikStatus,
     status: c.status,
     has_password: c.hasPassword,
     created_at: c.createdAt.toISOString(),

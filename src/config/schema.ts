@@ -295,6 +295,17 @@ export const configSchema = z
           .min(1)
           .optional()
           .describe('YAML file of relying parties, applied at start-up (infrastructure as code).'),
+        identity: z
+          .strictObject({
+            populationRegister: z
+              .enum(['none'])
+              .describe(
+                'The population register (Dukcapil) that can prove a NIK belongs to a person (identity level `dukcapil`). `none` until the regency is granted access and an adapter is added (src/accounts/identity.ts, PopulationRegister): no account reaches that level, and nothing pretends to check.',
+              ),
+          })
+          .describe(
+            'Identity proofing: how well the person behind an account was proven (self_asserted, contact_verified, in_person, dukcapil), apart from how strongly they signed in (acr).',
+          ),
       })
       .describe('Identity provider.'),
     gateway: z

@@ -52,12 +52,15 @@ import { passkeysColumns, webauthnChallengesColumns } from './tables/passkeys.ts
 import type { RevokedSessionsTable } from './tables/revoked-sessions.ts'
 import type { DeviceCodePollsTable, KiosksTable } from './tables/kiosks.ts'
 import { deviceCodePollsColumns, kiosksColumns } from './tables/kiosks.ts'
+import type { IdentityProofsTable } from './tables/identity-proofs.ts'
+import { identityProofsColumns } from './tables/identity-proofs.ts'
 import { revokedSessionsColumns } from './tables/revoked-sessions.ts'
 
 /** Every table of the application, as the migrations in migrations/ create them. */
 export interface Database {
   audit_events: AuditEventsTable
   citizens: CitizensTable
+  identity_proofs: IdentityProofsTable
   officers: OfficersTable
   officer_second_factors: OfficerSecondFactorsTable
   officer_enrolment_codes: OfficerEnrolmentCodesTable
@@ -94,6 +97,7 @@ export interface Database {
 export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Database[T]> } = {
   audit_events: auditEventsColumns,
   citizens: citizensColumns,
+  identity_proofs: identityProofsColumns,
   officers: officersColumns,
   officer_second_factors: officerSecondFactorsColumns,
   officer_enrolment_codes: officerEnrolmentCodesColumns,

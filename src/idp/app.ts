@@ -485,7 +485,8 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { ping: (ms) => database.ping(ms) })
   // TOTP secrets sealed like keys at rest; recovery codes hashed under a key of their own.
   const secondFactors = { sealer: kek, recoveryKey: kek.derive('recovery codes') }
-  await app.register(interactionRoutes, { config, db, provider: () => current.provider, secondFactors })
+  const otpSecret = kek.derive('one-time codes')
+  await app.register(interactionRoutes, { config, db, provider: () => current.provider, secondFactors, otpSecret })
   // The other areas reach the provider through this port only (src/idp/oidc/port.ts).
   const oidc = oidcPort(() => current.provider, {
     lifetimes: config.signInLevels,
@@ -495,7 +496,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     config,
     db,
     oidc,
-    otpSecret: kek.derive('one-time codes'),
+    otpSecret,
     secondFactors,
   })
   // The officers' console (/petugas), its own sign-in and sessions (console/routes.ts).

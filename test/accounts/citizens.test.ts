@@ -60,6 +60,13 @@ function countingHasher(): { calls: { hash: number; verify: number; dummy: numbe
   }
 }
 
+/** A citizen who finished registering: the e-mail verified (an account may not sign in before). */
+async function signUp(db: Kysely<Database>, input: NewCitizenInput, context?: Parameters<typeof createCitizen>[2]) {
+  const c = await createCitizen(db, input, context)
+  await markEmailVerified(db, c.id, input.email as string)
+  return c
+}
+
 async function countRows(db: Kysely<Database>): Promise<{ citizens: number; audit: number }> {
   const c = await db
     .selectFrom('citizens')
@@ -88,7 +95,7 @@ t.test('registers a citizen with normalised data, an argon2id hash and an audit 
       emailVerified: false,
       phone: '+6281234567890',
       phoneVerified: false,
-      assuranceLevel: 1,
+      nikStatus: 'claimed',
       status: 'active',
       hasPassword: true,
     })
@@ -108,15 +115,15 @@ t.test('registers a citizen with normalised data, an argon2id hash and an audit 
   })
 })
 
-t.test('an officer can register a citizen without a password, at a higher assurance level', async (t) => {
+t.test('an officer can register a citizen without a password (its NIK only claimed until proven)', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const { password: _, ...noPassword } = siti
     const citizen = await createCitizen(
       db,
-      { ...noPassword, email: undefined, assuranceLevel: 3 },
+      { ...noPassword, email: undefined },
       { actor: 'officer:00000000-0000-4000-8000-000000000001' },
     )
-    t.match(citizen, { hasPassword: false, assuranceLevel: 3, email: null, phone: '+6285712345678' })
+    t.match(citizen, { hasPassword: false, nikStatus: 'claimed', email: null, phone: '+6285712345678' })
     t.match(await listAuditForSubject(db, citizen.id), [{ actor: 'officer:00000000-0000-4000-8000-000000000001' }])
   })
 })
@@ -170,30 +177,25 @@ t.test('an error carries plain-language messages and maps to a registry code', a
   t.match(new AccountError('nik_taken').toAppError(), { code: 'conflict', statusCode: 409 })
 })
 
-t.test(
-  'a NIK already registered is refused with no half-written rows (contacts: test/accounts/verified-contacts.test.ts)',
-  async (t) => {
-    await eachDatabase(t, async (t, { db }) => {
-      await createCitizen(db, budi)
-      const before = await countRows(db)
-      await t.rejects(createCitizen(db, { ...siti, nik: budi.nik, birthDate: budi.birthDate, gender: 'male' }), {
-        code: 'nik_taken',
-      })
-      t.strictSame(await countRows(db), before, 'no citizen and no audit entry was added')
-    })
-  },
-)
+t.test('a NIK already registered is claimed once more: two accounts, both unproven (issue 14)', async (t) => {
+  await eachDatabase(t, async (t, { db }) => {
+    const first = await createCitizen(db, budi)
+    const second = await createCitizen(db, { ...siti, nik: budi.nik, birthDate: budi.birthDate, gender: 'male' })
+    t.not(second.id, first.id)
+    t.equal(first.nikStatus, 'claimed')
+    t.equal(second.nikStatus, 'claimed')
+    t.strictSame(await countRows(db), { citizens: 2, audit: 2 })
+  })
+})
 
-t.test('two registrations of one NIK at the same moment: exactly one succeeds', async (t) => {
+t.test('two registrations of one NIK at the same moment: both are claims', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
     const results = await Promise.allSettled([
       createCitizen(db, budi),
       createCitizen(db, { ...budi, email: 'lain@contoh.id', phone: '081299990000' }),
     ])
-    t.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
-    const rejected = results.find((r) => r.status === 'rejected')
-    t.match(rejected, { reason: { code: 'nik_taken' } })
-    t.strictSame(await countRows(db), { citizens: 1, audit: 1 })
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 2)
+    t.strictSame(await countRows(db), { citizens: 2, audit: 2 })
   })
 })
 
@@ -273,7 +275,7 @@ t.test('refuses an oversized password before any argon2 work', async (t) => {
 
 t.test('after the fifth failure sign-in is throttled with a retry time, even with the right password', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
-    const citizen = await createCitizen(db, budi)
+    const citizen = await signUp(db, budi)
     const options = (s: number) => ({ ip: '192.0.2.1', now: at(s) })
     for (let i = 1; i <= 5; i++) {
       t.strictSame(await authenticateCitizen(db, budi.nik, `salah ${i} kali ya`, options(i)), {
@@ -320,7 +322,7 @@ t.test('an unknown identifier is throttled exactly like a real account', async (
 
 t.test('a password hashed with older parameters is rehashed at sign-in', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
-    const citizen = await createCitizen(db, budi)
+    const citizen = await signUp(db, budi)
     const old = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 })
     await db.updateTable('citizens').set({ password_hash: old }).where('id', '=', citizen.id).execute()
     t.match(await authenticateCitizen(db, budi.nik, PASSWORD), { ok: true })
@@ -337,7 +339,7 @@ t.test('a password hashed with older parameters is rehashed at sign-in', async (
 
 t.test('tells the caller when a password that still verifies would no longer be accepted', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
-    await createCitizen(db, { ...budi, password: 'cianjur2024!' })
+    await signUp(db, { ...budi, password: 'cianjur2024!' })
     t.match(await authenticateCitizen(db, budi.nik, 'cianjur2024!', { regencyName: 'Cianjur' }), {
       ok: true,
       weakPassword: 'uses_regency',
@@ -347,7 +349,7 @@ t.test('tells the caller when a password that still verifies would no longer be 
 
 t.test('a new password is checked, hashed, audited and lifts a lock', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
-    const citizen = await createCitizen(db, budi)
+    const citizen = await signUp(db, budi)
     for (let i = 1; i <= 6; i++) await authenticateCitizen(db, budi.nik, 'bukan kata sandinya', { now: at(i) })
     await t.rejects(setCitizenPassword(db, citizen.id, 'Budi Santoso 1990', { regencyName: 'Sukamaju' }), {
       code: 'password_weak',
@@ -412,7 +414,7 @@ t.test('a changed email or phone is unverified again', async (t) => {
 
 t.test('a disabled citizen cannot sign in; enabling restores it; both are audited', async (t) => {
   await eachDatabase(t, async (t, { db }) => {
-    const citizen = await createCitizen(db, budi)
+    const citizen = await signUp(db, budi)
     t.equal(
       await setCitizenStatus(db, citizen.id, 'disabled', { actor: 'officer:00000000-0000-4000-8000-000000000001' }),
       true,

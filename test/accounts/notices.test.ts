@@ -36,6 +36,8 @@ const samples: { [K in NoticeKind]: NoticeData[K] } = {
     fetches: [{ agency: 'Dinas Contoh', document: 'KTP', count: 2 }],
   },
   sign_in_attempts: { since: T, failures: 12, locked: true },
+  identity_proven: { at: T, location: 'MPP Sukamaju, loket 2' },
+  nik_withdrawn: { at: T },
 }
 
 async function verifiedCitizen(
@@ -43,7 +45,7 @@ async function verifiedCitizen(
   who: typeof budi | typeof siti = budi,
   contacts: { email?: boolean; phone?: boolean } = { email: true, phone: true },
 ) {
-  const c = await addCitizen(db, who)
+  const c = await addCitizen(db, who, { verified: false })
   if (contacts.email) await markEmailVerified(db, c.id, who.email)
   if (contacts.phone) await markPhoneVerified(db, c.id, c.phone ?? '')
   return c
@@ -116,12 +118,16 @@ t.test(
         { channel: 'sms', recipient: '+6281298765432' },
       ])
 
-      const unverified = await addCitizen(db, {
-        ...budi,
-        nik: '3201011201900002',
-        email: 'lain@contoh.id',
-        phone: '081311112222',
-      })
+      const unverified = await addCitizen(
+        db,
+        {
+          ...budi,
+          nik: '3201011201900002',
+          email: 'lain@contoh.id',
+          phone: '081311112222',
+        },
+        { verified: false },
+      )
       t.equal(
         await queueNotice(db, { citizenId: unverified.id, kind: 'password_changed', data: { at: T } }),
         0,

@@ -8,10 +8,9 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { createCitizen } from '../../src/accounts/citizens.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { startServices } from '../../src/main.ts'
-import { budi } from '../helpers/citizens.ts'
+import { addCitizen, budi } from '../helpers/citizens.ts'
 import { silentLogger } from '../helpers/config.ts'
 import { Browser, signIn } from '../helpers/idp.ts'
 import { freePort, withFreshPorts } from '../helpers/process.ts'
@@ -46,7 +45,7 @@ t.test("SECURITY 22: the citizen's session cookie and the idp's cookies never re
     return { running: await startServices(config, ['idp', 'gateway'], { logger: silentLogger() }), idpPort, gwPort }
   })
   t.teardown(() => running.stop())
-  await createCitizen(running.database!.db, { ...budi, regencyName: 'Sukamaju' })
+  await addCitizen(running.database!.db, budi)
 
   // A browser: one cookie jar for both ports, as browsers keep cookies per host.
   const browser = new Browser()

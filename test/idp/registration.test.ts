@@ -139,6 +139,60 @@ t.test('a citizen registers, verifies the email with the code and signs in to Ak
   })
 })
 
+t.test(
+  'issue 14: an account may not sign in before a contact is verified; the right password leads to a new code, then the sign-in',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const { issuer } = await startIdp(t, db)
+      // Registered, but the code never entered (the browser was closed).
+      t.equal((await submit(new Browser(), issuer, form)).status, 303)
+      await sql`delete from outbox`.execute(db.db)
+      // Later than the wait between two codes.
+      await sql`update one_time_codes set created_at = created_at - interval '2 minutes'`.execute(db.db)
+
+      const browser = new Browser()
+      let step = await browser.follow(`${issuer}/akun`, issuer)
+      const login = await step.res.text()
+      const uid = /\/interaction\/([^/?#]+)/.exec(step.url)?.[1] ?? ''
+      const wrong = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+        form: { _csrf: csrfFrom(login), username: siti.nik, password: 'bukan kata sandinya sama sekali' },
+      })
+      t.equal(wrong.status, 401, 'a wrong password is only a wrong password')
+      t.match(await wrong.text(), 'masuklah dengan email atau nomor HP', 'a NIK is told of the other way in')
+      t.equal((await db.db.selectFrom('outbox').select('id').execute()).length, 0, 'and nothing is sent')
+
+      const right = await browser.request(new URL(formAction(login, '/login'), issuer).toString(), {
+        form: { _csrf: csrfFrom(login), username: siti.nik, password: siti.password },
+      })
+      t.equal(right.status, 303, 'not signed in: sent to verify')
+      const next = right.headers.get('location') ?? ''
+      t.equal(next, `/daftar/verifikasi?kembali=${encodeURIComponent(`/interaction/${uid}`)}&masuk=1`)
+      const page = await (await browser.request(`${issuer}${next}`)).text()
+      t.match(page, 'belum dapat dipakai untuk masuk', 'the page says why')
+      t.match(page, 's***@contoh.id')
+      const code = await latestCode(db, siti.email)
+      const ok = await browser.request(new URL(formAction(page, '/daftar/verifikasi'), issuer).toString(), {
+        form: { _csrf: csrfFrom(page), code },
+      })
+      t.equal(ok.status, 303)
+      const done = ok.headers.get('location') ?? ''
+      t.match(done, /^\/daftar\/selesai\?kembali=/)
+      const donePage = await (await browser.request(`${issuer}${done}`)).text()
+      t.match(donePage, `href="/interaction/${uid}"`, 'back to the same sign-in')
+
+      step = await browser.follow(`${issuer}/interaction/${uid}`, issuer)
+      const again = await step.res.text()
+      const signedIn = await browser.request(new URL(formAction(again, '/login'), issuer).toString(), {
+        form: { _csrf: csrfFrom(again), username: siti.nik, password: siti.password },
+      })
+      t.equal(signedIn.status, 303)
+      step = await browser.follow(new URL(signedIn.headers.get('location') ?? '', issuer).toString(), issuer)
+      t.equal(new URL(step.url).pathname, '/akun')
+      t.match(await step.res.text(), 'Halo, Siti Aminah.')
+    })
+  },
+)
+
 t.test('a new code can be asked for, but not at once again', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
@@ -376,13 +430,11 @@ t.test(
 )
 
 t.test(
-  'SECURITY 37: a registered NIK gets the same answer as a new one — "check your contact for a code" — and no new account',
+  'SECURITY 37, issue 14: a registered NIK gets the same answer as a new one, because it is one: a second, unproven claim with a real code',
   async (t) => {
     await eachDatabase(t, async (t, db) => {
       const { issuer } = await startIdp(t, db)
       const existing = await addCitizen(db.db, budi)
-      // A proven account (its e-mail verified): an unproven claim is another test.
-      await db.db.updateTable('citizens').set({ email_verified: true }).where('id', '=', existing.id).execute()
       const fresh = { ...form, nik: `${siti.nik.slice(0, 12)}0009`, email: 'baru@contoh.id' }
       const same = {
         nik: budi.nik,
@@ -416,23 +468,32 @@ t.test(
           .replace(/[a-z]\*\*\*@contoh\.id/g, 'X')
       t.equal(shape(b?.page ?? ''), shape(n?.page ?? ''), 'the same code page, naming only the contact that was typed')
       t.notMatch(a?.page ?? '', 'sudah terdaftar', 'no word of an existing account')
-      t.equal(await citizenCount(db), 2, 'no account for the known NIK')
-
-      // The typed contact is told, by message, and pointed to password recovery.
-      const told = await db.db
-        .selectFrom('outbox')
-        .select(['body', 'kind'])
-        .where('recipient', '=', 'lain@contoh.id')
+      t.equal(await citizenCount(db), 4, 'each registration of the NIK is an account of its own')
+      const claims = await db.db
+        .selectFrom('citizens')
+        .select(['id', 'nik_status'])
+        .where('nik', '=', budi.nik)
         .execute()
-      t.equal(told.length, 1)
-      t.match(told[0]?.body, /lupa-sandi/, 'points to password recovery')
-      t.notMatch(told[0]?.body, /b\*\*\*@contoh\.id|budi/i, 'nothing about the existing account')
+      t.same(
+        claims.map((c) => c.nik_status),
+        ['claimed', 'claimed', 'claimed'],
+        'all unproven',
+      )
+
+      // The typed contact gets a real code, for its own new account.
+      const told = await db.db.selectFrom('outbox').select(['kind']).where('recipient', '=', 'lain@contoh.id').execute()
+      t.same(
+        told.map((r) => r.kind),
+        ['code'],
+      )
+      // The NIK still stands for the account with a verified contact.
+      t.equal((await findCitizenByIdentifier(db.db, { kind: 'nik', value: budi.nik }))?.id, existing.id)
     })
   },
 )
 
 t.test(
-  'SECURITY 37: an unproven claim on a NIK blocks its real owner no longer than a pending registration; a proven account is never replaced',
+  'issue 14: an unproven claim never blocks the real owner; once the NIK is proven, a later registration is told it is verified on another account',
   async (t) => {
     await eachDatabase(t, async (t, db) => {
       const { issuer } = await startIdp(t, db)
@@ -444,13 +505,8 @@ t.test(
       }
       // A stranger registers the owner's NIK with their own address and never proves anything.
       t.equal((await submit(new Browser(), issuer, intruder)).status, 303)
-      const claim = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
-      // A day later the claim's registration is over.
-      await sql`update citizens set created_at = created_at - interval '25 hours' where nik = ${siti.nik}`.execute(
-        db.db,
-      )
 
-      // The owner registers the same NIK: a real code comes, and the account is theirs.
+      // The owner registers the same NIK at once: a real code comes, and the account is theirs.
       const browser = new Browser()
       t.equal((await submit(browser, issuer, form)).status, 303)
       const code = await latestCode(db, siti.email)
@@ -460,17 +516,35 @@ t.test(
       })
       t.equal(verified.headers.get('location'), '/daftar/selesai', 'the owner verifies the address')
       const owner = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
-      t.not(owner?.id, claim?.id, 'a new account')
-      t.equal(owner?.email, siti.email, "the NIK is the owner's account now")
-      t.equal(await citizenCount(db), 1, 'the claim is gone')
+      t.equal(owner?.email, siti.email, 'the NIK stands for the account with a verified contact')
+      t.equal(await citizenCount(db), 2, 'the claim is still there, unproven, and blocks nobody')
 
-      // Proven now: a later registration of the NIK, however late, replaces nothing.
-      await sql`update citizens set created_at = created_at - interval '25 hours' where nik = ${siti.nik}`.execute(
-        db.db,
-      )
-      await submit(new Browser(), issuer, intruder)
+      // Proven at the counter: a later registration of the NIK is an account without it.
+      await db.db
+        .updateTable('citizens')
+        .set({ nik_status: 'proven' })
+        .where('id', '=', owner?.id ?? '')
+        .execute()
+      const late = new Browser()
+      const lateForm = { ...intruder, email: 'telat@contoh.id' }
+      t.equal((await submit(late, issuer, lateForm)).status, 303)
+      const lateCode = await latestCode(db, 'telat@contoh.id')
+      const latePage = await (await late.request(`${issuer}/daftar/verifikasi`)).text()
+      const lateVerified = await late.request(new URL(formAction(latePage, '/daftar/verifikasi'), issuer).toString(), {
+        form: { _csrf: csrfFrom(latePage), code: lateCode },
+      })
+      t.equal(lateVerified.headers.get('location'), '/daftar/selesai?nik=lain')
+      const done = await (await late.request(`${issuer}/daftar/selesai?nik=lain`)).text()
+      t.match(done, 'sudah terverifikasi pada akun lain', 'told, once the contact is proven')
+      t.match(done, 'loket Mal Pelayanan Publik')
+      const lateRow = await db.db
+        .selectFrom('citizens')
+        .select('nik_status')
+        .where('email', '=', 'telat@contoh.id')
+        .executeTakeFirstOrThrow()
+      t.equal(lateRow.nik_status, 'withdrawn')
       const still = await findCitizenByIdentifier(db.db, { kind: 'nik', value: siti.nik })
-      t.equal(still?.id, owner?.id, 'the proven account stays')
+      t.equal(still?.id, owner?.id, 'the proven account keeps the NIK')
     })
   },
 )
@@ -543,12 +617,12 @@ t.test(
       t.same(k, n, 'step by step, the same answers')
       t.match(n[2] ?? '', 'Sisa percobaan: 4', 'a wrong code is counted')
       t.match(n[8] ?? '', /^429 retry-after true/, 'an immediate resend waits')
-      t.equal(await citizenCount(db), 2, 'no account for the known NIK')
+      t.equal(await citizenCount(db), 3, 'the known NIK is claimed once more (issue 14)')
       const told = await db.db.selectFrom('outbox').select('kind').where('recipient', '=', 'lain@contoh.id').execute()
       t.same(
         told.map((r) => r.kind),
-        ['registration_known_nik', 'registration_known_nik'],
-        'the typed contact is told twice (the first time and on resend), and gets no code',
+        ['code', 'code'],
+        'the typed contact gets a code the first time and on resend, as for any registration',
       )
     })
   },

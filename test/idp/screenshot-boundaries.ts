@@ -8,7 +8,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
-import { authenticateCitizen, createCitizen } from '../../src/accounts/citizens.ts'
+import { authenticateCitizen, createCitizen, markEmailVerified } from '../../src/accounts/citizens.ts'
 import { wrapPglite } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
 import { buildIdp } from '../../src/idp/app.ts'
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     ),
   )
   const citizen = await createCitizen(database.db, { ...budi, regencyName: 'Sukamaju' })
+  await markEmailVerified(database.db, citizen.id, budi.email)
   const browser = await launchChromium()
   const context = await browser.newContext({
     javaScriptEnabled: false,

@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import type { Page } from 'playwright-core'
-import { createCitizen } from '../../src/accounts/citizens.ts'
+import { createCitizen, markEmailVerified } from '../../src/accounts/citizens.ts'
 import { wrapPglite } from '../../src/db/create.ts'
 import { migrateToLatestOrThrow } from '../../src/db/migrator.ts'
 import { createGrant } from '../../src/documents/grants.ts'
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   const app = await buildIdp({ config, database, logger: silentLogger(), keyEncryption: testKek })
   await app.listen({ host: '127.0.0.1', port })
   const person = await createCitizen(db, { ...citizen, regencyName: 'Sukamaju' })
+  if (citizen.email) await markEmailVerified(db, person.id, citizen.email)
   await insertClient(
     db,
     prepareClient(

@@ -3,13 +3,18 @@ import { columns } from './columns.ts'
 
 export type CitizenGender = 'female' | 'male'
 export type CitizenStatus = 'active' | 'disabled'
-/** 1 = self-registered password, 2 = password + second factor, 3 = verified in person. */
-export type AssuranceLevel = 1 | 2 | 3
+/**
+ * Whose NIK it is (issue 14): `claimed` as typed at registration (anyone can type anyone's
+ * NIK), `proven` after an in-person check of the KTP-el (or the population register; one
+ * account per NIK at most), `withdrawn` when another account proved it.
+ */
+export type NikStatus = 'claimed' | 'proven' | 'withdrawn'
+export const nikStatuses: readonly NikStatus[] = ['claimed', 'proven', 'withdrawn']
 
 /** A citizen's account. `id` is the OIDC `sub`; the NIK is personal data, not an identifier for RPs. */
 export interface CitizensTable {
   id: Generated<string>
-  /** 16 ASCII digits, normalised (src/accounts/nik.ts). */
+  /** 16 ASCII digits, normalised (src/accounts/nik.ts). Not unique: see nik_status. */
   nik: string
   name: string
   /**
@@ -27,7 +32,7 @@ export interface CitizensTable {
   phone_verified: Generated<boolean>
   /** argon2id (src/accounts/passwords.ts); null until a password is set. */
   password_hash: string | null
-  assurance_level: ColumnType<number, number | undefined, number>
+  nik_status: ColumnType<NikStatus, NikStatus | undefined, NikStatus>
   status: ColumnType<CitizenStatus, CitizenStatus | undefined, CitizenStatus>
   created_at: ColumnType<Date, Date | string | undefined, never>
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>
@@ -48,7 +53,7 @@ export const citizensColumns = columns<CitizensTable>({
   phone: 'text?',
   phone_verified: 'bool',
   password_hash: 'text?',
-  assurance_level: 'int4',
+  nik_status: 'text',
   status: 'text',
   created_at: 'timestamptz',
   updated_at: 'timestamptz',

@@ -265,7 +265,11 @@ const resendBody = {
 
 const verifyQuery = {
   type: 'object',
-  properties: { kembali: returnField, terkirim: { type: 'string', maxLength: 1, pattern: '^1?$' } },
+  properties: {
+    kembali: returnField,
+    terkirim: { type: 'string', maxLength: 1, pattern: '^1?$' },
+    masuk: { type: 'string', maxLength: 1, pattern: '^1?$' },
+  },
 } as const
 
 function returnPathOf(req: FastifyRequest): string {
@@ -286,6 +290,38 @@ function birthDateOf(v: RegisterValues): { ok: true; value: string } | { ok: fal
     return { ok: false, reason: 'invalid' }
   }
   return { ok: true, value: `${year}-${(month as string).padStart(2, '0')}-${(day as string).padStart(2, '0')}` }
+}
+
+/**
+ * Sends a citizen whose password was right but who has no verified contact (they may not
+ * sign in yet, issue 14) to the registration's code step: a new code to the e-mail (else
+ * the phone) the account has, and the step's cookie, as right after registering. Returns
+ * the code page's path (with `masuk=1`: the page says why), or undefined when no code could
+ * be sent now (asked for too often: the caller says to try later).
+ */
+export async function startContactVerification(
+  reply: FastifyReply,
+  deps: { config: Config; db: Kysely<Database>; otpSecret: Buffer },
+  citizen: { id: string; email: string | null; phone: string | null },
+  kembali: string,
+  context: { ip: string; requestId: string },
+): Promise<string | undefined> {
+  const channel = citizen.email !== null ? 'email' : 'sms'
+  const destination = channel === 'email' ? citizen.email : citizen.phone
+  if (destination === null) return undefined
+  const sent = await issueOtp(
+    deps.db,
+    { citizenId: citizen.id, purpose: channel === 'email' ? 'verify_email' : 'verify_phone', channel, destination },
+    { ...context, secret: deps.otpSecret },
+  )
+  if (!sent.ok) return undefined
+  reply.setCookie(
+    hostCookieName(deps.config, pendingCookieBase),
+    sent.codeId,
+    flowCookieOptions(deps.config, '/daftar', pendingMaxAgeSeconds),
+  )
+  const target = withReturn('/daftar/verifikasi', safeReturnPath(kembali))
+  return `${target}${target.includes('?') ? '&' : '?'}masuk=1`
 }
 
 export async function registrationRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
@@ -549,8 +585,14 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
     const row = pending.row
     if (row.consumed_at !== null && (await alreadyVerified(row)))
       return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
-    const resent = (req.query as { terkirim?: string }).terkirim === '1'
-    return verifyPage(req, reply, pending, kembali, resent ? { notice: accountText(req)('verify.resent') } : {})
+    const query = req.query as { terkirim?: string; masuk?: string }
+    const notice =
+      query.terkirim === '1'
+        ? accountText(req)('verify.resent')
+        : query.masuk === '1'
+          ? accountText(req)('verify.beforeSignIn')
+          : undefined
+    return verifyPage(req, reply, pending, kembali, notice !== undefined ? { notice } : {})
   })
 
   app.post(
@@ -595,7 +637,13 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
       // The address changed after the code was sent (from Akun Saya): nothing to mark here.
       if (!marked) return missingPage(req, reply)
       reply.clearCookie(pendingCookie, flowCookieClearOptions(config, '/daftar'))
-      return reply.redirect(withReturn('/daftar/selesai', kembali), 303)
+      // A NIK verified on another account: this account was born without it, and its owner
+      // learns it now that they proved the contact (never on the form, to anyone typing a NIK).
+      const done = withReturn('/daftar/selesai', kembali)
+      const citizen = await findCitizenById(db, row.citizen_id)
+      if (citizen?.nikStatus === 'withdrawn')
+        return reply.redirect(`${done}${done.includes('?') ? '&' : '?'}nik=lain`, 303)
+      return reply.redirect(done, 303)
     },
   )
 
@@ -659,12 +707,20 @@ export async function registrationRoutes(app: FastifyInstance, deps: AccountPage
     },
   )
 
-  app.get('/daftar/selesai', { schema: { querystring: returnQuery } }, async (req, reply) => {
+  const doneQuery = {
+    type: 'object',
+    properties: { kembali: returnField, nik: { type: 'string', maxLength: 8, pattern: '^(lain)?$' } },
+  } as const
+
+  app.get('/daftar/selesai', { schema: { querystring: doneQuery } }, async (req, reply) => {
     const t = accountText(req)
+    const otherAccount = (req.query as { nik?: string }).nik === 'lain'
     return messagePage(reply, {
       kind: 'success',
       title: t('verify.done.title'),
       lead: t('verify.done.lead'),
+      // Only wording: the flag says nothing about any account that the citizen did not see.
+      ...(otherAccount ? { text: t('verify.done.nikElsewhere') } : {}),
       primary: { href: returnPathOf(req), text: t('verify.done.continue') },
     })
   })

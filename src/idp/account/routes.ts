@@ -12,6 +12,7 @@ import {
 } from '../../accounts/citizens.ts'
 import { formatPhone, maskContact } from '../../accounts/identifiers.ts'
 import { isAccountError } from '../../accounts/errors.ts'
+import { accountIdentity, type AccountIdentity } from '../../accounts/identity.ts'
 import { maskNik } from '../../audit/redact.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../../accounts/otp.ts'
 import { listAuditForSubject, recordAudit } from '../../audit/audit.ts'
@@ -267,6 +268,13 @@ async function clientNames(
  */
 export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps): Promise<void> {
   const { config, db } = deps
+
+  /** The signed-in citizen's identity level and NIK status (src/accounts/identity.ts). */
+  async function identityOrThrow(citizenId: string): Promise<AccountIdentity> {
+    const identity = await accountIdentity(db, citizenId)
+    if (identity === undefined) throw new Error('the signed-in citizen has no account')
+    return identity
+  }
   const zone = config.regency.timeZone
   await registerForms(app, config)
   // Changing a contact and downloading the data export need a recent sign-in (fresh-sign-in.ts).
@@ -424,6 +432,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const t = accountText(req)
     const locale = pickLocale(req)
     const c = who.citizen
+    const identity = await identityOrThrow(c.id)
     const pesan = (req.query as { pesan?: keyof typeof notices }).pesan
     return reply.page('akun-profil', {
       notice: pesan ? t(notices[pesan]) : '',
@@ -431,7 +440,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       nik: maskNik(c.nik),
       birthDate: isoDateInWords(c.birthDate, locale),
       gender: c.gender === 'female' ? t('akun.female') : t('akun.male'),
-      level: c.assuranceLevel === 3 ? t('akun.level3') : c.assuranceLevel === 2 ? t('akun.level2') : t('akun.level1'),
+      level: t(`akun.identity.${identity.level}`),
       email: c.email,
       emailVerified: c.emailVerified,
       phone: c.phone === null ? null : formatPhone(c.phone),
@@ -661,6 +670,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       let check: Awaited<ReturnType<typeof authenticateCitizen>>
       try {
         check = await authenticateCitizen(db, who.citizen.nik, v.current, {
+          accountId: who.citizen.id,
           ip: req.ip,
           regencyName: config.regency.name,
           requestId: req.id,
@@ -1314,10 +1324,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         [t('akun.gender'), c.gender === 'female' ? t('akun.female') : t('akun.male')],
         [t('akun.email'), c.email ? `${c.email} (${verifiedText(c.emailVerified)})` : t('akun.empty')],
         [t('akun.phone'), c.phone ? `${formatPhone(c.phone)} (${verifiedText(c.phoneVerified)})` : t('akun.empty')],
-        [
-          t('akun.level'),
-          c.assuranceLevel === 3 ? t('akun.level3') : c.assuranceLevel === 2 ? t('akun.level2') : t('akun.level1'),
-        ],
+        [t('akun.level'), t(`akun.identity.${(await identityOrThrow(c.id)).level}`)],
         [t('akun.summary.created'), when(t, c.createdAt, locale, zone)],
       ],
       documents: docs.map((d) => ({
@@ -1390,7 +1397,8 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
           emailVerified: c.emailVerified,
           phone: c.phone,
           phoneVerified: c.phoneVerified,
-          assuranceLevel: c.assuranceLevel,
+          nikStatus: c.nikStatus,
+          identityLevel: (await identityOrThrow(c.id)).level,
           status: c.status,
           createdAt: c.createdAt.toISOString(),
           updatedAt: c.updatedAt.toISOString(),

@@ -7,6 +7,7 @@ import { errors as oidcErrors } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Database } from '../../db/database.ts'
 import { authenticateCitizen } from '../../accounts/citizens.ts'
+import { startContactVerification } from '../account/registration.ts'
 import { isAccountError } from '../../accounts/errors.ts'
 import { classifyIdentifier } from '../../accounts/identifiers.ts'
 import { authenticateOfficer, normalizeUsername } from '../../accounts/officers.ts'
@@ -29,6 +30,8 @@ export interface InteractionDeps {
   provider: () => Provider
   /** Sealing of TOTP secrets and the recovery codes' key (src/accounts/second-factors.ts). */
   secondFactors: SecondFactorKeys
+  /** Key of the one-time codes' HMAC: a citizen without a verified contact is sent a code to verify one. */
+  otpSecret: Buffer
 }
 
 /**
@@ -417,9 +420,30 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         }
         if (result.reason === 'throttled')
           return throttledPage(req, reply, view, client, username, result.retryAfterSeconds, result.permanent)
+        // A right password on an account with no verified contact: it may not sign in yet
+        // (issue 14). A code goes to its contact, and the registration's code step takes it
+        // from there, back to this sign-in.
+        if (result.reason === 'contact_unverified') {
+          const next = await startContactVerification(reply, deps, result.citizen, `/interaction/${view.uid}`, {
+            ip: req.ip,
+            requestId: req.id,
+          })
+          if (next !== undefined) return reply.redirect(next, 303)
+          return loginPage(req, reply, view, client, {
+            errorText: req.server.idpText(req, 'login.verifyLater'),
+            username,
+            status: 403,
+          })
+        }
       }
-      // The same status, page and wording for an unknown account and a wrong password.
-      return loginPage(req, reply, view, client, { errorText: messageFor(req, 'failed'), username, status: 401 })
+      // The same status, page and wording for an unknown account and a wrong password. A
+      // NIK is told that it may be ambiguous (several unproven claims): the same words for
+      // every NIK, whatever the accounts.
+      return loginPage(req, reply, view, client, {
+        errorText: req.server.idpText(req, kind === 'nik' ? 'login.failedNik' : 'login.failed'),
+        username,
+        status: 401,
+      })
     },
   )
 

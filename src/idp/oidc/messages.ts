@@ -57,6 +57,10 @@ export const idpMessages = defineMessages({
     'login.register': 'Daftar akun baru',
     'login.cancel': 'Batal dan kembali ke {client}',
     'login.failed': 'NIK, email, nomor HP, atau kata sandi tidak cocok. Periksa kembali, lalu coba lagi.',
+    'login.failedNik':
+      'NIK atau kata sandi tidak cocok. Periksa kembali, lalu coba lagi. Bila NIK Anda belum terverifikasi petugas, NIK itu mungkin juga didaftarkan di akun lain: masuklah dengan email atau nomor HP Anda.',
+    'login.verifyLater':
+      'Akun ini belum dapat dipakai untuk masuk karena email atau nomor HP-nya belum diverifikasi, dan kode baru baru saja dikirim. Tunggu beberapa menit, lalu coba lagi.',
     'login.throttled': 'Terlalu banyak percobaan masuk. Demi keamanan akun Anda, coba lagi dalam {minutes} menit.',
     'login.locked':
       'Terlalu banyak percobaan masuk yang gagal pada akun ini. Masuklah dari perangkat yang pernah Anda pakai untuk masuk, atau atur ulang kata sandi lewat "Lupa kata sandi".',
@@ -79,6 +83,8 @@ export const idpMessages = defineMessages({
     'claim.phone': 'Nomor HP',
     'claim.address': 'Alamat',
     'claim.nik': 'NIK (Nomor Induk Kependudukan)',
+    'claim.verified_claims':
+      'Bukti bahwa NIK, nama, tanggal lahir, dan jenis kelamin Anda sudah diperiksa petugas dengan KTP-el (kapan dan di mana)',
     'claim.gateway': 'Akses ke layanan instansi melalui Satu Pintu',
     'logout.title': 'Keluar dari Satu Pintu?',
     'logout.lead': 'Anda akan keluar dari Satu Pintu dan dari layanan instansi yang Anda buka dengan akun ini.',
@@ -173,6 +179,10 @@ export const idpMessages = defineMessages({
     'login.register': 'Create an account',
     'login.cancel': 'Cancel and go back to {client}',
     'login.failed': 'The NIK, email, mobile number or password does not match. Check them and try again.',
+    'login.failedNik':
+      'The NIK or password does not match. Check them and try again. If your NIK has not been verified by an officer, it may also be registered on another account: sign in with your email or mobile number instead.',
+    'login.verifyLater':
+      'This account cannot sign in yet because its email or mobile number is not verified, and a new code was sent only just now. Wait a few minutes and try again.',
     'login.throttled': 'Too many sign-in attempts. To keep your account safe, try again in {minutes} minutes.',
     'login.locked':
       'Too many failed sign-in attempts on this account. Sign in from a device you have signed in with before, or reset your password with "Forgot password".',
@@ -194,6 +204,8 @@ export const idpMessages = defineMessages({
     'claim.phone': 'Mobile number',
     'claim.address': 'Address',
     'claim.nik': 'NIK (national identity number)',
+    'claim.verified_claims':
+      'Proof that your NIK, name, birth date and gender were checked by an officer against your KTP-el (when and where)',
     'claim.gateway': 'Access to agency services through Satu Pintu',
     'logout.title': 'Sign out of Satu Pintu?',
     'logout.lead': 'You will be signed out of Satu Pintu and of the agency services you opened with this account.',
