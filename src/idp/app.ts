@@ -38,13 +38,20 @@ import { createKeyEncryption, resolveKeyEncryptionSecret, type KeyEncryption } f
 import { ensureKeys, loadKeys } from '../keys/keys.ts'
 import { idpMessages } from './oidc/messages.ts'
 import { purgeExpiredPayloads } from './oidc/store.ts'
-import { pruneSourceCounters } from '../accounts/throttle.ts'
+import { AppError } from '../errors/app-error.ts'
+import { checkSourceAllowance, pruneSourceCounters } from '../accounts/throttle.ts'
 import { pruneOfficerSessions } from '../accounts/officer-sessions.ts'
 import { pruneOneTimeCodes } from '../accounts/otp.ts'
 import { pruneDecoys } from '../accounts/registration-decoys.ts'
 import { createProviderPages } from './oidc/provider-pages.ts'
 import { buildProvider, providerRoutes, type KoaContextWithOIDC } from './oidc/provider.ts'
-import { kioskClaims, kioskIdOf, pruneDevicePolls } from './oidc/kiosks.ts'
+import {
+  kioskClaims,
+  kioskIdOf,
+  pruneDevicePolls,
+  userCodeFailuresPerAddress,
+  userCodeThrottleAction,
+} from './oidc/kiosks.ts'
 import { oidcPort } from './oidc/port.ts'
 import { providerRequest } from './oidc/request-context.ts'
 import { grantIdsOf, pruneRevokedSessions, recordRevokedSessions } from './oidc/session-revocation.ts'
@@ -423,6 +430,16 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     raw.headers['x-forwarded-host'] = forwarding.host
     raw.headers['x-forwarded-proto'] = forwarding.proto
     raw.headers['x-forwarded-for'] = request.ip
+    // Too many wrong kiosk codes from this address (provider.ts counts them): no more tries
+    // for a while, before oidc-provider looks any code up.
+    if (request.method === 'POST' && (request.url.split('?', 1)[0] ?? '') === providerRoutes.code_verification) {
+      const allowance = await checkSourceAllowance(db, userCodeThrottleAction, request.ip, userCodeFailuresPerAddress)
+      if (!allowance.allowed) {
+        throw new AppError('too_many_requests', undefined, {
+          headers: { 'retry-after': String(allowance.retryAfterSeconds) },
+        })
+      }
+    }
     reply.hijack()
     // The discovery document no longer depends on the request: caches may keep it a while
     // (OpenID Connect Discovery 1.0 §4 leaves caching to HTTP; RFC 9111 §5.2.2.10).

@@ -441,3 +441,25 @@ t.test('a kiosk that asks for two-step sign-in gets it, or nothing', async (t) =
     t.equal(polled.body.error, 'authorization_pending', 'the kiosk has nothing')
   })
 })
+
+t.test('wrong codes on the phone are counted per address: after 30 in an hour, no more tries', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const idp = await startIdp(t, db)
+    const kiosk = await registerKiosk(db)
+    const da = (await deviceAuthorization(idp, kiosk)).body as unknown as DeviceAuthorization
+    const phone = new Browser()
+    let html = (await phoneOpens(phone, idp, da)).html
+    for (let i = 0; i < 30; i++) {
+      const wrong = await phoneSends(phone, idp, html, { user_code: 'BCDF-GHJK' })
+      t.equal(wrong.res.status, 200)
+      html = wrong.html
+    }
+    t.match(html, 'Kode ini tidak dikenal')
+    const stopped = await phoneSends(phone, idp, html, { user_code: da.user_code })
+    t.equal(stopped.res.status, 429, 'even the right code waits now')
+    t.match(stopped.res.headers.get('retry-after') ?? '', /^\d+$/)
+    t.notMatch(stopped.html, 'Masuk ke <strong>')
+    const other = new Browser()
+    t.equal((await other.request(`${idp.issuer}/device`)).status, 200, 'the page itself still opens')
+  })
+})

@@ -34,6 +34,14 @@ export const disabledKey = disabledClientKey
 /** How long a kiosk's user code lives (RFC 8628 §3.2 expires_in; the cross-device BCP's short codes). */
 export const kioskCodeSeconds = 120
 
+/**
+ * Wrong user codes one address may type in an hour on the phone's code page (`kiosk-code`
+ * counters, src/accounts/throttle.ts): a typo now and then in a hall whose phones share one
+ * address is far below it, guessing a live code among 2.5·10^10 is far above it.
+ */
+export const userCodeFailuresPerAddress = { maxFailures: 30, windowSeconds: 3600 } as const
+export const userCodeThrottleAction = 'kiosk-code'
+
 /** The longest a kiosk's access token lives, whatever idp.ttl.accessTokenSeconds says. */
 export const kioskAccessTokenSeconds = 600
 

@@ -16,7 +16,10 @@ import {
   kioskCodeSeconds,
   kioskIdOf,
   kioskKey,
+  userCodeFailuresPerAddress,
+  userCodeThrottleAction,
 } from './kiosks.ts'
+import { takeSourceAllowance } from '../../accounts/throttle.ts'
 import { recordAudit } from '../../audit/audit.ts'
 import type { ProviderPages } from './provider-pages.ts'
 import { sectorOf, type Subjects } from './subjects.ts'
@@ -382,7 +385,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
         // alive for kioskCodeSeconds and good once.
         charset: 'base-20',
         mask: '****-****',
-        userCodeInputSource: (ctx, form, _out, err) => deps.pages.deviceInput(ctx, form, err),
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          // A code that names no live request: counted against the address (app.ts refuses
+          // the code page's posts once there are too many).
+          if ((err as { name?: unknown } | undefined)?.name === 'NotFoundError')
+            await takeSourceAllowance(db, userCodeThrottleAction, ctx.ip, userCodeFailuresPerAddress)
+          await deps.pages.deviceInput(ctx, form, err)
+        },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
           const kiosk = await findKioskByClientId(db, client.clientId)
           const code = ctx.oidc.entities.DeviceCode
