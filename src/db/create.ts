@@ -10,6 +10,7 @@ import { gatedPgliteDialect, SessionGate } from './pglite-gate.ts'
 import { servedPglite } from './pglite-served.ts'
 import { isAppError } from '../errors/app-error.ts'
 import { GuardedPool, type ConnectionErrorListener } from './guarded-pool.ts'
+import { listenPglite, listenPostgres, type NotificationListener, type Subscription } from './notifications.ts'
 
 export type DatabaseKind = 'postgres' | 'pglite'
 
@@ -25,6 +26,8 @@ export interface DatabaseHandle {
   poolStats?(): { total: number; idle: number; waiting: number; errors: number }
   /** Resolves when the database answers a trivial query within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<void>
+  /** LISTEN on `channel` (notifications.ts): on a connection of its own, or the embedded session. */
+  listen(channel: string, listener: NotificationListener): Promise<Subscription>
   close(): Promise<void>
 }
 
@@ -108,6 +111,8 @@ async function openPostgres(config: Config['database'], options: OpenOptions): P
       errors,
     }),
     ping: (timeoutMs = 2000) => pool.ping(timeoutMs),
+    listen: async (channel, listener) =>
+      listenPostgres(url, channel, listener, { connectTimeoutMs: config.connectTimeoutMs }),
     close: () => db.destroy(),
   }
   try {
@@ -150,6 +155,7 @@ export function wrapPglite(client: PGlite, location: string, onClose?: () => voi
     location,
     pglite: { client, gate },
     ping: (timeoutMs = 2000) => ping(db, timeoutMs),
+    listen: (channel, listener) => listenPglite(client, gate, channel, listener),
     close: async () => {
       if (closed) return
       closed = true

@@ -304,23 +304,40 @@ export interface LinksForResult {
 }
 
 /**
- * For a proxied request: a signed link to the current version of each requested type that
- * the citizen has uploaded and granted to this agency (and service), plus what is missing.
+ * What the links of one request are made from, read from the database: the types this
+ * citizen granted this agency (and service), and the current version of each granted type
+ * uploaded. The same for every request of the citizen at that service until a grant or a
+ * document changes (or the earliest grant read lapses, `validUntil`), so a gateway may
+ * keep it (link-facts-cache.ts); the links themselves are signed afresh each time.
  */
-export async function documentLinksFor(
-  db: Kysely<Database>,
-  keyring: LinkKeyring,
-  config: DocumentsConfig,
-  input: LinksForInput,
-): Promise<LinksForResult> {
+export interface LinkFacts {
+  readonly granted: ReadonlySet<string>
+  readonly current: ReadonlyMap<string, CurrentVersion>
+  /** When the answer changes by itself: the earliest expiry of the grants read (ms since the epoch). */
+  readonly validUntil: number
+}
+
+export interface CurrentVersion {
+  readonly id: string
+  readonly sha256: string
+  readonly media_type: DocumentMediaType
+  readonly verified_at: Date | null
+}
+
+export type LinkFactsInput = Pick<LinksForInput, 'citizenId' | 'agencyId' | 'serviceId' | 'types' | 'now'>
+
+const noFacts: LinkFacts = Object.freeze({ granted: new Set<string>(), current: new Map(), validUntil: Infinity })
+
+/** Reads the facts (two queries; none for a subject that is not a citizen id). */
+export async function readLinkFacts(db: Kysely<Database>, input: LinkFactsInput): Promise<LinkFacts> {
   const now = input.now ?? new Date()
   const types = [...new Set(input.types)]
-  if (!isUuid(input.citizenId) || types.length === 0) return { links: [], notGranted: types, missing: [] }
+  if (!isUuid(input.citizenId) || types.length === 0) return noFacts
   // The citizen's active grants for this agency (and service, or agency-wide): one query
   // for every type asked, as activeGrantFor would answer each.
   let grants = db
     .selectFrom('document_grants')
-    .select('document_types')
+    .select(['document_types', 'expires_at'])
     .where('citizen_id', '=', input.citizenId)
     .where('agency_id', '=', input.agencyId)
     .where('revoked_at', 'is', null)
@@ -330,10 +347,11 @@ export async function documentLinksFor(
     serviceId === null
       ? grants.where('service_id', 'is', null)
       : grants.where((eb) => eb.or([eb('service_id', 'is', null), eb('service_id', '=', serviceId)]))
-  const allowed = new Set((await grants.execute()).flatMap((g) => g.document_types))
+  const rowsOfGrants = await grants.execute()
+  const validUntil = Math.min(Infinity, ...rowsOfGrants.map((g) => g.expires_at.getTime()))
+  const allowed = new Set(rowsOfGrants.flatMap((g) => g.document_types))
   const granted = types.filter((t) => allowed.has(t))
-  const notGranted = types.filter((t) => !allowed.has(t))
-  if (granted.length === 0) return { links: [], notGranted, missing: [] }
+  if (granted.length === 0) return { granted: new Set(), current: new Map(), validUntil }
   const rows = await db
     .selectFrom('document_versions as v')
     .innerJoin('documents as d', 'd.id', 'v.document_id')
@@ -343,11 +361,39 @@ export async function documentLinksFor(
     .where('d.type', 'in', granted)
     .where('v.superseded_at', 'is', null)
     .execute()
-  const byType = new Map(rows.map((r) => [r.type, r]))
+  return {
+    granted: new Set(granted),
+    current: new Map(
+      rows.map((r) => [r.type, { id: r.id, sha256: r.sha256, media_type: r.media_type, verified_at: r.verified_at }]),
+    ),
+    validUntil,
+  }
+}
+
+/** Where the facts come from: the database each time, or a cache in front of it. */
+export type LinkFactsSource = (input: LinkFactsInput) => Promise<LinkFacts>
+
+/**
+ * For a proxied request: a signed link to the current version of each requested type that
+ * the citizen has uploaded and granted to this agency (and service), plus what is missing.
+ */
+export async function documentLinksFor(
+  db: Kysely<Database>,
+  keyring: LinkKeyring,
+  config: DocumentsConfig,
+  input: LinksForInput,
+  facts: LinkFactsSource = (i) => readLinkFacts(db, i),
+): Promise<LinksForResult> {
+  const now = input.now ?? new Date()
+  const types = [...new Set(input.types)]
+  if (!isUuid(input.citizenId) || types.length === 0) return { links: [], notGranted: types, missing: [] }
+  const known = await facts({ ...input, now })
+  const notGranted = types.filter((t) => !known.granted.has(t))
   const links: DocumentLinkClaim[] = []
   const missing: string[] = []
-  for (const t of granted) {
-    const r = byType.get(t)
+  for (const t of types) {
+    if (!known.granted.has(t)) continue
+    const r = known.current.get(t)
     if (r === undefined) {
       missing.push(t)
       continue

@@ -171,7 +171,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(refusedRedirectRoute, { table })
   // Document links, consent and link fetches (issue 5): the same storage directory and
   // link key as the idp (documents.ts gatewayLinkKeyring).
-  const extras = await registerGatewayDocuments(app, { config, db: database.db, table, auth, kek, sites })
+  const extras = await registerGatewayDocuments(app, {
+    config,
+    db: database.db,
+    table,
+    auth,
+    kek,
+    sites,
+    listen: (channel, listener) => database.listen(channel, listener),
+  })
   await registerProxy(app, { config, table, auth, signer, logger, extras, sites })
   return app
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { decodeJwt } from 'jose'
 import type { Kysely } from 'kysely'
 import t, { type Test } from 'tap'
+import type { DatabaseHandle } from '../../src/db/create.ts'
 import type { Database } from '../../src/db/database.ts'
 import { createGrant, revokeGrant } from '../../src/documents/grants.ts'
 import { createLink, type DocumentLinkClaim } from '../../src/documents/links.ts'
@@ -37,8 +38,12 @@ const keyring = gatewayLinkKeyring(kek)
 const publicUrl = 'https://layanan.sukamaju.go.id'
 const DAY = 86_400_000
 
-async function setup(t: Test, db: Kysely<Database>) {
-  const f = await vaultFixture(t, db)
+async function setup(
+  t: Test,
+  db: Kysely<Database>,
+  opts: { listen?: DatabaseHandle['listen']; fixture?: Awaited<ReturnType<typeof vaultFixture>> } = {},
+) {
+  const f = opts.fixture ?? (await vaultFixture(t, db))
   const upstream = await startUpstream(t)
   const table = buildAgencyTable(
     {
@@ -126,6 +131,7 @@ async function setup(t: Test, db: Kysely<Database>) {
     storage: f.storage,
     keyring,
     sites,
+    ...(opts.listen ? { listen: opts.listen } : {}),
   })
   const { signer } = await testSigner(config)
   await registerProxy(app, { config, table, auth, signer, logger, extras, sites })
@@ -144,7 +150,7 @@ async function setup(t: Test, db: Kysely<Database>) {
     })
   const grants = () => db.selectFrom('document_grants').selectAll().execute()
   const accesses = () => db.selectFrom('document_accesses').selectAll().execute()
-  return { ...f, upstream, url, at, config, browserGet, fetchLink, grants, accesses }
+  return { ...f, fixture: f, upstream, url, at, config, browserGet, fetchLink, grants, accesses }
 }
 
 async function grant(
@@ -456,6 +462,52 @@ t.test(
         200,
         'the same client with a token for the gateway gets the document',
       )
+    })
+  },
+)
+
+t.test(
+  'two gateways keeping grants in memory: a grant withdrawn, a document replaced or deleted through the database reaches the other instance at once (issue 18)',
+  async (t) => {
+    await eachDatabase(t, async (t, handle) => {
+      const { db } = handle
+      const listen: DatabaseHandle['listen'] = (c, l) => handle.listen(c, l)
+      const one = await setup(t, db, { listen })
+      const two = await setup(t, db, { listen, fixture: one.fixture })
+      const up = await upload(db, one, 'ktp', jpeg({ comment: 'ktp 1' }))
+      const g = await grant(db, one, ['ktp'])
+      const linkOf = async (s: typeof one) => {
+        const res = await s.browserGet('/izin')
+        return res.status === 200 ? (lastLinks(s).claim?.[0]?.sha256 ?? 'none') : `${res.status}`
+      }
+      /** What `s` answers within `ms`, polled: the bound a change takes to reach it. */
+      const within = async (s: typeof one, want: (v: string) => boolean, ms = 1000) => {
+        const end = Date.now() + ms
+        let v = await linkOf(s)
+        while (!want(v) && Date.now() < end) {
+          await new Promise((r) => setTimeout(r, 20))
+          v = await linkOf(s)
+        }
+        return v
+      }
+      t.equal(await linkOf(one), up.version.sha256)
+      t.equal(await linkOf(two), up.version.sha256, 'both attach the link, and keep what it is made from')
+      t.equal(await linkOf(two), up.version.sha256)
+
+      const replaced = await upload(db, one, 'ktp', jpeg({ comment: 'ktp 2' }))
+      t.equal(
+        await within(two, (v) => v === replaced.version.sha256),
+        replaced.version.sha256,
+        'a new version reaches the other instance',
+      )
+      t.ok(await revokeGrant(db, one.a.id, g.id))
+      t.equal(await within(two, (v) => v === '303'), '303', 'a withdrawn grant: no more links, consent asked again')
+      t.equal(await linkOf(one), '303')
+
+      await grant(db, one, ['ktp'])
+      t.equal(await within(two, (v) => v === replaced.version.sha256), replaced.version.sha256, 'granted again')
+      t.ok(await deleteDocument(db, one.a.id, replaced.document.id))
+      t.equal(await within(two, (v) => v === '303'), '303', 'a deleted document: no link to it')
     })
   },
 )

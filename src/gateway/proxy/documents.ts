@@ -2,10 +2,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Config } from '../../config/schema.ts'
 import { ConfigError } from '../../config/load.ts'
+import type { DatabaseHandle } from '../../db/create.ts'
 import type { Database } from '../../db/database.ts'
+import { createLinkFactsCache, documentChangesChannel } from '../../documents/link-facts-cache.ts'
 import {
   createLinkKeyring,
   documentLinksFor,
+  readLinkFacts,
   linkRefusalStatus,
   resolveLink,
   type LinkKeyring,
@@ -77,6 +80,12 @@ export interface GatewayDocumentsDeps {
   keyring?: LinkKeyring
   /** Which host a request is for (the consent answer comes back to the agency's). */
   sites: Sites
+  /**
+   * The database's LISTEN (DatabaseHandle.listen): with it, the grants and current versions
+   * links are made from are kept in memory and dropped on every change (link-facts-cache.ts);
+   * without it, read for every request.
+   */
+  listen?: DatabaseHandle['listen']
 }
 
 const refusalCode: Readonly<Record<LinkRefusal, ErrorCode>> = {
@@ -107,6 +116,20 @@ export async function registerGatewayDocuments(
   const storage = deps.storage ?? createDocumentStorage(config, db)
   const keyring = deps.keyring ?? gatewayLinkKeyring(kek)
   const base = config.gateway.publicUrl.replace(/\/+$/, '')
+  let facts = (input: Parameters<typeof readLinkFacts>[1]) => readLinkFacts(db, input)
+  if (deps.listen !== undefined) {
+    const cache = createLinkFactsCache({ read: facts })
+    const subscription = await deps.listen(documentChangesChannel, {
+      ...cache.listener,
+      onDown: (reason) => {
+        cache.listener.onDown(reason)
+        app.log.warn({ reason }, 'document change notifications lost; document grants are re-read within a second')
+      },
+    })
+    cache.attach(subscription)
+    app.addHook('onClose', async () => subscription.close())
+    facts = cache.get
+  }
   const idpBase = config.idp.issuer.replace(/\/+$/, '')
 
   // Every type a service asks for must exist: a typo would otherwise ask for consent to
@@ -155,13 +178,19 @@ export async function registerGatewayDocuments(
       // session it is the citizen's id. A bearer token of another client may carry a
       // pairwise subject (or, for client credentials, the client id): not a citizen id,
       // so documentLinksFor finds no grant and the caller is refused below.
-      const result = await documentLinksFor(db, keyring, config.documents, {
-        citizenId: identity.sub,
-        agencyId: agency.id,
-        serviceId: service.id,
-        types: service.documents,
-        baseUrl: `${base}/`,
-      })
+      const result = await documentLinksFor(
+        db,
+        keyring,
+        config.documents,
+        {
+          citizenId: identity.sub,
+          agencyId: agency.id,
+          serviceId: service.id,
+          types: service.documents,
+          baseUrl: `${base}/`,
+        },
+        facts,
+      )
       const browser =
         identity.via === 'session' &&
         identity.sessionId !== undefined &&
