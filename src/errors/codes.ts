@@ -8,6 +8,10 @@ export const errorCodes = {
   validation_failed: { status: 400, message: 'One or more fields are not valid.' },
   unauthorized: { status: 401, message: 'Sign-in is required.' },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
+  insufficient_identity: {
+    status: 403,
+    message: "This service needs the citizen's identity to have been checked further (minIdentity).",
+  },
   not_found: { status: 404, message: 'Not found.' },
   gone: { status: 410, message: 'This is no longer available.' },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { ConfigError } from '../config/load.ts'
-import { channels, knownAcrValues, type Channel } from './auth/identity.ts'
+import { channels, knownAcrValues, knownIdentityLevels, type Channel } from './auth/identity.ts'
 
 /**
  * The agencies behind the gateway and their services (config/agencies.yaml), validated
@@ -40,6 +40,14 @@ const serviceSchema = z
     channels: z
       .array(z.enum(channels, { error: 'must be web, app or kiosk' }))
       .min(1, 'must list at least one channel (leave it out for all)')
+      .optional(),
+    /**
+     * How well the citizen's identity must have been proven (the idp's identity levels):
+     * contact_verified, or in_person (an officer checked the KTP-el; dukcapil counts too).
+     */
+    minIdentity: z
+      .string()
+      .refine((v) => knownIdentityLevels.includes(v), 'must be self_asserted, contact_verified, in_person or dukcapil')
       .optional(),
     /** Document types attached as signed links (the documents issue). */
     documents: z.array(z.string().regex(idPattern)).default([]),
@@ -105,6 +113,8 @@ export interface Service {
   readonly minAcr: string | undefined
   /** Where it is offered (`channels:`; all three unless the agency says otherwise). */
   readonly channels: readonly Channel[]
+  /** The idp's identity level the citizen must have (contact_verified, in_person…). */
+  readonly minIdentity: string | undefined
   readonly documents: readonly string[]
   readonly purpose: { readonly id: string; readonly en: string } | undefined
   readonly timeoutMs: number
@@ -224,6 +234,7 @@ export function buildAgencyTable(raw: unknown, defaults: TableDefaults, where = 
         scopes: s.scopes,
         minAcr: s.minAcr,
         channels: Object.freeze([...new Set(s.channels ?? channels)]),
+        minIdentity: s.minIdentity,
         documents: s.documents,
         purpose: s.purpose,
         timeoutMs: s.timeoutMs ?? a.timeoutMs ?? defaults.timeoutMs,

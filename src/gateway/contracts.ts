@@ -15,6 +15,13 @@ export interface Requirement {
   readonly acr?: string | undefined
   /** Scopes a bearer token must carry. */
   readonly scopes?: readonly string[]
+  /**
+   * Minimum identity level: how well the person behind the account was proven
+   * (contact_verified, in_person; dukcapil ranks with in_person). Apart from `acr`: a
+   * stronger sign-in never makes up for it, so a browser below it is told where to have its
+   * identity checked, not sent to sign in again.
+   */
+  readonly identity?: string | undefined
 }
 
 export interface GatewayAuth {

@@ -23,6 +23,20 @@ export const gatewayMessages = defineMessages({
     'keluar.next': 'Setelah itu Satu Pintu menanyakan apakah Anda juga ingin keluar dari semua layanan lain.',
     'keluar.confirm': 'Ya, keluar',
     'keluar.cancel': 'Batal',
+    'identitas.title': 'Layanan ini memerlukan identitas yang sudah diperiksa',
+    'identitas.lead': '{service} hanya dapat dipakai bila identitas Anda sudah diperiksa: {needed}.',
+    'identitas.current': 'Akun Anda sekarang: {current}.',
+    'identitas.inPerson':
+      'Datanglah dengan KTP-el Anda ke loket Mal Pelayanan Publik (MPP) atau ke mobil layanan keliling. Petugas memeriksa KTP-el Anda dan mencatatnya di akun Anda. Setelah itu, keluar lalu masuk lagi ke layanan ini.',
+    'identitas.contact':
+      'Verifikasi email atau nomor HP Anda di Akun Saya: kami mengirim kode ke sana. Setelah itu, keluar lalu masuk lagi ke layanan ini.',
+    'identitas.account': 'Buka Akun Saya',
+    'identitas.home': 'Kembali ke halaman awal',
+    'identitas.level.self_asserted': 'didaftarkan sendiri, belum ada yang diperiksa',
+    'identitas.level.contact_verified': 'email atau nomor HP sudah diverifikasi',
+    'identitas.level.in_person': 'NIK diperiksa petugas dengan KTP-el',
+    'identitas.level.dukcapil': 'NIK dicocokkan dengan data Dukcapil',
+    'identitas.level.unknown': 'tingkat identitas tidak diketahui',
   },
   en: {
     'portal.title': 'Public services of {name} Regency',
@@ -45,5 +59,19 @@ export const gatewayMessages = defineMessages({
     'keluar.next': 'Satu Pintu then asks whether you also want to sign out of every other service.',
     'keluar.confirm': 'Yes, sign out',
     'keluar.cancel': 'Cancel',
+    'identitas.title': 'This service needs a checked identity',
+    'identitas.lead': '{service} can only be used once your identity has been checked: {needed}.',
+    'identitas.current': 'Your account now: {current}.',
+    'identitas.inPerson':
+      'Bring your KTP-el to a Public Service Mall (MPP) counter or to the mobile service van. An officer checks it and records it on your account. Then sign out and sign in to this service again.',
+    'identitas.contact':
+      'Verify your email or mobile number on My Account: we send a code there. Then sign out and sign in to this service again.',
+    'identitas.account': 'Open My Account',
+    'identitas.home': 'Back to the start page',
+    'identitas.level.self_asserted': 'self-registered, nothing checked yet',
+    'identitas.level.contact_verified': 'email or mobile number verified',
+    'identitas.level.in_person': 'NIK checked by an officer with the KTP-el',
+    'identitas.level.dukcapil': 'NIK matched with the population register (Dukcapil)',
+    'identitas.level.unknown': 'identity level not known',
   },
 })

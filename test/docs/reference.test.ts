@@ -8,6 +8,8 @@ import path from 'node:path'
 import { decodeJwt } from 'jose'
 import t from 'tap'
 import { loadConfig } from '../../src/config/load.ts'
+import { proveIdentityInPerson } from '../../src/accounts/identity.ts'
+import { createOfficer } from '../../src/accounts/officers.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { freshDatabase } from '../helpers/db.ts'
 import { Browser, codeFlowTokens, registerClient, startIdp } from '../helpers/idp.ts'
@@ -40,7 +42,21 @@ t.test('the scopes and claims in docs/reference.md are what the idp answers', as
   const idTokenClaims = table('### The ID token').flatMap((r) => codes(r[0] ?? ''))
 
   const db = await freshDatabase(t, 'pglite')
-  await addCitizen(db.db)
+  const citizen = await addCitizen(db.db)
+  // Proven at the counter: only then are the NIK and verified claims released.
+  const officer = await createOfficer(db.db, {
+    username: 'petugas.rina',
+    name: 'Rina Petugas',
+    roles: ['counter_officer'],
+    password: 'meja loket nomor tiga biru',
+    regencyName: 'Sukamaju',
+  })
+  await proveIdentityInPerson(db.db, {
+    citizenId: citizen.id,
+    officerId: officer.id,
+    location: 'MPP Sukamaju, loket 2',
+    evidence: 'ktp_el',
+  })
   const idp = await startIdp(t, db)
   const discovery = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as {
     scopes_supported: string[]
@@ -59,8 +75,9 @@ t.test('the scopes and claims in docs/reference.md are what the idp answers', as
   const client = await registerClient(db, {
     redirectUris: [redirectUri],
     grantTypes: ['authorization_code', 'refresh_token'],
+    scopes: ['openid', 'profile', 'email', 'phone', 'nik', 'verified_claims', 'offline_access'],
   })
-  const asked = ['openid', 'profile', 'email', 'phone', 'nik']
+  const asked = ['openid', 'profile', 'email', 'phone', 'nik', 'verified_claims']
   const tokens = await codeFlowTokens(idp.issuer, { clientId: client.clientId, secret: client.secret }, new Browser(), {
     redirectUri,
     credentials: { username: budi.nik, password: budi.password },

@@ -57,6 +57,15 @@ t.test('an error names the entry and the key', async (t) => {
     'config: gateway.agencies[0].services[0].minAcr must be urn:satupintu:acr:pwd, mfa or phr',
   )
   t.equal(
+    refusal({ agencies: [agency({ services: [svc({ minIdentity: 'verified' })] })] }),
+    'config: gateway.agencies[0].services[0].minIdentity must be self_asserted, contact_verified, in_person or dukcapil',
+  )
+  t.equal(
+    refusal({ agencies: [agency({ services: [svc({ minIdentity: 'toString' })] })] }),
+    'config: gateway.agencies[0].services[0].minIdentity must be self_asserted, contact_verified, in_person or dukcapil',
+    'an inherited key is no level',
+  )
+  t.equal(
     refusal({ agencies: [agency(), agency({ id: 'dinas-b', prefix: '/layanan/dinas-a/b' })] }),
     "config: gateway.agencies[1].prefix /layanan/dinas-a/b lies inside dinas-a's prefix /layanan/dinas-a",
   )

@@ -24,6 +24,8 @@ import { loadKeys, rotateKeys } from '../../src/keys/keys.ts'
 import { createBaseApp } from '../../src/http/app.ts'
 import { registerPages } from '../../src/http/pages.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
+import { proveIdentityInPerson } from '../../src/accounts/identity.ts'
+import { createOfficer } from '../../src/accounts/officers.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, csrfFrom, formAction, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
@@ -47,6 +49,7 @@ interface Gateway {
 function needOf(url: string): Requirement {
   const seg = url.split('/')[3] ?? ''
   if (seg === 'loa2') return { acr: loa2 }
+  if (seg === 'orang') return { identity: 'in_person' }
   if (seg.startsWith('scope-')) return { scopes: [seg.slice(6)] }
   return {}
 }
@@ -607,6 +610,20 @@ t.test('browser sign-in at the gateway', async (t) => {
     })
 
     await t.test('a route that needs a scope the session lacks asks the idp for it, once', async (t) => {
+      // The NIK is released only from an account whose NIK an officer proved (issue 14).
+      const officer = await createOfficer(db.db, {
+        username: 'petugas.loket',
+        name: 'Petugas Loket',
+        roles: ['counter_officer'],
+        password: 'meja loket nomor tiga biru',
+        regencyName: 'Sukamaju',
+      })
+      await proveIdentityInPerson(db.db, {
+        citizenId: s.citizenId,
+        officerId: officer.id,
+        location: 'MPP Sukamaju',
+        evidence: 'ktp_el',
+      })
       const browser = new Browser()
       await browserSignIn(browser, s, '/layanan/uji/biasa')
       const res = await browser.request(`${s.a.url}/layanan/uji/scope-nik`)
@@ -683,6 +700,56 @@ t.test('browser sign-in at the gateway', async (t) => {
     })
   })
 })
+
+t.test(
+  "issue 14: a route that needs an identity checked in person: a browser is told where to go, an API caller gets insufficient_identity; after the officer's check a new sign-in passes",
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const s = await setup(t, db)
+      const browser = new Browser()
+      const { done } = await browserSignIn(browser, s, '/layanan/uji/orang/izin')
+      t.equal(done.headers.get('location'), `${s.a.url}/layanan/uji/orang/izin`, 'signed in and back')
+      const page = await browser.request(`${s.a.url}/layanan/uji/orang/izin`)
+      t.equal(page.status, 403, 'signing in again would not help: no redirect')
+      const html = await page.text()
+      t.match(html, 'Layanan ini memerlukan identitas yang sudah diperiksa')
+      t.match(html, 'Akun Anda sekarang: email atau nomor HP sudah diverifikasi.')
+      t.match(html, 'loket Mal Pelayanan Publik (MPP) atau ke mobil layanan keliling')
+      t.match(html, `href="${s.issuer}/akun"`)
+      const api = await browser.request(`${s.a.url}/layanan/uji/orang/izin`, {
+        headers: { accept: 'application/json' },
+      })
+      t.equal(api.status, 403)
+      t.equal(api.headers.get('www-authenticate'), null, 'no challenge: no sign-in raises it')
+      t.match(await json(api), {
+        error: 'insufficient_identity',
+        details: { min_identity: 'in_person', identity_level: 'contact_verified' },
+      })
+      const plain = await browser.request(`${s.a.url}/layanan/uji/biasa`, { headers: { accept: 'application/json' } })
+      t.match(await json(plain), { claims: { identity_level: 'contact_verified' } }, 'the level rides in the session')
+
+      // The officer checks Budi's KTP-el at the counter; a new sign-in carries the level.
+      const officer = await createOfficer(db.db, {
+        username: 'petugas.rina',
+        name: 'Rina Petugas',
+        roles: ['counter_officer'],
+        password: 'meja loket nomor tiga biru',
+        regencyName: 'Sukamaju',
+      })
+      await proveIdentityInPerson(db.db, {
+        citizenId: s.citizenId,
+        officerId: officer.id,
+        location: 'MPP Sukamaju, loket 2',
+        evidence: 'ktp_el',
+      })
+      const fresh = new Browser()
+      await browserSignIn(fresh, s, '/layanan/uji/orang/izin')
+      const ok = await fresh.request(`${s.a.url}/layanan/uji/orang/izin`, { headers: { accept: 'application/json' } })
+      t.equal(ok.status, 200)
+      t.match(await json(ok), { claims: { identity_level: 'in_person' } })
+    })
+  },
+)
 
 t.test(
   'SECURITY 17: Host, X-Forwarded-Host and X-Forwarded-Proto from an untrusted peer do not change redirect URLs',

@@ -23,13 +23,22 @@ const forwarding = {
   publicUrl: new URL('https://layanan.sukamaju.go.id'),
   prefix: '/layanan/dinas-a',
 }
-const ours = ['x-satupintu-assertion', 'x-citizen-sub', 'x-citizen-name', 'x-citizen-acr', 'x-citizen-nik']
+const ours = [
+  'x-satupintu-assertion',
+  'x-citizen-sub',
+  'x-citizen-name',
+  'x-citizen-acr',
+  'x-citizen-identity-level',
+  'x-citizen-nik',
+]
 
 t.test('SECURITY 14: identity headers in any case or spelling are removed, and ours are always written', async (t) => {
   const spoofed = {
     'x-citizen-sub': 'evil',
     'x-citizen-name': 'Evil',
     'x-citizen-acr': 'urn:satupintu:loa:3',
+    'x-citizen-identity-level': 'in_person',
+    X_Citizen_Identity_Level: 'dukcapil',
     'x-citizen-nik': '3201010101900009',
     'x-citizen-roles': 'admin',
     x_citizen_sub: 'evil-underscore',
@@ -129,8 +138,14 @@ t.test('identity values: X-Citizen-Nik only where the agency releases it', async
     sub: 'sub-budi-0001',
     name: 'Budi Santoso',
     acr: 'urn:satupintu:loa:1',
+    identityLevel: '',
     nik: '3201010101900001',
   })
+  t.equal(
+    identityHeaderValues(identity({ claims: { identity_level: 'in_person' } }), withNik, 'jwt').identityLevel,
+    'in_person',
+    "the idp's identity level, as the token or userinfo gave it",
+  )
   t.equal(identityHeaderValues(id, withoutNik, 'jwt').nik, '')
   t.equal(identityHeaderValues(identity({ claims: {} }), withNik, 'jwt').nik, '', 'no claim, empty')
   t.equal(identityHeaderValues(identity({ claims: {} }), withNik, 'jwt').name, '')
@@ -154,12 +169,13 @@ t.test("SECURITY 15: a Connection header naming our headers removes the client's
     {
       upstreamHost: 'u:1',
       hasBody: true,
-      identity: { assertion: 'jwt', sub: 's', name: 'n', acr: 'a', nik: '' },
+      identity: { assertion: 'jwt', sub: 's', name: 'n', acr: 'a', identityLevel: 'in_person', nik: '' },
       forwarding,
     },
   )
   t.equal(out['x-satupintu-assertion'], 'jwt')
   t.equal(out['x-citizen-sub'], 's')
+  t.equal(out['x-citizen-identity-level'], 'in_person')
   t.equal(out['x-citizen-nik'], '')
   t.equal(out['x-request-id'], 'req-12345678')
   t.equal(out['x-forwarded-for'], '203.0.113.7')

@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely'
 import { createCitizen, findCitizenById, markEmailVerified } from '../../src/accounts/citizens.ts'
+import { proveIdentityInPerson } from '../../src/accounts/identity.ts'
+import { createOfficer } from '../../src/accounts/officers.ts'
 import type { Database } from '../../src/db/database.ts'
 
 /** A valid male NIK for 12 Jan 1990 in Kabupaten Bogor (32.01), serial 0001. */
@@ -40,4 +42,19 @@ export async function addCitizen(
   const verified = await findCitizenById(db, citizen.id)
   if (verified === undefined) throw new Error('the citizen just added is gone')
   return verified
+}
+
+/**
+ * An officer checks the citizen's KTP-el at the counter (issue 14): the account holds its
+ * NIK proven, and the NIK and verified claims are released from it. Makes the officer.
+ */
+export async function proveInPerson(db: Kysely<Database>, citizenId: string, location = 'MPP Sukamaju, loket 2') {
+  const officer = await createOfficer(db, {
+    username: `petugas.${citizenId.slice(0, 8)}`,
+    name: 'Rina Petugas',
+    roles: ['counter_officer'],
+    password: 'meja loket nomor tiga biru',
+    regencyName: 'Sukamaju',
+  })
+  return proveIdentityInPerson(db, { citizenId, officerId: officer.id, location, evidence: 'ktp_el' })
 }

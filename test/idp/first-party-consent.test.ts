@@ -7,7 +7,7 @@ import { errors } from 'oidc-provider'
 import { firstPartyKey } from '../../src/idp/oidc/clients.ts'
 import { gatewayClientInput } from '../../src/idp/oidc/gateway-client.ts'
 import { firstPartyMarkValidator, type KoaContextWithOIDC } from '../../src/idp/oidc/provider.ts'
-import { addCitizen, budi } from '../helpers/citizens.ts'
+import { addCitizen, budi, proveInPerson } from '../helpers/citizens.ts'
 import { eachDatabase, type TestDatabase } from '../helpers/db.ts'
 import { Browser, csrfFrom, formAction, registerClient, startIdp, testGatewayResource } from '../helpers/idp.ts'
 
@@ -130,7 +130,8 @@ t.test('an agency (not first-party) is still asked', async (t) => {
 t.test('a first-party client asking for the NIK is asked for the NIK alone', async (t) => {
   await eachDatabase(t, async (t, db) => {
     const { issuer } = await startIdp(t, db)
-    await addCitizen(db.db)
+    // Only a NIK proven at the counter is released (issue 14).
+    await proveInPerson(db.db, (await addCitizen(db.db)).id)
     const client = await registerClient(db, { redirectUris: [redirectUri], firstParty: true })
     const flow = await afterSignIn(issuer, client.clientId, client.secret, { scope: 'openid profile nik' })
     t.match(flow.html, /Izinkan akses/, 'the consent page')

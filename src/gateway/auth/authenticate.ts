@@ -35,7 +35,19 @@ import type { RevokedSessions } from './revocations.ts'
 import { createCookieSigners } from './cookie-signers.ts'
 import { createIdpDiscovery } from './discovery.ts'
 import { createSessionStore } from './session-store.ts'
-import { acrLevel, type Identity, levelShortfall, maxAgeFor, nowSeconds } from './identity.ts'
+import {
+  acrLevel,
+  belowIdentity,
+  identityLevelOf,
+  identityRank,
+  type Identity,
+  knownIdentityLevels,
+  levelShortfall,
+  maxAgeFor,
+  nowSeconds,
+} from './identity.ts'
+import { translator } from '../../http/i18n.ts'
+import { gatewayMessages } from '../messages.ts'
 import {
   createSession,
   deleteSession,
@@ -429,6 +441,13 @@ export async function createGatewayAuth(
   }
 
   /** What an API caller (or a browser that cannot be redirected) gets: RFC 6750 §3, RFC 9470 §3. */
+  /** 403 `insufficient_identity`: the level needed and the caller's, for the agency's app to explain. */
+  function insufficientIdentity(identity: Identity, need: Requirement): AppError {
+    return new AppError('insufficient_identity', undefined, {
+      details: { min_identity: need.identity, identity_level: identityLevelOf(identity) || null },
+    })
+  }
+
   function apiRefusal(req: FastifyRequest, need: Requirement, identity: Identity | undefined): AppError {
     const scheme = schemeOf(req) ?? 'Bearer'
     const scope = need.scopes !== undefined && need.scopes.length > 0 ? need.scopes.join(' ') : undefined
@@ -458,6 +477,9 @@ export async function createGatewayAuth(
         },
       })
     }
+    // How well the person was proven is not how they signed in: no challenge can raise it
+    // (a stronger sign-in or a new token changes nothing), so no WWW-Authenticate.
+    if (belowIdentity(identity, need)) return insufficientIdentity(identity, need)
     const missing = (need.scopes ?? []).filter((s) => !identity.scopes.includes(s))
     const description =
       missing.length > 0 ? 'The access token does not have the scope this service needs' : 'Not allowed'
@@ -551,6 +573,27 @@ export async function createGatewayAuth(
         )
       }
       return startSignIn(req, reply, { acr: need.acr, scopes: wantScopes, prompt: 'login' })
+    }
+    // Below the service's identity level: signing in again cannot help. The citizen is
+    // told, in words, what is missing and where to have the KTP-el checked.
+    if (belowIdentity(identity, need)) {
+      const t = translator(gatewayMessages, pickLocale(req))
+      const site = siteOf(req)
+      const level = identityLevelOf(identity)
+      return reply.header('cache-control', 'no-store').page(
+        'identitas-kurang',
+        {
+          service: site.kind === 'agency' ? site.agency.name[pickLocale(req)] : 'Satu Pintu',
+          needed: t(`identitas.level.${identityRank(need.identity) >= 3 ? 'in_person' : 'contact_verified'}`),
+          current: knownIdentityLevels.includes(level)
+            ? t(`identitas.level.${level as 'self_asserted' | 'contact_verified' | 'in_person' | 'dukcapil'}`)
+            : t('identitas.level.unknown'),
+          inPerson: identityRank(need.identity) >= 3,
+          account: new URL('/akun', issuerUrl).href,
+          home: '/',
+        },
+        { status: 403 },
+      )
     }
     const missing = (need.scopes ?? []).filter((s) => !identity.scopes.includes(s))
     if (missing.length > 0) {

@@ -158,6 +158,8 @@ const claimNames = [
   'phone_number_verified',
   'address',
   'nik',
+  // How well the person was proven (the idp's identity levels), for minIdentity.
+  'identity_level',
 ] as const
 
 function strings(v: unknown): string[] {

@@ -164,17 +164,54 @@ export function maxAgeFor(acr: string, lifetimes: LevelLifetimes): number | unde
 }
 
 /**
- * Whether `identity` meets a requirement: at least the level, as it stands now, and every
- * scope. A client's own token has no citizen: it meets no citizen's requirement, not even
- * an empty one.
+ * The idp's identity levels, in order (its src/accounts/identity.ts; a contract over HTTP,
+ * carried as the `identity_level` claim): how well the person behind the account was
+ * proven. A check against the population register is worth an officer's check of the
+ * KTP-el, so the two rank the same.
+ */
+const identityRanks: Readonly<Record<string, number>> = {
+  self_asserted: 1,
+  contact_verified: 2,
+  in_person: 3,
+  dukcapil: 3,
+}
+
+/** The level names an agency may write as `minIdentity`. */
+export const knownIdentityLevels: readonly string[] = Object.keys(identityRanks)
+
+/** The rank of a known identity level; 0 for anything else (an inherited key is no level). */
+export function identityRank(level: string | undefined): number {
+  return level !== undefined && Object.hasOwn(identityRanks, level) ? (identityRanks[level] as number) : 0
+}
+
+/** The identity level the idp gave the caller (`identity_level` in the token or userinfo), or ''. */
+export function identityLevelOf(identity: Identity): string {
+  const level = identity.claims.identity_level
+  return typeof level === 'string' ? level : ''
+}
+
+/** Whether the caller's identity level is below a route's minimum. */
+export function belowIdentity(identity: Identity, need: { readonly identity?: string | undefined }): boolean {
+  return need.identity !== undefined && identityRank(identityLevelOf(identity)) < identityRank(need.identity)
+}
+
+/**
+ * Whether `identity` meets a requirement: at least the level, as it stands now, the
+ * identity level, and every scope. A client's own token has no citizen: it meets no
+ * citizen's requirement, not even an empty one.
  */
 export function meets(
   identity: Identity | undefined,
-  need: { readonly acr?: string | undefined; readonly scopes?: readonly string[] | undefined },
+  need: {
+    readonly acr?: string | undefined
+    readonly scopes?: readonly string[] | undefined
+    readonly identity?: string | undefined
+  },
   lifetimes: LevelLifetimes,
   now: number = nowSeconds(),
 ): identity is Identity {
   if (identity === undefined || identity.via === 'client') return false
   if (levelShortfall(identity, need.acr, lifetimes, now) !== undefined) return false
+  if (belowIdentity(identity, need)) return false
   return (need.scopes ?? []).every((s) => identity.scopes.includes(s))
 }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { BlockList, isIP } from 'node:net'
 import type { Agency } from '../agencies.ts'
 import { sessionCookieName } from '../auth/authenticate.ts'
-import type { Identity } from '../auth/identity.ts'
+import { identityLevelOf, type Identity } from '../auth/identity.ts'
 
 /**
  * What an agency receives in request headers, and what the citizen receives back
@@ -25,6 +25,8 @@ export const identityHeaderNames = {
   sub: 'x-citizen-sub',
   name: 'x-citizen-name',
   acr: 'x-citizen-acr',
+  /** How well the person was proven (the idp's identity level), apart from acr. */
+  identityLevel: 'x-citizen-identity-level',
   nik: 'x-citizen-nik',
 } as const
 
@@ -217,11 +219,19 @@ export interface IdentityHeaderValues {
   readonly sub: string
   readonly name: string
   readonly acr: string
+  readonly identityLevel: string
   readonly nik: string
 }
 
 /** Every identity header, empty: what an anonymous (or public-route) request carries. */
-export const noIdentity: IdentityHeaderValues = Object.freeze({ assertion: '', sub: '', name: '', acr: '', nik: '' })
+export const noIdentity: IdentityHeaderValues = Object.freeze({
+  assertion: '',
+  sub: '',
+  name: '',
+  acr: '',
+  identityLevel: '',
+  nik: '',
+})
 
 /**
  * The plain `X-Citizen-*` values for one agency. `nik` only where the agency's
@@ -240,6 +250,7 @@ export function identityHeaderValues(
     sub: identity.sub,
     name: typeof name === 'string' ? name : '',
     acr: identity.acr,
+    identityLevel: identityLevelOf(identity),
     nik: agency.releaseNik && typeof nik === 'string' ? nik : '',
   }
 }
@@ -345,6 +356,7 @@ export function upstreamRequestHeaders(
   out[identityHeaderNames.sub] = encodeHeaderText(identity.sub)
   out[identityHeaderNames.name] = encodeHeaderText(identity.name)
   out[identityHeaderNames.acr] = encodeHeaderText(identity.acr)
+  out[identityHeaderNames.identityLevel] = encodeHeaderText(identity.identityLevel)
   out[identityHeaderNames.nik] = encodeHeaderText(identity.nik)
   out['x-request-id'] = forwarding.requestId
   out['x-forwarded-for'] = forwarding.chain.join(', ')

@@ -17,7 +17,7 @@ import {
   type RedirectGuard,
   type ResponseRewrite,
 } from './headers.ts'
-import { acrLevel, asItStands, channelOf, meets, type Channel, type Identity } from '../auth/identity.ts'
+import { acrLevel, asItStands, channelOf, identityRank, meets, type Channel, type Identity } from '../auth/identity.ts'
 import { caseFolded, checkTarget, upstreamPathFor, type ProxyTarget } from './paths.ts'
 import type { Sites } from '../sites.ts'
 
@@ -284,13 +284,15 @@ function mergeNeeds(a: Service, b: Service | undefined): { need: Requirement; si
   const services = b === undefined || b === a ? [a] : [a, b]
   const signedIn = services.some((s) => s.access === 'signed_in')
   let acr: string | undefined
+  let identity: string | undefined
   const scopes = new Set<string>()
   for (const s of services) {
     if (s.access !== 'signed_in') continue
     if (s.minAcr !== undefined && acrLevel(s.minAcr) > acrLevel(acr)) acr = s.minAcr
+    if (s.minIdentity !== undefined && identityRank(s.minIdentity) > identityRank(identity)) identity = s.minIdentity
     for (const sc of s.scopes) scopes.add(sc)
   }
-  return { need: { acr, scopes: [...scopes] }, signedIn }
+  return { need: { acr, scopes: [...scopes], ...(identity !== undefined ? { identity } : {}) }, signedIn }
 }
 
 /**

@@ -245,6 +245,21 @@ export const accountMessages = defineMessages({
     'akun.identity.contact_verified': 'E-mail atau nomor HP sudah diverifikasi',
     'akun.identity.in_person': 'Diperiksa petugas dengan KTP-el',
     'akun.identity.dukcapil': 'Dicocokkan dengan data kependudukan (Dukcapil)',
+    'akun.identity.title': 'Identitas',
+    'akun.identity.levelIs': 'Tingkat identitas akun Anda: {level}.',
+    'akun.identity.proven': 'NIK terverifikasi',
+    'akun.identity.provenAt': 'Petugas memeriksa KTP-el Anda di {where} pada {when}.',
+    'akun.identity.provenOn': 'Petugas memeriksa KTP-el Anda pada {when}.',
+    'akun.identity.provenNote':
+      'Instansi yang Anda izinkan dapat menerima NIK Anda dan tanda bahwa identitas Anda sudah diperiksa.',
+    'akun.identity.claimed': 'NIK belum terverifikasi',
+    'akun.identity.claimedText':
+      'NIK yang Anda isi saat mendaftar belum diperiksa siapa pun, jadi instansi belum menerima NIK dari akun ini, dan beberapa layanan belum dapat Anda pakai.',
+    'akun.identity.where':
+      'Untuk memverifikasinya, datanglah dengan KTP-el Anda ke loket Mal Pelayanan Publik (MPP) atau ke mobil layanan keliling. Petugas memeriksa KTP-el Anda dan mencatatnya di akun ini.',
+    'akun.identity.withdrawn': 'NIK tidak tercatat pada akun ini',
+    'akun.identity.withdrawnText':
+      'NIK yang Anda isi sudah diverifikasi petugas pada akun lain, dengan KTP-el pemiliknya. Akun Anda tetap dapat dipakai, tetapi tidak memakai NIK itu, dan instansi tidak menerimanya dari akun ini. Bila NIK itu benar milik Anda, petugas dapat memeriksanya.',
     'akun.verified': 'Terverifikasi',
     'akun.unverified': 'Belum diverifikasi',
     'akun.empty': 'Belum diisi',
@@ -646,6 +661,20 @@ export const accountMessages = defineMessages({
     'akun.identity.contact_verified': 'E-mail or phone number verified',
     'akun.identity.in_person': 'Checked by an officer with the KTP-el',
     'akun.identity.dukcapil': 'Matched with the population register (Dukcapil)',
+    'akun.identity.title': 'Identity',
+    'akun.identity.levelIs': 'The identity level of your account: {level}.',
+    'akun.identity.proven': 'NIK verified',
+    'akun.identity.provenAt': 'An officer checked your KTP-el at {where} on {when}.',
+    'akun.identity.provenOn': 'An officer checked your KTP-el on {when}.',
+    'akun.identity.provenNote': 'Services you allow may receive your NIK and the fact that your identity was checked.',
+    'akun.identity.claimed': 'NIK not verified yet',
+    'akun.identity.claimedText':
+      'Nobody has checked the NIK you entered at registration yet, so services do not receive a NIK from this account, and some services are not open to you yet.',
+    'akun.identity.where':
+      'To verify it, bring your KTP-el to a Public Service Mall (MPP) counter or to the mobile service van. An officer checks it and records it on this account.',
+    'akun.identity.withdrawn': 'This account does not carry the NIK',
+    'akun.identity.withdrawnText':
+      "The NIK you entered was verified by an officer on another account, with its owner's KTP-el. Your account still works, but it does not use that NIK, and services do not receive it from this account. If the NIK is yours, an officer can check it.",
     'akun.verified': 'Verified',
     'akun.unverified': 'Not verified',
     'akun.empty': 'Not given',

@@ -441,6 +441,17 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
       birthDate: isoDateInWords(c.birthDate, locale),
       gender: c.gender === 'female' ? t('akun.female') : t('akun.male'),
       level: t(`akun.identity.${identity.level}`),
+      identity: {
+        nikStatus: identity.nikStatus,
+        where: identity.proof?.location ?? '',
+        when:
+          identity.proof === null
+            ? ''
+            : new Intl.DateTimeFormat(locale === 'en' ? 'en-GB' : 'id-ID', {
+                timeZone: config.regency.timeZone,
+                dateStyle: 'long',
+              }).format(identity.proof.verifiedAt),
+      },
       email: c.email,
       emailVerified: c.emailVerified,
       phone: c.phone === null ? null : formatPhone(c.phone),

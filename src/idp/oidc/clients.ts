@@ -14,7 +14,16 @@ export const authMethods = ['none', 'client_secret_basic', 'client_secret_post',
 export type AuthMethod = (typeof authMethods)[number]
 
 /** Scopes a client may be allowed (DESIGN.md, "Scopes and claims"). */
-export const knownScopes = ['openid', 'profile', 'email', 'phone', 'address', 'nik', 'offline_access'] as const
+export const knownScopes = [
+  'openid',
+  'profile',
+  'email',
+  'phone',
+  'address',
+  'nik',
+  'verified_claims',
+  'offline_access',
+] as const
 
 export interface ClientInput {
   clientId?: string

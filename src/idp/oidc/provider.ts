@@ -6,6 +6,8 @@ import type { Logger } from 'pino'
 import type { Config } from '../../config/schema.ts'
 import type { Database } from '../../db/database.ts'
 import { findCitizenById } from '../../accounts/citizens.ts'
+import { accountIdentity } from '../../accounts/identity.ts'
+import { identityAssuranceMetadata, verifiedClaimsOf } from './verified-claims.ts'
 import { createAdapterFactory } from './adapter.ts'
 import { findGrantIdFor } from './store.ts'
 import { clientSecretMatches, firstPartyKey, isFirstParty } from './clients.ts'
@@ -82,7 +84,7 @@ export function registeredResources(client: unknown): readonly string[] {
  * consent (DESIGN.md, "Scopes and claims"), also through the regency's own portal, which
  * hands it on to the agency behind it (`releaseNik`, docs/agency-integration.md).
  */
-const askedOfFirstParty = new Set(['nik'])
+const askedOfFirstParty = new Set(['nik', 'verified_claims'])
 
 type Grant = InstanceType<Provider['Grant']>
 
@@ -250,16 +252,23 @@ export function buildProvider(deps: ProviderDeps): Provider {
     sectorIdentifierUriValidate: () => false,
     // PKCE with S256 for every client, confidential ones too (RFC 9700 §2.1.1).
     pkce: { required: () => true },
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'nik'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'nik', 'verified_claims'],
     claims: {
       // DESIGN.md, "Scopes and claims". acr/amr/auth_time ride with openid so every ID
-      // token says how the citizen signed in.
-      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      // token says how the citizen signed in; identity_level says how well the person
+      // behind the account was proven (src/accounts/identity.ts), which is not who they are.
+      openid: ['sub', 'acr', 'amr', 'auth_time', 'identity_level'],
       profile: ['name', 'birthdate', 'gender', 'locale'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
       address: ['address'],
+      // Only from an account that holds its NIK proven (identity.ts): a claimed NIK may be
+      // anybody's, and is never released.
       nik: ['nik'],
+      // OpenID Connect for Identity Assurance 1.0: the NIK, name and birth date as an
+      // officer checked them on the KTP-el, with the evidence; only for a proven account,
+      // and only with the citizen's consent (asked even by the regency's own clients).
+      verified_claims: ['verified_claims'],
     },
     // The levels of sign-in and the first release's names for them (levels.ts).
     acrValues: [...acrValuesSupported],
@@ -278,6 +287,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     // ID tokens carry only openid claims; the rest come from userinfo (OIDC Core §5.4).
     conformIdTokenClaims: true,
+    // OpenID Connect for Identity Assurance: what verified_claims holds (verified-claims.ts).
+    discovery: { ...identityAssuranceMetadata() },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       id_token_signed_response_alg: 'ES256',
@@ -447,6 +458,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
     findAccount: async (_ctx, sub) => {
       const citizen = await findCitizenById(db, sub)
       if (!citizen || citizen.status !== 'active') return undefined
+      const identity = await accountIdentity(db, citizen.id)
+      const proven = citizen.nikStatus === 'proven'
+      const verified = proven && identity?.proof ? verifiedClaimsOf(citizen, identity.proof, config) : undefined
       return {
         accountId: citizen.id,
         claims: () => ({
@@ -458,7 +472,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
           email_verified: citizen.email === null ? undefined : citizen.emailVerified,
           phone_number: citizen.phone ?? undefined,
           phone_number_verified: citizen.phone === null ? undefined : citizen.phoneVerified,
-          nik: citizen.nik,
+          identity_level: identity?.level,
+          nik: proven ? citizen.nik : undefined,
+          verified_claims: verified,
         }),
       }
     },
@@ -466,7 +482,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // A token issued in a session also names it, hashed with the client
     // (session-revocation.ts): when the session ends, the gateways refuse the token.
     // Client-credentials tokens have no session, and get neither.
-    extraTokenClaims: (ctx, token) => {
+    extraTokenClaims: async (ctx, token) => {
       const src = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken ?? ctx.oidc.entities.DeviceCode
       if (!src) return undefined
       const sessionUid = (token as { sessionUid?: unknown }).sessionUid
@@ -477,8 +493,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const standing = acrOfRank(
         effectiveRank({ acr: src.acr, authTime: src.authTime }, config.signInLevels, Math.floor(Date.now() / 1000)),
       )
+      // The identity level as it is now, for the gateway's minIdentity (an access token lives
+      // minutes; a proof or a withdrawal shows in the next one).
+      const accountId = (src as { accountId?: unknown }).accountId
+      const identity = typeof accountId === 'string' ? await accountIdentity(db, accountId) : undefined
       return {
         acr: standing ?? src.acr,
+        ...(identity !== undefined ? { identity_level: identity.level } : {}),
         amr: src.amr,
         auth_time: src.authTime,
         ...(bound ? { [sessionHashClaim]: sessionHash(sessionUid, clientId) } : {}),

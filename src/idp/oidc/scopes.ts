@@ -10,6 +10,7 @@ export const scopeItems: Readonly<Record<string, string>> = {
   phone: 'claim.phone',
   address: 'claim.address',
   nik: 'claim.nik',
+  verified_claims: 'claim.verified_claims',
   offline_access: 'consent.offline',
   gateway: 'claim.gateway',
 }
