@@ -60,11 +60,9 @@ export interface Citizen {
 }
 
 /** Who is acting and from where, for the audit trail. */
-export interface RequestContext {
-  readonly actor?: AuditActor
-  readonly ip?: string | undefined
-  readonly requestId?: string | undefined
-}
+import type { RequestContext } from './request-context.ts'
+
+export type { RequestContext }
 
 export interface NewCitizenInput {
   readonly nik: string

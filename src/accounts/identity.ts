@@ -24,7 +24,7 @@ import type { NikStatus } from '../db/tables/citizens.ts'
 import type { ProofLevel, ProofVerifier } from '../db/tables/identity-proofs.ts'
 import { AccountError } from './errors.ts'
 import { queueNotice, type RenderOptions } from './notices.ts'
-import type { RequestContext } from './citizens.ts'
+import type { RequestContext } from './request-context.ts'
 
 export type IdentityLevel = 'self_asserted' | 'contact_verified' | 'in_person' | 'dukcapil'
 

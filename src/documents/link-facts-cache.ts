@@ -80,7 +80,10 @@ export function createLinkFactsCache(options: LinkFactsCacheOptions): LinkFactsC
 
   function forgetCitizen(citizenId: string): void {
     // The generations only need to outlive the reads in flight: past a bound, start over.
-    if (generation.size >= maxEntries) return forgetAll()
+    if (generation.size >= maxEntries) {
+      forgetAll()
+      return
+    }
     generation.set(citizenId, (generation.get(citizenId) ?? 0) + 1)
     for (const key of keysOf.get(citizenId) ?? []) entries.delete(key)
     keysOf.delete(citizenId)
