@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { createCitizen, findCitizenByIdentifier } from './accounts/citizens.ts'
 import { markEmailVerified } from './accounts/citizens.ts'
+import { addCounter } from './accounts/counters.ts'
 import { ensureOfficerTotpForDemo } from './accounts/officer-factors.ts'
 import { createOfficer, findOfficerByUsername } from './accounts/officers.ts'
 import type { SecretSealer } from './accounts/second-factors.ts'
@@ -39,6 +40,16 @@ export const demoOfficer = {
   totpSecret: 'JBSWY3DPEHPK3PXPSATUPINTUDEMO234',
 } as const
 
+/**
+ * The demo counter, next to the demo officer: after signing in at /petugas/masuk, the demo
+ * officer chooses it at /petugas/loket to reach the counter functions.
+ */
+export const demoCounter = {
+  name: 'Loket 3',
+  location: 'MPP Kabupaten Sukamaju',
+  unit: 'Disdukcapil',
+} as const
+
 export const demoClientId = 'dinas-contoh-demo'
 
 /** The service of the demo client that asks for documents through the idp. */
@@ -55,6 +66,7 @@ export interface DemoData {
   backendClientSecret: string
   citizen: { nik: string; email: string; password: string }
   officer: { username: string; password: string; totpSecret: string; totpUri: string }
+  counter: { id: string; name: string; location: string }
 }
 
 export async function ensureDemoData(
@@ -125,6 +137,15 @@ export async function ensureDemoData(
     )
   }
   await ensureOfficerTotpForDemo(db, sealer, officer.id, demoOfficer.totpSecret)
+  // One demo counter, kept across starts (a new one if someone disabled it).
+  let counter = await db
+    .selectFrom('counters')
+    .selectAll()
+    .where('name', '=', demoCounter.name)
+    .where('location', '=', demoCounter.location)
+    .where('status', '=', 'active')
+    .executeTakeFirst()
+  if (!counter) counter = await addCounter(db, demoCounter)
 
   return {
     clientId: demoClientId,
@@ -138,5 +159,6 @@ export async function ensureDemoData(
       totpSecret: demoOfficer.totpSecret,
       totpUri: totpUri(demoOfficer.totpSecret, demoOfficer.username),
     },
+    counter: { id: counter.id, name: counter.name, location: counter.location },
   }
 }

@@ -10,12 +10,14 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
+import type { CounterRow } from '../db/tables/counters.ts'
 import type { OfficerSessionRow } from '../db/tables/officer-factors.ts'
 import { findOfficerById, type Officer } from './officers.ts'
 
 export const officerSessionLimits = Object.freeze({ absoluteSeconds: 12 * 3600, idleSeconds: 15 * 60 })
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 function hashOf(token: string): string {
   return createHash('sha256').update(token).digest('base64url')
@@ -33,6 +35,11 @@ export interface OfficerSession {
   readonly enrolmentCodeGiven: boolean
   readonly createdAt: Date
   readonly expiresAt: Date
+  /**
+   * The counter this session sits at (issue 15), as it is now: a disabled one is given
+   * too, so that the console can say so; only an active one opens the counter functions.
+   */
+  readonly counter: CounterRow | null
 }
 
 /** A new session after the password step; its token goes in the cookie. */
@@ -89,13 +96,50 @@ export async function readOfficerSession(
     .where('id_hash', '=', row.id_hash)
     .where('revoked_at', 'is', null)
     .execute()
+  const counter =
+    row.counter_id === null
+      ? null
+      : ((await db.selectFrom('counters').selectAll().where('id', '=', row.counter_id).executeTakeFirst()) ?? null)
   return {
+    counter,
     officer,
     complete: row.factor_at !== null,
     enrolmentCodeGiven: row.enrolment_code_at !== null,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
   }
+}
+
+/**
+ * Seats this complete session at an active counter (issue 15); false if the session is
+ * not live and complete or the counter is not active (disabled meanwhile, or unknown).
+ */
+export async function seatAtCounter(
+  db: Kysely<Database>,
+  token: string,
+  counterId: string,
+  now = new Date(),
+): Promise<boolean> {
+  if (!TOKEN.test(token) || !UUID.test(counterId)) return false
+  return db.transaction().execute(async (trx) => {
+    const counter = await trx
+      .selectFrom('counters')
+      .select('id')
+      .where('id', '=', counterId)
+      .where('status', '=', 'active')
+      .forShare()
+      .executeTakeFirst()
+    if (counter === undefined) return false
+    const r = await trx
+      .updateTable('officer_sessions')
+      .set({ counter_id: counter.id, last_seen_at: now })
+      .where('id_hash', '=', hashOf(token))
+      .where('revoked_at', 'is', null)
+      .where('factor_at', 'is not', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
+  })
 }
 
 /** Records that this session gave the enrolment code. */

@@ -64,6 +64,9 @@ export const auditEventNames = [
   'kiosk.registered',
   'kiosk.disabled',
   'kiosk.key_rotated',
+  'counter.registered',
+  'counter.disabled',
+  'officer.counter_chosen',
 ] as const
 
 export type AuditEventName = (typeof auditEventNames)[number]

@@ -13,6 +13,7 @@ import { registerAgencyCommands } from './agencies.ts'
 import { registerDocumentCommands } from './documents.ts'
 import { registerAuditCommands } from './audit.ts'
 import { registerDevCommands } from './dev.ts'
+import { registerCounterCommands } from './counters.ts'
 import { registerKioskCommands } from './kiosks.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error (as sysexits and most CLIs do). */
@@ -116,6 +117,7 @@ function banner(
         clientId: string
         citizen: { nik: string; email: string; password: string }
         officer: { username: string; password: string; totpSecret: string }
+        counter?: { name: string; location: string }
       }
     | undefined,
   agencies: readonly { id: string; origin: string }[] = [],
@@ -141,6 +143,11 @@ function banner(
       `Try the officer console: open ${issuerOf(services)}/petugas/masuk`,
       `  demo officer: ${demo.officer.username}, password: ${demo.officer.password}`,
       `  its authenticator app is already set up with the key ${demo.officer.totpSecret}: add that key to an app (Google Authenticator, FreeOTP…), or run \`oathtool --totp -b ${demo.officer.totpSecret}\`, for the 6-digit code`,
+      ...(demo.counter
+        ? [
+            `  demo counter: ${demo.counter.name}, ${demo.counter.location} (choose it after signing in, at /petugas/loket)`,
+          ]
+        : []),
     )
   }
   lines.push('Stop with Ctrl-C.', '')
@@ -225,6 +232,7 @@ export function buildProgram(ctx: CliContext): { program: Command; result: { cod
   registerPeopleCommands(program, ctx.stdin ? { ...admin, stdin: ctx.stdin } : admin)
   registerAgencyCommands(program, admin)
   registerKioskCommands(program, admin)
+  registerCounterCommands(program, admin)
   registerDocumentCommands(program, admin)
   registerAuditCommands(program, { ...admin, output: ctx.stdout ?? process.stdout })
   registerDevCommands(program, admin)

@@ -51,6 +51,8 @@ import type { PasskeysTable, WebauthnChallengesTable } from './tables/passkeys.t
 import { passkeysColumns, webauthnChallengesColumns } from './tables/passkeys.ts'
 import type { RevokedSessionsTable } from './tables/revoked-sessions.ts'
 import type { DeviceCodePollsTable, KiosksTable } from './tables/kiosks.ts'
+import type { CountersTable } from './tables/counters.ts'
+import { countersColumns } from './tables/counters.ts'
 import { deviceCodePollsColumns, kiosksColumns } from './tables/kiosks.ts'
 import type { IdentityProofsTable } from './tables/identity-proofs.ts'
 import { identityProofsColumns } from './tables/identity-proofs.ts'
@@ -83,6 +85,7 @@ export interface Database {
   gateway_jtis: GatewayJtisTable
   revoked_sessions: RevokedSessionsTable
   kiosks: KiosksTable
+  counters: CountersTable
   device_code_polls: DeviceCodePollsTable
   documents: DocumentsTable
   document_versions: DocumentVersionsTable
@@ -120,6 +123,7 @@ export const databaseColumns: { readonly [T in keyof Database]: ColumnsOf<Databa
   gateway_jtis: gatewayJtisColumns,
   revoked_sessions: revokedSessionsColumns,
   kiosks: kiosksColumns,
+  counters: countersColumns,
   device_code_polls: deviceCodePollsColumns,
   documents: documentsColumns,
   document_versions: documentVersionsColumns,

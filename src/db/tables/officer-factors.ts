@@ -37,6 +37,8 @@ export interface OfficerSessionsTable {
   last_seen_at: ColumnType<Date, Date | string | undefined, Date | string>
   expires_at: ColumnType<Date, Date | string, Date | string>
   revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  /** The counter the officer sits at, chosen after the sign-in (issue 15); null until then. */
+  counter_id: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export type OfficerSessionRow = Selectable<OfficerSessionsTable>
@@ -69,4 +71,5 @@ export const officerSessionsColumns = columns<OfficerSessionsTable>({
   last_seen_at: 'timestamptz',
   expires_at: 'timestamptz',
   revoked_at: 'timestamptz?',
+  counter_id: 'uuid?',
 })

@@ -44,12 +44,37 @@ export const consoleMessages = defineMessages({
     'petugas.home.username': 'Nama pengguna',
     'petugas.home.until': 'Sesi berakhir paling lambat {time}, atau setelah 15 menit tanpa kegiatan.',
     'petugas.home.enrolled': 'Aplikasi autentikator sudah aktif. Mulai sekarang, setiap masuk memakai kodenya.',
-    'petugas.home.empty': 'Layanan loket akan tersedia di sini.',
+    'petugas.home.notCounterOfficer': 'Layanan loket hanya untuk petugas dengan peran Petugas loket.',
     'petugas.signOut': 'Keluar',
     'petugas.cancel': 'Batal dan keluar',
     'petugas.role.counter_officer': 'Petugas loket',
     'petugas.role.agency_admin': 'Admin instansi',
     'petugas.role.system_admin': 'Administrator sistem',
+    'petugas.counter.at': 'Anda bertugas di {name}, {location} ({unit}).',
+    'petugas.counter.change': 'Ganti loket',
+    'petugas.counter.choose': 'Pilih loket',
+    'petugas.counter.title': 'Pilih loket tempat Anda bertugas',
+    'petugas.counter.lead':
+      'Semua yang Anda lakukan di konsol dicatat bersama loket ini, dan warga melihatnya di Akun Saya. Pilih loket tempat Anda duduk sekarang.',
+    'petugas.counter.legend': 'Loket',
+    'petugas.counter.submit': 'Bertugas di loket ini',
+    'petugas.counter.required': 'Pilih salah satu loket.',
+    'petugas.counter.gone': 'Loket itu tidak aktif lagi. Pilih loket lain.',
+    'petugas.counter.none':
+      'Belum ada loket yang aktif. Minta administrator sistem mendaftarkan loket (satupintu counters add).',
+    'petugas.counter.disabled': '{name} sudah dinonaktifkan. Pilih loket lain sebelum melayani warga.',
+    'petugas.counter.chosen': 'Anda sekarang bertugas di {name}, {location}.',
+    'petugas.counter.notChosen': 'Anda belum memilih loket.',
+    'petugas.counter.services': 'Layanan loket',
+    'petugas.denied.title': 'Layanan loket tidak dapat dibuka',
+    'petugas.denied.role':
+      'Layanan loket hanya untuk petugas dengan peran Petugas loket. Hubungi administrator sistem bila Anda seharusnya bertugas di loket.',
+    'petugas.denied.noCounter':
+      'Pilih dulu loket tempat Anda bertugas. Layanan loket hanya dapat dipakai dari loket yang terdaftar dan aktif.',
+    'petugas.denied.counterDisabled':
+      'Loket Anda ({name}) sudah dinonaktifkan. Pilih loket lain yang aktif untuk melanjutkan.',
+    'petugas.denied.toCounter': 'Pilih loket',
+    'petugas.denied.home': 'Kembali ke konsol',
   },
   en: {
     'petugas.title': 'Officer console',
@@ -92,12 +117,37 @@ export const consoleMessages = defineMessages({
     'petugas.home.username': 'Username',
     'petugas.home.until': 'The session ends at {time} at the latest, or after 15 minutes without activity.',
     'petugas.home.enrolled': 'Your authenticator app is on. From now on, every sign-in uses its code.',
-    'petugas.home.empty': 'Counter services will be available here.',
+    'petugas.home.notCounterOfficer': 'Counter services are only for officers with the Counter officer role.',
     'petugas.signOut': 'Sign out',
     'petugas.cancel': 'Cancel and sign out',
     'petugas.role.counter_officer': 'Counter officer',
     'petugas.role.agency_admin': 'Agency admin',
     'petugas.role.system_admin': 'System administrator',
+    'petugas.counter.at': 'You are serving at {name}, {location} ({unit}).',
+    'petugas.counter.change': 'Change counter',
+    'petugas.counter.choose': 'Choose a counter',
+    'petugas.counter.title': 'Choose the counter you serve at',
+    'petugas.counter.lead':
+      'Everything you do in the console is recorded with this counter, and citizens see it in My Account. Choose the counter you sit at now.',
+    'petugas.counter.legend': 'Counter',
+    'petugas.counter.submit': 'Serve at this counter',
+    'petugas.counter.required': 'Choose one of the counters.',
+    'petugas.counter.gone': 'That counter is no longer active. Choose another one.',
+    'petugas.counter.none':
+      'No counter is active yet. Ask the system administrator to register one (satupintu counters add).',
+    'petugas.counter.disabled': '{name} has been disabled. Choose another counter before serving citizens.',
+    'petugas.counter.chosen': 'You now serve at {name}, {location}.',
+    'petugas.counter.notChosen': 'You have not chosen a counter yet.',
+    'petugas.counter.services': 'Counter services',
+    'petugas.denied.title': 'Counter services cannot be opened',
+    'petugas.denied.role':
+      'Counter services are only for officers with the Counter officer role. Contact the system administrator if you should serve at a counter.',
+    'petugas.denied.noCounter':
+      'First choose the counter you serve at. Counter services work only from a registered, active counter.',
+    'petugas.denied.counterDisabled':
+      'Your counter ({name}) has been disabled. Choose another active counter to continue.',
+    'petugas.denied.toCounter': 'Choose a counter',
+    'petugas.denied.home': 'Back to the console',
   },
 })
 

@@ -26,9 +26,11 @@ import {
   markEnrolmentCodeGiven,
   officerSessionLimits,
   readOfficerSession,
+  seatAtCounter,
   type OfficerSession,
 } from '../../accounts/officer-sessions.ts'
 import { authenticateOfficer } from '../../accounts/officers.ts'
+import { listActiveCounters } from '../../accounts/counters.ts'
 import type { SecretSealer } from '../../accounts/second-factors.ts'
 import { recordAudit } from '../../audit/audit.ts'
 import type { Config } from '../../config/schema.ts'
@@ -63,7 +65,11 @@ const signInQuery = {
   type: 'object',
   properties: { pesan: { type: 'string', enum: ['berakhir', 'keluar'] } },
 } as const
-const homeQuery = { type: 'object', properties: { pesan: { type: 'string', enum: ['faktor'] } } } as const
+const homeQuery = { type: 'object', properties: { pesan: { type: 'string', enum: ['faktor', 'loket'] } } } as const
+const counterBody = {
+  type: 'object',
+  properties: { _csrf: csrfField, counter: { type: 'string', maxLength: 64 } },
+} as const
 
 export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Promise<void> {
   const { config, db, sealer } = deps
@@ -352,17 +358,106 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     const at = await gate(req, reply, 'complete')
     if (!at) return reply
     const t = text(req)
-    const { officer } = at.session
-    const pesan = (req.query as { pesan?: 'faktor' }).pesan
+    const { officer, counter } = at.session
+    const pesan = (req.query as { pesan?: 'faktor' | 'loket' }).pesan
+    const active = counter?.status === 'active' ? counter : null
     return noStore(reply).page('petugas-beranda', {
       csrf: reply.generateCsrf(),
       name: officer.name,
       username: officer.username,
       roles: officer.roles.map((r) => t(`petugas.role.${r}`)),
       until: clockTime(at.session.expiresAt, pickLocale(req), config.regency.timeZone),
-      notice: pesan === 'faktor' ? t('petugas.home.enrolled') : '',
+      notice:
+        pesan === 'faktor'
+          ? t('petugas.home.enrolled')
+          : pesan === 'loket' && active
+            ? t('petugas.counter.chosen', { name: active.name, location: active.location })
+            : '',
+      counterOfficer: officer.roles.includes('counter_officer'),
+      counter: active,
+      counterWarning:
+        counter !== null && counter.status !== 'active' ? t('petugas.counter.disabled', { name: counter.name }) : '',
     })
   })
+
+  // -------------------------------------------------------------------------------------
+  // The counter the officer sits at (issue 15). The officer picks it here, after the
+  // sign-in with both factors, from the counters an administrator registered and keeps
+  // active; it is recorded on the session. Why not a cookie an administrator pins on the
+  // counter's PC: it would need a device credential and an administrator at every PC, and
+  // protect nothing more today (the officer is signed in with a second factor, and every
+  // action names the officer and the counter in the trail the citizen reads). A counter
+  // device bound like a kiosk (its own key) can take this place later.
+
+  function deniedPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    why: 'role' | 'noCounter' | 'counterDisabled',
+    name = '',
+  ) {
+    const t = text(req)
+    const reason =
+      why === 'role'
+        ? t('petugas.denied.role')
+        : why === 'noCounter'
+          ? t('petugas.denied.noCounter')
+          : t('petugas.denied.counterDisabled', { name })
+    return noStore(reply).page('petugas-ditolak', { reason, toCounter: why !== 'role' }, { status: 403 })
+  }
+
+  async function counterPage(
+    reply: FastifyReply,
+    session: OfficerSession,
+    extra: { errorText?: string; status?: number } = {},
+  ) {
+    const counters = await listActiveCounters(db)
+    return noStore(reply).page(
+      'petugas-loket',
+      {
+        csrf: reply.generateCsrf(),
+        errorText: extra.errorText ?? '',
+        counters: counters.map((c) => ({
+          id: c.id,
+          name: c.name,
+          location: c.location,
+          unit: c.unit,
+          current: c.id === session.counter?.id,
+        })),
+      },
+      { status: extra.status ?? 200 },
+    )
+  }
+
+  app.get('/petugas/loket', async (req, reply) => {
+    const at = await gate(req, reply, 'complete')
+    if (!at) return reply
+    if (!at.session.officer.roles.includes('counter_officer')) return deniedPage(req, reply, 'role')
+    return counterPage(reply, at.session)
+  })
+
+  app.post(
+    '/petugas/loket',
+    { schema: { body: counterBody }, attachValidation: true, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      const at = await gate(req, reply, 'complete')
+      if (!at) return reply
+      const t = text(req)
+      if (!at.session.officer.roles.includes('counter_officer')) return deniedPage(req, reply, 'role')
+      const { counter } = formValues(req, ['counter'], invalidFields(req))
+      if (counter.trim() === '')
+        return counterPage(reply, at.session, { errorText: t('petugas.counter.required'), status: 400 })
+      const seated = await seatAtCounter(db, at.token, counter.trim(), now())
+      if (!seated) return counterPage(reply, at.session, { errorText: t('petugas.counter.gone'), status: 400 })
+      await recordAudit(db, {
+        event: 'officer.counter_chosen',
+        actor: `officer:${at.session.officer.id}`,
+        ip: req.ip,
+        requestId: req.id,
+        data: { officerId: at.session.officer.id, counterId: counter.trim() },
+      })
+      return reply.redirect('/petugas?pesan=loket', 303)
+    },
+  )
 
   app.post(
     '/petugas/keluar',
