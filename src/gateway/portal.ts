@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.ts'
 import { pickLocale } from '../http/locale.ts'
 import type { AgencyTable } from './agencies.ts'
 import type { GatewayAuth } from './contracts.ts'
-import { acrLevel } from './auth/identity.ts'
+import { identityRank } from './auth/identity.ts'
 
 export interface PortalDeps {
   config: Config
@@ -46,7 +46,9 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
           badge:
             s.access === 'public'
               ? 'portal.public'
-              : acrLevel(s.minAcr) >= 3
+              : // "Verified account" is about the person (an officer checked the KTP-el),
+                // not about how strongly they sign in: the service's minIdentity says it.
+                identityRank(s.minIdentity) >= identityRank('in_person')
                 ? 'portal.needsVerified'
                 : 'portal.needsAccount',
         })),

@@ -111,6 +111,7 @@ export interface ServiceSpec {
   access: 'public' | 'signed_in'
   scopes?: string[]
   minAcr?: string
+  minIdentity?: string
   channels?: ('web' | 'app' | 'kiosk')[]
   timeoutMs?: number
   maxBodyBytes?: number
@@ -159,6 +160,7 @@ export function agencyTable(
           access: s.access,
           ...(s.scopes ? { scopes: s.scopes } : {}),
           ...(s.minAcr ? { minAcr: s.minAcr } : {}),
+          ...(s.minIdentity ? { minIdentity: s.minIdentity } : {}),
           ...(s.channels ? { channels: s.channels } : {}),
           ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
           ...(s.maxBodyBytes !== undefined ? { maxBodyBytes: s.maxBodyBytes } : {}),

@@ -15,10 +15,10 @@ import { createBaseApp } from '../../src/http/app.ts'
 import { registerPages } from '../../src/http/pages.ts'
 import { addCitizen, budi } from '../helpers/citizens.ts'
 import { silentLogger, testConfig } from '../helpers/config.ts'
-import { eachDatabase } from '../helpers/db.ts'
+import { eachDatabase, freshDatabase } from '../helpers/db.ts'
 import { Browser, registerClient, signIn, startIdp, testKek } from '../helpers/idp.ts'
 import { freePort } from '../helpers/process.ts'
-import { agencyTable, portalOnly } from './harness.ts'
+import { type AgencySpec, agencyTable, portalOnly } from './harness.ts'
 import { RevocationSet } from '../../src/gateway/auth/revocations.ts'
 
 const clientId = 'satupintu-gateway'
@@ -26,7 +26,7 @@ const clientId = 'satupintu-gateway'
 async function startPortal(
   t: Test,
   db: Kysely<Database>,
-  o: { publicUrl: string; port: number; issuer: string; secret: string | undefined },
+  o: { publicUrl: string; port: number; issuer: string; secret: string | undefined; agencies?: AgencySpec[] },
 ): Promise<string> {
   const config = testConfig({
     idp: { issuer: o.issuer, gatewayResource: o.publicUrl },
@@ -38,7 +38,7 @@ async function startPortal(
     templateDirs: [fileURLToPath(new URL('../../src/gateway/templates/', import.meta.url))],
     messages: gatewayMessages,
   })
-  const table = agencyTable([], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl })
+  const table = agencyTable(o.agencies ?? [], { timeoutMs: 5000, maxBodyBytes: 1024, publicUrl: o.publicUrl })
   const auth = await createGatewayAuth(app, {
     config,
     db,
@@ -71,6 +71,37 @@ async function walk(
   }
   return { urls, res, html: await res.text() }
 }
+
+t.test(
+  '"Perlu akun terverifikasi" marks a service that needs an identity checked in person, not a strong sign-in (issue 14)',
+  async (t) => {
+    const db = await freshDatabase(t, 'pglite')
+    const port = await freePort()
+    const portal = await startPortal(t, db.db, {
+      publicUrl: `http://127.0.0.1:${port}`,
+      port,
+      issuer: 'http://127.0.0.1:9',
+      secret: undefined,
+      agencies: [
+        {
+          id: 'dinas-a',
+          upstream: 'http://127.0.0.1:1',
+          services: [
+            { path: '/orang', access: 'signed_in', minIdentity: 'in_person' },
+            { path: '/passkey', access: 'signed_in', minAcr: 'urn:satupintu:acr:phr' },
+            { path: '/kontak', access: 'signed_in', minIdentity: 'contact_verified' },
+          ],
+        },
+      ],
+    })
+    const html = await (await fetch(`${portal}/?sso=0`, { headers: { accept: 'text/html' } })).text()
+    const badgeOf = (path: string) =>
+      new RegExp(`href="[^"]*${path}">[^<]*</a>\\s*<span class="badge">([^<]*)</span>`).exec(html)?.[1]
+    t.equal(badgeOf('/orang'), 'Perlu akun terverifikasi', 'the service that needs the KTP-el checked')
+    t.equal(badgeOf('/passkey'), 'Perlu masuk', 'a strong sign-in is not a verified identity')
+    t.equal(badgeOf('/kontak'), 'Perlu masuk')
+  },
+)
 
 t.test('the portal home and the idp session', async (t) => {
   await eachDatabase(t, async (t, db) => {
