@@ -430,7 +430,7 @@ t.test(
 )
 
 t.test(
-  'SECURITY 37, issue 14: a registered NIK gets the same answer as a new one, because it is one: a second, unproven claim with a real code',
+  'SECURITY 37: a registered NIK gets the same answer as a new one, because it is one (issue 14): a second, unproven claim with a real code',
   async (t) => {
     await eachDatabase(t, async (t, db) => {
       const { issuer } = await startIdp(t, db)
@@ -493,7 +493,7 @@ t.test(
 )
 
 t.test(
-  'issue 14: an unproven claim never blocks the real owner; once the NIK is proven, a later registration is told it is verified on another account',
+  'SECURITY 37: an unproven claim on a NIK never blocks its real owner (issue 14); once the NIK is proven, a later registration is told it is verified on another account',
   async (t) => {
     await eachDatabase(t, async (t, db) => {
       const { issuer } = await startIdp(t, db)
