@@ -6,8 +6,9 @@
  */
 import t from 'tap'
 import { addCounter, disableCounter } from '../../src/accounts/counters.ts'
+import { addCitizen, budi, siti } from '../helpers/citizens.ts'
 import { eachDatabase } from '../helpers/db.ts'
-import { csrfFrom, startIdp } from '../helpers/idp.ts'
+import { Browser, csrfFrom, signInAt, startIdp } from '../helpers/idp.ts'
 import { addOfficer, officerBrowser } from '../helpers/officers.ts'
 
 t.test('a counter officer chooses an active counter; others cannot; a disabled counter ends it', async (t) => {
@@ -105,3 +106,138 @@ t.test('a counter officer chooses an active counter; others cannot; a disabled c
     t.match(html, /Pilih loket/)
   })
 })
+
+t.test(
+  "find a citizen: a reason from the list, the minimum shown, audited, in the citizen's activity, throttled",
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const now = () => new Date()
+      const { issuer } = await startIdp(t, db, {}, { now })
+      const at = (path: string) => `${issuer}${path}`
+      const loket3 = await addCounter(db.db, {
+        name: 'Loket 3',
+        location: 'MPP Kabupaten Sukamaju',
+        unit: 'Disdukcapil',
+      })
+      const sri = await addOfficer(db.db, { username: 'sri.loket', name: 'Sri Wahyuni', roles: ['counter_officer'] })
+      await addOfficer(db.db, { username: 'joko.loket', name: 'Joko Susilo', roles: ['counter_officer'] })
+      await addOfficer(db.db, { username: 'admin.sistem', name: 'Andi Admin', roles: ['system_admin'] })
+      const citizen = await addCitizen(db.db, budi)
+      await db.db.updateTable('citizens').set({ phone: '+6281234567890' }).where('id', '=', citizen.id).execute()
+      await addCitizen(db.db, siti)
+      const lookups = () =>
+        db.db.selectFrom('audit_events').selectAll().where('event', '=', 'citizen.looked_up').execute()
+
+      // Without the counter role, or without a counter: refused with a clear page.
+      const admin = await officerBrowser(issuer, 'admin.sistem', now)
+      let res = await admin.request(at('/petugas/cari'))
+      t.equal(res.status, 403)
+      t.match(await res.text(), /hanya untuk petugas dengan peran Petugas loket/)
+      const joko = await officerBrowser(issuer, 'joko.loket', now)
+      res = await joko.request(at('/petugas/cari'))
+      t.equal(res.status, 403)
+      let html = await res.text()
+      t.match(html, /Pilih dulu loket tempat Anda bertugas/)
+      t.notMatch(html, /name="nik"/)
+
+      const b = await officerBrowser(issuer, 'sri.loket', now)
+      html = await (await b.request(at('/petugas/loket'))).text()
+      await b.request(at('/petugas/loket'), { form: { _csrf: csrfFrom(html), counter: loket3.id } })
+      html = await (await b.request(at('/petugas'))).text()
+      t.match(html, /href="\/petugas\/cari"/)
+      res = await b.request(at('/petugas/cari'))
+      t.equal(res.status, 200)
+      html = await res.text()
+      t.match(html, /<select id="reason" name="reason"/)
+      t.match(html, /Pelayanan KTP-el/)
+      const csrf = csrfFrom(html)
+
+      // Without CSRF, without a reason, with a reason not on the list: refused, nothing looked up.
+      res = await b.request(at('/petugas/cari'), { form: { reason: 'ktp_el', nik: budi.nik } })
+      t.equal(res.status, 403)
+      for (const reason of ['', 'penasaran']) {
+        res = await b.request(at('/petugas/cari'), { form: { _csrf: csrf, reason, nik: budi.nik } })
+        t.equal(res.status, 400, `reason "${reason}"`)
+        t.match(await res.text(), /Pilih alasan pencarian dari daftar/)
+      }
+      res = await b.request(at('/petugas/cari'), { form: { _csrf: csrf, reason: 'ktp_el' } })
+      t.equal(res.status, 400)
+      t.match(await res.text(), /Isi NIK 16 angka/)
+      t.equal((await lookups()).length, 0, 'nothing searched, nothing recorded')
+
+      // By NIK: the minimum, never the full NIK or number.
+      res = await b.request(at('/petugas/cari'), { form: { _csrf: csrf, reason: 'ktp_el', nik: budi.nik } })
+      t.equal(res.status, 200)
+      html = await res.text()
+      t.match(html, /Budi Santoso/)
+      t.match(html, /\*{12}0001/)
+      t.match(html, />1990</)
+      t.match(html, /0812-\*\*\*\*-\*890/)
+      for (const secret of [
+        budi.nik,
+        '081234567890',
+        '0812-3456-7890',
+        '+6281234567890',
+        '1990-01-12',
+        'budi@contoh.id',
+      ])
+        t.notOk(html.includes(secret), `not shown: ${secret}`)
+      t.notMatch(html, /Siti Aminah/)
+
+      // By phone, and by name and birth date.
+      res = await b.request(at('/petugas/cari'), { form: { _csrf: csrf, reason: 'kartu_keluarga', phone: siti.phone } })
+      html = await res.text()
+      t.match(html, /Siti Aminah/)
+      t.notOk(html.includes(siti.nik))
+      res = await b.request(at('/petugas/cari'), {
+        form: { _csrf: csrf, reason: 'bantuan_akun', name: 'budi  santoso', birthDate: '1990-01-12' },
+      })
+      html = await res.text()
+      t.match(html, /Budi Santoso/)
+      res = await b.request(at('/petugas/cari'), {
+        form: { _csrf: csrf, reason: 'bantuan_akun', name: 'Budi Santoso', birthDate: '1991-01-12' },
+      })
+      t.match(await res.text(), /Tidak ada akun yang cocok/)
+
+      const rows = await lookups()
+      t.equal(rows.length, 4, 'each look-up recorded')
+      const budiRows = rows.filter((r) => r.subject_id === citizen.id)
+      t.equal(budiRows.length, 2)
+      for (const r of rows) {
+        t.equal(r.actor, `officer:${sri.id}`)
+        t.match(r.data, { officerId: sri.id, counterId: loket3.id, counterName: 'Loket 3' })
+      }
+      t.match(budiRows[0]?.data, { reason: 'ktp_el', by: 'nik', location: 'MPP Kabupaten Sukamaju' })
+      t.notOk(JSON.stringify(rows).includes(budi.nik), 'the trail holds no NIK searched for')
+
+      // The citizen reads it in plain words in Akun Saya → Aktivitas.
+      const citizenBrowser = new Browser()
+      const signed = await signInAt(citizenBrowser, `${issuer}/akun/aktivitas`, issuer, budi)
+      t.equal(signed.res.status, 200)
+      html = signed.html
+      t.match(html, /Dicari oleh petugas Sri Wahyuni, Loket 3, MPP Kabupaten Sukamaju: Pelayanan KTP-el/)
+      t.match(html, /Dicari oleh petugas Sri Wahyuni, Loket 3, MPP Kabupaten Sukamaju: Bantuan akun Satu Pintu/)
+      html = await (await citizenBrowser.request(`${issuer}/akun/aktivitas?oleh=petugas`)).text()
+      t.match(html, /Dicari oleh petugas Sri Wahyuni/, 'under "Akses oleh petugas" too')
+
+      // Throttled per officer: 30 searches in 15 minutes.
+      for (let i = rows.length; i < 30; i++) {
+        res = await b.request(at('/petugas/cari'), { form: { _csrf: csrf, reason: 'ktp_el', phone: '081300000000' } })
+        t.equal(res.status, 200)
+        await res.text()
+      }
+      res = await b.request(at('/petugas/cari'), { form: { _csrf: csrf, reason: 'ktp_el', nik: budi.nik } })
+      t.equal(res.status, 429)
+      t.ok(Number(res.headers.get('retry-after')) > 0)
+      t.match(await res.text(), /Terlalu banyak pencarian/)
+
+      // A disabled counter ends access at once.
+      await disableCounter(db.db, loket3.id)
+      res = await b.request(at('/petugas/cari'))
+      t.equal(res.status, 403)
+      t.match(await res.text(), /Loket Anda \(Loket 3\) sudah dinonaktifkan/)
+      res = await b.request(at('/petugas/cari'), { form: { _csrf: csrf, reason: 'ktp_el', nik: budi.nik } })
+      t.equal(res.status, 403)
+    })
+  },
+)

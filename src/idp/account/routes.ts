@@ -14,6 +14,7 @@ import { formatPhone, maskContact } from '../../accounts/identifiers.ts'
 import { isAccountError } from '../../accounts/errors.ts'
 import { accountIdentity, type AccountIdentity } from '../../accounts/identity.ts'
 import { maskNik } from '../../audit/redact.ts'
+import { isLookupReason, lookupReasons } from '../../accounts/officer-lookup.ts'
 import { defaultOtpPolicy, issueOtp, verifyOtp, type OneTimeCodePurpose } from '../../accounts/otp.ts'
 import { listAuditForSubject, recordAudit } from '../../audit/audit.ts'
 import type { Database } from '../../db/database.ts'
@@ -1158,6 +1159,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     names: DisplayNames,
     who: SignedIn,
     e: AuditEvent,
+    locale: Locale,
   ): { what: string; by: string | undefined } {
     const data = (e.data ?? {}) as Record<string, unknown>
     const text = (k: string): string | undefined => (typeof data[k] === 'string' ? (data[k] as string) : undefined)
@@ -1213,6 +1215,19 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
         return { what: t('act.verified', { document }), by }
       case 'document.purged':
         return { what: t('act.purged', { document }), by }
+      case 'citizen.looked_up': {
+        // A look-up at the counter (issue 15) names the officer, the counter and the reason.
+        const officer = text('officerName')
+        const counter = text('counterName')
+        const location = text('location')
+        const reason = text('reason')
+        if (officer && counter && location && reason && isLookupReason(reason))
+          return {
+            what: t('act.lookedUp', { officer, counter, location, reason: lookupReasons[reason][locale] }),
+            by: undefined,
+          }
+        break
+      }
       default:
         break
     }
@@ -1242,7 +1257,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountPagesDeps
     const timeZone = config.regency.timeZone
     const names = await loadDisplayNames(db, config, locale, await listGrants(db, who.citizen.id))
     const items = events.map((e) => {
-      const { what, by } = describeEvent(t, names, who, e)
+      const { what, by } = describeEvent(t, names, who, e, locale)
       const when = clockTime(e.at, locale, timeZone)
       const parts = [
         when,

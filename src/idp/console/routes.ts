@@ -30,7 +30,9 @@ import {
   type OfficerSession,
 } from '../../accounts/officer-sessions.ts'
 import { authenticateOfficer } from '../../accounts/officers.ts'
-import { listActiveCounters } from '../../accounts/counters.ts'
+import { lookupReasons, lookUpCitizens, isLookupReason, type LookupQuery } from '../../accounts/officer-lookup.ts'
+import { noticeOptionsOf } from '../../accounts/notices.ts'
+import { listActiveCounters, type CounterRow } from '../../accounts/counters.ts'
 import type { SecretSealer } from '../../accounts/second-factors.ts'
 import { recordAudit } from '../../audit/audit.ts'
 import type { Config } from '../../config/schema.ts'
@@ -66,6 +68,17 @@ const signInQuery = {
   properties: { pesan: { type: 'string', enum: ['berakhir', 'keluar'] } },
 } as const
 const homeQuery = { type: 'object', properties: { pesan: { type: 'string', enum: ['faktor', 'loket'] } } } as const
+const searchBody = {
+  type: 'object',
+  properties: {
+    _csrf: csrfField,
+    reason: { type: 'string', maxLength: 64 },
+    nik: { type: 'string', maxLength: 64 },
+    phone: { type: 'string', maxLength: 64 },
+    name: { type: 'string', maxLength: 480 },
+    birthDate: { type: 'string', maxLength: 32 },
+  },
+} as const
 const counterBody = {
   type: 'object',
   properties: { _csrf: csrfField, counter: { type: 'string', maxLength: 64 } },
@@ -405,6 +418,33 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     return noStore(reply).page('petugas-ditolak', { reason, toCounter: why !== 'role' }, { status: 403 })
   }
 
+  /**
+   * The gate of every counter function: a complete session of an officer with the
+   * counter role, seated at a counter that is active now. Otherwise the reply is sent (a
+   * clear page, 403) and undefined is returned.
+   */
+  async function counterGate(
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ session: OfficerSession; token: string; counter: CounterRow } | undefined> {
+    const at = await gate(req, reply, 'complete')
+    if (!at) return undefined
+    if (!at.session.officer.roles.includes('counter_officer')) {
+      deniedPage(req, reply, 'role')
+      return undefined
+    }
+    const counter = at.session.counter
+    if (counter === null) {
+      deniedPage(req, reply, 'noCounter')
+      return undefined
+    }
+    if (counter.status !== 'active') {
+      deniedPage(req, reply, 'counterDisabled', counter.name)
+      return undefined
+    }
+    return { ...at, counter }
+  }
+
   async function counterPage(
     reply: FastifyReply,
     session: OfficerSession,
@@ -456,6 +496,111 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
         data: { officerId: at.session.officer.id, counterId: counter.trim() },
       })
       return reply.redirect('/petugas?pesan=loket', 303)
+    },
+  )
+
+  // -------------------------------------------------------------------------------------
+  // Find a citizen (issue 15): only with a reason from the list (accounts/officer-lookup.ts),
+  // by NIK, phone, or name and birth date; a POST, so that what is searched for stays out
+  // of addresses and logs. The results are the minimum that confirms the person.
+
+  type SearchValues = { reason: string; nik: string; phone: string; name: string; birthDate: string }
+
+  function searchPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    counter: CounterRow,
+    extra: {
+      values?: SearchValues
+      errorText?: string
+      errorHref?: string
+      reasonError?: boolean
+      results?: readonly unknown[]
+      status?: number
+    } = {},
+  ) {
+    const locale = pickLocale(req)
+    const values = extra.values ?? { reason: '', nik: '', phone: '', name: '', birthDate: '' }
+    return noStore(reply).page(
+      'petugas-cari',
+      {
+        csrf: reply.generateCsrf(),
+        counter,
+        values,
+        reasons: Object.entries(lookupReasons).map(([id, label]) => ({
+          id,
+          text: label[locale],
+          selected: id === values.reason,
+        })),
+        errorText: extra.errorText ?? '',
+        errorHref: extra.errorHref ?? '#reason',
+        reasonError: extra.reasonError ?? false,
+        searched: extra.results !== undefined,
+        results: extra.results ?? [],
+      },
+      { status: extra.status ?? 200 },
+    )
+  }
+
+  app.get('/petugas/cari', async (req, reply) => {
+    const at = await counterGate(req, reply)
+    if (!at) return reply
+    return searchPage(req, reply, at.counter)
+  })
+
+  app.post(
+    '/petugas/cari',
+    { schema: { body: searchBody }, attachValidation: true, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      const at = await counterGate(req, reply)
+      if (!at) return reply
+      const t = text(req)
+      const values = formValues(
+        req,
+        ['reason', 'nik', 'phone', 'name', 'birthDate'],
+        invalidFields(req),
+      ) as SearchValues
+      if (!isLookupReason(values.reason))
+        return searchPage(req, reply, at.counter, {
+          values,
+          errorText: t('petugas.search.reasonRequired'),
+          reasonError: true,
+          status: 400,
+        })
+      const query: LookupQuery | undefined =
+        values.nik.trim() !== ''
+          ? { by: 'nik', nik: values.nik }
+          : values.phone.trim() !== ''
+            ? { by: 'phone', phone: values.phone }
+            : values.name.trim() !== '' && values.birthDate.trim() !== ''
+              ? { by: 'name_birth', name: values.name, birthDate: values.birthDate.trim() }
+              : undefined
+      const queryError = { values, errorText: t('petugas.search.queryRequired'), errorHref: '#nik', status: 400 }
+      if (query === undefined) return searchPage(req, reply, at.counter, queryError)
+      const outcome = await lookUpCitizens(db, {
+        officer: at.session.officer,
+        counter: at.counter,
+        reason: values.reason,
+        query,
+        ip: req.ip,
+        requestId: req.id,
+        now: now(),
+        notices: noticeOptionsOf(config),
+      })
+      if (!outcome.ok) {
+        if (outcome.reason === 'throttled') {
+          reply.header('retry-after', String(outcome.retryAfterSeconds))
+          return searchPage(req, reply, at.counter, {
+            values,
+            errorText: t('petugas.search.throttled', { minutes: minutesFrom(outcome.retryAfterSeconds) }),
+            status: 429,
+          })
+        }
+        return searchPage(req, reply, at.counter, queryError)
+      }
+      // The form starts empty again: the page with the results never repeats the full NIK or number.
+      const cleared = { reason: values.reason, nik: '', phone: '', name: '', birthDate: '' }
+      return searchPage(req, reply, at.counter, { values: cleared, results: outcome.results })
     },
   )
 
