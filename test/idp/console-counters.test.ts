@@ -241,3 +241,73 @@ t.test(
     })
   },
 )
+
+t.test(
+  'prove identity in person: three checks, the proof with officer and counter, refused when proven elsewhere',
+  async (t) => {
+    await eachDatabase(t, async (t, db) => {
+      const now = () => new Date()
+      const { issuer } = await startIdp(t, db, {}, { now })
+      const at = (path: string) => `${issuer}${path}`
+      const loket3 = await addCounter(db.db, {
+        name: 'Loket 3',
+        location: 'MPP Kabupaten Sukamaju',
+        unit: 'Disdukcapil',
+      })
+      const sri = await addOfficer(db.db, { username: 'sri.loket', name: 'Sri Wahyuni', roles: ['counter_officer'] })
+      await addOfficer(db.db, { username: 'joko.loket', name: 'Joko Susilo', roles: ['counter_officer'] })
+      const citizen = await addCitizen(db.db, budi)
+      // Another account claiming the same NIK (a claim blocks nobody until it is proven).
+      const other = await addCitizen(db.db, { ...budi, email: 'lain@contoh.id', phone: '081377778888' })
+      const path = `/petugas/warga/${citizen.id}/verifikasi`
+
+      const joko = await officerBrowser(issuer, 'joko.loket', now)
+      t.equal((await joko.request(at(path))).status, 403, 'not without a counter')
+
+      const b = await officerBrowser(issuer, 'sri.loket', now)
+      let html = await (await b.request(at('/petugas/loket'))).text()
+      await b.request(at('/petugas/loket'), { form: { _csrf: csrfFrom(html), counter: loket3.id } })
+      let res = await b.request(at(path))
+      t.equal(res.status, 200)
+      html = await res.text()
+      t.match(html, /Nama pada KTP-el sama: Budi Santoso/)
+      t.match(html, /berakhiran 0001/)
+      t.notOk(html.includes(budi.nik), 'the full NIK is not shown')
+      const csrf = csrfFrom(html)
+
+      res = await b.request(at(path), { form: { _csrf: csrf, checkName: 'ya', checkNik: 'ya' } })
+      t.equal(res.status, 400)
+      t.match(await res.text(), /Centang ketiga data/)
+      res = await b.request(at(path), { form: { checkName: 'ya', checkNik: 'ya', checkBirthDate: 'ya' } })
+      t.equal(res.status, 403, 'CSRF')
+      let row = await db.db.selectFrom('citizens').select('nik_status').where('id', '=', citizen.id).executeTakeFirst()
+      t.not(row?.nik_status, 'proven')
+
+      res = await b.request(at(path), { form: { _csrf: csrf, checkName: 'ya', checkNik: 'ya', checkBirthDate: 'ya' } })
+      t.equal(res.status, 200)
+      t.match(await res.text(), /Identitas Budi Santoso sudah diverifikasi langsung/)
+      row = await db.db.selectFrom('citizens').select('nik_status').where('id', '=', citizen.id).executeTakeFirst()
+      t.equal(row?.nik_status, 'proven')
+      const proof = await db.db.selectFrom('identity_proofs').selectAll().where('citizen_id', '=', citizen.id).execute()
+      t.equal(proof.length, 1)
+      t.match(proof[0], { officer_id: sri.id, location: 'Loket 3, MPP Kabupaten Sukamaju', evidence_type: 'ktp_el' })
+      const lost = await db.db.selectFrom('citizens').select('nik_status').where('id', '=', other.id).executeTakeFirst()
+      t.equal(lost?.nik_status, 'withdrawn', 'the other claim is withdrawn')
+
+      // The other account cannot take the proven NIK at the counter.
+      const otherPath = `/petugas/warga/${other.id}/verifikasi`
+      html = await (await b.request(at(otherPath))).text()
+      res = await b.request(at(otherPath), {
+        form: { _csrf: csrfFrom(html), checkName: 'ya', checkNik: 'ya', checkBirthDate: 'ya' },
+      })
+      t.equal(res.status, 409)
+      t.match(await res.text(), /sudah diverifikasi di akun lain/)
+
+      // The citizen sees it in Aktivitas.
+      const citizenBrowser = new Browser()
+      const signed = await signInAt(citizenBrowser, `${issuer}/akun/aktivitas`, issuer, budi)
+      t.equal(signed.res.status, 200)
+      t.match(signed.html, /NIK diverifikasi petugas/)
+    })
+  },
+)

@@ -100,6 +100,19 @@ export const consoleMessages = defineMessages({
     'petugas.search.resultBirthYear': 'Tahun lahir',
     'petugas.search.resultPhone': 'Ponsel',
     'petugas.search.noPhone': 'tidak ada',
+    'petugas.prove.link': 'Verifikasi identitas',
+    'petugas.prove.title': 'Verifikasi identitas dengan KTP-el',
+    'petugas.prove.lead':
+      'Periksa KTP-el asli warga di depan Anda. Centang setiap data hanya bila sama persis dengan KTP-el.',
+    'petugas.prove.name': 'Nama pada KTP-el sama: {name}',
+    'petugas.prove.nik': 'NIK pada KTP-el sama dengan NIK akun (berakhiran {last4})',
+    'petugas.prove.birthDate': 'Tanggal lahir pada KTP-el sama: {date}',
+    'petugas.prove.submit': 'Catat verifikasi',
+    'petugas.prove.allRequired': 'Centang ketiga data setelah memeriksanya pada KTP-el.',
+    'petugas.prove.elsewhere':
+      'NIK ini sudah diverifikasi di akun lain. Verifikasi tidak dicatat; hubungi administrator sistem.',
+    'petugas.prove.done': 'Identitas {name} sudah diverifikasi langsung. Warga melihatnya di Akun Saya.',
+    'petugas.prove.already': 'Identitas akun ini sudah diverifikasi.',
   },
   en: {
     'petugas.title': 'Officer console',
@@ -198,6 +211,19 @@ export const consoleMessages = defineMessages({
     'petugas.search.resultBirthYear': 'Birth year',
     'petugas.search.resultPhone': 'Phone',
     'petugas.search.noPhone': 'none',
+    'petugas.prove.link': 'Verify identity',
+    'petugas.prove.title': 'Verify identity with the KTP-el',
+    'petugas.prove.lead':
+      'Check the original KTP-el of the citizen in front of you. Tick each item only if it matches the KTP-el exactly.',
+    'petugas.prove.name': 'The name on the KTP-el matches: {name}',
+    'petugas.prove.nik': "The NIK on the KTP-el matches the account's NIK (ending in {last4})",
+    'petugas.prove.birthDate': 'The birth date on the KTP-el matches: {date}',
+    'petugas.prove.submit': 'Record the verification',
+    'petugas.prove.allRequired': 'Tick all three items after checking them on the KTP-el.',
+    'petugas.prove.elsewhere':
+      'This NIK is already verified on another account. Nothing was recorded; contact the system administrator.',
+    'petugas.prove.done': "{name}'s identity is verified in person. The citizen sees it in My Account.",
+    'petugas.prove.already': "This account's identity is already verified.",
   },
 })
 

@@ -32,6 +32,9 @@ import {
 import { authenticateOfficer } from '../../accounts/officers.ts'
 import { lookupReasons, lookUpCitizens, isLookupReason, type LookupQuery } from '../../accounts/officer-lookup.ts'
 import { noticeOptionsOf } from '../../accounts/notices.ts'
+import { findCitizenById } from '../../accounts/citizens.ts'
+import { proveIdentityInPerson } from '../../accounts/identity.ts'
+import { maskedNik } from '../../accounts/officer-lookup.ts'
 import { listActiveCounters, type CounterRow } from '../../accounts/counters.ts'
 import type { SecretSealer } from '../../accounts/second-factors.ts'
 import { recordAudit } from '../../audit/audit.ts'
@@ -43,7 +46,7 @@ import { pickLocale } from '../../http/locale.ts'
 import { codeField, csrfField, formValues, invalidFields, minutesFrom, passwordField } from '../account/registration.ts'
 import { idpIsSecure, officerSessionCookieName } from '../cookie-names.ts'
 import { registerForms } from '../forms.ts'
-import { clockTime } from '../times.ts'
+import { clockTime, isoDateInWords } from '../times.ts'
 import { totpEnrolmentView } from '../totp-qr.ts'
 import { consoleMessages } from './messages.ts'
 
@@ -78,6 +81,20 @@ const searchBody = {
     name: { type: 'string', maxLength: 480 },
     birthDate: { type: 'string', maxLength: 32 },
   },
+} as const
+const proveBody = {
+  type: 'object',
+  properties: {
+    _csrf: csrfField,
+    checkName: { type: 'string', maxLength: 8 },
+    checkNik: { type: 'string', maxLength: 8 },
+    checkBirthDate: { type: 'string', maxLength: 8 },
+  },
+} as const
+const citizenParams = {
+  type: 'object',
+  properties: { id: { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } },
+  required: ['id'],
 } as const
 const counterBody = {
   type: 'object',
@@ -601,6 +618,76 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
       // The form starts empty again: the page with the results never repeats the full NIK or number.
       const cleared = { reason: values.reason, nik: '', phone: '', name: '', birthDate: '' }
       return searchPage(req, reply, at.counter, { values: cleared, results: outcome.results })
+    },
+  )
+
+  // -------------------------------------------------------------------------------------
+  // Prove identity in person (issue 15, on accounts/identity.ts): the officer ticks that the
+  // KTP-el shows the account's name, NIK and birth date; the proof names the officer and
+  // the counter's location, with the KTP-el as evidence. A NIK proven on another account is
+  // refused (moving a proof is not a counter's decision).
+
+  async function provePage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    counter: CounterRow,
+    citizenId: string,
+    extra: { errorText?: string; notice?: string; status?: number } = {},
+  ) {
+    const c = await findCitizenById(db, citizenId)
+    if (c === undefined || c.status !== 'active') throw new AppError('not_found', 'No such citizen.')
+    return noStore(reply).page(
+      'petugas-verifikasi',
+      {
+        csrf: reply.generateCsrf(),
+        counter,
+        id: c.id,
+        name: c.name,
+        last4: maskedNik(c.nik).slice(-4),
+        birthDate: isoDateInWords(c.birthDate, pickLocale(req)),
+        proven: c.nikStatus === 'proven',
+        errorText: extra.errorText ?? '',
+        notice: extra.notice ?? '',
+      },
+      { status: extra.status ?? 200 },
+    )
+  }
+
+  app.get('/petugas/warga/:id/verifikasi', { schema: { params: citizenParams } }, async (req, reply) => {
+    const at = await counterGate(req, reply)
+    if (!at) return reply
+    return provePage(req, reply, at.counter, (req.params as { id: string }).id)
+  })
+
+  app.post(
+    '/petugas/warga/:id/verifikasi',
+    { schema: { params: citizenParams, body: proveBody }, attachValidation: true, preHandler: app.csrfProtection },
+    async (req, reply) => {
+      const at = await counterGate(req, reply)
+      if (!at) return reply
+      const t = text(req)
+      const id = (req.params as { id: string }).id
+      const v = formValues(req, ['checkName', 'checkNik', 'checkBirthDate'], invalidFields(req))
+      if (v.checkName !== 'ya' || v.checkNik !== 'ya' || v.checkBirthDate !== 'ya')
+        return provePage(req, reply, at.counter, id, { errorText: t('petugas.prove.allRequired'), status: 400 })
+      try {
+        await proveIdentityInPerson(
+          db,
+          {
+            citizenId: id,
+            officerId: at.session.officer.id,
+            location: `${at.counter.name}, ${at.counter.location}`,
+            evidence: 'ktp_el',
+          },
+          { ip: req.ip, requestId: req.id, now: now(), noticeOptions: noticeOptionsOf(config) },
+        )
+      } catch (err) {
+        if (isAccountError(err) && err.code === 'nik_proven_elsewhere')
+          return provePage(req, reply, at.counter, id, { errorText: t('petugas.prove.elsewhere'), status: 409 })
+        throw err
+      }
+      const c = await findCitizenById(db, id)
+      return provePage(req, reply, at.counter, id, { notice: t('petugas.prove.done', { name: c?.name ?? '' }) })
     },
   )
 
