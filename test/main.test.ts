@@ -27,6 +27,7 @@ t.test(
       /demo officer: petugas\.demo, password: .*\n.*the key JBSWY3DPEHPK3PXPSATUPINTUDEMO234/,
       'and how to try the officer console',
     )
+    t.match(first.output(), /demo counter: Loket 3, MPP Kabupaten Sukamaju/, 'with the demo counter (issue 15)')
 
     // A second start on the same embedded database: a clear message, not corruption.
     const otherPorts = {
