@@ -178,12 +178,15 @@ async function findRecordByIdentifier(
  * one claimant with a verified contact; else, when a single account claims it at all, that
  * one (so that its owner can be told to verify a contact first). Two claimants with
  * verified contacts, or several with none, are ambiguous: the NIK names no account, and the
- * citizen signs in with the e-mail or phone instead. A withdrawn claim never counts.
+ * citizen signs in with the e-mail or phone instead. A withdrawn claim, or a disabled
+ * account, never counts.
  */
 async function resolveNik(db: Kysely<Database>, nik: string): Promise<CitizenRecord | undefined> {
   const claims = await selectCitizens(db)
     .where('nik', '=', nik)
     .where('nik_status', '<>', 'withdrawn')
+    // A disabled account never stands for a NIK: not even one holding it proven.
+    .where('status', '=', 'active')
     .orderBy('created_at')
     .limit(50)
     .execute()

@@ -21,6 +21,7 @@ export type AccountErrorCode =
   | 'password_too_long'
   | 'nik_taken'
   | 'nik_proven_elsewhere'
+  | 'officer_not_allowed'
   | 'email_taken'
   | 'phone_taken'
   | 'username_invalid'
@@ -139,6 +140,14 @@ const definitions: Record<AccountErrorCode, { appCode: ErrorCode; field: Account
     message: {
       id: 'NIK ini sudah terverifikasi pada akun lain. Verifikasi tidak dapat dipindahkan di loket; hubungi administrator Satu Pintu.',
       en: 'This NIK is already verified on another account. A verification cannot be moved at the counter; contact the Satu Pintu administrator.',
+    },
+  },
+  officer_not_allowed: {
+    appCode: 'forbidden',
+    field: 'account',
+    message: {
+      id: 'Hanya petugas loket yang aktif yang dapat memverifikasi identitas.',
+      en: 'Only an active counter officer can verify an identity.',
     },
   },
   email_taken: {

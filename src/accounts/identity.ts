@@ -179,6 +179,16 @@ export async function proveIdentityInPerson(
   if (input.evidence !== 'ktp_el') throw new Error(`proveIdentityInPerson: unknown evidence ${String(input.evidence)}`)
   const now = context.now ?? new Date()
   return db.transaction().execute(async (trx) => {
+    // The strongest proof there is: only an active counter officer's, checked here (held
+    // for the transaction), not left to the page that calls this.
+    const officer = await trx
+      .selectFrom('officers')
+      .select(['status', 'roles'])
+      .where('id', '=', input.officerId)
+      .forShare()
+      .executeTakeFirst()
+    if (officer === undefined || officer.status !== 'active' || !officer.roles.includes('counter_officer'))
+      throw new AccountError('officer_not_allowed')
     const citizen = await trx
       .selectFrom('citizens')
       .select(['nik', 'status'])
@@ -188,12 +198,24 @@ export async function proveIdentityInPerson(
     await lockNik(trx, citizen.nik)
     const claims = await trx
       .selectFrom('citizens')
-      .select(['id', 'nik_status'])
+      .select(['id', 'nik_status', 'status'])
       .where('nik', '=', citizen.nik)
       .forUpdate()
       .execute()
-    if (claims.some((c) => c.id !== input.citizenId && c.nik_status === 'proven')) {
+    // A disabled account that holds the NIK proven (an impostor an officer proved by
+    // mistake, then disabled) does not keep it: the holder checked now in person takes it,
+    // and the disabled account's claim is withdrawn below with the others.
+    if (claims.some((c) => c.id !== input.citizenId && c.nik_status === 'proven' && c.status === 'active')) {
       throw new AccountError('nik_proven_elsewhere')
+    }
+    const others = claims.filter((c) => c.id !== input.citizenId && c.nik_status !== 'withdrawn').map((c) => c.id)
+    // Withdrawn first: one account at a time holds a NIK proven (citizens_nik_proven_unique).
+    if (others.length > 0) {
+      await trx
+        .updateTable('citizens')
+        .set({ nik_status: 'withdrawn', updated_at: now })
+        .where('id', 'in', others)
+        .execute()
     }
     await trx
       .updateTable('citizens')
@@ -215,7 +237,6 @@ export async function proveIdentityInPerson(
       .execute()
     const actor = context.actor ?? (`officer:${input.officerId}` as const)
     const audit = { ip: context.ip, requestId: context.requestId }
-    const others = claims.filter((c) => c.id !== input.citizenId && c.nik_status !== 'withdrawn').map((c) => c.id)
     await recordAudit(trx, {
       ...audit,
       event: 'account.identity_proven',
@@ -228,13 +249,6 @@ export async function proveIdentityInPerson(
       { citizenId: input.citizenId, kind: 'identity_proven', data: { at: now, location } },
       context.noticeOptions,
     )
-    if (others.length > 0) {
-      await trx
-        .updateTable('citizens')
-        .set({ nik_status: 'withdrawn', updated_at: now })
-        .where('id', 'in', others)
-        .execute()
-    }
     for (const id of others) {
       await recordAudit(trx, {
         ...audit,

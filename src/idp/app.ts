@@ -83,6 +83,17 @@ function providerPathOf(url: string): string | undefined {
   return providerPaths.find((p) => path === p || path.startsWith(`${p}/`))
 }
 
+/**
+ * Whether `url` is routed to oidc-provider's route at `route`, by its router's own rules
+ * (lib/helpers/router.js: case folded, one trailing slash ignored), so that a check made
+ * here before the provider cannot be stepped round with `/device/`. Errs towards yes.
+ */
+function isRoute(url: string | undefined, route: string): boolean {
+  let path = (url ?? '').split('?', 1)[0] ?? ''
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1)
+  return path.toUpperCase() === route.toUpperCase()
+}
+
 function isProviderPath(url: string): boolean {
   return providerPathOf(url) !== undefined
 }
@@ -97,8 +108,8 @@ const forwardedHeaders = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-h
  */
 function takeUserCode(raw: { method?: string | undefined; url?: string | undefined }): string | undefined {
   if (raw.method !== 'GET' || raw.url === undefined) return undefined
-  const [path, query] = raw.url.split('?', 2)
-  if (path !== providerRoutes.code_verification || query === undefined) return undefined
+  const [path = '', query] = raw.url.split('?', 2)
+  if (!isRoute(path, providerRoutes.code_verification) || query === undefined) return undefined
   const params = new URLSearchParams(query)
   const code = params.get('user_code')
   if (code === null) return undefined
@@ -432,7 +443,7 @@ export async function buildIdp(deps: IdpDeps): Promise<FastifyInstance> {
     raw.headers['x-forwarded-for'] = request.ip
     // Too many wrong kiosk codes from this address (provider.ts counts them): no more tries
     // for a while, before oidc-provider looks any code up.
-    if (request.method === 'POST' && (request.url.split('?', 1)[0] ?? '') === providerRoutes.code_verification) {
+    if (request.method === 'POST' && isRoute(request.url, providerRoutes.code_verification)) {
       const allowance = await checkSourceAllowance(db, userCodeThrottleAction, request.ip, userCodeFailuresPerAddress)
       if (!allowance.allowed) {
         throw new AppError('too_many_requests', undefined, {

@@ -10,9 +10,10 @@ import {
   findCitizenById,
   markEmailVerified,
   type NewCitizenInput,
+  setCitizenStatus,
 } from '../../src/accounts/citizens.ts'
 import { accountIdentity, identityLevelOf, meetsIdentity, proveIdentityInPerson } from '../../src/accounts/identity.ts'
-import { createOfficer } from '../../src/accounts/officers.ts'
+import { createOfficer, setOfficerStatus } from '../../src/accounts/officers.ts'
 import type { PasswordHasher } from '../../src/accounts/passwords.ts'
 import { listAuditForSubject } from '../../src/audit/audit.ts'
 import type { Database } from '../../src/db/database.ts'
@@ -199,3 +200,69 @@ t.test('the partial unique index keeps one proven holder even without the check'
     })
   })
 })
+
+t.test(
+  'only an active counter officer proves an identity: a disabled one, or one without the counter role, is refused',
+  async (t) => {
+    await eachDatabase(t, async (t, { db }) => {
+      const citizen = await register(db, owner)
+      const admin = await createOfficer(
+        db,
+        {
+          username: 'admin.sistem',
+          name: 'Andi Admin',
+          roles: ['system_admin'],
+          password: 'meja loket nomor tiga biru',
+          regencyName: 'Sukamaju',
+        },
+        { passwords: quickHasher },
+      )
+      const prove = (officerId: string) =>
+        proveIdentityInPerson(db, { citizenId: citizen.id, officerId, location: 'MPP Sukamaju', evidence: 'ktp_el' })
+      await t.rejects(prove(admin.id), { code: 'officer_not_allowed' }, 'no counter role')
+      const rina = await officer(db)
+      await setOfficerStatus(db, rina.id, 'disabled')
+      await t.rejects(prove(rina.id), { code: 'officer_not_allowed' }, 'a disabled officer')
+      await t.rejects(prove('7c9e6679-7425-40de-944b-e07fc1f90ae7'), { code: 'officer_not_allowed' }, 'no such officer')
+      t.equal((await accountIdentity(db, citizen.id))?.level, 'contact_verified', 'nothing was proven')
+      await setOfficerStatus(db, rina.id, 'active')
+      await prove(rina.id)
+      t.equal((await accountIdentity(db, citizen.id))?.level, 'in_person')
+    })
+  },
+)
+
+t.test(
+  'a disabled account does not keep a NIK: it stands for no sign-in, and the real holder proven in person takes it',
+  async (t) => {
+    await eachDatabase(t, async (t, { db }) => {
+      const rina = await officer(db)
+      const impostor = await register(db, stranger)
+      const real = await register(db, { ...owner, email: 'budi.asli@contoh.id' })
+      await proveIdentityInPerson(db, {
+        citizenId: impostor.id,
+        officerId: rina.id,
+        location: 'MPP Sukamaju',
+        evidence: 'ktp_el',
+      })
+      await t.rejects(
+        proveIdentityInPerson(db, { citizenId: real.id, officerId: rina.id, location: 'MPP', evidence: 'ktp_el' }),
+        { code: 'nik_proven_elsewhere' },
+        'while the impostor is active, the proof is not moved at the counter',
+      )
+      await setCitizenStatus(db, impostor.id, 'disabled', { actor: 'cli' })
+      const bynik = await signIn(db, nik, stranger.password as string)
+      t.notOk(bynik.ok, 'the disabled holder does not sign in by NIK')
+      const result = await proveIdentityInPerson(db, {
+        citizenId: real.id,
+        officerId: rina.id,
+        location: 'MPP Sukamaju, loket 3',
+        evidence: 'ktp_el',
+      })
+      t.same(result.withdrawn, [impostor.id], "the disabled account's proof is withdrawn")
+      t.equal((await findCitizenById(db, impostor.id))?.nikStatus, 'withdrawn')
+      t.equal((await accountIdentity(db, real.id))?.level, 'in_person')
+      t.ok((await signIn(db, nik, owner.password as string)).ok, 'and the NIK signs the real holder in')
+    })
+  },
+)

@@ -459,7 +459,41 @@ t.test('wrong codes on the phone are counted per address: after 30 in an hour, n
     t.equal(stopped.res.status, 429, 'even the right code waits now')
     t.match(stopped.res.headers.get('retry-after') ?? '', /^\d+$/)
     t.notMatch(stopped.html, 'Masuk ke <strong>')
+    // The same post where oidc-provider's router also answers (one trailing slash, any case).
+    for (const path of ['/device/', '/DEVICE', '/Device/']) {
+      const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
+      const round = await phone.request(`${idp.issuer}${path}`, { form: { xsrf, user_code: da.user_code } })
+      const body = await round.text()
+      t.not(round.status, 200, `${path}: no way round the bar (${round.status})`)
+      t.notMatch(body, 'Masuk ke <strong>', `${path}: the code is not looked up`)
+    }
     const other = new Browser()
     t.equal((await other.request(`${idp.issuer}/device`)).status, 200, 'the page itself still opens')
+  })
+})
+
+t.test('a client that is not a kiosk cannot hold the device grant, however it was written', async (t) => {
+  await eachDatabase(t, async (t, db) => {
+    const idp = await startIdp(t, db)
+    // As a clients file or a hand-edited row could store it: the device grant, no kiosk id.
+    const client = await registerClient(db, {
+      redirectUris: [],
+      grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      scopes: ['openid', 'profile', 'offline_access'],
+      firstParty: true,
+    })
+    const res = await fetch(`${idp.issuer}/device/auth`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        authorization: `Basic ${Buffer.from(`${client.clientId}:${client.secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ scope: 'openid profile' }).toString(),
+    })
+    const body = (await res.json()) as Record<string, unknown>
+    t.not(res.status, 200, 'no device authorization')
+    t.equal(body.device_code, undefined)
+    t.equal(body.user_code, undefined)
   })
 })

@@ -229,9 +229,11 @@ export const idpMessages = defineMessages({
     'kiosk.code.wrong':
       'This code is not known or has expired. Check the code on the kiosk screen; after 2 minutes, choose "Mulai lagi" (Start again) on the kiosk.',
     'kiosk.code.expired': 'This code has expired. Choose "Mulai lagi" (Start again) on the kiosk for a new code.',
-    'kiosk.code.used': 'This code has been used already. Choose "Mulai lagi" (Start again) on the kiosk for a new code.',
+    'kiosk.code.used':
+      'This code has been used already. Choose "Mulai lagi" (Start again) on the kiosk for a new code.',
     'kiosk.code.aborted': 'You cancelled. The kiosk is not signed in to your account.',
-    'kiosk.code.failed': 'This kiosk request cannot be processed. Choose "Mulai lagi" (Start again) on the kiosk for a new code.',
+    'kiosk.code.failed':
+      'This kiosk request cannot be processed. Choose "Mulai lagi" (Start again) on the kiosk for a new code.',
     'kiosk.confirm.title': 'Sign in at the kiosk?',
     'kiosk.confirm.askBefore': 'Sign in to ',
     'kiosk.confirm.code': 'Make sure this code is the one shown on the kiosk screen:',

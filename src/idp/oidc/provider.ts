@@ -15,6 +15,7 @@ import {
   findKioskByClientId,
   kioskAccessTokenSeconds,
   kioskClaims,
+  deviceCodeGrantType,
   kioskCodeSeconds,
   kioskIdOf,
   kioskKey,
@@ -134,7 +135,21 @@ async function firstPartyGrant(ctx: KoaContextWithOIDC, db: Kysely<Database>, gr
  * (dynamic registration, off today: features.registration) comes with the request, and
  * may not call itself first-party.
  */
-export function firstPartyMarkValidator(ctx: KoaContextWithOIDC | undefined, key: string, value: unknown): void {
+export function firstPartyMarkValidator(
+  ctx: KoaContextWithOIDC | undefined,
+  key: string,
+  value: unknown,
+  metadata?: { grant_types?: unknown },
+): void {
+  // The device grant is a kiosk's only (kiosks.ts): whatever wrote the client (the CLI, the
+  // clients file, a row edited by hand), a client without a kiosk id is refused when it is
+  // loaded, so no other client reaches the device flow at all.
+  if (key === kioskKey) {
+    const grants = Array.isArray(metadata?.grant_types) ? metadata.grant_types : []
+    if (grants.includes(deviceCodeGrantType) && (typeof value !== 'string' || value === ''))
+      throw new errors.InvalidClientMetadata('the device grant is for kiosks only (satupintu kiosks add)')
+    return
+  }
   if (key !== firstPartyKey || value === undefined || value === false) return
   if (value !== true) throw new errors.InvalidClientMetadata(`${firstPartyKey} must be a boolean`)
   if (ctx !== undefined)
