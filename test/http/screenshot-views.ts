@@ -2,7 +2,7 @@
  * Renders demo pages with the shared layout and partials and saves PNG screenshots, for a
  * person to look at. Not part of the tap suite (it needs Chromium). Run by hand:
  *
- *   export PATH=/work/main/node_modules/.bin:$PATH
+ *   export PATH="$PWD/node_modules/.bin:$PATH"   (from the project root)
  *   node test/http/screenshot-views.ts            # writes /tmp/sp-shots/*.png
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'

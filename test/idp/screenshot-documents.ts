@@ -5,7 +5,7 @@
  * phone's width (360 px) and a laptop's. For a person to look at; not part of the tap
  * suite (it needs Chromium). Run by hand:
  *
- *   export PATH=/work/main/node_modules/.bin:$PATH
+ *   export PATH="$PWD/node_modules/.bin:$PATH"   (from the project root)
  *   node test/idp/screenshot-documents.ts        # writes /tmp/sp-shots/docs/*.png
  */
 import fs from 'node:fs'

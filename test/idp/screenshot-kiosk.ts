@@ -4,7 +4,7 @@
  * first, the sign-in, the end; and a wrong code. Screenshots at a cheap phone's size, for a
  * person to look at. Not part of the tap suite (it needs Chromium). Run by hand:
  *
- *   export PATH=/work/main/node_modules/.bin:$PATH
+ *   export PATH="$PWD/node_modules/.bin:$PATH"   (from the project root)
  *   node test/idp/screenshot-kiosk.ts            # writes /tmp/sp-shots/kiosk/*.png
  */
 import { randomUUID } from 'node:crypto'

@@ -4,7 +4,7 @@
  * screenshots at a cheap phone's size and a laptop's, for a person to look at. Not part
  * of the tap suite (it needs Chromium). Run by hand:
  *
- *   export PATH=/work/main/node_modules/.bin:$PATH
+ *   export PATH="$PWD/node_modules/.bin:$PATH"   (from the project root)
  *   node test/idp/screenshot-pages.ts            # writes /tmp/sp-shots/idp/*.png
  */
 import { mkdir } from 'node:fs/promises'
